@@ -1,0 +1,32 @@
+package io.xenvbd.api;
+
+/** Every condition and event reason, CamelCase, in one place. */
+public final class Reasons {
+  private Reasons() {}
+
+  // Scheduled
+  public static final String NODE_ASSIGNED = "NodeAssigned";
+  public static final String NO_NODE_FITS = "NoNodeFits";
+  public static final String NODE_NOT_FOUND = "NodeNotFound";
+  public static final String INSUFFICIENT_STORAGE = "InsufficientStorage";
+  public static final String LOOP_DEVICES_EXHAUSTED = "LoopDevicesExhausted";
+  // Provisioned / Ready
+  public static final String PROVISIONING = "Provisioning";
+  public static final String PROVISIONED = "Provisioned";
+  public static final String RESIZING = "Resizing";
+  public static final String RESIZED = "Resized";
+  public static final String PROVISIONING_FAILED = "ProvisioningFailed";
+  public static final String INVALID_SPEC = "InvalidSpec";
+  public static final String NODE_UNREACHABLE = "NodeUnreachable";
+  public static final String WAITING_FOR_NODE = "WaitingForNode";
+  public static final String READY = "Ready";
+  public static final String LOOP_DEVICE_FREE = "LoopDeviceFree";
+  // Deletion
+  public static final String DELETION_BLOCKED = "DeletionBlocked";
+  public static final String IMAGE_IN_USE = "ImageInUse";
+  public static final String DELETED = "Deleted";
+  public static final String RETAINED = "Retained";
+  // Dom0Node
+  public static final String HEARTBEAT = "AgentHeartbeat";
+  public static final String HEARTBEAT_MISSED = "HeartbeatMissed";
+}

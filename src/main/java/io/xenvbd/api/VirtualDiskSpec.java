@@ -1,0 +1,63 @@
+package io.xenvbd.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.ValidationRule;
+
+/**
+ * What the user asks for. Defaults are declared in the schema (so a real API server fills them in)
+ * and repeated in the compact constructor (so code that reads a spec from a server that does not
+ * default, or from a test, sees the same values).
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "!has(oldSelf.size) || !quantity(self.size).isLessThan(quantity(oldSelf.size))",
+    message = "spec.size may grow but never shrink: set it to at least the current size")
+@ValidationRule(value = "!has(oldSelf.filesystem) || self.filesystem == oldSelf.filesystem",
+    message = "spec.filesystem is immutable: create a new VirtualDisk to change the filesystem")
+@ValidationRule(value = "!has(oldSelf.nodeName) || oldSelf.nodeName == '' || (has(self.nodeName) && self.nodeName == oldSelf.nodeName)",
+    message = "spec.nodeName is immutable once set: an image cannot move between nodes")
+public record VirtualDiskSpec(
+    @JsonPropertyDescription("Name of the dom0 node (its Dom0Node) to put the image on. Empty: the operator chooses the least committed node that has room and a free loop device. Immutable once set.")
+    @Pattern(Validation.NODE_NAME)
+    String nodeName,
+
+    @JsonPropertyDescription("Apparent size of the image as a Kubernetes quantity, e.g. 2Gi. The file is sparse: it occupies only what is written. May grow later (the filesystem is grown too), never shrink.")
+    @Required
+    @Pattern(Validation.POSITIVE_QUANTITY)
+    String size,
+
+    @JsonPropertyDescription("Filesystem to create in the image: ext2, ext3, ext4, xfs, or none for a raw, unformatted image. Immutable.")
+    @Default("ext4")
+    Filesystem filesystem,
+
+    @JsonPropertyDescription("What to copy into the new filesystem, and how. Ignored for filesystem none except cloneFrom.")
+    Populate populate,
+
+    @JsonPropertyDescription("Files the manual recipe edits by hand, written into the image (never into dom0): hostname, fstab and any extra files.")
+    Tailor tailor,
+
+    @JsonPropertyDescription("How the guest sees the disk: the fields of its xl disk= entry.")
+    Xen xen,
+
+    @JsonPropertyDescription("false (default): the image is sparse and costs only what is written. true: every block is allocated up front with fallocate, for admins who refuse to overcommit storage.")
+    @Default("false")
+    Boolean preallocate,
+
+    @JsonPropertyDescription("What happens to the image when the VirtualDisk is deleted: Delete removes it from the node, Retain keeps it (it is then reported as an orphan on its Dom0Node).")
+    @Default("Delete")
+    ReclaimPolicy reclaimPolicy) {
+
+  public VirtualDiskSpec {
+    if (filesystem == null) filesystem = Filesystem.ext4;
+    if (xen == null) xen = new Xen(null, null, null);
+    if (preallocate == null) preallocate = Boolean.FALSE;
+    if (reclaimPolicy == null) reclaimPolicy = ReclaimPolicy.Delete;
+  }
+
+  public enum Filesystem { ext2, ext3, ext4, xfs, none }
+
+  public enum ReclaimPolicy { Delete, Retain }
+}

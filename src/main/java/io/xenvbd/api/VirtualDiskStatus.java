@@ -1,0 +1,55 @@
+package io.xenvbd.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.kubernetes.api.model.Condition;
+import java.util.List;
+
+/** What the operator observed. Built in one place by the operator and written only when it changed. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record VirtualDiskStatus(
+    @JsonPropertyDescription("Pending, Provisioning, Ready, Failed or Deleting.")
+    Phase phase,
+    @JsonPropertyDescription("The metadata.generation this status describes.")
+    Long observedGeneration,
+    @JsonPropertyDescription("The dom0 node that holds (or will hold) the image.")
+    String nodeName,
+    @JsonPropertyDescription("Absolute path of the image file on the node.")
+    String path,
+    @JsonPropertyDescription("Apparent size of the image in bytes.")
+    Long capacityBytes,
+    @JsonPropertyDescription("Bytes the image really occupies on the node (sparse files occupy less than their size).")
+    Long allocatedBytes,
+    @JsonPropertyDescription("allocatedBytes in human units, for kubectl get.")
+    String allocated,
+    @JsonPropertyDescription("UUID of the filesystem in the image.")
+    String filesystemUUID,
+    @JsonPropertyDescription("Progress of the current build or resize.")
+    Progress progress,
+    @JsonPropertyDescription("Xen disk entries for the guest's configuration.")
+    XenStatus xen,
+    @JsonPropertyDescription("Loop devices on the node: each running guest's file-backed disk holds one.")
+    LoopDevices loopDevices,
+    @JsonPropertyDescription("Scheduled, Provisioned, LoopDeviceAvailable and Ready (the summary).")
+    List<Condition> conditions) {
+
+  public enum Phase { Pending, Provisioning, Ready, Failed, Deleting }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Progress(
+      @JsonPropertyDescription("Current stage: Create, Format, Populate, Tailor, Check, Publish, Resize.")
+      String stage,
+      @JsonPropertyDescription("Percent done of the whole operation, 0 to 100.")
+      Integer percent,
+      @JsonPropertyDescription("Bytes done in the current stage.")
+      Long bytesDone,
+      @JsonPropertyDescription("Bytes to do in the current stage.")
+      Long bytesTotal) {}
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record XenStatus(
+      @JsonPropertyDescription("The current xl form, for disk = [ '...' ]: format=raw, vdev=xvda1, access=rw, target=/path")
+      String disk,
+      @JsonPropertyDescription("The manual recipe's deprecated form: file:/path,sda1,w")
+      String legacyDisk) {}
+}
