@@ -1,0 +1,31 @@
+package io.xenvbd.protocol;
+
+import java.util.Optional;
+
+/**
+ * The operator's only way to reach a node agent (HTTPS, versioned paths under {@code /v1}).
+ * Implementations throw {@link AgentUnreachableException} when the agent cannot be reached and
+ * {@link AgentException} with the agent's error code when it answered with an error.
+ */
+public interface AgentClient {
+
+  /** {@code GET /v1/node}: the node's loop devices, storage, images and orphans. */
+  NodeInfo node();
+
+  /**
+   * {@code PUT /v1/disks/{namespace}/{name}}: create-or-confirm. Starts a build (or a resize, when
+   * the size grew) in the background and returns the current state at once. A different owner uid
+   * than the image's gives {@link AgentException} with code {@code NotOwner} (HTTP 409).
+   */
+  DiskState putDisk(String namespace, String name, PutDiskRequest request);
+
+  /** {@code GET /v1/disks/{namespace}/{name}}; empty when the agent knows no such disk. */
+  Optional<DiskState> getDisk(String namespace, String name);
+
+  /**
+   * {@code DELETE /v1/disks/{namespace}/{name}?uid=...}: idempotent, a disk already gone is
+   * success. An image attached to a loop device or mounted gives {@link AgentException} with code
+   * {@code ImageInUse} (HTTP 409) and nothing is deleted.
+   */
+  void deleteDisk(String namespace, String name, String uid);
+}

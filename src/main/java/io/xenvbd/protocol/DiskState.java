@@ -1,0 +1,32 @@
+package io.xenvbd.protocol;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+/** What an agent knows of one disk: the answer to PUT and GET of {@code /v1/disks/{namespace}/{name}}. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record DiskState(
+    String namespace,
+    String name,
+    String uid,
+    Phase phase,
+    /** Current stage while building: Create, Format, Populate, Tailor, Check, Publish, Resize. */
+    String stage,
+    Long bytesDone,
+    Long bytesTotal,
+    Integer percent,
+    /** The size the image has (or is being built or grown to), in bytes. */
+    Long capacityBytes,
+    Long allocatedBytes,
+    String filesystemUUID,
+    String path,
+    /** xl's current form: {@code format=raw, vdev=xvda1, access=rw, target=/path}. */
+    String xenDisk,
+    /** The manual recipe's form: {@code file:/path,sda1,w}. */
+    String xenLegacyDisk,
+    /** Digest of the spec the image was built from (or is being built from). */
+    String specDigest,
+    /** Set when phase is Failed. */
+    ErrorBody error) {
+
+  public enum Phase { Building, Resizing, Ready, Failed }
+}

@@ -1,0 +1,20 @@
+package io.xenvbd.protocol;
+
+/** The {@code code} values of agent errors ({@code {"code": ..., "message": ...}}). */
+public final class ErrorCodes {
+  private ErrorCodes() {}
+
+  public static final String NO_SPACE = "NoSpace";
+  public static final String LOOP_DEVICES_EXHAUSTED = "LoopDevicesExhausted";
+  public static final String SOURCE_NOT_ALLOWED = "SourceNotAllowed";
+  public static final String TOOL_MISSING = "ToolMissing";
+  public static final String IMAGE_IN_USE = "ImageInUse";
+  public static final String COMMAND_FAILED = "CommandFailed";
+  public static final String INVALID_REQUEST = "InvalidRequest";
+  public static final String NOT_OWNER = "NotOwner";
+  public static final String NOT_FOUND = "NotFound";
+  public static final String SHRINK_REFUSED = "ShrinkRefused";
+  public static final String UNAUTHORIZED = "Unauthorized";
+  public static final String INTERNAL = "Internal";
+  public static final String UNREACHABLE = "Unreachable";
+}
