@@ -28,7 +28,11 @@ final class AgentDriver {
   private final Clock clock;
   private final OperatorMetrics metrics;
 
-  AgentDriver(AgentClientFactory agents, ClusterView cluster, Backoffs backoffs, Clock clock, OperatorMetrics metrics) {
+  private final Duration readyRecheck;
+
+  AgentDriver(AgentClientFactory agents, ClusterView cluster, Backoffs backoffs, Clock clock, OperatorMetrics metrics,
+      Duration readyRecheck) {
+    this.readyRecheck = readyRecheck;
     this.agents = agents;
     this.cluster = cluster;
     this.backoffs = backoffs;
@@ -58,7 +62,7 @@ final class AgentDriver {
       if (state != null && isBusy(state)) return working(uid, state);
       if (state != null && state.phase() == DiskState.Phase.Ready && capacity(state) >= size) {
         backoffs.reset(uid);
-        return new Step(new Outcome.Done(state), null);
+        return new Step(new Outcome.Done(state), readyRecheck);
       }
       if (state != null && state.phase() == DiskState.Phase.Failed && !backoffs.retryDue(uid)) {
         return new Step(failed(state), backoffs.untilRetry(uid));
@@ -85,7 +89,7 @@ final class AgentDriver {
 
   private Step done(String uid, DiskState state) {
     backoffs.reset(uid);
-    return new Step(new Outcome.Done(state), null);
+    return new Step(new Outcome.Done(state), readyRecheck);
   }
 
   private static Outcome.Failed failed(DiskState state) {

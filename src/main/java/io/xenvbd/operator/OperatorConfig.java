@@ -19,6 +19,8 @@ import java.util.Set;
  * @param pollMin first delay between polls of a building disk; doubles up to pollMax
  * @param retryMin first delay after an agent error; doubles up to retryMax
  * @param pendingRecheck how often an unplaceable disk is re-examined even when no Dom0Node changed
+ * @param readyRecheck how often a Ready disk is checked against its agent and its node's heartbeat (a
+ *     dead agent writes nothing, so only a periodic look can notice it)
  */
 public record OperatorConfig(
     Set<String> namespaces,
@@ -35,7 +37,8 @@ public record OperatorConfig(
     Duration pollMax,
     Duration retryMin,
     Duration retryMax,
-    Duration pendingRecheck) {
+    Duration pendingRecheck,
+    Duration readyRecheck) {
 
   public OperatorConfig {
     namespaces = namespaces == null ? Set.of() : Set.copyOf(namespaces);
@@ -48,28 +51,29 @@ public record OperatorConfig(
   public static OperatorConfig inProcess() {
     return new OperatorConfig(Set.of(), null, null, 0, false, "default", "xenvbd-operator", null,
         false, false, Duration.ofMillis(200), Duration.ofSeconds(5), Duration.ofSeconds(1),
-        Duration.ofMinutes(2), Duration.ofSeconds(30));
+        Duration.ofMinutes(2), Duration.ofSeconds(30), Duration.ofSeconds(60));
   }
 
   public OperatorConfig withNamespaces(Set<String> value) {
     return new OperatorConfig(value, tokenFile, agentCa, managementPort, leaderElection, leaseNamespace,
-        leaseName, identity, exitOnLostLease, useSsaForStatus, pollMin, pollMax, retryMin, retryMax, pendingRecheck);
+        leaseName, identity, exitOnLostLease, useSsaForStatus, pollMin, pollMax, retryMin, retryMax, pendingRecheck, readyRecheck);
   }
 
   public OperatorConfig withLeaderElection(boolean enabled, String leaseNamespace, String identity) {
     return new OperatorConfig(namespaces, tokenFile, agentCa, managementPort, enabled, leaseNamespace,
-        leaseName, identity, exitOnLostLease, useSsaForStatus, pollMin, pollMax, retryMin, retryMax, pendingRecheck);
+        leaseName, identity, exitOnLostLease, useSsaForStatus, pollMin, pollMax, retryMin, retryMax, pendingRecheck, readyRecheck);
   }
 
   public OperatorConfig withUseSsaForStatus(boolean value) {
     return new OperatorConfig(namespaces, tokenFile, agentCa, managementPort, leaderElection, leaseNamespace,
-        leaseName, identity, exitOnLostLease, value, pollMin, pollMax, retryMin, retryMax, pendingRecheck);
+        leaseName, identity, exitOnLostLease, value, pollMin, pollMax, retryMin, retryMax, pendingRecheck, readyRecheck);
   }
 
   public OperatorConfig withBackoff(Duration pollMin, Duration pollMax, Duration retryMin, Duration retryMax,
-      Duration pendingRecheck) {
+      Duration pendingRecheck,
+    Duration readyRecheck) {
     return new OperatorConfig(namespaces, tokenFile, agentCa, managementPort, leaderElection, leaseNamespace,
-        leaseName, identity, exitOnLostLease, useSsaForStatus, pollMin, pollMax, retryMin, retryMax, pendingRecheck);
+        leaseName, identity, exitOnLostLease, useSsaForStatus, pollMin, pollMax, retryMin, retryMax, pendingRecheck, readyRecheck);
   }
 
   static String defaultIdentity() {

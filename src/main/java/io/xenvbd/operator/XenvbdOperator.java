@@ -35,7 +35,7 @@ public final class XenvbdOperator implements AutoCloseable {
     EventRecorder recorder = new EventRecorder(client, clock, metrics, config.identity());
     StatusBuilder statuses = new StatusBuilder(clock);
     VirtualDiskReconciler reconciler = new VirtualDiskReconciler(cluster, new SpecValidator(cluster),
-        new Placer(cluster, clock), new AgentDriver(agents, cluster, backoffs, clock, metrics), statuses,
+        new Placer(cluster, clock), new AgentDriver(agents, cluster, backoffs, clock, metrics, config.readyRecheck()), statuses,
         new DiskEvents(recorder), new Reclaimer(cluster, agents, metrics),
         new StatusWriter(client, config.useSsaForStatus()), recorder, backoffs, config, metrics);
     this.operator = new Operator(o -> {
