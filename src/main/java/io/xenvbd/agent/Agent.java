@@ -57,7 +57,7 @@ public final class Agent implements AutoCloseable {
     if (!cleaned.isEmpty()) LOG.info("removed {} leftovers of interrupted builds: {}", cleaned.size(), cleaned);
 
     Metrics metrics = new Metrics();
-    DiskService disks = new DiskService(engine, config.imagesRoot(), config.workers(), config.retryFailedAfter(), metrics);
+    DiskService disks = new DiskService(engine, config.workers(), config.retryFailedAfter(), metrics);
     DiskApi api = new DiskApi(config.nodeName(), engine, disks);
     AgentServer server;
     try {

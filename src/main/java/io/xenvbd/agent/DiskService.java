@@ -8,7 +8,6 @@ import io.xenvbd.protocol.DiskState;
 import io.xenvbd.protocol.ErrorBody;
 import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.PutDiskRequest;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
@@ -35,16 +34,14 @@ final class DiskService implements AutoCloseable {
   record Outcome(boolean started, DiskState state) {}
 
   private final DiskEngine engine;
-  private final Path imagesRoot;
   private final Duration retryFailedAfter;
   private final Metrics metrics;
   private final ThreadPoolExecutor pool;
   private final Map<String, Operation> operations = new ConcurrentHashMap<>();
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
-  DiskService(DiskEngine engine, Path imagesRoot, int workers, Duration retryFailedAfter, Metrics metrics) {
+  DiskService(DiskEngine engine, int workers, Duration retryFailedAfter, Metrics metrics) {
     this.engine = engine;
-    this.imagesRoot = imagesRoot;
     this.retryFailedAfter = retryFailedAfter;
     this.metrics = metrics;
     AtomicInteger n = new AtomicInteger();
@@ -87,7 +84,7 @@ final class DiskService implements AutoCloseable {
         return new Outcome(true, start(key, new Operation(Operation.Kind.resize, request, published.path())));
       }
       if (holdFailure(current, request)) return new Outcome(false, current.state(null));
-      return new Outcome(true, start(key, new Operation(Operation.Kind.build, request, imagePath(namespace, name))));
+      return new Outcome(true, start(key, new Operation(Operation.Kind.build, request, engine.imagePath(namespace, name))));
     }
   }
 
@@ -179,10 +176,6 @@ final class DiskService implements AutoCloseable {
       throw new ApiError(409, ErrorCodes.NOT_OWNER, "disk " + key + " belongs to the VirtualDisk with uid " + owner
           + ", not " + uid + ": use another name, or delete the old VirtualDisk's image first");
     }
-  }
-
-  private Path imagePath(String namespace, String name) {
-    return imagesRoot.resolve(namespace).resolve(name + ".img");
   }
 
   private Object lock(String key) {

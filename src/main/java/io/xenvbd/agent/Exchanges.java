@@ -20,6 +20,7 @@ final class Exchanges {
   private Exchanges() {}
 
   static final int MAX_BODY_BYTES = 1 << 20;
+  private static final long DRAIN_LIMIT = 16L << 20;
 
   /** Strict: a misspelled field is a mistake the caller should hear about, not a silently ignored setting. */
   static final ObjectMapper JSON = JsonMapper.builder()
@@ -32,7 +33,7 @@ final class Exchanges {
     String length = exchange.getRequestHeaders().getFirst("Content-Length");
     if (length != null) {
       try {
-        if (Long.parseLong(length.trim()) > MAX_BODY_BYTES) throw tooLarge();
+        Long.parseLong(length.trim());
       } catch (NumberFormatException e) {
         throw ApiError.badRequest("Content-Length '" + length + "' is not a number");
       }
@@ -40,8 +41,15 @@ final class Exchanges {
     byte[] body;
     try (InputStream in = exchange.getRequestBody()) {
       body = in.readNBytes(MAX_BODY_BYTES + 1);
+      // Read (and drop) a moderately oversized body so the client, still sending, gets the 413 and
+      // not a reset connection; anything beyond that is cut off by closing the connection.
+      if (body.length > MAX_BODY_BYTES) {
+        byte[] sink = new byte[64 * 1024];
+        long drained = 0;
+        for (int n = in.read(sink); n != -1 && drained < DRAIN_LIMIT; n = in.read(sink)) drained += n;
+        throw tooLarge();
+      }
     }
-    if (body.length > MAX_BODY_BYTES) throw tooLarge();
     if (body.length == 0) throw ApiError.badRequest("the request body is empty: send a JSON " + type.getSimpleName());
     try {
       T value = JSON.readValue(body, type);
