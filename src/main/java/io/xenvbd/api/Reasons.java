@@ -19,6 +19,8 @@ public final class Reasons {
   public static final String INVALID_SPEC = "InvalidSpec";
   public static final String NODE_UNREACHABLE = "NodeUnreachable";
   public static final String WAITING_FOR_NODE = "WaitingForNode";
+  /** populate.cloneFrom names a disk that does not exist yet or is not Ready yet. */
+  public static final String WAITING_FOR_SOURCE = "WaitingForSource";
   public static final String READY = "Ready";
   public static final String LOOP_DEVICE_FREE = "LoopDeviceFree";
   // Deletion

@@ -1,0 +1,112 @@
+package io.xenvbd.agent;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.xenvbd.disk.DiskEngine;
+import io.xenvbd.disk.EngineConfig;
+import io.xenvbd.protocol.Tls;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import javax.net.ssl.SSLContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running node agent: disk engine, worker pool, HTTP(S) API and Dom0Node heartbeat, wired by
+ * constructor. {@code xenvbd agent}, local mode and tests all start it through {@link #start}.
+ */
+public final class Agent implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
+
+  private final DiskService disks;
+  private final AgentServer server;
+  private final NodeRegistrar registrar;
+  private final URI endpoint;
+
+  private Agent(DiskService disks, AgentServer server, NodeRegistrar registrar, URI endpoint) {
+    this.disks = disks;
+    this.server = server;
+    this.registrar = registrar;
+    this.endpoint = endpoint;
+  }
+
+  /**
+   * Cleans leftovers of interrupted builds, starts serving and (when {@code client} is not null)
+   * registers the Dom0Node and heartbeats it. The caller keeps ownership of {@code client}.
+   */
+  public static Agent start(AgentConfig config, KubernetesClient client) {
+    if (config.insecurePlainHttp()) {
+      LOG.warn("serving PLAIN HTTP: the bearer token and disk requests travel unencrypted; use TLS outside local tests");
+    }
+    SSLContext ssl = config.insecurePlainHttp() ? null : Tls.serverContext(config.tlsCert(), config.tlsKey());
+    try {
+      Files.createDirectories(config.imagesRoot());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create the images root " + config.imagesRoot() + ": " + e.getMessage(), e);
+    }
+    EngineConfig defaults = EngineConfig.defaults(config.imagesRoot(), config.allowedSources());
+    DiskEngine engine = new DiskEngine(new EngineConfig(defaults.imagesRoot(), defaults.allowedSources(),
+        config.loopWait(), defaults.commandTimeout()));
+    List<Path> cleaned = engine.recover();
+    if (!cleaned.isEmpty()) LOG.info("removed {} leftovers of interrupted builds: {}", cleaned.size(), cleaned);
+
+    Metrics metrics = new Metrics();
+    DiskService disks = new DiskService(engine, config.workers(), config.retryFailedAfter(), metrics);
+    DiskApi api = new DiskApi(config.nodeName(), engine, disks);
+    AgentServer server;
+    try {
+      server = new AgentServer(config, ssl, api, metrics, engine, disks, () -> true);
+    } catch (IOException e) {
+      disks.close();
+      throw new UncheckedIOException("cannot listen on " + config.listen() + ": " + e.getMessage()
+          + " (change --listen)", e);
+    }
+    URI endpoint = config.advertise() != null ? config.advertise() : advertised(server.address(), ssl != null);
+    NodeRegistrar registrar = null;
+    if (client != null) {
+      registrar = new NodeRegistrar(client, config.nodeName(), endpoint, config.heartbeat(), engine);
+      registrar.start();
+    }
+    LOG.info("agent for node {} serving at {} ({})", config.nodeName(), endpoint, config);
+    return new Agent(disks, server, registrar, endpoint);
+  }
+
+  /** Where clients reach this agent (the advertised endpoint, or one derived from the bound port). */
+  public URI endpoint() {
+    return endpoint;
+  }
+
+  /** The address and port actually bound (useful with port 0). */
+  public InetSocketAddress address() {
+    return server.address();
+  }
+
+  /** Stops the heartbeat and the API, and interrupts running disk work (the engine removes its temporary files). */
+  @Override
+  public void close() {
+    if (registrar != null) registrar.close();
+    server.close();
+    disks.close();
+  }
+
+  private static URI advertised(InetSocketAddress bound, boolean tls) {
+    String host;
+    if (bound.getAddress() == null || bound.getAddress().isAnyLocalAddress()) {
+      try {
+        host = InetAddress.getLocalHost().getHostName();
+      } catch (UnknownHostException e) {
+        host = "localhost";
+      }
+    } else {
+      host = bound.getAddress().getHostAddress();
+      if (host.contains(":")) host = "[" + host + "]";
+    }
+    return URI.create((tls ? "https" : "http") + "://" + host + ":" + bound.getPort());
+  }
+}

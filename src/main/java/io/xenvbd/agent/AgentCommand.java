@@ -1,0 +1,152 @@
+package io.xenvbd.agent;
+
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code xenvbd agent}: the node agent of one dom0. Every flag has an environment-variable twin. */
+@Command(name = "agent", mixinStandardHelpOptions = true,
+    description = "Runs the node agent: the HTTPS API the operator calls to build, grow and delete images"
+        + " under the images root, and the Dom0Node registration and heartbeat.")
+public final class AgentCommand implements Callable<Integer> {
+
+  @Option(names = "--node-name", defaultValue = "${env:NODE_NAME}",
+      description = "Dom0Node name, the Kubernetes node's name (env NODE_NAME). Required.")
+  String nodeName;
+
+  @Option(names = "--images-root", defaultValue = "${env:XENVBD_IMAGES_ROOT:-/var/lib/xen/images}",
+      description = "Directory holding every image (env XENVBD_IMAGES_ROOT, default ${DEFAULT-VALUE}).")
+  Path imagesRoot;
+
+  @Option(names = "--allow-source", split = ":", defaultValue = "${env:XENVBD_ALLOW_SOURCES}",
+      description = "Directory populate.hostPaths and archive paths may read from; repeatable"
+          + " (env XENVBD_ALLOW_SOURCES, colon-separated). Default: none.")
+  List<Path> allowSources = new ArrayList<>();
+
+  @Option(names = "--listen", defaultValue = "${env:XENVBD_LISTEN:-0.0.0.0:8443}",
+      description = "address:port to bind (env XENVBD_LISTEN, default ${DEFAULT-VALUE}).")
+  String listen;
+
+  @Option(names = "--advertise", defaultValue = "${env:XENVBD_ADVERTISE}",
+      description = "Endpoint written to the Dom0Node, e.g. https://10.0.0.5:8443 (env XENVBD_ADVERTISE,"
+          + " default https://<hostname>:<port>).")
+  URI advertise;
+
+  @Option(names = "--tls-cert", defaultValue = "${env:XENVBD_TLS_CERT}",
+      description = "PEM certificate chain (env XENVBD_TLS_CERT). Required unless --insecure-plain-http.")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", defaultValue = "${env:XENVBD_TLS_KEY}",
+      description = "PEM private key (env XENVBD_TLS_KEY). Required unless --insecure-plain-http.")
+  Path tlsKey;
+
+  @Option(names = "--insecure-plain-http", defaultValue = "${env:XENVBD_INSECURE_PLAIN_HTTP:-false}",
+      description = "Serve plain HTTP: for local tests only (env XENVBD_INSECURE_PLAIN_HTTP).")
+  boolean insecurePlainHttp;
+
+  @Option(names = "--token-file", defaultValue = "${env:XENVBD_TOKEN_FILE}",
+      description = "File holding the bearer token the operator sends (env XENVBD_TOKEN_FILE). Required.")
+  Path tokenFile;
+
+  @Option(names = "--workers", defaultValue = "${env:XENVBD_WORKERS:-2}",
+      description = "Disk operations run at the same time (env XENVBD_WORKERS, default ${DEFAULT-VALUE}).")
+  int workers;
+
+  @Option(names = "--heartbeat", defaultValue = "${env:XENVBD_HEARTBEAT_SECONDS:-10}",
+      description = "Seconds between Dom0Node heartbeats (env XENVBD_HEARTBEAT_SECONDS, default ${DEFAULT-VALUE}).")
+  long heartbeatSeconds;
+
+  @Option(names = "--loop-wait", defaultValue = "${env:XENVBD_LOOP_WAIT_SECONDS:-60}",
+      description = "Seconds LoopMount work waits for a free loop device before failing with"
+          + " LoopDevicesExhausted (env XENVBD_LOOP_WAIT_SECONDS, default ${DEFAULT-VALUE}).")
+  long loopWaitSeconds;
+
+  @Option(names = "--metrics-require-token", defaultValue = "${env:XENVBD_METRICS_REQUIRE_TOKEN:-false}",
+      description = "/metrics needs the bearer token too (env XENVBD_METRICS_REQUIRE_TOKEN).")
+  boolean metricsRequireToken;
+
+  @Option(names = "--kubeconfig", defaultValue = "${env:KUBECONFIG}",
+      description = "kubeconfig file (env KUBECONFIG). Default: in-cluster service account.")
+  Path kubeconfig;
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new AgentCommand()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    AgentConfig config = toConfig();
+    KubernetesClient client = kubernetesClient();
+    Agent agent = Agent.start(config, client);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      agent.close();
+      client.close();
+      stopped.countDown();
+    }, "xenvbd-agent-shutdown"));
+    stopped.await();
+    return 0;
+  }
+
+  /** Validates the flags into one immutable value; every message says which flag to change. */
+  AgentConfig toConfig() {
+    if (nodeName == null || nodeName.isBlank()) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--node-name (or NODE_NAME) is required: the Kubernetes node this agent serves");
+    }
+    if (tokenFile == null) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--token-file (or XENVBD_TOKEN_FILE) is required: the file holding the operator's bearer token");
+    }
+    String token;
+    try {
+      token = Files.readString(tokenFile, StandardCharsets.UTF_8).strip();
+    } catch (IOException e) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "cannot read --token-file " + tokenFile + ": " + e.getMessage());
+    }
+    List<Path> allowed = allowSources.stream().filter(p -> !p.toString().isBlank()).toList();
+    try {
+      return new AgentConfig(nodeName, imagesRoot, allowed, listenAddress(listen), advertise, tlsCert, tlsKey,
+          insecurePlainHttp, token, workers, Duration.ofSeconds(heartbeatSeconds), Duration.ofSeconds(loopWaitSeconds),
+          metricsRequireToken, AgentConfig.DEFAULT_RETRY_FAILED_AFTER);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+    }
+  }
+
+  /** {@code host:port} or {@code [v6]:port}. */
+  static InetSocketAddress listenAddress(String value) {
+    int colon = value == null ? -1 : value.lastIndexOf(':');
+    if (colon <= 0) throw new IllegalArgumentException("--listen '" + value + "' must be address:port, e.g. 0.0.0.0:8443");
+    String host = value.substring(0, colon).replace("[", "").replace("]", "");
+    int port;
+    try {
+      port = Integer.parseInt(value.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--listen '" + value + "': the port must be a number, e.g. 0.0.0.0:8443");
+    }
+    if (port < 0 || port > 65535) throw new IllegalArgumentException("--listen port " + port + " is out of range 0-65535");
+    return new InetSocketAddress(host, port);
+  }
+
+  private KubernetesClient kubernetesClient() throws IOException {
+    if (kubeconfig == null) return new KubernetesClientBuilder().build();
+    Config config = Config.fromKubeconfig(Files.readString(kubeconfig));
+    return new KubernetesClientBuilder().withConfig(config).build();
+  }
+}

@@ -1,0 +1,90 @@
+package io.xenvbd.agent;
+
+import com.sun.net.httpserver.HttpExchange;
+import io.xenvbd.disk.DiskEngine;
+import io.xenvbd.protocol.ErrorCodes;
+import io.xenvbd.protocol.PutDiskRequest;
+import java.io.IOException;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.regex.Pattern;
+
+/** The {@code /v1} routes: the node, and one disk's PUT, GET and DELETE. Callers are already authenticated. */
+final class DiskApi {
+  /** Namespaces are DNS-1123 labels. */
+  private static final Pattern NAMESPACE = Pattern.compile("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$");
+  /** Object names are DNS-1123 subdomains: never "..", never a slash, so never outside the images root. */
+  private static final Pattern NAME = Pattern.compile("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
+
+  private final String nodeName;
+  private final DiskEngine engine;
+  private final DiskService disks;
+
+  DiskApi(String nodeName, DiskEngine engine, DiskService disks) {
+    this.nodeName = nodeName;
+    this.engine = engine;
+    this.disks = disks;
+  }
+
+  void handle(HttpExchange exchange, String path) throws IOException {
+    String method = exchange.getRequestMethod();
+    if (path.equals("/v1/node")) {
+      if (!method.equals("GET")) throw notAllowed(method, path, "GET");
+      Exchanges.sendJson(exchange, 200, NodeReport.read(nodeName, engine).toNodeInfo());
+      return;
+    }
+    String[] parts = path.split("/", -1);
+    if (parts.length != 5 || !parts[2].equals("disks")) {
+      throw new ApiError(404, ErrorCodes.NOT_FOUND, "no such path " + path
+          + ": the agent serves /v1/node and /v1/disks/{namespace}/{name}");
+    }
+    String namespace = parts[3];
+    String name = parts[4];
+    validate(namespace, name);
+    switch (method) {
+      case "PUT" -> {
+        PutDiskRequest body = Exchanges.readJson(exchange, PutDiskRequest.class);
+        DiskService.Outcome outcome = disks.put(namespace, name, body);
+        Exchanges.sendJson(exchange, outcome.started() ? 202 : 200, outcome.state());
+      }
+      case "GET" -> Exchanges.sendJson(exchange, 200, disks.get(namespace, name).orElseThrow(() ->
+          new ApiError(404, ErrorCodes.NOT_FOUND, "this agent has no disk " + namespace + "/" + name)));
+      case "DELETE" -> {
+        disks.delete(namespace, name, queryParameter(exchange, "uid"));
+        Exchanges.sendEmpty(exchange, 204);
+      }
+      default -> throw notAllowed(method, path, "PUT, GET, DELETE");
+    }
+  }
+
+  static void validate(String namespace, String name) {
+    if (!NAMESPACE.matcher(namespace).matches()) {
+      throw ApiError.badRequest("namespace '" + printable(namespace) + "' is not a DNS-1123 label"
+          + " (lower-case letters, digits and '-', at most 63 characters)");
+    }
+    if (name.length() > 253 || !NAME.matcher(name).matches()) {
+      throw ApiError.badRequest("name '" + printable(name) + "' is not a DNS-1123 subdomain"
+          + " (lower-case letters, digits, '-' and '.', at most 253 characters)");
+    }
+  }
+
+  private static String printable(String value) {
+    String cut = value.length() > 80 ? value.substring(0, 80) + "..." : value;
+    return cut.replaceAll("[^\\x20-\\x7e]", "?");
+  }
+
+  private static String queryParameter(HttpExchange exchange, String key) {
+    String query = exchange.getRequestURI().getRawQuery();
+    if (query == null) return null;
+    for (String pair : query.split("&")) {
+      int eq = pair.indexOf('=');
+      String k = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+      if (k.equals(key)) return eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+    }
+    return null;
+  }
+
+  static ApiError notAllowed(String method, String path, String allowed) {
+    return new ApiError(405, "MethodNotAllowed", method + " is not allowed on " + path + ": use " + allowed);
+  }
+}

@@ -1,0 +1,121 @@
+package io.xenvbd.agent;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.sun.net.httpserver.HttpExchange;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.stream.Collectors;
+
+/** Reading and answering one HTTP exchange: strict JSON in, JSON out, limited bodies, bearer-token check. */
+final class Exchanges {
+  private Exchanges() {}
+
+  static final int MAX_BODY_BYTES = 1 << 20;
+  private static final long DRAIN_LIMIT = 16L << 20;
+
+  /** Strict: a misspelled field is a mistake the caller should hear about, not a silently ignored setting. */
+  static final ObjectMapper JSON = JsonMapper.builder()
+      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+      .build();
+
+  static <T> T readJson(HttpExchange exchange, Class<T> type) throws IOException {
+    String length = exchange.getRequestHeaders().getFirst("Content-Length");
+    if (length != null) {
+      try {
+        Long.parseLong(length.trim());
+      } catch (NumberFormatException e) {
+        throw ApiError.badRequest("Content-Length '" + length + "' is not a number");
+      }
+    }
+    byte[] body;
+    try (InputStream in = exchange.getRequestBody()) {
+      body = in.readNBytes(MAX_BODY_BYTES + 1);
+      // Read (and drop) a moderately oversized body so the client, still sending, gets the 413 and
+      // not a reset connection; anything beyond that is cut off by closing the connection.
+      if (body.length > MAX_BODY_BYTES) {
+        byte[] sink = new byte[64 * 1024];
+        long drained = 0;
+        for (int n = in.read(sink); n != -1 && drained < DRAIN_LIMIT; n = in.read(sink)) drained += n;
+        throw tooLarge();
+      }
+    }
+    if (body.length == 0) throw ApiError.badRequest("the request body is empty: send a JSON " + type.getSimpleName());
+    try {
+      T value = JSON.readValue(body, type);
+      if (value == null) throw ApiError.badRequest("the request body is null: send a JSON " + type.getSimpleName());
+      return value;
+    } catch (UnrecognizedPropertyException e) {
+      throw ApiError.badRequest("unknown field '" + e.getPropertyName() + "' at " + path(e)
+          + ": remove it or check its spelling (known: " + e.getKnownPropertyIds().stream().map(String::valueOf)
+          .sorted().collect(Collectors.joining(", ")) + ")");
+    } catch (MismatchedInputException e) {
+      throw ApiError.badRequest("invalid value at " + path(e) + ": " + e.getOriginalMessage());
+    } catch (JsonProcessingException e) {
+      throw ApiError.badRequest("malformed JSON at line " + e.getLocation().getLineNr() + ", column "
+          + e.getLocation().getColumnNr() + ": " + e.getOriginalMessage());
+    }
+  }
+
+  private static String path(MismatchedInputException e) {
+    String p = e.getPath().stream()
+        .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+        .collect(Collectors.joining(".")).replace(".[", "[");
+    return p.isEmpty() ? "the top level" : p;
+  }
+
+  private static ApiError tooLarge() {
+    return new ApiError(413, "PayloadTooLarge", "the request body is larger than " + MAX_BODY_BYTES + " bytes");
+  }
+
+  static void sendJson(HttpExchange exchange, int status, Object body) throws IOException {
+    byte[] bytes = JSON.writeValueAsBytes(body);
+    send(exchange, status, "application/json", bytes);
+  }
+
+  static void sendText(HttpExchange exchange, int status, String contentType, String text) throws IOException {
+    send(exchange, status, contentType, text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  static void sendEmpty(HttpExchange exchange, int status) throws IOException {
+    exchange.sendResponseHeaders(status, -1);
+    exchange.close();
+  }
+
+  private static void send(HttpExchange exchange, int status, String contentType, byte[] bytes) throws IOException {
+    exchange.getResponseHeaders().set("Content-Type", contentType);
+    exchange.getResponseHeaders().set("Cache-Control", "no-store");
+    exchange.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
+    try (OutputStream out = exchange.getResponseBody()) {
+      out.write(bytes);
+    }
+  }
+
+  /**
+   * Constant-time comparison of the bearer token. Both sides are hashed first so that even the
+   * length of the expected token does not show in the timing.
+   */
+  static boolean hasToken(HttpExchange exchange, byte[] expectedDigest) {
+    String header = exchange.getRequestHeaders().getFirst("Authorization");
+    String given = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).strip() : "";
+    return MessageDigest.isEqual(sha256(given), expectedDigest);
+  }
+
+  static byte[] sha256(String value) {
+    try {
+      return MessageDigest.getInstance("SHA-256").digest(value.getBytes(StandardCharsets.UTF_8));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+    }
+  }
+}

@@ -1,0 +1,118 @@
+package io.xenvbd.agent;
+
+import io.xenvbd.disk.LoopStatus;
+import io.xenvbd.disk.StorageInfo;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.DoubleAdder;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The agent's Prometheus metrics, written in the text exposition format (0.0.4) by hand: a handful
+ * of counters and one histogram do not justify a metrics library on every dom0.
+ */
+final class Metrics {
+  static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+  private static final double[] BUCKETS = {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800};
+
+  private final Map<String, LongAdder> operations = new ConcurrentHashMap<>();
+  private final Map<String, Histogram> durations = new ConcurrentHashMap<>();
+  private final Map<String, LongAdder> requests = new ConcurrentHashMap<>();
+  private final LongAdder populatedBytes = new LongAdder();
+
+  /** kind: build, resize or delete; result: success or the error code. */
+  void operation(String kind, String result, Duration took) {
+    operations.computeIfAbsent(labels("kind", kind, "result", result), k -> new LongAdder()).increment();
+    durations.computeIfAbsent(labels("kind", kind), k -> new Histogram()).observe(took.toNanos() / 1e9);
+  }
+
+  void populated(long bytes) {
+    if (bytes > 0) populatedBytes.add(bytes);
+  }
+
+  void request(String method, int status) {
+    requests.computeIfAbsent(labels("method", method, "code", String.valueOf(status)), k -> new LongAdder()).increment();
+  }
+
+  /** Gauges are read at scrape time so they never go stale. */
+  String render(LoopStatus loops, StorageInfo storage, int running, int queued) {
+    StringBuilder out = new StringBuilder();
+    header(out, "xenvbd_agent_operations_total", "counter", "Disk operations finished, by kind and result (success or error code).");
+    new TreeMap<>(operations).forEach((l, v) -> line(out, "xenvbd_agent_operations_total", l, v.sum()));
+    header(out, "xenvbd_agent_operation_duration_seconds", "histogram", "Duration of disk operations, by kind.");
+    new TreeMap<>(durations).forEach((l, h) -> h.write(out, "xenvbd_agent_operation_duration_seconds", l));
+    header(out, "xenvbd_agent_populated_bytes_total", "counter", "Bytes copied into images by populate.");
+    line(out, "xenvbd_agent_populated_bytes_total", "", populatedBytes.sum());
+    header(out, "xenvbd_agent_http_requests_total", "counter", "HTTP requests answered, by method and status code.");
+    new TreeMap<>(requests).forEach((l, v) -> line(out, "xenvbd_agent_http_requests_total", l, v.sum()));
+    header(out, "xenvbd_agent_operations_running", "gauge", "Disk operations running now.");
+    line(out, "xenvbd_agent_operations_running", "", running);
+    header(out, "xenvbd_agent_operations_queued", "gauge", "Disk operations waiting for a worker.");
+    line(out, "xenvbd_agent_operations_queued", "", queued);
+    header(out, "xenvbd_agent_loop_devices_in_use", "gauge", "Loop devices attached to a file on this node.");
+    line(out, "xenvbd_agent_loop_devices_in_use", "", loops.inUse().size());
+    header(out, "xenvbd_agent_loop_devices_max", "gauge", "The node's loop device limit (max_loop); 0 means unlimited.");
+    line(out, "xenvbd_agent_loop_devices_max", "", loops.max());
+    header(out, "xenvbd_agent_images_root_bytes", "gauge", "The images root's filesystem: capacity, available, allocated by images, promised (apparent sizes).");
+    line(out, "xenvbd_agent_images_root_bytes", labels("kind", "capacity"), storage.capacityBytes());
+    line(out, "xenvbd_agent_images_root_bytes", labels("kind", "available"), storage.availableBytes());
+    line(out, "xenvbd_agent_images_root_bytes", labels("kind", "allocated"), storage.allocatedBytes());
+    line(out, "xenvbd_agent_images_root_bytes", labels("kind", "promised"), storage.promisedBytes());
+    return out.toString();
+  }
+
+  private static void header(StringBuilder out, String name, String type, String help) {
+    out.append("# HELP ").append(name).append(' ').append(help).append('\n');
+    out.append("# TYPE ").append(name).append(' ').append(type).append('\n');
+  }
+
+  private static void line(StringBuilder out, String name, String labels, double value) {
+    out.append(name);
+    if (!labels.isEmpty()) out.append('{').append(labels).append('}');
+    out.append(' ').append(format(value)).append('\n');
+  }
+
+  private static String format(double value) {
+    if (Double.isInfinite(value)) return value > 0 ? "+Inf" : "-Inf";
+    if (value == Math.rint(value) && Math.abs(value) < 1e15) return String.valueOf((long) value);
+    return String.format(Locale.ROOT, "%s", value);
+  }
+
+  /** {@code a="x",b="y"}: label values escaped as the format requires. */
+  static String labels(String... pairs) {
+    StringBuilder out = new StringBuilder();
+    for (int i = 0; i < pairs.length; i += 2) {
+      if (i > 0) out.append(',');
+      String value = pairs[i + 1].replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
+      out.append(pairs[i]).append("=\"").append(value).append('"');
+    }
+    return out.toString();
+  }
+
+  private static final class Histogram {
+    private final AtomicLongArray counts = new AtomicLongArray(BUCKETS.length);
+    private final LongAdder count = new LongAdder();
+    private final DoubleAdder sum = new DoubleAdder();
+
+    void observe(double seconds) {
+      for (int i = 0; i < BUCKETS.length; i++) {
+        if (seconds <= BUCKETS[i]) counts.incrementAndGet(i);
+      }
+      count.increment();
+      sum.add(seconds);
+    }
+
+    void write(StringBuilder out, String name, String labels) {
+      for (int i = 0; i < BUCKETS.length; i++) {
+        line(out, name + "_bucket", labels + ",le=\"" + BUCKETS[i] + "\"", counts.get(i));
+      }
+      line(out, name + "_bucket", labels + ",le=\"+Inf\"", count.sum());
+      line(out, name + "_sum", labels, sum.sum());
+      line(out, name + "_count", labels, count.sum());
+    }
+  }
+}

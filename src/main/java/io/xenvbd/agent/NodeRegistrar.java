@@ -1,0 +1,99 @@
+package io.xenvbd.agent;
+
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.xenvbd.api.BuildInfo;
+import io.xenvbd.api.Conditions;
+import io.xenvbd.api.Dom0Node;
+import io.xenvbd.api.Dom0NodeSpec;
+import io.xenvbd.api.Dom0NodeStatus;
+import io.xenvbd.api.Reasons;
+import io.xenvbd.disk.DiskEngine;
+import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Creates this node's Dom0Node once and then writes only its status, every heartbeat. The spec
+ * belongs to admins (unschedulable, overcommitRatio) and is never written after creation.
+ */
+final class NodeRegistrar implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(NodeRegistrar.class);
+
+  private final KubernetesClient client;
+  private final String nodeName;
+  private final URI endpoint;
+  private final Duration every;
+  private final DiskEngine engine;
+  private final Clock clock = Clock.systemUTC();
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "xenvbd-heartbeat");
+    t.setDaemon(true);
+    return t;
+  });
+
+  NodeRegistrar(KubernetesClient client, String nodeName, URI endpoint, Duration every, DiskEngine engine) {
+    this.client = client;
+    this.nodeName = nodeName;
+    this.endpoint = endpoint;
+    this.every = every;
+    this.engine = engine;
+  }
+
+  void start() {
+    timer.scheduleWithFixedDelay(this::beatQuietly, 0, every.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private void beatQuietly() {
+    try {
+      beat();
+    } catch (RuntimeException e) {
+      // The API server may be briefly away; the next beat tries again and the operator sees the gap.
+      LOG.warn("heartbeat of Dom0Node {} failed: {}", nodeName, e.getMessage());
+    }
+  }
+
+  /** One heartbeat: create the Dom0Node if missing, then replace its status. */
+  void beat() {
+    var resource = client.resources(Dom0Node.class).withName(nodeName);
+    Dom0Node node = resource.get();
+    if (node == null) node = create();
+    NodeReport report = NodeReport.read(nodeName, engine);
+    Dom0NodeStatus old = node.getStatus();
+    String now = Instant.now(clock).truncatedTo(ChronoUnit.SECONDS).toString();
+    Dom0NodeStatus status = new Dom0NodeStatus(
+        new Dom0NodeStatus.Agent(endpoint.toString(), BuildInfo.version(), now, (int) every.toSeconds()),
+        report.loopDevices(), report.storage(), report.images().size(), report.orphans(),
+        Conditions.set(old == null ? null : old.conditions(), Conditions.READY, Conditions.TRUE, Reasons.HEARTBEAT,
+            "agent " + BuildInfo.version() + " at " + endpoint + " is serving", node.getMetadata().getGeneration(), clock));
+    node.setStatus(status);
+    client.resource(node).updateStatus();
+  }
+
+  private Dom0Node create() {
+    Dom0Node node = new Dom0Node();
+    node.setMetadata(new ObjectMetaBuilder().withName(nodeName).build());
+    node.setSpec(new Dom0NodeSpec(null, null));
+    try {
+      Dom0Node created = client.resource(node).create();
+      LOG.info("registered Dom0Node {}", nodeName);
+      return created;
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 409) throw e;
+      return client.resources(Dom0Node.class).withName(nodeName).get();
+    }
+  }
+
+  @Override
+  public void close() {
+    timer.shutdownNow();
+  }
+}

@@ -1,0 +1,155 @@
+package io.xenvbd.disk;
+
+import io.xenvbd.api.Populate;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * Unpacks a tar archive (plain, gzip, xz, zstd; from a node path or an http(s) URL) into an image tree.
+ * Every entry is listed and checked first ({@link TarSafety}); GNU tar then extracts it keeping owners,
+ * modes, links, device nodes and extended attributes.
+ */
+public final class ArchiveExtractor {
+  /** A downloaded archive larger than this is refused: it could fill the images root. */
+  static final long MAX_DOWNLOAD = 16L << 30;
+
+  private final CommandRunner runner;
+  private final ImagePaths paths;
+  private final HttpClient http = HttpClient.newBuilder()
+      .followRedirects(HttpClient.Redirect.NORMAL).connectTimeout(Duration.ofSeconds(30)).build();
+
+  public ArchiveExtractor(CommandRunner runner, ImagePaths paths) {
+    this.runner = runner;
+    this.paths = paths;
+  }
+
+  /** The archive as a local file; a URL is downloaded under the images root (the caller deletes {@code tempOut}). */
+  public Path fetch(Populate.Archive archive, Consumer<Path> tempOut) {
+    String src = archive.source();
+    if (src.startsWith("http://") || src.startsWith("https://")) {
+      Path tmp = paths.tempUnderRoot("download");
+      tempOut.accept(tmp);
+      download(src, tmp);
+      verify(tmp, archive.sha256(), src);
+      return tmp;
+    }
+    Path file = Path.of(src);
+    if (!file.isAbsolute() || !Files.isRegularFile(file)) {
+      throw DiskException.invalid("archive '" + src + "' is not a file on this node: give an absolute path or an http(s) URL");
+    }
+    verify(file, archive.sha256(), src);
+    return file;
+  }
+
+  private void download(String url, Path to) {
+    HttpResponse<InputStream> resp;
+    try {
+      resp = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofMinutes(30)).GET().build(),
+          HttpResponse.BodyHandlers.ofInputStream());
+    } catch (IOException e) {
+      throw new DiskException(ErrorCode.CommandFailed, "downloading " + url + " failed: " + e.getMessage()
+          + ": check that the node can reach it", e);
+    } catch (InterruptedException e) {
+      throw new DiskException(ErrorCode.Interrupted, "interrupted while downloading " + url, e);
+    }
+    try (InputStream in = resp.body()) {
+      if (resp.statusCode() != 200) {
+        throw new DiskException(ErrorCode.CommandFailed, "downloading " + url + " returned HTTP " + resp.statusCode()
+            + ": check the archive URL");
+      }
+      long n = Files.copy(new CappedInputStream(in, MAX_DOWNLOAD), to, StandardCopyOption.REPLACE_EXISTING);
+      if (n == 0) throw DiskException.invalid("archive " + url + " is empty");
+    } catch (IOException e) {
+      if (e instanceof CappedInputStream.TooLarge) {
+        throw DiskException.invalid("archive " + url + " is larger than " + (MAX_DOWNLOAD >> 30) + " GiB: refused");
+      }
+      throw Io.wrap(e, "downloading " + url);
+    }
+  }
+
+  static void verify(Path file, String expected, String what) {
+    if (expected == null || expected.isEmpty()) return;
+    try (InputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
+      byte[] buf = new byte[1 << 16];
+      DigestInputStream din = (DigestInputStream) in;
+      while (din.read(buf) >= 0) {
+        Io.checkInterrupted("checking the archive's sha256");
+      }
+      String actual = HexFormat.of().formatHex(din.getMessageDigest().digest());
+      if (!actual.equalsIgnoreCase(expected)) {
+        throw DiskException.invalid("archive " + what + " has sha256 " + actual + " but the spec expects " + expected
+            + ": fix populate.archive.sha256 or the archive");
+      }
+    } catch (IOException e) {
+      throw Io.wrap(e, "reading archive " + what);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Lists and checks every entry, then extracts into {@code tree}. Returns the archive's uncompressed size. */
+  public long extract(Path archive, Path tree) {
+    Compression c = Compression.detect(archive);
+    long bytes = c.decompressor().isEmpty()
+        ? readEntries(archive)
+        : runner.stream(c.decompressor(), archive, TarSafety::check);
+    List<String> cmd = new java.util.ArrayList<>(List.of("tar", "--extract", "--file", archive.toString(),
+        "--directory", tree.toString(), "--same-owner", "--numeric-owner", "--same-permissions",
+        "--xattrs", "--xattrs-include=*", "--no-overwrite-dir"));
+    if (c == Compression.ZSTD) cmd.add(1, "--zstd");
+    runner.run(cmd);
+    return bytes;
+  }
+
+  private static long readEntries(Path archive) {
+    try (InputStream in = Files.newInputStream(archive)) {
+      return TarSafety.check(in);
+    } catch (IOException e) {
+      throw Io.wrap(e, "reading archive " + archive);
+    }
+  }
+
+  enum Compression {
+    NONE(List.of()), GZIP(List.of("gzip", "-dc")), XZ(List.of("xz", "-dc")), ZSTD(List.of("zstd", "-dc")),
+    BZIP2(List.of("bzip2", "-dc"));
+
+    private final List<String> decompressor;
+
+    Compression(List<String> decompressor) {
+      this.decompressor = decompressor;
+    }
+
+    List<String> decompressor() {
+      return decompressor;
+    }
+
+    /** By magic number, never by file name: a URL rarely names its compression reliably. */
+    static Compression detect(Path file) {
+      byte[] m = new byte[6];
+      try (InputStream in = Files.newInputStream(file)) {
+        int n = in.readNBytes(m, 0, m.length);
+        if (n >= 2 && (m[0] & 0xff) == 0x1f && (m[1] & 0xff) == 0x8b) return GZIP;
+        if (n >= 6 && (m[0] & 0xff) == 0xfd && m[1] == '7' && m[2] == 'z' && m[3] == 'X' && m[4] == 'Z' && m[5] == 0) return XZ;
+        if (n >= 4 && (m[0] & 0xff) == 0x28 && (m[1] & 0xff) == 0xb5 && (m[2] & 0xff) == 0x2f && (m[3] & 0xff) == 0xfd) return ZSTD;
+        if (n >= 3 && m[0] == 'B' && m[1] == 'Z' && m[2] == 'h') return BZIP2;
+        return NONE;
+      } catch (IOException e) {
+        throw Io.wrap(e, "reading archive " + file);
+      }
+    }
+  }
+}

@@ -1,0 +1,184 @@
+package io.xenvbd.disk;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The one way the engine runs an external tool: an argument list (never a shell string), a timeout,
+ * stdout and stderr kept, and a typed {@link DiskException} on failure. A timeout or an interrupt of
+ * the calling thread destroys the whole process tree, so no mkfs or cp outlives the build it served.
+ */
+public final class CommandRunner {
+  /** Kept per stream: enough for an error message, bounded against a tool that floods. */
+  private static final int KEEP_BYTES = 64 * 1024;
+
+  private final Duration defaultTimeout;
+
+  public CommandRunner(Duration defaultTimeout) {
+    this.defaultTimeout = defaultTimeout;
+  }
+
+  public record Result(List<String> command, int exitCode, String stdout, String stderr) {
+    public boolean ok() {
+      return exitCode == 0;
+    }
+  }
+
+  /** Runs and requires exit code 0. */
+  public Result run(String... command) {
+    return run(List.of(command));
+  }
+
+  public Result run(List<String> command) {
+    Result r = exec(command, defaultTimeout, null);
+    if (!r.ok()) throw failure(r);
+    return r;
+  }
+
+  /** Runs and returns whatever the exit code; still throws on a missing tool, a timeout or an interrupt. */
+  public Result exec(List<String> command, Duration timeout, Path stdin) {
+    ProcessBuilder pb = new ProcessBuilder(command);
+    pb.environment().put("LC_ALL", "C"); // stable messages: NoSpace detection reads stderr
+    if (stdin != null) pb.redirectInput(stdin.toFile());
+    else pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+    Process p = start(pb, command);
+    Drain out = new Drain(p.getInputStream());
+    Drain err = new Drain(p.getErrorStream());
+    try {
+      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        destroyTree(p);
+        throw new DiskException(ErrorCode.CommandFailed, "'" + String.join(" ", command) + "' did not finish within "
+            + timeout + ": the images root may be too slow, or raise the agent's command timeout; stderr: " + err.text());
+      }
+      out.join();
+      err.join();
+      return new Result(List.copyOf(command), p.exitValue(), out.text(), err.text());
+    } catch (InterruptedException e) {
+      destroyTree(p);
+      throw new DiskException(ErrorCode.Interrupted, "interrupted while running '" + String.join(" ", command) + "'", e);
+    }
+  }
+
+  /**
+   * Runs a command whose stdout is read as a stream by {@code reader} (e.g. a decompressor feeding a tar
+   * lister). The process is destroyed once the reader returns or fails.
+   */
+  public <T> T stream(List<String> command, Path stdin, StreamReader<T> reader) {
+    ProcessBuilder pb = new ProcessBuilder(command).redirectInput(stdin.toFile());
+    pb.environment().put("LC_ALL", "C");
+    Process p = start(pb, command);
+    Drain err = new Drain(p.getErrorStream());
+    try (InputStream in = p.getInputStream()) {
+      T value = reader.read(in);
+      if (!p.waitFor(defaultTimeout.toMillis(), TimeUnit.MILLISECONDS)) destroyTree(p);
+      err.join();
+      if (p.exitValue() != 0) throw failure(new Result(command, p.exitValue(), "", err.text()));
+      return value;
+    } catch (IOException e) {
+      throw new DiskException(ErrorCode.CommandFailed, "reading the output of '" + String.join(" ", command)
+          + "' failed: " + e.getMessage() + "; stderr: " + err.text(), e);
+    } catch (InterruptedException e) {
+      throw new DiskException(ErrorCode.Interrupted, "interrupted while running '" + String.join(" ", command) + "'", e);
+    } finally {
+      destroyTree(p);
+    }
+  }
+
+  @FunctionalInterface
+  public interface StreamReader<T> {
+    T read(InputStream in) throws IOException;
+  }
+
+  /** A failed command as a typed error: NoSpace when the tool says so, else CommandFailed with its stderr. */
+  public static DiskException failure(Result r) {
+    String cmd = String.join(" ", r.command());
+    String detail = (r.stderr().isBlank() ? r.stdout() : r.stderr()).strip();
+    if (isNoSpace(detail)) {
+      return new DiskException(ErrorCode.NoSpace, "'" + cmd + "' ran out of space: " + detail
+          + " — free space on the images root, or make the disk (spec.size) large enough for its content");
+    }
+    return new DiskException(ErrorCode.CommandFailed, "'" + cmd + "' failed with exit code " + r.exitCode() + ": " + detail);
+  }
+
+  static boolean isNoSpace(String text) {
+    String t = text.toLowerCase(Locale.ROOT);
+    return t.contains("no space left on device") || t.contains("enospc")
+        || t.contains("could not allocate block") // mke2fs -d: the content does not fit in the image
+        || t.contains("file too large") || t.contains("disk quota exceeded");
+  }
+
+  private static Process start(ProcessBuilder pb, List<String> command) {
+    try {
+      return pb.start();
+    } catch (IOException e) {
+      String tool = command.get(0);
+      if (e.getMessage() != null && (e.getMessage().contains("error=2") || e.getMessage().contains("No such file"))) {
+        throw new DiskException(ErrorCode.ToolMissing, "the tool '" + tool + "' is not installed on this node: install it"
+            + " (" + packageHint(tool) + ") or choose a filesystem/method that does not need it", e);
+      }
+      throw new DiskException(ErrorCode.CommandFailed, "cannot start '" + String.join(" ", command) + "': " + e.getMessage(), e);
+    }
+  }
+
+  static String packageHint(String tool) {
+    return switch (Path.of(tool).getFileName().toString()) {
+      case "mkfs.xfs", "xfs_repair", "xfs_growfs", "xfs_admin" -> "Debian package xfsprogs";
+      case "mke2fs", "e2fsck", "resize2fs", "tune2fs", "dumpe2fs", "debugfs" -> "Debian package e2fsprogs";
+      case "zstd" -> "Debian package zstd";
+      case "xz" -> "Debian package xz-utils";
+      default -> "Debian packages coreutils, util-linux, mount, tar";
+    };
+  }
+
+  /** Kills descendants first so that a shell-less pipeline (tar spawning xz) cannot keep running. */
+  static void destroyTree(Process p) {
+    p.descendants().forEach(ProcessHandle::destroyForcibly);
+    p.destroyForcibly();
+    try {
+      p.onExit().get(10, TimeUnit.SECONDS);
+    } catch (Exception ignored) {
+      // Interrupted again or stuck in D state: nothing more a user process can do.
+    }
+  }
+
+  /** Reads a stream on a daemon thread, keeping at most {@link #KEEP_BYTES}. */
+  private static final class Drain extends Thread {
+    private final InputStream in;
+    private final ByteArrayOutputStream kept = new ByteArrayOutputStream();
+
+    Drain(InputStream in) {
+      this.in = in;
+      setDaemon(true);
+      setName("cmd-drain");
+      start();
+    }
+
+    @Override
+    public void run() {
+      byte[] buf = new byte[8192];
+      try (in) {
+        int n;
+        while ((n = in.read(buf)) > 0) {
+          synchronized (kept) {
+            if (kept.size() < KEEP_BYTES) kept.write(buf, 0, Math.min(n, KEEP_BYTES - kept.size()));
+          }
+        }
+      } catch (IOException ignored) {
+        // The process was destroyed: what was read so far is what we keep.
+      }
+    }
+
+    String text() {
+      synchronized (kept) {
+        return kept.toString(StandardCharsets.UTF_8);
+      }
+    }
+  }
+}

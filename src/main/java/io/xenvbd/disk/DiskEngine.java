@@ -1,0 +1,213 @@
+package io.xenvbd.disk;
+
+import io.xenvbd.api.Xen;
+import java.io.IOException;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The disk engine: file-backed Xen images under one images root, built with the real tools. Calls for
+ * the same namespace/name are serialised; calls for different disks run in parallel.
+ */
+public final class DiskEngine {
+  private final ImagePaths paths;
+  private final CommandRunner runner;
+  private final Formatter formatter;
+  private final LoopDeviceTable loops = new LoopDeviceTable();
+  private final MountTable mounts = new MountTable();
+  private final LoopMounter mounter;
+  private final Publisher publisher;
+  private final ImageBuilder builder;
+  private final Resizer resizer;
+  private final Housekeeping housekeeping;
+  private final ConcurrentHashMap<String, Object> locks = new ConcurrentHashMap<>();
+
+  public DiskEngine(EngineConfig config) {
+    this.paths = new ImagePaths(config.imagesRoot(), config.allowedSources());
+    this.runner = new CommandRunner(config.commandTimeout());
+    this.formatter = new Formatter(runner);
+    this.mounter = new LoopMounter(runner, paths, loops, mounts, config.loopWait());
+    this.publisher = new Publisher(paths);
+    ArchiveExtractor archives = new ArchiveExtractor(runner, paths);
+    this.builder = new ImageBuilder(runner, paths, formatter, new TreeWriter(runner, paths, archives), archives,
+        mounter, publisher);
+    this.resizer = new Resizer(runner, formatter, mounter);
+    this.housekeeping = new Housekeeping(paths, runner, mounter);
+  }
+
+  /** At startup: delete leftovers of interrupted builds (and our mounts/loops on them). Returns what was cleaned. */
+  public List<Path> recover() {
+    return housekeeping.recover();
+  }
+
+  /** Build, or return the existing image of the same owner as is; another owner's image: NotOwner. */
+  public ImageInfo build(DiskRequest request, ProgressListener progress) {
+    synchronized (lock(request)) {
+      Optional<ImageInfo> existing = owned(request.namespace(), request.name(), request.uid(), request.spec().xen());
+      if (existing.isPresent()) return existing.get();
+      ImageMetadata meta = builder.build(request, new Progress(progress));
+      return info(meta, request.spec().xen());
+    }
+  }
+
+  /** Grow to request.sizeBytes. Same size: no-op. Smaller: ShrinkRefused. In use: ImageInUse. */
+  public ImageInfo grow(DiskRequest request, ProgressListener progress) {
+    synchronized (lock(request)) {
+      ImageInfo current = owned(request.namespace(), request.name(), request.uid(), request.spec().xen()).orElseThrow(() ->
+          new DiskException(ErrorCode.NotFound, "no image " + request.key() + " on this node: build it first"));
+      ImageMetadata meta = metadata(request.namespace(), request.name()).orElseThrow();
+      if (request.sizeBytes() < meta.capacityBytes()) {
+        throw new DiskException(ErrorCode.ShrinkRefused, "disk " + request.key() + " is " + meta.capacityBytes()
+            + " bytes; shrinking to " + request.sizeBytes() + " would cut off data: set spec.size back to at least "
+            + io.xenvbd.api.Sizes.human(meta.capacityBytes()));
+      }
+      if (request.sizeBytes() == meta.capacityBytes()) return current;
+      refuseInUse(current.path(), "grow");
+      Progress p = new Progress(progress);
+      p.stage("Resize", 0, 95);
+      resizer.grow(current.path(), request.spec().filesystem(), meta.capacityBytes(), request.sizeBytes(),
+          request.spec().preallocate());
+      ImageMetadata grown = meta.resized(request.sizeBytes(), Instant.now());
+      publisher.writeMetadata(paths.metadata(request.namespace(), request.name()), grown);
+      p.done();
+      return info(grown, request.spec().xen());
+    }
+  }
+
+  /** Delete image + metadata. Missing: success. Other uid: NotOwner. Attached or mounted: ImageInUse. */
+  public void delete(String namespace, String name, String uid) {
+    synchronized (lock(namespace, name)) {
+      Path image = paths.image(namespace, name);
+      Path metaPath = paths.metadata(namespace, name);
+      Optional<ImageMetadata> meta = publisher.readMetadata(metaPath);
+      if (!Files.exists(image)) {
+        if (meta.isPresent() && meta.get().ownerUid().equals(uid)) deleteFile(metaPath);
+        return;
+      }
+      if (meta.isEmpty() || !meta.get().ownerUid().equals(uid)) throw notOwner(namespace, name, meta, image);
+      refuseInUse(image, "delete");
+      deleteFile(image); // image first: a crash in between leaves metadata alone, a leftover recover() removes
+      deleteFile(metaPath);
+      Publisher.fsyncDir(image.getParent());
+    }
+  }
+
+  public Optional<ImageInfo> inspect(String namespace, String name) {
+    Path image = paths.image(namespace, name);
+    if (!Files.isRegularFile(image)) return Optional.empty();
+    return metadata(namespace, name).map(m -> info(m, null));
+  }
+
+  public Inventory inventory() {
+    Housekeeping.Listing l = housekeeping.list();
+    List<ImageInfo> images = new ArrayList<>();
+    List<Path> orphans = new ArrayList<>();
+    for (Path p : l.images()) {
+      String ns = p.getParent().getFileName().toString();
+      String name = p.getFileName().toString().replaceFirst("\\.img$", "");
+      Optional<ImageInfo> info = Optional.empty();
+      try {
+        info = inspect(ns, name);
+      } catch (DiskException ignored) {
+        // a file whose name is no valid namespace/name: not ours
+      }
+      if (info.isPresent() && info.get().namespace().equals(ns) && info.get().name().equals(name)) images.add(info.get());
+      else orphans.add(p);
+    }
+    return new Inventory(images, orphans, l.leftovers());
+  }
+
+  public LoopStatus loopStatus() {
+    return loops.status();
+  }
+
+  public StorageInfo storage() {
+    try {
+      Files.createDirectories(paths.root());
+      FileStore store = Files.getFileStore(paths.root());
+      long allocated = 0;
+      long promised = 0;
+      for (Path p : housekeeping.list().images()) {
+        allocated += formatter.allocated(p);
+        promised += Files.size(p);
+      }
+      return new StorageInfo(paths.root(), store.getTotalSpace(), store.getUsableSpace(), allocated, promised);
+    } catch (IOException e) {
+      throw Io.wrap(e, "reading the images root " + paths.root());
+    }
+  }
+
+  public static String xenDisk(Path image, Xen xen) {
+    return XenEntries.keyword(image, xen);
+  }
+
+  public static String xenLegacyDisk(Path image, Xen xen) {
+    return XenEntries.legacy(image, xen);
+  }
+
+  /** The image's path for namespace/name (whether or not it exists). */
+  public Path imagePath(String namespace, String name) {
+    return paths.image(namespace, name);
+  }
+
+  private Optional<ImageInfo> owned(String namespace, String name, String uid, Xen xen) {
+    Path image = paths.image(namespace, name);
+    if (!Files.exists(image)) return Optional.empty();
+    Optional<ImageMetadata> meta = metadata(namespace, name);
+    if (meta.isEmpty() || !meta.get().ownerUid().equals(uid)) throw notOwner(namespace, name, meta, image);
+    return meta.map(m -> info(m, xen));
+  }
+
+  private void refuseInUse(Path image, String what) {
+    List<String> devs = loops.devicesBackedBy(image);
+    if (!devs.isEmpty() || mounts.isSourceMounted(image)) {
+      throw new DiskException(ErrorCode.ImageInUse, "cannot " + what + " " + image + ": it is "
+          + (devs.isEmpty() ? "mounted" : "attached to " + String.join(", ", devs))
+          + "; stop the guest using it (or umount / losetup -d it) and retry");
+    }
+  }
+
+  private Optional<ImageMetadata> metadata(String namespace, String name) {
+    return publisher.readMetadata(paths.metadata(namespace, name));
+  }
+
+  private ImageInfo info(ImageMetadata m, Xen xen) {
+    Path image = paths.image(m.namespace(), m.name());
+    long apparent;
+    try {
+      apparent = Files.size(image);
+    } catch (IOException e) {
+      throw Io.wrap(e, "reading " + image);
+    }
+    return new ImageInfo(m.namespace(), m.name(), m.ownerUid(), image, apparent, formatter.allocated(image),
+        m.filesystemUuid(), m.specDigest(), xenDisk(image, xen), xenLegacyDisk(image, xen));
+  }
+
+  private static DiskException notOwner(String ns, String name, Optional<ImageMetadata> meta, Path image) {
+    return new DiskException(ErrorCode.NotOwner, "image " + image + " belongs to "
+        + meta.map(m -> "another VirtualDisk (uid " + m.ownerUid() + ")").orElse("no VirtualDisk (it has no xenvbd metadata)")
+        + ": delete or rename that image on the node, or choose another name than " + ns + "/" + name);
+  }
+
+  private static void deleteFile(Path p) {
+    try {
+      Files.deleteIfExists(p);
+    } catch (IOException e) {
+      throw Io.wrap(e, "deleting " + p);
+    }
+  }
+
+  private Object lock(DiskRequest r) {
+    return lock(r.namespace(), r.name());
+  }
+
+  private Object lock(String namespace, String name) {
+    return locks.computeIfAbsent(namespace + "/" + name, k -> new Object());
+  }
+}

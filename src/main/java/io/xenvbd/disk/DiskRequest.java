@@ -1,0 +1,77 @@
+package io.xenvbd.disk;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.xenvbd.api.Sizes;
+import io.xenvbd.api.VirtualDiskSpec;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/** One disk request: built by the agent from the VirtualDisk spec. */
+public record DiskRequest(String namespace, String name, String uid, VirtualDiskSpec spec, long sizeBytes) {
+
+  private static final Pattern DNS_LABEL = Pattern.compile("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$");
+  private static final Pattern DNS_SUBDOMAIN =
+      Pattern.compile("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
+  private static final Pattern UID = Pattern.compile("^[A-Za-z0-9][-A-Za-z0-9_.]{0,127}$");
+  private static final ObjectMapper CANONICAL = JsonMapper.builder()
+      .enable(MapperFeature.SORT_PROPERTIES_ALPHABETICALLY)
+      .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
+      .build();
+
+  public DiskRequest {
+    checkNames(namespace, name);
+    if (uid == null || !UID.matcher(uid).matches()) {
+      throw DiskException.invalid("uid '" + uid + "' is missing or malformed: pass the VirtualDisk's metadata.uid");
+    }
+    if (spec == null) throw DiskException.invalid("spec is missing");
+    if (sizeBytes <= 0) throw DiskException.invalid("size must be greater than zero");
+  }
+
+  /** Validates names (DNS-1123), parses spec.size with {@link Sizes}; InvalidRequest on bad input. */
+  public static DiskRequest of(String namespace, String name, String uid, VirtualDiskSpec spec) {
+    if (spec == null) throw DiskException.invalid("spec is missing");
+    long size;
+    try {
+      size = Sizes.bytes(spec.size());
+    } catch (IllegalArgumentException e) {
+      throw DiskException.invalid(e.getMessage());
+    }
+    return new DiskRequest(namespace, name, uid, spec, size);
+  }
+
+  static void checkNames(String namespace, String name) {
+    if (namespace == null || !DNS_LABEL.matcher(namespace).matches()) {
+      throw DiskException.invalid("namespace '" + namespace + "' is not a DNS-1123 label (lower-case letters, digits, '-', at most 63)");
+    }
+    if (name == null || name.length() > 253 || !DNS_SUBDOMAIN.matcher(name).matches()) {
+      throw DiskException.invalid("name '" + name + "' is not a DNS-1123 subdomain (lower-case letters, digits, '-', '.')");
+    }
+  }
+
+  /** Stable SHA-256 of the parts of the spec that shape the built image (everything except size). */
+  public String specDigest() {
+    Map<String, Object> shaping = new LinkedHashMap<>();
+    shaping.put("filesystem", spec.filesystem());
+    shaping.put("populate", spec.populate());
+    shaping.put("tailor", spec.tailor());
+    shaping.put("preallocate", spec.preallocate());
+    try {
+      byte[] json = CANONICAL.writeValueAsBytes(shaping);
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(json));
+    } catch (JsonProcessingException | NoSuchAlgorithmException e) {
+      throw new IllegalStateException("cannot digest the spec", e);
+    }
+  }
+
+  String key() {
+    return namespace + "/" + name;
+  }
+}

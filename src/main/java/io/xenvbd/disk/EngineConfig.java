@@ -1,0 +1,27 @@
+package io.xenvbd.disk;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/** Engine configuration, read once. */
+public record EngineConfig(
+    Path imagesRoot,
+    List<Path> allowedSources,
+    Duration loopWait,
+    Duration commandTimeout) {
+
+  public EngineConfig {
+    if (imagesRoot == null) throw new IllegalArgumentException("imagesRoot is required");
+    imagesRoot = imagesRoot.toAbsolutePath().normalize();
+    allowedSources = allowedSources == null ? List.of()
+        : allowedSources.stream().map(p -> p.toAbsolutePath().normalize()).toList();
+    if (loopWait == null) loopWait = Duration.ofSeconds(30);
+    if (commandTimeout == null) commandTimeout = Duration.ofMinutes(30);
+  }
+
+  /** 30 s to wait for a loop device, 30 min per command (a big cp or mke2fs -d can take that long). */
+  public static EngineConfig defaults(Path imagesRoot, List<Path> allowed) {
+    return new EngineConfig(imagesRoot, allowed, Duration.ofSeconds(30), Duration.ofMinutes(30));
+  }
+}

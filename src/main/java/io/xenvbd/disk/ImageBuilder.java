@@ -1,0 +1,155 @@
+package io.xenvbd.disk;
+
+import io.xenvbd.api.Populate;
+import io.xenvbd.api.VirtualDiskSpec;
+import io.xenvbd.api.VirtualDiskSpec.Filesystem;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * One build: create, format, populate, tailor, check, publish — all on a temporary name. Whatever
+ * fails (or interrupts) on the way, every temporary file, staging tree, mount and loop device of
+ * this build is removed before the error leaves, so only a complete image is ever published.
+ */
+final class ImageBuilder {
+  private final CommandRunner runner;
+  private final ImagePaths paths;
+  private final Formatter formatter;
+  private final TreeWriter trees;
+  private final ArchiveExtractor archives;
+  private final LoopMounter mounter;
+  private final Publisher publisher;
+
+  ImageBuilder(CommandRunner runner, ImagePaths paths, Formatter formatter, TreeWriter trees,
+               ArchiveExtractor archives, LoopMounter mounter, Publisher publisher) {
+    this.runner = runner;
+    this.paths = paths;
+    this.formatter = formatter;
+    this.trees = trees;
+    this.archives = archives;
+    this.mounter = mounter;
+    this.publisher = publisher;
+  }
+
+  /** Builds and publishes; the caller has checked that no image exists under the final name. */
+  ImageMetadata build(DiskRequest req, Progress progress) {
+    VirtualDiskSpec spec = req.spec();
+    Filesystem fs = spec.filesystem();
+    Populate pop = spec.populate() == null ? new Populate(null, null, null, null, null) : spec.populate();
+    boolean offline = Methods.offline(fs, pop);
+    Path cloneSource = pop.cloneFrom() == null ? null : Methods.cloneSource(paths, publisher, req, pop);
+    List<Path> sources = fs == Filesystem.none ? List.of() : trees.checkSources(pop);
+
+    Path image = paths.image(req.namespace(), req.name());
+    TreeWriter.mkdirs(image.getParent());
+    Path temp = paths.tempBeside(image);
+    List<Path> temps = new ArrayList<>(); // staging trees and downloads: removed whatever happens
+    String uuid = fs == Filesystem.none ? null : UUID.randomUUID().toString();
+    try {
+      progress.stage("Create", 0, 5);
+      Path archive = fs != Filesystem.none && pop.archive() != null ? archives.fetch(pop.archive(), temps::add) : null;
+      boolean content = archive != null || !sources.isEmpty() || !pop.createDirs().isEmpty() || hasTailor(spec);
+      if (fs == Filesystem.none) content = false;
+      if (cloneSource != null) {
+        cloneInto(cloneSource, temp, req, fs, uuid, progress);
+        if (content) writeMounted(temp, pop, sources, archive, spec, uuid, progress);
+      } else if (offline && content) {
+        formatter.create(temp, req.sizeBytes(), spec.preallocate());
+        Path staging = paths.tempUnderRoot("staging");
+        temps.add(staging);
+        mkdirMode755(staging);
+        writeTree(staging, pop, sources, archive, spec, uuid, progress);
+        progress.stage("Format", 80, 88);
+        formatter.format(temp, fs, req.sizeBytes(), uuid, staging);
+      } else {
+        formatter.create(temp, req.sizeBytes(), spec.preallocate());
+        progress.stage("Format", 5, 10);
+        formatter.format(temp, fs, req.sizeBytes(), uuid, null);
+        if (content) writeMounted(temp, pop, sources, archive, spec, uuid, progress);
+      }
+      Io.checkInterrupted("checking the filesystem");
+      progress.stage("Check", 88, 95);
+      formatter.check(temp, fs);
+      String actualUuid = formatter.uuid(temp, fs);
+      progress.stage("Publish", 95, 100);
+      Instant now = Instant.now();
+      ImageMetadata meta = new ImageMetadata(1, req.namespace(), req.name(), req.uid(), req.specDigest(),
+          fs.name(), actualUuid, req.sizeBytes(), now, now);
+      publisher.publish(temp, image, paths.metadata(req.namespace(), req.name()), meta);
+      progress.done();
+      return meta;
+    } catch (RuntimeException e) {
+      cleanup(List.of(temp));
+      if (e instanceof DiskException de && de.code() == ErrorCode.Interrupted) Thread.currentThread().interrupt();
+      throw e;
+    } finally {
+      cleanup(temps);
+    }
+  }
+
+  private void cloneInto(Path source, Path temp, DiskRequest req, Filesystem fs, String uuid, Progress progress) {
+    runner.run("cp", "--sparse=always", "--reflink=auto", source.toString(), temp.toString());
+    long size;
+    try {
+      size = Files.size(temp);
+    } catch (IOException e) {
+      throw Io.wrap(e, "reading the size of " + temp);
+    }
+    if (req.sizeBytes() > size) {
+      progress.stage("Resize", 5, 10);
+      new Resizer(runner, formatter, mounter).grow(temp, fs, size, req.sizeBytes(), req.spec().preallocate());
+    } else if (req.spec().preallocate()) {
+      formatter.preallocate(temp, 0, size);
+    }
+    formatter.setUuid(temp, fs, uuid);
+  }
+
+  private void writeMounted(Path image, Populate pop, List<Path> sources, Path archive, VirtualDiskSpec spec,
+                            String uuid, Progress progress) {
+    mounter.withMounted(image, mnt -> writeTree(mnt, pop, sources, archive, spec, uuid, progress));
+  }
+
+  private void writeTree(Path tree, Populate pop, List<Path> sources, Path archive, VirtualDiskSpec spec,
+                         String uuid, Progress progress) {
+    progress.stage("Populate", 10, 75);
+    long total = trees.estimate(sources, archive);
+    trees.populate(pop, sources, archive, tree, progress, total);
+    progress.stage("Tailor", 75, 80);
+    trees.tailor(spec.tailor(), uuid, tree);
+  }
+
+  private static boolean hasTailor(VirtualDiskSpec spec) {
+    var t = spec.tailor();
+    return t != null && ((t.hostname() != null && !t.hostname().isEmpty()) || !t.fstab().isEmpty() || !t.files().isEmpty());
+  }
+
+  private static void mkdirMode755(Path dir) {
+    try {
+      Files.createDirectory(dir);
+      Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+    } catch (IOException e) {
+      throw Io.wrap(e, "creating staging directory " + dir);
+    }
+  }
+
+  /** Removes temporary paths (never anything else), with the interrupt flag cleared so rm can run. */
+  void cleanup(List<Path> temps) {
+    boolean interrupted = Thread.interrupted();
+    try {
+      for (Path p : List.copyOf(temps)) {
+        mounter.release(p, p);
+        runner.exec(List.of("rm", "-rf", "--one-file-system", paths.under(p).toString()),
+            java.time.Duration.ofMinutes(10), null);
+      }
+    } catch (DiskException ignored) {
+      // recover() removes what could not be removed now.
+    } finally {
+      if (interrupted) Thread.currentThread().interrupt();
+    }
+  }
+}

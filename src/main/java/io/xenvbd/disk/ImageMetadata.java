@@ -1,0 +1,13 @@
+package io.xenvbd.disk;
+
+import java.time.Instant;
+
+/** The file beside each image ({@code <name>.img.json}): who owns it and what it was built from. */
+public record ImageMetadata(int version, String namespace, String name, String ownerUid, String specDigest,
+    String filesystem, String filesystemUuid, long capacityBytes, Instant createdAt, Instant updatedAt) {
+
+  ImageMetadata resized(long newCapacity, Instant now) {
+    return new ImageMetadata(version, namespace, name, ownerUid, specDigest, filesystem, filesystemUuid,
+        newCapacity, createdAt, now);
+  }
+}

@@ -1,0 +1,103 @@
+package io.xenvbd.disk;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The recipe's {@code mount -o loop}: attaches an image to a free loop device (waiting up to loopWait),
+ * mounts it on a temporary directory under the images root, runs the work, then always unmounts and
+ * detaches — on failure and on interrupt too — and checks sysfs that nothing is left attached.
+ */
+final class LoopMounter {
+  private final CommandRunner runner;
+  private final ImagePaths paths;
+  private final LoopDeviceTable loops;
+  private final MountTable mounts;
+  private final Duration loopWait;
+
+  LoopMounter(CommandRunner runner, ImagePaths paths, LoopDeviceTable loops, MountTable mounts, Duration loopWait) {
+    this.runner = runner;
+    this.paths = paths;
+    this.loops = loops;
+    this.mounts = mounts;
+    this.loopWait = loopWait;
+  }
+
+  /** Mounts {@code image} read-write and passes the mount point to {@code work}. */
+  void withMounted(Path image, Consumer<Path> work) {
+    Path mnt = paths.tempUnderRoot("mnt");
+    try {
+      Files.createDirectory(mnt);
+    } catch (IOException e) {
+      throw Io.wrap(e, "creating mount point " + mnt);
+    }
+    try {
+      String dev = attach(image);
+      runner.run("mount", dev, mnt.toString());
+      work.accept(mnt);
+      runner.run("sync", "-f", mnt.toString());
+    } finally {
+      release(image, mnt);
+    }
+  }
+
+  /** losetup --find --show, retried while every device is taken, until loopWait has passed. */
+  String attach(Path image) {
+    long deadline = System.nanoTime() + loopWait.toNanos();
+    String lastError = "";
+    while (true) {
+      if (loops.status().hasFree()) {
+        CommandRunner.Result r = runner.exec(List.of("losetup", "--find", "--show", image.toString()),
+            Duration.ofMinutes(1), null);
+        if (r.ok()) return r.stdout().strip();
+        lastError = r.stderr().strip();
+        if (!lastError.contains("free loop device") && !lastError.contains("failed to set up loop device")
+            && !lastError.contains("Device or resource busy")) {
+          throw CommandRunner.failure(r);
+        }
+      }
+      if (System.nanoTime() > deadline) throw exhausted(lastError);
+      try {
+        Thread.sleep(200);
+      } catch (InterruptedException e) {
+        throw new DiskException(ErrorCode.Interrupted, "interrupted while waiting for a free loop device", e);
+      }
+    }
+  }
+
+  private DiskException exhausted(String lastError) {
+    LoopStatus s = loops.status();
+    return new DiskException(ErrorCode.LoopDevicesExhausted, "no free loop device after waiting " + loopWait.toSeconds()
+        + " s (" + s.inUse().size() + " in use of " + (s.max() <= 0 ? "unlimited" : s.max()) + ")"
+        + (lastError.isEmpty() ? "" : "; losetup: " + lastError)
+        + ": stop a guest or detach an unused image, raise max_loop, or use populate.method Offline (ext2/3/4)");
+  }
+
+  /** Unmounts everything under {@code mnt}, detaches every loop device backed by {@code image}, removes {@code mnt}. */
+  void release(Path image, Path mnt) {
+    boolean interrupted = Thread.interrupted(); // let cleanup commands run; restored below
+    try {
+      for (Path m : mounts.mountPointsUnder(mnt)) {
+        CommandRunner.Result r = runner.exec(List.of("umount", m.toString()), Duration.ofMinutes(5), null);
+        if (!r.ok()) runner.exec(List.of("umount", "--lazy", m.toString()), Duration.ofMinutes(1), null);
+      }
+      detach(image);
+      Files.deleteIfExists(mnt);
+    } catch (IOException | DiskException e) {
+      // Reported by recover() and the inventory as a leftover; the original failure matters more.
+    } finally {
+      if (interrupted) Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Detaches loop devices still backed by {@code file} (umount's autoclear may not have done it). */
+  void detach(Path file) {
+    for (String dev : loops.devicesBackedBy(file)) {
+      runner.exec(List.of("losetup", "-d", dev), Duration.ofMinutes(1), null);
+    }
+  }
+}

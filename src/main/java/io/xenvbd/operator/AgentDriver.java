@@ -1,0 +1,108 @@
+package io.xenvbd.operator;
+
+import io.xenvbd.api.Dom0Node;
+import io.xenvbd.api.Reasons;
+import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.protocol.AgentClient;
+import io.xenvbd.protocol.AgentClientFactory;
+import io.xenvbd.protocol.AgentException;
+import io.xenvbd.protocol.AgentUnreachableException;
+import io.xenvbd.protocol.DiskState;
+import io.xenvbd.protocol.PutDiskRequest;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * Moves a placed disk one step towards its spec through the node's agent: GET what the agent knows,
+ * PUT the desired disk when the image is missing, too small or failed and due for a retry, and report
+ * what it saw. It never waits: a running build is polled by rescheduling with a growing delay.
+ */
+final class AgentDriver {
+  /** What the step found, and when to look again (null: only when something changes). */
+  record Step(Outcome outcome, Duration recheck) {}
+
+  private final AgentClientFactory agents;
+  private final ClusterView cluster;
+  private final Backoffs backoffs;
+  private final Clock clock;
+  private final OperatorMetrics metrics;
+
+  private final Duration readyRecheck;
+
+  AgentDriver(AgentClientFactory agents, ClusterView cluster, Backoffs backoffs, Clock clock, OperatorMetrics metrics,
+      Duration readyRecheck) {
+    this.readyRecheck = readyRecheck;
+    this.agents = agents;
+    this.cluster = cluster;
+    this.backoffs = backoffs;
+    this.clock = clock;
+    this.metrics = metrics;
+  }
+
+  Step drive(VirtualDisk disk, String nodeName, long size) {
+    String uid = disk.getMetadata().getUid();
+    Optional<Dom0Node> node = cluster.node(nodeName);
+    if (node.isEmpty()) {
+      return new Step(new Outcome.Unreachable(Reasons.NODE_NOT_FOUND, "Dom0Node " + nodeName
+          + " no longer exists: the image stays unknown until the agent on " + nodeName + " registers again"),
+          backoffs.failed(uid));
+    }
+    Optional<String> unhealthy = NodeHealth.problem(node.get(), clock);
+    if (unhealthy.isPresent()) {
+      // the next heartbeat wakes this disk through the Dom0Node informer; the recheck is a safety net
+      return new Step(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, unhealthy.get()), backoffs.failed(uid));
+    }
+    AgentClient agent = agents.forEndpoint(node.get().getStatus().agent().endpoint());
+    String ns = disk.getMetadata().getNamespace();
+    String name = disk.getMetadata().getName();
+    try {
+      DiskState state = agent.getDisk(ns, name).filter(s -> uid.equals(s.uid())).orElse(null);
+      metrics.agentCall("get", "ok");
+      if (state != null && isBusy(state)) return working(uid, state);
+      if (state != null && state.phase() == DiskState.Phase.Ready && capacity(state) >= size) {
+        backoffs.reset(uid);
+        return new Step(new Outcome.Done(state), readyRecheck);
+      }
+      if (state != null && state.phase() == DiskState.Phase.Failed && !backoffs.retryDue(uid)) {
+        return new Step(failed(state), backoffs.untilRetry(uid));
+      }
+      state = agent.putDisk(ns, name, new PutDiskRequest(uid, disk.getSpec()));
+      metrics.agentCall("put", "ok");
+      return switch (state.phase()) {
+        case Building, Resizing -> working(uid, state);
+        case Ready -> capacity(state) >= size ? done(uid, state) : working(uid, state);
+        case Failed -> new Step(failed(state), backoffs.failed(uid));
+      };
+    } catch (AgentUnreachableException e) {
+      metrics.agentCall("any", "unreachable");
+      return new Step(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, e.getMessage()), backoffs.failed(uid));
+    } catch (AgentException e) {
+      metrics.agentCall("any", e.code());
+      return new Step(new Outcome.Failed(e.code(), e.getMessage()), backoffs.failed(uid));
+    }
+  }
+
+  private Step working(String uid, DiskState state) {
+    return new Step(new Outcome.Working(state), backoffs.nextPoll(uid));
+  }
+
+  private Step done(String uid, DiskState state) {
+    backoffs.reset(uid);
+    return new Step(new Outcome.Done(state), readyRecheck);
+  }
+
+  private static Outcome.Failed failed(DiskState state) {
+    String code = state.error() == null ? "Failed" : state.error().code();
+    String message = state.error() == null ? "the agent reports the build failed" : state.error().message();
+    return new Outcome.Failed(code, message);
+  }
+
+  private static boolean isBusy(DiskState state) {
+    return state.phase() == DiskState.Phase.Building || state.phase() == DiskState.Phase.Resizing;
+  }
+
+  private static long capacity(DiskState state) {
+    return state.capacityBytes() == null ? 0 : state.capacityBytes();
+  }
+}

@@ -1,0 +1,72 @@
+package io.xenvbd.operator;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Per-disk delays: polls of a running build, and retries after agent errors, both doubling up to a
+ * bound. Kept in memory on purpose: after a restart the operator simply starts again from the shortest
+ * delay, which is harmless because every agent call is idempotent.
+ */
+final class Backoffs {
+  private record Attempt(int count, Instant due) {}
+
+  private final Duration pollMin;
+  private final Duration pollMax;
+  private final Duration retryMin;
+  private final Duration retryMax;
+  private final Clock clock;
+  private final Map<String, Integer> polls = new ConcurrentHashMap<>();
+  private final Map<String, Attempt> failures = new ConcurrentHashMap<>();
+
+  Backoffs(OperatorConfig config, Clock clock) {
+    this.pollMin = config.pollMin();
+    this.pollMax = config.pollMax();
+    this.retryMin = config.retryMin();
+    this.retryMax = config.retryMax();
+    this.clock = clock;
+  }
+
+  /** Delay before the next poll of a disk that is building. */
+  Duration nextPoll(String uid) {
+    int n = polls.merge(uid, 1, Integer::sum) - 1;
+    return doubled(pollMin, pollMax, n);
+  }
+
+  /** Records one more failure and returns how long to wait before the next attempt. */
+  Duration failed(String uid) {
+    Attempt a = failures.compute(uid, (k, old) -> {
+      int count = old == null ? 1 : old.count() + 1;
+      return new Attempt(count, Instant.now(clock).plus(doubled(retryMin, retryMax, count - 1)));
+    });
+    return Duration.between(Instant.now(clock), a.due());
+  }
+
+  /** Whether a failed disk may be retried now (true when it never failed). */
+  boolean retryDue(String uid) {
+    Attempt a = failures.get(uid);
+    return a == null || !Instant.now(clock).isBefore(a.due());
+  }
+
+  /** Time left until the retry of a failed disk is due. */
+  Duration untilRetry(String uid) {
+    Attempt a = failures.get(uid);
+    if (a == null) return Duration.ZERO;
+    Duration left = Duration.between(Instant.now(clock), a.due());
+    return left.isNegative() ? Duration.ZERO : left;
+  }
+
+  /** Progress was made: the next poll or retry starts from the shortest delay again. */
+  void reset(String uid) {
+    polls.remove(uid);
+    failures.remove(uid);
+  }
+
+  static Duration doubled(Duration min, Duration max, int exponent) {
+    Duration d = min.multipliedBy(1L << Math.min(exponent, 20));
+    return d.compareTo(max) > 0 ? max : d;
+  }
+}

@@ -1,0 +1,56 @@
+package io.xenvbd.operator;
+
+import io.fabric8.kubernetes.api.model.Condition;
+import io.xenvbd.api.Conditions;
+import io.xenvbd.api.Reasons;
+import io.xenvbd.api.Sizes;
+import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.api.VirtualDiskStatus;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Turns a status transition into the events a user reads in kubectl describe. Deriving them from the
+ * old and new status (not from where the code happens to be) makes them fire once per transition,
+ * however often a reconcile repeats.
+ */
+final class DiskEvents {
+  /** Ready reasons that mean "working on it", not a problem worth a Warning. */
+  private static final Set<String> PROGRESS = Set.of(Reasons.PROVISIONING, Reasons.RESIZING, Reasons.READY);
+
+  private final EventRecorder recorder;
+
+  DiskEvents(EventRecorder recorder) {
+    this.recorder = recorder;
+  }
+
+  void transition(VirtualDisk disk, VirtualDiskStatus old, VirtualDiskStatus now) {
+    VirtualDiskStatus before = old == null
+        ? new VirtualDiskStatus(null, null, null, null, null, null, null, null, null, null, null, null) : old;
+    if (before.nodeName() == null && now.nodeName() != null) {
+      recorder.normal(disk, "Scheduled", message(now, Conditions.SCHEDULED));
+    }
+    if (now.phase() == VirtualDiskStatus.Phase.Provisioning && before.phase() != VirtualDiskStatus.Phase.Provisioning) {
+      recorder.normal(disk, "ProvisioningStarted", "agent on " + now.nodeName() + ": " + message(now, Conditions.READY));
+    }
+    if (!Conditions.isTrue(before.conditions(), Conditions.PROVISIONED) && Conditions.isTrue(now.conditions(), Conditions.PROVISIONED)) {
+      recorder.normal(disk, Reasons.PROVISIONED, "image " + now.path() + " on " + now.nodeName() + ": "
+          + Sizes.human(now.capacityBytes()) + ", " + now.allocated() + " allocated, " + now.xen().disk());
+    } else if (before.capacityBytes() != null && now.capacityBytes() != null && now.capacityBytes() > before.capacityBytes()) {
+      recorder.normal(disk, Reasons.RESIZED, "image grown from " + Sizes.human(before.capacityBytes()) + " to "
+          + Sizes.human(now.capacityBytes()));
+    }
+    Optional<Condition> was = Conditions.find(before.conditions(), Conditions.READY);
+    Optional<Condition> is = Conditions.find(now.conditions(), Conditions.READY);
+    if (is.isPresent() && !PROGRESS.contains(is.get().getReason()) && (was.isEmpty()
+        || !Objects.equals(was.get().getReason(), is.get().getReason())
+        || !Objects.equals(was.get().getMessage(), is.get().getMessage()))) {
+      recorder.warning(disk, is.get().getReason(), is.get().getMessage());
+    }
+  }
+
+  private static String message(VirtualDiskStatus s, String type) {
+    return Conditions.find(s.conditions(), type).map(Condition::getMessage).orElse("");
+  }
+}

@@ -1,0 +1,57 @@
+package io.xenvbd.operator;
+
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.Cache;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.xenvbd.api.Conditions;
+import io.xenvbd.api.Dom0Node;
+import io.xenvbd.api.VirtualDisk;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * The ClusterView of the running operator: VirtualDisks from the controller's own cache, Dom0Nodes from
+ * an informer that also wakes every disk still waiting on a node (unplaced, or placed there and not
+ * Ready) whenever that node changes, e.g. on each heartbeat or when it frees room.
+ */
+final class InformerClusterView implements ClusterView {
+  private volatile Cache<Dom0Node> nodes;
+  private volatile Cache<VirtualDisk> disks;
+
+  /** Called from the reconciler's prepareEventSources: creates the Dom0Node informer and keeps both caches. */
+  InformerEventSource<Dom0Node, VirtualDisk> connect(EventSourceContext<VirtualDisk> context) {
+    this.disks = context.getPrimaryCache();
+    var config = InformerEventSourceConfiguration.from(Dom0Node.class, VirtualDisk.class)
+        .withName("dom0nodes")
+        .withSecondaryToPrimaryMapper(this::waitingOn)
+        .build();
+    InformerEventSource<Dom0Node, VirtualDisk> source = new InformerEventSource<>(config, context);
+    this.nodes = source;
+    return source;
+  }
+
+  private Set<ResourceID> waitingOn(Dom0Node node) {
+    String name = node.getMetadata().getName();
+    return disks().stream()
+        .filter(d -> d.getStatus() == null
+            || (d.getStatus().nodeName() == null || name.equals(d.getStatus().nodeName()))
+                && !Conditions.isTrue(d.getStatus().conditions(), Conditions.READY))
+        .map(ResourceID::fromResource)
+        .collect(Collectors.toSet());
+  }
+
+  @Override
+  public List<Dom0Node> nodes() {
+    Cache<Dom0Node> c = nodes;
+    return c == null ? List.of() : c.list().collect(Collectors.toList());
+  }
+
+  @Override
+  public List<VirtualDisk> disks() {
+    Cache<VirtualDisk> c = disks;
+    return c == null ? List.of() : c.list().collect(Collectors.toList());
+  }
+}

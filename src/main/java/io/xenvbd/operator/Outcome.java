@@ -1,0 +1,31 @@
+package io.xenvbd.operator;
+
+import io.xenvbd.protocol.DiskState;
+
+/** What one reconcile step found; the StatusBuilder turns it into status, the only place that does. */
+sealed interface Outcome {
+
+  /** The spec breaks a rule (Ready=False, InvalidSpec) or waits for another disk (WaitingForSource). */
+  record Invalid(String reason, String message) implements Outcome {}
+
+  /** No node can take the disk now. */
+  record Unschedulable(String reason, String message) implements Outcome {}
+
+  /** A node was just chosen; status records it before any agent is called. */
+  record Placed(String nodeName, String message) implements Outcome {}
+
+  /** The node's agent cannot be reached, its heartbeat is stale, or its Dom0Node is gone. */
+  record Unreachable(String reason, String message) implements Outcome {}
+
+  /** The agent is building or resizing the image. */
+  record Working(DiskState state) implements Outcome {}
+
+  /** The agent reported an error; retried with backoff. */
+  record Failed(String code, String message) implements Outcome {}
+
+  /** The image exists with the desired size. */
+  record Done(DiskState state) implements Outcome {}
+
+  /** Deletion cannot finish yet (image in use, node unreachable). */
+  record Blocked(String cause, String message) implements Outcome {}
+}

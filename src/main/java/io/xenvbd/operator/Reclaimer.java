@@ -1,0 +1,82 @@
+package io.xenvbd.operator;
+
+import io.xenvbd.api.Dom0Node;
+import io.xenvbd.api.Reasons;
+import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.api.VirtualDiskSpec;
+import io.xenvbd.protocol.AgentException;
+import io.xenvbd.protocol.AgentUnreachableException;
+import io.xenvbd.protocol.ErrorCodes;
+import java.util.Optional;
+
+/**
+ * Decides what deleting a VirtualDisk does to its image. The finalizer is released only when the image
+ * is gone, is kept on purpose (Retain), was never placed, belongs to someone else, or its node's
+ * Dom0Node no longer exists (no agent can ever answer for it; if the node returns, the agent reports
+ * the file as an orphan, and nothing deletes it by itself). Anything else blocks, with a reason.
+ */
+final class Reclaimer {
+  /** Deletion finished (event to write, or null) or is blocked by {@code blocked}. */
+  record Result(String eventType, String reason, String message, Outcome.Blocked blocked) {
+    boolean done() {
+      return blocked == null;
+    }
+  }
+
+  private final ClusterView cluster;
+  private final io.xenvbd.protocol.AgentClientFactory agents;
+  private final OperatorMetrics metrics;
+
+  Reclaimer(ClusterView cluster, io.xenvbd.protocol.AgentClientFactory agents, OperatorMetrics metrics) {
+    this.cluster = cluster;
+    this.agents = agents;
+    this.metrics = metrics;
+  }
+
+  Result reclaim(VirtualDisk disk) {
+    String node = disk.getStatus() == null ? null : disk.getStatus().nodeName();
+    if (node == null) return done(null, null, null); // never placed: no agent was ever asked to build it
+    String where = disk.getStatus().path() == null ? "its image" : "image " + disk.getStatus().path();
+    if (disk.getSpec().reclaimPolicy() == VirtualDiskSpec.ReclaimPolicy.Retain) {
+      return done(EventRecorder.NORMAL, Reasons.RETAINED, "reclaimPolicy is Retain: " + where + " stays on dom0 node "
+          + node + " (its Dom0Node lists it as an orphan; delete the file by hand when no longer needed)");
+    }
+    Optional<Dom0Node> dom0 = cluster.node(node);
+    if (dom0.isEmpty()) {
+      return done(EventRecorder.WARNING, Reasons.DELETED, "Dom0Node " + node + " no longer exists, so no agent can"
+          + " delete " + where + "; if the node comes back, its agent reports the file as an orphan");
+    }
+    if (dom0.get().getStatus() == null || dom0.get().getStatus().agent() == null
+        || dom0.get().getStatus().agent().endpoint() == null) {
+      return blocked(Reasons.NODE_UNREACHABLE, "the agent of " + node + " has no endpoint registered");
+    }
+    try {
+      agents.forEndpoint(dom0.get().getStatus().agent().endpoint())
+          .deleteDisk(disk.getMetadata().getNamespace(), disk.getMetadata().getName(), disk.getMetadata().getUid());
+      metrics.agentCall("delete", "ok");
+      return done(EventRecorder.NORMAL, Reasons.DELETED, where + " deleted from dom0 node " + node);
+    } catch (AgentUnreachableException e) {
+      metrics.agentCall("delete", "unreachable");
+      return blocked(Reasons.NODE_UNREACHABLE, e.getMessage() + "; deletion resumes when the agent is back");
+    } catch (AgentException e) {
+      metrics.agentCall("delete", e.code());
+      if (ErrorCodes.NOT_OWNER.equals(e.code())) {
+        return done(EventRecorder.NORMAL, Reasons.DELETED, "the image on " + node
+            + " belongs to another VirtualDisk and was left untouched: " + e.getMessage());
+      }
+      if (ErrorCodes.IMAGE_IN_USE.equals(e.code())) {
+        return blocked(Reasons.IMAGE_IN_USE, e.getMessage() + "; detach it (stop the guest, umount, losetup -d)"
+            + " and deletion completes by itself");
+      }
+      return blocked(e.code(), e.getMessage());
+    }
+  }
+
+  private static Result done(String type, String reason, String message) {
+    return new Result(type, reason, message, null);
+  }
+
+  private static Result blocked(String cause, String message) {
+    return new Result(EventRecorder.WARNING, Reasons.DELETION_BLOCKED, message, new Outcome.Blocked(cause, message));
+  }
+}

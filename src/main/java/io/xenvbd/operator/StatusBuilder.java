@@ -1,0 +1,155 @@
+package io.xenvbd.operator;
+
+import io.fabric8.kubernetes.api.model.Condition;
+import io.xenvbd.api.Conditions;
+import io.xenvbd.api.Dom0Node;
+import io.xenvbd.api.LoopDevices;
+import io.xenvbd.api.Reasons;
+import io.xenvbd.api.Sizes;
+import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.api.VirtualDiskStatus;
+import io.xenvbd.api.VirtualDiskStatus.Phase;
+import io.xenvbd.protocol.DiskState;
+import java.time.Clock;
+import java.util.List;
+
+/**
+ * Builds the whole VirtualDiskStatus from the previous status and one step's outcome. Facts about the
+ * image (path, sizes, UUID, Xen lines) are kept from the previous status until the agent reports new
+ * ones, so an unreachable node does not blank them. Conditions keep lastTransitionTime when their
+ * status did not flip, so rebuilding an unchanged state gives an equal status and no patch.
+ */
+final class StatusBuilder {
+  private final Clock clock;
+
+  StatusBuilder(Clock clock) {
+    this.clock = clock;
+  }
+
+  VirtualDiskStatus build(VirtualDisk disk, String nodeName, Dom0Node node, Outcome outcome) {
+    VirtualDiskStatus old = disk.getStatus() == null ? empty() : disk.getStatus();
+    Long gen = disk.getMetadata().getGeneration();
+    Image image = Image.of(old);
+    VirtualDiskStatus.Progress progress = null;
+    if (outcome instanceof Outcome.Done done) {
+      image = Image.of(done.state());
+    } else if (outcome instanceof Outcome.Working w) {
+      DiskState s = w.state();
+      progress = new VirtualDiskStatus.Progress(s.stage(), s.percent(), s.bytesDone(), s.bytesTotal());
+      if (image.path() == null) image = new Image(s.path(), null, null, null, null, null);
+    }
+    boolean imageExists = image.capacityBytes() != null;
+    List<Condition> c = old.conditions();
+    c = set(c, Conditions.SCHEDULED, scheduled(nodeName, outcome), gen);
+    c = set(c, Conditions.PROVISIONED, provisioned(outcome, imageExists, old), gen);
+    c = set(c, Conditions.LOOP_DEVICE_AVAILABLE, loop(node), gen);
+    c = set(c, Conditions.READY, ready(outcome, nodeName, image), gen);
+    LoopDevices loops = node == null || node.getStatus() == null || node.getStatus().loopDevices() == null
+        ? old.loopDevices() : node.getStatus().loopDevices().withoutDevices();
+    VirtualDiskStatus.XenStatus xen = image.xenDisk() == null ? null
+        : new VirtualDiskStatus.XenStatus(image.xenDisk(), image.xenLegacyDisk());
+    return new VirtualDiskStatus(phase(outcome, old), gen, nodeName, image.path(), image.capacityBytes(),
+        image.allocatedBytes(), image.allocatedBytes() == null ? null : Sizes.human(image.allocatedBytes()),
+        image.filesystemUUID(), progress, xen, loops, c);
+  }
+
+  private record Cond(String status, String reason, String message) {}
+
+  private record Image(String path, Long capacityBytes, Long allocatedBytes, String filesystemUUID,
+      String xenDisk, String xenLegacyDisk) {
+    static Image of(VirtualDiskStatus s) {
+      return new Image(s.path(), s.capacityBytes(), s.allocatedBytes(), s.filesystemUUID(),
+          s.xen() == null ? null : s.xen().disk(), s.xen() == null ? null : s.xen().legacyDisk());
+    }
+
+    static Image of(DiskState s) {
+      return new Image(s.path(), s.capacityBytes(), s.allocatedBytes(), s.filesystemUUID(), s.xenDisk(), s.xenLegacyDisk());
+    }
+  }
+
+  private static Cond scheduled(String nodeName, Outcome o) {
+    if (nodeName != null) return new Cond(Conditions.TRUE, Reasons.NODE_ASSIGNED, "placed on dom0 node " + nodeName);
+    if (o instanceof Outcome.Unschedulable u) return new Cond(Conditions.FALSE, u.reason(), u.message());
+    if (o instanceof Outcome.Invalid i) return new Cond(Conditions.FALSE, i.reason(), "not placed: " + i.message());
+    return new Cond(Conditions.FALSE, Reasons.WAITING_FOR_NODE, "not placed yet");
+  }
+
+  private static Cond provisioned(Outcome o, boolean imageExists, VirtualDiskStatus old) {
+    if (o instanceof Outcome.Done d) {
+      return new Cond(Conditions.TRUE, Reasons.PROVISIONED, "image built at " + d.state().path());
+    }
+    if (o instanceof Outcome.Working w && w.state().phase() == DiskState.Phase.Resizing) {
+      return new Cond(Conditions.TRUE, Reasons.RESIZING, "image exists; growing it to " + human(w.state().capacityBytes()));
+    }
+    if (o instanceof Outcome.Working w) {
+      return new Cond(Conditions.FALSE, Reasons.PROVISIONING, "the agent is building the image: " + stage(w.state()));
+    }
+    if (imageExists) {
+      var kept = Conditions.find(old.conditions(), Conditions.PROVISIONED);
+      if (kept.isPresent()) return new Cond(kept.get().getStatus(), kept.get().getReason(), kept.get().getMessage());
+      return new Cond(Conditions.TRUE, Reasons.PROVISIONED, "image exists");
+    }
+    if (o instanceof Outcome.Failed f) return new Cond(Conditions.FALSE, Reasons.PROVISIONING_FAILED, f.message());
+    if (o instanceof Outcome.Invalid i) return new Cond(Conditions.FALSE, i.reason(), "not built: " + i.message());
+    if (o instanceof Outcome.Unreachable u) return new Cond(Conditions.UNKNOWN, u.reason(), u.message());
+    return new Cond(Conditions.FALSE, Reasons.WAITING_FOR_NODE, "waiting for the disk to be placed and built");
+  }
+
+  private static Cond loop(Dom0Node node) {
+    LoopDevices l = node == null || node.getStatus() == null ? null : node.getStatus().loopDevices();
+    if (l == null) return new Cond(Conditions.UNKNOWN, Reasons.WAITING_FOR_NODE, "the node's loop devices are not known yet");
+    if (l.hasFree()) {
+      String free = Boolean.TRUE.equals(l.unlimited()) ? "the kernel creates loop devices on demand" : l.available() + " of " + l.max() + " free";
+      return new Cond(Conditions.TRUE, Reasons.LOOP_DEVICE_FREE, "a guest using this disk can attach it: " + free);
+    }
+    return new Cond(Conditions.FALSE, Reasons.LOOP_DEVICES_EXHAUSTED, "all " + l.max() + " loop devices of the node"
+        + " are in use: a guest using this disk cannot start until one is released (or max_loop is raised)");
+  }
+
+  private static Cond ready(Outcome o, String nodeName, Image image) {
+    if (o instanceof Outcome.Done) {
+      return new Cond(Conditions.TRUE, Reasons.READY, "image of " + human(image.capacityBytes())
+          + " ready on dom0 node " + nodeName + " at " + image.path());
+    }
+    if (o instanceof Outcome.Working w) {
+      return new Cond(Conditions.FALSE, w.state().phase() == DiskState.Phase.Resizing
+          ? Reasons.RESIZING : Reasons.PROVISIONING, stage(w.state()));
+    }
+    if (o instanceof Outcome.Placed p) {
+      return new Cond(Conditions.FALSE, Reasons.PROVISIONING, p.message() + "; asking its agent to build the image");
+    }
+    if (o instanceof Outcome.Failed f) return new Cond(Conditions.FALSE, Reasons.PROVISIONING_FAILED, f.code() + ": " + f.message());
+    if (o instanceof Outcome.Invalid i) return new Cond(Conditions.FALSE, i.reason(), i.message());
+    if (o instanceof Outcome.Unschedulable u) return new Cond(Conditions.FALSE, u.reason(), u.message());
+    if (o instanceof Outcome.Unreachable u) return new Cond(Conditions.UNKNOWN, u.reason(), u.message());
+    Outcome.Blocked b = (Outcome.Blocked) o;
+    return new Cond(Conditions.FALSE, Reasons.DELETION_BLOCKED, b.cause() + ": " + b.message());
+  }
+
+  private static Phase phase(Outcome o, VirtualDiskStatus old) {
+    if (o instanceof Outcome.Done) return Phase.Ready;
+    if (o instanceof Outcome.Working) return Phase.Provisioning;
+    if (o instanceof Outcome.Failed) return Phase.Failed;
+    if (o instanceof Outcome.Invalid i) return Reasons.INVALID_SPEC.equals(i.reason()) ? Phase.Failed : Phase.Pending;
+    if (o instanceof Outcome.Blocked) return Phase.Deleting;
+    if (o instanceof Outcome.Unreachable) return old.phase() == null ? Phase.Pending : old.phase();
+    return Phase.Pending; // Unschedulable, Placed
+  }
+
+  private List<Condition> set(List<Condition> list, String type, Cond c, Long gen) {
+    return Conditions.set(list, type, c.status(), c.reason(), c.message(), gen, clock);
+  }
+
+  private static String stage(DiskState s) {
+    String stage = s.stage() == null ? "starting" : s.stage();
+    return s.percent() == null ? stage : stage + " " + s.percent() + "%";
+  }
+
+  private static String human(Long bytes) {
+    return bytes == null ? "?" : Sizes.human(bytes);
+  }
+
+  private static VirtualDiskStatus empty() {
+    return new VirtualDiskStatus(null, null, null, null, null, null, null, null, null, null, null, List.of());
+  }
+}

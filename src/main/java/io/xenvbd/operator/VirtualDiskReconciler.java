@@ -1,0 +1,113 @@
+package io.xenvbd.operator;
+
+import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.xenvbd.api.Sizes;
+import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.api.VirtualDiskStatus;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+
+/** validate → place → drive the node's agent → build status; deletion through {@link Reclaimer}. */
+public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cleaner<VirtualDisk> {
+  /** A just-placed disk is looked at again right away: its status (with nodeName) is written first. */
+  private static final Duration AFTER_PLACEMENT = Duration.ofMillis(10);
+
+  private final InformerClusterView cluster;
+  private final SpecValidator validator;
+  private final Placer placer;
+  private final AgentDriver driver;
+  private final StatusBuilder statuses;
+  private final DiskEvents events;
+  private final Reclaimer reclaimer;
+  private final StatusWriter statusWriter;
+  private final EventRecorder recorder;
+  private final Backoffs backoffs;
+  private final OperatorConfig config;
+  private final OperatorMetrics metrics;
+
+  VirtualDiskReconciler(InformerClusterView cluster, SpecValidator validator, Placer placer, AgentDriver driver,
+      StatusBuilder statuses, DiskEvents events, Reclaimer reclaimer, StatusWriter statusWriter,
+      EventRecorder recorder, Backoffs backoffs, OperatorConfig config, OperatorMetrics metrics) {
+    this.cluster = cluster;
+    this.validator = validator;
+    this.placer = placer;
+    this.driver = driver;
+    this.statuses = statuses;
+    this.events = events;
+    this.reclaimer = reclaimer;
+    this.statusWriter = statusWriter;
+    this.recorder = recorder;
+    this.backoffs = backoffs;
+    this.config = config;
+    this.metrics = metrics;
+  }
+
+  @Override
+  public List<EventSource<?, VirtualDisk>> prepareEventSources(EventSourceContext<VirtualDisk> context) {
+    return List.of(cluster.connect(context));
+  }
+
+  @Override
+  public UpdateControl<VirtualDisk> reconcile(VirtualDisk disk, Context<VirtualDisk> context) {
+    VirtualDiskStatus old = disk.getStatus();
+    String node = old == null ? null : old.nodeName();
+    AgentDriver.Step step = step(disk, node);
+    if (step.outcome() instanceof Outcome.Placed placed) node = placed.nodeName();
+    metrics.outcome(step.outcome().getClass().getSimpleName());
+    VirtualDiskStatus now = statuses.build(disk, node, cluster.node(node).orElse(null), step.outcome());
+    events.transition(disk, old, now);
+    boolean recordFilesystem = node != null && recordFilesystem(disk);
+    disk.setStatus(now);
+    UpdateControl<VirtualDisk> control = recordFilesystem ? UpdateControl.patchResourceAndStatus(disk)
+        : now.equals(old) ? UpdateControl.noUpdate() : UpdateControl.patchStatus(disk);
+    return step.recheck() == null ? control : control.rescheduleAfter(step.recheck());
+  }
+
+  private AgentDriver.Step step(VirtualDisk disk, String node) {
+    var invalid = validator.validate(disk);
+    if (invalid.isPresent()) {
+      // an invalid spec waits for the user's edit (which is an event); a missing clone source is polled
+      boolean waits = !invalid.get().reason().equals(io.xenvbd.api.Reasons.INVALID_SPEC);
+      return new AgentDriver.Step(invalid.get(), waits ? config.pendingRecheck().dividedBy(10) : null);
+    }
+    long size = Sizes.bytes(disk.getSpec().size());
+    if (node != null) return driver.drive(disk, node, size);
+    Placer.Placement p = placer.place(disk, size);
+    return p.placed() ? new AgentDriver.Step(new Outcome.Placed(p.nodeName(), p.message()), AFTER_PLACEMENT)
+        : new AgentDriver.Step(new Outcome.Unschedulable(p.reason(), p.message()), config.pendingRecheck());
+  }
+
+  /** The filesystem is recorded when the node is, before any agent builds anything (see SpecValidator). */
+  private static boolean recordFilesystem(VirtualDisk disk) {
+    var annotations = disk.getMetadata().getAnnotations() == null ? new HashMap<String, String>()
+        : new HashMap<>(disk.getMetadata().getAnnotations());
+    if (annotations.containsKey(SpecValidator.FILESYSTEM_ANNOTATION)) return false;
+    annotations.put(SpecValidator.FILESYSTEM_ANNOTATION, disk.getSpec().filesystem().name());
+    disk.getMetadata().setAnnotations(annotations);
+    return true;
+  }
+
+  @Override
+  public DeleteControl cleanup(VirtualDisk disk, Context<VirtualDisk> context) {
+    Reclaimer.Result result = reclaimer.reclaim(disk);
+    String uid = disk.getMetadata().getUid();
+    if (result.done()) {
+      if (result.reason() != null) recorder.record(disk, result.eventType(), result.reason(), result.message());
+      placer.forget(uid);
+      backoffs.reset(uid);
+      return DeleteControl.defaultDelete();
+    }
+    String node = disk.getStatus().nodeName();
+    VirtualDiskStatus now = statuses.build(disk, node, cluster.node(node).orElse(null), result.blocked());
+    events.transition(disk, disk.getStatus(), now);
+    statusWriter.write(disk, now);
+    return DeleteControl.noFinalizerRemoval().rescheduleAfter(backoffs.failed(uid));
+  }
+}

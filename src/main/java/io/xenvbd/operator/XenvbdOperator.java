@@ -1,0 +1,133 @@
+package io.xenvbd.operator;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
+import io.javaoperatorsdk.operator.Operator;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.protocol.AgentClientFactory;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Clock;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running operator: wires the reconciler's collaborators by constructor, starts java-operator-sdk
+ * and the management server. Local mode and tests start it in-process; {@link OperatorCommand} starts
+ * it for the Deployment.
+ */
+public final class XenvbdOperator implements AutoCloseable {
+  static final String FIELD_MANAGER = "xenvbd-operator";
+  private static final Logger LOG = LoggerFactory.getLogger(XenvbdOperator.class);
+
+  private final Operator operator;
+  private final ManagementServer management;
+  private final OperatorMetrics metrics;
+  private final AtomicBoolean leader = new AtomicBoolean();
+  private final AtomicBoolean stopped = new AtomicBoolean();
+
+  private XenvbdOperator(KubernetesClient client, OperatorConfig config, AgentClientFactory agents, Clock clock) {
+    this.metrics = new OperatorMetrics();
+    InformerClusterView cluster = new InformerClusterView();
+    Backoffs backoffs = new Backoffs(config, clock);
+    EventRecorder recorder = new EventRecorder(client, clock, metrics, config.identity());
+    StatusBuilder statuses = new StatusBuilder(clock);
+    VirtualDiskReconciler reconciler = new VirtualDiskReconciler(cluster, new SpecValidator(cluster),
+        new Placer(cluster, clock), new AgentDriver(agents, cluster, backoffs, clock, metrics, config.readyRecheck()), statuses,
+        new DiskEvents(recorder), new Reclaimer(cluster, agents, metrics),
+        new StatusWriter(client, config.useSsaForStatus()), recorder, backoffs, config, metrics);
+    this.operator = new Operator(o -> {
+      o.withKubernetesClient(client)
+          .withCloseClientOnStop(false)
+          .withMetrics(metrics)
+          // see docs/operator.md, "Status patch path": JSON patches unless SSA is known to work
+          .withUseSSAToPatchPrimaryResource(config.useSsaForStatus())
+          .withSSABasedCreateUpdateMatchForDependentResources(config.useSsaForStatus())
+          .checkingCRDAndValidateLocalModel(false);
+      if (config.leaderElection()) o.withLeaderElectionConfiguration(leaderElection(config));
+    });
+    operator.register(reconciler, c -> {
+      c.withFinalizer(VirtualDisk.FINALIZER).withFieldManager(FIELD_MANAGER);
+      if (config.namespaces().isEmpty()) c.watchingAllNamespaces();
+      else c.settingNamespaces(config.namespaces());
+    });
+    if (!config.leaderElection()) {
+      leader.set(true);
+      metrics.leader(true);
+    }
+    try {
+      this.management = config.managementPort() < 0 ? null
+          : new ManagementServer(config.managementPort(), () -> !stopped.get(), this::notReadyBecause, metrics::render);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot listen on management port " + config.managementPort()
+          + ": choose another with --management-port", e);
+    }
+  }
+
+  /**
+   * Starts the operator in this process. The client is not closed by {@link #close()}; the caller owns
+   * it. Returns once the controller is registered and (without leader election) its informers synced.
+   */
+  public static XenvbdOperator start(KubernetesClient client, OperatorConfig config, AgentClientFactory agents) {
+    return start(client, config, agents, Clock.systemUTC());
+  }
+
+  public static XenvbdOperator start(KubernetesClient client, OperatorConfig config, AgentClientFactory agents, Clock clock) {
+    XenvbdOperator running = new XenvbdOperator(client, config, agents, clock);
+    try {
+      running.operator.start();
+    } catch (RuntimeException e) {
+      running.close();
+      throw e;
+    }
+    LOG.info("xenvbd operator started (namespaces: {}, leader election: {}, status patches: {})",
+        config.namespaces().isEmpty() ? "all" : config.namespaces(), config.leaderElection(),
+        config.useSsaForStatus() ? "server-side apply" : "JSON patch");
+    return running;
+  }
+
+  private LeaderElectionConfiguration leaderElection(OperatorConfig config) {
+    LeaderCallbacks callbacks = new LeaderCallbacks(
+        () -> { leader.set(true); metrics.leader(true); LOG.info("{} is now the leader", config.identity()); },
+        () -> { leader.set(false); metrics.leader(false); LOG.warn("{} lost leadership", config.identity()); },
+        id -> LOG.info("leader is {}", id));
+    return new LeaderElectionConfiguration(config.leaseName(), config.leaseNamespace(),
+        LeaderElectionConfiguration.LEASE_DURATION_DEFAULT_VALUE, LeaderElectionConfiguration.RENEW_DEADLINE_DEFAULT_VALUE,
+        LeaderElectionConfiguration.RETRY_PERIOD_DEFAULT_VALUE, config.identity(), callbacks, config.exitOnLostLease());
+  }
+
+  /** Null when ready: started, and (with leader election) electing; a standby is ready too, it just waits. */
+  private String notReadyBecause() {
+    if (stopped.get()) return "stopped";
+    if (!operator.getRuntimeInfo().isStarted()) return "starting";
+    if (!operator.getRuntimeInfo().allEventSourcesAreHealthy()) return "informers unhealthy: " + operator.getRuntimeInfo().unhealthyEventSources().keySet();
+    return null;
+  }
+
+  public boolean isLeader() {
+    return leader.get();
+  }
+
+  /** Port of /healthz, /readyz and /metrics, or -1 when disabled. */
+  public int managementPort() {
+    return management == null ? -1 : management.port();
+  }
+
+  public OperatorMetrics metrics() {
+    return metrics;
+  }
+
+  @Override
+  public void close() {
+    if (!stopped.compareAndSet(false, true)) return;
+    try {
+      operator.stop();
+    } catch (RuntimeException e) {
+      LOG.warn("stopping the operator: {}", e.getMessage());
+    }
+    if (management != null) management.close();
+  }
+
+}

@@ -1,0 +1,248 @@
+package io.xenvbd.agent;
+
+import static io.xenvbd.agent.AgentHarness.json;
+import static io.xenvbd.agent.AgentHarness.putBody;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.xenvbd.protocol.DiskState;
+import io.xenvbd.testing.RequiresRoot;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The disk API over real HTTPS, doing real disk work. */
+@RequiresRoot
+class AgentDiskApiTest {
+  @TempDir Path dir;
+  AgentHarness h;
+
+  @BeforeEach
+  void start() throws Exception {
+    h = AgentHarness.start(dir, null);
+  }
+
+  @AfterEach
+  void stop() {
+    try {
+      h.close();
+    } finally {
+      Tools.releaseUnder(dir);
+    }
+  }
+
+  @Test
+  void missingOrWrongTokenAnswers401AndTouchesNothing() throws Exception {
+    String body = putBody("uid-1", "{\"size\":\"16Mi\"}");
+    for (String token : new String[] {null, "", "wrong", h.token + "x", h.token.substring(1)}) {
+      for (String[] call : List.of(new String[] {"PUT", "/v1/disks/default/d1"}, new String[] {"GET", "/v1/disks/default/d1"},
+          new String[] {"DELETE", "/v1/disks/default/d1?uid=uid-1"}, new String[] {"GET", "/v1/node"})) {
+        HttpResponse<String> r = h.call(call[0], call[1], call[0].equals("PUT") ? body : null, token);
+        assertThat(r.statusCode()).as(call[0] + " " + call[1] + " with token " + token).isEqualTo(401);
+        assertThat(json(r).get("code").asText()).isEqualTo("Unauthorized");
+        assertThat(json(r).get("message").asText()).contains("bearer token");
+      }
+    }
+    Thread.sleep(300); // anything wrongly started would have created files by now
+    assertThat(h.filesUnderRoot()).isEmpty();
+    assertThat(h.call("GET", "/healthz", null, null).statusCode()).isEqualTo(200);
+    assertThat(h.call("GET", "/readyz", null, null).statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void putTwiceGivesOneImageAndAnotherOwnerGets409() throws Exception {
+    String body = putBody("uid-1", "{\"size\":\"32Mi\",\"populate\":{\"createDirs\":[\"/proc\",\"/tmp\"]}}");
+    HttpResponse<String> first = h.call("PUT", "/v1/disks/default/vm1disk", body);
+    assertThat(first.statusCode()).as(first.body()).isEqualTo(202);
+    assertThat(json(first).get("phase").asText()).isIn("Building", "Ready");
+    DiskState ready = h.awaitReady("default", "vm1disk", Duration.ofSeconds(60));
+
+    HttpResponse<String> second = h.call("PUT", "/v1/disks/default/vm1disk", body);
+    assertThat(second.statusCode()).isEqualTo(200);
+    assertThat(json(second).get("phase").asText()).isEqualTo("Ready");
+    assertThat(json(second).get("filesystemUUID").asText()).isEqualTo(ready.filesystemUUID());
+    assertThat(h.filesUnderRoot()).containsExactly("default/vm1disk.img", "default/vm1disk.img.json");
+
+    Path image = Path.of(ready.path());
+    assertThat(image).isEqualTo(h.root.resolve("default/vm1disk.img"));
+    assertThat(Files.size(image)).isEqualTo(32L << 20).isEqualTo(ready.capacityBytes());
+    assertThat(Tools.ok("blkid", "-o", "value", "-s", "UUID", image.toString()).strip()).isEqualTo(ready.filesystemUUID());
+    assertThat(ready.xenDisk()).isEqualTo("format=raw, vdev=xvda1, access=rw, target=" + image);
+    assertThat(ready.allocatedBytes()).isLessThan(ready.capacityBytes());
+    long modified = Files.getLastModifiedTime(image).toMillis();
+
+    HttpResponse<String> stranger = h.call("PUT", "/v1/disks/default/vm1disk", putBody("uid-2", "{\"size\":\"32Mi\"}"));
+    assertThat(stranger.statusCode()).isEqualTo(409);
+    assertThat(json(stranger).get("code").asText()).isEqualTo("NotOwner");
+    assertThat(json(stranger).get("message").asText()).contains("uid-1");
+    HttpResponse<String> strangerDelete = h.call("DELETE", "/v1/disks/default/vm1disk?uid=uid-2", null);
+    assertThat(strangerDelete.statusCode()).isEqualTo(409);
+    assertThat(Files.getLastModifiedTime(image).toMillis()).isEqualTo(modified);
+    assertThat(h.filesUnderRoot()).containsExactly("default/vm1disk.img", "default/vm1disk.img.json");
+
+    HttpResponse<String> shrink = h.call("PUT", "/v1/disks/default/vm1disk", putBody("uid-1", "{\"size\":\"16Mi\"}"));
+    assertThat(shrink.statusCode()).isEqualTo(409);
+    assertThat(json(shrink).get("code").asText()).isEqualTo("ShrinkRefused");
+  }
+
+  @Test
+  void grownSizeStartsAResize() throws Exception {
+    h.call("PUT", "/v1/disks/default/grow", putBody("uid-1", "{\"size\":\"32Mi\"}"));
+    h.awaitReady("default", "grow", Duration.ofSeconds(60));
+    HttpResponse<String> grow = h.call("PUT", "/v1/disks/default/grow", putBody("uid-1", "{\"size\":\"64Mi\"}"));
+    assertThat(grow.statusCode()).as(grow.body()).isEqualTo(202);
+    assertThat(json(grow).get("phase").asText()).isEqualTo("Resizing");
+    DiskState grown = h.awaitReady("default", "grow", Duration.ofSeconds(60));
+    assertThat(grown.capacityBytes()).isEqualTo(64L << 20);
+    assertThat(Files.size(Path.of(grown.path()))).isEqualTo(64L << 20);
+    String blocks = Tools.ok("dumpe2fs", "-h", grown.path());
+    assertThat(blocks).containsPattern("Block count:\\s+" + ((64L << 20) / blockSize(blocks)));
+  }
+
+  private static long blockSize(String dumpe2fs) {
+    var m = java.util.regex.Pattern.compile("Block size:\\s+(\\d+)").matcher(dumpe2fs);
+    assertThat(m.find()).isTrue();
+    return Long.parseLong(m.group(1));
+  }
+
+  @Test
+  void concurrentPutsOfDifferentDisksAllFinish() throws Exception {
+    ExecutorService callers = Executors.newFixedThreadPool(5);
+    try {
+      List<Future<HttpResponse<String>>> answers = new ArrayList<>();
+      for (int i = 0; i < 5; i++) {
+        String name = "disk-" + i;
+        answers.add(callers.submit(() -> h.call("PUT", "/v1/disks/team/" + name, putBody("uid-" + name, "{\"size\":\"16Mi\"}"))));
+      }
+      for (Future<HttpResponse<String>> a : answers) assertThat(a.get().statusCode()).as(a.get().body()).isEqualTo(202);
+    } finally {
+      callers.shutdownNow();
+    }
+    for (int i = 0; i < 5; i++) h.awaitReady("team", "disk-" + i, Duration.ofSeconds(120));
+    assertThat(h.filesUnderRoot()).filteredOn(f -> f.endsWith(".img")).hasSize(5);
+    assertThat(h.client.node().images()).hasSize(5);
+  }
+
+  @Test
+  void getShowsProgressAdvancingDuringALargePopulate() throws Exception {
+    // Ten source directories of 16 MiB: the engine reports populate progress as each one is copied.
+    long bytes = 0;
+    StringBuilder hostPaths = new StringBuilder();
+    for (int i = 0; i < 10; i++) {
+      Path src = h.sources.resolve("big-" + i);
+      bytes += Tools.writeTree(src, 16, 1 << 20);
+      hostPaths.append(i == 0 ? "" : ",").append("{\"path\":\"").append(src).append("\",\"target\":\"/data/").append(i).append("\"}");
+    }
+    String spec = "{\"size\":\"512Mi\",\"populate\":{\"hostPaths\":[" + hostPaths + "]}}";
+    assertThat(h.call("PUT", "/v1/disks/default/big", putBody("uid-big", spec)).statusCode()).isEqualTo(202);
+    List<DiskState> seen = new CopyOnWriteArrayList<>();
+    await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(40)).until(() -> {
+      DiskState s = h.client.getDisk("default", "big").orElseThrow();
+      seen.add(s);
+      if (s.phase() == DiskState.Phase.Failed) throw new AssertionError("failed: " + s.error());
+      return s.phase() == DiskState.Phase.Ready;
+    });
+    List<Long> populateBytes = seen.stream().filter(s -> "Populate".equals(s.stage())).map(DiskState::bytesDone).distinct().toList();
+    assertThat(populateBytes).as("distinct bytesDone seen while populating").hasSizeGreaterThanOrEqualTo(2);
+    assertThat(populateBytes).isSorted();
+    List<Integer> percents = seen.stream().map(DiskState::percent).filter(p -> p != null).toList();
+    assertThat(percents).isSorted();
+    assertThat(seen.stream().filter(s -> "Populate".equals(s.stage())).findFirst().orElseThrow().bytesTotal())
+        .isGreaterThanOrEqualTo(bytes);
+    for (int i : new int[] {0, 9}) {
+      String listing = Tools.ok("debugfs", "-R", "ls -p /data/" + i, h.root.resolve("default/big.img").toString());
+      assertThat(listing.lines().filter(l -> l.contains("file-")).count()).isEqualTo(16);
+    }
+  }
+
+  @Test
+  void deleteOfAnAttachedImageIs409UntilDetached() throws Exception {
+    h.call("PUT", "/v1/disks/default/attached", putBody("uid-a", "{\"size\":\"16Mi\"}"));
+    DiskState ready = h.awaitReady("default", "attached", Duration.ofSeconds(60));
+    String loop = Tools.ok("losetup", "-f", "--show", ready.path()).strip();
+    try {
+      HttpResponse<String> refused = h.call("DELETE", "/v1/disks/default/attached?uid=uid-a", null);
+      assertThat(refused.statusCode()).isEqualTo(409);
+      assertThat(json(refused).get("code").asText()).isEqualTo("ImageInUse");
+      assertThat(json(refused).get("message").asText()).contains(loop);
+      assertThat(Path.of(ready.path())).exists();
+    } finally {
+      Tools.ok("losetup", "-d", loop);
+    }
+    assertThat(h.call("DELETE", "/v1/disks/default/attached?uid=uid-a", null).statusCode()).isEqualTo(204);
+    assertThat(h.filesUnderRoot()).isEmpty();
+    assertThat(h.call("DELETE", "/v1/disks/default/attached?uid=uid-a", null).statusCode()).as("already gone").isEqualTo(204);
+    assertThat(h.call("GET", "/v1/disks/default/attached", null).statusCode()).isEqualTo(404);
+  }
+
+  @Test
+  void badInputGets400Or413WithAMessageAndNoStackTrace() throws Exception {
+    List<HttpResponse<String>> answers = new ArrayList<>();
+    HttpResponse<String> malformed = h.call("PUT", "/v1/disks/default/x", "{\"uid\":\"u\",\"spec\":{\"size\":");
+    assertThat(malformed.statusCode()).isEqualTo(400);
+    assertThat(json(malformed).get("message").asText()).contains("malformed JSON");
+    HttpResponse<String> unknown = h.call("PUT", "/v1/disks/default/x", putBody("u", "{\"size\":\"16Mi\",\"sise\":\"1Gi\"}"));
+    assertThat(unknown.statusCode()).isEqualTo(400);
+    assertThat(json(unknown).get("message").asText()).contains("unknown field 'sise'").contains("spec");
+    HttpResponse<String> badEnum = h.call("PUT", "/v1/disks/default/x", putBody("u", "{\"size\":\"16Mi\",\"filesystem\":\"ntfs\"}"));
+    assertThat(badEnum.statusCode()).isEqualTo(400);
+    assertThat(json(badEnum).get("message").asText()).contains("filesystem");
+    HttpResponse<String> badSize = h.call("PUT", "/v1/disks/default/x", putBody("u", "{\"size\":\"2Gx\"}"));
+    assertThat(badSize.statusCode()).isEqualTo(400);
+    assertThat(json(badSize).get("code").asText()).isEqualTo("InvalidRequest");
+    HttpResponse<String> noUid = h.call("PUT", "/v1/disks/default/x", "{\"spec\":{\"size\":\"16Mi\"}}");
+    assertThat(noUid.statusCode()).isEqualTo(400);
+    assertThat(json(noUid).get("message").asText()).contains("uid");
+    HttpResponse<String> empty = h.call("PUT", "/v1/disks/default/x", "");
+    assertThat(empty.statusCode()).isEqualTo(400);
+    String huge = putBody("u", "{\"size\":\"16Mi\",\"tailor\":{\"files\":[{\"path\":\"/x\",\"content\":\"" + "a".repeat(2 << 20) + "\"}]}}");
+    HttpResponse<String> tooLarge = h.call("PUT", "/v1/disks/default/x", huge);
+    assertThat(tooLarge.statusCode()).isEqualTo(413);
+    assertThat(json(tooLarge).get("message").asText()).contains("larger than");
+    for (String path : List.of("/v1/disks/Default/x", "/v1/disks/default/a..b", "/v1/disks/default/%2e%2e",
+        "/v1/disks/default/UP", "/v1/disks/default/-x", "/v1/disks/" + "n".repeat(64) + "/x")) {
+      HttpResponse<String> r = h.call("PUT", path, putBody("u", "{\"size\":\"16Mi\"}"));
+      assertThat(r.statusCode()).as(path).isEqualTo(400);
+      assertThat(json(r).get("message").asText()).as(path).containsAnyOf("DNS-1123");
+      answers.add(r);
+    }
+    HttpResponse<String> traversal = h.call("GET", "/v1/disks/default/../../etc", null);
+    assertThat(traversal.statusCode()).isIn(400, 404);
+    HttpResponse<String> deleteWithoutUid = h.call("DELETE", "/v1/disks/default/x", null);
+    assertThat(deleteWithoutUid.statusCode()).isEqualTo(400);
+    assertThat(h.call("POST", "/v1/disks/default/x", "{}").statusCode()).isEqualTo(405);
+    answers.addAll(List.of(malformed, unknown, badEnum, badSize, noUid, empty, tooLarge, traversal, deleteWithoutUid));
+    for (HttpResponse<String> r : answers) {
+      assertThat(r.body()).doesNotContain("Exception").doesNotContain("\tat ").doesNotContain("at io.xenvbd");
+      assertThat(r.headers().firstValue("Content-Type")).hasValue("application/json");
+    }
+    assertThat(h.filesUnderRoot()).isEmpty();
+  }
+
+  @Test
+  void aFailedBuildIsReportedAndRetriedWhenTheRequestChanges() throws Exception {
+    String outside = "{\"size\":\"16Mi\",\"populate\":{\"hostPaths\":[{\"path\":\"/etc\"}]}}";
+    assertThat(h.call("PUT", "/v1/disks/default/f", putBody("uid-f", outside)).statusCode()).isEqualTo(202);
+    DiskState failed = await().atMost(Duration.ofSeconds(60)).until(() -> h.client.getDisk("default", "f").orElseThrow(),
+        s -> s.phase() == DiskState.Phase.Failed);
+    assertThat(failed.error().code()).isEqualTo("SourceNotAllowed");
+    HttpResponse<String> again = h.call("PUT", "/v1/disks/default/f", putBody("uid-f", outside));
+    assertThat(again.statusCode()).as("the same failed request is not retried at once").isEqualTo(200);
+    assertThat(json(again).get("phase").asText()).isEqualTo("Failed");
+    HttpResponse<String> fixed = h.call("PUT", "/v1/disks/default/f", putBody("uid-f", "{\"size\":\"16Mi\"}"));
+    assertThat(fixed.statusCode()).isEqualTo(202);
+    h.awaitReady("default", "f", Duration.ofSeconds(60));
+    assertThat(h.filesUnderRoot()).containsExactly("default/f.img", "default/f.img.json");
+  }
+}

@@ -1,0 +1,108 @@
+package io.xenvbd.operator;
+
+import static io.xenvbd.operator.Fixtures.GI;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.xenvbd.api.Conditions;
+import io.xenvbd.api.Dom0Node;
+import io.xenvbd.api.Reasons;
+import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.api.VirtualDiskStatus;
+import io.xenvbd.protocol.DiskState;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import org.junit.jupiter.api.Test;
+
+/** The whole status from an outcome, with plain objects. */
+class StatusBuilderTest {
+  static final Instant T0 = Instant.parse("2026-01-01T12:00:00Z");
+  final Dom0Node node = Fixtures.node("a", 10 * GI, 0, 8, 3, false, T0, 10);
+
+  static DiskState ready(long capacity) {
+    return new DiskState("ns", "d", "u", DiskState.Phase.Ready, null, null, null, 100, capacity, 4096L * 300,
+        "0b1c-uuid", "/img/ns/d.img", "format=raw, vdev=xvda1, access=rw, target=/img/ns/d.img", "file:/img/ns/d.img,xvda1,w",
+        "digest", null);
+  }
+
+  static DiskState building(String stage, int percent) {
+    return new DiskState("ns", "d", "u", DiskState.Phase.Building, stage, 10L, 100L, percent, GI, null, null,
+        "/img/ns/d.img", null, null, "digest", null);
+  }
+
+  VirtualDiskStatus step(VirtualDisk d, Instant at, Outcome o) {
+    VirtualDiskStatus s = new StatusBuilder(Clock.fixed(at, ZoneOffset.UTC)).build(d, "a", node, o);
+    d.setStatus(s);
+    return s;
+  }
+
+  @Test
+  void buildingShowsProgressThenReadyShowsTheImage() {
+    VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
+    d.getMetadata().setGeneration(1L);
+    VirtualDiskStatus s = step(d, T0, new Outcome.Working(building("Format", 40)));
+    assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Provisioning);
+    assertThat(s.progress()).isEqualTo(new VirtualDiskStatus.Progress("Format", 40, 10L, 100L));
+    assertThat(s.capacityBytes()).as("no image yet").isNull();
+    assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getReason()).isEqualTo(Reasons.PROVISIONING);
+
+    s = step(d, T0.plusSeconds(5), new Outcome.Done(ready(GI)));
+    assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
+    assertThat(s.progress()).isNull();
+    assertThat(s.capacityBytes()).isEqualTo(GI);
+    assertThat(s.allocated()).isEqualTo("1.2Mi");
+    assertThat(s.xen().legacyDisk()).isEqualTo("file:/img/ns/d.img,xvda1,w");
+    assertThat(s.loopDevices().summary()).isEqualTo("3/8");
+    assertThat(s.loopDevices().devices()).isNull();
+    assertThat(s.conditions()).allMatch(c -> Conditions.TRUE.equals(c.getStatus()));
+    assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getLastTransitionTime()).isEqualTo("2026-01-01T12:00:05Z");
+    assertThat(Conditions.find(s.conditions(), Conditions.SCHEDULED).get().getLastTransitionTime()).isEqualTo("2026-01-01T12:00:00Z");
+  }
+
+  @Test
+  void rebuildingAnUnchangedStateGivesAnEqualStatus() {
+    VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
+    d.getMetadata().setGeneration(2L);
+    VirtualDiskStatus first = step(d, T0, new Outcome.Done(ready(GI)));
+    VirtualDiskStatus again = step(d, T0.plusSeconds(60), new Outcome.Done(ready(GI)));
+    assertThat(again).isEqualTo(first);
+  }
+
+  @Test
+  void unreachableNodeKeepsTheImageFactsAndTurnsReadyUnknown() {
+    VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
+    d.getMetadata().setGeneration(1L);
+    step(d, T0, new Outcome.Done(ready(GI)));
+    VirtualDiskStatus s = step(d, T0.plusSeconds(60), new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "agent gone"));
+    assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
+    assertThat(s.path()).isEqualTo("/img/ns/d.img");
+    assertThat(s.filesystemUUID()).isEqualTo("0b1c-uuid");
+    var ready = Conditions.find(s.conditions(), Conditions.READY).get();
+    assertThat(ready.getStatus()).isEqualTo(Conditions.UNKNOWN);
+    assertThat(ready.getReason()).isEqualTo(Reasons.NODE_UNREACHABLE);
+    assertThat(Conditions.isTrue(s.conditions(), Conditions.PROVISIONED)).isTrue();
+  }
+
+  @Test
+  void invalidSpecFailsWithoutForgettingTheImage() {
+    VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
+    d.getMetadata().setGeneration(1L);
+    step(d, T0, new Outcome.Done(ready(GI)));
+    d.getMetadata().setGeneration(2L);
+    VirtualDiskStatus s = step(d, T0.plusSeconds(1), new Outcome.Invalid(Reasons.INVALID_SPEC, "never shrink"));
+    assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Failed);
+    assertThat(s.observedGeneration()).isEqualTo(2L);
+    assertThat(s.capacityBytes()).isEqualTo(GI);
+    assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getMessage()).isEqualTo("never shrink");
+  }
+
+  @Test
+  void exhaustedLoopDevicesShowAsAFalseCondition() {
+    Dom0Node full = Fixtures.node("a", 10 * GI, 0, 8, 8, false, T0, 10);
+    VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
+    VirtualDiskStatus s = new StatusBuilder(Clock.fixed(T0, ZoneOffset.UTC)).build(d, "a", full, new Outcome.Done(ready(GI)));
+    var loop = Conditions.find(s.conditions(), Conditions.LOOP_DEVICE_AVAILABLE).get();
+    assertThat(loop.getStatus()).isEqualTo(Conditions.FALSE);
+    assertThat(loop.getReason()).isEqualTo(Reasons.LOOP_DEVICES_EXHAUSTED);
+  }
+}

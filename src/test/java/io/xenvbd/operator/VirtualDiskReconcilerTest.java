@@ -1,0 +1,270 @@
+package io.xenvbd.operator;
+
+import static io.xenvbd.operator.Fixtures.GI;
+import static io.xenvbd.operator.Fixtures.MI;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.xenvbd.api.Conditions;
+import io.xenvbd.api.Reasons;
+import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.api.VirtualDiskSpec;
+import io.xenvbd.api.VirtualDiskStatus;
+import io.xenvbd.protocol.ErrorCodes;
+import java.time.Duration;
+import java.time.Instant;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The reconciler against the fabric8 mock API server (CRUD mode), with fake node agents (see
+ * {@link FakeNode}): the operator's decisions, status, conditions and events.
+ */
+class VirtualDiskReconcilerTest {
+  static MockApi api;
+  OperatorHarness h;
+
+  @BeforeAll
+  static void startApi() {
+    api = MockApi.start();
+  }
+
+  @AfterAll
+  static void stopApi() {
+    api.close();
+  }
+
+  @BeforeEach
+  void startOperator() {
+    h = new OperatorHarness(api);
+    h.start(h.fakeAgents());
+  }
+
+  @AfterEach
+  void clean() {
+    h.close();
+  }
+
+  @Test
+  void createdDiskBecomesReadyWithEveryStatusFieldAndEvents() {
+    h.fake("a");
+    h.putNode(Fixtures.node("a", 100 * GI, 0));
+    h.create(Fixtures.disk("ns1", "vm1disk", "2Gi"));
+
+    VirtualDisk d = h.awaitReady("ns1", "vm1disk");
+    VirtualDiskStatus s = d.getStatus();
+    assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
+    assertThat(s.observedGeneration()).isEqualTo(d.getMetadata().getGeneration());
+    assertThat(s.nodeName()).isEqualTo("a");
+    assertThat(s.path()).isEqualTo("/var/lib/xen/images-a/ns1/vm1disk.img");
+    assertThat(s.capacityBytes()).isEqualTo(2 * GI);
+    assertThat(s.allocatedBytes()).isPositive().isLessThan(2 * GI);
+    assertThat(s.allocated()).isNotBlank();
+    assertThat(s.filesystemUUID()).isNotBlank();
+    assertThat(s.progress()).isNull();
+    assertThat(s.xen().disk()).isEqualTo("format=raw, vdev=xvda1, access=rw, target=" + s.path());
+    assertThat(s.xen().legacyDisk()).startsWith("file:" + s.path());
+    assertThat(s.loopDevices().summary()).isEqualTo("1/8");
+    assertThat(s.loopDevices().available()).isEqualTo(7);
+    assertThat(s.loopDevices().devices()).isNull();
+    assertThat(s.conditions()).extracting(c -> c.getType() + "=" + c.getStatus() + "/" + c.getReason())
+        .containsExactly("Scheduled=True/NodeAssigned", "Provisioned=True/Provisioned",
+            "LoopDeviceAvailable=True/LoopDeviceFree", "Ready=True/Ready");
+    assertThat(s.conditions()).allSatisfy(c -> assertThat(c.getObservedGeneration()).isEqualTo(1L));
+    assertThat(d.getMetadata().getFinalizers()).contains(VirtualDisk.FINALIZER);
+    assertThat(h.fake("a").builds.get()).isEqualTo(1);
+    await().untilAsserted(() -> assertThat(h.eventReasons("ns1", "vm1disk"))
+        .contains("Scheduled", "ProvisioningStarted", "Provisioned").doesNotHaveDuplicates());
+  }
+
+  @Test
+  void placesOnTheLeastCommittedNodeAndSkipsCordonedOnes() {
+    for (String n : new String[] {"busy", "quiet", "cordoned"}) h.fake(n);
+    h.putNode(Fixtures.node("busy", 100 * GI, 80 * GI));
+    h.putNode(Fixtures.node("quiet", 100 * GI, 30 * GI));
+    h.putNode(Fixtures.node("cordoned", 100 * GI, 0, 8, 0, true, Instant.now(), 3600));
+    h.create(Fixtures.disk("ns1", "d1", "1Gi"));
+
+    assertThat(h.awaitReady("ns1", "d1").getStatus().nodeName()).isEqualTo("quiet");
+    assertThat(h.fake("cordoned").builds.get()).isZero();
+  }
+
+  @Test
+  void noRoomLeavesThePendingDiskWithTheReasonUntilANodeFreesUp() {
+    h.fake("a");
+    h.putNode(Fixtures.node("a", 10 * GI, 9 * GI));
+    h.create(Fixtures.disk("ns1", "big", "4Gi"));
+
+    VirtualDisk d = h.awaitCondition("ns1", "big", Conditions.SCHEDULED, Conditions.FALSE, Reasons.INSUFFICIENT_STORAGE);
+    assertThat(d.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Pending);
+    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("no dom0 node fits 4Gi", "a: 1Gi left to promise");
+    assertThat(h.eventReasons("ns1", "big")).contains(Reasons.INSUFFICIENT_STORAGE);
+
+    h.putNode(Fixtures.node("a", 10 * GI, 1 * GI)); // an image was deleted: the next heartbeat says so
+    assertThat(h.awaitReady("ns1", "big").getStatus().nodeName()).isEqualTo("a");
+  }
+
+  @Test
+  void noFreeLoopDeviceIsNamedAsTheReason() {
+    h.fake("a");
+    h.putNode(Fixtures.node("a", 10 * GI, 0, 8, 8, false, Instant.now(), 3600));
+    h.create(Fixtures.disk("ns1", "d", "1Gi"));
+    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.SCHEDULED, Conditions.FALSE, Reasons.LOOP_DEVICES_EXHAUSTED);
+    assertThat(h.condition(d, Conditions.SCHEDULED).getMessage()).contains("no free loop device (8/8 in use)");
+  }
+
+  @Test
+  void unreachableAgentTurnsReadyUnknownAndRecoveryBuildsOnce() {
+    FakeNode a = h.fake("a");
+    a.stagesPerBuild(30);
+    h.putNode(Fixtures.node("a", 10 * GI, 0));
+    h.create(Fixtures.disk("ns1", "d", "64Mi"));
+    h.awaitCondition("ns1", "d", Conditions.PROVISIONED, Conditions.FALSE, Reasons.PROVISIONING);
+
+    a.stop();
+    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.UNKNOWN, Reasons.NODE_UNREACHABLE);
+    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("unreachable");
+    a.stagesPerBuild(2);
+    a.resume();
+    d = h.awaitReady("ns1", "d");
+    assertThat(d.getStatus().capacityBytes()).isEqualTo(64 * MI);
+    assertThat(a.builds.get()).isEqualTo(1);
+  }
+
+  @Test
+  void staleHeartbeatTurnsReadyUnknown() {
+    h.fake("a");
+    h.putNode(Fixtures.node("a", 10 * GI, 0));
+    h.create(Fixtures.disk("ns1", "d", "64Mi"));
+    h.awaitReady("ns1", "d");
+    h.putNode(Fixtures.node("a", 10 * GI, 0, 8, 1, false, Instant.now().minusSeconds(100), 10));
+    // a dead agent writes nothing: the Ready disk notices at its periodic look (1 s in these tests)
+    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.UNKNOWN, Reasons.NODE_UNREACHABLE);
+    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("last heartbeat");
+    assertThat(d.getStatus().path()).as("image facts are kept while the node is away").isNotNull();
+  }
+
+  @Test
+  void growingResizesAndShrinkingIsRefusedWithoutTouchingTheImage() {
+    FakeNode a = h.fake("a");
+    h.putNode(Fixtures.node("a", 10 * GI, 0));
+    h.create(Fixtures.disk("ns1", "d", "64Mi"));
+    h.awaitReady("ns1", "d");
+
+    edit("ns1", "d", "128Mi", null);
+    await().atMost(Duration.ofSeconds(10)).until(() -> Long.valueOf(128 * MI).equals(h.get("ns1", "d").getStatus().capacityBytes())
+        && Conditions.isTrue(h.get("ns1", "d").getStatus().conditions(), Conditions.READY));
+    assertThat(a.capacity("ns1", "d")).isEqualTo(128 * MI);
+    await().untilAsserted(() -> assertThat(h.eventReasons("ns1", "d")).contains(Reasons.RESIZED));
+
+    edit("ns1", "d", "32Mi", null);
+    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.INVALID_SPEC);
+    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("never shrink", "at least 128Mi");
+    assertThat(d.getStatus().observedGeneration()).isEqualTo(3L);
+    assertThat(h.condition(d, Conditions.PROVISIONED).getStatus()).isEqualTo(Conditions.TRUE);
+    assertThat(a.capacity("ns1", "d")).isEqualTo(128 * MI);
+  }
+
+  @Test
+  void changingTheFilesystemIsRefused() {
+    h.fake("a");
+    h.putNode(Fixtures.node("a", 10 * GI, 0));
+    h.create(Fixtures.disk("ns1", "d", "64Mi"));
+    h.awaitReady("ns1", "d");
+    assertThat(h.get("ns1", "d").getMetadata().getAnnotations()).containsEntry(SpecValidator.FILESYSTEM_ANNOTATION, "ext4");
+    edit("ns1", "d", "64Mi", VirtualDiskSpec.Filesystem.xfs);
+    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.INVALID_SPEC);
+    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("spec.filesystem is immutable", "built with ext4");
+  }
+
+  @Test
+  void agentErrorKeepsItsMessageAndIsRetried() {
+    FakeNode a = h.fake("a");
+    a.failNextBuild(ErrorCodes.SOURCE_NOT_ALLOWED, "hostPath /srv/rootfs is not under an allowed source: add --allow-source");
+    h.putNode(Fixtures.node("a", 10 * GI, 0));
+    h.create(Fixtures.disk("ns1", "d", "64Mi"));
+    VirtualDisk failed = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.PROVISIONING_FAILED);
+    assertThat(failed.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Failed);
+    assertThat(h.condition(failed, Conditions.READY).getMessage()).contains("SourceNotAllowed", "add --allow-source");
+    h.awaitReady("ns1", "d"); // the fake fails only once: the retry builds it
+    assertThat(a.builds.get()).isEqualTo(2);
+    assertThat(h.events("ns1", "d")).anyMatch(e -> e.startsWith("Warning ProvisioningFailed: SourceNotAllowed"));
+  }
+
+  @Test
+  void deleteRemovesTheImageAndRetainKeepsIt() {
+    FakeNode a = h.fake("a");
+    h.putNode(Fixtures.node("a", 10 * GI, 0));
+    h.create(Fixtures.disk("ns1", "gone", "64Mi"));
+    h.create(Fixtures.disk("ns1", "kept", Fixtures.spec(null, "64Mi", null, null, VirtualDiskSpec.ReclaimPolicy.Retain)));
+    h.awaitReady("ns1", "gone");
+    h.awaitReady("ns1", "kept");
+
+    api.client.resources(VirtualDisk.class).inNamespace("ns1").withName("gone").delete();
+    api.client.resources(VirtualDisk.class).inNamespace("ns1").withName("kept").delete();
+    await().atMost(Duration.ofSeconds(10)).until(() -> h.get("ns1", "gone") == null && h.get("ns1", "kept") == null);
+    assertThat(a.hasImage("ns1", "gone")).isFalse();
+    assertThat(a.hasImage("ns1", "kept")).isTrue();
+    assertThat(h.events("ns1", "gone")).anyMatch(e -> e.startsWith("Normal Deleted:"));
+    assertThat(h.events("ns1", "kept")).anyMatch(e -> e.startsWith("Normal Retained:") && e.contains("Retain"));
+  }
+
+  @Test
+  void deletingAnAttachedImageIsBlockedWithAReasonUntilDetached() {
+    FakeNode a = h.fake("a");
+    h.putNode(Fixtures.node("a", 10 * GI, 0));
+    h.create(Fixtures.disk("ns1", "d", "64Mi"));
+    h.awaitReady("ns1", "d");
+    a.setInUse("ns1", "d", true);
+
+    api.client.resources(VirtualDisk.class).inNamespace("ns1").withName("d").delete();
+    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.DELETION_BLOCKED);
+    assertThat(d.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Deleting);
+    assertThat(h.condition(d, Conditions.READY).getMessage()).startsWith("ImageInUse:").contains("losetup -d");
+    assertThat(h.events("ns1", "d")).anyMatch(e -> e.startsWith("Warning DeletionBlocked: ImageInUse"));
+    assertThat(a.hasImage("ns1", "d")).isTrue();
+
+    a.setInUse("ns1", "d", false);
+    await().atMost(Duration.ofSeconds(10)).until(() -> h.get("ns1", "d") == null);
+    assertThat(a.hasImage("ns1", "d")).isFalse();
+  }
+
+  @Test
+  void operatorRestartedMidBuildConvergesWithoutASecondBuild() {
+    FakeNode a = h.fake("a");
+    a.stagesPerBuild(1000);
+    h.putNode(Fixtures.node("a", 10 * GI, 0));
+    h.create(Fixtures.disk("ns1", "d", "64Mi"));
+    h.awaitCondition("ns1", "d", Conditions.PROVISIONED, Conditions.FALSE, Reasons.PROVISIONING);
+    h.stopOperator();
+    a.stagesPerBuild(2);
+    h.start(h.fakeAgents());
+    h.awaitReady("ns1", "d");
+    assertThat(a.builds.get()).isEqualTo(1);
+  }
+
+  @Test
+  void cloneWaitsForItsSourceAndLandsOnTheSameNode() {
+    h.fake("a");
+    h.fake("b");
+    h.putNode(Fixtures.node("a", 10 * GI, 5 * GI));
+    h.putNode(Fixtures.node("b", 10 * GI, 0));
+    var clone = new io.xenvbd.api.Populate(null, null, new io.xenvbd.api.Populate.CloneFrom("base"), null, null);
+    h.create(Fixtures.disk("ns1", "copy", Fixtures.spec(null, "64Mi", null, clone, null)));
+    h.awaitCondition("ns1", "copy", Conditions.READY, Conditions.FALSE, Reasons.WAITING_FOR_SOURCE);
+    h.create(Fixtures.disk("ns1", "base", Fixtures.spec("a", "64Mi", null, null, null)));
+    assertThat(h.awaitReady("ns1", "copy").getStatus().nodeName()).isEqualTo("a");
+  }
+
+  private void edit(String ns, String name, String size, VirtualDiskSpec.Filesystem fs) {
+    api.client.resources(VirtualDisk.class).inNamespace(ns).withName(name).edit(cur -> {
+      VirtualDiskSpec s = cur.getSpec();
+      cur.setSpec(new VirtualDiskSpec(s.nodeName(), size, fs == null ? s.filesystem() : fs, s.populate(), s.tailor(),
+          s.xen(), s.preallocate(), s.reclaimPolicy()));
+      return cur;
+    });
+  }
+}
