@@ -90,9 +90,25 @@ public final class EmbeddedApiServer implements AutoCloseable {
     }
   }
 
-  /** Starts a server with this project's CRDs (VirtualDisk, Dom0Node) from the classpath. */
+  /**
+   * Starts a server with this project's CRDs (VirtualDisk, Dom0Node) exactly as committed under
+   * crds/ (io.xenvbd.api.Crds: the generated files with printer columns in declared order).
+   */
   public static EmbeddedApiServer startWithProjectCrds(int port) {
-    return start(port, List.of());
+    List<Path> files = new ArrayList<>();
+    try {
+      Path dir = Files.createTempDirectory("xenvbd-crds");
+      for (var crd : io.xenvbd.api.Crds.all()) {
+        Path file = dir.resolve(io.xenvbd.api.Crds.fileName(crd));
+        Files.writeString(file, io.xenvbd.api.Crds.yaml(crd));
+        file.toFile().deleteOnExit();
+        files.add(file);
+      }
+      dir.toFile().deleteOnExit();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot stage the project's CRDs: " + e.getMessage(), e);
+    }
+    return start(port, files);
   }
 
   private static String classpath(String resource) throws IOException {

@@ -1,0 +1,42 @@
+package io.xenvbd.local;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Local mode's settings, read once.
+ *
+ * @param dir state directory: kubeconfig, images/, tls/, agent-token, xenvbd.log
+ * @param allowedSources directories that spec.populate.hostPaths may copy from
+ * @param apiPort port of the embedded Kubernetes API on 127.0.0.1 (0: any free port)
+ * @param nodeName the Dom0Node this machine's agent registers as
+ */
+public record LocalConfig(Path dir, List<Path> allowedSources, int apiPort, String nodeName) {
+  public LocalConfig {
+    Objects.requireNonNull(dir, "dir");
+    dir = dir.toAbsolutePath().normalize();
+    allowedSources = allowedSources == null ? List.of()
+        : allowedSources.stream().map(p -> p.toAbsolutePath().normalize()).toList();
+    if (apiPort < 0 || apiPort > 65535) throw new IllegalArgumentException("--port must be 0..65535, not " + apiPort);
+  }
+
+  public Path images() {
+    return dir.resolve("images");
+  }
+
+  public Path kubeconfig() {
+    return dir.resolve("kubeconfig");
+  }
+
+  public Path log() {
+    return dir.resolve("xenvbd.log");
+  }
+
+  /** A node name derived from this host's name, made a valid DNS-1123 subdomain. */
+  public static String defaultNodeName(String hostname) {
+    String name = hostname == null ? "" : hostname.toLowerCase(java.util.Locale.ROOT)
+        .replaceAll("[^a-z0-9.-]", "-").replaceAll("^[-.]+|[-.]+$", "");
+    return name.isEmpty() ? "localhost" : name;
+  }
+}
