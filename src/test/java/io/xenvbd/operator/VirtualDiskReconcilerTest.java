@@ -143,7 +143,7 @@ class VirtualDiskReconcilerTest {
     h.putNode(Fixtures.node("a", 10 * GI, 0, 8, 1, false, Instant.now().minusSeconds(100), 10));
     // a dead agent writes nothing: the Ready disk notices at its periodic look (1 s in these tests)
     VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.UNKNOWN, Reasons.NODE_UNREACHABLE);
-    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("last heartbeat");
+    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("missed its heartbeats");
     assertThat(d.getStatus().path()).as("image facts are kept while the node is away").isNotNull();
   }
 
