@@ -121,8 +121,8 @@ class OperatorWithRealAgentsTest {
   void agentStoppedMidBuildTurnsReadyUnknownAndItsReturnFinishesWithOneImage() throws Exception {
     writeSource(96);
     h.create(Fixtures.disk("ns1", "d", Fixtures.spec("node-b", "256Mi", null, populated(), null)));
-    h.awaitCondition("ns1", "d", Conditions.SCHEDULED, Conditions.TRUE, null);
-    nodes.stop("node-b");
+    h.awaitCondition("ns1", "d", Conditions.PROVISIONED, Conditions.FALSE, Reasons.PROVISIONING);
+    nodes.stop("node-b"); // interrupts the build; the agent's engine removes its temporary files
     VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.UNKNOWN, Reasons.NODE_UNREACHABLE);
     assertThat(h.condition(d, Conditions.READY).getMessage()).contains("node-b");
 
@@ -136,7 +136,7 @@ class OperatorWithRealAgentsTest {
   void operatorRestartedMidBuildConvergesWithoutASecondBuild() throws Exception {
     writeSource(96);
     h.create(Fixtures.disk("ns1", "d", Fixtures.spec("node-c", "256Mi", null, populated(), null)));
-    h.awaitCondition("ns1", "d", Conditions.SCHEDULED, Conditions.TRUE, null);
+    h.awaitCondition("ns1", "d", Conditions.PROVISIONED, Conditions.FALSE, Reasons.PROVISIONING);
     h.stopOperator();
     h.start(nodes.clients());
     h.awaitReady("ns1", "d");
