@@ -98,13 +98,18 @@ class AgentDiskApiTest {
 
   @Test
   void grownSizeStartsAResize() throws Exception {
-    h.call("PUT", "/v1/disks/default/grow", putBody("uid-1", "{\"size\":\"32Mi\"}"));
+    String xen = ",\"xen\":{\"vdev\":\"xvdb\",\"access\":\"ro\"}";
+    h.call("PUT", "/v1/disks/default/grow", putBody("uid-1", "{\"size\":\"32Mi\"" + xen + "}"));
     h.awaitReady("default", "grow", Duration.ofSeconds(60));
-    HttpResponse<String> grow = h.call("PUT", "/v1/disks/default/grow", putBody("uid-1", "{\"size\":\"64Mi\"}"));
+    HttpResponse<String> grow = h.call("PUT", "/v1/disks/default/grow", putBody("uid-1", "{\"size\":\"64Mi\"" + xen + "}"));
     assertThat(grow.statusCode()).as(grow.body()).isEqualTo(202);
     assertThat(json(grow).get("phase").asText()).isEqualTo("Resizing");
     DiskState grown = h.awaitReady("default", "grow", Duration.ofSeconds(60));
     assertThat(grown.capacityBytes()).isEqualTo(64L << 20);
+    assertThat(grown.xenDisk()).isEqualTo("format=raw, vdev=xvdb, access=ro, target=" + grown.path());
+    HttpResponse<String> confirm = h.call("PUT", "/v1/disks/default/grow", putBody("uid-1", "{\"size\":\"64Mi\"" + xen + "}"));
+    assertThat(confirm.statusCode()).isEqualTo(200);
+    assertThat(json(confirm).get("xenLegacyDisk").asText()).isEqualTo("file:" + grown.path() + ",xvdb,r");
     assertThat(Files.size(Path.of(grown.path()))).isEqualTo(64L << 20);
     String blocks = Tools.ok("dumpe2fs", "-h", grown.path());
     assertThat(blocks).containsPattern("Block count:\\s+" + ((64L << 20) / blockSize(blocks)));
@@ -244,5 +249,27 @@ class AgentDiskApiTest {
     assertThat(fixed.statusCode()).isEqualTo(202);
     h.awaitReady("default", "f", Duration.ofSeconds(60));
     assertThat(h.filesUnderRoot()).containsExactly("default/f.img", "default/f.img.json");
+  }
+
+  @Test
+  void deleteDuringABuildStopsItAndLeavesNothing() throws Exception {
+    StringBuilder hostPaths = new StringBuilder();
+    for (int i = 0; i < 12; i++) {
+      Path src = h.sources.resolve("t-" + i);
+      Tools.writeTree(src, 16, 1 << 20);
+      hostPaths.append(i == 0 ? "" : ",").append("{\"path\":\"").append(src).append("\",\"target\":\"/d/").append(i).append("\"}");
+    }
+    String body = putBody("uid-c", "{\"size\":\"512Mi\",\"populate\":{\"hostPaths\":[" + hostPaths + "]}}");
+    assertThat(h.call("PUT", "/v1/disks/default/c", body).statusCode()).isEqualTo(202);
+    await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(20))
+        .until(() -> "Populate".equals(h.client.getDisk("default", "c").orElseThrow().stage()));
+    HttpResponse<String> otherOwner = h.call("DELETE", "/v1/disks/default/c?uid=uid-x", null);
+    assertThat(otherOwner.statusCode()).isEqualTo(409);
+    assertThat(json(otherOwner).get("code").asText()).isEqualTo("NotOwner");
+    assertThat(h.call("DELETE", "/v1/disks/default/c?uid=uid-c", null).statusCode()).isEqualTo(204);
+    assertThat(h.call("GET", "/v1/disks/default/c", null).statusCode()).isEqualTo(404);
+    try (var walk = Files.walk(h.root)) {
+      assertThat(walk.filter(p -> !p.equals(h.root) && (!Files.isDirectory(p) || p.getFileName().toString().contains(".tmp"))).toList()).as("nothing left under the root").isEmpty();
+    }
   }
 }
