@@ -156,6 +156,7 @@ final class DiskTestSupport {
 
   /** Everything under the root except published images and their metadata: must be empty after a failure. */
   static List<String> nonImageEntries(Path root) {
+    if (!Files.exists(root)) return List.of();
     try (Stream<Path> walk = Files.walk(root)) {
       return walk.filter(p -> !p.equals(root))
           .filter(p -> !(Files.isDirectory(p) && p.getParent().equals(root) && !p.getFileName().toString().startsWith(".")))
