@@ -1,11 +1,13 @@
 package io.xenvbd.api;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Min;
 
 /** What an admin sets on a node. The agent creates the object and never changes its spec after that. */
+@JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Dom0NodeSpec(
     @JsonPropertyDescription("true cordons the node: the operator places no new disks on it. Existing disks are unaffected.")

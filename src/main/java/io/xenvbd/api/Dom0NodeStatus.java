@@ -1,11 +1,13 @@
 package io.xenvbd.api;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.kubernetes.api.model.Condition;
 import java.util.List;
 
 /** Written by the node's agent at registration and on every heartbeat. */
+@JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Dom0NodeStatus(
     @JsonPropertyDescription("The agent serving this node.")
@@ -21,6 +23,8 @@ public record Dom0NodeStatus(
     @JsonPropertyDescription("Ready: the agent heartbeats; Unknown when heartbeats stop.")
     List<Condition> conditions) {
 
+  @JsonIgnoreProperties(ignoreUnknown = true)
+
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Agent(
       @JsonPropertyDescription("https://host:port of the agent's API.")
@@ -31,6 +35,8 @@ public record Dom0NodeStatus(
       String lastHeartbeat,
       @JsonPropertyDescription("Seconds between heartbeats; the node is stale after three missed.")
       Integer heartbeatSeconds) {}
+
+  @JsonIgnoreProperties(ignoreUnknown = true)
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Storage(

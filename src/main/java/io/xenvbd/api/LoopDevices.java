@@ -1,10 +1,12 @@
 package io.xenvbd.api;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import java.util.List;
 
 /** A node's loop devices: the limit (max_loop, 0 meaning unlimited), which are in use and how many are left. */
+@JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record LoopDevices(
     @JsonPropertyDescription("The node's limit (max_loop); absent when unlimited.")

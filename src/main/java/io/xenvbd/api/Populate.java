@@ -1,5 +1,6 @@
 package io.xenvbd.api;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
@@ -10,6 +11,7 @@ import io.fabric8.generator.annotation.ValidationRule;
 import java.util.List;
 
 /** Sources copied into a new image, in this order: cloneFrom, archive, hostPaths, createDirs. */
+@JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @ValidationRule(value = "!has(self.cloneFrom) || (!has(self.archive) && (!has(self.hostPaths) || size(self.hostPaths) == 0))",
     message = "populate.cloneFrom copies a whole image and cannot be combined with archive or hostPaths")
@@ -40,6 +42,8 @@ public record Populate(
 
   public enum Method { Auto, LoopMount, Offline }
 
+  @JsonIgnoreProperties(ignoreUnknown = true)
+
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record HostPath(
       @JsonPropertyDescription("Absolute path of a directory (or file) on the dom0 node.")
@@ -57,6 +61,8 @@ public record Populate(
     }
   }
 
+  @JsonIgnoreProperties(ignoreUnknown = true)
+
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Archive(
       @JsonPropertyDescription("Absolute path of the archive on the node, or an http(s) URL.")
@@ -67,6 +73,8 @@ public record Populate(
       @JsonPropertyDescription("Expected SHA-256 of the archive file, lower-case hex. Strongly recommended for URLs.")
       @Pattern(Validation.SHA256)
       String sha256) {}
+
+  @JsonIgnoreProperties(ignoreUnknown = true)
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record CloneFrom(

@@ -1,5 +1,6 @@
 package io.xenvbd.api;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
@@ -11,6 +12,7 @@ import io.fabric8.generator.annotation.Size;
 import java.util.List;
 
 /** What the manual recipe edits by hand in the mounted image. Written into the image, never into dom0. */
+@JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Tailor(
     @JsonPropertyDescription("Written to /etc/hostname in the image.")
@@ -33,6 +35,8 @@ public record Tailor(
 
   /** The fstab device value that stands for this image's own filesystem. */
   public static final String SELF_DEVICE = "self";
+
+  @JsonIgnoreProperties(ignoreUnknown = true)
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record FstabEntry(
@@ -78,6 +82,8 @@ public record Tailor(
       if (pass == null) pass = 0;
     }
   }
+
+  @JsonIgnoreProperties(ignoreUnknown = true)
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record File(

@@ -1,5 +1,6 @@
 package io.xenvbd.api;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
@@ -12,6 +13,7 @@ import io.fabric8.generator.annotation.ValidationRule;
  * and repeated in the compact constructor (so code that reads a spec from a server that does not
  * default, or from a test, sees the same values).
  */
+@JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @ValidationRule(value = "!has(oldSelf.size) || !quantity(self.size).isLessThan(quantity(oldSelf.size))",
     message = "spec.size may grow but never shrink: set it to at least the current size")

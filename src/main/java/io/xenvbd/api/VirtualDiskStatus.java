@@ -1,11 +1,13 @@
 package io.xenvbd.api;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.kubernetes.api.model.Condition;
 import java.util.List;
 
 /** What the operator observed. Built in one place by the operator and written only when it changed. */
+@JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VirtualDiskStatus(
     @JsonPropertyDescription("Pending, Provisioning, Ready, Failed or Deleting.")
@@ -35,6 +37,8 @@ public record VirtualDiskStatus(
 
   public enum Phase { Pending, Provisioning, Ready, Failed, Deleting }
 
+  @JsonIgnoreProperties(ignoreUnknown = true)
+
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Progress(
       @JsonPropertyDescription("Current stage: Create, Format, Populate, Tailor, Check, Publish, Resize.")
@@ -45,6 +49,8 @@ public record VirtualDiskStatus(
       Long bytesDone,
       @JsonPropertyDescription("Bytes to do in the current stage.")
       Long bytesTotal) {}
+
+  @JsonIgnoreProperties(ignoreUnknown = true)
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record XenStatus(

@@ -1,11 +1,13 @@
 package io.xenvbd.api;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Pattern;
 
 /** The guest's view of the disk: the fields of its xl disk= entry (xl-disk-configuration(5)). */
+@JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Xen(
     @JsonPropertyDescription("Virtual device the guest sees, e.g. xvda1 (default), xvdb, sda1. blkfront names every disk /dev/xvd*, so prefer fstab by UUID (device: self).")
