@@ -106,7 +106,16 @@ final class TreeWriter {
   }
 
   private void write(Path tree, String guestPath, String content, String mode) {
-    Path file = ImagePaths.insideTree(tree, guestPath);
+    Path guest = Path.of(guestPath).normalize();
+    if (guest.getFileName() == null) throw DiskException.invalid("tailor file path '" + guestPath + "' names no file");
+    Path parent = ImagePaths.insideTree(tree, guest.getParent().toString());
+    Path file = parent.resolve(guest.getFileName().toString());
+    try {
+      // "Replacing what is there": a symlink in the way is replaced, never written through.
+      if (Files.isSymbolicLink(file)) Files.delete(file);
+    } catch (IOException e) {
+      throw Io.wrap(e, "replacing the symbolic link " + guestPath + " in the image");
+    }
     mkdirs(file.getParent());
     try {
       Files.writeString(file, content, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
