@@ -1,0 +1,59 @@
+package io.xenvbd.kube;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * kube-apiserver's admission of a custom resource write, in its order: prune unknown fields
+ * (rejected instead under fieldValidation=Strict, kubectl's default), apply schema defaults,
+ * validate the schema, then the CEL rules (with the stored object as oldSelf on update).
+ */
+final class Admission {
+  record Result(JsonNode object, List<String> warnings) {}
+
+  private final Crds crds;
+  private final SchemaValidator schemas = new SchemaValidator();
+  private final CelValidator cel = new CelValidator();
+
+  Admission(Crds crds) {
+    this.crds = crds;
+  }
+
+  Result admit(ResourcePath rp, JsonNode object, JsonNode old, String fieldValidation) {
+    Optional<JsonNode> found = crds.find(rp.group(), rp.plural());
+    JsonNode schema = found.map(c -> SchemaValidator.schemaOf(c, rp.version())).orElse(null);
+    if (schema == null) {
+      return new Result(object, List.of());
+    }
+    JsonNode crd = found.get();
+    String kind = Crds.kind(crd);
+    String name = Json.text(object, "metadata", "name");
+    List<String> unknown = SchemaDefaults.prune(schema, object).stream().map(f -> "unknown field \"" + f + "\"").toList();
+    if (!unknown.isEmpty() && "Strict".equalsIgnoreCase(fieldValidation)) {
+      throw new ApiException(400, "BadRequest", kind + " in version \"" + rp.version() + "\" cannot be handled as a "
+          + kind + ": strict decoding error: " + String.join(", ", unknown));
+    }
+    SchemaDefaults.applyDefaults(schema, object);
+    List<FieldError> errors = new ArrayList<>();
+    if ((name == null || name.isEmpty()) && Json.text(object, "metadata", "generateName") == null) {
+      errors.add(new FieldError("metadata.name", "FieldValueRequired", "Required value: name or generateName is required"));
+    }
+    errors.addAll(schemas.validate(crd, object));
+    errors.addAll(cel.validate(schema, object, old));
+    if (!errors.isEmpty()) {
+      throw ApiException.invalid(kind, rp, name, errors);
+    }
+    return new Result(object, "Ignore".equalsIgnoreCase(fieldValidation) ? List.of() : unknown);
+  }
+
+  boolean hasStatusSubresource(ResourcePath rp) {
+    return crds.find(rp.group(), rp.plural()).flatMap(c -> Crds.version(c, rp.version()))
+        .map(v -> v.path("subresources").has("status")).orElse(false);
+  }
+
+  Optional<JsonNode> crd(ResourcePath rp) {
+    return crds.find(rp.group(), rp.plural());
+  }
+}

@@ -1,0 +1,111 @@
+package io.xenvbd.kube;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP front of the embedded API server: discovery, OpenAPI and watches are answered here,
+ * reads and writes go to {@link Writes} and the CRUD store.
+ */
+final class ApiHandler implements Handler<HttpServerRequest> {
+  private static final Logger LOG = LoggerFactory.getLogger(ApiHandler.class);
+  private final Vertx vertx;
+  private final Discovery discovery;
+  private final WatchStream watches;
+  private final Reads reads;
+  private final Writes writes;
+
+  ApiHandler(Vertx vertx, Discovery discovery, WatchStream watches, Reads reads, Writes writes) {
+    this.vertx = vertx;
+    this.discovery = discovery;
+    this.watches = watches;
+    this.reads = reads;
+    this.writes = writes;
+  }
+
+  record Reply(int code, JsonNode body, List<String> warnings) {
+    Reply(int code, JsonNode body) {
+      this(code, body, List.of());
+    }
+  }
+
+  @Override
+  public void handle(HttpServerRequest req) {
+    String path = req.path();
+    Query q = Query.parse(req.query());
+    try {
+      if (req.method() == HttpMethod.GET) {
+        JsonNode fixed = path.startsWith("/openapi") ? OpenApi.answer(path) : discovery.answer(path);
+        if (fixed != null) {
+          send(req, new Reply(200, fixed));
+          return;
+        }
+        if (path.equals("/healthz") || path.equals("/livez") || path.equals("/readyz")) {
+          req.response().putHeader("Content-Type", "text/plain").end("ok");
+          return;
+        }
+      }
+      ResourcePath rp = ResourcePath.parse(path);
+      if (rp == null) {
+        throw new ApiException(404, "NotFound", "the server could not find the requested resource");
+      }
+      if (req.method() == HttpMethod.GET && q.isTrue("watch")) {
+        String accept = req.getHeader("Accept");
+        watches.serve(req, rp, q, o -> Tables.wanted(accept) ? reads.table(rp, List.of(o), null) : o);
+        return;
+      }
+      // Validation and CEL compile can take a while the first time: keep them off the event loop.
+      req.body().onSuccess(buf -> vertx.executeBlocking(() -> {
+        try {
+          return dispatch(req, rp, q, buf == null ? "" : buf.toString());
+        } catch (ApiException e) {
+          return new Reply(e.code(), e.toStatus());
+        } catch (RuntimeException e) {
+          LOG.warn("{} {} failed", req.method(), req.uri(), e);
+          return new Reply(500, new ApiException(500, "InternalError", e.toString()).toStatus());
+        }
+      }, false).onSuccess(reply -> send(req, reply)));
+    } catch (ApiException e) {
+      send(req, new Reply(e.code(), e.toStatus()));
+    } catch (RuntimeException e) {
+      LOG.warn("{} {} failed", req.method(), req.uri(), e);
+      send(req, new Reply(500, new ApiException(500, "InternalError", e.toString()).toStatus()));
+    }
+  }
+
+  private Reply dispatch(HttpServerRequest req, ResourcePath rp, Query q, String body) {
+    String method = req.method().name();
+    return switch (method) {
+      case "GET" -> reads.get(rp, q, req.getHeader("Accept"));
+      case "POST" -> writes.create(rp, q, Json.parse(body));
+      case "PUT" -> writes.update(rp, q, Json.parse(body));
+      case "PATCH" -> writes.patch(rp, q, req.getHeader("Content-Type"), body);
+      case "DELETE" -> writes.delete(rp);
+      default -> throw new ApiException(405, "MethodNotAllowed", method + " is not supported");
+    };
+  }
+
+  private static void send(HttpServerRequest req, Reply reply) {
+    HttpServerResponse resp = req.response();
+    if (resp.ended() || resp.closed()) {
+      return;
+    }
+    resp.setStatusCode(reply.code()).putHeader("Content-Type", "application/json");
+    for (String w : reply.warnings()) {
+      resp.headers().add("Warning", "299 - \"" + w.replace("\"", "\\\"") + "\"");
+    }
+    resp.end(reply.body() == null ? "" : Json.write(reply.body()));
+  }
+
+  static ObjectNode statusSuccess() {
+    return Json.object().put("kind", "Status").put("apiVersion", "v1").put("status", "Success");
+  }
+}

@@ -1,0 +1,182 @@
+package io.xenvbd.kube;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The real kubectl against the embedded API server: what a user types in local mode. */
+class EmbeddedApiServerKubectlTest {
+  static final ResourceDefinitionContext VD = new ResourceDefinitionContext.Builder().withGroup("xenvbd.io")
+      .withVersion("v1alpha1").withPlural("virtualdisks").withKind("VirtualDisk").withNamespaced(true).build();
+
+  @TempDir
+  static Path dir;
+  static EmbeddedApiServer server;
+  static KubernetesClient client;
+  static Kubectl kubectl;
+
+  @BeforeAll
+  static void start() {
+    server = EmbeddedApiServer.startWithProjectCrds(0);
+    server.writeKubeconfig(dir.resolve("kubeconfig"));
+    kubectl = new Kubectl(dir.resolve("kubeconfig"));
+    client = server.client();
+  }
+
+  @AfterAll
+  static void stop() {
+    client.close();
+    server.close();
+  }
+
+  static void setReady(String name, String status) {
+    GenericKubernetesResource vd = client.genericKubernetesResources(VD).withName(name).get();
+    vd.setAdditionalProperty("status", Map.of("phase", "Ready", "nodeName", "dom0-a", "allocated", "12Mi",
+        "conditions", List.of(Map.of("type", "Ready", "status", status, "reason", "Provisioned",
+            "message", "the image is ready", "lastTransitionTime", "2026-01-01T00:00:00Z"))));
+    client.genericKubernetesResources(VD).resource(vd).updateStatus();
+  }
+
+  @Test
+  void applyThenGetShowsThePrinterColumnsAndDescribeAndYamlShowTheObject() {
+    Kubectl.Result apply = kubectl.runWithInput(Fixtures.vm1disk("cols", "2Gi", "ext3"), "apply", "-f", "-");
+    assertThat(apply.exit()).as(apply.all()).isZero();
+    assertThat(apply.out()).contains("virtualdisk.xenvbd.io/cols created");
+    setReady("cols", "True");
+
+    Kubectl.Result get = kubectl.run("get", "vd", "cols");
+    assertThat(get.exit()).as(get.all()).isZero();
+    String header = get.out().lines().findFirst().orElseThrow();
+    assertThat(header).contains("NAME", "AGE", "FS", "SIZE", "ALLOCATED", "READY", "NODE", "PHASE");
+    assertThat(get.out()).containsPattern("cols\\s+\\d+s\\s+ext3\\s+2Gi\\s+12Mi\\s+True\\s+dom0-a\\s+Ready");
+
+    Kubectl.Result describe = kubectl.run("describe", "virtualdisk", "cols");
+    assertThat(describe.exit()).as(describe.all()).isZero();
+    assertThat(describe.out()).contains("Name:", "cols", "Size:", "2Gi", "Ready");
+
+    Kubectl.Result yaml = kubectl.run("get", "vd", "cols", "-o", "yaml");
+    assertThat(yaml.out()).contains("vdev: sda1", "reclaimPolicy: Delete", "method: Auto", "phase: Ready",
+        "generation: 1", "uid:");
+
+    Kubectl.Result crd = kubectl.run("get", "crd");
+    assertThat(crd.out()).contains("virtualdisks.xenvbd.io", "dom0nodes.xenvbd.io");
+  }
+
+  @Test
+  void reApplyWithAGrownSizeBumpsGenerationAndKeepsStatus() {
+    assertThat(kubectl.runWithInput(Fixtures.vm1disk("grow", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    setReady("grow", "True");
+    Kubectl.Result again = kubectl.runWithInput(Fixtures.vm1disk("grow", "3Gi", "ext4"), "apply", "-f", "-");
+    assertThat(again.exit()).as(again.all()).isZero();
+    assertThat(again.out()).contains("configured");
+    Kubectl.Result out = kubectl.run("get", "vd", "grow", "-o", "jsonpath={.spec.size} {.metadata.generation} {.status.phase}");
+    assertThat(out.out()).isEqualTo("3Gi 2 Ready");
+  }
+
+  @Test
+  void patchOfTheStatusSubresourceChangesOnlyStatusAndNotGeneration() {
+    assertThat(kubectl.runWithInput(Fixtures.vm1disk("stat", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    Kubectl.Result patch = kubectl.run("patch", "vd", "stat", "--subresource=status", "--type=merge",
+        "-p", "{\"status\":{\"phase\":\"Provisioning\"},\"spec\":{\"size\":\"9Gi\"}}");
+    assertThat(patch.exit()).as(patch.all()).isZero();
+    Kubectl.Result out = kubectl.run("get", "vd", "stat", "-o",
+        "jsonpath={.status.phase} {.spec.size} {.metadata.generation}");
+    assertThat(out.out()).isEqualTo("Provisioning 1Gi 1");
+    // A main-resource patch does not touch status.
+    kubectl.run("patch", "vd", "stat", "--type=merge", "-p", "{\"status\":{\"phase\":\"Failed\"}}");
+    assertThat(kubectl.run("get", "vd", "stat", "-o", "jsonpath={.status.phase}").out()).isEqualTo("Provisioning");
+  }
+
+  @Test
+  void waitForReadyEndsWhenTheClientSetsTheCondition() throws Exception {
+    assertThat(kubectl.runWithInput(Fixtures.vm1disk("waiter", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    setReady("waiter", "False");
+    Path out = dir.resolve("wait.out");
+    Process wait = kubectl.start(out, "wait", "--for=condition=Ready", "vd/waiter", "--timeout=30s");
+    Thread.sleep(700);
+    assertThat(wait.isAlive()).as("wait must not end while Ready is False").isTrue();
+    setReady("waiter", "True");
+    assertThat(wait.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    assertThat(wait.exitValue()).as(Files.readString(out)).isZero();
+    assertThat(Files.readString(out)).contains("virtualdisk.xenvbd.io/waiter condition met");
+  }
+
+  @Test
+  void getWatchSeesAChangeAndDeleteRemovesTheObject() throws Exception {
+    assertThat(kubectl.runWithInput(Fixtures.vm1disk("watched", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    Path out = dir.resolve("watch.out");
+    Process watch = kubectl.start(out, "get", "vd", "watched", "-w");
+    try {
+      await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(out).contains("watched"));
+      setReady("watched", "True");
+      await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(out).contains("Ready"));
+      assertThat(Files.readString(out).lines().filter(l -> l.startsWith("watched")).count()).isEqualTo(2);
+    } finally {
+      watch.destroy();
+    }
+    Kubectl.Result delete = kubectl.run("delete", "vd", "watched");
+    assertThat(delete.exit()).as(delete.all()).isZero();
+    assertThat(kubectl.run("get", "vd", "watched").err()).contains("NotFound");
+  }
+
+  @Test
+  void serverSideApplyCreatesAndThenUpdates() {
+    Kubectl.Result create = kubectl.runWithInput(Fixtures.vm1disk("ssa", "1Gi", "ext4"), "apply", "--server-side", "-f", "-");
+    assertThat(create.exit()).as(create.all()).isZero();
+    assertThat(create.out()).contains("serverside-applied");
+    Kubectl.Result update = kubectl.runWithInput(Fixtures.vm1disk("ssa", "2Gi", "ext4"), "apply", "--server-side", "-f", "-");
+    assertThat(update.exit()).as(update.all()).isZero();
+    assertThat(kubectl.run("get", "vd", "ssa", "-o", "jsonpath={.spec.size}").out()).isEqualTo("2Gi");
+  }
+
+  @Test
+  void badInputIsRejectedAtApplyWithTheFieldNamed() {
+    Kubectl.Result size = kubectl.runWithInput(Fixtures.vm1disk("badsize", "2GB", "ext4"), "apply", "-f", "-");
+    assertThat(size.exit()).isNotZero();
+        // kubectl rewrites a 422 Invalid from its causes as "The <Kind> "<name>" is invalid: <field>: ...".
+    assertThat(size.err()).contains("The VirtualDisk \"badsize\" is invalid: spec.size: Invalid value: \"2GB\"");
+    Kubectl.Result fs = kubectl.runWithInput(Fixtures.vm1disk("badfs", "1Gi", "btrfs"), "apply", "-f", "-");
+    assertThat(fs.err()).contains("spec.filesystem: Unsupported value: \"btrfs\"");
+    Kubectl.Result unknown = kubectl.runWithInput(Fixtures.vm1disk("unknown", "1Gi", "ext4").replace("  size:", "  colour: red\n  size:"),
+        "apply", "-f", "-");
+    assertThat(unknown.exit()).isNotZero();
+    assertThat(unknown.err()).contains("unknown field \"spec.colour\"");
+    assertThat(kubectl.run("get", "vd", "badsize", "badfs", "unknown").err()).contains("NotFound");
+  }
+
+  @Test
+  void celRulesRejectShrinkingAndFilesystemChangeButAcceptGrowth() {
+    assertThat(kubectl.runWithInput(Fixtures.vm1disk("cel", "2Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    Kubectl.Result shrink = kubectl.runWithInput(Fixtures.vm1disk("cel", "1Gi", "ext4"), "apply", "-f", "-");
+    assertThat(shrink.exit()).isNotZero();
+    assertThat(shrink.err()).contains("spec: Invalid value: \"object\": spec.size may grow but never shrink");
+    Kubectl.Result fs = kubectl.runWithInput(Fixtures.vm1disk("cel", "2Gi", "xfs"), "apply", "-f", "-");
+    assertThat(fs.err()).contains("spec.filesystem is immutable");
+    Kubectl.Result grow = kubectl.runWithInput(Fixtures.vm1disk("cel", "2049Mi", "ext4"), "apply", "-f", "-");
+    assertThat(grow.exit()).as(grow.all()).isZero();
+  }
+
+  @Test
+  void aStaleUpdateIsAConflict() throws Exception {
+    assertThat(kubectl.runWithInput(Fixtures.vm1disk("stale", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    String old = kubectl.run("get", "vd", "stale", "-o", "json").out();
+    kubectl.run("label", "vd", "stale", "touched=yes");
+    Path file = dir.resolve("stale.json");
+    Files.writeString(file, old.replace("\"1Gi\"", "\"5Gi\""));
+    Kubectl.Result replace = kubectl.run("replace", "-f", file.toString());
+    assertThat(replace.exit()).isNotZero();
+    assertThat(replace.err()).contains("Conflict", "the object has been modified");
+  }
+}
