@@ -40,6 +40,7 @@ final class ApiHandler implements Handler<HttpServerRequest> {
   @Override
   public void handle(HttpServerRequest req) {
     String path = req.path();
+    LOG.debug("{} {} {}", req.method(), req.uri(), req.getHeader("Content-Type"));
     Query q = Query.parse(req.query());
     try {
       if (req.method() == HttpMethod.GET) {
@@ -95,6 +96,7 @@ final class ApiHandler implements Handler<HttpServerRequest> {
 
   private static void send(HttpServerRequest req, Reply reply) {
     HttpServerResponse resp = req.response();
+    LOG.debug("{} {} -> {}", req.method(), req.uri(), reply.code());
     if (resp.ended() || resp.closed()) {
       return;
     }

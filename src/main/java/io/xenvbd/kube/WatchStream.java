@@ -57,6 +57,7 @@ final class WatchStream {
       if (pending != null) {
         pending.add(e);
       } else if (!closed) {
+        org.slf4j.LoggerFactory.getLogger(WatchStream.class).debug("send {} {}", e.type(), query);
         write(eventJson(e.type(), transform.apply(e.object())));
       }
     }
@@ -132,6 +133,8 @@ final class WatchStream {
       UnaryOperator<JsonNode> transform) {
     HttpServerResponse resp = req.response();
     resp.setChunked(true).putHeader("Content-Type", "application/json").setStatusCode(200);
+    // Headers go out now: client-go waits for them before it counts the watch as started.
+    resp.writeHead();
     Sink sink = new Sink(query, fields, transform) {
       @Override
       void write(String json) {
@@ -187,7 +190,10 @@ final class WatchStream {
         hub.remove(sink);
         sink.close();
       });
-    }).onFailure(err -> hub.remove(sink));
+    }).onFailure(err -> {
+      org.slf4j.LoggerFactory.getLogger(WatchStream.class).debug("ws failed", err);
+      hub.remove(sink);
+    });
     return sink;
   }
 

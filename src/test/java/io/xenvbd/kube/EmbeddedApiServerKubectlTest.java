@@ -114,6 +114,14 @@ class EmbeddedApiServerKubectlTest {
   }
 
   @Test
+  void waitEndsAtOnceWhenTheConditionIsAlreadyMet() {
+    assertThat(kubectl.runWithInput(Fixtures.vm1disk("already", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    setReady("already", "True");
+    Kubectl.Result wait = kubectl.run("wait", "--for=condition=Ready", "vd/already", "--timeout=10s");
+    assertThat(wait.exit()).as(wait.all()).isZero();
+  }
+
+  @Test
   void getWatchSeesAChangeAndDeleteRemovesTheObject() throws Exception {
     assertThat(kubectl.runWithInput(Fixtures.vm1disk("watched", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
     Path out = dir.resolve("watch.out");
