@@ -1,6 +1,7 @@
 package io.xenvbd.kube;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -46,6 +47,40 @@ final class Admission {
       throw ApiException.invalid(kind, rp, name, errors);
     }
     return new Result(object, "Ignore".equalsIgnoreCase(fieldValidation) ? List.of() : unknown);
+  }
+
+  /** Builds the schema validators and CEL programs of every CRD ahead of the first write. */
+  void warmUp() {
+    for (JsonNode crd : crds.all()) {
+      for (JsonNode v : crd.path("spec").path("versions")) {
+        JsonNode schema = v.path("schema").get("openAPIV3Schema");
+        cel.precompile(schema);
+        ObjectNode probe = Json.object().put("apiVersion", Json.text(crd, "spec", "group") + "/" + v.path("name").asText())
+            .put("kind", Crds.kind(crd));
+        probe.putObject("metadata").put("name", "warm-up");
+        schemas.validate(crd, probe);
+      }
+    }
+  }
+
+  /**
+   * Self-subject access and rules reviews (java-operator-sdk checks its lease permissions with one
+   * before leader election): everything is allowed, as this server has no authorization.
+   */
+  static JsonNode review(JsonNode review) {
+    ObjectNode out = review.deepCopy();
+    ObjectNode status = out.putObject("status");
+    if ("SelfSubjectRulesReview".equals(Json.text(review, "kind"))) {
+      ObjectNode all = status.putArray("resourceRules").addObject();
+      all.putArray("verbs").add("*");
+      all.putArray("apiGroups").add("*");
+      all.putArray("resources").add("*");
+      status.putArray("nonResourceRules").addObject().putArray("verbs").add("*");
+      status.put("incomplete", false);
+    } else {
+      status.put("allowed", true);
+    }
+    return out;
   }
 
   boolean hasStatusSubresource(ResourcePath rp) {

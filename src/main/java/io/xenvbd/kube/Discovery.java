@@ -31,6 +31,9 @@ final class Discovery {
     BUILT_IN.put("apiextensions.k8s.io/v1", List.of(new Resource("customresourcedefinitions",
         "customresourcedefinition", "CustomResourceDefinition", false, List.of("crd", "crds"), true)));
     BUILT_IN.put("coordination.k8s.io/v1", List.of(new Resource("leases", "lease", "Lease", true, List.of(), false)));
+    BUILT_IN.put("authorization.k8s.io/v1", List.of(
+        new Resource("selfsubjectrulesreviews", "", "SelfSubjectRulesReview", false, List.of(), false),
+        new Resource("selfsubjectaccessreviews", "", "SelfSubjectAccessReview", false, List.of(), false)));
     BUILT_IN.put("events.k8s.io/v1", List.of(new Resource("events", "event", "Event", true, List.of("ev"), false)));
   }
 

@@ -74,6 +74,10 @@ public final class EmbeddedApiServer implements AutoCloseable {
       store.call("POST", Crds.PATH, "application/json", Json.write(crd));
     }
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(4));
+    vertx.executeBlocking(() -> {
+      admission.warmUp();
+      return null;
+    }, false);
     try {
       HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(port)
           .setMaxWebSocketFrameSize(16 * 1024 * 1024).setMaxWebSocketMessageSize(64 * 1024 * 1024));

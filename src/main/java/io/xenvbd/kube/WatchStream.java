@@ -19,6 +19,7 @@ import java.util.function.UnaryOperator;
  * (no replay at or below it), labelSelector, fieldSelector and timeoutSeconds.
  */
 final class WatchStream {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(WatchStream.class);
   private final Vertx vertx;
   private final WatchHub hub;
   private final CrudStore store;
@@ -57,7 +58,6 @@ final class WatchStream {
       if (pending != null) {
         pending.add(e);
       } else if (!closed) {
-        org.slf4j.LoggerFactory.getLogger(WatchStream.class).debug("send {} {}", e.type(), query);
         write(eventJson(e.type(), transform.apply(e.object())));
       }
     }
@@ -191,7 +191,7 @@ final class WatchStream {
         sink.close();
       });
     }).onFailure(err -> {
-      org.slf4j.LoggerFactory.getLogger(WatchStream.class).debug("ws failed", err);
+      LOG.debug("WebSocket upgrade for a watch failed", err);
       hub.remove(sink);
     });
     return sink;

@@ -79,6 +79,26 @@ class EmbeddedApiServerClientTest {
       // No replay of the object as it was at the watch's resourceVersion: only the change.
       assertThat(seen).containsExactly("MODIFIED {step=1}");
     }
+    // A closed watch is forgotten: nothing accumulates over a long run.
+    await().atMost(Duration.ofSeconds(5)).until(() -> server.openWatches() == 0);
+  }
+
+  @Test
+  void aSelfSubjectRulesReviewGrantsTheLeasePermissionsLeaderElectionChecks() {
+    var review = client.authorization().v1().selfSubjectRulesReview().create(
+        new io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder()
+            .withNewSpec().withNamespace("default").endSpec().build());
+    assertThat(review.getStatus().getResourceRules()).singleElement().satisfies(r -> {
+      assertThat(r.getVerbs()).containsExactly("*");
+      assertThat(r.getResources()).containsExactly("*");
+    });
+  }
+
+  @Test
+  void objectsInANamespaceThatDoesNotExistAreAccepted() {
+    client.configMaps().inNamespace("elsewhere").resource(new ConfigMapBuilder().withNewMetadata().withName("x")
+        .endMetadata().build()).create();
+    assertThat(client.configMaps().inNamespace("elsewhere").withName("x").get()).isNotNull();
   }
 
   @Test

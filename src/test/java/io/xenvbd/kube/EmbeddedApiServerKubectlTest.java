@@ -70,6 +70,9 @@ class EmbeddedApiServerKubectlTest {
     assertThat(yaml.out()).contains("vdev: sda1", "reclaimPolicy: Delete", "method: Auto", "phase: Ready",
         "generation: 1", "uid:");
 
+    Kubectl.Result openapiV2 = kubectl.run("get", "--raw", "/openapi/v2");
+    assertThat(openapiV2.err()).contains("NotFound");
+
     Kubectl.Result crd = kubectl.run("get", "crd");
     assertThat(crd.out()).contains("virtualdisks.xenvbd.io", "dom0nodes.xenvbd.io");
   }
@@ -133,7 +136,9 @@ class EmbeddedApiServerKubectlTest {
       assertThat(Files.readString(out).lines().filter(l -> l.startsWith("watched")).count()).isEqualTo(2);
     } finally {
       watch.destroy();
+      watch.waitFor();
     }
+    await().atMost(Duration.ofSeconds(5)).until(() -> server.openWatches() == 0);
     Kubectl.Result delete = kubectl.run("delete", "vd", "watched");
     assertThat(delete.exit()).as(delete.all()).isZero();
     assertThat(kubectl.run("get", "vd", "watched").err()).contains("NotFound");
