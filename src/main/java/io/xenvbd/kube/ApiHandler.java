@@ -89,7 +89,7 @@ final class ApiHandler implements Handler<HttpServerRequest> {
       case "POST" -> writes.create(rp, q, Json.parse(body));
       case "PUT" -> writes.update(rp, q, Json.parse(body));
       case "PATCH" -> writes.patch(rp, q, req.getHeader("Content-Type"), body);
-      case "DELETE" -> writes.delete(rp);
+      case "DELETE" -> writes.delete(rp, q);
       default -> throw new ApiException(405, "MethodNotAllowed", method + " is not supported");
     };
   }

@@ -95,6 +95,23 @@ class EmbeddedApiServerClientTest {
   }
 
   @Test
+  void unknownFieldsFromAnApiClientArePrunedAndCollectionsCanBeDeleted() {
+    GenericKubernetesResource vd = Serialization.unmarshal(Fixtures.vm1disk("pruned", "1Gi", "ext4"),
+        GenericKubernetesResource.class);
+    @SuppressWarnings("unchecked")
+    var spec = (java.util.Map<String, Object>) vd.getAdditionalProperties().get("spec");
+    spec.put("colour", "red");
+    vd.getMetadata().setLabels(java.util.Map.of("batch", "x"));
+    var vds = client.genericKubernetesResources(EmbeddedApiServerKubectlTest.VD);
+    vds.resource(vd).create();
+    @SuppressWarnings("unchecked")
+    var stored = (java.util.Map<String, Object>) vds.withName("pruned").get().getAdditionalProperties().get("spec");
+    assertThat(stored).doesNotContainKey("colour").containsEntry("size", "1Gi");
+    vds.withLabel("batch", "x").delete();
+    assertThat(vds.withName("pruned").get()).isNull();
+  }
+
+  @Test
   void objectsInANamespaceThatDoesNotExistAreAccepted() {
     client.configMaps().inNamespace("elsewhere").resource(new ConfigMapBuilder().withNewMetadata().withName("x")
         .endMetadata().build()).create();

@@ -167,6 +167,10 @@ class EmbeddedApiServerKubectlTest {
     assertThat(unknown.exit()).isNotZero();
     assertThat(unknown.err()).contains("unknown field \"spec.colour\"");
     assertThat(kubectl.run("get", "vd", "badsize", "badfs", "unknown").err()).contains("NotFound");
+    Kubectl.Result dryRun = kubectl.runWithInput(Fixtures.vm1disk("dry", "1Gi", "ext4"), "apply", "--dry-run=server",
+        "-f", "-");
+    assertThat(dryRun.out()).contains("created (server dry run)");
+    assertThat(kubectl.run("get", "vd", "dry").err()).contains("NotFound");
   }
 
   @Test
