@@ -78,6 +78,27 @@ class EmbeddedApiServerKubectlTest {
   }
 
   @Test
+  void clusterScopedDom0NodesShowTheirColumns() {
+    Kubectl.Result create = kubectl.runWithInput("""
+        apiVersion: xenvbd.io/v1alpha1
+        kind: Dom0Node
+        metadata:
+          name: dom0-a
+        spec: {}
+        """, "apply", "-f", "-");
+    assertThat(create.exit()).as(create.all()).isZero();
+    client.genericKubernetesResources("xenvbd.io/v1alpha1", "Dom0Node").withName("dom0-a").subresource("status")
+        .patch(io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+            io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+            "{\"status\":{\"disks\":2,\"loopDevices\":{\"summary\":\"3/8\"},"
+                + "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
+    Kubectl.Result get = kubectl.run("get", "dom0nodes");
+    assertThat(get.out()).containsPattern("dom0-a\\s+.*3/8").contains("LOOP", "DISKS", "READY");
+    assertThat(kubectl.run("get", "dom0node", "dom0-a", "-o", "jsonpath={.spec.overcommitRatio}").out())
+        .isEqualTo("1");
+  }
+
+  @Test
   void reApplyWithAGrownSizeBumpsGenerationAndKeepsStatus() {
     assertThat(kubectl.runWithInput(Fixtures.vm1disk("grow", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
     setReady("grow", "True");
