@@ -37,6 +37,12 @@ final class Discovery {
     BUILT_IN.put("events.k8s.io/v1", List.of(new Resource("events", "event", "Event", true, List.of("ev"), false)));
   }
 
+  /** The kind of a built-in resource (for list kinds such as EventList), or null. */
+  static String builtInKind(String groupVersion, String plural) {
+    return BUILT_IN.getOrDefault(groupVersion, List.of()).stream().filter(r -> r.name().equals(plural))
+        .map(Resource::kind).findFirst().orElse(null);
+  }
+
   private final Crds crds;
   private final Supplier<String> serverAddress;
 

@@ -62,9 +62,17 @@ class EmbeddedApiServerKubectlTest {
     assertThat(header).contains("NAME", "AGE", "FS", "SIZE", "ALLOCATED", "READY", "NODE", "PHASE");
     assertThat(get.out()).containsPattern("cols\\s+\\d+s\\s+ext3\\s+2Gi\\s+12Mi\\s+True\\s+dom0-a\\s+Ready");
 
+    GenericKubernetesResource vd = client.genericKubernetesResources(VD).withName("cols").get();
+    client.v1().events().resource(new io.fabric8.kubernetes.api.model.EventBuilder().withNewMetadata()
+        .withName("cols.1").endMetadata().withType("Normal").withReason("Provisioned").withMessage("image built")
+        .withNewInvolvedObject().withKind("VirtualDisk").withApiVersion("xenvbd.io/v1alpha1").withName("cols")
+        .withNamespace("default").withUid(vd.getMetadata().getUid()).endInvolvedObject()
+        .withLastTimestamp(vd.getMetadata().getCreationTimestamp()).build()).create();
     Kubectl.Result describe = kubectl.run("describe", "virtualdisk", "cols");
     assertThat(describe.exit()).as(describe.all()).isZero();
     assertThat(describe.out()).contains("Name:", "cols", "Size:", "2Gi", "Ready");
+    assertThat(describe.out()).containsPattern("Normal\\s+Provisioned\\s+.*image built");
+    assertThat(kubectl.run("get", "events").out()).containsPattern("Normal\\s+Provisioned\\s+cols\\s+image built");
 
     Kubectl.Result yaml = kubectl.run("get", "vd", "cols", "-o", "yaml");
     assertThat(yaml.out()).contains("vdev: sda1", "reclaimPolicy: Delete", "method: Auto", "phase: Ready",
