@@ -163,8 +163,12 @@ public final class EmbeddedApiServer implements AutoCloseable {
     try {
       server.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     } catch (Exception e) {
-      // closing anyway
+      // closing anyway: open watches are cut when Vert.x stops
     }
-    vertx.close();
+    try {
+      vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }
