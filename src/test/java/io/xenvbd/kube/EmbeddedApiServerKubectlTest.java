@@ -184,6 +184,21 @@ class EmbeddedApiServerKubectlTest {
   }
 
   @Test
+  void serverSideApplyRemovesWhatTheManagerDroppedButKeepsOtherManagersFields() {
+    String withHostname = Fixtures.vm1disk("owned", "1Gi", "ext4");
+    assertThat(kubectl.runWithInput(withHostname, "apply", "--server-side", "-f", "-").exit()).isZero();
+    assertThat(kubectl.run("label", "vd", "owned", "team=storage").exit()).isZero();
+    String withoutHostname = withHostname.replace("    hostname: vm1\n", "");
+    Kubectl.Result again = kubectl.runWithInput(withoutHostname, "apply", "--server-side", "-f", "-");
+    assertThat(again.exit()).as(again.all()).isZero();
+    Kubectl.Result out = kubectl.run("get", "vd", "owned", "-o",
+        "jsonpath={.spec.tailor.hostname}|{.metadata.labels.team}|{.spec.tailor.fstab[0].device}");
+    assertThat(out.out()).isEqualTo("|storage|self");
+    assertThat(kubectl.run("get", "vd", "owned", "--show-managed-fields", "-o", "yaml").out())
+        .contains("manager: kubectl", "operation: Apply", "f:size: {}");
+  }
+
+  @Test
   void badInputIsRejectedAtApplyWithTheFieldNamed() {
     Kubectl.Result size = kubectl.runWithInput(Fixtures.vm1disk("badsize", "2GB", "ext4"), "apply", "-f", "-");
     assertThat(size.exit()).isNotZero();
