@@ -14,11 +14,11 @@ import java.util.Optional;
 final class Admission {
   record Result(JsonNode object, List<String> warnings) {}
 
-  private final Crds crds;
+  private final CrdRegistry crds;
   private final SchemaValidator schemas = new SchemaValidator();
   private final CelValidator cel = new CelValidator();
 
-  Admission(Crds crds) {
+  Admission(CrdRegistry crds) {
     this.crds = crds;
   }
 
@@ -29,7 +29,7 @@ final class Admission {
       return new Result(object, List.of());
     }
     JsonNode crd = found.get();
-    String kind = Crds.kind(crd);
+    String kind = CrdRegistry.kind(crd);
     String name = Json.text(object, "metadata", "name");
     List<String> unknown = SchemaDefaults.prune(schema, object).stream().map(f -> "unknown field \"" + f + "\"").toList();
     if (!unknown.isEmpty() && "Strict".equalsIgnoreCase(fieldValidation)) {
@@ -56,7 +56,7 @@ final class Admission {
         JsonNode schema = v.path("schema").get("openAPIV3Schema");
         cel.precompile(schema);
         ObjectNode probe = Json.object().put("apiVersion", Json.text(crd, "spec", "group") + "/" + v.path("name").asText())
-            .put("kind", Crds.kind(crd));
+            .put("kind", CrdRegistry.kind(crd));
         probe.putObject("metadata").put("name", "warm-up");
         schemas.validate(crd, probe);
       }
@@ -84,7 +84,7 @@ final class Admission {
   }
 
   boolean hasStatusSubresource(ResourcePath rp) {
-    return crds.find(rp.group(), rp.plural()).flatMap(c -> Crds.version(c, rp.version()))
+    return crds.find(rp.group(), rp.plural()).flatMap(c -> CrdRegistry.version(c, rp.version()))
         .map(v -> v.path("subresources").has("status")).orElse(false);
   }
 

@@ -43,10 +43,10 @@ final class Discovery {
         .map(Resource::kind).findFirst().orElse(null);
   }
 
-  private final Crds crds;
+  private final CrdRegistry crds;
   private final Supplier<String> serverAddress;
 
-  Discovery(Crds crds, Supplier<String> serverAddress) {
+  Discovery(CrdRegistry crds, Supplier<String> serverAddress) {
     this.crds = crds;
     this.serverAddress = serverAddress;
   }
@@ -114,7 +114,7 @@ final class Discovery {
     List<Resource> resources = new ArrayList<>(BUILT_IN.getOrDefault(groupVersion, List.of()));
     for (JsonNode crd : crds.all()) {
       JsonNode names = crd.path("spec").path("names");
-      Crds.version(crd, groupVersion.substring(groupVersion.indexOf('/') + 1))
+      CrdRegistry.version(crd, groupVersion.substring(groupVersion.indexOf('/') + 1))
           .filter(v -> groupVersion.startsWith(Json.text(crd, "spec", "group") + "/"))
           .ifPresent(v -> {
             List<String> shortNames = new ArrayList<>();

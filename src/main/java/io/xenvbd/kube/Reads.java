@@ -44,7 +44,7 @@ final class Reads {
     ObjectNode out = Json.object();
     out.put("apiVersion", rp.apiVersion());
     // Typed clients (kubectl describe's event search) decode only a list of the right kind.
-    String kind = admission.crd(rp).map(Crds::kind).orElse(Discovery.builtInKind(rp.apiVersion(), rp.plural()));
+    String kind = admission.crd(rp).map(CrdRegistry::kind).orElse(Discovery.builtInKind(rp.apiVersion(), rp.plural()));
     out.put("kind", kind == null ? "List" : kind + "List");
     out.putObject("metadata").put("resourceVersion", resourceVersion);
     ArrayNode arr = out.putArray("items");

@@ -24,7 +24,7 @@ final class Tables {
       String resourceVersion) {
     List<JsonNode> columns = new ArrayList<>();
     if (crd != null) {
-      Crds.version(crd, version).ifPresent(v -> v.path("additionalPrinterColumns").forEach(columns::add));
+      CrdRegistry.version(crd, version).ifPresent(v -> v.path("additionalPrinterColumns").forEach(columns::add));
     }
     if (columns.isEmpty()) {
       builtIn(plural).forEach(c -> columns.add(Json.object().put("name", c[0]).put("type", c[1]).put("jsonPath", c[2])));

@@ -60,7 +60,9 @@ class EmbeddedApiServerKubectlTest {
     assertThat(get.exit()).as(get.all()).isZero();
     String header = get.out().lines().findFirst().orElseThrow();
     assertThat(header).contains("NAME", "AGE", "FS", "SIZE", "ALLOCATED", "READY", "NODE", "PHASE");
-    assertThat(get.out()).containsPattern("cols\\s+\\d+s\\s+ext3\\s+2Gi\\s+12Mi\\s+True\\s+dom0-a\\s+Ready");
+    // Columns in the model's order: Node, Size, Allocated, FS, Phase, Ready, Age.
+    assertThat(header).matches("NAME\\s+NODE\\s+SIZE\\s+ALLOCATED\\s+FS\\s+PHASE\\s+READY\\s+AGE\\s*");
+    assertThat(get.out()).containsPattern("cols\\s+dom0-a\\s+2Gi\\s+12Mi\\s+ext3\\s+Ready\\s+True\\s+\\d+s");
 
     GenericKubernetesResource vd = client.genericKubernetesResources(VD).withName("cols").get();
     client.v1().events().resource(new io.fabric8.kubernetes.api.model.EventBuilder().withNewMetadata()
