@@ -88,6 +88,17 @@ class EmbeddedApiServerKubectlTest {
   }
 
   @Test
+  void everyExampleIsAcceptedByAServerSideDryRun() throws Exception {
+    try (var files = Files.list(Path.of("examples"))) {
+      for (Path f : files.filter(p -> p.toString().endsWith(".yaml")).toList()) {
+        Kubectl.Result r = kubectl.run("apply", "--dry-run=server", "-f", f.toString());
+        assertThat(r.exit()).as(f + ": " + r.all()).isZero();
+        assertThat(r.out()).contains("(server dry run)");
+      }
+    }
+  }
+
+  @Test
   void clusterScopedDom0NodesShowTheirColumns() {
     Kubectl.Result create = kubectl.runWithInput("""
         apiVersion: xenvbd.io/v1alpha1
