@@ -142,6 +142,9 @@ class EmbeddedApiServerKubectlTest {
     // A main-resource patch does not touch status.
     kubectl.run("patch", "vd", "stat", "--type=merge", "-p", "{\"status\":{\"phase\":\"Failed\"}}");
     assertThat(kubectl.run("get", "vd", "stat", "-o", "jsonpath={.status.phase}").out()).isEqualTo("Provisioning");
+    // Metadata changes do not bump generation either: only spec does.
+    assertThat(kubectl.run("label", "vd", "stat", "tier=gold").exit()).isZero();
+    assertThat(kubectl.run("get", "vd", "stat", "-o", "jsonpath={.metadata.generation}").out()).isEqualTo("1");
   }
 
   @Test
