@@ -2,8 +2,8 @@ package io.xenvbd.agent;
 
 import io.xenvbd.disk.LoopStatus;
 import io.xenvbd.disk.StorageInfo;
+import io.xenvbd.protocol.PrometheusText;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.LongAdder;
  * of counters and one histogram do not justify a metrics library on every dom0.
  */
 final class Metrics {
-  static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+  static final String CONTENT_TYPE = PrometheusText.CONTENT_TYPE;
   private static final double[] BUCKETS = {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800};
 
   private final Map<String, LongAdder> operations = new ConcurrentHashMap<>();
@@ -66,31 +66,15 @@ final class Metrics {
   }
 
   private static void header(StringBuilder out, String name, String type, String help) {
-    out.append("# HELP ").append(name).append(' ').append(help).append('\n');
-    out.append("# TYPE ").append(name).append(' ').append(type).append('\n');
+    PrometheusText.header(out, name, type, help);
   }
 
   private static void line(StringBuilder out, String name, String labels, double value) {
-    out.append(name);
-    if (!labels.isEmpty()) out.append('{').append(labels).append('}');
-    out.append(' ').append(format(value)).append('\n');
+    PrometheusText.sample(out, name, labels, value);
   }
 
-  private static String format(double value) {
-    if (Double.isInfinite(value)) return value > 0 ? "+Inf" : "-Inf";
-    if (value == Math.rint(value) && Math.abs(value) < 1e15) return String.valueOf((long) value);
-    return String.format(Locale.ROOT, "%s", value);
-  }
-
-  /** {@code a="x",b="y"}: label values escaped as the format requires. */
   static String labels(String... pairs) {
-    StringBuilder out = new StringBuilder();
-    for (int i = 0; i < pairs.length; i += 2) {
-      if (i > 0) out.append(',');
-      String value = pairs[i + 1].replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
-      out.append(pairs[i]).append("=\"").append(value).append('"');
-    }
-    return out.toString();
+    return PrometheusText.labels(pairs);
   }
 
   private static final class Histogram {

@@ -5,6 +5,7 @@ import io.javaoperatorsdk.operator.api.monitoring.Metrics;
 import io.javaoperatorsdk.operator.api.reconciler.RetryInfo;
 import io.javaoperatorsdk.operator.processing.event.Event;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.xenvbd.protocol.PrometheusText;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -16,6 +17,15 @@ import java.util.concurrent.atomic.LongAdder;
  * text on /metrics. Plain counters keyed by label values: no metrics library needed for this many.
  */
 public final class OperatorMetrics implements Metrics {
+  private static final Map<String, String> HELP = Map.of(
+      "xenvbd_operator_events_received_total", "Events (resource changes, timers) the operator SDK received.",
+      "xenvbd_operator_reconciles_started_total", "Reconciles started.",
+      "xenvbd_operator_reconciles_total", "Reconciles finished, by result.",
+      "xenvbd_operator_cleanups_total", "Deletions (finalizer cleanups) completed.",
+      "xenvbd_operator_outcomes_total", "Reconcile outcomes, by kind.",
+      "xenvbd_operator_agent_calls_total", "Calls to node agents, by call and result.",
+      "xenvbd_operator_kube_events_total", "Kubernetes Events recorded, by type and reason.");
+
   private final Map<String, LongAdder> counters = new ConcurrentHashMap<>();
   private final AtomicInteger running = new AtomicInteger();
   private volatile boolean leader;
@@ -42,12 +52,12 @@ public final class OperatorMetrics implements Metrics {
 
   @Override
   public void finishedReconciliation(HasMetadata resource, Map<String, Object> metadata) {
-    inc("xenvbd_operator_reconciles_total", "result=\"success\"");
+    inc("xenvbd_operator_reconciles_total", PrometheusText.labels("result", "success"));
   }
 
   @Override
   public void failedReconciliation(HasMetadata resource, Exception exception, Map<String, Object> metadata) {
-    inc("xenvbd_operator_reconciles_total", "result=\"error\"");
+    inc("xenvbd_operator_reconciles_total", PrometheusText.labels("result", "error"));
   }
 
   @Override
@@ -56,15 +66,15 @@ public final class OperatorMetrics implements Metrics {
   }
 
   void outcome(String kind) {
-    inc("xenvbd_operator_outcomes_total", "outcome=\"" + kind + "\"");
+    inc("xenvbd_operator_outcomes_total", PrometheusText.labels("outcome", kind));
   }
 
   void agentCall(String call, String result) {
-    inc("xenvbd_operator_agent_calls_total", "call=\"" + call + "\",result=\"" + result + "\"");
+    inc("xenvbd_operator_agent_calls_total", PrometheusText.labels("call", call, "result", result));
   }
 
   void event(String type, String reason) {
-    inc("xenvbd_operator_kube_events_total", "type=\"" + type + "\",reason=\"" + reason + "\"");
+    inc("xenvbd_operator_kube_events_total", PrometheusText.labels("type", type, "reason", reason));
   }
 
   void leader(boolean value) {
@@ -81,16 +91,19 @@ public final class OperatorMetrics implements Metrics {
     StringBuilder out = new StringBuilder();
     String lastName = "";
     for (var e : new TreeMap<>(counters).entrySet()) {
-      String name = e.getKey().contains("{") ? e.getKey().substring(0, e.getKey().indexOf('{')) : e.getKey();
+      String key = e.getKey();
+      int brace = key.indexOf('{');
+      String name = brace < 0 ? key : key.substring(0, brace);
       if (!name.equals(lastName)) {
-        out.append("# TYPE ").append(name).append(" counter\n");
+        PrometheusText.header(out, name, "counter", HELP.getOrDefault(name, "xenvbd operator counter."));
         lastName = name;
       }
-      out.append(e.getKey()).append(' ').append(e.getValue().sum()).append('\n');
+      PrometheusText.sample(out, name, brace < 0 ? "" : key.substring(brace + 1, key.length() - 1), e.getValue().sum());
     }
-    out.append("# TYPE xenvbd_operator_reconciles_running gauge\nxenvbd_operator_reconciles_running ")
-        .append(running.get()).append('\n');
-    out.append("# TYPE xenvbd_operator_leader gauge\nxenvbd_operator_leader ").append(leader ? 1 : 0).append('\n');
+    PrometheusText.header(out, "xenvbd_operator_reconciles_running", "gauge", "Reconciles running now.");
+    PrometheusText.sample(out, "xenvbd_operator_reconciles_running", "", running.get());
+    PrometheusText.header(out, "xenvbd_operator_leader", "gauge", "1 while this replica holds the leader Lease (always 1 without leader election).");
+    PrometheusText.sample(out, "xenvbd_operator_leader", "", leader ? 1 : 0);
     return out.toString();
   }
 
