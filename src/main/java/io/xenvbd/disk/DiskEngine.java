@@ -144,11 +144,11 @@ public final class DiskEngine {
   }
 
   public static String xenDisk(Path image, Xen xen) {
-    return XenEntries.keyword(image, xen);
+    return io.xenvbd.api.XenEntries.keyword(image.toAbsolutePath().toString(), xen);
   }
 
   public static String xenLegacyDisk(Path image, Xen xen) {
-    return XenEntries.legacy(image, xen);
+    return io.xenvbd.api.XenEntries.legacy(image.toAbsolutePath().toString(), xen);
   }
 
   /** The image's path for namespace/name (whether or not it exists). */

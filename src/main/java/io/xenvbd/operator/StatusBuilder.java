@@ -9,14 +9,16 @@ import io.xenvbd.api.Sizes;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskStatus;
 import io.xenvbd.api.VirtualDiskStatus.Phase;
+import io.xenvbd.api.XenEntries;
 import io.xenvbd.protocol.DiskState;
 import java.time.Clock;
 import java.util.List;
 
 /**
  * Builds the whole VirtualDiskStatus from the previous status and one step's outcome. Facts about the
- * image (path, sizes, UUID, Xen lines) are kept from the previous status until the agent reports new
- * ones, so an unreachable node does not blank them. Conditions keep lastTransitionTime when their
+ * image (path, sizes, UUID) are kept from the previous status until the agent reports new ones, so an
+ * unreachable node does not blank them. The Xen lines are derived from the path and the current
+ * spec.xen, so they follow a vdev or access change and never show an agent's stale view. Conditions keep lastTransitionTime when their
  * status did not flip, so rebuilding an unchanged state gives an equal status and no patch.
  */
 final class StatusBuilder {
@@ -36,7 +38,7 @@ final class StatusBuilder {
     } else if (outcome instanceof Outcome.Working w) {
       DiskState s = w.state();
       progress = new VirtualDiskStatus.Progress(s.stage(), s.percent(), s.bytesDone(), s.bytesTotal());
-      if (image.path() == null) image = new Image(s.path(), null, null, null, null, null);
+      if (image.path() == null) image = new Image(s.path(), null, null, null);
     }
     boolean imageExists = image.capacityBytes() != null;
     List<Condition> c = old.conditions();
@@ -46,8 +48,9 @@ final class StatusBuilder {
     c = set(c, Conditions.READY, ready(outcome, nodeName, image), gen);
     LoopDevices loops = node == null || node.getStatus() == null || node.getStatus().loopDevices() == null
         ? old.loopDevices() : node.getStatus().loopDevices().withoutDevices();
-    VirtualDiskStatus.XenStatus xen = image.xenDisk() == null ? null
-        : new VirtualDiskStatus.XenStatus(image.xenDisk(), image.xenLegacyDisk());
+    VirtualDiskStatus.XenStatus xen = !imageExists || image.path() == null ? null
+        : new VirtualDiskStatus.XenStatus(XenEntries.keyword(image.path(), disk.getSpec().xen()),
+            XenEntries.legacy(image.path(), disk.getSpec().xen()));
     return new VirtualDiskStatus(phase(outcome, old), gen, nodeName, image.path(), image.capacityBytes(),
         image.allocatedBytes(), image.allocatedBytes() == null ? null : Sizes.human(image.allocatedBytes()),
         image.filesystemUUID(), progress, xen, loops, c);
@@ -55,15 +58,13 @@ final class StatusBuilder {
 
   private record Cond(String status, String reason, String message) {}
 
-  private record Image(String path, Long capacityBytes, Long allocatedBytes, String filesystemUUID,
-      String xenDisk, String xenLegacyDisk) {
+  private record Image(String path, Long capacityBytes, Long allocatedBytes, String filesystemUUID) {
     static Image of(VirtualDiskStatus s) {
-      return new Image(s.path(), s.capacityBytes(), s.allocatedBytes(), s.filesystemUUID(),
-          s.xen() == null ? null : s.xen().disk(), s.xen() == null ? null : s.xen().legacyDisk());
+      return new Image(s.path(), s.capacityBytes(), s.allocatedBytes(), s.filesystemUUID());
     }
 
     static Image of(DiskState s) {
-      return new Image(s.path(), s.capacityBytes(), s.allocatedBytes(), s.filesystemUUID(), s.xenDisk(), s.xenLegacyDisk());
+      return new Image(s.path(), s.capacityBytes(), s.allocatedBytes(), s.filesystemUUID());
     }
   }
 

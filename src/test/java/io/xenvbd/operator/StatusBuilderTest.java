@@ -37,6 +37,18 @@ class StatusBuilderTest {
   }
 
   @Test
+  void theXenLinesFollowTheCurrentSpecNotTheAgentsView() {
+    // An agent that restarted reports the defaults (it does not keep spec.xen); a user may also
+    // change vdev or access without rebuilding. The lines are the path plus the current spec.xen.
+    VirtualDisk d = Fixtures.disk("ns", "d", new io.xenvbd.api.VirtualDiskSpec(null, "1Gi", null, null, null,
+        new io.xenvbd.api.Xen("sda1", io.xenvbd.api.Xen.Access.ro, null), null, null));
+    d.getMetadata().setGeneration(1L);
+    VirtualDiskStatus s = step(d, T0, new Outcome.Done(ready(GI)));
+    assertThat(s.xen().disk()).isEqualTo("format=raw, vdev=sda1, access=ro, target=/img/ns/d.img");
+    assertThat(s.xen().legacyDisk()).isEqualTo("file:/img/ns/d.img,sda1,r");
+  }
+
+  @Test
   void buildingShowsProgressThenReadyShowsTheImage() {
     VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
     d.getMetadata().setGeneration(1L);
