@@ -32,14 +32,7 @@ class TlsTest {
     assertThat(Tools.ok("openssl", "x509", "-in", ours.cert().toString(), "-noout", "-ext", "subjectAltName"))
         .contains("IP Address:127.0.0.1", "DNS:localhost");
 
-    HttpsServer server = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-    server.setHttpsConfigurator(new HttpsConfigurator(Tls.serverContext(ours.cert(), ours.key())));
-    server.createContext("/", e -> {
-      e.sendResponseHeaders(200, 2);
-      e.getResponseBody().write("ok".getBytes());
-      e.close();
-    });
-    server.start();
+    HttpsServer server = okServer(ours);
     try {
       for (String host : List.of("127.0.0.1", "localhost")) {
         URI uri = URI.create("https://" + host + ":" + server.getAddress().getPort() + "/");
@@ -61,14 +54,7 @@ class TlsTest {
     // agents by node IP, so trust comes from the CA signature alone.
     Tls.Generated ours = Tls.generate(dir.resolve("named"), List.of("xenvbd-agent.example"));
     Tls.Generated other = Tls.generate(dir.resolve("other"), List.of("127.0.0.1"));
-    HttpsServer server = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-    server.setHttpsConfigurator(new HttpsConfigurator(Tls.serverContext(ours.cert(), ours.key())));
-    server.createContext("/", e -> {
-      e.sendResponseHeaders(200, 2);
-      e.getResponseBody().write("ok".getBytes());
-      e.close();
-    });
-    server.start();
+    HttpsServer server = okServer(ours);
     try {
       URI uri = URI.create("https://127.0.0.1:" + server.getAddress().getPort() + "/");
       HttpClient trusting = HttpClient.newBuilder().sslContext(Tls.clientContext(ours.caCert())).build();
@@ -79,6 +65,19 @@ class TlsTest {
     } finally {
       server.stop(0);
     }
+  }
+
+  /** An HTTPS server on 127.0.0.1 with the generated certificate that answers "ok". */
+  static HttpsServer okServer(Tls.Generated tls) throws Exception {
+    HttpsServer server = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    server.setHttpsConfigurator(new HttpsConfigurator(Tls.serverContext(tls.cert(), tls.key())));
+    server.createContext("/", e -> {
+      e.sendResponseHeaders(200, 2);
+      e.getResponseBody().write("ok".getBytes());
+      e.close();
+    });
+    server.start();
+    return server;
   }
 
   @Test

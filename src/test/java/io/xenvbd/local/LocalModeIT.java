@@ -90,6 +90,20 @@ class LocalModeIT {
         """.formatted(name, size, extra.indent(2));
   }
 
+  /** The guest disk the tests build and grow: the source tree, tailored as a guest root. */
+  static String guest1(String size) {
+    return disk("guest1", size, """
+        populate:
+          hostPaths:
+            - {path: %s, target: /}
+          createDirs: [/proc, /sys, /tmp]
+        tailor:
+          hostname: guest1
+          fstab:
+            - {device: self, mountPoint: /, type: ext4, pass: 1}
+        """.formatted(source));
+  }
+
   JsonNode getJson(String... args) throws IOException {
     List<String> all = new ArrayList<>(List.of(args));
     all.addAll(List.of("-o", "json"));
@@ -108,16 +122,7 @@ class LocalModeIT {
   void applyBuildsAReadyImageWithTheCopiedTreeHostnameAndFstab() throws Exception {
     Process watch = kubectl.start("get", "vd", "-w", "--namespace", "default");
     try {
-      kubectl.runWithInput(disk("guest1", "256Mi", """
-          populate:
-            hostPaths:
-              - {path: %s, target: /}
-            createDirs: [/proc, /sys, /tmp]
-          tailor:
-            hostname: guest1
-            fstab:
-              - {device: self, mountPoint: /, type: ext4, pass: 1}
-          """.formatted(source)), "apply", "-f", "-").ok();
+      kubectl.runWithInput(guest1("256Mi"), "apply", "-f", "-").ok();
 
       String table = kubectl.run("get", "vd", "guest1").ok().out();
       assertThat(table.lines().findFirst().orElseThrow())
@@ -172,16 +177,7 @@ class LocalModeIT {
   @Test
   @Order(3)
   void reapplyWithALargerSizeGrowsTheFilesystem() throws Exception {
-    kubectl.runWithInput(disk("guest1", "512Mi", """
-        populate:
-          hostPaths:
-            - {path: %s, target: /}
-          createDirs: [/proc, /sys, /tmp]
-        tailor:
-          hostname: guest1
-          fstab:
-            - {device: self, mountPoint: /, type: ext4, pass: 1}
-        """.formatted(source)), "apply", "-f", "-").ok();
+    kubectl.runWithInput(guest1("512Mi"), "apply", "-f", "-").ok();
     await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
       JsonNode status = getJson("get", "vd", "guest1").get("status");
       assertThat(status.get("capacityBytes").asLong()).isEqualTo(512L << 20);
