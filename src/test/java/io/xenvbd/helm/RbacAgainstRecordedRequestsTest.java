@@ -10,12 +10,13 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Dom0Node;
-import io.xenvbd.api.Dom0NodeSpec;
 import io.xenvbd.api.Populate;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec;
@@ -147,12 +148,8 @@ class RbacAgainstRecordedRequestsTest {
         awaitDisk(admin, "fs", d -> isReady(d));
         awaitDisk(admin, "raw", d -> isReady(d));
 
-        disks.withName("fs").edit(cur -> {
-          VirtualDiskSpec s = cur.getSpec();
-          cur.setSpec(new VirtualDiskSpec(s.nodeName(), "64Mi", s.filesystem(), s.populate(), s.tailor(), s.xen(),
-              s.preallocate(), s.reclaimPolicy()));
-          return cur;
-        });
+        // merge patches without a resourceVersion: the operator and the agent write concurrently
+        disks.withName("fs").patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"size\":\"64Mi\"}}");
         awaitDisk(admin, "fs", d -> isReady(d) && Long.valueOf(64L << 20).equals(d.getStatus().capacityBytes()));
 
         cordon(admin, true);
@@ -205,9 +202,7 @@ class RbacAgainstRecordedRequestsTest {
   }
 
   private static void cordon(KubernetesClient admin, boolean unschedulable) {
-    admin.resources(Dom0Node.class).withName(NODE).edit(n -> {
-      n.setSpec(new Dom0NodeSpec(unschedulable, n.getSpec() == null ? 1.0 : n.getSpec().overcommitRatio()));
-      return n;
-    });
+    admin.resources(Dom0Node.class).withName(NODE)
+        .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"unschedulable\":" + unschedulable + "}}");
   }
 }
