@@ -22,13 +22,15 @@ final class ApiHandler implements Handler<HttpServerRequest> {
   private final WatchStream watches;
   private final Reads reads;
   private final Writes writes;
+  private final AuditLog audit;
 
-  ApiHandler(Vertx vertx, Discovery discovery, WatchStream watches, Reads reads, Writes writes) {
+  ApiHandler(Vertx vertx, Discovery discovery, WatchStream watches, Reads reads, Writes writes, AuditLog audit) {
     this.vertx = vertx;
     this.discovery = discovery;
     this.watches = watches;
     this.reads = reads;
     this.writes = writes;
+    this.audit = audit;
   }
 
   record Reply(int code, JsonNode body, List<String> warnings) {
@@ -58,7 +60,10 @@ final class ApiHandler implements Handler<HttpServerRequest> {
       if (rp == null) {
         throw new ApiException(404, "NotFound", "the server could not find the requested resource");
       }
-      if (req.method() == HttpMethod.GET && q.isTrue("watch")) {
+      boolean watch = req.method() == HttpMethod.GET && q.isTrue("watch");
+      // Only resource requests: discovery, OpenAPI and health are open to every user (system:discovery).
+      audit.add(AuditEvent.of(req.getHeader("User-Agent"), req.method().name(), watch, rp));
+      if (watch) {
         String accept = req.getHeader("Accept");
         watches.serve(req, rp, q, o -> Tables.wanted(accept) ? reads.table(rp, List.of(o), null) : o);
         return;

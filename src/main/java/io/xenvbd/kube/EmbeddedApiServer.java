@@ -28,12 +28,14 @@ public final class EmbeddedApiServer implements AutoCloseable {
   private final Vertx vertx;
   private final HttpServer server;
   private final WatchHub hub;
+  private final AuditLog audit;
   private final String url;
 
-  private EmbeddedApiServer(Vertx vertx, HttpServer server, WatchHub hub) {
+  private EmbeddedApiServer(Vertx vertx, HttpServer server, WatchHub hub, AuditLog audit) {
     this.vertx = vertx;
     this.server = server;
     this.hub = hub;
+    this.audit = audit;
     this.url = "http://127.0.0.1:" + server.actualPort();
   }
 
@@ -80,10 +82,11 @@ public final class EmbeddedApiServer implements AutoCloseable {
           .setMaxWebSocketFrameSize(16 * 1024 * 1024).setMaxWebSocketMessageSize(64 * 1024 * 1024));
       HttpServer[] self = {server};
       Discovery discovery = new Discovery(crdRegistry, () -> "127.0.0.1:" + self[0].actualPort());
+      AuditLog audit = new AuditLog();
       server.requestHandler(new ApiHandler(vertx, discovery, new WatchStream(vertx, hub, store),
-          new Reads(store, admission), new Writes(store, admission)));
+          new Reads(store, admission), new Writes(store, admission), audit));
       server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-      return new EmbeddedApiServer(vertx, server, hub);
+      return new EmbeddedApiServer(vertx, server, hub, audit);
     } catch (Exception e) {
       vertx.close();
       throw new IllegalStateException("cannot start the embedded API server on 127.0.0.1:" + port
@@ -139,6 +142,19 @@ public final class EmbeddedApiServer implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the kubeconfig " + file + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The resource requests served so far (the last {@value AuditLog#CAPACITY}), oldest first, as an
+   * authorizer would see them: what a role must grant to whoever sent them. A snapshot.
+   */
+  public List<AuditEvent> audit() {
+    return audit.snapshot();
+  }
+
+  /** Forgets the recorded requests, e.g. those a test made while setting up. */
+  public void clearAudit() {
+    audit.clear();
   }
 
   /** Open watches, for tests and diagnostics. */

@@ -7,7 +7,9 @@
  * Table output with the CRDs' printer columns, RFC 7386 merge patch (strategic merge treated the
  * same), JSON patch, server-side apply, chunked HTTP and WebSocket watches that honour
  * resourceVersion, schema pruning, defaulting and validation ({@link io.xenvbd.kube.SchemaValidator}),
- * CEL rules ({@link io.xenvbd.kube.CelValidator}) and real 409 conflicts.
+ * CEL rules ({@link io.xenvbd.kube.CelValidator}) and real 409 conflicts. Every resource request is
+ * recorded as an authorizer would name it ({@link io.xenvbd.kube.AuditEvent}, by User-Agent), so
+ * tests can check RBAC against what the code really calls.
  *
  * <p>java-operator-sdk runs with its defaults against it: server-side apply for the finalizer and
  * the status works, so no {@code ConfigurationServiceOverrider} setting is needed and production
