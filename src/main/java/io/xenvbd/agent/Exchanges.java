@@ -23,8 +23,14 @@ import java.util.stream.Collectors;
 final class Exchanges {
   private Exchanges() {}
 
-  static final int MAX_BODY_BYTES = 1 << 20;
-  private static final long DRAIN_LIMIT = 16L << 20;
+  /**
+   * The largest PUT body a spec the CRD admits can make: every tailored file at its maximum length,
+   * each character JSON-escaped at up to 6 bytes, plus 1 MiB for everything else. A smaller limit
+   * would refuse a VirtualDisk the API accepted. Only a caller with the token gets this far.
+   */
+  static final int MAX_BODY_BYTES =
+      io.xenvbd.api.Validation.MAX_FILES * io.xenvbd.api.Validation.MAX_FILE_CONTENT * 6 + (1 << 20);
+  private static final long DRAIN_LIMIT = MAX_BODY_BYTES + (16L << 20);
 
   /**
    * Strict: a misspelled field is a mistake the caller should hear about, not a silently ignored
@@ -90,7 +96,8 @@ final class Exchanges {
   }
 
   private static ApiError tooLarge() {
-    return new ApiError(413, "PayloadTooLarge", "the request body is larger than " + MAX_BODY_BYTES + " bytes");
+    return new ApiError(413, "PayloadTooLarge", "the request body is larger than " + MAX_BODY_BYTES
+        + " bytes, more than any VirtualDisk spec can need: send one disk's spec, within the CRD's limits");
   }
 
   static void sendJson(HttpExchange exchange, int status, Object body) throws IOException {

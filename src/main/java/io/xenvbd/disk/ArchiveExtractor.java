@@ -47,9 +47,9 @@ public final class ArchiveExtractor {
       verify(tmp, archive.sha256(), src);
       return tmp;
     }
-    Path file = Path.of(src);
-    if (!file.isAbsolute() || !Files.isRegularFile(file)) {
-      throw DiskException.invalid("archive '" + src + "' is not a file on this node: give an absolute path or an http(s) URL");
+    Path file = paths.allowedArchive(src);
+    if (!Files.isRegularFile(file)) {
+      throw DiskException.invalid("archive '" + src + "' is not a file on this node: give the path of a tar archive or an http(s) URL");
     }
     verify(file, archive.sha256(), src);
     return file;

@@ -73,15 +73,27 @@ public final class ImagePaths {
    * (allowlist entries are resolved too, so an allowed directory may itself be a symlink).
    */
   public Path allowedSource(String source) {
+    return allowed(source, "hostPaths path");
+  }
+
+  /**
+   * Resolves an archive given as a path on the node: the same allowlist as hostPaths, so that an
+   * archive source cannot read what a hostPath may not (say /etc/shadow as a "tar").
+   */
+  public Path allowedArchive(String source) {
+    return allowed(source, "archive");
+  }
+
+  private Path allowed(String source, String what) {
     Path given = Path.of(source);
     if (!given.isAbsolute()) {
-      throw new DiskException(ErrorCode.SourceNotAllowed, "hostPaths path '" + source + "' must be absolute");
+      throw new DiskException(ErrorCode.SourceNotAllowed, what + " '" + source + "' must be absolute");
     }
     Path real;
     try {
       real = given.toRealPath();
     } catch (IOException e) {
-      throw new DiskException(ErrorCode.SourceNotAllowed, "hostPaths path '" + source + "' does not exist on this node");
+      throw new DiskException(ErrorCode.SourceNotAllowed, what + " '" + source + "' does not exist on this node");
     }
     for (Path allowed : allowedSources) {
       try {
@@ -90,10 +102,10 @@ public final class ImagePaths {
         // An allowlist entry that does not exist allows nothing.
       }
     }
-    throw new DiskException(ErrorCode.SourceNotAllowed, "hostPaths path '" + source + "'"
+    throw new DiskException(ErrorCode.SourceNotAllowed, what + " '" + source + "'"
         + (real.equals(given.normalize()) ? "" : " (resolves to " + real + ")")
         + " is not under a source the node's admin allows " + allowedSources
-        + ": ask the admin to allow it (--allow-source) or copy from an allowed directory");
+        + ": ask the admin to allow it (--allow-source) or use an allowed directory");
   }
 
   /**

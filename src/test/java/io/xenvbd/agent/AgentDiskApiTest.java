@@ -217,7 +217,16 @@ class AgentDiskApiTest {
     assertThat(json(noUid).get("message").asText()).contains("uid");
     HttpResponse<String> empty = h.call("PUT", "/v1/disks/default/x", "");
     assertThat(empty.statusCode()).isEqualTo(400);
-    String huge = putBody("u", "{\"size\":\"16Mi\",\"tailor\":{\"files\":[{\"path\":\"/x\",\"content\":\"" + "a".repeat(2 << 20) + "\"}]}}");
+    // The largest spec the CRD admits (64 files of 64 Ki characters, escaped) is read and judged on its
+    // content (here: the zero size), not refused for its length; beyond the limit, 413.
+    String maxFile = "{\"path\":\"/f\",\"content\":\"" + "\\u0001".repeat(io.xenvbd.api.Validation.MAX_FILE_CONTENT) + "\"}";
+    String allFiles = String.join(",", java.util.Collections.nCopies(io.xenvbd.api.Validation.MAX_FILES, maxFile));
+    HttpResponse<String> largest = h.call("PUT", "/v1/disks/default/largest",
+        putBody("u", "{\"size\":\"0\",\"tailor\":{\"files\":[" + allFiles + "]}}"));
+    assertThat(largest.statusCode()).as(largest.body()).isEqualTo(400);
+    assertThat(json(largest).get("message").asText()).contains("size");
+    String huge = putBody("u", "{\"size\":\"16Mi\",\"tailor\":{\"files\":[{\"path\":\"/x\",\"content\":\""
+        + "a".repeat(Exchanges.MAX_BODY_BYTES) + "\"}]}}");
     HttpResponse<String> tooLarge = h.call("PUT", "/v1/disks/default/x", huge);
     assertThat(tooLarge.statusCode()).isEqualTo(413);
     assertThat(json(tooLarge).get("message").asText()).contains("larger than");

@@ -71,7 +71,7 @@ class PopulateMethodsTest {
     RUN.run("chown", "4242:4343", arch.resolve("opt/app/run").toString());
     RUN.run("chmod", "0750", arch.resolve("opt/app/run").toString());
     Files.createSymbolicLink(arch.resolve("opt/current"), Path.of("app"));
-    archive = tmp.resolve("app.tar.zst");
+    archive = allowed.resolve("app.tar.zst");
     RUN.run("tar", "--zstd", "--numeric-owner", "--xattrs", "-cf", archive.toString(), "-C", arch.toString(), "opt");
   }
 

@@ -133,7 +133,7 @@ class RefusalsTest {
 
   DiskException buildArchive(Path archive, String sha256) {
     Populate p = new Populate(null, new Populate.Archive(archive.toString(), sha256), null, null, null);
-    return refused(() -> engine(root).build(request("t" + Math.abs(archive.hashCode() % 1000),
+    return refused(() -> engine(root, archive.getParent()).build(request("t" + Math.abs(archive.hashCode() % 1000),
         spec("16Mi", Filesystem.ext4, p, null)), ProgressListener.NONE));
   }
 
@@ -206,6 +206,24 @@ class RefusalsTest {
   }
 
   @Test
+  void anArchiveOnTheNodeOutsideTheAllowedSourcesIsRefusedLikeAHostPath() throws IOException {
+    // Without this, populate.archive could read any file on dom0 that hostPaths may not.
+    Path tar = tmp.resolve("outside.tar");
+    RUN.run("tar", "-cf", tar.toString(), "-C", allowed.toString(), "ok");
+    Populate p = new Populate(null, new Populate.Archive(tar.toString(), null), null, null, null);
+    DiskException e = refused(() -> engine(root, allowed).build(request("arch-out",
+        spec("16Mi", Filesystem.ext4, p, null)), ProgressListener.NONE));
+    assertThat(e.code()).as(e.getMessage()).isEqualTo(ErrorCode.SourceNotAllowed);
+    assertThat(e.getMessage()).contains("archive").contains("--allow-source");
+    Files.createSymbolicLink(allowed.resolve("shadow.tar"), Path.of("/etc/shadow"));
+    Populate viaLink = new Populate(null, new Populate.Archive(allowed.resolve("shadow.tar").toString(), null), null, null, null);
+    assertThat(refused(() -> engine(root, allowed).build(request("arch-link",
+        spec("16Mi", Filesystem.ext4, viaLink, null)), ProgressListener.NONE)).code()).isEqualTo(ErrorCode.SourceNotAllowed);
+    assertThat(root.resolve("default/arch-out.img")).doesNotExist();
+    assertThat(root.resolve("default/arch-link.img")).doesNotExist();
+  }
+
+  @Test
   void offlineXfsAndTailoringThroughASymlinkOutOfTheImageAreRefused() throws IOException {
     Populate offlineXfs = new Populate(null, null, null, null, Populate.Method.Offline);
     assertThat(refused(() -> engine(root).build(request("x", spec("320Mi", Filesystem.xfs, offlineXfs, null)),
@@ -219,7 +237,7 @@ class RefusalsTest {
     RUN.run("tar", "-cf", etcLink.toString(), "-C", linkTree.toString(), "etc");
     String before = Files.readString(Path.of("/etc/hostname"));
     Populate p = new Populate(null, new Populate.Archive(etcLink.toString(), null), null, null, null);
-    DiskException e = refused(() -> engine(root).build(request("evil", spec("16Mi", Filesystem.ext4, p,
+    DiskException e = refused(() -> engine(root, tmp).build(request("evil", spec("16Mi", Filesystem.ext4, p,
         new Tailor("pwned", null, null))), ProgressListener.NONE));
     assertThat(e.code()).as(e.getMessage()).isEqualTo(ErrorCode.InvalidRequest);
     assertThat(e.getMessage()).contains("symbolic link");
@@ -235,7 +253,7 @@ class RefusalsTest {
     String before = Files.readString(Path.of("/etc/resolv.conf"));
     Populate p = new Populate(null, new Populate.Archive(archive.toString(), null), null, null, null);
     Tailor t = new Tailor(null, null, List.of(new Tailor.File("/etc/resolv.conf", "nameserver 10.0.0.1\n", "0644")));
-    ImageInfo info = engine(root).build(request("resolv", spec("16Mi", Filesystem.ext4, p, t)), ProgressListener.NONE);
+    ImageInfo info = engine(root, tmp).build(request("resolv", spec("16Mi", Filesystem.ext4, p, t)), ProgressListener.NONE);
 
     assertThat(Files.readString(Path.of("/etc/resolv.conf"))).isEqualTo(before);
     String inImage = readMounted(info.path(), tmp, m -> Files.isSymbolicLink(m.resolve("etc/resolv.conf"))
