@@ -3,7 +3,10 @@ package io.xenvbd.reliability;
 import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
@@ -54,7 +57,9 @@ final class Rig implements AutoCloseable {
     tls = Tls.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
     clientSsl = Tls.clientContext(tls.caCert());
     api = EmbeddedApiServer.startWithProjectCrds(0);
-    client = api.client();
+    // A shared 2-core host can stall the first admission (CEL compilation) past fabric8's 10 s default.
+    client = new KubernetesClientBuilder().withConfig(new ConfigBuilder(Config.empty()).withMasterUrl(api.url())
+        .withNamespace("default").withRequestTimeout(60_000).build()).build();
     kubeconfig = dir.resolve("kubeconfig");
     api.writeKubeconfig(kubeconfig);
   }
@@ -163,6 +168,15 @@ final class Rig implements AutoCloseable {
       return c != null && status.equals(c.getStatus()) && (reason == null || reason.equals(c.getReason()));
     });
     return get(name);
+  }
+
+  /** Waits until the condition has {@code reason} (whatever its status), in any namespace. */
+  VirtualDisk awaitConditionIn(String ns, String name, String type, String reason, Duration within) {
+    await().atMost(within).pollInterval(Duration.ofMillis(200)).until(() -> {
+      Condition c = condition(get(ns, name), type);
+      return c != null && reason.equals(c.getReason());
+    });
+    return get(ns, name);
   }
 
   void delete(String name) {
