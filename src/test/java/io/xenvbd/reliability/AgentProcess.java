@@ -28,13 +28,19 @@ final class AgentProcess implements AutoCloseable {
   private int starts;
 
   AgentProcess(String node, Path root, List<Path> allowed, int port, Rig rig, Path log, List<String> extra) {
+    this(node, root, allowed, port, port, rig, log, extra);
+  }
+
+  /** {@code advertisedPort} differs from {@code port} when a {@link TcpProxy} stands in front. */
+  AgentProcess(String node, Path root, List<Path> allowed, int port, int advertisedPort, Rig rig, Path log,
+               List<String> extra) {
     this.node = node;
     this.root = root;
     this.port = port;
     this.log = log;
     List<String> cmd = new ArrayList<>(List.of("java", "-Xmx192m", "-XX:TieredStopAtLevel=1", "-jar", jar(), "agent",
         "--node-name", node, "--images-root", root.toString(), "--listen", "127.0.0.1:" + port,
-        "--advertise", "https://127.0.0.1:" + port, "--tls-cert", rig.tls.cert().toString(),
+        "--advertise", "https://127.0.0.1:" + advertisedPort, "--tls-cert", rig.tls.cert().toString(),
         "--tls-key", rig.tls.key().toString(), "--token-file", rig.tokenFile.toString(),
         "--kubeconfig", rig.kubeconfig.toString(), "--heartbeat", "1", "--loop-wait", "5"));
     for (Path a : allowed) cmd.addAll(List.of("--allow-source", a.toString()));

@@ -104,6 +104,13 @@ final class Rig implements AutoCloseable {
     return p.start(clientSsl);
   }
 
+  /** An agent JVM reached through {@code proxy} (which must relay to {@code port}). */
+  AgentProcess agentProcessBehind(String node, Path root, int port, TcpProxy proxy) {
+    AgentProcess p = new AgentProcess(node, root, List.of(), port, proxy.port(), this, dir.resolve(node + ".log"), List.of());
+    agents.add(p);
+    return p.start(clientSsl);
+  }
+
   static int freePort() {
     try (ServerSocket s = new ServerSocket()) {
       s.setReuseAddress(true);
@@ -170,11 +177,12 @@ final class Rig implements AutoCloseable {
     return get(name);
   }
 
-  /** Waits until the condition has {@code reason} (whatever its status), in any namespace. */
+  /** Waits until the condition has {@code reason} (whatever its status), or the disk turned Ready instead. */
   VirtualDisk awaitConditionIn(String ns, String name, String type, String reason, Duration within) {
     await().atMost(within).pollInterval(Duration.ofMillis(200)).until(() -> {
       Condition c = condition(get(ns, name), type);
-      return c != null && reason.equals(c.getReason());
+      Condition ready = condition(get(ns, name), Conditions.READY);
+      return c != null && reason.equals(c.getReason()) || ready != null && Conditions.TRUE.equals(ready.getStatus());
     });
     return get(ns, name);
   }
