@@ -19,6 +19,7 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -104,6 +105,22 @@ class BadInputTest {
     if (c.via() == BadInputCases.Via.operator) fx.deleteAndWait(c.namespace(), name);
     synchronized (seen) {
       seen.add(c.id() + " | " + c.what() + " | " + c.via() + " | " + oneLine(error));
+    }
+  }
+
+  @Test
+  void immutableFieldChangesAreRefusedAtApplyAndTheImageIsUntouched() throws Exception {
+    List<String> lines = BadUpdatesAndCalls.immutableChanges(fx);
+    synchronized (seen) {
+      seen.addAll(lines);
+    }
+  }
+
+  @Test
+  void malformedAndHostileAgentCallsGetAClearAnswerAndChangeNothing() throws Exception {
+    List<String> lines = BadUpdatesAndCalls.agentCalls(fx);
+    synchronized (seen) {
+      seen.addAll(lines);
     }
   }
 
