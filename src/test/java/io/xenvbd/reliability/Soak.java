@@ -55,9 +55,11 @@ final class Soak implements AutoCloseable {
     int creates = 0, grows = 0, deletes = 0, faults = 0, next = 0;
     for (int op = 0; op < n; op++) {
       int dice = random.nextInt(100);
-      if (dice < 12) {
+      // each kind of fault at least once (at a quarter, half and three quarters), more at random
+      int planned = op == n / 4 ? 0 : op == n / 2 ? 1 : op == 3 * n / 4 ? 2 : -1;
+      if (planned >= 0 || dice < 10) {
         faults++;
-        fault(random);
+        fault(random, planned >= 0 ? planned : random.nextInt(3));
       } else if (dice < 55 || desired.size() < 2) {
         creates++;
         create("s" + (next++), random);
@@ -94,12 +96,10 @@ final class Soak implements AutoCloseable {
 
   private void grow(String name) {
     long bytes = desired.get(name) + (32L << 20);
-    rig.client.resources(VirtualDisk.class).inNamespace("default").withName(name).edit(d -> {
-      // the spec is a record: a new one with the grown size
-      d.setSpec(new io.xenvbd.api.VirtualDiskSpec(d.getSpec().nodeName(), (bytes >> 20) + "Mi", d.getSpec().filesystem(),
-          d.getSpec().populate(), d.getSpec().tailor(), d.getSpec().xen(), d.getSpec().preallocate(), d.getSpec().reclaimPolicy()));
-      return d;
-    });
+    // as kubectl apply or patch does: a merge patch without resourceVersion, never a 409 from the operator's writes
+    rig.client.resources(VirtualDisk.class).inNamespace("default").withName(name).patch(
+        io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+        "{\"spec\":{\"size\":\"" + (bytes >> 20) + "Mi\"}}");
     desired.put(name, bytes);
     journal.add("grow " + name + " to " + (bytes >> 20) + "Mi");
   }
@@ -111,9 +111,9 @@ final class Soak implements AutoCloseable {
     journal.add("delete " + name);
   }
 
-  private void fault(Random random) throws Exception {
+  private void fault(Random random, int kind) throws Exception {
     String node = NODES.get(random.nextInt(NODES.size()));
-    switch (random.nextInt(3)) {
+    switch (kind) {
       case 0 -> {
         agents.get(node).kill9();
         journal.add("FAULT agent " + node + " SIGKILL");
