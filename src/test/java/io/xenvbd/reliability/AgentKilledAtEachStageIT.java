@@ -219,14 +219,13 @@ class AgentKilledAtEachStageIT {
           case "Format" -> seen.equals("Format") || agent.runningTools().stream().anyMatch(t -> t.startsWith("mke2fs") || t.startsWith("mkfs"));
           default -> seen.equals(stage);
         };
-        if (hit) {
-          String what = "stage " + (seen.isEmpty() ? "?" : seen) + ", tools " + agent.runningTools();
-          agent.kill9();
-          return what;
-        }
         if (stage.equals("Publish") && metadataBeingWritten(nsDir, name)) {
-          agent.kill9();
-          return "stage Publish (metadata being written)";
+          agent.killJvmNow(); // the window is a few fsyncs: no /proc scan before this kill
+          return "stage Publish (metadata being written), tools " + agent.kill9();
+        }
+        if (hit) {
+          if (stage.equals("Publish")) agent.killJvmNow();
+          return "stage " + (seen.isEmpty() ? "?" : seen) + ", tools " + agent.kill9();
         }
         if (Files.exists(nsDir.resolve(name + ".img"))) return null; // finished before the stage was seen
         Thread.onSpinWait();

@@ -102,22 +102,35 @@ final class AgentProcess implements AutoCloseable {
   /** Names of the tools the agent is running right now (children of its JVM). */
   List<String> runningTools() {
     if (!alive()) return List.of();
-    return process.descendants().map(h -> h.info().command().orElse("?"))
-        .map(c -> c.substring(c.lastIndexOf('/') + 1)).toList();
+    return names(process.descendants().toList());
   }
 
-  /** SIGKILL to the JVM and every process it started, children first seen, all at once. */
-  void kill9() {
-    if (process == null) return;
-    List<ProcessHandle> all = new ArrayList<>(process.descendants().toList());
-    all.add(process.toHandle());
-    for (ProcessHandle h : all) h.destroyForcibly(); // destroyForcibly is SIGKILL on Linux
+  static List<String> names(List<ProcessHandle> handles) {
+    return handles.stream().map(h -> h.info().command().orElse("?")).map(c -> c.substring(c.lastIndexOf('/') + 1)).toList();
+  }
+
+  /**
+   * SIGKILL to the JVM first (from that instant the agent decides and renames nothing more), then to
+   * every tool it had started, as when a container dies. Returns the tools' names.
+   */
+  List<String> kill9() {
+    if (process == null) return List.of();
+    List<ProcessHandle> tools = new ArrayList<>(process.descendants().toList());
+    process.destroyForcibly(); // SIGKILL on Linux
+    tools.addAll(process.descendants().toList()); // any started meanwhile and not yet re-parented
+    for (ProcessHandle h : tools) h.destroyForcibly();
     try {
       process.waitFor(30, TimeUnit.SECONDS);
-      for (ProcessHandle h : all) h.onExit().get(30, TimeUnit.SECONDS);
+      for (ProcessHandle h : tools) h.onExit().get(30, TimeUnit.SECONDS);
     } catch (Exception e) {
       throw new AssertionError("agent " + node + " did not die: " + e, e);
     }
+    return names(tools).stream().distinct().toList();
+  }
+
+  /** SIGKILL to the JVM alone, at once; its tools are then killed by {@link #kill9()}. */
+  void killJvmNow() {
+    process.destroyForcibly();
   }
 
   /** A clean stop (SIGTERM), as kubectl delete pod would do. */
