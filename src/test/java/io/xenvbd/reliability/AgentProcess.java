@@ -116,6 +116,7 @@ final class AgentProcess implements AutoCloseable {
   List<String> kill9() {
     if (process == null) return List.of();
     List<ProcessHandle> tools = new ArrayList<>(process.descendants().toList());
+    List<String> running = names(tools); // read before the kill: a dead process has no command line
     process.destroyForcibly(); // SIGKILL on Linux
     tools.addAll(process.descendants().toList()); // any started meanwhile and not yet re-parented
     for (ProcessHandle h : tools) h.destroyForcibly();
@@ -125,7 +126,7 @@ final class AgentProcess implements AutoCloseable {
     } catch (Exception e) {
       throw new AssertionError("agent " + node + " did not die: " + e, e);
     }
-    return names(tools).stream().distinct().toList();
+    return running.stream().distinct().toList();
   }
 
   /** SIGKILL to the JVM alone, at once; its tools are then killed by {@link #kill9()}. */
