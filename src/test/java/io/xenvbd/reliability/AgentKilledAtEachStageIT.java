@@ -6,11 +6,8 @@ import com.sun.net.httpserver.HttpServer;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.VirtualDisk;
-import io.xenvbd.protocol.DiskState;
-import io.xenvbd.protocol.HttpAgentClient;
 import io.xenvbd.testing.RequiresRoot;
 import java.net.InetSocketAddress;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,7 +16,6 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -141,7 +137,7 @@ class AgentKilledAtEachStageIT {
       archiveStalled = new CountDownLatch(1);
       releaseArchive = new CountDownLatch(1);
       rig.apply(spec(name, stage));
-      observed = killWhenIn(stage, name);
+      observed = new StageKiller(agent, rig, root).killWhenIn(stage, name, () -> archiveStalled.getCount() == 0);
     }
     List<String> afterKill = new ArrayList<>(Host.leftovers(root));
     afterKill.addAll(Host.loopsUnder(root));
@@ -179,60 +175,6 @@ class AgentKilledAtEachStageIT {
     assertThat(Host.images(root)).isEmpty();
     synchronized (survived) {
       survived.add(stage + " (" + observed + (publishedAtKill ? ", image already renamed" : "") + "; left at kill: " + afterKill.size() + " temp/loop/mount)");
-    }
-  }
-
-  static boolean metadataBeingWritten(Path nsDir, String name) {
-    String[] names = nsDir.toFile().list();
-    if (names == null) return false;
-    for (String n : names) if (n.startsWith("." + name + ".img.json.tmp")) return true;
-    return false;
-  }
-
-  /** Watches the agent as closely as the host allows and SIGKILLs it once the build is in {@code stage}. */
-  private String killWhenIn(String stage, String name) throws Exception {
-    HttpAgentClient client = new HttpAgentClient(URI.create("https://127.0.0.1:" + agent.port), rig.token,
-        rig.clientSsl, Duration.ofSeconds(5));
-    AtomicReference<String> lastStage = new AtomicReference<>("");
-    Thread poller = new Thread(() -> {
-      while (!Thread.currentThread().isInterrupted()) {
-        try {
-          lastStage.set(client.getDisk("default", name).map(DiskState::stage).orElse(""));
-        } catch (RuntimeException e) {
-          return; // killed
-        }
-      }
-    }, "stage-poller");
-    poller.setDaemon(true);
-    poller.start();
-    Path nsDir = root.resolve("default");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    try {
-      while (System.nanoTime() < deadline) {
-        if (!agent.alive()) throw new AssertionError("the agent died by itself:\n" + agent.tail());
-        String seen = lastStage.get();
-        boolean hit = switch (stage) {
-          case "Create" -> archiveStalled.getCount() == 0;
-          case "Publish" -> seen.equals("Publish") || Files.exists(nsDir.resolve(name + ".img.json"));
-          case "Check" -> seen.equals("Check") || agent.runningTools().contains("e2fsck");
-          case "Tailor" -> seen.equals("Tailor") || agent.runningTools().contains("chmod");
-          case "Format" -> seen.equals("Format") || agent.runningTools().stream().anyMatch(t -> t.startsWith("mke2fs") || t.startsWith("mkfs"));
-          default -> seen.equals(stage);
-        };
-        if (stage.equals("Publish") && metadataBeingWritten(nsDir, name)) {
-          agent.killJvmNow(); // the window is a few fsyncs: no /proc scan before this kill
-          return "stage Publish (metadata being written), tools " + agent.kill9();
-        }
-        if (hit) {
-          if (stage.equals("Publish")) agent.killJvmNow();
-          return "stage " + (seen.isEmpty() ? "?" : seen) + ", tools " + agent.kill9();
-        }
-        if (Files.exists(nsDir.resolve(name + ".img"))) return null; // finished before the stage was seen
-        Thread.onSpinWait();
-      }
-      throw new AssertionError("the build never reached " + stage + " within 120s; agent log:\n" + agent.tail());
-    } finally {
-      poller.interrupt();
     }
   }
 }

@@ -2,13 +2,11 @@ package io.xenvbd.reliability;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.sun.net.httpserver.HttpServer;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.reliability.BadInputCases.Case;
 import io.xenvbd.testing.RequiresRoot;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
