@@ -61,7 +61,8 @@ public final class ArchiveExtractor {
       resp = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofMinutes(30)).GET().build(),
           HttpResponse.BodyHandlers.ofInputStream());
     } catch (IOException e) {
-      throw new DiskException(ErrorCode.CommandFailed, "downloading " + url + " failed: " + e.getMessage()
+      throw new DiskException(ErrorCode.CommandFailed, "downloading " + url + " failed: " + (e.getMessage() != null ? e.getMessage()
+          : e instanceof java.net.ConnectException ? "connection refused" : e.getClass().getSimpleName())
           + ": check that the node can reach it", e);
     } catch (InterruptedException e) {
       throw new DiskException(ErrorCode.Interrupted, "interrupted while downloading " + url, e);

@@ -1,0 +1,105 @@
+package io.xenvbd.reliability;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.api.model.Condition;
+import io.xenvbd.agent.AgentConfig;
+import io.xenvbd.api.Conditions;
+import io.xenvbd.api.Dom0Node;
+import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.testing.RequiresRoot;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every loop device of the host taken (small files attached until {@code losetup -f} fails, held
+ * only for seconds because other tests share them): LoopMount work fails with a clear reason,
+ * Offline work carries on, placement says why it waits, and everything recovers once they are freed.
+ */
+@RequiresRoot
+class LoopDevicesExhaustedTest {
+  @TempDir Path tmp;
+
+  static AgentConfig loopWait(AgentConfig c, Duration wait) {
+    return new AgentConfig(c.nodeName(), c.imagesRoot(), c.allowedSources(), c.listen(), c.advertise(), c.tlsCert(),
+        c.tlsKey(), c.insecurePlainHttp(), c.token(), c.workers(), c.heartbeat(), wait, c.metricsRequireToken(),
+        c.retryFailedAfter());
+  }
+
+  @Test
+  void noFreeLoopDeviceFailsLoopMountClearlyOfflineContinuesAndAllRecover() throws Exception {
+    Path root = tmp.resolve("images");
+    Rig rig = new Rig(tmp.resolve("rig"));
+    List<String> held = new ArrayList<>();
+    try {
+      rig.agent("node-l", root, List.of(), rig.client, c -> loopWait(c, Duration.ofSeconds(3)));
+      rig.startOperator();
+      rig.apply(Rig.disk("before", "64Mi", "nodeName: node-l\npopulate: {method: LoopMount, createDirs: [/tmp]}"));
+      rig.awaitReady("before", Duration.ofSeconds(60));
+
+      // Up to max_loop devices in use, or until losetup -f fails. (On this kernel losetup -f goes on
+      // creating devices past max_loop through /dev/loop-control; the agent counts max_loop as the limit.)
+      int max = Integer.parseInt(java.nio.file.Files.readString(Path.of("/sys/module/loop/parameters/max_loop")).strip());
+      for (int i = 0; i < 64 && (max == 0 || inUse() < max); i++) {
+        Path hog = tmp.resolve("hog-" + i);
+        Host.run("truncate", "-s", "1M", hog.toString()).ok();
+        Host.Run r = Host.run("losetup", "-f", "--show", hog.toString());
+        if (r.exit() != 0) break;
+        held.add(r.out().strip());
+      }
+      await().atMost(Duration.ofSeconds(10)).until(() -> {
+        Dom0Node n = rig.client.resources(Dom0Node.class).withName("node-l").get();
+        return n.getStatus().loopDevices().available() == 0;
+      });
+
+      rig.apply(Rig.disk("loopy", "64Mi", "nodeName: node-l\npopulate: {method: LoopMount, createDirs: [/tmp]}"));
+      rig.apply(Rig.disk("offline", "64Mi", "nodeName: node-l\npopulate: {method: Offline, createDirs: [/tmp]}\ntailor: {hostname: offline}"));
+      rig.apply(Rig.disk("unplaced", "64Mi", ""));
+
+      VirtualDisk loopy = rig.awaitCondition("loopy", Conditions.READY, Conditions.FALSE, "ProvisioningFailed", Duration.ofSeconds(30));
+      Condition failed = Rig.condition(loopy, Conditions.READY);
+      assertThat(failed.getMessage()).startsWith("LoopDevicesExhausted:").contains("loop device");
+      Condition loopCondition = Rig.condition(loopy, Conditions.LOOP_DEVICE_AVAILABLE);
+      assertThat(loopCondition.getStatus()).isEqualTo(Conditions.FALSE);
+      assertThat(loopCondition.getReason()).isEqualTo("LoopDevicesExhausted");
+      VirtualDisk offline = rig.awaitReady("offline", Duration.ofSeconds(30));
+      VirtualDisk unplaced = rig.awaitCondition("unplaced", Conditions.SCHEDULED, Conditions.FALSE, "LoopDevicesExhausted",
+          Duration.ofSeconds(30));
+      assertThat(Rig.condition(unplaced, Conditions.SCHEDULED).getMessage()).contains("no free loop device");
+      // No image for loopy; its temporary file may exist while the operator's retry waits for a device.
+      assertThat(Host.images(root)).containsExactly("default/before.img", "default/offline.img");
+      System.out.println("[reliability] loop devices exhausted (" + held.size() + " held): " + failed.getMessage()
+          + " | placement: " + Rig.condition(unplaced, Conditions.SCHEDULED).getMessage());
+
+      release(held);
+      rig.awaitReady("loopy", Duration.ofSeconds(60));
+      rig.awaitReady("unplaced", Duration.ofSeconds(60));
+      assertThat(Rig.condition(rig.get("loopy"), Conditions.LOOP_DEVICE_AVAILABLE).getStatus()).isEqualTo(Conditions.TRUE);
+      for (String name : List.of("before", "loopy", "offline", "unplaced")) {
+        Host.assertFsckClean(Path.of(rig.get(name).getStatus().path()));
+      }
+      assertThat(Host.cat(Path.of(offline.getStatus().path()), "/etc/hostname")).isEqualTo("offline\n");
+      assertThat(Host.loopsUnder(root)).isEmpty();
+      assertThat(Host.mountsUnder(root)).isEmpty();
+      assertThat(Host.leftovers(root)).as("temporary files after recovery").isEmpty();
+    } finally {
+      release(held);
+      rig.close();
+      Host.releaseAll(root);
+    }
+  }
+
+  static long inUse() {
+    return Host.run("losetup", "-a").ok().out().lines().filter(l -> !l.isBlank()).count();
+  }
+
+  static void release(List<String> devices) {
+    for (String dev : devices) Host.run("losetup", "-d", dev);
+    devices.clear();
+  }
+}
