@@ -23,13 +23,8 @@ import java.util.stream.Collectors;
 final class Exchanges {
   private Exchanges() {}
 
-  /**
-   * The largest PUT body a spec the CRD admits can make: every tailored file at its maximum length,
-   * each character JSON-escaped at up to 6 bytes, plus 1 MiB for everything else. A smaller limit
-   * would refuse a VirtualDisk the API accepted. Only a caller with the token gets this far.
-   */
-  static final int MAX_BODY_BYTES =
-      io.xenvbd.api.Validation.MAX_FILES * io.xenvbd.api.Validation.MAX_FILE_CONTENT * 6 + (1 << 20);
+  /** Only a caller with the token gets this far; see {@link io.xenvbd.protocol.PutDiskRequest#MAX_BODY_BYTES}. */
+  static final int MAX_BODY_BYTES = io.xenvbd.protocol.PutDiskRequest.MAX_BODY_BYTES;
   private static final long DRAIN_LIMIT = MAX_BODY_BYTES + (16L << 20);
 
   /**

@@ -92,8 +92,7 @@ final class BadFixture implements AutoCloseable {
         .replace("{BIG}", "\"" + BadInputCases.BIG_CONTENT + "\"")
         .replace("{MANY_FILES}", BadInputTest.repeat(65, i -> "{path: /etc/f" + i + ", content: x}"))
         .replace("{MANY_HOSTPATHS}", BadInputTest.repeat(33, i -> "{path: /srv/p" + i + "}"))
-        .replace("{MANY_DIRS}", BadInputTest.repeat(65, i -> "/d" + i))
-        .replace("{MANY_BIG_FILES}", BadInputTest.repeat(20, i -> "{path: /etc/b" + i + ", content: \"" + "y".repeat(60_000) + "\"}"));
+        .replace("{MANY_DIRS}", BadInputTest.repeat(65, i -> "/d" + i));
   }
 
   /** No image, no temporary file, no loop device or mount on either node; the fixture disks untouched. */

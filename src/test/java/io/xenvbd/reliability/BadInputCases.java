@@ -15,8 +15,7 @@ final class BadInputCases {
   enum Via { kubectl, operator }
 
   /** {@code reason} is the Ready condition's reason (operator cases only). */
-  /** {@code bug}: a product bug this case exposes (see docs/reliability.md), null when the product is right. */
-  record Case(String id, String what, Via via, String namespace, String spec, String reason, String expect, String bug) {
+  record Case(String id, String what, Via via, String namespace, String spec, String reason, String expect) {
     @Override
     public String toString() {
       return id + " " + what;
@@ -70,8 +69,7 @@ final class BadInputCases {
     o(c, "archive path with ..", "default", "size: 64Mi\npopulate: {archive: {source: \"{ALLOWED}/../outside.tar\"}}", "InvalidSpec", "archive.source");
     o(c, "hostPaths outside the allowlist", "default", "size: 64Mi\npopulate: {hostPaths: [{path: /etc}]}", "ProvisioningFailed", "SourceNotAllowed");
     o(c, "hostPaths symlink escaping the allowlist", "default", "size: 64Mi\npopulate: {hostPaths: [{path: \"{ALLOWED}/escape\"}]}", "ProvisioningFailed", "resolves to");
-    bug(c, "archive on the node outside the allowlist", "size: 64Mi\npopulate: {archive: {source: \"{OUTSIDE}/outside.tar\"}}", "ProvisioningFailed", "SourceNotAllowed",
-        "ArchiveExtractor.fetch reads any absolute node path: --allow-source is not applied to populate.archive");
+    o(c, "archive on the node outside the allowlist", "default", "size: 64Mi\npopulate: {archive: {source: \"{OUTSIDE}/outside.tar\"}}", "ProvisioningFailed", "SourceNotAllowed");
     o(c, "archive URL unreachable", "default", "size: 64Mi\npopulate: {archive: {source: \"http://127.0.0.1:9/root.tar\"}}", "ProvisioningFailed", "downloading http://127.0.0.1:9/root.tar failed");
     o(c, "archive URL 404", "default", "size: 64Mi\npopulate: {archive: {source: \"{HTTP}/missing.tar\"}}", "ProvisioningFailed", "HTTP 404");
     o(c, "archive wrong checksum", "default", "size: 64Mi\npopulate: {archive: {source: \"{HTTP}/good.tar\", sha256: \"{WRONG_SHA}\"}}", "ProvisioningFailed", "but the spec expects");
@@ -88,21 +86,14 @@ final class BadInputCases {
     o(c, "cloneFrom a disk in another namespace", "other", "size: 64Mi\npopulate: {cloneFrom: {name: base}}", "WaitingForSource", "does not exist in namespace other");
     o(c, "nodeName of no node", "default", "size: 64Mi\nnodeName: node-zzz", "NodeNotFound", "does not exist");
     o(c, "size larger than any node", "default", "size: 100Pi", "InsufficientStorage", "no dom0 node fits");
-    bug(c, "tailor files larger than an agent request", "size: 64Mi\ntailor: {files: [{MANY_BIG_FILES}]}", "InvalidSpec", "spec.tailor.files",
-        "the API accepts 64 files of 64 KiB but the agent refuses bodies over 1 MiB (Exchanges.MAX_BODY_BYTES) with"
-            + " 'PayloadTooLarge: the request body is larger than 1048576 bytes', which does not say what to change");
     return c;
   }
 
   private static void k(List<Case> c, String what, String spec, String expect) {
-    c.add(new Case(String.format("K%02d", c.size() + 1), what, Via.kubectl, "default", spec, null, expect, null));
+    c.add(new Case(String.format("K%02d", c.size() + 1), what, Via.kubectl, "default", spec, null, expect));
   }
 
   private static void o(List<Case> c, String what, String ns, String spec, String reason, String expect) {
-    c.add(new Case(String.format("O%02d", c.size() + 1), what, Via.operator, ns, spec, reason, expect, null));
-  }
-
-  private static void bug(List<Case> c, String what, String spec, String reason, String expect, String bug) {
-    c.add(new Case(String.format("O%02d", c.size() + 1), what, Via.operator, "default", spec, reason, expect, bug));
+    c.add(new Case(String.format("O%02d", c.size() + 1), what, Via.operator, ns, spec, reason, expect));
   }
 }

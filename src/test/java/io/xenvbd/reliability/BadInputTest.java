@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,21 +51,7 @@ class BadInputTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void badInputIsRefusedWithAClearErrorAndNothingIsCreated(Case c) throws Exception {
-    if (c.bug() == null) {
-      check(c);
-      return;
-    }
-    // A known product bug: the case shows it (skipped with the evidence) until the product is fixed.
-    try {
-      check(c);
-    } catch (AssertionError e) {
-      fx.deleteAndWait(c.namespace(), c.id().toLowerCase());
-      synchronized (seen) {
-        seen.add(c.id() + " | " + c.what() + " | BUG | " + oneLine(c.bug() + " -- " + e.getMessage()));
-      }
-      Assumptions.abort("known product bug: " + c.bug() + "\n" + e.getMessage());
-    }
-    System.out.println("[reliability] " + c + " now passes: the bug '" + c.bug() + "' is fixed; remove the mark");
+    check(c);
   }
 
   void check(Case c) throws Exception {
