@@ -31,12 +31,15 @@ final class LatencyBench {
       long bench0 = benchRequests.total();
       String metrics0 = rig.operatorMetrics();
       long[] created = new long[n];
-      ScheduledExecutorService ses = Executors.newSingleThreadScheduledExecutor();
+      long[] createdWall = new long[n];
+      // several threads, so that one slow create does not delay the next: the creates keep their cadence
+      ScheduledExecutorService ses = Executors.newScheduledThreadPool(8);
       long start = System.nanoTime();
       for (int i = 0; i < n; i++) {
         int k = i;
         ses.schedule(() -> {
           created[k] = System.nanoTime();
+          createdWall[k] = System.currentTimeMillis();
           try {
             Disks.create(client, Disks.empty(name(k), "256Mi", "ext4"));
           } catch (RuntimeException e) {
@@ -45,9 +48,11 @@ final class LatencyBench {
         }, i * ctx.latencyGapMillis(), TimeUnit.MILLISECONDS);
       }
       List<Double> latency = new ArrayList<>();
+      List<ReadyWatch.Seen> seens = new ArrayList<>();
       long last = 0;
       for (int i = 0; i < n; i++) {
         ReadyWatch.Seen seen = watch.awaitReady(name(i), 300);
+        seens.add(seen);
         latency.add((seen.nanos() - created[i]) / 1e6);
         last = Math.max(last, seen.nanos());
       }
@@ -60,8 +65,15 @@ final class LatencyBench {
       long agentCalls = Rig.counter(metrics1, "xenvbd_operator_agent_calls_total") - Rig.counter(metrics0, "xenvbd_operator_agent_calls_total");
       long reconciles = Rig.counter(metrics1, "xenvbd_operator_reconciles_total") - Rig.counter(metrics0, "xenvbd_operator_reconciles_total");
       double wall = (last - start) / 1e9;
+      Map<String, long[]> builds = Timeline.agentBuilds(ctx.work().resolve("xenvbd.log"));
+      List<Timeline.Disk> timeline = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        long[] b = builds.getOrDefault(name(i), new long[2]);
+        Long placed = watch.placedAt(name(i));
+        timeline.add(new Timeline.Disk(createdWall[i], placed == null ? 0 : placed, b[0], b[1], seens.get(i).wallMillis()));
+      }
       ctx.report().section("latency", render(ctx, Stats.of(latency), n, createSpan, wall, opDelta, agDelta, benchDelta,
-          agentCalls, reconciles));
+          agentCalls, reconciles, Timeline.breakdown(timeline)));
     } finally {
       Rig.removeTree(dir);
     }
@@ -72,7 +84,7 @@ final class LatencyBench {
   }
 
   private static String render(Ctx ctx, Stats s, int n, double createSpan, double wall, Map<String, Long> op,
-                               Map<String, Long> ag, long bench, long agentCalls, long reconciles) {
+                               Map<String, Long> ag, long bench, long agentCalls, long reconciles, String breakdown) {
     long opTotal = op.values().stream().mapToLong(Long::longValue).sum();
     long agTotal = ag.values().stream().mapToLong(Long::longValue).sum();
     StringBuilder md = new StringBuilder("## 2. Control-plane latency\n\n");
@@ -83,6 +95,7 @@ final class LatencyBench {
     md.append("| P50 | P95 | P99 | min | max |\n|---|---|---|---|---|\n");
     md.append(String.format(Locale.ROOT, "| %.0f ms | **%.0f ms** | %.0f ms | %.0f ms | %.0f ms |\n\n",
         s.percentile(50), s.percentile(95), s.percentile(99), s.min(), s.max()));
+    if (!breakdown.isEmpty()) md.append("Where the time goes (wall clock of the watch joined with the agent's log):\n\n").append(breakdown).append('\n');
     md.append("API requests during the run (first create → last Ready), counted by an interceptor in each fabric8"
         + " client, since the embedded API server has no request counter:\n\n");
     md.append("| client | requests | per disk | by kind |\n|---|---|---|---|\n");

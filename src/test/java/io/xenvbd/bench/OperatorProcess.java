@@ -101,6 +101,11 @@ public final class OperatorProcess {
       return new double[] {before, after};
     }
 
+    /** Collections in the GC log so far. */
+    int collections() throws IOException {
+      return (int) Files.readAllLines(gcLog).stream().filter(l -> l.contains("Pause")).count();
+    }
+
     /** Heap in use now, from jcmd GC.heap_info ("used NNNK"), in MiB; -1 if jcmd is unavailable. */
     double heapUsedNowMib() {
       Cmd.Result r = Cmd.exec(List.of("jcmd", Long.toString(pid()), "GC.heap_info"));

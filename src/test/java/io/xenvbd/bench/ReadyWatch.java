@@ -18,11 +18,12 @@ import java.util.concurrent.TimeUnit;
  * at once instead of waiting for a timeout.
  */
 final class ReadyWatch implements AutoCloseable {
-  /** What the watch saw when a disk became Ready. */
-  record Seen(long nanos, VirtualDisk disk) {}
+  /** What the watch saw when a disk became Ready (nanoTime for intervals, wall clock to match the log). */
+  record Seen(long nanos, long wallMillis, VirtualDisk disk) {}
 
   private final Map<String, CompletableFuture<Seen>> ready = new ConcurrentHashMap<>();
   private final Map<String, CompletableFuture<Long>> gone = new ConcurrentHashMap<>();
+  private final Map<String, Long> placedWallMillis = new ConcurrentHashMap<>();
   private final SharedIndexInformer<VirtualDisk> informer;
 
   ReadyWatch(KubernetesClient client) {
@@ -46,11 +47,13 @@ final class ReadyWatch implements AutoCloseable {
 
   private void seen(VirtualDisk d) {
     long now = System.nanoTime();
+    long wall = System.currentTimeMillis();
     VirtualDiskStatus st = d.getStatus();
     if (st == null) return;
     String name = d.getMetadata().getName();
+    if (st.nodeName() != null) placedWallMillis.putIfAbsent(name, wall);
     if (st.conditions() != null && Conditions.isTrue(st.conditions(), Conditions.READY)) {
-      ready(name).complete(new Seen(now, d));
+      ready(name).complete(new Seen(now, wall, d));
     } else if (st.phase() == VirtualDiskStatus.Phase.Failed) {
       String why = st.conditions() == null ? "" : Conditions.find(st.conditions(), Conditions.READY)
           .map(c -> c.getReason() + ": " + c.getMessage()).orElse("");
@@ -60,6 +63,11 @@ final class ReadyWatch implements AutoCloseable {
 
   CompletableFuture<Seen> ready(String name) {
     return ready.computeIfAbsent(name, k -> new CompletableFuture<>());
+  }
+
+  /** Wall-clock millis at which status.nodeName was first seen set (the operator placed the disk), or null. */
+  Long placedAt(String name) {
+    return placedWallMillis.get(name);
   }
 
   CompletableFuture<Long> gone(String name) {

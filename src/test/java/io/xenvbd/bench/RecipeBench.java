@@ -33,6 +33,7 @@ final class RecipeBench {
     Map<String, List<Double>> seconds = new LinkedHashMap<>();
     Map<String, List<Double>> allocated = new LinkedHashMap<>();
     Map<String, String> diskOfRun = new LinkedHashMap<>(); // disk name -> variant, for the agent's build times
+    Map<String, long[]> walls = new LinkedHashMap<>(); // disk name -> {created, placed, ready} wall-clock millis
     VARIANTS.forEach(v -> {
       seconds.put(v, new ArrayList<>());
       allocated.put(v, new ArrayList<>());
@@ -44,7 +45,7 @@ final class RecipeBench {
         for (int k = 0; k < VARIANTS.size(); k++) {
           String variant = VARIANTS.get((k + round) % VARIANTS.size());
           double[] r = variant.startsWith("A") ? recipe(ctx, recipeImages, round)
-              : product(client, watch, ctx, variant.substring(2), round, diskOfRun, variant);
+              : product(client, watch, ctx, variant.substring(2), round, diskOfRun, variant, walls);
           if (round < ctx.firstRound()) continue; // warm-up: JIT, page cache of the source
           seconds.get(variant).add(r[0]);
           allocated.get(variant).add(r[1]);
@@ -53,7 +54,20 @@ final class RecipeBench {
     }
     if (ctx.firstRound() == 1) diskOfRun.keySet().removeIf(n -> n.endsWith("-0"));
     Map<String, List<Double>> builds = agentBuildTimes(ctx.work().resolve("xenvbd.log"), diskOfRun);
-    ctx.report().section("recipe", render(ctx, seconds, allocated, builds));
+    Map<String, long[]> logged = Timeline.agentBuilds(ctx.work().resolve("xenvbd.log"));
+    StringBuilder breakdowns = new StringBuilder();
+    for (String v : VARIANTS.subList(1, VARIANTS.size())) {
+      List<Timeline.Disk> disks = new ArrayList<>();
+      diskOfRun.forEach((name, variant) -> {
+        long[] w = walls.get(name);
+        long[] b = logged.getOrDefault(name, new long[2]);
+        if (variant.equals(v) && w != null) disks.add(new Timeline.Disk(w[0], w[1], b[0], b[1], w[2]));
+      });
+      String table = Timeline.breakdown(disks);
+      if (!table.isEmpty()) breakdowns.append("\n").append(v).append(":\n\n").append(table);
+    }
+    ctx.report().section("recipe", render(ctx, seconds, allocated, builds) + (breakdowns.length() == 0 ? ""
+        : "\nWhere B's time goes (wall clock of the watch joined with the agent's log):\n" + breakdowns));
   }
 
   /** A: the script, timed as a whole (dd, mkfs, mount, cp, mkdir, fstab, hostname, umount, sync). */
@@ -74,12 +88,15 @@ final class RecipeBench {
 
   /** B: create the VirtualDisk, wait for Ready through the watch, then sync; the disk is deleted untimed. */
   private static double[] product(KubernetesClient client, ReadyWatch watch, Ctx ctx, String method, int round,
-                                  Map<String, String> diskOfRun, String variant) {
+                                  Map<String, String> diskOfRun, String variant, Map<String, long[]> walls) {
     String name = "vm1-" + method.toLowerCase(Locale.ROOT) + "-" + round;
     diskOfRun.put(name, variant);
+    long createdWall = System.currentTimeMillis();
     long t0 = System.nanoTime();
     Disks.create(client, Disks.recipe(name, "2Gi", "ext3", method, ctx.source()));
     ReadyWatch.Seen seen = watch.awaitReady(name, 600);
+    Long placed = watch.placedAt(name);
+    walls.put(name, new long[] {createdWall, placed == null ? 0 : placed, seen.wallMillis()});
     Cmd.run("sync");
     double s = (System.nanoTime() - t0) / 1e9;
     double alloc = seen.disk().getStatus().allocatedBytes() == null ? -1 : seen.disk().getStatus().allocatedBytes();

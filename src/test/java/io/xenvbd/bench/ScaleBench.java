@@ -65,10 +65,12 @@ final class ScaleBench {
         long hwm = rig.child().statusKib("VmHWM");
         double[] heap = rig.child().heapPeaksMib();
         double now = rig.child().heapUsedNowMib();
-        memory = String.format(Locale.ROOT, "operator JVM (-Xmx%s, default GC): heap used peak **%.0f MiB** (before a"
-            + " collection, GC log), live heap peak %.0f MiB (after a collection), heap used at the end %.0f MiB;"
-            + " RSS peak **%.0f MiB** (VmHWM), RSS sampled peak %.0f MiB", OperatorProcess.HEAP_LIMIT, heap[0], heap[1],
-            now, hwm / 1024.0, rssPeakKib.get() / 1024.0);
+        int gcs = rig.child().collections();
+        memory = String.format(Locale.ROOT, "operator JVM (-Xmx%s, default GC, ran to the end without running out):"
+            + " heap used peak **%.0f MiB** (the larger of the heap before any of its %d collections in the GC log and"
+            + " the heap used at the end, %.0f MiB), live heap peak %.0f MiB (after a collection); RSS peak **%.0f MiB**"
+            + " (VmHWM), sampled every 250 ms %.0f MiB", OperatorProcess.HEAP_LIMIT, Math.max(heap[0], now), gcs, now,
+            heap[1], hwm / 1024.0, rssPeakKib.get() / 1024.0);
       } else {
         memory = "operator in this JVM: heap and RSS not separable (run with --scale-operator-jvm)";
       }
