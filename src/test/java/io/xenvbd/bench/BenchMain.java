@@ -54,6 +54,10 @@ public final class BenchMain implements Callable<Integer> {
   @Option(names = "--scale-operator-in-process", description = "Run benchmark 3's operator in this JVM instead of its own.")
   boolean scaleInProcess;
 
+  @Option(names = "--what-if-poll-max-ms", description = "What-if: cap the operator's poll of a building disk at this"
+      + " many ms (recipe, latency, scale; written to separate *-whatif sections). Default: the product as shipped.")
+  Long pollMaxMs;
+
   private final String command;
 
   BenchMain(String command) {
@@ -94,10 +98,14 @@ public final class BenchMain implements Callable<Integer> {
     Path repo = Path.of("").toAbsolutePath();
     if (!bench.equals("scale")) {
       return List.of(new Ctx(work, r, repo, tree, runs, latencyDisks, latencyGap, 0, scaleAgents, scaleFs, scaleSize,
-          !scaleInProcess, true, command));
+          !scaleInProcess, true, pollMax(), command));
     }
     return scaleDisks.stream().map(n -> new Ctx(work, r, repo, tree, runs, latencyDisks, latencyGap, n, scaleAgents,
-        scaleFs, scaleSize, !scaleInProcess, true, command)).toList();
+        scaleFs, scaleSize, !scaleInProcess, true, pollMax(), command)).toList();
+  }
+
+  private java.time.Duration pollMax() {
+    return pollMaxMs == null ? null : java.time.Duration.ofMillis(pollMaxMs);
   }
 
   static void run(String bench, Ctx ctx) throws Exception {

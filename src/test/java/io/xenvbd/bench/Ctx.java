@@ -8,7 +8,7 @@ import java.nio.file.Path;
  */
 record Ctx(Path work, Report report, Path repo, Path source, int runs, int latencyDisks, long latencyGapMillis,
            int scaleDisks, int scaleAgents, String scaleFs, String scaleSize, boolean scaleSeparateJvm, boolean warmup,
-           String command) {
+           java.time.Duration pollMax, String command) {
 
   /** Index of the first measured round: round 0 is a warm-up (JIT, page cache) unless warm-up is off. */
   int firstRound() {
@@ -17,6 +17,12 @@ record Ctx(Path work, Report report, Path repo, Path source, int runs, int laten
 
   int lastRound() {
     return warmup ? runs : runs - 1;
+  }
+
+  /** What-if runs: the operator's longest poll of a building disk (null: the product's default). */
+  String variantNote() {
+    return pollMax == null ? "" : " **What-if run: operator poll of a building disk capped at " + pollMax.toMillis()
+        + " ms (OperatorConfig.withBackoff), not the product's default.**";
   }
 
   Path recipeScript() {

@@ -22,7 +22,7 @@ final class LatencyBench {
     Path dir = ctx.dir("latency");
     int n = ctx.latencyDisks();
     Clients.RequestCounter benchRequests = new Clients.RequestCounter();
-    try (Rig rig = Rig.start(dir, 1, false);
+    try (Rig rig = Rig.start(dir, 1, false, List.of(), ctx.pollMax());
          KubernetesClient client = Clients.client(rig.api.url(), benchRequests);
          ReadyWatch watch = new ReadyWatch(client)) {
       Thread.sleep(1000); // informers of the operator and the watch have synced
@@ -72,7 +72,7 @@ final class LatencyBench {
         Long placed = watch.placedAt(name(i));
         timeline.add(new Timeline.Disk(createdWall[i], placed == null ? 0 : placed, b[0], b[1], seens.get(i).wallMillis()));
       }
-      ctx.report().section("latency", render(ctx, Stats.of(latency), n, createSpan, wall, opDelta, agDelta, benchDelta,
+      ctx.report().section(ctx.pollMax() == null ? "latency" : "latency-whatif", render(ctx, Stats.of(latency), n, createSpan, wall, opDelta, agDelta, benchDelta,
           agentCalls, reconciles, Timeline.breakdown(timeline)));
     } finally {
       Rig.removeTree(dir);
@@ -91,7 +91,8 @@ final class LatencyBench {
     md.append(String.format(Locale.ROOT, "%d empty 256Mi ext4 VirtualDisks created %d ms apart (actual span of the"
         + " creates %.1f s) against local mode's composition (embedded API, one agent over HTTPS, operator, all"
         + " in this JVM); create → Ready is the time from sending the create to a watch (fabric8 informer) seeing"
-        + " Ready=True. Last disk Ready %.1f s after the first create.\n\n", n, ctx.latencyGapMillis(), createSpan, wall));
+        + " Ready=True. Last disk Ready %.1f s after the first create.%s\n\n", n, ctx.latencyGapMillis(), createSpan, wall,
+        ctx.variantNote()));
     md.append("| P50 | P95 | P99 | min | max |\n|---|---|---|---|---|\n");
     md.append(String.format(Locale.ROOT, "| %.0f ms | **%.0f ms** | %.0f ms | %.0f ms | %.0f ms |\n\n",
         s.percentile(50), s.percentile(95), s.percentile(99), s.min(), s.max()));

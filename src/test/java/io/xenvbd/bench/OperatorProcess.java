@@ -1,7 +1,6 @@
 package io.xenvbd.bench;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
 import io.xenvbd.protocol.HttpAgentClient;
 import io.xenvbd.protocol.Tls;
@@ -31,10 +30,11 @@ public final class OperatorProcess {
 
   private OperatorProcess() {}
 
-  /** args: API URL, agent token, agents' CA certificate (PEM). */
+  /** args: API URL, agent token, agents' CA certificate (PEM), optionally the poll cap in ms (what-if runs). */
   public static void main(String[] args) throws Exception {
     try (KubernetesClient client = Clients.client(args[0], null);
-         XenvbdOperator op = XenvbdOperator.start(client, OperatorConfig.inProcess(),
+         XenvbdOperator op = XenvbdOperator.start(client,
+             Rig.operatorConfig(args.length > 3 ? java.time.Duration.ofMillis(Long.parseLong(args[3])) : null),
              HttpAgentClient.factory(args[1], Tls.clientContext(Path.of(args[2]))))) {
       System.out.println("MANAGEMENT_PORT=" + op.managementPort());
       System.out.flush();
@@ -128,7 +128,7 @@ public final class OperatorProcess {
     }
   }
 
-  static Handle spawn(Path dir, String apiUrl, String token, Path ca) throws IOException {
+  static Handle spawn(Path dir, String apiUrl, String token, Path ca, java.time.Duration pollMax) throws IOException {
     Path gcLog = dir.resolve("operator-gc.log");
     List<String> cmd = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -136,6 +136,7 @@ public final class OperatorProcess {
         "-Dorg.slf4j.simpleLogger.logFile=" + dir.resolve("operator.log"),
         "-Dorg.slf4j.simpleLogger.showDateTime=true",
         "-cp", System.getProperty("java.class.path"), OperatorProcess.class.getName(), apiUrl, token, ca.toString()));
+    if (pollMax != null) cmd.add(Long.toString(pollMax.toMillis()));
     Process p = new ProcessBuilder(cmd).redirectError(dir.resolve("operator.stderr").toFile()).start();
     BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
     String line;

@@ -38,8 +38,10 @@ final class RecipeBench {
       seconds.put(v, new ArrayList<>());
       allocated.put(v, new ArrayList<>());
     });
-    try (LocalMode mode = LocalMode.start(config);
-         KubernetesClient client = Clients.client(mode.apiUrl(), null);
+    // The product as shipped: LocalMode itself. What-if runs need a configured operator: the same composition (Rig).
+    try (AutoCloseable product = ctx.pollMax() == null ? LocalMode.start(config)
+             : Rig.start(dir.resolve("rig"), 1, false, List.of(ctx.source()), ctx.pollMax());
+         KubernetesClient client = Clients.client(product instanceof LocalMode m ? m.apiUrl() : ((Rig) product).api.url(), null);
          ReadyWatch watch = new ReadyWatch(client)) {
       for (int round = 0; round <= ctx.lastRound(); round++) {
         for (int k = 0; k < VARIANTS.size(); k++) {
@@ -66,7 +68,7 @@ final class RecipeBench {
       String table = Timeline.breakdown(disks);
       if (!table.isEmpty()) breakdowns.append("\n").append(v).append(":\n\n").append(table);
     }
-    ctx.report().section("recipe", render(ctx, seconds, allocated, builds) + (breakdowns.length() == 0 ? ""
+    ctx.report().section(ctx.pollMax() == null ? "recipe" : "recipe-whatif", render(ctx, seconds, allocated, builds) + (breakdowns.length() == 0 ? ""
         : "\nWhere B's time goes (wall clock of the watch joined with the agent's log):\n" + breakdowns));
   }
 
@@ -129,8 +131,9 @@ final class RecipeBench {
         + " /proc /sys /home /tmp, fstab, hostname. A: `bench/recipe.sh` (dd seek, mkfs -t ext3 -F, mount -o loop,"
         + " cp -ax, mkdir, fstab, hostname, umount, sync). B: `VirtualDisk` created through the API of local mode"
         + " (`LocalMode.start`, in this JVM), wall time until a watch sees Ready=True, plus `sync`. %d rounds"
-        + " (%s), variants alternating with the order rotated each round.\n\n",
-        ctx.source(), tree[0] / 1e6, tree[1], ctx.runs(), ctx.firstRound() == 1 ? "after a warm-up round" : "no warm-up"));
+        + " (%s), variants alternating with the order rotated each round.%s\n\n",
+        ctx.source(), tree[0] / 1e6, tree[1], ctx.runs(), ctx.firstRound() == 1 ? "after a warm-up round" : "no warm-up",
+        ctx.variantNote()));
     md.append("| variant | wall time, median (min–max) | B/A (medians) | agent build time, median | allocated, median |\n");
     md.append("|---|---|---|---|---|\n");
     for (String v : VARIANTS) {

@@ -38,22 +38,35 @@ final class Rig implements AutoCloseable {
   }
 
   static Rig start(Path dir, int agentCount, boolean operatorInOwnJvm) throws Exception {
+    return start(dir, agentCount, operatorInOwnJvm, List.of(), null);
+  }
+
+  /** The operator's configuration: local mode's, or with the poll of a building disk capped (what-if runs). */
+  static OperatorConfig operatorConfig(Duration pollMax) {
+    OperatorConfig c = OperatorConfig.inProcess();
+    if (pollMax == null) return c;
+    Duration min = c.pollMin().compareTo(pollMax) < 0 ? c.pollMin() : pollMax;
+    return c.withBackoff(min, pollMax, c.retryMin(), c.retryMax(), c.pendingRecheck(), c.readyRecheck());
+  }
+
+  static Rig start(Path dir, int agentCount, boolean operatorInOwnJvm, List<Path> sources, Duration pollMax)
+      throws Exception {
     Rig rig = new Rig(EmbeddedApiServer.startWithProjectCrds(0));
     try {
       String token = "bench-" + Long.toHexString(new java.security.SecureRandom().nextLong());
       Tls.Generated tls = Tls.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
       for (int i = 0; i < agentCount; i++) {
         String node = String.format("bench-node-%02d", i);
-        rig.agents.add(Agent.start(new AgentConfig(node, dir.resolve("images-" + i), List.of(),
+        rig.agents.add(Agent.start(new AgentConfig(node, dir.resolve("images-" + i), sources,
             new InetSocketAddress("127.0.0.1", 0), null, tls.cert(), tls.key(), false, token, 2,
             Duration.ofSeconds(10), Duration.ofSeconds(60), false, AgentConfig.DEFAULT_RETRY_FAILED_AFTER), rig.agentClient));
       }
       rig.awaitNodes(agentCount);
       if (operatorInOwnJvm) {
-        rig.child = OperatorProcess.spawn(dir, rig.api.url(), token, tls.caCert());
+        rig.child = OperatorProcess.spawn(dir, rig.api.url(), token, tls.caCert(), pollMax);
       } else {
         rig.operatorClient = Clients.client(rig.api.url(), rig.operatorRequests);
-        rig.operator = XenvbdOperator.start(rig.operatorClient, OperatorConfig.inProcess(),
+        rig.operator = XenvbdOperator.start(rig.operatorClient, operatorConfig(pollMax),
             HttpAgentClient.factory(token, Tls.clientContext(tls.caCert())));
       }
       return rig;
