@@ -77,8 +77,9 @@ final class DiskService implements AutoCloseable {
               + " bytes and cannot shrink to " + request.sizeBytes() + ": set spec.size to at least the current size");
         }
         if (request.sizeBytes() == published.capacityBytes()) {
-          operations.remove(key);
-          return new Outcome(false, Operation.ready(published));
+          // Remember the request (not a failure) so GET shows this spec's Xen entries.
+          operations.put(key, Operation.confirmed(request, published.path()));
+          return new Outcome(false, Operation.ready(published, request.spec().xen()));
         }
         if (holdFailure(current, request)) return new Outcome(false, current.state(published));
         return new Outcome(true, start(key, new Operation(Operation.Kind.resize, request, published.path())));
@@ -94,7 +95,7 @@ final class DiskService implements AutoCloseable {
     if (current != null && current.running()) return Optional.of(current.state(null));
     Optional<ImageInfo> image = engine.inspect(namespace, name);
     if (current != null && current.isFailed()) return Optional.of(current.state(image.orElse(null)));
-    return image.map(Operation::ready);
+    return image.map(i -> Operation.ready(i, current == null ? null : current.request.spec().xen()));
   }
 
   /** Idempotent; a running operation of the same owner is cancelled first (the engine cleans its leftovers). */

@@ -1,5 +1,6 @@
 package io.xenvbd.agent;
 
+import io.xenvbd.api.Xen;
 import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.DiskRequest;
 import io.xenvbd.disk.ImageInfo;
@@ -34,6 +35,14 @@ final class Operation implements ProgressListener {
     this.kind = kind;
     this.request = request;
     this.imagePath = imagePath;
+  }
+
+  /** A request answered from the published image (nothing to do), kept so GET knows its spec. */
+  static Operation confirmed(DiskRequest request, Path imagePath) {
+    Operation op = new Operation(Kind.build, request, imagePath);
+    op.claim();
+    op.succeeded();
+    return op;
   }
 
   @Override
@@ -112,10 +121,15 @@ final class Operation implements ProgressListener {
         request.specDigest(), error);
   }
 
-  /** A published image with no operation running. */
-  static DiskState ready(ImageInfo image) {
+  /**
+   * A published image with no operation running. The image's metadata does not record the Xen
+   * settings, so the caller's spec (when known) decides the Xen entries, not the engine's defaults.
+   */
+  static DiskState ready(ImageInfo image, Xen xenOrNull) {
+    String xenDisk = xenOrNull == null ? image.xenDisk() : DiskEngine.xenDisk(image.path(), xenOrNull);
+    String legacy = xenOrNull == null ? image.xenLegacyDisk() : DiskEngine.xenLegacyDisk(image.path(), xenOrNull);
     return new DiskState(image.namespace(), image.name(), image.ownerUid(), DiskState.Phase.Ready, null,
         null, null, 100, image.capacityBytes(), image.allocatedBytes(), image.filesystemUuid(),
-        image.path().toString(), image.xenDisk(), image.xenLegacyDisk(), image.specDigest(), null);
+        image.path().toString(), xenDisk, legacy, image.specDigest(), null);
   }
 }

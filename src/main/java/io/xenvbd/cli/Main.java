@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** The one program: {@code xenvbd operator | agent | local}. */
 @Command(name = "xenvbd", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "File-backed Xen virtual disks as a Kubernetes API.",
-    subcommands = {io.xenvbd.agent.AgentCommand.class,
+    subcommands = {io.xenvbd.operator.OperatorCommand.class, io.xenvbd.agent.AgentCommand.class,
         io.xenvbd.local.LocalCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

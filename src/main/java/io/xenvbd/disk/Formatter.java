@@ -42,30 +42,37 @@ public final class Formatter {
   }
 
   /** Makes the filesystem; for ext*, {@code staging} (may be null) becomes its content (mke2fs -d). */
-  public void format(Path image, Filesystem fs, long size, String uuid, Path staging) {
+  public void format(Path image, Filesystem fs, long size, String uuid, Path staging, boolean preallocated) {
     switch (fs) {
       case none -> { }
       case xfs -> {
         if (staging != null) throw DiskException.invalid("xfs cannot be populated Offline: use method LoopMount or Auto");
-        // -K: no discard; on an image file discard punches holes, undoing preallocate.
-        runner.run("mkfs.xfs", "-f", "-q", "-K", "-m", "uuid=" + uuid, image.toString());
+        List<String> cmd = new ArrayList<>(List.of("mkfs.xfs", "-f", "-q", "-m", "uuid=" + uuid));
+        if (preallocated) cmd.add("-K");
+        cmd.add(image.toString());
+        runner.run(cmd);
       }
-      default -> runner.run(mke2fs(image, fs, size, uuid, staging));
+      default -> runner.run(mke2fs(image, fs, size, uuid, staging, preallocated));
     }
   }
 
-  /** nodiscard everywhere: discarding an image file punches holes, which would undo preallocate. */
-  static List<String> mke2fs(Path image, Filesystem fs, long size, String uuid, Path staging) {
+  /**
+   * Discard on an image file punches holes: for a sparse image that is what lets mke2fs (and mkfs.xfs)
+   * skip zeroing inode tables and log, since the holes read as zeros; for a preallocated image it
+   * would undo the allocation, so there it is turned off (nodiscard / -K).
+   */
+  static List<String> mke2fs(Path image, Filesystem fs, long size, String uuid, Path staging, boolean preallocated) {
     List<String> cmd = new ArrayList<>(List.of("mke2fs", "-F", "-q", "-t", fs.name(), "-U", uuid));
+    String nodiscard = preallocated ? ",nodiscard" : "";
     if (fs == Filesystem.ext4) {
       // Inode tables and journal are zeroed later by the kernel (or never, for an image that stays
       // small): a fresh 2 GiB ext4 occupies ~1 MiB instead of ~65 MiB.
-      cmd.addAll(List.of("-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard"));
+      cmd.addAll(List.of("-E", "lazy_itable_init=1,lazy_journal_init=1" + nodiscard));
     } else if (fs == Filesystem.ext3) {
-      cmd.addAll(List.of("-E", "lazy_itable_init=1,nodiscard"));
+      cmd.addAll(List.of("-E", "lazy_itable_init=1" + nodiscard));
       if (size >= EXT3_SMALL_JOURNAL_FROM) cmd.addAll(List.of("-J", "size=4"));
     } else {
-      cmd.addAll(List.of("-E", "lazy_itable_init=1,nodiscard"));
+      cmd.addAll(List.of("-E", "lazy_itable_init=1" + nodiscard));
     }
     if (staging != null) cmd.addAll(List.of("-d", staging.toString()));
     cmd.add(image.toString());

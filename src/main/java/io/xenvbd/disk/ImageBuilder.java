@@ -65,11 +65,11 @@ final class ImageBuilder {
         mkdirMode755(staging);
         writeTree(staging, pop, sources, archive, spec, uuid, progress);
         progress.stage("Format", 80, 88);
-        formatter.format(temp, fs, req.sizeBytes(), uuid, staging);
+        formatter.format(temp, fs, req.sizeBytes(), uuid, staging, spec.preallocate());
       } else {
         formatter.create(temp, req.sizeBytes(), spec.preallocate());
         progress.stage("Format", 5, 10);
-        formatter.format(temp, fs, req.sizeBytes(), uuid, null);
+        formatter.format(temp, fs, req.sizeBytes(), uuid, null, spec.preallocate());
         if (content) writeMounted(temp, pop, sources, archive, spec, uuid, progress);
       }
       Io.checkInterrupted("checking the filesystem");

@@ -40,9 +40,29 @@ final class LoopMounter {
       runner.run("mount", dev, mnt.toString());
       work.accept(mnt);
       runner.run("sync", "-f", mnt.toString());
+    } catch (DiskException e) {
+      throw e.code() == ErrorCode.CommandFailed && backingFull(image) ? noSpace(image, e) : e;
     } finally {
       release(image, mnt);
     }
+  }
+
+  /**
+   * Through a loop device, a full images root shows up as an I/O error (the sparse backing file cannot
+   * grow), not as ENOSPC. It is NoSpace when the root cannot hold what the image may still need.
+   */
+  private boolean backingFull(Path image) {
+    try {
+      long unbacked = Files.size(image) - new Formatter(runner).allocated(image);
+      return Files.getFileStore(paths.root()).getUsableSpace() < unbacked;
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  private static DiskException noSpace(Path image, DiskException cause) {
+    return new DiskException(ErrorCode.NoSpace, "the images root ran out of space while writing into " + image
+        + " through its loop device (" + cause.getMessage() + "): free space on the images root, or preallocate", cause);
   }
 
   /** losetup --find --show, retried while every device is taken, until loopWait has passed. */

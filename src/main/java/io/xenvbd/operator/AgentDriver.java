@@ -76,7 +76,8 @@ final class AgentDriver {
       };
     } catch (AgentUnreachableException e) {
       metrics.agentCall("any", "unreachable");
-      return new Step(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, e.getMessage()), backoffs.failed(uid));
+      return new Step(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "dom0 node " + nodeName + ": " + e.getMessage()),
+          backoffs.failed(uid));
     } catch (AgentException e) {
       metrics.agentCall("any", e.code());
       return new Step(new Outcome.Failed(e.code(), e.getMessage()), backoffs.failed(uid));

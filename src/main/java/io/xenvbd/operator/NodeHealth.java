@@ -36,9 +36,9 @@ final class NodeHealth {
         ? DEFAULT_HEARTBEAT_SECONDS : status.agent().heartbeatSeconds();
     Duration age = Duration.between(last, Instant.now(clock));
     if (age.compareTo(Duration.ofSeconds((long) seconds * MISSED_HEARTBEATS)) > 0) {
-      // the message names the time, not the age, so that it (and the status) stays the same between reconciles
-      return Optional.of("the agent of dom0 node " + name + " sent its last heartbeat at " + last
-          + " (expected every " + seconds + "s): check that the xenvbd agent runs on " + name);
+      // no timestamp in the message: it (and so the status) must stay the same between reconciles
+      return Optional.of("the agent of dom0 node " + name + " missed its heartbeats (expected every " + seconds
+          + "s, none for over " + seconds * MISSED_HEARTBEATS + "s): check that the xenvbd agent runs on " + name);
     }
     return Optional.empty();
   }

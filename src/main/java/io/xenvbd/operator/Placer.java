@@ -48,6 +48,11 @@ final class Placer {
   }
 
   synchronized Placement place(VirtualDisk disk, long size) {
+    Claim earlier = claims.get(disk.getMetadata().getUid());
+    if (earlier != null) {
+      // placed before, and the cache does not show it yet: the same decision, never a second node
+      return new Placement(earlier.nodeName(), Reasons.NODE_ASSIGNED, "placed on dom0 node " + earlier.nodeName());
+    }
     String wanted = disk.getSpec().nodeName();
     var clone = disk.getSpec().populate() == null ? null : disk.getSpec().populate().cloneFrom();
     if (clone != null) {

@@ -57,7 +57,8 @@ final class Reclaimer {
       return done(EventRecorder.NORMAL, Reasons.DELETED, where + " deleted from dom0 node " + node);
     } catch (AgentUnreachableException e) {
       metrics.agentCall("delete", "unreachable");
-      return blocked(Reasons.NODE_UNREACHABLE, e.getMessage() + "; deletion resumes when the agent is back");
+      return blocked(Reasons.NODE_UNREACHABLE, "dom0 node " + node + ": " + e.getMessage()
+          + "; deletion resumes when the agent is back");
     } catch (AgentException e) {
       metrics.agentCall("delete", e.code());
       if (ErrorCodes.NOT_OWNER.equals(e.code())) {

@@ -11,7 +11,6 @@ import io.xenvbd.api.Sizes;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskStatus;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 
 /** validate → place → drive the node's agent → build status; deletion through {@link Reclaimer}. */
@@ -56,17 +55,17 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
 
   @Override
   public UpdateControl<VirtualDisk> reconcile(VirtualDisk disk, Context<VirtualDisk> context) {
-    VirtualDiskStatus old = disk.getStatus();
+    VirtualDiskStatus old = statusWriter.current(disk);
+    disk.setStatus(old);
     String node = old == null ? null : old.nodeName();
     AgentDriver.Step step = step(disk, node);
     if (step.outcome() instanceof Outcome.Placed placed) node = placed.nodeName();
     metrics.outcome(step.outcome().getClass().getSimpleName());
     VirtualDiskStatus now = statuses.build(disk, node, cluster.node(node).orElse(null), step.outcome());
     events.transition(disk, old, now);
-    boolean recordFilesystem = node != null && recordFilesystem(disk);
-    disk.setStatus(now);
-    UpdateControl<VirtualDisk> control = recordFilesystem ? UpdateControl.patchResourceAndStatus(disk)
-        : now.equals(old) ? UpdateControl.noUpdate() : UpdateControl.patchStatus(disk);
+    if (node != null) recordFilesystem(disk);
+    statusWriter.write(disk, now);
+    UpdateControl<VirtualDisk> control = UpdateControl.noUpdate();
     return step.recheck() == null ? control : control.rescheduleAfter(step.recheck());
   }
 
@@ -84,24 +83,23 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
         : new AgentDriver.Step(new Outcome.Unschedulable(p.reason(), p.message()), config.pendingRecheck());
   }
 
-  /** The filesystem is recorded when the node is, before any agent builds anything (see SpecValidator). */
-  private static boolean recordFilesystem(VirtualDisk disk) {
-    var annotations = disk.getMetadata().getAnnotations() == null ? new HashMap<String, String>()
-        : new HashMap<>(disk.getMetadata().getAnnotations());
-    if (annotations.containsKey(SpecValidator.FILESYSTEM_ANNOTATION)) return false;
-    annotations.put(SpecValidator.FILESYSTEM_ANNOTATION, disk.getSpec().filesystem().name());
-    disk.getMetadata().setAnnotations(annotations);
-    return true;
+  /** The filesystem is recorded with the node, before any agent builds anything (see SpecValidator). */
+  private void recordFilesystem(VirtualDisk disk) {
+    var annotations = disk.getMetadata().getAnnotations();
+    if (annotations != null && annotations.containsKey(SpecValidator.FILESYSTEM_ANNOTATION)) return;
+    statusWriter.annotate(disk, SpecValidator.FILESYSTEM_ANNOTATION, disk.getSpec().filesystem().name());
   }
 
   @Override
   public DeleteControl cleanup(VirtualDisk disk, Context<VirtualDisk> context) {
+    disk.setStatus(statusWriter.current(disk));
     Reclaimer.Result result = reclaimer.reclaim(disk);
     String uid = disk.getMetadata().getUid();
     if (result.done()) {
       if (result.reason() != null) recorder.record(disk, result.eventType(), result.reason(), result.message());
       placer.forget(uid);
       backoffs.reset(uid);
+      statusWriter.forget(uid);
       return DeleteControl.defaultDelete();
     }
     String node = disk.getStatus().nodeName();

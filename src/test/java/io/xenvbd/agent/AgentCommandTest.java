@@ -8,6 +8,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -83,5 +84,37 @@ class AgentCommandTest {
         "XENVBD_INSECURE_PLAIN_HTTP", "--token-file", "XENVBD_TOKEN_FILE", "--workers", "XENVBD_WORKERS",
         "--heartbeat", "XENVBD_HEARTBEAT_SECONDS", "--loop-wait", "XENVBD_LOOP_WAIT_SECONDS",
         "--metrics-require-token", "XENVBD_METRICS_REQUIRE_TOKEN", "--kubeconfig", "KUBECONFIG");
+  }
+
+  @Test
+  void environmentTwinsAreReadAndBadValuesExitWithTheReason() throws Exception {
+    Path token = Files.writeString(dir.resolve("token"), "t");
+    var env = new java.util.HashMap<String, String>();
+    env.put("XENVBD_TOKEN_FILE", token.toString());
+    env.put("XENVBD_INSECURE_PLAIN_HTTP", "true");
+    env.put("XENVBD_WORKERS", "0");
+    Run withoutNode = runAgent(env);
+    assertThat(withoutNode.exit()).isNotZero();
+    assertThat(withoutNode.out()).contains("--node-name (or NODE_NAME) is required").doesNotContain("\tat ");
+    env.put("NODE_NAME", "dom0-a");
+    Run badWorkers = runAgent(env);
+    assertThat(badWorkers.exit()).isNotZero();
+    assertThat(badWorkers.out()).contains("--workers must be at least 1, got 0").doesNotContain("\tat ");
+  }
+
+  private record Run(int exit, String out) {}
+
+  private static Run runAgent(java.util.Map<String, String> env) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), AgentCommand.class.getName()).redirectErrorStream(true);
+    for (String name : List.of("NODE_NAME", "XENVBD_TOKEN_FILE", "XENVBD_INSECURE_PLAIN_HTTP", "XENVBD_WORKERS",
+        "XENVBD_TLS_CERT", "XENVBD_TLS_KEY", "KUBECONFIG")) {
+      pb.environment().remove(name);
+    }
+    pb.environment().putAll(env);
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    return new Run(p.exitValue(), out);
   }
 }

@@ -21,9 +21,24 @@ final class MockApi implements AutoCloseable {
   final KubernetesMockServer server;
   final KubernetesClient client;
 
-  private MockApi() {
-    server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), new KubernetesCrudDispatcher(), false);
-    server.init();
+  private MockApi(boolean grantLeases) {
+    if (grantLeases) {
+      // CRUD storage plus one canned answer: the SelfSubjectRulesReview the operator SDK posts before
+      // leader election, granting what a Lease lock needs (the plain CRUD mock answers it with 422)
+      var responses = new HashMap<io.fabric8.mockwebserver.ServerRequest, java.util.Queue<io.fabric8.mockwebserver.ServerResponse>>();
+      server = new KubernetesMockServer(new Context(), new MockWebServer(), responses,
+          new io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher(responses), false);
+      server.init();
+      server.expect().post().withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews")
+          .andReturn(201, new io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder()
+              .withNewStatus().withIncomplete(false)
+              .addNewResourceRule().withApiGroups("coordination.k8s.io").withResources("leases").withVerbs("*").endResourceRule()
+              .endStatus().build())
+          .always();
+    } else {
+      server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), new KubernetesCrudDispatcher(), false);
+      server.init();
+    }
     client = server.createClient();
     for (String crd : new String[] {"virtualdisks.xenvbd.io-v1.yml", "dom0nodes.xenvbd.io-v1.yml"}) {
       Path file = Path.of("target/classes/META-INF/fabric8", crd);
@@ -36,7 +51,12 @@ final class MockApi implements AutoCloseable {
   }
 
   static MockApi start() {
-    return new MockApi();
+    return new MockApi(false);
+  }
+
+  /** The same, answering the SDK's Lease permission check so that leader election can run. */
+  static MockApi startGrantingLeases() {
+    return new MockApi(true);
   }
 
   @Override

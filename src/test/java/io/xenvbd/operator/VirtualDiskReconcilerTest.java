@@ -143,7 +143,7 @@ class VirtualDiskReconcilerTest {
     h.putNode(Fixtures.node("a", 10 * GI, 0, 8, 1, false, Instant.now().minusSeconds(100), 10));
     // a dead agent writes nothing: the Ready disk notices at its periodic look (1 s in these tests)
     VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.UNKNOWN, Reasons.NODE_UNREACHABLE);
-    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("last heartbeat");
+    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("missed its heartbeats");
     assertThat(d.getStatus().path()).as("image facts are kept while the node is away").isNotNull();
   }
 
@@ -257,6 +257,30 @@ class VirtualDiskReconcilerTest {
     h.awaitCondition("ns1", "copy", Conditions.READY, Conditions.FALSE, Reasons.WAITING_FOR_SOURCE);
     h.create(Fixtures.disk("ns1", "base", Fixtures.spec("a", "64Mi", null, null, null)));
     assertThat(h.awaitReady("ns1", "copy").getStatus().nodeName()).isEqualTo("a");
+  }
+
+  @Test
+  void managementPortServesHealthReadinessAndMetrics() throws Exception {
+    h.fake("a");
+    h.putNode(Fixtures.node("a", 10 * GI, 0));
+    h.create(Fixtures.disk("ns1", "d", "64Mi"));
+    h.awaitReady("ns1", "d");
+    var http = java.net.http.HttpClient.newHttpClient();
+    String base = "http://127.0.0.1:" + h.operator.managementPort();
+    for (String path : new String[] {"/healthz", "/readyz"}) {
+      var r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + path)).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).as(path).isEqualTo(200);
+    }
+    await().untilAsserted(() -> {
+      String metrics = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/metrics")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+      assertThat(metrics).contains("# TYPE xenvbd_operator_reconciles_total counter",
+          "xenvbd_operator_outcomes_total{outcome=\"Done\"}", "xenvbd_operator_agent_calls_total{call=\"put\",result=\"ok\"} 1",
+          "xenvbd_operator_kube_events_total{type=\"Normal\",reason=\"Provisioned\"} 1", "xenvbd_operator_leader 1");
+      assertThat(metrics).containsPattern("xenvbd_operator_reconciles_total\\{result=\"success\"\\} [1-9]");
+    });
+    h.stopOperator();
   }
 
   private void edit(String ns, String name, String size, VirtualDiskSpec.Filesystem fs) {

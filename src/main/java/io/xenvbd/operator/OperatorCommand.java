@@ -1,0 +1,124 @@
+package io.xenvbd.operator;
+
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.xenvbd.protocol.AgentClientFactory;
+import io.xenvbd.protocol.HttpAgentClient;
+import io.xenvbd.protocol.Tls;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code xenvbd operator}: the controller Deployment. Every flag has an environment-variable twin. */
+@Command(name = "operator", mixinStandardHelpOptions = true,
+    description = "Runs the operator: places each VirtualDisk on a dom0 node, drives that node's agent,"
+        + " and reports status, conditions and events.")
+public final class OperatorCommand implements Callable<Integer> {
+
+  @Option(names = "--namespaces", split = ",", defaultValue = "${env:XENVBD_NAMESPACES}",
+      description = "Namespaces to watch, comma-separated (env XENVBD_NAMESPACES). Default: all.")
+  List<String> namespaces = new ArrayList<>();
+
+  @Option(names = "--token-file", defaultValue = "${env:XENVBD_TOKEN_FILE}",
+      description = "File holding the bearer token agents accept (env XENVBD_TOKEN_FILE). Required.")
+  Path tokenFile;
+
+  @Option(names = "--agent-ca", defaultValue = "${env:XENVBD_AGENT_CA}",
+      description = "PEM CA that signed the agents' certificates (env XENVBD_AGENT_CA). Required unless agents"
+          + " serve plain HTTP.")
+  Path agentCa;
+
+  @Option(names = "--management-port", defaultValue = "${env:XENVBD_MANAGEMENT_PORT:-8080}",
+      description = "Port of /healthz, /readyz and /metrics (env XENVBD_MANAGEMENT_PORT, default ${DEFAULT-VALUE}).")
+  int managementPort;
+
+  @Option(names = "--leader-election", defaultValue = "${env:XENVBD_LEADER_ELECTION:-true}", arity = "1",
+      description = "Take a Lease before acting, for several replicas (env XENVBD_LEADER_ELECTION, default ${DEFAULT-VALUE}).")
+  boolean leaderElection;
+
+  @Option(names = "--lease-namespace", defaultValue = "${env:XENVBD_LEASE_NAMESPACE:-default}",
+      description = "Namespace of the Lease (env XENVBD_LEASE_NAMESPACE, default ${DEFAULT-VALUE}).")
+  String leaseNamespace;
+
+  @Option(names = "--lease-name", defaultValue = "${env:XENVBD_LEASE_NAME:-xenvbd-operator}",
+      description = "Name of the Lease (env XENVBD_LEASE_NAME, default ${DEFAULT-VALUE}).")
+  String leaseName;
+
+  @Option(names = "--identity", defaultValue = "${env:POD_NAME}",
+      description = "This replica's name in the Lease (env POD_NAME, default: the hostname).")
+  String identity;
+
+  @Option(names = "--use-ssa-for-status", defaultValue = "${env:XENVBD_USE_SSA_FOR_STATUS:-false}", arity = "1",
+      description = "Write finalizers and status with server-side apply instead of JSON patches"
+          + " (env XENVBD_USE_SSA_FOR_STATUS, default ${DEFAULT-VALUE}; see docs/operator.md).")
+  boolean useSsaForStatus;
+
+  @Option(names = "--kubeconfig", defaultValue = "${env:KUBECONFIG}",
+      description = "kubeconfig file (env KUBECONFIG). Default: in-cluster service account.")
+  Path kubeconfig;
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new OperatorCommand()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    OperatorConfig config = toConfig();
+    AgentClientFactory agents = HttpAgentClient.factory(readToken(), agentCa == null ? null : Tls.clientContext(agentCa));
+    KubernetesClient client = kubernetesClient();
+    XenvbdOperator operator = XenvbdOperator.start(client, config, agents);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      operator.close();
+      client.close();
+      stopped.countDown();
+    }, "xenvbd-operator-shutdown"));
+    stopped.await();
+    return 0;
+  }
+
+  /**
+   * The flags as one value. In a Deployment, losing the Lease exits the JVM: the pod restarts as a
+   * clean standby, so no in-memory state (placement claims, backoffs) can act beside a new leader.
+   */
+  OperatorConfig toConfig() {
+    if (tokenFile == null) fail("--token-file (or XENVBD_TOKEN_FILE) is required: the file holding the agents' bearer token");
+    if (managementPort < -1 || managementPort > 65535) fail("--management-port " + managementPort + " is out of range 0-65535");
+    Set<String> watched = new LinkedHashSet<>();
+    for (String ns : namespaces) if (!ns.isBlank()) watched.add(ns.strip());
+    OperatorConfig defaults = OperatorConfig.inProcess();
+    return new OperatorConfig(watched, tokenFile, agentCa, managementPort, leaderElection, leaseNamespace, leaseName,
+        identity, true, useSsaForStatus, defaults.pollMin(), defaults.pollMax(), defaults.retryMin(), defaults.retryMax(),
+        defaults.pendingRecheck(), defaults.readyRecheck());
+  }
+
+  private String readToken() {
+    try {
+      String token = Files.readString(tokenFile, StandardCharsets.UTF_8).strip();
+      if (token.isEmpty()) fail("--token-file " + tokenFile + " is empty: put the agents' bearer token in it");
+      return token;
+    } catch (IOException e) {
+      throw fail("cannot read --token-file " + tokenFile + ": " + e.getMessage());
+    }
+  }
+
+  private KubernetesClient kubernetesClient() throws IOException {
+    if (kubeconfig == null) return new KubernetesClientBuilder().build();
+    return new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(Files.readString(kubeconfig))).build();
+  }
+
+  private CommandLine.ParameterException fail(String message) {
+    throw new CommandLine.ParameterException(new CommandLine(this), message);
+  }
+}

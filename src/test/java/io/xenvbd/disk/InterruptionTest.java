@@ -1,0 +1,145 @@
+package io.xenvbd.disk;
+
+import static io.xenvbd.disk.DiskTestSupport.*;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import io.xenvbd.api.Populate;
+import io.xenvbd.api.Tailor;
+import io.xenvbd.api.VirtualDiskSpec.Filesystem;
+import io.xenvbd.testing.RequiresRoot;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** An interrupted build leaves no image, no mount and no loop device; a crashed one is cleaned by recover(). */
+@RequiresRoot
+class InterruptionTest {
+  @TempDir static Path tmp;
+  static Path allowed;
+
+  @BeforeAll
+  static void bigSource() throws IOException {
+    allowed = tmp.resolve("allowed");
+    Path src = allowed.resolve("tree");
+    Random r = new Random(42);
+    byte[] block = new byte[1 << 20];
+    for (int d = 0; d < 4; d++) {
+      Files.createDirectories(src.resolve("d" + d));
+      for (int f = 0; f < 12; f++) {
+        r.nextBytes(block);
+        Files.write(src.resolve("d" + d + "/f" + f), block);
+      }
+    }
+  }
+
+  @AfterAll
+  static void nothingLeftAttached() {
+    assertNothingAttachedUnder(tmp);
+  }
+
+  static Populate populate(Populate.Method m) {
+    return new Populate(List.of(new Populate.HostPath(allowed.resolve("tree").toString(), "/srv")), null, null,
+        List.of("/tmp"), m);
+  }
+
+  /** The listener runs on the building thread: interrupting there stops the build at exactly that stage. */
+  @ParameterizedTest(name = "{0} at {1}")
+  @CsvSource({"Offline,Create", "Offline,Populate", "Offline,Tailor", "Offline,Format", "Offline,Check",
+      "Offline,Publish", "LoopMount,Create", "LoopMount,Format", "LoopMount,Populate", "LoopMount,Tailor",
+      "LoopMount,Check", "LoopMount,Publish"})
+  void interruptAtAnyStageLeavesNothing(Populate.Method method, String stage) {
+    Path root = tmp.resolve("stage-" + method + "-" + stage);
+    DiskEngine engine = engine(root, allowed);
+    DiskRequest req = request("vm", spec("96Mi", Filesystem.ext4, populate(method), new Tailor("vm", null, null)));
+    ProgressListener interruptAt = (s, done, total, pct) -> {
+      if (s.equals(stage)) Thread.currentThread().interrupt();
+    };
+
+    DiskException e = catchThrowableOfType(() -> engine.build(req, interruptAt), DiskException.class);
+    boolean flagKept = Thread.interrupted(); // also clears it for the next test
+
+    assertThat(e).isNotNull();
+    assertThat(e.code()).isEqualTo(ErrorCode.Interrupted);
+    assertThat(flagKept).as("the interrupt flag is restored for the caller").isTrue();
+    assertThat(engine.inspect("default", "vm")).isEmpty();
+    assertThat(nonImageEntries(root)).isEmpty();
+    assertThat(engine.inventory().leftovers()).isEmpty();
+    assertNothingAttachedUnder(root);
+    // The same request then builds fine: an interruption has no lasting effect.
+    assertThat(engine.build(req, ProgressListener.NONE).path()).exists();
+  }
+
+  @Test
+  void interruptingTheBuildingThreadDuringACopyKillsItAndCleansUp() throws Exception {
+    Path root = tmp.resolve("thread");
+    DiskEngine engine = engine(root, allowed);
+    DiskRequest req = request("vm", spec("128Mi", Filesystem.ext4, populate(Populate.Method.LoopMount), null));
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    Thread builder = new Thread(() -> {
+      try {
+        engine.build(req, ProgressListener.NONE);
+      } catch (Throwable t) {
+        failure.set(t);
+      }
+    });
+    builder.start();
+    // Interrupt once the copy into the mounted image has started (a mount under the root exists).
+    long deadline = System.currentTimeMillis() + 30_000;
+    while (new MountTable().mountPointsUnder(root).isEmpty() && builder.isAlive() && System.currentTimeMillis() < deadline) {
+      Thread.sleep(5);
+    }
+    builder.interrupt();
+    builder.join(60_000);
+
+    assertThat(builder.isAlive()).isFalse();
+    assertThat(failure.get()).isInstanceOf(DiskException.class);
+    assertThat(((DiskException) failure.get()).code()).isEqualTo(ErrorCode.Interrupted);
+    assertThat(engine.inspect("default", "vm")).isEmpty();
+    assertThat(nonImageEntries(root)).isEmpty();
+    assertNothingAttachedUnder(root);
+  }
+
+  @Test
+  void recoverRemovesWhatACrashedBuildLeftMountedAttachedAndHalfWritten() throws Exception {
+    Path root = tmp.resolve("crash");
+    Path ns = Files.createDirectories(root.resolve("default"));
+    // What a killed agent leaves: a temp image loop-mounted on a temp mount point, a staging tree,
+    // a half-downloaded archive, and metadata renamed into place whose image never was.
+    Path tempImage = ns.resolve(".vm.img.tmp-dead01");
+    RUN.run("truncate", "-s", "32M", tempImage.toString());
+    RUN.run("mke2fs", "-q", "-t", "ext4", tempImage.toString());
+    Path mnt = Files.createDirectories(root.resolve(".tmp-mnt-dead02"));
+    Path staging = Files.createDirectories(root.resolve(".tmp-staging-dead03/etc"));
+    Files.writeString(staging.resolve("hostname"), "x\n");
+    Files.writeString(root.resolve(".tmp-download-dead04"), "partial");
+    Files.writeString(ns.resolve("gone.img.json"), "{}");
+    Path kept = ns.resolve("kept.img");
+    Files.writeString(kept, "an image file with no metadata: an orphan, never deleted by itself");
+    RUN.run("mount", "-o", "loop", tempImage.toString(), mnt.toString());
+    try {
+      DiskEngine engine = engine(root);
+      assertThat(engine.inventory().leftovers()).hasSize(5);
+
+      List<Path> cleaned = engine.recover();
+
+      assertThat(cleaned).hasSize(5);
+      assertThat(nonImageEntries(root)).isEmpty();
+      assertNothingAttachedUnder(root);
+      assertThat(kept).exists();
+      assertThat(engine.inventory().orphans()).containsExactly(kept);
+      assertThat(engine.inventory().leftovers()).isEmpty();
+    } finally {
+      RUN.exec(List.of("umount", mnt.toString()), java.time.Duration.ofMinutes(1), null);
+    }
+  }
+}

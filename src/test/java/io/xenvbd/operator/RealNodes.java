@@ -1,0 +1,103 @@
+package io.xenvbd.operator;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.xenvbd.agent.Agent;
+import io.xenvbd.agent.AgentConfig;
+import io.xenvbd.protocol.AgentClientFactory;
+import io.xenvbd.protocol.HttpAgentClient;
+import io.xenvbd.protocol.Tls;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+import javax.net.ssl.SSLContext;
+
+/** Real in-process agents over HTTPS, each with its own images root, registered in the given API. */
+final class RealNodes implements AutoCloseable {
+  final String token = "token-" + UUID.randomUUID();
+  final Path dir;
+  final Tls.Generated tls;
+  final SSLContext clientSsl;
+  final KubernetesClient kube;
+  final Map<String, Agent> agents = new ConcurrentHashMap<>();
+
+  RealNodes(Path dir, KubernetesClient kube) {
+    this.dir = dir;
+    this.kube = kube;
+    this.tls = Tls.generate(dir.resolve("certs"), List.of("127.0.0.1", "localhost"));
+    this.clientSsl = Tls.clientContext(tls.caCert());
+  }
+
+  /** The factory the operator gets: the production HTTPS client, trusting the test CA. */
+  AgentClientFactory clients() {
+    return HttpAgentClient.factory(token, clientSsl);
+  }
+
+  Path root(String node) {
+    return dir.resolve(node).resolve("images");
+  }
+
+  Path sources() {
+    return dir.resolve("sources");
+  }
+
+  /** Starts (or restarts, on the same images root) the agent of {@code node}; heartbeats every 2 seconds. */
+  Agent start(String node) {
+    try {
+      Files.createDirectories(sources());
+      AgentConfig config = AgentConfig.localPlain(node, Files.createDirectories(root(node)), List.of(sources()), token)
+          .withTls(tls.cert(), tls.key()).withHeartbeat(Duration.ofSeconds(2)).withWorkers(3);
+      Agent agent = Agent.start(config, kube);
+      agents.put(node, agent);
+      return agent;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  void stop(String node) {
+    Agent a = agents.remove(node);
+    if (a != null) a.close();
+  }
+
+  /** Image files ({@code *.img}) under a node's root, relative to it. */
+  List<String> images(String node) {
+    try (Stream<Path> walk = Files.walk(root(node))) {
+      return walk.filter(p -> p.getFileName().toString().endsWith(".img") && Files.isRegularFile(p))
+          .map(p -> root(node).relativize(p).toString()).sorted().toList();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Finished builds the agent counted (its Prometheus counter, all results). */
+  long builds(String node) {
+    try {
+      HttpClient http = HttpClient.newBuilder().sslContext(clientSsl).build();
+      String body = http.send(HttpRequest.newBuilder(URI.create(agents.get(node).endpoint() + "/metrics"))
+          .header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString()).body();
+      return body.lines().filter(l -> l.startsWith("xenvbd_agent_operations_total{") && l.contains("kind=\"build\""))
+          .mapToLong(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    for (String node : List.copyOf(agents.keySet())) stop(node);
+  }
+}
