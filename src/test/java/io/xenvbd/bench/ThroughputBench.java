@@ -54,7 +54,8 @@ final class ThroughputBench {
     Files.deleteIfExists(img);
     Files.createDirectories(mnt);
     Cmd.run("truncate", "-s", "2G", img.toString());
-    Cmd.run("mke2fs", "-F", "-q", "-t", "ext4", "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard", img.toString());
+    // the options the product uses for a sparse ext4 image (Formatter.mke2fs)
+    Cmd.run("mke2fs", "-F", "-q", "-t", "ext4", "-E", "lazy_itable_init=1,lazy_journal_init=1", img.toString());
     Cmd.run("mount", "-o", "loop", img.toString(), mnt.toString());
     try {
       double cp = Cmd.run("cp", "-a", ctx.source() + "/.", mnt + "/").seconds();
