@@ -58,6 +58,9 @@ public final class BenchMain implements Callable<Integer> {
       + " many ms (recipe, latency, scale; written to separate *-whatif sections). Default: the product as shipped.")
   Long pollMaxMs;
 
+  @Option(names = "--what-if-agent-workers", description = "What-if: build workers per agent (local mode: 2).")
+  Integer agentWorkers;
+
   private final String command;
 
   BenchMain(String command) {
@@ -98,10 +101,10 @@ public final class BenchMain implements Callable<Integer> {
     Path repo = Path.of("").toAbsolutePath();
     if (!bench.equals("scale")) {
       return List.of(new Ctx(work, r, repo, tree, runs, latencyDisks, latencyGap, 0, scaleAgents, scaleFs, scaleSize,
-          !scaleInProcess, true, pollMax(), command));
+          !scaleInProcess, true, pollMax(), agentWorkers, command));
     }
     return scaleDisks.stream().map(n -> new Ctx(work, r, repo, tree, runs, latencyDisks, latencyGap, n, scaleAgents,
-        scaleFs, scaleSize, !scaleInProcess, true, pollMax(), command)).toList();
+        scaleFs, scaleSize, !scaleInProcess, true, pollMax(), agentWorkers, command)).toList();
   }
 
   private java.time.Duration pollMax() {

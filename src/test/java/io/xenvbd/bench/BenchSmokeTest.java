@@ -31,7 +31,7 @@ class BenchSmokeTest {
 
   private Ctx ctx(String name) {
     return new Ctx(work.resolve(name), new Report(work.resolve(name + ".md")), Path.of("").toAbsolutePath(), source,
-        1, 4, 20, 8, 2, "none", "4Mi", true, false, null, "bench/run.sh " + name + " (smoke)");
+        1, 4, 20, 8, 2, "none", "4Mi", true, false, null, null, "bench/run.sh " + name + " (smoke)");
   }
 
   private static String report(Ctx ctx) throws Exception {

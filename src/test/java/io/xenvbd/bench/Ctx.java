@@ -8,7 +8,7 @@ import java.nio.file.Path;
  */
 record Ctx(Path work, Report report, Path repo, Path source, int runs, int latencyDisks, long latencyGapMillis,
            int scaleDisks, int scaleAgents, String scaleFs, String scaleSize, boolean scaleSeparateJvm, boolean warmup,
-           java.time.Duration pollMax, String command) {
+           java.time.Duration pollMax, Integer agentWorkers, String command) {
 
   /** Index of the first measured round: round 0 is a warm-up (JIT, page cache) unless warm-up is off. */
   int firstRound() {
@@ -21,8 +21,21 @@ record Ctx(Path work, Report report, Path repo, Path source, int runs, int laten
 
   /** What-if runs: the operator's longest poll of a building disk (null: the product's default). */
   String variantNote() {
-    return pollMax == null ? "" : " **What-if run: operator poll of a building disk capped at " + pollMax.toMillis()
-        + " ms (OperatorConfig.withBackoff), not the product's default.**";
+    String note = "";
+    if (pollMax != null) note += " operator poll of a building disk capped at " + pollMax.toMillis() + " ms (OperatorConfig.withBackoff);";
+    if (agentWorkers != null) note += " " + agentWorkers + " build workers per agent instead of local mode's 2;";
+    return note.isEmpty() ? "" : " **What-if run, not the product's defaults:" + note + " same composition as local mode otherwise.**";
+  }
+
+  boolean whatIf() {
+    return pollMax != null || agentWorkers != null;
+  }
+
+  /** Report section of a benchmark: what-if runs get their own, named after what they changed. */
+  String section(String bench) {
+    if (!whatIf()) return bench;
+    return bench + "-whatif" + (pollMax == null ? "" : "-poll" + pollMax.toMillis())
+        + (agentWorkers == null ? "" : "-workers" + agentWorkers);
   }
 
   Path recipeScript() {

@@ -22,7 +22,7 @@ final class LatencyBench {
     Path dir = ctx.dir("latency");
     int n = ctx.latencyDisks();
     Clients.RequestCounter benchRequests = new Clients.RequestCounter();
-    try (Rig rig = Rig.start(dir, 1, false, List.of(), ctx.pollMax());
+    try (Rig rig = Rig.start(dir, 1, false, List.of(), ctx.pollMax(), ctx.agentWorkers());
          KubernetesClient client = Clients.client(rig.api.url(), benchRequests);
          ReadyWatch watch = new ReadyWatch(client)) {
       Thread.sleep(1000); // informers of the operator and the watch have synced
@@ -72,7 +72,7 @@ final class LatencyBench {
         Long placed = watch.placedAt(name(i));
         timeline.add(new Timeline.Disk(createdWall[i], placed == null ? 0 : placed, b[0], b[1], seens.get(i).wallMillis()));
       }
-      ctx.report().section(ctx.pollMax() == null ? "latency" : "latency-whatif", render(ctx, Stats.of(latency), n, createSpan, wall, opDelta, agDelta, benchDelta,
+      ctx.report().section(ctx.section("latency"), render(ctx, Stats.of(latency), n, createSpan, wall, opDelta, agDelta, benchDelta,
           agentCalls, reconciles, Timeline.breakdown(timeline)));
     } finally {
       Rig.removeTree(dir);

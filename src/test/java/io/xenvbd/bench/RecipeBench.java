@@ -39,8 +39,8 @@ final class RecipeBench {
       allocated.put(v, new ArrayList<>());
     });
     // The product as shipped: LocalMode itself. What-if runs need a configured operator: the same composition (Rig).
-    try (AutoCloseable product = ctx.pollMax() == null ? LocalMode.start(config)
-             : Rig.start(dir.resolve("rig"), 1, false, List.of(ctx.source()), ctx.pollMax());
+    try (AutoCloseable product = !ctx.whatIf() ? LocalMode.start(config)
+             : Rig.start(dir.resolve("rig"), 1, false, List.of(ctx.source()), ctx.pollMax(), ctx.agentWorkers());
          KubernetesClient client = Clients.client(product instanceof LocalMode m ? m.apiUrl() : ((Rig) product).api.url(), null);
          ReadyWatch watch = new ReadyWatch(client)) {
       for (int round = 0; round <= ctx.lastRound(); round++) {
@@ -68,7 +68,7 @@ final class RecipeBench {
       String table = Timeline.breakdown(disks);
       if (!table.isEmpty()) breakdowns.append("\n").append(v).append(":\n\n").append(table);
     }
-    ctx.report().section(ctx.pollMax() == null ? "recipe" : "recipe-whatif", render(ctx, seconds, allocated, builds) + (breakdowns.length() == 0 ? ""
+    ctx.report().section(ctx.section("recipe"), render(ctx, seconds, allocated, builds) + (breakdowns.length() == 0 ? ""
         : "\nWhere B's time goes (wall clock of the watch joined with the agent's log):\n" + breakdowns));
   }
 

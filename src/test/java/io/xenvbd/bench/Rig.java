@@ -38,7 +38,7 @@ final class Rig implements AutoCloseable {
   }
 
   static Rig start(Path dir, int agentCount, boolean operatorInOwnJvm) throws Exception {
-    return start(dir, agentCount, operatorInOwnJvm, List.of(), null);
+    return start(dir, agentCount, operatorInOwnJvm, List.of(), null, null);
   }
 
   /** The operator's configuration: local mode's, or with the poll of a building disk capped (what-if runs). */
@@ -49,8 +49,8 @@ final class Rig implements AutoCloseable {
     return c.withBackoff(min, pollMax, c.retryMin(), c.retryMax(), c.pendingRecheck(), c.readyRecheck());
   }
 
-  static Rig start(Path dir, int agentCount, boolean operatorInOwnJvm, List<Path> sources, Duration pollMax)
-      throws Exception {
+  static Rig start(Path dir, int agentCount, boolean operatorInOwnJvm, List<Path> sources, Duration pollMax,
+                  Integer workers) throws Exception {
     Rig rig = new Rig(EmbeddedApiServer.startWithProjectCrds(0));
     try {
       String token = "bench-" + Long.toHexString(new java.security.SecureRandom().nextLong());
@@ -58,7 +58,7 @@ final class Rig implements AutoCloseable {
       for (int i = 0; i < agentCount; i++) {
         String node = String.format("bench-node-%02d", i);
         rig.agents.add(Agent.start(new AgentConfig(node, dir.resolve("images-" + i), sources,
-            new InetSocketAddress("127.0.0.1", 0), null, tls.cert(), tls.key(), false, token, 2,
+            new InetSocketAddress("127.0.0.1", 0), null, tls.cert(), tls.key(), false, token, workers == null ? 2 : workers,
             Duration.ofSeconds(10), Duration.ofSeconds(60), false, AgentConfig.DEFAULT_RETRY_FAILED_AFTER), rig.agentClient));
       }
       rig.awaitNodes(agentCount);

@@ -22,7 +22,8 @@ final class ScaleBench {
   static void run(Ctx ctx) throws Exception {
     Path dir = ctx.dir("scale-" + ctx.scaleDisks());
     int n = ctx.scaleDisks();
-    try (Rig rig = Rig.start(dir, ctx.scaleAgents(), ctx.scaleSeparateJvm(), List.of(), ctx.pollMax());
+    try (Rig rig = Rig.start(dir, ctx.scaleAgents(), ctx.scaleSeparateJvm(), List.of(), ctx.pollMax(),
+             ctx.agentWorkers());
          KubernetesClient client = Clients.client(rig.api.url(), null);
          ReadyWatch watch = new ReadyWatch(client)) {
       Thread.sleep(1000);
@@ -74,7 +75,7 @@ final class ScaleBench {
       } else {
         memory = "operator in this JVM: heap and RSS not separable (run with --scale-operator-jvm)";
       }
-      ctx.report().section("scale-" + n + (ctx.pollMax() == null ? "" : "-whatif"), render(ctx, n, createdAfter, allReady, reconciles, agentCalls, memory));
+      ctx.report().section(ctx.section("scale-" + n), render(ctx, n, createdAfter, allReady, reconciles, agentCalls, memory));
     } finally {
       Rig.removeTree(dir);
     }
