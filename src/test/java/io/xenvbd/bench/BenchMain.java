@@ -17,7 +17,8 @@ import picocli.CommandLine.Parameters;
     description = "Run xenvbd's benchmarks (recipe, latency, scale, sparse, throughput; default: all) and write"
         + " their sections of the report.")
 public final class BenchMain implements Callable<Integer> {
-  @Parameters(arity = "0..*", paramLabel = "BENCH", description = "recipe, latency, scale, sparse, throughput (default: all)")
+  @Parameters(arity = "0..*", paramLabel = "BENCH", description = "recipe, latency, scale, sparse, throughput (default: all); api: profile of the"
+      + " embedded API server's create cost (uses --scale-disks)")
   List<String> which = List.of("sparse", "throughput", "recipe", "latency", "scale");
 
   @Option(names = "--work", description = "Scratch directory (removed at the end; default ${DEFAULT-VALUE}).")
@@ -99,7 +100,7 @@ public final class BenchMain implements Callable<Integer> {
   private List<Ctx> contexts(Path tree, String bench) {
     Report r = new Report(report);
     Path repo = Path.of("").toAbsolutePath();
-    if (!bench.equals("scale")) {
+    if (!bench.equals("scale") && !bench.equals("api")) {
       return List.of(new Ctx(work, r, repo, tree, runs, latencyDisks, latencyGap, 0, scaleAgents, scaleFs, scaleSize,
           !scaleInProcess, true, pollMax(), agentWorkers, command));
     }
@@ -118,6 +119,7 @@ public final class BenchMain implements Callable<Integer> {
       case "scale" -> ScaleBench.run(ctx);
       case "sparse" -> SparseBench.run(ctx);
       case "throughput" -> ThroughputBench.run(ctx);
+      case "api" -> ApiBench.run(ctx);
       default -> throw new CommandLine.ParameterException(new CommandLine(new BenchMain("")),
           "unknown benchmark '" + bench + "': choose recipe, latency, scale, sparse or throughput");
     }
