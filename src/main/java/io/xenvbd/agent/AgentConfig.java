@@ -66,6 +66,12 @@ public record AgentConfig(
         workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter);
   }
 
+  /** Bind elsewhere, and advertise {@code endpointOrNull} (null: derived from the bound address and port). */
+  public AgentConfig withListen(InetSocketAddress address, URI endpointOrNull) {
+    return new AgentConfig(nodeName, imagesRoot, allowedSources, address, endpointOrNull, tlsCert, tlsKey,
+        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter);
+  }
+
   public AgentConfig withHeartbeat(Duration every) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
         insecurePlainHttp, token, workers, every, loopWait, metricsRequireToken, retryFailedAfter);

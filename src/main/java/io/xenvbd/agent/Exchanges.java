@@ -1,8 +1,12 @@
 package io.xenvbd.agent;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.cfg.MapperConfig;
+import com.fasterxml.jackson.databind.introspect.Annotated;
+import com.fasterxml.jackson.databind.introspect.JacksonAnnotationIntrospector;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -22,8 +26,19 @@ final class Exchanges {
   static final int MAX_BODY_BYTES = 1 << 20;
   private static final long DRAIN_LIMIT = 16L << 20;
 
-  /** Strict: a misspelled field is a mistake the caller should hear about, not a silently ignored setting. */
+  /**
+   * Strict: a misspelled field is a mistake the caller should hear about, not a silently ignored
+   * setting. The API records say {@code @JsonIgnoreProperties(ignoreUnknown = true)} so that the
+   * operator tolerates newer objects from the API server; the agent's own input overrules that.
+   */
   static final ObjectMapper JSON = JsonMapper.builder()
+      .annotationIntrospector(new JacksonAnnotationIntrospector() {
+        @Override
+        public JsonIgnoreProperties.Value findPropertyIgnoralByName(MapperConfig<?> config, Annotated a) {
+          JsonIgnoreProperties.Value declared = super.findPropertyIgnoralByName(config, a);
+          return declared == null ? null : declared.withoutIgnoreUnknown();
+        }
+      })
       .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
       .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
       .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)

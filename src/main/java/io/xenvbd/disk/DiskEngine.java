@@ -68,7 +68,7 @@ public final class DiskEngine {
             + io.xenvbd.api.Sizes.human(meta.capacityBytes()));
       }
       if (request.sizeBytes() == meta.capacityBytes()) return current;
-      refuseInUse(current.path(), "grow");
+      Guards.refuseInUse(loops, mounts, current.path(), "grow");
       Progress p = new Progress(progress);
       p.stage("Resize", 0, 95);
       resizer.grow(current.path(), request.spec().filesystem(), meta.capacityBytes(), request.sizeBytes(),
@@ -90,8 +90,8 @@ public final class DiskEngine {
         if (meta.isPresent() && meta.get().ownerUid().equals(uid)) deleteFile(metaPath);
         return;
       }
-      if (meta.isEmpty() || !meta.get().ownerUid().equals(uid)) throw notOwner(namespace, name, meta, image);
-      refuseInUse(image, "delete");
+      if (meta.isEmpty() || !meta.get().ownerUid().equals(uid)) throw Guards.notOwner(namespace, name, meta, image);
+      Guards.refuseInUse(loops, mounts, image, "delete");
       deleteFile(image); // image first: a crash in between leaves metadata alone, a leftover recover() removes
       deleteFile(metaPath);
       Publisher.fsyncDir(image.getParent());
@@ -160,17 +160,8 @@ public final class DiskEngine {
     Path image = paths.image(namespace, name);
     if (!Files.exists(image)) return Optional.empty();
     Optional<ImageMetadata> meta = metadata(namespace, name);
-    if (meta.isEmpty() || !meta.get().ownerUid().equals(uid)) throw notOwner(namespace, name, meta, image);
+    if (meta.isEmpty() || !meta.get().ownerUid().equals(uid)) throw Guards.notOwner(namespace, name, meta, image);
     return meta.map(m -> info(m, xen));
-  }
-
-  private void refuseInUse(Path image, String what) {
-    List<String> devs = loops.devicesBackedBy(image);
-    if (!devs.isEmpty() || mounts.isSourceMounted(image)) {
-      throw new DiskException(ErrorCode.ImageInUse, "cannot " + what + " " + image + ": it is "
-          + (devs.isEmpty() ? "mounted" : "attached to " + String.join(", ", devs))
-          + "; stop the guest using it (or umount / losetup -d it) and retry");
-    }
   }
 
   private Optional<ImageMetadata> metadata(String namespace, String name) {
@@ -187,12 +178,6 @@ public final class DiskEngine {
     }
     return new ImageInfo(m.namespace(), m.name(), m.ownerUid(), image, apparent, formatter.allocated(image),
         m.filesystemUuid(), m.specDigest(), xenDisk(image, xen), xenLegacyDisk(image, xen));
-  }
-
-  private static DiskException notOwner(String ns, String name, Optional<ImageMetadata> meta, Path image) {
-    return new DiskException(ErrorCode.NotOwner, "image " + image + " belongs to "
-        + meta.map(m -> "another VirtualDisk (uid " + m.ownerUid() + ")").orElse("no VirtualDisk (it has no xenvbd metadata)")
-        + ": delete or rename that image on the node, or choose another name than " + ns + "/" + name);
   }
 
   private static void deleteFile(Path p) {

@@ -1,6 +1,9 @@
 package io.xenvbd.disk;
 
-/** Turns stage and byte counts into the listener's overall percent; each stage owns a slice of 0..100. */
+/**
+ * Turns stage and byte counts into the listener's overall percent; each stage owns a slice of 0..100.
+ * Synchronized: during a copy, reports also come from the copy-progress poller thread.
+ */
 final class Progress {
   private final ProgressListener listener;
   private String stage = "Create";
@@ -11,14 +14,14 @@ final class Progress {
     this.listener = listener == null ? ProgressListener.NONE : listener;
   }
 
-  void stage(String name, int fromPercent, int toPercent) {
+  synchronized void stage(String name, int fromPercent, int toPercent) {
     stage = name;
     from = fromPercent;
     to = toPercent;
     report(0, 0);
   }
 
-  void bytes(long done, long total) {
+  synchronized void bytes(long done, long total) {
     report(done, total);
   }
 
@@ -26,7 +29,7 @@ final class Progress {
     stage("Publish", 100, 100);
   }
 
-  private void report(long done, long total) {
+  private synchronized void report(long done, long total) {
     int pct = total <= 0 ? from : from + (int) ((to - from) * Math.min(1.0, (double) done / total));
     try {
       listener.onProgress(stage, done, total, pct);

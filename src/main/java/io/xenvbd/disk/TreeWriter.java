@@ -49,8 +49,16 @@ final class TreeWriter {
     }
     for (int i = 0; i < sources.size(); i++) {
       Io.checkInterrupted("copying " + sources.get(i));
-      copy(sources.get(i), p.hostPaths().get(i).effectiveTarget(), tree);
-      done += apparentSize(sources.get(i));
+      Path dst = ImagePaths.insideTree(tree, p.hostPaths().get(i).effectiveTarget());
+      long before = done;
+      long size = apparentSize(sources.get(i));
+      long already = CopyProgress.measure(dst);
+      // cp says nothing while it copies: a poller measures what has landed, so a long copy shows progress.
+      try (CopyProgress poll = new CopyProgress(dst, bytes ->
+          progress.bytes(Math.min(before + Math.max(0, Math.min(bytes - already, size)), total), total))) {
+        copy(sources.get(i), dst);
+      }
+      done += size;
       progress.bytes(Math.min(done, total), total);
     }
     for (String dir : p.createDirs()) {
@@ -59,8 +67,7 @@ final class TreeWriter {
   }
 
   /** cp -ax into the tree: one filesystem; owners, modes, times, links, devices, xattrs and holes kept. */
-  private void copy(Path source, String target, Path tree) {
-    Path dst = ImagePaths.insideTree(tree, target);
+  private void copy(Path source, Path dst) {
     if (Files.isDirectory(source)) {
       mkdirs(dst);
       // "source/." merges the directory's content (and its own owner/mode/times) into dst, as cp -ax /etc /mnt does.
@@ -99,7 +106,16 @@ final class TreeWriter {
   }
 
   private void write(Path tree, String guestPath, String content, String mode) {
-    Path file = ImagePaths.insideTree(tree, guestPath);
+    Path guest = Path.of(guestPath).normalize();
+    if (guest.getFileName() == null) throw DiskException.invalid("tailor file path '" + guestPath + "' names no file");
+    Path parent = ImagePaths.insideTree(tree, guest.getParent().toString());
+    Path file = parent.resolve(guest.getFileName().toString());
+    try {
+      // "Replacing what is there": a symlink in the way is replaced, never written through.
+      if (Files.isSymbolicLink(file)) Files.delete(file);
+    } catch (IOException e) {
+      throw Io.wrap(e, "replacing the symbolic link " + guestPath + " in the image");
+    }
     mkdirs(file.getParent());
     try {
       Files.writeString(file, content, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,

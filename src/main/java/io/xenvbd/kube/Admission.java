@@ -1,6 +1,7 @@
 package io.xenvbd.kube;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -13,11 +14,11 @@ import java.util.Optional;
 final class Admission {
   record Result(JsonNode object, List<String> warnings) {}
 
-  private final Crds crds;
+  private final CrdRegistry crds;
   private final SchemaValidator schemas = new SchemaValidator();
   private final CelValidator cel = new CelValidator();
 
-  Admission(Crds crds) {
+  Admission(CrdRegistry crds) {
     this.crds = crds;
   }
 
@@ -28,7 +29,7 @@ final class Admission {
       return new Result(object, List.of());
     }
     JsonNode crd = found.get();
-    String kind = Crds.kind(crd);
+    String kind = CrdRegistry.kind(crd);
     String name = Json.text(object, "metadata", "name");
     List<String> unknown = SchemaDefaults.prune(schema, object).stream().map(f -> "unknown field \"" + f + "\"").toList();
     if (!unknown.isEmpty() && "Strict".equalsIgnoreCase(fieldValidation)) {
@@ -48,8 +49,42 @@ final class Admission {
     return new Result(object, "Ignore".equalsIgnoreCase(fieldValidation) ? List.of() : unknown);
   }
 
+  /** Builds the schema validators and CEL programs of every CRD ahead of the first write. */
+  void warmUp() {
+    for (JsonNode crd : crds.all()) {
+      for (JsonNode v : crd.path("spec").path("versions")) {
+        JsonNode schema = v.path("schema").get("openAPIV3Schema");
+        cel.precompile(schema);
+        ObjectNode probe = Json.object().put("apiVersion", Json.text(crd, "spec", "group") + "/" + v.path("name").asText())
+            .put("kind", CrdRegistry.kind(crd));
+        probe.putObject("metadata").put("name", "warm-up");
+        schemas.validate(crd, probe);
+      }
+    }
+  }
+
+  /**
+   * Self-subject access and rules reviews (java-operator-sdk checks its lease permissions with one
+   * before leader election): everything is allowed, as this server has no authorization.
+   */
+  static JsonNode review(JsonNode review) {
+    ObjectNode out = review.deepCopy();
+    ObjectNode status = out.putObject("status");
+    if ("SelfSubjectRulesReview".equals(Json.text(review, "kind"))) {
+      ObjectNode all = status.putArray("resourceRules").addObject();
+      all.putArray("verbs").add("*");
+      all.putArray("apiGroups").add("*");
+      all.putArray("resources").add("*");
+      status.putArray("nonResourceRules").addObject().putArray("verbs").add("*");
+      status.put("incomplete", false);
+    } else {
+      status.put("allowed", true);
+    }
+    return out;
+  }
+
   boolean hasStatusSubresource(ResourcePath rp) {
-    return crds.find(rp.group(), rp.plural()).flatMap(c -> Crds.version(c, rp.version()))
+    return crds.find(rp.group(), rp.plural()).flatMap(c -> CrdRegistry.version(c, rp.version()))
         .map(v -> v.path("subresources").has("status")).orElse(false);
   }
 

@@ -40,6 +40,7 @@ final class ApiHandler implements Handler<HttpServerRequest> {
   @Override
   public void handle(HttpServerRequest req) {
     String path = req.path();
+    LOG.debug("{} {} {}", req.method(), req.uri(), req.getHeader("Content-Type"));
     Query q = Query.parse(req.query());
     try {
       if (req.method() == HttpMethod.GET) {
@@ -88,13 +89,14 @@ final class ApiHandler implements Handler<HttpServerRequest> {
       case "POST" -> writes.create(rp, q, Json.parse(body));
       case "PUT" -> writes.update(rp, q, Json.parse(body));
       case "PATCH" -> writes.patch(rp, q, req.getHeader("Content-Type"), body);
-      case "DELETE" -> writes.delete(rp);
+      case "DELETE" -> writes.delete(rp, q);
       default -> throw new ApiException(405, "MethodNotAllowed", method + " is not supported");
     };
   }
 
   private static void send(HttpServerRequest req, Reply reply) {
     HttpServerResponse resp = req.response();
+    LOG.debug("{} {} -> {}", req.method(), req.uri(), reply.code());
     if (resp.ended() || resp.closed()) {
       return;
     }

@@ -82,8 +82,12 @@ final class Apply {
   /** FieldsV1: {"f:spec":{"f:size":{}}}; lists and scalars are leaves. */
   static ObjectNode fieldsOf(JsonNode config) {
     ObjectNode fields = Json.object();
-    config.fields().forEachRemaining(e -> fields.set("f:" + e.getKey(),
-        e.getValue().isObject() && !e.getValue().isEmpty() ? fieldsOf(e.getValue()) : Json.object()));
+    config.fields().forEachRemaining(e -> {
+      if (!e.getValue().isNull()) {
+        fields.set("f:" + e.getKey(),
+            e.getValue().isObject() && !e.getValue().isEmpty() ? fieldsOf(e.getValue()) : Json.object());
+      }
+    });
     return fields;
   }
 

@@ -24,8 +24,9 @@ import java.util.regex.Pattern;
  */
 public final class CelValidator {
   private static final Pattern OLD_SELF = Pattern.compile("\\boldSelf\\b");
-  private final Cel cel = CelQuantityLibrary.configure(CelFactory.standardCelBuilder()).build();
-  private final Map<String, CelRuntime.Program> programs = new ConcurrentHashMap<>();
+  // One environment and one program per rule for the whole JVM: building them is the slow part.
+  private static final Cel CEL = CelQuantityLibrary.configure(CelFactory.standardCelBuilder()).build();
+  private static final Map<String, CelRuntime.Program> PROGRAMS = new ConcurrentHashMap<>();
 
   /**
    * @param schema the version's openAPIV3Schema
@@ -36,6 +37,17 @@ public final class CelValidator {
     List<FieldError> errors = new ArrayList<>();
     walk(schema, object, old, "", errors);
     return errors;
+  }
+
+  /** Compiles every rule of the schema now, so the first write does not pay for it. */
+  public void precompile(JsonNode schema) {
+    if (schema == null || !schema.isObject()) {
+      return;
+    }
+    schema.path("x-kubernetes-validations").forEach(r -> program(r.path("rule").asText()));
+    schema.path("properties").forEach(this::precompile);
+    precompile(schema.get("items"));
+    precompile(schema.get("additionalProperties"));
   }
 
   private void walk(JsonNode schema, JsonNode value, JsonNode old, String path, List<FieldError> errors) {
@@ -85,10 +97,10 @@ public final class CelValidator {
   }
 
   private CelRuntime.Program program(String expr) {
-    return programs.computeIfAbsent(expr, e -> {
+    return PROGRAMS.computeIfAbsent(expr, e -> {
       try {
-        CelAbstractSyntaxTree ast = cel.compile(e).getAst();
-        return cel.createProgram(ast);
+        CelAbstractSyntaxTree ast = CEL.compile(e).getAst();
+        return CEL.createProgram(ast);
       } catch (CelValidationException | CelEvaluationException ex) {
         throw new IllegalArgumentException("CEL rule does not compile: " + e + ": " + ex.getMessage(), ex);
       }

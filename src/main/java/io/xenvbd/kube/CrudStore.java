@@ -52,11 +52,6 @@ final class CrudStore extends KubernetesCrudDispatcher {
     return r.code() == 200 ? r.json() : null;
   }
 
-  long currentResourceVersion() {
-    // The store's counter only moves forward; reading it means taking the next value.
-    return requestResourceVersion();
-  }
-
   AttributeSet attributesOf(String json, AttributeSet pathAttributes) {
     AttributeSet a = getAttributeExtractor().fromResource(json);
     if (!a.containsKey(KubernetesAttributesExtractor.PLURAL) && pathAttributes != null) {

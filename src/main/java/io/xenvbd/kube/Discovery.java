@@ -31,13 +31,22 @@ final class Discovery {
     BUILT_IN.put("apiextensions.k8s.io/v1", List.of(new Resource("customresourcedefinitions",
         "customresourcedefinition", "CustomResourceDefinition", false, List.of("crd", "crds"), true)));
     BUILT_IN.put("coordination.k8s.io/v1", List.of(new Resource("leases", "lease", "Lease", true, List.of(), false)));
+    BUILT_IN.put("authorization.k8s.io/v1", List.of(
+        new Resource("selfsubjectrulesreviews", "", "SelfSubjectRulesReview", false, List.of(), false),
+        new Resource("selfsubjectaccessreviews", "", "SelfSubjectAccessReview", false, List.of(), false)));
     BUILT_IN.put("events.k8s.io/v1", List.of(new Resource("events", "event", "Event", true, List.of("ev"), false)));
   }
 
-  private final Crds crds;
+  /** The kind of a built-in resource (for list kinds such as EventList), or null. */
+  static String builtInKind(String groupVersion, String plural) {
+    return BUILT_IN.getOrDefault(groupVersion, List.of()).stream().filter(r -> r.name().equals(plural))
+        .map(Resource::kind).findFirst().orElse(null);
+  }
+
+  private final CrdRegistry crds;
   private final Supplier<String> serverAddress;
 
-  Discovery(Crds crds, Supplier<String> serverAddress) {
+  Discovery(CrdRegistry crds, Supplier<String> serverAddress) {
     this.crds = crds;
     this.serverAddress = serverAddress;
   }
@@ -105,7 +114,7 @@ final class Discovery {
     List<Resource> resources = new ArrayList<>(BUILT_IN.getOrDefault(groupVersion, List.of()));
     for (JsonNode crd : crds.all()) {
       JsonNode names = crd.path("spec").path("names");
-      Crds.version(crd, groupVersion.substring(groupVersion.indexOf('/') + 1))
+      CrdRegistry.version(crd, groupVersion.substring(groupVersion.indexOf('/') + 1))
           .filter(v -> groupVersion.startsWith(Json.text(crd, "spec", "group") + "/"))
           .ifPresent(v -> {
             List<String> shortNames = new ArrayList<>();

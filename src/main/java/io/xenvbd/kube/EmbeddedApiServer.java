@@ -5,12 +5,12 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,10 +25,6 @@ import java.util.concurrent.TimeUnit;
  * Plain HTTP on 127.0.0.1, no authentication: it is for local mode and tests.
  */
 public final class EmbeddedApiServer implements AutoCloseable {
-  /** The CRDs of this project, generated into the classpath at process-classes. */
-  public static final List<String> PROJECT_CRDS = List.of(
-      "META-INF/fabric8/virtualdisks.xenvbd.io-v1.yml", "META-INF/fabric8/dom0nodes.xenvbd.io-v1.yml");
-
   private final Vertx vertx;
   private final HttpServer server;
   private final WatchHub hub;
@@ -45,14 +41,15 @@ public final class EmbeddedApiServer implements AutoCloseable {
    * Starts a server on 127.0.0.1.
    *
    * @param port the port, 0 for any free one
-   * @param crdFiles CRD YAML files to install; null or empty: this project's CRDs from the classpath
+   * @param crdFiles CRD YAML files to install; null or empty: this project's CRDs, as
+   *     {@link io.xenvbd.api.Crds} gives them (generated at process-classes, columns in model order)
    */
   public static EmbeddedApiServer start(int port, List<Path> crdFiles) {
     List<String> crds = new ArrayList<>();
     try {
       if (crdFiles == null || crdFiles.isEmpty()) {
-        for (String resource : PROJECT_CRDS) {
-          crds.add(classpath(resource));
+        for (var crd : io.xenvbd.api.Crds.all()) {
+          crds.add(Serialization.asJson(crd));
         }
       } else {
         for (Path p : crdFiles) {
@@ -64,16 +61,20 @@ public final class EmbeddedApiServer implements AutoCloseable {
     }
     WatchHub hub = new WatchHub();
     CrudStore store = new CrudStore(hub);
-    Crds crdRegistry = new Crds(store);
+    CrdRegistry crdRegistry = new CrdRegistry(store);
     Admission admission = new Admission(crdRegistry);
     store.call("POST", "/api/v1/namespaces", "application/json",
         "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"default\"},"
             + "\"status\":{\"phase\":\"Active\"}}");
     for (String yaml : crds) {
       JsonNode crd = Json.parseYaml(yaml);
-      store.call("POST", Crds.PATH, "application/json", Json.write(crd));
+      store.call("POST", CrdRegistry.PATH, "application/json", Json.write(crd));
     }
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(4));
+    vertx.executeBlocking(() -> {
+      admission.warmUp();
+      return null;
+    }, false);
     try {
       HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(port)
           .setMaxWebSocketFrameSize(16 * 1024 * 1024).setMaxWebSocketMessageSize(64 * 1024 * 1024));
@@ -90,34 +91,9 @@ public final class EmbeddedApiServer implements AutoCloseable {
     }
   }
 
-  /**
-   * Starts a server with this project's CRDs (VirtualDisk, Dom0Node) exactly as committed under
-   * crds/ (io.xenvbd.api.Crds: the generated files with printer columns in declared order).
-   */
+  /** Starts a server with this project's CRDs (VirtualDisk, Dom0Node) from {@link io.xenvbd.api.Crds}. */
   public static EmbeddedApiServer startWithProjectCrds(int port) {
-    List<Path> files = new ArrayList<>();
-    try {
-      Path dir = Files.createTempDirectory("xenvbd-crds");
-      for (var crd : io.xenvbd.api.Crds.all()) {
-        Path file = dir.resolve(io.xenvbd.api.Crds.fileName(crd));
-        Files.writeString(file, io.xenvbd.api.Crds.yaml(crd));
-        file.toFile().deleteOnExit();
-        files.add(file);
-      }
-      dir.toFile().deleteOnExit();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot stage the project's CRDs: " + e.getMessage(), e);
-    }
-    return start(port, files);
-  }
-
-  private static String classpath(String resource) throws IOException {
-    try (InputStream in = EmbeddedApiServer.class.getClassLoader().getResourceAsStream(resource)) {
-      if (in == null) {
-        throw new IOException(resource + " is not on the classpath: run `mvn process-classes` to generate the CRDs");
-      }
-      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    }
+    return start(port, List.of());
   }
 
   public String url() {
@@ -175,8 +151,12 @@ public final class EmbeddedApiServer implements AutoCloseable {
     try {
       server.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     } catch (Exception e) {
-      // closing anyway
+      // closing anyway: open watches are cut when Vert.x stops
     }
-    vertx.close();
+    try {
+      vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }

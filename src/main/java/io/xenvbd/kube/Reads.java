@@ -43,7 +43,8 @@ final class Reads {
     }
     ObjectNode out = Json.object();
     out.put("apiVersion", rp.apiVersion());
-    String kind = admission.crd(rp).map(Crds::kind).orElse(null);
+    // Typed clients (kubectl describe's event search) decode only a list of the right kind.
+    String kind = admission.crd(rp).map(CrdRegistry::kind).orElse(Discovery.builtInKind(rp.apiVersion(), rp.plural()));
     out.put("kind", kind == null ? "List" : kind + "List");
     out.putObject("metadata").put("resourceVersion", resourceVersion);
     ArrayNode arr = out.putArray("items");
@@ -52,7 +53,7 @@ final class Reads {
   }
 
   ObjectNode table(ResourcePath rp, List<JsonNode> objects, String resourceVersion) {
-    return Tables.table(admission.crd(rp).orElse(null), rp.version(), objects, resourceVersion);
+    return Tables.table(admission.crd(rp).orElse(null), rp.plural(), rp.version(), objects, resourceVersion);
   }
 
   private static String rv(JsonNode o) {

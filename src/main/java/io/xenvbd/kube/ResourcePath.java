@@ -26,7 +26,9 @@ record ResourcePath(String group, String version, String namespace, String plura
       return null;
     }
     String ns = null;
-    if (s.size() - i >= 3 && s.get(i).equals("namespaces")) {
+    boolean namespaceSubresource = s.size() - i == 3 && s.get(i).equals("namespaces")
+        && (s.get(i + 2).equals("status") || s.get(i + 2).equals("finalize"));
+    if (s.size() - i >= 3 && s.get(i).equals("namespaces") && !namespaceSubresource) {
       ns = s.get(i + 1);
       i += 2;
     }

@@ -54,7 +54,7 @@ public final class SchemaValidator {
 
   /** The openAPIV3Schema of one version of the CRD, or null. */
   public static JsonNode schemaOf(JsonNode crd, String version) {
-    return Crds.version(crd, version).map(v -> v.path("schema").get("openAPIV3Schema")).orElse(null);
+    return CrdRegistry.version(crd, version).map(v -> v.path("schema").get("openAPIV3Schema")).orElse(null);
   }
 
   /** OpenAPI v3 (Kubernetes structural schema) to JSON Schema draft 4. */

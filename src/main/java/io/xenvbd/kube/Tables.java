@@ -20,13 +20,14 @@ final class Tables {
   }
 
   /** @param crd the CRD of the objects, or null for built-in types (Name and Age only) */
-  static ObjectNode table(JsonNode crd, String version, List<JsonNode> objects, String resourceVersion) {
+  static ObjectNode table(JsonNode crd, String plural, String version, List<JsonNode> objects,
+      String resourceVersion) {
     List<JsonNode> columns = new ArrayList<>();
     if (crd != null) {
-      Crds.version(crd, version).ifPresent(v -> v.path("additionalPrinterColumns").forEach(columns::add));
+      CrdRegistry.version(crd, version).ifPresent(v -> v.path("additionalPrinterColumns").forEach(columns::add));
     }
     if (columns.isEmpty()) {
-      columns.add(Json.object().put("name", "Age").put("type", "date").put("jsonPath", ".metadata.creationTimestamp"));
+      builtIn(plural).forEach(c -> columns.add(Json.object().put("name", c[0]).put("type", c[1]).put("jsonPath", c[2])));
     }
     ObjectNode t = Json.object().put("kind", "Table").put("apiVersion", "meta.k8s.io/v1");
     t.putObject("metadata").put("resourceVersion", resourceVersion == null ? "" : resourceVersion);
@@ -56,6 +57,18 @@ final class Tables {
       partial.set("metadata", o.path("metadata").deepCopy());
     }
     return t;
+  }
+
+  /** Columns for the built-in types kubectl users look at: name, type and JSONPath. */
+  private static List<String[]> builtIn(String plural) {
+    String[] age = {"Age", "date", ".metadata.creationTimestamp"};
+    return switch (plural) {
+      case "events" -> List.of(new String[] {"Last Seen", "date", ".lastTimestamp"},
+          new String[] {"Type", "string", ".type"}, new String[] {"Reason", "string", ".reason"},
+          new String[] {"Object", "string", ".involvedObject.name"}, new String[] {"Message", "string", ".message"});
+      case "namespaces" -> List.of(new String[] {"Status", "string", ".status.phase"}, age);
+      default -> List.<String[]>of(age);
+    };
   }
 
   /** kubectl's short human age: 45s, 12m, 3h, 5d. */

@@ -19,6 +19,7 @@ import java.util.function.UnaryOperator;
  * (no replay at or below it), labelSelector, fieldSelector and timeoutSeconds.
  */
 final class WatchStream {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(WatchStream.class);
   private final Vertx vertx;
   private final WatchHub hub;
   private final CrudStore store;
@@ -132,6 +133,8 @@ final class WatchStream {
       UnaryOperator<JsonNode> transform) {
     HttpServerResponse resp = req.response();
     resp.setChunked(true).putHeader("Content-Type", "application/json").setStatusCode(200);
+    // Headers go out now: client-go waits for them before it counts the watch as started.
+    resp.writeHead();
     Sink sink = new Sink(query, fields, transform) {
       @Override
       void write(String json) {
@@ -187,7 +190,10 @@ final class WatchStream {
         hub.remove(sink);
         sink.close();
       });
-    }).onFailure(err -> hub.remove(sink));
+    }).onFailure(err -> {
+      LOG.debug("WebSocket upgrade for a watch failed", err);
+      hub.remove(sink);
+    });
     return sink;
   }
 

@@ -24,6 +24,9 @@ final class Writes {
     if (object == null || !object.isObject()) {
       throw new ApiException(400, "BadRequest", "the request body must be a JSON object");
     }
+    if (rp.group().equals("authorization.k8s.io")) {
+      return new ApiHandler.Reply(201, Admission.review(object));
+    }
     String ns = Json.text(object, "metadata", "namespace");
     if (rp.namespace() != null && ns != null && !ns.isEmpty() && !ns.equals(rp.namespace())) {
       throw new ApiException(400, "BadRequest", "the namespace of the provided object does not match the namespace "
@@ -126,9 +129,9 @@ final class Writes {
     }
   }
 
-  ApiHandler.Reply delete(ResourcePath rp) {
+  ApiHandler.Reply delete(ResourcePath rp, Query q) {
     if (rp.name() == null) {
-      throw new ApiException(405, "MethodNotAllowed", "delete a collection object by object");
+      return deleteCollection(rp, q);
     }
     lock.lock();
     try {
@@ -141,6 +144,26 @@ final class Writes {
     } finally {
       lock.unlock();
     }
+  }
+
+  /** DELETE on a collection: each selected object is deleted as if on its own (finalizers hold). */
+  private ApiHandler.Reply deleteCollection(ResourcePath rp, Query q) {
+    String labels = q.get("labelSelector");
+    String path = rp.collectionPath() + (labels == null || labels.isEmpty() ? ""
+        : "?labelSelector=" + java.net.URLEncoder.encode(labels, java.nio.charset.StandardCharsets.UTF_8));
+    JsonNode list = store.call("GET", path, null, null).json();
+    FieldSelector fields = FieldSelector.parse(q.get("fieldSelector"));
+    ObjectNode out = Json.object().put("apiVersion", rp.apiVersion()).put("kind", "List");
+    out.putObject("metadata");
+    var items = out.putArray("items");
+    for (JsonNode item : list.path("items")) {
+      if (fields.matches(item)) {
+        ResourcePath one = new ResourcePath(rp.group(), rp.version(), Json.text(item, "metadata", "namespace"),
+            rp.plural(), Json.text(item, "metadata", "name"), null);
+        items.add(delete(one, q).body());
+      }
+    }
+    return new ApiHandler.Reply(200, out);
   }
 
   private static boolean isDryRun(Query q) {

@@ -17,4 +17,5 @@ public final class ErrorCodes {
   public static final String UNAUTHORIZED = "Unauthorized";
   public static final String INTERNAL = "Internal";
   public static final String UNREACHABLE = "Unreachable";
+  public static final String INTERRUPTED = "Interrupted";
 }

@@ -203,6 +203,9 @@ class AgentDiskApiTest {
     HttpResponse<String> unknown = h.call("PUT", "/v1/disks/default/x", putBody("u", "{\"size\":\"16Mi\",\"sise\":\"1Gi\"}"));
     assertThat(unknown.statusCode()).isEqualTo(400);
     assertThat(json(unknown).get("message").asText()).contains("unknown field 'sise'").contains("spec");
+    HttpResponse<String> nested = h.call("PUT", "/v1/disks/default/x", putBody("u", "{\"size\":\"16Mi\",\"populate\":{\"hostpath\":[]}}"));
+    assertThat(nested.statusCode()).isEqualTo(400);
+    assertThat(json(nested).get("message").asText()).contains("unknown field 'hostpath'").contains("spec.populate");
     HttpResponse<String> badEnum = h.call("PUT", "/v1/disks/default/x", putBody("u", "{\"size\":\"16Mi\",\"filesystem\":\"ntfs\"}"));
     assertThat(badEnum.statusCode()).isEqualTo(400);
     assertThat(json(badEnum).get("message").asText()).contains("filesystem");
@@ -230,7 +233,7 @@ class AgentDiskApiTest {
     HttpResponse<String> deleteWithoutUid = h.call("DELETE", "/v1/disks/default/x", null);
     assertThat(deleteWithoutUid.statusCode()).isEqualTo(400);
     assertThat(h.call("POST", "/v1/disks/default/x", "{}").statusCode()).isEqualTo(405);
-    answers.addAll(List.of(malformed, unknown, badEnum, badSize, noUid, empty, tooLarge, traversal, deleteWithoutUid));
+    answers.addAll(List.of(malformed, unknown, nested, badEnum, badSize, noUid, empty, tooLarge, traversal, deleteWithoutUid));
     for (HttpResponse<String> r : answers) {
       assertThat(r.body()).doesNotContain("Exception").doesNotContain("\tat ").doesNotContain("at io.xenvbd");
       assertThat(r.headers().firstValue("Content-Type")).hasValue("application/json");

@@ -56,6 +56,32 @@ class TlsTest {
   }
 
   @Test
+  void anAgentReachedByAnAddressItsCertificateDoesNotNameIsTrustedThroughItsCa() throws Exception {
+    // The chart cannot know node IPs when it issues the agent certificate; the operator reaches
+    // agents by node IP, so trust comes from the CA signature alone.
+    Tls.Generated ours = Tls.generate(dir.resolve("named"), List.of("xenvbd-agent.example"));
+    Tls.Generated other = Tls.generate(dir.resolve("other"), List.of("127.0.0.1"));
+    HttpsServer server = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    server.setHttpsConfigurator(new HttpsConfigurator(Tls.serverContext(ours.cert(), ours.key())));
+    server.createContext("/", e -> {
+      e.sendResponseHeaders(200, 2);
+      e.getResponseBody().write("ok".getBytes());
+      e.close();
+    });
+    server.start();
+    try {
+      URI uri = URI.create("https://127.0.0.1:" + server.getAddress().getPort() + "/");
+      HttpClient trusting = HttpClient.newBuilder().sslContext(Tls.clientContext(ours.caCert())).build();
+      assertThat(trusting.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofString()).body()).isEqualTo("ok");
+      HttpClient stranger = HttpClient.newBuilder().sslContext(Tls.clientContext(other.caCert())).build();
+      assertThatThrownBy(() -> stranger.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofString()))
+          .isInstanceOf(SSLHandshakeException.class);
+    } finally {
+      server.stop(0);
+    }
+  }
+
+  @Test
   void unreadableKeyMaterialSaysWhatToGive() throws Exception {
     Path bogus = Files.writeString(dir.resolve("bogus.pem"), "not a pem\n");
     assertThatThrownBy(() -> Tls.serverContext(bogus, bogus)).hasMessageContaining("give a PEM certificate");

@@ -110,6 +110,23 @@ class InterruptionTest {
   }
 
   @Test
+  void progressGoesThroughTheStagesInOrderWithBytesDuringTheCopy() {
+    List<String> stages = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<Integer> percents = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<Long> populateBytes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    engine(tmp.resolve("progress"), allowed).build(request("p", spec("128Mi", Filesystem.ext4,
+        populate(Populate.Method.Offline), new Tailor("p", null, null))), (s, done, total, pct) -> {
+          if (stages.isEmpty() || !stages.get(stages.size() - 1).equals(s)) stages.add(s);
+          percents.add(pct);
+          if (s.equals("Populate") && total > 0) populateBytes.add(done);
+        });
+    assertThat(stages).containsExactly("Create", "Populate", "Tailor", "Format", "Check", "Publish");
+    assertThat(percents).isSorted().last().isEqualTo(100);
+    assertThat(populateBytes).isSorted().last(org.assertj.core.api.InstanceOfAssertFactories.LONG)
+        .isGreaterThanOrEqualTo(48L << 20); // the 48 MiB of files, plus du's directory sizes
+  }
+
+  @Test
   void recoverRemovesWhatACrashedBuildLeftMountedAttachedAndHalfWritten() throws Exception {
     Path root = tmp.resolve("crash");
     Path ns = Files.createDirectories(root.resolve("default"));

@@ -226,6 +226,24 @@ class RefusalsTest {
     assertThat(Files.readString(Path.of("/etc/hostname"))).isEqualTo(before);
   }
 
+  @Test
+  void aTailoredFileReplacesASymlinkInsteadOfWritingThroughIt() throws IOException {
+    Path tree = Files.createDirectories(tmp.resolve("resolv-tree/etc"));
+    Files.createSymbolicLink(tree.resolve("resolv.conf"), Path.of("/etc/resolv.conf"));
+    Path archive = tmp.resolve("resolv.tar");
+    RUN.run("tar", "-cf", archive.toString(), "-C", tree.getParent().toString(), "etc");
+    String before = Files.readString(Path.of("/etc/resolv.conf"));
+    Populate p = new Populate(null, new Populate.Archive(archive.toString(), null), null, null, null);
+    Tailor t = new Tailor(null, null, List.of(new Tailor.File("/etc/resolv.conf", "nameserver 10.0.0.1\n", "0644")));
+    ImageInfo info = engine(root).build(request("resolv", spec("16Mi", Filesystem.ext4, p, t)), ProgressListener.NONE);
+
+    assertThat(Files.readString(Path.of("/etc/resolv.conf"))).isEqualTo(before);
+    String inImage = readMounted(info.path(), tmp, m -> Files.isSymbolicLink(m.resolve("etc/resolv.conf"))
+        ? "still a symlink" : PopulateMethodsTest.read(m.resolve("etc/resolv.conf")));
+    assertThat(inImage).isEqualTo("nameserver 10.0.0.1\n");
+    engine(root).delete("default", "resolv", "uid-resolv");
+  }
+
   static void write(OutputStream out, String s) throws IOException {
     out.write(s.getBytes(StandardCharsets.UTF_8));
   }

@@ -113,15 +113,36 @@ class ResourceLimitsTest {
     Path allowed = Files.createDirectories(tmp.resolve("allowed3/etc"));
     Files.writeString(allowed.resolve("issue"), "hello\n");
     Populate.Method[] methods = {Populate.Method.LoopMount, Populate.Method.Offline};
-    List<String> held = new ArrayList<>();
+    List<String> held = java.util.Collections.synchronizedList(new ArrayList<>());
+    java.util.concurrent.atomic.AtomicBoolean holding = new java.util.concurrent.atomic.AtomicBoolean(true);
+    // Other test runs share the devices and may free one at any moment: a holder keeps taking every
+    // device that becomes free until the builds are done (a few seconds), then all are released.
+    Thread holder = new Thread(() -> {
+      int i = 0;
+      while (holding.get() && i < 64) {
+        if (new LoopDeviceTable().status().hasFree()) {
+          Path f = tmp.resolve("hold-" + i++);
+          RUN.exec(List.of("truncate", "-s", "1M", f.toString()), Duration.ofMinutes(1), null);
+          CommandRunner.Result r = RUN.exec(List.of("losetup", "--find", "--show", f.toString()), Duration.ofMinutes(1), null);
+          if (r.ok()) held.add(r.stdout().strip());
+        } else {
+          try {
+            Thread.sleep(10);
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
+      }
+    });
     try {
-      // Hold every free device (other test runs share them: hold briefly, release in finally).
-      for (int i = 0; i < 64 && new LoopDeviceTable().status().hasFree(); i++) {
-        Path f = tmp.resolve("hold-" + i);
-        RUN.run("truncate", "-s", "1M", f.toString());
-        CommandRunner.Result r = RUN.exec(List.of("losetup", "--find", "--show", f.toString()), Duration.ofMinutes(1), null);
-        if (!r.ok()) break;
-        held.add(r.stdout().strip());
+      holder.start();
+      long until = System.currentTimeMillis() + 10_000;
+      while (new LoopDeviceTable().status().hasFree() && System.currentTimeMillis() < until) {
+        try {
+          Thread.sleep(20);
+        } catch (InterruptedException e) {
+          throw new IllegalStateException(e);
+        }
       }
       assertThat(new LoopDeviceTable().status().hasFree()).isFalse();
       DiskEngine engine = engine(root, allowed.getParent());
@@ -142,7 +163,13 @@ class ResourceLimitsTest {
       assertThat(built).extracting(ImageInfo::name).containsExactly("d-offline");
       assertThat(nonImageEntries(root)).isEmpty();
     } finally {
-      for (String dev : held) RUN.exec(List.of("losetup", "-d", dev), Duration.ofMinutes(1), null);
+      holding.set(false);
+      try {
+        holder.join(30_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      for (String dev : List.copyOf(held)) RUN.exec(List.of("losetup", "-d", dev), Duration.ofMinutes(1), null);
     }
     assertThat(engine(root).loopStatus().inUse()).noneMatch(d -> d.backingFile().startsWith(tmp.toString()));
   }

@@ -60,18 +60,63 @@ class EmbeddedApiServerKubectlTest {
     assertThat(get.exit()).as(get.all()).isZero();
     String header = get.out().lines().findFirst().orElseThrow();
     assertThat(header).contains("NAME", "AGE", "FS", "SIZE", "ALLOCATED", "READY", "NODE", "PHASE");
-    assertThat(get.out()).containsPattern("cols\\s+\\d+s\\s+ext3\\s+2Gi\\s+12Mi\\s+True\\s+dom0-a\\s+Ready");
+    // Columns in the model's order: Node, Size, Allocated, FS, Phase, Ready, Age.
+    assertThat(header).matches("NAME\\s+NODE\\s+SIZE\\s+ALLOCATED\\s+FS\\s+PHASE\\s+READY\\s+AGE\\s*");
+    assertThat(get.out()).containsPattern("cols\\s+dom0-a\\s+2Gi\\s+12Mi\\s+ext3\\s+Ready\\s+True\\s+\\d+s");
 
+    GenericKubernetesResource vd = client.genericKubernetesResources(VD).withName("cols").get();
+    client.v1().events().resource(new io.fabric8.kubernetes.api.model.EventBuilder().withNewMetadata()
+        .withName("cols.1").endMetadata().withType("Normal").withReason("Provisioned").withMessage("image built")
+        .withNewInvolvedObject().withKind("VirtualDisk").withApiVersion("xenvbd.io/v1alpha1").withName("cols")
+        .withNamespace("default").withUid(vd.getMetadata().getUid()).endInvolvedObject()
+        .withLastTimestamp(vd.getMetadata().getCreationTimestamp()).build()).create();
     Kubectl.Result describe = kubectl.run("describe", "virtualdisk", "cols");
     assertThat(describe.exit()).as(describe.all()).isZero();
     assertThat(describe.out()).contains("Name:", "cols", "Size:", "2Gi", "Ready");
+    assertThat(describe.out()).containsPattern("Normal\\s+Provisioned\\s+.*image built");
+    assertThat(kubectl.run("get", "events").out()).containsPattern("Normal\\s+Provisioned\\s+cols\\s+image built");
 
     Kubectl.Result yaml = kubectl.run("get", "vd", "cols", "-o", "yaml");
     assertThat(yaml.out()).contains("vdev: sda1", "reclaimPolicy: Delete", "method: Auto", "phase: Ready",
         "generation: 1", "uid:");
 
+    Kubectl.Result openapiV2 = kubectl.run("get", "--raw", "/openapi/v2");
+    assertThat(openapiV2.err()).contains("NotFound");
+
     Kubectl.Result crd = kubectl.run("get", "crd");
     assertThat(crd.out()).contains("virtualdisks.xenvbd.io", "dom0nodes.xenvbd.io");
+  }
+
+  @Test
+  void everyExampleIsAcceptedByAServerSideDryRun() throws Exception {
+    try (var files = Files.list(Path.of("examples"))) {
+      for (Path f : files.filter(p -> p.toString().endsWith(".yaml")).toList()) {
+        Kubectl.Result r = kubectl.run("apply", "--dry-run=server", "-f", f.toString());
+        assertThat(r.exit()).as(f + ": " + r.all()).isZero();
+        assertThat(r.out()).contains("(server dry run)");
+      }
+    }
+  }
+
+  @Test
+  void clusterScopedDom0NodesShowTheirColumns() {
+    Kubectl.Result create = kubectl.runWithInput("""
+        apiVersion: xenvbd.io/v1alpha1
+        kind: Dom0Node
+        metadata:
+          name: dom0-a
+        spec: {}
+        """, "apply", "-f", "-");
+    assertThat(create.exit()).as(create.all()).isZero();
+    client.genericKubernetesResources("xenvbd.io/v1alpha1", "Dom0Node").withName("dom0-a").subresource("status")
+        .patch(io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+            io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+            "{\"status\":{\"disks\":2,\"loopDevices\":{\"summary\":\"3/8\"},"
+                + "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
+    Kubectl.Result get = kubectl.run("get", "dom0nodes");
+    assertThat(get.out()).containsPattern("dom0-a\\s+.*3/8").contains("LOOP", "DISKS", "READY");
+    assertThat(kubectl.run("get", "dom0node", "dom0-a", "-o", "jsonpath={.spec.overcommitRatio}").out())
+        .isEqualTo("1");
   }
 
   @Test
@@ -97,6 +142,9 @@ class EmbeddedApiServerKubectlTest {
     // A main-resource patch does not touch status.
     kubectl.run("patch", "vd", "stat", "--type=merge", "-p", "{\"status\":{\"phase\":\"Failed\"}}");
     assertThat(kubectl.run("get", "vd", "stat", "-o", "jsonpath={.status.phase}").out()).isEqualTo("Provisioning");
+    // Metadata changes do not bump generation either: only spec does.
+    assertThat(kubectl.run("label", "vd", "stat", "tier=gold").exit()).isZero();
+    assertThat(kubectl.run("get", "vd", "stat", "-o", "jsonpath={.metadata.generation}").out()).isEqualTo("1");
   }
 
   @Test
@@ -114,6 +162,14 @@ class EmbeddedApiServerKubectlTest {
   }
 
   @Test
+  void waitEndsAtOnceWhenTheConditionIsAlreadyMet() {
+    assertThat(kubectl.runWithInput(Fixtures.vm1disk("already", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    setReady("already", "True");
+    Kubectl.Result wait = kubectl.run("wait", "--for=condition=Ready", "vd/already", "--timeout=10s");
+    assertThat(wait.exit()).as(wait.all()).isZero();
+  }
+
+  @Test
   void getWatchSeesAChangeAndDeleteRemovesTheObject() throws Exception {
     assertThat(kubectl.runWithInput(Fixtures.vm1disk("watched", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
     Path out = dir.resolve("watch.out");
@@ -125,7 +181,9 @@ class EmbeddedApiServerKubectlTest {
       assertThat(Files.readString(out).lines().filter(l -> l.startsWith("watched")).count()).isEqualTo(2);
     } finally {
       watch.destroy();
+      watch.waitFor();
     }
+    await().atMost(Duration.ofSeconds(5)).until(() -> server.openWatches() == 0);
     Kubectl.Result delete = kubectl.run("delete", "vd", "watched");
     assertThat(delete.exit()).as(delete.all()).isZero();
     assertThat(kubectl.run("get", "vd", "watched").err()).contains("NotFound");
@@ -142,6 +200,21 @@ class EmbeddedApiServerKubectlTest {
   }
 
   @Test
+  void serverSideApplyRemovesWhatTheManagerDroppedButKeepsOtherManagersFields() {
+    String withHostname = Fixtures.vm1disk("owned", "1Gi", "ext4");
+    assertThat(kubectl.runWithInput(withHostname, "apply", "--server-side", "-f", "-").exit()).isZero();
+    assertThat(kubectl.run("label", "vd", "owned", "team=storage").exit()).isZero();
+    String withoutHostname = withHostname.replace("    hostname: vm1\n", "");
+    Kubectl.Result again = kubectl.runWithInput(withoutHostname, "apply", "--server-side", "-f", "-");
+    assertThat(again.exit()).as(again.all()).isZero();
+    Kubectl.Result out = kubectl.run("get", "vd", "owned", "-o",
+        "jsonpath={.spec.tailor.hostname}|{.metadata.labels.team}|{.spec.tailor.fstab[0].device}");
+    assertThat(out.out()).isEqualTo("|storage|self");
+    assertThat(kubectl.run("get", "vd", "owned", "--show-managed-fields", "-o", "yaml").out())
+        .contains("manager: kubectl", "operation: Apply", "f:size: {}");
+  }
+
+  @Test
   void badInputIsRejectedAtApplyWithTheFieldNamed() {
     Kubectl.Result size = kubectl.runWithInput(Fixtures.vm1disk("badsize", "2GB", "ext4"), "apply", "-f", "-");
     assertThat(size.exit()).isNotZero();
@@ -154,6 +227,10 @@ class EmbeddedApiServerKubectlTest {
     assertThat(unknown.exit()).isNotZero();
     assertThat(unknown.err()).contains("unknown field \"spec.colour\"");
     assertThat(kubectl.run("get", "vd", "badsize", "badfs", "unknown").err()).contains("NotFound");
+    Kubectl.Result dryRun = kubectl.runWithInput(Fixtures.vm1disk("dry", "1Gi", "ext4"), "apply", "--dry-run=server",
+        "-f", "-");
+    assertThat(dryRun.out()).contains("created (server dry run)");
+    assertThat(kubectl.run("get", "vd", "dry").err()).contains("NotFound");
   }
 
   @Test

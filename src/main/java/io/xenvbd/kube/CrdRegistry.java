@@ -6,11 +6,11 @@ import java.util.List;
 import java.util.Optional;
 
 /** The CustomResourceDefinitions in the store, looked up by group and plural. */
-final class Crds {
+final class CrdRegistry {
   static final String PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
   private final CrudStore store;
 
-  Crds(CrudStore store) {
+  CrdRegistry(CrudStore store) {
     this.store = store;
   }
 

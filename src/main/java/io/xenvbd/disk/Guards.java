@@ -1,0 +1,26 @@
+package io.xenvbd.disk;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/** The two refusals that protect an existing image: it belongs to someone else, or something uses it. */
+final class Guards {
+  private Guards() {}
+
+  /** ImageInUse when a loop device holds the image or it is mounted: a guest (or a person) is using it. */
+  static void refuseInUse(LoopDeviceTable loops, MountTable mounts, Path image, String what) {
+    List<String> devs = loops.devicesBackedBy(image);
+    if (!devs.isEmpty() || mounts.isSourceMounted(image)) {
+      throw new DiskException(ErrorCode.ImageInUse, "cannot " + what + " " + image + ": it is "
+          + (devs.isEmpty() ? "mounted" : "attached to " + String.join(", ", devs))
+          + "; stop the guest using it (or umount / losetup -d it) and retry");
+    }
+  }
+
+  static DiskException notOwner(String ns, String name, Optional<ImageMetadata> meta, Path image) {
+    return new DiskException(ErrorCode.NotOwner, "image " + image + " belongs to "
+        + meta.map(m -> "another VirtualDisk (uid " + m.ownerUid() + ")").orElse("no VirtualDisk (it has no xenvbd metadata)")
+        + ": delete or rename that image on the node, or choose another name than " + ns + "/" + name);
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * The embedded Kubernetes API of local mode and of the test suites: {@link io.xenvbd.kube.EmbeddedApiServer}.
+ *
+ * <p>The fabric8 mock server's CRUD store (used in-process, so there is no request log to drain)
+ * behind a Vert.x HTTP front that serves what the real kubectl and java-operator-sdk need:
+ * discovery built from the stored CRDs, an OpenAPI v3 stub that leaves validation to the server,
+ * Table output with the CRDs' printer columns, RFC 7386 merge patch (strategic merge treated the
+ * same), JSON patch, server-side apply, chunked HTTP and WebSocket watches that honour
+ * resourceVersion, schema pruning, defaulting and validation ({@link io.xenvbd.kube.SchemaValidator}),
+ * CEL rules ({@link io.xenvbd.kube.CelValidator}) and real 409 conflicts.
+ *
+ * <p>java-operator-sdk runs with its defaults against it: server-side apply for the finalizer and
+ * the status works, so no {@code ConfigurationServiceOverrider} setting is needed and production
+ * (a real API server) and tests take the same code path. Not implemented: SSA conflict detection
+ * between field managers (every apply is forced), authentication and authorization (everything is
+ * allowed), aggregated discovery (kubectl falls back to the legacy documents), protobuf.
+ */
+package io.xenvbd.kube;

@@ -1,0 +1,80 @@
+package io.xenvbd.kube;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.InputStream;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The CRD's CEL rules, evaluated with cel-java and the Kubernetes quantity library. */
+class CelValidatorTest {
+  static JsonNode schema;
+  final CelValidator cel = new CelValidator();
+
+  @BeforeAll
+  static void loadCrd() throws Exception {
+    try (InputStream in = CelValidatorTest.class.getClassLoader()
+        .getResourceAsStream("META-INF/fabric8/virtualdisks.xenvbd.io-v1.yml")) {
+      schema = SchemaValidator.schemaOf(Json.YAML.readTree(in), "v1alpha1");
+    }
+  }
+
+  static ObjectNode disk(String size, String fs, String node) {
+    ObjectNode vd = (ObjectNode) Json.parseYaml(Fixtures.vm1disk("d", size, fs));
+    if (node != null) {
+      ((ObjectNode) vd.get("spec")).put("nodeName", node);
+    }
+    return vd;
+  }
+
+  @Test
+  void transitionRulesAreNotRunOnCreate() {
+    assertThat(cel.validate(schema, disk("1Gi", "ext4", null), null)).isEmpty();
+  }
+
+  @Test
+  void shrinkingIsRejectedAndGrowingAcceptedComparingQuantitiesNotText() {
+    List<FieldError> shrink = cel.validate(schema, disk("1Gi", "ext4", null), disk("1025Mi", "ext4", null));
+    assertThat(shrink).singleElement().satisfies(e -> {
+      assertThat(e.field()).isEqualTo("spec");
+      assertThat(e.message()).isEqualTo("spec: Invalid value: \"object\": spec.size may grow but never shrink: "
+          + "set it to at least the current size");
+    });
+    assertThat(cel.validate(schema, disk("2G", "ext4", null), disk("1Gi", "ext4", null))).isEmpty();
+    assertThat(cel.validate(schema, disk("1024Mi", "ext4", null), disk("1Gi", "ext4", null))).isEmpty();
+  }
+
+  @Test
+  void filesystemAndASetNodeNameAreImmutable() {
+    assertThat(cel.validate(schema, disk("1Gi", "xfs", null), disk("1Gi", "ext4", null)))
+        .extracting(FieldError::detail).singleElement().asString().contains("spec.filesystem is immutable");
+    assertThat(cel.validate(schema, disk("1Gi", "ext4", "b"), disk("1Gi", "ext4", "a")))
+        .extracting(FieldError::detail).singleElement().asString().contains("spec.nodeName is immutable");
+    assertThat(cel.validate(schema, disk("1Gi", "ext4", "b"), disk("1Gi", "ext4", ""))).isEmpty();
+  }
+
+  @Test
+  void cloneFromCannotBeCombinedWithHostPaths() {
+    ObjectNode vd = disk("1Gi", "ext4", null);
+    ((ObjectNode) vd.get("spec").get("populate")).putObject("cloneFrom").put("name", "base");
+    assertThat(cel.validate(schema, vd, null)).extracting(FieldError::field).containsExactly("spec.populate");
+  }
+
+  @Test
+  void theQuantityLibraryFunctionsWork() {
+    JsonNode rules = Json.parseYaml("""
+        type: object
+        x-kubernetes-validations:
+        - rule: quantity('1Gi').compareTo(quantity('1024Mi')) == 0
+        - rule: quantity('1.5Gi').isGreaterThan(quantity('1G'))
+        - rule: quantity('2k').add(quantity('500')).asInteger() == 2500
+        - rule: quantity('500m').sign() == 1 && !quantity('500m').isInteger() && isQuantity('3Ti') && !isQuantity('3TB')
+        - rule: size(self.items) == 2 && has(self.name) && !has(self.other)
+        """);
+    JsonNode obj = Json.parse("{\"name\":\"x\",\"items\":[1,2]}");
+    assertThat(cel.validate(rules, obj, null)).isEmpty();
+  }
+}

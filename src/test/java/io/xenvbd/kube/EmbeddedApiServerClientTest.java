@@ -1,0 +1,160 @@
+package io.xenvbd.kube;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The fabric8 client (what the operator and agent use) against the embedded API server. */
+class EmbeddedApiServerClientTest {
+  static EmbeddedApiServer server;
+  static KubernetesClient client;
+
+  @BeforeAll
+  static void start() {
+    server = EmbeddedApiServer.startWithProjectCrds(0);
+    client = server.client();
+  }
+
+  @AfterAll
+  static void stop() {
+    client.close();
+    server.close();
+  }
+
+  static GenericKubernetesResource create(String name, String size) {
+    GenericKubernetesResource vd = Serialization.unmarshal(Fixtures.vm1disk(name, size, "ext4"),
+        GenericKubernetesResource.class);
+    return client.genericKubernetesResources(EmbeddedApiServerKubectlTest.VD).resource(vd).create();
+  }
+
+  @Test
+  void theDefaultNamespaceExistsAndCoreTypesTheOperatorUsesWork() {
+    assertThat(client.namespaces().withName("default").get()).isNotNull();
+    client.configMaps().resource(new ConfigMapBuilder().withNewMetadata().withName("cm").endMetadata()
+        .addToData("k", "v").build()).create();
+    assertThat(client.configMaps().withName("cm").get().getData()).containsEntry("k", "v");
+    client.leases().resource(new LeaseBuilder().withNewMetadata().withName("leader").endMetadata()
+        .withNewSpec().withHolderIdentity("me").endSpec().build()).create();
+    assertThat(client.leases().withName("leader").get().getSpec().getHolderIdentity()).isEqualTo("me");
+  }
+
+  @Test
+  void createAppliesSchemaDefaultsAndAWatchSeesChangesAfterItsResourceVersion() {
+    GenericKubernetesResource created = create("watched", "1Gi");
+    assertThat(((java.util.Map<?, ?>) created.getAdditionalProperties().get("spec")).get("reclaimPolicy"))
+        .isEqualTo("Delete");
+    List<String> seen = new CopyOnWriteArrayList<>();
+    try (Watch w = client.genericKubernetesResources(EmbeddedApiServerKubectlTest.VD).withName("watched")
+        .withResourceVersion(created.getMetadata().getResourceVersion())
+        .watch(new Watcher<>() {
+          @Override
+          public void eventReceived(Action action, GenericKubernetesResource r) {
+            seen.add(action + " " + r.getMetadata().getLabels());
+          }
+
+          @Override
+          public void onClose(WatcherException cause) {}
+        })) {
+      client.genericKubernetesResources(EmbeddedApiServerKubectlTest.VD).withName("watched")
+          .edit(r -> { r.getMetadata().setLabels(java.util.Map.of("step", "1")); return r; });
+      await().atMost(Duration.ofSeconds(10)).until(() -> !seen.isEmpty());
+      // No replay of the object as it was at the watch's resourceVersion: only the change.
+      assertThat(seen).containsExactly("MODIFIED {step=1}");
+    }
+    // A closed watch is forgotten: nothing accumulates over a long run.
+    await().atMost(Duration.ofSeconds(5)).until(() -> server.openWatches() == 0);
+  }
+
+  @Test
+  void aSelfSubjectRulesReviewGrantsTheLeasePermissionsLeaderElectionChecks() {
+    var review = client.authorization().v1().selfSubjectRulesReview().create(
+        new io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder()
+            .withNewSpec().withNamespace("default").endSpec().build());
+    assertThat(review.getStatus().getResourceRules()).singleElement().satisfies(r -> {
+      assertThat(r.getVerbs()).containsExactly("*");
+      assertThat(r.getResources()).containsExactly("*");
+    });
+  }
+
+  @Test
+  void unknownFieldsFromAnApiClientArePrunedAndCollectionsCanBeDeleted() {
+    GenericKubernetesResource vd = Serialization.unmarshal(Fixtures.vm1disk("pruned", "1Gi", "ext4"),
+        GenericKubernetesResource.class);
+    @SuppressWarnings("unchecked")
+    var spec = (java.util.Map<String, Object>) vd.getAdditionalProperties().get("spec");
+    spec.put("colour", "red");
+    vd.getMetadata().setLabels(java.util.Map.of("batch", "x"));
+    var vds = client.genericKubernetesResources(EmbeddedApiServerKubectlTest.VD);
+    vds.resource(vd).create();
+    @SuppressWarnings("unchecked")
+    var stored = (java.util.Map<String, Object>) vds.withName("pruned").get().getAdditionalProperties().get("spec");
+    assertThat(stored).doesNotContainKey("colour").containsEntry("size", "1Gi");
+    vds.withLabel("batch", "x").delete();
+    assertThat(vds.withName("pruned").get()).isNull();
+  }
+
+  @Test
+  void objectsInANamespaceThatDoesNotExistAreAccepted() {
+    client.configMaps().inNamespace("elsewhere").resource(new ConfigMapBuilder().withNewMetadata().withName("x")
+        .endMetadata().build()).create();
+    assertThat(client.configMaps().inNamespace("elsewhere").withName("x").get()).isNotNull();
+  }
+
+  @Test
+  void aStaleUpdateIsAConflictForTheClient() {
+    GenericKubernetesResource vd = create("stale", "1Gi");
+    client.genericKubernetesResources(EmbeddedApiServerKubectlTest.VD).withName("stale")
+        .edit(r -> { r.getMetadata().setLabels(java.util.Map.of("a", "b")); return r; });
+    vd.getMetadata().setLabels(java.util.Map.of("c", "d"));
+    assertThatThrownBy(() -> client.genericKubernetesResources(EmbeddedApiServerKubectlTest.VD).resource(vd).update())
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
+          assertThat(e.getCode()).isEqualTo(409);
+          assertThat(e.getStatus().getReason()).isEqualTo("Conflict");
+        });
+  }
+
+  @Test
+  void mergePatchReplacesListsAndNullDeletes() {
+    create("merge", "1Gi");
+    var vds = client.genericKubernetesResources(EmbeddedApiServerKubectlTest.VD).withName("merge");
+    vds.subresource("status").patch(PatchContext.of(PatchType.JSON_MERGE),
+        "{\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}]}}");
+    vds.subresource("status").patch(PatchContext.of(PatchType.JSON_MERGE),
+        "{\"status\":{\"phase\":null,\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
+    @SuppressWarnings("unchecked")
+    var status = (java.util.Map<String, Object>) vds.get().getAdditionalProperties().get("status");
+    assertThat(status).doesNotContainKey("phase");
+    assertThat((List<?>) status.get("conditions")).hasSize(1);
+    vds.patch(PatchContext.of(PatchType.JSON), "[{\"op\":\"replace\",\"path\":\"/spec/size\",\"value\":\"2Gi\"}]");
+    assertThat(vds.get().getMetadata().getGeneration()).isEqualTo(2L);
+  }
+
+  @Test
+  void invalidInputIsA422WithOneCausePerField() {
+    assertThatThrownBy(() -> create("bad", "-1"))
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
+          assertThat(e.getCode()).isEqualTo(422);
+          assertThat(e.getStatus().getReason()).isEqualTo("Invalid");
+          assertThat(e.getStatus().getDetails().getCauses()).extracting(c -> c.getField()).containsExactly("spec.size");
+          assertThat(e.getStatus().getMessage()).startsWith("VirtualDisk.xenvbd.io \"bad\" is invalid: spec.size:");
+        });
+  }
+}
