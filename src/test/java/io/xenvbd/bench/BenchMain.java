@@ -17,8 +17,8 @@ import picocli.CommandLine.Parameters;
     description = "Run xenvbd's benchmarks (recipe, latency, scale, sparse, throughput; default: all) and write"
         + " their sections of the report.")
 public final class BenchMain implements Callable<Integer> {
-  @Parameters(arity = "0..*", paramLabel = "BENCH", description = "recipe, latency, scale, sparse, throughput (default: all); api: profile of the"
-      + " embedded API server's create cost (uses --scale-disks)")
+  @Parameters(arity = "0..*", paramLabel = "BENCH", description = "recipe, latency, scale, sparse, throughput (default: all); profiles: api (the"
+      + " embedded API server's create cost, uses --scale-disks), stages (the agent's build stage by stage)")
   List<String> which = List.of("sparse", "throughput", "recipe", "latency", "scale");
 
   @Option(names = "--work", description = "Scratch directory (removed at the end; default ${DEFAULT-VALUE}).")
@@ -120,6 +120,7 @@ public final class BenchMain implements Callable<Integer> {
       case "sparse" -> SparseBench.run(ctx);
       case "throughput" -> ThroughputBench.run(ctx);
       case "api" -> ApiBench.run(ctx);
+      case "stages" -> StagesBench.run(ctx);
       default -> throw new CommandLine.ParameterException(new CommandLine(new BenchMain("")),
           "unknown benchmark '" + bench + "': choose recipe, latency, scale, sparse or throughput");
     }
