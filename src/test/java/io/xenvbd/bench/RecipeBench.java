@@ -130,7 +130,7 @@ final class RecipeBench {
     md.append(String.format(Locale.ROOT, "2 GiB ext3 disk populated with the same tree (%s, %.1f MB, %d entries),"
         + " /proc /sys /home /tmp, fstab, hostname. A: `bench/recipe.sh` (dd seek, mkfs -t ext3 -F, mount -o loop,"
         + " cp -ax, mkdir, fstab, hostname, umount, sync). B: `VirtualDisk` created through the API of local mode"
-        + " (`LocalMode.start`, in this JVM), wall time until a watch sees Ready=True, plus `sync`. %d rounds"
+        + " (`LocalMode.start`, in this JVM; what-if runs: the same composition built by the benchmark), wall time until a watch sees Ready=True, plus `sync`. %d rounds"
         + " (%s), variants alternating with the order rotated each round.%s\n\n",
         ctx.source(), tree[0] / 1e6, tree[1], ctx.runs(), ctx.firstRound() == 1 ? "after a warm-up round" : "no warm-up",
         ctx.variantNote()));
