@@ -93,7 +93,8 @@ public final class BenchMain implements Callable<Integer> {
       for (Ctx ctx : contexts(tree, bench)) run(bench, ctx);
       System.out.printf("bench %s done in %.1f s%n", bench, (System.nanoTime() - t0) / 1e9);
     }
-    System.out.println("report: " + report.toAbsolutePath());
+    Rig.removeTree(tree); // the copy of the source; the log stays in the scratch directory for profiling
+    System.out.println("report: " + report.toAbsolutePath() + " (log: " + work.resolve("xenvbd.log") + ")");
     return 0;
   }
 
