@@ -1,0 +1,97 @@
+package io.xenvbd.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.xenvbd.testing.RequiresRoot;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Each benchmark runs end to end at a tiny scale and writes its report section. Timings are never
+ * asserted (the machine is shared and noisy); what is checked is that every figure was produced.
+ */
+@RequiresRoot
+class BenchSmokeTest {
+  @TempDir static Path work;
+  static Path source;
+
+  @BeforeAll
+  static void tinyTree() throws Exception {
+    source = work.resolve("source");
+    Files.createDirectories(source.resolve("etc"));
+    Files.createDirectories(source.resolve("usr/lib"));
+    Files.writeString(source.resolve("etc/issue"), "bench\n");
+    Files.write(source.resolve("usr/lib/blob"), new byte[256 * 1024]);
+    Files.createSymbolicLink(source.resolve("usr/lib/link"), Path.of("blob"));
+  }
+
+  private Ctx ctx(String name) {
+    return new Ctx(work.resolve(name), new Report(work.resolve(name + ".md")), Path.of("").toAbsolutePath(), source,
+        1, 4, 20, 8, 2, "none", "4Mi", true, false, null, null, "bench/run.sh " + name + " (smoke)");
+  }
+
+  private static String report(Ctx ctx) throws Exception {
+    return Files.readString(ctx.report().file());
+  }
+
+  @Test
+  void recipeAgainstEveryPopulateMethodWritesMediansAndRatios() throws Exception {
+    Ctx ctx = ctx("recipe");
+    RecipeBench.run(ctx);
+    String md = report(ctx);
+    for (String v : RecipeBench.VARIANTS) assertThat(md).contains("| " + v + " |");
+    assertThat(md).containsPattern("\\| B Auto \\| [0-9.]+ \\([0-9.]+–[0-9.]+\\) s \\| \\*\\*[0-9.]+\\*\\*")
+        .contains("Reproduce: `bench/run.sh recipe");
+    assertNoLoopDeviceOn(ctx.work());
+  }
+
+  @Test
+  void latencyReportsPercentilesAndRequestsPerDisk() throws Exception {
+    Ctx ctx = ctx("latency");
+    LatencyBench.run(ctx);
+    assertThat(report(ctx)).containsPattern("\\| [0-9]+ ms \\| \\*\\*[0-9]+ ms\\*\\* \\| [0-9]+ ms")
+        .containsPattern("\\| operator \\| [1-9][0-9]* \\| \\*\\*[0-9.]+\\*\\*");
+  }
+
+  @Test
+  void scaleMeasuresTheOperatorInItsOwnJvm() throws Exception {
+    Ctx ctx = ctx("scale");
+    ScaleBench.run(ctx);
+    assertThat(report(ctx)).contains("### 3. Scale: 8 disks, 2 agents")
+        .containsPattern("RSS peak \\*\\*[1-9][0-9]* MiB\\*\\*").containsPattern("heap used peak \\*\\*[1-9][0-9]* MiB");
+  }
+
+  @Test
+  void sparsenessCoversEveryFilesystemAndTheTools() throws Exception {
+    Ctx ctx = ctx("sparse");
+    SparseBench.run(ctx);
+    String md = report(ctx);
+    for (String fs : SparseBench.FILESYSTEMS) assertThat(md).contains("| `filesystem: " + fs + "` |");
+    assertThat(md).contains("recipe: dd + `mkfs -t ext3` (defaults)");
+  }
+
+  @Test
+  void throughputComparesBothMethodsWithCp() throws Exception {
+    Ctx ctx = ctx("throughput");
+    ThroughputBench.run(ctx);
+    assertThat(report(ctx)).contains("| cp -a (baseline) |").containsPattern("\\| LoopMount \\| .*\\*\\*[0-9]+ %\\*\\*")
+        .containsPattern("\\| Offline \\| .*\\*\\*[0-9]+ %\\*\\*");
+    assertNoLoopDeviceOn(ctx.work());
+  }
+
+  private static void assertNoLoopDeviceOn(Path dir) throws Exception {
+    for (Path backing : List.of(Path.of("/sys/block")).stream().flatMap(p -> {
+      try (var s = Files.list(p)) {
+        return s.map(b -> b.resolve("loop/backing_file")).filter(Files::exists).toList().stream();
+      } catch (Exception e) {
+        return java.util.stream.Stream.empty();
+      }
+    }).toList()) {
+      assertThat(Files.readString(backing).strip()).doesNotStartWith(dir.toString());
+    }
+  }
+}
