@@ -23,7 +23,7 @@ final class Operation implements ProgressListener {
   final CompletableFuture<Void> finished = new CompletableFuture<>();
   private final AtomicBoolean claimed = new AtomicBoolean();
   private volatile Future<?> future;
-  private volatile String stage = "Queued";
+  private volatile String stage = io.xenvbd.protocol.DiskState.STAGE_QUEUED;
   private volatile long bytesDone;
   private volatile long bytesTotal;
   private volatile int percent;

@@ -85,7 +85,7 @@ final class AgentDriver {
   }
 
   private Step working(String uid, DiskState state) {
-    return new Step(new Outcome.Working(state), backoffs.nextPoll(uid));
+    return new Step(new Outcome.Working(state), backoffs.nextPoll(uid, state.queued()));
   }
 
   private Step done(String uid, DiskState state) {

@@ -30,8 +30,17 @@ final class Backoffs {
     this.clock = clock;
   }
 
-  /** Delay before the next poll of a disk that is building. */
-  Duration nextPoll(String uid) {
+  /**
+   * Delay before the next poll of a disk that is building. While the agent works on it (a stage
+   * other than Queued) the build ends within seconds and nothing else tells the operator when, so
+   * it looks again after pollMin; a queued disk waits for other builds, so its polls back off up to
+   * pollMax.
+   */
+  Duration nextPoll(String uid, boolean queued) {
+    if (!queued) {
+      polls.remove(uid);
+      return pollMin;
+    }
     int n = polls.merge(uid, 1, Integer::sum) - 1;
     return doubled(pollMin, pollMax, n);
   }

@@ -29,4 +29,12 @@ public record DiskState(
     ErrorBody error) {
 
   public enum Phase { Building, Resizing, Ready, Failed }
+
+  /** The stage of an operation that waits for a free worker on the agent. */
+  public static final String STAGE_QUEUED = "Queued";
+
+  /** Whether the agent has not started working on this disk yet. */
+  public boolean queued() {
+    return STAGE_QUEUED.equals(stage);
+  }
 }
