@@ -75,6 +75,8 @@ public final class BenchMain implements Callable<Integer> {
 
   /** Logs (the agents' "build of … done in …" lines) go to the scratch directory, with timestamps. */
   static void logTo(Path file) {
+    // The breakdowns read the agent's info lines; tests log at warn (src/test/resources).
+    System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "info");
     System.setProperty("org.slf4j.simpleLogger.logFile", file.toString());
     System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
     System.setProperty("org.slf4j.simpleLogger.dateTimeFormat", "HH:mm:ss.SSS");
