@@ -36,7 +36,9 @@ final class DiskEvents {
     }
     if (!Conditions.isTrue(before.conditions(), Conditions.PROVISIONED) && Conditions.isTrue(now.conditions(), Conditions.PROVISIONED)) {
       recorder.normal(disk, Reasons.PROVISIONED, "image " + now.path() + " on " + now.nodeName() + ": "
-          + Sizes.human(now.capacityBytes()) + ", " + now.allocated() + " allocated, " + now.xen().disk());
+          + (now.capacityBytes() == null ? "size not reported yet" : Sizes.human(now.capacityBytes()))
+          + (now.allocated() == null ? "" : ", " + now.allocated() + " allocated")
+          + (now.xen() == null ? "" : ", " + now.xen().disk()));
     } else if (before.capacityBytes() != null && now.capacityBytes() != null && now.capacityBytes() > before.capacityBytes()) {
       recorder.normal(disk, Reasons.RESIZED, "image grown from " + Sizes.human(before.capacityBytes()) + " to "
           + Sizes.human(now.capacityBytes()));
