@@ -137,19 +137,18 @@ final class ImageBuilder {
     }
   }
 
-  /** Removes temporary paths (never anything else), with the interrupt flag cleared so rm can run. */
+  /** Removes temporary paths (never anything else), to the end even if the thread is interrupted meanwhile. */
   void cleanup(List<Path> temps) {
-    boolean interrupted = Thread.interrupted();
-    try {
-      for (Path p : List.copyOf(temps)) {
-        mounter.release(p, p);
-        runner.exec(List.of("rm", "-rf", "--one-file-system", paths.under(p).toString()),
-            java.time.Duration.ofMinutes(10), null);
+    Uninterruptible.run("cleanup", () -> {
+      try {
+        for (Path p : List.copyOf(temps)) {
+          mounter.release(p, p);
+          runner.exec(List.of("rm", "-rf", "--one-file-system", paths.under(p).toString()),
+              java.time.Duration.ofMinutes(10), null);
+        }
+      } catch (DiskException ignored) {
+        // recover() removes what could not be removed now.
       }
-    } catch (DiskException ignored) {
-      // recover() removes what could not be removed now.
-    } finally {
-      if (interrupted) Thread.currentThread().interrupt();
-    }
+    });
   }
 }

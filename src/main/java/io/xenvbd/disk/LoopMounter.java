@@ -97,21 +97,23 @@ final class LoopMounter {
         + ": stop a guest or detach an unused image, raise max_loop, or use populate.method Offline (ext2/3/4)");
   }
 
-  /** Unmounts everything under {@code mnt}, detaches every loop device backed by {@code image}, removes {@code mnt}. */
+  /**
+   * Unmounts everything under {@code mnt}, detaches every loop device backed by {@code image}, removes
+   * {@code mnt}; to the end even if the calling thread is interrupted meanwhile.
+   */
   void release(Path image, Path mnt) {
-    boolean interrupted = Thread.interrupted(); // let cleanup commands run; restored below
-    try {
-      for (Path m : mounts.mountPointsUnder(mnt)) {
-        CommandRunner.Result r = runner.exec(List.of("umount", m.toString()), Duration.ofMinutes(5), null);
-        if (!r.ok()) runner.exec(List.of("umount", "--lazy", m.toString()), Duration.ofMinutes(1), null);
+    Uninterruptible.run("release", () -> {
+      try {
+        for (Path m : mounts.mountPointsUnder(mnt)) {
+          CommandRunner.Result r = runner.exec(List.of("umount", m.toString()), Duration.ofMinutes(5), null);
+          if (!r.ok()) runner.exec(List.of("umount", "--lazy", m.toString()), Duration.ofMinutes(1), null);
+        }
+        detach(image);
+        Files.deleteIfExists(mnt);
+      } catch (IOException | DiskException e) {
+        // Reported by recover() and the inventory as a leftover; the original failure matters more.
       }
-      detach(image);
-      Files.deleteIfExists(mnt);
-    } catch (IOException | DiskException e) {
-      // Reported by recover() and the inventory as a leftover; the original failure matters more.
-    } finally {
-      if (interrupted) Thread.currentThread().interrupt();
-    }
+    });
   }
 
   /** Detaches loop devices still backed by {@code file} (umount's autoclear may not have done it). */

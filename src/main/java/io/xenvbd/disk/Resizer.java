@@ -28,10 +28,11 @@ final class Resizer {
     switch (fs) {
       case none -> { }
       case xfs -> mounter.withMounted(image, mnt -> runner.run("xfs_growfs", mnt.toString()));
-      default -> {
+      default -> Uninterruptible.run("resize", () -> {
+        // e2fsck and resize2fs rewrite the filesystem in place: never killed half-way by an interrupt.
         formatter.preen(image); // resize2fs refuses a filesystem that was not checked since its last mount
         runner.run("resize2fs", image.toString());
-      }
+      });
     }
   }
 }

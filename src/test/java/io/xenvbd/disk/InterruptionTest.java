@@ -109,6 +109,51 @@ class InterruptionTest {
     assertNothingAttachedUnder(root);
   }
 
+  /**
+   * A cancelled build can be interrupted again while it unmounts and removes its temporaries (the
+   * agent cancels, then stops). Interrupts every millisecond from the Tailor stage on, through the
+   * whole cleanup: the umount, losetup -d and rm still run to the end.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"LoopMount", "Offline"})
+  void interruptsThatKeepArrivingDuringCleanupLeaveNothing(Populate.Method method) throws Exception {
+    Path root = tmp.resolve("storm-" + method);
+    DiskEngine engine = engine(root, allowed);
+    DiskRequest req = request("vm", spec("96Mi", Filesystem.ext4, populate(method), new Tailor("vm", null, null)));
+    Thread building = Thread.currentThread();
+    java.util.concurrent.atomic.AtomicBoolean storm = new java.util.concurrent.atomic.AtomicBoolean(true);
+    Thread interrupter = new Thread(() -> {
+      while (storm.get()) {
+        building.interrupt();
+        java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+      }
+    });
+    ProgressListener startStorm = (s, done, total, pct) -> {
+      if (s.equals("Tailor") && !interrupter.isAlive() && storm.get()) interrupter.start();
+    };
+
+    DiskException e;
+    try {
+      e = catchThrowableOfType(() -> engine.build(req, startStorm), DiskException.class);
+    } finally {
+      storm.set(false);
+      while (interrupter.isAlive()) {
+        try {
+          interrupter.join();
+        } catch (InterruptedException lastOfTheStorm) {
+          // keep waiting until the interrupter has stopped
+        }
+      }
+      Thread.interrupted();
+    }
+
+    assertThat(e).isNotNull();
+    assertThat(e.code()).isEqualTo(ErrorCode.Interrupted);
+    assertThat(nonImageEntries(root)).as("temporaries left under " + root).isEmpty();
+    assertNothingAttachedUnder(root);
+    assertThat(engine.inventory().leftovers()).isEmpty();
+  }
+
   @Test
   void progressGoesThroughTheStagesInOrderWithBytesDuringTheCopy() {
     List<String> stages = new java.util.concurrent.CopyOnWriteArrayList<>();
