@@ -28,6 +28,11 @@ public final class SchemaValidator {
   private static final SchemaValidatorsConfig CONFIG = SchemaValidatorsConfig.builder()
       .pathType(PathType.JSON_PATH).formatAssertionsEnabled(false).build();
   private final Map<String, JsonSchema> compiled = new ConcurrentHashMap<>();
+  /**
+   * The same, by the schema node itself: {@link CrdRegistry} hands out the same nodes until a CRD
+   * changes, so most requests skip serialising the schema to find its compiled form.
+   */
+  private final Map<JsonNode, JsonSchema> byNode = java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
 
   /** Field errors of {@code object} (a whole custom resource) against the CRD, in field order. */
   public List<FieldError> validate(JsonNode crd, JsonNode object) {
@@ -35,7 +40,14 @@ public final class SchemaValidator {
     if (schema == null) {
       return List.of();
     }
-    JsonSchema js = compiled.computeIfAbsent(Json.write(schema), k -> FACTORY.getSchema(toJsonSchema(schema), CONFIG));
+    JsonSchema js = byNode.get(schema);
+    if (js == null) {
+      js = compiled.computeIfAbsent(Json.write(schema), k -> FACTORY.getSchema(toJsonSchema(schema), CONFIG));
+      if (byNode.size() > 64) {
+        byNode.clear(); // CRDs changed many times: forget the old nodes
+      }
+      byNode.put(schema, js);
+    }
     List<FieldError> errors = new ArrayList<>();
     for (ValidationMessage m : js.validate(object)) {
       errors.add(toFieldError(m));
