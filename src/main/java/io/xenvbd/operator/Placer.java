@@ -70,6 +70,7 @@ final class Placer {
     List<String> problems = new ArrayList<>();
     Set<String> shortages = new TreeSet<>();
     List<Candidate> fitting = new ArrayList<>();
+    Map<String, Long> pending = pendingByNode(disk);
     for (Dom0Node node : cluster.nodes()) {
       String name = node.getMetadata().getName();
       var unhealthy = NodeHealth.problem(node, clock);
@@ -81,7 +82,7 @@ final class Placer {
         shortages.add(Reasons.LOOP_DEVICES_EXHAUSTED);
         problems.add(name + ": no free loop device (" + summary(node.getStatus()) + ")");
       } else {
-        Candidate c = candidate(node, disk);
+        Candidate c = candidate(node, pending.getOrDefault(name, 0L));
         if (c.room() < size) {
           shortages.add(Reasons.INSUFFICIENT_STORAGE);
           problems.add(name + ": " + Sizes.human(Math.max(0, c.room())) + " left to promise");
@@ -122,27 +123,38 @@ final class Placer {
     }
   }
 
-  private Candidate candidate(Dom0Node node, VirtualDisk self) {
+  private Candidate candidate(Dom0Node node, long pending) {
     String name = node.getMetadata().getName();
     Dom0NodeStatus.Storage storage = node.getStatus().storage();
     long capacity = storage == null || storage.capacityBytes() == null ? 0 : storage.capacityBytes();
     long promised = storage == null || storage.promisedBytes() == null ? 0 : storage.promisedBytes();
     double ratio = node.getSpec() == null ? 1.0 : node.getSpec().overcommitRatio();
-    Instant heartbeat = NodeHealth.lastHeartbeat(node);
-    Map<String, Long> unknownToNode = new HashMap<>();
+    return new Candidate(name, ratio * capacity, promised + pending);
+  }
+
+  /**
+   * Per node, the bytes placed on it that its last heartbeat cannot include yet: the disks whose
+   * status names the node, and this operator's own claims the cache does not show yet. One pass over
+   * the disks for all nodes (a placement among 20 nodes and 1000 disks once took 20 passes).
+   */
+  private Map<String, Long> pendingByNode(VirtualDisk self) {
+    String selfUid = self.getMetadata().getUid();
+    Map<String, Instant> heartbeats = new HashMap<>();
+    for (Dom0Node node : cluster.nodes()) heartbeats.put(node.getMetadata().getName(), NodeHealth.lastHeartbeat(node));
+    Map<String, Map<String, Long>> byNode = new HashMap<>();
     for (VirtualDisk d : cluster.disks()) {
       VirtualDiskStatus st = d.getStatus();
-      if (st != null && name.equals(st.nodeName()) && !Objects.equals(d.getMetadata().getUid(), self.getMetadata().getUid())) {
-        unknownToNode.put(d.getMetadata().getUid(), notYetPromised(d, heartbeat));
-      }
+      if (st == null || st.nodeName() == null || Objects.equals(d.getMetadata().getUid(), selfUid)) continue;
+      Instant heartbeat = heartbeats.get(st.nodeName());
+      if (heartbeat == null) continue;
+      byNode.computeIfAbsent(st.nodeName(), k -> new HashMap<>()).put(d.getMetadata().getUid(), notYetPromised(d, heartbeat));
     }
     claims.forEach((uid, claim) -> {
-      if (claim.nodeName().equals(name) && !uid.equals(self.getMetadata().getUid())) {
-        unknownToNode.putIfAbsent(uid, claim.bytes());
-      }
+      if (!uid.equals(selfUid)) byNode.computeIfAbsent(claim.nodeName(), k -> new HashMap<>()).putIfAbsent(uid, claim.bytes());
     });
-    long pending = unknownToNode.values().stream().mapToLong(Long::longValue).sum();
-    return new Candidate(name, ratio * capacity, promised + pending);
+    Map<String, Long> pending = new HashMap<>();
+    byNode.forEach((node, disks) -> pending.put(node, disks.values().stream().mapToLong(Long::longValue).sum()));
+    return pending;
   }
 
   /**
@@ -151,12 +163,8 @@ final class Placer {
    * afterwards only a pending growth.
    */
   static long notYetPromised(VirtualDisk d, Instant lastHeartbeat) {
-    long size;
-    try {
-      size = Sizes.bytes(d.getSpec().size());
-    } catch (RuntimeException e) {
-      return 0;
-    }
+    long size = bytes(d.getSpec().size());
+    if (size < 0) return 0;
     var provisioned = Conditions.find(d.getStatus().conditions(), Conditions.PROVISIONED)
         .filter(c -> Conditions.TRUE.equals(c.getStatus()));
     if (provisioned.isEmpty() || d.getStatus().capacityBytes() == null) return size;
@@ -168,6 +176,25 @@ final class Placer {
     }
     if (!at.isBefore(lastHeartbeat.minusSeconds(1))) return size;
     return Math.max(0, size - d.getStatus().capacityBytes());
+  }
+
+  /** Parsed spec.size values: placement reads every placed disk's size, and there are few distinct ones. */
+  private static final Map<String, Long> SIZES = new ConcurrentHashMap<>();
+
+  /** Bytes of a quantity, or -1 when it does not parse (the validator reports that). */
+  static long bytes(String quantity) {
+    if (quantity == null) return -1;
+    Long known = SIZES.get(quantity);
+    if (known != null) return known;
+    long b;
+    try {
+      b = Sizes.bytes(quantity);
+    } catch (RuntimeException e) {
+      b = -1;
+    }
+    if (SIZES.size() > 10_000) SIZES.clear();
+    SIZES.put(quantity, b);
+    return b;
   }
 
   private static String summary(Dom0NodeStatus status) {
