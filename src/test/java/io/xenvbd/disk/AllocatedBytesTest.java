@@ -1,0 +1,54 @@
+package io.xenvbd.disk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Allocated bytes are remembered between status polls, but never past a change to the file: a
+ * write, a hole punched, or another file renamed into its place.
+ */
+class AllocatedBytesTest {
+  static final CommandRunner RUN = new CommandRunner(Duration.ofMinutes(1));
+  @TempDir Path tmp;
+
+  @Test
+  void everyChangeToTheFileIsSeenAtOnce() throws Exception {
+    Formatter f = new Formatter(RUN);
+    Path image = tmp.resolve("a.img");
+    f.create(image, 64L << 20, false);
+    assertThat(f.allocated(image)).isLessThan(1L << 20);
+
+    byte[] mib = new byte[1 << 20];
+    java.util.Arrays.fill(mib, (byte) 7);
+    try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
+      raf.seek(8L << 20);
+      raf.write(mib);
+      raf.getFD().sync();
+    }
+    assertThat(f.allocated(image)).as("after writing 1 MiB").isGreaterThanOrEqualTo(1L << 20);
+
+    RUN.run(List.of("fallocate", "--punch-hole", "--offset", Long.toString(8L << 20), "--length", Long.toString(1L << 20),
+        image.toString()));
+    assertThat(f.allocated(image)).as("after punching the hole").isLessThan(1L << 20);
+
+    Thread.sleep(2100); // old enough to be remembered (a file changed in the last 2 s is always measured)
+    assertThat(f.allocated(image)).isLessThan(1L << 20);
+    try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
+      raf.seek(16L << 20);
+      raf.write(mib);
+    }
+    assertThat(f.allocated(image)).as("a write after the remembered measurement").isGreaterThanOrEqualTo(1L << 20);
+
+    Path other = tmp.resolve("b.img");
+    f.create(other, 64L << 20, true); // same size, fully allocated
+    Files.move(other, image, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    assertThat(f.allocated(image)).as("another file renamed into place").isGreaterThanOrEqualTo(64L << 20);
+  }
+}
