@@ -7,12 +7,15 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Create, update, patch and delete. Every patch is computed here (merge, JSON, apply) and stored
- * as an update, so admission sees the whole new object and a write is one read-modify-write under
- * one lock: a patch never conflicts, a stale update gets a real 409 Conflict.
+ * as an update, so admission sees the whole new object. A write is read, computed and admitted
+ * without a lock, then stored under one lock if the object is still at the resourceVersion it was
+ * computed from (else computed again): a patch never conflicts, a stale update gets a real 409.
  */
 final class Writes {
   private final CrudStore store;
   private final Admission admission;
+  /** Attempts of an update or patch whose object keeps changing underneath before it answers 409. */
+  private static final int MAX_ATTEMPTS = 50;
   private final ReentrantLock lock = new ReentrantLock();
 
   Writes(CrudStore store, Admission admission) {
@@ -49,55 +52,82 @@ final class Writes {
     }
   }
 
+  /**
+   * PUT. Admission runs outside the lock, against the object as read; the write itself happens
+   * under the lock only if the object is still at that resourceVersion, otherwise it is computed
+   * again (as kube-apiserver's guaranteed update does). The lock is held for the store write alone.
+   */
   ApiHandler.Reply update(ResourcePath rp, Query q, JsonNode object) {
     if (object == null || !object.isObject()) {
       throw new ApiException(400, "BadRequest", "the request body must be a JSON object");
     }
+    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      JsonNode current = store.get(rp.objectPath());
+      ApiHandler.Reply r = tryUpdate(rp, q, object, current);
+      if (r != null) {
+        return r;
+      }
+    }
+    throw ApiException.conflict(rp, rp.name());
+  }
+
+  /** The update computed against {@code current}; null when the object changed before it could be stored. */
+  private ApiHandler.Reply tryUpdate(ResourcePath rp, Query q, JsonNode object, JsonNode current) {
+    if (current == null) {
+      throw ApiException.notFound(rp);
+    }
+    String currentRv = Json.text(current, "metadata", "resourceVersion");
+    String rv = Json.text(object, "metadata", "resourceVersion");
+    if (rv != null && !rv.isEmpty() && !rv.equals(currentRv)) {
+      throw ApiException.conflict(rp, rp.name());
+    }
+    ObjectNode candidate;
+    if (rp.isStatus()) {
+      candidate = (ObjectNode) current.deepCopy();
+      setOrRemove(candidate, "status", object.get("status"));
+    } else {
+      candidate = (ObjectNode) object.deepCopy();
+      if (admission.hasStatusSubresource(rp)) {
+        setOrRemove(candidate, "status", current.get("status"));
+      }
+    }
+    Admission.Result admitted = admission.admit(rp, candidate, current, q.get("fieldValidation"));
+    Json.metadata(admitted.object()).put("resourceVersion", currentRv);
+    if (isDryRun(q)) {
+      return new ApiHandler.Reply(200, admitted.object(), admitted.warnings());
+    }
+    String path = rp.objectPath() + (rp.isStatus() ? "/status" : "");
+    String json = Json.write(admitted.object());
+    CrudStore.Reply r;
     lock.lock();
     try {
-      JsonNode current = store.get(rp.objectPath());
-      if (current == null) {
+      JsonNode now = store.get(rp.objectPath());
+      if (now == null) {
         throw ApiException.notFound(rp);
       }
-      String rv = Json.text(object, "metadata", "resourceVersion");
-      if (rv != null && !rv.isEmpty() && !rv.equals(Json.text(current, "metadata", "resourceVersion"))) {
-        throw ApiException.conflict(rp, rp.name());
+      if (!java.util.Objects.equals(currentRv, Json.text(now, "metadata", "resourceVersion"))) {
+        return null;
       }
-      ObjectNode candidate;
-      if (rp.isStatus()) {
-        candidate = (ObjectNode) current.deepCopy();
-        setOrRemove(candidate, "status", object.get("status"));
-      } else {
-        candidate = (ObjectNode) object.deepCopy();
-        if (admission.hasStatusSubresource(rp)) {
-          setOrRemove(candidate, "status", current.get("status"));
-        }
-      }
-      Admission.Result admitted = admission.admit(rp, candidate, current, q.get("fieldValidation"));
-      Json.metadata(admitted.object()).put("resourceVersion", Json.text(current, "metadata", "resourceVersion"));
-      if (isDryRun(q)) {
-        return new ApiHandler.Reply(200, admitted.object(), admitted.warnings());
-      }
-      String path = rp.objectPath() + (rp.isStatus() ? "/status" : "");
-      CrudStore.Reply r = store.call("PUT", path, "application/json", Json.write(admitted.object()));
-      if (r.code() == 409) {
-        throw ApiException.conflict(rp, rp.name());
-      }
-      if (r.code() == 200 && r.body().isEmpty()) {
-        // Last finalizer removed from an object being deleted: it is gone now.
-        return new ApiHandler.Reply(200, admitted.object(), admitted.warnings());
-      }
-      return reply(r, admitted.warnings());
+      r = store.call("PUT", path, "application/json", json);
     } finally {
       lock.unlock();
     }
+    if (r.code() == 409) {
+      throw ApiException.conflict(rp, rp.name());
+    }
+    if (r.code() == 200 && r.body().isEmpty()) {
+      // Last finalizer removed from an object being deleted: it is gone now.
+      return new ApiHandler.Reply(200, admitted.object(), admitted.warnings());
+    }
+    return reply(r, admitted.warnings());
   }
 
+  /** PATCH: computed against the object as read and stored only if it did not change meanwhile (see update). */
   ApiHandler.Reply patch(ResourcePath rp, Query q, String contentType, String body) {
     String type = MergePatch.mediaType(contentType);
-    lock.lock();
-    try {
+    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       JsonNode current = store.get(rp.objectPath());
+      JsonNode patched;
       if (type.equals(MergePatch.APPLY)) {
         JsonNode applied = Json.parseYaml(body);
         String manager = q.get("fieldManager") == null ? "unknown" : q.get("fieldManager");
@@ -111,22 +141,25 @@ final class Writes {
           Json.metadata(base).put("name", rp.name());
           return create(rp.withName(null), q, Apply.apply(base, applied, manager, false));
         }
-        return update(rp, q, Apply.apply(current, applied, manager, rp.isStatus()));
+        patched = Apply.apply(current, applied, manager, rp.isStatus());
+      } else {
+        if (current == null) {
+          throw ApiException.notFound(rp);
+        }
+        patched = switch (type) {
+          case MergePatch.MERGE, MergePatch.STRATEGIC -> MergePatch.merge(current, Json.parse(body));
+          case MergePatch.JSON_PATCH -> MergePatch.jsonPatch(current, Json.parse(body));
+          default -> throw new ApiException(415, "UnsupportedMediaType", "the body of the request was in an unknown "
+              + "format - accepted media types include: application/json-patch+json, application/merge-patch+json, "
+              + "application/apply-patch+yaml");
+        };
       }
-      if (current == null) {
-        throw ApiException.notFound(rp);
+      ApiHandler.Reply r = tryUpdate(rp, q, patched, current);
+      if (r != null) {
+        return r;
       }
-      JsonNode patched = switch (type) {
-        case MergePatch.MERGE, MergePatch.STRATEGIC -> MergePatch.merge(current, Json.parse(body));
-        case MergePatch.JSON_PATCH -> MergePatch.jsonPatch(current, Json.parse(body));
-        default -> throw new ApiException(415, "UnsupportedMediaType", "the body of the request was in an unknown "
-            + "format - accepted media types include: application/json-patch+json, application/merge-patch+json, "
-            + "application/apply-patch+yaml");
-      };
-      return update(rp, q, patched);
-    } finally {
-      lock.unlock();
     }
+    throw ApiException.conflict(rp, rp.name());
   }
 
   ApiHandler.Reply delete(ResourcePath rp, Query q) {

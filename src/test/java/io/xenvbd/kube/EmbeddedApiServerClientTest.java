@@ -157,4 +157,47 @@ class EmbeddedApiServerClientTest {
           assertThat(e.getStatus().getMessage()).startsWith("VirtualDisk.xenvbd.io \"bad\" is invalid: spec.size:");
         });
   }
+
+  /** Patches are computed outside the store's lock and stored only if nothing changed meanwhile: none is lost. */
+  @Test
+  void concurrentPatchesOfOneObjectAreAllApplied() throws Exception {
+    create("contended", "1Gi");
+    int threads = 6, each = 15;
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+    List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      int thread = t;
+      done.add(pool.submit(() -> {
+        for (int i = 0; i < each; i++) {
+          client.genericKubernetesResources(EmbeddedApiServerKubectlTest.VD).withName("contended")
+              .patch(PatchContext.of(PatchType.JSON_MERGE),
+                  "{\"metadata\":{\"annotations\":{\"t" + thread + "-" + i + "\":\"x\"}}}");
+        }
+        return null;
+      }));
+    }
+    for (var f : done) f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+    pool.shutdown();
+    var annotations = client.genericKubernetesResources(EmbeddedApiServerKubectlTest.VD).withName("contended").get()
+        .getMetadata().getAnnotations();
+    assertThat(annotations.keySet().stream().filter(k -> k.matches("t[0-9]+-[0-9]+"))).hasSize(threads * each);
+  }
+
+  /** The store's index follows an object through a label change, a delete and a re-create under the same name. */
+  @Test
+  void oneObjectIsFoundByNameThroughRelabelDeleteAndRecreate() {
+    var res = client.configMaps().withName("indexed");
+    client.configMaps().resource(new ConfigMapBuilder().withNewMetadata().withName("indexed").endMetadata()
+        .addToData("v", "1").build()).create();
+    res.edit(cm -> { cm.getMetadata().setLabels(java.util.Map.of("a", "b")); return cm; });
+    assertThat(res.get().getMetadata().getLabels()).containsEntry("a", "b");
+    assertThat(client.configMaps().withLabel("a", "b").list().getItems()).extracting(c -> c.getMetadata().getName())
+        .contains("indexed");
+    res.delete();
+    await().atMost(Duration.ofSeconds(10)).until(() -> res.get() == null);
+    assertThatThrownBy(() -> res.edit(cm -> cm)).isInstanceOf(KubernetesClientException.class);
+    client.configMaps().resource(new ConfigMapBuilder().withNewMetadata().withName("indexed").endMetadata()
+        .addToData("v", "2").build()).create();
+    assertThat(res.get().getData()).containsEntry("v", "2");
+  }
 }
