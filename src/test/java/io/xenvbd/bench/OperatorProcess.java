@@ -136,6 +136,9 @@ public final class OperatorProcess {
         "-Dorg.slf4j.simpleLogger.logFile=" + dir.resolve("operator.log"),
         "-Dorg.slf4j.simpleLogger.showDateTime=true",
         "-cp", System.getProperty("java.class.path"), OperatorProcess.class.getName(), apiUrl, token, ca.toString()));
+    // Profiling hook, e.g. -Dbench.operatorJvmArgs=-XX:StartFlightRecording=filename=/tmp/operator.jfr
+    String extra = System.getProperty("bench.operatorJvmArgs", "").strip();
+    if (!extra.isEmpty()) cmd.addAll(1, List.of(extra.split("\\s+")));
     if (pollMax != null) cmd.add(Long.toString(pollMax.toMillis()));
     Process p = new ProcessBuilder(cmd).redirectError(dir.resolve("operator.stderr").toFile()).start();
     BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
