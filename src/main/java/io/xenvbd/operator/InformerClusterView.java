@@ -33,12 +33,20 @@ final class InformerClusterView implements ClusterView {
     return source;
   }
 
+  /**
+   * Disks a change of this node may move: those not Ready that could be placed on it or are on it,
+   * and those on it whose LoopDeviceAvailable condition the node's loop devices now contradict (a
+   * Ready disk is otherwise only looked at every readyRecheck, and a heartbeat changes every node).
+   */
   private Set<ResourceID> waitingOn(Dom0Node node) {
     String name = node.getMetadata().getName();
+    String loops = StatusBuilder.loopStatus(node);
     return disks().stream()
         .filter(d -> d.getStatus() == null
             || (d.getStatus().nodeName() == null || name.equals(d.getStatus().nodeName()))
-                && !Conditions.isTrue(d.getStatus().conditions(), Conditions.READY))
+                && !Conditions.isTrue(d.getStatus().conditions(), Conditions.READY)
+            || name.equals(d.getStatus().nodeName()) && !loops.equals(Conditions.find(d.getStatus().conditions(),
+                Conditions.LOOP_DEVICE_AVAILABLE).map(c -> c.getStatus()).orElse(null)))
         .map(ResourceID::fromResource)
         .collect(Collectors.toSet());
   }

@@ -79,7 +79,9 @@ class LoopDevicesExhaustedTest {
       release(held);
       rig.awaitReady("loopy", Duration.ofSeconds(60));
       rig.awaitReady("unplaced", Duration.ofSeconds(60));
-      assertThat(Rig.condition(rig.get("loopy"), Conditions.LOOP_DEVICE_AVAILABLE).getStatus()).isEqualTo(Conditions.TRUE);
+      // LoopDeviceAvailable follows the node's heartbeat, which may come after the build that ended: it turns True then.
+      await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(
+          Rig.condition(rig.get("loopy"), Conditions.LOOP_DEVICE_AVAILABLE).getStatus()).isEqualTo(Conditions.TRUE));
       for (String name : List.of("before", "loopy", "offline", "unplaced")) {
         Host.assertFsckClean(Path.of(rig.get(name).getStatus().path()));
       }
