@@ -26,6 +26,8 @@ public record VirtualDiskStatus(
     String allocated,
     @JsonPropertyDescription("UUID of the filesystem in the image.")
     String filesystemUUID,
+    @JsonPropertyDescription("The filesystem the image is built with, recorded when the node is chosen; spec.filesystem may not differ from it.")
+    String filesystem,
     @JsonPropertyDescription("Progress of the current build or resize.")
     Progress progress,
     @JsonPropertyDescription("Xen disk entries for the guest's configuration.")

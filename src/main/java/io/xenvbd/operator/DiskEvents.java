@@ -27,7 +27,7 @@ final class DiskEvents {
 
   void transition(VirtualDisk disk, VirtualDiskStatus old, VirtualDiskStatus now) {
     VirtualDiskStatus before = old == null
-        ? new VirtualDiskStatus(null, null, null, null, null, null, null, null, null, null, null, null) : old;
+        ? new VirtualDiskStatus(null, null, null, null, null, null, null, null, null, null, null, null, null) : old;
     if (before.nodeName() == null && now.nodeName() != null) {
       recorder.normal(disk, "Scheduled", message(now, Conditions.SCHEDULED));
     }

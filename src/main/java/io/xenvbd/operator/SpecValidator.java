@@ -18,7 +18,10 @@ import java.util.regex.Pattern;
  * what only the operator can: transitions against what was built, and the cloneFrom source.
  */
 final class SpecValidator {
-  /** Records the filesystem the image was built with, because status has no field for it. */
+  /**
+   * Where operators before status.filesystem recorded the filesystem at placement; still read for
+   * disks they placed, never written.
+   */
   static final String FILESYSTEM_ANNOTATION = "xenvbd.io/filesystem";
 
   private static final Pattern SIZE = Pattern.compile(Validation.POSITIVE_QUANTITY);
@@ -54,7 +57,8 @@ final class SpecValidator {
           + Sizes.human(status.capacityBytes()) + ": disks grow but never shrink; set spec.size to at least "
           + Sizes.human(status.capacityBytes()) + " (the image was not touched)");
     }
-    String built = annotations(disk).get(FILESYSTEM_ANNOTATION);
+    String built = status != null && status.filesystem() != null ? status.filesystem()
+        : annotations(disk).get(FILESYSTEM_ANNOTATION);
     if (built != null && !built.equals(spec.filesystem().name())) {
       return invalid("spec.filesystem is immutable: the image was built with " + built + ", the spec now says "
           + spec.filesystem() + "; set it back to " + built + " or create a new VirtualDisk");

@@ -53,7 +53,20 @@ final class StatusBuilder {
             XenEntries.legacy(image.path(), disk.getSpec().xen()));
     return new VirtualDiskStatus(phase(outcome, old), gen, nodeName, image.path(), image.capacityBytes(),
         image.allocatedBytes(), image.allocatedBytes() == null ? null : Sizes.human(image.allocatedBytes()),
-        image.filesystemUUID(), progress, xen, loops, c);
+        image.filesystemUUID(), filesystem(disk, old, nodeName), progress, xen, loops, c);
+  }
+
+  /**
+   * Recorded with the placement and never changed after: what the image is (or will be) built with,
+   * which SpecValidator holds spec.filesystem to. A disk placed by an operator that recorded it in
+   * the {@code xenvbd.io/filesystem} annotation keeps that value.
+   */
+  static String filesystem(VirtualDisk disk, VirtualDiskStatus old, String nodeName) {
+    if (old.filesystem() != null) return old.filesystem();
+    if (nodeName == null) return null;
+    var annotations = disk.getMetadata().getAnnotations();
+    String legacy = annotations == null ? null : annotations.get(SpecValidator.FILESYSTEM_ANNOTATION);
+    return legacy != null ? legacy : disk.getSpec().filesystem().name();
   }
 
   private record Cond(String status, String reason, String message) {}
@@ -94,6 +107,11 @@ final class StatusBuilder {
     if (o instanceof Outcome.Invalid i) return new Cond(Conditions.FALSE, i.reason(), "not built: " + i.message());
     if (o instanceof Outcome.Unreachable u) return new Cond(Conditions.UNKNOWN, u.reason(), u.message());
     return new Cond(Conditions.FALSE, Reasons.WAITING_FOR_NODE, "waiting for the disk to be placed and built");
+  }
+
+  /** The LoopDeviceAvailable status (True, False, Unknown) the node's current status gives its disks. */
+  static String loopStatus(Dom0Node node) {
+    return loop(node).status();
   }
 
   private static Cond loop(Dom0Node node) {
@@ -151,6 +169,6 @@ final class StatusBuilder {
   }
 
   private static VirtualDiskStatus empty() {
-    return new VirtualDiskStatus(null, null, null, null, null, null, null, null, null, null, null, List.of());
+    return new VirtualDiskStatus(null, null, null, null, null, null, null, null, null, null, null, null, List.of());
   }
 }

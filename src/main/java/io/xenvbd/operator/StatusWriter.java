@@ -54,13 +54,6 @@ final class StatusWriter {
     written.put(disk.getMetadata().getUid(), status);
   }
 
-  /** Sets one annotation with a JSON merge patch (maps merge alike on every server we run on). */
-  void annotate(VirtualDisk disk, String key, String value) {
-    String patch = "{\"metadata\":{\"annotations\":{" + client.getKubernetesSerialization().asJson(key) + ":"
-        + client.getKubernetesSerialization().asJson(value) + "}}}";
-    client.resource(reference(disk)).patch(PatchContext.of(PatchType.JSON_MERGE), patch);
-  }
-
   /**
    * Name and namespace only. Patching through a named resource without an item makes the fabric8
    * client GET the object first (one extra request per patch); the patch text itself is complete.

@@ -63,7 +63,6 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
     metrics.outcome(step.outcome().getClass().getSimpleName());
     VirtualDiskStatus now = statuses.build(disk, node, cluster.node(node).orElse(null), step.outcome());
     events.transition(disk, old, now);
-    if (node != null) recordFilesystem(disk);
     statusWriter.write(disk, now);
     UpdateControl<VirtualDisk> control = UpdateControl.noUpdate();
     return step.recheck() == null ? control : control.rescheduleAfter(step.recheck());
@@ -81,13 +80,6 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
     Placer.Placement p = placer.place(disk, size);
     return p.placed() ? new AgentDriver.Step(new Outcome.Placed(p.nodeName(), p.message()), AFTER_PLACEMENT)
         : new AgentDriver.Step(new Outcome.Unschedulable(p.reason(), p.message()), config.pendingRecheck());
-  }
-
-  /** The filesystem is recorded with the node, before any agent builds anything (see SpecValidator). */
-  private void recordFilesystem(VirtualDisk disk) {
-    var annotations = disk.getMetadata().getAnnotations();
-    if (annotations != null && annotations.containsKey(SpecValidator.FILESYSTEM_ANNOTATION)) return;
-    statusWriter.annotate(disk, SpecValidator.FILESYSTEM_ANNOTATION, disk.getSpec().filesystem().name());
   }
 
   @Override

@@ -48,7 +48,7 @@ class JavaOperatorSdkAgainstEmbeddedApiTest {
       patch.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
           .withName(vd.getMetadata().getName()).withNamespace(vd.getMetadata().getNamespace()).build());
       patch.setStatus(new VirtualDiskStatus(VirtualDiskStatus.Phase.Ready, generation, "dom0-a", null, null, null,
-          null, null, null, null, null, conditions));
+          null, null, null, null, null, null, conditions));
       return UpdateControl.patchStatus(patch);
     }
 

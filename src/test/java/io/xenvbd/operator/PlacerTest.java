@@ -103,7 +103,7 @@ class PlacerTest {
     nodes.add(node("a", 10 * GI, 2 * GI));
     VirtualDisk building = disk("building", "7Gi");
     building.setStatus(new VirtualDiskStatus(VirtualDiskStatus.Phase.Provisioning, 1L, "a", null, null, null, null,
-        null, null, null, null, List.of()));
+        null, null, null, null, null, List.of()));
     disks.add(building);
     assertThat(placer.place(disk("d", "2Gi"), 2 * GI).placed()).isFalse();
   }
@@ -132,7 +132,7 @@ class PlacerTest {
 
   private static void setProvisionedAt(VirtualDisk d, Instant at) {
     d.setStatus(new VirtualDiskStatus(VirtualDiskStatus.Phase.Ready, 1L, "a", "/x", 7 * GI, 1L, "1B", null, null,
-        null, null, List.of(new ConditionBuilder().withType("Provisioned").withStatus("True").withReason("Provisioned")
+        null, null, null, List.of(new ConditionBuilder().withType("Provisioned").withStatus("True").withReason("Provisioned")
             .withLastTransitionTime(at.toString()).build())));
   }
 }

@@ -20,7 +20,7 @@ class SpecValidatorTest {
   final SpecValidator validator = new SpecValidator(ClusterView.of(List.of(), disks));
 
   static VirtualDiskStatus built(String node, long capacity, boolean ready) {
-    return new VirtualDiskStatus(VirtualDiskStatus.Phase.Ready, 1L, node, "/p", capacity, 1L, "1B", null, null, null, null,
+    return new VirtualDiskStatus(VirtualDiskStatus.Phase.Ready, 1L, node, "/p", capacity, 1L, "1B", null, null, null, null, null,
         List.of(new ConditionBuilder().withType("Ready").withStatus(ready ? "True" : "False").withReason("x").build()));
   }
 
@@ -52,6 +52,15 @@ class SpecValidatorTest {
 
   @Test
   void refusesAFilesystemOtherThanTheOneBuilt() {
+    VirtualDisk d = Fixtures.disk("ns", "d", Fixtures.spec(null, "1Gi", VirtualDiskSpec.Filesystem.xfs, null, null));
+    d.setStatus(new VirtualDiskStatus(VirtualDiskStatus.Phase.Ready, 1L, "a", "/p", 1L << 30, 1L, "1B", null, "ext4",
+        null, null, null, List.of()));
+    assertThat(validator.validate(d).get().message()).contains("immutable", "built with ext4");
+  }
+
+  /** Disks placed by an operator that recorded the filesystem in an annotation are held to it too. */
+  @Test
+  void refusesAFilesystemOtherThanTheOneInTheLegacyAnnotation() {
     VirtualDisk d = Fixtures.disk("ns", "d", Fixtures.spec(null, "1Gi", VirtualDiskSpec.Filesystem.xfs, null, null));
     d.getMetadata().setAnnotations(Map.of(SpecValidator.FILESYSTEM_ANNOTATION, "ext4"));
     assertThat(validator.validate(d).get().message()).contains("immutable", "built with ext4");

@@ -174,7 +174,7 @@ class VirtualDiskReconcilerTest {
     h.putNode(Fixtures.node("a", 10 * GI, 0));
     h.create(Fixtures.disk("ns1", "d", "64Mi"));
     h.awaitReady("ns1", "d");
-    assertThat(h.get("ns1", "d").getMetadata().getAnnotations()).containsEntry(SpecValidator.FILESYSTEM_ANNOTATION, "ext4");
+    assertThat(h.get("ns1", "d").getStatus().filesystem()).isEqualTo("ext4");
     edit("ns1", "d", "64Mi", VirtualDiskSpec.Filesystem.xfs);
     VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.INVALID_SPEC);
     assertThat(h.condition(d, Conditions.READY).getMessage()).contains("spec.filesystem is immutable", "built with ext4");
