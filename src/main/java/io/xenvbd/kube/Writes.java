@@ -14,8 +14,8 @@ import java.util.concurrent.locks.ReentrantLock;
 final class Writes {
   private final CrudStore store;
   private final Admission admission;
-  /** Attempts of an update or patch whose object keeps changing underneath before it answers 409. */
-  private static final int MAX_ATTEMPTS = 50;
+  /** Attempts without the lock of an update or patch whose object keeps changing, before one under it. */
+  private static final int OPTIMISTIC_ATTEMPTS = 5;
   private final ReentrantLock lock = new ReentrantLock();
 
   Writes(CrudStore store, Admission admission) {
@@ -55,20 +55,37 @@ final class Writes {
   /**
    * PUT. Admission runs outside the lock, against the object as read; the write itself happens
    * under the lock only if the object is still at that resourceVersion, otherwise it is computed
-   * again (as kube-apiserver's guaranteed update does). The lock is held for the store write alone.
+   * again (as kube-apiserver's guaranteed update does). The lock is held for the store write alone,
+   * except for an object so busy that it lost the race several times (see guaranteed).
    */
   ApiHandler.Reply update(ResourcePath rp, Query q, JsonNode object) {
     if (object == null || !object.isObject()) {
       throw new ApiException(400, "BadRequest", "the request body must be a JSON object");
     }
-    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      JsonNode current = store.get(rp.objectPath());
-      ApiHandler.Reply r = tryUpdate(rp, q, object, current);
+    return guaranteed(() -> tryUpdate(rp, q, object, store.get(rp.objectPath())));
+  }
+
+  /**
+   * Runs {@code attempt} (null: the object changed before it could be stored) a few times without the
+   * lock, then once under it, where nothing else can write: a write on a busy object always lands.
+   */
+  private ApiHandler.Reply guaranteed(java.util.function.Supplier<ApiHandler.Reply> attempt) {
+    for (int i = 0; i < OPTIMISTIC_ATTEMPTS; i++) {
+      ApiHandler.Reply r = attempt.get();
       if (r != null) {
         return r;
       }
     }
-    throw ApiException.conflict(rp, rp.name());
+    lock.lock();
+    try {
+      ApiHandler.Reply r = attempt.get();
+      if (r == null) {
+        throw new IllegalStateException("the object changed while the write lock was held");
+      }
+      return r;
+    } finally {
+      lock.unlock();
+    }
   }
 
   /** The update computed against {@code current}; null when the object changed before it could be stored. */
@@ -125,7 +142,7 @@ final class Writes {
   /** PATCH: computed against the object as read and stored only if it did not change meanwhile (see update). */
   ApiHandler.Reply patch(ResourcePath rp, Query q, String contentType, String body) {
     String type = MergePatch.mediaType(contentType);
-    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    return guaranteed(() -> {
       JsonNode current = store.get(rp.objectPath());
       JsonNode patched;
       if (type.equals(MergePatch.APPLY)) {
@@ -154,12 +171,8 @@ final class Writes {
               + "application/apply-patch+yaml");
         };
       }
-      ApiHandler.Reply r = tryUpdate(rp, q, patched, current);
-      if (r != null) {
-        return r;
-      }
-    }
-    throw ApiException.conflict(rp, rp.name());
+      return tryUpdate(rp, q, patched, current);
+    });
   }
 
   ApiHandler.Reply delete(ResourcePath rp, Query q) {
