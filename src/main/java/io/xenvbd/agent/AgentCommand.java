@@ -1,8 +1,8 @@
 package io.xenvbd.agent;
 
-import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.xenvbd.cli.Foreground;
+import io.xenvbd.cli.KubeconfigOption;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -13,7 +13,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -79,9 +78,8 @@ public final class AgentCommand implements Callable<Integer> {
       description = "/metrics needs the bearer token too (env XENVBD_METRICS_REQUIRE_TOKEN).")
   boolean metricsRequireToken;
 
-  @Option(names = "--kubeconfig", defaultValue = "${env:KUBECONFIG}",
-      description = "kubeconfig file (env KUBECONFIG). Default: in-cluster service account.")
-  Path kubeconfig;
+  @CommandLine.Mixin
+  KubeconfigOption kube = new KubeconfigOption();
 
   public static void main(String[] args) {
     System.exit(new CommandLine(new AgentCommand()).execute(args));
@@ -90,15 +88,12 @@ public final class AgentCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     AgentConfig config = toConfig();
-    KubernetesClient client = kubernetesClient();
+    KubernetesClient client = kube.client();
     Agent agent = Agent.start(config, client);
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+    Foreground.onStop("xenvbd-agent-shutdown", () -> {
       agent.close();
       client.close();
-      stopped.countDown();
-    }, "xenvbd-agent-shutdown"));
-    stopped.await();
+    }).await();
     return 0;
   }
 
@@ -142,11 +137,5 @@ public final class AgentCommand implements Callable<Integer> {
     }
     if (port < 0 || port > 65535) throw new IllegalArgumentException("--listen port " + port + " is out of range 0-65535");
     return new InetSocketAddress(host, port);
-  }
-
-  private KubernetesClient kubernetesClient() throws IOException {
-    if (kubeconfig == null) return new KubernetesClientBuilder().build();
-    Config config = Config.fromKubeconfig(Files.readString(kubeconfig));
-    return new KubernetesClientBuilder().withConfig(config).build();
   }
 }

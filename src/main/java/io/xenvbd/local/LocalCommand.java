@@ -1,10 +1,10 @@
 package io.xenvbd.local;
 
+import io.xenvbd.cli.Foreground;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -45,13 +45,11 @@ public final class LocalCommand implements Callable<Integer> {
     System.setProperty("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSZ");
 
     LocalMode mode = LocalMode.start(config);
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+    Foreground running = Foreground.onStop("xenvbd-local-stop", () -> {
       System.out.println("xenvbd local: stopping (finishing or rolling back work in flight)...");
       mode.close();
       System.out.println("xenvbd local: stopped; no mount or loop device left behind.");
-      stopped.countDown();
-    }, "xenvbd-local-stop"));
+    });
     System.out.printf("""
         xenvbd local is running: node %s, Kubernetes API %s
           images:     %s
@@ -71,7 +69,7 @@ public final class LocalCommand implements Callable<Integer> {
         config.allowedSources().isEmpty() ? "(none: --allow-source PATH to copy host directories)" : config.allowedSources(),
         config.kubeconfig());
     System.out.flush();
-    stopped.await();
+    running.await();
     return 0;
   }
 }

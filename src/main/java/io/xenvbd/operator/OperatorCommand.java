@@ -1,8 +1,8 @@
 package io.xenvbd.operator;
 
-import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.xenvbd.cli.Foreground;
+import io.xenvbd.cli.KubeconfigOption;
 import io.xenvbd.protocol.AgentClientFactory;
 import io.xenvbd.protocol.HttpAgentClient;
 import io.xenvbd.protocol.Tls;
@@ -15,7 +15,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -64,9 +63,8 @@ public final class OperatorCommand implements Callable<Integer> {
           + " (env XENVBD_USE_SSA_FOR_STATUS, default ${DEFAULT-VALUE}; see docs/operator.md).")
   boolean useSsaForStatus;
 
-  @Option(names = "--kubeconfig", defaultValue = "${env:KUBECONFIG}",
-      description = "kubeconfig file (env KUBECONFIG). Default: in-cluster service account.")
-  Path kubeconfig;
+  @CommandLine.Mixin
+  KubeconfigOption kube = new KubeconfigOption();
 
   public static void main(String[] args) {
     System.exit(new CommandLine(new OperatorCommand()).execute(args));
@@ -76,15 +74,12 @@ public final class OperatorCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     OperatorConfig config = toConfig();
     AgentClientFactory agents = HttpAgentClient.factory(readToken(), agentCa == null ? null : Tls.clientContext(agentCa));
-    KubernetesClient client = kubernetesClient();
+    KubernetesClient client = kube.client();
     XenvbdOperator operator = XenvbdOperator.start(client, config, agents);
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+    Foreground.onStop("xenvbd-operator-shutdown", () -> {
       operator.close();
       client.close();
-      stopped.countDown();
-    }, "xenvbd-operator-shutdown"));
-    stopped.await();
+    }).await();
     return 0;
   }
 
@@ -111,11 +106,6 @@ public final class OperatorCommand implements Callable<Integer> {
     } catch (IOException e) {
       throw fail("cannot read --token-file " + tokenFile + ": " + e.getMessage());
     }
-  }
-
-  private KubernetesClient kubernetesClient() throws IOException {
-    if (kubeconfig == null) return new KubernetesClientBuilder().build();
-    return new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(Files.readString(kubeconfig))).build();
   }
 
   private CommandLine.ParameterException fail(String message) {
