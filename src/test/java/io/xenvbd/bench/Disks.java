@@ -11,15 +11,7 @@ final class Disks {
 
   /** An empty disk: nothing but the filesystem (or a raw file for {@code none}). */
   static String empty(String name, String size, String fs) {
-    return """
-        apiVersion: xenvbd.io/v1alpha1
-        kind: VirtualDisk
-        metadata: {name: %s, namespace: default}
-        spec:
-          size: %s
-          filesystem: %s
-          reclaimPolicy: Delete
-        """.formatted(name, size, fs);
+    return io.xenvbd.testing.DiskYaml.disk(name, size, "filesystem: " + fs + "\nreclaimPolicy: Delete");
   }
 
   /**
@@ -27,23 +19,18 @@ final class Disks {
    * cp -ax does), /proc /sys /home /tmp made, hostname and an fstab with the recipe's /dev/sda1 line.
    */
   static String recipe(String name, String size, String fs, String method, Path source) {
-    return """
-        apiVersion: xenvbd.io/v1alpha1
-        kind: VirtualDisk
-        metadata: {name: %s, namespace: default}
-        spec:
-          size: %s
-          filesystem: %s
-          reclaimPolicy: Delete
-          populate:
-            method: %s
-            hostPaths: [{path: "%s", target: /}]
-            createDirs: [/proc, /sys, /home, /tmp]
-          tailor:
-            hostname: vm1
-            fstab: [{device: /dev/sda1, mountPoint: /, type: %s, options: defaults, dump: 1, pass: 1}]
-          xen: {vdev: sda1, access: rw}
-        """.formatted(name, size, fs, method, source, fs);
+    return io.xenvbd.testing.DiskYaml.disk(name, size, """
+        filesystem: %s
+        reclaimPolicy: Delete
+        populate:
+          method: %s
+          hostPaths: [{path: "%s", target: /}]
+          createDirs: [/proc, /sys, /home, /tmp]
+        tailor:
+          hostname: vm1
+          fstab: [{device: /dev/sda1, mountPoint: /, type: %s, options: defaults, dump: 1, pass: 1}]
+        xen: {vdev: sda1, access: rw}
+        """.formatted(fs, method, source, fs));
   }
 
   private static final KubernetesSerialization SERIALIZATION = new KubernetesSerialization();

@@ -79,15 +79,7 @@ class LocalModeIT {
   }
 
   static String disk(String name, String size, String extra) {
-    return """
-        apiVersion: xenvbd.io/v1alpha1
-        kind: VirtualDisk
-        metadata: {name: %s, namespace: default}
-        spec:
-          size: %s
-          filesystem: ext4
-        %s
-        """.formatted(name, size, extra.indent(2));
+    return io.xenvbd.testing.DiskYaml.disk(name, size, "filesystem: ext4\n" + extra);
   }
 
   /** The guest disk the tests build and grow: the source tree, tailored as a guest root. */

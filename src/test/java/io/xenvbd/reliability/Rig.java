@@ -129,14 +129,7 @@ final class Rig implements AutoCloseable {
 
   /** A VirtualDisk in namespace default; {@code extra} is more YAML under spec. */
   static String disk(String name, String size, String extra) {
-    return """
-        apiVersion: xenvbd.io/v1alpha1
-        kind: VirtualDisk
-        metadata: {name: %s, namespace: default}
-        spec:
-          size: %s
-        %s
-        """.formatted(name, size, extra.indent(2));
+    return io.xenvbd.testing.DiskYaml.disk(name, size, extra);
   }
 
   VirtualDisk get(String name) {
