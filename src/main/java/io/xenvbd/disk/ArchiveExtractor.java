@@ -3,17 +3,11 @@ package io.xenvbd.disk;
 import io.xenvbd.api.Populate;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.function.Consumer;
@@ -24,26 +18,26 @@ import java.util.function.Consumer;
  * modes, links, device nodes and extended attributes.
  */
 public final class ArchiveExtractor {
-  /** A downloaded archive larger than this is refused: it could fill the images root. */
-  static final long MAX_DOWNLOAD = 16L << 30;
-
   private final CommandRunner runner;
   private final ImagePaths paths;
-  private final HttpClient http = HttpClient.newBuilder()
-      .followRedirects(HttpClient.Redirect.NORMAL).connectTimeout(Duration.ofSeconds(30)).build();
+  private final Downloader downloader;
 
-  public ArchiveExtractor(CommandRunner runner, ImagePaths paths) {
+  public ArchiveExtractor(CommandRunner runner, ImagePaths paths, UrlPolicy urls) {
     this.runner = runner;
     this.paths = paths;
+    this.downloader = new Downloader(urls);
   }
 
-  /** The archive as a local file; a URL is downloaded under the images root (the caller deletes {@code tempOut}). */
-  public Path fetch(Populate.Archive archive, Consumer<Path> tempOut) {
+  /**
+   * The archive as a local file; a URL is downloaded under the images root (the caller deletes
+   * {@code tempOut}), at most {@code maxBytes} of it.
+   */
+  public Path fetch(Populate.Archive archive, long maxBytes, Consumer<Path> tempOut) {
     String src = archive.source();
     if (src.startsWith("http://") || src.startsWith("https://")) {
       Path tmp = paths.tempUnderRoot("download");
       tempOut.accept(tmp);
-      download(src, tmp);
+      downloader.download(src, tmp, maxBytes);
       verify(tmp, archive.sha256(), src);
       return tmp;
     }
@@ -53,33 +47,6 @@ public final class ArchiveExtractor {
     }
     verify(file, archive.sha256(), src);
     return file;
-  }
-
-  private void download(String url, Path to) {
-    HttpResponse<InputStream> resp;
-    try {
-      resp = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofMinutes(30)).GET().build(),
-          HttpResponse.BodyHandlers.ofInputStream());
-    } catch (IOException e) {
-      throw new DiskException(ErrorCode.CommandFailed, "downloading " + url + " failed: " + (e.getMessage() != null ? e.getMessage()
-          : e instanceof java.net.ConnectException ? "connection refused" : e.getClass().getSimpleName())
-          + ": check that the node can reach it", e);
-    } catch (InterruptedException e) {
-      throw new DiskException(ErrorCode.Interrupted, "interrupted while downloading " + url, e);
-    }
-    try (InputStream in = resp.body()) {
-      if (resp.statusCode() != 200) {
-        throw new DiskException(ErrorCode.CommandFailed, "downloading " + url + " returned HTTP " + resp.statusCode()
-            + ": check the archive URL");
-      }
-      long n = Files.copy(new CappedInputStream(in, MAX_DOWNLOAD), to, StandardCopyOption.REPLACE_EXISTING);
-      if (n == 0) throw DiskException.invalid("archive " + url + " is empty");
-    } catch (IOException e) {
-      if (e instanceof CappedInputStream.TooLarge) {
-        throw DiskException.invalid("archive " + url + " is larger than " + (MAX_DOWNLOAD >> 30) + " GiB: refused");
-      }
-      throw Io.wrap(e, "downloading " + url);
-    }
   }
 
   static void verify(Path file, String expected, String what) {
@@ -102,12 +69,15 @@ public final class ArchiveExtractor {
     }
   }
 
-  /** Lists and checks every entry, then extracts into {@code tree}. Returns the archive's uncompressed size. */
-  public long extract(Path archive, Path tree) {
+  /**
+   * Lists and checks every entry (at most {@code maxBytes} unpacked), then extracts into {@code tree}.
+   * Returns the archive's uncompressed size.
+   */
+  public long extract(Path archive, Path tree, long maxBytes) {
     Compression c = Compression.detect(archive);
     long bytes = c.decompressor().isEmpty()
-        ? readEntries(archive)
-        : runner.stream(c.decompressor(), archive, TarSafety::check);
+        ? readEntries(archive, maxBytes)
+        : runner.stream(c.decompressor(), archive, in -> TarSafety.check(in, maxBytes));
     List<String> cmd = new java.util.ArrayList<>(List.of("tar", "--extract", "--file", archive.toString(),
         "--directory", tree.toString(), "--same-owner", "--numeric-owner", "--same-permissions",
         "--xattrs", "--xattrs-include=*", "--no-overwrite-dir"));
@@ -116,9 +86,9 @@ public final class ArchiveExtractor {
     return bytes;
   }
 
-  private static long readEntries(Path archive) {
+  private static long readEntries(Path archive, long maxBytes) {
     try (InputStream in = Files.newInputStream(archive)) {
-      return TarSafety.check(in);
+      return TarSafety.check(in, maxBytes);
     } catch (IOException e) {
       throw Io.wrap(e, "reading archive " + archive);
     }

@@ -34,7 +34,7 @@ public final class DiskEngine {
     this.formatter = new Formatter(runner);
     this.mounter = new LoopMounter(runner, paths, loops, mounts, config.loopWait());
     this.publisher = new Publisher(paths);
-    ArchiveExtractor archives = new ArchiveExtractor(runner, paths);
+    ArchiveExtractor archives = new ArchiveExtractor(runner, paths, config.urls());
     this.builder = new ImageBuilder(runner, paths, formatter, new TreeWriter(runner, paths, archives), archives,
         mounter, publisher);
     this.resizer = new Resizer(runner, formatter, mounter);

@@ -9,7 +9,8 @@ public record EngineConfig(
     Path imagesRoot,
     List<Path> allowedSources,
     Duration loopWait,
-    Duration commandTimeout) {
+    Duration commandTimeout,
+    UrlPolicy urls) {
 
   public EngineConfig {
     if (imagesRoot == null) throw new IllegalArgumentException("imagesRoot is required");
@@ -18,6 +19,12 @@ public record EngineConfig(
         : allowedSources.stream().map(p -> p.toAbsolutePath().normalize()).toList();
     if (loopWait == null) loopWait = Duration.ofSeconds(30);
     if (commandTimeout == null) commandTimeout = Duration.ofMinutes(30);
+    if (urls == null) urls = UrlPolicy.none();
+  }
+
+  /** No URL allowed. */
+  public EngineConfig(Path imagesRoot, List<Path> allowedSources, Duration loopWait, Duration commandTimeout) {
+    this(imagesRoot, allowedSources, loopWait, commandTimeout, UrlPolicy.none());
   }
 
   /** 30 s to wait for a loop device, 30 min per command (a big cp or mke2fs -d can take that long). */

@@ -52,25 +52,25 @@ final class ImageBuilder {
     String uuid = fs == Filesystem.none ? null : UUID.randomUUID().toString();
     try {
       progress.stage("Create", 0, 5);
-      Path archive = fs != Filesystem.none && pop.archive() != null ? archives.fetch(pop.archive(), temps::add) : null;
+      Path archive = fs != Filesystem.none && pop.archive() != null ? archives.fetch(pop.archive(), req.sizeBytes(), temps::add) : null;
       boolean content = archive != null || !sources.isEmpty() || !pop.createDirs().isEmpty() || hasTailor(spec);
       if (fs == Filesystem.none) content = false;
       if (cloneSource != null) {
         cloneInto(cloneSource, temp, req, fs, uuid, progress);
-        if (content) writeMounted(temp, pop, sources, archive, spec, uuid, progress);
+        if (content) writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
       } else if (offline && content) {
         formatter.create(temp, req.sizeBytes(), spec.preallocate());
         Path staging = paths.tempUnderRoot("staging");
         temps.add(staging);
         mkdirMode755(staging);
-        writeTree(staging, pop, sources, archive, spec, uuid, progress);
+        writeTree(staging, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
         progress.stage("Format", 80, 88);
         formatter.format(temp, fs, req.sizeBytes(), uuid, staging, spec.preallocate());
       } else {
         formatter.create(temp, req.sizeBytes(), spec.preallocate());
         progress.stage("Format", 5, 10);
         formatter.format(temp, fs, req.sizeBytes(), uuid, null, spec.preallocate());
-        if (content) writeMounted(temp, pop, sources, archive, spec, uuid, progress);
+        if (content) writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
       }
       Io.checkInterrupted("checking the filesystem");
       progress.stage("Check", 88, 95);
@@ -110,15 +110,15 @@ final class ImageBuilder {
   }
 
   private void writeMounted(Path image, Populate pop, List<Path> sources, Path archive, VirtualDiskSpec spec,
-                            String uuid, Progress progress) {
-    mounter.withMounted(image, mnt -> writeTree(mnt, pop, sources, archive, spec, uuid, progress));
+                            long sizeBytes, String uuid, Progress progress) {
+    mounter.withMounted(image, mnt -> writeTree(mnt, pop, sources, archive, spec, sizeBytes, uuid, progress));
   }
 
   private void writeTree(Path tree, Populate pop, List<Path> sources, Path archive, VirtualDiskSpec spec,
-                         String uuid, Progress progress) {
+                         long sizeBytes, String uuid, Progress progress) {
     progress.stage("Populate", 10, 75);
     long total = trees.estimate(sources, archive);
-    trees.populate(pop, sources, archive, tree, progress, total);
+    trees.populate(pop, sources, archive, tree, progress, total, sizeBytes);
     progress.stage("Tailor", 75, 80);
     trees.tailor(spec.tailor(), uuid, tree);
   }

@@ -17,8 +17,8 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 final class TarSafety {
   private TarSafety() {}
 
-  /** Reads every entry; returns the sum of entry sizes (for progress). */
-  static long check(InputStream tar) throws IOException {
+  /** Reads every entry; refuses more than {@code maxBytes} unpacked; returns the sum of entry sizes (for progress). */
+  static long check(InputStream tar, long maxBytes) throws IOException {
     long total = 0;
     Set<String> symlinks = new HashSet<>();
     TarArchiveInputStream in = new TarArchiveInputStream(tar);

@@ -40,10 +40,10 @@ final class TreeWriter {
     return Math.max(total, 1);
   }
 
-  void populate(Populate p, List<Path> sources, Path archive, Path tree, Progress progress, long total) {
+  void populate(Populate p, List<Path> sources, Path archive, Path tree, Progress progress, long total, long maxBytes) {
     long done = 0;
     if (archive != null) {
-      archives.extract(archive, tree);
+      archives.extract(archive, tree, maxBytes);
       done += archive.toFile().length();
       progress.bytes(done, total);
     }

@@ -29,7 +29,7 @@ class TarSafetyTest {
   }
 
   static String refusal(byte[] tar) {
-    DiskException e = catchThrowableOfType(() -> TarSafety.check(new ByteArrayInputStream(tar)), DiskException.class);
+    DiskException e = catchThrowableOfType(() -> TarSafety.check(new ByteArrayInputStream(tar), Long.MAX_VALUE), DiskException.class);
     assertThat(e).isNotNull();
     assertThat(e.code()).isEqualTo(ErrorCode.InvalidRequest);
     return e.getMessage();
@@ -40,7 +40,7 @@ class TarSafetyTest {
     assertThat(TarSafety.check(new ByteArrayInputStream(tar(new TarArchiveEntry("./etc/", true),
         new TarArchiveEntry("etc/passwd", true), link("bin/sh", "dash", TarArchiveEntry.LF_SYMLINK),
         link("usr/lib/x", "../../lib/x", TarArchiveEntry.LF_SYMLINK), link("etc/localtime", "/usr/share/zoneinfo/UTC",
-            TarArchiveEntry.LF_SYMLINK), link("bin/sh2", "bin/sh", TarArchiveEntry.LF_LINK))))).isZero();
+            TarArchiveEntry.LF_SYMLINK), link("bin/sh2", "bin/sh", TarArchiveEntry.LF_LINK))), Long.MAX_VALUE)).isZero();
   }
 
   @Test
