@@ -5,7 +5,8 @@ FROM eclipse-temurin:17-jre
 
 # The agent does all disk work with the real tools: mkfs/e2fsck/resize2fs/mke2fs -d (e2fsprogs),
 # mkfs.xfs (xfsprogs), losetup/mount/umount/fallocate (util-linux, mount), cp/truncate
-# (coreutils), and tar with the compressors an archive source may use.
+# (coreutils), and tar with the compressors an archive source may use; tar and cp run inside a
+# bubblewrap sandbox (bwrap) so that a tenant's tree never sees dom0's files.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       e2fsprogs \
@@ -18,6 +19,7 @@ RUN apt-get update \
       xz-utils \
       zstd \
       coreutils \
+      bubblewrap \
  && rm -rf /var/lib/apt/lists/*
 
 # The operator runs as this user (the chart's operator.runAsUser); the agent's pod runs as root

@@ -14,17 +14,21 @@ import java.util.function.Consumer;
 
 /**
  * Unpacks a tar archive (plain, gzip, xz, zstd; from a node path or an http(s) URL) into an image tree.
- * Every entry is listed and checked first ({@link TarSafety}); GNU tar then extracts it keeping owners,
- * modes, links, device nodes and extended attributes.
+ * Every entry is listed and checked first ({@link TarSafety}); GNU tar then extracts it in the
+ * {@link Sandbox}, keeping owners, modes, links, device nodes and extended attributes.
  */
 public final class ArchiveExtractor {
+  private static final String ARCHIVE = "/archive";
+
   private final CommandRunner runner;
   private final ImagePaths paths;
+  private final Sandbox sandbox;
   private final Downloader downloader;
 
-  public ArchiveExtractor(CommandRunner runner, ImagePaths paths, UrlPolicy urls) {
+  ArchiveExtractor(CommandRunner runner, ImagePaths paths, Sandbox sandbox, UrlPolicy urls) {
     this.runner = runner;
     this.paths = paths;
+    this.sandbox = sandbox;
     this.downloader = new Downloader(urls);
   }
 
@@ -38,18 +42,18 @@ public final class ArchiveExtractor {
       Path tmp = paths.tempUnderRoot("download");
       tempOut.accept(tmp);
       downloader.download(src, tmp, maxBytes);
-      verify(tmp, archive.sha256(), src);
+      verify(tmp, archive.sha256(), src, true);
       return tmp;
     }
     Path file = paths.allowedArchive(src);
     if (!Files.isRegularFile(file)) {
       throw DiskException.invalid("archive '" + src + "' is not a file on this node: give the path of a tar archive or an http(s) URL");
     }
-    verify(file, archive.sha256(), src);
+    verify(file, archive.sha256(), src, false);
     return file;
   }
 
-  static void verify(Path file, String expected, String what) {
+  static void verify(Path file, String expected, String what, boolean downloaded) {
     if (expected == null || expected.isEmpty()) return;
     try (InputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
       byte[] buf = new byte[1 << 16];
@@ -59,8 +63,9 @@ public final class ArchiveExtractor {
       }
       String actual = HexFormat.of().formatHex(din.getMessageDigest().digest());
       if (!actual.equalsIgnoreCase(expected)) {
-        throw DiskException.invalid("archive " + what + " has sha256 " + actual + " but the spec expects " + expected
-            + ": fix populate.archive.sha256 or the archive");
+        // A download's digest is not echoed: it would tell a tenant about a body it may not see.
+        throw DiskException.invalid("archive " + what + (downloaded ? " does not have" : " has sha256 " + actual + ", not")
+            + " the sha256 the spec expects (" + expected + "): fix populate.archive.sha256 or the archive");
       }
     } catch (IOException e) {
       throw Io.wrap(e, "reading archive " + what);
@@ -75,14 +80,15 @@ public final class ArchiveExtractor {
    */
   public long extract(Path archive, Path tree, long maxBytes) {
     Compression c = Compression.detect(archive);
+    // The decompressor parses hostile bytes: it runs in the sandbox too, with no tree and no network.
     long bytes = c.decompressor().isEmpty()
         ? readEntries(archive, maxBytes)
-        : runner.stream(c.decompressor(), archive, in -> TarSafety.check(in, maxBytes));
-    List<String> cmd = new java.util.ArrayList<>(List.of("tar", "--extract", "--file", archive.toString(),
-        "--directory", tree.toString(), "--same-owner", "--numeric-owner", "--same-permissions",
+        : runner.stream(Sandbox.wrap(null, List.of(), c.decompressor()), archive, in -> TarSafety.check(in, maxBytes));
+    List<String> cmd = new java.util.ArrayList<>(List.of("tar", "--extract", "--file", ARCHIVE,
+        "--directory", Sandbox.TREE, "--same-owner", "--numeric-owner", "--same-permissions",
         "--xattrs", "--xattrs-include=*", "--no-overwrite-dir"));
     if (c == Compression.ZSTD) cmd.add(1, "--zstd");
-    runner.run(cmd);
+    sandbox.run(tree, List.of(new Sandbox.ReadOnly(archive, ARCHIVE)), cmd);
     return bytes;
   }
 

@@ -133,6 +133,7 @@ public final class CommandRunner {
       case "mke2fs", "e2fsck", "resize2fs", "tune2fs", "dumpe2fs", "debugfs" -> "Debian package e2fsprogs";
       case "zstd" -> "Debian package zstd";
       case "xz" -> "Debian package xz-utils";
+      case "bwrap" -> "Debian package bubblewrap";
       default -> "Debian packages coreutils, util-linux, mount, tar";
     };
   }

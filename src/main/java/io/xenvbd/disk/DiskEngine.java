@@ -34,8 +34,9 @@ public final class DiskEngine {
     this.formatter = new Formatter(runner);
     this.mounter = new LoopMounter(runner, paths, loops, mounts, config.loopWait());
     this.publisher = new Publisher(paths);
-    ArchiveExtractor archives = new ArchiveExtractor(runner, paths, config.urls());
-    this.builder = new ImageBuilder(runner, paths, formatter, new TreeWriter(runner, paths, archives), archives,
+    Sandbox sandbox = new Sandbox(runner);
+    ArchiveExtractor archives = new ArchiveExtractor(runner, paths, sandbox, config.urls());
+    this.builder = new ImageBuilder(runner, paths, formatter, new TreeWriter(runner, paths, archives, sandbox), archives,
         mounter, publisher);
     this.resizer = new Resizer(runner, formatter, mounter);
     this.housekeeping = new Housekeeping(paths, runner, mounter);
@@ -43,6 +44,7 @@ public final class DiskEngine {
 
   /** At startup: delete leftovers of interrupted builds (and our mounts/loops on them). Returns what was cleaned. */
   public List<Path> recover() {
+    paths.privateDirectory(paths.root());
     return housekeeping.recover();
   }
 
@@ -129,7 +131,7 @@ public final class DiskEngine {
 
   public StorageInfo storage() {
     try {
-      Files.createDirectories(paths.root());
+      paths.privateDirectory(paths.root());
       FileStore store = Files.getFileStore(paths.root());
       long allocated = 0;
       long promised = 0;

@@ -22,10 +22,16 @@ public final class Formatter {
   public void create(Path image, long size, boolean preallocate) {
     try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
       f.setLength(size);
+      privateFile(image);
     } catch (IOException e) {
       throw Io.wrap(e, "creating " + image);
     }
     if (preallocate) preallocate(image, 0, size);
+  }
+
+  /** 0600: an image holds a guest's whole disk, its /etc/shadow included. */
+  static void privateFile(Path file) throws IOException {
+    java.nio.file.Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
   }
 
   /** Allocates every block of [offset, offset+length) without writing zeros. */

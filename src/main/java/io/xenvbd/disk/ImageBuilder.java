@@ -43,10 +43,12 @@ final class ImageBuilder {
     Populate pop = spec.populate() == null ? new Populate(null, null, null, null, null) : spec.populate();
     boolean offline = Methods.offline(fs, pop);
     Path cloneSource = pop.cloneFrom() == null ? null : Methods.cloneSource(paths, publisher, req, pop);
+    if (cloneSource != null) Guards.refuseInUse(mounter.loops(), mounter.mounts(), cloneSource, "clone");
     List<Path> sources = fs == Filesystem.none ? List.of() : trees.checkSources(pop);
+    trees.checkFits(sources, req.sizeBytes());
 
     Path image = paths.image(req.namespace(), req.name());
-    TreeWriter.mkdirs(image.getParent());
+    paths.privateDirectory(image.getParent());
     Path temp = paths.tempBeside(image);
     List<Path> temps = new ArrayList<>(); // staging trees and downloads: removed whatever happens
     String uuid = fs == Filesystem.none ? null : UUID.randomUUID().toString();
@@ -62,10 +64,10 @@ final class ImageBuilder {
         formatter.create(temp, req.sizeBytes(), spec.preallocate());
         Path staging = paths.tempUnderRoot("staging");
         temps.add(staging);
-        mkdirMode755(staging);
-        writeTree(staging, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
+        Path tree = mounter.stagingTree(staging);
+        writeTree(tree, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
         progress.stage("Format", 80, 88);
-        formatter.format(temp, fs, req.sizeBytes(), uuid, staging, spec.preallocate());
+        formatter.format(temp, fs, req.sizeBytes(), uuid, tree, spec.preallocate());
       } else {
         formatter.create(temp, req.sizeBytes(), spec.preallocate());
         progress.stage("Format", 5, 10);
@@ -96,6 +98,7 @@ final class ImageBuilder {
     runner.run("cp", "--sparse=always", "--reflink=auto", source.toString(), temp.toString());
     long size;
     try {
+      Formatter.privateFile(temp);
       size = Files.size(temp);
     } catch (IOException e) {
       throw Io.wrap(e, "reading the size of " + temp);
@@ -126,15 +129,6 @@ final class ImageBuilder {
   private static boolean hasTailor(VirtualDiskSpec spec) {
     var t = spec.tailor();
     return t != null && ((t.hostname() != null && !t.hostname().isEmpty()) || !t.fstab().isEmpty() || !t.files().isEmpty());
-  }
-
-  private static void mkdirMode755(Path dir) {
-    try {
-      Files.createDirectory(dir);
-      Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-    } catch (IOException e) {
-      throw Io.wrap(e, "creating staging directory " + dir);
-    }
   }
 
   /** Removes temporary paths (never anything else), to the end even if the thread is interrupted meanwhile. */

@@ -17,6 +17,8 @@ public final class ImagePaths {
   static final String IMAGE_SUFFIX = ".img";
   static final String META_SUFFIX = ".img.json";
   private static final SecureRandom RANDOM = new SecureRandom();
+  private static final java.util.Set<java.nio.file.attribute.PosixFilePermission> PRIVATE_DIR =
+      java.nio.file.attribute.PosixFilePermissions.fromString("rwx------");
 
   private final Path root;
   private final List<Path> allowedSources;
@@ -43,6 +45,25 @@ public final class ImagePaths {
   public Path metadata(String namespace, String name) {
     DiskRequest.checkNames(namespace, name);
     return under(root.resolve(namespace).resolve(name + META_SUFFIX));
+  }
+
+  /**
+   * Makes {@code dir} (the images root or a namespace directory under it) root-only, 0700: images hold
+   * guests' data (their /etc/shadow), and a build's tree must not be reachable by any other user of dom0.
+   */
+  public Path privateDirectory(Path dir) {
+    Path d = dir.toAbsolutePath().normalize();
+    if (!d.equals(root)) under(d);
+    try {
+      if (!d.equals(root)) privateDirectory(root);
+      if (!Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS)) {
+        Files.createDirectories(d);
+      }
+      Files.setPosixFilePermissions(d, PRIVATE_DIR);
+      return d;
+    } catch (IOException e) {
+      throw Io.wrap(e, "creating directory " + d);
+    }
   }
 
   /** A fresh temporary name beside {@code finalPath}, on the same filesystem so that rename is atomic. */

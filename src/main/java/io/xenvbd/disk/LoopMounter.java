@@ -3,6 +3,7 @@ package io.xenvbd.disk;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Consumer;
@@ -13,6 +14,9 @@ import java.util.function.Consumer;
  * detaches — on failure and on interrupt too — and checks sysfs that nothing is left attached.
  */
 final class LoopMounter {
+  /** Every mount of an image or a staging tree on dom0. */
+  static final String MOUNT_OPTIONS = "nodev,nosuid,noexec";
+
   private final CommandRunner runner;
   private final ImagePaths paths;
   private final LoopDeviceTable loops;
@@ -31,13 +35,14 @@ final class LoopMounter {
   void withMounted(Path image, Consumer<Path> work) {
     Path mnt = paths.tempUnderRoot("mnt");
     try {
-      Files.createDirectory(mnt);
+      Files.createDirectory(mnt, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     } catch (IOException e) {
       throw Io.wrap(e, "creating mount point " + mnt);
     }
     try {
       String dev = attach(image);
-      runner.run("mount", dev, mnt.toString());
+      // A tenant's or guest's filesystem: its device nodes, setuid files and programs stay dead on dom0.
+      runner.run("mount", "-o", MOUNT_OPTIONS, dev, mnt.toString());
       work.accept(mnt);
       runner.run("sync", "-f", mnt.toString());
     } catch (DiskException e) {
@@ -45,6 +50,33 @@ final class LoopMounter {
     } finally {
       release(image, mnt);
     }
+  }
+
+  /**
+   * A staging tree for an Offline build: {@code staging} (root-only, 0700) holding {@code tree} (0755,
+   * the new filesystem's root), which is bind-mounted onto itself nodev,nosuid,noexec, so that what a
+   * tenant's archive or source puts there is never a live device or setuid program on dom0. The
+   * caller's cleanup ({@link #release}) unmounts it with everything else under {@code staging}.
+   */
+  Path stagingTree(Path staging) {
+    Path tree = staging.resolve("tree");
+    try {
+      Files.createDirectory(staging, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      Files.createDirectory(tree);
+      Files.setPosixFilePermissions(tree, PosixFilePermissions.fromString("rwxr-xr-x"));
+    } catch (IOException e) {
+      throw Io.wrap(e, "creating staging directory " + tree);
+    }
+    runner.run("mount", "--bind", "-o", MOUNT_OPTIONS, tree.toString(), tree.toString());
+    return tree;
+  }
+
+  LoopDeviceTable loops() {
+    return loops;
+  }
+
+  MountTable mounts() {
+    return mounts;
   }
 
   /**

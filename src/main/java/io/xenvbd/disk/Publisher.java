@@ -43,6 +43,7 @@ final class Publisher {
     Path tmp = paths.tempBeside(metaPath);
     try {
       Files.write(tmp, JSON.writeValueAsBytes(meta), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+      Formatter.privateFile(tmp);
       fsync(tmp);
       move(tmp, metaPath);
       fsyncDir(metaPath.getParent());

@@ -5,7 +5,6 @@ import io.xenvbd.api.Tailor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -18,11 +17,13 @@ final class TreeWriter {
   private final CommandRunner runner;
   private final ImagePaths paths;
   private final ArchiveExtractor archives;
+  private final Sandbox sandbox;
 
-  TreeWriter(CommandRunner runner, ImagePaths paths, ArchiveExtractor archives) {
+  TreeWriter(CommandRunner runner, ImagePaths paths, ArchiveExtractor archives, Sandbox sandbox) {
     this.runner = runner;
     this.paths = paths;
     this.archives = archives;
+    this.sandbox = sandbox;
   }
 
   /** Resolves and checks every source up front, so a refused source fails before anything is built. */
@@ -49,33 +50,57 @@ final class TreeWriter {
     }
     for (int i = 0; i < sources.size(); i++) {
       Io.checkInterrupted("copying " + sources.get(i));
-      Path dst = ImagePaths.insideTree(tree, p.hostPaths().get(i).effectiveTarget());
+      String target = p.hostPaths().get(i).effectiveTarget();
       long before = done;
       long size = apparentSize(sources.get(i));
+      Path dst = destination(tree, sources.get(i), target);
       long already = CopyProgress.measure(dst);
       // cp says nothing while it copies: a poller measures what has landed, so a long copy shows progress.
       try (CopyProgress poll = new CopyProgress(dst, bytes ->
           progress.bytes(Math.min(before + Math.max(0, Math.min(bytes - already, size)), total), total))) {
-        copy(sources.get(i), dst);
+        copy(tree, sources.get(i), dst);
       }
       done += size;
       progress.bytes(Math.min(done, total), total);
     }
-    for (String dir : p.createDirs()) {
-      mkdirs(ImagePaths.insideTree(tree, dir));
+    for (String dir : p.createDirs()) TreeFiles.directory(tree, dir);
+  }
+
+  /**
+   * Refuses sources whose data alone (allocated bytes, as cp --sparse keeps holes) exceeds the disk,
+   * before anything is copied: a staging tree must not cost the images root more than the disk's size.
+   */
+  void checkFits(List<Path> sources, long maxBytes) {
+    long allocated = 0;
+    for (Path s : sources) {
+      allocated += Long.parseLong(runner.run("du", "-s", "-x", "-B1", s.toString()).stdout().strip().split("\\s+")[0]);
+    }
+    if (allocated > maxBytes) {
+      throw new DiskException(ErrorCode.NoSpace, "the hostPaths sources hold " + io.xenvbd.api.Sizes.human(allocated)
+          + " of data, more than the disk's " + io.xenvbd.api.Sizes.human(maxBytes)
+          + ": make spec.size larger or copy less");
     }
   }
 
-  /** cp -ax into the tree: one filesystem; owners, modes, times, links, devices, xattrs and holes kept. */
-  private void copy(Path source, Path dst) {
-    if (Files.isDirectory(source)) {
-      mkdirs(dst);
-      // "source/." merges the directory's content (and its own owner/mode/times) into dst, as cp -ax /etc /mnt does.
-      runner.run("cp", "-ax", "--sparse=always", "--reflink=auto", source + "/.", dst.toString());
-    } else {
-      mkdirs(dst.getParent());
-      runner.run("cp", "-ax", "--sparse=always", "--reflink=auto", source.toString(), dst.toString());
-    }
+  /** The host path a source lands on: a directory's content merges into target, a file becomes target. */
+  private static Path destination(Path tree, Path source, String target) {
+    if (Files.isDirectory(source)) return TreeFiles.directory(tree, target);
+    List<String> parts = TreeFiles.components(target);
+    if (parts.isEmpty()) throw DiskException.invalid("hostPaths target '" + target + "' of the file " + source + " names no file");
+    Path parent = TreeFiles.directory(tree, "/" + String.join("/", parts.subList(0, parts.size() - 1)));
+    return parent.resolve(parts.get(parts.size() - 1));
+  }
+
+  /**
+   * cp -ax in the sandbox: one filesystem; owners, modes, times, links, devices, xattrs and holes kept.
+   * --remove-destination: an entry the tree already has (from the archive or a cloned disk) is unlinked
+   * and made anew, never opened, so a FIFO or device node there is neither blocked on nor written.
+   */
+  private void copy(Path tree, Path source, Path dst) {
+    boolean dir = Files.isDirectory(source);
+    // "source/." merges the directory's content (and its own owner/mode/times) into dst, as cp -ax /etc /mnt does.
+    sandbox.run(tree, List.of(new Sandbox.ReadOnly(source, "/source")), List.of("cp", "-ax", "--sparse=always",
+        "--reflink=auto", "--remove-destination", dir ? "/source/." : "/source", Sandbox.inTree(tree, dst)));
   }
 
   private long apparentSize(Path s) {
@@ -86,9 +111,11 @@ final class TreeWriter {
   /** hostname, fstab ({@code self} → UUID=), files with their mode; always into the tree, never into dom0. */
   void tailor(Tailor t, String uuid, Path tree) {
     if (t == null) return;
-    if (t.hostname() != null && !t.hostname().isEmpty()) write(tree, "/etc/hostname", t.hostname() + "\n", "0644");
-    if (!t.fstab().isEmpty()) write(tree, "/etc/fstab", fstab(t, uuid), "0644");
-    for (Tailor.File f : t.files()) write(tree, f.path(), f.content(), f.mode());
+    if (t.hostname() != null && !t.hostname().isEmpty()) {
+      TreeFiles.replaceFile(tree, "/etc/hostname", t.hostname() + "\n", "0644", runner);
+    }
+    if (!t.fstab().isEmpty()) TreeFiles.replaceFile(tree, "/etc/fstab", fstab(t, uuid), "0644", runner);
+    for (Tailor.File f : t.files()) TreeFiles.replaceFile(tree, f.path(), f.content(), f.mode(), runner);
   }
 
   static String fstab(Tailor t, String uuid) {
@@ -103,34 +130,5 @@ final class TreeWriter {
           .append('\n');
     }
     return b.toString();
-  }
-
-  private void write(Path tree, String guestPath, String content, String mode) {
-    Path guest = Path.of(guestPath).normalize();
-    if (guest.getFileName() == null) throw DiskException.invalid("tailor file path '" + guestPath + "' names no file");
-    Path parent = ImagePaths.insideTree(tree, guest.getParent().toString());
-    Path file = parent.resolve(guest.getFileName().toString());
-    try {
-      // "Replacing what is there": a symlink in the way is replaced, never written through.
-      if (Files.isSymbolicLink(file)) Files.delete(file);
-    } catch (IOException e) {
-      throw Io.wrap(e, "replacing the symbolic link " + guestPath + " in the image");
-    }
-    mkdirs(file.getParent());
-    try {
-      Files.writeString(file, content, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-          StandardOpenOption.WRITE);
-    } catch (IOException e) {
-      throw Io.wrap(e, "writing " + guestPath + " into the image");
-    }
-    runner.run("chmod", mode, file.toString());
-  }
-
-  static void mkdirs(Path dir) {
-    try {
-      Files.createDirectories(dir);
-    } catch (IOException e) {
-      throw Io.wrap(e, "creating directory " + dir);
-    }
   }
 }

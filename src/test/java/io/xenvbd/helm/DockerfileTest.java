@@ -31,7 +31,7 @@ class DockerfileTest {
         .orElseThrow();
     List<String> words = Arrays.asList(install.split("\\s+"));
     assertThat(words).contains("e2fsprogs", "xfsprogs", "util-linux", "mount", "tar", "gzip",
-        "xz-utils", "zstd", "coreutils");
+        "xz-utils", "zstd", "coreutils", "bubblewrap");
   }
 
   @Test
