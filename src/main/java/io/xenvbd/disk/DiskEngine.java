@@ -29,7 +29,7 @@ public final class DiskEngine {
   private final ConcurrentHashMap<String, Object> locks = new ConcurrentHashMap<>();
 
   public DiskEngine(EngineConfig config) {
-    this.paths = new ImagePaths(config.imagesRoot(), config.allowedSources());
+    this.paths = new ImagePaths(config.imagesRoot(), config.allowedSources(), config.protectedPaths());
     this.runner = new CommandRunner(config.commandTimeout());
     this.formatter = new Formatter(runner);
     this.mounter = new LoopMounter(runner, paths, loops, mounts, config.loopWait());

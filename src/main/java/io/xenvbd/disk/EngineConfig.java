@@ -10,7 +10,8 @@ public record EngineConfig(
     List<Path> allowedSources,
     Duration loopWait,
     Duration commandTimeout,
-    UrlPolicy urls) {
+    UrlPolicy urls,
+    List<Path> protectedPaths) {
 
   public EngineConfig {
     if (imagesRoot == null) throw new IllegalArgumentException("imagesRoot is required");
@@ -20,11 +21,18 @@ public record EngineConfig(
     if (loopWait == null) loopWait = Duration.ofSeconds(30);
     if (commandTimeout == null) commandTimeout = Duration.ofMinutes(30);
     if (urls == null) urls = UrlPolicy.none();
+    protectedPaths = protectedPaths == null ? List.of()
+        : protectedPaths.stream().map(p -> p.toAbsolutePath().normalize()).toList();
+  }
+
+  public EngineConfig(Path imagesRoot, List<Path> allowedSources, Duration loopWait, Duration commandTimeout,
+                      UrlPolicy urls) {
+    this(imagesRoot, allowedSources, loopWait, commandTimeout, urls, List.of());
   }
 
   /** No URL allowed. */
   public EngineConfig(Path imagesRoot, List<Path> allowedSources, Duration loopWait, Duration commandTimeout) {
-    this(imagesRoot, allowedSources, loopWait, commandTimeout, UrlPolicy.none());
+    this(imagesRoot, allowedSources, loopWait, commandTimeout, UrlPolicy.none(), List.of());
   }
 
   /** 30 s to wait for a loop device, 30 min per command (a big cp or mke2fs -d can take that long). */

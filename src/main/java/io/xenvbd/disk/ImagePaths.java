@@ -22,10 +22,22 @@ public final class ImagePaths {
 
   private final Path root;
   private final List<Path> allowedSources;
+  private final List<Path> protectedPaths;
 
   public ImagePaths(Path root, List<Path> allowedSources) {
+    this(root, allowedSources, List.of());
+  }
+
+  /**
+   * @param protectedPaths what the agent keeps to itself besides the images root (its token, TLS key
+   *     and certificate, local mode's state): no source may lie inside one or contain one
+   */
+  public ImagePaths(Path root, List<Path> allowedSources, List<Path> protectedPaths) {
     this.root = root.toAbsolutePath().normalize();
     this.allowedSources = allowedSources;
+    List<Path> kept = new java.util.ArrayList<>(List.of(this.root));
+    for (Path p : protectedPaths) kept.add(p.toAbsolutePath().normalize());
+    this.protectedPaths = List.copyOf(kept);
   }
 
   public Path root() {
@@ -116,17 +128,36 @@ public final class ImagePaths {
     } catch (IOException e) {
       throw new DiskException(ErrorCode.SourceNotAllowed, what + " '" + source + "' does not exist on this node");
     }
-    for (Path allowed : allowedSources) {
+    boolean allowed = false;
+    for (Path a : allowedSources) {
       try {
-        if (real.startsWith(allowed.toRealPath())) return real;
+        allowed |= real.startsWith(a.toRealPath());
       } catch (IOException ignored) {
         // An allowlist entry that does not exist allows nothing.
       }
     }
-    throw new DiskException(ErrorCode.SourceNotAllowed, what + " '" + source + "'"
-        + (real.equals(given.normalize()) ? "" : " (resolves to " + real + ")")
-        + " is not under a source the node's admin allows " + allowedSources
-        + ": ask the admin to allow it (--allow-source) or use an allowed directory");
+    // The resolved path is not echoed: it would map dom0's links for a tenant.
+    if (!allowed) {
+      throw new DiskException(ErrorCode.SourceNotAllowed, what + " '" + source + "' is not under a source the node's"
+          + " admin allows " + allowedSources + ": ask the admin to allow it (--allow-source) or use an allowed directory");
+    }
+    for (Path kept : protectedPaths) {
+      Path k = realOrSelf(kept);
+      if (real.startsWith(k) || k.startsWith(real)) {
+        throw new DiskException(ErrorCode.SourceNotAllowed, what + " '" + source + "' "
+            + (real.startsWith(k) ? "lies inside" : "contains") + " what the agent keeps to itself (its images root,"
+            + " token, TLS key or state): name a directory that holds none of them");
+      }
+    }
+    return real;
+  }
+
+  private static Path realOrSelf(Path p) {
+    try {
+      return p.toRealPath();
+    } catch (IOException e) {
+      return p;
+    }
   }
 
   /**

@@ -68,7 +68,7 @@ final class BadInputCases {
     o(c, "tailor file path with ..", "default", "size: 64Mi\ntailor: {files: [{path: \"/etc/../../root/x\", content: x}]}", "InvalidSpec", "no . or .. parts");
     o(c, "archive path with ..", "default", "size: 64Mi\npopulate: {archive: {source: \"{ALLOWED}/../outside.tar\"}}", "InvalidSpec", "archive.source");
     o(c, "hostPaths outside the allowlist", "default", "size: 64Mi\npopulate: {hostPaths: [{path: /etc}]}", "ProvisioningFailed", "SourceNotAllowed");
-    o(c, "hostPaths symlink escaping the allowlist", "default", "size: 64Mi\npopulate: {hostPaths: [{path: \"{ALLOWED}/escape\"}]}", "ProvisioningFailed", "resolves to");
+    o(c, "hostPaths symlink escaping the allowlist", "default", "size: 64Mi\npopulate: {hostPaths: [{path: \"{ALLOWED}/escape\"}]}", "ProvisioningFailed", "is not under a source");
     o(c, "archive on the node outside the allowlist", "default", "size: 64Mi\npopulate: {archive: {source: \"{OUTSIDE}/outside.tar\"}}", "ProvisioningFailed", "SourceNotAllowed");
     o(c, "archive URL unreachable", "default", "size: 64Mi\npopulate: {archive: {source: \"http://127.0.0.1:9/root.tar\"}}", "ProvisioningFailed", "downloading http://127.0.0.1:9/root.tar failed");
     o(c, "archive URL 404", "default", "size: 64Mi\npopulate: {archive: {source: \"{HTTP}/missing.tar\"}}", "ProvisioningFailed", "HTTP 404");
