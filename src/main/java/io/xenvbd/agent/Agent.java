@@ -24,12 +24,14 @@ import org.slf4j.LoggerFactory;
 public final class Agent implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
 
+  private final DiskEngine engine;
   private final DiskService disks;
   private final AgentServer server;
   private final NodeRegistrar registrar;
   private final URI endpoint;
 
-  private Agent(DiskService disks, AgentServer server, NodeRegistrar registrar, URI endpoint) {
+  private Agent(DiskEngine engine, DiskService disks, AgentServer server, NodeRegistrar registrar, URI endpoint) {
+    this.engine = engine;
     this.disks = disks;
     this.server = server;
     this.registrar = registrar;
@@ -53,7 +55,7 @@ public final class Agent implements AutoCloseable {
     EngineConfig defaults = EngineConfig.defaults(config.imagesRoot(), config.allowedSources());
     DiskEngine engine = new DiskEngine(new EngineConfig(defaults.imagesRoot(), defaults.allowedSources(),
         config.loopWait(), defaults.commandTimeout()));
-    List<Path> cleaned = engine.recover();
+    List<Path> cleaned = engine.recover(); // first takes the images root, or refuses: another agent has it
     if (!cleaned.isEmpty()) LOG.info("removed {} leftovers of interrupted builds: {}", cleaned.size(), cleaned);
 
     Metrics metrics = new Metrics();
@@ -64,6 +66,7 @@ public final class Agent implements AutoCloseable {
       server = new AgentServer(config, ssl, api, metrics, engine, disks, () -> true);
     } catch (IOException e) {
       disks.close();
+      engine.close();
       throw new UncheckedIOException("cannot listen on " + config.listen() + ": " + e.getMessage()
           + " (change --listen)", e);
     }
@@ -74,7 +77,7 @@ public final class Agent implements AutoCloseable {
       registrar.start();
     }
     LOG.info("agent for node {} serving at {} ({})", config.nodeName(), endpoint, config);
-    return new Agent(disks, server, registrar, endpoint);
+    return new Agent(engine, disks, server, registrar, endpoint);
   }
 
   /** Where clients reach this agent (the advertised endpoint, or one derived from the bound port). */
@@ -93,6 +96,7 @@ public final class Agent implements AutoCloseable {
     if (registrar != null) registrar.close();
     server.close();
     disks.close();
+    engine.close();
   }
 
   private static URI advertised(InetSocketAddress bound, boolean tls) {

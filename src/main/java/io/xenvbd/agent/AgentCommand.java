@@ -89,7 +89,14 @@ public final class AgentCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     AgentConfig config = toConfig();
     KubernetesClient client = kube.client();
-    Agent agent = Agent.start(config, client);
+    Agent agent;
+    try {
+      agent = Agent.start(config, client);
+    } catch (io.xenvbd.disk.DiskException e) {
+      client.close();
+      System.err.println("xenvbd agent: " + e.getMessage()); // e.g. another agent has the images root
+      return 1;
+    }
     Foreground.onStop("xenvbd-agent-shutdown", () -> {
       agent.close();
       client.close();

@@ -15,7 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * The disk engine: file-backed Xen images under one images root, built with the real tools. Calls for
  * the same namespace/name are serialised; calls for different disks run in parallel.
  */
-public final class DiskEngine {
+public final class DiskEngine implements AutoCloseable {
   private final ImagePaths paths;
   private final CommandRunner runner;
   private final Formatter formatter;
@@ -27,9 +27,12 @@ public final class DiskEngine {
   private final Resizer resizer;
   private final Housekeeping housekeeping;
   private final ConcurrentHashMap<String, Object> locks = new ConcurrentHashMap<>();
+  private final FileLocks fileLocks;
+  private volatile FileLocks.Held rootLock;
 
   public DiskEngine(EngineConfig config) {
     this.paths = new ImagePaths(config.imagesRoot(), config.allowedSources(), config.protectedPaths());
+    this.fileLocks = new FileLocks(paths.root());
     this.runner = new CommandRunner(config.commandTimeout());
     this.formatter = new Formatter(runner);
     this.mounter = new LoopMounter(runner, paths, loops, mounts, config.loopWait());
@@ -44,60 +47,92 @@ public final class DiskEngine {
 
   /** At startup: delete leftovers of interrupted builds (and our mounts/loops on them). Returns what was cleaned. */
   public List<Path> recover() {
-    paths.privateDirectory(paths.root());
+    lockRoot();
     return housekeeping.recover();
+  }
+
+  /**
+   * Takes the images root for this engine alone (until {@link #close}); ImageInUse, before anything
+   * is touched, when another agent has it. Called by {@link #recover}, which every agent runs first.
+   */
+  public synchronized void lockRoot() {
+    if (rootLock != null) return;
+    paths.privateDirectory(paths.root());
+    rootLock = fileLocks.root();
+  }
+
+  /** Releases the images root. */
+  @Override
+  public synchronized void close() {
+    if (rootLock != null) rootLock.close();
+    rootLock = null;
+    fileLocks.close();
   }
 
   /** Build, or return the existing image of the same owner as is; another owner's image: NotOwner. */
   public ImageInfo build(DiskRequest request, ProgressListener progress) {
     synchronized (lock(request)) {
-      Optional<ImageInfo> existing = owned(request.namespace(), request.name(), request.uid(), request.spec().xen());
-      if (existing.isPresent()) return existing.get();
-      ImageMetadata meta = builder.build(request, new Progress(progress));
-      return info(meta, request.spec().xen());
+      try (var held = imageLock(request.namespace(), request.name())) {
+        Optional<ImageInfo> existing = owned(request.namespace(), request.name(), request.uid(), request.spec().xen());
+        if (existing.isPresent()) return existing.get();
+        ImageMetadata meta = builder.build(request, new Progress(progress));
+        return info(meta, request.spec().xen());
+      }
     }
   }
 
   /** Grow to request.sizeBytes. Same size: no-op. Smaller: ShrinkRefused. In use: ImageInUse. */
   public ImageInfo grow(DiskRequest request, ProgressListener progress) {
     synchronized (lock(request)) {
-      ImageInfo current = owned(request.namespace(), request.name(), request.uid(), request.spec().xen()).orElseThrow(() ->
-          new DiskException(ErrorCode.NotFound, "no image " + request.key() + " on this node: build it first"));
-      ImageMetadata meta = metadata(request.namespace(), request.name()).orElseThrow();
-      if (request.sizeBytes() < meta.capacityBytes()) {
-        throw new DiskException(ErrorCode.ShrinkRefused, "disk " + request.key() + " is " + meta.capacityBytes()
-            + " bytes; shrinking to " + request.sizeBytes() + " would cut off data: set spec.size back to at least "
-            + io.xenvbd.api.Sizes.human(meta.capacityBytes()));
+      try (var held = imageLock(request.namespace(), request.name())) {
+        return growLocked(request, progress);
       }
-      if (request.sizeBytes() == meta.capacityBytes()) return current;
-      Guards.refuseInUse(loops, mounts, current.path(), "grow");
-      Progress p = new Progress(progress);
-      p.stage("Resize", 0, 95);
-      resizer.grow(current.path(), request.spec().filesystem(), meta.capacityBytes(), request.sizeBytes(),
-          request.spec().preallocate());
-      ImageMetadata grown = meta.resized(request.sizeBytes(), Instant.now());
-      publisher.writeMetadata(paths.metadata(request.namespace(), request.name()), grown);
-      p.done();
-      return info(grown, request.spec().xen());
     }
+  }
+
+  private ImageInfo growLocked(DiskRequest request, ProgressListener progress) {
+    ImageInfo current = owned(request.namespace(), request.name(), request.uid(), request.spec().xen()).orElseThrow(() ->
+        new DiskException(ErrorCode.NotFound, "no image " + request.key() + " on this node: build it first"));
+    ImageMetadata meta = metadata(request.namespace(), request.name()).orElseThrow();
+    if (request.sizeBytes() < meta.capacityBytes()) {
+      throw new DiskException(ErrorCode.ShrinkRefused, "disk " + request.key() + " is " + meta.capacityBytes()
+          + " bytes; shrinking to " + request.sizeBytes() + " would cut off data: set spec.size back to at least "
+          + io.xenvbd.api.Sizes.human(meta.capacityBytes()));
+    }
+    if (request.sizeBytes() == meta.capacityBytes()) return current;
+    Guards.refuseInUse(loops, mounts, current.path(), "grow");
+    Progress p = new Progress(progress);
+    p.stage("Resize", 0, 95);
+    resizer.grow(current.path(), request.spec().filesystem(), meta.capacityBytes(), request.sizeBytes(),
+        request.spec().preallocate());
+    ImageMetadata grown = meta.resized(request.sizeBytes(), Instant.now());
+    publisher.writeMetadata(paths.metadata(request.namespace(), request.name()), grown);
+    p.done();
+    return info(grown, request.spec().xen());
   }
 
   /** Delete image + metadata. Missing: success. Other uid: NotOwner. Attached or mounted: ImageInUse. */
   public void delete(String namespace, String name, String uid) {
     synchronized (lock(namespace, name)) {
-      Path image = paths.image(namespace, name);
-      Path metaPath = paths.metadata(namespace, name);
-      Optional<ImageMetadata> meta = publisher.readMetadata(metaPath);
-      if (!Files.exists(image)) {
-        if (meta.isPresent() && meta.get().ownerUid().equals(uid)) deleteFile(metaPath);
-        return;
+      try (var held = imageLock(namespace, name)) {
+        deleteLocked(namespace, name, uid);
       }
-      if (meta.isEmpty() || !meta.get().ownerUid().equals(uid)) throw Guards.notOwner(namespace, name, meta, image);
-      Guards.refuseInUse(loops, mounts, image, "delete");
-      deleteFile(image); // image first: a crash in between leaves metadata alone, a leftover recover() removes
-      deleteFile(metaPath);
-      Publisher.fsyncDir(image.getParent());
     }
+  }
+
+  private void deleteLocked(String namespace, String name, String uid) {
+    Path image = paths.image(namespace, name);
+    Path metaPath = paths.metadata(namespace, name);
+    Optional<ImageMetadata> meta = publisher.readMetadata(metaPath);
+    if (!Files.exists(image)) {
+      if (meta.isPresent() && meta.get().ownerUid().equals(uid)) deleteFile(metaPath);
+      return;
+    }
+    if (meta.isEmpty() || !meta.get().ownerUid().equals(uid)) throw Guards.notOwner(namespace, name, meta, image);
+    Guards.refuseInUse(loops, mounts, image, "delete");
+    deleteFile(image); // image first: a crash in between leaves metadata alone, a leftover recover() removes
+    deleteFile(metaPath);
+    Publisher.fsyncDir(image.getParent());
   }
 
   public Optional<ImageInfo> inspect(String namespace, String name) {
@@ -188,6 +223,11 @@ public final class DiskEngine {
     } catch (IOException e) {
       throw Io.wrap(e, "deleting " + p);
     }
+  }
+
+  private FileLocks.Held imageLock(String namespace, String name) {
+    paths.privateDirectory(paths.root());
+    return fileLocks.image(namespace, name);
   }
 
   private Object lock(DiskRequest r) {

@@ -8,13 +8,21 @@ import java.util.Optional;
 final class Guards {
   private Guards() {}
 
-  /** ImageInUse when a loop device holds the image or it is mounted: a guest (or a person) is using it. */
+  /**
+   * ImageInUse when a loop device holds the image, it is mounted, or a process has it open (a guest
+   * on the qdisk or tap backend holds no loop device): a guest (or a person) is using it.
+   */
   static void refuseInUse(LoopDeviceTable loops, MountTable mounts, Path image, String what) {
     List<String> devs = loops.devicesBackedBy(image);
     if (!devs.isEmpty() || mounts.isSourceMounted(image)) {
       throw new DiskException(ErrorCode.ImageInUse, "cannot " + what + " " + image + ": it is "
           + (devs.isEmpty() ? "mounted" : "attached to " + String.join(", ", devs))
           + "; stop the guest using it (or umount / losetup -d it) and retry");
+    }
+    List<String> holders = Holders.of(image);
+    if (!holders.isEmpty()) {
+      throw new DiskException(ErrorCode.ImageInUse, "cannot " + what + " " + image + ": process "
+          + String.join(", ", holders) + " has it open; stop the guest using it and retry");
     }
   }
 

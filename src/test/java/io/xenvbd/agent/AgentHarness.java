@@ -95,7 +95,9 @@ final class AgentHarness implements AutoCloseable {
   /** Files (not directories) under the images root, relative to it, sorted. */
   List<String> filesUnderRoot() throws IOException {
     try (var walk = Files.walk(root)) {
-      return walk.filter(Files::isRegularFile).map(p -> root.relativize(p).toString()).sorted().toList();
+      // The agent's lock file (io.xenvbd.disk.FileLocks) is its own state, not a disk's.
+      return walk.filter(Files::isRegularFile).map(p -> root.relativize(p).toString())
+          .filter(n -> !n.equals(".xenvbd.lock")).sorted().toList();
     }
   }
 

@@ -1,0 +1,56 @@
+package io.xenvbd.disk;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The processes that hold a file open, read from /proc/PID/fd. A guest on the qdisk or tap backend
+ * opens its image from a QEMU or tapdisk process and takes no loop device, so "attached to a loop
+ * device" alone would call its disk free.
+ */
+final class Holders {
+  private static final Path PROC = Path.of("/proc");
+
+  private Holders() {}
+
+  /** "PID (command)" of every process with {@code file} open; empty when none. */
+  static List<String> of(Path file) {
+    Path target = file.toAbsolutePath().normalize();
+    List<String> holders = new ArrayList<>();
+    try (DirectoryStream<Path> procs = Files.newDirectoryStream(PROC, p -> p.getFileName().toString().matches("\\d+"))) {
+      for (Path proc : procs) {
+        if (holds(proc, target)) holders.add(proc.getFileName() + " (" + command(proc) + ")");
+      }
+    } catch (IOException e) {
+      throw Io.wrap(e, "listing the processes that hold " + file);
+    }
+    return holders;
+  }
+
+  private static boolean holds(Path proc, Path target) {
+    try (DirectoryStream<Path> fds = Files.newDirectoryStream(proc.resolve("fd"))) {
+      for (Path fd : fds) {
+        try {
+          if (Files.readSymbolicLink(fd).equals(target)) return true;
+        } catch (IOException ignored) {
+          // closed meanwhile
+        }
+      }
+    } catch (IOException ignored) {
+      // the process ended, or is a kernel thread
+    }
+    return false;
+  }
+
+  private static String command(Path proc) {
+    try {
+      return Files.readString(proc.resolve("comm")).strip();
+    } catch (IOException e) {
+      return "?";
+    }
+  }
+}
