@@ -205,15 +205,14 @@ public final class DiskEngine implements AutoCloseable {
     return publisher.readMetadata(paths.metadata(namespace, name));
   }
 
+  /**
+   * The capacity is the metadata's, written only once a grow's filesystem was grown and checked: a
+   * grow that failed after the file was extended leaves a longer file, and must not be reported (and
+   * taken for done) at the new size.
+   */
   private ImageInfo info(ImageMetadata m, Xen xen) {
     Path image = paths.image(m.namespace(), m.name());
-    long apparent;
-    try {
-      apparent = Files.size(image);
-    } catch (IOException e) {
-      throw Io.wrap(e, "reading " + image);
-    }
-    return new ImageInfo(m.namespace(), m.name(), m.ownerUid(), image, apparent, formatter.allocated(image),
+    return new ImageInfo(m.namespace(), m.name(), m.ownerUid(), image, m.capacityBytes(), formatter.allocated(image),
         m.filesystemUuid(), m.specDigest(), xenDisk(image, xen), xenLegacyDisk(image, xen));
   }
 

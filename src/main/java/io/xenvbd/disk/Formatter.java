@@ -120,9 +120,23 @@ public final class Formatter {
    * for. Exit 0 or 1 (fixed) is fine; anything else means the filesystem needs a person.
    */
   public void preen(Path image) {
-    CommandRunner.Result r = runner.exec(List.of("e2fsck", "-f", "-p", image.toString()),
-        java.time.Duration.ofMinutes(30), null);
+    preen(image, java.time.Duration.ofMinutes(30));
+  }
+
+  void preen(Path image, java.time.Duration timeout) {
+    CommandRunner.Result r = runner.exec(List.of("e2fsck", "-f", "-p", image.toString()), timeout, null);
     if (r.exitCode() > 1) throw CommandRunner.failure(r);
+  }
+
+  /** The size an ext2/3/4 filesystem spans (block count × block size), from its superblock. */
+  long ext2Bytes(Path image) {
+    long blocks = -1;
+    long size = -1;
+    for (String line : runner.run("dumpe2fs", "-h", image.toString()).stdout().split("\n")) {
+      if (line.startsWith("Block count:")) blocks = Long.parseLong(line.substring(12).strip());
+      if (line.startsWith("Block size:")) size = Long.parseLong(line.substring(11).strip());
+    }
+    return blocks * size;
   }
 
   /** What a file's allocation was measured at: any write, truncate, fallocate or hole punch changes one of these. */
