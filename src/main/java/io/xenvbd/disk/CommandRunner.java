@@ -44,6 +44,18 @@ public final class CommandRunner {
 
   /** Runs and returns whatever the exit code; still throws on a missing tool, a timeout or an interrupt. */
   public Result exec(List<String> command, Duration timeout, Path stdin) {
+    return exec(command, command, timeout, stdin);
+  }
+
+  Duration defaultTimeout() {
+    return defaultTimeout;
+  }
+
+  /**
+   * As {@link #exec(List, Duration, Path)}, with {@code shown} standing for {@code command} in
+   * messages and in the result (a sandboxed tool is named, not its sandbox's whole command line).
+   */
+  Result exec(List<String> command, List<String> shown, Duration timeout, Path stdin) {
     ProcessBuilder pb = new ProcessBuilder(command);
     pb.environment().put("LC_ALL", "C"); // stable messages: NoSpace detection reads stderr
     if (stdin != null) pb.redirectInput(stdin.toFile());
@@ -54,15 +66,15 @@ public final class CommandRunner {
     try {
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         destroyTree(p);
-        throw new DiskException(ErrorCode.CommandFailed, "'" + String.join(" ", command) + "' did not finish within "
-            + timeout + ": the images root may be too slow, or raise the agent's command timeout; stderr: " + err.text());
+        throw new DiskException(ErrorCode.CommandFailed, "'" + String.join(" ", shown) + "' did not finish within "
+            + timeout + ": the images root may be too slow or the content too large; stderr: " + err.text());
       }
       out.join();
       err.join();
-      return new Result(List.copyOf(command), p.exitValue(), out.text(), err.text());
+      return new Result(List.copyOf(shown), p.exitValue(), out.text(), err.text());
     } catch (InterruptedException e) {
       destroyTree(p);
-      throw new DiskException(ErrorCode.Interrupted, "interrupted while running '" + String.join(" ", command) + "'", e);
+      throw new DiskException(ErrorCode.Interrupted, "interrupted while running '" + String.join(" ", shown) + "'", e);
     }
   }
 

@@ -66,7 +66,6 @@ public final class DiskEngine implements AutoCloseable {
   public synchronized void close() {
     if (rootLock != null) rootLock.close();
     rootLock = null;
-    fileLocks.close();
   }
 
   /** Build, or return the existing image of the same owner as is; another owner's image: NotOwner. */
@@ -106,7 +105,8 @@ public final class DiskEngine implements AutoCloseable {
     resizer.grow(current.path(), request.spec().filesystem(), meta.capacityBytes(), request.sizeBytes(),
         request.spec().preallocate());
     ImageMetadata grown = meta.resized(request.sizeBytes(), Instant.now());
-    publisher.writeMetadata(paths.metadata(request.namespace(), request.name()), grown);
+    // The filesystem is grown: recording it must not be cut short by a deadline or a delete.
+    Uninterruptible.run("grown", () -> publisher.writeMetadata(paths.metadata(request.namespace(), request.name()), grown));
     p.done();
     return info(grown, request.spec().xen());
   }

@@ -20,25 +20,41 @@ import java.time.Instant;
  * released by the kernel when the holder dies): byte 0 for the whole root, so that two agents never
  * share it, and one byte per image, chosen by a hash of its namespace/name, for the length of any
  * operation on that image. The file also says which process holds the root.
+ *
+ * <p>The file is open only while a lock is held: closing a descriptor drops every fcntl lock the
+ * process has on the file, so one descriptor serves all locks, and it is closed with the last one
+ * (an engine that holds nothing keeps no file open on the root, which may be unmounted).
  */
-final class FileLocks implements AutoCloseable {
+final class FileLocks {
   static final String FILE = ".xenvbd.lock";
 
   private final Path root;
   private FileChannel channel;
+  private int held;
 
   FileLocks(Path root) {
     this.root = root;
   }
 
   /** A held lock; closing it releases it. */
-  record Held(FileLock lock) implements AutoCloseable {
+  final class Held implements AutoCloseable {
+    private FileLock lock;
+
+    private Held(FileLock lock) {
+      this.lock = lock;
+    }
+
     @Override
     public void close() {
-      try {
-        if (lock.isValid()) lock.release();
-      } catch (IOException ignored) {
-        // closing the channel releases it in any case
+      synchronized (FileLocks.this) {
+        if (lock == null) return;
+        try {
+          if (lock.isValid()) lock.release();
+        } catch (IOException ignored) {
+          // closing the channel releases it in any case
+        }
+        lock = null;
+        if (--held == 0) closeChannel();
       }
     }
   }
@@ -48,6 +64,7 @@ final class FileLocks implements AutoCloseable {
     FileChannel ch = channel();
     FileLock lock = tryLock(ch, 0);
     if (lock == null) {
+      if (held == 0) closeChannel();
       String who = read();
       throw new DiskException(ErrorCode.ImageInUse, "the images root " + root + " is in use by another agent ("
           + (who.isBlank() ? "unknown" : who) + "): stop that agent, or give this one its own --images-root");
@@ -59,8 +76,11 @@ final class FileLocks implements AutoCloseable {
       ch.write(ByteBuffer.wrap(me.getBytes(StandardCharsets.UTF_8)), 0);
       ch.force(true);
     } catch (IOException e) {
+      held++;
+      new Held(lock).close();
       throw Io.wrap(e, "writing " + root.resolve(FILE));
     }
+    held++;
     return new Held(lock);
   }
 
@@ -68,14 +88,15 @@ final class FileLocks implements AutoCloseable {
   synchronized Held image(String namespace, String name) {
     FileLock lock = tryLock(channel(), offset(namespace, name));
     if (lock == null) {
+      if (held == 0) closeChannel();
       throw new DiskException(ErrorCode.ImageInUse, "another process (a second agent on this images root?) is"
           + " working on disk " + namespace + "/" + name + ": wait for it to finish, or stop it, and retry");
     }
+    held++;
     return new Held(lock);
   }
 
-  @Override
-  public synchronized void close() {
+  private void closeChannel() {
     if (channel == null) return;
     try {
       channel.close();

@@ -7,15 +7,28 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Creates image files (sparse or preallocated), makes filesystems, checks them and reads their UUID. */
+/**
+ * Creates image files (sparse or preallocated), makes filesystems, checks them and reads their UUID.
+ * Every filesystem tool runs in the {@link Sandbox} with only the image (and a staging tree) in
+ * reach: what it reads may have been written by a guest or a tenant.
+ */
 public final class Formatter {
   /** ext3 always zeroes its journal (lazy_journal_init does not apply): keep it small so the image stays sparse. */
   private static final long EXT3_SMALL_JOURNAL_FROM = 32L << 20;
 
   private final CommandRunner runner;
+  private final Sandbox sandbox;
 
   public Formatter(CommandRunner runner) {
     this.runner = runner;
+    this.sandbox = new Sandbox(runner);
+  }
+
+  /** A filesystem tool on {@code image} ({@link Sandbox#IMAGE} in {@code command}); exit 0 required. */
+  private CommandRunner.Result tool(Path image, Path staging, List<String> command) {
+    CommandRunner.Result r = sandbox.onImage(image, staging, command, runner.defaultTimeout());
+    if (!r.ok()) throw CommandRunner.failure(r);
+    return r;
   }
 
   /** A file of exactly {@code size} apparent bytes; sparse (nothing written) unless preallocated. */
@@ -55,10 +68,11 @@ public final class Formatter {
         if (staging != null) throw DiskException.invalid("xfs cannot be populated Offline: use method LoopMount or Auto");
         List<String> cmd = new ArrayList<>(List.of("mkfs.xfs", "-f", "-q", "-m", "uuid=" + uuid));
         if (preallocated) cmd.add("-K");
-        cmd.add(image.toString());
-        runner.run(cmd);
+        cmd.add(Sandbox.IMAGE);
+        tool(image, null, cmd);
       }
-      default -> runner.run(mke2fs(image, fs, size, uuid, staging, preallocated));
+      default -> tool(image, staging, mke2fs(Path.of(Sandbox.IMAGE), fs, size, uuid,
+          staging == null ? null : Path.of(Sandbox.STAGING), preallocated));
     }
   }
 
@@ -89,16 +103,16 @@ public final class Formatter {
   public void check(Path image, Filesystem fs) {
     switch (fs) {
       case none -> { }
-      case xfs -> runner.run("xfs_repair", "-n", image.toString());
-      default -> runner.run("e2fsck", "-f", "-n", image.toString());
+      case xfs -> tool(image, null, List.of("xfs_repair", "-n", Sandbox.IMAGE));
+      default -> tool(image, null, List.of("e2fsck", "-f", "-n", Sandbox.IMAGE));
     }
   }
 
   /** The filesystem UUID as the guest's blkid sees it, or null for a raw image. */
   public String uuid(Path image, Filesystem fs) {
     if (fs == Filesystem.none) return null;
-    CommandRunner.Result r = runner.exec(List.of("blkid", "-p", "-o", "value", "-s", "UUID", image.toString()),
-        java.time.Duration.ofMinutes(1), null);
+    CommandRunner.Result r = sandbox.onImage(image, null, List.of("blkid", "-p", "-o", "value", "-s", "UUID",
+        Sandbox.IMAGE), java.time.Duration.ofMinutes(1));
     String v = r.stdout().strip();
     return r.ok() && !v.isEmpty() ? v : null;
   }
@@ -107,10 +121,10 @@ public final class Formatter {
   public void setUuid(Path image, Filesystem fs, String uuid) {
     switch (fs) {
       case none -> { }
-      case xfs -> runner.run("xfs_admin", "-U", uuid, image.toString());
+      case xfs -> tool(image, null, List.of("xfs_admin", "-U", uuid, Sandbox.IMAGE));
       default -> {
         preen(image); // tune2fs -U wants a freshly checked filesystem
-        runner.run("tune2fs", "-U", uuid, image.toString());
+        tool(image, null, List.of("tune2fs", "-U", uuid, Sandbox.IMAGE));
       }
     }
   }
@@ -124,15 +138,20 @@ public final class Formatter {
   }
 
   void preen(Path image, java.time.Duration timeout) {
-    CommandRunner.Result r = runner.exec(List.of("e2fsck", "-f", "-p", image.toString()), timeout, null);
+    CommandRunner.Result r = sandbox.onImage(image, null, List.of("e2fsck", "-f", "-p", Sandbox.IMAGE), timeout);
     if (r.exitCode() > 1) throw CommandRunner.failure(r);
+  }
+
+  /** resize2fs to the file's size, with no timeout of its own (see Resizer). */
+  CommandRunner.Result resize2fs(Path image, java.time.Duration timeout) {
+    return sandbox.onImage(image, null, List.of("resize2fs", Sandbox.IMAGE), timeout);
   }
 
   /** The size an ext2/3/4 filesystem spans (block count × block size), from its superblock. */
   long ext2Bytes(Path image) {
     long blocks = -1;
     long size = -1;
-    for (String line : runner.run("dumpe2fs", "-h", image.toString()).stdout().split("\n")) {
+    for (String line : tool(image, null, List.of("dumpe2fs", "-h", Sandbox.IMAGE)).stdout().split("\n")) {
       if (line.startsWith("Block count:")) blocks = Long.parseLong(line.substring(12).strip());
       if (line.startsWith("Block size:")) size = Long.parseLong(line.substring(11).strip());
     }

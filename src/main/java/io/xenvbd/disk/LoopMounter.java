@@ -148,10 +148,27 @@ final class LoopMounter {
     });
   }
 
-  /** Detaches loop devices still backed by {@code file} (umount's autoclear may not have done it). */
+  /**
+   * Detaches loop devices still backed by {@code file} (umount's autoclear may not have done it), and
+   * waits until none is. A sandbox that another build is starting at this moment holds a copy of
+   * every mount for a few milliseconds (until it pivots away from dom0's root), which keeps the
+   * unmounted filesystem, and so its loop device, alive a little longer.
+   */
   void detach(Path file) {
-    for (String dev : loops.devicesBackedBy(file)) {
-      runner.exec(List.of("losetup", "-d", dev), Duration.ofMinutes(1), null);
+    long deadline = System.nanoTime() + DETACH_WAIT.toNanos();
+    List<String> devs = loops.devicesBackedBy(file);
+    while (!devs.isEmpty()) {
+      for (String dev : devs) runner.exec(List.of("losetup", "-d", dev), Duration.ofMinutes(1), null);
+      devs = loops.devicesBackedBy(file);
+      if (devs.isEmpty() || System.nanoTime() > deadline) return;
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt(); // callers run this uninterruptibly; keep the flag for them
+        return;
+      }
     }
   }
+
+  private static final Duration DETACH_WAIT = Duration.ofSeconds(10);
 }

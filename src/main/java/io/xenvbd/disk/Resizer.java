@@ -33,7 +33,7 @@ final class Resizer {
         // or by a timeout. A grow cut short (the agent killed) resumes: the next call finds the file
         // long enough, and e2fsck and resize2fs carry on from the filesystem as it is.
         formatter.preen(image, NEVER); // resize2fs refuses a filesystem that was not checked since its last mount
-        CommandRunner.Result r = runner.exec(java.util.List.of("resize2fs", image.toString()), NEVER, null);
+        CommandRunner.Result r = formatter.resize2fs(image, NEVER);
         if (!r.ok()) throw CommandRunner.failure(r);
         // resize2fs leaves out a last block group too small to hold its own metadata (a few MiB at most).
         long fsBytes = formatter.ext2Bytes(image);

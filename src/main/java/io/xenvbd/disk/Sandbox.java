@@ -14,6 +14,11 @@ import java.util.List;
  * network, and it keeps only the capabilities a faithful copy needs (owners, modes, device nodes,
  * file capabilities), none that could mount, trace or load anything.
  *
+ * <p>The filesystem tools that read an image a guest wrote, or a staging tree a tenant filled
+ * (e2fsck, resize2fs, tune2fs, dumpe2fs, blkid, mke2fs -d, xfs_repair, xfs_admin), run in the same
+ * sandbox with the image file at {@link #IMAGE}: a tool that a crafted filesystem leads astray has
+ * nothing of dom0 to reach.
+ *
  * <p>So a symbolic link in the tree, absolute or relative, resolves inside the sandbox: to the tree
  * itself or to the read-only scaffolding, never to dom0's disks, other images or /dev; a device node
  * in the tree cannot be opened (nodev); and a write that a planted link steers out of the tree fails
@@ -22,8 +27,13 @@ import java.util.List;
 final class Sandbox {
   /** The image tree inside the sandbox. */
   static final String TREE = "/target";
+  /** The image file inside the sandbox, for the filesystem tools. */
+  static final String IMAGE = "/image";
+  /** A staging tree, read-only, for mke2fs -d. */
+  static final String STAGING = "/staging";
   private static final List<String> CAPABILITIES = List.of(
       "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_MKNOD", "CAP_SETFCAP");
+  private static final Path EXT4_FEATURES = Path.of("/sys/fs/ext4/features");
   private static final List<String> SYSTEM_DIRS = List.of("bin", "sbin", "lib", "lib32", "lib64", "libx32");
 
   /** A host path shown read-only inside the sandbox at {@code inside}. */
@@ -40,15 +50,43 @@ final class Sandbox {
    * when null); exit 0 required.
    */
   CommandRunner.Result run(Path tree, List<ReadOnly> readOnly, List<String> command) {
-    return runner.run(wrap(tree, readOnly, command));
+    CommandRunner.Result r = checked(runner.exec(wrap(tree, readOnly, command), command, runner.defaultTimeout(), null));
+    if (!r.ok()) throw CommandRunner.failure(r);
+    return r;
   }
 
-  /** Runs and returns whatever the exit code (timeouts and interrupts still throw). */
-  CommandRunner.Result exec(Path tree, List<ReadOnly> readOnly, List<String> command, Duration timeout) {
-    return runner.exec(wrap(tree, readOnly, command), timeout, null);
+  /**
+   * Runs a filesystem tool on {@code image} (read-write at {@link #IMAGE}; {@code staging}, when not
+   * null, read-only at {@link #STAGING}) and returns whatever the exit code. The tools look for
+   * /etc/mtab to see whether the image is mounted: the sandbox's own (empty of it) is given.
+   */
+  CommandRunner.Result onImage(Path image, Path staging, List<String> command, Duration timeout) {
+    List<String> cmd = new ArrayList<>(List.of("--bind", image.toString(), IMAGE));
+    if (staging != null) cmd.addAll(List.of("--ro-bind", staging.toString(), STAGING));
+    cmd.addAll(List.of("--proc", "/proc", "--symlink", "/proc/self/mounts", "/etc/mtab"));
+    // resize2fs leaves new inode tables to the kernel's lazy init only where the kernel says it has one.
+    if (Files.isDirectory(EXT4_FEATURES)) cmd.addAll(List.of("--ro-bind", EXT4_FEATURES.toString(), EXT4_FEATURES.toString()));
+    List<String> shown = command.stream().map(a -> a.equals(IMAGE) ? image.toString()
+        : a.equals(STAGING) && staging != null ? staging.toString() : a).toList();
+    CommandRunner.Result r = checked(runner.exec(wrap(null, List.of(), cmd, command), shown, timeout, null));
+    return new CommandRunner.Result(r.command(), r.exitCode(), r.stdout(), r.stderr().replace(IMAGE + ":", image + ":"));
+  }
+
+  /** A tool missing inside the sandbox is ToolMissing, as it is outside. */
+  private static CommandRunner.Result checked(CommandRunner.Result r) {
+    if (!r.ok() && r.stderr().startsWith("bwrap: execvp ")) {
+      String tool = r.command().get(0);
+      throw new DiskException(ErrorCode.ToolMissing, "the tool '" + tool + "' is not installed on this node: install it ("
+          + CommandRunner.packageHint(tool) + ") or choose a filesystem/method that does not need it");
+    }
+    return r;
   }
 
   static List<String> wrap(Path tree, List<ReadOnly> readOnly, List<String> command) {
+    return wrap(tree, readOnly, List.of(), command);
+  }
+
+  private static List<String> wrap(Path tree, List<ReadOnly> readOnly, List<String> mounts, List<String> command) {
     // No user namespace (--unshare-user would forbid mknod of the device nodes a /dev copy needs);
     // bwrap runs as root and drops every capability but the listed ones before exec.
     List<String> cmd = new ArrayList<>(List.of("bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net",
@@ -71,6 +109,7 @@ final class Sandbox {
     cmd.addAll(List.of("--dev", "/dev"));
     if (tree != null) cmd.addAll(List.of("--bind", tree.toString(), TREE));
     for (ReadOnly r : readOnly) cmd.addAll(List.of("--ro-bind", r.host().toString(), r.inside()));
+    cmd.addAll(mounts);
     cmd.addAll(List.of("--remount-ro", "/", "--chdir", "/", "--"));
     cmd.addAll(command);
     return cmd;
