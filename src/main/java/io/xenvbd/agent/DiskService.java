@@ -13,22 +13,27 @@ import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The disks of this node as the API sees them: starts builds and resizes on a bounded pool, one
- * operation at a time per disk, and answers their state. What survives a restart is on disk (the
- * engine's published images); only running and failed operations are held in memory.
+ * The disks of this node as the API sees them: starts builds and resizes on a {@link WorkerPool}, one
+ * operation at a time per disk, and answers their state. Nothing blocks a worker for good: one
+ * namespace never holds every worker, queued work is taken oldest first among namespaces under
+ * their cap, every operation has a deadline (two hours by default) past which it is stopped and
+ * fails with {@link #DEADLINE_EXCEEDED}, and a delete stops the disk's operation (queued: it never
+ * starts). What survives a restart is on disk (the engine's published images); only running and
+ * failed operations are held in memory.
  */
 final class DiskService implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DiskService.class);
   private static final Duration CANCEL_WAIT = Duration.ofSeconds(60);
+  /** Long enough for a big archive over a slow link, short enough that a stuck build gives its worker back the same day. */
+  static final Duration DEFAULT_DEADLINE = Duration.ofHours(2);
+  /** The error code of an operation stopped at its deadline. */
+  static final String DEADLINE_EXCEEDED = "DeadlineExceeded";
 
   /** A state and whether this call started work (202) or only reported (200). */
   record Outcome(boolean started, DiskState state) {}
@@ -36,20 +41,20 @@ final class DiskService implements AutoCloseable {
   private final DiskEngine engine;
   private final Duration retryFailedAfter;
   private final Metrics metrics;
-  private final ThreadPoolExecutor pool;
+  private final WorkerPool pool;
   private final Map<String, Operation> operations = new ConcurrentHashMap<>();
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
   DiskService(DiskEngine engine, int workers, Duration retryFailedAfter, Metrics metrics) {
+    this(engine, workers, retryFailedAfter, metrics, DEFAULT_DEADLINE);
+  }
+
+  /** {@code deadline}: how long one build or resize may run before it is stopped. */
+  DiskService(DiskEngine engine, int workers, Duration retryFailedAfter, Metrics metrics, Duration deadline) {
     this.engine = engine;
     this.retryFailedAfter = retryFailedAfter;
     this.metrics = metrics;
-    AtomicInteger n = new AtomicInteger();
-    this.pool = new ThreadPoolExecutor(workers, workers, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-      Thread t = new Thread(r, "xenvbd-worker-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    this.pool = new WorkerPool(workers, deadline, this::run);
   }
 
   /**
@@ -98,7 +103,10 @@ final class DiskService implements AutoCloseable {
     return image.map(i -> Operation.ready(i, current == null ? null : current.request.spec().xen()));
   }
 
-  /** Idempotent; a running operation of the same owner is cancelled first (the engine cleans its leftovers). */
+  /**
+   * Idempotent. The disk's operation (same owner) is stopped first: a queued one leaves the queue and
+   * never starts, a running one is interrupted and the engine removes its leftovers.
+   */
   void delete(String namespace, String name, String uid) {
     if (uid == null || uid.isBlank()) throw ApiError.badRequest("query parameter uid is required: the owning VirtualDisk's metadata.uid");
     String key = namespace + "/" + name;
@@ -107,7 +115,7 @@ final class DiskService implements AutoCloseable {
       Operation current = operations.get(key);
       if (current != null && current.running()) {
         requireOwner(current.request.uid(), uid, key);
-        current.cancel();
+        pool.cancel(current, Operation.Stop.delete);
         try {
           current.finished.get(CANCEL_WAIT.toSeconds(), TimeUnit.SECONDS);
         } catch (TimeoutException e) {
@@ -129,12 +137,14 @@ final class DiskService implements AutoCloseable {
     }
   }
 
+  /** Operations running on a worker now. */
   int running() {
-    return pool.getActiveCount();
+    return pool.running();
   }
 
+  /** Operations waiting for a worker (or for their namespace to be under its cap). */
   int queued() {
-    return pool.getQueue().size();
+    return pool.queued();
   }
 
   private boolean holdFailure(Operation current, DiskRequest request) {
@@ -144,14 +154,14 @@ final class DiskService implements AutoCloseable {
 
   private DiskState start(String key, Operation op) {
     operations.put(key, op);
-    op.submitted(pool.submit(() -> run(op)));
+    pool.submit(op);
     return op.state(null);
   }
 
+  /** On a worker: runs the operation in the engine and records how it ended. */
   private void run(Operation op) {
-    if (!op.claim()) return;
     Instant start = Instant.now();
-    String key = op.request.namespace() + "/" + op.request.name();
+    String key = op.disk();
     try {
       LOG.info("{} of {} started", op.kind, key);
       if (op.kind == Operation.Kind.build) engine.build(op.request, op);
@@ -160,16 +170,34 @@ final class DiskService implements AutoCloseable {
       metrics.operation(op.kind.name(), "success", Duration.between(start, Instant.now()));
       op.succeeded();
       LOG.info("{} of {} done in {}", op.kind, key, Duration.between(start, Instant.now()));
-    } catch (DiskException e) {
-      metrics.operation(op.kind.name(), e.code().name(), Duration.between(start, Instant.now()));
-      op.failed(new ErrorBody(e.code().name(), e.getMessage()));
-      LOG.warn("{} of {} failed: {}: {}", op.kind, key, e.code(), e.getMessage());
     } catch (RuntimeException | Error e) {
-      // A bug, not a disk condition: keep the details in the log, give the client a plain message.
-      metrics.operation(op.kind.name(), ErrorCodes.INTERNAL, Duration.between(start, Instant.now()));
-      op.failed(new ErrorBody(ErrorCodes.INTERNAL, "the agent failed unexpectedly; see the agent's log on node for " + key));
-      LOG.error("{} of {} failed unexpectedly", op.kind, key, e);
+      boolean bug = !(e instanceof DiskException) && op.stopped() == Operation.Stop.none;
+      ErrorBody error = stopped(op).orElseGet(() -> e instanceof DiskException de
+          ? new ErrorBody(de.code().name(), de.getMessage())
+          // A bug, not a disk condition: keep the details in the log, give the client a plain message.
+          : new ErrorBody(ErrorCodes.INTERNAL, "the agent failed unexpectedly; see the agent's log on node for " + key));
+      metrics.operation(op.kind.name(), error.code(), Duration.between(start, Instant.now()));
+      op.failed(error);
+      if (bug) LOG.error("{} of {} failed unexpectedly", op.kind, key, e);
+      else LOG.warn("{} of {} failed: {}: {}", op.kind, key, error.code(), e.getMessage());
     }
+  }
+
+  /** The error of an operation that was told to stop, whatever the step that met the interrupt said. */
+  private Optional<ErrorBody> stopped(Operation op) {
+    String what = "the " + op.kind + " of " + op.disk();
+    return switch (op.stopped()) {
+      case none -> Optional.empty();
+      case deadline -> Optional.of(new ErrorBody(DEADLINE_EXCEEDED, what + " ran longer than its deadline of "
+          + WorkerPool.human(pool.deadline()) + (op.kind == Operation.Kind.build
+          ? " and was stopped, nothing published: the agent's log says which step it was in; make that step quicker"
+            + " (a nearer or smaller archive, fewer or smaller hostPaths)"
+          : " and was stopped once any filesystem rewrite under way had finished: the agent's log says which step it was"
+            + " in, and what the filesystem's size is now")));
+      case delete -> Optional.of(new ErrorBody(ErrorCodes.INTERRUPTED, what + " was stopped by a delete of the disk"));
+      case shutdown -> Optional.of(new ErrorBody(ErrorCodes.INTERRUPTED, what
+          + " was stopped because the agent is shutting down; it starts again when the request is repeated"));
+    };
   }
 
   private static void requireOwner(String owner, String uid, String key) {
@@ -183,14 +211,9 @@ final class DiskService implements AutoCloseable {
     return locks.computeIfAbsent(key, k -> new Object());
   }
 
-  /** Interrupts running work: the engine kills its commands and removes its temporary files. */
+  /** Interrupts running work (the engine kills its commands and removes its temporary files); queued work never starts. */
   @Override
   public void close() {
-    pool.shutdownNow();
-    try {
-      if (!pool.awaitTermination(30, TimeUnit.SECONDS)) LOG.warn("disk operations still running after 30s");
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    pool.close();
   }
 }

@@ -10,19 +10,29 @@ import io.xenvbd.protocol.ErrorBody;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicBoolean;
 
-/** One build or resize of one disk: its request, live progress, and how it ended. Lives in memory only. */
+/**
+ * One build or resize of one disk: its request, live progress, and how it ended. Lives in memory only.
+ * {@link #finished} completes when the operation is over: it ended on its worker, or it was stopped
+ * before it started. While its worker runs it, {@link #stop} interrupts that thread (and nothing
+ * else: once {@link #end} is called no stop reaches the thread, which by then serves other work).
+ */
 final class Operation implements ProgressListener {
   enum Kind { build, resize }
+
+  /** Why an operation was told to stop, if it was. */
+  enum Stop { none, delete, deadline, shutdown }
 
   final Kind kind;
   final DiskRequest request;
   final Path imagePath;
   final CompletableFuture<Void> finished = new CompletableFuture<>();
-  private final AtomicBoolean claimed = new AtomicBoolean();
-  private volatile Future<?> future;
+  private final Object lock = new Object();
+  private Thread worker; // guarded by lock: set while the engine runs this operation
+  private boolean started; // guarded by lock
+  private Stop stop = Stop.none; // guarded by lock
+  private volatile Instant startedAt;
+  private volatile Instant stoppedAt;
   private volatile String stage = io.xenvbd.protocol.DiskState.STAGE_QUEUED;
   private volatile long bytesDone;
   private volatile long bytesTotal;
@@ -40,7 +50,6 @@ final class Operation implements ProgressListener {
   /** A request answered from the published image (nothing to do), kept so GET knows its spec. */
   static Operation confirmed(DiskRequest request, Path imagePath) {
     Operation op = new Operation(Kind.build, request, imagePath);
-    op.claim();
     op.succeeded();
     return op;
   }
@@ -54,20 +63,77 @@ final class Operation implements ProgressListener {
     if ("Populate".equals(stage)) populatedBytes = Math.max(populatedBytes, bytesDone);
   }
 
-  void submitted(Future<?> future) {
-    this.future = future;
+  String namespace() {
+    return request.namespace();
   }
 
-  /** The worker calls this first; false when the operation was cancelled while queued. */
-  boolean claim() {
-    return claimed.compareAndSet(false, true);
+  /** namespace/name: the disk this operation works on. */
+  String disk() {
+    return request.namespace() + "/" + request.name();
   }
 
-  /** Stops the operation: never starts when still queued, interrupted (the engine cleans up) when running. */
-  void cancel() {
-    if (claim()) finished.complete(null);
-    Future<?> f = future;
-    if (f != null) f.cancel(true);
+  /** The worker calls this before handing the operation to the engine; false when it was stopped first and must not run. */
+  boolean begin(Thread thread) {
+    synchronized (lock) {
+      if (stop != Stop.none) return false;
+      started = true;
+      worker = thread;
+      startedAt = Instant.now();
+      return true;
+    }
+  }
+
+  /** The worker calls this once the engine returned: from then on no stop interrupts that thread. */
+  void end() {
+    synchronized (lock) {
+      worker = null;
+    }
+  }
+
+  /**
+   * Never starts when it has not started yet (and is over at once); interrupted when running, so the
+   * engine kills its commands and removes its temporaries. The first reason given is the one kept.
+   */
+  void stop(Stop why) {
+    synchronized (lock) {
+      if (stop == Stop.none) {
+        stop = why;
+        stoppedAt = Instant.now();
+      }
+      if (!started) finished.complete(null);
+      else if (worker != null) worker.interrupt();
+    }
+  }
+
+  /**
+   * Interrupts the worker again when the operation was told to stop and still runs: a step that
+   * swallowed the first interrupt meets the next one at its next blocking call.
+   */
+  void interruptAgain() {
+    synchronized (lock) {
+      if (worker != null && stop != Stop.none) worker.interrupt();
+    }
+  }
+
+  Stop stopped() {
+    synchronized (lock) {
+      return stop;
+    }
+  }
+
+  /** When the engine started it; null while queued. */
+  Instant startedAt() {
+    return startedAt;
+  }
+
+  /** When it was told to stop; null when it was not. */
+  Instant stoppedAt() {
+    return stoppedAt;
+  }
+
+  /** The stage it reported last (Queued before it starts). */
+  String stage() {
+    return stage;
   }
 
   void succeeded() {
