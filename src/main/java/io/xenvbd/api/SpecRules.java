@@ -105,21 +105,23 @@ public final class SpecRules {
   /** A message when {@code value} is not an absolute path the agent may use, else null. */
   static String path(String field, String value) {
     if (value == null) return field + " is missing: give an absolute path";
-    return cleanPath(value) ? null : field + " " + quote(value) + " must be an absolute path with no . or .. parts,"
-        + " no control characters, at most " + Validation.MAX_PATH + " characters and no part over "
-        + Validation.MAX_PATH_COMPONENT + " bytes";
-  }
-
-  /** Absolute, no "." or ".." component, no control character, within PATH_MAX and NAME_MAX. */
-  static boolean cleanPath(String path) {
-    if (length(path) > Validation.MAX_PATH || !PATH.matcher(path).matches()) return false;
-    for (String part : path.split("/")) {
-      if (part.equals(".") || part.equals("..")
-          || part.getBytes(StandardCharsets.UTF_8).length > Validation.MAX_PATH_COMPONENT) {
-        return false;
+    if (length(value) > Validation.MAX_PATH) {
+      return field + " " + quote(value) + " is longer than " + Validation.MAX_PATH + " characters";
+    }
+    if (!PATH.matcher(value).matches()) {
+      return field + " " + quote(value) + " must be an absolute path: starting with /, with no empty parts,"
+          + " no trailing / and no control characters";
+    }
+    for (String part : value.split("/")) {
+      if (part.equals(".") || part.equals("..")) {
+        return field + " " + quote(value) + " must be an absolute path with no . or .. parts";
+      }
+      if (part.getBytes(StandardCharsets.UTF_8).length > Validation.MAX_PATH_COMPONENT) {
+        return field + " " + quote(value) + " has a part longer than " + Validation.MAX_PATH_COMPONENT
+            + " bytes, which no filesystem holds";
       }
     }
-    return true;
+    return null;
   }
 
   /** At most 80 characters of a value, anything but printable ASCII shown as '?': a message carries no newline. */
