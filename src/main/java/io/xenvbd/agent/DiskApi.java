@@ -1,6 +1,8 @@
 package io.xenvbd.agent;
 
 import com.sun.net.httpserver.HttpExchange;
+import io.xenvbd.api.SpecRules;
+import io.xenvbd.api.Validation;
 import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.PutDiskRequest;
@@ -14,7 +16,7 @@ final class DiskApi {
   /** Namespaces are DNS-1123 labels. */
   private static final Pattern NAMESPACE = Pattern.compile("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$");
   /** Object names are DNS-1123 subdomains: never "..", never a slash, so never outside the images root. */
-  private static final Pattern NAME = Pattern.compile("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
+  private static final Pattern NAME = Pattern.compile(Validation.OBJECT_NAME);
 
   private final String nodeName;
   private final DiskEngine engine;
@@ -44,6 +46,10 @@ final class DiskApi {
     switch (method) {
       case "PUT" -> {
         PutDiskRequest body = Exchanges.readJson(exchange, PutDiskRequest.class);
+        // The operator checks the same rules, but a holder of the token need not be the operator.
+        SpecRules.violation(namespace, name, body.spec()).ifPresent(message -> {
+          throw ApiError.badRequest(message);
+        });
         DiskService.Outcome outcome = disks.put(namespace, name, body);
         Exchanges.sendJson(exchange, outcome.started() ? 202 : 200, outcome.state());
       }
@@ -59,18 +65,13 @@ final class DiskApi {
 
   static void validate(String namespace, String name) {
     if (!NAMESPACE.matcher(namespace).matches()) {
-      throw ApiError.badRequest("namespace '" + printable(namespace) + "' is not a DNS-1123 label"
+      throw ApiError.badRequest("namespace " + SpecRules.quote(namespace) + " is not a DNS-1123 label"
           + " (lower-case letters, digits and '-', at most 63 characters)");
     }
-    if (name.length() > 253 || !NAME.matcher(name).matches()) {
-      throw ApiError.badRequest("name '" + printable(name) + "' is not a DNS-1123 subdomain"
+    if (name.length() > Validation.MAX_NAME || !NAME.matcher(name).matches()) {
+      throw ApiError.badRequest("name " + SpecRules.quote(name) + " is not a DNS-1123 subdomain"
           + " (lower-case letters, digits, '-' and '.', at most 253 characters)");
     }
-  }
-
-  private static String printable(String value) {
-    String cut = value.length() > 80 ? value.substring(0, 80) + "..." : value;
-    return cut.replaceAll("[^\\x20-\\x7e]", "?");
   }
 
   private static String queryParameter(HttpExchange exchange, String key) {

@@ -14,7 +14,7 @@ import java.util.List;
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @ValidationRule(value = "!has(self.cloneFrom) || (!has(self.archive) && (!has(self.hostPaths) || size(self.hostPaths) == 0))",
-    message = "populate.cloneFrom copies a whole image and cannot be combined with archive or hostPaths")
+    message = Validation.CLONE_EXCLUSIVE)
 public record Populate(
     @JsonPropertyDescription("dom0 directories copied into the image the way cp -ax does: one filesystem, keeping owners, modes, times, hard and symbolic links, device nodes, extended attributes and holes. Only from paths the node agent's admin allows.")
     @Size(max = Validation.MAX_HOST_PATHS)
@@ -28,7 +28,7 @@ public record Populate(
 
     @JsonPropertyDescription("Empty directories to create in the image, e.g. /proc, /sys, /home, /tmp.")
     @Size(max = Validation.MAX_CREATE_DIRS)
-    List<@Pattern(Validation.ABSOLUTE_PATH) String> createDirs,
+    List<@Pattern(Validation.ABSOLUTE_PATH) @Size(max = Validation.MAX_PATH) String> createDirs,
 
     @JsonPropertyDescription("Auto (default): Offline for ext2/3/4, LoopMount otherwise. LoopMount: the manual recipe (mount -o loop, copy, umount); needs a free loop device. Offline: build the filesystem from a staging directory with mke2fs -d, no mount and no loop device (ext2/3/4 only).")
     @Default("Auto")
@@ -49,10 +49,12 @@ public record Populate(
       @JsonPropertyDescription("Absolute path of a directory (or file) on the dom0 node.")
       @Required
       @Pattern(Validation.ABSOLUTE_PATH)
+      @Size(max = Validation.MAX_PATH)
       String path,
 
       @JsonPropertyDescription("Absolute path inside the image to copy it to. Default: the same path, as cp -ax /etc /mnt gives /etc.")
       @Pattern(Validation.ABSOLUTE_PATH)
+      @Size(max = Validation.MAX_PATH)
       String target) {
 
     /** Where the copy lands inside the image. */
@@ -68,6 +70,7 @@ public record Populate(
       @JsonPropertyDescription("Absolute path of the archive on the node, or an http(s) URL.")
       @Required
       @Pattern(Validation.ARCHIVE_SOURCE)
+      @Size(max = Validation.MAX_PATH)
       String source,
 
       @JsonPropertyDescription("Expected SHA-256 of the archive file, lower-case hex. Strongly recommended for URLs.")
@@ -81,5 +84,6 @@ public record Populate(
       @JsonPropertyDescription("Name of the VirtualDisk to copy, in the same namespace; it must be Ready and on the same node.")
       @Required
       @Pattern(Validation.OBJECT_NAME)
+      @Size(max = Validation.MAX_NAME)
       String name) {}
 }

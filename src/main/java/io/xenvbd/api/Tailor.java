@@ -17,7 +17,7 @@ import java.util.List;
 public record Tailor(
     @JsonPropertyDescription("Written to /etc/hostname in the image.")
     @Pattern(Validation.HOSTNAME)
-    @Size(max = 253)
+    @Size(max = Validation.MAX_NAME)
     String hostname,
 
     @JsonPropertyDescription("Lines of /etc/fstab in the image (the file is replaced). A device of 'self' becomes UUID=<this image's filesystem UUID>, which boots whether the guest sees xvda1 or sda1.")
@@ -43,25 +43,25 @@ public record Tailor(
       @JsonPropertyDescription("Device: 'self' (this image, by UUID), UUID=..., LABEL=..., /dev/xvda1, proc, tmpfs ...")
       @Required
       @Pattern(Validation.FSTAB_FIELD)
-      @Size(max = 256)
+      @Size(max = Validation.MAX_FSTAB_DEVICE)
       String device,
 
       @JsonPropertyDescription("Mount point: an absolute path, or none / swap.")
       @Required
-      @Pattern("^(/[^\\s\\x00-\\x1f\\x7f#]*|none|swap)$")
-      @Size(max = 1024)
+      @Pattern(Validation.FSTAB_MOUNT_POINT)
+      @Size(max = Validation.MAX_FSTAB_MOUNT_POINT)
       String mountPoint,
 
       @JsonPropertyDescription("Filesystem type, e.g. ext4, proc, tmpfs, swap.")
       @Required
       @Pattern(Validation.FSTAB_FIELD)
-      @Size(max = 64)
+      @Size(max = Validation.MAX_FSTAB_TYPE)
       String type,
 
       @JsonPropertyDescription("Mount options, comma separated.")
       @Default("defaults")
       @Pattern(Validation.FSTAB_FIELD)
-      @Size(max = 1024)
+      @Size(max = Validation.MAX_FSTAB_OPTIONS)
       String options,
 
       @JsonPropertyDescription("dump field (0 or 1).")
@@ -90,7 +90,7 @@ public record Tailor(
       @JsonPropertyDescription("Absolute path inside the image.")
       @Required
       @Pattern(Validation.ABSOLUTE_PATH)
-      @Size(max = 4096)
+      @Size(max = Validation.MAX_PATH)
       String path,
 
       @JsonPropertyDescription("Content, as UTF-8 text.")

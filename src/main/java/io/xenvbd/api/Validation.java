@@ -1,6 +1,9 @@
 package io.xenvbd.api;
 
-/** Patterns shared by the schema annotations and the operator's own checks. */
+/**
+ * Patterns, limits and CEL rule messages shared by the schema annotations and {@link SpecRules}, so
+ * that the API server, the operator and the agent refuse the same things in the same words.
+ */
 public final class Validation {
   private Validation() {}
 
@@ -20,6 +23,12 @@ public final class Validation {
   public static final String VDEV = "^(xvd|sd|hd)[a-z]{1,3}[0-9]{0,3}$";
   /** A single fstab field: no whitespace, no control characters, not empty. */
   public static final String FSTAB_FIELD = "^[^\\s\\x00-\\x1f\\x7f#]+$";
+  /** An fstab mount point: an absolute path, none or swap, with nothing that would split the line. */
+  public static final String FSTAB_MOUNT_POINT = "^(/[^\\s\\x00-\\x1f\\x7f#]*|none|swap)$";
+  public static final int MAX_FSTAB_DEVICE = 256;
+  public static final int MAX_FSTAB_MOUNT_POINT = 1024;
+  public static final int MAX_FSTAB_TYPE = 64;
+  public static final int MAX_FSTAB_OPTIONS = 1024;
   /** An octal file mode. */
   public static final String FILE_MODE = "^0?[0-7]{3,4}$";
   public static final String SHA256 = "^[a-f0-9]{64}$";
@@ -34,4 +43,30 @@ public final class Validation {
   public static final int MAX_FILES = 64;
   /** Per tailored file; the whole object must also fit in etcd's 1.5 MiB. */
   public static final int MAX_FILE_CONTENT = 65536;
+  /** A path (PATH_MAX) or an archive URL. */
+  public static final int MAX_PATH = 4096;
+  /** One component of a path (NAME_MAX). */
+  public static final int MAX_PATH_COMPONENT = 255;
+  /** Node and object names (DNS-1123 subdomains). */
+  public static final int MAX_NAME = 253;
+  /** spec.size: far more than any quantity of bytes needs. */
+  public static final int MAX_SIZE_TEXT = 64;
+
+  /*
+   * The smallest image each filesystem can be made in, measured with `truncate -s N f; mkfs -f f`
+   * (xfsprogs 6.1, e2fsprogs 1.47, the engine's own options): mkfs.xfs refuses anything under
+   * 300 MiB; mke2fs formats ext2 from 104 KiB (asked here: 128 KiB, a margin for other versions),
+   * and makes ext3/ext4 below 2 MiB silently without a journal, which is ext2 under another name.
+   */
+  public static final String XFS_MIN_SIZE = "300Mi";
+  public static final String EXT_JOURNAL_MIN_SIZE = "2Mi";
+  public static final String EXT2_MIN_SIZE = "128Ki";
+  public static final String XFS_TOO_SMALL = "spec.size must be at least " + XFS_MIN_SIZE
+      + " for xfs (mkfs.xfs makes no smaller filesystem): raise spec.size or choose ext4";
+  public static final String EXT_JOURNAL_TOO_SMALL = "spec.size must be at least " + EXT_JOURNAL_MIN_SIZE
+      + " for ext3 and ext4 (a smaller one has no room for its journal): raise spec.size or choose ext2";
+  public static final String EXT2_TOO_SMALL = "spec.size must be at least " + EXT2_MIN_SIZE
+      + " for ext2 (mke2fs makes no smaller filesystem): raise spec.size";
+  public static final String CLONE_EXCLUSIVE =
+      "populate.cloneFrom copies a whole image and cannot be combined with archive or hostPaths";
 }

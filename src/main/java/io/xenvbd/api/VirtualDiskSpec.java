@@ -6,6 +6,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
 
 /**
@@ -21,14 +22,26 @@ import io.fabric8.generator.annotation.ValidationRule;
     message = "spec.filesystem is immutable: create a new VirtualDisk to change the filesystem")
 @ValidationRule(value = "!has(oldSelf.nodeName) || oldSelf.nodeName == '' || (has(self.nodeName) && self.nodeName == oldSelf.nodeName)",
     message = "spec.nodeName is immutable once set: an image cannot move between nodes")
+@ValidationRule(value = "!has(self.size) || !isQuantity(self.size) || !has(self.filesystem) || self.filesystem != 'xfs'"
+    + " || !quantity(self.size).isLessThan(quantity('" + Validation.XFS_MIN_SIZE + "'))",
+    message = Validation.XFS_TOO_SMALL)
+@ValidationRule(value = "!has(self.size) || !isQuantity(self.size)"
+    + " || (has(self.filesystem) && !(self.filesystem in ['ext3', 'ext4']))"
+    + " || !quantity(self.size).isLessThan(quantity('" + Validation.EXT_JOURNAL_MIN_SIZE + "'))",
+    message = Validation.EXT_JOURNAL_TOO_SMALL)
+@ValidationRule(value = "!has(self.size) || !isQuantity(self.size) || !has(self.filesystem) || self.filesystem != 'ext2'"
+    + " || !quantity(self.size).isLessThan(quantity('" + Validation.EXT2_MIN_SIZE + "'))",
+    message = Validation.EXT2_TOO_SMALL)
 public record VirtualDiskSpec(
     @JsonPropertyDescription("Name of the dom0 node (its Dom0Node) to put the image on. Empty: the operator chooses the least committed node that has room and a free loop device. Immutable once set.")
     @Pattern(Validation.NODE_NAME)
+    @Size(max = Validation.MAX_NAME)
     String nodeName,
 
-    @JsonPropertyDescription("Apparent size of the image as a Kubernetes quantity, e.g. 2Gi. The file is sparse: it occupies only what is written. May grow later (the filesystem is grown too), never shrink.")
+    @JsonPropertyDescription("Apparent size of the image as a Kubernetes quantity, e.g. 2Gi. The file is sparse: it occupies only what is written. May grow later (the filesystem is grown too), never shrink. At least 300Mi for xfs, 2Mi for ext3 and ext4, 128Ki for ext2.")
     @Required
     @Pattern(Validation.POSITIVE_QUANTITY)
+    @Size(max = Validation.MAX_SIZE_TEXT)
     String size,
 
     @JsonPropertyDescription("Filesystem to create in the image: ext2, ext3, ext4, xfs, or none for a raw, unformatted image. Immutable.")

@@ -111,12 +111,38 @@ public final class CommandRunner {
   /** A failed command as a typed error: NoSpace when the tool says so, else CommandFailed with its stderr. */
   public static DiskException failure(Result r) {
     String cmd = String.join(" ", r.command());
-    String detail = (r.stderr().isBlank() ? r.stdout() : r.stderr()).strip();
-    if (isNoSpace(detail)) {
+    String output = r.stderr().isBlank() ? r.stdout() : r.stderr();
+    String detail = detail(output);
+    if (isNoSpace(output)) {
       return new DiskException(ErrorCode.NoSpace, "'" + cmd + "' ran out of space: " + detail
           + " — free space on the images root, or make the disk (spec.size) large enough for its content");
     }
     return new DiskException(ErrorCode.CommandFailed, "'" + cmd + "' failed with exit code " + r.exitCode() + ": " + detail);
+  }
+
+  /** Lines of a tool's output kept in an error message; enough for its complaint, not for a report. */
+  static final int DETAIL_LINES = 5;
+  static final int DETAIL_CHARS = 1000;
+  private static final java.util.regex.Pattern USAGE = java.util.regex.Pattern.compile("^\\s*[Uu]sage:.*");
+
+  /**
+   * What a person needs of a tool's output: its complaint, without the usage text some tools print
+   * after it (mkfs.xfs prints 40 lines of it under "Filesystem must be larger than 300MB."), and at
+   * most {@link #DETAIL_LINES} lines of at most {@link #DETAIL_CHARS} characters in all.
+   */
+  static String detail(String output) {
+    List<String> lines = new java.util.ArrayList<>();
+    int more = 0;
+    for (String line : output.strip().split("\\R")) {
+      if (USAGE.matcher(line).matches()) break;
+      if (line.isBlank()) continue;
+      if (lines.size() < DETAIL_LINES) lines.add(line.strip());
+      else more++;
+    }
+    if (lines.isEmpty()) return output.isBlank() ? "(no output)" : "(the tool printed only its usage text)";
+    String text = String.join("\n", lines);
+    if (text.length() > DETAIL_CHARS) text = text.substring(0, DETAIL_CHARS) + "...";
+    return more == 0 ? text : text + "\n(" + more + " more lines)";
   }
 
   static boolean isNoSpace(String text) {

@@ -4,18 +4,18 @@ import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Populate;
 import io.xenvbd.api.Reasons;
 import io.xenvbd.api.Sizes;
-import io.xenvbd.api.Validation;
+import io.xenvbd.api.SpecRules;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec;
 import io.xenvbd.api.VirtualDiskStatus;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.regex.Pattern;
 
 /**
- * Repeats the CRD's schema and CEL rules (not every API server we run on enforces them) and checks
- * what only the operator can: transitions against what was built, and the cloneFrom source.
+ * The spec's own rules ({@link SpecRules}, which the agent applies too: not every API server we run
+ * on enforces the CRD's schema, and the agent must not depend on us), and what only the operator
+ * can check: transitions against what was built, and the cloneFrom source.
  */
 final class SpecValidator {
   /**
@@ -23,14 +23,6 @@ final class SpecValidator {
    * disks they placed, never written.
    */
   static final String FILESYSTEM_ANNOTATION = "xenvbd.io/filesystem";
-
-  private static final Pattern SIZE = Pattern.compile(Validation.POSITIVE_QUANTITY);
-  private static final Pattern PATH = Pattern.compile(Validation.ABSOLUTE_PATH);
-  private static final Pattern NODE = Pattern.compile(Validation.NODE_NAME);
-  private static final Pattern NAME = Pattern.compile(Validation.OBJECT_NAME);
-  private static final Pattern ARCHIVE = Pattern.compile(Validation.ARCHIVE_SOURCE);
-  private static final Pattern SHA256 = Pattern.compile(Validation.SHA256);
-  private static final Pattern VDEV = Pattern.compile(Validation.VDEV);
 
   private final ClusterView cluster;
 
@@ -41,21 +33,24 @@ final class SpecValidator {
   /** Empty when the spec may be acted on. */
   Optional<Outcome.Invalid> validate(VirtualDisk disk) {
     VirtualDiskSpec spec = disk.getSpec();
-    if (spec == null) return invalid("spec is missing: give at least spec.size");
+    // A built disk hears first that it cannot become something else; every other fix comes after that.
+    Optional<Outcome.Invalid> transition = spec == null ? Optional.empty() : validateTransition(disk, spec);
+    if (transition.isPresent()) return transition;
+    Optional<String> broken = SpecRules.violation(disk.getMetadata().getNamespace(), disk.getMetadata().getName(), spec);
+    if (broken.isPresent()) return invalid(broken.get());
+    return spec.populate() == null || spec.populate().cloneFrom() == null ? Optional.empty()
+        : validateClone(disk, spec.populate());
+  }
+
+  private Optional<Outcome.Invalid> validateTransition(VirtualDisk disk, VirtualDiskSpec spec) {
     VirtualDiskStatus status = disk.getStatus();
-    if (spec.size() == null || !SIZE.matcher(spec.size()).matches()) {
-      return invalid("spec.size '" + spec.size() + "' is not a positive quantity: use a form such as 2Gi or 500Mi");
-    }
-    long size;
-    try {
-      size = Sizes.bytes(spec.size());
-    } catch (IllegalArgumentException e) {
-      return invalid(e.getMessage());
-    }
-    if (status != null && status.capacityBytes() != null && size < status.capacityBytes()) {
-      return invalid("spec.size " + spec.size() + " is smaller than the image's current size "
-          + Sizes.human(status.capacityBytes()) + ": disks grow but never shrink; set spec.size to at least "
-          + Sizes.human(status.capacityBytes()) + " (the image was not touched)");
+    if (status != null && status.capacityBytes() != null) {
+      long size = bytesOrMax(spec.size());
+      if (size < status.capacityBytes()) {
+        return invalid("spec.size " + spec.size() + " is smaller than the image's current size "
+            + Sizes.human(status.capacityBytes()) + ": disks grow but never shrink; set spec.size to at least "
+            + Sizes.human(status.capacityBytes()) + " (the image was not touched)");
+      }
     }
     String built = status != null && status.filesystem() != null ? status.filesystem()
         : annotations(disk).get(FILESYSTEM_ANNOTATION);
@@ -63,67 +58,26 @@ final class SpecValidator {
       return invalid("spec.filesystem is immutable: the image was built with " + built + ", the spec now says "
           + spec.filesystem() + "; set it back to " + built + " or create a new VirtualDisk");
     }
-    if (spec.nodeName() != null && !spec.nodeName().isEmpty()) {
-      if (!NODE.matcher(spec.nodeName()).matches()) {
-        return invalid("spec.nodeName '" + spec.nodeName() + "' is not a valid node name (RFC 1123 subdomain)");
-      }
-      if (status != null && status.nodeName() != null && !status.nodeName().equals(spec.nodeName())) {
-        return invalid("spec.nodeName is immutable once the disk is placed: the image is on " + status.nodeName()
-            + "; set spec.nodeName back to " + status.nodeName() + " (or empty)");
-      }
+    String wanted = spec.nodeName();
+    if (wanted != null && !wanted.isEmpty() && status != null && status.nodeName() != null
+        && !status.nodeName().equals(wanted)) {
+      return invalid("spec.nodeName is immutable once the disk is placed: the image is on " + status.nodeName()
+          + "; set spec.nodeName back to " + status.nodeName() + " (or empty)");
     }
-    if (!VDEV.matcher(spec.xen().vdev()).matches()) {
-      return invalid("spec.xen.vdev '" + spec.xen().vdev() + "' is not a device xl accepts: use xvda1, xvdb, sda1 ...");
-    }
-    if (spec.tailor() != null) {
-      for (var file : spec.tailor().files()) {
-        if (file.path() == null || !cleanPath(file.path())) {
-          return invalid("spec.tailor.files path '" + file.path() + "' must be absolute with no . or .. parts");
-        }
-      }
-    }
-    return spec.populate() == null ? Optional.empty() : validatePopulate(disk, spec.populate());
+    return Optional.empty();
   }
 
-  private Optional<Outcome.Invalid> validatePopulate(VirtualDisk disk, Populate populate) {
-    for (Populate.HostPath hp : populate.hostPaths()) {
-      if (hp.path() == null || !cleanPath(hp.path())) {
-        return invalid("populate.hostPaths path '" + hp.path() + "' must be an absolute path with no . or .. parts");
-      }
-      if (hp.target() != null && !hp.target().isEmpty() && !cleanPath(hp.target())) {
-        return invalid("populate.hostPaths target '" + hp.target() + "' must be an absolute path with no . or .. parts");
-      }
+  /** A size that does not parse is not a shrink: {@link SpecRules} reports it. */
+  private static long bytesOrMax(String size) {
+    try {
+      return Sizes.bytes(size);
+    } catch (IllegalArgumentException e) {
+      return Long.MAX_VALUE;
     }
-    for (String dir : populate.createDirs()) {
-      if (dir == null || !cleanPath(dir)) {
-        return invalid("populate.createDirs entry '" + dir + "' must be an absolute path with no . or .. parts");
-      }
-    }
-    if (populate.archive() != null) {
-      var a = populate.archive();
-      if (a.source() == null || !ARCHIVE.matcher(a.source()).matches()
-          || (a.source().startsWith("/") && !cleanPath(a.source()))) {
-        return invalid("populate.archive.source '" + a.source() + "' must be an absolute path on the node or an http(s) URL");
-      }
-      if (a.sha256() != null && !SHA256.matcher(a.sha256()).matches()) {
-        return invalid("populate.archive.sha256 must be 64 lower-case hex digits");
-      }
-    }
-    return populate.cloneFrom() == null ? Optional.empty() : validateClone(disk, populate);
   }
 
   private Optional<Outcome.Invalid> validateClone(VirtualDisk disk, Populate populate) {
-    String source = populate.cloneFrom().name();
-    if (populate.archive() != null || !populate.hostPaths().isEmpty()) {
-      return invalid("populate.cloneFrom copies a whole image and cannot be combined with archive or hostPaths");
-    }
-    if (source == null || !NAME.matcher(source).matches()) {
-      return invalid("populate.cloneFrom.name '" + source + "' is not a valid object name");
-    }
-    if (source.equals(disk.getMetadata().getName())) {
-      return invalid("populate.cloneFrom names this VirtualDisk itself: name another disk in namespace "
-          + disk.getMetadata().getNamespace());
-    }
+    String source = populate.cloneFrom().name(); // a valid name, not this disk's: SpecRules checked
     if (disk.getStatus() != null && disk.getStatus().capacityBytes() != null) {
       return Optional.empty(); // already built: the source has done its job and may be gone now
     }
@@ -143,14 +97,6 @@ final class SpecValidator {
           + st.nodeName() + " or leave it empty");
     }
     return Optional.empty();
-  }
-
-  static boolean cleanPath(String path) {
-    if (!PATH.matcher(path).matches()) return false;
-    for (String part : path.split("/")) {
-      if (part.equals(".") || part.equals("..")) return false;
-    }
-    return true;
   }
 
   private static Map<String, String> annotations(VirtualDisk disk) {

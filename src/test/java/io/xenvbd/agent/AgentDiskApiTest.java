@@ -250,6 +250,46 @@ class AgentDiskApiTest {
     assertThat(h.filesUnderRoot()).isEmpty();
   }
 
+  /**
+   * A token holder that bypasses the operator gets what a tenant gets through it: 400 InvalidRequest
+   * with the message the operator puts in its InvalidSpec condition, and nothing built.
+   */
+  @Test
+  void specsTheOperatorRefusesAreRefusedWhenTheOperatorIsBypassed() throws Exception {
+    String shadowBefore = Files.readString(Path.of("/etc/shadow"));
+    String[][] bypasses = {
+        {"{\"size\":\"16Mi\",\"populate\":{\"cloneFrom\":{\"name\":\"base\"},\"archive\":{\"source\":\"/srv/root.tar\"}}}",
+            "populate.cloneFrom copies a whole image and cannot be combined with archive or hostPaths"},
+        {"{\"size\":\"16Mi\",\"tailor\":{\"files\":[{\"path\":\"/etc/motd\",\"content\":\"hi\",\"mode\":\"--reference=/etc/shadow\"}]}}",
+            "spec.tailor.files[0].mode '--reference=/etc/shadow' is not an octal file mode: use e.g. 0644 or 0600"},
+        {"{\"size\":\"16Mi\",\"populate\":{\"createDirs\":[\"/../../../etc/x\"]}}",
+            "spec.populate.createDirs[0] '/../../../etc/x' must be an absolute path with no . or .. parts"},
+        {"{\"size\":\"16Mi\",\"xen\":{\"vdev\":\"xvda1, target=/etc/shadow\"}}",
+            "spec.xen.vdev 'xvda1, target=/etc/shadow' is not a device xl accepts: use xvda1, xvdb, sda1 ..."},
+        {"{\"size\":\"64Mi\",\"filesystem\":\"xfs\"}",
+            "spec.size must be at least 300Mi for xfs (mkfs.xfs makes no smaller filesystem): raise spec.size or choose ext4"},
+        {"{\"size\":\"16Mi\",\"tailor\":{\"fstab\":[{\"device\":\"self\",\"mountPoint\":\"/\",\"type\":\"ext4\",\"options\":\"defaults\\n/dev/xvdb / ext4\"}]}}",
+            "spec.tailor.fstab[0].options 'defaults?/dev/xvdb / ext4' must be one word of at most 1024 characters:"
+                + " no spaces, tabs, newlines, control characters or '#'"},
+    };
+    for (String[] b : bypasses) {
+      HttpResponse<String> r = h.call("PUT", "/v1/disks/default/bypass", putBody("uid-b", b[0]));
+      assertThat(r.statusCode()).as(b[0] + ": " + r.body()).isEqualTo(400);
+      assertThat(json(r).get("code").asText()).isEqualTo("InvalidRequest");
+      assertThat(json(r).get("message").asText()).isEqualTo(b[1]);
+    }
+    for (String url : List.of("http://%zz/", "http:///x", "http://[::1/")) {
+      HttpResponse<String> r = h.call("PUT", "/v1/disks/default/bypass",
+          putBody("uid-b", "{\"size\":\"16Mi\",\"populate\":{\"archive\":{\"source\":\"" + url + "\"}}}"));
+      assertThat(r.statusCode()).as(url + ": " + r.body()).isEqualTo(400);
+      assertThat(json(r).get("code").asText()).isEqualTo("InvalidRequest");
+      assertThat(json(r).get("message").asText()).startsWith("spec.populate.archive.source '" + url + "' is not a URL the agent can fetch");
+    }
+    assertThat(h.call("GET", "/v1/disks/default/bypass", null).statusCode()).as("no operation was started").isEqualTo(404);
+    assertThat(h.filesUnderRoot()).isEmpty();
+    assertThat(Files.readString(Path.of("/etc/shadow"))).isEqualTo(shadowBefore);
+  }
+
   @Test
   void aFailedBuildIsReportedAndRetriedWhenTheRequestChanges() throws Exception {
     String outside = "{\"size\":\"16Mi\",\"populate\":{\"hostPaths\":[{\"path\":\"/etc\"}]}}";

@@ -37,6 +37,13 @@ class ExamplesTest {
     assertContains(back, written, "");
   }
 
+  @ParameterizedTest
+  @MethodSource("examples")
+  void exampleKeepsEveryRuleTheOperatorAndTheAgentCheck(Path example) throws IOException {
+    VirtualDisk disk = Serialization.unmarshal(Files.readString(example), VirtualDisk.class);
+    assertThat(SpecRules.violation("default", disk.getMetadata().getName(), disk.getSpec())).as(example.toString()).isEmpty();
+  }
+
   @Test
   void theRecipeExampleSaysWhatTheManualSays() throws IOException {
     VirtualDisk disk = Serialization.unmarshal(Files.readString(Path.of("examples/vm1disk.yaml")), VirtualDisk.class);

@@ -3,10 +3,12 @@ package io.xenvbd.disk;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class CommandRunnerTest {
   final CommandRunner runner = new CommandRunner(Duration.ofSeconds(20));
@@ -38,6 +40,37 @@ class CommandRunnerTest {
         "cp: error writing 'b': No space left on device"));
     assertThat(e.code()).isEqualTo(ErrorCode.NoSpace);
     assertThat(e.getMessage()).contains("cp a b", "free space");
+  }
+
+  /** mkfs.xfs follows its one-line complaint with 40 lines of usage: the message keeps the complaint only. */
+  @Test
+  void aToolsUsageTextNeverReachesTheMessage(@TempDir Path tmp) throws Exception {
+    Path small = tmp.resolve("small.img");
+    try (var f = new java.io.RandomAccessFile(small.toFile(), "rw")) {
+      f.setLength(64L << 20);
+    }
+    DiskException e = catchThrowableOfType(() -> runner.run("mkfs.xfs", "-f", "-q", small.toString()), DiskException.class);
+    assertThat(e.code()).isEqualTo(ErrorCode.CommandFailed);
+    assertThat(e.getMessage()).contains("mkfs.xfs -f -q " + small, "Filesystem must be larger than 300MB")
+        .doesNotContain("Usage").doesNotContain("blocksize");
+    assertThat(e.getMessage().lines()).hasSize(1);
+
+    DiskException lower = CommandRunner.failure(new CommandRunner.Result(List.of("tool"), 2, "",
+        "tool: bad option -- 'z'\n  usage: tool [-a] file\n  -a  all\n"));
+    assertThat(lower.getMessage()).endsWith("tool: bad option -- 'z'");
+    DiskException only = CommandRunner.failure(new CommandRunner.Result(List.of("tool"), 2, "Usage: tool FILE\n", ""));
+    assertThat(only.getMessage()).endsWith(": (the tool printed only its usage text)");
+  }
+
+  @Test
+  void aLongReportIsCutToAFewLines() {
+    StringBuilder report = new StringBuilder();
+    for (int i = 1; i <= 40; i++) report.append("Inode ").append(i).append(" has a bad block\n");
+    DiskException e = CommandRunner.failure(new CommandRunner.Result(List.of("e2fsck", "-f", "-n", "x.img"), 4, report.toString(), ""));
+    assertThat(e.getMessage().lines()).hasSize(CommandRunner.DETAIL_LINES + 1);
+    assertThat(e.getMessage()).contains("Inode 1 has", "Inode 5 has", "(35 more lines)").doesNotContain("Inode 6 has");
+    DiskException wide = CommandRunner.failure(new CommandRunner.Result(List.of("cp"), 1, "", "x".repeat(100_000)));
+    assertThat(wide.getMessage().length()).isLessThan(CommandRunner.DETAIL_CHARS + 100);
   }
 
   @Test

@@ -63,6 +63,25 @@ class CelValidatorTest {
     assertThat(cel.validate(schema, vd, null)).extracting(FieldError::field).containsExactly("spec.populate");
   }
 
+  /** The API server refuses at apply what mkfs would refuse after minutes of waiting, in the operator's words. */
+  @Test
+  void sizesBelowTheFilesystemsMinimumAreRefusedOnCreate() {
+    assertThat(cel.validate(schema, disk("64Mi", "xfs", null), null)).extracting(FieldError::detail).singleElement()
+        .asString().contains(io.xenvbd.api.Validation.XFS_TOO_SMALL);
+    assertThat(cel.validate(schema, disk("300Mi", "xfs", null), null)).isEmpty();
+    assertThat(cel.validate(schema, disk("1Mi", "ext3", null), null)).extracting(FieldError::detail).singleElement()
+        .asString().contains(io.xenvbd.api.Validation.EXT_JOURNAL_TOO_SMALL);
+    assertThat(cel.validate(schema, disk("2Mi", "ext4", null), null)).isEmpty();
+    assertThat(cel.validate(schema, disk("64Ki", "ext2", null), null)).extracting(FieldError::detail).singleElement()
+        .asString().contains(io.xenvbd.api.Validation.EXT2_TOO_SMALL);
+    assertThat(cel.validate(schema, disk("1Ki", "none", null), null)).isEmpty();
+    ObjectNode defaulted = disk("1Mi", "ext4", null);
+    ((ObjectNode) defaulted.get("spec")).remove("filesystem");
+    assertThat(cel.validate(schema, defaulted, null)).extracting(FieldError::detail).singleElement()
+        .asString().contains(io.xenvbd.api.Validation.EXT_JOURNAL_TOO_SMALL);
+    assertThat(cel.validate(schema, disk("lots", "xfs", null), null)).as("the pattern reports a non-quantity").isEmpty();
+  }
+
   @Test
   void theQuantityLibraryFunctionsWork() {
     JsonNode rules = Json.parseYaml("""

@@ -103,4 +103,46 @@ class SpecValidatorTest {
     var mixed = new Populate(List.of(new Populate.HostPath("/etc", null)), null, new Populate.CloneFrom("base"), null, null);
     assertThat(check(Fixtures.spec(null, "1Gi", null, mixed, null), null).get().message()).contains("cannot be combined");
   }
+
+  @Test
+  void malformedArchiveUrlsAreInvalidSpecsNamingTheField() {
+    for (String url : new String[] {"http://%zz/", "http:///x", "http://[::1/", "http://a_b/r.tar", "http://h:99999/r.tar"}) {
+      var archive = new Populate(null, new Populate.Archive(url, null), null, null, null);
+      Outcome.Invalid invalid = check(Fixtures.spec(null, "1Gi", null, archive, null), null).orElseThrow();
+      assertThat(invalid.reason()).as(url).isEqualTo(Reasons.INVALID_SPEC);
+      assertThat(invalid.message()).as(url).startsWith("spec.populate.archive.source '" + url + "' is not a URL the agent can fetch (")
+          .endsWith("): write it as https://host[:port]/path");
+    }
+    var secret = new Populate(null, new Populate.Archive("https://user:secret@mirror.example/r.tar", null), null, null, null);
+    assertThat(check(Fixtures.spec(null, "1Gi", null, secret, null), null).orElseThrow().message())
+        .contains("'https://***@mirror.example/r.tar'", "user name or password").doesNotContain("secret");
+    var fine = new Populate(null, new Populate.Archive("https://mirror.example:8443/images/root.tar.zst", null), null, null, null);
+    assertThat(check(Fixtures.spec(null, "1Gi", null, fine, null), null)).isEmpty();
+  }
+
+  @Test
+  void sizesBelowAFilesystemsMinimumAreRefusedNamingTheMinimum() {
+    record Limit(VirtualDiskSpec.Filesystem fs, String below, String least, String message) {}
+    for (Limit l : List.of(
+        new Limit(VirtualDiskSpec.Filesystem.xfs, "299Mi", "300Mi", "spec.size must be at least 300Mi for xfs (mkfs.xfs makes no smaller filesystem): raise spec.size or choose ext4"),
+        new Limit(VirtualDiskSpec.Filesystem.ext4, "2047Ki", "2Mi", "spec.size must be at least 2Mi for ext3 and ext4 (a smaller one has no room for its journal): raise spec.size or choose ext2"),
+        new Limit(VirtualDiskSpec.Filesystem.ext3, "1M", "2Mi", "spec.size must be at least 2Mi for ext3 and ext4 (a smaller one has no room for its journal): raise spec.size or choose ext2"),
+        new Limit(VirtualDiskSpec.Filesystem.ext2, "64Ki", "128Ki", "spec.size must be at least 128Ki for ext2 (mke2fs makes no smaller filesystem): raise spec.size"))) {
+      assertThat(check(Fixtures.spec(null, l.below(), l.fs(), null, null), null)).as(l.fs() + " " + l.below())
+          .hasValue(new Outcome.Invalid(Reasons.INVALID_SPEC, l.message()));
+      assertThat(check(Fixtures.spec(null, l.least(), l.fs(), null, null), null)).as(l.fs() + " " + l.least()).isEmpty();
+    }
+    assertThat(check(Fixtures.spec(null, "1Ki", VirtualDiskSpec.Filesystem.none, null, null), null)).isEmpty();
+  }
+
+  /** A built disk first hears that it cannot change filesystem; the new filesystem's minimum comes after. */
+  @Test
+  void aBuiltDiskHearsOfTheImmutableFilesystemBeforeAnyOtherRule() {
+    VirtualDisk d = Fixtures.disk("ns", "d", Fixtures.spec(null, "64Mi", VirtualDiskSpec.Filesystem.xfs, null, null));
+    d.setStatus(new VirtualDiskStatus(VirtualDiskStatus.Phase.Ready, 1L, "a", "/p", 64L << 20, 1L, "1B", null, "ext4",
+        null, null, null, List.of()));
+    assertThat(validator.validate(d).get().message()).startsWith("spec.filesystem is immutable");
+    d.setStatus(null);
+    assertThat(validator.validate(d).get().message()).startsWith("spec.size must be at least 300Mi for xfs");
+  }
 }

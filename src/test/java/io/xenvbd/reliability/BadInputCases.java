@@ -86,6 +86,9 @@ final class BadInputCases {
     o(c, "cloneFrom a disk in another namespace", "other", "size: 64Mi\npopulate: {cloneFrom: {name: base}}", "WaitingForSource", "does not exist in namespace other");
     o(c, "nodeName of no node", "default", "size: 64Mi\nnodeName: node-zzz", "NodeNotFound", "does not exist");
     o(c, "size larger than any node", "default", "size: 100Pi", "InsufficientStorage", "no dom0 node fits");
+    // Added later, numbered on so that the ids above stay what the docs say.
+    k(c, "xfs below its minimum", "size: 64Mi\nfilesystem: xfs", "spec.size must be at least 300Mi for xfs");
+    k(c, "ext4 below its minimum", "size: 1Mi", "spec.size must be at least 2Mi for ext3 and ext4");
     return c;
   }
 

@@ -64,6 +64,21 @@ final class BadUpdatesAndCalls {
         {"A08", "PUT over another owner's image", "PUT", "/v1/disks/default/base", ok, 409, "belongs to"},
         {"A09", "delete another owner's image", "DELETE", "/v1/disks/default/base?uid=x-1", null, 409, "belongs to"},
         {"A10", "unknown path", "GET", "/v1/../../etc/passwd", null, 404, ""},
+        // What the operator refuses, sent straight to the agent: the agent refuses it in the same words.
+        {"A11", "cloneFrom with archive", "PUT", "/v1/disks/default/x",
+            spec("{\"size\":\"64Mi\",\"populate\":{\"cloneFrom\":{\"name\":\"base\"},\"archive\":{\"source\":\"/srv/r.tar\"}}}"),
+            400, "cannot be combined with archive or hostPaths"},
+        {"A12", "tailor file mode an option", "PUT", "/v1/disks/default/x",
+            spec("{\"size\":\"64Mi\",\"tailor\":{\"files\":[{\"path\":\"/etc/motd\",\"content\":\"x\",\"mode\":\"--reference=/etc/shadow\"}]}}"),
+            400, "is not an octal file mode"},
+        {"A13", "createDirs escaping the image", "PUT", "/v1/disks/default/x",
+            spec("{\"size\":\"64Mi\",\"populate\":{\"createDirs\":[\"/../../../etc/x\"]}}"), 400, "no . or .. parts"},
+        {"A14", "vdev injecting an xl target", "PUT", "/v1/disks/default/x",
+            spec("{\"size\":\"64Mi\",\"xen\":{\"vdev\":\"xvda1, target=/etc/shadow\"}}"), 400, "is not a device xl accepts"},
+        {"A15", "archive URL that does not parse", "PUT", "/v1/disks/default/x",
+            spec("{\"size\":\"64Mi\",\"populate\":{\"archive\":{\"source\":\"http://[::1/\"}}}"), 400, "is not a URL the agent can fetch"},
+        {"A16", "xfs below its minimum", "PUT", "/v1/disks/default/x",
+            spec("{\"size\":\"64Mi\",\"filesystem\":\"xfs\"}"), 400, "at least 300Mi for xfs"},
     };
     List<String> lines = new ArrayList<>();
     for (Object[] c : calls) {
@@ -86,6 +101,10 @@ final class BadUpdatesAndCalls {
     assertThat(Path.of("/etc/passwd")).exists();
     assertThat(uid).isNotBlank();
     return lines;
+  }
+
+  private static String spec(String spec) {
+    return "{\"uid\":\"x-1\",\"spec\":" + spec + "}";
   }
 
   static String identity(Path image) throws Exception {

@@ -1,0 +1,138 @@
+package io.xenvbd.api;
+
+import io.xenvbd.api.VirtualDiskSpec.Filesystem;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * The rules a VirtualDisk spec keeps on its own: every pattern, limit and CEL rule of the CRD
+ * (enums are kept by the Java types), and what the schema cannot say (no "." or ".." in a path, an
+ * archive URL that parses). One set for both ends: the operator refuses a spec that breaks one with
+ * InvalidSpec, the agent with 400 InvalidRequest, and both in these words, so that the agent holds
+ * even when the operator is not its caller. Rules that need the cluster (transitions, the clone
+ * source) are the operator's.
+ */
+public final class SpecRules {
+  private SpecRules() {}
+
+  private static final Pattern SIZE = Pattern.compile(Validation.POSITIVE_QUANTITY);
+  private static final Pattern PATH = Pattern.compile(Validation.ABSOLUTE_PATH);
+  private static final Pattern NODE = Pattern.compile(Validation.NODE_NAME);
+  private static final Pattern NAME = Pattern.compile(Validation.OBJECT_NAME);
+  private static final Pattern VDEV = Pattern.compile(Validation.VDEV);
+
+  /**
+   * The first rule {@code spec} breaks, as a message that says what to change; empty when it keeps
+   * them all. {@code namespace} and {@code name} are the VirtualDisk's own (a clone of itself is refused).
+   */
+  public static Optional<String> violation(String namespace, String name, VirtualDiskSpec spec) {
+    if (spec == null) return Optional.of("spec is missing: give at least spec.size");
+    String problem = size(spec);
+    if (problem == null) problem = nodeName(spec.nodeName());
+    if (problem == null && !VDEV.matcher(spec.xen().vdev()).matches()) {
+      problem = "spec.xen.vdev " + quote(spec.xen().vdev()) + " is not a device xl accepts: use xvda1, xvdb, sda1 ...";
+    }
+    if (problem == null && spec.populate() != null) problem = populate(namespace, name, spec.populate());
+    if (problem == null && spec.tailor() != null) problem = TailorRules.violation(spec.tailor());
+    return Optional.ofNullable(problem);
+  }
+
+  private static String size(VirtualDiskSpec spec) {
+    String size = spec.size();
+    if (size == null || size.length() > Validation.MAX_SIZE_TEXT || !SIZE.matcher(size).matches()) {
+      return "spec.size " + quote(size) + " is not a positive quantity: use a form such as 2Gi or 500Mi";
+    }
+    long bytes;
+    try {
+      bytes = Sizes.bytes(size);
+    } catch (IllegalArgumentException e) {
+      return "spec." + e.getMessage();
+    }
+    Filesystem fs = spec.filesystem();
+    if (fs == Filesystem.xfs && bytes < Sizes.bytes(Validation.XFS_MIN_SIZE)) return Validation.XFS_TOO_SMALL;
+    if ((fs == Filesystem.ext3 || fs == Filesystem.ext4) && bytes < Sizes.bytes(Validation.EXT_JOURNAL_MIN_SIZE)) {
+      return Validation.EXT_JOURNAL_TOO_SMALL;
+    }
+    if (fs == Filesystem.ext2 && bytes < Sizes.bytes(Validation.EXT2_MIN_SIZE)) return Validation.EXT2_TOO_SMALL;
+    return null;
+  }
+
+  private static String nodeName(String node) {
+    if (node == null || node.isEmpty()) return null;
+    if (node.length() > Validation.MAX_NAME || !NODE.matcher(node).matches()) {
+      return "spec.nodeName " + quote(node) + " is not a valid node name (RFC 1123 subdomain)";
+    }
+    return null;
+  }
+
+  private static String populate(String namespace, String name, Populate p) {
+    String problem = tooMany("spec.populate.hostPaths", p.hostPaths(), Validation.MAX_HOST_PATHS);
+    for (int i = 0; problem == null && i < p.hostPaths().size(); i++) {
+      Populate.HostPath hp = p.hostPaths().get(i);
+      String at = "spec.populate.hostPaths[" + i + "]";
+      if (hp == null) return at + " is empty: give its path";
+      problem = path(at + ".path", hp.path());
+      if (problem == null && hp.target() != null) problem = path(at + ".target", hp.target());
+    }
+    if (problem == null) problem = tooMany("spec.populate.createDirs", p.createDirs(), Validation.MAX_CREATE_DIRS);
+    for (int i = 0; problem == null && i < p.createDirs().size(); i++) {
+      problem = path("spec.populate.createDirs[" + i + "]", p.createDirs().get(i));
+    }
+    if (problem == null && p.archive() != null) problem = ArchiveSource.violation(p.archive());
+    if (problem == null && p.cloneFrom() != null) problem = cloneFrom(namespace, name, p);
+    return problem;
+  }
+
+  private static String cloneFrom(String namespace, String name, Populate p) {
+    if (p.archive() != null || !p.hostPaths().isEmpty()) return Validation.CLONE_EXCLUSIVE;
+    String source = p.cloneFrom().name();
+    if (source == null || source.length() > Validation.MAX_NAME || !NAME.matcher(source).matches()) {
+      return "spec.populate.cloneFrom.name " + quote(source) + " is not a valid object name";
+    }
+    if (source.equals(name)) {
+      return "populate.cloneFrom names this VirtualDisk itself: name another disk in namespace " + namespace;
+    }
+    return null;
+  }
+
+  static String tooMany(String field, List<?> items, int max) {
+    return items.size() <= max ? null
+        : field + " has " + items.size() + " entries: at most " + max + " are allowed";
+  }
+
+  /** A message when {@code value} is not an absolute path the agent may use, else null. */
+  static String path(String field, String value) {
+    if (value == null) return field + " is missing: give an absolute path";
+    if (length(value) > Validation.MAX_PATH) {
+      return field + " " + quote(value) + " is longer than " + Validation.MAX_PATH + " characters";
+    }
+    if (!PATH.matcher(value).matches()) {
+      return field + " " + quote(value) + " must be an absolute path: starting with /, with no empty parts,"
+          + " no trailing / and no control characters";
+    }
+    for (String part : value.split("/")) {
+      if (part.equals(".") || part.equals("..")) {
+        return field + " " + quote(value) + " must be an absolute path with no . or .. parts";
+      }
+      if (part.getBytes(StandardCharsets.UTF_8).length > Validation.MAX_PATH_COMPONENT) {
+        return field + " " + quote(value) + " has a part longer than " + Validation.MAX_PATH_COMPONENT
+            + " bytes, which no filesystem holds";
+      }
+    }
+    return null;
+  }
+
+  /** At most 80 characters of a value, anything but printable ASCII shown as '?': a message carries no newline. */
+  public static String quote(String value) {
+    if (value == null) return "(missing)";
+    String cut = value.length() > 80 ? value.substring(0, 80) + "..." : value;
+    return "'" + cut.replaceAll("[^\\x20-\\x7e]", "?") + "'";
+  }
+
+  /** Lengths as the API server counts them: characters (code points), not UTF-16 units. */
+  static int length(String value) {
+    return value.codePointCount(0, value.length());
+  }
+}
