@@ -10,9 +10,13 @@ import io.xenvbd.protocol.ErrorBody;
 import io.xenvbd.protocol.ErrorCodes;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.URI;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.Objects;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import javax.net.ssl.SSLContext;
@@ -20,14 +24,28 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The HTTP(S) front: health and metrics, the token check on every {@code /v1} call, and the one
- * place where failures become {@code {code, message}} answers. Disk work never runs on these threads.
+ * The HTTP(S) front: health and metrics, the token check on every other call, and the one place
+ * where failures become {@code {code, message}} answers. Disk work never runs on these threads.
+ *
+ * <p>Two pools. The server's own threads do the TLS handshake, read the request head, check the
+ * token and answer health, readiness, metrics and refusals, all without reading a body. Only an
+ * authenticated call reaches the API threads, which read its body and do its work; so a caller
+ * that keeps the API threads busy cannot silence the probes, and one without the token never
+ * gets an API thread at all. The JDK server's timeouts ({@link HttpLimits}) bound how long any
+ * connection can hold either.
  */
 final class AgentServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AgentServer.class);
+  /** Authenticated calls handled at the same time; they take milliseconds (disk work is queued elsewhere). */
+  static final int API_THREADS = 8;
+  /** Authenticated calls that may wait for an API thread; the next one is answered 503 at once. */
+  static final int API_QUEUE = 64;
+  /** Connections in a TLS handshake or sending their request head at the same time; more are closed. */
+  static final int CONNECTION_THREADS = 64;
 
   private final HttpServer server;
-  private final ExecutorService threads;
+  private final ThreadPoolExecutor connectionThreads;
+  private final ThreadPoolExecutor apiThreads;
   private final byte[] tokenDigest;
   private final boolean metricsRequireToken;
   private final DiskApi api;
@@ -45,6 +63,7 @@ final class AgentServer implements AutoCloseable {
     this.engine = engine;
     this.disks = disks;
     this.ready = ready;
+    HttpLimits.apply(); // before the JDK's server classes read them
     if (sslOrNull == null) {
       server = HttpServer.create(config.listen(), 64);
     } else {
@@ -52,14 +71,13 @@ final class AgentServer implements AutoCloseable {
       https.setHttpsConfigurator(new HttpsConfigurator(sslOrNull));
       server = https;
     }
-    AtomicInteger n = new AtomicInteger();
-    threads = Executors.newFixedThreadPool(8, r -> {
-      Thread t = new Thread(r, "xenvbd-http-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
-    server.setExecutor(threads);
-    server.createContext("/", this::handle);
+    // A connection the pool has no thread for is closed by the server (it rejects the task).
+    connectionThreads = new ThreadPoolExecutor(0, CONNECTION_THREADS, 30, TimeUnit.SECONDS,
+        new SynchronousQueue<>(), daemons("xenvbd-http-"));
+    apiThreads = new ThreadPoolExecutor(API_THREADS, API_THREADS, 0, TimeUnit.SECONDS,
+        new ArrayBlockingQueue<>(API_QUEUE), daemons("xenvbd-api-"));
+    server.setExecutor(connectionThreads);
+    server.createContext("/", this::dispatch);
     server.start();
   }
 
@@ -67,30 +85,34 @@ final class AgentServer implements AutoCloseable {
     return server.getAddress();
   }
 
-  private void handle(HttpExchange exchange) {
-    int status = 500;
+  /** On a connection thread: answers what needs no API thread, hands the rest over. */
+  private void dispatch(HttpExchange exchange) {
+    String path = path(exchange);
+    boolean open = path.equals("/healthz") || path.equals("/readyz") || path.equals("/metrics") && !metricsRequireToken;
+    if (!open && !Exchanges.hasToken(exchange, tokenDigest)) {
+      // Before any path check (no probing for paths), and answered before any of the body is read.
+      exchange.getResponseHeaders().set("WWW-Authenticate", "Bearer");
+      refuse(exchange, 401, new ErrorBody(ErrorCodes.UNAUTHORIZED,
+          "missing or wrong bearer token: send 'Authorization: Bearer <token>' with the token the agent was given"));
+      return;
+    }
+    if (!path.startsWith("/v1/")) {
+      answer(exchange, () -> routeOpen(exchange, path));
+      return;
+    }
     try {
-      status = route(exchange);
-    } catch (ApiError e) {
-      status = e.status;
-      respondError(exchange, e.status, e.body());
-    } catch (DiskException e) {
-      ApiError error = ApiError.of(e);
-      status = error.status;
-      respondError(exchange, error.status, error.body());
-    } catch (Exception | Error e) {
-      LOG.error("{} {} failed unexpectedly", exchange.getRequestMethod(), exchange.getRequestURI().getRawPath(), e);
-      respondError(exchange, 500, new ErrorBody(ErrorCodes.INTERNAL, "the agent failed unexpectedly; its log has the details"));
-    } finally {
-      metrics.request(exchange.getRequestMethod(), status);
-      exchange.close();
+      apiThreads.execute(() -> answer(exchange, () -> {
+        api.handle(exchange, path);
+        return exchange.getResponseCode();
+      }));
+    } catch (RejectedExecutionException e) {
+      refuse(exchange, 503, new ErrorBody("Busy", "the agent is already handling " + (API_THREADS + API_QUEUE)
+          + " calls: retry in a few seconds"));
     }
   }
 
-  /** Returns the status it answered. */
-  private int route(HttpExchange exchange) throws IOException {
-    URI uri = exchange.getRequestURI();
-    String path = uri.getRawPath();
+  /** Health, readiness and metrics, and a 404 for any other path outside /v1 (with the token). */
+  private int routeOpen(HttpExchange exchange, String path) throws IOException {
     switch (path) {
       case "/healthz" -> {
         Exchanges.sendText(exchange, 200, "text/plain", "ok\n");
@@ -102,27 +124,54 @@ final class AgentServer implements AutoCloseable {
         return ok ? 200 : 503;
       }
       case "/metrics" -> {
-        if (metricsRequireToken) requireToken(exchange);
         String text = metrics.render(engine.loopStatus(), engine.storage(), disks.running(), disks.queued());
         Exchanges.sendText(exchange, 200, Metrics.CONTENT_TYPE, text);
         return 200;
       }
-      default -> {
-        if (!path.startsWith("/v1/")) {
-          throw new ApiError(404, ErrorCodes.NOT_FOUND, "no such path " + path + ": the agent serves /v1/..., /healthz, /readyz, /metrics");
-        }
-        requireToken(exchange);
-        api.handle(exchange, path);
-        return exchange.getResponseCode();
-      }
+      default -> throw new ApiError(404, ErrorCodes.NOT_FOUND,
+          "no such path " + path + ": the agent serves /v1/..., /healthz, /readyz, /metrics");
     }
   }
 
-  private void requireToken(HttpExchange exchange) {
-    if (!Exchanges.hasToken(exchange, tokenDigest)) {
-      exchange.getResponseHeaders().set("WWW-Authenticate", "Bearer");
-      throw new ApiError(401, ErrorCodes.UNAUTHORIZED,
-          "missing or wrong bearer token: send 'Authorization: Bearer <token>' with the token the agent was given");
+  private interface Route {
+    /** Returns the status it answered. */
+    int answer() throws IOException;
+  }
+
+  private void answer(HttpExchange exchange, Route route) {
+    int status = 0;
+    try {
+      status = route.answer();
+    } catch (ApiError e) {
+      status = e.status;
+      respondError(exchange, e.status, e.body());
+    } catch (DiskException e) {
+      ApiError error = ApiError.of(e);
+      status = error.status;
+      respondError(exchange, error.status, error.body());
+    } catch (IOException e) {
+      // The client went away or was too slow (the server closed its connection): nobody to answer.
+      LOG.debug("{} {}: {}", exchange.getRequestMethod(), path(exchange), e.toString());
+    } catch (Exception | Error e) {
+      LOG.error("{} {} failed unexpectedly", exchange.getRequestMethod(), path(exchange), e);
+      status = 500;
+      respondError(exchange, 500, new ErrorBody(ErrorCodes.INTERNAL, "the agent failed unexpectedly; its log has the details"));
+    } finally {
+      metrics.request(exchange.getRequestMethod(), status);
+      exchange.close();
+    }
+  }
+
+  /** Answers without reading the body and closes the connection: the client may still be sending. */
+  private void refuse(HttpExchange exchange, int status, ErrorBody body) {
+    try {
+      Exchanges.sendUnread(exchange, status, body);
+    } catch (IOException e) {
+      LOG.debug("could not send the refusal: {}", e.getMessage());
+      status = 0;
+    } finally {
+      metrics.request(exchange.getRequestMethod(), status);
+      exchange.close();
     }
   }
 
@@ -135,9 +184,23 @@ final class AgentServer implements AutoCloseable {
     }
   }
 
+  private static String path(HttpExchange exchange) {
+    return Objects.requireNonNullElse(exchange.getRequestURI().getRawPath(), "");
+  }
+
+  private static ThreadFactory daemons(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
   @Override
   public void close() {
     server.stop(0);
-    threads.shutdownNow();
+    apiThreads.shutdownNow();
+    connectionThreads.shutdownNow();
   }
 }

@@ -23,7 +23,7 @@ import java.util.stream.Collectors;
 final class Exchanges {
   private Exchanges() {}
 
-  /** Only a caller with the token gets this far; see {@link io.xenvbd.protocol.PutDiskRequest#MAX_BODY_BYTES}. */
+  /** Only a caller with the token gets its body read; see {@link io.xenvbd.protocol.PutDiskRequest#MAX_BODY_BYTES}. */
   static final int MAX_BODY_BYTES = io.xenvbd.protocol.PutDiskRequest.MAX_BODY_BYTES;
   private static final long DRAIN_LIMIT = MAX_BODY_BYTES + (16L << 20);
 
@@ -137,14 +137,60 @@ final class Exchanges {
     exchange.close();
   }
 
+  /**
+   * Answers a request refused before its body (no token, or no API thread free), then closes its
+   * connection. The answer goes out before any of the body is read. A body no longer than any the
+   * agent accepts is read and dropped after it: closing a socket with unread data resets it, and a
+   * client still sending would see the reset, not the 401 that says what is wrong (263 of 300
+   * wrong-token PUTs of 20 KiB did, when the agent closed at once). A longer body, or one of
+   * unknown length, is not read at all: the JDK closes the connection after the answer instead of
+   * draining it ({@link HttpLimits}).
+   */
+  static void sendUnread(HttpExchange exchange, int status, Object body) throws IOException {
+    byte[] bytes = JSON.writeValueAsBytes(body);
+    exchange.getResponseHeaders().set("Connection", "close");
+    if (headersOnly(exchange, status, "application/json")) return;
+    exchange.sendResponseHeaders(status, bytes.length);
+    OutputStream out = exchange.getResponseBody();
+    out.write(bytes);
+    out.flush();
+    if (declaredLength(exchange) <= MAX_BODY_BYTES) {
+      InputStream in = exchange.getRequestBody();
+      byte[] sink = new byte[64 * 1024];
+      while (in.read(sink) != -1) {
+        // dropped
+      }
+    }
+    out.close();
+  }
+
+  /** Content-Length, 0 without one, {@code Long.MAX_VALUE} for a chunked body (the JDK refuses a malformed length). */
+  private static long declaredLength(HttpExchange exchange) {
+    if (exchange.getRequestHeaders().containsKey("Transfer-Encoding")) return Long.MAX_VALUE;
+    String length = exchange.getRequestHeaders().getFirst("Content-Length");
+    return length == null ? 0 : Long.parseLong(length.trim());
+  }
+
   private static void send(HttpExchange exchange, int status, String contentType, byte[] bytes) throws IOException {
     drainRequestBody(exchange);
-    exchange.getResponseHeaders().set("Content-Type", contentType);
-    exchange.getResponseHeaders().set("Cache-Control", "no-store");
+    write(exchange, status, contentType, bytes);
+  }
+
+  private static void write(HttpExchange exchange, int status, String contentType, byte[] bytes) throws IOException {
+    if (headersOnly(exchange, status, contentType)) return;
     exchange.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
     try (OutputStream out = exchange.getResponseBody()) {
       out.write(bytes);
     }
+  }
+
+  /** Sets the answer's headers; true when they are all a HEAD request gets (they are sent then). */
+  private static boolean headersOnly(HttpExchange exchange, int status, String contentType) throws IOException {
+    exchange.getResponseHeaders().set("Content-Type", contentType);
+    exchange.getResponseHeaders().set("Cache-Control", "no-store");
+    if (!exchange.getRequestMethod().equals("HEAD")) return false;
+    exchange.sendResponseHeaders(status, -1);
+    return true;
   }
 
   /**

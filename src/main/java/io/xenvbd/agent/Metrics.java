@@ -5,6 +5,7 @@ import io.xenvbd.disk.StorageInfo;
 import io.xenvbd.protocol.PrometheusText;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -18,6 +19,13 @@ import java.util.concurrent.atomic.LongAdder;
 final class Metrics {
   static final String CONTENT_TYPE = PrometheusText.CONTENT_TYPE;
   private static final double[] BUCKETS = {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800};
+
+  /** The {@code method} and {@code code} label value for anything outside the known sets (a request left unanswered: code). */
+  static final String OTHER = "other";
+  /** RFC 9110's methods and PATCH. */
+  static final Set<String> METHODS = Set.of("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH");
+  /** Every status the agent answers. */
+  static final Set<Integer> CODES = Set.of(200, 202, 204, 400, 401, 403, 404, 405, 409, 413, 500, 503, 507);
 
   private final Map<String, LongAdder> operations = new ConcurrentHashMap<>();
   private final Map<String, Histogram> durations = new ConcurrentHashMap<>();
@@ -34,8 +42,15 @@ final class Metrics {
     if (bytes > 0) populatedBytes.add(bytes);
   }
 
+  /**
+   * Label values come from fixed sets, whatever a client sends: every distinct value would be a
+   * new series kept for the life of the process, so a client inventing methods could grow the
+   * agent's memory and every scrape without end.
+   */
   void request(String method, int status) {
-    requests.computeIfAbsent(labels("method", method, "code", String.valueOf(status)), k -> new LongAdder()).increment();
+    String m = METHODS.contains(method) ? method : OTHER;
+    String code = CODES.contains(status) ? String.valueOf(status) : OTHER;
+    requests.computeIfAbsent(labels("method", m, "code", code), k -> new LongAdder()).increment();
   }
 
   /** Gauges are read at scrape time so they never go stale. */
@@ -47,7 +62,7 @@ final class Metrics {
     new TreeMap<>(durations).forEach((l, h) -> h.write(out, "xenvbd_agent_operation_duration_seconds", l));
     header(out, "xenvbd_agent_populated_bytes_total", "counter", "Bytes copied into images by populate.");
     line(out, "xenvbd_agent_populated_bytes_total", "", populatedBytes.sum());
-    header(out, "xenvbd_agent_http_requests_total", "counter", "HTTP requests answered, by method and status code.");
+    header(out, "xenvbd_agent_http_requests_total", "counter", "HTTP requests, by method and status code (other: any other method or status, or no answer).");
     new TreeMap<>(requests).forEach((l, v) -> line(out, "xenvbd_agent_http_requests_total", l, v.sum()));
     header(out, "xenvbd_agent_operations_running", "gauge", "Disk operations running now.");
     line(out, "xenvbd_agent_operations_running", "", running);
