@@ -106,7 +106,7 @@ final class AgentServer implements AutoCloseable {
         return exchange.getResponseCode();
       }));
     } catch (RejectedExecutionException e) {
-      refuse(exchange, 503, new ErrorBody("Busy", "the agent is already handling " + (API_THREADS + API_QUEUE)
+      refuse(exchange, 503, new ErrorBody(ErrorCodes.BUSY, "the agent is already handling " + (API_THREADS + API_QUEUE)
           + " calls: retry in a few seconds"));
     }
   }

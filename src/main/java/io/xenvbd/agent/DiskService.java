@@ -33,7 +33,7 @@ final class DiskService implements AutoCloseable {
   /** Long enough for a big archive over a slow link, short enough that a stuck build gives its worker back the same day. */
   static final Duration DEFAULT_DEADLINE = Duration.ofHours(2);
   /** The error code of an operation stopped at its deadline. */
-  static final String DEADLINE_EXCEEDED = "DeadlineExceeded";
+  static final String DEADLINE_EXCEEDED = ErrorCodes.DEADLINE_EXCEEDED;
 
   /** A state and whether this call started work (202) or only reported (200). */
   record Outcome(boolean started, DiskState state) {}

@@ -7,6 +7,7 @@ import io.xenvbd.protocol.AgentClient;
 import io.xenvbd.protocol.AgentClientFactory;
 import io.xenvbd.protocol.AgentException;
 import io.xenvbd.protocol.AgentUnreachableException;
+import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.DiskState;
 import io.xenvbd.protocol.PutDiskRequest;
 import java.time.Clock;
@@ -80,6 +81,10 @@ final class AgentDriver {
           backoffs.failed(uid));
     } catch (AgentException e) {
       metrics.agentCall("any", e.code());
+      if (ErrorCodes.BUSY.equals(e.code())) { // transient: the agent sheds load, the disk has not failed
+        return new Step(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "dom0 node " + nodeName + ": "
+            + e.getMessage()), backoffs.failed(uid));
+      }
       return new Step(new Outcome.Failed(e.code(), e.getMessage()), backoffs.failed(uid));
     }
   }

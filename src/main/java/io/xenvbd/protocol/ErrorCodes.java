@@ -18,4 +18,8 @@ public final class ErrorCodes {
   public static final String INTERNAL = "Internal";
   public static final String UNREACHABLE = "Unreachable";
   public static final String INTERRUPTED = "Interrupted";
+  /** The agent's API threads and queue are full: try again shortly (HTTP 503). */
+  public static final String BUSY = "Busy";
+  /** An operation ran past its deadline and was stopped, nothing published. */
+  public static final String DEADLINE_EXCEEDED = "DeadlineExceeded";
 }
