@@ -202,8 +202,9 @@ final class DiskService implements AutoCloseable {
 
   private static void requireOwner(String owner, String uid, String key) {
     if (!owner.equals(uid)) {
-      throw new ApiError(409, ErrorCodes.NOT_OWNER, "disk " + key + " belongs to the VirtualDisk with uid " + owner
-          + ", not " + uid + ": use another name, or delete the old VirtualDisk's image first");
+      // Who the owner is stays on the node: another tenant's uid is not this caller's to learn.
+      throw new ApiError(409, ErrorCodes.NOT_OWNER, "disk " + key + " belongs to another VirtualDisk, not to uid "
+          + uid + ": use another name, or delete the old VirtualDisk's image first");
     }
   }
 

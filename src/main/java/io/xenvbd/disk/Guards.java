@@ -28,7 +28,7 @@ final class Guards {
 
   static DiskException notOwner(String ns, String name, Optional<ImageMetadata> meta, Path image) {
     return new DiskException(ErrorCode.NotOwner, "image " + image + " belongs to "
-        + meta.map(m -> "another VirtualDisk (uid " + m.ownerUid() + ")").orElse("no VirtualDisk (it has no xenvbd metadata)")
+        + meta.map(m -> "another VirtualDisk").orElse("no VirtualDisk (it has no xenvbd metadata)")
         + ": delete or rename that image on the node, or choose another name than " + ns + "/" + name);
   }
 }

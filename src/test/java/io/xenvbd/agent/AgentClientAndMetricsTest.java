@@ -45,6 +45,7 @@ class AgentClientAndMetricsTest {
           .isInstanceOfSatisfying(AgentException.class, e -> {
             assertThat(e.code()).isEqualTo("NotOwner");
             assertThat(e.httpStatus()).isEqualTo(409);
+            assertThat(e.getMessage()).as("the other owner's uid is not told").doesNotContain("uid-rt");
           });
       AgentClient wrongToken = new HttpAgentClient(h.agent.endpoint(), "nope", h.clientSsl, Duration.ofSeconds(5));
       assertThatThrownBy(wrongToken::node).isInstanceOfSatisfying(AgentException.class,
