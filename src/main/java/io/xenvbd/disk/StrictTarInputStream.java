@@ -31,6 +31,7 @@ final class StrictTarInputStream extends TarArchiveInputStream {
   static final int MAX_EXTENDED = 1 << 20;
   static final int HEADER_BUDGET = 4 << 20;
   static final int MAX_SPECIAL = 8;
+  static final int MAX_TAIL = 1 << 20;
   private static final int RECORD = 512;
 
   private final BudgetedInputStream raw;
@@ -95,6 +96,24 @@ final class StrictTarInputStream extends TarArchiveInputStream {
     if (e.isCharacterDevice() || e.isBlockDevice()) return "device";
     if (e.isFIFO()) return "FIFO";
     return null;
+  }
+
+  /**
+   * Reads what follows the end-of-archive marker (block padding, usually), at most {@link #MAX_TAIL}
+   * bytes: a decompressor whose output is not read to its end never exits, and a build would wait for
+   * it until the command timeout.
+   */
+  void finish() throws IOException {
+    byte[] buf = new byte[64 * 1024];
+    long tail = 0;
+    int n;
+    while ((n = raw.read(buf, 0, buf.length)) != -1) {
+      tail += n;
+      if (tail > MAX_TAIL) {
+        throw DiskException.invalid("archive goes on for more than " + MAX_TAIL + " bytes after its end-of-archive"
+            + " marker: refused; repack the archive with GNU tar");
+      }
+    }
   }
 
   /**

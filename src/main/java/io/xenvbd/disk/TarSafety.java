@@ -51,6 +51,7 @@ final class TarSafety {
               + shown(e.getName()) + "' crosses it): make spec.size larger or the archive smaller");
         }
       }
+      in.finish();
     } catch (IOException ex) {
       if (in.sourceFailed()) throw ex;
       throw DiskException.invalid("archive is not a tar archive that can be read (" + ex.getMessage()

@@ -276,6 +276,17 @@ class TarSafetyTest {
   }
 
   @Test
+  void paddingAfterTheEndMarkerIsReadToItsEndButAnEndlessTailIsRefused() throws IOException {
+    // Read to the end so that a decompressor can exit; a build would otherwise wait for it until the timeout.
+    byte[] padded = new RawTar().file("f", "x").end();
+    padded = Arrays.copyOf(padded, padded.length + 64 * 1024);
+    assertThat(check(padded, MIB)).isEqualTo(1);
+    RawTar.Endless endless = new RawTar.Endless(padded, "\0");
+    assertThat(refusal(endless, MIB)).contains("more than 1048576 bytes after its end-of-archive marker");
+    assertThat(endless.consumed).isLessThan(padded.length + 2 * MIB);
+  }
+
+  @Test
   void aTruncatedArchiveIsNotReadable() {
     byte[] cut = new RawTar().raw(RawTar.header("f", '0', 1000)).raw("short".getBytes()).unterminated();
     assertThat(refusal(cut)).contains("not a tar archive that can be read");
