@@ -83,6 +83,10 @@ final class StrictTarInputStream extends TarArchiveInputStream {
           + e.getSize() + " bytes of data, which GNU tar would read as the next header: repack the archive"
           + " with GNU tar");
     }
+    if (e.isStarSparse()) {
+      throw DiskException.invalid("archive entry '" + TarSafety.shown(e.getName()) + "' is a sparse file in star's"
+          + " format, which GNU tar does not read: repack the archive with GNU tar");
+    }
     if (e.isSparse()) checkChunks(e);
     expected += padded(e.getSize());
     return e;

@@ -268,6 +268,9 @@ class TarSafetyTest {
     System.arraycopy("00000000001\0".getBytes(), 0, star, 476, 12);
     System.arraycopy("tar\0".getBytes(), 0, star, 508, 4);
     assertThat(refusal(new RawTar().raw(RawTar.checksummed(star)).end())).contains("prefix that GNU tar reads longer");
+    // star's sparse format: commons skips its real size, GNU tar knows nothing of it.
+    assertThat(refusal(new RawTar().pax('x', "SCHILY.filetype=sparse", "SCHILY.realsize=100000").file("s", "abc")
+        .end())).contains("star's format");
     // GNU tar reads any non-zero continuation flag as true, commons only 1.
     byte[] flagged = new RawTar().oldGnuSparse("s", 8192, new long[][] {{0, 1}}).end();
     flagged[482] = 2;
