@@ -49,8 +49,26 @@ public final class ArchiveExtractor {
     if (!Files.isRegularFile(file)) {
       throw DiskException.invalid("archive '" + src + "' is not a file on this node: give the path of a tar archive or an http(s) URL");
     }
-    verify(file, archive.sha256(), src, false);
-    return file;
+    // The archive is verified, checked and extracted from the agent's own copy: whoever can write the
+    // allowed directory cannot swap the file between the check and tar.
+    Path copy = paths.tempUnderRoot("archive");
+    tempOut.accept(copy);
+    copyCapped(file, copy, maxBytes + (maxBytes >> 3) + (1 << 20), src);
+    verify(copy, archive.sha256(), src, false);
+    return copy;
+  }
+
+  /** Copies at most {@code cap} bytes (a compressed archive is not much larger than what it unpacks to). */
+  private static void copyCapped(Path from, Path to, long cap, String what) {
+    try (InputStream in = Files.newInputStream(from, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      Files.copy(new CappedInputStream(in, cap), to);
+      Formatter.privateFile(to);
+    } catch (CappedInputStream.TooLarge e) {
+      throw DiskException.invalid("archive '" + what + "' is larger than the disk (spec.size) could ever hold:"
+          + " make spec.size larger or the archive smaller");
+    } catch (IOException e) {
+      throw Io.wrap(e, "copying archive " + what);
+    }
   }
 
   static void verify(Path file, String expected, String what, boolean downloaded) {
@@ -87,7 +105,15 @@ public final class ArchiveExtractor {
     List<String> cmd = new java.util.ArrayList<>(List.of("tar", "--extract", "--file", ARCHIVE,
         "--directory", Sandbox.TREE, "--same-owner", "--numeric-owner", "--same-permissions",
         "--xattrs", "--xattrs-include=*", "--no-overwrite-dir"));
-    if (c == Compression.ZSTD) cmd.add(1, "--zstd");
+    // GNU tar must decompress exactly as the check did: on its own it reads a gzip/xz/bzip2 file whose
+    // first block is also a valid tar header as a plain tar, an archive nobody checked.
+    switch (c) {
+      case GZIP -> cmd.add(1, "--gzip");
+      case XZ -> cmd.add(1, "--xz");
+      case BZIP2 -> cmd.add(1, "--bzip2");
+      case ZSTD -> cmd.add(1, "--zstd");
+      case NONE -> { }
+    }
     sandbox.run(tree, List.of(new Sandbox.ReadOnly(archive, ARCHIVE)), cmd);
     return bytes;
   }
