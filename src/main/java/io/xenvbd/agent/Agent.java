@@ -52,7 +52,7 @@ public final class Agent implements AutoCloseable {
     }
     EngineConfig defaults = EngineConfig.defaults(config.imagesRoot(), config.allowedSources());
     DiskEngine engine = new DiskEngine(new EngineConfig(defaults.imagesRoot(), defaults.allowedSources(),
-        config.loopWait(), defaults.commandTimeout()));
+        config.loopWait(), defaults.commandTimeout(), config.urls()));
     List<Path> cleaned = engine.recover();
     if (!cleaned.isEmpty()) LOG.info("removed {} leftovers of interrupted builds: {}", cleaned.size(), cleaned);
 

@@ -86,6 +86,8 @@ final class BadInputCases {
     o(c, "cloneFrom a disk in another namespace", "other", "size: 64Mi\npopulate: {cloneFrom: {name: base}}", "WaitingForSource", "does not exist in namespace other");
     o(c, "nodeName of no node", "default", "size: 64Mi\nnodeName: node-zzz", "NodeNotFound", "does not exist");
     o(c, "size larger than any node", "default", "size: 100Pi", "InsufficientStorage", "no dom0 node fits");
+    o(c, "archive URL not allowed", "default", "size: 64Mi\npopulate: {archive: {source: \"https://mirror.example/root.tar\"}}", "ProvisioningFailed", "--allow-url");
+    o(c, "archive URL on loopback by name", "default", "size: 64Mi\npopulate: {archive: {source: \"{HTTP_LOCALHOST}/good.tar\"}}", "ProvisioningFailed", "--allow-private-host");
     return c;
   }
 
