@@ -89,3 +89,23 @@ directories (the agent sees a node directory at the same path it has on the node
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+agent.allowUrls and agent.allowPrivateHosts travel comma-separated (a URL has colons): an item with
+a comma would silently become two, so it is refused at render time.
+*/}}
+{{- define "xenvbd.checkAllowUrls" -}}
+{{- range .Values.agent.allowUrls }}
+{{- if not (or (hasPrefix "http://" (lower .)) (hasPrefix "https://" (lower .))) }}
+{{- fail (printf "agent.allowUrls: %q is not an http(s) URL prefix; list prefixes such as https://mirror.example/images/" .) }}
+{{- end }}
+{{- if contains "," . }}
+{{- fail (printf "agent.allowUrls: %q contains a comma; give each prefix as its own list item, without commas" .) }}
+{{- end }}
+{{- end }}
+{{- range .Values.agent.allowPrivateHosts }}
+{{- if or (contains "," .) (contains "/" .) }}
+{{- fail (printf "agent.allowPrivateHosts: %q is not a host name or IP address; list hosts such as mirror.internal" .) }}
+{{- end }}
+{{- end }}
+{{- end }}

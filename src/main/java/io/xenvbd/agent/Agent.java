@@ -53,8 +53,13 @@ public final class Agent implements AutoCloseable {
       throw new UncheckedIOException("cannot create the images root " + config.imagesRoot() + ": " + e.getMessage(), e);
     }
     EngineConfig defaults = EngineConfig.defaults(config.imagesRoot(), config.allowedSources());
+    // No hostPaths source may hold or lie in the agent's TLS material (the images root is kept anyway).
+    List<Path> kept = new java.util.ArrayList<>();
+    for (Path p : new Path[] {config.tlsCert(), config.tlsKey()}) {
+      if (p != null) kept.add(p.toAbsolutePath().normalize().getParent());
+    }
     DiskEngine engine = new DiskEngine(new EngineConfig(defaults.imagesRoot(), defaults.allowedSources(),
-        config.loopWait(), defaults.commandTimeout()));
+        config.loopWait(), defaults.commandTimeout(), config.urls(), kept));
     List<Path> cleaned = engine.recover(); // first takes the images root, or refuses: another agent has it
     if (!cleaned.isEmpty()) LOG.info("removed {} leftovers of interrupted builds: {}", cleaned.size(), cleaned);
 

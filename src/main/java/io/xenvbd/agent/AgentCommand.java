@@ -3,6 +3,7 @@ package io.xenvbd.agent;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.cli.Foreground;
 import io.xenvbd.cli.KubeconfigOption;
+import io.xenvbd.cli.UrlOptions;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -79,6 +80,9 @@ public final class AgentCommand implements Callable<Integer> {
   boolean metricsRequireToken;
 
   @CommandLine.Mixin
+  UrlOptions urls = new UrlOptions();
+
+  @CommandLine.Mixin
   KubeconfigOption kube = new KubeconfigOption();
 
   public static void main(String[] args) {
@@ -122,10 +126,18 @@ public final class AgentCommand implements Callable<Integer> {
           "cannot read --token-file " + tokenFile + ": " + e.getMessage());
     }
     List<Path> allowed = allowSources.stream().filter(p -> !p.toString().isBlank()).toList();
+    Path tokenPath = tokenFile.toAbsolutePath().normalize();
+    for (Path a : allowed) {
+      Path dir = a.toAbsolutePath().normalize();
+      if (tokenPath.startsWith(dir)) {
+        throw new CommandLine.ParameterException(new CommandLine(this), "--allow-source " + a + " holds the agent's"
+            + " --token-file " + tokenFile + ": a disk could copy the token; allow a narrower directory");
+      }
+    }
     try {
       return new AgentConfig(nodeName, imagesRoot, allowed, listenAddress(listen), advertise, tlsCert, tlsKey,
           insecurePlainHttp, token, workers, Duration.ofSeconds(heartbeatSeconds), Duration.ofSeconds(loopWaitSeconds),
-          metricsRequireToken, AgentConfig.DEFAULT_RETRY_FAILED_AFTER);
+          metricsRequireToken, AgentConfig.DEFAULT_RETRY_FAILED_AFTER, urls.policy());
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
     }

@@ -1,5 +1,6 @@
 package io.xenvbd.agent;
 
+import io.xenvbd.disk.UrlPolicy;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Path;
@@ -16,6 +17,8 @@ import java.util.Objects;
  * @param token the bearer token every {@code /v1} call must carry (never logged)
  * @param retryFailedAfter a PUT that repeats a failed request starts it again only after this long,
  *     so an operator that re-sends its desired state every reconcile sees the failure first
+ * @param urls which http(s) archive URLs may be fetched ({@code --allow-url}, {@code --allow-private-host});
+ *     null: none
  */
 public record AgentConfig(
     String nodeName,
@@ -31,7 +34,8 @@ public record AgentConfig(
     Duration heartbeat,
     Duration loopWait,
     boolean metricsRequireToken,
-    Duration retryFailedAfter) {
+    Duration retryFailedAfter,
+    UrlPolicy urls) {
 
   public static final Duration DEFAULT_RETRY_FAILED_AFTER = Duration.ofSeconds(30);
 
@@ -52,6 +56,15 @@ public record AgentConfig(
     }
     if (loopWait == null || loopWait.isNegative()) throw new IllegalArgumentException("--loop-wait must not be negative");
     if (retryFailedAfter == null) retryFailedAfter = DEFAULT_RETRY_FAILED_AFTER;
+    if (urls == null) urls = UrlPolicy.none();
+  }
+
+  /** No archive URL allowed. */
+  public AgentConfig(String nodeName, Path imagesRoot, List<Path> allowedSources, InetSocketAddress listen, URI advertise,
+      Path tlsCert, Path tlsKey, boolean insecurePlainHttp, String token, int workers, Duration heartbeat,
+      Duration loopWait, boolean metricsRequireToken, Duration retryFailedAfter) {
+    this(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey, insecurePlainHttp, token, workers,
+        heartbeat, loopWait, metricsRequireToken, retryFailedAfter, UrlPolicy.none());
   }
 
   /** Plain HTTP on 127.0.0.1 and any free port with the documented defaults: for tests and local mode. */
@@ -63,33 +76,39 @@ public record AgentConfig(
   /** The same configuration serving HTTPS with the given PEM certificate and key. */
   public AgentConfig withTls(Path cert, Path key) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, cert, key, false, token,
-        workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter);
+        workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls);
   }
 
   /** Bind elsewhere, and advertise {@code endpointOrNull} (null: derived from the bound address and port). */
   public AgentConfig withListen(InetSocketAddress address, URI endpointOrNull) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, address, endpointOrNull, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter);
+        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls);
   }
 
   public AgentConfig withHeartbeat(Duration every) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, every, loopWait, metricsRequireToken, retryFailedAfter);
+        insecurePlainHttp, token, workers, every, loopWait, metricsRequireToken, retryFailedAfter, urls);
   }
 
   public AgentConfig withWorkers(int count) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, count, heartbeat, loopWait, metricsRequireToken, retryFailedAfter);
+        insecurePlainHttp, token, count, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls);
   }
 
   public AgentConfig withMetricsRequireToken(boolean required) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, required, retryFailedAfter);
+        insecurePlainHttp, token, workers, heartbeat, loopWait, required, retryFailedAfter, urls);
   }
 
   public AgentConfig withRetryFailedAfter(Duration after) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, after);
+        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, after, urls);
+  }
+
+  /** Which archive URLs this agent may fetch. */
+  public AgentConfig withUrls(UrlPolicy policy) {
+    return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
+        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, policy);
   }
 
   /** Never prints the token. */
@@ -98,6 +117,7 @@ public record AgentConfig(
     return "AgentConfig[node=" + nodeName + ", imagesRoot=" + imagesRoot + ", allowedSources=" + allowedSources
         + ", listen=" + listen + ", advertise=" + advertise + ", tls=" + (insecurePlainHttp ? "off" : tlsCert)
         + ", workers=" + workers + ", heartbeat=" + heartbeat + ", loopWait=" + loopWait
-        + ", metricsRequireToken=" + metricsRequireToken + "]";
+        + ", metricsRequireToken=" + metricsRequireToken + ", allowUrls=" + urls.allowedPrefixes()
+        + ", allowPrivateHosts=" + urls.allowedPrivateHosts() + "]";
   }
 }

@@ -60,12 +60,20 @@ public final class ArchiveExtractor {
 
   /** Copies at most {@code cap} bytes (a compressed archive is not much larger than what it unpacks to). */
   private static void copyCapped(Path from, Path to, long cap, String what) {
-    try (InputStream in = Files.newInputStream(from, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-      Files.copy(new CappedInputStream(in, cap), to);
+    try (InputStream in = Files.newInputStream(from, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+         java.io.OutputStream out = Files.newOutputStream(to, java.nio.file.StandardOpenOption.CREATE_NEW)) {
       Formatter.privateFile(to);
-    } catch (CappedInputStream.TooLarge e) {
-      throw DiskException.invalid("archive '" + what + "' is larger than the disk (spec.size) could ever hold:"
-          + " make spec.size larger or the archive smaller");
+      byte[] buf = new byte[1 << 16];
+      long total = 0;
+      for (int n; (n = in.read(buf)) > 0; ) {
+        total += n;
+        if (total > cap) {
+          throw DiskException.invalid("archive '" + what + "' is larger than the disk (spec.size) could ever hold:"
+              + " make spec.size larger or the archive smaller");
+        }
+        out.write(buf, 0, n);
+        Io.checkInterrupted("copying archive " + what);
+      }
     } catch (IOException e) {
       throw Io.wrap(e, "copying archive " + what);
     }
@@ -82,8 +90,8 @@ public final class ArchiveExtractor {
       String actual = HexFormat.of().formatHex(din.getMessageDigest().digest());
       if (!actual.equalsIgnoreCase(expected)) {
         // A download's digest is not echoed: it would tell a tenant about a body it may not see.
-        throw DiskException.invalid("archive " + what + (downloaded ? " does not have" : " has sha256 " + actual + ", not")
-            + " the sha256 the spec expects (" + expected + "): fix populate.archive.sha256 or the archive");
+        throw DiskException.invalid("archive " + what + (downloaded ? " has another sha256" : " has sha256 " + actual)
+            + " but the spec expects " + expected + ": fix populate.archive.sha256 or the archive");
       }
     } catch (IOException e) {
       throw Io.wrap(e, "reading archive " + what);

@@ -1,10 +1,12 @@
 package io.xenvbd.local;
 
 import io.xenvbd.cli.Foreground;
+import io.xenvbd.cli.UrlOptions;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -25,6 +27,9 @@ public final class LocalCommand implements Callable<Integer> {
           + " (env XENVBD_ALLOW_SOURCES). Nothing is allowed by default.")
   List<Path> allowSources;
 
+  @CommandLine.Mixin
+  UrlOptions urls = new UrlOptions();
+
   @Option(names = "--port", defaultValue = "${env:XENVBD_API_PORT:-0}",
       description = "Port of the embedded Kubernetes API on 127.0.0.1 (env XENVBD_API_PORT; 0: any free port).")
   int port;
@@ -37,7 +42,12 @@ public final class LocalCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     String node = nodeName != null && !nodeName.isBlank() ? nodeName
         : LocalConfig.defaultNodeName(InetAddress.getLocalHost().getHostName());
-    LocalConfig config = new LocalConfig(dir, allowSources, port, node);
+    LocalConfig config;
+    try {
+      config = new LocalConfig(dir, allowSources, port, node, urls.policy());
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+    }
     java.nio.file.Files.createDirectories(config.dir());
     // Before the first logger exists: the log goes to the state directory, the terminal gets the summary.
     System.setProperty("org.slf4j.simpleLogger.logFile", config.log().toString());
@@ -55,6 +65,7 @@ public final class LocalCommand implements Callable<Integer> {
           images:     %s
           log:        %s
           sources:    %s
+          URLs:       %s
 
         Next, in another terminal:
           export KUBECONFIG=%s
@@ -67,6 +78,9 @@ public final class LocalCommand implements Callable<Integer> {
         Ctrl-C stops everything.
         """, node, mode.apiUrl(), config.images(), config.log(),
         config.allowedSources().isEmpty() ? "(none: --allow-source PATH to copy host directories)" : config.allowedSources(),
+        config.urls().allowedPrefixes().isEmpty() ? "(none: --allow-url PREFIX to download archives)"
+            : config.urls().allowedPrefixes() + (config.urls().allowedPrivateHosts().isEmpty() ? ""
+            : ", private hosts " + config.urls().allowedPrivateHosts()),
         config.kubeconfig());
     System.out.flush();
     running.await();

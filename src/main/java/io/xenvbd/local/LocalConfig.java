@@ -1,5 +1,6 @@
 package io.xenvbd.local;
 
+import io.xenvbd.disk.UrlPolicy;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
@@ -11,14 +12,27 @@ import java.util.Objects;
  * @param allowedSources directories that spec.populate.hostPaths may copy from
  * @param apiPort port of the embedded Kubernetes API on 127.0.0.1 (0: any free port)
  * @param nodeName the Dom0Node this machine's agent registers as
+ * @param urls which http(s) archive URLs the agent may fetch (null: none)
  */
-public record LocalConfig(Path dir, List<Path> allowedSources, int apiPort, String nodeName) {
+public record LocalConfig(Path dir, List<Path> allowedSources, int apiPort, String nodeName, UrlPolicy urls) {
   public LocalConfig {
     Objects.requireNonNull(dir, "dir");
     dir = dir.toAbsolutePath().normalize();
     allowedSources = allowedSources == null ? List.of()
         : allowedSources.stream().map(p -> p.toAbsolutePath().normalize()).toList();
     if (apiPort < 0 || apiPort > 65535) throw new IllegalArgumentException("--port must be 0..65535, not " + apiPort);
+    if (urls == null) urls = UrlPolicy.none();
+    for (Path a : allowedSources) {
+      if (dir.startsWith(a) || a.startsWith(dir)) {
+        throw new IllegalArgumentException("--allow-source " + a + (a.startsWith(dir) ? " lies in" : " holds")
+            + " the state directory --dir " + dir + " (images, token, keys): allow a directory outside it");
+      }
+    }
+  }
+
+  /** No archive URL allowed. */
+  public LocalConfig(Path dir, List<Path> allowedSources, int apiPort, String nodeName) {
+    this(dir, allowedSources, apiPort, nodeName, UrlPolicy.none());
   }
 
   public Path images() {

@@ -51,7 +51,8 @@ public final class LocalMode implements AutoCloseable {
       Tls.Generated tls = Tls.generate(config.dir().resolve("tls"), List.of("127.0.0.1", "localhost"));
       agent = Agent.start(new AgentConfig(config.nodeName(), config.images(), config.allowedSources(),
           new InetSocketAddress("127.0.0.1", 0), null, tls.cert(), tls.key(), false, token, 2,
-          Duration.ofSeconds(10), Duration.ofSeconds(60), false, AgentConfig.DEFAULT_RETRY_FAILED_AFTER), api.client());
+          Duration.ofSeconds(10), Duration.ofSeconds(60), false, AgentConfig.DEFAULT_RETRY_FAILED_AFTER,
+          config.urls()), api.client());
       XenvbdOperator operator = XenvbdOperator.start(api.client(), OperatorConfig.inProcess(),
           HttpAgentClient.factory(token, Tls.clientContext(tls.caCert())));
       LOG.info("local mode up: API {}, agent {} for node {}", api.url(), agent.endpoint(), config.nodeName());

@@ -43,6 +43,28 @@ class AgentCommandTest {
   }
 
   @Test
+  void archiveUrlsAreAllowedOnlyByPrefixAndPrivateHostsOnlyByName() throws Exception {
+    Path token = Files.writeString(dir.resolve("token"), "t");
+    AgentConfig c = parse("--node-name", "n", "--token-file", token.toString(), "--insecure-plain-http",
+        "--allow-url", "https://mirror.example/images/", "--allow-url", "https://b.example/x/,HTTP://C.example:8080/r.tar",
+        "--allow-private-host", "mirror.internal,10.0.0.5", "--allow-private-host", "[::1]");
+    assertThat(c.urls().allowedPrefixes()).containsExactly("https://mirror.example/images/", "https://b.example/x/",
+        "http://c.example:8080/r.tar");
+    assertThat(c.urls().allowedPrivateHosts()).containsExactly("mirror.internal", "10.0.0.5", "::1");
+    assertThat(c.toString()).contains("https://mirror.example/images/", "mirror.internal");
+    assertThat(c.withWorkers(3).urls()).isEqualTo(c.urls());
+    if (System.getenv("XENVBD_ALLOW_URLS") == null && System.getenv("XENVBD_ALLOW_PRIVATE_HOSTS") == null) {
+      AgentConfig none = parse("--node-name", "n", "--token-file", token.toString(), "--insecure-plain-http");
+      assertThat(none.urls()).isEqualTo(io.xenvbd.disk.UrlPolicy.none());
+    }
+    assertThatThrownBy(() -> parse("--node-name", "n", "--token-file", token.toString(), "--insecure-plain-http",
+        "--allow-url", "mirror.example/images/")).hasMessageContaining("--allow-url 'mirror.example/images/'")
+        .hasMessageContaining("https://mirror.example/images/");
+    assertThatThrownBy(() -> parse("--node-name", "n", "--token-file", token.toString(), "--insecure-plain-http",
+        "--allow-private-host", "http://mirror.internal/")).hasMessageContaining("--allow-private-host");
+  }
+
+  @Test
   void defaultsMatchTheContract() throws Exception {
     Path token = Files.writeString(dir.resolve("token"), "t");
     AgentConfig c = parse("--node-name", "n", "--token-file", token.toString(), "--insecure-plain-http");
@@ -83,7 +105,8 @@ class AgentCommandTest {
         "--tls-cert", "XENVBD_TLS_CERT", "--tls-key", "XENVBD_TLS_KEY", "--insecure-plain-http",
         "XENVBD_INSECURE_PLAIN_HTTP", "--token-file", "XENVBD_TOKEN_FILE", "--workers", "XENVBD_WORKERS",
         "--heartbeat", "XENVBD_HEARTBEAT_SECONDS", "--loop-wait", "XENVBD_LOOP_WAIT_SECONDS",
-        "--metrics-require-token", "XENVBD_METRICS_REQUIRE_TOKEN", "--kubeconfig", "KUBECONFIG");
+        "--metrics-require-token", "XENVBD_METRICS_REQUIRE_TOKEN", "--kubeconfig", "KUBECONFIG",
+        "--allow-url", "XENVBD_ALLOW_URLS", "--allow-private-host", "XENVBD_ALLOW_PRIVATE_HOSTS");
   }
 
   @Test
@@ -100,6 +123,16 @@ class AgentCommandTest {
     Run badWorkers = runAgent(env);
     assertThat(badWorkers.exit()).isNotZero();
     assertThat(badWorkers.out()).contains("--workers must be at least 1, got 0").doesNotContain("\tat ");
+    env.put("XENVBD_WORKERS", "2");
+    env.put("XENVBD_ALLOW_URLS", "https://mirror.example/images/,mirror.example/other/");
+    Run badUrl = runAgent(env);
+    assertThat(badUrl.exit()).isNotZero();
+    assertThat(badUrl.out()).contains("--allow-url 'mirror.example/other/'").doesNotContain("\tat ");
+    env.put("XENVBD_ALLOW_URLS", "https://mirror.example/images/");
+    env.put("XENVBD_ALLOW_PRIVATE_HOSTS", "mirror.internal,bad/host");
+    Run badHost = runAgent(env);
+    assertThat(badHost.exit()).isNotZero();
+    assertThat(badHost.out()).contains("--allow-private-host 'bad/host'").doesNotContain("\tat ");
   }
 
   private record Run(int exit, String out) {}
@@ -108,7 +141,7 @@ class AgentCommandTest {
     ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"), AgentCommand.class.getName()).redirectErrorStream(true);
     for (String name : List.of("NODE_NAME", "XENVBD_TOKEN_FILE", "XENVBD_INSECURE_PLAIN_HTTP", "XENVBD_WORKERS",
-        "XENVBD_TLS_CERT", "XENVBD_TLS_KEY", "KUBECONFIG")) {
+        "XENVBD_TLS_CERT", "XENVBD_TLS_KEY", "KUBECONFIG", "XENVBD_ALLOW_URLS", "XENVBD_ALLOW_PRIVATE_HOSTS")) {
       pb.environment().remove(name);
     }
     pb.environment().putAll(env);

@@ -5,8 +5,11 @@ import static io.xenvbd.agent.AgentHarness.putBody;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.sun.net.httpserver.HttpServer;
+import io.xenvbd.disk.UrlPolicy;
 import io.xenvbd.protocol.DiskState;
 import io.xenvbd.testing.RequiresRoot;
+import java.net.InetSocketAddress;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,6 +20,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -304,6 +308,41 @@ class AgentDiskApiTest {
     assertThat(fixed.statusCode()).isEqualTo(202);
     h.awaitReady("default", "f", Duration.ofSeconds(60));
     assertThat(h.filesUnderRoot()).containsExactly("default/f.img", "default/f.img.json");
+  }
+
+  @Test
+  void anArchiveUrlIsFetchedOnlyWhereTheAgentsAdminAllowsIt() throws Exception {
+    Path tree = Files.createDirectories(dir.resolve("tree/etc"));
+    Files.writeString(tree.resolve("motd"), "from the mirror\n");
+    Path tar = dir.resolve("root.tar");
+    Tools.ok("tar", "-cf", tar.toString(), "-C", tree.getParent().toString(), "etc");
+    AtomicInteger requests = new AtomicInteger();
+    HttpServer mirror = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 8);
+    mirror.createContext("/images/root.tar", ex -> {
+      requests.incrementAndGet();
+      byte[] body = Files.readAllBytes(tar);
+      ex.sendResponseHeaders(200, body.length);
+      ex.getResponseBody().write(body);
+      ex.close();
+    });
+    mirror.start();
+    String prefix = "http://127.0.0.1:" + mirror.getAddress().getPort() + "/images/";
+    String spec = "{\"size\":\"16Mi\",\"populate\":{\"archive\":{\"source\":\"" + prefix + "root.tar\"}}}";
+    try (AgentHarness allowing = AgentHarness.start(dir.resolve("allowing"), null,
+        c -> c.withUrls(new UrlPolicy(List.of(prefix), List.of("127.0.0.1"))))) {
+      assertThat(h.call("PUT", "/v1/disks/default/u", putBody("uid-u", spec)).statusCode()).isEqualTo(202);
+      DiskState refused = await().atMost(Duration.ofSeconds(60)).until(() -> h.client.getDisk("default", "u").orElseThrow(),
+          s -> s.phase() == DiskState.Phase.Failed);
+      assertThat(refused.error().code()).isEqualTo("SourceNotAllowed");
+      assertThat(refused.error().message()).contains("--allow-url");
+      assertThat(requests).hasValue(0);
+
+      assertThat(allowing.call("PUT", "/v1/disks/default/u", putBody("uid-u", spec)).statusCode()).isEqualTo(202);
+      allowing.awaitReady("default", "u", Duration.ofSeconds(60));
+      assertThat(requests).hasValue(1);
+    } finally {
+      mirror.stop(0);
+    }
   }
 
   @Test

@@ -34,6 +34,11 @@ final class DiskTestSupport {
     return new DiskEngine(new EngineConfig(root, List.of(allowed), Duration.ofSeconds(2), Duration.ofMinutes(5)));
   }
 
+  /** An engine that may fetch archive URLs as {@code urls} allows. */
+  static DiskEngine engine(Path root, UrlPolicy urls) {
+    return new DiskEngine(new EngineConfig(root, List.of(), Duration.ofSeconds(2), Duration.ofMinutes(5), urls));
+  }
+
   static VirtualDiskSpec spec(String size, VirtualDiskSpec.Filesystem fs, Populate populate, Tailor tailor) {
     return new VirtualDiskSpec(null, size, fs, populate, tailor, null, false, null);
   }

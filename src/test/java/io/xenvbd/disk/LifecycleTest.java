@@ -126,7 +126,9 @@ class LifecycleTest {
       String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/rootfs.tar.gz";
       Path root = tmp.resolve("http");
       Populate p = new Populate(null, new Populate.Archive(url, sha256(tgz)), null, null, null);
-      ImageInfo info = engine(root).build(request("web", spec("32Mi", Filesystem.ext4, p, null)), ProgressListener.NONE);
+      UrlPolicy loopbackServer = new UrlPolicy(List.of(url), List.of("127.0.0.1"));
+      ImageInfo info = engine(root, loopbackServer).build(request("web", spec("32Mi", Filesystem.ext4, p, null)),
+          ProgressListener.NONE);
       String osRelease = readMounted(info.path(), tmp, m -> PopulateMethodsTest.read(m.resolve("etc/os-release")));
       assertThat(osRelease).isEqualTo("ID=debian\n");
       assertThat(nonImageEntries(root)).isEmpty(); // the download is gone

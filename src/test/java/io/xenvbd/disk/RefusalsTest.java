@@ -124,6 +124,22 @@ class RefusalsTest {
     engine(root).delete("default", "ok", "uid-ok");
   }
 
+  @Test
+  void anArchiveUrlIsNeverFetchedUnlessTheAdminAllowedIt() throws IOException {
+    try (Canary canary = Canary.silent()) {
+      Populate p = new Populate(null, new Populate.Archive(canary.url("/rootfs.tar"), null), null, null, null);
+      DiskException e = refused(() -> engine(root).build(request("url", spec("16Mi", Filesystem.ext4, p, null)),
+          ProgressListener.NONE));
+      assertThat(e.code()).isEqualTo(ErrorCode.SourceNotAllowed);
+      assertThat(e.getMessage()).contains("--allow-url");
+      DiskException loopback = refused(() -> engine(root, new UrlPolicy(List.of(canary.url("/")), List.of()))
+          .build(request("url", spec("16Mi", Filesystem.ext4, p, null)), ProgressListener.NONE));
+      assertThat(loopback.code()).isEqualTo(ErrorCode.SourceNotAllowed);
+      assertThat(loopback.getMessage()).contains("--allow-private-host");
+      assertThat(canary.connections).hasValue(0);
+    }
+  }
+
   static Path tar(String name, TarArchiveEntry... entries) throws IOException {
     Path file = tmp.resolve(name + ".tar");
     try (TarArchiveOutputStream out = new TarArchiveOutputStream(Files.newOutputStream(file))) {

@@ -83,6 +83,24 @@ class HelmOptionsTest {
   }
 
   @Test
+  void allowedUrlsAndPrivateHostsReachTheAgentCommaSeparated() {
+    var c = Chart.render("""
+        agent:
+          allowUrls: ["https://mirror.example/images/", "http://10.0.0.5:8080/rootfs/"]
+          allowPrivateHosts: [10.0.0.5, mirror.internal]
+        """).agentContainer();
+    assertThat(env(c, "XENVBD_ALLOW_URLS").getValue())
+        .isEqualTo("https://mirror.example/images/,http://10.0.0.5:8080/rootfs/");
+    assertThat(env(c, "XENVBD_ALLOW_PRIVATE_HOSTS").getValue()).isEqualTo("10.0.0.5,mirror.internal");
+    assertThatThrownBy(() -> Chart.render("agent: {allowUrls: [\"https://a.example/x,https://b.example/\"]}"))
+        .hasMessageContaining("agent.allowUrls").hasMessageContaining("comma");
+    assertThatThrownBy(() -> Chart.render("agent: {allowUrls: [mirror.example/images/]}"))
+        .hasMessageContaining("not an http(s) URL prefix");
+    assertThatThrownBy(() -> Chart.render("agent: {allowPrivateHosts: [\"http://mirror.internal/\"]}"))
+        .hasMessageContaining("agent.allowPrivateHosts");
+  }
+
+  @Test
   void aSourceOverTheContainersOwnSystemDirectoriesIsRefusedWithAClearMessage() {
     assertThatThrownBy(() -> Chart.render("agent: {allowSources: [/etc]}"))
         .hasMessageContaining("agent.allowSources: \"/etc\" would be mounted over")

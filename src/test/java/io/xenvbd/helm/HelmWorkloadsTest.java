@@ -21,7 +21,7 @@ class HelmWorkloadsTest {
       "XENVBD_ALLOW_SOURCES", "XENVBD_LISTEN", "XENVBD_ADVERTISE", "XENVBD_TLS_CERT",
       "XENVBD_TLS_KEY", "XENVBD_INSECURE_PLAIN_HTTP", "XENVBD_TOKEN_FILE", "XENVBD_WORKERS",
       "XENVBD_HEARTBEAT_SECONDS", "XENVBD_LOOP_WAIT_SECONDS", "XENVBD_METRICS_REQUIRE_TOKEN",
-      "KUBECONFIG");
+      "XENVBD_ALLOW_URLS", "XENVBD_ALLOW_PRIVATE_HOSTS", "KUBECONFIG");
   static final List<String> OPERATOR_CONTRACT = List.of("XENVBD_NAMESPACES", "XENVBD_TOKEN_FILE",
       "XENVBD_AGENT_CA", "XENVBD_MANAGEMENT_PORT", "XENVBD_LEADER_ELECTION",
       "XENVBD_LEASE_NAMESPACE", "XENVBD_LEASE_NAME", "POD_NAME", "KUBECONFIG");
@@ -146,12 +146,13 @@ class HelmWorkloadsTest {
     // Optional values switched on, so that every variable the chart can set is rendered.
     var all = Chart.render("""
         operator: {watchNamespaces: [a, b]}
-        agent: {allowSources: [/srv/rootfs]}
+        agent: {allowSources: [/srv/rootfs], allowUrls: ["https://mirror.example/"], allowPrivateHosts: [mirror.internal]}
         """);
     assertThat(names(all.agentContainer())).containsExactlyInAnyOrder("NODE_NAME", "HOST_IP",
         "XENVBD_IMAGES_ROOT", "XENVBD_ALLOW_SOURCES", "XENVBD_LISTEN", "XENVBD_ADVERTISE",
         "XENVBD_TLS_CERT", "XENVBD_TLS_KEY", "XENVBD_TOKEN_FILE", "XENVBD_WORKERS",
-        "XENVBD_HEARTBEAT_SECONDS", "XENVBD_LOOP_WAIT_SECONDS", "XENVBD_METRICS_REQUIRE_TOKEN");
+        "XENVBD_HEARTBEAT_SECONDS", "XENVBD_LOOP_WAIT_SECONDS", "XENVBD_METRICS_REQUIRE_TOKEN",
+        "XENVBD_ALLOW_URLS", "XENVBD_ALLOW_PRIVATE_HOSTS");
     assertThat(names(all.operatorContainer())).containsExactlyInAnyOrder("XENVBD_NAMESPACES",
         "XENVBD_TOKEN_FILE", "XENVBD_AGENT_CA", "XENVBD_MANAGEMENT_PORT",
         "XENVBD_LEADER_ELECTION", "XENVBD_LEASE_NAMESPACE", "XENVBD_LEASE_NAME", "POD_NAME");
@@ -167,6 +168,8 @@ class HelmWorkloadsTest {
     // Unset means "all namespaces" and "no source directories": an empty string might not.
     assertThat(names(defaults.operatorContainer())).doesNotContain("XENVBD_NAMESPACES");
     assertThat(names(defaults.agentContainer())).doesNotContain("XENVBD_ALLOW_SOURCES");
+    // Unset means "no archive URL, no private host" in the agent too.
+    assertThat(names(defaults.agentContainer())).doesNotContain("XENVBD_ALLOW_URLS", "XENVBD_ALLOW_PRIVATE_HOSTS");
   }
 
   static List<String> names(Container c) {

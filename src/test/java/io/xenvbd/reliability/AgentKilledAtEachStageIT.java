@@ -76,7 +76,8 @@ class AgentKilledAtEachStageIT {
     });
     archiveServer.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
     archiveServer.start();
-    agent = rig.agentProcess("node-k", root, List.of(source));
+    agent = rig.agentProcess("node-k", root, List.of(source),
+        "--allow-url", "http://127.0.0.1:" + archiveServer.getAddress().getPort() + "/", "--allow-private-host", "127.0.0.1");
     rig.startOperator();
   }
 

@@ -3,6 +3,7 @@ package io.xenvbd.reliability;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
+import io.xenvbd.disk.UrlPolicy;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -62,8 +63,13 @@ final class BadFixture implements AutoCloseable {
       ex.close();
     });
     http.start();
-    rig.agent("node-b", rootB, List.of(allowed));
-    rig.agent("node-c", rootC, List.of());
+    // Archive URLs: this fixture's server (also as localhost, whose host is not allowed by name) and
+    // a closed port; everything else stays refused, as on a real node.
+    int port = http.getAddress().getPort();
+    UrlPolicy urls = new UrlPolicy(List.of("http://127.0.0.1:" + port + "/", "http://localhost:" + port + "/",
+        "http://127.0.0.1:9/"), List.of("127.0.0.1"));
+    rig.agent("node-b", rootB, List.of(allowed), rig.client, c -> c.withUrls(urls));
+    rig.agent("node-c", rootC, List.of(), rig.client, c -> c.withUrls(urls));
     rig.startOperator();
     rig.apply(Rig.disk("base", "64Mi", "nodeName: node-b"));
     rig.apply(Rig.disk("on-c", "64Mi", "nodeName: node-c"));
@@ -88,6 +94,7 @@ final class BadFixture implements AutoCloseable {
   String fill(String spec, String self) {
     return spec.replace("{ALLOWED}", allowed.toString()).replace("{OUTSIDE}", outside.toString())
         .replace("{ARCH}", archives.toString()).replace("{HTTP}", "http://127.0.0.1:" + http.getAddress().getPort())
+        .replace("{HTTP_LOCALHOST}", "http://localhost:" + http.getAddress().getPort())
         .replace("{WRONG_SHA}", "0".repeat(64)).replace("{SELF}", self)
         .replace("{BIG}", "\"" + BadInputCases.BIG_CONTENT + "\"")
         .replace("{MANY_FILES}", BadInputTest.repeat(65, i -> "{path: /etc/f" + i + ", content: x}"))

@@ -89,6 +89,8 @@ final class BadInputCases {
     // Added later, numbered on so that the ids above stay what the docs say.
     k(c, "xfs below its minimum", "size: 64Mi\nfilesystem: xfs", "spec.size must be at least 300Mi for xfs");
     k(c, "ext4 below its minimum", "size: 1Mi", "spec.size must be at least 2Mi for ext3 and ext4");
+    o(c, "archive URL not allowed", "default", "size: 64Mi\npopulate: {archive: {source: \"https://mirror.example/root.tar\"}}", "ProvisioningFailed", "--allow-url");
+    o(c, "archive URL on loopback by name", "default", "size: 64Mi\npopulate: {archive: {source: \"{HTTP_LOCALHOST}/good.tar\"}}", "ProvisioningFailed", "--allow-private-host");
     return c;
   }
 
