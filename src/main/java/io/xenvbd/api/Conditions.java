@@ -20,6 +20,8 @@ public final class Conditions {
 
   public static final String SCHEDULED = "Scheduled";
   public static final String PROVISIONED = "Provisioned";
+  /** Present from a disk's first grow on: whether the image has the size spec.size asks. */
+  public static final String RESIZED = "Resized";
   public static final String LOOP_DEVICE_AVAILABLE = "LoopDeviceAvailable";
   public static final String READY = "Ready";
 
@@ -57,9 +59,10 @@ public final class Conditions {
     return switch (type) {
       case SCHEDULED -> 0;
       case PROVISIONED -> 1;
-      case LOOP_DEVICE_AVAILABLE -> 2;
-      case READY -> 3;
-      default -> 4;
+      case RESIZED -> 2;
+      case LOOP_DEVICE_AVAILABLE -> 3;
+      case READY -> 4;
+      default -> 5;
     };
   }
 }

@@ -10,6 +10,14 @@ public final class Reasons {
   public static final String NODE_NOT_FOUND = "NodeNotFound";
   public static final String INSUFFICIENT_STORAGE = "InsufficientStorage";
   public static final String LOOP_DEVICES_EXHAUSTED = "LoopDevicesExhausted";
+  /** The node is cordoned (Dom0Node spec.unschedulable). */
+  public static final String NODE_CORDONED = "NodeCordoned";
+  /** The node's agent has not registered, stopped heartbeating, or reports Ready=False. */
+  public static final String NODE_NOT_READY = "NodeNotReady";
+  /** The node's spec.allowedNamespaces does not name the disk's namespace. */
+  public static final String NAMESPACE_NOT_ALLOWED = "NamespaceNotAllowed";
+  /** The namespace's disks on the node would exceed the node's spec.maxBytesPerNamespace (also refuses a grow). */
+  public static final String QUOTA_EXCEEDED = "QuotaExceeded";
   // Provisioned / Ready
   public static final String PROVISIONING = "Provisioning";
   public static final String PROVISIONED = "Provisioned";

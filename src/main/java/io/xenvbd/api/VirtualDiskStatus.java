@@ -34,7 +34,7 @@ public record VirtualDiskStatus(
     XenStatus xen,
     @JsonPropertyDescription("Loop devices on the node: each running guest's file-backed disk holds one.")
     LoopDevices loopDevices,
-    @JsonPropertyDescription("Scheduled, Provisioned, LoopDeviceAvailable and Ready (the summary).")
+    @JsonPropertyDescription("Scheduled, Provisioned, Resized (from the first grow on), LoopDeviceAvailable and Ready (the summary).")
     List<Condition> conditions) {
 
   public enum Phase { Pending, Provisioning, Ready, Failed, Deleting }

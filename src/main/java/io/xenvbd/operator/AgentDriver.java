@@ -16,8 +16,8 @@ import java.util.Optional;
 
 /**
  * Moves a placed disk one step towards its spec through the node's agent: GET what the agent knows,
- * PUT the desired disk when the image is missing, too small or failed and due for a retry, and report
- * what it saw. It never waits: a running build is polled by rescheduling with a growing delay.
+ * PUT the desired disk when the image is missing, too small (and the placer admits the grow) or failed
+ * and due for a retry, and report what it saw. It never waits: a running build is polled by rescheduling with a growing delay.
  */
 final class AgentDriver {
   /** What the step found, and when to look again (null: only when something changes). */
@@ -30,10 +30,12 @@ final class AgentDriver {
   private final OperatorMetrics metrics;
 
   private final Duration readyRecheck;
+  private final Placer placer;
 
-  AgentDriver(AgentClientFactory agents, ClusterView cluster, Backoffs backoffs, Clock clock, OperatorMetrics metrics,
-      Duration readyRecheck) {
+  AgentDriver(AgentClientFactory agents, ClusterView cluster, Placer placer, Backoffs backoffs, Clock clock,
+      OperatorMetrics metrics, Duration readyRecheck) {
     this.readyRecheck = readyRecheck;
+    this.placer = placer;
     this.agents = agents;
     this.cluster = cluster;
     this.backoffs = backoffs;
@@ -67,6 +69,17 @@ final class AgentDriver {
       }
       if (state != null && state.phase() == DiskState.Phase.Failed && !backoffs.retryDue(uid)) {
         return new Step(failed(state), backoffs.untilRetry(uid));
+      }
+      // a grow, or a first build whose spec.size grew after placement: held to the node's room like a
+      // placement, before the agent is asked to make or touch the file
+      var refused = placer.admitSize(disk, node.get(), size, capacity(state));
+      if (refused.isPresent()) {
+        backoffs.reset(uid);
+        String reason = refused.get().reason();
+        Outcome outcome = state != null && state.phase() == DiskState.Phase.Ready
+            ? new Outcome.GrowRefused(state, reason, refused.get().message())
+            : new Outcome.Unschedulable(reason, refused.get().message());
+        return new Step(outcome, readyRecheck);
       }
       state = agent.putDisk(ns, name, new PutDiskRequest(uid, disk.getSpec()));
       metrics.agentCall("put", "ok");
@@ -109,6 +122,6 @@ final class AgentDriver {
   }
 
   private static long capacity(DiskState state) {
-    return state.capacityBytes() == null ? 0 : state.capacityBytes();
+    return state == null || state.capacityBytes() == null ? 0 : state.capacityBytes();
   }
 }

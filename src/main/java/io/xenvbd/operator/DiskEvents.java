@@ -16,8 +16,8 @@ import java.util.Set;
  * however often a reconcile repeats.
  */
 final class DiskEvents {
-  /** Ready reasons that mean "working on it", not a problem worth a Warning. */
-  private static final Set<String> PROGRESS = Set.of(Reasons.PROVISIONING, Reasons.RESIZING, Reasons.READY);
+  /** Ready and Resized reasons that mean "working on it" or "done", not a problem worth a Warning. */
+  private static final Set<String> PROGRESS = Set.of(Reasons.PROVISIONING, Reasons.RESIZING, Reasons.RESIZED, Reasons.READY);
 
   private final EventRecorder recorder;
 
@@ -43,8 +43,14 @@ final class DiskEvents {
       recorder.normal(disk, Reasons.RESIZED, "image grown from " + Sizes.human(before.capacityBytes()) + " to "
           + Sizes.human(now.capacityBytes()));
     }
-    Optional<Condition> was = Conditions.find(before.conditions(), Conditions.READY);
-    Optional<Condition> is = Conditions.find(now.conditions(), Conditions.READY);
+    warnOnProblem(disk, before, now, Conditions.READY);
+    // a refused grow leaves Ready True: its warning comes from Resized
+    warnOnProblem(disk, before, now, Conditions.RESIZED);
+  }
+
+  private void warnOnProblem(VirtualDisk disk, VirtualDiskStatus before, VirtualDiskStatus now, String type) {
+    Optional<Condition> was = Conditions.find(before.conditions(), type);
+    Optional<Condition> is = Conditions.find(now.conditions(), type);
     if (is.isPresent() && !PROGRESS.contains(is.get().getReason()) && (was.isEmpty()
         || !Objects.equals(was.get().getReason(), is.get().getReason())
         || !Objects.equals(was.get().getMessage(), is.get().getMessage()))) {

@@ -35,8 +35,9 @@ final class InformerClusterView implements ClusterView {
 
   /**
    * Disks a change of this node may move: those not Ready that could be placed on it or are on it,
-   * and those on it whose LoopDeviceAvailable condition the node's loop devices now contradict (a
-   * Ready disk is otherwise only looked at every readyRecheck, and a heartbeat changes every node).
+   * those on it whose LoopDeviceAvailable condition the node's loop devices now contradict, and those
+   * on it whose grow was refused (the node may have room now). A Ready disk is otherwise only looked
+   * at every readyRecheck, and a heartbeat changes every node.
    */
   private Set<ResourceID> waitingOn(Dom0Node node) {
     String name = node.getMetadata().getName();
@@ -46,7 +47,8 @@ final class InformerClusterView implements ClusterView {
             || (d.getStatus().nodeName() == null || name.equals(d.getStatus().nodeName()))
                 && !Conditions.isTrue(d.getStatus().conditions(), Conditions.READY)
             || name.equals(d.getStatus().nodeName()) && !loops.equals(Conditions.find(d.getStatus().conditions(),
-                Conditions.LOOP_DEVICE_AVAILABLE).map(c -> c.getStatus()).orElse(null)))
+                Conditions.LOOP_DEVICE_AVAILABLE).map(c -> c.getStatus()).orElse(null))
+            || name.equals(d.getStatus().nodeName()) && Ledger.sizeRefused(d.getStatus()))
         .map(ResourceID::fromResource)
         .collect(Collectors.toSet());
   }

@@ -26,6 +26,12 @@ sealed interface Outcome {
   /** The image exists with the desired size. */
   record Done(DiskState state) implements Outcome {}
 
+  /**
+   * The image exists, smaller than spec.size, and the grow is refused (InsufficientStorage or
+   * QuotaExceeded): nothing was sent to the agent, and the image stays usable at its size.
+   */
+  record GrowRefused(DiskState state, String reason, String message) implements Outcome {}
+
   /** Deletion cannot finish yet (image in use, node unreachable). */
   record Blocked(String cause, String message) implements Outcome {}
 }

@@ -35,6 +35,8 @@ final class StatusBuilder {
     VirtualDiskStatus.Progress progress = null;
     if (outcome instanceof Outcome.Done done) {
       image = Image.of(done.state());
+    } else if (outcome instanceof Outcome.GrowRefused refused) {
+      image = Image.of(refused.state());
     } else if (outcome instanceof Outcome.Working w) {
       DiskState s = w.state();
       progress = new VirtualDiskStatus.Progress(s.stage(), s.percent(), s.bytesDone(), s.bytesTotal());
@@ -44,6 +46,8 @@ final class StatusBuilder {
     List<Condition> c = old.conditions();
     c = set(c, Conditions.SCHEDULED, scheduled(nodeName, outcome), gen);
     c = set(c, Conditions.PROVISIONED, provisioned(outcome, imageExists, old), gen);
+    Cond resized = resized(outcome, old, image);
+    if (resized != null) c = set(c, Conditions.RESIZED, resized, gen);
     c = set(c, Conditions.LOOP_DEVICE_AVAILABLE, loop(node), gen);
     c = set(c, Conditions.READY, ready(outcome, nodeName, image), gen);
     LoopDevices loops = node == null || node.getStatus() == null || node.getStatus().loopDevices() == null
@@ -92,6 +96,9 @@ final class StatusBuilder {
     if (o instanceof Outcome.Done d) {
       return new Cond(Conditions.TRUE, Reasons.PROVISIONED, "image built at " + d.state().path());
     }
+    if (o instanceof Outcome.GrowRefused g) {
+      return new Cond(Conditions.TRUE, Reasons.PROVISIONED, "image built at " + g.state().path());
+    }
     if (o instanceof Outcome.Working w && w.state().phase() == DiskState.Phase.Resizing) {
       return new Cond(Conditions.TRUE, Reasons.RESIZING, "image exists; growing it to " + human(w.state().capacityBytes()));
     }
@@ -107,6 +114,22 @@ final class StatusBuilder {
     if (o instanceof Outcome.Invalid i) return new Cond(Conditions.FALSE, i.reason(), "not built: " + i.message());
     if (o instanceof Outcome.Unreachable u) return new Cond(Conditions.UNKNOWN, u.reason(), u.message());
     return new Cond(Conditions.FALSE, Reasons.WAITING_FOR_NODE, "waiting for the disk to be placed and built");
+  }
+
+  /**
+   * Present from the first grow on (as a PersistentVolumeClaim's resize conditions are): False while
+   * the image grows or when the grow is refused, True once the image has spec.size. Null: unchanged.
+   */
+  private static Cond resized(Outcome o, VirtualDiskStatus old, Image image) {
+    if (o instanceof Outcome.GrowRefused g) return new Cond(Conditions.FALSE, g.reason(), g.message());
+    if (o instanceof Outcome.Working w && w.state().phase() == DiskState.Phase.Resizing) {
+      return new Cond(Conditions.FALSE, Reasons.RESIZING, "growing the image to " + human(w.state().capacityBytes()));
+    }
+    boolean grown = old.capacityBytes() != null && image.capacityBytes() != null && image.capacityBytes() > old.capacityBytes();
+    if (o instanceof Outcome.Done && (grown || Conditions.find(old.conditions(), Conditions.RESIZED).isPresent())) {
+      return new Cond(Conditions.TRUE, Reasons.RESIZED, "the image has the " + human(image.capacityBytes()) + " spec.size asks");
+    }
+    return null;
   }
 
   /** The LoopDeviceAvailable status (True, False, Unknown) the node's current status gives its disks. */
@@ -130,6 +153,11 @@ final class StatusBuilder {
       return new Cond(Conditions.TRUE, Reasons.READY, "image of " + human(image.capacityBytes())
           + " ready on dom0 node " + nodeName + " at " + image.path());
     }
+    if (o instanceof Outcome.GrowRefused) {
+      // usable as it is: kubectl wait --for=condition=Ready goes on working; the Resized condition says why not grown
+      return new Cond(Conditions.TRUE, Reasons.READY, "image of " + human(image.capacityBytes()) + " ready on dom0 node "
+          + nodeName + " at " + image.path() + "; not grown to spec.size (see condition Resized)");
+    }
     if (o instanceof Outcome.Working w) {
       return new Cond(Conditions.FALSE, w.state().phase() == DiskState.Phase.Resizing
           ? Reasons.RESIZING : Reasons.PROVISIONING, stage(w.state()));
@@ -146,7 +174,7 @@ final class StatusBuilder {
   }
 
   private static Phase phase(Outcome o, VirtualDiskStatus old) {
-    if (o instanceof Outcome.Done) return Phase.Ready;
+    if (o instanceof Outcome.Done || o instanceof Outcome.GrowRefused) return Phase.Ready;
     if (o instanceof Outcome.Working) return Phase.Provisioning;
     if (o instanceof Outcome.Failed) return Phase.Failed;
     if (o instanceof Outcome.Invalid i) return Reasons.INVALID_SPEC.equals(i.reason()) ? Phase.Failed : Phase.Pending;

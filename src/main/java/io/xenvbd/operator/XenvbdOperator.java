@@ -34,8 +34,9 @@ public final class XenvbdOperator implements AutoCloseable {
     Backoffs backoffs = new Backoffs(config, clock);
     EventRecorder recorder = new EventRecorder(client, clock, metrics, config.identity());
     StatusBuilder statuses = new StatusBuilder(clock);
+    Placer placer = new Placer(cluster, clock);
     VirtualDiskReconciler reconciler = new VirtualDiskReconciler(cluster, new SpecValidator(cluster),
-        new Placer(cluster, clock), new AgentDriver(agents, cluster, backoffs, clock, metrics, config.readyRecheck()), statuses,
+        placer, new AgentDriver(agents, cluster, placer, backoffs, clock, metrics, config.readyRecheck()), statuses,
         new DiskEvents(recorder), new Reclaimer(cluster, agents, metrics),
         new StatusWriter(client, config.useSsaForStatus()), recorder, backoffs, config, metrics);
     this.operator = new Operator(o -> {

@@ -54,6 +54,12 @@ class CrdFilesTest {
     assertThat(v.getSubresources().getStatus()).isNotNull();
     assertThat(v.getAdditionalPrinterColumns()).extracting(c -> c.getName())
         .containsExactly("Loop", "Available", "Disks", "Ready", "Age");
+    JSONSchemaProps spec = v.getSchema().getOpenAPIV3Schema().getProperties().get("spec");
+    JSONSchemaProps allowed = spec.getProperties().get("allowedNamespaces");
+    assertThat(allowed.getItems().getSchema().getPattern()).isEqualTo(Dom0NodeSpec.NAMESPACE_NAME);
+    assertThat(allowed.getMaxItems()).isEqualTo((long) Dom0NodeSpec.MAX_ALLOWED_NAMESPACES);
+    assertThat(spec.getProperties().get("maxBytesPerNamespace").getPattern()).isEqualTo(Validation.POSITIVE_QUANTITY);
+    assertThat(spec.getProperties().get("unschedulable").getDescription()).contains("spec.nodeName", "Disks already placed");
   }
 
   @Test

@@ -166,6 +166,34 @@ class OperatorWithRealAgentsTest {
   }
 
   @Test
+  void placementCannotBeSteppedAroundByNodeNameOrByAGrow() throws Exception {
+    cordon("node-b", true, 1.0);
+    h.create(Fixtures.disk("ns1", "pinned", Fixtures.spec("node-b", "16Mi", null, null, null)));
+    VirtualDisk refused = h.awaitCondition("ns1", "pinned", Conditions.SCHEDULED, Conditions.FALSE, Reasons.NODE_CORDONED);
+    assertThat(refused.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Pending);
+
+    h.create(Fixtures.disk("ns1", "d", Fixtures.spec("node-a", "16Mi", null, null, null)));
+    Path image = Path.of(h.awaitReady("ns1", "d").getStatus().path());
+    edit("d", "1Pi"); // far beyond any images root here
+    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.RESIZED, Conditions.FALSE, Reasons.INSUFFICIENT_STORAGE);
+    assertThat(h.condition(d, Conditions.READY).getStatus()).isEqualTo(Conditions.TRUE);
+    assertThat(d.getStatus().capacityBytes()).isEqualTo(16 * MI);
+    assertThat(Files.size(image)).as("the file was not grown").isEqualTo(16 * MI);
+    assertThat(ext4Bytes(image)).isEqualTo(16 * MI);
+
+    // the refused grow holds no room, and a cordon leaves the disks already on a node alone
+    h.create(Fixtures.disk("ns1", "after", Fixtures.spec("node-a", "16Mi", null, null, null)));
+    h.awaitReady("ns1", "after");
+    cordon("node-a", true, 1.0);
+    h.create(Fixtures.disk("ns1", "late", Fixtures.spec("node-a", "16Mi", null, null, null)));
+    h.awaitCondition("ns1", "late", Conditions.SCHEDULED, Conditions.FALSE, Reasons.NODE_CORDONED);
+    assertThat(Conditions.isTrue(h.get("ns1", "after").getStatus().conditions(), Conditions.READY)).isTrue();
+    assertThat(nodes.images("node-a")).containsExactly("ns1/after.img", "ns1/d.img");
+    assertThat(nodes.images("node-b")).isEmpty();
+    assertThat(nodes.builds("node-a")).isEqualTo(2);
+  }
+
+  @Test
   void deleteRemovesTheImageAndRetainKeepsIt() {
     h.create(Fixtures.disk("ns1", "gone", Fixtures.spec("node-a", "16Mi", null, null, null)));
     h.create(Fixtures.disk("ns1", "kept", Fixtures.spec("node-a", "16Mi", null, null, VirtualDiskSpec.ReclaimPolicy.Retain)));

@@ -108,6 +108,38 @@ class StatusBuilderTest {
     assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getMessage()).isEqualTo("never shrink");
   }
 
+  static DiskState resizing(long target) {
+    return new DiskState("ns", "d", "u", DiskState.Phase.Resizing, "Resize", null, null, 50, target, 4096L * 300,
+        "0b1c-uuid", "/img/ns/d.img", null, null, "digest", null);
+  }
+
+  @Test
+  void aRefusedGrowLeavesTheDiskReadyAtItsSizeWithResizedFalseSayingWhy() {
+    VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
+    d.getMetadata().setGeneration(1L);
+    VirtualDiskStatus built = step(d, T0, new Outcome.Done(ready(GI)));
+    assertThat(Conditions.find(built.conditions(), Conditions.RESIZED)).as("never grown: no Resized condition").isEmpty();
+
+    d.getMetadata().setGeneration(2L);
+    VirtualDiskStatus s = step(d, T0.plusSeconds(5),
+        new Outcome.GrowRefused(ready(GI), Reasons.INSUFFICIENT_STORAGE, "growing the image from 1Gi to 10Ti is refused: ..."));
+    assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
+    assertThat(s.capacityBytes()).isEqualTo(GI);
+    assertThat(s.conditions()).extracting(c -> c.getType() + "=" + c.getStatus() + "/" + c.getReason())
+        .containsExactly("Scheduled=True/NodeAssigned", "Provisioned=True/Provisioned", "Resized=False/InsufficientStorage",
+            "LoopDeviceAvailable=True/LoopDeviceFree", "Ready=True/Ready");
+    var ready = Conditions.find(s.conditions(), Conditions.READY).get();
+    assertThat(ready.getMessage()).contains("image of 1Gi ready", "not grown to spec.size (see condition Resized)");
+    assertThat(ready.getLastTransitionTime()).as("Ready never flipped").isEqualTo("2026-01-01T12:00:00Z");
+
+    s = step(d, T0.plusSeconds(10), new Outcome.Working(resizing(2 * GI)));
+    assertThat(Conditions.find(s.conditions(), Conditions.RESIZED).get().getReason()).isEqualTo(Reasons.RESIZING);
+    s = step(d, T0.plusSeconds(15), new Outcome.Done(ready(2 * GI)));
+    var resized = Conditions.find(s.conditions(), Conditions.RESIZED).get();
+    assertThat(resized.getStatus()).isEqualTo(Conditions.TRUE);
+    assertThat(resized.getMessage()).contains("2Gi");
+  }
+
   @Test
   void exhaustedLoopDevicesShowAsAFalseCondition() {
     Dom0Node full = Fixtures.node("a", 10 * GI, 0, 8, 8, false, T0, 10);

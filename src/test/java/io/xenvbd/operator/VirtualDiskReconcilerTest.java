@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.xenvbd.api.Conditions;
+import io.xenvbd.api.Dom0Node;
+import io.xenvbd.api.Dom0NodeSpec;
 import io.xenvbd.api.Reasons;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec;
@@ -13,6 +15,7 @@ import io.xenvbd.api.VirtualDiskStatus;
 import io.xenvbd.protocol.ErrorCodes;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -114,6 +117,106 @@ class VirtualDiskReconcilerTest {
     h.create(Fixtures.disk("ns1", "d", "1Gi"));
     VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.SCHEDULED, Conditions.FALSE, Reasons.LOOP_DEVICES_EXHAUSTED);
     assertThat(h.condition(d, Conditions.SCHEDULED).getMessage()).contains("no free loop device (8/8 in use)");
+  }
+
+  @Test
+  void aCordonedNodeNamedBySpecNodeNameKeepsTheDiskPendingAndUnbuiltUntilUncordoned() {
+    FakeNode a = h.fake("a");
+    h.putNode(Fixtures.node("a", 10 * GI, 0, 8, 0, true, Instant.now(), 3600));
+    h.create(Fixtures.disk("ns1", "d", Fixtures.spec("a", "1Gi", null, null, null)));
+
+    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.SCHEDULED, Conditions.FALSE, Reasons.NODE_CORDONED);
+    assertThat(d.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Pending);
+    assertThat(d.getStatus().nodeName()).isNull();
+    assertThat(h.condition(d, Conditions.READY).getReason()).isEqualTo(Reasons.NODE_CORDONED);
+    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("Dom0Node a is cordoned", "uncordon it");
+    assertThat(h.eventReasons("ns1", "d")).contains(Reasons.NODE_CORDONED);
+    assertThat(a.builds.get()).isZero();
+
+    h.putNode(Fixtures.node("a", 10 * GI, 0, 8, 0, false, Instant.now(), 3600));
+    assertThat(h.awaitReady("ns1", "d").getStatus().nodeName()).isEqualTo("a");
+  }
+
+  @Test
+  void aNodeThatDoesNotAllowTheNamespaceIsRefusedWhenNamed() {
+    FakeNode a = h.fake("a");
+    Dom0Node node = Fixtures.node("a", 10 * GI, 0);
+    node.setSpec(new Dom0NodeSpec(false, 1.0, List.of("ns2"), null));
+    h.putNode(node);
+    h.create(Fixtures.disk("ns1", "d", Fixtures.spec("a", "1Gi", null, null, null)));
+    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.SCHEDULED, Conditions.FALSE, Reasons.NAMESPACE_NOT_ALLOWED);
+    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("does not take disks from namespace ns1");
+    assertThat(a.builds.get()).isZero();
+  }
+
+  @Test
+  void cordoningANodeLeavesItsBuiltDisksInPlaceAndGrowable() {
+    FakeNode a = h.fake("a");
+    h.putNode(Fixtures.node("a", 10 * GI, 0));
+    h.create(Fixtures.disk("ns1", "d", Fixtures.spec("a", "64Mi", null, null, null)));
+    h.awaitReady("ns1", "d");
+    h.putNode(Fixtures.node("a", 10 * GI, 0, 8, 1, true, Instant.now(), 3600));
+
+    edit("ns1", "d", "128Mi", null);
+    await().atMost(Duration.ofSeconds(10)).until(() -> Long.valueOf(128 * MI).equals(h.get("ns1", "d").getStatus().capacityBytes())
+        && Conditions.isTrue(h.get("ns1", "d").getStatus().conditions(), Conditions.READY));
+    assertThat(h.get("ns1", "d").getStatus().nodeName()).isEqualTo("a");
+    assertThat(a.builds.get()).as("built once, never rebuilt").isEqualTo(1);
+    assertThat(a.capacity("ns1", "d")).isEqualTo(128 * MI);
+  }
+
+  @Test
+  void aGrowBeyondTheNodesRoomIsRefusedTheImageUntouchedAndReadyStaysTrue() {
+    FakeNode a = h.fake("a");
+    h.putNode(Fixtures.node("a", 250 * GI, 0));
+    h.create(Fixtures.disk("ns1", "d", Fixtures.spec("a", "1Gi", null, null, null)));
+    h.awaitReady("ns1", "d");
+
+    edit("ns1", "d", "10Ti", null);
+    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.RESIZED, Conditions.FALSE, Reasons.INSUFFICIENT_STORAGE);
+    assertThat(h.condition(d, Conditions.RESIZED).getMessage())
+        .contains("growing the image from 1Gi to 10Ti is refused", "stays usable at 1Gi", "free space on a");
+    assertThat(d.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
+    assertThat(d.getStatus().capacityBytes()).isEqualTo(GI);
+    assertThat(h.condition(d, Conditions.READY).getStatus()).isEqualTo(Conditions.TRUE);
+    assertThat(a.capacity("ns1", "d")).as("the agent was never asked to grow").isEqualTo(GI);
+    await().untilAsserted(() -> assertThat(h.events("ns1", "d"))
+        .anyMatch(e -> e.startsWith("Warning InsufficientStorage: growing the image")));
+
+    // the refused 10Ti promises nothing: a later disk on the node is placed
+    h.create(Fixtures.disk("ns1", "later", Fixtures.spec("a", "200Gi", null, null, null)));
+    assertThat(h.awaitReady("ns1", "later").getStatus().nodeName()).isEqualTo("a");
+
+    // room appears (the admin raises the ratio): the grow goes ahead by itself
+    Dom0Node roomy = Fixtures.node("a", 250 * GI, 0);
+    roomy.setSpec(new Dom0NodeSpec(false, 50.0));
+    h.putNode(roomy);
+    h.awaitCondition("ns1", "d", Conditions.RESIZED, Conditions.TRUE, Reasons.RESIZED);
+    assertThat(a.capacity("ns1", "d")).isEqualTo(10L << 40);
+  }
+
+  @Test
+  void aDiskWhoseSizeGrewAfterPlacementIsNotBuiltBeyondTheNode() {
+    FakeNode a = h.fake("a");
+    h.putNode(Fixtures.node("a", 10 * GI, 0));
+    h.stopOperator();
+    // placed at a size that fitted by an operator that stopped right after; spec.size grown since
+    h.create(Fixtures.disk("ns1", "d", Fixtures.spec("a", "10Ti", null, null, null)));
+    api.client.resources(VirtualDisk.class).inNamespace("ns1").withName("d").editStatus(cur -> {
+      cur.setStatus(new VirtualDiskStatus(VirtualDiskStatus.Phase.Pending, 1L, "a", null, null, null, null, null, "ext4",
+          null, null, null, List.of()));
+      return cur;
+    });
+    h.start(h.fakeAgents());
+
+    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.INSUFFICIENT_STORAGE);
+    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("building the image at spec.size 10Ti is refused",
+        "Dom0Node a has 10Gi left to promise");
+    assertThat(d.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Pending);
+    assertThat(a.builds.get()).isZero();
+    // it holds no room meanwhile
+    h.create(Fixtures.disk("ns1", "other", Fixtures.spec("a", "8Gi", null, null, null)));
+    h.awaitReady("ns1", "other");
   }
 
   @Test
