@@ -36,6 +36,7 @@ final class Canaries implements AutoCloseable {
   private Object victimLinks;
   private List<String> homeListing;
   private String scratchSha;
+  private byte[] scratchBytes;
 
   private Canaries(Path home, Path victim, Path victimDir, Path scratch, String loopDevice, int major, int minor) {
     this.home = home;
@@ -81,21 +82,24 @@ final class Canaries implements AutoCloseable {
     victimLinks = links(victim);
     homeListing = listing(home);
     scratchSha = scratchSha();
+    scratchBytes = read(scratch);
     armed = true;
   }
 
-  /** Every canary as armed; then the canary loop device is detached, whatever the outcome. */
-  void verify() {
+  /** Every canary as armed; {@code when} says at which point of the test they were read. */
+  void verify(String when) {
     SoftAssertions soft = new SoftAssertions();
     if (armed) {
-      soft.assertThat(Files.isRegularFile(victim, LinkOption.NOFOLLOW_LINKS)).as("victim " + victim + " is still a regular file")
+      soft.assertThat(Files.isRegularFile(victim, LinkOption.NOFOLLOW_LINKS)).as(when + ": victim " + victim + " is still a regular file")
           .isTrue();
-      soft.assertThat(sha256(victim)).as("victim " + victim + " content (sha256)").isEqualTo(victimSha);
-      soft.assertThat(links(victim)).as("victim " + victim + " link count").isEqualTo(victimLinks);
-      soft.assertThat(listing(victimDir)).as("victim directory " + victimDir + " stays empty").isEmpty();
-      soft.assertThat(listing(home)).as("nothing new beside the victim in " + home).isEqualTo(homeListing);
-      soft.assertThat(scratchSha()).as("canary block device " + loopDevice + " (" + major + ":" + minor
-          + ") content, read through its backing file").isEqualTo(scratchSha);
+      soft.assertThat(sha256(victim)).as(when + ": victim " + victim + " content (sha256; it now reads "
+          + printable(read(victim), 0) + ")").isEqualTo(victimSha);
+      soft.assertThat(links(victim)).as(when + ": victim " + victim + " link count").isEqualTo(victimLinks);
+      soft.assertThat(listing(victimDir)).as(when + ": victim directory " + victimDir + " stays empty").isEmpty();
+      soft.assertThat(listing(home)).as(when + ": nothing new beside the victim in " + home).isEqualTo(homeListing);
+      String sha = scratchSha();
+      soft.assertThat(sha).as(when + ": canary block device " + loopDevice + " (" + major + ":" + minor
+          + ") content, read through its backing file" + (sha.equals(scratchSha) ? "" : firstChange())).isEqualTo(scratchSha);
     }
     soft.assertAll();
   }
@@ -114,6 +118,32 @@ final class Canaries implements AutoCloseable {
     // A write through the node sits in the loop device's page cache until flushed to the backing file.
     RUN.exec(List.of("blockdev", "--flushbufs", loopDevice), Duration.ofMinutes(1), null);
     return sha256(scratch);
+  }
+
+  /** Where the canary device was written, and what: "vm1\n" at offset 0 says who did it. */
+  private String firstChange() {
+    byte[] now = read(scratch);
+    for (int i = 0; i < Math.min(now.length, scratchBytes.length); i++) {
+      if (now[i] != scratchBytes[i]) return "; written at offset " + i + ": " + printable(now, i);
+    }
+    return "; its length changed to " + now.length;
+  }
+
+  private static String printable(byte[] b, int from) {
+    StringBuilder s = new StringBuilder("'");
+    for (int i = from; i < Math.min(b.length, from + 40); i++) {
+      int c = b[i] & 0xff;
+      s.append(c == '\n' ? "\\n" : c >= 32 && c < 127 ? String.valueOf((char) c) : ".");
+    }
+    return s.append("'").toString();
+  }
+
+  private static byte[] read(Path p) {
+    try {
+      return Files.readAllBytes(p);
+    } catch (IOException e) {
+      return new byte[0];
+    }
   }
 
   private static Object links(Path p) {

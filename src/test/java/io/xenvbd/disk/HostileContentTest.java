@@ -33,6 +33,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.AfterEach;
@@ -91,7 +92,7 @@ class HostileContentTest {
   void canariesIntactAndNothingLeftAttached() throws Throwable {
     Throwable failure = null;
     try {
-      canaries.verify();
+      canaries.verify("at the end of the test");
     } catch (Throwable t) {
       failure = t;
     }
@@ -284,7 +285,7 @@ class HostileContentTest {
   // ---- 9. clones of guest-written disks ---------------------------------------------------------
 
   /** A published disk with /etc/hostname, then whatever the guest planted into its image file. */
-  private ImageInfo guestDisk(Mode m, String[] debugfs, java.util.function.Consumer<Path> mounted) {
+  private ImageInfo guestDisk(Mode m, String[] debugfs, Consumer<Path> mounted) {
     ImageInfo golden = engine(root, allowed).build(request("golden", spec(m.size, m.fs, null, new Tailor("golden", null, null))),
         ProgressListener.NONE);
     if (m.fs == Filesystem.xfs) HostileInputs.plantMounted(golden.path(), scratch, mounted);
@@ -347,10 +348,12 @@ class HostileContentTest {
   @Test
   void anArchiveOnTopOfACloneNeverExtractsThroughTheGuestsSymlinkedEtc() {
     Mode m = Mode.EXT4_LOOPMOUNT;
-    guestDisk(m, new String[] {"rm /etc/hostname", "rmdir /etc", "symlink /etc " + canaries.victimDir}, null);
+    ImageInfo golden = guestDisk(m, new String[] {"rm /etc/hostname", "rmdir /etc", "symlink /etc " + canaries.victimDir}, null);
+    assertThat(entry(golden, m, "/etc").type()).as("planted").isEqualTo("symlink");
     Path tree = tmp.resolve("tree");
     write(tree.resolve("etc/x"), "from-archive\n");
-    Path archive = tar(tree, allowed.resolve("on-clone.tar"), "etc");
+    // Only the file, no entry for etc itself: GNU tar would replace a symlink by the directory of such an entry.
+    Path archive = tar(tree, allowed.resolve("on-clone.tar"), "etc/x");
     Populate p = new Populate(null, new Populate.Archive(archive.toString(), null), new Populate.CloneFrom("golden"), null, m.method);
     build(m, "clone", p, null);
   }
@@ -358,7 +361,8 @@ class HostileContentTest {
   @Test
   void aHostPathsCopyOnTopOfACloneNeverWritesThroughTheGuestsSymlink() {
     Mode m = Mode.EXT4_LOOPMOUNT;
-    guestDisk(m, new String[] {"rm /etc/hostname", "cd /etc", "symlink hostname " + canaries.victim}, null);
+    ImageInfo golden = guestDisk(m, new String[] {"rm /etc/hostname", "cd /etc", "symlink hostname " + canaries.victim}, null);
+    assertThat(entry(golden, m, "/etc/hostname").type()).as("planted").isEqualTo("symlink");
     write(allowed.resolve("src/etc/hostname"), "from-source\n");
     Populate p = new Populate(List.of(new Populate.HostPath(allowed.resolve("src/etc").toString(), "/etc")), null,
         new Populate.CloneFrom("golden"), null, m.method);
@@ -433,35 +437,49 @@ class HostileContentTest {
   }
 
   /**
-   * Builds as the attack, bounded: a build stuck on something it opened fails the test, and its FIFOs
-   * are opened so that it can finish and release its mount and loop device before the canaries are read.
-   * A refusal must be a DiskException that leaves nothing published and nothing half-built.
+   * Builds as the attack, bounded, then checks the canaries first: what reached dom0 is the headline.
+   * A build stuck on something it opened fails the test, and its FIFOs are read so that it can
+   * finish and release its mount and loop device before the canaries are read. A refusal must be a
+   * DiskException that leaves nothing published and nothing half-built.
    */
   Outcome build(Mode m, String name, Populate p, Tailor t, ProgressListener progress) {
     canaries.arm();
     Supplier<ImageInfo> attack = () -> engine(root, allowed).build(request(name, spec(m.size, m.fs, p, t)), progress);
     Future<ImageInfo> f = builds.submit(attack::get);
+    Outcome outcome;
+    String hung = null;
     try {
-      return new Outcome(f.get(BOUND.toSeconds(), TimeUnit.SECONDS), null);
-    } catch (ExecutionException e) {
-      if (!(e.getCause() instanceof DiskException de)) throw new AssertionError("the build failed with " + e.getCause(), e.getCause());
-      assertThat(root.resolve("default/" + name + ".img")).as("nothing published after: " + de.getMessage()).doesNotExist();
-      assertThat(nonImageEntries(root)).as("nothing left after: " + de.getMessage()).isEmpty();
-      return new Outcome(null, de);
+      outcome = outcome(f, BOUND);
     } catch (TimeoutException e) {
-      List<Path> fifos = HostileInputs.unblockFifos(tmp);
+      List<Path> fifos = HostileInputs.unblockFifos(root);
       String after;
       try {
-        f.get(BOUND.toSeconds(), TimeUnit.SECONDS);
-        after = "it then built";
-      } catch (ExecutionException ee) {
-        after = "it then failed: " + ee.getCause();
-      } catch (TimeoutException | InterruptedException te) {
+        Outcome late = outcome(f, BOUND);
+        after = late.error == null ? "it then built" : "it then failed: " + late.error.getMessage();
+      } catch (TimeoutException te) {
         f.cancel(true);
         after = "it still did not finish";
       }
-      return fail("the build did not finish within " + BOUND.toSeconds() + " s; after opening the FIFOs " + fifos
-          + " " + after);
+      hung = "the build did not finish within " + BOUND.toSeconds() + " s; after reading the FIFOs " + fifos + " " + after;
+      outcome = null;
+    }
+    canaries.verify(hung != null ? "after a build that hung" : outcome.error == null ? "after a successful build"
+        : "after a build that failed with " + outcome.error.code() + ": " + outcome.error.getMessage());
+    if (hung != null) return fail(hung);
+    if (outcome.error != null) {
+      String why = outcome.error.getMessage();
+      assertThat(root.resolve("default/" + name + ".img")).as("nothing published after: " + why).doesNotExist();
+      assertThat(nonImageEntries(root)).as("nothing left after: " + why).isEmpty();
+    }
+    return outcome;
+  }
+
+  private static Outcome outcome(Future<ImageInfo> f, Duration bound) throws TimeoutException {
+    try {
+      return new Outcome(f.get(bound.toSeconds(), TimeUnit.SECONDS), null);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof DiskException de) return new Outcome(null, de);
+      throw new AssertionError("the build failed with " + e.getCause() + " instead of a DiskException", e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new AssertionError(e);
@@ -480,7 +498,7 @@ class HostileContentTest {
       return error;
     }
 
-    void ifBuilt(java.util.function.Consumer<ImageInfo> check) {
+    void ifBuilt(Consumer<ImageInfo> check) {
       if (image != null) check.accept(image);
     }
   }

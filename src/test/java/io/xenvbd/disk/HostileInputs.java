@@ -4,20 +4,19 @@ import static io.xenvbd.disk.DiskTestSupport.RUN;
 
 import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -229,9 +228,10 @@ final class HostileInputs {
   }
 
   /**
-   * Opens every FIFO under {@code dir} read-write for a moment: that never blocks, and it releases
-   * whatever blocked opening one (a writer waiting for a reader, or the reverse), so a build that hung
-   * on a FIFO can finish and clean up. Returns the FIFOs it opened.
+   * Reads every FIFO under {@code dir} for a moment (cat, up to 5 s each, all at once): that releases a
+   * writer blocked opening one, so a build that hung on a FIFO can finish and release its mount and
+   * loop device. The reader ends when the writer closes, so it does not keep the mount busy. Returns
+   * the FIFOs it read.
    */
   static List<Path> unblockFifos(Path dir) {
     List<Path> fifos = new ArrayList<>();
@@ -252,20 +252,21 @@ final class HostileInputs {
     } catch (IOException e) {
       throw new RuntimeException(e);
     }
-    List<FileChannel> open = new ArrayList<>();
+    List<Process> readers = new ArrayList<>();
     for (Path f : fifos) {
       try {
-        open.add(FileChannel.open(f, StandardOpenOption.READ, StandardOpenOption.WRITE));
+        readers.add(new ProcessBuilder("timeout", "5", "cat", f.toString())
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD).start());
       } catch (IOException ignored) {
-        // gone meanwhile
+        // no reader for this one: the bound has failed the test already
       }
     }
-    Canaries.sleep(2000);
-    for (FileChannel c : open) {
+    for (Process r : readers) {
       try {
-        c.close();
-      } catch (IOException ignored) {
-        // nothing to do
+        r.waitFor(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
       }
     }
     return fifos;
