@@ -1,8 +1,6 @@
 package io.xenvbd.disk;
 
-import static io.xenvbd.disk.DiskTestSupport.assertNothingAttachedUnder;
-import static io.xenvbd.disk.DiskTestSupport.engine;
-import static io.xenvbd.disk.DiskTestSupport.nonImageEntries;
+import static io.xenvbd.disk.AttackRig.populate;
 import static io.xenvbd.disk.DiskTestSupport.request;
 import static io.xenvbd.disk.DiskTestSupport.spec;
 import static io.xenvbd.disk.HostileInputs.hardlink;
@@ -12,11 +10,12 @@ import static io.xenvbd.disk.HostileInputs.symlink;
 import static io.xenvbd.disk.HostileInputs.tar;
 import static io.xenvbd.disk.HostileInputs.write;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
 import io.xenvbd.api.Populate;
 import io.xenvbd.api.Tailor;
 import io.xenvbd.api.VirtualDiskSpec.Filesystem;
+import io.xenvbd.disk.AttackRig.Mode;
+import io.xenvbd.disk.AttackRig.Outcome;
 import io.xenvbd.disk.HostileInputs.Entry;
 import io.xenvbd.testing.RequiresRoot;
 import java.io.IOException;
@@ -24,17 +23,9 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -53,59 +44,26 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 @RequiresRoot
 class HostileContentTest {
-  /** A build of these tiny images takes seconds; one that takes this long is stuck on what it opened. */
-  static final Duration BOUND = Duration.ofSeconds(60);
-
   @TempDir Path tmp;
   @TempDir Path victimHome;
   Path root;
   Path allowed;
   Path scratch;
   Canaries canaries;
-  final ExecutorService builds = Executors.newCachedThreadPool();
-
-  enum Mode {
-    EXT4_OFFLINE(Filesystem.ext4, Populate.Method.Offline, "32Mi"),
-    EXT4_LOOPMOUNT(Filesystem.ext4, Populate.Method.LoopMount, "32Mi"),
-    XFS_LOOPMOUNT(Filesystem.xfs, Populate.Method.LoopMount, "320Mi");
-
-    final Filesystem fs;
-    final Populate.Method method;
-    final String size;
-
-    Mode(Filesystem fs, Populate.Method method, String size) {
-      this.fs = fs;
-      this.method = method;
-      this.size = size;
-    }
-  }
+  AttackRig rig;
 
   @BeforeEach
   void setUp() throws IOException {
-    root = tmp.resolve("images");
-    allowed = Files.createDirectories(tmp.resolve("allowed"));
-    scratch = Files.createDirectories(tmp.resolve("scratch"));
-    canaries = Canaries.create(victimHome);
+    rig = AttackRig.open(tmp, victimHome);
+    root = rig.root;
+    allowed = rig.allowed;
+    scratch = rig.scratch;
+    canaries = rig.canaries;
   }
 
   @AfterEach
   void canariesIntactAndNothingLeftAttached() throws Throwable {
-    Throwable failure = null;
-    try {
-      canaries.verify("at the end of the test");
-    } catch (Throwable t) {
-      failure = t;
-    }
-    canaries.close();
-    builds.shutdownNow();
-    try {
-      assertNothingAttachedUnder(tmp);
-      assertNothingAttachedUnder(victimHome);
-    } catch (Throwable t) {
-      if (failure == null) failure = t;
-      else failure.addSuppressed(t);
-    }
-    if (failure != null) throw failure;
+    rig.close();
   }
 
   // ---- 1. device node at a tailored path --------------------------------------------------------
@@ -286,7 +244,7 @@ class HostileContentTest {
 
   /** A published disk with /etc/hostname, then whatever the guest planted into its image file. */
   private ImageInfo guestDisk(Mode m, String[] debugfs, Consumer<Path> mounted) {
-    ImageInfo golden = engine(root, allowed).build(request("golden", spec(m.size, m.fs, null, new Tailor("golden", null, null))),
+    ImageInfo golden = rig.engine().build(request("golden", spec(m.size, m.fs, null, new Tailor("golden", null, null))),
         ProgressListener.NONE);
     if (m.fs == Filesystem.xfs) HostileInputs.plantMounted(golden.path(), scratch, mounted);
     else HostileInputs.plantExt(golden.path(), scratch, debugfs);
@@ -427,80 +385,12 @@ class HostileContentTest {
 
   // ---- helpers ----------------------------------------------------------------------------------
 
-  static Populate populate(Mode m, Path archive, List<Populate.HostPath> hostPaths, List<String> createDirs) {
-    return new Populate(hostPaths, archive == null ? null : new Populate.Archive(archive.toString(), null), null,
-        createDirs, m.method);
-  }
-
   Outcome build(Mode m, String name, Populate p, Tailor t) {
-    return build(m, name, p, t, ProgressListener.NONE);
+    return rig.build(m, name, p, t, ProgressListener.NONE);
   }
 
-  /**
-   * Builds as the attack, bounded, then checks the canaries first: what reached dom0 is the headline.
-   * A build stuck on something it opened fails the test, and its FIFOs are read so that it can
-   * finish and release its mount and loop device before the canaries are read. A refusal must be a
-   * DiskException that leaves nothing published and nothing half-built.
-   */
   Outcome build(Mode m, String name, Populate p, Tailor t, ProgressListener progress) {
-    canaries.arm();
-    Supplier<ImageInfo> attack = () -> engine(root, allowed).build(request(name, spec(m.size, m.fs, p, t)), progress);
-    Future<ImageInfo> f = builds.submit(attack::get);
-    Outcome outcome;
-    String hung = null;
-    try {
-      outcome = outcome(f, BOUND);
-    } catch (TimeoutException e) {
-      List<Path> fifos = HostileInputs.unblockFifos(root);
-      String after;
-      try {
-        Outcome late = outcome(f, BOUND);
-        after = late.error == null ? "it then built" : "it then failed: " + late.error.getMessage();
-      } catch (TimeoutException te) {
-        f.cancel(true);
-        after = "it still did not finish";
-      }
-      hung = "the build did not finish within " + BOUND.toSeconds() + " s; after reading the FIFOs " + fifos + " " + after;
-      outcome = null;
-    }
-    canaries.verify(hung != null ? "after a build that hung" : outcome.error == null ? "after a successful build"
-        : "after a build that failed with " + outcome.error.code() + ": " + outcome.error.getMessage());
-    if (hung != null) return fail(hung);
-    if (outcome.error != null) {
-      String why = outcome.error.getMessage();
-      assertThat(root.resolve("default/" + name + ".img")).as("nothing published after: " + why).doesNotExist();
-      assertThat(nonImageEntries(root)).as("nothing left after: " + why).isEmpty();
-    }
-    return outcome;
-  }
-
-  private static Outcome outcome(Future<ImageInfo> f, Duration bound) throws TimeoutException {
-    try {
-      return new Outcome(f.get(bound.toSeconds(), TimeUnit.SECONDS), null);
-    } catch (ExecutionException e) {
-      if (e.getCause() instanceof DiskException de) return new Outcome(null, de);
-      throw new AssertionError("the build failed with " + e.getCause() + " instead of a DiskException", e.getCause());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new AssertionError(e);
-    }
-  }
-
-  record Outcome(ImageInfo image, DiskException error) {
-    ImageInfo built() {
-      if (error != null) throw new AssertionError("expected the build to succeed, it failed: " + error.code() + ": "
-          + error.getMessage(), error);
-      return image;
-    }
-
-    DiskException refused() {
-      assertThat(image).as("expected the build to be refused, it published " + image).isNull();
-      return error;
-    }
-
-    void ifBuilt(Consumer<ImageInfo> check) {
-      if (image != null) check.accept(image);
-    }
+    return rig.build(m, name, p, t, progress);
   }
 
   Entry entry(ImageInfo img, Mode m, String guestPath) {

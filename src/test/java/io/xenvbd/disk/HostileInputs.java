@@ -33,10 +33,7 @@ final class HostileInputs {
   /** One entry of an image, as lstat sees it: type, permission bits, content of a regular file, device number. */
   record Entry(String type, int mode, String content, String device) {
     static final Entry MISSING = new Entry("missing", 0, null, null);
-
-    boolean isFile(String expected) {
-      return type.equals("regular") && expected.equals(content);
-    }
+    static final Entry UNDER_SYMLINK = new Entry("under a symlink", 0, null, null);
   }
 
   static void mkdirs(Path dir) {
@@ -130,7 +127,7 @@ final class HostileInputs {
     Map<String, Entry> out = new LinkedHashMap<>();
     if (fs == Filesystem.xfs) {
       withMount(image, scratch, "ro,loop,nodev,nosuid,noexec", mnt -> {
-        for (String g : guestPaths) out.put(g, lstat(mnt.resolve(g.substring(1))));
+        for (String g : guestPaths) out.put(g, lstatInside(mnt, g));
         return null;
       });
     } else {
@@ -164,6 +161,17 @@ final class HostileInputs {
     String content = type.equals("regular")
         ? RUN.run("debugfs", "-R", "cat " + guestPath, image.toString()).stdout() : null;
     return new Entry(type, mode, content, device);
+  }
+
+  /** lstat of a guest path under a mount, never through a symlinked directory (which could lead into dom0). */
+  private static Entry lstatInside(Path mnt, String guestPath) {
+    Path p = mnt;
+    Path rel = Path.of(guestPath.substring(1));
+    for (int i = 0; i < rel.getNameCount() - 1; i++) {
+      p = p.resolve(rel.getName(i).toString());
+      if (Files.isSymbolicLink(p)) return Entry.UNDER_SYMLINK;
+    }
+    return lstat(mnt.resolve(rel));
   }
 
   private static Entry lstat(Path p) {
