@@ -44,7 +44,7 @@ class DiskServiceFairnessTest {
     Files.writeString(tree.resolve("hostname"), "guest\n");
     archives = new TricklingArchiveServer(tree.getParent(), dir);
     engine = new DiskEngine(new EngineConfig(root, List.of(), Duration.ofSeconds(2), Duration.ofMinutes(5),
-        new UrlPolicy(List.of("http://127.0.0.1:"), List.of("127.0.0.1"))));
+        new UrlPolicy(List.of(archives.url("x").replaceFirst("/x\\.tar$", "/")), List.of("127.0.0.1"))));
   }
 
   @AfterEach
