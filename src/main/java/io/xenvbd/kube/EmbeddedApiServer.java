@@ -8,35 +8,65 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.net.PemKeyCertOptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
  * A Kubernetes API server in this process: the fabric8 mock server's CRUD store behind a Vert.x
  * HTTP front that adds what kubectl and java-operator-sdk need (discovery, OpenAPI stub, tables,
  * merge/JSON/apply patches, streaming watches, schema and CEL validation, real conflicts).
- * Plain HTTP on 127.0.0.1, no authentication: it is for local mode and tests.
+ * HTTPS on 127.0.0.1 for local mode and tests ({@link ServerTls}: client-go sends credentials only
+ * over TLS); every request but the health checks must carry the server's bearer token
+ * ({@link Authentication}), which {@link #client()}, {@link #clientConfig()} and
+ * {@link #writeKubeconfig} pass on with the CA to trust. There is no authorization: whoever has the
+ * token may do anything.
  */
 public final class EmbeddedApiServer implements AutoCloseable {
+  private static final Set<PosixFilePermission> OWNER_FILE = PosixFilePermissions.fromString("rw-------");
+  private static final Set<PosixFilePermission> OWNER_DIR = PosixFilePermissions.fromString("rwx------");
   private final Vertx vertx;
   private final HttpServer server;
   private final WatchHub hub;
   private final AuditLog audit;
   private final String url;
+  private final BearerToken token;
+  private final ServerTls tls;
 
-  private EmbeddedApiServer(Vertx vertx, HttpServer server, WatchHub hub, AuditLog audit) {
+  private EmbeddedApiServer(Vertx vertx, HttpServer server, WatchHub hub, AuditLog audit, BearerToken token,
+      ServerTls tls) {
     this.vertx = vertx;
     this.server = server;
     this.hub = hub;
     this.audit = audit;
-    this.url = "http://127.0.0.1:" + server.actualPort();
+    this.token = token;
+    this.tls = tls;
+    this.url = "https://127.0.0.1:" + server.actualPort();
+  }
+
+  /** Starts a server on 127.0.0.1 with a fresh token and certificate; see {@link #start(int, List, BearerToken, ServerTls)}. */
+  public static EmbeddedApiServer start(int port, List<Path> crdFiles) {
+    return start(port, crdFiles, BearerToken.generate(), ServerTls.generate());
   }
 
   /**
@@ -45,8 +75,12 @@ public final class EmbeddedApiServer implements AutoCloseable {
    * @param port the port, 0 for any free one
    * @param crdFiles CRD YAML files to install; null or empty: this project's CRDs, as
    *     {@link io.xenvbd.api.Crds} gives them (generated at process-classes, columns in model order)
+   * @param token the bearer token every request but the health checks must carry
+   * @param tls the certificate the server presents and the CA its clients trust
    */
-  public static EmbeddedApiServer start(int port, List<Path> crdFiles) {
+  public static EmbeddedApiServer start(int port, List<Path> crdFiles, BearerToken token, ServerTls tls) {
+    Objects.requireNonNull(token, "token");
+    Objects.requireNonNull(tls, "tls");
     List<String> crds = new ArrayList<>();
     try {
       if (crdFiles == null || crdFiles.isEmpty()) {
@@ -79,14 +113,16 @@ public final class EmbeddedApiServer implements AutoCloseable {
     }, false);
     try {
       HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(port)
+          .setSsl(true).setKeyCertOptions(new PemKeyCertOptions().setCertValue(Buffer.buffer(tls.certPem()))
+              .setKeyValue(Buffer.buffer(tls.keyPem())))
           .setMaxWebSocketFrameSize(16 * 1024 * 1024).setMaxWebSocketMessageSize(64 * 1024 * 1024));
       HttpServer[] self = {server};
       Discovery discovery = new Discovery(crdRegistry, () -> "127.0.0.1:" + self[0].actualPort());
       AuditLog audit = new AuditLog();
-      server.requestHandler(new ApiHandler(vertx, discovery, new WatchStream(vertx, hub, store),
-          new Reads(store, admission), new Writes(store, admission), audit));
+      server.requestHandler(new Authentication(token, new ApiHandler(vertx, discovery,
+          new WatchStream(vertx, hub, store), new Reads(store, admission), new Writes(store, admission), audit)));
       server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-      return new EmbeddedApiServer(vertx, server, hub, audit);
+      return new EmbeddedApiServer(vertx, server, hub, audit, token, tls);
     } catch (Exception e) {
       vertx.close();
       throw new IllegalStateException("cannot start the embedded API server on 127.0.0.1:" + port
@@ -99,6 +135,11 @@ public final class EmbeddedApiServer implements AutoCloseable {
     return start(port, List.of());
   }
 
+  /** Starts a server with this project's CRDs, token and certificate given (local mode keeps both across restarts). */
+  public static EmbeddedApiServer startWithProjectCrds(int port, BearerToken token, ServerTls tls) {
+    return start(port, List.of(), token, tls);
+  }
+
   public String url() {
     return url;
   }
@@ -107,14 +148,40 @@ public final class EmbeddedApiServer implements AutoCloseable {
     return server.actualPort();
   }
 
-  /** A new fabric8 client for this server, namespace {@code default}; the caller closes it. */
-  public KubernetesClient client() {
-    Config config = new ConfigBuilder(Config.empty()).withMasterUrl(url).withNamespace("default")
-        .withRequestRetryBackoffLimit(0).build();
-    return new KubernetesClientBuilder().withConfig(config).build();
+  /** The bearer token this server accepts: for clients the caller builds itself. Never log it. */
+  public String token() {
+    return token.value();
   }
 
-  /** Writes a kubeconfig so that {@code kubectl --kubeconfig file} talks to this server. */
+  /** The CA certificate (PEM) that signed this server's certificate: what a client must trust. */
+  public String caCertificate() {
+    return tls.caPem();
+  }
+
+  /**
+   * A fabric8 configuration for this server: its URL, its token, its CA and namespace {@code default},
+   * nothing read from the environment or ~/.kube; for callers that set more (user agent, timeouts).
+   */
+  public ConfigBuilder clientConfig() {
+    return new ConfigBuilder(Config.empty()).withMasterUrl(url).withOauthToken(token.value())
+        .withCaCertData(base64(tls.caPem())).withNamespace("default");
+  }
+
+  /** A new fabric8 client for this server with its token, namespace {@code default}; the caller closes it. */
+  public KubernetesClient client() {
+    return new KubernetesClientBuilder().withConfig(clientConfig().withRequestRetryBackoffLimit(0).build()).build();
+  }
+
+  private static String base64(String pem) {
+    return Base64.getEncoder().encodeToString(pem.getBytes(StandardCharsets.US_ASCII));
+  }
+
+  /**
+   * Writes a kubeconfig with the token and the CA so that {@code kubectl --kubeconfig file} talks to this server.
+   * The file is made owner-only (0600) under a fresh name and renamed into place, so no other user
+   * can read it at any moment, and a link planted at {@code file} is replaced, not followed. A missing
+   * directory is made owner-only (0700); an existing one is left as it is.
+   */
   public void writeKubeconfig(Path file) {
     String yaml = """
         apiVersion: v1
@@ -123,9 +190,11 @@ public final class EmbeddedApiServer implements AutoCloseable {
         - name: xenvbd-local
           cluster:
             server: %s
+            certificate-authority-data: %s
         users:
         - name: xenvbd-local
-          user: {}
+          user:
+            token: "%s"
         contexts:
         - name: xenvbd-local
           context:
@@ -133,14 +202,30 @@ public final class EmbeddedApiServer implements AutoCloseable {
             user: xenvbd-local
             namespace: default
         current-context: xenvbd-local
-        """.formatted(url);
+        """.formatted(url, base64(tls.caPem()), token.value()); // base64 and a well-formed token: nothing to escape
+    Path target = file.toAbsolutePath();
+    Path tmp = target.resolveSibling("." + target.getFileName() + "."
+        + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()) + ".tmp");
     try {
-      if (file.getParent() != null) {
-        Files.createDirectories(file.getParent());
+      Files.createDirectories(target.getParent(), PosixFilePermissions.asFileAttribute(OWNER_DIR));
+      // One open, O_EXCL with mode 0600 (a umask can only take more away): never readable by others.
+      try (FileChannel out = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+          PosixFilePermissions.asFileAttribute(OWNER_FILE))) {
+        ByteBuffer bytes = ByteBuffer.wrap(yaml.getBytes(StandardCharsets.UTF_8));
+        while (bytes.hasRemaining()) {
+          out.write(bytes);
+        }
+        out.force(true);
       }
-      Files.writeString(file, yaml);
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the kubeconfig " + file + ": " + e.getMessage(), e);
+    } finally {
+      try {
+        Files.deleteIfExists(tmp);
+      } catch (IOException ignored) {
+        // only left behind if the directory itself went away
+      }
     }
   }
 
