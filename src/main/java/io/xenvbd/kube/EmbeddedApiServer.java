@@ -14,22 +14,13 @@ import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.net.PemKeyCertOptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -43,8 +34,6 @@ import java.util.concurrent.TimeUnit;
  * token may do anything.
  */
 public final class EmbeddedApiServer implements AutoCloseable {
-  private static final Set<PosixFilePermission> OWNER_FILE = PosixFilePermissions.fromString("rw-------");
-  private static final Set<PosixFilePermission> OWNER_DIR = PosixFilePermissions.fromString("rwx------");
   private final Vertx vertx;
   private final HttpServer server;
   private final WatchHub hub;
@@ -64,7 +53,7 @@ public final class EmbeddedApiServer implements AutoCloseable {
     this.url = "https://127.0.0.1:" + server.actualPort();
   }
 
-  /** Starts a server on 127.0.0.1 with a fresh token and certificate; see {@link #start(int, List, BearerToken, ServerTls)}. */
+  /** Starts a server on 127.0.0.1 with a fresh token and certificate ({@link #start(int, List, BearerToken, ServerTls)}). */
   public static EmbeddedApiServer start(int port, List<Path> crdFiles) {
     return start(port, crdFiles, BearerToken.generate(), ServerTls.generate());
   }
@@ -172,61 +161,17 @@ public final class EmbeddedApiServer implements AutoCloseable {
     return new KubernetesClientBuilder().withConfig(clientConfig().withRequestRetryBackoffLimit(0).build()).build();
   }
 
-  private static String base64(String pem) {
+  static String base64(String pem) {
     return Base64.getEncoder().encodeToString(pem.getBytes(StandardCharsets.US_ASCII));
   }
 
   /**
-   * Writes a kubeconfig with the token and the CA so that {@code kubectl --kubeconfig file} talks to this server.
-   * The file is made owner-only (0600) under a fresh name and renamed into place, so no other user
-   * can read it at any moment, and a link planted at {@code file} is replaced, not followed. A missing
-   * directory is made owner-only (0700); an existing one is left as it is.
+   * Writes a kubeconfig with the token and the CA so that {@code kubectl --kubeconfig file} talks to
+   * this server: owner-only, never readable by others at any moment, a link at {@code file} replaced
+   * and not followed ({@link Kubeconfig#write}).
    */
   public void writeKubeconfig(Path file) {
-    String yaml = """
-        apiVersion: v1
-        kind: Config
-        clusters:
-        - name: xenvbd-local
-          cluster:
-            server: %s
-            certificate-authority-data: %s
-        users:
-        - name: xenvbd-local
-          user:
-            token: "%s"
-        contexts:
-        - name: xenvbd-local
-          context:
-            cluster: xenvbd-local
-            user: xenvbd-local
-            namespace: default
-        current-context: xenvbd-local
-        """.formatted(url, base64(tls.caPem()), token.value()); // base64 and a well-formed token: nothing to escape
-    Path target = file.toAbsolutePath();
-    Path tmp = target.resolveSibling("." + target.getFileName() + "."
-        + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()) + ".tmp");
-    try {
-      Files.createDirectories(target.getParent(), PosixFilePermissions.asFileAttribute(OWNER_DIR));
-      // One open, O_EXCL with mode 0600 (a umask can only take more away): never readable by others.
-      try (FileChannel out = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
-          PosixFilePermissions.asFileAttribute(OWNER_FILE))) {
-        ByteBuffer bytes = ByteBuffer.wrap(yaml.getBytes(StandardCharsets.UTF_8));
-        while (bytes.hasRemaining()) {
-          out.write(bytes);
-        }
-        out.force(true);
-      }
-      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the kubeconfig " + file + ": " + e.getMessage(), e);
-    } finally {
-      try {
-        Files.deleteIfExists(tmp);
-      } catch (IOException ignored) {
-        // only left behind if the directory itself went away
-      }
-    }
+    Kubeconfig.write(file, url, tls.caPem(), token);
   }
 
   /**
