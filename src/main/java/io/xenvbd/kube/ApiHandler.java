@@ -61,7 +61,7 @@ final class ApiHandler implements Handler<HttpServerRequest> {
         throw new ApiException(404, "NotFound", "the server could not find the requested resource");
       }
       boolean watch = req.method() == HttpMethod.GET && q.isTrue("watch");
-      // Only resource requests: discovery, OpenAPI and health are open to every user (system:discovery).
+      // Only resource requests: discovery, OpenAPI and health are open to every authenticated user (system:discovery).
       audit.add(AuditEvent.of(req.getHeader("User-Agent"), req.method().name(), watch, rp));
       if (watch) {
         String accept = req.getHeader("Accept");

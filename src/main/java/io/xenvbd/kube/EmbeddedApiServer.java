@@ -8,21 +8,30 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.net.PemKeyCertOptions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
 /**
  * A Kubernetes API server in this process: the fabric8 mock server's CRUD store behind a Vert.x
  * HTTP front that adds what kubectl and java-operator-sdk need (discovery, OpenAPI stub, tables,
  * merge/JSON/apply patches, streaming watches, schema and CEL validation, real conflicts).
- * Plain HTTP on 127.0.0.1, no authentication: it is for local mode and tests.
+ * HTTPS on 127.0.0.1 for local mode and tests ({@link ServerTls}: client-go sends credentials only
+ * over TLS); every request but the health checks must carry the server's bearer token
+ * ({@link Authentication}), which {@link #client()}, {@link #clientConfig()} and
+ * {@link #writeKubeconfig} pass on with the CA to trust. There is no authorization: whoever has the
+ * token may do anything.
  */
 public final class EmbeddedApiServer implements AutoCloseable {
   private final Vertx vertx;
@@ -30,13 +39,23 @@ public final class EmbeddedApiServer implements AutoCloseable {
   private final WatchHub hub;
   private final AuditLog audit;
   private final String url;
+  private final BearerToken token;
+  private final ServerTls tls;
 
-  private EmbeddedApiServer(Vertx vertx, HttpServer server, WatchHub hub, AuditLog audit) {
+  private EmbeddedApiServer(Vertx vertx, HttpServer server, WatchHub hub, AuditLog audit, BearerToken token,
+      ServerTls tls) {
     this.vertx = vertx;
     this.server = server;
     this.hub = hub;
     this.audit = audit;
-    this.url = "http://127.0.0.1:" + server.actualPort();
+    this.token = token;
+    this.tls = tls;
+    this.url = "https://127.0.0.1:" + server.actualPort();
+  }
+
+  /** Starts a server on 127.0.0.1 with a fresh token and certificate ({@link #start(int, List, BearerToken, ServerTls)}). */
+  public static EmbeddedApiServer start(int port, List<Path> crdFiles) {
+    return start(port, crdFiles, BearerToken.generate(), ServerTls.generate());
   }
 
   /**
@@ -45,8 +64,12 @@ public final class EmbeddedApiServer implements AutoCloseable {
    * @param port the port, 0 for any free one
    * @param crdFiles CRD YAML files to install; null or empty: this project's CRDs, as
    *     {@link io.xenvbd.api.Crds} gives them (generated at process-classes, columns in model order)
+   * @param token the bearer token every request but the health checks must carry
+   * @param tls the certificate the server presents and the CA its clients trust
    */
-  public static EmbeddedApiServer start(int port, List<Path> crdFiles) {
+  public static EmbeddedApiServer start(int port, List<Path> crdFiles, BearerToken token, ServerTls tls) {
+    Objects.requireNonNull(token, "token");
+    Objects.requireNonNull(tls, "tls");
     List<String> crds = new ArrayList<>();
     try {
       if (crdFiles == null || crdFiles.isEmpty()) {
@@ -79,14 +102,16 @@ public final class EmbeddedApiServer implements AutoCloseable {
     }, false);
     try {
       HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(port)
+          .setSsl(true).setKeyCertOptions(new PemKeyCertOptions().setCertValue(Buffer.buffer(tls.certPem()))
+              .setKeyValue(Buffer.buffer(tls.keyPem())))
           .setMaxWebSocketFrameSize(16 * 1024 * 1024).setMaxWebSocketMessageSize(64 * 1024 * 1024));
       HttpServer[] self = {server};
       Discovery discovery = new Discovery(crdRegistry, () -> "127.0.0.1:" + self[0].actualPort());
       AuditLog audit = new AuditLog();
-      server.requestHandler(new ApiHandler(vertx, discovery, new WatchStream(vertx, hub, store),
-          new Reads(store, admission), new Writes(store, admission), audit));
+      server.requestHandler(new Authentication(token, new ApiHandler(vertx, discovery,
+          new WatchStream(vertx, hub, store), new Reads(store, admission), new Writes(store, admission), audit)));
       server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-      return new EmbeddedApiServer(vertx, server, hub, audit);
+      return new EmbeddedApiServer(vertx, server, hub, audit, token, tls);
     } catch (Exception e) {
       vertx.close();
       throw new IllegalStateException("cannot start the embedded API server on 127.0.0.1:" + port
@@ -99,6 +124,11 @@ public final class EmbeddedApiServer implements AutoCloseable {
     return start(port, List.of());
   }
 
+  /** Starts a server with this project's CRDs, token and certificate given (local mode keeps both across restarts). */
+  public static EmbeddedApiServer startWithProjectCrds(int port, BearerToken token, ServerTls tls) {
+    return start(port, List.of(), token, tls);
+  }
+
   public String url() {
     return url;
   }
@@ -107,41 +137,41 @@ public final class EmbeddedApiServer implements AutoCloseable {
     return server.actualPort();
   }
 
-  /** A new fabric8 client for this server, namespace {@code default}; the caller closes it. */
-  public KubernetesClient client() {
-    Config config = new ConfigBuilder(Config.empty()).withMasterUrl(url).withNamespace("default")
-        .withRequestRetryBackoffLimit(0).build();
-    return new KubernetesClientBuilder().withConfig(config).build();
+  /** The bearer token this server accepts: for clients the caller builds itself. Never log it. */
+  public String token() {
+    return token.value();
   }
 
-  /** Writes a kubeconfig so that {@code kubectl --kubeconfig file} talks to this server. */
+  /** The CA certificate (PEM) that signed this server's certificate: what a client must trust. */
+  public String caCertificate() {
+    return tls.caPem();
+  }
+
+  /**
+   * A fabric8 configuration for this server: its URL, its token, its CA and namespace {@code default},
+   * nothing read from the environment or ~/.kube; for callers that set more (user agent, timeouts).
+   */
+  public ConfigBuilder clientConfig() {
+    return new ConfigBuilder(Config.empty()).withMasterUrl(url).withOauthToken(token.value())
+        .withCaCertData(base64(tls.caPem())).withNamespace("default");
+  }
+
+  /** A new fabric8 client for this server with its token, namespace {@code default}; the caller closes it. */
+  public KubernetesClient client() {
+    return new KubernetesClientBuilder().withConfig(clientConfig().withRequestRetryBackoffLimit(0).build()).build();
+  }
+
+  static String base64(String pem) {
+    return Base64.getEncoder().encodeToString(pem.getBytes(StandardCharsets.US_ASCII));
+  }
+
+  /**
+   * Writes a kubeconfig with the token and the CA so that {@code kubectl --kubeconfig file} talks to
+   * this server: owner-only, never readable by others at any moment, a link at {@code file} replaced
+   * and not followed ({@link Kubeconfig#write}).
+   */
   public void writeKubeconfig(Path file) {
-    String yaml = """
-        apiVersion: v1
-        kind: Config
-        clusters:
-        - name: xenvbd-local
-          cluster:
-            server: %s
-        users:
-        - name: xenvbd-local
-          user: {}
-        contexts:
-        - name: xenvbd-local
-          context:
-            cluster: xenvbd-local
-            user: xenvbd-local
-            namespace: default
-        current-context: xenvbd-local
-        """.formatted(url);
-    try {
-      if (file.getParent() != null) {
-        Files.createDirectories(file.getParent());
-      }
-      Files.writeString(file, yaml);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the kubeconfig " + file + ": " + e.getMessage(), e);
-    }
+    Kubeconfig.write(file, url, tls.caPem(), token);
   }
 
   /**

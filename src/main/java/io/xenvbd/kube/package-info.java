@@ -7,14 +7,16 @@
  * Table output with the CRDs' printer columns, RFC 7386 merge patch (strategic merge treated the
  * same), JSON patch, server-side apply, chunked HTTP and WebSocket watches that honour
  * resourceVersion, schema pruning, defaulting and validation ({@link io.xenvbd.kube.SchemaValidator}),
- * CEL rules ({@link io.xenvbd.kube.CelValidator}) and real 409 conflicts. Every resource request is
+ * CEL rules ({@link io.xenvbd.kube.CelValidator}) and real 409 conflicts. Every request but the health
+ * checks must carry the server's bearer token ({@link io.xenvbd.kube.BearerToken}); without it the
+ * answer is kube-apiserver's 401 Status, before routing. Every resource request is
  * recorded as an authorizer would name it ({@link io.xenvbd.kube.AuditEvent}, by User-Agent), so
  * tests can check RBAC against what the code really calls.
  *
  * <p>java-operator-sdk runs with its defaults against it: server-side apply for the finalizer and
  * the status works, so no {@code ConfigurationServiceOverrider} setting is needed and production
  * (a real API server) and tests take the same code path. Not implemented: SSA conflict detection
- * between field managers (every apply is forced), authentication and authorization (everything is
- * allowed), aggregated discovery (kubectl falls back to the legacy documents), protobuf.
+ * between field managers (every apply is forced), client certificates, authorization (whoever has the
+ * token may do everything), aggregated discovery (kubectl falls back to the legacy documents), protobuf.
  */
 package io.xenvbd.kube;

@@ -8,7 +8,7 @@ import java.util.Objects;
 /**
  * Local mode's settings, read once.
  *
- * @param dir state directory: kubeconfig, images/, tls/, agent-token, xenvbd.log
+ * @param dir state directory (owner-only): kubeconfig, images/, tls/, api-tls/, api-token, agent-token, xenvbd.log
  * @param allowedSources directories that spec.populate.hostPaths may copy from
  * @param apiPort port of the embedded Kubernetes API on 127.0.0.1 (0: any free port)
  * @param nodeName the Dom0Node this machine's agent registers as

@@ -2,7 +2,9 @@ package io.xenvbd.local;
 
 import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
+import io.xenvbd.kube.BearerToken;
 import io.xenvbd.kube.EmbeddedApiServer;
+import io.xenvbd.kube.ServerTls;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
 import io.xenvbd.protocol.HttpAgentClient;
@@ -11,11 +13,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
 import java.time.Duration;
-import java.util.Base64;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,7 +21,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The whole product in one process: the embedded Kubernetes API, the operator and one agent for this
  * machine, talking to each other exactly as they do in a cluster (the operator reaches the agent over
- * HTTPS with a bearer token; both use the Kubernetes API).
+ * HTTPS with a bearer token; both use the Kubernetes API, with its own token, through the in-process
+ * clients the API server hands out). The state directory is owner-only: it holds every credential.
  */
 public final class LocalMode implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(LocalMode.class);
@@ -44,10 +43,13 @@ public final class LocalMode implements AutoCloseable {
     EmbeddedApiServer api = null;
     Agent agent = null;
     try {
+      StateDir.secure(config.dir());
       Files.createDirectories(config.images());
-      api = EmbeddedApiServer.startWithProjectCrds(config.apiPort());
+      BearerToken apiToken = BearerToken.of(StateDir.token(config.dir().resolve("api-token")));
+      api = EmbeddedApiServer.startWithProjectCrds(config.apiPort(), apiToken,
+          ServerTls.keptIn(config.dir().resolve("api-tls")));
       api.writeKubeconfig(config.kubeconfig());
-      String token = token(config.dir().resolve("agent-token"));
+      String token = StateDir.token(config.dir().resolve("agent-token"));
       Tls.Generated tls = Tls.generate(config.dir().resolve("tls"), List.of("127.0.0.1", "localhost"));
       agent = Agent.start(new AgentConfig(config.nodeName(), config.images(), config.allowedSources(),
           new InetSocketAddress("127.0.0.1", 0), null, tls.cert(), tls.key(), false, token, 2,
@@ -82,23 +84,6 @@ public final class LocalMode implements AutoCloseable {
     closeQuietly(operator);
     closeQuietly(agent);
     closeQuietly(api);
-  }
-
-  /** The shared bearer token, made once and kept (mode 0600) so restarts keep working. */
-  private static String token(Path file) throws IOException {
-    if (Files.exists(file)) {
-      String existing = Files.readString(file).trim();
-      if (!existing.isEmpty()) return existing;
-    }
-    byte[] bytes = new byte[32];
-    new SecureRandom().nextBytes(bytes);
-    String token = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    Files.deleteIfExists(tmp);
-    Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-    Files.writeString(tmp, token + "\n");
-    Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    return token;
   }
 
   private static void closeQuietly(AutoCloseable c) {

@@ -19,7 +19,7 @@ final class ApiBench {
     int batch = Math.max(n / 10, 1);
     List<String> rows = new ArrayList<>();
     try (EmbeddedApiServer api = EmbeddedApiServer.startWithProjectCrds(0);
-         KubernetesClient client = Clients.client(api.url(), null)) {
+         KubernetesClient client = Clients.client(api, null)) {
       Disks.create(client, Disks.empty("warm-up", "16Mi", "none"));
       long t = System.nanoTime();
       for (int i = 0; i < n; i++) {

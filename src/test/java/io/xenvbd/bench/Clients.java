@@ -7,6 +7,11 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.http.BasicBuilder;
 import io.fabric8.kubernetes.client.http.HttpRequest;
 import io.fabric8.kubernetes.client.http.Interceptor;
+import io.xenvbd.kube.EmbeddedApiServer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -56,11 +61,23 @@ final class Clients {
     }
   }
 
-  /** A client for the API at {@code url}, namespace default, that counts its requests in {@code counter} (may be null). */
-  static KubernetesClient client(String url, RequestCounter counter) {
-    Config config = new ConfigBuilder(Config.empty()).withMasterUrl(url).withNamespace("default")
-        .withRequestRetryBackoffLimit(0).build();
-    KubernetesClientBuilder b = new KubernetesClientBuilder().withConfig(config);
+  /** A client for {@code api} with its token, namespace default, that counts its requests in {@code counter} (may be null). */
+  static KubernetesClient client(EmbeddedApiServer api, RequestCounter counter) {
+    return client(api.clientConfig(), counter);
+  }
+
+  /** The same, with the server and token a kubeconfig names (the one local mode writes, as its user would). */
+  static KubernetesClient client(Path kubeconfig, RequestCounter counter) {
+    try {
+      return client(new ConfigBuilder(Config.fromKubeconfig(Files.readString(kubeconfig))), counter);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the kubeconfig " + kubeconfig, e);
+    }
+  }
+
+  private static KubernetesClient client(ConfigBuilder config, RequestCounter counter) {
+    KubernetesClientBuilder b = new KubernetesClientBuilder()
+        .withConfig(config.withNamespace("default").withRequestRetryBackoffLimit(0).build());
     if (counter != null) b.withHttpClientBuilderConsumer(h -> h.addOrReplaceInterceptor("bench-count", counter));
     return b.build();
   }

@@ -26,7 +26,7 @@ final class LatencyBench {
     int n = ctx.latencyDisks();
     Clients.RequestCounter benchRequests = new Clients.RequestCounter();
     try (Rig rig = Rig.start(dir, 1, false, List.of(), ctx.pollMax(), ctx.agentWorkers());
-         KubernetesClient client = Clients.client(rig.api.url(), benchRequests);
+         KubernetesClient client = Clients.client(rig.api, benchRequests);
          ReadyWatch watch = new ReadyWatch(client)) {
       Thread.sleep(1000); // informers of the operator and the watch have synced
       // A running operator is warm: the first round after start (JIT, connection pools) is reported apart,

@@ -30,9 +30,9 @@ public final class OperatorProcess {
 
   private OperatorProcess() {}
 
-  /** args: API URL, agent token, agents' CA certificate (PEM), optionally the poll cap in ms (what-if runs). */
+  /** args: kubeconfig (server and API token), agent token, agents' CA certificate (PEM), optionally the poll cap in ms (what-if runs). */
   public static void main(String[] args) throws Exception {
-    try (KubernetesClient client = Clients.client(args[0], null);
+    try (KubernetesClient client = Clients.client(Path.of(args[0]), null);
          XenvbdOperator op = XenvbdOperator.start(client,
              Rig.operatorConfig(args.length > 3 ? java.time.Duration.ofMillis(Long.parseLong(args[3])) : null),
              HttpAgentClient.factory(args[1], Tls.clientContext(Path.of(args[2]))))) {
@@ -128,14 +128,14 @@ public final class OperatorProcess {
     }
   }
 
-  static Handle spawn(Path dir, String apiUrl, String token, Path ca, java.time.Duration pollMax) throws IOException {
+  static Handle spawn(Path dir, Path kubeconfig, String token, Path ca, java.time.Duration pollMax) throws IOException {
     Path gcLog = dir.resolve("operator-gc.log");
     List<String> cmd = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Xmx" + HEAP_LIMIT, "-Xlog:gc:file=" + gcLog,
         "-Dorg.slf4j.simpleLogger.logFile=" + dir.resolve("operator.log"),
         "-Dorg.slf4j.simpleLogger.showDateTime=true",
-        "-cp", System.getProperty("java.class.path"), OperatorProcess.class.getName(), apiUrl, token, ca.toString()));
+        "-cp", System.getProperty("java.class.path"), OperatorProcess.class.getName(), kubeconfig.toString(), token, ca.toString()));
     // Profiling hook, e.g. -Dbench.operatorJvmArgs=-XX:StartFlightRecording=filename=/tmp/operator.jfr
     String extra = System.getProperty("bench.operatorJvmArgs", "").strip();
     if (!extra.isEmpty()) cmd.addAll(1, List.of(extra.split("\\s+")));

@@ -41,7 +41,8 @@ final class RecipeBench {
     // The product as shipped: LocalMode itself. What-if runs need a configured operator: the same composition (Rig).
     try (AutoCloseable product = !ctx.whatIf() ? LocalMode.start(config)
              : Rig.start(dir.resolve("rig"), 1, false, List.of(ctx.source()), ctx.pollMax(), ctx.agentWorkers());
-         KubernetesClient client = Clients.client(product instanceof LocalMode m ? m.apiUrl() : ((Rig) product).api.url(), null);
+         KubernetesClient client = product instanceof LocalMode m ? Clients.client(m.config().kubeconfig(), null)
+             : Clients.client(((Rig) product).api, null);
          ReadyWatch watch = new ReadyWatch(client)) {
       for (int round = 0; round <= ctx.lastRound(); round++) {
         for (int k = 0; k < VARIANTS.size(); k++) {

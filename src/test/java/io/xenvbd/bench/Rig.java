@@ -34,7 +34,7 @@ final class Rig implements AutoCloseable {
 
   private Rig(EmbeddedApiServer api) {
     this.api = api;
-    this.agentClient = Clients.client(api.url(), agentRequests);
+    this.agentClient = Clients.client(api, agentRequests);
   }
 
   static Rig start(Path dir, int agentCount, boolean operatorInOwnJvm) throws Exception {
@@ -63,9 +63,11 @@ final class Rig implements AutoCloseable {
       }
       rig.awaitNodes(agentCount);
       if (operatorInOwnJvm) {
-        rig.child = OperatorProcess.spawn(dir, rig.api.url(), token, tls.caCert(), pollMax);
+        Path kubeconfig = dir.resolve("kubeconfig");
+        rig.api.writeKubeconfig(kubeconfig);
+        rig.child = OperatorProcess.spawn(dir, kubeconfig, token, tls.caCert(), pollMax);
       } else {
-        rig.operatorClient = Clients.client(rig.api.url(), rig.operatorRequests);
+        rig.operatorClient = Clients.client(rig.api, rig.operatorRequests);
         rig.operator = XenvbdOperator.start(rig.operatorClient, operatorConfig(pollMax),
             HttpAgentClient.factory(token, Tls.clientContext(tls.caCert())));
       }

@@ -24,7 +24,7 @@ final class ScaleBench {
     int n = ctx.scaleDisks();
     try (Rig rig = Rig.start(dir, ctx.scaleAgents(), ctx.scaleSeparateJvm(), List.of(), ctx.pollMax(),
              ctx.agentWorkers());
-         KubernetesClient client = Clients.client(rig.api.url(), null);
+         KubernetesClient client = Clients.client(rig.api, null);
          ReadyWatch watch = new ReadyWatch(client)) {
       Thread.sleep(1000);
       String metrics0 = rig.operatorMetrics();

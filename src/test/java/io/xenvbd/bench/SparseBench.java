@@ -24,7 +24,7 @@ final class SparseBench {
     Path dir = ctx.dir("sparse");
     Map<String, long[]> product = new LinkedHashMap<>(); // fs -> {status.allocatedBytes, stat of the file}
     try (LocalMode mode = LocalMode.start(new LocalConfig(dir.resolve("local"), List.of(), 0, "bench-node"));
-         KubernetesClient client = Clients.client(mode.apiUrl(), null);
+         KubernetesClient client = Clients.client(mode.config().kubeconfig(), null);
          ReadyWatch watch = new ReadyWatch(client)) {
       // all at once: what one disk allocates does not depend on the others being built beside it
       for (String fs : FILESYSTEMS) Disks.create(client, Disks.empty("sparse-" + fs, "2Gi", fs));

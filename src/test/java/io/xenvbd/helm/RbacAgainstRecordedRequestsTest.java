@@ -7,7 +7,6 @@ import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.client.Config;
-import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
@@ -176,7 +175,7 @@ class RbacAgainstRecordedRequestsTest {
   }
 
   private static KubernetesClient client(EmbeddedApiServer api, String userAgent) {
-    Config config = new ConfigBuilder(Config.empty()).withMasterUrl(api.url()).withNamespace(NS)
+    Config config = api.clientConfig().withNamespace(NS)
         .withUserAgent(userAgent).withRequestRetryBackoffLimit(0).build();
     return new KubernetesClientBuilder().withConfig(config).build();
   }

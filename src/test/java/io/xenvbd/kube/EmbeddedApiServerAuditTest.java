@@ -6,8 +6,6 @@ import static org.awaitility.Awaitility.await;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder;
-import io.fabric8.kubernetes.client.Config;
-import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.Watch;
@@ -24,8 +22,8 @@ class EmbeddedApiServerAuditTest {
   @Test
   void everyVerbIsRecordedWithItsResourceAndWhoAsked() {
     try (EmbeddedApiServer api = EmbeddedApiServer.startWithProjectCrds(0);
-        KubernetesClient c = new KubernetesClientBuilder().withConfig(new ConfigBuilder(Config.empty())
-            .withMasterUrl(api.url()).withNamespace("default").withUserAgent("audit-test").build()).build()) {
+        KubernetesClient c = new KubernetesClientBuilder().withConfig(api.clientConfig()
+            .withUserAgent("audit-test").build()).build()) {
       api.clearAudit();
       var maps = c.configMaps().inNamespace("default");
       maps.resource(new ConfigMapBuilder().withNewMetadata().withName("a").endMetadata().build()).create();

@@ -5,13 +5,19 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.xenvbd.protocol.Tls;
 import io.xenvbd.testing.RequiresRoot;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -242,6 +248,30 @@ class LocalModeIT {
 
   @Test
   @Order(6)
+  void theApiAnswersOnlyTheKubeconfigsHolderAndTheKubeconfigIsTheOwnersAlone() throws Exception {
+    Path kubeconfig = state.resolve("kubeconfig");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(kubeconfig))).isEqualTo("rw-------");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(state))).isEqualTo("rwx------");
+    String yaml = Files.readString(kubeconfig);
+    String server = yaml.lines().filter(l -> l.strip().startsWith("server: ")).findFirst().orElseThrow()
+        .strip().substring("server: ".length());
+    assertThat(server).startsWith("https://127.0.0.1:");
+
+    HttpClient http = HttpClient.newBuilder().sslContext(Tls.clientContext(state.resolve("api-tls/ca.crt"))).build();
+    HttpResponse<String> anonymous = http.send(HttpRequest.newBuilder(URI.create(server + "/api/v1/namespaces")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(anonymous.statusCode()).isEqualTo(401);
+    assertThat(JSON.readTree(anonymous.body()).get("reason").asText()).isEqualTo("Unauthorized");
+
+    Path tokenless = Files.writeString(tmp.resolve("tokenless-kubeconfig"),
+        yaml.replaceAll("(?m)^\\s*token: .*\\n", "").replace("user:\n", "user: {}\n"));
+    Kubectl.Result guessed = new Kubectl(tokenless).run("--username=someone", "--password=guessed", "get", "vd");
+    assertThat(guessed.exit()).isNotZero();
+    assertThat(guessed.err()).contains("You must be logged in to the server");
+  }
+
+  @Test
+  @Order(7)
   void stoppingLocalModeLeavesNoMountAndNoLoopDevice() throws Exception {
     kubectl.runWithInput(disk("last", "64Mi", "populate: {method: LoopMount, createDirs: [/tmp]}"), "apply", "-f", "-").ok();
     kubectl.run("wait", "--for=condition=Ready", "vd/last", "--timeout=120s").ok();

@@ -3,8 +3,6 @@ package io.xenvbd.reliability;
 import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Condition;
-import io.fabric8.kubernetes.client.Config;
-import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
@@ -58,8 +56,7 @@ final class Rig implements AutoCloseable {
     clientSsl = Tls.clientContext(tls.caCert());
     api = EmbeddedApiServer.startWithProjectCrds(0);
     // A shared 2-core host can stall the first admission (CEL compilation) past fabric8's 10 s default.
-    client = new KubernetesClientBuilder().withConfig(new ConfigBuilder(Config.empty()).withMasterUrl(api.url())
-        .withNamespace("default").withRequestTimeout(60_000).build()).build();
+    client = new KubernetesClientBuilder().withConfig(api.clientConfig().withRequestTimeout(60_000).build()).build();
     kubeconfig = dir.resolve("kubeconfig");
     api.writeKubeconfig(kubeconfig);
   }

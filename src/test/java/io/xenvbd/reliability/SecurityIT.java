@@ -87,6 +87,7 @@ class SecurityIT {
           + kubectl.run(null, "get", "vd,dom0nodes,events", "-A", "-o", "yaml").out()
           + kubectl.run(null, "describe", "vd", "sec-ok", "sec-bad").out();
       assertThat(everything).as("the bearer token").doesNotContain(token);
+      assertThat(everything).as("the API token").doesNotContain(Files.readString(dir.resolve("api-token")).strip());
       for (String line : Files.readAllLines(dir.resolve("tls/tls.key"))) {
         if (!line.startsWith("-----") && line.length() >= 16) assertThat(everything).as("TLS key material").doesNotContain(line);
       }

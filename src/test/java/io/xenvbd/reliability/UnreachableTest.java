@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.client.Config;
-import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.xenvbd.agent.Agent;
@@ -86,8 +85,8 @@ class UnreachableTest {
     Path root = tmp.resolve("images");
     try (Rig rig = new Rig(tmp.resolve("rig")); TcpProxy proxy = new TcpProxy(new InetSocketAddress("127.0.0.1", rig.api.port()))) {
       URI direct = URI.create(rig.api.url());
-      Config viaProxy = new ConfigBuilder(Config.empty())
-          .withMasterUrl(direct.getScheme() + "://127.0.0.1:" + proxy.port()).withNamespace("default").build();
+      Config viaProxy = rig.api.clientConfig()
+          .withMasterUrl(direct.getScheme() + "://127.0.0.1:" + proxy.port()).build();
       try (KubernetesClient operatorClient = new KubernetesClientBuilder().withConfig(viaProxy).build();
            KubernetesClient agentClient = new KubernetesClientBuilder().withConfig(viaProxy).build()) {
         Agent agent = rig.agent("node-a", root, List.of(), agentClient, c -> c);
