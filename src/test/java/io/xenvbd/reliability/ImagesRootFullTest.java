@@ -39,6 +39,10 @@ class ImagesRootFullTest {
 
         Path filler = small.mountPoint.resolve("filler");
         Host.run("fallocate", "-l", "40M", filler.toString()).ok();
+        // The admin overcommits this node, so placement admits the disk and the agent meets the full root.
+        rig.client.resources(io.xenvbd.api.Dom0Node.class).withName("node-f").patch(
+            io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+            "{\"spec\":{\"overcommitRatio\":100}}");
         rig.apply(Rig.disk("big", "256Mi", "nodeName: node-f\npopulate: {hostPaths: [{path: %s, target: /srv}]}"
             .formatted(source)));
         VirtualDisk failed = rig.awaitCondition("big", Conditions.READY, Conditions.FALSE, "ProvisioningFailed",
