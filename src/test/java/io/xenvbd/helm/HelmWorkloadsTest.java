@@ -101,6 +101,7 @@ class HelmWorkloadsTest {
     assertThat(c.getArgs()).containsExactly("agent");
     assertThat(pod.getNodeSelector()).containsExactly(Map.entry("xenvbd.io/dom0", "true"));
     assertThat(pod.getHostNetwork()).isTrue();
+    assertThat(pod.getHostPID()).as("sees every process that may hold an image open").isTrue();
     assertThat(pod.getDnsPolicy()).isEqualTo("ClusterFirstWithHostNet");
     assertThat(c.getPorts()).singleElement().satisfies(p -> {
       assertThat(p.getContainerPort()).isEqualTo(8443);
