@@ -26,6 +26,10 @@ public final class Reasons {
   public static final String PROVISIONING_FAILED = "ProvisioningFailed";
   public static final String INVALID_SPEC = "InvalidSpec";
   public static final String NODE_UNREACHABLE = "NodeUnreachable";
+  /** The agent's certificate does not name the node (and endpoint host) it answers for. */
+  public static final String AGENT_IDENTITY_MISMATCH = "AgentIdentityMismatch";
+  /** The node advertises an http:// endpoint while the operator requires TLS. */
+  public static final String INSECURE_AGENT_ENDPOINT = "InsecureAgentEndpoint";
   public static final String WAITING_FOR_NODE = "WaitingForNode";
   /** populate.cloneFrom names a disk that does not exist yet or is not Ready yet. */
   public static final String WAITING_FOR_SOURCE = "WaitingForSource";

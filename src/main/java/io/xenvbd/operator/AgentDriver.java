@@ -56,10 +56,10 @@ final class AgentDriver {
       // the next heartbeat wakes this disk through the Dom0Node informer; the recheck is a safety net
       return new Step(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, unhealthy.get()), backoffs.failed(uid));
     }
-    AgentClient agent = agents.forEndpoint(node.get().getStatus().agent().endpoint());
     String ns = disk.getMetadata().getNamespace();
     String name = disk.getMetadata().getName();
     try {
+      AgentClient agent = agents.forNode(nodeName, node.get().getStatus().agent().endpoint());
       DiskState state = agent.getDisk(ns, name).filter(s -> uid.equals(s.uid())).orElse(null);
       metrics.agentCall("get", "ok");
       if (state != null && isBusy(state)) return working(uid, state);
@@ -90,7 +90,7 @@ final class AgentDriver {
       };
     } catch (AgentUnreachableException e) {
       metrics.agentCall("any", "unreachable");
-      return new Step(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "dom0 node " + nodeName + ": " + e.getMessage()),
+      return new Step(new Outcome.Unreachable(e.reason(), "dom0 node " + nodeName + ": " + e.getMessage()),
           backoffs.failed(uid));
     } catch (AgentException e) {
       metrics.agentCall("any", e.code());

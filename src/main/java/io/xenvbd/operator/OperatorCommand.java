@@ -4,8 +4,9 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.cli.Foreground;
 import io.xenvbd.cli.KubeconfigOption;
 import io.xenvbd.protocol.AgentClientFactory;
+import io.xenvbd.protocol.AgentTrust;
 import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.protocol.NodeTokens;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -34,9 +35,20 @@ public final class OperatorCommand implements Callable<Integer> {
   Path tokenFile;
 
   @Option(names = "--agent-ca", defaultValue = "${env:XENVBD_AGENT_CA}",
-      description = "PEM CA that signed the agents' certificates (env XENVBD_AGENT_CA). Required unless agents"
-          + " serve plain HTTP.")
+      description = "PEM CA that signed the agents' certificates (env XENVBD_AGENT_CA); with it the token is sent"
+          + " only over HTTPS, never to an http:// endpoint. Required unless agents serve plain HTTP.")
   Path agentCa;
+
+  @Option(names = "--agent-identity", defaultValue = "${env:XENVBD_AGENT_IDENTITY:-node}",
+      description = "What proves an agent with --agent-ca (env XENVBD_AGENT_IDENTITY, default ${DEFAULT-VALUE}): node"
+          + " (its certificate names its node as a DNS name and its endpoint's host) or ca (any certificate the CA"
+          + " signed, for one certificate shared by every agent). See docs/operator.md, \"Talking to agents\".")
+  String agentIdentity;
+
+  @Option(names = "--agent-token-dir", defaultValue = "${env:XENVBD_AGENT_TOKEN_DIR}",
+      description = "Directory of per-node agent tokens, one file named after each node (env XENVBD_AGENT_TOKEN_DIR);"
+          + " a node without a file gets --token-file's token. Default: one token for all.")
+  Path agentTokenDir;
 
   @Option(names = "--management-port", defaultValue = "${env:XENVBD_MANAGEMENT_PORT:-8080}",
       description = "Port of /healthz, /readyz and /metrics (env XENVBD_MANAGEMENT_PORT, default ${DEFAULT-VALUE}).")
@@ -73,7 +85,7 @@ public final class OperatorCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     OperatorConfig config = toConfig();
-    AgentClientFactory agents = HttpAgentClient.factory(readToken(), agentCa == null ? null : Tls.clientContext(agentCa));
+    AgentClientFactory agents = agentClients();
     KubernetesClient client = kube.client();
     XenvbdOperator operator = XenvbdOperator.start(client, config, agents);
     Foreground.onStop("xenvbd-operator-shutdown", () -> {
@@ -96,6 +108,22 @@ public final class OperatorCommand implements Callable<Integer> {
     return new OperatorConfig(watched, tokenFile, agentCa, managementPort, leaderElection, leaseNamespace, leaseName,
         identity, true, useSsaForStatus, defaults.pollMin(), defaults.pollMax(), defaults.retryMin(), defaults.retryMax(),
         defaults.pendingRecheck(), defaults.readyRecheck());
+  }
+
+  /** The agents' clients as the flags say: whose certificate proves a node, and which token each node gets. */
+  AgentClientFactory agentClients() {
+    AgentTrust.Identity identity;
+    try {
+      identity = AgentTrust.Identity.parse(agentIdentity);
+    } catch (IllegalArgumentException e) {
+      throw fail(e.getMessage());
+    }
+    if (agentTokenDir != null && !Files.isDirectory(agentTokenDir)) {
+      fail("--agent-token-dir " + agentTokenDir + " is not a directory: give the directory holding one token file per node");
+    }
+    String shared = readToken();
+    NodeTokens tokens = agentTokenDir == null ? NodeTokens.shared(shared) : NodeTokens.perNode(agentTokenDir, shared);
+    return HttpAgentClient.factory(tokens, agentCa == null ? null : AgentTrust.fromCa(agentCa, identity));
   }
 
   private String readToken() {

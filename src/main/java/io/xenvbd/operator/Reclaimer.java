@@ -51,13 +51,13 @@ final class Reclaimer {
       return blocked(Reasons.NODE_UNREACHABLE, "the agent of " + node + " has no endpoint registered");
     }
     try {
-      agents.forEndpoint(dom0.get().getStatus().agent().endpoint())
+      agents.forNode(node, dom0.get().getStatus().agent().endpoint())
           .deleteDisk(disk.getMetadata().getNamespace(), disk.getMetadata().getName(), disk.getMetadata().getUid());
       metrics.agentCall("delete", "ok");
       return done(EventRecorder.NORMAL, Reasons.DELETED, where + " deleted from dom0 node " + node);
     } catch (AgentUnreachableException e) {
       metrics.agentCall("delete", "unreachable");
-      return blocked(Reasons.NODE_UNREACHABLE, "dom0 node " + node + ": " + e.getMessage()
+      return blocked(e.reason(), "dom0 node " + node + ": " + e.getMessage()
           + "; deletion resumes when the agent is back");
     } catch (AgentException e) {
       metrics.agentCall("delete", e.code());

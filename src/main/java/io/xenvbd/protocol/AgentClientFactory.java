@@ -1,7 +1,11 @@
 package io.xenvbd.protocol;
 
-/** Makes a client for the agent at an endpoint (from a Dom0Node's status); tests may supply their own. */
+/**
+ * Makes a client for the agent of node {@code nodeName} at {@code endpoint} (both from that node's
+ * Dom0Node); tests may supply their own. The node matters as much as the endpoint: the client
+ * proves the server is that node's agent and sends that node's token.
+ */
 @FunctionalInterface
 public interface AgentClientFactory {
-  AgentClient forEndpoint(String endpoint);
+  AgentClient forNode(String nodeName, String endpoint);
 }

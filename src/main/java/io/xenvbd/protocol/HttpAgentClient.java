@@ -6,21 +6,22 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.Map;
+import java.util.Locale;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 import javax.net.ssl.SSLContext;
 
 /**
  * {@link AgentClient} over HTTP(S) with the JDK's client and a bearer token. Errors the agent
  * answers become {@link AgentException} with its code; failures to reach it become
- * {@link AgentUnreachableException}.
+ * {@link AgentUnreachableException}, and a server the TLS check refuses (see {@link AgentTrust})
+ * becomes {@link AgentNotTrustedException} before any request is written.
  */
 public final class HttpAgentClient implements AgentClient {
 
@@ -34,12 +35,15 @@ public final class HttpAgentClient implements AgentClient {
   private final HttpClient http;
   private final Duration timeout;
 
-  /** {@code ssl} null: the JDK's default trust (or plain http when the endpoint says so). */
+  /**
+   * A client for one agent. {@code ssl} null: the JDK's default trust, or plain HTTP when the endpoint
+   * says so; with {@code ssl}, an {@code http://} endpoint is refused (the token never travels in clear).
+   */
   public HttpAgentClient(URI endpoint, String token, SSLContext ssl, Duration timeout) {
-    this(endpoint, token, newHttpClient(ssl, timeout), timeout);
+    this(checkedEndpoint(endpoint.toString(), ssl != null), token, newHttpClient(ssl, timeout), timeout);
   }
 
-  private HttpAgentClient(URI endpoint, String token, HttpClient http, Duration timeout) {
+  HttpAgentClient(URI endpoint, String token, HttpClient http, Duration timeout) {
     String base = endpoint.toString();
     this.endpoint = URI.create(base.endsWith("/") ? base.substring(0, base.length() - 1) : base);
     this.token = token;
@@ -47,19 +51,59 @@ public final class HttpAgentClient implements AgentClient {
     this.timeout = timeout;
   }
 
-  /** Clients for any endpoint, sharing one connection pool; {@code sslOrNull} trusts the agents' CA. */
+  /**
+   * Clients for any node with one token and one TLS context for all ({@code sslOrNull} trusts the
+   * agents' CA, whatever names their certificates carry: {@link AgentTrust.Identity#CA}).
+   */
   public static AgentClientFactory factory(String token, SSLContext sslOrNull) {
-    HttpClient shared = newHttpClient(sslOrNull, DEFAULT_TIMEOUT);
-    Map<String, AgentClient> clients = new ConcurrentHashMap<>();
-    return endpoint -> clients.computeIfAbsent(endpoint,
-        e -> new HttpAgentClient(URI.create(e), token, shared, DEFAULT_TIMEOUT));
+    return new AgentClients(NodeTokens.shared(token), null, sslOrNull, DEFAULT_TIMEOUT);
   }
 
-  private static HttpClient newHttpClient(SSLContext ssl, Duration timeout) {
+  /**
+   * Clients that send each node its own token and, with {@code trust} of identity NODE, talk only to a
+   * server whose certificate proves that node ({@link AgentTrust}). {@code trust} null: plain HTTP allowed.
+   */
+  public static AgentClientFactory factory(NodeTokens tokens, AgentTrust trust) {
+    return new AgentClients(tokens, trust, null, DEFAULT_TIMEOUT);
+  }
+
+  static HttpClient newHttpClient(SSLContext ssl, Duration timeout) {
     HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(timeout)
         .version(HttpClient.Version.HTTP_1_1);
     if (ssl != null) builder.sslContext(ssl);
     return builder.build();
+  }
+
+  /**
+   * The endpoint a Dom0Node advertises (anyone who can write a Dom0Node chose it), accepted only as
+   * {@code https://host[:port]} (or {@code http://} when TLS is not configured): no user info, path,
+   * query or fragment that could redirect the calls built on it.
+   */
+  static URI checkedEndpoint(String endpoint, boolean tls) {
+    URI uri;
+    try {
+      uri = new URI(endpoint == null ? "" : endpoint);
+    } catch (URISyntaxException e) {
+      throw invalidEndpoint(endpoint, tls);
+    }
+    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    if (tls && scheme.equals("http")) throw AgentNotTrustedException.insecureEndpoint(shown(endpoint));
+    String path = uri.getRawPath();
+    if (!(scheme.equals("https") || scheme.equals("http")) || uri.getHost() == null || uri.getRawUserInfo() != null
+        || uri.getRawQuery() != null || uri.getRawFragment() != null || !(path == null || path.isEmpty() || path.equals("/"))) {
+      throw invalidEndpoint(endpoint, tls);
+    }
+    return uri;
+  }
+
+  private static AgentUnreachableException invalidEndpoint(String endpoint, boolean tls) {
+    return new AgentUnreachableException("its agent advertises the endpoint '" + shown(endpoint) + "', which is not "
+        + (tls ? "https" : "http(s)") + "://<host>:<port>: the agent's --advertise must be such a URL");
+  }
+
+  /** An attacker-chosen string inside a condition message: bounded. */
+  static String shown(String value) {
+    return value == null ? "" : value.length() <= 200 ? value : value.substring(0, 200) + "...";
   }
 
   @Override
@@ -120,6 +164,8 @@ public final class HttpAgentClient implements AgentClient {
     try {
       response = http.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray());
     } catch (IOException e) {
+      String refusal = AgentTrust.identityRefusal(e);
+      if (refusal != null) throw AgentNotTrustedException.identityMismatch(refusal);
       throw new AgentUnreachableException(endpoint.toString(), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -32,7 +32,7 @@ class AgentClientAndMetricsTest {
   @Test
   void httpAgentClientRoundTripsEveryCall() throws Exception {
     try (AgentHarness h = AgentHarness.start(dir, null)) {
-      AgentClient client = HttpAgentClient.factory(h.token, h.clientSsl).forEndpoint(h.agent.endpoint().toString());
+      AgentClient client = HttpAgentClient.factory(h.token, h.clientSsl).forNode("node-a", h.agent.endpoint().toString());
       assertThat(client.getDisk("default", "rt")).isEmpty();
       DiskState started = client.putDisk("default", "rt", new PutDiskRequest("uid-rt", spec("24Mi")));
       assertThat(started.phase()).isIn(DiskState.Phase.Building, DiskState.Phase.Ready);

@@ -49,9 +49,10 @@ class TlsTest {
   }
 
   @Test
-  void anAgentReachedByAnAddressItsCertificateDoesNotNameIsTrustedThroughItsCa() throws Exception {
-    // The chart cannot know node IPs when it issues the agent certificate; the operator reaches
-    // agents by node IP, so trust comes from the CA signature alone.
+  void inSharedModeAnAgentReachedByAnAddressItsCertificateDoesNotNameIsTrustedThroughItsCa() throws Exception {
+    // clientContext is the shared-certificate mode (--agent-identity=ca, the chart's default): the
+    // chart cannot know node IPs when it issues one certificate for all agents, so trust comes from
+    // the CA signature alone. Per-node identity is checked in protocol.AgentIdentityTest.
     Tls.Generated ours = Tls.generate(dir.resolve("named"), List.of("xenvbd-agent.example"));
     Tls.Generated other = Tls.generate(dir.resolve("other"), List.of("127.0.0.1"));
     HttpsServer server = okServer(ours);

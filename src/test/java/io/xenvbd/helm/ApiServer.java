@@ -42,6 +42,9 @@ final class ApiServer implements AutoCloseable {
         "rolebindings:RoleBinding:true"));
     RESOURCES.put("apiextensions.k8s.io/v1",
         List.of("customresourcedefinitions:CustomResourceDefinition:false"));
+    RESOURCES.put("admissionregistration.k8s.io/v1", List.of(
+        "validatingadmissionpolicies:ValidatingAdmissionPolicy:false",
+        "validatingadmissionpolicybindings:ValidatingAdmissionPolicyBinding:false"));
   }
 
   private final KubernetesMockServer server;

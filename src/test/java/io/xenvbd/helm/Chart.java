@@ -33,10 +33,15 @@ final class Chart {
    * values given as YAML (empty: the chart's defaults), as an admin would write them.
    */
   static String template(String valuesYaml) {
+    return template(valuesYaml, KUBE_VERSION);
+  }
+
+  /** The same against another Kubernetes version ({@code --kube-version}). */
+  static String template(String valuesYaml, String kubeVersion) {
     Path file = null;
     try {
       TemplateCommand cmd = new Helm(DIR).template().withName(RELEASE).withNamespace(NAMESPACE)
-          .withKubeVersion(KUBE_VERSION);
+          .withKubeVersion(kubeVersion);
       if (!valuesYaml.isBlank()) {
         file = Files.createTempFile("xenvbd-values", ".yaml");
         Files.writeString(file, valuesYaml);

@@ -8,12 +8,16 @@ import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.X509Certificate;
 import java.util.Base64;
 import java.util.Map;
 import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Real {@code helm install} and {@code helm upgrade} into an API server: the token and the
@@ -24,6 +28,7 @@ import org.junit.jupiter.api.Test;
  */
 class HelmUpgradeTest {
   private ApiServer api;
+  @TempDir Path dir;
 
   @BeforeEach
   void start() {
@@ -67,6 +72,32 @@ class HelmUpgradeTest {
     upgrade();
 
     assertThat(storedManifest(2)).doesNotContain("token: " + before);
+  }
+
+  @Test
+  void aNodeAddedToAgentNodesOnUpgradeIsSignedByTheSameCaAndTheOthersKeepTheirIdentity() throws Exception {
+    Path one = Files.writeString(dir.resolve("one.yaml"), "agent: {nodes: [{name: dom0-a, ips: [10.0.0.5]}]}\n");
+    Path two = Files.writeString(dir.resolve("two.yaml"),
+        "agent: {nodes: [{name: dom0-a, ips: [10.0.0.5]}, {name: dom0-b, ips: [10.0.0.6]}]}\n");
+    assertThat(new Helm(Chart.DIR).install().withName(Chart.RELEASE).withNamespace(Chart.NAMESPACE).withValuesFile(one)
+        .withKubeConfigContents(api.kubeconfig()).skipCrds().disableOpenApiValidation().call().getStatus()).isEqualTo("deployed");
+    Map<String, String> ca = secret(Chart.FULLNAME + "-agent-ca").getData();
+    Map<String, String> tlsA = secret(Chart.FULLNAME + "-agent-tls-dom0-a").getData();
+    Map<String, String> tokenA = secret(Chart.FULLNAME + "-agent-token-dom0-a").getData();
+
+    // --force replaces changed objects with a PUT (the mock cannot apply Helm's strategic merge patch)
+    Release upgraded = new Helm(Chart.DIR).upgrade().withName(Chart.RELEASE).withNamespace(Chart.NAMESPACE).withValuesFile(two)
+        .force().withKubeConfigContents(api.kubeconfig()).skipCrds().disableOpenApiValidation().call();
+
+    assertThat(upgraded.getStatus()).isEqualTo("deployed");
+    assertThat(secret(Chart.FULLNAME + "-agent-ca").getData()).isEqualTo(ca);
+    assertThat(secret(Chart.FULLNAME + "-agent-tls-dom0-a").getData()).isEqualTo(tlsA);
+    assertThat(secret(Chart.FULLNAME + "-agent-token-dom0-a").getData()).isEqualTo(tokenA);
+    Map<String, String> tlsB = secret(Chart.FULLNAME + "-agent-tls-dom0-b").getData();
+    X509Certificate caCert = HelmSecretsTest.cert(new String(Base64.getDecoder().decode(ca.get("ca.crt")), StandardCharsets.US_ASCII));
+    HelmSecretsTest.cert(new String(Base64.getDecoder().decode(tlsB.get("tls.crt")), StandardCharsets.US_ASCII))
+        .verify(caCert.getPublicKey()); // throws unless the kept CA signed the new node's certificate
+    assertThat(secret(Chart.FULLNAME + "-agent-token-dom0-b").getData().get("token")).isNotEqualTo(tokenA.get("token"));
   }
 
   private Release install() {

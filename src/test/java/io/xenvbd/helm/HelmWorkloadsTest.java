@@ -23,7 +23,7 @@ class HelmWorkloadsTest {
       "XENVBD_HEARTBEAT_SECONDS", "XENVBD_LOOP_WAIT_SECONDS", "XENVBD_METRICS_REQUIRE_TOKEN",
       "XENVBD_ALLOW_URLS", "XENVBD_ALLOW_PRIVATE_HOSTS", "KUBECONFIG");
   static final List<String> OPERATOR_CONTRACT = List.of("XENVBD_NAMESPACES", "XENVBD_TOKEN_FILE",
-      "XENVBD_AGENT_CA", "XENVBD_MANAGEMENT_PORT", "XENVBD_LEADER_ELECTION",
+      "XENVBD_AGENT_CA", "XENVBD_AGENT_IDENTITY", "XENVBD_AGENT_TOKEN_DIR", "XENVBD_MANAGEMENT_PORT", "XENVBD_LEADER_ELECTION",
       "XENVBD_LEASE_NAMESPACE", "XENVBD_LEASE_NAME", "POD_NAME", "KUBECONFIG");
 
   static Chart.Rendered defaults;
@@ -155,12 +155,14 @@ class HelmWorkloadsTest {
         "XENVBD_HEARTBEAT_SECONDS", "XENVBD_LOOP_WAIT_SECONDS", "XENVBD_METRICS_REQUIRE_TOKEN",
         "XENVBD_ALLOW_URLS", "XENVBD_ALLOW_PRIVATE_HOSTS");
     assertThat(names(all.operatorContainer())).containsExactlyInAnyOrder("XENVBD_NAMESPACES",
-        "XENVBD_TOKEN_FILE", "XENVBD_AGENT_CA", "XENVBD_MANAGEMENT_PORT",
+        "XENVBD_TOKEN_FILE", "XENVBD_AGENT_CA", "XENVBD_AGENT_IDENTITY", "XENVBD_MANAGEMENT_PORT",
         "XENVBD_LEADER_ELECTION", "XENVBD_LEASE_NAMESPACE", "XENVBD_LEASE_NAME", "POD_NAME");
     // HOST_IP is the chart's own helper for $(HOST_IP) in XENVBD_ADVERTISE, not a flag.
     assertThat(names(all.agentContainer())).filteredOn(n -> !n.equals("HOST_IP"))
         .isSubsetOf(AGENT_CONTRACT);
     assertThat(names(all.operatorContainer())).isSubsetOf(OPERATOR_CONTRACT);
+    assertThat(names(Chart.render("agent: {nodes: [{name: dom0-a, ips: [10.0.0.5]}]}").operatorContainer()))
+        .contains("XENVBD_AGENT_TOKEN_DIR").isSubsetOf(OPERATOR_CONTRACT);
     assertThat(env(all.operatorContainer(), "XENVBD_NAMESPACES").getValue()).isEqualTo("a,b");
   }
 

@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The operator's flags, their defaults, and --help listing each environment twin. */
@@ -48,6 +50,24 @@ class OperatorCommandTest {
   }
 
   @Test
+  void agentsMustProveTheirNodeUnlessTheSharedCertificateModeIsChosen(@TempDir Path dir) throws Exception {
+    Path token = Files.writeString(dir.resolve("token"), "shared\n");
+    assertThat(command("--token-file", token.toString()).agentIdentity).isEqualTo("node");
+    assertThat(command("--token-file", token.toString(), "--agent-identity", "ca", "--agent-token-dir", dir.toString())
+        .agentClients()).isNotNull();
+    assertThatThrownBy(() -> command("--token-file", token.toString(), "--agent-identity", "any").agentClients())
+        .hasMessageContaining("--agent-identity must be node");
+    assertThatThrownBy(() -> command("--token-file", token.toString(), "--agent-token-dir", token.toString()).agentClients())
+        .hasMessageContaining("is not a directory");
+  }
+
+  static OperatorCommand command(String... args) {
+    OperatorCommand command = new OperatorCommand();
+    new CommandLine(command).parseArgs(args);
+    return command;
+  }
+
+  @Test
   void missingTokenFileSaysWhichFlagToSet() {
     assertThatThrownBy(() -> parse()).hasMessageContaining("--token-file (or XENVBD_TOKEN_FILE) is required");
   }
@@ -57,7 +77,7 @@ class OperatorCommandTest {
     StringWriter out = new StringWriter();
     new CommandLine(new OperatorCommand()).usage(new PrintWriter(out));
     assertThat(out.toString()).contains("XENVBD_NAMESPACES", "XENVBD_TOKEN_FILE", "XENVBD_AGENT_CA",
-        "XENVBD_MANAGEMENT_PORT", "XENVBD_LEADER_ELECTION", "XENVBD_LEASE_NAMESPACE", "XENVBD_LEASE_NAME",
+        "XENVBD_AGENT_IDENTITY", "XENVBD_AGENT_TOKEN_DIR", "XENVBD_MANAGEMENT_PORT", "XENVBD_LEADER_ELECTION", "XENVBD_LEASE_NAMESPACE", "XENVBD_LEASE_NAME",
         "POD_NAME", "KUBECONFIG");
   }
 }

@@ -32,7 +32,7 @@ final class OperatorHarness implements AutoCloseable {
 
   /** The fakes by endpoint fake://name. */
   AgentClientFactory fakeAgents() {
-    return endpoint -> {
+    return (node, endpoint) -> {
       FakeNode n = fakes.get(endpoint.substring("fake://".length()));
       if (n == null) throw new IllegalStateException("no fake node behind " + endpoint);
       return n;

@@ -2,6 +2,7 @@ package io.xenvbd.operator;
 
 import static io.xenvbd.operator.Fixtures.MI;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.xenvbd.api.Conditions;
@@ -12,6 +13,10 @@ import io.xenvbd.api.Reasons;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec;
 import io.xenvbd.api.VirtualDiskStatus;
+import io.xenvbd.protocol.AgentClient;
+import io.xenvbd.protocol.AgentException;
+import io.xenvbd.protocol.ErrorCodes;
+import io.xenvbd.protocol.HttpAgentClient;
 import io.xenvbd.testing.RequiresRoot;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -241,6 +246,26 @@ class OperatorWithRealAgentsTest {
       total += nodes.images(n).size();
     }
     assertThat(total).isEqualTo(50);
+  }
+
+  @Test
+  void eachNodeGetsItsOwnTokenAndANodeWithoutOneGetsTheSharedToken() {
+    // RealNodes gives node-a..c a certificate naming the node and a token of its own, as the chart's
+    // per-node mode does; node-d has no token file, so the operator falls back to the shared token.
+    nodes.startWithSharedToken("node-d");
+    for (String n : List.of("node-a", "node-b", "node-d")) {
+      h.create(Fixtures.disk("ns1", "on-" + n, Fixtures.spec(n, "8Mi", VirtualDiskSpec.Filesystem.none, null, null)));
+    }
+    for (String n : List.of("node-a", "node-b", "node-d")) {
+      h.awaitReady("ns1", "on-" + n);
+      assertThat(nodes.images(n)).containsExactly("ns1/on-" + n + ".img");
+    }
+    // the tokens really differ: node-a's agent answers neither node-b's token nor the shared one
+    for (String wrong : List.of(nodes.token("node-b"), nodes.token)) {
+      AgentClient client = new HttpAgentClient(nodes.agents.get("node-a").endpoint(), wrong, nodes.clientSsl, Duration.ofSeconds(5));
+      assertThatThrownBy(() -> client.getDisk("ns1", "on-node-a")).isInstanceOfSatisfying(AgentException.class,
+          e -> assertThat(e.code()).isEqualTo(ErrorCodes.UNAUTHORIZED));
+    }
   }
 
   private Populate populated() {

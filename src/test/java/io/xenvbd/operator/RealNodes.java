@@ -4,7 +4,10 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
 import io.xenvbd.protocol.AgentClientFactory;
+import io.xenvbd.protocol.AgentTrust;
+import io.xenvbd.protocol.CertificateAuthority;
 import io.xenvbd.protocol.HttpAgentClient;
+import io.xenvbd.protocol.NodeTokens;
 import io.xenvbd.protocol.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -22,11 +25,17 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 import javax.net.ssl.SSLContext;
 
-/** Real in-process agents over HTTPS, each with its own images root, registered in the given API. */
+/**
+ * Real in-process agents over HTTPS, each with its own images root, registered in the given API, and
+ * each with its own identity as the chart's per-node mode gives it: a certificate from one CA naming
+ * its node and 127.0.0.1, and its own token in {@link #tokens} (a node started with
+ * {@link #startWithSharedToken} has no file there and uses {@link #token}).
+ */
 final class RealNodes implements AutoCloseable {
   final String token = "token-" + UUID.randomUUID();
   final Path dir;
-  final Tls.Generated tls;
+  final Path tokens;
+  final CertificateAuthority ca;
   final SSLContext clientSsl;
   final KubernetesClient kube;
   final Map<String, Agent> agents = new ConcurrentHashMap<>();
@@ -34,13 +43,28 @@ final class RealNodes implements AutoCloseable {
   RealNodes(Path dir, KubernetesClient kube) {
     this.dir = dir;
     this.kube = kube;
-    this.tls = Tls.generate(dir.resolve("certs"), List.of("127.0.0.1", "localhost"));
-    this.clientSsl = Tls.clientContext(tls.caCert());
+    this.ca = CertificateAuthority.create(dir.resolve("ca"));
+    this.clientSsl = Tls.clientContext(ca.caCert());
+    try {
+      this.tokens = Files.createDirectories(dir.resolve("tokens"));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
-  /** The factory the operator gets: the production HTTPS client, trusting the test CA. */
+  /** The factory the operator gets: the production HTTPS client, per-node identity and tokens. */
   AgentClientFactory clients() {
-    return HttpAgentClient.factory(token, clientSsl);
+    return HttpAgentClient.factory(NodeTokens.perNode(tokens, token), AgentTrust.fromCa(ca.caCert(), AgentTrust.Identity.NODE));
+  }
+
+  /** The token {@code node}'s agent accepts. */
+  String token(String node) {
+    try {
+      Path file = tokens.resolve(node);
+      return Files.exists(file) ? Files.readString(file).strip() : token;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   Path root(String node) {
@@ -51,11 +75,29 @@ final class RealNodes implements AutoCloseable {
     return dir.resolve("sources");
   }
 
-  /** Starts (or restarts, on the same images root) the agent of {@code node}; heartbeats every 2 seconds. */
+  /** Starts (or restarts, on the same images root and identity) the agent of {@code node}; heartbeats every 2 seconds. */
   Agent start(String node) {
     try {
+      Path file = tokens.resolve(node);
+      if (!Files.exists(file)) Files.writeString(file, "token-" + node + "-" + UUID.randomUUID() + "\n");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return startAgent(node);
+  }
+
+  /** Like {@link #start}, for a node that has no token of its own: the operator falls back to {@link #token}. */
+  Agent startWithSharedToken(String node) {
+    return startAgent(node);
+  }
+
+  private Agent startAgent(String node) {
+    try {
       Files.createDirectories(sources());
-      AgentConfig config = AgentConfig.localPlain(node, Files.createDirectories(root(node)), List.of(sources()), token)
+      Path certs = dir.resolve("certs").resolve(node);
+      Tls.Generated tls = Files.exists(certs.resolve("tls.crt")) ? new Tls.Generated(ca.caCert(), certs.resolve("tls.crt"),
+          certs.resolve("tls.key")) : ca.issue(certs, List.of(node, "127.0.0.1"));
+      AgentConfig config = AgentConfig.localPlain(node, Files.createDirectories(root(node)), List.of(sources()), token(node))
           .withTls(tls.cert(), tls.key()).withHeartbeat(Duration.ofSeconds(2)).withWorkers(3);
       Agent agent = Agent.start(config, kube);
       agents.put(node, agent);
@@ -85,7 +127,7 @@ final class RealNodes implements AutoCloseable {
     try {
       HttpClient http = HttpClient.newBuilder().sslContext(clientSsl).build();
       String body = http.send(HttpRequest.newBuilder(URI.create(agents.get(node).endpoint() + "/metrics"))
-          .header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString()).body();
+          .header("Authorization", "Bearer " + token(node)).build(), HttpResponse.BodyHandlers.ofString()).body();
       return body.lines().filter(l -> l.startsWith("xenvbd_agent_operations_total{") && l.contains("kind=\"build\""))
           .mapToLong(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
     } catch (IOException e) {

@@ -45,7 +45,7 @@ class RefusedAlikeByOperatorAndAgentTest {
   static void startAgent() {
     nodes = new RealNodes(dir, null);
     endpoint = nodes.start("node-a").endpoint().toString();
-    agent = nodes.clients().forEndpoint(endpoint);
+    agent = nodes.clients().forNode("node-a", endpoint);
   }
 
   @AfterAll
