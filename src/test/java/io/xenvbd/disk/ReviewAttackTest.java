@@ -107,4 +107,59 @@ class ReviewAttackTest {
       engine.close();
     }
   }
+
+  /**
+   * hostPaths: allowedSource() resolves the source and checks the real path, then bwrap --ro-bind resolves
+   * the same path again when the copy starts. Whoever can write the allowed directory (the threat the
+   * archive path already defends against) swaps the checked directory for a link between the two, and
+   * dom0's protected directory (here a stand-in for the agent's token dir, or another namespace's images)
+   * is copied into the tenant's disk. Bounded: at most 20 builds while a thread flips the name.
+   */
+  @Test
+  void aHostPathSwappedForALinkAfterItsCheckDoesNotCopyWhatTheLinkNames() throws Exception {
+    Path allowed = Files.createDirectories(tmp.resolve("allowed"));
+    Path src = Files.createDirectories(allowed.resolve("src"));
+    Files.writeString(src.resolve("ok.txt"), "allowed content");
+    Path aside = allowed.resolve("aside");
+    Path victim = Files.createDirectories(tmp.resolve("secret-dir"));
+    Files.writeString(victim.resolve("token"), "DOM0-SECRET");
+    DiskEngine engine = engine(tmp.resolve("images"), allowed);
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread flipper = new Thread(() -> {
+      try {
+        while (!stop.get()) {
+          Files.move(src, aside);
+          Files.createSymbolicLink(src, victim);
+          Thread.sleep(3);
+          Files.delete(src);
+          Files.move(aside, src);
+          Thread.sleep(3);
+        }
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+    });
+    flipper.start();
+    int leaked = 0;
+    try {
+      for (int i = 0; i < 20 && leaked == 0; i++) {
+        String name = "t" + i;
+        try {
+          ImageInfo info = engine.build(request(name, spec("16Mi", Filesystem.ext4, new Populate(
+              List.of(new Populate.HostPath(src.toString(), "/copy")), null, null, null, Populate.Method.Offline),
+              null)), ProgressListener.NONE);
+          CommandRunner.Result r = DiskTestSupport.RUN.exec(List.of("debugfs", "-R", "cat /copy/token",
+              info.path().toString()), Duration.ofMinutes(1), null);
+          if (r.stdout().contains("DOM0-SECRET")) leaked++;
+        } catch (DiskException refusedMidFlip) {
+          // the check saw the link or nothing: the defence held for this build
+        }
+      }
+    } finally {
+      stop.set(true);
+      flipper.join(5000);
+      engine.close();
+    }
+    assertThat(leaked).as("builds whose disk holds the file of a directory outside every allowed source").isZero();
+  }
 }
