@@ -33,7 +33,7 @@ public final class ImagePaths {
    *     and certificate, local mode's state): no source may lie inside one or contain one
    */
   public ImagePaths(Path root, List<Path> allowedSources, List<Path> protectedPaths) {
-    this.root = root.toAbsolutePath().normalize();
+    this.root = real(root);
     this.allowedSources = allowedSources;
     List<Path> kept = new java.util.ArrayList<>(List.of(this.root));
     for (Path p : protectedPaths) kept.add(p.toAbsolutePath().normalize());
@@ -150,6 +150,24 @@ public final class ImagePaths {
       }
     }
     return real;
+  }
+
+  /**
+   * The root as the kernel names it: /proc/PID/fd, a loop device's backing_file and mountinfo show
+   * real paths, so an images root reached through a link (/var/lib/xen/images -> /srv/...) would
+   * otherwise never match them and every in-use check would see nothing. The part that does not
+   * exist yet is kept as given under its nearest existing (real) ancestor.
+   */
+  static Path real(Path p) {
+    Path abs = p.toAbsolutePath().normalize();
+    Path existing = abs;
+    while (existing != null && !Files.exists(existing)) existing = existing.getParent();
+    if (existing == null) return abs;
+    try {
+      return existing.toRealPath().resolve(existing.relativize(abs)).normalize();
+    } catch (IOException e) {
+      return abs;
+    }
   }
 
   private static Path realOrSelf(Path p) {

@@ -57,18 +57,21 @@ final class Sandbox {
 
   /**
    * Runs a filesystem tool on {@code image} (read-write at {@link #IMAGE}; {@code staging}, when not
-   * null, read-only at {@link #STAGING}) and returns whatever the exit code. The tools look for
-   * /etc/mtab to see whether the image is mounted: the sandbox's own (empty of it) is given.
+   * null, read-only at {@link #STAGING}) and returns whatever the exit code. No /proc (through it a
+   * uid-0 process could write the kernel's settings), so e2fsprogs are told that a missing mtab is
+   * fine (the engine has checked that the image is not mounted); no capability but, for mke2fs -d,
+   * reading a staging tree whose files a tenant made unreadable.
    */
   CommandRunner.Result onImage(Path image, Path staging, List<String> command, Duration timeout) {
     List<String> cmd = new ArrayList<>(List.of("--bind", image.toString(), IMAGE));
     if (staging != null) cmd.addAll(List.of("--ro-bind", staging.toString(), STAGING));
-    cmd.addAll(List.of("--proc", "/proc", "--symlink", "/proc/self/mounts", "/etc/mtab"));
+    cmd.addAll(List.of("--setenv", "EXT2FS_NO_MTAB_OK", "1"));
     // resize2fs leaves new inode tables to the kernel's lazy init only where the kernel says it has one.
     if (Files.isDirectory(EXT4_FEATURES)) cmd.addAll(List.of("--ro-bind", EXT4_FEATURES.toString(), EXT4_FEATURES.toString()));
     List<String> shown = command.stream().map(a -> a.equals(IMAGE) ? image.toString()
         : a.equals(STAGING) && staging != null ? staging.toString() : a).toList();
-    CommandRunner.Result r = checked(runner.exec(wrap(null, List.of(), cmd, command), shown, timeout, null));
+    List<String> caps = staging == null ? List.of() : List.of("CAP_DAC_READ_SEARCH");
+    CommandRunner.Result r = checked(runner.exec(wrap(null, List.of(), cmd, command, caps), shown, timeout, null));
     return new CommandRunner.Result(r.command(), r.exitCode(), r.stdout(), r.stderr().replace(IMAGE + ":", image + ":"));
   }
 
@@ -83,15 +86,16 @@ final class Sandbox {
   }
 
   static List<String> wrap(Path tree, List<ReadOnly> readOnly, List<String> command) {
-    return wrap(tree, readOnly, List.of(), command);
+    return wrap(tree, readOnly, List.of(), command, CAPABILITIES);
   }
 
-  private static List<String> wrap(Path tree, List<ReadOnly> readOnly, List<String> mounts, List<String> command) {
+  private static List<String> wrap(Path tree, List<ReadOnly> readOnly, List<String> mounts, List<String> command,
+                                   List<String> capabilities) {
     // No user namespace (--unshare-user would forbid mknod of the device nodes a /dev copy needs);
     // bwrap runs as root and drops every capability but the listed ones before exec.
     List<String> cmd = new ArrayList<>(List.of("bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net",
         "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL"));
-    for (String cap : CAPABILITIES) cmd.addAll(List.of("--cap-add", cap));
+    for (String cap : capabilities) cmd.addAll(List.of("--cap-add", cap));
     cmd.addAll(List.of("--clearenv", "--setenv", "PATH", "/usr/bin:/usr/sbin:/bin:/sbin", "--setenv", "LC_ALL", "C",
         "--ro-bind", "/usr", "/usr"));
     for (String dir : SYSTEM_DIRS) {
