@@ -51,32 +51,45 @@ public final class ArchiveExtractor {
     }
     // The archive is verified, checked and extracted from the agent's own copy: whoever can write the
     // allowed directory cannot swap the file between the check and tar.
-    Path copy = paths.tempUnderRoot("archive");
-    tempOut.accept(copy);
-    copyCapped(file, copy, maxBytes + (maxBytes >> 3) + (1 << 20), src);
+    Path dir = paths.tempUnderRoot("archive");
+    tempOut.accept(dir);
+    Path copy = copyCapped(file, dir, maxBytes + (maxBytes >> 3) + (1 << 20), src);
     verify(copy, archive.sha256(), src, false);
     return copy;
   }
 
-  /** Copies at most {@code cap} bytes (a compressed archive is not much larger than what it unpacks to). */
-  private static void copyCapped(Path from, Path to, long cap, String what) {
-    try (InputStream in = Files.newInputStream(from, java.nio.file.LinkOption.NOFOLLOW_LINKS);
-         java.io.OutputStream out = Files.newOutputStream(to, java.nio.file.StandardOpenOption.CREATE_NEW)) {
-      Formatter.privateFile(to);
-      byte[] buf = new byte[1 << 16];
-      long total = 0;
-      for (int n; (n = in.read(buf)) > 0; ) {
-        total += n;
-        if (total > cap) {
-          throw DiskException.invalid("archive '" + what + "' is larger than the disk (spec.size) could ever hold:"
-              + " make spec.size larger or the archive smaller");
-        }
-        out.write(buf, 0, n);
-        Io.checkInterrupted("copying archive " + what);
+  /**
+   * Copies at most {@code cap} bytes (a compressed archive is not much larger than what it unpacks
+   * to) into {@code dir}, in the sandbox and only from the very file that was checked
+   * ({@link Sandbox#guarded}): a link put in place of a parent directory meanwhile reads nothing.
+   */
+  private Path copyCapped(Path from, Path dir, long cap, String what) {
+    try {
+      Files.createDirectory(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+          java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+    } catch (IOException e) {
+      throw Io.wrap(e, "creating " + dir);
+    }
+    List<String> head = List.of("sh", "-c", "head -c \"$0\" /in > " + Sandbox.TREE + "/archive", Long.toString(cap + 1));
+    CommandRunner.Result r = sandbox.exec(dir, List.of(new Sandbox.ReadOnly(from, "/in")),
+        Sandbox.guarded("/in", Sandbox.devIno(from), head), List.of("cp", from.toString()));
+    if (r.exitCode() == Sandbox.SOURCE_CHANGED) {
+      throw new DiskException(ErrorCode.SourceNotAllowed, "archive '" + what + "' was replaced while the disk was"
+          + " built (a link put in its place?): nothing was read; make sure no one else writes the allowed"
+          + " directory, and retry");
+    }
+    if (!r.ok()) throw CommandRunner.failure(r);
+    Path copy = dir.resolve("archive");
+    try {
+      Formatter.privateFile(copy);
+      if (Files.size(copy) > cap) {
+        throw DiskException.invalid("archive '" + what + "' is larger than the disk (spec.size) could ever hold:"
+            + " make spec.size larger or the archive smaller");
       }
     } catch (IOException e) {
-      throw Io.wrap(e, "copying archive " + what);
+      throw Io.wrap(e, "reading the copy of archive " + what);
     }
+    return copy;
   }
 
   static void verify(Path file, String expected, String what, boolean downloaded) {

@@ -55,6 +55,11 @@ final class Sandbox {
     return r;
   }
 
+  /** As {@link #run}, returning whatever the exit code; {@code shown} names the command in messages. */
+  CommandRunner.Result exec(Path tree, List<ReadOnly> readOnly, List<String> command, List<String> shown) {
+    return checked(runner.exec(wrap(tree, readOnly, command), shown, runner.defaultTimeout(), null));
+  }
+
   /**
    * Runs a filesystem tool on {@code image} (read-write at {@link #IMAGE}; {@code staging}, when not
    * null, read-only at {@link #STAGING}) and returns whatever the exit code. No /proc (through it a
@@ -73,6 +78,34 @@ final class Sandbox {
     List<String> caps = staging == null ? List.of() : List.of("CAP_DAC_READ_SEARCH");
     CommandRunner.Result r = checked(runner.exec(wrap(null, List.of(), cmd, command, caps), shown, timeout, null));
     return new CommandRunner.Result(r.command(), r.exitCode(), r.stdout(), r.stderr().replace(IMAGE + ":", image + ":"));
+  }
+
+  /** Exit code of {@link #guarded} when the bound source is not the one that was checked. */
+  static final int SOURCE_CHANGED = 97;
+
+  /**
+   * {@code command}, run only if {@code inside} is the file that was checked on the host
+   * ({@code devIno}, see {@link #devIno}): bwrap resolves a bind's source when the sandbox starts, so
+   * whoever can write an allowed directory could put a link in place of a checked source between
+   * the check and the copy; a bind then holds what it found, and comparing device and inode inside
+   * the sandbox tells whether that is the checked file.
+   */
+  static List<String> guarded(String inside, String devIno, List<String> command) {
+    List<String> cmd = new ArrayList<>(List.of("sh", "-c",
+        "[ \"$(stat -c %d:%i \"$1\")\" = \"$2\" ] || exit " + SOURCE_CHANGED + "; shift 2; exec \"$@\"",
+        "sh", inside, devIno));
+    cmd.addAll(command);
+    return cmd;
+  }
+
+  /** "device:inode" of a path, not following a link at its end (null: refused as changed later). */
+  static String devIno(Path p) {
+    try {
+      var a = Files.readAttributes(p, "unix:dev,ino", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+      return a.get("dev") + ":" + a.get("ino");
+    } catch (java.io.IOException e) {
+      throw Io.wrap(e, "reading " + p);
+    }
   }
 
   /** A tool missing inside the sandbox is ToolMissing, as it is outside. */

@@ -97,10 +97,19 @@ final class TreeWriter {
    * and made anew, never opened, so a FIFO or device node there is neither blocked on nor written.
    */
   private void copy(Path tree, Path source, Path dst) {
-    boolean dir = Files.isDirectory(source);
+    boolean dir = Files.isDirectory(source, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    String checked = Sandbox.devIno(source);
     // "source/." merges the directory's content (and its own owner/mode/times) into dst, as cp -ax /etc /mnt does.
-    sandbox.run(tree, List.of(new Sandbox.ReadOnly(source, "/source")), List.of("cp", "-ax", "--sparse=always",
-        "--reflink=auto", "--remove-destination", dir ? "/source/." : "/source", Sandbox.inTree(tree, dst)));
+    List<String> cp = List.of("cp", "-ax", "--sparse=always", "--reflink=auto", "--remove-destination",
+        dir ? "/source/." : "/source", Sandbox.inTree(tree, dst));
+    CommandRunner.Result r = sandbox.exec(tree, List.of(new Sandbox.ReadOnly(source, "/source")),
+        Sandbox.guarded("/source", checked, cp), cp);
+    if (r.exitCode() == Sandbox.SOURCE_CHANGED) {
+      throw new DiskException(ErrorCode.SourceNotAllowed, "hostPaths path " + source + " was replaced while the"
+          + " disk was built (a link put in its place?): nothing was copied; make sure no one else writes the"
+          + " allowed directory, and retry");
+    }
+    if (!r.ok()) throw CommandRunner.failure(r);
   }
 
   private long apparentSize(Path s) {
