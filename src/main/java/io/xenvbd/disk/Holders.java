@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The processes that hold a file open, read from /proc/PID/fd. A guest on the qdisk or tap backend
+ * The processes that hold a file open or mapped, read from /proc/PID/fd and /proc/PID/maps. A guest on the qdisk or tap backend
  * opens its image from a QEMU or tapdisk process and takes no loop device, so "attached to a loop
  * device" alone would call its disk free.
  */
@@ -32,6 +32,20 @@ final class Holders {
   }
 
   private static boolean holds(Path proc, Path target) {
+    return hasOpen(proc, target) || hasMapped(proc, target);
+  }
+
+  /** A file can stay in use after its descriptor is closed, mapped into the process's memory. */
+  private static boolean hasMapped(Path proc, Path target) {
+    String suffix = " " + target;
+    try (var lines = Files.lines(proc.resolve("maps"))) {
+      return lines.anyMatch(l -> l.endsWith(suffix));
+    } catch (IOException | java.io.UncheckedIOException e) {
+      return false; // the process ended, or its maps are not readable
+    }
+  }
+
+  private static boolean hasOpen(Path proc, Path target) {
     try (DirectoryStream<Path> fds = Files.newDirectoryStream(proc.resolve("fd"))) {
       for (Path fd : fds) {
         try {

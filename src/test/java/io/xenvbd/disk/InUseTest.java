@@ -60,6 +60,25 @@ class InUseTest {
   }
 
   @Test
+  void anImageAProcessHasOnlyMappedIsStillInUse() throws Exception {
+    DiskEngine engine = engine(tmp.resolve("mapped"));
+    ImageInfo info = engine.build(request("mm", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE);
+    // Maps the image, closes its descriptor, keeps the mapping: what a backend that mmaps its disk looks like.
+    Process mapper = new ProcessBuilder("python3", "-c", "import mmap,os,sys,time\n"
+        + "fd=os.open(sys.argv[1], os.O_RDONLY); m=mmap.mmap(fd, 4096, prot=mmap.PROT_READ); os.close(fd)\n"
+        + "print('mapped', flush=True); time.sleep(120)", info.path().toString()).redirectErrorStream(true).start();
+    try {
+      mapper.getInputStream().read(new byte[6]);
+      DiskException e = catchThrowableOfType(() -> engine.delete("default", "mm", "uid-mm"), DiskException.class);
+      assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse);
+      assertThat(e.getMessage()).contains("process " + mapper.pid());
+      assertThat(info.path()).exists();
+    } finally {
+      mapper.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
   void aSecondAgentOnTheSameImagesRootRefusesToStartBeforeTouchingIt() throws Exception {
     Path root = tmp.resolve("shared");
     DiskEngine first = engine(root);
