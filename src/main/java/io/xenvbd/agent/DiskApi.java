@@ -5,6 +5,7 @@ import io.xenvbd.api.SpecRules;
 import io.xenvbd.api.Validation;
 import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.protocol.ErrorCodes;
+import io.xenvbd.protocol.Protocol;
 import io.xenvbd.protocol.PutDiskRequest;
 import java.io.IOException;
 import java.net.URLDecoder;
@@ -30,6 +31,7 @@ final class DiskApi {
 
   void handle(HttpExchange exchange, String path) throws IOException {
     String method = exchange.getRequestMethod();
+    requireSupportedCaller(exchange.getRequestHeaders().getFirst(Protocol.HEADER));
     if (path.equals("/v1/node")) {
       if (!method.equals("GET")) throw notAllowed(method, path, "GET");
       Exchanges.sendJson(exchange, 200, NodeReport.read(nodeName, engine).toNodeInfo());
@@ -60,6 +62,24 @@ final class DiskApi {
         Exchanges.sendEmpty(exchange, 204);
       }
       default -> throw notAllowed(method, path, "PUT, GET, DELETE");
+    }
+  }
+
+  /**
+   * A caller that announces a version older than {@link Protocol#MIN_SUPPORTED} is refused before
+   * anything is read or done. No header is served as before versioning (curl, the bench tools).
+   */
+  static void requireSupportedCaller(String header) {
+    int announced;
+    try {
+      announced = Protocol.parse(header).orElse(Protocol.MIN_SUPPORTED);
+    } catch (IllegalArgumentException e) {
+      throw ApiError.badRequest(e.getMessage());
+    }
+    if (announced < Protocol.MIN_SUPPORTED) {
+      throw new ApiError(426, ErrorCodes.OPERATOR_TOO_OLD, "the operator speaks agent protocol " + announced
+          + " but this agent needs at least " + Protocol.MIN_SUPPORTED + " (it speaks " + Protocol.VERSION
+          + "): upgrade the operator");
     }
   }
 

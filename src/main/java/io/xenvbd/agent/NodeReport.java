@@ -29,6 +29,7 @@ record NodeReport(String nodeName, LoopDevices loopDevices, Dom0NodeStatus.Stora
   }
 
   NodeInfo toNodeInfo() {
-    return new NodeInfo(nodeName, BuildInfo.version(), loopDevices, storage, images, orphans);
+    return new NodeInfo(nodeName, BuildInfo.version(), loopDevices, storage, images, orphans,
+        io.xenvbd.protocol.Protocol.VERSION);
   }
 }

@@ -22,4 +22,6 @@ public final class ErrorCodes {
   public static final String BUSY = "Busy";
   /** An operation ran past its deadline and was stopped, nothing published. */
   public static final String DEADLINE_EXCEEDED = "DeadlineExceeded";
+  /** The caller announced a protocol version older than the agent's minimum (HTTP 426): upgrade the operator. */
+  public static final String OPERATOR_TOO_OLD = "OperatorTooOld";
 }

@@ -150,7 +150,8 @@ public final class HttpAgentClient implements AgentClient {
 
   private HttpRequest.Builder request(String path) {
     return HttpRequest.newBuilder(URI.create(endpoint + path)).timeout(timeout)
-        .header("Authorization", "Bearer " + token).header("Accept", "application/json");
+        .header("Authorization", "Bearer " + token).header("Accept", "application/json")
+        .header(Protocol.HEADER, Integer.toString(Protocol.VERSION));
   }
 
   private HttpResponse<byte[]> send(HttpRequest.Builder builder) {

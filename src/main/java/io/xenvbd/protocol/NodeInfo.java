@@ -13,7 +13,9 @@ public record NodeInfo(
     LoopDevices loopDevices,
     Dom0NodeStatus.Storage storage,
     List<Image> images,
-    List<String> orphans) {
+    List<String> orphans,
+    /** The agent's {@link Protocol#VERSION}; null from an agent that predates versioning. */
+    Integer protocolVersion) {
 
   /** One image the agent owns. */
   public record Image(String namespace, String name, String uid, String path, long capacityBytes, long allocatedBytes) {}

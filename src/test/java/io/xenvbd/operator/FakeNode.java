@@ -75,7 +75,8 @@ final class FakeNode implements AgentClient {
   @Override
   public NodeInfo node() {
     reachable();
-    return new NodeInfo(name, "fake", null, null, java.util.List.of(), java.util.List.of());
+    return new NodeInfo(name, "fake", null, null, java.util.List.of(), java.util.List.of(),
+        io.xenvbd.protocol.Protocol.VERSION);
   }
 
   @Override
