@@ -206,7 +206,8 @@ public final class ImagePaths {
     return target;
   }
 
-  private static String random() {
+  /** 12 random hex digits: the unique part of every temporary name the engine makes. */
+  static String random() {
     byte[] b = new byte[6];
     RANDOM.nextBytes(b);
     return HexFormat.of().formatHex(b);

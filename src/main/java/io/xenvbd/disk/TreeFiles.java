@@ -12,9 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -31,7 +29,6 @@ import java.util.regex.Pattern;
  */
 final class TreeFiles {
   private static final Pattern MODE = Pattern.compile("^[0-7]{3,4}$");
-  private static final SecureRandom RANDOM = new SecureRandom();
 
   private TreeFiles() {}
 
@@ -99,7 +96,7 @@ final class TreeFiles {
       throw DiskException.invalid("'" + guestPath + "' is a directory in the image: remove it from the archive, source"
           + " or cloned disk, or write the file elsewhere");
     }
-    Path temp = dir.resolve(".xenvbd-" + random() + ".tmp");
+    Path temp = dir.resolve(".xenvbd-" + ImagePaths.random() + ".tmp");
     try {
       try (SeekableByteChannel ch = Files.newByteChannel(temp, Set.of(StandardOpenOption.CREATE_NEW,
           StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS))) {
@@ -137,11 +134,5 @@ final class TreeFiles {
   private static String parentShown(String guestPath) {
     int i = guestPath.lastIndexOf('/');
     return i <= 0 ? "/" : guestPath.substring(0, i);
-  }
-
-  private static String random() {
-    byte[] b = new byte[8];
-    RANDOM.nextBytes(b);
-    return HexFormat.of().formatHex(b);
   }
 }
