@@ -26,7 +26,7 @@ final class InformerClusterView implements ClusterView {
     this.disks = context.getPrimaryCache();
     var config = InformerEventSourceConfiguration.from(Dom0Node.class, VirtualDisk.class)
         .withName("dom0nodes")
-        .withSecondaryToPrimaryMapper(this::waitingOn)
+        .withSecondaryToPrimaryMapper(node -> waitingOn(node, disks()))
         .build();
     InformerEventSource<Dom0Node, VirtualDisk> source = new InformerEventSource<>(config, context);
     this.nodes = source;
@@ -39,10 +39,10 @@ final class InformerClusterView implements ClusterView {
    * on it whose grow was refused (the node may have room now). A Ready disk is otherwise only looked
    * at every readyRecheck, and a heartbeat changes every node.
    */
-  private Set<ResourceID> waitingOn(Dom0Node node) {
+  static Set<ResourceID> waitingOn(Dom0Node node, List<VirtualDisk> disks) {
     String name = node.getMetadata().getName();
     String loops = StatusBuilder.loopStatus(node);
-    return disks().stream()
+    return disks.stream()
         .filter(d -> d.getStatus() == null
             || (d.getStatus().nodeName() == null || name.equals(d.getStatus().nodeName()))
                 && !Conditions.isTrue(d.getStatus().conditions(), Conditions.READY)
