@@ -1,0 +1,258 @@
+package io.xenvbd.operator;
+
+import static io.xenvbd.operator.Fixtures.GI;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.xenvbd.api.Dom0Node;
+import io.xenvbd.api.Reasons;
+import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.protocol.AgentClient;
+import io.xenvbd.protocol.AgentException;
+import io.xenvbd.protocol.DiskState;
+import io.xenvbd.protocol.ErrorCodes;
+import io.xenvbd.protocol.NodeInfo;
+import io.xenvbd.protocol.PutDiskRequest;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * One step of a placed disk against its node's agent (a {@link FakeNode}): what the disk's status will
+ * say, and when the operator looks again (fast test config: polls 50ms, retries 100ms..400ms, Ready
+ * disks every 1s).
+ */
+class AgentDriverTest {
+  static final Instant NOW = Instant.parse("2026-01-01T12:00:00Z");
+  static final Duration POLL = Duration.ofMillis(50);
+  static final Duration RETRY = Duration.ofMillis(100);
+  static final Duration READY_RECHECK = Duration.ofSeconds(1);
+
+  final TestClock clock = new TestClock(NOW);
+  final List<Dom0Node> nodes = new ArrayList<>();
+  final List<VirtualDisk> disks = new ArrayList<>();
+  final ClusterView cluster = ClusterView.of(nodes, disks);
+  final FakeNode fake = new FakeNode("a");
+  AgentClient agent = fake;
+  final OperatorConfig config = OperatorHarness.fastConfig();
+  final AgentDriver driver = new AgentDriver((node, endpoint) -> agent, cluster, new Placer(cluster, clock),
+      new Backoffs(config, clock), clock, new OperatorMetrics(), config.readyRecheck());
+  final VirtualDisk disk = Fixtures.disk("ns", "d", "1Gi");
+
+  @BeforeEach
+  void oneHealthyNode() {
+    disk.getMetadata().setUid("uid-d");
+    nodes.add(node(100 * GI));
+  }
+
+  static Dom0Node node(long capacity) {
+    return Fixtures.node("a", capacity, 0, 8, 1, false, NOW, 10);
+  }
+
+  AgentDriver.Step drive(long size) {
+    return driver.drive(disk, "a", size);
+  }
+
+  /** Drives until the image is Ready, moving the clock by each recheck. */
+  AgentDriver.Step buildToReady(long size) {
+    for (int i = 0; i < 10; i++) {
+      AgentDriver.Step step = drive(size);
+      if (step.outcome() instanceof Outcome.Done) return step;
+      clock.advance(step.recheck());
+    }
+    throw new AssertionError("never Ready");
+  }
+
+  /** An agent that fails the test if it is called at all. */
+  static final AgentClient MUST_NOT_BE_CALLED = new AgentClient() {
+    @Override
+    public NodeInfo node() {
+      throw new AssertionError("the agent must not be called");
+    }
+
+    @Override
+    public DiskState putDisk(String ns, String name, PutDiskRequest request) {
+      throw new AssertionError("the agent must not be called");
+    }
+
+    @Override
+    public Optional<DiskState> getDisk(String ns, String name) {
+      throw new AssertionError("the agent must not be called");
+    }
+
+    @Override
+    public void deleteDisk(String ns, String name, String uid) {
+      throw new AssertionError("the agent must not be called");
+    }
+  };
+
+  /** The fake node, except that GET answers with this error. */
+  AgentClient answeringGetWith(AgentException error) {
+    return new AgentClient() {
+      @Override
+      public NodeInfo node() {
+        return fake.node();
+      }
+
+      @Override
+      public DiskState putDisk(String ns, String name, PutDiskRequest request) {
+        return fake.putDisk(ns, name, request);
+      }
+
+      @Override
+      public Optional<DiskState> getDisk(String ns, String name) {
+        throw error;
+      }
+
+      @Override
+      public void deleteDisk(String ns, String name, String uid) {
+        fake.deleteDisk(ns, name, uid);
+      }
+    };
+  }
+
+  @Test
+  void aNewDiskIsBuiltOncePolledAtPollMinAndThenLookedAtEveryReadyRecheck() {
+    AgentDriver.Step first = drive(GI);
+    assertThat(first.outcome()).isInstanceOf(Outcome.Working.class);
+    assertThat(((Outcome.Working) first.outcome()).state().phase()).isEqualTo(DiskState.Phase.Building);
+    assertThat(first.recheck()).isEqualTo(POLL);
+
+    AgentDriver.Step polled = drive(GI);
+    assertThat(polled.outcome()).isInstanceOf(Outcome.Working.class);
+    assertThat(polled.recheck()).isEqualTo(POLL);
+
+    AgentDriver.Step ready = buildToReady(GI);
+    assertThat(((Outcome.Done) ready.outcome()).state().capacityBytes()).isEqualTo(GI);
+    assertThat(ready.recheck()).isEqualTo(READY_RECHECK);
+
+    assertThat(drive(GI).outcome()).isInstanceOf(Outcome.Done.class);
+    assertThat(fake.builds).as("GETs only once the image exists: one build").hasValue(1);
+  }
+
+  @Test
+  void aFailedBuildWaitsForItsRetryWithoutCallingPutAndEachFailureWaitsLonger() {
+    fake.failNextBuild(ErrorCodes.NO_SPACE, "the images root is full");
+    AgentDriver.Step failed = drive(GI);
+    assertThat(failed.outcome()).isEqualTo(new Outcome.Failed(ErrorCodes.NO_SPACE, "the images root is full"));
+    assertThat(failed.recheck()).isEqualTo(RETRY);
+
+    clock.advance(Duration.ofMillis(40));
+    AgentDriver.Step early = drive(GI);
+    assertThat(early.outcome()).as("the agent's own report, read by GET").isEqualTo(failed.outcome());
+    assertThat(early.recheck()).as("the time left, not a new delay").isEqualTo(Duration.ofMillis(60));
+    assertThat(fake.builds).hasValue(1);
+
+    clock.advance(Duration.ofMillis(60));
+    fake.failNextBuild(ErrorCodes.NO_SPACE, "the images root is full");
+    AgentDriver.Step again = drive(GI);
+    assertThat(fake.builds).as("retried when due").hasValue(2);
+    assertThat(again.recheck()).as("second failure: twice retryMin").isEqualTo(Duration.ofMillis(200));
+
+    clock.advance(again.recheck());
+    assertThat(drive(GI).outcome()).as("third attempt builds").isInstanceOf(Outcome.Working.class);
+    buildToReady(GI);
+
+    fake.stop();
+    assertThat(drive(GI).recheck()).as("a Ready image reset the ladder").isEqualTo(RETRY);
+  }
+
+  @Test
+  void aDeletedDom0NodeLeavesTheImageUnknownAndRetriesWithoutCallingAnyAgent() {
+    nodes.clear();
+    agent = MUST_NOT_BE_CALLED;
+    AgentDriver.Step step = drive(GI);
+    assertThat(step.outcome()).isEqualTo(new Outcome.Unreachable(Reasons.NODE_NOT_FOUND,
+        "Dom0Node a no longer exists: the image stays unknown until the agent on a registers again"));
+    assertThat(step.recheck()).isEqualTo(RETRY);
+    assertThat(drive(GI).recheck()).isEqualTo(Duration.ofMillis(200));
+  }
+
+  @Test
+  void aNodeWhoseHeartbeatStoppedIsNotCalledAndTheDiskSaysWhy() {
+    nodes.set(0, Fixtures.node("a", 100 * GI, 0, 8, 1, false, NOW.minusSeconds(31), 10));
+    agent = MUST_NOT_BE_CALLED;
+    AgentDriver.Step step = drive(GI);
+    assertThat(step.outcome()).isEqualTo(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE,
+        NodeHealth.problem(nodes.get(0), clock).orElseThrow()));
+    assertThat(((Outcome.Unreachable) step.outcome()).message()).contains("missed its heartbeats");
+    assertThat(step.recheck()).isEqualTo(RETRY);
+  }
+
+  @Test
+  void anAgentThatCannotBeReachedTurnsTheDiskUnreachableAndBacksOff() {
+    fake.stop();
+    AgentDriver.Step step = drive(GI);
+    assertThat(step.outcome()).isEqualTo(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE,
+        "dom0 node a: agent at fake://a is unreachable: Connection refused"));
+    assertThat(step.recheck()).isEqualTo(RETRY);
+    assertThat(drive(GI).recheck()).isEqualTo(Duration.ofMillis(200));
+  }
+
+  @Test
+  void aBusyAgentIsTransientNotAFailedDisk() {
+    agent = answeringGetWith(new AgentException(ErrorCodes.BUSY, 503, "too many requests: try again shortly"));
+    AgentDriver.Step step = drive(GI);
+    assertThat(step.outcome()).isEqualTo(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE,
+        "dom0 node a: too many requests: try again shortly"));
+    assertThat(step.recheck()).isEqualTo(RETRY);
+  }
+
+  @Test
+  void anyOtherAgentErrorFailsTheDiskWithTheAgentsCodeAndMessage() {
+    agent = answeringGetWith(new AgentException(ErrorCodes.UNAUTHORIZED, 401, "the bearer token is not this node's"));
+    AgentDriver.Step step = drive(GI);
+    assertThat(step.outcome()).isEqualTo(new Outcome.Failed(ErrorCodes.UNAUTHORIZED, "the bearer token is not this node's"));
+    assertThat(step.recheck()).isEqualTo(RETRY);
+  }
+
+  @Test
+  void anImageOwnedByAnotherVirtualDiskIsNeitherAdoptedNorTouched() {
+    fake.putDisk("ns", "d", new PutDiskRequest("uid-other", disk.getSpec()));
+    AgentDriver.Step step = drive(GI);
+    assertThat(step.outcome()).isEqualTo(new Outcome.Failed(ErrorCodes.NOT_OWNER,
+        "image ns/d belongs to VirtualDisk uid uid-other"));
+    assertThat(fake.builds).hasValue(1);
+  }
+
+  @Test
+  void aGrowTheNodeHasRoomForIsSentToTheAgentAndPolledUntilTheImageHasTheNewSize() {
+    buildToReady(GI);
+    disk.setSpec(Fixtures.disk("ns", "d", "2Gi").getSpec());
+    AgentDriver.Step step = drive(2 * GI);
+    assertThat(((Outcome.Working) step.outcome()).state().phase()).isEqualTo(DiskState.Phase.Resizing);
+    assertThat(step.recheck()).isEqualTo(POLL);
+    AgentDriver.Step grown = buildToReady(2 * GI);
+    assertThat(((Outcome.Done) grown.outcome()).state().capacityBytes()).isEqualTo(2 * GI);
+  }
+
+  @Test
+  void aGrowBeyondTheNodesRoomIsRefusedAndTheImageStaysUsableAtItsSize() {
+    nodes.set(0, node(2 * GI));
+    buildToReady(GI);
+    disk.setSpec(Fixtures.disk("ns", "d", "10Gi").getSpec());
+    AgentDriver.Step step = drive(10 * GI);
+    var refused = (Outcome.GrowRefused) step.outcome();
+    assertThat(refused.reason()).isEqualTo(Reasons.INSUFFICIENT_STORAGE);
+    assertThat(refused.message()).startsWith("growing the image from 1Gi to 10Gi is refused: Dom0Node a has 2Gi left"
+        + " to promise").contains("and this needs 10Gi", "stays usable at 1Gi");
+    assertThat(refused.state().capacityBytes()).isEqualTo(GI);
+    assertThat(step.recheck()).as("looked at like a Ready disk; a change of the node wakes it").isEqualTo(READY_RECHECK);
+    assertThat(fake.capacity("ns", "d")).as("nothing sent to the agent").isEqualTo(GI);
+  }
+
+  @Test
+  void aFirstBuildAtASizeTheNodeCannotHoldIsRefusedBeforeAnyFileIsMade() {
+    nodes.set(0, node(2 * GI));
+    disk.setSpec(Fixtures.disk("ns", "d", "10Gi").getSpec());
+    AgentDriver.Step step = drive(10 * GI);
+    var refused = (Outcome.Unschedulable) step.outcome();
+    assertThat(refused.reason()).isEqualTo(Reasons.INSUFFICIENT_STORAGE);
+    assertThat(refused.message()).startsWith("building the image at spec.size 10Gi is refused: Dom0Node a has 2Gi left");
+    assertThat(step.recheck()).isEqualTo(READY_RECHECK);
+    assertThat(fake.builds).hasValue(0);
+  }
+}
