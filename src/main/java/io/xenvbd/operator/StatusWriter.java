@@ -21,6 +21,18 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>It also remembers the last status it wrote per disk: the informer cache may not show it yet,
  * and the next reconcile must build on what was really written (its node, above all).
+ *
+ * <p>This is not java-operator-sdk's own cache ({@code PrimaryUpdateAndCacheUtils}, which hands the
+ * patched object to the controller's {@code TemporaryResourceCache}) because in 5.2.3 that cache is
+ * ordered by resourceVersion: with the default {@code parseResourceVersions=false} any informer
+ * event for the disk evicts the entry, so the late event of an earlier write (adding the finalizer,
+ * the placement) brings back an older status, and the next reconcile can build on a disk without
+ * its node: placing it again and repeating its Scheduled and ProvisioningStarted events. Only the
+ * operator-wide {@code withParseResourceVersions(true)} closes that gap, and then only where
+ * resourceVersions are integers (Kubernetes calls them opaque; a non-numeric one falls back to
+ * evicting). Its {@code updateAndCacheResource} also answers a 409 or 422 by retrying and waiting
+ * up to 10 s for the cache to change, where this writer fails at once into the SDK's retry. Keyed
+ * by uid and holding only what this process wrote, this cache needs neither.
  */
 final class StatusWriter {
   private final KubernetesClient client;
