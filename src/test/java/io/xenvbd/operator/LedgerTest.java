@@ -99,6 +99,20 @@ class LedgerTest {
   }
 
   @Test
+  void aGrowThatFinishedAfterTheLastHeartbeatKeepsItsRoomUntilTheNextOne() {
+    // the heartbeat's promisedBytes may still show the image at 1Gi: the grow to 8Gi finished after it
+    nodes.set(0, Fixtures.node("a", 10 * GI, GI, 8, 1, false, HEARTBEAT, 10));
+    VirtualDisk grown = disk("ns", "grown", "8Gi");
+    status(grown, HEARTBEAT.minusSeconds(60), ready(GI));
+    status(grown, HEARTBEAT.minusSeconds(5), new Outcome.Working(StatusBuilderTest.resizing(8 * GI)));
+    status(grown, HEARTBEAT.plusSeconds(1), ready(8 * GI));
+    disks.add(grown);
+    Ledger l = ledger("uid-new", Map.of());
+    assertThat(NodeFit.left(nodes.get(0), l)).as("never more than the 2Gi really left").isLessThanOrEqualTo(2 * GI);
+    assertThat(NodeFit.room(nodes.get(0), new NodeFit.Need("ns", 4 * GI, 4 * GI, true), l)).isPresent();
+  }
+
+  @Test
   void sumsLeaveOutTheDiskDecidedAndCountClaimsUntilTheCacheShowsThem() {
     disks.add(status(disk("ns", "built", "4Gi"), HEARTBEAT.minusSeconds(60), ready(4 * GI)));
     disks.add(status(disk("ns", "fresh", "2Gi"), HEARTBEAT.plusSeconds(1), ready(2 * GI)));
