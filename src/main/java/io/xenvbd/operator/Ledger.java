@@ -99,17 +99,23 @@ final class Ledger {
 
   /**
    * Of a placed disk's {@code size}, what the node's promisedBytes does not include yet: all of it
-   * until its image was provisioned before the last heartbeat (a second of slack for truncated
-   * timestamps), and afterwards only what it grows beyond its image.
+   * until its image got its current size (provisioned, or grown: Resized turned True) before the
+   * last heartbeat (a second of slack for truncated timestamps), and afterwards only what it grows
+   * beyond its image.
    */
   static long notYetPromised(VirtualDisk d, Instant lastHeartbeat, long size) {
     VirtualDiskStatus st = d.getStatus();
     var provisioned = st == null ? java.util.Optional.<io.fabric8.kubernetes.api.model.Condition>empty()
         : Conditions.find(st.conditions(), Conditions.PROVISIONED).filter(c -> Conditions.TRUE.equals(c.getStatus()));
     if (provisioned.isEmpty() || st.capacityBytes() == null) return size;
+    var grown = Conditions.find(st.conditions(), Conditions.RESIZED).filter(c -> Conditions.TRUE.equals(c.getStatus()));
     Instant at;
     try {
       at = Instant.parse(provisioned.get().getLastTransitionTime());
+      if (grown.isPresent()) {
+        Instant grownAt = Instant.parse(grown.get().getLastTransitionTime());
+        if (grownAt.isAfter(at)) at = grownAt;
+      }
     } catch (RuntimeException e) {
       return size;
     }
