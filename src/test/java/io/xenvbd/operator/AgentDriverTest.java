@@ -134,6 +134,36 @@ class AgentDriverTest {
   }
 
   @Test
+  void aBuildQueuedBehindOthersIsPolledLessAndLessOftenUntilTheAgentStartsIt() {
+    disk.getMetadata().setUid("u"); // the uid of StatusBuilderTest's agent states
+    DiskState[] answer = {StatusBuilderTest.building(DiskState.STAGE_QUEUED, 0)};
+    agent = new AgentClient() {
+      @Override
+      public NodeInfo node() {
+        return fake.node();
+      }
+
+      @Override
+      public DiskState putDisk(String ns, String name, PutDiskRequest request) {
+        return answer[0];
+      }
+
+      @Override
+      public Optional<DiskState> getDisk(String ns, String name) {
+        return Optional.of(answer[0]);
+      }
+
+      @Override
+      public void deleteDisk(String ns, String name, String uid) {}
+    };
+    List<Duration> polls = new ArrayList<>();
+    for (int i = 0; i < 4; i++) polls.add(drive(GI).recheck());
+    assertThat(polls).containsExactly(POLL, Duration.ofMillis(100), Duration.ofMillis(200), Duration.ofMillis(200));
+    answer[0] = StatusBuilderTest.building("Format", 10);
+    assertThat(drive(GI).recheck()).as("started: it ends within seconds").isEqualTo(POLL);
+  }
+
+  @Test
   void aFailedBuildWaitsForItsRetryWithoutCallingPutAndEachFailureWaitsLonger() {
     fake.failNextBuild(ErrorCodes.NO_SPACE, "the images root is full");
     AgentDriver.Step failed = drive(GI);
