@@ -170,7 +170,8 @@ final class Operation implements ProgressListener {
   /** True when {@code other} asks for exactly what this operation was asked for. */
   boolean sameRequest(DiskRequest other) {
     return request.uid().equals(other.uid()) && request.sizeBytes() == other.sizeBytes()
-        && request.specDigest().equals(other.specDigest());
+        && request.specDigest().equals(other.specDigest())
+        && java.util.Objects.equals(request.cloneSourceUid(), other.cloneSourceUid());
   }
 
   /** What GET answers while it runs, or after it failed (with the image's figures when one exists). */
