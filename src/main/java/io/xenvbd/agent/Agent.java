@@ -3,6 +3,7 @@ package io.xenvbd.agent;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.EngineConfig;
+import io.xenvbd.protocol.Protocol;
 import io.xenvbd.protocol.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -43,6 +44,14 @@ public final class Agent implements AutoCloseable {
    * registers the Dom0Node and heartbeats it. The caller keeps ownership of {@code client}.
    */
   public static Agent start(AgentConfig config, KubernetesClient client) {
+    return start(config, client, Protocol.CURRENT);
+  }
+
+  /**
+   * Like {@link #start(AgentConfig, KubernetesClient)}, speaking {@code protocol}: {@link Protocol#CURRENT}
+   * in production; another version only in skew tests, which run an agent ahead of or behind the operator.
+   */
+  public static Agent start(AgentConfig config, KubernetesClient client, Protocol protocol) {
     if (config.insecurePlainHttp()) {
       LOG.warn("serving PLAIN HTTP: the bearer token and disk requests travel unencrypted; use TLS outside local tests");
     }
@@ -65,7 +74,7 @@ public final class Agent implements AutoCloseable {
 
     Metrics metrics = new Metrics();
     DiskService disks = new DiskService(engine, config.workers(), config.retryFailedAfter(), metrics);
-    DiskApi api = new DiskApi(config.nodeName(), engine, disks);
+    DiskApi api = new DiskApi(config.nodeName(), engine, disks, protocol);
     AgentServer server;
     try {
       server = new AgentServer(config, ssl, api, metrics, engine, disks, () -> true);
@@ -78,7 +87,7 @@ public final class Agent implements AutoCloseable {
     URI endpoint = config.advertise() != null ? config.advertise() : advertised(server.address(), ssl != null);
     NodeRegistrar registrar = null;
     if (client != null) {
-      registrar = new NodeRegistrar(client, config.nodeName(), endpoint, config.heartbeat(), engine);
+      registrar = new NodeRegistrar(client, config.nodeName(), endpoint, config.heartbeat(), engine, protocol.version());
       registrar.start();
     }
     LOG.info("agent for node {} serving at {} ({})", config.nodeName(), endpoint, config);

@@ -22,11 +22,13 @@ final class DiskApi {
   private final String nodeName;
   private final DiskEngine engine;
   private final DiskService disks;
+  private final Protocol protocol;
 
-  DiskApi(String nodeName, DiskEngine engine, DiskService disks) {
+  DiskApi(String nodeName, DiskEngine engine, DiskService disks, Protocol protocol) {
     this.nodeName = nodeName;
     this.engine = engine;
     this.disks = disks;
+    this.protocol = protocol;
   }
 
   void handle(HttpExchange exchange, String path) throws IOException {
@@ -34,7 +36,7 @@ final class DiskApi {
     requireSupportedCaller(exchange.getRequestHeaders().getFirst(Protocol.HEADER));
     if (path.equals("/v1/node")) {
       if (!method.equals("GET")) throw notAllowed(method, path, "GET");
-      Exchanges.sendJson(exchange, 200, NodeReport.read(nodeName, engine).toNodeInfo());
+      Exchanges.sendJson(exchange, 200, NodeReport.read(nodeName, engine).toNodeInfo(protocol));
       return;
     }
     String[] parts = path.split("/", -1);
@@ -48,9 +50,9 @@ final class DiskApi {
     switch (method) {
       case "PUT" -> {
         PutDiskRequest body = Exchanges.readJson(exchange, PutDiskRequest.class);
-        // The operator checks the same rules, but a holder of the token need not be the operator.
-        SpecRules.violation(namespace, name, body.spec()).ifPresent(message -> {
-          throw ApiError.badRequest(message);
+        if (body.spec() != null) protocol.unknownIn(body.spec()).ifPresent(field -> {
+          throw ApiError.badRequest("unknown field " + field.name() + ": it came with agent protocol " + field.since()
+              + " and this agent speaks " + protocol.version() + "; leave it out, or upgrade the agent");
         });
         DiskService.Outcome outcome = disks.put(namespace, name, body);
         Exchanges.sendJson(exchange, outcome.started() ? 202 : 200, outcome.state());
@@ -66,19 +68,19 @@ final class DiskApi {
   }
 
   /**
-   * A caller that announces a version older than {@link Protocol#MIN_SUPPORTED} is refused before
-   * anything is read or done. No header is served as before versioning (curl, the bench tools).
+   * A caller that announces a version older than this agent's minimum is refused before anything is
+   * read or done. No header is version 1, the wire from before versioning (curl, the bench tools).
    */
-  static void requireSupportedCaller(String header) {
+  void requireSupportedCaller(String header) {
     int announced;
     try {
-      announced = Protocol.parse(header).orElse(Protocol.MIN_SUPPORTED);
+      announced = Protocol.announced(header);
     } catch (IllegalArgumentException e) {
       throw ApiError.badRequest(e.getMessage());
     }
-    if (announced < Protocol.MIN_SUPPORTED) {
+    if (announced < protocol.minSupported()) {
       throw new ApiError(426, ErrorCodes.OPERATOR_TOO_OLD, "the operator speaks agent protocol " + announced
-          + " but this agent needs at least " + Protocol.MIN_SUPPORTED + " (it speaks " + Protocol.VERSION
+          + " but this agent needs at least " + protocol.minSupported() + " (it speaks " + protocol.version()
           + "): upgrade the operator");
     }
   }

@@ -1,5 +1,7 @@
 package io.xenvbd.agent;
 
+import io.xenvbd.api.SpecRules;
+import io.xenvbd.api.VirtualDiskSpec;
 import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.DiskException;
 import io.xenvbd.disk.DiskRequest;
@@ -63,9 +65,13 @@ final class DiskService implements AutoCloseable {
    * {@code retryFailedAfter}; a changed one at once.
    */
   Outcome put(String namespace, String name, PutDiskRequest body) {
+    VirtualDiskSpec spec = body.spec() == null ? null : WireSpecs.toApi(body.spec());
+    // The operator checks the same rules, but a holder of the token need not be the operator.
+    SpecRules.violation(namespace, name, spec).ifPresent(message -> {
+      throw ApiError.badRequest(message);
+    });
     if (body.uid() == null || body.uid().isBlank()) throw ApiError.badRequest("uid is required: the owning VirtualDisk's metadata.uid");
-    if (body.spec() == null) throw ApiError.badRequest("spec is required: the VirtualDisk's spec");
-    DiskRequest request = DiskRequest.of(namespace, name, body.uid(), body.spec());
+    DiskRequest request = DiskRequest.of(namespace, name, body.uid(), spec, WireSpecs.cloneSourceUid(body.spec()));
     String key = namespace + "/" + name;
     synchronized (lock(key)) {
       Operation current = operations.get(key);
@@ -82,9 +88,9 @@ final class DiskService implements AutoCloseable {
               + " bytes and cannot shrink to " + request.sizeBytes() + ": set spec.size to at least the current size");
         }
         if (request.sizeBytes() == published.capacityBytes()) {
-          // Remember the request (not a failure) so GET shows this spec's Xen entries.
+          // Remember the request (not a failure), as a finished operation of this spec.
           operations.put(key, Operation.confirmed(request, published.path()));
-          return new Outcome(false, Operation.ready(published, request.spec().xen()));
+          return new Outcome(false, Operation.ready(published));
         }
         if (holdFailure(current, request)) return new Outcome(false, current.state(published));
         return new Outcome(true, start(key, new Operation(Operation.Kind.resize, request, published.path())));
@@ -100,7 +106,7 @@ final class DiskService implements AutoCloseable {
     if (current != null && current.running()) return Optional.of(current.state(null));
     Optional<ImageInfo> image = engine.inspect(namespace, name);
     if (current != null && current.isFailed()) return Optional.of(current.state(image.orElse(null)));
-    return image.map(i -> Operation.ready(i, current == null ? null : current.request.spec().xen()));
+    return image.map(Operation::ready);
   }
 
   /**

@@ -28,9 +28,11 @@ final class Exchanges {
   private static final long DRAIN_LIMIT = MAX_BODY_BYTES + (16L << 20);
 
   /**
-   * Strict: a misspelled field is a mistake the caller should hear about, not a silently ignored
-   * setting. The API records say {@code @JsonIgnoreProperties(ignoreUnknown = true)} so that the
-   * operator tolerates newer objects from the API server; the agent's own input overrules that.
+   * Strict, the requests' half of the protocol's unknown-field policy (see the protocol package): a
+   * misspelled or newer field is a mistake the caller should hear about, not a silently ignored
+   * setting. The protocol's records carry no ignore annotation; should a type that says
+   * {@code @JsonIgnoreProperties(ignoreUnknown = true)} (as the CRD's records do, for the operator's
+   * sake) ever be read here, the agent's own input overrules it.
    */
   static final ObjectMapper JSON = JsonMapper.builder()
       .annotationIntrospector(new JacksonAnnotationIntrospector() {

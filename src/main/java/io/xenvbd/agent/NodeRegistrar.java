@@ -33,6 +33,7 @@ final class NodeRegistrar implements AutoCloseable {
   private final URI endpoint;
   private final Duration every;
   private final DiskEngine engine;
+  private final int protocolVersion;
   private final Clock clock = Clock.systemUTC();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "xenvbd-heartbeat");
@@ -40,7 +41,9 @@ final class NodeRegistrar implements AutoCloseable {
     return t;
   });
 
-  NodeRegistrar(KubernetesClient client, String nodeName, URI endpoint, Duration every, DiskEngine engine) {
+  NodeRegistrar(KubernetesClient client, String nodeName, URI endpoint, Duration every, DiskEngine engine,
+      int protocolVersion) {
+    this.protocolVersion = protocolVersion;
     this.client = client;
     this.nodeName = nodeName;
     this.endpoint = endpoint;
@@ -70,7 +73,8 @@ final class NodeRegistrar implements AutoCloseable {
     Dom0NodeStatus old = node.getStatus();
     String now = Instant.now(clock).truncatedTo(ChronoUnit.SECONDS).toString();
     Dom0NodeStatus status = new Dom0NodeStatus(
-        new Dom0NodeStatus.Agent(endpoint.toString(), BuildInfo.version(), now, (int) every.toSeconds()),
+        // the protocol version, so that the operator sends this agent only what it knows
+        new Dom0NodeStatus.Agent(endpoint.toString(), BuildInfo.version(), now, (int) every.toSeconds(), protocolVersion),
         report.loopDevices(), report.storage(), report.images().size(), report.orphans(),
         Conditions.set(old == null ? null : old.conditions(), Conditions.READY, Conditions.TRUE, Reasons.HEARTBEAT,
             "agent " + BuildInfo.version() + " at " + endpoint + " is serving", node.getMetadata().getGeneration(), clock));

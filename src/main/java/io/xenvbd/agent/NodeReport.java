@@ -8,10 +8,11 @@ import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.Inventory;
 import io.xenvbd.disk.StorageInfo;
 import io.xenvbd.protocol.NodeInfo;
+import io.xenvbd.protocol.Protocol;
 import java.nio.file.Path;
 import java.util.List;
 
-/** One reading of the node (loop devices, storage, images, orphans), shaped for the API and for the Dom0Node. */
+/** One reading of the node (loop devices, storage, images, orphans), shaped for the Dom0Node and, by {@link #toNodeInfo}, for the API. */
 record NodeReport(String nodeName, LoopDevices loopDevices, Dom0NodeStatus.Storage storage,
                   List<NodeInfo.Image> images, List<String> orphans) {
 
@@ -28,8 +29,14 @@ record NodeReport(String nodeName, LoopDevices loopDevices, Dom0NodeStatus.Stora
     return new NodeReport(nodeName, engine.loopStatus().toApi(), storage, images, orphans);
   }
 
-  NodeInfo toNodeInfo() {
-    return new NodeInfo(nodeName, BuildInfo.version(), loopDevices, storage, images, orphans,
-        io.xenvbd.protocol.Protocol.VERSION);
+  /** The same reading in the agent protocol's own types, announcing {@code protocol}'s version. */
+  NodeInfo toNodeInfo(Protocol protocol) {
+    LoopDevices l = loopDevices;
+    NodeInfo.LoopDevices loops = new NodeInfo.LoopDevices(l.max(), l.unlimited(), l.inUse(), l.available(), l.summary(),
+        l.devices() == null ? null : l.devices().stream().map(d -> new NodeInfo.Device(d.name(), d.backingFile())).toList());
+    Dom0NodeStatus.Storage s = storage;
+    NodeInfo.Storage room = new NodeInfo.Storage(s.root(), s.capacityBytes(), s.availableBytes(), s.allocatedBytes(),
+        s.promisedBytes(), s.available());
+    return new NodeInfo(nodeName, BuildInfo.version(), loops, room, images, orphans, protocol.version());
   }
 }

@@ -1,7 +1,5 @@
 package io.xenvbd.agent;
 
-import io.xenvbd.api.Xen;
-import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.DiskRequest;
 import io.xenvbd.disk.ImageInfo;
 import io.xenvbd.disk.ProgressListener;
@@ -172,30 +170,24 @@ final class Operation implements ProgressListener {
   /** True when {@code other} asks for exactly what this operation was asked for. */
   boolean sameRequest(DiskRequest other) {
     return request.uid().equals(other.uid()) && request.sizeBytes() == other.sizeBytes()
-        && request.specDigest().equals(other.specDigest());
+        && request.specDigest().equals(other.specDigest())
+        && java.util.Objects.equals(request.cloneSourceUid(), other.cloneSourceUid());
   }
 
   /** What GET answers while it runs, or after it failed (with the image's figures when one exists). */
   DiskState state(ImageInfo image) {
     DiskState.Phase phase = isFailed() ? DiskState.Phase.Failed
         : kind == Kind.resize ? DiskState.Phase.Resizing : DiskState.Phase.Building;
-    var xen = request.spec().xen();
     return new DiskState(request.namespace(), request.name(), request.uid(), phase, isFailed() ? null : stage,
         bytesDone, bytesTotal, percent, image != null && isFailed() ? image.capacityBytes() : request.sizeBytes(),
         image == null ? null : image.allocatedBytes(), image == null ? null : image.filesystemUuid(),
-        imagePath.toString(), DiskEngine.xenDisk(imagePath, xen), DiskEngine.xenLegacyDisk(imagePath, xen),
-        request.specDigest(), error);
+        imagePath.toString(), request.specDigest(), error);
   }
 
-  /**
-   * A published image with no operation running. The image's metadata does not record the Xen
-   * settings, so the caller's spec (when known) decides the Xen entries, not the engine's defaults.
-   */
-  static DiskState ready(ImageInfo image, Xen xenOrNull) {
-    String xenDisk = xenOrNull == null ? image.xenDisk() : DiskEngine.xenDisk(image.path(), xenOrNull);
-    String legacy = xenOrNull == null ? image.xenLegacyDisk() : DiskEngine.xenLegacyDisk(image.path(), xenOrNull);
+  /** A published image with no operation running. */
+  static DiskState ready(ImageInfo image) {
     return new DiskState(image.namespace(), image.name(), image.ownerUid(), DiskState.Phase.Ready, null,
         null, null, 100, image.capacityBytes(), image.allocatedBytes(), image.filesystemUuid(),
-        image.path().toString(), xenDisk, legacy, image.specDigest(), null);
+        image.path().toString(), image.specDigest(), null);
   }
 }

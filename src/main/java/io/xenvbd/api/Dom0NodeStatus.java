@@ -34,7 +34,9 @@ public record Dom0NodeStatus(
       @JsonPropertyDescription("Time of the last heartbeat (RFC 3339).")
       String lastHeartbeat,
       @JsonPropertyDescription("Seconds between heartbeats; the node is stale after three missed.")
-      Integer heartbeatSeconds) {}
+      Integer heartbeatSeconds,
+      @JsonPropertyDescription("Version of the agent protocol the agent speaks; absent from agents older than protocol 3, which the operator treats as 1.")
+      Integer protocolVersion) {}
 
   @JsonIgnoreProperties(ignoreUnknown = true)
 

@@ -30,6 +30,10 @@ public final class Reasons {
   public static final String AGENT_IDENTITY_MISMATCH = "AgentIdentityMismatch";
   /** The node advertises an http:// endpoint while the operator requires TLS. */
   public static final String INSECURE_AGENT_ENDPOINT = "InsecureAgentEndpoint";
+  /** The node's agent speaks a protocol too old for a field the disk needs: nothing is sent until it is upgraded. */
+  public static final String AGENT_TOO_OLD = "AgentTooOld";
+  /** The node's agent no longer serves the operator's protocol version: upgrade the operator. */
+  public static final String OPERATOR_TOO_OLD = "OperatorTooOld";
   public static final String WAITING_FOR_NODE = "WaitingForNode";
   /** populate.cloneFrom names a disk that does not exist yet or is not Ready yet. */
   public static final String WAITING_FOR_SOURCE = "WaitingForSource";

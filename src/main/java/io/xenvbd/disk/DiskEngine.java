@@ -1,6 +1,5 @@
 package io.xenvbd.disk;
 
-import io.xenvbd.api.Xen;
 import java.io.IOException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
@@ -72,10 +71,10 @@ public final class DiskEngine implements AutoCloseable {
   public ImageInfo build(DiskRequest request, ProgressListener progress) {
     synchronized (lock(request)) {
       try (var held = imageLock(request.namespace(), request.name())) {
-        Optional<ImageInfo> existing = owned(request.namespace(), request.name(), request.uid(), request.spec().xen());
+        Optional<ImageInfo> existing = owned(request.namespace(), request.name(), request.uid());
         if (existing.isPresent()) return existing.get();
         ImageMetadata meta = builder.build(request, new Progress(progress));
-        return info(meta, request.spec().xen());
+        return info(meta);
       }
     }
   }
@@ -90,7 +89,7 @@ public final class DiskEngine implements AutoCloseable {
   }
 
   private ImageInfo growLocked(DiskRequest request, ProgressListener progress) {
-    ImageInfo current = owned(request.namespace(), request.name(), request.uid(), request.spec().xen()).orElseThrow(() ->
+    ImageInfo current = owned(request.namespace(), request.name(), request.uid()).orElseThrow(() ->
         new DiskException(ErrorCode.NotFound, "no image " + request.key() + " on this node: build it first"));
     ImageMetadata meta = metadata(request.namespace(), request.name()).orElseThrow();
     if (request.sizeBytes() < meta.capacityBytes()) {
@@ -108,7 +107,7 @@ public final class DiskEngine implements AutoCloseable {
     // The filesystem is grown: recording it must not be cut short by a deadline or a delete.
     Uninterruptible.run("grown", () -> publisher.writeMetadata(paths.metadata(request.namespace(), request.name()), grown));
     p.done();
-    return info(grown, request.spec().xen());
+    return info(grown);
   }
 
   /** Delete image + metadata. Missing: success. Other uid: NotOwner. Attached or mounted: ImageInUse. */
@@ -138,7 +137,7 @@ public final class DiskEngine implements AutoCloseable {
   public Optional<ImageInfo> inspect(String namespace, String name) {
     Path image = paths.image(namespace, name);
     if (!Files.isRegularFile(image)) return Optional.empty();
-    return metadata(namespace, name).map(m -> info(m, null));
+    return metadata(namespace, name).map(this::info);
   }
 
   public Inventory inventory() {
@@ -180,25 +179,17 @@ public final class DiskEngine implements AutoCloseable {
     }
   }
 
-  public static String xenDisk(Path image, Xen xen) {
-    return io.xenvbd.api.XenEntries.keyword(image.toAbsolutePath().toString(), xen);
-  }
-
-  public static String xenLegacyDisk(Path image, Xen xen) {
-    return io.xenvbd.api.XenEntries.legacy(image.toAbsolutePath().toString(), xen);
-  }
-
   /** The image's path for namespace/name (whether or not it exists). */
   public Path imagePath(String namespace, String name) {
     return paths.image(namespace, name);
   }
 
-  private Optional<ImageInfo> owned(String namespace, String name, String uid, Xen xen) {
+  private Optional<ImageInfo> owned(String namespace, String name, String uid) {
     Path image = paths.image(namespace, name);
     if (!Files.exists(image)) return Optional.empty();
     Optional<ImageMetadata> meta = metadata(namespace, name);
     if (meta.isEmpty() || !meta.get().ownerUid().equals(uid)) throw Guards.notOwner(namespace, name, meta, image);
-    return meta.map(m -> info(m, xen));
+    return meta.map(this::info);
   }
 
   private Optional<ImageMetadata> metadata(String namespace, String name) {
@@ -210,10 +201,10 @@ public final class DiskEngine implements AutoCloseable {
    * grow that failed after the file was extended leaves a longer file, and must not be reported (and
    * taken for done) at the new size.
    */
-  private ImageInfo info(ImageMetadata m, Xen xen) {
+  private ImageInfo info(ImageMetadata m) {
     Path image = paths.image(m.namespace(), m.name());
     return new ImageInfo(m.namespace(), m.name(), m.ownerUid(), image, m.capacityBytes(), formatter.allocated(image),
-        m.filesystemUuid(), m.specDigest(), xenDisk(image, xen), xenLegacyDisk(image, xen));
+        m.filesystemUuid(), m.specDigest());
   }
 
   private static void deleteFile(Path p) {

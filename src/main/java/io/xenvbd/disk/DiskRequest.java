@@ -14,8 +14,14 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Pattern;
 
-/** One disk request: built by the agent from the VirtualDisk spec. */
-public record DiskRequest(String namespace, String name, String uid, VirtualDiskSpec spec, long sizeBytes) {
+/**
+ * One disk request: built by the agent from the VirtualDisk spec.
+ *
+ * @param cloneSourceUid with populate.cloneFrom, the owner uid the source image must have; null: any
+ *     image published under the source's name (a caller of protocol version 1 or 2)
+ */
+public record DiskRequest(String namespace, String name, String uid, VirtualDiskSpec spec, long sizeBytes,
+    String cloneSourceUid) {
 
   private static final Pattern DNS_LABEL = Pattern.compile("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$");
   private static final Pattern DNS_SUBDOMAIN =
@@ -33,10 +39,18 @@ public record DiskRequest(String namespace, String name, String uid, VirtualDisk
     }
     if (spec == null) throw DiskException.invalid("spec is missing");
     if (sizeBytes <= 0) throw DiskException.invalid("size must be greater than zero");
+    if (cloneSourceUid != null && !UID.matcher(cloneSourceUid).matches()) {
+      throw DiskException.invalid("spec.populate.cloneFrom.uid is malformed: pass the source VirtualDisk's metadata.uid");
+    }
   }
 
   /** Validates names (DNS-1123), parses spec.size with {@link Sizes}; InvalidRequest on bad input. */
   public static DiskRequest of(String namespace, String name, String uid, VirtualDiskSpec spec) {
+    return of(namespace, name, uid, spec, null);
+  }
+
+  /** Like {@link #of(String, String, String, VirtualDiskSpec)}, cloning only a source image that {@code cloneSourceUid} owns. */
+  public static DiskRequest of(String namespace, String name, String uid, VirtualDiskSpec spec, String cloneSourceUid) {
     if (spec == null) throw DiskException.invalid("spec is missing");
     long size;
     try {
@@ -44,7 +58,7 @@ public record DiskRequest(String namespace, String name, String uid, VirtualDisk
     } catch (IllegalArgumentException e) {
       throw DiskException.invalid(e.getMessage());
     }
-    return new DiskRequest(namespace, name, uid, spec, size);
+    return new DiskRequest(namespace, name, uid, spec, size, cloneSourceUid);
   }
 
   static void checkNames(String namespace, String name) {

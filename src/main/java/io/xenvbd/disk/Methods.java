@@ -25,7 +25,10 @@ final class Methods {
     };
   }
 
-  /** The published image cloneFrom names: same namespace, must exist with metadata and the same filesystem. */
+  /**
+   * The published image cloneFrom names: same namespace, must exist with metadata and the same
+   * filesystem, and be owned by the source uid the request names (when it names one).
+   */
   static Path cloneSource(ImagePaths paths, Publisher publisher, DiskRequest req, Populate pop) {
     String src = pop.cloneFrom().name();
     Path image = paths.image(req.namespace(), src);
@@ -33,6 +36,12 @@ final class Methods {
     if (!Files.isRegularFile(image) || meta.isEmpty()) {
       throw new DiskException(ErrorCode.NotFound, "cloneFrom '" + src + "': no published image " + image
           + " on this node: wait until that VirtualDisk is Ready, or clone one that is on the same node");
+    }
+    if (req.cloneSourceUid() != null && !req.cloneSourceUid().equals(meta.get().ownerUid())) {
+      // another VirtualDisk's image under the source's name: one deleted (and retained), or recreated
+      throw new DiskException(ErrorCode.NotFound, "cloneFrom '" + src + "': the image " + image + " on this node"
+          + " is not the one of the VirtualDisk " + src + " that is Ready now (a VirtualDisk of that name was deleted"
+          + " and its image kept, or recreated elsewhere): clone a disk whose image is on this node");
     }
     if (!meta.get().filesystem().equals(req.spec().filesystem().name())) {
       throw DiskException.invalid("cloneFrom '" + src + "' has filesystem " + meta.get().filesystem()

@@ -9,6 +9,7 @@ import io.xenvbd.protocol.AgentException;
 import io.xenvbd.protocol.AgentUnreachableException;
 import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.DiskState;
+import io.xenvbd.protocol.Protocol;
 import io.xenvbd.protocol.PutDiskRequest;
 import java.time.Clock;
 import java.time.Duration;
@@ -31,9 +32,11 @@ final class AgentDriver {
 
   private final Duration readyRecheck;
   private final Placer placer;
+  private final Protocol protocol;
 
   AgentDriver(AgentClientFactory agents, ClusterView cluster, Placer placer, Backoffs backoffs, Clock clock,
-      OperatorMetrics metrics, Duration readyRecheck) {
+      OperatorMetrics metrics, Duration readyRecheck, Protocol protocol) {
+    this.protocol = protocol;
     this.readyRecheck = readyRecheck;
     this.placer = placer;
     this.agents = agents;
@@ -81,7 +84,15 @@ final class AgentDriver {
             : new Outcome.Unschedulable(reason, refused.get().message());
         return new Step(outcome, readyRecheck);
       }
-      state = agent.putDisk(ns, name, new PutDiskRequest(uid, disk.getSpec()));
+      // only what the agent's protocol version knows; a disk that needs more is not sent at all
+      int agentVersion = AgentRequests.agentVersion(node.get());
+      Protocol.Tailored sent = protocol.forPeer(AgentRequests.toWire(disk.getSpec(), cloneSourceUid(disk)), agentVersion);
+      if (sent.lacking() != null) {
+        backoffs.reset(uid);
+        return new Step(new Outcome.Incompatible(Reasons.AGENT_TOO_OLD,
+            AgentRequests.tooOld(sent.lacking(), nodeName, agentVersion)), readyRecheck);
+      }
+      state = agent.putDisk(ns, name, new PutDiskRequest(uid, sent.spec()));
       metrics.agentCall("put", "ok");
       return switch (state.phase()) {
         case Building, Resizing -> working(uid, state);
@@ -94,12 +105,24 @@ final class AgentDriver {
           backoffs.failed(uid));
     } catch (AgentException e) {
       metrics.agentCall("any", e.code());
+      if (ErrorCodes.OPERATOR_TOO_OLD.equals(e.code())) { // waits for an operator upgrade, not for a retry
+        return new Step(new Outcome.Incompatible(Reasons.OPERATOR_TOO_OLD, "dom0 node " + nodeName + ": "
+            + e.getMessage()), readyRecheck);
+      }
       if (ErrorCodes.BUSY.equals(e.code())) { // transient: the agent sheds load, the disk has not failed
         return new Step(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "dom0 node " + nodeName + ": "
             + e.getMessage()), backoffs.failed(uid));
       }
       return new Step(new Outcome.Failed(e.code(), e.getMessage()), backoffs.failed(uid));
     }
+  }
+
+  /** The uid of the VirtualDisk populate.cloneFrom names, when there is one now. */
+  private String cloneSourceUid(VirtualDisk disk) {
+    var populate = disk.getSpec().populate();
+    if (populate == null || populate.cloneFrom() == null) return null;
+    return cluster.disk(disk.getMetadata().getNamespace(), populate.cloneFrom().name())
+        .map(source -> source.getMetadata().getUid()).orElse(null);
   }
 
   private Step working(String uid, DiskState state) {

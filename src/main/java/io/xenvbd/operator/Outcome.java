@@ -20,6 +20,13 @@ sealed interface Outcome {
   /** The agent is building or resizing the image. */
   record Working(DiskState state) implements Outcome {}
 
+  /**
+   * The operator and the node's agent share no protocol version that can carry this disk: the agent
+   * is too old for a field the disk needs (AgentTooOld, nothing sent), or it refused the operator's
+   * version (OperatorTooOld). Waits for an upgrade.
+   */
+  record Incompatible(String reason, String message) implements Outcome {}
+
   /** The agent reported an error; retried with backoff. */
   record Failed(String code, String message) implements Outcome {}
 

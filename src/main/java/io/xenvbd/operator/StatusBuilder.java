@@ -111,6 +111,7 @@ final class StatusBuilder {
       return new Cond(Conditions.TRUE, Reasons.PROVISIONED, "image exists");
     }
     if (o instanceof Outcome.Failed f) return new Cond(Conditions.FALSE, Reasons.PROVISIONING_FAILED, f.message());
+    if (o instanceof Outcome.Incompatible i) return new Cond(Conditions.FALSE, i.reason(), i.message());
     if (o instanceof Outcome.Invalid i) return new Cond(Conditions.FALSE, i.reason(), "not built: " + i.message());
     if (o instanceof Outcome.Unreachable u) return new Cond(Conditions.UNKNOWN, u.reason(), u.message());
     return new Cond(Conditions.FALSE, Reasons.WAITING_FOR_NODE, "waiting for the disk to be placed and built");
@@ -166,6 +167,7 @@ final class StatusBuilder {
       return new Cond(Conditions.FALSE, Reasons.PROVISIONING, p.message() + "; asking its agent to build the image");
     }
     if (o instanceof Outcome.Failed f) return new Cond(Conditions.FALSE, Reasons.PROVISIONING_FAILED, f.code() + ": " + f.message());
+    if (o instanceof Outcome.Incompatible i) return new Cond(Conditions.FALSE, i.reason(), i.message());
     if (o instanceof Outcome.Invalid i) return new Cond(Conditions.FALSE, i.reason(), i.message());
     if (o instanceof Outcome.Unschedulable u) return new Cond(Conditions.FALSE, u.reason(), u.message());
     if (o instanceof Outcome.Unreachable u) return new Cond(Conditions.UNKNOWN, u.reason(), u.message());
@@ -179,7 +181,7 @@ final class StatusBuilder {
     if (o instanceof Outcome.Failed) return Phase.Failed;
     if (o instanceof Outcome.Invalid i) return Reasons.INVALID_SPEC.equals(i.reason()) ? Phase.Failed : Phase.Pending;
     if (o instanceof Outcome.Blocked) return Phase.Deleting;
-    if (o instanceof Outcome.Unreachable) return old.phase() == null ? Phase.Pending : old.phase();
+    if (o instanceof Outcome.Unreachable || o instanceof Outcome.Incompatible) return old.phase() == null ? Phase.Pending : old.phase();
     return Phase.Pending; // Unschedulable, Placed
   }
 

@@ -6,6 +6,7 @@ import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.protocol.AgentClientFactory;
+import io.xenvbd.protocol.Protocol;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
@@ -28,7 +29,8 @@ public final class XenvbdOperator implements AutoCloseable {
   private final AtomicBoolean leader = new AtomicBoolean();
   private final AtomicBoolean stopped = new AtomicBoolean();
 
-  private XenvbdOperator(KubernetesClient client, OperatorConfig config, AgentClientFactory agents, Clock clock) {
+  private XenvbdOperator(KubernetesClient client, OperatorConfig config, AgentClientFactory agents, Clock clock,
+      Protocol protocol) {
     this.metrics = new OperatorMetrics();
     InformerClusterView cluster = new InformerClusterView();
     Backoffs backoffs = new Backoffs(config, clock);
@@ -36,7 +38,7 @@ public final class XenvbdOperator implements AutoCloseable {
     StatusBuilder statuses = new StatusBuilder(clock);
     Placer placer = new Placer(cluster, clock);
     VirtualDiskReconciler reconciler = new VirtualDiskReconciler(cluster, new SpecValidator(cluster),
-        placer, new AgentDriver(agents, cluster, placer, backoffs, clock, metrics, config.readyRecheck()), statuses,
+        placer, new AgentDriver(agents, cluster, placer, backoffs, clock, metrics, config.readyRecheck(), protocol), statuses,
         new DiskEvents(recorder), new Reclaimer(cluster, agents, metrics),
         new StatusWriter(client, config.useSsaForStatus()), recorder, backoffs, config, metrics);
     this.operator = new Operator(o -> {
@@ -76,7 +78,16 @@ public final class XenvbdOperator implements AutoCloseable {
   }
 
   public static XenvbdOperator start(KubernetesClient client, OperatorConfig config, AgentClientFactory agents, Clock clock) {
-    XenvbdOperator running = new XenvbdOperator(client, config, agents, clock);
+    return start(client, config, agents, clock, Protocol.CURRENT);
+  }
+
+  /**
+   * Speaking {@code protocol} to the agents: {@link Protocol#CURRENT} in production, another version
+   * only in skew tests (whose {@code agents} announce the same version, see HttpAgentClient.factory).
+   */
+  public static XenvbdOperator start(KubernetesClient client, OperatorConfig config, AgentClientFactory agents, Clock clock,
+      Protocol protocol) {
+    XenvbdOperator running = new XenvbdOperator(client, config, agents, clock, protocol);
     try {
       running.operator.start();
     } catch (RuntimeException e) {

@@ -25,10 +25,16 @@ final class AgentClients implements AgentClientFactory {
   private final boolean tls;
   private final HttpClient shared;
   private final Duration timeout;
+  private final Protocol protocol;
   private final Map<String, Entry> clients = new ConcurrentHashMap<>();
 
   /** {@code trust} null: {@code sharedSsl} (or, when null too, plain HTTP and the JDK's default trust) for all. */
   AgentClients(NodeTokens tokens, AgentTrust trust, SSLContext sharedSsl, Duration timeout) {
+    this(tokens, trust, sharedSsl, timeout, Protocol.CURRENT);
+  }
+
+  AgentClients(NodeTokens tokens, AgentTrust trust, SSLContext sharedSsl, Duration timeout, Protocol protocol) {
+    this.protocol = protocol;
     this.tokens = tokens;
     this.trust = trust;
     this.tls = trust != null || sharedSsl != null;
@@ -51,6 +57,6 @@ final class AgentClients implements AgentClientFactory {
   private AgentClient newClient(String node, URI endpoint, String token) {
     boolean perNode = trust != null && trust.identity() == AgentTrust.Identity.NODE;
     HttpClient http = perNode ? HttpAgentClient.newHttpClient(trust.contextFor(node, endpoint.getHost()), timeout) : shared;
-    return new HttpAgentClient(endpoint, token, http, timeout);
+    return new HttpAgentClient(endpoint, token, http, timeout, protocol);
   }
 }

@@ -18,11 +18,8 @@ public record DiskState(
     Long capacityBytes,
     Long allocatedBytes,
     String filesystemUUID,
+    /** The image's path on the node. The xl {@code disk=} lines are the operator's to write (from it and spec.xen). */
     String path,
-    /** xl's current form: {@code format=raw, vdev=xvda1, access=rw, target=/path}. */
-    String xenDisk,
-    /** The manual recipe's form: {@code file:/path,sda1,w}. */
-    String xenLegacyDisk,
     /** Digest of the spec the image was built from (or is being built from). */
     String specDigest,
     /** Set when phase is Failed. */

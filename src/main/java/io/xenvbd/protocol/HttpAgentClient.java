@@ -25,8 +25,11 @@ import javax.net.ssl.SSLContext;
  */
 public final class HttpAgentClient implements AgentClient {
 
-  /** Tolerant of fields a newer agent may add, so operator and agents can be upgraded one at a time. */
-  private static final ObjectMapper JSON = JsonMapper.builder()
+  /**
+   * Tolerant of fields a newer agent may add to its answers, so operator and agents can be upgraded
+   * one at a time (the package's unknown-field policy: responses tolerant, requests strict).
+   */
+  static final ObjectMapper JSON = JsonMapper.builder()
       .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).build();
   private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(15);
 
@@ -34,6 +37,7 @@ public final class HttpAgentClient implements AgentClient {
   private final String token;
   private final HttpClient http;
   private final Duration timeout;
+  private final Protocol protocol;
 
   /**
    * A client for one agent. {@code ssl} null: the JDK's default trust, or plain HTTP when the endpoint
@@ -44,6 +48,11 @@ public final class HttpAgentClient implements AgentClient {
   }
 
   HttpAgentClient(URI endpoint, String token, HttpClient http, Duration timeout) {
+    this(endpoint, token, http, timeout, Protocol.CURRENT);
+  }
+
+  HttpAgentClient(URI endpoint, String token, HttpClient http, Duration timeout, Protocol protocol) {
+    this.protocol = protocol;
     String base = endpoint.toString();
     this.endpoint = URI.create(base.endsWith("/") ? base.substring(0, base.length() - 1) : base);
     this.token = token;
@@ -64,7 +73,12 @@ public final class HttpAgentClient implements AgentClient {
    * server whose certificate proves that node ({@link AgentTrust}). {@code trust} null: plain HTTP allowed.
    */
   public static AgentClientFactory factory(NodeTokens tokens, AgentTrust trust) {
-    return new AgentClients(tokens, trust, null, DEFAULT_TIMEOUT);
+    return factory(tokens, trust, Protocol.CURRENT);
+  }
+
+  /** Like {@link #factory(NodeTokens, AgentTrust)}, announcing {@code protocol} (a skew test's operator of another version). */
+  public static AgentClientFactory factory(NodeTokens tokens, AgentTrust trust, Protocol protocol) {
+    return new AgentClients(tokens, trust, null, DEFAULT_TIMEOUT, protocol);
   }
 
   static HttpClient newHttpClient(SSLContext ssl, Duration timeout) {
@@ -151,7 +165,7 @@ public final class HttpAgentClient implements AgentClient {
   private HttpRequest.Builder request(String path) {
     return HttpRequest.newBuilder(URI.create(endpoint + path)).timeout(timeout)
         .header("Authorization", "Bearer " + token).header("Accept", "application/json")
-        .header(Protocol.HEADER, Integer.toString(Protocol.VERSION));
+        .header(Protocol.HEADER, protocol.header());
   }
 
   private HttpResponse<byte[]> send(HttpRequest.Builder builder) {

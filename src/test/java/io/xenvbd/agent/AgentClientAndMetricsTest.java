@@ -3,10 +3,10 @@ package io.xenvbd.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.xenvbd.api.VirtualDiskSpec;
 import io.xenvbd.protocol.AgentClient;
 import io.xenvbd.protocol.AgentException;
 import io.xenvbd.protocol.AgentUnreachableException;
+import io.xenvbd.protocol.DiskSpec;
 import io.xenvbd.protocol.DiskState;
 import io.xenvbd.protocol.HttpAgentClient;
 import io.xenvbd.protocol.PutDiskRequest;
@@ -25,8 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 class AgentClientAndMetricsTest {
   @TempDir Path dir;
 
-  private static VirtualDiskSpec spec(String size) {
-    return new VirtualDiskSpec(null, size, null, null, null, null, null, null);
+  private static DiskSpec spec(String size) {
+    return new DiskSpec(null, size, null, null, null, null, null, null);
   }
 
   @Test

@@ -3,12 +3,11 @@ package io.xenvbd.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.xenvbd.api.Populate;
-import io.xenvbd.api.VirtualDiskSpec;
-import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.EngineConfig;
 import io.xenvbd.disk.UrlPolicy;
+import io.xenvbd.protocol.DiskSpec;
+import io.xenvbd.protocol.DiskSpec.Filesystem;
 import io.xenvbd.protocol.DiskState;
 import io.xenvbd.protocol.PutDiskRequest;
 import io.xenvbd.testing.RequiresRoot;
@@ -64,9 +63,9 @@ class DiskServiceFairnessTest {
 
   /** A tiny ext4 disk whose archive comes from the trickling server: it builds only once released. */
   DiskService.Outcome putSlow(String namespace, String name) {
-    Populate populate = new Populate(null, new Populate.Archive(archives.url(name), null), null, null, null);
+    DiskSpec.Populate populate = new DiskSpec.Populate(null, new DiskSpec.Archive(archives.url(name), null), null, null, null);
     return disks.put(namespace, name, new PutDiskRequest("uid-" + name,
-        new VirtualDiskSpec(null, "16Mi", Filesystem.ext4, populate, null, null, false, null)));
+        new DiskSpec(null, "16Mi", Filesystem.ext4, populate, null, null, false, null)));
   }
 
   DiskState state(String namespace, String name) {
@@ -138,7 +137,7 @@ class DiskServiceFairnessTest {
     assertThat(leftovers()).isEmpty();
 
     assertThat(disks.put("team-a", "next", new PutDiskRequest("uid-next",
-        new VirtualDiskSpec(null, "16Mi", Filesystem.none, null, null, null, false, null))).started()).isTrue();
+        new DiskSpec(null, "16Mi", Filesystem.none, null, null, null, false, null))).started()).isTrue();
     awaitPhase("team-a", "next", DiskState.Phase.Ready);
     assertThat(disks.running()).isZero();
   }

@@ -27,7 +27,8 @@ final class Fixtures {
     n.setMetadata(new ObjectMetaBuilder().withName(name).build());
     n.setSpec(new Dom0NodeSpec(cordoned, 1.0));
     n.setStatus(new Dom0NodeStatus(
-        new Dom0NodeStatus.Agent("fake://" + name, "test", heartbeat.toString(), heartbeatSeconds),
+        new Dom0NodeStatus.Agent("fake://" + name, "test", heartbeat.toString(), heartbeatSeconds,
+            io.xenvbd.protocol.Protocol.VERSION),
         LoopDevices.of(loopMax, loopInUse, List.of()),
         new Dom0NodeStatus.Storage("/var/lib/xen/images-" + name, capacity, capacity - promised, promised / 2, promised,
             Sizes.human(capacity - promised)),

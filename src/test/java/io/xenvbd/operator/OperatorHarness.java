@@ -8,6 +8,7 @@ import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.protocol.AgentClientFactory;
+import io.xenvbd.protocol.Protocol;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
@@ -45,6 +46,11 @@ final class OperatorHarness implements AutoCloseable {
 
   void start(AgentClientFactory agents) {
     operator = XenvbdOperator.start(api.client, fastConfig(), agents);
+  }
+
+  /** An operator that speaks {@code protocol}; {@code agents} should announce the same (RealNodes.clients(protocol)). */
+  void start(AgentClientFactory agents, Protocol protocol) {
+    operator = XenvbdOperator.start(api.client, fastConfig(), agents, java.time.Clock.systemUTC(), protocol);
   }
 
   void stopOperator() {

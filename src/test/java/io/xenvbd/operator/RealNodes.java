@@ -8,6 +8,7 @@ import io.xenvbd.protocol.AgentTrust;
 import io.xenvbd.protocol.CertificateAuthority;
 import io.xenvbd.protocol.HttpAgentClient;
 import io.xenvbd.protocol.NodeTokens;
+import io.xenvbd.protocol.Protocol;
 import io.xenvbd.protocol.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -54,7 +55,13 @@ final class RealNodes implements AutoCloseable {
 
   /** The factory the operator gets: the production HTTPS client, per-node identity and tokens. */
   AgentClientFactory clients() {
-    return HttpAgentClient.factory(NodeTokens.perNode(tokens, token), AgentTrust.fromCa(ca.caCert(), AgentTrust.Identity.NODE));
+    return clients(Protocol.CURRENT);
+  }
+
+  /** The same factory announcing {@code protocol}: what an operator of that version sends. */
+  AgentClientFactory clients(Protocol protocol) {
+    return HttpAgentClient.factory(NodeTokens.perNode(tokens, token), AgentTrust.fromCa(ca.caCert(), AgentTrust.Identity.NODE),
+        protocol);
   }
 
   /** The token {@code node}'s agent accepts. */
@@ -77,21 +84,26 @@ final class RealNodes implements AutoCloseable {
 
   /** Starts (or restarts, on the same images root and identity) the agent of {@code node}; heartbeats every 2 seconds. */
   Agent start(String node) {
+    return start(node, Protocol.CURRENT);
+  }
+
+  /** Like {@link #start(String)}, with an agent that speaks {@code protocol} (a skew test's older or newer agent). */
+  Agent start(String node, Protocol protocol) {
     try {
       Path file = tokens.resolve(node);
       if (!Files.exists(file)) Files.writeString(file, "token-" + node + "-" + UUID.randomUUID() + "\n");
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return startAgent(node);
+    return startAgent(node, protocol);
   }
 
   /** Like {@link #start}, for a node that has no token of its own: the operator falls back to {@link #token}. */
   Agent startWithSharedToken(String node) {
-    return startAgent(node);
+    return startAgent(node, Protocol.CURRENT);
   }
 
-  private Agent startAgent(String node) {
+  private Agent startAgent(String node, Protocol protocol) {
     try {
       Files.createDirectories(sources());
       Path certs = dir.resolve("certs").resolve(node);
@@ -99,7 +111,7 @@ final class RealNodes implements AutoCloseable {
           certs.resolve("tls.key")) : ca.issue(certs, List.of(node, "127.0.0.1"));
       AgentConfig config = AgentConfig.localPlain(node, Files.createDirectories(root(node)), List.of(sources()), token(node))
           .withTls(tls.cert(), tls.key()).withHeartbeat(Duration.ofSeconds(2)).withWorkers(3);
-      Agent agent = Agent.start(config, kube);
+      Agent agent = Agent.start(config, kube, protocol);
       agents.put(node, agent);
       return agent;
     } catch (IOException e) {

@@ -145,7 +145,7 @@ class RefusedAlikeByOperatorAndAgentTest {
     assertThat(invalid.reason()).isEqualTo(Reasons.INVALID_SPEC);
     assertThat(invalid.message()).contains(names).doesNotContain("\n").doesNotContain("\u0000").hasSizeLessThan(400);
 
-    AgentException refused = catchThrowableOfType(() -> agent.putDisk("ns", "d", new PutDiskRequest("uid-1", spec)),
+    AgentException refused = catchThrowableOfType(() -> agent.putDisk("ns", "d", new PutDiskRequest("uid-1", AgentRequests.toWire(spec, null))),
         AgentException.class);
     assertThat(refused).as(what + ": the agent accepted it").isNotNull();
     assertThat(refused.httpStatus()).isEqualTo(400);

@@ -21,13 +21,12 @@ class StatusBuilderTest {
 
   static DiskState ready(long capacity) {
     return new DiskState("ns", "d", "u", DiskState.Phase.Ready, null, null, null, 100, capacity, 4096L * 300,
-        "0b1c-uuid", "/img/ns/d.img", "format=raw, vdev=xvda1, access=rw, target=/img/ns/d.img", "file:/img/ns/d.img,xvda1,w",
-        "digest", null);
+        "0b1c-uuid", "/img/ns/d.img", "digest", null);
   }
 
   static DiskState building(String stage, int percent) {
     return new DiskState("ns", "d", "u", DiskState.Phase.Building, stage, 10L, 100L, percent, GI, null, null,
-        "/img/ns/d.img", null, null, "digest", null);
+        "/img/ns/d.img", "digest", null);
   }
 
   VirtualDiskStatus step(VirtualDisk d, Instant at, Outcome o) {
@@ -110,7 +109,7 @@ class StatusBuilderTest {
 
   static DiskState resizing(long target) {
     return new DiskState("ns", "d", "u", DiskState.Phase.Resizing, "Resize", null, null, 50, target, 4096L * 300,
-        "0b1c-uuid", "/img/ns/d.img", null, null, "digest", null);
+        "0b1c-uuid", "/img/ns/d.img", "digest", null);
   }
 
   @Test
