@@ -1,5 +1,6 @@
 package io.xenvbd.kube;
 
+import io.xenvbd.testing.Kubectl;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 

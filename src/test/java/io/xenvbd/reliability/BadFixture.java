@@ -1,5 +1,7 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Host;
+import io.xenvbd.testing.Kubectl;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;

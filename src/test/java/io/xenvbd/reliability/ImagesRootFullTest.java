@@ -1,5 +1,7 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Exec;
+import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Condition;
@@ -38,7 +40,7 @@ class ImagesRootFullTest {
         String keptIdentity = identity(keptImage);
 
         Path filler = small.mountPoint.resolve("filler");
-        Host.run("fallocate", "-l", "40M", filler.toString()).ok();
+        Exec.run("fallocate", "-l", "40M", filler.toString()).ok();
         // The admin overcommits this node, so placement admits the disk and the agent meets the full root.
         rig.client.resources(io.xenvbd.api.Dom0Node.class).withName("node-f").patch(
             io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),

@@ -1,5 +1,7 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Exec;
+import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -47,8 +49,8 @@ class LoopDevicesExhaustedTest {
       int max = Integer.parseInt(java.nio.file.Files.readString(Path.of("/sys/module/loop/parameters/max_loop")).strip());
       for (int i = 0; i < 64 && (max == 0 || inUse() < max); i++) {
         Path hog = tmp.resolve("hog-" + i);
-        Host.run("truncate", "-s", "1M", hog.toString()).ok();
-        Host.Run r = Host.run("losetup", "-f", "--show", hog.toString());
+        Exec.run("truncate", "-s", "1M", hog.toString()).ok();
+        Exec.Result r = Exec.run("losetup", "-f", "--show", hog.toString());
         if (r.exit() != 0) break;
         held.add(r.out().strip());
       }
@@ -97,11 +99,11 @@ class LoopDevicesExhaustedTest {
   }
 
   static long inUse() {
-    return Host.run("losetup", "-a").ok().out().lines().filter(l -> !l.isBlank()).count();
+    return Exec.run("losetup", "-a").ok().out().lines().filter(l -> !l.isBlank()).count();
   }
 
   static void release(List<String> devices) {
-    for (String dev : devices) Host.run("losetup", "-d", dev);
+    for (String dev : devices) Exec.run("losetup", "-d", dev);
     devices.clear();
   }
 }

@@ -1,5 +1,6 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
