@@ -1,5 +1,6 @@
 package io.xenvbd.kube;
 
+import io.xenvbd.testing.Manifests;
 import io.xenvbd.testing.Kubectl;
 import io.xenvbd.testing.Exec;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -102,7 +103,7 @@ class EmbeddedApiServerAuthTest {
 
   @Test
   void anUnauthenticatedWriteCreatesNothingAndIsNotAudited() throws Exception {
-    String vd = Json.write(Json.parseYaml(Fixtures.vm1disk("intruder", "1Gi", "ext4")));
+    String vd = Json.write(Json.parseYaml(Manifests.vm1disk("intruder", "1Gi", "ext4")));
     server.clearAudit();
     for (String method : List.of("POST", "PUT", "PATCH", "DELETE")) {
       String path = method.equals("POST") ? VDS : VDS + "/intruder";
@@ -135,7 +136,7 @@ class EmbeddedApiServerAuthTest {
     Path kubeconfig = dir.resolve("kubeconfig");
     server.writeKubeconfig(kubeconfig);
     Kubectl kubectl = new Kubectl(kubeconfig);
-    Exec.Result apply = kubectl.runWithInput(Fixtures.vm1disk("allowed", "1Gi", "ext4"), "apply", "-f", "-");
+    Exec.Result apply = kubectl.runWithInput(Manifests.vm1disk("allowed", "1Gi", "ext4"), "apply", "-f", "-");
     assertThat(apply.exit()).as(apply.all()).isZero();
     assertThat(apply.out()).contains("virtualdisk.xenvbd.io/allowed created");
     Exec.Result get = kubectl.run("get", "vd", "allowed", "-o", "jsonpath={.spec.size}");
@@ -153,7 +154,7 @@ class EmbeddedApiServerAuthTest {
         .replace("user:\n", "user: {}\n"));
     Path other = Files.writeString(dir.resolve("other-token"),
         yaml.replace(server.token(), BearerToken.generate().value()));
-    Path manifest = Files.writeString(dir.resolve("denied.yaml"), Fixtures.vm1disk("denied", "1Gi", "ext4"));
+    Path manifest = Files.writeString(dir.resolve("denied.yaml"), Manifests.vm1disk("denied", "1Gi", "ext4"));
     // With no credentials at all kubectl asks for a user name and password (and cannot read one here).
     Exec.Result prompted = new Kubectl(none).run("get", "vd");
     assertThat(prompted.exit()).as(prompted.all()).isNotZero();

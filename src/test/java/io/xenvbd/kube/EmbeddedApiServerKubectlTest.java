@@ -1,5 +1,6 @@
 package io.xenvbd.kube;
 
+import io.xenvbd.testing.Manifests;
 import io.xenvbd.testing.Kubectl;
 import io.xenvbd.testing.Exec;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -53,7 +54,7 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void applyThenGetShowsThePrinterColumnsAndDescribeAndYamlShowTheObject() {
-    Exec.Result apply = kubectl.runWithInput(Fixtures.vm1disk("cols", "2Gi", "ext3"), "apply", "-f", "-");
+    Exec.Result apply = kubectl.runWithInput(Manifests.vm1disk("cols", "2Gi", "ext3"), "apply", "-f", "-");
     assertThat(apply.exit()).as(apply.all()).isZero();
     assertThat(apply.out()).contains("virtualdisk.xenvbd.io/cols created");
     setReady("cols", "True");
@@ -123,9 +124,9 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void reApplyWithAGrownSizeBumpsGenerationAndKeepsStatus() {
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("grow", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("grow", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
     setReady("grow", "True");
-    Exec.Result again = kubectl.runWithInput(Fixtures.vm1disk("grow", "3Gi", "ext4"), "apply", "-f", "-");
+    Exec.Result again = kubectl.runWithInput(Manifests.vm1disk("grow", "3Gi", "ext4"), "apply", "-f", "-");
     assertThat(again.exit()).as(again.all()).isZero();
     assertThat(again.out()).contains("configured");
     Exec.Result out = kubectl.run("get", "vd", "grow", "-o", "jsonpath={.spec.size} {.metadata.generation} {.status.phase}");
@@ -134,7 +135,7 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void patchOfTheStatusSubresourceChangesOnlyStatusAndNotGeneration() {
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("stat", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("stat", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
     Exec.Result patch = kubectl.run("patch", "vd", "stat", "--subresource=status", "--type=merge",
         "-p", "{\"status\":{\"phase\":\"Provisioning\"},\"spec\":{\"size\":\"9Gi\"}}");
     assertThat(patch.exit()).as(patch.all()).isZero();
@@ -151,7 +152,7 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void waitForReadyEndsWhenTheClientSetsTheCondition() throws Exception {
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("waiter", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("waiter", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
     setReady("waiter", "False");
     Path out = dir.resolve("wait.out");
     Process wait = kubectl.start(out, "wait", "--for=condition=Ready", "vd/waiter", "--timeout=30s");
@@ -165,7 +166,7 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void waitEndsAtOnceWhenTheConditionIsAlreadyMet() {
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("already", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("already", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
     setReady("already", "True");
     Exec.Result wait = kubectl.run("wait", "--for=condition=Ready", "vd/already", "--timeout=10s");
     assertThat(wait.exit()).as(wait.all()).isZero();
@@ -173,7 +174,7 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void getWatchSeesAChangeAndDeleteRemovesTheObject() throws Exception {
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("watched", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("watched", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
     Path out = dir.resolve("watch.out");
     Process watch = kubectl.start(out, "get", "vd", "watched", "-w");
     try {
@@ -193,17 +194,17 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void serverSideApplyCreatesAndThenUpdates() {
-    Exec.Result create = kubectl.runWithInput(Fixtures.vm1disk("ssa", "1Gi", "ext4"), "apply", "--server-side", "-f", "-");
+    Exec.Result create = kubectl.runWithInput(Manifests.vm1disk("ssa", "1Gi", "ext4"), "apply", "--server-side", "-f", "-");
     assertThat(create.exit()).as(create.all()).isZero();
     assertThat(create.out()).contains("serverside-applied");
-    Exec.Result update = kubectl.runWithInput(Fixtures.vm1disk("ssa", "2Gi", "ext4"), "apply", "--server-side", "-f", "-");
+    Exec.Result update = kubectl.runWithInput(Manifests.vm1disk("ssa", "2Gi", "ext4"), "apply", "--server-side", "-f", "-");
     assertThat(update.exit()).as(update.all()).isZero();
     assertThat(kubectl.run("get", "vd", "ssa", "-o", "jsonpath={.spec.size}").out()).isEqualTo("2Gi");
   }
 
   @Test
   void serverSideApplyRemovesWhatTheManagerDroppedButKeepsOtherManagersFields() {
-    String withHostname = Fixtures.vm1disk("owned", "1Gi", "ext4");
+    String withHostname = Manifests.vm1disk("owned", "1Gi", "ext4");
     assertThat(kubectl.runWithInput(withHostname, "apply", "--server-side", "-f", "-").exit()).isZero();
     assertThat(kubectl.run("label", "vd", "owned", "team=storage").exit()).isZero();
     String withoutHostname = withHostname.replace("    hostname: vm1\n", "");
@@ -218,18 +219,18 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void badInputIsRejectedAtApplyWithTheFieldNamed() {
-    Exec.Result size = kubectl.runWithInput(Fixtures.vm1disk("badsize", "2GB", "ext4"), "apply", "-f", "-");
+    Exec.Result size = kubectl.runWithInput(Manifests.vm1disk("badsize", "2GB", "ext4"), "apply", "-f", "-");
     assertThat(size.exit()).isNotZero();
         // kubectl rewrites a 422 Invalid from its causes as "The <Kind> "<name>" is invalid: <field>: ...".
     assertThat(size.err()).contains("The VirtualDisk \"badsize\" is invalid: spec.size: Invalid value: \"2GB\"");
-    Exec.Result fs = kubectl.runWithInput(Fixtures.vm1disk("badfs", "1Gi", "btrfs"), "apply", "-f", "-");
+    Exec.Result fs = kubectl.runWithInput(Manifests.vm1disk("badfs", "1Gi", "btrfs"), "apply", "-f", "-");
     assertThat(fs.err()).contains("spec.filesystem: Unsupported value: \"btrfs\"");
-    Exec.Result unknown = kubectl.runWithInput(Fixtures.vm1disk("unknown", "1Gi", "ext4").replace("  size:", "  colour: red\n  size:"),
+    Exec.Result unknown = kubectl.runWithInput(Manifests.vm1disk("unknown", "1Gi", "ext4").replace("  size:", "  colour: red\n  size:"),
         "apply", "-f", "-");
     assertThat(unknown.exit()).isNotZero();
     assertThat(unknown.err()).contains("unknown field \"spec.colour\"");
     assertThat(kubectl.run("get", "vd", "badsize", "badfs", "unknown").err()).contains("NotFound");
-    Exec.Result dryRun = kubectl.runWithInput(Fixtures.vm1disk("dry", "1Gi", "ext4"), "apply", "--dry-run=server",
+    Exec.Result dryRun = kubectl.runWithInput(Manifests.vm1disk("dry", "1Gi", "ext4"), "apply", "--dry-run=server",
         "-f", "-");
     assertThat(dryRun.out()).contains("created (server dry run)");
     assertThat(kubectl.run("get", "vd", "dry").err()).contains("NotFound");
@@ -237,19 +238,19 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void celRulesRejectShrinkingAndFilesystemChangeButAcceptGrowth() {
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("cel", "2Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
-    Exec.Result shrink = kubectl.runWithInput(Fixtures.vm1disk("cel", "1Gi", "ext4"), "apply", "-f", "-");
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("cel", "2Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    Exec.Result shrink = kubectl.runWithInput(Manifests.vm1disk("cel", "1Gi", "ext4"), "apply", "-f", "-");
     assertThat(shrink.exit()).isNotZero();
     assertThat(shrink.err()).contains("spec: Invalid value: \"object\": spec.size may grow but never shrink");
-    Exec.Result fs = kubectl.runWithInput(Fixtures.vm1disk("cel", "2Gi", "xfs"), "apply", "-f", "-");
+    Exec.Result fs = kubectl.runWithInput(Manifests.vm1disk("cel", "2Gi", "xfs"), "apply", "-f", "-");
     assertThat(fs.err()).contains("spec.filesystem is immutable");
-    Exec.Result grow = kubectl.runWithInput(Fixtures.vm1disk("cel", "2049Mi", "ext4"), "apply", "-f", "-");
+    Exec.Result grow = kubectl.runWithInput(Manifests.vm1disk("cel", "2049Mi", "ext4"), "apply", "-f", "-");
     assertThat(grow.exit()).as(grow.all()).isZero();
   }
 
   @Test
   void aStaleUpdateIsAConflict() throws Exception {
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("stale", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("stale", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
     String old = kubectl.run("get", "vd", "stale", "-o", "json").out();
     kubectl.run("label", "vd", "stale", "touched=yes");
     Path file = dir.resolve("stale.json");

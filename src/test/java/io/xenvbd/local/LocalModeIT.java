@@ -1,5 +1,6 @@
 package io.xenvbd.local;
 
+import io.xenvbd.testing.Manifests;
 import io.xenvbd.testing.Kubectl;
 import io.xenvbd.testing.Exec;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -87,7 +88,7 @@ class LocalModeIT {
   }
 
   static String disk(String name, String size, String extra) {
-    return io.xenvbd.testing.DiskYaml.disk(name, size, "filesystem: ext4\n" + extra);
+    return Manifests.disk(name, size, "filesystem: ext4\n" + extra);
   }
 
   /** The guest disk the tests build and grow: the source tree, tailored as a guest root. */

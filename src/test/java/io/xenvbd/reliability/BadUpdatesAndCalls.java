@@ -1,5 +1,6 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Manifests;
 import io.xenvbd.testing.Host;
 import io.xenvbd.testing.Exec;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -34,7 +35,7 @@ final class BadUpdatesAndCalls {
     };
     List<String> lines = new ArrayList<>();
     for (String[] c : changes) {
-      Exec.Result r = fx.kubectl.apply(BadFixture.manifest("default", "base", c[2]));
+      Exec.Result r = fx.kubectl.apply(Manifests.diskIn("default", "base", c[2]));
       assertThat(r.exit()).as("%s %s accepted: %s", c[0], c[1], r.out()).isNotZero();
       assertThat(r.err()).as(c[1]).contains(c[3]);
       assertThat(fx.kubectl.run("get", "vd", "base", "-o", "jsonpath={.spec.size} {.spec.filesystem} {.spec.nodeName} {.metadata.generation}").out())

@@ -1,5 +1,6 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Manifests;
 import io.xenvbd.testing.Exec;
 import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -41,7 +42,7 @@ class LoopDevicesExhaustedTest {
     try {
       rig.agent("node-l", root, List.of(), rig.client, c -> loopWait(c, Duration.ofSeconds(3)));
       rig.startOperator();
-      rig.apply(Rig.disk("before", "64Mi", "nodeName: node-l\npopulate: {method: LoopMount, createDirs: [/tmp]}"));
+      rig.apply(Manifests.disk("before", "64Mi", "nodeName: node-l\npopulate: {method: LoopMount, createDirs: [/tmp]}"));
       rig.awaitReady("before", Duration.ofSeconds(60));
 
       // Up to max_loop devices in use, or until losetup -f fails. (On this kernel losetup -f goes on
@@ -59,9 +60,9 @@ class LoopDevicesExhaustedTest {
         return n.getStatus().loopDevices().available() == 0;
       });
 
-      rig.apply(Rig.disk("loopy", "64Mi", "nodeName: node-l\npopulate: {method: LoopMount, createDirs: [/tmp]}"));
-      rig.apply(Rig.disk("offline", "64Mi", "nodeName: node-l\npopulate: {method: Offline, createDirs: [/tmp]}\ntailor: {hostname: offline}"));
-      rig.apply(Rig.disk("unplaced", "64Mi", ""));
+      rig.apply(Manifests.disk("loopy", "64Mi", "nodeName: node-l\npopulate: {method: LoopMount, createDirs: [/tmp]}"));
+      rig.apply(Manifests.disk("offline", "64Mi", "nodeName: node-l\npopulate: {method: Offline, createDirs: [/tmp]}\ntailor: {hostname: offline}"));
+      rig.apply(Manifests.disk("unplaced", "64Mi", ""));
 
       // spec.nodeName gets the placement rules: a build that mounts waits unplaced, and nothing reaches the agent
       VirtualDisk loopy = rig.awaitCondition("loopy", Conditions.SCHEDULED, Conditions.FALSE, "LoopDevicesExhausted",

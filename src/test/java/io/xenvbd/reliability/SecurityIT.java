@@ -1,5 +1,6 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Manifests;
 import io.xenvbd.testing.Host;
 import io.xenvbd.testing.Kubectl;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -75,8 +76,8 @@ class SecurityIT {
           .as("the refused PUTs created nothing").isEqualTo(404);
       assertThat(dir.resolve("images/default/intruder.img")).doesNotExist();
 
-      kubectl.apply(Rig.disk("sec-ok", "64Mi", "populate: {hostPaths: [{path: %s, target: /srv}]}".formatted(source)));
-      kubectl.apply(Rig.disk("sec-bad", "64Mi", "populate: {hostPaths: [{path: /etc}]}"));
+      kubectl.apply(Manifests.disk("sec-ok", "64Mi", "populate: {hostPaths: [{path: %s, target: /srv}]}".formatted(source)));
+      kubectl.apply(Manifests.disk("sec-bad", "64Mi", "populate: {hostPaths: [{path: /etc}]}"));
       assertThat(kubectl.run("wait", "--for=condition=Ready", "vd/sec-ok", "--timeout=120s").exit()).isZero();
       await().atMost(Duration.ofSeconds(60)).until(() -> kubectl.run("get", "vd", "sec-bad", "-o",
           "jsonpath={.status.conditions[?(@.type==\"Ready\")].message}").out().contains("SourceNotAllowed"));
