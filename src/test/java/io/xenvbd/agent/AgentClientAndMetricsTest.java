@@ -1,5 +1,6 @@
 package io.xenvbd.agent;
 
+import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -61,7 +62,7 @@ class AgentClientAndMetricsTest {
       assertThat(client.getDisk("default", "rt")).isEmpty();
       assertThat(h.filesUnderRoot()).isEmpty();
     } finally {
-      Tools.releaseUnder(dir);
+      Host.releaseAll(dir);
     }
   }
 
@@ -91,7 +92,7 @@ class AgentClientAndMetricsTest {
       assertThat(m1.value("xenvbd_agent_http_requests_total", "method", "PUT", "code", "400")).isEqualTo(1);
       assertThat(m1.value("xenvbd_agent_images_root_bytes", "kind", "promised")).isZero();
     } finally {
-      Tools.releaseUnder(dir);
+      Host.releaseAll(dir);
     }
   }
 

@@ -1,5 +1,7 @@
 package io.xenvbd.agent;
 
+import io.xenvbd.testing.Exec;
+import io.xenvbd.testing.Host;
 import static io.xenvbd.agent.AgentHarness.json;
 import static io.xenvbd.agent.AgentHarness.putBody;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -42,7 +44,7 @@ class AgentDiskApiTest {
     try {
       h.close();
     } finally {
-      Tools.releaseUnder(dir);
+      Host.releaseAll(dir);
     }
   }
 
@@ -81,7 +83,7 @@ class AgentDiskApiTest {
     Path image = Path.of(ready.path());
     assertThat(image).isEqualTo(h.root.resolve("default/vm1disk.img"));
     assertThat(Files.size(image)).isEqualTo(32L << 20).isEqualTo(ready.capacityBytes());
-    assertThat(Tools.ok("blkid", "-o", "value", "-s", "UUID", image.toString()).strip()).isEqualTo(ready.filesystemUUID());
+    assertThat(Exec.ok("blkid", "-o", "value", "-s", "UUID", image.toString()).strip()).isEqualTo(ready.filesystemUUID());
     // the xl lines are the operator's to write from this path (StatusBuilderTest, OperatorWithRealAgentsTest)
     assertThat(json(second).has("xenDisk")).isFalse();
     assertThat(ready.allocatedBytes()).isLessThan(ready.capacityBytes());
@@ -117,7 +119,7 @@ class AgentDiskApiTest {
     assertThat(confirm.statusCode()).isEqualTo(200);
     assertThat(json(confirm).has("xenLegacyDisk")).isFalse();
     assertThat(Files.size(Path.of(grown.path()))).isEqualTo(64L << 20);
-    String blocks = Tools.ok("dumpe2fs", "-h", grown.path());
+    String blocks = Exec.ok("dumpe2fs", "-h", grown.path());
     assertThat(blocks).containsPattern("Block count:\\s+" + ((64L << 20) / blockSize(blocks)));
   }
 
@@ -153,7 +155,7 @@ class AgentDiskApiTest {
     StringBuilder hostPaths = new StringBuilder();
     for (int i = 0; i < 32; i++) {
       Path src = h.sources.resolve("big-" + i);
-      bytes += Tools.writeTree(src, 8, 1 << 20);
+      bytes += Host.writeTree(src, 8, 1 << 20);
       hostPaths.append(i == 0 ? "" : ",").append("{\"path\":\"").append(src).append("\",\"target\":\"/data/").append(i).append("\"}");
     }
     String spec = "{\"size\":\"768Mi\",\"populate\":{\"hostPaths\":[" + hostPaths + "]}}";
@@ -175,7 +177,7 @@ class AgentDiskApiTest {
     assertThat(seen.stream().filter(s -> "Populate".equals(s.stage())).mapToLong(DiskState::bytesTotal).max().orElseThrow())
         .isGreaterThanOrEqualTo(bytes);
     for (int i : new int[] {0, 31}) {
-      String listing = Tools.ok("debugfs", "-R", "ls -p /data/" + i, h.root.resolve("default/big.img").toString());
+      String listing = Exec.ok("debugfs", "-R", "ls -p /data/" + i, h.root.resolve("default/big.img").toString());
       assertThat(listing.lines().filter(l -> l.contains("file-")).count()).isEqualTo(8);
     }
   }
@@ -184,7 +186,7 @@ class AgentDiskApiTest {
   void deleteOfAnAttachedImageIs409UntilDetached() throws Exception {
     h.call("PUT", "/v1/disks/default/attached", putBody("uid-a", "{\"size\":\"16Mi\"}"));
     DiskState ready = h.awaitReady("default", "attached", Duration.ofSeconds(60));
-    String loop = Tools.ok("losetup", "-f", "--show", ready.path()).strip();
+    String loop = Exec.ok("losetup", "-f", "--show", ready.path()).strip();
     try {
       HttpResponse<String> refused = h.call("DELETE", "/v1/disks/default/attached?uid=uid-a", null);
       assertThat(refused.statusCode()).isEqualTo(409);
@@ -192,7 +194,7 @@ class AgentDiskApiTest {
       assertThat(json(refused).get("message").asText()).contains(loop);
       assertThat(Path.of(ready.path())).exists();
     } finally {
-      Tools.ok("losetup", "-d", loop);
+      Exec.ok("losetup", "-d", loop);
     }
     assertThat(h.call("DELETE", "/v1/disks/default/attached?uid=uid-a", null).statusCode()).isEqualTo(204);
     assertThat(h.filesUnderRoot()).isEmpty();
@@ -317,7 +319,7 @@ class AgentDiskApiTest {
     Path tree = Files.createDirectories(dir.resolve("tree/etc"));
     Files.writeString(tree.resolve("motd"), "from the mirror\n");
     Path tar = dir.resolve("root.tar");
-    Tools.ok("tar", "-cf", tar.toString(), "-C", tree.getParent().toString(), "etc");
+    Exec.ok("tar", "-cf", tar.toString(), "-C", tree.getParent().toString(), "etc");
     AtomicInteger requests = new AtomicInteger();
     HttpServer mirror = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 8);
     mirror.createContext("/images/root.tar", ex -> {
@@ -352,7 +354,7 @@ class AgentDiskApiTest {
     StringBuilder hostPaths = new StringBuilder();
     for (int i = 0; i < 12; i++) {
       Path src = h.sources.resolve("t-" + i);
-      Tools.writeTree(src, 16, 1 << 20);
+      Host.writeTree(src, 16, 1 << 20);
       hostPaths.append(i == 0 ? "" : ",").append("{\"path\":\"").append(src).append("\",\"target\":\"/d/").append(i).append("\"}");
     }
     String body = putBody("uid-c", "{\"size\":\"512Mi\",\"populate\":{\"hostPaths\":[" + hostPaths + "]}}");

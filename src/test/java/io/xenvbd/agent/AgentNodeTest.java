@@ -1,5 +1,7 @@
 package io.xenvbd.agent;
 
+import io.xenvbd.testing.Exec;
+import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 import static org.awaitility.Awaitility.await;
@@ -65,7 +67,7 @@ class AgentNodeTest {
       // Loop figures as losetup and sysfs see them. Other tests may attach devices meanwhile: retry until one reading agrees.
       int max = Integer.parseInt(Files.readString(Path.of("/sys/module/loop/parameters/max_loop")).strip());
       await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-        List<String[]> attached = Tools.attachedLoops();
+        List<String[]> attached = Host.attachedLoops();
         Dom0NodeStatus s = node().getStatus();
         assertThat(s.loopDevices().inUse()).isEqualTo(attached.size());
         assertThat(s.loopDevices().devices()).extracting(d -> d.name().replace("/dev/", ""))
@@ -79,7 +81,7 @@ class AgentNodeTest {
       });
 
       // Storage as df reports it (others write to the same disk, so available is compared loosely).
-      String[] df = Tools.ok("df", "-B1", "--output=size,avail", h.root.toString()).strip().split("\n")[1].trim().split("\\s+");
+      String[] df = Exec.ok("df", "-B1", "--output=size,avail", h.root.toString()).strip().split("\n")[1].trim().split("\\s+");
       FileStore store = Files.getFileStore(h.root);
       Dom0NodeStatus.Storage storage = node().getStatus().storage();
       assertThat(storage.capacityBytes()).isEqualTo(Long.parseLong(df[0])).isEqualTo(store.getTotalSpace());
@@ -89,7 +91,7 @@ class AgentNodeTest {
       assertThat(storage.promisedBytes()).isEqualTo((64L << 20) + "not ours".length());
       long du = 0;
       for (String f : List.of("default/d1.img", "default/stray.img")) {
-        du += Long.parseLong(Tools.ok("du", "-B1", "-s", h.root.resolve(f).toString()).split("\\s+")[0]);
+        du += Long.parseLong(Exec.ok("du", "-B1", "-s", h.root.resolve(f).toString()).split("\\s+")[0]);
       }
       assertThat(storage.allocatedBytes()).isEqualTo(du);
 
@@ -112,7 +114,7 @@ class AgentNodeTest {
       assertThat(Conditions.find(later.getStatus().conditions(), Conditions.READY).orElseThrow().getLastTransitionTime())
           .as("Ready did not flip, so its transition time stays").isEqualTo(transition);
     } finally {
-      Tools.releaseUnder(dir);
+      Host.releaseAll(dir);
     }
   }
 }

@@ -1,5 +1,7 @@
 package io.xenvbd.agent;
 
+import io.xenvbd.testing.Exec;
+import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -36,7 +38,7 @@ class AgentRestartTest {
     StringBuilder hostPaths = new StringBuilder();
     for (int i = 0; i < 16; i++) {
       Path src = sources.resolve("tree-" + i);
-      Tools.writeTree(src, 16, 1 << 20);
+      Host.writeTree(src, 16, 1 << 20);
       hostPaths.append(i == 0 ? "" : ",").append("{\"path\":\"").append(src).append("\",\"target\":\"/data/").append(i).append("\"}");
     }
     String body = AgentHarness.putBody("uid-r", "{\"size\":\"768Mi\",\"populate\":{\"hostPaths\":[" + hostPaths + "]}}");
@@ -76,16 +78,16 @@ class AgentRestartTest {
         assertThat(h.client.getDisk("default", "r")).isEmpty();
         assertThat(h.call("PUT", "/v1/disks/default/r", body).statusCode()).isEqualTo(202);
         DiskState ready = h.awaitReady("default", "r", Duration.ofMinutes(3));
-        assertThat(Tools.run("e2fsck", "-fn", ready.path()).exit()).isZero();
+        assertThat(Exec.run("e2fsck", "-fn", ready.path()).exit()).isZero();
         for (int i : new int[] {0, 15}) {
-          String listing = Tools.ok("debugfs", "-R", "ls -p /data/" + i, ready.path());
+          String listing = Exec.ok("debugfs", "-R", "ls -p /data/" + i, ready.path());
           assertThat(listing.lines().filter(l -> l.contains("file-")).count()).isEqualTo(16);
         }
         assertThat(h.filesUnderRoot()).containsExactly("default/r.img", "default/r.img.json");
       }
     } finally {
       child.destroyForcibly().waitFor();
-      Tools.releaseUnder(dir);
+      Host.releaseAll(dir);
     }
   }
 

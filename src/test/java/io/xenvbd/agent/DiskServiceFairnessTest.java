@@ -1,5 +1,6 @@
 package io.xenvbd.agent;
 
+import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -52,7 +53,7 @@ class DiskServiceFairnessTest {
       archives.close(); // downloads still running fail, so the workers end
       if (disks != null) disks.close();
     } finally {
-      Tools.releaseUnder(dir);
+      Host.releaseAll(dir);
     }
   }
 

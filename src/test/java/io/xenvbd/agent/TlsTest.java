@@ -1,5 +1,6 @@
 package io.xenvbd.agent;
 
+import io.xenvbd.testing.Exec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -28,8 +29,8 @@ class TlsTest {
     Tls.Generated other = Tls.generate(dir.resolve("b"), List.of("127.0.0.1"));
     assertThat(Files.readString(ours.key())).startsWith("-----BEGIN PRIVATE KEY-----");
     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(ours.key()))).isEqualTo("rw-------");
-    assertThat(Tools.ok("openssl", "verify", "-CAfile", ours.caCert().toString(), ours.cert().toString())).contains("OK");
-    assertThat(Tools.ok("openssl", "x509", "-in", ours.cert().toString(), "-noout", "-ext", "subjectAltName"))
+    assertThat(Exec.ok("openssl", "verify", "-CAfile", ours.caCert().toString(), ours.cert().toString())).contains("OK");
+    assertThat(Exec.ok("openssl", "x509", "-in", ours.cert().toString(), "-noout", "-ext", "subjectAltName"))
         .contains("IP Address:127.0.0.1", "DNS:localhost");
 
     HttpsServer server = okServer(ours);

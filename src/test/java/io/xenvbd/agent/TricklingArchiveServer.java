@@ -1,5 +1,6 @@
 package io.xenvbd.agent;
 
+import io.xenvbd.testing.Exec;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
@@ -36,7 +37,7 @@ final class TricklingArchiveServer implements AutoCloseable {
   /** {@code tree}: the directory the archive holds. */
   TricklingArchiveServer(Path tree, Path scratch) throws IOException {
     Path tar = scratch.resolve("trickle.tar");
-    Tools.ok("tar", "-cf", tar.toString(), "-C", tree.toString(), ".");
+    Exec.ok("tar", "-cf", tar.toString(), "-C", tree.toString(), ".");
     archive = Files.readAllBytes(tar);
     server = HttpServer.create(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0), 16);
     server.setExecutor(threads);

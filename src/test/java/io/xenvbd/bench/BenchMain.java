@@ -1,5 +1,6 @@
 package io.xenvbd.bench;
 
+import io.xenvbd.testing.Exec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -88,7 +89,7 @@ public final class BenchMain implements Callable<Integer> {
     Files.createDirectories(work);
     logTo(work.resolve("xenvbd.log"));
     Path tree = work.resolve("source");
-    Cmd.run("cp", "-a", source.toAbsolutePath() + "/.", tree + "/");
+    Exec.run("cp", "-a", source.toAbsolutePath() + "/.", tree + "/").ok();
     for (String bench : which) {
       long t0 = System.nanoTime();
       System.out.printf("bench %s ...%n", bench);

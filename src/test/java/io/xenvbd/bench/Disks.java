@@ -1,5 +1,6 @@
 package io.xenvbd.bench;
 
+import io.xenvbd.testing.Manifests;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.xenvbd.api.VirtualDisk;
@@ -11,7 +12,7 @@ final class Disks {
 
   /** An empty disk: nothing but the filesystem (or a raw file for {@code none}). */
   static String empty(String name, String size, String fs) {
-    return io.xenvbd.testing.DiskYaml.disk(name, size, "filesystem: " + fs + "\nreclaimPolicy: Delete");
+    return Manifests.disk(name, size, "filesystem: " + fs + "\nreclaimPolicy: Delete");
   }
 
   /**
@@ -19,7 +20,7 @@ final class Disks {
    * cp -ax does), /proc /sys /home /tmp made, hostname and an fstab with the recipe's /dev/sda1 line.
    */
   static String recipe(String name, String size, String fs, String method, Path source) {
-    return io.xenvbd.testing.DiskYaml.disk(name, size, """
+    return Manifests.disk(name, size, """
         filesystem: %s
         reclaimPolicy: Delete
         populate:

@@ -1,5 +1,6 @@
 package io.xenvbd.bench;
 
+import io.xenvbd.testing.Exec;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.operator.XenvbdOperator;
 import io.xenvbd.protocol.HttpAgentClient;
@@ -108,8 +109,8 @@ public final class OperatorProcess {
 
     /** Heap in use now, from jcmd GC.heap_info ("used NNNK"), in MiB; -1 if jcmd is unavailable. */
     double heapUsedNowMib() {
-      Cmd.Result r = Cmd.exec(List.of("jcmd", Long.toString(pid()), "GC.heap_info"));
-      Matcher m = Pattern.compile("used (\\d+)K").matcher(r.stdout());
+      Exec.Result r = Exec.run(List.of("jcmd", Long.toString(pid()), "GC.heap_info"));
+      Matcher m = Pattern.compile("used (\\d+)K").matcher(r.out());
       return r.exit() == 0 && m.find() ? Long.parseLong(m.group(1)) / 1024.0 : -1;
     }
 

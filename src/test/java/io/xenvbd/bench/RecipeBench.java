@@ -1,5 +1,6 @@
 package io.xenvbd.bench;
 
+import io.xenvbd.testing.Exec;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.local.LocalConfig;
 import io.xenvbd.local.LocalMode;
@@ -77,9 +78,9 @@ final class RecipeBench {
   private static double[] recipe(Ctx ctx, Path images, int round) {
     Path img = images.resolve("vm1disk-" + round + ".img");
     try {
-      Cmd.Result r = Cmd.exec(List.of("bash", ctx.recipeScript().toString(), img.toString(), ctx.source().toString(), "ext3"));
-      r.orThrow(List.of("bench/recipe.sh"));
-      return new double[] {r.seconds(), Cmd.allocated(img)};
+      Exec.Result r = Exec.run(List.of("bash", ctx.recipeScript().toString(), img.toString(), ctx.source().toString(), "ext3"));
+      r.ok();
+      return new double[] {r.seconds(), Measure.allocated(img)};
     } finally {
       try {
         Files.deleteIfExists(img);
@@ -100,7 +101,7 @@ final class RecipeBench {
     ReadyWatch.Seen seen = watch.awaitReady(name, 600);
     Long placed = watch.placedAt(name);
     walls.put(name, new long[] {createdWall, placed == null ? 0 : placed, seen.wallMillis()});
-    Cmd.run("sync");
+    Exec.run("sync").ok();
     double s = (System.nanoTime() - t0) / 1e9;
     double alloc = seen.disk().getStatus().allocatedBytes() == null ? -1 : seen.disk().getStatus().allocatedBytes();
     Disks.delete(client, name);
@@ -124,7 +125,7 @@ final class RecipeBench {
 
   private static String render(Ctx ctx, Map<String, List<Double>> seconds, Map<String, List<Double>> allocated,
                                Map<String, List<Double>> builds) {
-    long[] tree = Cmd.treeSize(ctx.source());
+    long[] tree = Measure.treeSize(ctx.source());
     double a = Stats.of(seconds.get("A recipe")).median();
     StringBuilder md = new StringBuilder();
     md.append("## 1. Provisioning against the recipe\n\n");

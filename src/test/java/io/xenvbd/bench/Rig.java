@@ -1,5 +1,6 @@
 package io.xenvbd.bench;
 
+import io.xenvbd.testing.Exec;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
@@ -128,6 +129,6 @@ final class Rig implements AutoCloseable {
   }
 
   static void removeTree(Path dir) {
-    if (Files.exists(dir)) Cmd.exec(List.of("rm", "-rf", "--one-file-system", dir.toString()));
+    if (Files.exists(dir)) Exec.run(List.of("rm", "-rf", "--one-file-system", dir.toString()));
   }
 }

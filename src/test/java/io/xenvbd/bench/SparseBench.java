@@ -1,5 +1,6 @@
 package io.xenvbd.bench;
 
+import io.xenvbd.testing.Exec;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.local.LocalConfig;
 import io.xenvbd.local.LocalMode;
@@ -30,7 +31,7 @@ final class SparseBench {
       for (String fs : FILESYSTEMS) Disks.create(client, Disks.empty("sparse-" + fs, "2Gi", fs));
       for (String fs : FILESYSTEMS) {
         var status = watch.awaitReady("sparse-" + fs, 120).disk().getStatus();
-        product.put(fs, new long[] {status.allocatedBytes(), Cmd.allocated(Path.of(status.path()))});
+        product.put(fs, new long[] {status.allocatedBytes(), Measure.allocated(Path.of(status.path()))});
       }
       for (String fs : FILESYSTEMS) Disks.delete(client, "sparse-" + fs);
       for (String fs : FILESYSTEMS) watch.awaitGone("sparse-" + fs, 60);
@@ -54,10 +55,10 @@ final class SparseBench {
   /** The tool on a fresh 2 GiB sparse file (made by truncate first when {@code onSparseFile}). */
   private static long tool(Path img, List<String> cmd, boolean onSparseFile) throws Exception {
     Files.deleteIfExists(img);
-    if (onSparseFile) Cmd.run("dd", "if=/dev/zero", "of=" + img, "bs=1k", "seek=2048k", "count=1", "status=none");
-    Cmd.exec(cmd).orThrow(cmd);
-    Cmd.run("sync", "-f", img.toString());
-    return Cmd.allocated(img);
+    if (onSparseFile) Exec.run("dd", "if=/dev/zero", "of=" + img, "bs=1k", "seek=2048k", "count=1", "status=none").ok();
+    Exec.run(cmd).ok();
+    Exec.run("sync", "-f", img.toString()).ok();
+    return Measure.allocated(img);
   }
 
   private static String render(Ctx ctx, Map<String, long[]> product, Map<String, Long> tools) {

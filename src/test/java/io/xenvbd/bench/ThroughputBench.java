@@ -1,5 +1,6 @@
 package io.xenvbd.bench;
 
+import io.xenvbd.testing.Exec;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.DiskRequest;
@@ -53,17 +54,17 @@ final class ThroughputBench {
     Path mnt = dir.resolve("baseline-mnt");
     Files.deleteIfExists(img);
     Files.createDirectories(mnt);
-    Cmd.run("truncate", "-s", "2G", img.toString());
+    Exec.run("truncate", "-s", "2G", img.toString()).ok();
     // the options the product uses for a sparse ext4 image (Formatter.mke2fs)
-    Cmd.run("mke2fs", "-F", "-q", "-t", "ext4", "-E", "lazy_itable_init=1,lazy_journal_init=1", img.toString());
-    Cmd.run("mount", "-o", "loop", img.toString(), mnt.toString());
+    Exec.run("mke2fs", "-F", "-q", "-t", "ext4", "-E", "lazy_itable_init=1,lazy_journal_init=1", img.toString()).ok();
+    Exec.run("mount", "-o", "loop", img.toString(), mnt.toString()).ok();
     try {
-      double cp = Cmd.run("cp", "-a", ctx.source() + "/.", mnt + "/").seconds();
-      double sync = Cmd.run("sync", "-f", mnt.toString()).seconds();
-      double umount = Cmd.run("umount", mnt.toString()).seconds();
+      double cp = Exec.run("cp", "-a", ctx.source() + "/.", mnt + "/").ok().seconds();
+      double sync = Exec.run("sync", "-f", mnt.toString()).ok().seconds();
+      double umount = Exec.run("umount", mnt.toString()).ok().seconds();
       return new double[] {cp, cp + sync + umount};
     } finally {
-      if (Cmd.exec(List.of("mountpoint", "-q", mnt.toString())).exit() == 0) Cmd.exec(List.of("umount", mnt.toString()));
+      if (Exec.run(List.of("mountpoint", "-q", mnt.toString())).exit() == 0) Exec.run(List.of("umount", mnt.toString()));
       Files.deleteIfExists(img);
     }
   }
@@ -84,7 +85,7 @@ final class ThroughputBench {
   }
 
   private static String render(Ctx ctx, Map<String, List<Double>> copy, Map<String, List<Double>> durable) {
-    long bytes = Cmd.treeSize(ctx.source())[0];
+    long bytes = Measure.treeSize(ctx.source())[0];
     double baseCopy = Stats.of(copy.get("cp -a (baseline)")).median();
     double baseDurable = Stats.of(durable.get("cp -a (baseline)")).median();
     StringBuilder md = new StringBuilder("## 5. Populate throughput\n\n");

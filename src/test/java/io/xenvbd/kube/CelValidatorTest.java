@@ -1,5 +1,6 @@
 package io.xenvbd.kube;
 
+import io.xenvbd.testing.Manifests;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -23,7 +24,7 @@ class CelValidatorTest {
   }
 
   static ObjectNode disk(String size, String fs, String node) {
-    ObjectNode vd = (ObjectNode) Json.parseYaml(Fixtures.vm1disk("d", size, fs));
+    ObjectNode vd = (ObjectNode) Json.parseYaml(Manifests.vm1disk("d", size, fs));
     if (node != null) {
       ((ObjectNode) vd.get("spec")).put("nodeName", node);
     }

@@ -1,5 +1,8 @@
 package io.xenvbd.kube;
 
+import io.xenvbd.testing.Manifests;
+import io.xenvbd.testing.Kubectl;
+import io.xenvbd.testing.Exec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -100,7 +103,7 @@ class EmbeddedApiServerAuthTest {
 
   @Test
   void anUnauthenticatedWriteCreatesNothingAndIsNotAudited() throws Exception {
-    String vd = Json.write(Json.parseYaml(Fixtures.vm1disk("intruder", "1Gi", "ext4")));
+    String vd = Json.write(Json.parseYaml(Manifests.vm1disk("intruder", "1Gi", "ext4")));
     server.clearAudit();
     for (String method : List.of("POST", "PUT", "PATCH", "DELETE")) {
       String path = method.equals("POST") ? VDS : VDS + "/intruder";
@@ -133,10 +136,10 @@ class EmbeddedApiServerAuthTest {
     Path kubeconfig = dir.resolve("kubeconfig");
     server.writeKubeconfig(kubeconfig);
     Kubectl kubectl = new Kubectl(kubeconfig);
-    Kubectl.Result apply = kubectl.runWithInput(Fixtures.vm1disk("allowed", "1Gi", "ext4"), "apply", "-f", "-");
+    Exec.Result apply = kubectl.runWithInput(Manifests.vm1disk("allowed", "1Gi", "ext4"), "apply", "-f", "-");
     assertThat(apply.exit()).as(apply.all()).isZero();
     assertThat(apply.out()).contains("virtualdisk.xenvbd.io/allowed created");
-    Kubectl.Result get = kubectl.run("get", "vd", "allowed", "-o", "jsonpath={.spec.size}");
+    Exec.Result get = kubectl.run("get", "vd", "allowed", "-o", "jsonpath={.spec.size}");
     assertThat(get.exit()).as(get.all()).isZero();
     assertThat(get.out()).isEqualTo("1Gi");
   }
@@ -151,9 +154,9 @@ class EmbeddedApiServerAuthTest {
         .replace("user:\n", "user: {}\n"));
     Path other = Files.writeString(dir.resolve("other-token"),
         yaml.replace(server.token(), BearerToken.generate().value()));
-    Path manifest = Files.writeString(dir.resolve("denied.yaml"), Fixtures.vm1disk("denied", "1Gi", "ext4"));
+    Path manifest = Files.writeString(dir.resolve("denied.yaml"), Manifests.vm1disk("denied", "1Gi", "ext4"));
     // With no credentials at all kubectl asks for a user name and password (and cannot read one here).
-    Kubectl.Result prompted = new Kubectl(none).run("get", "vd");
+    Exec.Result prompted = new Kubectl(none).run("get", "vd");
     assertThat(prompted.exit()).as(prompted.all()).isNotZero();
     assertThat(prompted.all()).contains("Username").doesNotContain("No resources found");
     List<List<String>> attempts = List.of(
@@ -164,7 +167,7 @@ class EmbeddedApiServerAuthTest {
         for (List<String> command : List.of(List.of("get", "vd"), List.of("apply", "-f", manifest.toString()))) {
           List<String> args = new ArrayList<>(credentials);
           args.addAll(command);
-          Kubectl.Result r = new Kubectl(kubeconfig).run(args.toArray(String[]::new));
+          Exec.Result r = new Kubectl(kubeconfig).run(args.toArray(String[]::new));
           assertThat(r.exit()).as(r.all()).isNotZero();
           // client-go's words for a 401 (apply meets it first when it fetches the OpenAPI document)
           assertThat(r.err()).as(kubeconfig.getFileName() + " " + args).containsAnyOf(

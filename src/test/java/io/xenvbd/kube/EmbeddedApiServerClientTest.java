@@ -1,5 +1,6 @@
 package io.xenvbd.kube;
 
+import io.xenvbd.testing.Manifests;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -40,7 +41,7 @@ class EmbeddedApiServerClientTest {
   }
 
   static GenericKubernetesResource create(String name, String size) {
-    GenericKubernetesResource vd = Serialization.unmarshal(Fixtures.vm1disk(name, size, "ext4"),
+    GenericKubernetesResource vd = Serialization.unmarshal(Manifests.vm1disk(name, size, "ext4"),
         GenericKubernetesResource.class);
     return client.genericKubernetesResources(EmbeddedApiServerKubectlTest.VD).resource(vd).create();
   }
@@ -96,7 +97,7 @@ class EmbeddedApiServerClientTest {
 
   @Test
   void unknownFieldsFromAnApiClientArePrunedAndCollectionsCanBeDeleted() {
-    GenericKubernetesResource vd = Serialization.unmarshal(Fixtures.vm1disk("pruned", "1Gi", "ext4"),
+    GenericKubernetesResource vd = Serialization.unmarshal(Manifests.vm1disk("pruned", "1Gi", "ext4"),
         GenericKubernetesResource.class);
     @SuppressWarnings("unchecked")
     var spec = (java.util.Map<String, Object>) vd.getAdditionalProperties().get("spec");

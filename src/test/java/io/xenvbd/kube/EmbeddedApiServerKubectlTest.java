@@ -1,5 +1,8 @@
 package io.xenvbd.kube;
 
+import io.xenvbd.testing.Manifests;
+import io.xenvbd.testing.Kubectl;
+import io.xenvbd.testing.Exec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -51,12 +54,12 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void applyThenGetShowsThePrinterColumnsAndDescribeAndYamlShowTheObject() {
-    Kubectl.Result apply = kubectl.runWithInput(Fixtures.vm1disk("cols", "2Gi", "ext3"), "apply", "-f", "-");
+    Exec.Result apply = kubectl.runWithInput(Manifests.vm1disk("cols", "2Gi", "ext3"), "apply", "-f", "-");
     assertThat(apply.exit()).as(apply.all()).isZero();
     assertThat(apply.out()).contains("virtualdisk.xenvbd.io/cols created");
     setReady("cols", "True");
 
-    Kubectl.Result get = kubectl.run("get", "vd", "cols");
+    Exec.Result get = kubectl.run("get", "vd", "cols");
     assertThat(get.exit()).as(get.all()).isZero();
     String header = get.out().lines().findFirst().orElseThrow();
     assertThat(header).contains("NAME", "AGE", "FS", "SIZE", "ALLOCATED", "READY", "NODE", "PHASE");
@@ -70,20 +73,20 @@ class EmbeddedApiServerKubectlTest {
         .withNewInvolvedObject().withKind("VirtualDisk").withApiVersion("xenvbd.io/v1alpha1").withName("cols")
         .withNamespace("default").withUid(vd.getMetadata().getUid()).endInvolvedObject()
         .withLastTimestamp(vd.getMetadata().getCreationTimestamp()).build()).create();
-    Kubectl.Result describe = kubectl.run("describe", "virtualdisk", "cols");
+    Exec.Result describe = kubectl.run("describe", "virtualdisk", "cols");
     assertThat(describe.exit()).as(describe.all()).isZero();
     assertThat(describe.out()).contains("Name:", "cols", "Size:", "2Gi", "Ready");
     assertThat(describe.out()).containsPattern("Normal\\s+Provisioned\\s+.*image built");
     assertThat(kubectl.run("get", "events").out()).containsPattern("Normal\\s+Provisioned\\s+cols\\s+image built");
 
-    Kubectl.Result yaml = kubectl.run("get", "vd", "cols", "-o", "yaml");
+    Exec.Result yaml = kubectl.run("get", "vd", "cols", "-o", "yaml");
     assertThat(yaml.out()).contains("vdev: sda1", "reclaimPolicy: Delete", "method: Auto", "phase: Ready",
         "generation: 1", "uid:");
 
-    Kubectl.Result openapiV2 = kubectl.run("get", "--raw", "/openapi/v2");
+    Exec.Result openapiV2 = kubectl.run("get", "--raw", "/openapi/v2");
     assertThat(openapiV2.err()).contains("NotFound");
 
-    Kubectl.Result crd = kubectl.run("get", "crd");
+    Exec.Result crd = kubectl.run("get", "crd");
     assertThat(crd.out()).contains("virtualdisks.xenvbd.io", "dom0nodes.xenvbd.io");
   }
 
@@ -91,7 +94,7 @@ class EmbeddedApiServerKubectlTest {
   void everyExampleIsAcceptedByAServerSideDryRun() throws Exception {
     try (var files = Files.list(Path.of("examples"))) {
       for (Path f : files.filter(p -> p.toString().endsWith(".yaml")).toList()) {
-        Kubectl.Result r = kubectl.run("apply", "--dry-run=server", "-f", f.toString());
+        Exec.Result r = kubectl.run("apply", "--dry-run=server", "-f", f.toString());
         assertThat(r.exit()).as(f + ": " + r.all()).isZero();
         assertThat(r.out()).contains("(server dry run)");
       }
@@ -100,7 +103,7 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void clusterScopedDom0NodesShowTheirColumns() {
-    Kubectl.Result create = kubectl.runWithInput("""
+    Exec.Result create = kubectl.runWithInput("""
         apiVersion: xenvbd.io/v1alpha1
         kind: Dom0Node
         metadata:
@@ -113,7 +116,7 @@ class EmbeddedApiServerKubectlTest {
             io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
             "{\"status\":{\"disks\":2,\"loopDevices\":{\"summary\":\"3/8\"},"
                 + "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
-    Kubectl.Result get = kubectl.run("get", "dom0nodes");
+    Exec.Result get = kubectl.run("get", "dom0nodes");
     assertThat(get.out()).containsPattern("dom0-a\\s+.*3/8").contains("LOOP", "DISKS", "READY");
     assertThat(kubectl.run("get", "dom0node", "dom0-a", "-o", "jsonpath={.spec.overcommitRatio}").out())
         .isEqualTo("1");
@@ -121,22 +124,22 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void reApplyWithAGrownSizeBumpsGenerationAndKeepsStatus() {
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("grow", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("grow", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
     setReady("grow", "True");
-    Kubectl.Result again = kubectl.runWithInput(Fixtures.vm1disk("grow", "3Gi", "ext4"), "apply", "-f", "-");
+    Exec.Result again = kubectl.runWithInput(Manifests.vm1disk("grow", "3Gi", "ext4"), "apply", "-f", "-");
     assertThat(again.exit()).as(again.all()).isZero();
     assertThat(again.out()).contains("configured");
-    Kubectl.Result out = kubectl.run("get", "vd", "grow", "-o", "jsonpath={.spec.size} {.metadata.generation} {.status.phase}");
+    Exec.Result out = kubectl.run("get", "vd", "grow", "-o", "jsonpath={.spec.size} {.metadata.generation} {.status.phase}");
     assertThat(out.out()).isEqualTo("3Gi 2 Ready");
   }
 
   @Test
   void patchOfTheStatusSubresourceChangesOnlyStatusAndNotGeneration() {
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("stat", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
-    Kubectl.Result patch = kubectl.run("patch", "vd", "stat", "--subresource=status", "--type=merge",
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("stat", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    Exec.Result patch = kubectl.run("patch", "vd", "stat", "--subresource=status", "--type=merge",
         "-p", "{\"status\":{\"phase\":\"Provisioning\"},\"spec\":{\"size\":\"9Gi\"}}");
     assertThat(patch.exit()).as(patch.all()).isZero();
-    Kubectl.Result out = kubectl.run("get", "vd", "stat", "-o",
+    Exec.Result out = kubectl.run("get", "vd", "stat", "-o",
         "jsonpath={.status.phase} {.spec.size} {.metadata.generation}");
     assertThat(out.out()).isEqualTo("Provisioning 1Gi 1");
     // A main-resource patch does not touch status.
@@ -149,7 +152,7 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void waitForReadyEndsWhenTheClientSetsTheCondition() throws Exception {
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("waiter", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("waiter", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
     setReady("waiter", "False");
     Path out = dir.resolve("wait.out");
     Process wait = kubectl.start(out, "wait", "--for=condition=Ready", "vd/waiter", "--timeout=30s");
@@ -163,15 +166,15 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void waitEndsAtOnceWhenTheConditionIsAlreadyMet() {
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("already", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("already", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
     setReady("already", "True");
-    Kubectl.Result wait = kubectl.run("wait", "--for=condition=Ready", "vd/already", "--timeout=10s");
+    Exec.Result wait = kubectl.run("wait", "--for=condition=Ready", "vd/already", "--timeout=10s");
     assertThat(wait.exit()).as(wait.all()).isZero();
   }
 
   @Test
   void getWatchSeesAChangeAndDeleteRemovesTheObject() throws Exception {
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("watched", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("watched", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
     Path out = dir.resolve("watch.out");
     Process watch = kubectl.start(out, "get", "vd", "watched", "-w");
     try {
@@ -184,30 +187,30 @@ class EmbeddedApiServerKubectlTest {
       watch.waitFor();
     }
     await().atMost(Duration.ofSeconds(5)).until(() -> server.openWatches() == 0);
-    Kubectl.Result delete = kubectl.run("delete", "vd", "watched");
+    Exec.Result delete = kubectl.run("delete", "vd", "watched");
     assertThat(delete.exit()).as(delete.all()).isZero();
     assertThat(kubectl.run("get", "vd", "watched").err()).contains("NotFound");
   }
 
   @Test
   void serverSideApplyCreatesAndThenUpdates() {
-    Kubectl.Result create = kubectl.runWithInput(Fixtures.vm1disk("ssa", "1Gi", "ext4"), "apply", "--server-side", "-f", "-");
+    Exec.Result create = kubectl.runWithInput(Manifests.vm1disk("ssa", "1Gi", "ext4"), "apply", "--server-side", "-f", "-");
     assertThat(create.exit()).as(create.all()).isZero();
     assertThat(create.out()).contains("serverside-applied");
-    Kubectl.Result update = kubectl.runWithInput(Fixtures.vm1disk("ssa", "2Gi", "ext4"), "apply", "--server-side", "-f", "-");
+    Exec.Result update = kubectl.runWithInput(Manifests.vm1disk("ssa", "2Gi", "ext4"), "apply", "--server-side", "-f", "-");
     assertThat(update.exit()).as(update.all()).isZero();
     assertThat(kubectl.run("get", "vd", "ssa", "-o", "jsonpath={.spec.size}").out()).isEqualTo("2Gi");
   }
 
   @Test
   void serverSideApplyRemovesWhatTheManagerDroppedButKeepsOtherManagersFields() {
-    String withHostname = Fixtures.vm1disk("owned", "1Gi", "ext4");
+    String withHostname = Manifests.vm1disk("owned", "1Gi", "ext4");
     assertThat(kubectl.runWithInput(withHostname, "apply", "--server-side", "-f", "-").exit()).isZero();
     assertThat(kubectl.run("label", "vd", "owned", "team=storage").exit()).isZero();
     String withoutHostname = withHostname.replace("    hostname: vm1\n", "");
-    Kubectl.Result again = kubectl.runWithInput(withoutHostname, "apply", "--server-side", "-f", "-");
+    Exec.Result again = kubectl.runWithInput(withoutHostname, "apply", "--server-side", "-f", "-");
     assertThat(again.exit()).as(again.all()).isZero();
-    Kubectl.Result out = kubectl.run("get", "vd", "owned", "-o",
+    Exec.Result out = kubectl.run("get", "vd", "owned", "-o",
         "jsonpath={.spec.tailor.hostname}|{.metadata.labels.team}|{.spec.tailor.fstab[0].device}");
     assertThat(out.out()).isEqualTo("|storage|self");
     assertThat(kubectl.run("get", "vd", "owned", "--show-managed-fields", "-o", "yaml").out())
@@ -216,18 +219,18 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void badInputIsRejectedAtApplyWithTheFieldNamed() {
-    Kubectl.Result size = kubectl.runWithInput(Fixtures.vm1disk("badsize", "2GB", "ext4"), "apply", "-f", "-");
+    Exec.Result size = kubectl.runWithInput(Manifests.vm1disk("badsize", "2GB", "ext4"), "apply", "-f", "-");
     assertThat(size.exit()).isNotZero();
         // kubectl rewrites a 422 Invalid from its causes as "The <Kind> "<name>" is invalid: <field>: ...".
     assertThat(size.err()).contains("The VirtualDisk \"badsize\" is invalid: spec.size: Invalid value: \"2GB\"");
-    Kubectl.Result fs = kubectl.runWithInput(Fixtures.vm1disk("badfs", "1Gi", "btrfs"), "apply", "-f", "-");
+    Exec.Result fs = kubectl.runWithInput(Manifests.vm1disk("badfs", "1Gi", "btrfs"), "apply", "-f", "-");
     assertThat(fs.err()).contains("spec.filesystem: Unsupported value: \"btrfs\"");
-    Kubectl.Result unknown = kubectl.runWithInput(Fixtures.vm1disk("unknown", "1Gi", "ext4").replace("  size:", "  colour: red\n  size:"),
+    Exec.Result unknown = kubectl.runWithInput(Manifests.vm1disk("unknown", "1Gi", "ext4").replace("  size:", "  colour: red\n  size:"),
         "apply", "-f", "-");
     assertThat(unknown.exit()).isNotZero();
     assertThat(unknown.err()).contains("unknown field \"spec.colour\"");
     assertThat(kubectl.run("get", "vd", "badsize", "badfs", "unknown").err()).contains("NotFound");
-    Kubectl.Result dryRun = kubectl.runWithInput(Fixtures.vm1disk("dry", "1Gi", "ext4"), "apply", "--dry-run=server",
+    Exec.Result dryRun = kubectl.runWithInput(Manifests.vm1disk("dry", "1Gi", "ext4"), "apply", "--dry-run=server",
         "-f", "-");
     assertThat(dryRun.out()).contains("created (server dry run)");
     assertThat(kubectl.run("get", "vd", "dry").err()).contains("NotFound");
@@ -235,24 +238,24 @@ class EmbeddedApiServerKubectlTest {
 
   @Test
   void celRulesRejectShrinkingAndFilesystemChangeButAcceptGrowth() {
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("cel", "2Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
-    Kubectl.Result shrink = kubectl.runWithInput(Fixtures.vm1disk("cel", "1Gi", "ext4"), "apply", "-f", "-");
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("cel", "2Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    Exec.Result shrink = kubectl.runWithInput(Manifests.vm1disk("cel", "1Gi", "ext4"), "apply", "-f", "-");
     assertThat(shrink.exit()).isNotZero();
     assertThat(shrink.err()).contains("spec: Invalid value: \"object\": spec.size may grow but never shrink");
-    Kubectl.Result fs = kubectl.runWithInput(Fixtures.vm1disk("cel", "2Gi", "xfs"), "apply", "-f", "-");
+    Exec.Result fs = kubectl.runWithInput(Manifests.vm1disk("cel", "2Gi", "xfs"), "apply", "-f", "-");
     assertThat(fs.err()).contains("spec.filesystem is immutable");
-    Kubectl.Result grow = kubectl.runWithInput(Fixtures.vm1disk("cel", "2049Mi", "ext4"), "apply", "-f", "-");
+    Exec.Result grow = kubectl.runWithInput(Manifests.vm1disk("cel", "2049Mi", "ext4"), "apply", "-f", "-");
     assertThat(grow.exit()).as(grow.all()).isZero();
   }
 
   @Test
   void aStaleUpdateIsAConflict() throws Exception {
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("stale", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("stale", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
     String old = kubectl.run("get", "vd", "stale", "-o", "json").out();
     kubectl.run("label", "vd", "stale", "touched=yes");
     Path file = dir.resolve("stale.json");
     Files.writeString(file, old.replace("\"1Gi\"", "\"5Gi\""));
-    Kubectl.Result replace = kubectl.run("replace", "-f", file.toString());
+    Exec.Result replace = kubectl.run("replace", "-f", file.toString());
     assertThat(replace.exit()).isNotZero();
     assertThat(replace.err()).contains("Conflict", "the object has been modified");
   }

@@ -1,5 +1,7 @@
 package io.xenvbd.kube;
 
+import io.xenvbd.testing.Manifests;
+import io.xenvbd.testing.Kubectl;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -79,7 +81,7 @@ class JavaOperatorSdkAgainstEmbeddedApiTest {
   void defaultsAddTheFinalizerPatchStatusFollowSpecChangesAndCleanUp() {
     server.writeKubeconfig(dir.resolve("kubeconfig"));
     Kubectl kubectl = new Kubectl(dir.resolve("kubeconfig"));
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("josdk", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("josdk", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
 
     await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
       VirtualDisk vd = client.resources(VirtualDisk.class).withName("josdk").get();
@@ -93,7 +95,7 @@ class JavaOperatorSdkAgainstEmbeddedApiTest {
     assertThat(ready.getSpec().size()).isEqualTo("1Gi");
     assertThat(ready.getStatus().conditions()).hasSize(1);
 
-    assertThat(kubectl.runWithInput(Fixtures.vm1disk("josdk", "2Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    assertThat(kubectl.runWithInput(Manifests.vm1disk("josdk", "2Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
     await().atMost(Duration.ofSeconds(15)).untilAsserted(() ->
         assertThat(client.resources(VirtualDisk.class).withName("josdk").get().getStatus().observedGeneration())
             .isEqualTo(2L));

@@ -1,5 +1,6 @@
 package io.xenvbd.kube;
 
+import io.xenvbd.testing.Manifests;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -31,7 +32,7 @@ class JavaOperatorSdkLeaderElectionTest {
       operator.start();
       try {
         client.resources(VirtualDisk.class).resource(io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
-            Fixtures.vm1disk("led", "1Gi", "ext4"), VirtualDisk.class)).create();
+            Manifests.vm1disk("led", "1Gi", "ext4"), VirtualDisk.class)).create();
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
           VirtualDisk vd = client.resources(VirtualDisk.class).withName("led").get();
           assertThat(vd.getStatus()).isNotNull();

@@ -1,5 +1,6 @@
 package io.xenvbd.kube;
 
+import io.xenvbd.testing.Manifests;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -25,11 +26,11 @@ class SchemaValidatorTest {
   }
 
   static ObjectNode vm1disk() {
-    return (ObjectNode) Json.parseYaml(Fixtures.vm1disk("vm1disk", "2Gi", "ext3"));
+    return (ObjectNode) Json.parseYaml(Manifests.vm1disk("vm1disk", "2Gi", "ext3"));
   }
 
   static ObjectNode with(String yamlSpecLine, String replaced) {
-    return (ObjectNode) Json.parseYaml(Fixtures.vm1disk("vm1disk", "2Gi", "ext3").replace(replaced, yamlSpecLine));
+    return (ObjectNode) Json.parseYaml(Manifests.vm1disk("vm1disk", "2Gi", "ext3").replace(replaced, yamlSpecLine));
   }
 
   @Test

@@ -1,10 +1,11 @@
 package io.xenvbd.local;
 
+import io.xenvbd.testing.Kubectl;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.xenvbd.protocol.Tls;
-import io.xenvbd.testing.DiskYaml;
+import io.xenvbd.testing.Manifests;
 import io.xenvbd.testing.RequiresRoot;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -61,7 +62,7 @@ class LocalModeCredentialsTest {
       await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(250)).untilAsserted(() ->
           assertThat(kubectl.run("get", "dom0nodes", "cred-node", "-o", "jsonpath={.status.conditions[0].status}").out())
               .isEqualTo("True"));
-      kubectl.runWithInput(DiskYaml.disk("raw", "16Mi", "filesystem: none"), "apply", "-f", "-").ok();
+      kubectl.runWithInput(Manifests.disk("raw", "16Mi", "filesystem: none"), "apply", "-f", "-").ok();
       kubectl.run("wait", "--for=condition=Ready", "--timeout=90s", "vd/raw").ok();
 
       Path caFile = Files.write(tmp.resolve("ca.crt"), Base64.getDecoder().decode(ca));

@@ -1,5 +1,8 @@
 package io.xenvbd.local;
 
+import io.xenvbd.testing.Manifests;
+import io.xenvbd.testing.Kubectl;
+import io.xenvbd.testing.Exec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -85,7 +88,7 @@ class LocalModeIT {
   }
 
   static String disk(String name, String size, String extra) {
-    return io.xenvbd.testing.DiskYaml.disk(name, size, "filesystem: ext4\n" + extra);
+    return Manifests.disk(name, size, "filesystem: ext4\n" + extra);
   }
 
   /** The guest disk the tests build and grow: the source tree, tailored as a guest root. */
@@ -108,12 +111,6 @@ class LocalModeIT {
     return JSON.readTree(kubectl.run(all.toArray(String[]::new)).ok().out());
   }
 
-  static String run(String... cmd) throws Exception {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor()).as("%s: %s", String.join(" ", cmd), out).isZero();
-    return out;
-  }
 
   @Test
   @Order(1)
@@ -154,13 +151,13 @@ class LocalModeIT {
     assertThat(status.get("conditions")).extracting(c -> c.get("type").asText() + "=" + c.get("status").asText())
         .contains("Scheduled=True", "Provisioned=True", "Ready=True");
 
-    run("e2fsck", "-fn", path);
-    assertThat(run("debugfs", "-R", "cat /etc/hostname", path)).contains("guest1");
-    assertThat(run("debugfs", "-R", "cat /etc/fstab", path))
+    Exec.ok("e2fsck", "-fn", path);
+    assertThat(Exec.ok("debugfs", "-R", "cat /etc/hostname", path)).contains("guest1");
+    assertThat(Exec.ok("debugfs", "-R", "cat /etc/fstab", path))
         .contains("UUID=" + status.get("filesystemUUID").asText()).contains(" / ");
-    assertThat(run("debugfs", "-R", "cat /etc/issue", path)).contains("Guest built by xenvbd");
-    assertThat(run("debugfs", "-R", "stat /bin", path)).contains("Type: symlink");
-    assertThat(run("debugfs", "-R", "ls /", path)).contains("proc").contains("sys").contains("tmp");
+    assertThat(Exec.ok("debugfs", "-R", "cat /etc/issue", path)).contains("Guest built by xenvbd");
+    assertThat(Exec.ok("debugfs", "-R", "stat /bin", path)).contains("Type: symlink");
+    assertThat(Exec.ok("debugfs", "-R", "ls /", path)).contains("proc").contains("sys").contains("tmp");
   }
 
   @Test
@@ -183,13 +180,13 @@ class LocalModeIT {
       assertThat(status.get("observedGeneration").asLong()).isEqualTo(2);
     });
     String path = state.resolve("images/default/guest1.img").toString();
-    String header = run("dumpe2fs", "-h", path);
+    String header = Exec.ok("dumpe2fs", "-h", path);
     long blocks = Long.parseLong(header.lines().filter(l -> l.startsWith("Block count:")).findFirst().orElseThrow()
         .replaceAll("\\D", ""));
     long blockSize = Long.parseLong(header.lines().filter(l -> l.startsWith("Block size:")).findFirst().orElseThrow()
         .replaceAll("\\D", ""));
     assertThat(blocks * blockSize).isEqualTo(512L << 20);
-    run("e2fsck", "-fn", path);
+    Exec.ok("e2fsck", "-fn", path);
 
     // Server-side apply works too (kubectl's default for GitOps tools).
     kubectl.runWithInput("""
@@ -213,7 +210,7 @@ class LocalModeIT {
         new Bad("bad-vdev", "size: 1Gi\n  xen: {vdev: nvme0n1}", "spec.xen.vdev"),
         new Bad("no-size", "filesystem: ext4", "spec.size"));
     for (Bad bad : cases) {
-      Kubectl.Result result = kubectl.runWithInput("""
+      Exec.Result result = kubectl.runWithInput("""
           apiVersion: xenvbd.io/v1alpha1
           kind: VirtualDisk
           metadata: {name: %s, namespace: default}
@@ -226,7 +223,7 @@ class LocalModeIT {
       assertThat(state.resolve("images/default/" + bad.name() + ".img")).doesNotExist();
     }
     // Shrinking is refused by the API (CEL) and the image keeps its size.
-    Kubectl.Result shrink = kubectl.runWithInput(disk("guest1", "128Mi", ""), "apply", "-f", "-");
+    Exec.Result shrink = kubectl.runWithInput(disk("guest1", "128Mi", ""), "apply", "-f", "-");
     assertThat(shrink.exit()).isNotZero();
     assertThat(shrink.err()).contains("never shrink");
     assertThat(state.resolve("images/default/guest1.img").toFile().length()).isEqualTo(512L << 20);
@@ -265,7 +262,7 @@ class LocalModeIT {
 
     Path tokenless = Files.writeString(tmp.resolve("tokenless-kubeconfig"),
         yaml.replaceAll("(?m)^\\s*token: .*\\n", "").replace("user:\n", "user: {}\n"));
-    Kubectl.Result guessed = new Kubectl(tokenless).run("--username=someone", "--password=guessed", "get", "vd");
+    Exec.Result guessed = new Kubectl(tokenless).run("--username=someone", "--password=guessed", "get", "vd");
     assertThat(guessed.exit()).isNotZero();
     assertThat(guessed.err()).contains("You must be logged in to the server");
   }

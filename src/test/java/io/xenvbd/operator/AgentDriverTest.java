@@ -1,5 +1,6 @@
 package io.xenvbd.operator;
 
+import io.xenvbd.protocol.Protocol;
 import static io.xenvbd.operator.Fixtures.GI;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -39,7 +40,7 @@ class AgentDriverTest {
   AgentClient agent = fake;
   final OperatorConfig config = OperatorHarness.fastConfig();
   final AgentDriver driver = new AgentDriver((node, endpoint) -> agent, cluster, new Placer(cluster, clock),
-      new Backoffs(config, clock), clock, new OperatorMetrics(), config.readyRecheck());
+      new Backoffs(config, clock), clock, new OperatorMetrics(), config.readyRecheck(), Protocol.CURRENT);
   final VirtualDisk disk = Fixtures.disk("ns", "d", "1Gi");
 
   @BeforeEach
@@ -241,7 +242,7 @@ class AgentDriverTest {
 
   @Test
   void anImageOwnedByAnotherVirtualDiskIsNeitherAdoptedNorTouched() {
-    fake.putDisk("ns", "d", new PutDiskRequest("uid-other", disk.getSpec()));
+    fake.putDisk("ns", "d", new PutDiskRequest("uid-other", AgentRequests.toWire(disk.getSpec(), null)));
     AgentDriver.Step step = drive(GI);
     assertThat(step.outcome()).isEqualTo(new Outcome.Failed(ErrorCodes.NOT_OWNER,
         "image ns/d belongs to VirtualDisk uid uid-other"));

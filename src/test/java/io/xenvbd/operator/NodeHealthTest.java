@@ -35,7 +35,7 @@ class NodeHealthTest {
   }
 
   static Dom0NodeStatus.Agent agent(String lastHeartbeat, Integer seconds) {
-    return new Dom0NodeStatus.Agent("fake://a", "test", lastHeartbeat, seconds);
+    return new Dom0NodeStatus.Agent("fake://a", "test", lastHeartbeat, seconds, null);
   }
 
   static String missed(int seconds) {

@@ -1,5 +1,6 @@
 package io.xenvbd.operator;
 
+import io.xenvbd.testing.Exec;
 import static io.xenvbd.operator.Fixtures.MI;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -82,7 +83,7 @@ class OperatorWithRealAgentsTest {
     assertThat(Files.size(image)).isEqualTo(64 * MI).isEqualTo(s.capacityBytes());
     assertThat(s.allocatedBytes()).isPositive().isLessThan(64 * MI);
     assertThat(s.allocated()).isNotBlank();
-    assertThat(s.filesystemUUID()).isEqualTo(run("blkid", "-o", "value", "-s", "UUID", image.toString()).strip());
+    assertThat(s.filesystemUUID()).isEqualTo(Exec.ok("blkid", "-o", "value", "-s", "UUID", image.toString()).strip());
     assertThat(s.xen().disk()).isEqualTo("format=raw, vdev=xvda1, access=rw, target=" + image);
     assertThat(s.xen().legacyDisk()).startsWith("file:" + image + ",");
     assertThat(s.loopDevices().summary()).isNotBlank();
@@ -216,7 +217,7 @@ class OperatorWithRealAgentsTest {
   void deletingAnAttachedImageIsBlockedUntilItIsDetached() throws Exception {
     h.create(Fixtures.disk("ns1", "d", Fixtures.spec("node-a", "16Mi", null, null, null)));
     String image = h.awaitReady("ns1", "d").getStatus().path();
-    String loop = run("losetup", "-f", "--show", image).strip();
+    String loop = Exec.ok("losetup", "-f", "--show", image).strip();
     try {
       api.client.resources(VirtualDisk.class).inNamespace("ns1").withName("d").delete();
       VirtualDisk blocked = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.DELETION_BLOCKED);
@@ -225,7 +226,7 @@ class OperatorWithRealAgentsTest {
       assertThat(h.events("ns1", "d")).anyMatch(e -> e.startsWith("Warning DeletionBlocked: ImageInUse"));
       assertThat(Path.of(image)).exists();
     } finally {
-      run("losetup", "-d", loop);
+      Exec.ok("losetup", "-d", loop);
     }
     await().atMost(Duration.ofSeconds(20)).until(() -> h.get("ns1", "d") == null);
     assertThat(Path.of(image)).doesNotExist();
@@ -307,20 +308,11 @@ class OperatorWithRealAgentsTest {
   private static long ext4Bytes(Path image) throws Exception {
     long blocks = 0;
     long size = 0;
-    for (String line : run("dumpe2fs", "-h", image.toString()).split("\n")) {
+    for (String line : Exec.ok("dumpe2fs", "-h", image.toString()).split("\n")) {
       if (line.startsWith("Block count:")) blocks = Long.parseLong(line.substring(12).strip());
       if (line.startsWith("Block size:")) size = Long.parseLong(line.substring(11).strip());
     }
     return blocks * size;
   }
 
-  private static String run(String... command) throws Exception {
-    Process p = new ProcessBuilder(command).redirectErrorStream(false).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
-      throw new IllegalStateException(String.join(" ", command) + " failed: " + err);
-    }
-    return out;
-  }
 }

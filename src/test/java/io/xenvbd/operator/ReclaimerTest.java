@@ -46,7 +46,7 @@ class ReclaimerTest {
   /** The disk as the operator left it once its image was built on node a. */
   VirtualDisk built(ReclaimPolicy policy) {
     VirtualDisk d = disk(policy);
-    fake.putDisk("ns", "d", new PutDiskRequest("uid-d", d.getSpec()));
+    fake.putDisk("ns", "d", new PutDiskRequest("uid-d", AgentRequests.toWire(d.getSpec(), null)));
     DiskState s = fake.getDisk("ns", "d").orElseThrow();
     while (s.phase() != DiskState.Phase.Ready) s = fake.getDisk("ns", "d").orElseThrow();
     d.setStatus(new StatusBuilder(CLOCK).build(d, "a", nodes.get(0), new Outcome.Done(s)));
@@ -146,7 +146,7 @@ class ReclaimerTest {
   void aNodeWithNoAgentEndpointBlocksDeletion() {
     VirtualDisk d = built(ReclaimPolicy.Delete);
     Dom0NodeStatus s = nodes.get(0).getStatus();
-    nodes.get(0).setStatus(new Dom0NodeStatus(new Dom0NodeStatus.Agent(null, "test", NOW.toString(), 10),
+    nodes.get(0).setStatus(new Dom0NodeStatus(new Dom0NodeStatus.Agent(null, "test", NOW.toString(), 10, null),
         s.loopDevices(), s.storage(), s.disks(), s.orphans(), s.conditions()));
     assertThat(reclaimer.reclaim(d)).isEqualTo(blocked(Reasons.NODE_UNREACHABLE, "the agent of a has no endpoint registered"));
     nodes.get(0).setStatus(null);

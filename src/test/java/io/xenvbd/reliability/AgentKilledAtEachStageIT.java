@@ -1,5 +1,7 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Manifests;
+import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
@@ -108,7 +110,7 @@ class AgentKilledAtEachStageIT {
     String archivePart = stage.equals("Create") ? """
           archive: {source: "http://127.0.0.1:%d/rootfs.tar", sha256: %s}
         """.formatted(archiveServer.getAddress().getPort(), SourceTree.sha256(archive)) : "";
-    return Rig.disk(name, "20Gi", """
+    return Manifests.disk(name, "20Gi", """
         nodeName: node-k
         populate:
           method: LoopMount

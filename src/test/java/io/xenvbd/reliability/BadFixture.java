@@ -1,5 +1,8 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Manifests;
+import io.xenvbd.testing.Host;
+import io.xenvbd.testing.Kubectl;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
@@ -71,8 +74,8 @@ final class BadFixture implements AutoCloseable {
     rig.agent("node-b", rootB, List.of(allowed), rig.client, c -> c.withUrls(urls));
     rig.agent("node-c", rootC, List.of(), rig.client, c -> c.withUrls(urls));
     rig.startOperator();
-    rig.apply(Rig.disk("base", "64Mi", "nodeName: node-b"));
-    rig.apply(Rig.disk("on-c", "64Mi", "nodeName: node-c"));
+    rig.apply(Manifests.disk("base", "64Mi", "nodeName: node-b"));
+    rig.apply(Manifests.disk("on-c", "64Mi", "nodeName: node-c"));
     rig.awaitReady("base", Duration.ofSeconds(90));
     rig.awaitReady("on-c", Duration.ofSeconds(90));
   }
@@ -81,15 +84,6 @@ final class BadFixture implements AutoCloseable {
     return new BadFixture(tmp);
   }
 
-  static String manifest(String namespace, String name, String spec) {
-    return """
-        apiVersion: xenvbd.io/v1alpha1
-        kind: VirtualDisk
-        metadata: {name: %s, namespace: %s}
-        spec:
-        %s
-        """.formatted(name, namespace, spec.indent(2));
-  }
 
   String fill(String spec, String self) {
     return spec.replace("{ALLOWED}", allowed.toString()).replace("{OUTSIDE}", outside.toString())

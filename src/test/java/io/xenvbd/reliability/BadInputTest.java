@@ -1,5 +1,7 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Manifests;
+import io.xenvbd.testing.Exec;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Condition;
@@ -60,13 +62,13 @@ class BadInputTest {
     String hostnameBefore = Files.readString(Path.of("/etc/hostname"));
     String error;
     if (c.via() == BadInputCases.Via.kubectl) {
-      Kubectl.Result r = fx.kubectl.apply(BadFixture.manifest(c.namespace(), name, spec));
+      Exec.Result r = fx.kubectl.apply(Manifests.diskIn(c.namespace(), name, spec));
       assertThat(r.exit()).as("kubectl apply of %s exit code (stdout %s)", c, r.out()).isNotZero();
       assertThat(r.err()).as("error for %s", c).contains(c.expect());
       assertThat(fx.kubectl.exists(c.namespace(), name)).as("%s was created", name).isFalse();
       error = r.err().strip();
     } else {
-      fx.rig.apply(BadFixture.manifest(c.namespace(), name, spec));
+      fx.rig.apply(Manifests.diskIn(c.namespace(), name, spec));
       VirtualDisk d;
       try {
         d = fx.rig.awaitConditionIn(c.namespace(), name, Conditions.READY, c.reason(), Duration.ofSeconds(60));

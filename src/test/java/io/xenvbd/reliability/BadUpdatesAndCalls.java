@@ -1,5 +1,8 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Manifests;
+import io.xenvbd.testing.Host;
+import io.xenvbd.testing.Exec;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.xenvbd.api.Dom0Node;
@@ -32,10 +35,10 @@ final class BadUpdatesAndCalls {
     };
     List<String> lines = new ArrayList<>();
     for (String[] c : changes) {
-      Kubectl.Result r = fx.kubectl.apply(BadFixture.manifest("default", "base", c[2]));
+      Exec.Result r = fx.kubectl.apply(Manifests.diskIn("default", "base", c[2]));
       assertThat(r.exit()).as("%s %s accepted: %s", c[0], c[1], r.out()).isNotZero();
       assertThat(r.err()).as(c[1]).contains(c[3]);
-      assertThat(fx.kubectl.run(null, "get", "vd", "base", "-o", "jsonpath={.spec.size} {.spec.filesystem} {.spec.nodeName} {.metadata.generation}").out())
+      assertThat(fx.kubectl.run("get", "vd", "base", "-o", "jsonpath={.spec.size} {.spec.filesystem} {.spec.nodeName} {.metadata.generation}").out())
           .isEqualTo("64Mi ext4 node-b 1");
       assertThat(identity(base)).as("the image after %s", c[1]).isEqualTo(before);
       // kubectl first warns that base was created without apply; the table keeps the refusal

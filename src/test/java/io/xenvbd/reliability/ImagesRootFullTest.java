@@ -1,5 +1,8 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Manifests;
+import io.xenvbd.testing.Exec;
+import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Condition;
@@ -32,18 +35,18 @@ class ImagesRootFullTest {
       try {
         rig.agent("node-f", root, List.of(source));
         rig.startOperator();
-        rig.apply(Rig.disk("kept", "32Mi", "nodeName: node-f\nfilesystem: ext2\ntailor: {hostname: kept}"));
+        rig.apply(Manifests.disk("kept", "32Mi", "nodeName: node-f\nfilesystem: ext2\ntailor: {hostname: kept}"));
         VirtualDisk kept = rig.awaitReady("kept", Duration.ofSeconds(60));
         Path keptImage = Path.of(kept.getStatus().path());
         String keptIdentity = identity(keptImage);
 
         Path filler = small.mountPoint.resolve("filler");
-        Host.run("fallocate", "-l", "40M", filler.toString()).ok();
+        Exec.run("fallocate", "-l", "40M", filler.toString()).ok();
         // The admin overcommits this node, so placement admits the disk and the agent meets the full root.
         rig.client.resources(io.xenvbd.api.Dom0Node.class).withName("node-f").patch(
             io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
             "{\"spec\":{\"overcommitRatio\":100}}");
-        rig.apply(Rig.disk("big", "256Mi", "nodeName: node-f\npopulate: {hostPaths: [{path: %s, target: /srv}]}"
+        rig.apply(Manifests.disk("big", "256Mi", "nodeName: node-f\npopulate: {hostPaths: [{path: %s, target: /srv}]}"
             .formatted(source)));
         VirtualDisk failed = rig.awaitCondition("big", Conditions.READY, Conditions.FALSE, "ProvisioningFailed",
             Duration.ofSeconds(60));

@@ -1,5 +1,7 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Manifests;
+import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Condition;
@@ -40,7 +42,7 @@ class ImpostorAgentTest {
       Tls.Generated other = Tls.generate(tmp.resolve("other-ca"), List.of("127.0.0.1", "localhost"));
       Agent impostor = rig.agent("impostor", tmp.resolve("images"), List.of(), rig.client, c -> c.withTls(other.cert(), other.key()));
       rig.startOperator();
-      rig.apply(Rig.disk("lured", "64Mi", "nodeName: impostor"));
+      rig.apply(Manifests.disk("lured", "64Mi", "nodeName: impostor"));
       var d = rig.awaitCondition("lured", Conditions.READY, Conditions.UNKNOWN, "NodeUnreachable", Duration.ofSeconds(60));
       Condition ready = Rig.condition(d, Conditions.READY);
       assertThat(ready.getMessage()).contains("unreachable").doesNotContain(rig.token);
@@ -63,7 +65,7 @@ class ImpostorAgentTest {
       Agent impostor = rig.agent("node-a", tmp.resolve("images"), List.of(), rig.client, c -> c.withTls(nodeB.cert(), nodeB.key()));
       rig.operator = XenvbdOperator.start(rig.client, Rig.fastOperator(), HttpAgentClient.factory(NodeTokens.shared(rig.token),
           AgentTrust.fromCa(ca.caCert(), AgentTrust.Identity.NODE)));
-      rig.apply(Rig.disk("lured", "64Mi", "nodeName: node-a"));
+      rig.apply(Manifests.disk("lured", "64Mi", "nodeName: node-a"));
       var d = rig.awaitCondition("lured", Conditions.READY, Conditions.UNKNOWN, Reasons.AGENT_IDENTITY_MISMATCH, Duration.ofSeconds(60));
       Condition ready = Rig.condition(d, Conditions.READY);
       assertThat(ready.getMessage()).contains("dom0 node node-a", "DNS:node-b", "not node node-a's agent")
@@ -84,7 +86,7 @@ class ImpostorAgentTest {
           c -> AgentConfig.localPlain("plain", tmp.resolve("images"), List.of(), rig.token).withHeartbeat(Duration.ofSeconds(1)));
       assertThat(plain.endpoint().getScheme()).isEqualTo("http");
       rig.startOperator(); // TLS configured: the rig's CA
-      rig.apply(Rig.disk("cleartext", "64Mi", "nodeName: plain"));
+      rig.apply(Manifests.disk("cleartext", "64Mi", "nodeName: plain"));
       var d = rig.awaitCondition("cleartext", Conditions.READY, Conditions.UNKNOWN, Reasons.INSECURE_AGENT_ENDPOINT,
           Duration.ofSeconds(60));
       Condition ready = Rig.condition(d, Conditions.READY);

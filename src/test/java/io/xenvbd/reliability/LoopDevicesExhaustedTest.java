@@ -1,5 +1,8 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Manifests;
+import io.xenvbd.testing.Exec;
+import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -39,7 +42,7 @@ class LoopDevicesExhaustedTest {
     try {
       rig.agent("node-l", root, List.of(), rig.client, c -> loopWait(c, Duration.ofSeconds(3)));
       rig.startOperator();
-      rig.apply(Rig.disk("before", "64Mi", "nodeName: node-l\npopulate: {method: LoopMount, createDirs: [/tmp]}"));
+      rig.apply(Manifests.disk("before", "64Mi", "nodeName: node-l\npopulate: {method: LoopMount, createDirs: [/tmp]}"));
       rig.awaitReady("before", Duration.ofSeconds(60));
 
       // Up to max_loop devices in use, or until losetup -f fails. (On this kernel losetup -f goes on
@@ -47,8 +50,8 @@ class LoopDevicesExhaustedTest {
       int max = Integer.parseInt(java.nio.file.Files.readString(Path.of("/sys/module/loop/parameters/max_loop")).strip());
       for (int i = 0; i < 64 && (max == 0 || inUse() < max); i++) {
         Path hog = tmp.resolve("hog-" + i);
-        Host.run("truncate", "-s", "1M", hog.toString()).ok();
-        Host.Run r = Host.run("losetup", "-f", "--show", hog.toString());
+        Exec.run("truncate", "-s", "1M", hog.toString()).ok();
+        Exec.Result r = Exec.run("losetup", "-f", "--show", hog.toString());
         if (r.exit() != 0) break;
         held.add(r.out().strip());
       }
@@ -57,9 +60,9 @@ class LoopDevicesExhaustedTest {
         return n.getStatus().loopDevices().available() == 0;
       });
 
-      rig.apply(Rig.disk("loopy", "64Mi", "nodeName: node-l\npopulate: {method: LoopMount, createDirs: [/tmp]}"));
-      rig.apply(Rig.disk("offline", "64Mi", "nodeName: node-l\npopulate: {method: Offline, createDirs: [/tmp]}\ntailor: {hostname: offline}"));
-      rig.apply(Rig.disk("unplaced", "64Mi", ""));
+      rig.apply(Manifests.disk("loopy", "64Mi", "nodeName: node-l\npopulate: {method: LoopMount, createDirs: [/tmp]}"));
+      rig.apply(Manifests.disk("offline", "64Mi", "nodeName: node-l\npopulate: {method: Offline, createDirs: [/tmp]}\ntailor: {hostname: offline}"));
+      rig.apply(Manifests.disk("unplaced", "64Mi", ""));
 
       // spec.nodeName gets the placement rules: a build that mounts waits unplaced, and nothing reaches the agent
       VirtualDisk loopy = rig.awaitCondition("loopy", Conditions.SCHEDULED, Conditions.FALSE, "LoopDevicesExhausted",
@@ -97,11 +100,11 @@ class LoopDevicesExhaustedTest {
   }
 
   static long inUse() {
-    return Host.run("losetup", "-a").ok().out().lines().filter(l -> !l.isBlank()).count();
+    return Exec.run("losetup", "-a").ok().out().lines().filter(l -> !l.isBlank()).count();
   }
 
   static void release(List<String> devices) {
-    for (String dev : devices) Host.run("losetup", "-d", dev);
+    for (String dev : devices) Exec.run("losetup", "-d", dev);
     devices.clear();
   }
 }

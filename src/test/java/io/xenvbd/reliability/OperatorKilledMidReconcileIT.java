@@ -1,5 +1,7 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Manifests;
+import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -51,7 +53,7 @@ class OperatorKilledMidReconcileIT {
     Path log = tmp.resolve("operator.log");
     operator = OperatorMain.launch(rig, log);
     for (String name : DISKS) {
-      rig.apply(Rig.disk(name, "256Mi", """
+      rig.apply(Manifests.disk(name, "256Mi", """
           nodeName: node-o
           populate: {hostPaths: [{path: %s, target: /srv}]}
           tailor: {hostname: %s}

@@ -124,10 +124,6 @@ final class Rig implements AutoCloseable {
     return client.resource(disk).create();
   }
 
-  /** A VirtualDisk in namespace default; {@code extra} is more YAML under spec. */
-  static String disk(String name, String size, String extra) {
-    return io.xenvbd.testing.DiskYaml.disk(name, size, extra);
-  }
 
   VirtualDisk get(String name) {
     return get("default", name);

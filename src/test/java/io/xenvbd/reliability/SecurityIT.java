@@ -1,5 +1,8 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Manifests;
+import io.xenvbd.testing.Host;
+import io.xenvbd.testing.Kubectl;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -41,11 +44,11 @@ class SecurityIT {
       Kubectl kubectl = new Kubectl(dir.resolve("kubeconfig"));
       await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500)).until(() -> {
         assertThat(local.isAlive()).as("local mode exited: %s", Files.readString(out)).isTrue();
-        return Files.exists(dir.resolve("kubeconfig")) && kubectl.run(null, "get", "dom0nodes", "-o",
+        return Files.exists(dir.resolve("kubeconfig")) && kubectl.run("get", "dom0nodes", "-o",
             "jsonpath={.items[0].status.agent.endpoint}").out().startsWith("https://");
       });
       String token = Files.readString(dir.resolve("agent-token")).strip();
-      String endpoint = kubectl.run(null, "get", "dom0nodes", "-o", "jsonpath={.items[0].status.agent.endpoint}").out();
+      String endpoint = kubectl.run("get", "dom0nodes", "-o", "jsonpath={.items[0].status.agent.endpoint}").out();
       SSLContext ssl = Tls.clientContext(dir.resolve("tls/ca.crt"));
       HttpClient https = HttpClient.newBuilder().sslContext(ssl).connectTimeout(Duration.ofSeconds(5)).build();
       String body = "{\"uid\":\"u-1\",\"spec\":{\"size\":\"64Mi\",\"filesystem\":\"ext4\"}}";
@@ -73,10 +76,10 @@ class SecurityIT {
           .as("the refused PUTs created nothing").isEqualTo(404);
       assertThat(dir.resolve("images/default/intruder.img")).doesNotExist();
 
-      kubectl.apply(Rig.disk("sec-ok", "64Mi", "populate: {hostPaths: [{path: %s, target: /srv}]}".formatted(source)));
-      kubectl.apply(Rig.disk("sec-bad", "64Mi", "populate: {hostPaths: [{path: /etc}]}"));
-      assertThat(kubectl.run(null, "wait", "--for=condition=Ready", "vd/sec-ok", "--timeout=120s").exit()).isZero();
-      await().atMost(Duration.ofSeconds(60)).until(() -> kubectl.run(null, "get", "vd", "sec-bad", "-o",
+      kubectl.apply(Manifests.disk("sec-ok", "64Mi", "populate: {hostPaths: [{path: %s, target: /srv}]}".formatted(source)));
+      kubectl.apply(Manifests.disk("sec-bad", "64Mi", "populate: {hostPaths: [{path: /etc}]}"));
+      assertThat(kubectl.run("wait", "--for=condition=Ready", "vd/sec-ok", "--timeout=120s").exit()).isZero();
+      await().atMost(Duration.ofSeconds(60)).until(() -> kubectl.run("get", "vd", "sec-bad", "-o",
           "jsonpath={.status.conditions[?(@.type==\"Ready\")].message}").out().contains("SourceNotAllowed"));
       HttpResponse<String> delete = send(https, "DELETE", endpoint + "/v1/disks/default/sec-ok?uid=x", null, "guessed-token");
       assertThat(delete.statusCode()).isEqualTo(401);
@@ -84,8 +87,8 @@ class SecurityIT {
 
       String everything = String.join("\n", answers) + plainResult
           + Files.readString(dir.resolve("xenvbd.log")) + Files.readString(out)
-          + kubectl.run(null, "get", "vd,dom0nodes,events", "-A", "-o", "yaml").out()
-          + kubectl.run(null, "describe", "vd", "sec-ok", "sec-bad").out();
+          + kubectl.run("get", "vd,dom0nodes,events", "-A", "-o", "yaml").out()
+          + kubectl.run("describe", "vd", "sec-ok", "sec-bad").out();
       assertThat(everything).as("the bearer token").doesNotContain(token);
       assertThat(everything).as("the API token").doesNotContain(Files.readString(dir.resolve("api-token")).strip());
       for (String line : Files.readAllLines(dir.resolve("tls/tls.key"))) {

@@ -1,5 +1,7 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Exec;
+import io.xenvbd.testing.Host;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -11,16 +13,16 @@ final class SmallFilesystem implements AutoCloseable {
   SmallFilesystem(Path dir, String size) throws Exception {
     file = dir.resolve("small-root.fs");
     mountPoint = Files.createDirectories(dir.resolve("small-root"));
-    Host.run("truncate", "-s", size, file.toString()).ok();
-    Host.run("mkfs.ext4", "-q", "-F", "-m", "0", file.toString()).ok();
-    Host.run("mount", "-o", "loop", file.toString(), mountPoint.toString()).ok(); // autoclear: umount frees the loop
+    Exec.run("truncate", "-s", size, file.toString()).ok();
+    Exec.run("mkfs.ext4", "-q", "-F", "-m", "0", file.toString()).ok();
+    Exec.run("mount", "-o", "loop", file.toString(), mountPoint.toString()).ok(); // autoclear: umount frees the loop
   }
 
   @Override
   public void close() {
-    Host.run("umount", mountPoint.toString());
+    Exec.run("umount", mountPoint.toString());
     for (String l : Host.loopsUnder(file.getParent())) {
-      if (l.endsWith(file.toString())) Host.run("losetup", "-d", l.substring(0, l.indexOf(' ')));
+      if (l.endsWith(file.toString())) Exec.run("losetup", "-d", l.substring(0, l.indexOf(' ')));
     }
   }
 }

@@ -1,5 +1,7 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Manifests;
+import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -88,7 +90,7 @@ final class Soak implements AutoCloseable {
     String method = List.of("Auto", "LoopMount", "Offline").get(random.nextInt(3));
     int node = random.nextInt(4);
     String nodeLine = node == 3 ? "" : "nodeName: " + NODES.get(node) + "\n";
-    rig.apply(Rig.disk(name, mib + "Mi", nodeLine + "filesystem: " + fs + "\npopulate: {method: " + method
+    rig.apply(Manifests.disk(name, mib + "Mi", nodeLine + "filesystem: " + fs + "\npopulate: {method: " + method
         + ", createDirs: [/tmp]}\ntailor: {hostname: " + name + "}"));
     desired.put(name, mib << 20);
     journal.add("create " + name + " " + mib + "Mi " + fs + " " + method + " " + (node == 3 ? "any" : NODES.get(node)));

@@ -1,5 +1,6 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Exec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -33,7 +34,7 @@ final class SourceTree {
 
   /** A tar of {@code dir}'s content (GNU tar, relative names). */
   static Path tar(Path dir, Path archive) {
-    Host.run("tar", "-C", dir.toString(), "-cf", archive.toString(), ".").ok();
+    Exec.run("tar", "-C", dir.toString(), "-cf", archive.toString(), ".").ok();
     return archive;
   }
 
@@ -50,7 +51,7 @@ final class SourceTree {
     try {
       Path out = Files.createTempFile(scratch, "dump", ".bin");
       Files.delete(out);
-      Host.run("debugfs", "-R", "dump " + guestPath + " " + out, image.toString()).ok();
+      Exec.run("debugfs", "-R", "dump " + guestPath + " " + out, image.toString()).ok();
       byte[] bytes = Files.readAllBytes(out);
       Files.delete(out);
       return bytes;

@@ -1,5 +1,7 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.testing.Manifests;
+import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -46,12 +48,12 @@ class UnreachableTest {
       rig.agent("node-u", root, List.of(), rig.client,
           c -> listenAndAdvertise(c, agentPort, proxy.port()).withHeartbeat(Duration.ofSeconds(4)));
       rig.startOperator();
-      rig.apply(Rig.disk("u1", "64Mi", "nodeName: node-u\ntailor: {hostname: u1}"));
+      rig.apply(Manifests.disk("u1", "64Mi", "nodeName: node-u\ntailor: {hostname: u1}"));
       rig.awaitReady("u1", Duration.ofSeconds(60));
 
       proxy.down();
       long downAt = System.nanoTime();
-      rig.apply(Rig.disk("u2", "64Mi", "nodeName: node-u\ntailor: {hostname: u2}"));
+      rig.apply(Manifests.disk("u2", "64Mi", "nodeName: node-u\ntailor: {hostname: u2}"));
       var u2 = rig.awaitCondition("u2", Conditions.READY, Conditions.UNKNOWN, "NodeUnreachable", Duration.ofSeconds(30));
       Condition truth = Rig.condition(u2, Conditions.READY);
       assertThat(truth.getMessage()).contains("127.0.0.1:" + proxy.port()).containsIgnoringCase("unreachable");
@@ -91,11 +93,11 @@ class UnreachableTest {
            KubernetesClient agentClient = new KubernetesClientBuilder().withConfig(viaProxy).build()) {
         Agent agent = rig.agent("node-a", root, List.of(), agentClient, c -> c);
         rig.startOperator(operatorClient);
-        rig.apply(Rig.disk("a1", "64Mi", "nodeName: node-a"));
+        rig.apply(Manifests.disk("a1", "64Mi", "nodeName: node-a"));
         rig.awaitReady("a1", Duration.ofSeconds(60));
 
         proxy.down();
-        rig.apply(Rig.disk("a2", "64Mi", "nodeName: node-a\ntailor: {hostname: a2}")); // written while they are cut off
+        rig.apply(Manifests.disk("a2", "64Mi", "nodeName: node-a\ntailor: {hostname: a2}")); // written while they are cut off
         Thread.sleep(10_000);
         int attempts = proxy.refusedAt.size();
         assertThat(attempts).as("the operator and agent kept trying").isPositive();

@@ -1,49 +1,23 @@
-package io.xenvbd.reliability;
+package io.xenvbd.testing;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Random;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
  * What a dom0 admin would look at after a fault: loop devices and mounts that point into a
  * directory, temporary leftovers under an images root, and the real e2fsprogs on an image.
  */
-final class Host {
+public final class Host {
   private Host() {}
 
-  record Run(int exit, String out) {
-    Run ok() {
-      if (exit != 0) throw new AssertionError("exit " + exit + ": " + out);
-      return this;
-    }
-  }
-
-  /** Runs a command (argument list, never a shell string) with stdout and stderr merged. */
-  static Run run(String... cmd) {
-    try {
-      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-      p.getOutputStream().close();
-      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      if (!p.waitFor(5, TimeUnit.MINUTES)) {
-        p.destroyForcibly();
-        throw new AssertionError(String.join(" ", cmd) + " timed out");
-      }
-      return new Run(p.exitValue(), out);
-    } catch (IOException e) {
-      throw new AssertionError("cannot run " + cmd[0] + ": " + e.getMessage(), e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new AssertionError(e);
-    }
-  }
-
   /** Loop devices whose backing file lies under {@code dir}, as "/dev/loopN -> file". */
-  static List<String> loopsUnder(Path dir) {
+  public static List<String> loopsUnder(Path dir) {
     String prefix = real(dir);
     List<String> found = new ArrayList<>();
     try (Stream<Path> devs = Files.list(Path.of("/sys/block"))) {
@@ -60,7 +34,7 @@ final class Host {
   }
 
   /** Mount points under {@code dir} (from /proc/self/mountinfo). */
-  static List<String> mountsUnder(Path dir) {
+  public static List<String> mountsUnder(Path dir) {
     String prefix = real(dir);
     try {
       return Files.readAllLines(Path.of("/proc/self/mountinfo")).stream()
@@ -71,7 +45,7 @@ final class Host {
   }
 
   /** Temporary names the engine uses (".x.img.tmp-..", ".tmp-staging-..") anywhere under the root. */
-  static List<String> leftovers(Path root) {
+  public static List<String> leftovers(Path root) {
     if (!Files.isDirectory(root)) return List.of();
     try (Stream<Path> walk = Files.walk(root)) {
       return walk.filter(p -> !p.equals(root)).map(p -> root.relativize(p).toString())
@@ -83,7 +57,7 @@ final class Host {
   }
 
   /** Every *.img file under the root, relative to it, sorted. */
-  static List<String> images(Path root) {
+  public static List<String> images(Path root) {
     if (!Files.isDirectory(root)) return List.of();
     try (Stream<Path> walk = Files.walk(root)) {
       return walk.filter(Files::isRegularFile).map(p -> root.relativize(p).toString())
@@ -94,36 +68,52 @@ final class Host {
   }
 
   /** {@code e2fsck -fn}: read-only, forced; the output when it is not clean. */
-  static void assertFsckClean(Path image) {
-    Run r = run("e2fsck", "-fn", image.toString());
-    if (r.exit() != 0) throw new AssertionError("e2fsck -fn " + image + " is not clean (" + r.exit() + "):\n" + r.out());
+  public static void assertFsckClean(Path image) {
+    Exec.Result r = Exec.run("e2fsck", "-fn", image.toString());
+    if (r.exit() != 0) throw new AssertionError("e2fsck -fn " + image + " is not clean (" + r.exit() + "):\n" + r.all());
   }
 
   /** A file's content inside an image, without mounting it (debugfs's banner on stderr is dropped). */
-  static String cat(Path image, String guestPath) {
-    try {
-      Process p = new ProcessBuilder("debugfs", "-R", "cat " + guestPath, image.toString())
-          .redirectError(ProcessBuilder.Redirect.DISCARD).start();
-      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      if (p.waitFor() != 0) throw new AssertionError("debugfs cat " + guestPath + " failed on " + image);
-      return out;
-    } catch (IOException e) {
-      throw new AssertionError(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new AssertionError(e);
-    }
+  public static String cat(Path image, String guestPath) {
+    Exec.Result r = Exec.run("debugfs", "-R", "cat " + guestPath, image.toString());
+    if (r.exit() != 0) throw new AssertionError("debugfs cat " + guestPath + " failed on " + image + ": " + r.err());
+    return r.out();
   }
 
   /** Frees every loop device backing a file under {@code dir} (cleanup after a failed test). */
-  static void releaseAll(Path dir) {
+  public static void releaseAll(Path dir) {
     List<String> mounts = new ArrayList<>(mountsUnder(dir));
-    java.util.Collections.reverse(mounts);
-    for (String m : mounts) run("umount", "-l", m);
-    for (String l : loopsUnder(dir)) run("losetup", "-d", l.substring(0, l.indexOf(' ')));
+    Collections.reverse(mounts);
+    for (String m : mounts) Exec.run("umount", "-l", m);
+    for (String l : loopsUnder(dir)) Exec.run("losetup", "-d", l.substring(0, l.indexOf(' ')));
   }
 
-  static String real(Path p) {
+
+  /** Loop devices attached now, as {@code losetup} lists them: device and backing file. */
+  public static List<String[]> attachedLoops() {
+    List<String[]> loops = new ArrayList<>();
+    String listing = Exec.ok("losetup", "--list", "--noheadings", "--raw", "--output", "NAME,BACK-FILE");
+    for (String line : listing.split("\n")) {
+      if (line.isBlank()) continue;
+      String[] parts = line.trim().split(" ", 2);
+      loops.add(new String[] {parts[0], parts.length > 1 ? parts[1] : ""});
+    }
+    return loops;
+  }
+
+  /** Writes {@code count} files of {@code size} random bytes (random, so they really occupy space). */
+  public static long writeTree(Path dir, int count, int size) throws IOException {
+    Files.createDirectories(dir);
+    byte[] data = new byte[size];
+    Random random = new Random(42);
+    for (int i = 0; i < count; i++) {
+      random.nextBytes(data);
+      Files.write(dir.resolve("file-" + i + ".bin"), data);
+    }
+    return (long) count * size;
+  }
+
+  public static String real(Path p) {
     try {
       return p.toRealPath().toString();
     } catch (IOException e) {
