@@ -1,6 +1,6 @@
 package io.xenvbd.kube;
 
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.tls.Tls;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -16,11 +16,11 @@ public final class AgentNotTrustedException extends AgentUnreachableException {
     this.reason = reason;
   }
 
-  static AgentNotTrustedException identityMismatch(String message) {
+  public static AgentNotTrustedException identityMismatch(String message) {
     return new AgentNotTrustedException(Reasons.AGENT_IDENTITY_MISMATCH, message);
   }
 
-  static AgentNotTrustedException insecureEndpoint(String endpoint) {
+  public static AgentNotTrustedException insecureEndpoint(String endpoint) {
     return new AgentNotTrustedException(Reasons.INSECURE_AGENT_ENDPOINT, "its agent advertises the plain-HTTP endpoint "
         + endpoint + " and the operator sends the bearer token only over HTTPS: run the agent with --tls-cert and"
         + " --tls-key so that it advertises https://");

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.tls.Tls;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;

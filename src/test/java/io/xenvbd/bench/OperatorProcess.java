@@ -2,8 +2,8 @@ package io.xenvbd.bench;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.client.HttpAgentClient;
+import io.xenvbd.tls.Tls;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

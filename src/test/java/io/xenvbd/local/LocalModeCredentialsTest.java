@@ -3,7 +3,7 @@ package io.xenvbd.local;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.tls.Tls;
 import io.xenvbd.testing.DiskYaml;
 import io.xenvbd.testing.RequiresRoot;
 import java.net.URI;

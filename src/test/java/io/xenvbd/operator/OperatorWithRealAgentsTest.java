@@ -16,7 +16,7 @@ import io.xenvbd.api.VirtualDiskStatus;
 import io.xenvbd.protocol.AgentClient;
 import io.xenvbd.protocol.AgentException;
 import io.xenvbd.protocol.ErrorCodes;
-import io.xenvbd.protocol.HttpAgentClient;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.testing.RequiresRoot;
 import java.io.IOException;
 import java.io.OutputStream;

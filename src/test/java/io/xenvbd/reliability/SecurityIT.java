@@ -3,7 +3,7 @@ package io.xenvbd.reliability;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.tls.Tls;
 import io.xenvbd.testing.RequiresRoot;
 import java.io.IOException;
 import java.net.URI;

@@ -1,5 +1,7 @@
-package io.xenvbd.protocol;
+package io.xenvbd.tls;
 
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.client.AgentTrust;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.Reader;
@@ -65,7 +67,7 @@ public final class Tls {
   }
 
   /** The JDK's PKIX chain check against exactly the CA certificates in {@code caPem}. */
-  static X509TrustManager caTrust(Path caPem) {
+  public static X509TrustManager caTrust(Path caPem) {
     try {
       KeyStore trust = KeyStore.getInstance("PKCS12");
       trust.load(null, null);

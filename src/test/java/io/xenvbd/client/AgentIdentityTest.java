@@ -1,5 +1,10 @@
-package io.xenvbd.protocol;
+package io.xenvbd.client;
 
+import io.xenvbd.tls.Tls;
+import io.xenvbd.protocol.AgentUnreachableException;
+import io.xenvbd.protocol.AgentNotTrustedException;
+import io.xenvbd.protocol.AgentClientFactory;
+import io.xenvbd.ca.CertificateAuthority;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

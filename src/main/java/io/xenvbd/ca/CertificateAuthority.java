@@ -1,5 +1,6 @@
-package io.xenvbd.protocol;
+package io.xenvbd.ca;
 
+import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;

@@ -1,5 +1,6 @@
-package io.xenvbd.protocol;
+package io.xenvbd.client;
 
+import io.xenvbd.tls.Tls;
 import java.net.InetAddress;
 import java.net.Socket;
 import java.net.UnknownHostException;
@@ -72,7 +73,7 @@ public final class AgentTrust {
   }
 
   /** A context that checks the CA signature only ({@link Identity#CA}). */
-  SSLContext anyAgent() {
+  public SSLContext anyAgent() {
     return anyAgent;
   }
 

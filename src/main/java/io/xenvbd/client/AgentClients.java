@@ -1,5 +1,8 @@
-package io.xenvbd.protocol;
+package io.xenvbd.client;
 
+import io.xenvbd.protocol.AgentClient;
+import io.xenvbd.protocol.AgentClientFactory;
+import io.xenvbd.protocol.AgentUnreachableException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.time.Duration;
