@@ -1,5 +1,6 @@
 package io.xenvbd.agent;
 
+import io.xenvbd.ca.CertificateAuthority;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -50,7 +51,7 @@ class AgentClientAndMetricsTest {
       AgentClient wrongToken = new HttpAgentClient(h.agent.endpoint(), "nope", h.clientSsl, Duration.ofSeconds(5));
       assertThatThrownBy(wrongToken::node).isInstanceOfSatisfying(AgentException.class,
           e -> assertThat(e.httpStatus()).isEqualTo(401));
-      Tls.Generated otherCa = Tls.generate(dir.resolve("other"), List.of("127.0.0.1"));
+      CertificateAuthority.Issued otherCa = CertificateAuthority.generate(dir.resolve("other"), List.of("127.0.0.1"));
       AgentClient distrusting = new HttpAgentClient(h.agent.endpoint(), h.token, Tls.clientContext(otherCa.caCert()), Duration.ofSeconds(5));
       assertThatThrownBy(distrusting::node).isInstanceOf(AgentUnreachableException.class);
       AgentClient nobody = new HttpAgentClient(URI.create("https://127.0.0.1:1"), h.token, h.clientSsl, Duration.ofSeconds(5));

@@ -177,7 +177,7 @@ class AgentIdentityTest {
 
   /** An HTTPS server on 127.0.0.1 with a certificate from {@link #ca} for {@code names}; its endpoint. */
   private String agentWithCertificateFor(String... names) throws Exception {
-    Tls.Generated tls = ca.issue(dir.resolve("certs-" + servers.size()), List.of(names));
+    CertificateAuthority.Issued tls = ca.issue(dir.resolve("certs-" + servers.size()), List.of(names));
     HttpsServer server = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     server.setHttpsConfigurator(new HttpsConfigurator(Tls.serverContext(tls.cert(), tls.key())));
     record(server);

@@ -1,5 +1,6 @@
 package io.xenvbd.disk;
 
+import io.xenvbd.ca.CertificateAuthority;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
@@ -157,7 +158,7 @@ class DownloaderTest {
 
   @Test
   void anHttpsUrlIsNeverRedirectedToPlainHttp() throws Exception {
-    Tls.Generated tls = Tls.generate(tmp.resolve("tls"), List.of("127.0.0.1", "localhost"));
+    CertificateAuthority.Issued tls = CertificateAuthority.generate(tmp.resolve("tls"), List.of("127.0.0.1", "localhost"));
     HttpsServer https = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 8);
     https.setHttpsConfigurator(new HttpsConfigurator(Tls.serverContext(tls.cert(), tls.key())));
     try (Canary canary = Canary.silent()) {

@@ -1,5 +1,6 @@
 package io.xenvbd.helm;
 
+import io.xenvbd.ca.CertificateAuthority;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -129,7 +130,7 @@ class RbacAgainstRecordedRequestsTest {
     Path sources = Files.createDirectories(dir.resolve("sources"));
     Files.writeString(sources.resolve("hello.txt"), "hello\n");
     String token = "token-rbac";
-    Tls.Generated tls = Tls.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
+    CertificateAuthority.Issued tls = CertificateAuthority.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
     try (EmbeddedApiServer api = EmbeddedApiServer.startWithProjectCrds(0);
         KubernetesClient admin = api.client();
         KubernetesClient agentKube = client(api, AGENT_UA);

@@ -95,7 +95,7 @@ final class RealNodes implements AutoCloseable {
     try {
       Files.createDirectories(sources());
       Path certs = dir.resolve("certs").resolve(node);
-      Tls.Generated tls = Files.exists(certs.resolve("tls.crt")) ? new Tls.Generated(ca.caCert(), certs.resolve("tls.crt"),
+      CertificateAuthority.Issued tls = Files.exists(certs.resolve("tls.crt")) ? new CertificateAuthority.Issued(ca.caCert(), certs.resolve("tls.crt"),
           certs.resolve("tls.key")) : ca.issue(certs, List.of(node, "127.0.0.1"));
       AgentConfig config = AgentConfig.localPlain(node, Files.createDirectories(root(node)), List.of(sources()), token(node))
           .withTls(tls.cert(), tls.key()).withHeartbeat(Duration.ofSeconds(2)).withWorkers(3);

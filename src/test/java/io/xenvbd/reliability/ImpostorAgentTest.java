@@ -37,7 +37,7 @@ class ImpostorAgentTest {
   @Test
   void theOperatorSendsNothingToAnAgentWhoseCertificateItsCaDidNotSign() throws Exception {
     try (Rig rig = new Rig(tmp.resolve("rig"))) {
-      Tls.Generated other = Tls.generate(tmp.resolve("other-ca"), List.of("127.0.0.1", "localhost"));
+      CertificateAuthority.Issued other = CertificateAuthority.generate(tmp.resolve("other-ca"), List.of("127.0.0.1", "localhost"));
       Agent impostor = rig.agent("impostor", tmp.resolve("images"), List.of(), rig.client, c -> c.withTls(other.cert(), other.key()));
       rig.startOperator();
       rig.apply(Rig.disk("lured", "64Mi", "nodeName: impostor"));
@@ -59,7 +59,7 @@ class ImpostorAgentTest {
       // One CA, one certificate per node (the chart's agent.nodes mode). Whoever holds node-b's key
       // registers a Dom0Node node-a (or answers at node-a's address) and presents node-b's certificate.
       CertificateAuthority ca = CertificateAuthority.create(tmp.resolve("ca"));
-      Tls.Generated nodeB = ca.issue(tmp.resolve("node-b"), List.of("node-b", "127.0.0.1"));
+      CertificateAuthority.Issued nodeB = ca.issue(tmp.resolve("node-b"), List.of("node-b", "127.0.0.1"));
       Agent impostor = rig.agent("node-a", tmp.resolve("images"), List.of(), rig.client, c -> c.withTls(nodeB.cert(), nodeB.key()));
       rig.operator = XenvbdOperator.start(rig.client, Rig.fastOperator(), HttpAgentClient.factory(NodeTokens.shared(rig.token),
           AgentTrust.fromCa(ca.caCert(), AgentTrust.Identity.NODE)));

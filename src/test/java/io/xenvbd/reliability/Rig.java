@@ -1,5 +1,6 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.ca.CertificateAuthority;
 import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Condition;
@@ -38,7 +39,7 @@ final class Rig implements AutoCloseable {
   final KubernetesClient client;
   final String token = "rel-" + UUID.randomUUID();
   final Path tokenFile;
-  final Tls.Generated tls;
+  final CertificateAuthority.Issued tls;
   final SSLContext clientSsl;
   final Path kubeconfig;
   XenvbdOperator operator;
@@ -52,7 +53,7 @@ final class Rig implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    tls = Tls.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
+    tls = CertificateAuthority.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
     clientSsl = Tls.clientContext(tls.caCert());
     api = EmbeddedApiServer.startWithProjectCrds(0);
     // A shared 2-core host can stall the first admission (CEL compilation) past fabric8's 10 s default.
