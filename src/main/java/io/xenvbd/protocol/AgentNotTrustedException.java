@@ -4,7 +4,7 @@ import io.xenvbd.api.Reasons;
 
 /**
  * The operator refused to talk to what a Dom0Node advertises, before sending anything: the server's
- * certificate does not prove the node ({@link AgentTrust}), or the endpoint would carry the bearer
+ * certificate does not prove the node (see io.xenvbd.client.AgentTrust), or the endpoint would carry the bearer
  * token in clear. Retried like an unreachable agent, since the node may be fixed; the condition
  * reason says which.
  */

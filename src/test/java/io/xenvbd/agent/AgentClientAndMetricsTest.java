@@ -1,18 +1,18 @@
 package io.xenvbd.agent;
 
-import io.xenvbd.ca.CertificateAuthority;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.xenvbd.api.VirtualDiskSpec;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.protocol.AgentClient;
 import io.xenvbd.protocol.AgentException;
 import io.xenvbd.protocol.AgentUnreachableException;
 import io.xenvbd.protocol.DiskState;
-import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.protocol.PutDiskRequest;
-import io.xenvbd.tls.Tls;
 import io.xenvbd.testing.RequiresRoot;
+import io.xenvbd.tls.Tls;
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;

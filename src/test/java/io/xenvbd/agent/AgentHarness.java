@@ -1,12 +1,12 @@
 package io.xenvbd.agent;
 
-import io.xenvbd.ca.CertificateAuthority;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.xenvbd.protocol.DiskState;
+import io.xenvbd.ca.CertificateAuthority;
 import io.xenvbd.client.HttpAgentClient;
+import io.xenvbd.protocol.DiskState;
 import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.net.URI;

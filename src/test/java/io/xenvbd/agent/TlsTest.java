@@ -1,11 +1,11 @@
 package io.xenvbd.agent;
 
-import io.xenvbd.ca.CertificateAuthority;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
+import io.xenvbd.ca.CertificateAuthority;
 import io.xenvbd.tls.Tls;
 import java.net.InetSocketAddress;
 import java.net.URI;

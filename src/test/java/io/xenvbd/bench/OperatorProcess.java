@@ -1,8 +1,8 @@
 package io.xenvbd.bench;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.xenvbd.operator.XenvbdOperator;
 import io.xenvbd.client.HttpAgentClient;
+import io.xenvbd.operator.XenvbdOperator;
 import io.xenvbd.tls.Tls;
 import java.io.BufferedReader;
 import java.io.IOException;

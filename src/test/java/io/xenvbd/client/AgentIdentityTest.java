@@ -1,10 +1,5 @@
 package io.xenvbd.client;
 
-import io.xenvbd.tls.Tls;
-import io.xenvbd.protocol.AgentUnreachableException;
-import io.xenvbd.protocol.AgentNotTrustedException;
-import io.xenvbd.protocol.AgentClientFactory;
-import io.xenvbd.ca.CertificateAuthority;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -12,6 +7,11 @@ import com.sun.net.httpserver.HttpServer;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
 import io.xenvbd.api.Reasons;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.protocol.AgentClientFactory;
+import io.xenvbd.protocol.AgentNotTrustedException;
+import io.xenvbd.protocol.AgentUnreachableException;
+import io.xenvbd.tls.Tls;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Files;

@@ -1,6 +1,5 @@
 package io.xenvbd.disk;
 
-import io.xenvbd.ca.CertificateAuthority;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
@@ -9,6 +8,7 @@ import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
+import io.xenvbd.ca.CertificateAuthority;
 import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.net.InetSocketAddress;

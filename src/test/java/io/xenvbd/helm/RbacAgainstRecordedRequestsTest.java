@@ -1,9 +1,9 @@
 package io.xenvbd.helm;
 
-import io.xenvbd.ca.CertificateAuthority;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
@@ -12,7 +12,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
-import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
 import io.xenvbd.api.Conditions;
@@ -21,13 +20,14 @@ import io.xenvbd.api.Populate;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec;
 import io.xenvbd.api.VirtualDiskStatus;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.kube.AuditEvent;
 import io.xenvbd.kube.EmbeddedApiServer;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.client.HttpAgentClient;
-import io.xenvbd.tls.Tls;
 import io.xenvbd.testing.RequiresRoot;
+import io.xenvbd.tls.Tls;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

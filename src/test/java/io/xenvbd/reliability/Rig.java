@@ -1,6 +1,5 @@
 package io.xenvbd.reliability;
 
-import io.xenvbd.ca.CertificateAuthority;
 import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Condition;
@@ -11,10 +10,11 @@ import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.kube.EmbeddedApiServer;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
