@@ -1,6 +1,7 @@
-# The one image of xenvbd: `operator` and `agent` are subcommands of the same jar.
+# The one image of xenvbd: `operator` and `agent` are subcommands of the same jar, the node jar
+# (target/xenvbd-node.jar: no local mode, embedded Kubernetes API or test CA; see docs/architecture.md).
 # Build after `mvn -B package`:   docker build -t ghcr.io/xenvbd/xenvbd:0.1.0 .
-# The build context is only target/xenvbd.jar (see .dockerignore).
+# The build context is only target/xenvbd-node.jar (see .dockerignore).
 FROM eclipse-temurin:17-jre
 
 # The agent does all disk work with the real tools: mkfs/e2fsck/resize2fs/mke2fs -d (e2fsprogs),
@@ -27,7 +28,7 @@ RUN apt-get update \
 RUN groupadd --system --gid 10001 xenvbd \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin xenvbd
 
-COPY target/xenvbd.jar /opt/xenvbd/xenvbd.jar
+COPY target/xenvbd-node.jar /opt/xenvbd/xenvbd.jar
 
 # Size the heap from the container's memory limit, not the node's.
 ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=75.0"

@@ -4,7 +4,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.EngineConfig;
 import io.xenvbd.protocol.Protocol;
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;

@@ -1,9 +1,8 @@
 package io.xenvbd.agent;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.xenvbd.cli.Foreground;
-import io.xenvbd.cli.KubeconfigOption;
-import io.xenvbd.cli.UrlOptions;
+import io.xenvbd.command.Foreground;
+import io.xenvbd.command.KubeconfigOption;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;

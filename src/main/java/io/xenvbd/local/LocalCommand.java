@@ -1,7 +1,7 @@
 package io.xenvbd.local;
 
-import io.xenvbd.cli.Foreground;
-import io.xenvbd.cli.UrlOptions;
+import io.xenvbd.agent.UrlOptions;
+import io.xenvbd.command.Foreground;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.List;

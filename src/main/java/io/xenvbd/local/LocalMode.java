@@ -2,13 +2,14 @@ package io.xenvbd.local;
 
 import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.kube.BearerToken;
 import io.xenvbd.kube.EmbeddedApiServer;
 import io.xenvbd.kube.ServerTls;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -50,7 +51,7 @@ public final class LocalMode implements AutoCloseable {
           ServerTls.keptIn(config.dir().resolve("api-tls")));
       api.writeKubeconfig(config.kubeconfig());
       String token = StateDir.token(config.dir().resolve("agent-token"));
-      Tls.Generated tls = Tls.generate(config.dir().resolve("tls"), List.of("127.0.0.1", "localhost"));
+      CertificateAuthority.Issued tls = CertificateAuthority.generate(config.dir().resolve("tls"), List.of("127.0.0.1", "localhost"));
       agent = Agent.start(new AgentConfig(config.nodeName(), config.images(), config.allowedSources(),
           new InetSocketAddress("127.0.0.1", 0), null, tls.cert(), tls.key(), false, token, 2,
           Duration.ofSeconds(10), Duration.ofSeconds(60), false, AgentConfig.DEFAULT_RETRY_FAILED_AFTER,

@@ -27,7 +27,7 @@ final class ManagementServer implements AutoCloseable {
       String why = notReadyBecause.get();
       respond(ex, why == null ? 200 : 503, why == null ? "ok\n" : why + "\n", "text/plain");
     });
-    server.createContext("/metrics", ex -> respond(ex, 200, metrics.get(), io.xenvbd.protocol.PrometheusText.CONTENT_TYPE));
+    server.createContext("/metrics", ex -> respond(ex, 200, metrics.get(), io.xenvbd.metrics.PrometheusText.CONTENT_TYPE));
     server.start();
   }
 

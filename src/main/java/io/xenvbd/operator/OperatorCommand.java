@@ -1,12 +1,12 @@
 package io.xenvbd.operator;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.xenvbd.cli.Foreground;
-import io.xenvbd.cli.KubeconfigOption;
+import io.xenvbd.client.AgentTrust;
+import io.xenvbd.client.HttpAgentClient;
+import io.xenvbd.client.NodeTokens;
+import io.xenvbd.command.Foreground;
+import io.xenvbd.command.KubeconfigOption;
 import io.xenvbd.protocol.AgentClientFactory;
-import io.xenvbd.protocol.AgentTrust;
-import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.NodeTokens;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -9,7 +9,7 @@ public class AgentUnreachableException extends AgentException {
   }
 
   /** Not called at all, for a reason {@code message} states in full. */
-  protected AgentUnreachableException(String message) {
+  public AgentUnreachableException(String message) {
     super(ErrorCodes.UNREACHABLE, 0, message);
   }
 

@@ -5,11 +5,12 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
 import io.xenvbd.api.Dom0Node;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.kube.EmbeddedApiServer;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.tls.Tls;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,7 +56,7 @@ final class Rig implements AutoCloseable {
     Rig rig = new Rig(EmbeddedApiServer.startWithProjectCrds(0));
     try {
       String token = "bench-" + Long.toHexString(new java.security.SecureRandom().nextLong());
-      Tls.Generated tls = Tls.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
+      CertificateAuthority.Issued tls = CertificateAuthority.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
       for (int i = 0; i < agentCount; i++) {
         String node = String.format("bench-node-%02d", i);
         rig.agents.add(Agent.start(new AgentConfig(node, dir.resolve("images-" + i), sources,

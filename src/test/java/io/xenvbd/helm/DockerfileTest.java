@@ -35,15 +35,20 @@ class DockerfileTest {
   }
 
   @Test
-  void copiesTheJarMavenBuildsAndRunsIt() throws Exception {
+  void copiesTheNodeJarMavenBuildsAndRunsIt() throws Exception {
     var pom = DocumentBuilderFactory.newInstance().newDocumentBuilder().parse("pom.xml");
-    String finalName = XPathFactory.newInstance().newXPath().evaluate("/project/build/finalName", pom);
+    var xpath = XPathFactory.newInstance().newXPath();
+    String finalName = xpath.evaluate("/project/build/finalName", pom);
+    String nodeJar = xpath.evaluate("//plugin[artifactId='maven-shade-plugin']//execution[id='node']"
+        + "/configuration/outputFile", pom).replace("${project.build.directory}/", "target/")
+        .replace("${project.build.finalName}", finalName);
+    assertThat(nodeJar).isEqualTo("target/" + finalName + "-node.jar");
 
-    assertThat(only("COPY")).isEqualTo("target/" + finalName + ".jar /opt/xenvbd/xenvbd.jar");
+    assertThat(only("COPY")).isEqualTo(nodeJar + " /opt/xenvbd/xenvbd.jar");
     assertThat(only("ENTRYPOINT")).isEqualTo("[\"java\",\"-jar\",\"/opt/xenvbd/xenvbd.jar\"]");
     // .dockerignore keeps everything out of the context except that jar.
     assertThat(Files.readAllLines(Path.of(".dockerignore")))
-        .contains("*", "!target/" + finalName + ".jar");
+        .contains("*", "!" + nodeJar);
   }
 
   @Test

@@ -10,11 +10,12 @@ import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.kube.EmbeddedApiServer;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -38,7 +39,7 @@ final class Rig implements AutoCloseable {
   final KubernetesClient client;
   final String token = "rel-" + UUID.randomUUID();
   final Path tokenFile;
-  final Tls.Generated tls;
+  final CertificateAuthority.Issued tls;
   final SSLContext clientSsl;
   final Path kubeconfig;
   XenvbdOperator operator;
@@ -52,7 +53,7 @@ final class Rig implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    tls = Tls.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
+    tls = CertificateAuthority.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
     clientSsl = Tls.clientContext(tls.caCert());
     api = EmbeddedApiServer.startWithProjectCrds(0);
     // A shared 2-core host can stall the first admission (CEL compilation) past fabric8's 10 s default.

@@ -1,9 +1,7 @@
-package io.xenvbd.protocol;
+package io.xenvbd.tls;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -20,26 +18,19 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
-import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
-import org.bouncycastle.openssl.PEMKeyPair;
-import org.bouncycastle.openssl.PEMParser;
-import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 
 /**
- * PEM files to {@link SSLContext}s for the agent (server) and the operator (client), and a
- * one-certificate CA for tests and local mode. Production certificates come from the Helm chart.
+ * PEM files to {@link SSLContext}s for the agent (server) and the operator (client). Certificates
+ * come from the Helm chart or cert-manager; local mode and tests make theirs with io.xenvbd.ca.
  */
 public final class Tls {
   private Tls() {}
-
-  /** What {@link #generate} wrote: the CA certificate clients trust, and the server's certificate and key. */
-  public record Generated(Path caCert, Path cert, Path key) {}
 
   /** Server context from a PEM certificate chain (leaf first) and its PEM private key (PKCS#8, PKCS#1 or SEC1). */
   public static SSLContext serverContext(Path certPem, Path keyPem) {
     try {
       List<X509Certificate> chain = readCertificates(certPem);
-      PrivateKey key = readPrivateKey(keyPem);
+      PrivateKey key = PemKeys.read(keyPem);
       KeyStore store = KeyStore.getInstance("PKCS12");
       store.load(null, null);
       char[] password = new char[0];
@@ -57,15 +48,15 @@ public final class Tls {
 
   /**
    * Client context that trusts any server whose certificate chains to the CA certificates in
-   * {@code caPem}, whatever names it carries: {@link AgentTrust.Identity#CA}, for one certificate
-   * shared by every agent. The operator's per-node check is {@link AgentTrust}.
+   * {@code caPem}, whatever names it carries: what the operator's {@code --agent-identity=ca} does
+   * for one certificate shared by every agent, and what local mode's clients of its own servers use.
    */
   public static SSLContext clientContext(Path caPem) {
-    return AgentTrust.fromCa(caPem, AgentTrust.Identity.CA).anyAgent();
+    return ServerTrust.chainOnly(caTrust(caPem)).context();
   }
 
   /** The JDK's PKIX chain check against exactly the CA certificates in {@code caPem}. */
-  static X509TrustManager caTrust(Path caPem) {
+  public static X509TrustManager caTrust(Path caPem) {
     try {
       KeyStore trust = KeyStore.getInstance("PKCS12");
       trust.load(null, null);
@@ -83,17 +74,6 @@ public final class Tls {
     }
   }
 
-  /**
-   * Writes a fresh CA ({@code ca.crt}) and a server certificate and key ({@code tls.crt},
-   * {@code tls.key}, mode 0600) signed by it, valid for {@code hostnames} (DNS names or IP
-   * literals) for one year. The CA key is not kept: nothing else can be signed with it (use
-   * {@link CertificateAuthority} for one certificate per agent).
-   */
-  public static Generated generate(Path dir, List<String> hostnames) {
-    if (hostnames.isEmpty()) throw new IllegalArgumentException("give at least one hostname or IP for the certificate");
-    return CertificateAuthority.create(dir).issue(dir, hostnames);
-  }
-
   static List<X509Certificate> readCertificates(Path pem) throws IOException, GeneralSecurityException {
     CertificateFactory factory = CertificateFactory.getInstance("X.509");
     List<X509Certificate> certs = new ArrayList<>();
@@ -102,16 +82,5 @@ public final class Tls {
     }
     if (certs.isEmpty()) throw new GeneralSecurityException("no certificate found in " + pem);
     return certs;
-  }
-
-  static PrivateKey readPrivateKey(Path pem) throws IOException, GeneralSecurityException {
-    try (Reader reader = Files.newBufferedReader(pem, StandardCharsets.US_ASCII); PEMParser parser = new PEMParser(reader)) {
-      JcaPEMKeyConverter converter = new JcaPEMKeyConverter();
-      for (Object o = parser.readObject(); o != null; o = parser.readObject()) {
-        if (o instanceof PrivateKeyInfo info) return converter.getPrivateKey(info);
-        if (o instanceof PEMKeyPair pair) return converter.getKeyPair(pair).getPrivate();
-      }
-    }
-    throw new GeneralSecurityException("no unencrypted private key found in " + pem);
   }
 }

@@ -1,4 +1,4 @@
-package io.xenvbd.protocol;
+package io.xenvbd.ca;
 
 import java.io.IOException;
 import java.io.StringWriter;
@@ -39,9 +39,10 @@ import org.bouncycastle.operator.ContentSigner;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
- * A small CA for tests and local mode: a fresh key pair whose private half lives only in this
- * object, so it can issue one certificate per agent (for per-node identity) and nothing once it is
- * dropped. Production certificates come from the Helm chart or cert-manager.
+ * A small CA for tests, local mode and the embedded API server: a fresh key pair whose private half
+ * lives only in this object, so it can issue one certificate per agent (for per-node identity) and
+ * nothing once it is dropped. Production certificates come from the Helm chart or cert-manager, so
+ * this package (and BouncyCastle, which it needs) is left out of the operator and agent image.
  */
 public final class CertificateAuthority {
   private static final Pattern IP_LITERAL = Pattern.compile("^[0-9.]+$|^[0-9a-fA-F:]*:[0-9a-fA-F:.]*$");
@@ -50,6 +51,9 @@ public final class CertificateAuthority {
   private final KeyPair keys;
   private final X509Certificate cert;
   private final Path caCert;
+
+  /** What {@link #issue} wrote: the CA certificate clients trust, and the server's certificate and key. */
+  public record Issued(Path caCert, Path cert, Path key) {}
 
   private CertificateAuthority(KeyPair keys, X509Certificate cert, Path caCert) {
     this.keys = keys;
@@ -80,6 +84,17 @@ public final class CertificateAuthority {
     }
   }
 
+  /**
+   * Writes a fresh CA ({@code ca.crt}) and a server certificate and key ({@code tls.crt},
+   * {@code tls.key}, mode 0600) signed by it, valid for {@code hostnames} (DNS names or IP
+   * literals) for one year. The CA key is not kept: nothing else can be signed with it (use
+   * {@link #create} and {@link #issue} for one certificate per agent).
+   */
+  public static Issued generate(Path dir, List<String> hostnames) {
+    if (hostnames.isEmpty()) throw new IllegalArgumentException("give at least one hostname or IP for the certificate");
+    return create(dir).issue(dir, hostnames);
+  }
+
   /** The PEM file of this CA's certificate: what clients trust. */
   public Path caCert() {
     return caCert;
@@ -88,9 +103,9 @@ public final class CertificateAuthority {
   /**
    * Writes a server certificate and key ({@code tls.crt}, {@code tls.key}, mode 0600) into {@code dir},
    * signed by this CA, valid for one year for {@code names}: DNS names (an agent's node name is one,
-   * see {@link AgentTrust}) or IP literals, the first also its common name.
+   * see the operator's AgentTrust) or IP literals, the first also its common name.
    */
-  public Tls.Generated issue(Path dir, List<String> names) {
+  public Issued issue(Path dir, List<String> names) {
     if (names.isEmpty()) throw new IllegalArgumentException("give at least one hostname or IP for the certificate");
     try {
       Files.createDirectories(dir);
@@ -111,7 +126,7 @@ public final class CertificateAuthority {
           .addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(cert));
       X509Certificate serverCert = sign(leaf, keys.getPrivate());
 
-      Tls.Generated out = new Tls.Generated(caCert, dir.resolve("tls.crt"), dir.resolve("tls.key"));
+      Issued out = new Issued(caCert, dir.resolve("tls.crt"), dir.resolve("tls.key"));
       Files.writeString(out.cert(), pem(serverCert));
       Files.deleteIfExists(out.key());
       Files.createFile(out.key(), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));

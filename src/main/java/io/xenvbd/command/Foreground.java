@@ -1,4 +1,4 @@
-package io.xenvbd.cli;
+package io.xenvbd.command;
 
 import java.util.concurrent.CountDownLatch;
 

@@ -1,4 +1,4 @@
-package io.xenvbd.cli;
+package io.xenvbd.agent;
 
 import io.xenvbd.disk.UrlPolicy;
 import java.util.ArrayList;

@@ -1,11 +1,10 @@
-package io.xenvbd.protocol;
+package io.xenvbd.client;
 
+import io.xenvbd.tls.ServerTrust;
+import io.xenvbd.tls.Tls;
 import java.net.InetAddress;
-import java.net.Socket;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
-import java.security.SecureRandom;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
@@ -14,9 +13,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509ExtendedTrustManager;
 import javax.net.ssl.X509TrustManager;
 
 /**
@@ -59,7 +55,7 @@ public final class AgentTrust {
   private AgentTrust(X509TrustManager chain, Identity identity) {
     this.chain = chain;
     this.identity = identity;
-    this.anyAgent = context(new ChainOnly(chain));
+    this.anyAgent = ServerTrust.chainOnly(chain).context();
   }
 
   /** Trust rooted in the PEM CA certificates in {@code caPem}. */
@@ -78,7 +74,7 @@ public final class AgentTrust {
 
   /** The context to reach node {@code node}'s agent at {@code host}: per node unless identity is CA. */
   SSLContext contextFor(String node, String host) {
-    return identity == Identity.CA ? anyAgent : context(new ProvesNode(chain, node, unbracket(host)));
+    return identity == Identity.CA ? anyAgent : new ProvesNode(chain, node, unbracket(host)).context();
   }
 
   /** The refusal message if {@code failure} (or a cause) is this class refusing a certificate, else null. */
@@ -137,16 +133,6 @@ public final class AgentTrust {
     return host != null && host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
   }
 
-  private static SSLContext context(TrustManager trust) {
-    try {
-      SSLContext context = SSLContext.getInstance("TLS");
-      context.init(null, new TrustManager[] {trust}, new SecureRandom());
-      return context;
-    } catch (GeneralSecurityException e) {
-      throw new IllegalStateException("the JDK cannot make a TLS context: " + e.getMessage(), e);
-    }
-  }
-
   /** A certificate the CA signed that belongs to another node (or names another host). */
   static final class IdentityMismatch extends CertificateException {
     IdentityMismatch(String message) {
@@ -154,69 +140,8 @@ public final class AgentTrust {
     }
   }
 
-  /**
-   * Server checks only. Being an X509ExtendedTrustManager, the JDK adds no host name check of its own:
-   * the subclasses decide what a name must be.
-   */
-  private abstract static class ServerOnly extends X509ExtendedTrustManager {
-    final X509TrustManager chain;
-
-    ServerOnly(X509TrustManager chain) {
-      this.chain = chain;
-    }
-
-    abstract void check(X509Certificate[] certs, String authType) throws CertificateException;
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] certs, String authType) throws CertificateException {
-      check(certs, authType);
-    }
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] certs, String authType, Socket socket) throws CertificateException {
-      check(certs, authType);
-    }
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] certs, String authType, SSLEngine engine) throws CertificateException {
-      check(certs, authType);
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] certs, String authType) throws CertificateException {
-      throw new CertificateException("this trust manager only checks agent servers");
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] certs, String authType, Socket socket) throws CertificateException {
-      checkClientTrusted(certs, authType);
-    }
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] certs, String authType, SSLEngine engine) throws CertificateException {
-      checkClientTrusted(certs, authType);
-    }
-
-    @Override
-    public X509Certificate[] getAcceptedIssuers() {
-      return chain.getAcceptedIssuers();
-    }
-  }
-
-  /** {@link Identity#CA}: signed by the agents' CA, any names. */
-  private static final class ChainOnly extends ServerOnly {
-    ChainOnly(X509TrustManager chain) {
-      super(chain);
-    }
-
-    @Override
-    void check(X509Certificate[] certs, String authType) throws CertificateException {
-      chain.checkServerTrusted(certs, authType);
-    }
-  }
-
   /** {@link Identity#NODE}: signed by the agents' CA and naming this node and this host. */
-  private static final class ProvesNode extends ServerOnly {
+  private static final class ProvesNode extends ServerTrust {
     private final String node;
     private final String host;
 
@@ -227,7 +152,7 @@ public final class AgentTrust {
     }
 
     @Override
-    void check(X509Certificate[] certs, String authType) throws CertificateException {
+    protected void check(X509Certificate[] certs, String authType) throws CertificateException {
       chain.checkServerTrusted(certs, authType);
       String problem = problem(certs[0], node, host);
       if (problem != null) throw new IdentityMismatch(problem);

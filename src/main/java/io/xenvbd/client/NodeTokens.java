@@ -1,5 +1,6 @@
-package io.xenvbd.protocol;
+package io.xenvbd.client;
 
+import io.xenvbd.protocol.AgentUnreachableException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package io.xenvbd.protocol;
+package io.xenvbd.metrics;
 
 import java.util.Locale;
 

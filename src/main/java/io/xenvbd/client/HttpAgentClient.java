@@ -1,9 +1,20 @@
-package io.xenvbd.protocol;
+package io.xenvbd.client;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.xenvbd.protocol.AgentClient;
+import io.xenvbd.protocol.AgentClientFactory;
+import io.xenvbd.protocol.AgentException;
+import io.xenvbd.protocol.AgentNotTrustedException;
+import io.xenvbd.protocol.AgentUnreachableException;
+import io.xenvbd.protocol.DiskState;
+import io.xenvbd.protocol.ErrorBody;
+import io.xenvbd.protocol.ErrorCodes;
+import io.xenvbd.protocol.NodeInfo;
+import io.xenvbd.protocol.Protocol;
+import io.xenvbd.protocol.PutDiskRequest;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;

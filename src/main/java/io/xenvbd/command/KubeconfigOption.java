@@ -1,4 +1,4 @@
-package io.xenvbd.cli;
+package io.xenvbd.command;
 
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;

@@ -1,5 +1,9 @@
-package io.xenvbd.protocol;
+package io.xenvbd.client;
 
+import io.xenvbd.protocol.AgentClient;
+import io.xenvbd.protocol.AgentClientFactory;
+import io.xenvbd.protocol.AgentUnreachableException;
+import io.xenvbd.protocol.Protocol;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.time.Duration;

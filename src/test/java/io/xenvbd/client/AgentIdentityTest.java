@@ -1,4 +1,4 @@
-package io.xenvbd.protocol;
+package io.xenvbd.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -7,6 +7,11 @@ import com.sun.net.httpserver.HttpServer;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
 import io.xenvbd.api.Reasons;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.protocol.AgentClientFactory;
+import io.xenvbd.protocol.AgentNotTrustedException;
+import io.xenvbd.protocol.AgentUnreachableException;
+import io.xenvbd.tls.Tls;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Files;
@@ -172,7 +177,7 @@ class AgentIdentityTest {
 
   /** An HTTPS server on 127.0.0.1 with a certificate from {@link #ca} for {@code names}; its endpoint. */
   private String agentWithCertificateFor(String... names) throws Exception {
-    Tls.Generated tls = ca.issue(dir.resolve("certs-" + servers.size()), List.of(names));
+    CertificateAuthority.Issued tls = ca.issue(dir.resolve("certs-" + servers.size()), List.of(names));
     HttpsServer server = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     server.setHttpsConfigurator(new HttpsConfigurator(Tls.serverContext(tls.cert(), tls.key())));
     record(server);

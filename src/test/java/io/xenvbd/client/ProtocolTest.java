@@ -1,4 +1,6 @@
-package io.xenvbd.protocol;
+package io.xenvbd.client;
+
+import io.xenvbd.protocol.*;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
