@@ -4,11 +4,10 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.cli.Foreground;
 import io.xenvbd.cli.KubeconfigOption;
 import io.xenvbd.cli.UrlOptions;
+import io.xenvbd.protocol.TokenFile;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -120,7 +119,7 @@ public final class AgentCommand implements Callable<Integer> {
     }
     String token;
     try {
-      token = Files.readString(tokenFile, StandardCharsets.UTF_8).strip();
+      token = TokenFile.read(tokenFile);
     } catch (IOException e) {
       throw new CommandLine.ParameterException(new CommandLine(this),
           "cannot read --token-file " + tokenFile + ": " + e.getMessage());

@@ -7,8 +7,8 @@ import io.xenvbd.protocol.AgentClientFactory;
 import io.xenvbd.protocol.AgentTrust;
 import io.xenvbd.protocol.HttpAgentClient;
 import io.xenvbd.protocol.NodeTokens;
+import io.xenvbd.protocol.TokenFile;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -128,7 +128,7 @@ public final class OperatorCommand implements Callable<Integer> {
 
   private String readToken() {
     try {
-      String token = Files.readString(tokenFile, StandardCharsets.UTF_8).strip();
+      String token = TokenFile.read(tokenFile);
       if (token.isEmpty()) fail("--token-file " + tokenFile + " is empty: put the agents' bearer token in it");
       return token;
     } catch (IOException e) {
