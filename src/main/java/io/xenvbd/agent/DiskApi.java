@@ -46,8 +46,8 @@ final class DiskApi {
         SpecRules.violation(namespace, name, body.spec()).ifPresent(message -> {
           throw ApiError.badRequest(message);
         });
-        DiskService.Outcome outcome = disks.put(namespace, name, body);
-        Exchanges.sendJson(exchange, outcome.started() ? 202 : 200, outcome.state());
+        DiskService.PutReply reply = disks.put(namespace, name, body);
+        Exchanges.sendJson(exchange, reply.started() ? 202 : 200, reply.state());
       }
       case "GET" -> Exchanges.sendJson(exchange, 200, disks.get(namespace, name).orElseThrow(() ->
           new ApiError(404, ErrorCodes.NOT_FOUND, "this agent has no disk " + namespace + "/" + name)));

@@ -35,8 +35,8 @@ final class DiskService implements AutoCloseable {
   /** The error code of an operation stopped at its deadline. */
   static final String DEADLINE_EXCEEDED = ErrorCodes.DEADLINE_EXCEEDED;
 
-  /** A state and whether this call started work (202) or only reported (200). */
-  record Outcome(boolean started, DiskState state) {}
+  /** The answer to a PUT: the state, and whether this call started work (202) or only reported (200). */
+  record PutReply(boolean started, DiskState state) {}
 
   private final DiskEngine engine;
   private final Duration retryFailedAfter;
@@ -62,7 +62,7 @@ final class DiskService implements AutoCloseable {
    * Ready, or a resize when the size grew. A failed request repeated unchanged is retried only after
    * {@code retryFailedAfter}; a changed one at once.
    */
-  Outcome put(String namespace, String name, PutDiskRequest body) {
+  PutReply put(String namespace, String name, PutDiskRequest body) {
     if (body.uid() == null || body.uid().isBlank()) throw ApiError.badRequest("uid is required: the owning VirtualDisk's metadata.uid");
     if (body.spec() == null) throw ApiError.badRequest("spec is required: the VirtualDisk's spec");
     DiskRequest request = DiskRequest.of(namespace, name, body.uid(), body.spec());
@@ -71,7 +71,7 @@ final class DiskService implements AutoCloseable {
       Operation current = operations.get(key);
       if (current != null && current.running()) {
         requireOwner(current.request.uid(), request.uid(), key);
-        return new Outcome(false, current.state(null));
+        return new PutReply(false, current.state(null));
       }
       Optional<ImageInfo> image = engine.inspect(namespace, name);
       if (image.isPresent()) {
@@ -84,13 +84,13 @@ final class DiskService implements AutoCloseable {
         if (request.sizeBytes() == published.capacityBytes()) {
           // Remember the request (not a failure) so GET shows this spec's Xen entries.
           operations.put(key, Operation.confirmed(request, published.path()));
-          return new Outcome(false, Operation.ready(published, request.spec().xen()));
+          return new PutReply(false, Operation.ready(published, request.spec().xen()));
         }
-        if (holdFailure(current, request)) return new Outcome(false, current.state(published));
-        return new Outcome(true, start(key, new Operation(Operation.Kind.resize, request, published.path())));
+        if (holdFailure(current, request)) return new PutReply(false, current.state(published));
+        return new PutReply(true, start(key, new Operation(Operation.Kind.resize, request, published.path())));
       }
-      if (holdFailure(current, request)) return new Outcome(false, current.state(null));
-      return new Outcome(true, start(key, new Operation(Operation.Kind.build, request, engine.imagePath(namespace, name))));
+      if (holdFailure(current, request)) return new PutReply(false, current.state(null));
+      return new PutReply(true, start(key, new Operation(Operation.Kind.build, request, engine.imagePath(namespace, name))));
     }
   }
 
