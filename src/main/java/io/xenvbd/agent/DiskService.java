@@ -130,7 +130,7 @@ final class DiskService implements AutoCloseable {
         engine.delete(namespace, name, uid);
         metrics.operation("delete", "success", Duration.between(start, Instant.now()));
       } catch (DiskException e) {
-        metrics.operation("delete", e.code().name(), Duration.between(start, Instant.now()));
+        metrics.operation("delete", ApiError.wireCode(e.code()), Duration.between(start, Instant.now()));
         throw e;
       }
       operations.remove(key);
@@ -173,7 +173,7 @@ final class DiskService implements AutoCloseable {
     } catch (RuntimeException | Error e) {
       boolean bug = !(e instanceof DiskException) && op.stopped() == Operation.Stop.none;
       ErrorBody error = stopped(op).orElseGet(() -> e instanceof DiskException de
-          ? new ErrorBody(de.code().name(), de.getMessage())
+          ? new ErrorBody(ApiError.wireCode(de.code()), de.getMessage())
           // A bug, not a disk condition: keep the details in the log, give the client a plain message.
           : new ErrorBody(ErrorCodes.INTERNAL, "the agent failed unexpectedly; see the agent's log on node for " + key));
       metrics.operation(op.kind.name(), error.code(), Duration.between(start, Instant.now()));
