@@ -135,7 +135,7 @@ class RbacAgainstRecordedRequestsTest {
         KubernetesClient agentKube = client(api, AGENT_UA);
         KubernetesClient operatorKube = client(api, OPERATOR_UA)) {
       Agent agent = Agent.start(AgentConfig.localPlain(NODE, images, List.of(sources), token)
-          .withTls(tls.cert(), tls.key()).withHeartbeat(Duration.ofSeconds(1)), agentKube);
+          .tls(tls.cert(), tls.key()).heartbeat(Duration.ofSeconds(1)).build(), agentKube);
       XenvbdOperator operator = null;
       try {
         operator = XenvbdOperator.start(operatorKube,

@@ -82,10 +82,10 @@ final class Rig implements AutoCloseable {
   }
 
   /** An agent in this JVM (HTTPS, heartbeat every second), registered with the API through {@code kube}. */
-  Agent agent(String node, Path root, List<Path> allowed, KubernetesClient kube, UnaryOperator<AgentConfig> tweak) {
-    AgentConfig config = AgentConfig.localPlain(node, root, allowed, token).withTls(tls.cert(), tls.key())
-        .withHeartbeat(Duration.ofSeconds(1)).withRetryFailedAfter(Duration.ofSeconds(1));
-    Agent agent = Agent.start(tweak.apply(config), kube);
+  Agent agent(String node, Path root, List<Path> allowed, KubernetesClient kube, UnaryOperator<AgentConfig.Builder> tweak) {
+    AgentConfig.Builder config = AgentConfig.localPlain(node, root, allowed, token).tls(tls.cert(), tls.key())
+        .heartbeat(Duration.ofSeconds(1)).retryFailedAfter(Duration.ofSeconds(1));
+    Agent agent = Agent.start(tweak.apply(config).build(), kube);
     agents.add(agent);
     return agent;
   }
