@@ -45,7 +45,7 @@ final class Rig implements AutoCloseable {
     OperatorConfig c = OperatorConfig.inProcess();
     if (pollMax == null) return c;
     Duration min = c.pollMin().compareTo(pollMax) < 0 ? c.pollMin() : pollMax;
-    return c.withBackoff(min, pollMax, c.retryMin(), c.retryMax(), c.pendingRecheck(), c.readyRecheck());
+    return c.toBuilder().pollMin(min).pollMax(pollMax).build();
   }
 
   static Rig start(Path dir, int agentCount, boolean operatorInOwnJvm, List<Path> sources, Duration pollMax,

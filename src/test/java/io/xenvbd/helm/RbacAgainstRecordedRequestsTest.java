@@ -139,7 +139,7 @@ class RbacAgainstRecordedRequestsTest {
       XenvbdOperator operator = null;
       try {
         operator = XenvbdOperator.start(operatorKube,
-            OperatorConfig.inProcess().withLeaderElection(true, NS, "op-1"),
+            OperatorConfig.builder().leaderElection(true).leaseNamespace(NS).identity("op-1").build(),
             HttpAgentClient.factory(token, Tls.clientContext(tls.caCert())));
         var disks = admin.resources(VirtualDisk.class).inNamespace(NS);
         Populate populate = new Populate(List.of(new Populate.HostPath(sources.toString(), "/data")),

@@ -63,8 +63,11 @@ final class Rig implements AutoCloseable {
 
   /** Backoffs short enough for tests, the same code paths as production. */
   static OperatorConfig fastOperator() {
-    return OperatorConfig.inProcess().withBackoff(Duration.ofMillis(100), Duration.ofSeconds(1),
-        Duration.ofMillis(200), Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(3));
+    return OperatorConfig.builder()
+        .pollMin(Duration.ofMillis(100)).pollMax(Duration.ofSeconds(1))
+        .retryMin(Duration.ofMillis(200)).retryMax(Duration.ofSeconds(2))
+        .pendingRecheck(Duration.ofSeconds(2)).readyRecheck(Duration.ofSeconds(3))
+        .build();
   }
 
   Rig startOperator() {
