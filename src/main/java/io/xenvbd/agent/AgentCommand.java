@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.cli.Foreground;
 import io.xenvbd.cli.KubeconfigOption;
 import io.xenvbd.cli.UrlOptions;
+import io.xenvbd.disk.DiskException;
 import io.xenvbd.protocol.TokenFile;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -95,7 +96,7 @@ public final class AgentCommand implements Callable<Integer> {
     Agent agent;
     try {
       agent = Agent.start(config, client);
-    } catch (io.xenvbd.disk.DiskException e) {
+    } catch (DiskException e) {
       client.close();
       System.err.println("xenvbd agent: " + e.getMessage()); // e.g. another agent has the images root
       return 1;

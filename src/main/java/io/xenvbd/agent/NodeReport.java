@@ -8,6 +8,7 @@ import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.Inventory;
 import io.xenvbd.disk.StorageInfo;
 import io.xenvbd.protocol.NodeInfo;
+import io.xenvbd.protocol.Protocol;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -30,6 +31,6 @@ record NodeReport(String nodeName, LoopDevices loopDevices, Dom0NodeStatus.Stora
 
   NodeInfo toNodeInfo() {
     return new NodeInfo(nodeName, BuildInfo.version(), loopDevices, storage, images, orphans,
-        io.xenvbd.protocol.Protocol.VERSION);
+        Protocol.VERSION);
   }
 }

@@ -1,5 +1,7 @@
 package io.xenvbd.kube;
 
+import java.util.Locale;
+
 /**
  * One resource request the embedded API server served, in the terms RBAC uses: who asked (the
  * client's User-Agent, as there is no authentication), the Kubernetes verb and what it was about.
@@ -26,7 +28,7 @@ public record AuditEvent(String userAgent, String verb, String apiGroup, String 
       case "PUT" -> "update";
       case "PATCH" -> "patch";
       case "DELETE" -> one ? "delete" : "deletecollection";
-      default -> method.toLowerCase(java.util.Locale.ROOT);
+      default -> method.toLowerCase(Locale.ROOT);
     };
     return new AuditEvent(userAgent == null ? "" : userAgent, verb, rp.group(), rp.plural(), rp.subresource(),
         rp.namespace(), rp.name());

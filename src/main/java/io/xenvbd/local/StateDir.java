@@ -1,5 +1,6 @@
 package io.xenvbd.local;
 
+import com.sun.security.auth.module.UnixSystem;
 import io.xenvbd.kube.BearerToken;
 import io.xenvbd.protocol.TokenFile;
 import java.io.IOException;
@@ -80,6 +81,6 @@ final class StateDir {
   }
 
   private static long uid() {
-    return new com.sun.security.auth.module.UnixSystem().getUid();
+    return new UnixSystem().getUid();
   }
 }
