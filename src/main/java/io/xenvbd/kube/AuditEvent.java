@@ -4,7 +4,8 @@ import java.util.Locale;
 
 /**
  * One resource request the embedded API server served, in the terms RBAC uses: who asked (the
- * client's User-Agent, as there is no authentication), the Kubernetes verb and what it was about.
+ * client's User-Agent: every client holds the same bearer token, so the token cannot tell them
+ * apart), the Kubernetes verb and what it was about.
  *
  * @param apiGroup "" for the core group
  * @param subresource null when the request is about the object itself

@@ -29,7 +29,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * resourceVersion for deletions, as kube-apiserver does.
  *
  * <p>The mock finds an object by testing every stored object against the request (a linear scan per
- * read and per write; with 1000 disks and their events that scan was most of the cost of a write). This
+ * read and per write; with 1000 disks and their events that scan is most of the cost of a write). This
  * store keeps an index from kind, namespace and name to the stored keys, kept in step with every
  * change in {@link #processEvent}, and answers single-object lookups from it; lists still scan.
  */

@@ -64,7 +64,8 @@ class RbacAgainstRecordedRequestsTest {
    * same patch).
    * - virtualdisks get: when adding or removing the finalizer meets a 409 Conflict, java-operator-sdk
    *   5.2.3 re-reads the disk with a GET and retries (ReconciliationDispatcher.conflictRetryingPatch ->
-   *   CustomResourceFacade.getResource); the operator's own patches no longer GET first.
+   *   CustomResourceFacade.getResource); the operator's own patches never GET first, so only that
+   *   conflict path needs the grant.
    */
   static final Set<String> OPERATOR_UNEXERCISED = Set.of("xenvbd.io/virtualdisks:get");
   static final Set<String> AGENT_UNEXERCISED = Set.of();
