@@ -13,6 +13,7 @@ import java.net.URI;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
@@ -63,7 +64,7 @@ public final class Agent implements AutoCloseable {
     }
     EngineConfig defaults = EngineConfig.defaults(config.imagesRoot(), config.allowedSources());
     // No hostPaths source may hold or lie in the agent's TLS material (the images root is kept anyway).
-    List<Path> kept = new java.util.ArrayList<>();
+    List<Path> kept = new ArrayList<>();
     for (Path p : new Path[] {config.tlsCert(), config.tlsKey()}) {
       if (p != null) kept.add(p.toAbsolutePath().normalize().getParent());
     }

@@ -3,11 +3,11 @@ package io.xenvbd.agent;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.command.Foreground;
 import io.xenvbd.command.KubeconfigOption;
+import io.xenvbd.disk.DiskException;
+import io.xenvbd.protocol.TokenFile;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -61,15 +61,15 @@ public final class AgentCommand implements Callable<Integer> {
       description = "File holding the bearer token the operator sends (env XENVBD_TOKEN_FILE). Required.")
   Path tokenFile;
 
-  @Option(names = "--workers", defaultValue = "${env:XENVBD_WORKERS:-2}",
+  @Option(names = "--workers", defaultValue = "${env:XENVBD_WORKERS:-" + AgentConfig.DEFAULT_WORKERS + "}",
       description = "Disk operations run at the same time (env XENVBD_WORKERS, default ${DEFAULT-VALUE}).")
   int workers;
 
-  @Option(names = "--heartbeat", defaultValue = "${env:XENVBD_HEARTBEAT_SECONDS:-10}",
+  @Option(names = "--heartbeat", defaultValue = "${env:XENVBD_HEARTBEAT_SECONDS:-" + AgentConfig.DEFAULT_HEARTBEAT_SECONDS + "}",
       description = "Seconds between Dom0Node heartbeats (env XENVBD_HEARTBEAT_SECONDS, default ${DEFAULT-VALUE}).")
   long heartbeatSeconds;
 
-  @Option(names = "--loop-wait", defaultValue = "${env:XENVBD_LOOP_WAIT_SECONDS:-60}",
+  @Option(names = "--loop-wait", defaultValue = "${env:XENVBD_LOOP_WAIT_SECONDS:-" + AgentConfig.DEFAULT_LOOP_WAIT_SECONDS + "}",
       description = "Seconds LoopMount work waits for a free loop device before failing with"
           + " LoopDevicesExhausted (env XENVBD_LOOP_WAIT_SECONDS, default ${DEFAULT-VALUE}).")
   long loopWaitSeconds;
@@ -95,7 +95,7 @@ public final class AgentCommand implements Callable<Integer> {
     Agent agent;
     try {
       agent = Agent.start(config, client);
-    } catch (io.xenvbd.disk.DiskException e) {
+    } catch (DiskException e) {
       client.close();
       System.err.println("xenvbd agent: " + e.getMessage()); // e.g. another agent has the images root
       return 1;
@@ -119,7 +119,7 @@ public final class AgentCommand implements Callable<Integer> {
     }
     String token;
     try {
-      token = Files.readString(tokenFile, StandardCharsets.UTF_8).strip();
+      token = TokenFile.read(tokenFile);
     } catch (IOException e) {
       throw new CommandLine.ParameterException(new CommandLine(this),
           "cannot read --token-file " + tokenFile + ": " + e.getMessage());
@@ -134,9 +134,18 @@ public final class AgentCommand implements Callable<Integer> {
       }
     }
     try {
-      return new AgentConfig(nodeName, imagesRoot, allowed, listenAddress(listen), advertise, tlsCert, tlsKey,
-          insecurePlainHttp, token, workers, Duration.ofSeconds(heartbeatSeconds), Duration.ofSeconds(loopWaitSeconds),
-          metricsRequireToken, AgentConfig.DEFAULT_RETRY_FAILED_AFTER, urls.policy());
+      return AgentConfig.builder(nodeName, imagesRoot, token)
+          .allowedSources(allowed)
+          .listen(listenAddress(listen))
+          .advertise(advertise)
+          .tls(tlsCert, tlsKey)
+          .insecurePlainHttp(insecurePlainHttp)
+          .workers(workers)
+          .heartbeat(Duration.ofSeconds(heartbeatSeconds))
+          .loopWait(Duration.ofSeconds(loopWaitSeconds))
+          .metricsRequireToken(metricsRequireToken)
+          .urls(urls.policy())
+          .build();
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
     }

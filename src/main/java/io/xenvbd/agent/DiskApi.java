@@ -10,15 +10,9 @@ import io.xenvbd.protocol.PutDiskRequest;
 import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
-import java.util.regex.Pattern;
 
 /** The {@code /v1} routes: the node, and one disk's PUT, GET and DELETE. Callers are already authenticated. */
 final class DiskApi {
-  /** Namespaces are DNS-1123 labels. */
-  private static final Pattern NAMESPACE = Pattern.compile("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$");
-  /** Object names are DNS-1123 subdomains: never "..", never a slash, so never outside the images root. */
-  private static final Pattern NAME = Pattern.compile(Validation.OBJECT_NAME);
-
   private final String nodeName;
   private final DiskEngine engine;
   private final DiskService disks;
@@ -54,8 +48,8 @@ final class DiskApi {
           throw ApiError.badRequest("unknown field " + field.name() + ": it came with agent protocol " + field.since()
               + " and this agent speaks " + protocol.version() + "; leave it out, or upgrade the agent");
         });
-        DiskService.Outcome outcome = disks.put(namespace, name, body);
-        Exchanges.sendJson(exchange, outcome.started() ? 202 : 200, outcome.state());
+        DiskService.PutReply reply = disks.put(namespace, name, body);
+        Exchanges.sendJson(exchange, reply.started() ? 202 : 200, reply.state());
       }
       case "GET" -> Exchanges.sendJson(exchange, 200, disks.get(namespace, name).orElseThrow(() ->
           new ApiError(404, ErrorCodes.NOT_FOUND, "this agent has no disk " + namespace + "/" + name)));
@@ -86,11 +80,12 @@ final class DiskApi {
   }
 
   static void validate(String namespace, String name) {
-    if (!NAMESPACE.matcher(namespace).matches()) {
+    if (!Validation.isDns1123Label(namespace)) {
       throw ApiError.badRequest("namespace " + SpecRules.quote(namespace) + " is not a DNS-1123 label"
           + " (lower-case letters, digits and '-', at most 63 characters)");
     }
-    if (name.length() > Validation.MAX_NAME || !NAME.matcher(name).matches()) {
+    // a DNS-1123 subdomain is never "..", never a slash, so never a path outside the images root
+    if (!Validation.isDns1123Subdomain(name)) {
       throw ApiError.badRequest("name " + SpecRules.quote(name) + " is not a DNS-1123 subdomain"
           + " (lower-case letters, digits, '-' and '.', at most 253 characters)");
     }

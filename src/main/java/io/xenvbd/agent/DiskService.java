@@ -37,8 +37,8 @@ final class DiskService implements AutoCloseable {
   /** The error code of an operation stopped at its deadline. */
   static final String DEADLINE_EXCEEDED = ErrorCodes.DEADLINE_EXCEEDED;
 
-  /** A state and whether this call started work (202) or only reported (200). */
-  record Outcome(boolean started, DiskState state) {}
+  /** The answer to a PUT: the state, and whether this call started work (202) or only reported (200). */
+  record PutReply(boolean started, DiskState state) {}
 
   private final DiskEngine engine;
   private final Duration retryFailedAfter;
@@ -64,7 +64,7 @@ final class DiskService implements AutoCloseable {
    * Ready, or a resize when the size grew. A failed request repeated unchanged is retried only after
    * {@code retryFailedAfter}; a changed one at once.
    */
-  Outcome put(String namespace, String name, PutDiskRequest body) {
+  PutReply put(String namespace, String name, PutDiskRequest body) {
     VirtualDiskSpec spec = body.spec() == null ? null : WireSpecs.toApi(body.spec());
     // The operator checks the same rules, but a holder of the token need not be the operator.
     SpecRules.violation(namespace, name, spec).ifPresent(message -> {
@@ -77,7 +77,7 @@ final class DiskService implements AutoCloseable {
       Operation current = operations.get(key);
       if (current != null && current.running()) {
         requireOwner(current.request.uid(), request.uid(), key);
-        return new Outcome(false, current.state(null));
+        return new PutReply(false, current.state(null));
       }
       Optional<ImageInfo> image = engine.inspect(namespace, name);
       if (image.isPresent()) {
@@ -90,13 +90,13 @@ final class DiskService implements AutoCloseable {
         if (request.sizeBytes() == published.capacityBytes()) {
           // Remember the request (not a failure), as a finished operation of this spec.
           operations.put(key, Operation.confirmed(request, published.path()));
-          return new Outcome(false, Operation.ready(published));
+          return new PutReply(false, Operation.ready(published));
         }
-        if (holdFailure(current, request)) return new Outcome(false, current.state(published));
-        return new Outcome(true, start(key, new Operation(Operation.Kind.resize, request, published.path())));
+        if (holdFailure(current, request)) return new PutReply(false, current.state(published));
+        return new PutReply(true, start(key, new Operation(Operation.Kind.resize, request, published.path())));
       }
-      if (holdFailure(current, request)) return new Outcome(false, current.state(null));
-      return new Outcome(true, start(key, new Operation(Operation.Kind.build, request, engine.imagePath(namespace, name))));
+      if (holdFailure(current, request)) return new PutReply(false, current.state(null));
+      return new PutReply(true, start(key, new Operation(Operation.Kind.build, request, engine.imagePath(namespace, name))));
     }
   }
 
@@ -136,7 +136,7 @@ final class DiskService implements AutoCloseable {
         engine.delete(namespace, name, uid);
         metrics.operation("delete", "success", Duration.between(start, Instant.now()));
       } catch (DiskException e) {
-        metrics.operation("delete", e.code().name(), Duration.between(start, Instant.now()));
+        metrics.operation("delete", ApiError.wireCode(e.code()), Duration.between(start, Instant.now()));
         throw e;
       }
       operations.remove(key);
@@ -179,7 +179,7 @@ final class DiskService implements AutoCloseable {
     } catch (RuntimeException | Error e) {
       boolean bug = !(e instanceof DiskException) && op.stopped() == Operation.Stop.none;
       ErrorBody error = stopped(op).orElseGet(() -> e instanceof DiskException de
-          ? new ErrorBody(de.code().name(), de.getMessage())
+          ? new ErrorBody(ApiError.wireCode(de.code()), de.getMessage())
           // A bug, not a disk condition: keep the details in the log, give the client a plain message.
           : new ErrorBody(ErrorCodes.INTERNAL, "the agent failed unexpectedly; see the agent's log on node for " + key));
       metrics.operation(op.kind.name(), error.code(), Duration.between(start, Instant.now()));

@@ -31,7 +31,7 @@ final class Operation implements ProgressListener {
   private Stop stop = Stop.none; // guarded by lock
   private volatile Instant startedAt;
   private volatile Instant stoppedAt;
-  private volatile String stage = io.xenvbd.protocol.DiskState.STAGE_QUEUED;
+  private volatile String stage = DiskState.STAGE_QUEUED;
   private volatile long bytesDone;
   private volatile long bytesTotal;
   private volatile int percent;

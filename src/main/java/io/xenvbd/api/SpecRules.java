@@ -19,8 +19,6 @@ public final class SpecRules {
 
   private static final Pattern SIZE = Pattern.compile(Validation.POSITIVE_QUANTITY);
   private static final Pattern PATH = Pattern.compile(Validation.ABSOLUTE_PATH);
-  private static final Pattern NODE = Pattern.compile(Validation.NODE_NAME);
-  private static final Pattern NAME = Pattern.compile(Validation.OBJECT_NAME);
   private static final Pattern VDEV = Pattern.compile(Validation.VDEV);
 
   /**
@@ -61,7 +59,7 @@ public final class SpecRules {
 
   private static String nodeName(String node) {
     if (node == null || node.isEmpty()) return null;
-    if (node.length() > Validation.MAX_NAME || !NODE.matcher(node).matches()) {
+    if (!Validation.isDns1123Subdomain(node)) {
       return "spec.nodeName " + quote(node) + " is not a valid node name (RFC 1123 subdomain)";
     }
     return null;
@@ -88,7 +86,7 @@ public final class SpecRules {
   private static String cloneFrom(String namespace, String name, Populate p) {
     if (p.archive() != null || !p.hostPaths().isEmpty()) return Validation.CLONE_EXCLUSIVE;
     String source = p.cloneFrom().name();
-    if (source == null || source.length() > Validation.MAX_NAME || !NAME.matcher(source).matches()) {
+    if (!Validation.isDns1123Subdomain(source)) {
       return "spec.populate.cloneFrom.name " + quote(source) + " is not a valid object name";
     }
     if (source.equals(name)) {

@@ -1,5 +1,6 @@
 package io.xenvbd.api;
 
+import java.util.Locale;
 import java.util.regex.Pattern;
 
 /**
@@ -49,7 +50,7 @@ final class TailorRules {
   private static String field(String at, String value, Pattern pattern, int max, String what) {
     if (value == null) return at + " is missing";
     if (SpecRules.length(value) > max || !pattern.matcher(value).matches()) {
-      return at + " " + SpecRules.quote(value) + " must be " + String.format(java.util.Locale.ROOT, what, max);
+      return at + " " + SpecRules.quote(value) + " must be " + String.format(Locale.ROOT, what, max);
     }
     return null;
   }

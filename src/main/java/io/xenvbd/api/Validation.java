@@ -1,5 +1,7 @@
 package io.xenvbd.api;
 
+import java.util.regex.Pattern;
+
 /**
  * Patterns, limits and CEL rule messages shared by the schema annotations and {@link SpecRules}, so
  * that the API server, the operator and the agent refuse the same things in the same words.
@@ -13,9 +15,19 @@ public final class Validation {
   /** An absolute path with no "." or ".." component, no control characters and no trailing slash. */
   public static final String ABSOLUTE_PATH =
       "^(/|(/[^/\\x00-\\x1f\\x7f]+)+)$";
-  /** RFC 1123 DNS subdomain, as Kubernetes node names are. */
-  public static final String NODE_NAME =
-      "^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+  /**
+   * A DNS-1123 label, what Kubernetes allows as a namespace name: lower-case letters, digits and '-',
+   * at most 63 characters. The one definition every layer checks names against.
+   */
+  public static final String DNS1123_LABEL = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
+  /**
+   * A DNS-1123 subdomain, what Kubernetes allows as an object or node name: labels of lower-case
+   * letters, digits and '-' joined by dots, so never "..", never a slash, one path segment. The length
+   * ({@link #MAX_NAME}) is checked apart; {@link #isDns1123Subdomain} checks both.
+   */
+  public static final String DNS1123_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+  /** spec.nodeName: empty (the operator chooses) or a node name. */
+  public static final String NODE_NAME = "^$|" + DNS1123_SUBDOMAIN;
   /** A guest hostname: RFC 1123 labels separated by dots. */
   public static final String HOSTNAME =
       "^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$";
@@ -34,8 +46,8 @@ public final class Validation {
   public static final String SHA256 = "^[a-f0-9]{64}$";
   /** An absolute path on the node, or an http(s) URL. */
   public static final String ARCHIVE_SOURCE = "^(/[^\\x00-\\x1f\\x7f]+|https?://[^\\s\\x00-\\x1f\\x7f]+)$";
-  /** A Kubernetes object name (DNS subdomain). */
-  public static final String OBJECT_NAME = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+  /** A Kubernetes object name. */
+  public static final String OBJECT_NAME = DNS1123_SUBDOMAIN;
 
   public static final int MAX_HOST_PATHS = 32;
   public static final int MAX_CREATE_DIRS = 64;
@@ -69,4 +81,17 @@ public final class Validation {
       + " for ext2 (mke2fs makes no smaller filesystem): raise spec.size";
   public static final String CLONE_EXCLUSIVE =
       "populate.cloneFrom copies a whole image and cannot be combined with archive or hostPaths";
+
+  private static final Pattern LABEL = Pattern.compile(DNS1123_LABEL);
+  private static final Pattern SUBDOMAIN = Pattern.compile(DNS1123_SUBDOMAIN);
+
+  /** A namespace name: a DNS-1123 label (null is not). */
+  public static boolean isDns1123Label(String value) {
+    return value != null && LABEL.matcher(value).matches();
+  }
+
+  /** An object or node name: a DNS-1123 subdomain of at most {@link #MAX_NAME} characters (null is not). */
+  public static boolean isDns1123Subdomain(String value) {
+    return value != null && value.length() <= MAX_NAME && SUBDOMAIN.matcher(value).matches();
+  }
 }

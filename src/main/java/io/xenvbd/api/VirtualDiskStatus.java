@@ -39,8 +39,12 @@ public record VirtualDiskStatus(
 
   public enum Phase { Pending, Provisioning, Ready, Failed, Deleting }
 
-  @JsonIgnoreProperties(ignoreUnknown = true)
+  /** What a disk has before any status was written: nothing known, no condition. */
+  public static VirtualDiskStatus empty() {
+    return new VirtualDiskStatus(null, null, null, null, null, null, null, null, null, null, null, null, List.of());
+  }
 
+  @JsonIgnoreProperties(ignoreUnknown = true)
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Progress(
       @JsonPropertyDescription("Current stage: Create, Format, Populate, Tailor, Check, Publish, Resize.")
@@ -53,7 +57,6 @@ public record VirtualDiskStatus(
       Long bytesTotal) {}
 
   @JsonIgnoreProperties(ignoreUnknown = true)
-
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record XenStatus(
       @JsonPropertyDescription("The current xl form, for disk = [ '...' ]: format=raw, vdev=xvda1, access=rw, target=/path")

@@ -1,5 +1,6 @@
 package io.xenvbd.client;
 
+import io.xenvbd.api.Validation;
 import io.xenvbd.protocol.AgentClient;
 import io.xenvbd.protocol.AgentClientFactory;
 import io.xenvbd.protocol.AgentUnreachableException;
@@ -9,7 +10,6 @@ import java.net.http.HttpClient;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.regex.Pattern;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -19,9 +19,6 @@ import javax.net.ssl.SSLContext;
  * one node must never carry another node's request.
  */
 final class AgentClients implements AgentClientFactory {
-  /** RFC 1123 subdomain, what Kubernetes allows as an object name: one path segment, no leading dot. */
-  private static final Pattern NODE_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
-
   private record Entry(String endpoint, String token, AgentClient client) {}
 
   private final NodeTokens tokens;
@@ -49,7 +46,8 @@ final class AgentClients implements AgentClientFactory {
 
   @Override
   public AgentClient forNode(String nodeName, String endpoint) {
-    if (nodeName == null || nodeName.length() > 253 || !NODE_NAME.matcher(nodeName).matches()) {
+    // a DNS-1123 subdomain is one path segment with no leading dot, safe as a token file's name
+    if (!Validation.isDns1123Subdomain(nodeName)) {
       throw new AgentUnreachableException("'" + HttpAgentClient.shown(nodeName) + "' is not a Kubernetes node name, so no agent is called for it");
     }
     URI uri = HttpAgentClient.checkedEndpoint(endpoint, tls);

@@ -6,6 +6,7 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.security.cert.CertificateException;
+import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -96,7 +97,7 @@ public final class AgentTrust {
         if (Integer.valueOf(2).equals(san.get(0))) dns.add(String.valueOf(san.get(1)));
         if (Integer.valueOf(7).equals(san.get(0))) ips.add(String.valueOf(san.get(1)));
       }
-    } catch (java.security.cert.CertificateParsingException e) {
+    } catch (CertificateParsingException e) {
       return "its subject alternative names cannot be read (" + e.getMessage() + ")";
     }
     boolean namesNode = dns.stream().anyMatch(d -> d.equalsIgnoreCase(node));

@@ -1,8 +1,8 @@
 package io.xenvbd.client;
 
 import io.xenvbd.protocol.AgentUnreachableException;
+import io.xenvbd.protocol.TokenFile;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -48,7 +48,7 @@ public final class NodeTokens {
       if (Files.size(file) > MAX_TOKEN_BYTES) {
         throw refused(file, node, "is larger than " + MAX_TOKEN_BYTES + " bytes; it must hold only that node's token");
       }
-      String token = Files.readString(file, StandardCharsets.UTF_8).strip();
+      String token = TokenFile.read(file);
       if (token.isEmpty()) throw refused(file, node, "is empty; put the node's token in it, or remove it to use the shared token");
       return token;
     } catch (NoSuchFileException e) {

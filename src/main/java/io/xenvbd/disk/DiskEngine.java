@@ -1,5 +1,7 @@
 package io.xenvbd.disk;
 
+import io.xenvbd.api.Sizes;
+import io.xenvbd.api.Xen;
 import java.io.IOException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
@@ -95,7 +97,7 @@ public final class DiskEngine implements AutoCloseable {
     if (request.sizeBytes() < meta.capacityBytes()) {
       throw new DiskException(ErrorCode.ShrinkRefused, "disk " + request.key() + " is " + meta.capacityBytes()
           + " bytes; shrinking to " + request.sizeBytes() + " would cut off data: set spec.size back to at least "
-          + io.xenvbd.api.Sizes.human(meta.capacityBytes()));
+          + Sizes.human(meta.capacityBytes()));
     }
     if (request.sizeBytes() == meta.capacityBytes()) return current;
     Guards.refuseInUse(loops, mounts, current.path(), "grow");

@@ -3,9 +3,18 @@ package io.xenvbd.disk;
 import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Creates image files (sparse or preallocated), makes filesystems, checks them and reads their UUID.
@@ -44,14 +53,14 @@ public final class Formatter {
 
   /** 0600: an image holds a guest's whole disk, its /etc/shadow included. */
   static void privateFile(Path file) throws IOException {
-    java.nio.file.Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
   }
 
   /** Allocates every block of [offset, offset+length) without writing zeros. */
   public void preallocate(Path image, long offset, long length) {
     if (length <= 0) return;
     CommandRunner.Result r = runner.exec(List.of("fallocate", "-o", Long.toString(offset), "-l", Long.toString(length),
-        image.toString()), java.time.Duration.ofMinutes(30), null);
+        image.toString()), Duration.ofMinutes(30), null);
     if (r.ok()) return;
     if (r.stderr().contains("Operation not supported")) {
       throw new DiskException(ErrorCode.CommandFailed, "preallocate is not supported by the images root's filesystem"
@@ -112,7 +121,7 @@ public final class Formatter {
   public String uuid(Path image, Filesystem fs) {
     if (fs == Filesystem.none) return null;
     CommandRunner.Result r = sandbox.onImage(image, null, List.of("blkid", "-p", "-o", "value", "-s", "UUID",
-        Sandbox.IMAGE), java.time.Duration.ofMinutes(1));
+        Sandbox.IMAGE), Duration.ofMinutes(1));
     String v = r.stdout().strip();
     return r.ok() && !v.isEmpty() ? v : null;
   }
@@ -134,16 +143,16 @@ public final class Formatter {
    * for. Exit 0 or 1 (fixed) is fine; anything else means the filesystem needs a person.
    */
   public void preen(Path image) {
-    preen(image, java.time.Duration.ofMinutes(30));
+    preen(image, Duration.ofMinutes(30));
   }
 
-  void preen(Path image, java.time.Duration timeout) {
+  void preen(Path image, Duration timeout) {
     CommandRunner.Result r = sandbox.onImage(image, null, List.of("e2fsck", "-f", "-p", Sandbox.IMAGE), timeout);
     if (r.exitCode() > 1) throw CommandRunner.failure(r);
   }
 
   /** resize2fs to the file's size, with no timeout of its own (see Resizer). */
-  CommandRunner.Result resize2fs(Path image, java.time.Duration timeout) {
+  CommandRunner.Result resize2fs(Path image, Duration timeout) {
     return sandbox.onImage(image, null, List.of("resize2fs", Sandbox.IMAGE), timeout);
   }
 
@@ -168,16 +177,16 @@ public final class Formatter {
    * changed in the last two seconds is measured every time: a write within the same timestamp tick
    * as the measurement would leave mtime and ctime as they were.
    */
-  private static final java.util.Map<Path, Measured> ALLOCATED = new java.util.concurrent.ConcurrentHashMap<>();
-  private static final long REMEASURE_AFTER_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+  private static final Map<Path, Measured> ALLOCATED = new ConcurrentHashMap<>();
+  private static final long REMEASURE_AFTER_NANOS = TimeUnit.SECONDS.toNanos(30);
 
   /** Bytes the file really occupies on disk (st_blocks × 512). */
   public long allocated(Path file) {
     Path key = file.toAbsolutePath().normalize();
-    java.util.Map<String, Object> a;
+    Map<String, Object> a;
     try {
-      a = java.nio.file.Files.readAttributes(key, "unix:ino,size,lastModifiedTime,ctime",
-          java.nio.file.LinkOption.NOFOLLOW_LINKS);
+      a = Files.readAttributes(key, "unix:ino,size,lastModifiedTime,ctime",
+          LinkOption.NOFOLLOW_LINKS);
     } catch (IOException | UnsupportedOperationException e) {
       return stat(file);
     }
@@ -192,7 +201,7 @@ public final class Formatter {
     }
     long allocated = stat(file);
     long wall = System.currentTimeMillis() * 1_000_000L;
-    if (wall - Math.max(mtime, ctime) < java.util.concurrent.TimeUnit.SECONDS.toNanos(2)) {
+    if (wall - Math.max(mtime, ctime) < TimeUnit.SECONDS.toNanos(2)) {
       ALLOCATED.remove(key);
       return allocated;
     }
@@ -208,8 +217,8 @@ public final class Formatter {
   }
 
   private static long nanos(Object fileTime) {
-    java.nio.file.attribute.FileTime t = (java.nio.file.attribute.FileTime) fileTime;
-    java.time.Instant i = t.toInstant();
+    FileTime t = (FileTime) fileTime;
+    Instant i = t.toInstant();
     return i.getEpochSecond() * 1_000_000_000L + i.getNano();
   }
 }

@@ -6,6 +6,7 @@ import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -138,7 +139,7 @@ final class ImageBuilder {
         for (Path p : List.copyOf(temps)) {
           mounter.release(p, p);
           runner.exec(List.of("rm", "-rf", "--one-file-system", paths.under(p).toString()),
-              java.time.Duration.ofMinutes(10), null);
+              Duration.ofMinutes(10), null);
         }
       } catch (DiskException ignored) {
         // recover() removes what could not be removed now.

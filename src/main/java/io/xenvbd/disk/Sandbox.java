@@ -1,6 +1,8 @@
 package io.xenvbd.disk;
 
+import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -101,9 +103,9 @@ final class Sandbox {
   /** "device:inode" of a path, not following a link at its end (null: refused as changed later). */
   static String devIno(Path p) {
     try {
-      var a = Files.readAttributes(p, "unix:dev,ino", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+      var a = Files.readAttributes(p, "unix:dev,ino", LinkOption.NOFOLLOW_LINKS);
       return a.get("dev") + ":" + a.get("ino");
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw Io.wrap(e, "reading " + p);
     }
   }
@@ -136,7 +138,7 @@ final class Sandbox {
       if (Files.isSymbolicLink(host)) {
         try {
           cmd.addAll(List.of("--symlink", Files.readSymbolicLink(host).toString(), host.toString()));
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
           throw Io.wrap(e, "reading the link " + host);
         }
       } else if (Files.isDirectory(host)) {

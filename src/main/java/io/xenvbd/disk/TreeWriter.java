@@ -1,9 +1,11 @@
 package io.xenvbd.disk;
 
 import io.xenvbd.api.Populate;
+import io.xenvbd.api.Sizes;
 import io.xenvbd.api.Tailor;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -76,8 +78,8 @@ final class TreeWriter {
       allocated += Long.parseLong(runner.run("du", "-s", "-x", "-B1", s.toString()).stdout().strip().split("\\s+")[0]);
     }
     if (allocated > maxBytes) {
-      throw new DiskException(ErrorCode.NoSpace, "the hostPaths sources hold " + io.xenvbd.api.Sizes.human(allocated)
-          + " of data, more than the disk's " + io.xenvbd.api.Sizes.human(maxBytes)
+      throw new DiskException(ErrorCode.NoSpace, "the hostPaths sources hold " + Sizes.human(allocated)
+          + " of data, more than the disk's " + Sizes.human(maxBytes)
           + ": make spec.size larger or copy less");
     }
   }
@@ -97,7 +99,7 @@ final class TreeWriter {
    * and made anew, never opened, so a FIFO or device node there is neither blocked on nor written.
    */
   private void copy(Path tree, Path source, Path dst) {
-    boolean dir = Files.isDirectory(source, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    boolean dir = Files.isDirectory(source, LinkOption.NOFOLLOW_LINKS);
     String checked = Sandbox.devIno(source);
     // "source/." merges the directory's content (and its own owner/mode/times) into dst, as cp -ax /etc /mnt does.
     List<String> cp = List.of("cp", "-ax", "--sparse=always", "--reflink=auto", "--remove-destination",

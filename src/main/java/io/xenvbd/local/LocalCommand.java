@@ -3,6 +3,7 @@ package io.xenvbd.local;
 import io.xenvbd.agent.UrlOptions;
 import io.xenvbd.command.Foreground;
 import java.net.InetAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -48,7 +49,7 @@ public final class LocalCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
     }
-    java.nio.file.Files.createDirectories(config.dir());
+    Files.createDirectories(config.dir());
     // Before the first logger exists: the log goes to the state directory, the terminal gets the summary.
     System.setProperty("org.slf4j.simpleLogger.logFile", config.log().toString());
     System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");

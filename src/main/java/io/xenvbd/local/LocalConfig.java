@@ -3,6 +3,7 @@ package io.xenvbd.local;
 import io.xenvbd.disk.UrlPolicy;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -49,7 +50,7 @@ public record LocalConfig(Path dir, List<Path> allowedSources, int apiPort, Stri
 
   /** A node name derived from this host's name, made a valid DNS-1123 subdomain. */
   public static String defaultNodeName(String hostname) {
-    String name = hostname == null ? "" : hostname.toLowerCase(java.util.Locale.ROOT)
+    String name = hostname == null ? "" : hostname.toLowerCase(Locale.ROOT)
         .replaceAll("[^a-z0-9.-]", "-").replaceAll("^[-.]+|[-.]+$", "");
     return name.isEmpty() ? "localhost" : name;
   }

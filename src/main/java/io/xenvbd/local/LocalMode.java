@@ -12,9 +12,7 @@ import io.xenvbd.operator.XenvbdOperator;
 import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
-import java.time.Duration;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,10 +50,8 @@ public final class LocalMode implements AutoCloseable {
       api.writeKubeconfig(config.kubeconfig());
       String token = StateDir.token(config.dir().resolve("agent-token"));
       CertificateAuthority.Issued tls = CertificateAuthority.generate(config.dir().resolve("tls"), List.of("127.0.0.1", "localhost"));
-      agent = Agent.start(new AgentConfig(config.nodeName(), config.images(), config.allowedSources(),
-          new InetSocketAddress("127.0.0.1", 0), null, tls.cert(), tls.key(), false, token, 2,
-          Duration.ofSeconds(10), Duration.ofSeconds(60), false, AgentConfig.DEFAULT_RETRY_FAILED_AFTER,
-          config.urls()), api.client());
+      agent = Agent.start(AgentConfig.localPlain(config.nodeName(), config.images(), config.allowedSources(), token)
+          .tls(tls.cert(), tls.key()).urls(config.urls()).build(), api.client());
       XenvbdOperator operator = XenvbdOperator.start(api.client(), OperatorConfig.inProcess(),
           HttpAgentClient.factory(token, Tls.clientContext(tls.caCert())));
       LOG.info("local mode up: API {}, agent {} for node {}", api.url(), agent.endpoint(), config.nodeName());

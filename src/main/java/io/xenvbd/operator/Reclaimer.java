@@ -4,6 +4,7 @@ import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.Reasons;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec;
+import io.xenvbd.protocol.AgentClientFactory;
 import io.xenvbd.protocol.AgentException;
 import io.xenvbd.protocol.AgentUnreachableException;
 import io.xenvbd.protocol.ErrorCodes;
@@ -24,10 +25,10 @@ final class Reclaimer {
   }
 
   private final ClusterView cluster;
-  private final io.xenvbd.protocol.AgentClientFactory agents;
+  private final AgentClientFactory agents;
   private final OperatorMetrics metrics;
 
-  Reclaimer(ClusterView cluster, io.xenvbd.protocol.AgentClientFactory agents, OperatorMetrics metrics) {
+  Reclaimer(ClusterView cluster, AgentClientFactory agents, OperatorMetrics metrics) {
     this.cluster = cluster;
     this.agents = agents;
     this.metrics = metrics;

@@ -29,7 +29,7 @@ final class StatusBuilder {
   }
 
   VirtualDiskStatus build(VirtualDisk disk, String nodeName, Dom0Node node, Outcome outcome) {
-    VirtualDiskStatus old = disk.getStatus() == null ? empty() : disk.getStatus();
+    VirtualDiskStatus old = disk.getStatus() == null ? VirtualDiskStatus.empty() : disk.getStatus();
     Long gen = disk.getMetadata().getGeneration();
     Image image = Image.of(old);
     VirtualDiskStatus.Progress progress = null;
@@ -196,9 +196,5 @@ final class StatusBuilder {
 
   private static String human(Long bytes) {
     return bytes == null ? "?" : Sizes.human(bytes);
-  }
-
-  private static VirtualDiskStatus empty() {
-    return new VirtualDiskStatus(null, null, null, null, null, null, null, null, null, null, null, null, List.of());
   }
 }

@@ -100,7 +100,7 @@ class AgentClientAndMetricsTest {
 
   @Test
   void metricsCanRequireTheToken() throws Exception {
-    try (AgentHarness h = AgentHarness.start(dir, null, c -> c.withMetricsRequireToken(true))) {
+    try (AgentHarness h = AgentHarness.start(dir, null, c -> c.metricsRequireToken(true))) {
       assertThat(h.call("GET", "/metrics", null, null).statusCode()).isEqualTo(401);
       assertThat(h.call("GET", "/metrics", null, h.token).statusCode()).isEqualTo(200);
       assertThat(h.call("GET", "/healthz", null, null).statusCode()).isEqualTo(200);

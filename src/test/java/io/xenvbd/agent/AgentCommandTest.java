@@ -52,7 +52,7 @@ class AgentCommandTest {
         "http://c.example:8080/r.tar");
     assertThat(c.urls().allowedPrivateHosts()).containsExactly("mirror.internal", "10.0.0.5", "::1");
     assertThat(c.toString()).contains("https://mirror.example/images/", "mirror.internal");
-    assertThat(c.withWorkers(3).urls()).isEqualTo(c.urls());
+    assertThat(c.toBuilder().workers(3).build().urls()).isEqualTo(c.urls());
     if (System.getenv("XENVBD_ALLOW_URLS") == null && System.getenv("XENVBD_ALLOW_PRIVATE_HOSTS") == null) {
       AgentConfig none = parse("--node-name", "n", "--token-file", token.toString(), "--insecure-plain-http");
       assertThat(none.urls()).isEqualTo(io.xenvbd.disk.UrlPolicy.none());

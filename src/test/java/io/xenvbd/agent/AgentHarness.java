@@ -32,13 +32,13 @@ final class AgentHarness implements AutoCloseable {
   final HttpClient http;
   final HttpAgentClient client;
 
-  private AgentHarness(Path dir, KubernetesClient kube, UnaryOperator<AgentConfig> tweak) throws IOException {
+  private AgentHarness(Path dir, KubernetesClient kube, UnaryOperator<AgentConfig.Builder> tweak) throws IOException {
     root = Files.createDirectories(dir.resolve("images"));
     sources = Files.createDirectories(dir.resolve("sources"));
     tls = CertificateAuthority.generate(dir.resolve("certs"), List.of("127.0.0.1", "localhost"));
-    AgentConfig config = AgentConfig.localPlain("node-a", root, List.of(sources), token)
-        .withTls(tls.cert(), tls.key()).withHeartbeat(Duration.ofSeconds(1));
-    agent = Agent.start(tweak.apply(config), kube);
+    AgentConfig.Builder config = AgentConfig.localPlain("node-a", root, List.of(sources), token)
+        .tls(tls.cert(), tls.key()).heartbeat(Duration.ofSeconds(1));
+    agent = Agent.start(tweak.apply(config).build(), kube);
     clientSsl = Tls.clientContext(tls.caCert());
     http = HttpClient.newBuilder().sslContext(clientSsl).connectTimeout(Duration.ofSeconds(5)).build();
     client = new HttpAgentClient(agent.endpoint(), token, clientSsl, Duration.ofSeconds(10));
@@ -48,7 +48,7 @@ final class AgentHarness implements AutoCloseable {
     return new AgentHarness(dir, kube, c -> c);
   }
 
-  static AgentHarness start(Path dir, KubernetesClient kube, UnaryOperator<AgentConfig> tweak) throws IOException {
+  static AgentHarness start(Path dir, KubernetesClient kube, UnaryOperator<AgentConfig.Builder> tweak) throws IOException {
     return new AgentHarness(dir, kube, tweak);
   }
 

@@ -10,8 +10,8 @@ import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.kube.EmbeddedApiServer;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.tls.Tls;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -48,7 +48,7 @@ final class Rig implements AutoCloseable {
     OperatorConfig c = OperatorConfig.inProcess();
     if (pollMax == null) return c;
     Duration min = c.pollMin().compareTo(pollMax) < 0 ? c.pollMin() : pollMax;
-    return c.withBackoff(min, pollMax, c.retryMin(), c.retryMax(), c.pendingRecheck(), c.readyRecheck());
+    return c.toBuilder().pollMin(min).pollMax(pollMax).build();
   }
 
   static Rig start(Path dir, int agentCount, boolean operatorInOwnJvm, List<Path> sources, Duration pollMax,
@@ -59,9 +59,10 @@ final class Rig implements AutoCloseable {
       CertificateAuthority.Issued tls = CertificateAuthority.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
       for (int i = 0; i < agentCount; i++) {
         String node = String.format("bench-node-%02d", i);
-        rig.agents.add(Agent.start(new AgentConfig(node, dir.resolve("images-" + i), sources,
-            new InetSocketAddress("127.0.0.1", 0), null, tls.cert(), tls.key(), false, token, workers == null ? 2 : workers,
-            Duration.ofSeconds(10), Duration.ofSeconds(60), false, AgentConfig.DEFAULT_RETRY_FAILED_AFTER), rig.agentClient));
+        AgentConfig.Builder config = AgentConfig.localPlain(node, dir.resolve("images-" + i), sources, token)
+            .tls(tls.cert(), tls.key());
+        if (workers != null) config.workers(workers);
+        rig.agents.add(Agent.start(config.build(), rig.agentClient));
       }
       rig.awaitNodes(agentCount);
       if (operatorInOwnJvm) {

@@ -97,4 +97,16 @@ class CelValidatorTest {
     JsonNode obj = Json.parse("{\"name\":\"x\",\"items\":[1,2]}");
     assertThat(cel.validate(rules, obj, null)).isEmpty();
   }
+
+  @Test
+  void theExaSuffixesAreSuffixesNotExponents() {
+    JsonNode rules = Json.parseYaml("""
+        type: object
+        x-kubernetes-validations:
+        - rule: quantity('1Ei').compareTo(quantity('1024Pi')) == 0
+        - rule: quantity('1E').compareTo(quantity('1000P')) == 0 && quantity('1e3').asInteger() == 1000
+        - rule: isQuantity('2Ei') && !isQuantity('1e')
+        """);
+    assertThat(cel.validate(rules, Json.parse("{}"), null)).isEmpty();
+  }
 }

@@ -27,8 +27,11 @@ final class OperatorHarness implements AutoCloseable {
   }
 
   static OperatorConfig fastConfig() {
-    return OperatorConfig.inProcess().withBackoff(Duration.ofMillis(50), Duration.ofMillis(200),
-        Duration.ofMillis(100), Duration.ofMillis(400), Duration.ofSeconds(2), Duration.ofSeconds(1));
+    return OperatorConfig.builder()
+        .pollMin(Duration.ofMillis(50)).pollMax(Duration.ofMillis(200))
+        .retryMin(Duration.ofMillis(100)).retryMax(Duration.ofMillis(400))
+        .pendingRecheck(Duration.ofSeconds(2)).readyRecheck(Duration.ofSeconds(1))
+        .build();
   }
 
   /** The fakes by endpoint fake://name. */

@@ -114,7 +114,7 @@ final class RealNodes implements AutoCloseable {
       CertificateAuthority.Issued tls = Files.exists(certs.resolve("tls.crt")) ? new CertificateAuthority.Issued(ca.caCert(), certs.resolve("tls.crt"),
           certs.resolve("tls.key")) : ca.issue(certs, List.of(node, "127.0.0.1"));
       AgentConfig config = AgentConfig.localPlain(node, Files.createDirectories(root(node)), List.of(sources()), token(node))
-          .withTls(tls.cert(), tls.key()).withHeartbeat(Duration.ofSeconds(2)).withWorkers(3);
+          .tls(tls.cert(), tls.key()).heartbeat(Duration.ofSeconds(2)).workers(3).build();
       Agent agent = Agent.start(config, kube, protocol);
       agents.put(node, agent);
       return agent;

@@ -40,7 +40,7 @@ class ImpostorAgentTest {
   void theOperatorSendsNothingToAnAgentWhoseCertificateItsCaDidNotSign() throws Exception {
     try (Rig rig = new Rig(tmp.resolve("rig"))) {
       CertificateAuthority.Issued other = CertificateAuthority.generate(tmp.resolve("other-ca"), List.of("127.0.0.1", "localhost"));
-      Agent impostor = rig.agent("impostor", tmp.resolve("images"), List.of(), rig.client, c -> c.withTls(other.cert(), other.key()));
+      Agent impostor = rig.agent("impostor", tmp.resolve("images"), List.of(), rig.client, c -> c.tls(other.cert(), other.key()));
       rig.startOperator();
       rig.apply(Manifests.disk("lured", "64Mi", "nodeName: impostor"));
       var d = rig.awaitCondition("lured", Conditions.READY, Conditions.UNKNOWN, "NodeUnreachable", Duration.ofSeconds(60));
@@ -62,7 +62,7 @@ class ImpostorAgentTest {
       // registers a Dom0Node node-a (or answers at node-a's address) and presents node-b's certificate.
       CertificateAuthority ca = CertificateAuthority.create(tmp.resolve("ca"));
       CertificateAuthority.Issued nodeB = ca.issue(tmp.resolve("node-b"), List.of("node-b", "127.0.0.1"));
-      Agent impostor = rig.agent("node-a", tmp.resolve("images"), List.of(), rig.client, c -> c.withTls(nodeB.cert(), nodeB.key()));
+      Agent impostor = rig.agent("node-a", tmp.resolve("images"), List.of(), rig.client, c -> c.tls(nodeB.cert(), nodeB.key()));
       rig.operator = XenvbdOperator.start(rig.client, Rig.fastOperator(), HttpAgentClient.factory(NodeTokens.shared(rig.token),
           AgentTrust.fromCa(ca.caCert(), AgentTrust.Identity.NODE)));
       rig.apply(Manifests.disk("lured", "64Mi", "nodeName: node-a"));
@@ -83,7 +83,7 @@ class ImpostorAgentTest {
   void anAgentAdvertisingPlainHttpNeverReceivesTheToken() throws Exception {
     try (Rig rig = new Rig(tmp.resolve("rig"))) {
       Agent plain = rig.agent("plain", tmp.resolve("images"), List.of(), rig.client,
-          c -> AgentConfig.localPlain("plain", tmp.resolve("images"), List.of(), rig.token).withHeartbeat(Duration.ofSeconds(1)));
+          c -> AgentConfig.localPlain("plain", tmp.resolve("images"), List.of(), rig.token).heartbeat(Duration.ofSeconds(1)));
       assertThat(plain.endpoint().getScheme()).isEqualTo("http");
       rig.startOperator(); // TLS configured: the rig's CA
       rig.apply(Manifests.disk("cleartext", "64Mi", "nodeName: plain"));

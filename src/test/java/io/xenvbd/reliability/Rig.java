@@ -64,8 +64,11 @@ final class Rig implements AutoCloseable {
 
   /** Backoffs short enough for tests, the same code paths as production. */
   static OperatorConfig fastOperator() {
-    return OperatorConfig.inProcess().withBackoff(Duration.ofMillis(100), Duration.ofSeconds(1),
-        Duration.ofMillis(200), Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(3));
+    return OperatorConfig.builder()
+        .pollMin(Duration.ofMillis(100)).pollMax(Duration.ofSeconds(1))
+        .retryMin(Duration.ofMillis(200)).retryMax(Duration.ofSeconds(2))
+        .pendingRecheck(Duration.ofSeconds(2)).readyRecheck(Duration.ofSeconds(3))
+        .build();
   }
 
   Rig startOperator() {
@@ -83,10 +86,10 @@ final class Rig implements AutoCloseable {
   }
 
   /** An agent in this JVM (HTTPS, heartbeat every second), registered with the API through {@code kube}. */
-  Agent agent(String node, Path root, List<Path> allowed, KubernetesClient kube, UnaryOperator<AgentConfig> tweak) {
-    AgentConfig config = AgentConfig.localPlain(node, root, allowed, token).withTls(tls.cert(), tls.key())
-        .withHeartbeat(Duration.ofSeconds(1)).withRetryFailedAfter(Duration.ofSeconds(1));
-    Agent agent = Agent.start(tweak.apply(config), kube);
+  Agent agent(String node, Path root, List<Path> allowed, KubernetesClient kube, UnaryOperator<AgentConfig.Builder> tweak) {
+    AgentConfig.Builder config = AgentConfig.localPlain(node, root, allowed, token).tls(tls.cert(), tls.key())
+        .heartbeat(Duration.ofSeconds(1)).retryFailedAfter(Duration.ofSeconds(1));
+    Agent agent = Agent.start(tweak.apply(config).build(), kube);
     agents.add(agent);
     return agent;
   }
