@@ -10,10 +10,10 @@ import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import io.xenvbd.api.VirtualDiskStatus;
-import io.xenvbd.disk.CommandRunner;
+import io.xenvbd.testing.Exec;
 import io.xenvbd.local.LocalConfig;
 import io.xenvbd.local.LocalMode;
-import io.xenvbd.testing.DiskYaml;
+import io.xenvbd.testing.Manifests;
 import io.xenvbd.testing.RequiresRoot;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,7 +53,6 @@ import org.junit.jupiter.params.provider.MethodSource;
 class BootImagesTest {
   static final Duration BOOT_TIMEOUT = Duration.ofMinutes(3);
   static final Duration READY_TIMEOUT = Duration.ofMinutes(5);
-  static final CommandRunner RUN = new CommandRunner(Duration.ofMinutes(5));
 
   @TempDir static Path tmp;
   static GuestKernel kernel;
@@ -186,7 +185,7 @@ class BootImagesTest {
     Case c = new Case(Filesystem.ext4, Kind.Offline);
     Outcome built = OUTCOMES.get(c).join();
     Path copy = tmp.resolve("boots").resolve("wrong-uuid.img");
-    RUN.run("cp", "--sparse=always", built.status().path(), copy.toString());
+    Exec.run("cp", "--sparse=always", built.status().path(), copy.toString()).ok();
     return boot(copy, "root=UUID=" + NO_SUCH_UUID, tmp.resolve("boots").resolve("wrong-uuid.console"));
   }
 
@@ -207,7 +206,7 @@ class BootImagesTest {
     long start = System.nanoTime();
     String sourceUuid = null;
     if (c.kind() == Kind.Clone) sourceUuid = awaitReady(new Case(c.fs(), Kind.LoopMount).name(), 1).filesystemUUID();
-    kube.resource(kube.getKubernetesSerialization().unmarshal(DiskYaml.disk(c.name(), c.size(), spec(c)),
+    kube.resource(kube.getKubernetesSerialization().unmarshal(Manifests.disk(c.name(), c.size(), spec(c)),
         VirtualDisk.class)).create();
     VirtualDiskStatus status = awaitReady(c.name(), 1);
     long built = status.capacityBytes();
@@ -219,7 +218,7 @@ class BootImagesTest {
     }
     long ready = System.nanoTime();
     Path copy = tmp.resolve("boots").resolve(c.name() + ".img");
-    RUN.run("cp", "--sparse=always", status.path(), copy.toString());
+    Exec.run("cp", "--sparse=always", status.path(), copy.toString()).ok();
     String marker = HexFormat.of().formatHex(new SecureRandom().generateSeed(8));
     Qemu.Boot boot = boot(copy, "root=UUID=" + status.filesystemUUID() + " xenvbd.marker=" + marker,
         tmp.resolve("boots").resolve(c.name() + ".console"));

@@ -1,6 +1,6 @@
 package io.xenvbd.boot;
 
-import io.xenvbd.disk.CommandRunner;
+import io.xenvbd.testing.Exec;
 import io.xenvbd.testing.RootCondition;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -64,14 +64,13 @@ record GuestKernel(Path vmlinuz, Path initramfs, String version) {
       exec switch_root /newroot /sbin/init
       """;
 
-  private static final CommandRunner RUN = new CommandRunner(Duration.ofMinutes(5));
 
   /** The cached (or freshly downloaded) kernel, unpacked under {@code work}, with an initramfs built for it. */
   static GuestKernel prepare(Path work) {
     requireStaticBusybox();
     Path deb = cachedOrDownloaded(cacheDir());
     Path unpacked = work.resolve("kernel");
-    RUN.run("dpkg-deb", "-x", deb.toString(), unpacked.toString());
+    Exec.run("dpkg-deb", "-x", deb.toString(), unpacked.toString()).ok();
     Path vmlinuz = only(unpacked.resolve("boot"), "vmlinuz-");
     String version = vmlinuz.getFileName().toString().substring("vmlinuz-".length());
     Path modules = unpacked.resolve("lib/modules").resolve(version);
@@ -89,7 +88,7 @@ record GuestKernel(Path vmlinuz, Path initramfs, String version) {
       Files.createDirectories(cache);
       Path cached = newestDeb(cache);
       if (cached != null) return cached;
-      String pkg = RUN.run("apt-cache", "depends", META_PACKAGE).stdout().lines().map(String::strip)
+      String pkg = Exec.run("apt-cache", "depends", META_PACKAGE).ok().out().lines().map(String::strip)
           .filter(l -> l.startsWith("Depends: linux-image-")).map(l -> l.substring("Depends: ".length()))
           .findFirst().orElseThrow(() -> RootCondition.missing("apt-cache names no kernel for " + META_PACKAGE
               + ": run apt-get update, or put a linux-image-*-cloud-amd64 .deb into " + cache));
@@ -102,10 +101,10 @@ record GuestKernel(Path vmlinuz, Path initramfs, String version) {
           throw RootCondition.missing("cannot download " + pkg + " (" + failure + "): the boot tests need"
               + " network once, or a linux-image-*-cloud-amd64 .deb put into " + cache);
         }
-        RUN.run("dpkg-deb", "--info", deb.toString());
+        Exec.run("dpkg-deb", "--info", deb.toString()).ok();
         return Files.move(deb, cache.resolve(deb.getFileName()), StandardCopyOption.ATOMIC_MOVE);
       } finally {
-        RUN.run("rm", "-rf", partial.toString());
+        Exec.run("rm", "-rf", partial.toString()).ok();
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -141,7 +140,7 @@ record GuestKernel(Path vmlinuz, Path initramfs, String version) {
     if (!Files.isExecutable(Path.of(STATIC_BUSYBOX))) {
       throw RootCondition.missing("no " + STATIC_BUSYBOX + ": install Debian's busybox-static");
     }
-    if (RUN.exec(List.of("ldd", STATIC_BUSYBOX), Duration.ofSeconds(30), null).ok()) {
+    if (Exec.run(List.of("ldd", STATIC_BUSYBOX), null, Duration.ofSeconds(30)).exit() == 0) {
       throw RootCondition.missing(STATIC_BUSYBOX + " is dynamically linked: install Debian's busybox-static");
     }
   }
@@ -151,7 +150,7 @@ record GuestKernel(Path vmlinuz, Path initramfs, String version) {
       for (String d : List.of("bin", "dev", "proc", "sys", "newroot", "lib/modules")) Files.createDirectories(dir.resolve(d));
       Files.copy(Path.of(STATIC_BUSYBOX), dir.resolve("bin/busybox"));
       Files.writeString(dir.resolve("init"), INIT);
-      RUN.run("chmod", "0755", dir.resolve("init").toString(), dir.resolve("bin/busybox").toString());
+      Exec.run("chmod", "0755", dir.resolve("init").toString(), dir.resolve("bin/busybox").toString()).ok();
       Map<String, Path> files = moduleFiles(modules);
       List<String> block = loadOrder(modules, files, BLOCK, List.of());
       List<String> filesystems = loadOrder(modules, files, FILESYSTEMS, block);
@@ -166,9 +165,8 @@ record GuestKernel(Path vmlinuz, Path initramfs, String version) {
       }
       Path list = Files.write(dir.resolveSibling("initramfs.list"), names, StandardCharsets.UTF_8);
       Path archive = dir.resolveSibling("initramfs.cpio");
-      var packed = RUN.exec(List.of("cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0", "-D", dir.toString(),
-          "-O", archive.toString()), Duration.ofMinutes(2), list);
-      if (!packed.ok()) throw CommandRunner.failure(packed);
+      Exec.run(List.of("cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0", "-D", dir.toString(),
+          "-O", archive.toString()), Files.readString(list), Duration.ofMinutes(2)).ok();
       return archive;
     } catch (IOException e) {
       throw new UncheckedIOException(e);

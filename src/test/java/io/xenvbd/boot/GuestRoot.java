@@ -1,6 +1,6 @@
 package io.xenvbd.boot;
 
-import io.xenvbd.disk.CommandRunner;
+import io.xenvbd.testing.Exec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -49,7 +49,6 @@ final class GuestRoot {
       poweroff -f
       """.replace("WRITTEN", WRITTEN);
 
-  private static final CommandRunner RUN = new CommandRunner(Duration.ofMinutes(2));
 
   private GuestRoot() {}
 
@@ -58,13 +57,13 @@ final class GuestRoot {
     try {
       for (String d : List.of("bin", "sbin", "etc", "root")) Files.createDirectories(dir.resolve(d));
       Files.copy(Path.of(GuestKernel.STATIC_BUSYBOX), dir.resolve("bin/busybox"));
-      for (String applet : RUN.run(GuestKernel.STATIC_BUSYBOX, "--list").stdout().split("\n")) {
+      for (String applet : Exec.run(GuestKernel.STATIC_BUSYBOX, "--list").ok().out().split("\n")) {
         if (applet.isBlank() || List.of("busybox", "init", "linuxrc").contains(applet)) continue;
         Files.createSymbolicLink(dir.resolve("bin").resolve(applet), Path.of("busybox"));
       }
       Files.writeString(dir.resolve("sbin/init"), INIT);
-      RUN.run("chmod", "0755", dir.resolve("sbin/init").toString(), dir.resolve("bin/busybox").toString());
-      RUN.run("chmod", "0700", dir.resolve("root").toString());
+      Exec.run("chmod", "0755", dir.resolve("sbin/init").toString(), dir.resolve("bin/busybox").toString()).ok();
+      Exec.run("chmod", "0700", dir.resolve("root").toString()).ok();
       return dir;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -73,7 +72,7 @@ final class GuestRoot {
 
   /** The same tree as a tar archive at {@code archive}, for populate.archive. */
   static Path archive(Path tree, Path archive) {
-    RUN.run("tar", "--numeric-owner", "-cf", archive.toString(), "-C", tree.toString(), "bin", "sbin", "etc", "root");
+    Exec.run("tar", "--numeric-owner", "-cf", archive.toString(), "-C", tree.toString(), "bin", "sbin", "etc", "root").ok();
     return archive;
   }
 }
