@@ -40,7 +40,7 @@ public final class DiskEngine implements AutoCloseable {
     Sandbox sandbox = new Sandbox(runner);
     ArchiveExtractor archives = new ArchiveExtractor(runner, paths, sandbox, config.urls());
     this.builder = new ImageBuilder(runner, paths, formatter, new TreeWriter(runner, paths, archives, sandbox), archives,
-        mounter, publisher);
+        mounter, publisher, new DebugfsWriter(runner, sandbox, paths));
     this.resizer = new Resizer(runner, formatter, mounter);
     this.housekeeping = new Housekeeping(paths, runner, mounter);
   }
@@ -213,7 +213,7 @@ public final class DiskEngine implements AutoCloseable {
   private ImageInfo info(ImageMetadata m, Xen xen) {
     Path image = paths.image(m.namespace(), m.name());
     return new ImageInfo(m.namespace(), m.name(), m.ownerUid(), image, m.capacityBytes(), formatter.allocated(image),
-        m.filesystemUuid(), m.specDigest(), xenDisk(image, xen), xenLegacyDisk(image, xen));
+        m.filesystemUuid(), m.specDigest(), xenDisk(image, xen), xenLegacyDisk(image, xen), m.cloned());
   }
 
   private static void deleteFile(Path p) {
