@@ -77,7 +77,7 @@ public record VirtualDiskStatus(
   public record Clone(
       @JsonPropertyDescription("Reflink: the image shares the source's blocks (copy-on-write, on an images root with reflink such as XFS or btrfs). SparseCopy: only the source's allocated extents were copied.")
       CloneMethod method,
-      @JsonPropertyDescription("Bytes of the image that shared blocks with another image (its source or another clone) when it was made; 0 for SparseCopy. The guest's writes unshare blocks.")
+      @JsonPropertyDescription("Bytes of the image that shared blocks with another image (its source or another clone) when it was made; 0 for SparseCopy; absent when the images root cannot tell. The guest's writes unshare blocks.")
       Long sharedBytes) {}
 
   public enum CloneMethod { Reflink, SparseCopy }

@@ -92,7 +92,7 @@ final class ImageBuilder {
       formatter.check(temp, fs);
       String actualUuid = formatter.uuid(temp, fs);
       VirtualDiskStatus.Clone clone = cloneMethod == null ? null : new VirtualDiskStatus.Clone(cloneMethod,
-          cloneMethod == CloneMethod.Reflink ? cloner.sharedBytes(temp) : 0L);
+          cloneMethod == CloneMethod.Reflink ? cloner.sharedBytes(temp) : Long.valueOf(0));
       progress.stage("Publish", 95, 100);
       Instant now = Instant.now();
       ImageMetadata meta = new ImageMetadata(1, req.namespace(), req.name(), req.uid(), req.specDigest(),
