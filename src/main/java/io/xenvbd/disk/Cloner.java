@@ -1,7 +1,7 @@
 package io.xenvbd.disk;
 
-import io.xenvbd.api.VirtualDiskStatus.CloneMethod;
 import io.xenvbd.api.VirtualDiskSpec.Filesystem;
+import io.xenvbd.api.VirtualDiskStatus.CloneMethod;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -2,11 +2,9 @@ package io.xenvbd.disk;
 
 import io.xenvbd.api.Populate;
 import io.xenvbd.api.VirtualDiskSpec;
+import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import io.xenvbd.api.VirtualDiskStatus;
 import io.xenvbd.api.VirtualDiskStatus.CloneMethod;
-import io.xenvbd.api.VirtualDiskSpec.Filesystem;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
