@@ -41,7 +41,7 @@ public final class DiskEngine implements AutoCloseable {
     Sandbox sandbox = new Sandbox(runner);
     ArchiveExtractor archives = new ArchiveExtractor(runner, paths, sandbox, config.urls());
     this.builder = new ImageBuilder(runner, paths, formatter, new TreeWriter(runner, paths, archives, sandbox), archives,
-        mounter, publisher);
+        mounter, publisher, new DebugfsWriter(runner, sandbox, paths));
     this.resizer = new Resizer(runner, formatter, mounter);
     this.housekeeping = new Housekeeping(paths, runner, mounter);
   }
@@ -206,7 +206,7 @@ public final class DiskEngine implements AutoCloseable {
   private ImageInfo info(ImageMetadata m) {
     Path image = paths.image(m.namespace(), m.name());
     return new ImageInfo(m.namespace(), m.name(), m.ownerUid(), image, m.capacityBytes(), formatter.allocated(image),
-        m.filesystemUuid(), m.specDigest());
+        m.filesystemUuid(), m.specDigest(), m.cloned());
   }
 
   private static void deleteFile(Path p) {

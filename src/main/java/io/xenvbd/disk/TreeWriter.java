@@ -121,12 +121,17 @@ final class TreeWriter {
 
   /** hostname, fstab ({@code self} → UUID=), files with their mode; always into the tree, never into dom0. */
   void tailor(Tailor t, String uuid, Path tree) {
-    if (t == null) return;
-    if (t.hostname() != null && !t.hostname().isEmpty()) {
-      TreeFiles.replaceFile(tree, "/etc/hostname", t.hostname() + "\n", "0644", runner);
-    }
-    if (!t.fstab().isEmpty()) TreeFiles.replaceFile(tree, "/etc/fstab", fstab(t, uuid), "0644", runner);
-    for (Tailor.File f : t.files()) TreeFiles.replaceFile(tree, f.path(), f.content(), f.mode(), runner);
+    for (Tailor.File f : tailoredFiles(t, uuid)) TreeFiles.replaceFile(tree, f.path(), f.content(), f.mode(), runner);
+  }
+
+  /** The files tailoring writes, in order: /etc/hostname, /etc/fstab, then spec.tailor.files. */
+  static List<Tailor.File> tailoredFiles(Tailor t, String uuid) {
+    List<Tailor.File> files = new ArrayList<>();
+    if (t == null) return files;
+    if (t.hostname() != null && !t.hostname().isEmpty()) files.add(new Tailor.File("/etc/hostname", t.hostname() + "\n", "0644"));
+    if (!t.fstab().isEmpty()) files.add(new Tailor.File("/etc/fstab", fstab(t, uuid), "0644"));
+    files.addAll(t.files());
+    return files;
   }
 
   static String fstab(Tailor t, String uuid) {

@@ -8,7 +8,7 @@ import java.nio.file.Path;
  */
 record Ctx(Path work, Report report, Path repo, Path source, int runs, int latencyDisks, long latencyGapMillis,
            int scaleDisks, int scaleAgents, String scaleFs, String scaleSize, boolean scaleSeparateJvm, boolean warmup,
-           java.time.Duration pollMax, Integer agentWorkers, String command) {
+           java.time.Duration pollMax, Integer agentWorkers, String command, int fleetDisks) {
 
   /** Index of the first measured round: round 0 is a warm-up (JIT, page cache) unless warm-up is off. */
   int firstRound() {

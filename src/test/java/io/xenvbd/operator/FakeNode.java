@@ -142,7 +142,7 @@ final class FakeNode implements AgentClient {
     String path = path(ns, disk);
     return new DiskState(ns, disk, i.uid, i.phase, stage, null, null, i.phase == DiskState.Phase.Failed ? null : percent,
         i.phase == DiskState.Phase.Ready ? i.capacity : i.target, built ? 1_200_000L + i.capacity / 1000 : null,
-        i.uuid, path, "digest", i.error);
+        i.uuid, path, "digest", i.error, null);
   }
 
   private String path(String ns, String disk) {
