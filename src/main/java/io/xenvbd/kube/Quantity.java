@@ -25,7 +25,8 @@ record Quantity(String text, BigDecimal value) implements Comparable<Quantity> {
     }
     BigDecimal number = new BigDecimal(m.group(1));
     String suffix = m.group(2);
-    if (suffix.startsWith("e") || suffix.startsWith("E")) {
+    // An exponent is e/E and digits; "E" alone (exa) and "Ei" (exbi) are suffixes.
+    if (suffix.matches("[eE][+-]?[0-9]+")) {
       return new Quantity(text, number.scaleByPowerOfTen(Integer.parseInt(suffix.substring(1))));
     }
     BigDecimal factor = SUFFIX.get(suffix);
