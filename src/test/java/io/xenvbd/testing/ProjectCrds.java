@@ -49,6 +49,10 @@ public final class ProjectCrds {
       await().atMost(Duration.ofSeconds(30)).until(() -> condition(
           admin.apiextensions().v1().customResourceDefinitions().withName(crd.getMetadata().getName()).get(),
           "Established").equals("True"));
+      // Established comes before the resource's storage is ready (429 "storage is (re)initializing").
+      String apiVersion = crd.getSpec().getGroup() + "/" + crd.getSpec().getVersions().get(0).getName();
+      await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> admin
+          .genericKubernetesResources(apiVersion, crd.getSpec().getNames().getKind()).inAnyNamespace().list() != null);
     }
     return applied;
   }

@@ -180,10 +180,14 @@ public final class RealKubeApiServer implements AutoCloseable {
     return tokens.get(who);
   }
 
-  /** A fabric8 configuration for this identity, nothing read from the environment or ~/.kube. */
+  /**
+   * A fabric8 configuration for this identity, nothing read from the environment or ~/.kube; with
+   * fabric8's default retries, as the operator and agent have in a cluster (a real server answers
+   * 429 while the storage of a just-established CRD initializes).
+   */
   public ConfigBuilder clientConfig(Identity who) {
     return new ConfigBuilder(Config.empty()).withMasterUrl(url).withOauthToken(token(who))
-        .withCaCertFile(caCert.toString()).withNamespace("default").withRequestRetryBackoffLimit(0);
+        .withCaCertFile(caCert.toString()).withNamespace("default");
   }
 
   /** A new fabric8 client acting as this identity; the caller closes it. */
