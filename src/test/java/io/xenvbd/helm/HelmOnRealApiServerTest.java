@@ -58,7 +58,7 @@ class HelmOnRealApiServerTest {
         .withKubeVersion("v" + kube.binaries().version()).withValuesFile(values).call());
     assertThat(rendered).extracting(HasMetadata::getKind)
         .contains("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Secret",
-            "Deployment", "DaemonSet");
+            "Deployment", "DaemonSet", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding");
     for (HasMetadata object : rendered) {
       HasMetadata stored = admin.resource(object).inNamespace(namespaceOf(object)).get();
       assertThat(stored).as(object.getKind() + " " + object.getMetadata().getName()).isNotNull();
