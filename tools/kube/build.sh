@@ -7,7 +7,7 @@
 #   XENVBD_CACHE=/some/dir ...   cache root (default: $HOME/.cache/xenvbd)
 #
 # The layout, <cache>/kube/k8s/<version>-linux-<arch>/{etcd,kube-apiserver,kubectl}, is the one
-# fabric8's kube-api-test looks for too. A stamp of go.mod, go.sum and this script sits next to
+# fabric8's kube-api-test looks for too. A stamp of go.mod, go.sum and the build flags sits next to
 # the binaries, so a change of any of them rebuilds instead of silently keeping old binaries.
 set -euo pipefail
 
@@ -17,19 +17,14 @@ if [[ -z "$version" ]]; then
     echo "tools/kube/go.mod names no k8s.io/kubernetes version; restore its require line." >&2
     exit 1
 fi
+# Go's usual place on these machines, for a PATH that lacks it.
+command -v go >/dev/null || PATH="$PATH:/usr/local/go/bin"
 if ! command -v go >/dev/null; then
     echo "Go is needed to build kube-apiserver, etcd and kubectl $version; install Go 1.24 or later." >&2
     exit 1
 fi
 arch=$(go env GOARCH)
 out="${XENVBD_CACHE:-$HOME/.cache/xenvbd}/kube/k8s/$version-linux-$arch"
-stamp=$(cat "$here/go.mod" "$here/go.sum" "$here/build.sh" | sha256sum | cut -d' ' -f1)
-
-if [[ -x "$out/etcd" && -x "$out/kube-apiserver" && -x "$out/kubectl" \
-      && "$(cat "$out/.stamp" 2>/dev/null)" == "$stamp" ]]; then
-    echo "$out"
-    exit 0
-fi
 
 IFS=. read -r major minor _ <<<"$version"
 ldflags="-s -w"
@@ -37,11 +32,20 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitVersion=v$version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
+# What the binaries are made from: the module graph and the flags (not this script's comments).
+stamp=$( { cat "$here/go.mod" "$here/go.sum"; echo "CGO_ENABLED=0 -trimpath $ldflags"; } | sha256sum | cut -d' ' -f1)
+
+if [[ -x "$out/etcd" && -x "$out/kube-apiserver" && -x "$out/kubectl" \
+      && "$(cat "$out/.stamp" 2>/dev/null)" == "$stamp" ]]; then
+    echo "$out"
+    exit 0
+fi
 
 mkdir -p "$(dirname "$out")"
 tmp=$(mktemp -d "$(dirname "$out")/.build-XXXXXX")
+chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-echo "Building kube-apiserver, kubectl and etcd for Kubernetes $version (cold: 10-25 minutes)..." >&2
+echo "Building kube-apiserver, kubectl and etcd for Kubernetes $version (cold: about 10 minutes on 2 idle cores, far longer on a busy machine; then cached)..." >&2
 started=$SECONDS
 (
     cd "$here"
