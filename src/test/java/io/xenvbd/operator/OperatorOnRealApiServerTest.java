@@ -30,8 +30,10 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -39,7 +41,8 @@ import org.junit.jupiter.api.io.TempDir;
  * ServiceAccount and authorized only by the ServiceAccounts, ClusterRoles, Roles and bindings the
  * Helm chart renders (release xv in xenvbd-system), so the real RBAC authorizer enforces them: a call
  * the chart does not grant is refused with 403 and the disk never gets Ready. Leader election is on,
- * through a real Lease in the release namespace, as in the Deployment.
+ * through a real Lease in the release namespace, as in the Deployment; status is written both ways
+ * the operator offers (JSON patch, the default, and server-side apply with --use-ssa-for-status).
  */
 @RequiresRoot
 @RequiresKubeApiServer
@@ -72,13 +75,22 @@ class OperatorOnRealApiServerTest {
       Dom0Node n = admin.resources(Dom0Node.class).withName("node-a").get();
       return n != null && n.getStatus() != null && n.getStatus().storage() != null;
     });
-    operator = XenvbdOperator.start(asOperator,
-        OperatorHarness.fastConfig().withLeaderElection(true, NAMESPACE, "operator-0"), nodes.clients());
+  }
+
+  /** The operator as the Deployment runs it: leader election on; status by JSON patch or by server-side apply. */
+  static void startOperator(boolean ssaForStatus) {
+    operator = XenvbdOperator.start(asOperator, OperatorHarness.fastConfig()
+        .withLeaderElection(true, NAMESPACE, "operator-0").withUseSsaForStatus(ssaForStatus), nodes.clients());
+  }
+
+  @AfterEach
+  void stopOperator() {
+    if (operator != null) operator.close();
+    operator = null;
   }
 
   @AfterAll
   static void stop() {
-    if (operator != null) operator.close();
     if (nodes != null) nodes.close();
     for (KubernetesClient c : new KubernetesClient[] {asOperator, asAgent, admin}) {
       if (c != null) c.close();
@@ -93,8 +105,10 @@ class OperatorOnRealApiServerTest {
     return objects.stream().filter(Objects::nonNull).filter(o -> RBAC_KINDS.contains(o.getKind())).toList();
   }
 
-  @Test
-  void aDiskCreatedByAUserIsBuiltAndReadyThenDeletedWithItsImageUnderTheChartsRbac() {
+  @ParameterizedTest(name = "server-side apply for status: {0}")
+  @ValueSource(booleans = {false, true})
+  void aDiskCreatedByAUserIsBuiltAndReadyThenDeletedWithItsImageUnderTheChartsRbac(boolean ssaForStatus) {
+    startOperator(ssaForStatus);
     admin.resource(Fixtures.disk(NS, "vm1disk", "64Mi")).create();
     await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).until(() -> {
       VirtualDisk d = admin.resources(VirtualDisk.class).inNamespace(NS).withName("vm1disk").get();
