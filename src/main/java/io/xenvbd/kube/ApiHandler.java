@@ -19,14 +19,17 @@ final class ApiHandler implements Handler<HttpServerRequest> {
   private static final Logger LOG = LoggerFactory.getLogger(ApiHandler.class);
   private final Vertx vertx;
   private final Discovery discovery;
+  private final OpenApi openApi;
   private final WatchStream watches;
   private final Reads reads;
   private final Writes writes;
   private final AuditLog audit;
 
-  ApiHandler(Vertx vertx, Discovery discovery, WatchStream watches, Reads reads, Writes writes, AuditLog audit) {
+  ApiHandler(Vertx vertx, Discovery discovery, OpenApi openApi, WatchStream watches, Reads reads, Writes writes,
+      AuditLog audit) {
     this.vertx = vertx;
     this.discovery = discovery;
+    this.openApi = openApi;
     this.watches = watches;
     this.reads = reads;
     this.writes = writes;
@@ -46,7 +49,7 @@ final class ApiHandler implements Handler<HttpServerRequest> {
     Query q = Query.parse(req.query());
     try {
       if (req.method() == HttpMethod.GET) {
-        JsonNode fixed = path.startsWith("/openapi") ? OpenApi.answer(path) : discovery.answer(path);
+        JsonNode fixed = path.startsWith("/openapi") ? openApi.answer(path) : discovery.answer(path);
         if (fixed != null) {
           send(req, new Reply(200, fixed));
           return;

@@ -109,7 +109,7 @@ public final class EmbeddedApiServer implements AutoCloseable {
       HttpServer[] self = {server};
       Discovery discovery = new Discovery(crdRegistry, () -> "127.0.0.1:" + self[0].actualPort());
       AuditLog audit = new AuditLog();
-      server.requestHandler(new Authentication(token, new ApiHandler(vertx, discovery,
+      server.requestHandler(new Authentication(token, new ApiHandler(vertx, discovery, new OpenApi(crdRegistry),
           new WatchStream(vertx, hub, store), new Reads(store, admission), new Writes(store, admission), audit)));
       server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
       return new EmbeddedApiServer(vertx, server, hub, audit, token, tls);

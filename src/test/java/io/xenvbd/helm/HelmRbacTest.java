@@ -41,7 +41,7 @@ class HelmRbacTest {
     Role role = chart.one(Role.class, Chart.FULLNAME + "-operator-leader-election");
     assertThat(role.getMetadata().getNamespace()).isEqualTo(Chart.NAMESPACE);
     assertThat(grants(role.getRules())).containsExactlyInAnyOrderElementsOf(expand(
-        "coordination.k8s.io/leases", "get create patch"));
+        "coordination.k8s.io/leases", "get create update patch"));
     RoleBinding binding = chart.one(RoleBinding.class, Chart.FULLNAME + "-operator-leader-election");
     assertThat(binding.getRoleRef().getName()).isEqualTo(role.getMetadata().getName());
     assertThat(binding.getSubjects()).singleElement().satisfies(s ->

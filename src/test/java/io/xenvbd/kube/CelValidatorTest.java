@@ -91,7 +91,9 @@ class CelValidatorTest {
         - rule: quantity('1Gi').compareTo(quantity('1024Mi')) == 0
         - rule: quantity('1.5Gi').isGreaterThan(quantity('1G'))
         - rule: quantity('2k').add(quantity('500')).asInteger() == 2500
-        - rule: quantity('500m').sign() == 1 && !quantity('500m').isInteger() && isQuantity('3Ti') && !isQuantity('3TB')
+        - rule: sign(quantity('500m')) == 1 && !quantity('500m').isInteger() && isQuantity('3Ti') && !isQuantity('3TB')
+        - rule: isQuantity('1Ei') && quantity('1Ei').compareTo(quantity('1024Pi')) == 0 && quantity('1E').isGreaterThan(quantity('999P'))
+        - rule: quantity('1e3').compareTo(quantity('1k')) == 0 && quantity('2E2').asInteger() == 200
         - rule: size(self.items) == 2 && has(self.name) && !has(self.other)
         """);
     JsonNode obj = Json.parse("{\"name\":\"x\",\"items\":[1,2]}");
