@@ -14,7 +14,8 @@
 # (suite, variant, Containerfile.base, the slimming rules), so a second run finds it with
 # `podman image exists` and skips debootstrap. Scratch space is under $XENVBD_CACHE (default
 # $HOME/.cache/xenvbd), never in the repository. The last line printed is the image's name.
-# Needs root and Debian's podman, buildah, runc and debootstrap.
+# Needs root and the Debian packages podman, runc and debootstrap (podman builds with buildah's library:
+# the buildah command is not needed).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -36,7 +37,7 @@ done
 
 for tool in podman:podman runc:runc debootstrap:debootstrap; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || {
-    echo "build-image.sh: '${tool%%:*}' is missing: install the Debian packages podman buildah runc debootstrap" >&2
+    echo "build-image.sh: '${tool%%:*}' is missing: install the Debian packages podman runc debootstrap" >&2
     exit 1
   }
 done

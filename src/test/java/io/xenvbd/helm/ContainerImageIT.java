@@ -174,6 +174,9 @@ class ContainerImageIT {
         .contains("in-container");
     assertThat(Podman.run(List.of("debugfs", "-R", "cat /etc/issue", guestImage.toString()), 60).ok().out())
         .contains("Built by the agent in a container");
+    // LoopMount is the manual recipe: losetup and mount -o loop inside the container; the superblock remembers it.
+    String header = Podman.run(List.of("dumpe2fs", "-h", guestImage.toString()), 60).ok().out();
+    assertThat(header).as("the image was loop-mounted").doesNotContainPattern("Last mount time:\\s+n/a");
     assertThat(scratch.path()).isEqualTo(images.resolve("default/scratch.img").toString());
     Podman.run(List.of("xfs_repair", "-n", scratch.path()), 120).ok();
 
