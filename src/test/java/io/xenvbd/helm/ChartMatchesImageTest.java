@@ -4,15 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
-import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.xenvbd.cli.Main;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -32,7 +29,6 @@ import picocli.CommandLine.Model.OptionSpec;
  */
 class ChartMatchesImageTest {
   private static final Pattern ENV_TWIN = Pattern.compile("\\$\\{env:([A-Za-z_][A-Za-z0-9_]*)");
-  private static final Pattern VAR_REF = Pattern.compile("\\$\\(([A-Za-z_][A-Za-z0-9_]*)\\)");
   /** Downward-API values as a kubelet would fill them in. */
   private static final Map<String, String> FIELDS = Map.of("spec.nodeName", "dom0-a", "status.hostIP", "10.0.0.5",
       "metadata.name", "xv-xenvbd-operator-0", "metadata.namespace", Chart.NAMESPACE);
@@ -74,8 +70,7 @@ class ChartMatchesImageTest {
       for (Container c : containers(r)) {
         Map<String, OptionSpec> twins = envTwins(c.getArgs().get(0));
         Map<String, String> env = resolvedEnv(c);
-        List<String> referenced = c.getEnv().stream().filter(e -> e.getValue() != null)
-            .flatMap(e -> VAR_REF.matcher(e.getValue()).results().map(m -> m.group(1))).toList();
+        List<String> referenced = PodmanPod.references(c.getEnv());
         for (String name : env.keySet()) {
           if (referenced.contains(name)) continue; // HOST_IP: only there to build $(HOST_IP) into another value
           assertThat(twins).as("%s sets %s: no option of `xenvbd %s` reads it (its twins: %s)", c.getName(), name,
@@ -178,24 +173,8 @@ class ChartMatchesImageTest {
         .orElseThrow(() -> new AssertionError(c.getName() + " declares no port " + name));
   }
 
-  /** The environment as the kubelet gives it: downward-API fields filled in, $(VAR) expanded. */
   static Map<String, String> resolvedEnv(Container c) {
-    Map<String, String> env = new LinkedHashMap<>();
-    for (EnvVar e : c.getEnv()) {
-      String value;
-      if (e.getValueFrom() != null) {
-        assertThat(e.getValueFrom().getFieldRef()).as("%s: only fieldRef values are expected", e.getName()).isNotNull();
-        value = FIELDS.get(e.getValueFrom().getFieldRef().getFieldPath());
-        assertThat(value).as("%s's field %s", e.getName(), e.getValueFrom().getFieldRef().getFieldPath()).isNotNull();
-      } else {
-        Matcher m = VAR_REF.matcher(e.getValue());
-        StringBuilder b = new StringBuilder();
-        while (m.find()) m.appendReplacement(b, Matcher.quoteReplacement(env.getOrDefault(m.group(1), m.group())));
-        value = m.appendTail(b).toString();
-      }
-      env.put(e.getName(), value);
-    }
-    return env;
+    return PodmanPod.kubeletEnv(c.getEnv(), FIELDS);
   }
 
   /** Environment twin name to option, read from the options' uninterpolated defaults (`${env:NAME:-...}`). */

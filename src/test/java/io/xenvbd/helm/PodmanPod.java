@@ -108,8 +108,15 @@ record PodmanPod(String name, String image, PodSpec pod, Map<String, String> fie
     }
   }
 
-  /** Values in order, each {@code $(NAME)} of an earlier variable expanded, as the kubelet does. */
   private void env(List<String> cmd, List<EnvVar> vars) {
+    kubeletEnv(vars, fieldRefs).forEach((name, value) -> cmd.addAll(List.of("--env", name + "=" + value)));
+  }
+
+  /**
+   * The environment as a kubelet gives it: in order, downward-API fields filled in from {@code fieldRefs},
+   * each {@code $(NAME)} of an earlier variable expanded (an unknown one stays as written).
+   */
+  static Map<String, String> kubeletEnv(List<EnvVar> vars, Map<String, String> fieldRefs) {
     Map<String, String> done = new LinkedHashMap<>();
     for (EnvVar v : vars) {
       String value;
@@ -125,8 +132,14 @@ record PodmanPod(String name, String image, PodSpec pod, Map<String, String> fie
         value = m.appendTail(b).toString();
       }
       done.put(v.getName(), value);
-      cmd.addAll(List.of("--env", v.getName() + "=" + value));
     }
+    return done;
+  }
+
+  /** Names referenced as {@code $(NAME)} in the variables' values. */
+  static List<String> references(List<EnvVar> vars) {
+    return vars.stream().filter(e -> e.getValue() != null)
+        .flatMap(e -> VAR_REF.matcher(e.getValue()).results().map(r -> r.group(1))).toList();
   }
 
   private Volume volume(String name) {
