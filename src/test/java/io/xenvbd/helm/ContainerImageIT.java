@@ -186,9 +186,27 @@ class ContainerImageIT {
         .filter(l -> l.split(" ")[1].startsWith(images + "/") || l.startsWith("/dev/loop"))).isEmpty();
     assertThat(loopDevicesUnder(root)).isEqualTo(loopsBefore);
 
+    // The container stops while a LoopMount build copies a tree: the build is rolled back or finished, never
+    // left half-built under the image's name, and its loop device and mount go with it.
+    Path big = Files.createDirectories(sources.resolveSibling("big"));
+    for (int i = 0; i < 300; i++) Files.write(big.resolve("f" + i), new byte[512 * 1024]);
+    create(DiskYaml.disk("interrupted", "512Mi", """
+        nodeName: %s
+        filesystem: ext4
+        populate: {method: LoopMount, hostPaths: [{path: %s, target: /big}]}
+        """.formatted(NODE, big)));
+    await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(100)).untilAsserted(() -> {
+      VirtualDisk d = kube.resources(VirtualDisk.class).inNamespace("default").withName("interrupted").get();
+      assertThat(d.getStatus()).isNotNull();
+      assertThat(d.getStatus().progress()).as("interrupted is building: %s", d.getStatus()).isNotNull();
+    });
     String merged = Podman.podman(60, "inspect", "--format", "{{.GraphDriver.Data.MergedDir}}", AGENT).ok().out().strip();
     assertThat(mountsUnder(Path.of(merged))).as("the container's root is mounted while it runs").isNotEmpty();
     Podman.podman(agent.gracePeriodSeconds() + 30, "stop", "-t", Long.toString(agent.gracePeriodSeconds()), AGENT).ok();
+    Path interrupted = images.resolve("default/interrupted.img");
+    System.out.println("ContainerImageIT: stopped the agent while building; the image "
+        + (Files.exists(interrupted) ? "was completed (and passes e2fsck)" : "was rolled back"));
+    if (Files.exists(interrupted)) Podman.run(List.of("e2fsck", "-fn", interrupted.toString()), 120).ok();
     assertThat(logs(AGENT)).doesNotContain("Exception in thread");
     Podman.podman(60, "rm", AGENT).ok();
 
