@@ -124,8 +124,10 @@ fi
 # rebuild with a new jar repeats only the COPY.
 previous="$(podman image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)"
 podman build --network host --build-arg "BASE_IMAGE=$base" "${jar_arg[@]}" -t "$tag" -f "$repo/Dockerfile" "$repo" >&2
-# The image the tag named before is left without a name: remove it unless a container still uses it.
-if [ -n "$previous" ] && [ "$previous" != "$(podman image inspect --format '{{.Id}}' "$tag")" ]; then
+# The image the tag named before, if no name is left on it, is of no further use (unless a container
+# still runs it: then rmi refuses, and it stays).
+if [ -n "$previous" ] && [ "$previous" != "$(podman image inspect --format '{{.Id}}' "$tag")" ] \
+   && [ "$(podman image inspect --format '{{len .RepoTags}}' "$previous" 2>/dev/null)" = 0 ]; then
   podman rmi "$previous" >/dev/null 2>&1 || true
 fi
 echo "$tag"
