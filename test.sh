@@ -11,7 +11,8 @@ need_pkgs=()
 for tool in mke2fs:e2fsprogs mkfs.xfs:xfsprogs xfs_growfs:xfsprogs losetup:mount blkid:util-linux \
             tar:tar bwrap:bubblewrap zstd:zstd xz:xz-utils gzip:gzip bzip2:bzip2 openssl:openssl \
             fallocate:util-linux debugfs:e2fsprogs \
-            qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio; do
+            qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio \
+            podman:podman runc:runc debootstrap:debootstrap; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_pkgs+=("${tool##*:}")
 done
 command -v mvn >/dev/null 2>&1 || need_pkgs+=(maven)
