@@ -37,6 +37,12 @@ public final class AgentCommand implements Callable<Integer> {
           + " (env XENVBD_ALLOW_SOURCES, colon-separated). Default: none.")
   List<Path> allowSources = new ArrayList<>();
 
+  @Option(names = "--import-dir", defaultValue = "${env:XENVBD_IMPORT_DIR}", paramLabel = "DIR",
+      description = "Directory whose image files a VirtualDisk may adopt (spec.populate.adopt.importFile names one of"
+          + " them, never a path): on the images root's filesystem, beside it, writable only by whom you trust to"
+          + " hand images to tenants (env XENVBD_IMPORT_DIR). Default: none.")
+  Path importDir;
+
   @Option(names = "--listen", defaultValue = "${env:XENVBD_LISTEN:-0.0.0.0:8443}",
       description = "address:port to bind (env XENVBD_LISTEN, default ${DEFAULT-VALUE}).")
   String listen;
@@ -137,7 +143,7 @@ public final class AgentCommand implements Callable<Integer> {
     try {
       return new AgentConfig(nodeName, imagesRoot, allowed, listenAddress(listen), advertise, tlsCert, tlsKey,
           insecurePlainHttp, token, workers, Duration.ofSeconds(heartbeatSeconds), Duration.ofSeconds(loopWaitSeconds),
-          metricsRequireToken, AgentConfig.DEFAULT_RETRY_FAILED_AFTER, urls.policy());
+          metricsRequireToken, AgentConfig.DEFAULT_RETRY_FAILED_AFTER, urls.policy(), importDir);
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
     }

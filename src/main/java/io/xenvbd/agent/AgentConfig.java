@@ -19,6 +19,7 @@ import java.util.Objects;
  *     so an operator that re-sends its desired state every reconcile sees the failure first
  * @param urls which http(s) archive URLs may be fetched ({@code --allow-url}, {@code --allow-private-host});
  *     null: none
+ * @param importDir the directory whose files a VirtualDisk may adopt ({@code --import-dir}); null: none
  */
 public record AgentConfig(
     String nodeName,
@@ -35,7 +36,8 @@ public record AgentConfig(
     Duration loopWait,
     boolean metricsRequireToken,
     Duration retryFailedAfter,
-    UrlPolicy urls) {
+    UrlPolicy urls,
+    Path importDir) {
 
   public static final Duration DEFAULT_RETRY_FAILED_AFTER = Duration.ofSeconds(30);
 
@@ -64,7 +66,21 @@ public record AgentConfig(
       Path tlsCert, Path tlsKey, boolean insecurePlainHttp, String token, int workers, Duration heartbeat,
       Duration loopWait, boolean metricsRequireToken, Duration retryFailedAfter) {
     this(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey, insecurePlainHttp, token, workers,
-        heartbeat, loopWait, metricsRequireToken, retryFailedAfter, UrlPolicy.none());
+        heartbeat, loopWait, metricsRequireToken, retryFailedAfter, UrlPolicy.none(), null);
+  }
+
+  /** No import directory. */
+  public AgentConfig(String nodeName, Path imagesRoot, List<Path> allowedSources, InetSocketAddress listen, URI advertise,
+      Path tlsCert, Path tlsKey, boolean insecurePlainHttp, String token, int workers, Duration heartbeat,
+      Duration loopWait, boolean metricsRequireToken, Duration retryFailedAfter, UrlPolicy urls) {
+    this(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey, insecurePlainHttp, token, workers,
+        heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls, null);
+  }
+
+  /** Files of {@code dir} may be adopted. */
+  public AgentConfig withImportDir(Path dir) {
+    return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
+        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls, dir);
   }
 
   /** Plain HTTP on 127.0.0.1 and any free port with the documented defaults: for tests and local mode. */
@@ -76,39 +92,39 @@ public record AgentConfig(
   /** The same configuration serving HTTPS with the given PEM certificate and key. */
   public AgentConfig withTls(Path cert, Path key) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, cert, key, false, token,
-        workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls);
+        workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls, importDir);
   }
 
   /** Bind elsewhere, and advertise {@code endpointOrNull} (null: derived from the bound address and port). */
   public AgentConfig withListen(InetSocketAddress address, URI endpointOrNull) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, address, endpointOrNull, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls);
+        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls, importDir);
   }
 
   public AgentConfig withHeartbeat(Duration every) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, every, loopWait, metricsRequireToken, retryFailedAfter, urls);
+        insecurePlainHttp, token, workers, every, loopWait, metricsRequireToken, retryFailedAfter, urls, importDir);
   }
 
   public AgentConfig withWorkers(int count) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, count, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls);
+        insecurePlainHttp, token, count, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls, importDir);
   }
 
   public AgentConfig withMetricsRequireToken(boolean required) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, required, retryFailedAfter, urls);
+        insecurePlainHttp, token, workers, heartbeat, loopWait, required, retryFailedAfter, urls, importDir);
   }
 
   public AgentConfig withRetryFailedAfter(Duration after) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, after, urls);
+        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, after, urls, importDir);
   }
 
   /** Which archive URLs this agent may fetch. */
   public AgentConfig withUrls(UrlPolicy policy) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, policy);
+        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, policy, importDir);
   }
 
   /** Never prints the token. */
@@ -118,6 +134,6 @@ public record AgentConfig(
         + ", listen=" + listen + ", advertise=" + advertise + ", tls=" + (insecurePlainHttp ? "off" : tlsCert)
         + ", workers=" + workers + ", heartbeat=" + heartbeat + ", loopWait=" + loopWait
         + ", metricsRequireToken=" + metricsRequireToken + ", allowUrls=" + urls.allowedPrefixes()
-        + ", allowPrivateHosts=" + urls.allowedPrivateHosts() + "]";
+        + ", allowPrivateHosts=" + urls.allowedPrivateHosts() + ", importDir=" + importDir + "]";
   }
 }
