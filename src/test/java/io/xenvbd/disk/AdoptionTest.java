@@ -219,7 +219,7 @@ class AdoptionTest {
     Files.writeString(tree.resolve("hostname"), "vm1\n");
     Files.writeString(tree.resolve("motd"), "made by hand\n");
     Path img = imports.resolve("vm1disk");
-    recipe(img, tree.getParent());
+    RecipeImages.make(img, tree.getParent());
     String uuid = RUN.run("blkid", "-p", "-o", "value", "-s", "UUID", img.toString()).stdout().strip();
     String before = sha256(img);
     long bytes = Files.size(img);
@@ -247,21 +247,6 @@ class AdoptionTest {
     assertThat(cat(adopted.path(), "/etc/motd")).isEqualTo("made by hand\n");
     assertThat(Files.getPosixFilePermissions(adopted.path())).hasToString("[OWNER_READ, OWNER_WRITE]");
     assertThat(engine.inspect("team-a", "vm1")).contains(adopted);
-  }
-
-  /** The recipe's commands, on a 16 MiB image: dd, mkfs -t ext3, mount -o loop, cp -ax, mkdir, umount. */
-  static void recipe(Path img, Path tree) throws IOException {
-    Path mnt = Files.createDirectories(img.resolveSibling("../mnt-" + System.nanoTime()).normalize());
-    RUN.run("dd", "if=/dev/zero", "of=" + img, "bs=1k", "seek=16k", "count=1", "status=none");
-    RUN.run("mkfs", "-t", "ext3", "-F", "-q", img.toString());
-    RUN.run("mount", "-o", "loop", img.toString(), mnt.toString());
-    try {
-      RUN.run("cp", "-ax", tree + "/.", mnt + "/");
-      RUN.run("mkdir", "-p", mnt + "/proc", mnt + "/sys", mnt + "/home", mnt + "/tmp");
-    } finally {
-      RUN.run("umount", mnt.toString()); // "this is important!"
-      Files.delete(mnt);
-    }
   }
 
   @Test

@@ -143,8 +143,8 @@ final class FakeNode implements AgentClient {
     Image i = images.get(key);
     if (i == null) return;
     if (!i.uid.equals(uid)) throw new AgentException(ErrorCodes.NOT_OWNER, 409, "image " + key + " belongs to uid " + i.uid);
-    images.remove(key);
-    released.add(key);
+    released.add(key); // kept, and refused to any new owner, as the real agent does
+    images.put(key, new Image("released:" + i.uid, i.capacity, i.target, i.stagesLeft, i.phase, i.uuid, i.error, i.inUse));
   }
 
   private DiskState state(String ns, String disk, Image i) {
