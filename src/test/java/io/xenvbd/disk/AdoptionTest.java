@@ -291,6 +291,28 @@ class AdoptionTest {
   }
 
   @Test
+  void anImportFileAProcessHoldsOpenIsRefusedAndStaysWhereItWas() throws IOException {
+    Path root = tmp.resolve("open/images");
+    Path imports = Files.createDirectories(tmp.resolve("open/import"));
+    Path file = imports.resolve("busy");
+    RUN.run("truncate", "-s", "16M", file.toString());
+    DiskEngine engine = engine(root, imports);
+    try (var held = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ)) {
+      assertThatThrownBy(() -> engine.build(in("team-a", "b", "uid-b", adopting("16Mi", Filesystem.none,
+          imported("busy"))), ProgressListener.NONE))
+          .isInstanceOfSatisfying(DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse))
+          .hasMessageContaining(ProcessHandle.current().pid() + " (");
+    }
+    assertThat(file).exists();
+    // Once nobody holds it, a raw file is adopted as a raw disk.
+    ImageInfo raw = engine.build(in("team-a", "b", "uid-b", adopting("16Mi", Filesystem.none, imported("busy"))),
+        ProgressListener.NONE);
+    assertThat(raw.filesystemUuid()).isNull();
+    assertThat(raw.capacityBytes()).isEqualTo(16L << 20);
+    assertThat(file).doesNotExist();
+  }
+
+  @Test
   void anImportFileOnAnotherFilesystemIsRefusedNotCopied() throws IOException {
     Path shm = Path.of("/dev/shm");
     org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(shm));
