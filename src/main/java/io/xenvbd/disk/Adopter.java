@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -135,33 +134,33 @@ final class Adopter {
     Path source = importDir.resolve(file);
     try (FileLocks.Held held = locks.importFile(file, "another VirtualDisk is adopting the import file " + file
         + " right now: an image goes to one VirtualDisk only; adopt another file, or build a new disk")) {
-      Map<String, Object> seen = lstat(source, file);
-      requireLoneRegularFile(seen, file);
-      requireSameFilesystem(seen, file);
+      Map<String, Object> seen = ImportFiles.lstat(source, file);
+      ImportFiles.requireLoneRegularFile(seen, file);
+      ImportFiles.requireSameFilesystem(paths.root(), seen, file);
       Guards.refuseInUse(loops, mounts, source, "adopt");
       Path parked = paths.under(paths.root().resolve(ImagePaths.PARKED_PREFIX + file));
       if (Files.exists(parked, LinkOption.NOFOLLOW_LINKS)) {
         throw new DiskException(ErrorCode.ImageInUse, "an adoption of the import file " + file + " was interrupted and"
             + " its file waits in the images root; restart the agent (it puts the file back) and retry");
       }
-      move(source, parked); // rename(2) moves the entry itself: no link is followed, no FIFO or device opened
+      ImportFiles.move(source, parked); // rename(2) moves the entry itself: no link is followed, no FIFO or device opened
       try {
-        Map<String, Object> now = lstat(parked, file);
+        Map<String, Object> now = ImportFiles.lstat(parked, file);
         if (!now.get("dev").equals(seen.get("dev")) || !now.get("ino").equals(seen.get("ino"))) {
           throw new DiskException(ErrorCode.SourceNotAllowed, "the import file " + file + " was replaced while it was"
               + " being adopted: nothing was taken; leave it alone and retry");
         }
-        requireLoneRegularFile(now, file);
+        ImportFiles.requireLoneRegularFile(now, file);
         Guards.refuseInUse(loops, mounts, parked, "adopt");
         Identity id = identify(parked, req);
         Path target = paths.image(req.namespace(), req.name());
         paths.privateDirectory(target.getParent());
-        takeOwnership(parked);
+        ImportFiles.takeOwnership(paths.root(), parked);
         ImageMetadata adopted = metadata(req, id, Instant.now());
         publisher.publish(parked, target, paths.metadata(req.namespace(), req.name()), adopted);
         return adopted;
       } catch (RuntimeException e) {
-        putBack(parked, source);
+        ImportFiles.putBack(parked, source);
         throw e;
       }
     }
@@ -211,92 +210,6 @@ final class Adopter {
   private static ImageMetadata metadata(DiskRequest req, Identity id, Instant createdAt) {
     return new ImageMetadata(1, req.namespace(), req.name(), req.uid(), req.specDigest(), id.filesystem().name(),
         id.uuid(), id.bytes(), createdAt, Instant.now());
-  }
-
-  private static Map<String, Object> lstat(Path p, String file) {
-    try {
-      return Files.readAttributes(p, "unix:mode,nlink,dev,ino,uid,gid", LinkOption.NOFOLLOW_LINKS);
-    } catch (java.nio.file.NoSuchFileException e) {
-      throw new DiskException(ErrorCode.NotFound, "the import directory has no file " + file + ": ask the node's"
-          + " admin to put it there, or check spec.populate.adopt.importFile");
-    } catch (IOException e) {
-      throw Io.wrap(e, "reading the import file " + file);
-    }
-  }
-
-  private static void requireLoneRegularFile(Map<String, Object> a, String file) {
-    int type = (Integer) a.get("mode") & 0170000;
-    if (type != 0100000) {
-      String kind = switch (type) {
-        case 0120000 -> "a symbolic link";
-        case 0040000 -> "a directory";
-        case 0010000 -> "a FIFO";
-        case 0060000 -> "a block device";
-        case 0020000 -> "a character device";
-        case 0140000 -> "a socket";
-        default -> "not a regular file";
-      };
-      throw new DiskException(ErrorCode.SourceNotAllowed, "the import file " + file + " is " + kind + ", not a regular"
-          + " file: only an image file itself can be adopted; ask the node's admin to put the file there, not a link"
-          + " or a special file");
-    }
-    if ((Integer) a.get("nlink") != 1) {
-      throw new DiskException(ErrorCode.SourceNotAllowed, "the import file " + file + " has " + a.get("nlink")
-          + " hard links: it is also another file of this node, which adoption would hand to a guest; ask the node's"
-          + " admin to copy it (cp --sparse=always) or remove the other links");
-    }
-  }
-
-  private void requireSameFilesystem(Map<String, Object> a, String file) {
-    Object rootDev;
-    try {
-      rootDev = Files.getAttribute(paths.root(), "unix:dev", LinkOption.NOFOLLOW_LINKS);
-    } catch (IOException e) {
-      throw Io.wrap(e, "reading the images root " + paths.root());
-    }
-    if (!rootDev.equals(a.get("dev"))) {
-      throw new DiskException(ErrorCode.SourceNotAllowed, "the import file " + file + " is on another filesystem than"
-          + " the images root " + paths.root() + ", and adoption moves a file, never copies it: ask the node's admin"
-          + " to put the import directory on the images root's filesystem (--import-dir)");
-    }
-  }
-
-  /** The adopted file belongs to whoever owns the images root, readable by nobody else (its mode only changes). */
-  private void takeOwnership(Path image) {
-    try {
-      Map<String, Object> root = Files.readAttributes(paths.root(), "unix:uid,gid", LinkOption.NOFOLLOW_LINKS);
-      Map<String, Object> file = Files.readAttributes(image, "unix:uid,gid", LinkOption.NOFOLLOW_LINKS);
-      if (!root.get("uid").equals(file.get("uid"))) Files.setAttribute(image, "unix:uid", root.get("uid"), LinkOption.NOFOLLOW_LINKS);
-      if (!root.get("gid").equals(file.get("gid"))) Files.setAttribute(image, "unix:gid", root.get("gid"), LinkOption.NOFOLLOW_LINKS);
-      Formatter.privateFile(image);
-    } catch (IOException e) {
-      throw Io.wrap(e, "taking over " + image);
-    }
-  }
-
-  /** A refused import goes back where the admin put it (unless something new took its name meanwhile). */
-  static void putBack(Path parked, Path source) {
-    Uninterruptible.run("put back", () -> {
-      try {
-        if (Files.exists(parked, LinkOption.NOFOLLOW_LINKS) && !Files.exists(source, LinkOption.NOFOLLOW_LINKS)) {
-          Files.move(parked, source, StandardCopyOption.ATOMIC_MOVE);
-        }
-      } catch (IOException ignored) {
-        // the agent puts it back at its next start
-      }
-    });
-  }
-
-  private static void move(Path from, Path to) {
-    try {
-      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
-    } catch (java.nio.file.AtomicMoveNotSupportedException e) {
-      throw new DiskException(ErrorCode.SourceNotAllowed, "the import file " + from.getFileName() + " is on another"
-          + " filesystem than the images root, and adoption never copies: put the import directory on the images"
-          + " root's filesystem");
-    } catch (IOException e) {
-      throw Io.wrap(e, "moving " + from + " to " + to);
-    }
   }
 
   private static long size(Path p) {

@@ -60,7 +60,7 @@ final class Housekeeping {
     // import files an interrupted adoption took go back where the admin put them
     for (Path p : list().parked()) {
       String file = p.getFileName().toString().substring(ImagePaths.PARKED_PREFIX.length());
-      if (importDir != null && !file.isEmpty()) Adopter.putBack(p, importDir.resolve(file));
+      if (importDir != null && !file.isEmpty()) ImportFiles.putBack(p, importDir.resolve(file));
     }
     for (Path p : list().leftovers()) {
       mounter.release(p, p);
