@@ -126,6 +126,6 @@ public record Populate(
 
       @JsonPropertyDescription("Name of a file in the node agent's import directory (--import-dir, chosen by the node's admin): a plain file name, never a path. It must be a regular file with one link, on the images root's filesystem, and in use by nobody.")
       @Pattern(Validation.IMPORT_FILE)
-      @Size(max = Validation.MAX_PATH_COMPONENT)
+      @Size(max = Validation.MAX_IMPORT_FILE)
       String importFile) {}
 }

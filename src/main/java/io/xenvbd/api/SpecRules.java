@@ -136,9 +136,10 @@ public final class SpecRules {
     }
     if (a.importFile() != null) {
       String f = a.importFile();
-      if (f.getBytes(StandardCharsets.UTF_8).length > Validation.MAX_PATH_COMPONENT || !IMPORT_FILE.matcher(f).matches()) {
+      if (f.length() > Validation.MAX_IMPORT_FILE || !IMPORT_FILE.matcher(f).matches()) {
         return "spec.populate.adopt.importFile " + quote(f) + " must be one plain file name in the node's import"
-            + " directory (letters, digits, '.', '_' and '-', not starting with '.'), never a path: no '/' and no '..'";
+            + " directory (letters, digits, '.', '_' and '-', not starting with '.', at most " + Validation.MAX_IMPORT_FILE
+            + " characters), never a path: no '/' and no '..'";
       }
       if (spec.nodeName() == null || spec.nodeName().isEmpty()) {
         return "spec.populate.adopt.importFile needs spec.nodeName: name the dom0 node whose import directory holds "

@@ -71,6 +71,8 @@ public final class Validation {
   public static final String NAMESPACE = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
   /** An import file: one plain name in the node's import directory, never a path (no '/', never '.' or '..'). */
   public static final String IMPORT_FILE = "^[A-Za-z0-9_][A-Za-z0-9._-]*$";
+  /** At most this long: the agent parks it as {@code .import-<name>}, which must stay within NAME_MAX (255). */
+  public static final int MAX_IMPORT_FILE = 240;
   /** A filesystem UUID as blkid prints it for ext2/3/4 and xfs. */
   public static final String FILESYSTEM_UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
   public static final String ADOPT_ONE =

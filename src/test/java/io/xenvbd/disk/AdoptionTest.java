@@ -313,6 +313,21 @@ class AdoptionTest {
   }
 
   @Test
+  void anXfsImageIsIdentifiedAndCheckedReadOnlyAndAdopted() throws IOException {
+    Path root = tmp.resolve("xfs/images");
+    Path imports = Files.createDirectories(tmp.resolve("xfs/import"));
+    Path file = imports.resolve("data.xfs");
+    RUN.run("truncate", "-s", "300M", file.toString());
+    RUN.run("mkfs.xfs", "-q", file.toString());
+    String uuid = RUN.run("blkid", "-p", "-o", "value", "-s", "UUID", file.toString()).stdout().strip();
+    String before = sha256(file);
+    ImageInfo adopted = engine(root, imports).build(in("team-a", "data", "uid-data", adopting("300Mi", Filesystem.xfs,
+        imported("data.xfs"))), ProgressListener.NONE);
+    assertThat(adopted.filesystemUuid()).isEqualTo(uuid);
+    assertThat(sha256(adopted.path())).isEqualTo(before);
+  }
+
+  @Test
   void anImportFileOnAnotherFilesystemIsRefusedNotCopied() throws IOException {
     Path shm = Path.of("/dev/shm");
     org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(shm));
