@@ -69,7 +69,7 @@ public final class Agent implements AutoCloseable {
       if (p != null) kept.add(p.toAbsolutePath().normalize().getParent());
     }
     DiskEngine engine = new DiskEngine(new EngineConfig(defaults.imagesRoot(), defaults.allowedSources(),
-        config.loopWait(), defaults.commandTimeout(), config.urls(), kept));
+        config.loopWait(), defaults.commandTimeout(), config.urls(), kept, config.importDir()));
     List<Path> cleaned = engine.recover(); // first takes the images root, or refuses: another agent has it
     if (!cleaned.isEmpty()) LOG.info("removed {} leftovers of interrupted builds: {}", cleaned.size(), cleaned);
 
@@ -93,6 +93,14 @@ public final class Agent implements AutoCloseable {
     }
     LOG.info("agent for node {} serving at {} ({})", config.nodeName(), endpoint, config);
     return new Agent(engine, disks, server, registrar, endpoint);
+  }
+
+  /**
+   * Releases every image whose owner uid is not in {@code liveUids} (local mode at start, whose API
+   * forgot the VirtualDisks of its last run) and returns how many released images there are now.
+   */
+  public int releaseAllBut(java.util.Set<String> liveUids) {
+    return engine.releaseAllBut(liveUids);
   }
 
   /** Where clients reach this agent (the advertised endpoint, or one derived from the bound port). */

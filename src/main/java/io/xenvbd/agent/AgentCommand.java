@@ -36,6 +36,12 @@ public final class AgentCommand implements Callable<Integer> {
           + " (env XENVBD_ALLOW_SOURCES, colon-separated). Default: none.")
   List<Path> allowSources = new ArrayList<>();
 
+  @Option(names = "--import-dir", defaultValue = "${env:XENVBD_IMPORT_DIR}", paramLabel = "DIR",
+      description = "Directory whose image files a VirtualDisk may adopt (spec.populate.adopt.importFile names one of"
+          + " them, never a path): on the images root's filesystem, beside it, writable only by whom you trust to"
+          + " hand images to tenants (env XENVBD_IMPORT_DIR). Default: none.")
+  Path importDir;
+
   @Option(names = "--listen", defaultValue = "${env:XENVBD_LISTEN:-0.0.0.0:8443}",
       description = "address:port to bind (env XENVBD_LISTEN, default ${DEFAULT-VALUE}).")
   String listen;
@@ -145,6 +151,7 @@ public final class AgentCommand implements Callable<Integer> {
           .loopWait(Duration.ofSeconds(loopWaitSeconds))
           .metricsRequireToken(metricsRequireToken)
           .urls(urls.policy())
+          .importDir(importDir)
           .build();
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());

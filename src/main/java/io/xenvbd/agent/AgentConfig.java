@@ -20,6 +20,7 @@ import java.util.Objects;
  *     so an operator that re-sends its desired state every reconcile sees the failure first
  * @param urls which http(s) archive URLs may be fetched ({@code --allow-url}, {@code --allow-private-host});
  *     null: none
+ * @param importDir the directory whose files a VirtualDisk may adopt ({@code --import-dir}); null: none
  */
 public record AgentConfig(
     String nodeName,
@@ -36,7 +37,8 @@ public record AgentConfig(
     Duration loopWait,
     boolean metricsRequireToken,
     Duration retryFailedAfter,
-    UrlPolicy urls) {
+    UrlPolicy urls,
+    Path importDir) {
 
   public static final Duration DEFAULT_RETRY_FAILED_AFTER = Duration.ofSeconds(30);
   /** The defaults of the builder and of the agent's flags alike (the flags name these constants). */
@@ -84,7 +86,7 @@ public record AgentConfig(
   public Builder toBuilder() {
     return builder(nodeName, imagesRoot, token).allowedSources(allowedSources).listen(listen).advertise(advertise)
         .tls(tlsCert, tlsKey).insecurePlainHttp(insecurePlainHttp).workers(workers).heartbeat(heartbeat)
-        .loopWait(loopWait).metricsRequireToken(metricsRequireToken).retryFailedAfter(retryFailedAfter).urls(urls);
+        .loopWait(loopWait).metricsRequireToken(metricsRequireToken).retryFailedAfter(retryFailedAfter).urls(urls).importDir(importDir);
   }
 
   /** Named settings with the defaults in one place; {@link #build} checks them. */
@@ -104,6 +106,7 @@ public record AgentConfig(
     private boolean metricsRequireToken;
     private Duration retryFailedAfter = DEFAULT_RETRY_FAILED_AFTER;
     private UrlPolicy urls = UrlPolicy.none();
+    private Path importDir;
 
     private Builder(String nodeName, Path imagesRoot, String token) {
       this.nodeName = nodeName;
@@ -178,10 +181,17 @@ public record AgentConfig(
       return this;
     }
 
+    /** The directory whose files a VirtualDisk may adopt ({@code --import-dir}). Default: none. */
+    public Builder importDir(Path value) {
+      importDir = value;
+      return this;
+    }
+
     /** @throws IllegalArgumentException with a message naming the flag to change */
     public AgentConfig build() {
       return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-          insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls);
+          insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls,
+          importDir);
     }
   }
 
@@ -192,6 +202,6 @@ public record AgentConfig(
         + ", listen=" + listen + ", advertise=" + advertise + ", tls=" + (insecurePlainHttp ? "off" : tlsCert)
         + ", workers=" + workers + ", heartbeat=" + heartbeat + ", loopWait=" + loopWait
         + ", metricsRequireToken=" + metricsRequireToken + ", allowUrls=" + urls.allowedPrefixes()
-        + ", allowPrivateHosts=" + urls.allowedPrivateHosts() + "]";
+        + ", allowPrivateHosts=" + urls.allowedPrivateHosts() + ", importDir=" + importDir + "]";
   }
 }

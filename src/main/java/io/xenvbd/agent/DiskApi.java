@@ -34,9 +34,17 @@ final class DiskApi {
       return;
     }
     String[] parts = path.split("/", -1);
+    if (parts.length == 6 && parts[2].equals("disks") && parts[5].equals("release")) {
+      // protocol 4: the VirtualDisk went with reclaimPolicy Retain
+      if (!method.equals("POST")) throw notAllowed(method, path, "POST");
+      validate(parts[3], parts[4]);
+      disks.release(parts[3], parts[4], queryParameter(exchange, "uid"));
+      Exchanges.sendEmpty(exchange, 204);
+      return;
+    }
     if (parts.length != 5 || !parts[2].equals("disks")) {
       throw new ApiError(404, ErrorCodes.NOT_FOUND, "no such path " + path
-          + ": the agent serves /v1/node and /v1/disks/{namespace}/{name}");
+          + ": the agent serves /v1/node, /v1/disks/{namespace}/{name} and /v1/disks/{namespace}/{name}/release");
     }
     String namespace = parts[3];
     String name = parts[4];

@@ -118,20 +118,7 @@ final class DiskService implements AutoCloseable {
     String key = namespace + "/" + name;
     Instant start = Instant.now();
     synchronized (lock(key)) {
-      Operation current = operations.get(key);
-      if (current != null && current.running()) {
-        requireOwner(current.request.uid(), uid, key);
-        pool.cancel(current, Operation.Stop.delete);
-        try {
-          current.finished.get(CANCEL_WAIT.toSeconds(), TimeUnit.SECONDS);
-        } catch (TimeoutException e) {
-          throw new ApiError(409, ErrorCodes.IMAGE_IN_USE, "disk " + key + " is still stopping its " + current.kind
-              + "; retry the delete in a few seconds");
-        } catch (Exception e) {
-          Thread.currentThread().interrupt();
-          throw new ApiError(503, ErrorCodes.INTERNAL, "interrupted while stopping the " + current.kind + " of " + key);
-        }
-      }
+      stopRunning(key, uid, "delete");
       try {
         engine.delete(namespace, name, uid);
         metrics.operation("delete", "success", Duration.between(start, Instant.now()));
@@ -140,6 +127,38 @@ final class DiskService implements AutoCloseable {
         throw e;
       }
       operations.remove(key);
+    }
+  }
+
+  /**
+   * The VirtualDisk went with reclaimPolicy Retain: its image is kept and marked released. A running
+   * build or resize of the same owner is stopped first, as for a delete (a build has published nothing,
+   * so there is nothing to keep; a stopped resize leaves the image at its old, recorded size).
+   */
+  void release(String namespace, String name, String uid) {
+    if (uid == null || uid.isBlank()) throw ApiError.badRequest("query parameter uid is required: the owning VirtualDisk's metadata.uid");
+    String key = namespace + "/" + name;
+    synchronized (lock(key)) {
+      stopRunning(key, uid, "release");
+      engine.release(namespace, name, uid);
+      operations.remove(key);
+    }
+  }
+
+  /** Stops the disk's running operation (same owner only) and waits for it, before a delete or release. */
+  private void stopRunning(String key, String uid, String what) {
+    Operation current = operations.get(key);
+    if (current == null || !current.running()) return;
+    requireOwner(current.request.uid(), uid, key);
+    pool.cancel(current, Operation.Stop.delete);
+    try {
+      current.finished.get(CANCEL_WAIT.toSeconds(), TimeUnit.SECONDS);
+    } catch (TimeoutException e) {
+      throw new ApiError(409, ErrorCodes.IMAGE_IN_USE, "disk " + key + " is still stopping its " + current.kind
+          + "; retry the " + what + " in a few seconds");
+    } catch (Exception e) {
+      Thread.currentThread().interrupt();
+      throw new ApiError(503, ErrorCodes.INTERNAL, "interrupted while stopping the " + current.kind + " of " + key);
     }
   }
 

@@ -16,6 +16,12 @@ final class TailorRules {
   private static final Pattern MOUNT_POINT = Pattern.compile(Validation.FSTAB_MOUNT_POINT);
   private static final Pattern MODE = Pattern.compile(Validation.FILE_MODE);
 
+  /** Whether {@code t} (may be null) writes anything into the image. */
+  static boolean writes(Tailor t) {
+    return t != null && ((t.hostname() != null && !t.hostname().isEmpty())
+        || (t.fstab() != null && !t.fstab().isEmpty()) || (t.files() != null && !t.files().isEmpty()));
+  }
+
   static String violation(Tailor t) {
     if (t.hostname() != null && (t.hostname().length() > Validation.MAX_NAME || !HOSTNAME.matcher(t.hostname()).matches())) {
       return "spec.tailor.hostname " + SpecRules.quote(t.hostname()) + " is not a valid hostname"

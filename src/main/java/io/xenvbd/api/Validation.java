@@ -79,6 +79,18 @@ public final class Validation {
       + " for ext3 and ext4 (a smaller one has no room for its journal): raise spec.size or choose ext2";
   public static final String EXT2_TOO_SMALL = "spec.size must be at least " + EXT2_MIN_SIZE
       + " for ext2 (mke2fs makes no smaller filesystem): raise spec.size";
+  /** A namespace: a DNS-1123 label. */
+  public static final String NAMESPACE = DNS1123_LABEL;
+  /** An import file: one plain name in the node's import directory, never a path (no '/', never '.' or '..'). */
+  public static final String IMPORT_FILE = "^[A-Za-z0-9_][A-Za-z0-9._-]*$";
+  /** At most this long: the agent parks it as {@code .import-<name>}, which must stay within NAME_MAX (255). */
+  public static final int MAX_IMPORT_FILE = 240;
+  /** A filesystem UUID as blkid prints it for ext2/3/4 and xfs. */
+  public static final String FILESYSTEM_UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+  public static final String ADOPT_ONE =
+      "spec.populate.adopt names exactly one image: give one of name, uuid or importFile";
+  public static final String ADOPT_EXCLUSIVE = "spec.populate.adopt takes an image as it is: leave out"
+      + " hostPaths, archive, cloneFrom, createDirs and spec.tailor (adoption never writes into the image)";
   public static final String CLONE_EXCLUSIVE =
       "populate.cloneFrom copies a whole image and cannot be combined with archive or hostPaths";
 

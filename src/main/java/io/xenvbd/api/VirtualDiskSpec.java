@@ -61,7 +61,7 @@ public record VirtualDiskSpec(
     @Default("false")
     Boolean preallocate,
 
-    @JsonPropertyDescription("What happens to the image when the VirtualDisk is deleted: Delete removes it from the node, Retain keeps it (it is then reported as an orphan on its Dom0Node).")
+    @JsonPropertyDescription("What happens to the image when the VirtualDisk is deleted: Delete removes it from the node, Retain keeps it, marked released with its former owner's namespace, name and uid: its Dom0Node lists it in status.released, and a new VirtualDisk of the same namespace can take it back with spec.populate.adopt.")
     @Default("Delete")
     ReclaimPolicy reclaimPolicy) {
 

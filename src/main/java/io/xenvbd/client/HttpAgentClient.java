@@ -161,6 +161,12 @@ public final class HttpAgentClient implements AgentClient {
   }
 
   @Override
+  public void releaseDisk(String namespace, String name, String uid) {
+    String query = "?uid=" + URLEncoder.encode(uid == null ? "" : uid, StandardCharsets.UTF_8);
+    send(request(diskPath(namespace, name) + "/release" + query).POST(HttpRequest.BodyPublishers.noBody()));
+  }
+
+  @Override
   public String toString() {
     return "HttpAgentClient[" + endpoint + "]";
   }

@@ -4,14 +4,20 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
-/** Engine configuration, read once. */
+/**
+ * Engine configuration, read once.
+ *
+ * @param importDir the directory whose files may be adopted (spec.populate.adopt.importFile), on the
+ *     images root's filesystem and apart from it; null: none (the default)
+ */
 public record EngineConfig(
     Path imagesRoot,
     List<Path> allowedSources,
     Duration loopWait,
     Duration commandTimeout,
     UrlPolicy urls,
-    List<Path> protectedPaths) {
+    List<Path> protectedPaths,
+    Path importDir) {
 
   public EngineConfig {
     if (imagesRoot == null) throw new IllegalArgumentException("imagesRoot is required");
@@ -23,6 +29,17 @@ public record EngineConfig(
     if (urls == null) urls = UrlPolicy.none();
     protectedPaths = protectedPaths == null ? List.of()
         : protectedPaths.stream().map(p -> p.toAbsolutePath().normalize()).toList();
+    if (importDir != null) importDir = importDir.toAbsolutePath().normalize();
+  }
+
+  public EngineConfig(Path imagesRoot, List<Path> allowedSources, Duration loopWait, Duration commandTimeout,
+                      UrlPolicy urls, List<Path> protectedPaths) {
+    this(imagesRoot, allowedSources, loopWait, commandTimeout, urls, protectedPaths, null);
+  }
+
+  /** The same, adopting files from {@code dir}. */
+  public EngineConfig withImportDir(Path dir) {
+    return new EngineConfig(imagesRoot, allowedSources, loopWait, commandTimeout, urls, protectedPaths, dir);
   }
 
   public EngineConfig(Path imagesRoot, List<Path> allowedSources, Duration loopWait, Duration commandTimeout,

@@ -117,6 +117,35 @@ public final class Formatter {
     }
   }
 
+  /**
+   * What blkid finds in an image (TYPE, UUID, ...; empty when it finds no filesystem), read with the
+   * image bound read-only in the sandbox.
+   */
+  public java.util.Map<String, String> probe(Path image) {
+    CommandRunner.Result r = sandbox.onImageReadOnly(image, List.of("blkid", "-p", "-o", "export", Sandbox.IMAGE),
+        java.time.Duration.ofMinutes(1));
+    java.util.Map<String, String> tags = new java.util.LinkedHashMap<>();
+    if (r.exitCode() == 2) return tags; // nothing found
+    if (!r.ok()) throw CommandRunner.failure(r);
+    for (String line : r.stdout().split("\n")) {
+      int eq = line.indexOf('=');
+      if (eq > 0) tags.put(line.substring(0, eq), line.substring(eq + 1).strip());
+    }
+    return tags;
+  }
+
+  /** {@link #check}, with the image bound read-only: nothing the tool does can change it. */
+  public void checkReadOnly(Path image, Filesystem fs) {
+    List<String> cmd = switch (fs) {
+      case none -> null;
+      case xfs -> List.of("xfs_repair", "-n", "-f", Sandbox.IMAGE);
+      default -> List.of("e2fsck", "-f", "-n", Sandbox.IMAGE);
+    };
+    if (cmd == null) return;
+    CommandRunner.Result r = sandbox.onImageReadOnly(image, cmd, runner.defaultTimeout());
+    if (!r.ok()) throw CommandRunner.failure(r);
+  }
+
   /** The filesystem UUID as the guest's blkid sees it, or null for a raw image. */
   public String uuid(Path image, Filesystem fs) {
     if (fs == Filesystem.none) return null;

@@ -95,7 +95,7 @@ final class ImageBuilder {
       progress.stage("Publish", 95, 100);
       Instant now = Instant.now();
       ImageMetadata meta = new ImageMetadata(1, req.namespace(), req.name(), req.uid(), req.specDigest(),
-          fs.name(), actualUuid, req.sizeBytes(), now, now, clone);
+          fs.name(), actualUuid, req.sizeBytes(), now, now, clone, null);
       publisher.publish(temp, image, paths.metadata(req.namespace(), req.name()), meta);
       progress.done();
       return meta;

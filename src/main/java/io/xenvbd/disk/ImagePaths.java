@@ -21,6 +21,11 @@ import java.util.Set;
 public final class ImagePaths {
   static final String IMAGE_SUFFIX = ".img";
   static final String META_SUFFIX = ".img.json";
+  /**
+   * An import file being adopted waits directly under the root as {@code .import-<file name>}: never a
+   * temporary name (recover() puts it back in the import directory instead of deleting it).
+   */
+  static final String PARKED_PREFIX = ".import-";
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final Set<PosixFilePermission> PRIVATE_DIR =
       PosixFilePermissions.fromString("rwx------");
@@ -94,7 +99,7 @@ public final class ImagePaths {
   }
 
   static boolean isTempName(String fileName) {
-    return fileName.startsWith(".") && fileName.contains(".tmp");
+    return fileName.startsWith(".") && fileName.contains(".tmp") && !fileName.startsWith(PARKED_PREFIX);
   }
 
   /** Refuses any path that does not stay under the images root after normalising. */

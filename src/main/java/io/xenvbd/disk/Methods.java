@@ -37,7 +37,8 @@ final class Methods {
       throw new DiskException(ErrorCode.NotFound, "cloneFrom '" + src + "': no published image " + image
           + " on this node: wait until that VirtualDisk is Ready, or clone one that is on the same node");
     }
-    if (req.cloneSourceUid() != null && !req.cloneSourceUid().equals(meta.get().ownerUid())) {
+    if (meta.get().released() != null
+        || (req.cloneSourceUid() != null && !req.cloneSourceUid().equals(meta.get().ownerUid()))) {
       // another VirtualDisk's image under the source's name: one deleted (and retained), or recreated
       throw new DiskException(ErrorCode.NotFound, "cloneFrom '" + src + "': the image " + image + " on this node"
           + " is not the one of the VirtualDisk " + src + " that is Ready now (a VirtualDisk of that name was deleted"

@@ -70,7 +70,20 @@ final class Sandbox {
    * reading a staging tree whose files a tenant made unreadable.
    */
   CommandRunner.Result onImage(Path image, Path staging, List<String> command, Duration timeout) {
-    List<String> cmd = new ArrayList<>(List.of("--bind", image.toString(), IMAGE));
+    return onImage(image, staging, command, timeout, false);
+  }
+
+  /**
+   * As {@link #onImage}, with the image bound read-only: for the probes and checks of an image being
+   * adopted, which must not change a byte of it whatever the tool (or a crafted filesystem) tries.
+   */
+  CommandRunner.Result onImageReadOnly(Path image, List<String> command, Duration timeout) {
+    return onImage(image, null, command, timeout, true);
+  }
+
+  private CommandRunner.Result onImage(Path image, Path staging, List<String> command, Duration timeout,
+                                       boolean readOnly) {
+    List<String> cmd = new ArrayList<>(List.of(readOnly ? "--ro-bind" : "--bind", image.toString(), IMAGE));
     if (staging != null) cmd.addAll(List.of("--ro-bind", staging.toString(), STAGING));
     cmd.addAll(List.of("--setenv", "EXT2FS_NO_MTAB_OK", "1"));
     // resize2fs leaves new inode tables to the kernel's lazy init only where the kernel says it has one.

@@ -31,6 +31,27 @@ class CelValidatorTest {
     return vd;
   }
 
+  static ObjectNode adopting(String adoptJson, String extraPopulateJson) {
+    ObjectNode vd = disk("1Gi", "ext3", "n1");
+    String populate = "{\"adopt\": " + adoptJson + (extraPopulateJson == null ? "" : ", " + extraPopulateJson) + "}";
+    ((ObjectNode) vd.get("spec")).set("populate", Json.parseYaml(populate));
+    return vd;
+  }
+
+  @Test
+  void adoptionNamesExactlyOneImageAndNoOtherSource() {
+    assertThat(cel.validate(schema, adopting("{\"name\": \"web\"}", null), null)).isEmpty();
+    assertThat(cel.validate(schema, adopting("{\"importFile\": \"vm1disk\"}", null), null)).isEmpty();
+    assertThat(cel.validate(schema, adopting("{\"name\": \"web\", \"importFile\": \"vm1disk\"}", null), null))
+        .extracting(FieldError::detail).singleElement().asString().contains("names exactly one image");
+    assertThat(cel.validate(schema, adopting("{}", null), null))
+        .extracting(FieldError::detail).singleElement().asString().contains("names exactly one image");
+    assertThat(cel.validate(schema, adopting("{\"namespace\": \"ns1\", \"uuid\": \"0b6b2a6e-3f7c-4d3e-9a52-5e1b1c2d3e4f\"}",
+        null), null)).extracting(FieldError::detail).singleElement().asString().contains("goes with adopt.name");
+    assertThat(cel.validate(schema, adopting("{\"name\": \"web\"}", "\"createDirs\": [\"/tmp\"]"), null))
+        .extracting(FieldError::detail).singleElement().asString().contains("takes an image as it is");
+  }
+
   @Test
   void transitionRulesAreNotRunOnCreate() {
     assertThat(cel.validate(schema, disk("1Gi", "ext4", null), null)).isEmpty();

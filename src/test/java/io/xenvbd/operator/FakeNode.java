@@ -133,6 +133,20 @@ final class FakeNode implements AgentClient {
     images.remove(key);
   }
 
+  /** Released images, by namespace/name: kept, no longer owned. */
+  final java.util.Set<String> released = ConcurrentHashMap.newKeySet();
+
+  @Override
+  public synchronized void releaseDisk(String ns, String disk, String uid) {
+    reachable();
+    String key = ns + "/" + disk;
+    Image i = images.get(key);
+    if (i == null) return;
+    if (!i.uid.equals(uid)) throw new AgentException(ErrorCodes.NOT_OWNER, 409, "image " + key + " belongs to uid " + i.uid);
+    released.add(key); // kept, and refused to any new owner, as the real agent does
+    images.put(key, new Image("released:" + i.uid, i.capacity, i.target, i.stagesLeft, i.phase, i.uuid, i.error, i.inUse));
+  }
+
   private DiskState state(String ns, String disk, Image i) {
     boolean built = i.capacity > 0;
     int done = Math.max(0, stagesPerBuild - i.stagesLeft);

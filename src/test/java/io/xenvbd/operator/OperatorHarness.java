@@ -4,6 +4,8 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.VirtualDisk;
@@ -126,10 +128,8 @@ final class OperatorHarness implements AutoCloseable {
     stopOperator();
     for (VirtualDisk d : api.client.resources(VirtualDisk.class).inAnyNamespace().list().getItems()) {
       var res = api.client.resources(VirtualDisk.class).inNamespace(d.getMetadata().getNamespace()).withName(d.getMetadata().getName());
-      res.edit(cur -> {
-        cur.getMetadata().setFinalizers(List.of());
-        return cur;
-      });
+      // a merge patch carries no resourceVersion: a last write of the stopping operator cannot make it conflict
+      res.patch(PatchContext.of(PatchType.JSON_MERGE), "{\"metadata\":{\"finalizers\":null}}");
       res.delete();
     }
     api.client.resources(Dom0Node.class).delete();

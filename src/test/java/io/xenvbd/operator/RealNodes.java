@@ -82,6 +82,11 @@ final class RealNodes implements AutoCloseable {
     return dir.resolve(node).resolve("images");
   }
 
+  /** The node agent's import directory (--import-dir), beside its images root; made by whoever fills it. */
+  Path imports(String node) {
+    return dir.resolve("import").resolve(node);
+  }
+
   Path sources() {
     return dir.resolve("sources");
   }
@@ -114,7 +119,7 @@ final class RealNodes implements AutoCloseable {
       CertificateAuthority.Issued tls = Files.exists(certs.resolve("tls.crt")) ? new CertificateAuthority.Issued(ca.caCert(), certs.resolve("tls.crt"),
           certs.resolve("tls.key")) : ca.issue(certs, List.of(node, "127.0.0.1"));
       AgentConfig config = AgentConfig.localPlain(node, Files.createDirectories(root(node)), List.of(sources()), token(node))
-          .tls(tls.cert(), tls.key()).heartbeat(Duration.ofSeconds(2)).workers(3).build();
+          .tls(tls.cert(), tls.key()).heartbeat(Duration.ofSeconds(2)).workers(3).importDir(imports(node)).build();
       Agent agent = Agent.start(config, kube, protocol);
       agents.put(node, agent);
       return agent;
