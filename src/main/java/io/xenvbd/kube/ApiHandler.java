@@ -42,6 +42,8 @@ final class ApiHandler implements Handler<HttpServerRequest> {
     }
   }
 
+  static final String PROTOBUF = "application/vnd.kubernetes.protobuf";
+
   @Override
   public void handle(HttpServerRequest req) {
     String path = req.path();
@@ -92,6 +94,13 @@ final class ApiHandler implements Handler<HttpServerRequest> {
 
   private Reply dispatch(HttpServerRequest req, ResourcePath rp, Query q, String body) {
     String method = req.method().name();
+    String contentType = req.getHeader("Content-Type");
+    if (contentType != null && contentType.startsWith(PROTOBUF)) {
+      // kubectl create namespace (and other typed built-in writes) send protobuf; client-go falls
+      // back to JSON only after a 415 to CBOR, so say plainly what works instead.
+      throw new ApiException(415, "UnsupportedMediaType", "local mode's API reads JSON and YAML only, not "
+          + PROTOBUF + ": write the object as a manifest and use kubectl apply -f");
+    }
     return switch (method) {
       case "GET" -> reads.get(rp, q, req.getHeader("Accept"));
       case "POST" -> writes.create(rp, q, Json.parse(body));
