@@ -26,6 +26,7 @@ import io.xenvbd.kube.AuditEvent;
 import io.xenvbd.kube.EmbeddedApiServer;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
+import io.xenvbd.testing.RbacGrants;
 import io.xenvbd.testing.RequiresRoot;
 import io.xenvbd.tls.Tls;
 import java.nio.file.Files;
@@ -36,7 +37,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -53,11 +53,6 @@ class RbacAgainstRecordedRequestsTest {
   static final String OPERATOR_UA = "xenvbd-operator";
   static final String NS = "default";
   static final String NODE = "node-a";
-
-  /** Granted to every authenticated user by the cluster's own system:basic-user role, not by the chart. */
-  static final Set<String> CLUSTER_DEFAULTS = Set.of(
-      "authorization.k8s.io/selfsubjectrulesreviews:create",
-      "authorization.k8s.io/selfsubjectaccessreviews:create");
 
   /**
    * Grants needed in production that this scenario cannot exercise; each entry says why (informer
@@ -89,44 +84,23 @@ class RbacAgainstRecordedRequestsTest {
 
     List<AuditEvent> byOperator = recorded.stream().filter(e -> e.userAgent().equals(OPERATOR_UA)).toList();
     List<AuditEvent> byAgent = recorded.stream().filter(e -> e.userAgent().equals(AGENT_UA)).toList();
-    System.out.println("operator calls:\n" + table(byOperator) + "agent calls:\n" + table(byAgent));
-
     checkExact("operator", byOperator, operatorRules, OPERATOR_UNEXERCISED);
     checkExact("agent", byAgent, agentRules, AGENT_UNEXERCISED);
     // The Role only works in its own namespace: every lease call must stay in the lease namespace.
-    Set<String> leaseGrants = HelmRbacTest.grants(leases.getRules());
+    Set<String> leaseGrants = RbacGrants.of(leases.getRules());
     assertThat(byOperator).filteredOn(e -> leaseGrants.contains(key(e)))
         .isNotEmpty().allSatisfy(e -> assertThat(e.namespace()).as(e.toString()).isEqualTo(NS));
   }
 
   private static void checkExact(String who, List<AuditEvent> calls, List<PolicyRule> rules, Set<String> unexercised) {
-    Set<String> granted = HelmRbacTest.grants(rules);
-    Set<String> used = new TreeSet<>();
-    calls.forEach(e -> used.add(key(e)));
-    assertThat(used).as(who + " made no calls: is its User-Agent set?").isNotEmpty();
-    Set<String> missing = new TreeSet<>(used);
-    missing.removeAll(granted);
-    missing.removeAll(CLUSTER_DEFAULTS);
-    assertThat(missing).as(who + " calls that its roles in helm/xenvbd/templates/rbac.yaml do not grant").isEmpty();
-    Set<String> unused = new TreeSet<>(granted);
-    unused.removeAll(used);
-    unused.removeAll(unexercised);
-    assertThat(unused).as(who + " grants never used: remove them from rbac.yaml or justify them in the allowlist")
-        .isEmpty();
-    assertThat(unexercised).as(who + " allowlist entries must be real grants").isSubsetOf(granted);
+    Map<String, Integer> used = new TreeMap<>();
+    calls.forEach(e -> used.merge(key(e), 1, Integer::sum));
+    RbacGrants.assertExact(who, used, rules, unexercised);
   }
 
-  /** "group/resource[/subresource]:verb", the form HelmRbacTest.grants uses. */
+  /** "group/resource[/subresource]:verb", the form RbacGrants uses. */
   static String key(AuditEvent e) {
     return e.apiGroup() + "/" + e.rbacResource() + ":" + e.verb();
-  }
-
-  private static String table(List<AuditEvent> calls) {
-    Map<String, Integer> counts = new TreeMap<>();
-    calls.forEach(e -> counts.merge(key(e), 1, Integer::sum));
-    StringBuilder out = new StringBuilder();
-    counts.forEach((k, n) -> out.append("  ").append(k).append(" x").append(n).append('\n'));
-    return out.toString();
   }
 
   /** Everything the operator and the agent can call: create, grow, cordon, delete both ways, stop. */

@@ -34,6 +34,9 @@ import java.util.stream.Stream;
  * the chart apply to them exactly as on a cluster. No controller-manager runs: no garbage
  * collection and no namespace finalization.
  *
+ * <p>Every request is written to an audit log at Metadata level (who, verb, resource, response code),
+ * which {@link #audit()} reads: what the product really called, as the authorizer judged it.
+ *
  * <p>Start it through {@link RequiresKubeApiServer}, which shares one per test JVM; {@link #close}
  * kills both processes and deletes the directory, and a shutdown hook does so if the JVM ends first.
  */
@@ -96,6 +99,13 @@ public final class RealKubeApiServer implements AutoCloseable {
           .append(",\"").append(String.join(",", id.groups())).append("\"\n");
     }
     Path tokenCsv = Files.writeString(dir.resolve("tokens.csv"), tokenFile);
+    Path auditPolicy = Files.writeString(dir.resolve("audit-policy.yaml"), """
+        apiVersion: audit.k8s.io/v1
+        kind: Policy
+        omitStages: ["RequestReceived"]
+        rules:
+        - level: Metadata
+        """);
 
     int etcdClient = freePort();
     int etcdPeer = freePort();
@@ -116,7 +126,8 @@ public final class RealKubeApiServer implements AutoCloseable {
         "--service-account-issuer=https://kubernetes.default.svc",
         "--service-account-key-file=" + signing.cert(), "--service-account-signing-key-file=" + signing.key(),
         "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
-        "--disable-admission-plugins=ServiceAccount"));
+        "--disable-admission-plugins=ServiceAccount",
+        "--audit-policy-file=" + auditPolicy, "--audit-log-path=" + auditLog(), "--audit-log-mode=blocking"));
     url = "https://127.0.0.1:" + securePort;
     awaitReady();
   }
@@ -173,6 +184,16 @@ public final class RealKubeApiServer implements AutoCloseable {
 
   public KubeBinaries binaries() {
     return binaries;
+  }
+
+  /** The API server's audit log: one JSON event per line, written as each request completes. */
+  public Path auditLog() {
+    return dir.resolve("audit.log");
+  }
+
+  /** The audit log read from the start; {@link ApiServerAudit#since} narrows it to a test's own span. */
+  public ApiServerAudit audit() {
+    return ApiServerAudit.read(auditLog());
   }
 
   /** The bearer token the API server knows this identity by. */
