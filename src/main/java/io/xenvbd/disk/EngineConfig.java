@@ -4,16 +4,24 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
-/** Engine configuration, read once. */
+/**
+ * Engine configuration, read once. {@code loopReserve}: free loop devices that Auto leaves for guests
+ * (it builds through a loop device only while more than that many are free).
+ */
 public record EngineConfig(
     Path imagesRoot,
     List<Path> allowedSources,
     Duration loopWait,
     Duration commandTimeout,
     UrlPolicy urls,
-    List<Path> protectedPaths) {
+    List<Path> protectedPaths,
+    int loopReserve) {
+
+  /** Free loop devices Auto keeps for guests unless the admin says otherwise. */
+  public static final int DEFAULT_LOOP_RESERVE = 2;
 
   public EngineConfig {
+    if (loopReserve < 0) throw new IllegalArgumentException("the loop device reserve must not be negative, got " + loopReserve);
     if (imagesRoot == null) throw new IllegalArgumentException("imagesRoot is required");
     imagesRoot = imagesRoot.toAbsolutePath().normalize();
     allowedSources = allowedSources == null ? List.of()
@@ -27,12 +35,17 @@ public record EngineConfig(
 
   public EngineConfig(Path imagesRoot, List<Path> allowedSources, Duration loopWait, Duration commandTimeout,
                       UrlPolicy urls) {
-    this(imagesRoot, allowedSources, loopWait, commandTimeout, urls, List.of());
+    this(imagesRoot, allowedSources, loopWait, commandTimeout, urls, List.of(), DEFAULT_LOOP_RESERVE);
   }
 
   /** No URL allowed. */
   public EngineConfig(Path imagesRoot, List<Path> allowedSources, Duration loopWait, Duration commandTimeout) {
-    this(imagesRoot, allowedSources, loopWait, commandTimeout, UrlPolicy.none(), List.of());
+    this(imagesRoot, allowedSources, loopWait, commandTimeout, UrlPolicy.none(), List.of(), DEFAULT_LOOP_RESERVE);
+  }
+
+  /** The same configuration with another loop device reserve. */
+  public EngineConfig withLoopReserve(int reserve) {
+    return new EngineConfig(imagesRoot, allowedSources, loopWait, commandTimeout, urls, protectedPaths, reserve);
   }
 
   /** 30 s to wait for a loop device, 30 min per command (a big cp or mke2fs -d can take that long). */
