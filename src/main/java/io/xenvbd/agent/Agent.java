@@ -69,7 +69,8 @@ public final class Agent implements AutoCloseable {
       if (p != null) kept.add(p.toAbsolutePath().normalize().getParent());
     }
     DiskEngine engine = new DiskEngine(new EngineConfig(defaults.imagesRoot(), defaults.allowedSources(),
-        config.loopWait(), defaults.commandTimeout(), config.urls(), kept, config.importDir()));
+        config.loopWait(), defaults.commandTimeout(), config.urls(), kept, config.importDir(),
+        config.loopReserve()));
     List<Path> cleaned = engine.recover(); // first takes the images root, or refuses: another agent has it
     if (!cleaned.isEmpty()) LOG.info("removed {} leftovers of interrupted builds: {}", cleaned.size(), cleaned);
 

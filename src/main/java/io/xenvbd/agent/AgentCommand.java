@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.command.Foreground;
 import io.xenvbd.command.KubeconfigOption;
 import io.xenvbd.disk.DiskException;
+import io.xenvbd.disk.EngineConfig;
 import io.xenvbd.protocol.TokenFile;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -80,6 +81,12 @@ public final class AgentCommand implements Callable<Integer> {
           + " LoopDevicesExhausted (env XENVBD_LOOP_WAIT_SECONDS, default ${DEFAULT-VALUE}).")
   long loopWaitSeconds;
 
+  @Option(names = "--loop-reserve", defaultValue = "${env:XENVBD_LOOP_RESERVE:-" + EngineConfig.DEFAULT_LOOP_RESERVE + "}",
+      description = "Free loop devices that populate.method Auto leaves for guests: it copies a tree through a"
+          + " loop mount (the faster path) only while more than this many are free, else builds Offline with"
+          + " mke2fs -d (env XENVBD_LOOP_RESERVE, default ${DEFAULT-VALUE}).")
+  int loopReserve;
+
   @Option(names = "--metrics-require-token", defaultValue = "${env:XENVBD_METRICS_REQUIRE_TOKEN:-false}",
       description = "/metrics needs the bearer token too (env XENVBD_METRICS_REQUIRE_TOKEN).")
   boolean metricsRequireToken;
@@ -149,6 +156,7 @@ public final class AgentCommand implements Callable<Integer> {
           .workers(workers)
           .heartbeat(Duration.ofSeconds(heartbeatSeconds))
           .loopWait(Duration.ofSeconds(loopWaitSeconds))
+          .loopReserve(loopReserve)
           .metricsRequireToken(metricsRequireToken)
           .urls(urls.policy())
           .importDir(importDir)

@@ -1,5 +1,6 @@
 package io.xenvbd.agent;
 
+import io.xenvbd.disk.EngineConfig;
 import io.xenvbd.disk.UrlPolicy;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -38,7 +39,8 @@ public record AgentConfig(
     boolean metricsRequireToken,
     Duration retryFailedAfter,
     UrlPolicy urls,
-    Path importDir) {
+    Path importDir,
+    int loopReserve) {
 
   public static final Duration DEFAULT_RETRY_FAILED_AFTER = Duration.ofSeconds(30);
   /** The defaults of the builder and of the agent's flags alike (the flags name these constants). */
@@ -64,6 +66,7 @@ public record AgentConfig(
     if (loopWait == null || loopWait.isNegative()) throw new IllegalArgumentException("--loop-wait must not be negative");
     if (retryFailedAfter == null) retryFailedAfter = DEFAULT_RETRY_FAILED_AFTER;
     if (urls == null) urls = UrlPolicy.none();
+    if (loopReserve < 0) throw new IllegalArgumentException("--loop-reserve must not be negative, got " + loopReserve);
   }
 
   /**
@@ -86,7 +89,8 @@ public record AgentConfig(
   public Builder toBuilder() {
     return builder(nodeName, imagesRoot, token).allowedSources(allowedSources).listen(listen).advertise(advertise)
         .tls(tlsCert, tlsKey).insecurePlainHttp(insecurePlainHttp).workers(workers).heartbeat(heartbeat)
-        .loopWait(loopWait).metricsRequireToken(metricsRequireToken).retryFailedAfter(retryFailedAfter).urls(urls).importDir(importDir);
+        .loopWait(loopWait).metricsRequireToken(metricsRequireToken).retryFailedAfter(retryFailedAfter).urls(urls)
+        .importDir(importDir).loopReserve(loopReserve);
   }
 
   /** Named settings with the defaults in one place; {@link #build} checks them. */
@@ -107,6 +111,7 @@ public record AgentConfig(
     private Duration retryFailedAfter = DEFAULT_RETRY_FAILED_AFTER;
     private UrlPolicy urls = UrlPolicy.none();
     private Path importDir;
+    private int loopReserve = EngineConfig.DEFAULT_LOOP_RESERVE;
 
     private Builder(String nodeName, Path imagesRoot, String token) {
       this.nodeName = nodeName;
@@ -158,6 +163,12 @@ public record AgentConfig(
     }
 
     /** How long LoopMount work waits for a free loop device. Default: {@value AgentConfig#DEFAULT_LOOP_WAIT_SECONDS} s. */
+    /** Free loop devices that Auto leaves for guests: it builds through a loop device only above this. */
+    public Builder loopReserve(int value) {
+      loopReserve = value;
+      return this;
+    }
+
     public Builder loopWait(Duration value) {
       loopWait = value;
       return this;
@@ -191,7 +202,7 @@ public record AgentConfig(
     public AgentConfig build() {
       return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
           insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls,
-          importDir);
+          importDir, loopReserve);
     }
   }
 
@@ -200,7 +211,7 @@ public record AgentConfig(
   public String toString() {
     return "AgentConfig[node=" + nodeName + ", imagesRoot=" + imagesRoot + ", allowedSources=" + allowedSources
         + ", listen=" + listen + ", advertise=" + advertise + ", tls=" + (insecurePlainHttp ? "off" : tlsCert)
-        + ", workers=" + workers + ", heartbeat=" + heartbeat + ", loopWait=" + loopWait
+        + ", workers=" + workers + ", heartbeat=" + heartbeat + ", loopWait=" + loopWait + ", loopReserve=" + loopReserve
         + ", metricsRequireToken=" + metricsRequireToken + ", allowUrls=" + urls.allowedPrefixes()
         + ", allowPrivateHosts=" + urls.allowedPrivateHosts() + ", importDir=" + importDir + "]";
   }

@@ -42,7 +42,7 @@ public final class DiskEngine implements AutoCloseable {
     Sandbox sandbox = new Sandbox(runner);
     ArchiveExtractor archives = new ArchiveExtractor(runner, paths, sandbox, config.urls());
     this.builder = new ImageBuilder(runner, paths, formatter, new TreeWriter(runner, paths, archives, sandbox), archives,
-        mounter, publisher, new DebugfsWriter(runner, sandbox, paths));
+        mounter, publisher, new DebugfsWriter(runner, sandbox, paths), config.loopReserve());
     this.resizer = new Resizer(runner, formatter, mounter);
     Path importDir = importDir(config.importDir(), paths.root());
     this.housekeeping = new Housekeeping(paths, runner, mounter, importDir);

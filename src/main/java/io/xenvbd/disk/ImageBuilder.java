@@ -27,9 +27,11 @@ final class ImageBuilder {
   private final Publisher publisher;
   private final Cloner cloner;
   private final DebugfsWriter debugfs;
+  private final int loopReserve;
 
   ImageBuilder(CommandRunner runner, ImagePaths paths, Formatter formatter, TreeWriter trees,
-               ArchiveExtractor archives, LoopMounter mounter, Publisher publisher, DebugfsWriter debugfs) {
+               ArchiveExtractor archives, LoopMounter mounter, Publisher publisher, DebugfsWriter debugfs,
+               int loopReserve) {
     this.runner = runner;
     this.paths = paths;
     this.formatter = formatter;
@@ -39,6 +41,7 @@ final class ImageBuilder {
     this.publisher = publisher;
     this.cloner = new Cloner(runner, formatter, mounter);
     this.debugfs = debugfs;
+    this.loopReserve = loopReserve;
   }
 
   /** Builds and publishes; the caller has checked that no image exists under the final name. */
@@ -46,7 +49,7 @@ final class ImageBuilder {
     VirtualDiskSpec spec = req.spec();
     Filesystem fs = spec.filesystem();
     Populate pop = spec.populate() == null ? new Populate(null, null, null, null, null) : spec.populate();
-    boolean offline = Methods.offline(fs, pop);
+    boolean offline = Methods.offline(fs, pop, mounter.loops().status(), loopReserve);
     Path cloneSource = pop.cloneFrom() == null ? null : Methods.cloneSource(paths, publisher, req, pop);
     if (cloneSource != null) Guards.refuseInUse(mounter.loops(), mounter.mounts(), cloneSource, "clone");
     List<Path> sources = fs == Filesystem.none ? List.of() : trees.checkSources(pop);
@@ -83,8 +86,13 @@ final class ImageBuilder {
       } else {
         formatter.create(temp, req.sizeBytes(), spec.preallocate());
         progress.stage("Format", 5, 10);
-        formatter.format(temp, fs, req.sizeBytes(), uuid, null, spec.preallocate());
-        if (content) writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
+        if (content) {
+          formatter.formatJournalLater(temp, fs, req.sizeBytes(), uuid, spec.preallocate());
+          writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
+          formatter.addJournal(temp, fs, req.sizeBytes());
+        } else {
+          formatter.format(temp, fs, req.sizeBytes(), uuid, null, spec.preallocate());
+        }
       }
       Io.checkInterrupted("checking the filesystem");
       progress.stage("Check", 88, 95);
