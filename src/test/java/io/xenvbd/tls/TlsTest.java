@@ -1,4 +1,4 @@
-package io.xenvbd.agent;
+package io.xenvbd.tls;
 
 import io.xenvbd.testing.Exec;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -7,7 +7,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
 import io.xenvbd.ca.CertificateAuthority;
-import io.xenvbd.tls.Tls;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
