@@ -54,7 +54,7 @@ class TlsTest {
   void inSharedModeAnAgentReachedByAnAddressItsCertificateDoesNotNameIsTrustedThroughItsCa() throws Exception {
     // clientContext is the shared-certificate mode (--agent-identity=ca, the chart's default): the
     // chart cannot know node IPs when it issues one certificate for all agents, so trust comes from
-    // the CA signature alone. Per-node identity is checked in protocol.AgentIdentityTest.
+    // the CA signature alone. Per-node identity is checked in client.AgentIdentityTest.
     CertificateAuthority.Issued ours = CertificateAuthority.generate(dir.resolve("named"), List.of("xenvbd-agent.example"));
     CertificateAuthority.Issued other = CertificateAuthority.generate(dir.resolve("other"), List.of("127.0.0.1"));
     HttpsServer server = okServer(ours);
