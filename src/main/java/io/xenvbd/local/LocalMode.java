@@ -1,19 +1,17 @@
 package io.xenvbd.local;
 
+import io.xenvbd.api.VirtualDisk;
+import java.util.HashSet;
+import java.util.Set;
 import io.xenvbd.agent.Agent;
-import io.xenvbd.agent.AgentConfig;
-import io.xenvbd.ca.CertificateAuthority;
-import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.kube.BearerToken;
 import io.xenvbd.kube.EmbeddedApiServer;
 import io.xenvbd.kube.ServerTls;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
-import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,19 +48,17 @@ public final class LocalMode implements AutoCloseable {
       api = EmbeddedApiServer.startWithProjectCrds(config.apiPort(), apiToken,
           ServerTls.keptIn(config.dir().resolve("api-tls")));
       api.writeKubeconfig(config.kubeconfig());
-      String token = StateDir.token(config.dir().resolve("agent-token"));
-      CertificateAuthority.Issued tls = CertificateAuthority.generate(config.dir().resolve("tls"), List.of("127.0.0.1", "localhost"));
-      agent = Agent.start(AgentConfig.localPlain(config.nodeName(), config.images(), config.allowedSources(), token)
-          .tls(tls.cert(), tls.key()).urls(config.urls()).importDir(config.importDir()).build(), api.client());
+      Wiring wiring = Wiring.in(config.dir());
+      agent = Agent.start(wiring.agent(config.nodeName(), config.images(), config.allowedSources())
+          .urls(config.urls()).importDir(config.importDir()).build(), api.client());
       // The embedded API forgets every VirtualDisk when local mode stops: an image whose VirtualDisk is gone
       // is released, so that a new VirtualDisk can adopt it back (before the operator runs, so none races it).
-      java.util.Set<String> live = new java.util.HashSet<>();
-      api.client().resources(io.xenvbd.api.VirtualDisk.class).inAnyNamespace().list().getItems()
+      Set<String> live = new HashSet<>();
+      api.client().resources(VirtualDisk.class).inAnyNamespace().list().getItems()
           .forEach(d -> live.add(d.getMetadata().getUid()));
       int released = agent.releaseAllBut(live);
       if (released > 0) LOG.info("{} released image(s) whose VirtualDisk is gone can be adopted back", released);
-      XenvbdOperator operator = XenvbdOperator.start(api.client(), OperatorConfig.inProcess(),
-          HttpAgentClient.factory(token, Tls.clientContext(tls.caCert())));
+      XenvbdOperator operator = XenvbdOperator.start(api.client(), OperatorConfig.inProcess(), wiring.agentClients());
       LOG.info("local mode up: API {}, agent {} for node {}", api.url(), agent.endpoint(), config.nodeName());
       return new LocalMode(config, api, agent, operator, released);
     } catch (IOException e) {

@@ -6,8 +6,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.ca.CertificateAuthority;
 import io.xenvbd.client.HttpAgentClient;
+import io.xenvbd.local.Wiring;
 import io.xenvbd.protocol.DiskState;
-import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -17,13 +17,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.UUID;
 import java.util.function.UnaryOperator;
 import javax.net.ssl.SSLContext;
 
 /** A real agent over HTTPS with freshly generated certificates, and clients that call it as the operator would. */
 final class AgentHarness implements AutoCloseable {
-  final String token = "token-" + UUID.randomUUID();
+  final String token;
   final Path root;
   final Path sources;
   final CertificateAuthority.Issued tls;
@@ -35,11 +34,12 @@ final class AgentHarness implements AutoCloseable {
   private AgentHarness(Path dir, KubernetesClient kube, UnaryOperator<AgentConfig.Builder> tweak) throws IOException {
     root = Files.createDirectories(dir.resolve("images"));
     sources = Files.createDirectories(dir.resolve("sources"));
-    tls = CertificateAuthority.generate(dir.resolve("certs"), List.of("127.0.0.1", "localhost"));
-    AgentConfig.Builder config = AgentConfig.localPlain("node-a", root, List.of(sources), token)
-        .tls(tls.cert(), tls.key()).heartbeat(Duration.ofSeconds(1));
+    Wiring wiring = Wiring.in(dir);
+    token = wiring.token();
+    tls = wiring.tls();
+    AgentConfig.Builder config = wiring.agent("node-a", root, List.of(sources)).heartbeat(Duration.ofSeconds(1));
     agent = Agent.start(tweak.apply(config).build(), kube);
-    clientSsl = Tls.clientContext(tls.caCert());
+    clientSsl = wiring.clientContext();
     http = HttpClient.newBuilder().sslContext(clientSsl).connectTimeout(Duration.ofSeconds(5)).build();
     client = new HttpAgentClient(agent.endpoint(), token, clientSsl, Duration.ofSeconds(10));
   }

@@ -2,9 +2,8 @@ package io.xenvbd.bench;
 
 import io.xenvbd.testing.Exec;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.xenvbd.client.HttpAgentClient;
+import io.xenvbd.local.Wiring;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.tls.Tls;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -36,7 +35,7 @@ public final class OperatorProcess {
     try (KubernetesClient client = Clients.client(Path.of(args[0]), null);
          XenvbdOperator op = XenvbdOperator.start(client,
              Rig.operatorConfig(args.length > 3 ? java.time.Duration.ofMillis(Long.parseLong(args[3])) : null),
-             HttpAgentClient.factory(args[1], Tls.clientContext(Path.of(args[2]))))) {
+             Wiring.agentClients(args[1], Path.of(args[2])))) {
       System.out.println("MANAGEMENT_PORT=" + op.managementPort());
       System.out.flush();
       while (System.in.read() >= 0) {

@@ -5,13 +5,10 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
 import io.xenvbd.api.Dom0Node;
-import io.xenvbd.ca.CertificateAuthority;
-import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.kube.EmbeddedApiServer;
+import io.xenvbd.local.Wiring;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.client.HttpAgentClient;
-import io.xenvbd.tls.Tls;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,7 +17,7 @@ import java.util.List;
 
 /**
  * Local mode's composition (embedded API, agents over HTTPS with a bearer token, the operator), wired
- * exactly as {@code LocalMode.start} wires it, but with request-counting API clients, any number of
+ * by the same {@link Wiring} as {@code LocalMode.start}, but with request-counting API clients, any number of
  * agents (one images root each), and the operator optionally in its own JVM so that its heap and RSS
  * can be measured alone.
  */
@@ -55,12 +52,10 @@ final class Rig implements AutoCloseable {
                   Integer workers) throws Exception {
     Rig rig = new Rig(EmbeddedApiServer.startWithProjectCrds(0));
     try {
-      String token = "bench-" + Long.toHexString(new java.security.SecureRandom().nextLong());
-      CertificateAuthority.Issued tls = CertificateAuthority.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
+      Wiring wiring = Wiring.in(dir);
       for (int i = 0; i < agentCount; i++) {
         String node = String.format("bench-node-%02d", i);
-        AgentConfig.Builder config = AgentConfig.localPlain(node, dir.resolve("images-" + i), sources, token)
-            .tls(tls.cert(), tls.key());
+        AgentConfig.Builder config = wiring.agent(node, dir.resolve("images-" + i), sources);
         if (workers != null) config.workers(workers);
         rig.agents.add(Agent.start(config.build(), rig.agentClient));
       }
@@ -68,11 +63,10 @@ final class Rig implements AutoCloseable {
       if (operatorInOwnJvm) {
         Path kubeconfig = dir.resolve("kubeconfig");
         rig.api.writeKubeconfig(kubeconfig);
-        rig.child = OperatorProcess.spawn(dir, kubeconfig, token, tls.caCert(), pollMax);
+        rig.child = OperatorProcess.spawn(dir, kubeconfig, wiring.token(), wiring.tls().caCert(), pollMax);
       } else {
         rig.operatorClient = Clients.client(rig.api, rig.operatorRequests);
-        rig.operator = XenvbdOperator.start(rig.operatorClient, operatorConfig(pollMax),
-            HttpAgentClient.factory(token, Tls.clientContext(tls.caCert())));
+        rig.operator = XenvbdOperator.start(rig.operatorClient, operatorConfig(pollMax), wiring.agentClients());
       }
       return rig;
     } catch (Exception | Error e) {

@@ -13,22 +13,19 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.xenvbd.agent.Agent;
-import io.xenvbd.agent.AgentConfig;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.Populate;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec;
 import io.xenvbd.api.VirtualDiskStatus;
-import io.xenvbd.ca.CertificateAuthority;
-import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.kube.AuditEvent;
 import io.xenvbd.kube.EmbeddedApiServer;
+import io.xenvbd.local.Wiring;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
 import io.xenvbd.testing.RbacGrants;
 import io.xenvbd.testing.RequiresRoot;
-import io.xenvbd.tls.Tls;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -108,19 +105,18 @@ class RbacAgainstRecordedRequestsTest {
     Path images = Files.createDirectories(dir.resolve("images"));
     Path sources = Files.createDirectories(dir.resolve("sources"));
     Files.writeString(sources.resolve("hello.txt"), "hello\n");
-    String token = "token-rbac";
-    CertificateAuthority.Issued tls = CertificateAuthority.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
+    Wiring wiring = Wiring.in(dir);
     try (EmbeddedApiServer api = EmbeddedApiServer.startWithProjectCrds(0);
         KubernetesClient admin = api.client();
         KubernetesClient agentKube = client(api, AGENT_UA);
         KubernetesClient operatorKube = client(api, OPERATOR_UA)) {
-      Agent agent = Agent.start(AgentConfig.localPlain(NODE, images, List.of(sources), token)
-          .tls(tls.cert(), tls.key()).heartbeat(Duration.ofSeconds(1)).build(), agentKube);
+      Agent agent = Agent.start(wiring.agent(NODE, images, List.of(sources)).heartbeat(Duration.ofSeconds(1)).build(),
+          agentKube);
       XenvbdOperator operator = null;
       try {
         operator = XenvbdOperator.start(operatorKube,
             OperatorConfig.builder().leaderElection(true).leaseNamespace(NS).identity("op-1").build(),
-            HttpAgentClient.factory(token, Tls.clientContext(tls.caCert())));
+            wiring.agentClients());
         var disks = admin.resources(VirtualDisk.class).inNamespace(NS);
         Populate populate = new Populate(List.of(new Populate.HostPath(sources.toString(), "/data")),
             null, null, null, null);

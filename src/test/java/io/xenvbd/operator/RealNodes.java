@@ -7,6 +7,7 @@ import io.xenvbd.ca.CertificateAuthority;
 import io.xenvbd.client.AgentTrust;
 import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.client.NodeTokens;
+import io.xenvbd.local.Wiring;
 import io.xenvbd.protocol.AgentClientFactory;
 import io.xenvbd.ca.CertificateAuthority;
 import io.xenvbd.client.AgentTrust;
@@ -118,8 +119,8 @@ final class RealNodes implements AutoCloseable {
       Path certs = dir.resolve("certs").resolve(node);
       CertificateAuthority.Issued tls = Files.exists(certs.resolve("tls.crt")) ? new CertificateAuthority.Issued(ca.caCert(), certs.resolve("tls.crt"),
           certs.resolve("tls.key")) : ca.issue(certs, List.of(node, "127.0.0.1"));
-      AgentConfig config = AgentConfig.localPlain(node, Files.createDirectories(root(node)), List.of(sources()), token(node))
-          .tls(tls.cert(), tls.key()).heartbeat(Duration.ofSeconds(2)).workers(3).importDir(imports(node)).build();
+      AgentConfig config = Wiring.agent(node, Files.createDirectories(root(node)), List.of(sources()), token(node), tls)
+          .heartbeat(Duration.ofSeconds(2)).workers(3).importDir(imports(node)).build();
       Agent agent = Agent.start(config, kube, protocol);
       agents.put(node, agent);
       return agent;

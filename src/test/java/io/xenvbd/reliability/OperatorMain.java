@@ -3,9 +3,8 @@ package io.xenvbd.reliability;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import io.xenvbd.client.HttpAgentClient;
+import io.xenvbd.local.Wiring;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.tls.Tls;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -21,7 +20,7 @@ public final class OperatorMain {
     Config config = Config.fromKubeconfig(Files.readString(Path.of(args[0])));
     KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
     String token = Files.readString(Path.of(args[1])).strip();
-    XenvbdOperator.start(client, Rig.fastOperator(), HttpAgentClient.factory(token, Tls.clientContext(Path.of(args[2]))));
+    XenvbdOperator.start(client, Rig.fastOperator(), Wiring.agentClients(token, Path.of(args[2])));
     System.out.println("operator started");
     Thread.currentThread().join();
   }

@@ -11,21 +11,18 @@ import io.xenvbd.agent.AgentConfig;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.ca.CertificateAuthority;
-import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.kube.EmbeddedApiServer;
+import io.xenvbd.local.Wiring;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.function.UnaryOperator;
 import javax.net.ssl.SSLContext;
 
@@ -37,7 +34,8 @@ final class Rig implements AutoCloseable {
   final Path dir;
   final EmbeddedApiServer api;
   final KubernetesClient client;
-  final String token = "rel-" + UUID.randomUUID();
+  final Wiring wiring;
+  final String token;
   final Path tokenFile;
   final CertificateAuthority.Issued tls;
   final SSLContext clientSsl;
@@ -48,13 +46,14 @@ final class Rig implements AutoCloseable {
   Rig(Path dir) {
     this.dir = dir;
     try {
-      Files.createDirectories(dir);
-      tokenFile = Files.writeString(dir.resolve("agent-token"), token + "\n");
+      wiring = Wiring.in(dir);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    tls = CertificateAuthority.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
-    clientSsl = Tls.clientContext(tls.caCert());
+    token = wiring.token();
+    tokenFile = wiring.tokenFile();
+    tls = wiring.tls();
+    clientSsl = wiring.clientContext();
     api = EmbeddedApiServer.startWithProjectCrds(0);
     // A shared 2-core host can stall the first admission (CEL compilation) past fabric8's 10 s default.
     client = new KubernetesClientBuilder().withConfig(api.clientConfig().withRequestTimeout(60_000).build()).build();
@@ -76,7 +75,7 @@ final class Rig implements AutoCloseable {
   }
 
   Rig startOperator(KubernetesClient through) {
-    operator = XenvbdOperator.start(through, fastOperator(), HttpAgentClient.factory(token, clientSsl));
+    operator = XenvbdOperator.start(through, fastOperator(), wiring.agentClients());
     return this;
   }
 
@@ -87,7 +86,7 @@ final class Rig implements AutoCloseable {
 
   /** An agent in this JVM (HTTPS, heartbeat every second), registered with the API through {@code kube}. */
   Agent agent(String node, Path root, List<Path> allowed, KubernetesClient kube, UnaryOperator<AgentConfig.Builder> tweak) {
-    AgentConfig.Builder config = AgentConfig.localPlain(node, root, allowed, token).tls(tls.cert(), tls.key())
+    AgentConfig.Builder config = wiring.agent(node, root, allowed)
         .heartbeat(Duration.ofSeconds(1)).retryFailedAfter(Duration.ofSeconds(1));
     Agent agent = Agent.start(tweak.apply(config).build(), kube);
     agents.add(agent);

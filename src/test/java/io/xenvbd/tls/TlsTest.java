@@ -1,4 +1,4 @@
-package io.xenvbd.agent;
+package io.xenvbd.tls;
 
 import io.xenvbd.testing.Exec;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -7,7 +7,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
 import io.xenvbd.ca.CertificateAuthority;
-import io.xenvbd.tls.Tls;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -55,7 +54,7 @@ class TlsTest {
   void inSharedModeAnAgentReachedByAnAddressItsCertificateDoesNotNameIsTrustedThroughItsCa() throws Exception {
     // clientContext is the shared-certificate mode (--agent-identity=ca, the chart's default): the
     // chart cannot know node IPs when it issues one certificate for all agents, so trust comes from
-    // the CA signature alone. Per-node identity is checked in protocol.AgentIdentityTest.
+    // the CA signature alone. Per-node identity is checked in client.AgentIdentityTest.
     CertificateAuthority.Issued ours = CertificateAuthority.generate(dir.resolve("named"), List.of("xenvbd-agent.example"));
     CertificateAuthority.Issued other = CertificateAuthority.generate(dir.resolve("other"), List.of("127.0.0.1"));
     HttpsServer server = okServer(ours);
