@@ -54,6 +54,12 @@ public final class AgentCommand implements Callable<Integer> {
       description = "PEM private key (env XENVBD_TLS_KEY). Required unless --insecure-plain-http.")
   Path tlsKey;
 
+  @Option(names = "--peer-ca", defaultValue = "${env:XENVBD_PEER_CA}",
+      description = "PEM CA certificate of the agents (the one the operator trusts). With it this agent can clone a"
+          + " disk from another node's agent, which must present a certificate from this CA naming its node and"
+          + " endpoint host. Without it, cross-node clones are refused here. Env: XENVBD_PEER_CA.")
+  Path peerCa;
+
   @Option(names = "--insecure-plain-http", defaultValue = "${env:XENVBD_INSECURE_PLAIN_HTTP:-false}",
       description = "Serve plain HTTP: for local tests only (env XENVBD_INSECURE_PLAIN_HTTP).")
   boolean insecurePlainHttp;
@@ -137,7 +143,7 @@ public final class AgentCommand implements Callable<Integer> {
     try {
       return new AgentConfig(nodeName, imagesRoot, allowed, listenAddress(listen), advertise, tlsCert, tlsKey,
           insecurePlainHttp, token, workers, Duration.ofSeconds(heartbeatSeconds), Duration.ofSeconds(loopWaitSeconds),
-          metricsRequireToken, AgentConfig.DEFAULT_RETRY_FAILED_AFTER, urls.policy());
+          metricsRequireToken, AgentConfig.DEFAULT_RETRY_FAILED_AFTER, urls.policy(), peerCa);
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
     }

@@ -17,6 +17,8 @@ import java.util.Objects;
  * @param token the bearer token every {@code /v1} call must carry (never logged)
  * @param retryFailedAfter a PUT that repeats a failed request starts it again only after this long,
  *     so an operator that re-sends its desired state every reconcile sees the failure first
+ * @param peerCa the agents' CA (PEM), to check another node's agent when streaming a clone from it
+ *     ({@code --peer-ca}); null: cross-node clones are refused on this node
  * @param urls which http(s) archive URLs may be fetched ({@code --allow-url}, {@code --allow-private-host});
  *     null: none
  */
@@ -35,7 +37,8 @@ public record AgentConfig(
     Duration loopWait,
     boolean metricsRequireToken,
     Duration retryFailedAfter,
-    UrlPolicy urls) {
+    UrlPolicy urls,
+    Path peerCa) {
 
   public static final Duration DEFAULT_RETRY_FAILED_AFTER = Duration.ofSeconds(30);
 
@@ -59,12 +62,20 @@ public record AgentConfig(
     if (urls == null) urls = UrlPolicy.none();
   }
 
+  /** No peer CA: cross-node clones are refused on this node. */
+  public AgentConfig(String nodeName, Path imagesRoot, List<Path> allowedSources, InetSocketAddress listen, URI advertise,
+      Path tlsCert, Path tlsKey, boolean insecurePlainHttp, String token, int workers, Duration heartbeat,
+      Duration loopWait, boolean metricsRequireToken, Duration retryFailedAfter, UrlPolicy urls) {
+    this(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey, insecurePlainHttp, token, workers,
+        heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls, null);
+  }
+
   /** No archive URL allowed. */
   public AgentConfig(String nodeName, Path imagesRoot, List<Path> allowedSources, InetSocketAddress listen, URI advertise,
       Path tlsCert, Path tlsKey, boolean insecurePlainHttp, String token, int workers, Duration heartbeat,
       Duration loopWait, boolean metricsRequireToken, Duration retryFailedAfter) {
     this(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey, insecurePlainHttp, token, workers,
-        heartbeat, loopWait, metricsRequireToken, retryFailedAfter, UrlPolicy.none());
+        heartbeat, loopWait, metricsRequireToken, retryFailedAfter, UrlPolicy.none(), null);
   }
 
   /** Plain HTTP on 127.0.0.1 and any free port with the documented defaults: for tests and local mode. */
@@ -76,39 +87,45 @@ public record AgentConfig(
   /** The same configuration serving HTTPS with the given PEM certificate and key. */
   public AgentConfig withTls(Path cert, Path key) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, cert, key, false, token,
-        workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls);
+        workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls, peerCa);
   }
 
   /** Bind elsewhere, and advertise {@code endpointOrNull} (null: derived from the bound address and port). */
   public AgentConfig withListen(InetSocketAddress address, URI endpointOrNull) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, address, endpointOrNull, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls);
+        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls, peerCa);
   }
 
   public AgentConfig withHeartbeat(Duration every) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, every, loopWait, metricsRequireToken, retryFailedAfter, urls);
+        insecurePlainHttp, token, workers, every, loopWait, metricsRequireToken, retryFailedAfter, urls, peerCa);
   }
 
   public AgentConfig withWorkers(int count) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, count, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls);
+        insecurePlainHttp, token, count, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls, peerCa);
   }
 
   public AgentConfig withMetricsRequireToken(boolean required) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, required, retryFailedAfter, urls);
+        insecurePlainHttp, token, workers, heartbeat, loopWait, required, retryFailedAfter, urls, peerCa);
   }
 
   public AgentConfig withRetryFailedAfter(Duration after) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, after, urls);
+        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, after, urls, peerCa);
   }
 
   /** Which archive URLs this agent may fetch. */
   public AgentConfig withUrls(UrlPolicy policy) {
     return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, policy);
+        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, policy, peerCa);
+  }
+
+  /** Cross-node clones trust another node's agent when its certificate chains to {@code caPem} and names that node. */
+  public AgentConfig withPeerCa(Path caPem) {
+    return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
+        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls, caPem);
   }
 
   /** Never prints the token. */

@@ -42,6 +42,7 @@ final class ApiError extends RuntimeException {
       case LoopDevicesExhausted, Interrupted -> 503;
       case NoSpace -> 507;
       case ToolMissing, CommandFailed -> 500;
+      case TransferFailed -> 502;
     };
   }
 }

@@ -138,6 +138,18 @@ public final class HttpAgentClient implements AgentClient {
   }
 
   @Override
+  public TransferTicket transferTicket(TransferTicket.Request body) {
+    byte[] json;
+    try {
+      json = JSON.writeValueAsBytes(body);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("cannot encode the ticket request: " + e.getOriginalMessage(), e);
+    }
+    return read(send(request("/v1/transfers").header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(json))), TransferTicket.class);
+  }
+
+  @Override
   public Optional<DiskState> getDisk(String namespace, String name) {
     HttpResponse<byte[]> response = sendAllowing404(request(diskPath(namespace, name)).GET());
     return response.statusCode() == 404 ? Optional.empty() : Optional.of(read(response, DiskState.class));
