@@ -110,7 +110,7 @@ final class RealNodes implements AutoCloseable {
       Tls.Generated tls = Files.exists(certs.resolve("tls.crt")) ? new Tls.Generated(ca.caCert(), certs.resolve("tls.crt"),
           certs.resolve("tls.key")) : ca.issue(certs, List.of(node, "127.0.0.1"));
       AgentConfig config = AgentConfig.localPlain(node, Files.createDirectories(root(node)), List.of(sources()), token(node))
-          .withTls(tls.cert(), tls.key()).withHeartbeat(Duration.ofSeconds(2)).withWorkers(3);
+          .withTls(tls.cert(), tls.key()).withHeartbeat(Duration.ofSeconds(2)).withWorkers(3).withPeerCa(ca.caCert());
       Agent agent = Agent.start(config, kube, protocol);
       agents.put(node, agent);
       return agent;
