@@ -41,7 +41,7 @@ final class Transfers implements AutoCloseable {
 
   private record Ticket(String namespace, String name, String uid, Instant expires) {}
 
-  private static final class Session {
+  static final class Session {
     final TransferSource source;
     final Instant deadline;
     volatile Instant lastUsed = Instant.now();
@@ -55,7 +55,10 @@ final class Transfers implements AutoCloseable {
   private final DiskEngine engine;
   private final SecureRandom random = new SecureRandom();
   private final Map<String, Ticket> tickets = new ConcurrentHashMap<>();
+  /** Sessions by the credential of their next window. */
   private final Map<String, Session> sessions = new ConcurrentHashMap<>();
+  /** Every open session, streaming or waiting for its next window: each holds its image's lock. */
+  private final java.util.Set<Session> live = ConcurrentHashMap.newKeySet();
   private final Semaphore streaming = new Semaphore(MAX_STREAMING);
   private final ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "xenvbd-transfer-sweeper");
@@ -125,7 +128,7 @@ final class Transfers implements AutoCloseable {
   }
 
   /** The session a credential opens (a fresh ticket) or continues; each credential works once. */
-  private Session take(String credential) {
+  Session take(String credential) {
     Session session = sessions.remove(credential);
     if (session != null) {
       session.lastUsed = Instant.now();
@@ -138,7 +141,9 @@ final class Transfers implements AutoCloseable {
     Ticket ticket = tickets.remove(credential);
     if (ticket == null || Instant.now().isAfter(ticket.expires())) throw unauthorized();
     TransferSource source = engine.openTransfer(ticket.namespace(), ticket.name(), ticket.uid());
-    return new Session(source, Instant.now().plus(DEADLINE));
+    Session opened = new Session(source, Instant.now().plus(DEADLINE));
+    live.add(opened);
+    return opened;
   }
 
   private static ApiError unauthorized() {
@@ -149,15 +154,14 @@ final class Transfers implements AutoCloseable {
   private void sweep() {
     Instant now = Instant.now();
     tickets.values().removeIf(t -> now.isAfter(t.expires()));
-    sessions.values().removeIf(s -> {
-      boolean stale = now.isAfter(s.deadline) || now.isAfter(s.lastUsed.plus(IDLE));
-      if (stale) s.source.close();
-      return stale;
-    });
+    for (Session s : live) {
+      if (now.isAfter(s.deadline) || now.isAfter(s.lastUsed.plus(IDLE))) close(s);
+    }
   }
 
   private void close(Session session) {
     sessions.values().removeIf(s -> s == session);
+    live.remove(session);
     session.source.close();
   }
 
@@ -170,7 +174,7 @@ final class Transfers implements AutoCloseable {
   @Override
   public void close() {
     sweeper.shutdownNow();
-    sessions.values().forEach(s -> s.source.close());
+    live.forEach(this::close);
     sessions.clear();
     tickets.clear();
   }

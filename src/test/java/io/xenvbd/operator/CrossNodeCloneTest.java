@@ -9,6 +9,7 @@ import com.sun.net.httpserver.HttpsServer;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.Populate;
+import io.xenvbd.api.Reasons;
 import io.xenvbd.api.Tailor;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec;
@@ -21,6 +22,7 @@ import io.xenvbd.protocol.AgentTrust;
 import io.xenvbd.protocol.DiskSpec;
 import io.xenvbd.protocol.DiskState;
 import io.xenvbd.protocol.ErrorCodes;
+import io.xenvbd.protocol.Protocol;
 import io.xenvbd.protocol.PutDiskRequest;
 import io.xenvbd.protocol.Tls;
 import io.xenvbd.protocol.TransferClient;
@@ -215,6 +217,21 @@ class CrossNodeCloneTest {
           assertThat(e.getMessage()).contains("written to during the copy");
         });
     assertThat(wrote.get()).isTrue();
+  }
+
+  @Test
+  void aCloneForANodeWhoseAgentPredatesStreamingIsAgentTooOldAndNothingIsSent() {
+    nodes.start("node-c", Protocol.simulated(3, Protocol.MIN_SUPPORTED, Protocol.Field.TABLE));
+    await().atMost(Duration.ofSeconds(10)).until(() -> api.client.resources(Dom0Node.class).withName("node-c").get() != null);
+    ready(h.create(disk("base", "node-a", null, "base")));
+    h.create(disk("old", "node-c", new Populate.CloneFrom("base"), "old"));
+    await().atMost(Duration.ofSeconds(60)).until(() -> {
+      var c = h.condition(h.get(NS, "old"), Conditions.READY);
+      return c != null && Reasons.AGENT_TOO_OLD.equals(c.getReason());
+    });
+    assertThat(h.condition(h.get(NS, "old"), Conditions.READY).getMessage())
+        .contains("spec.populate.cloneFrom.remote", "protocol 4", "node-c speaks protocol 3");
+    assertThat(nodes.images("node-c")).isEmpty();
   }
 
   // --- helpers ---
