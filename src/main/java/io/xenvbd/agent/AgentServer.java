@@ -97,7 +97,9 @@ final class AgentServer implements AutoCloseable {
   /** On a connection thread: answers what needs no API thread, hands the rest over. */
   private void dispatch(HttpExchange exchange) {
     String path = path(exchange);
-    String ticket = transfers != null && path.equals(TransferClient.PATH) ? ticket(exchange) : null;
+    // only a GET (no body to read) with a ticket; anything else on this path meets the token check
+    String ticket = transfers != null && path.equals(TransferClient.PATH) && exchange.getRequestMethod().equals("GET")
+        ? ticket(exchange) : null;
     if (ticket != null) {
       // a ticket opens this one route and nothing else; Transfers checks it (401 when it is not valid)
       execute(exchange, () -> transfers.serve(exchange, ticket));
