@@ -126,6 +126,26 @@ class CrossNodeCloneTest {
   }
 
   @Test
+  void theStreamIsTheSourceByteForByteWithItsHolesAndReportsItsProgress() throws Exception {
+    VirtualDisk base = ready(h.create(disk("base", "node-a", null, "base")));
+    Path source = nodes.root("node-a").resolve(NS + "/base.img");
+    TransferTicket t = agent("node-a").transferTicket(new TransferTicket.Request(NS, "base", base.getMetadata().getUid()));
+    TransferClient fetch = TransferClient.to(trust(), "node-a", endpoint("node-a"), Duration.ofSeconds(10));
+    Path target = dir.resolve("received.img");
+    List<long[]> progress = new java.util.concurrent.CopyOnWriteArrayList<>();
+    TransferReceiver.Received r = TransferReceiver.receive(fetch::open, t.ticket(), target, 1L << 30, "ext4",
+        (stage, done, total, percent) -> progress.add(new long[] {done, total}));
+    assertThat(Files.size(target)).isEqualTo(Files.size(source)).isEqualTo(r.sizeBytes());
+    assertThat(Exec.ok("sha256sum", target.toString()).split(" ")[0]).isEqualTo(Exec.ok("sha256sum", source.toString()).split(" ")[0]);
+    long allocated = Long.parseLong(Exec.ok("stat", "-c", "%b", target.toString()).strip()) * 512;
+    long sourceAllocated = Long.parseLong(Exec.ok("stat", "-c", "%b", source.toString()).strip()) * 512;
+    assertThat(allocated).isBetween(sourceAllocated - MI, sourceAllocated + MI);
+    assertThat(progress).isNotEmpty();
+    assertThat(progress.get(progress.size() - 1)).containsExactly(r.dataBytes(), r.dataBytes());
+    assertThat(progress).extracting(p -> p[0]).isSorted();
+  }
+
+  @Test
   void aTamperedStreamFailsWithNothingPublishedAndNoTemporaryFileLeft() throws Exception {
     VirtualDisk base = ready(h.create(disk("base", "node-a", null, "base")));
     AgentClient a = agent("node-a");
