@@ -92,7 +92,7 @@ final class AgentDriver {
       int agentVersion = AgentRequests.agentVersion(node.get());
       DiskSpec wire = AgentRequests.toWire(disk.getSpec(), cloneSourceUid(disk));
       if (state == null || state.allocatedBytes() == null) { // no image yet: a clone from another node needs its ticket
-        CrossNode cross = crossNode(disk, nodeName, wire);
+        CrossNode cross = crossNode(disk, nodeName, wire, agentVersion);
         if (cross.refusal() != null) return cross.refusal();
         wire = cross.wire();
       }
@@ -135,7 +135,7 @@ final class AgentDriver {
    * node's token) for a single-use ticket for the source's image and hands it to the target agent
    * with the source node's name and the endpoint its Dom0Node advertises. The tenant names neither.
    */
-  private CrossNode crossNode(VirtualDisk disk, String nodeName, DiskSpec wire) {
+  private CrossNode crossNode(VirtualDisk disk, String nodeName, DiskSpec wire, int targetVersion) {
     var populate = disk.getSpec().populate();
     if (populate == null || populate.cloneFrom() == null) return new CrossNode(wire, null);
     String uid = disk.getMetadata().getUid();
@@ -164,6 +164,10 @@ final class AgentDriver {
           + ", or leave spec.nodeName empty to clone on " + sourceNode), readyRecheck));
     }
     String endpoint = node.get().getStatus().agent().endpoint();
+    if (targetVersion < STREAMING_SINCE) {
+      // the target cannot take it: no ticket is asked for; the protocol table turns this into AgentTooOld
+      return new CrossNode(withRemote(wire, new DiskSpec.Remote(sourceNode, endpoint, null)), null);
+    }
     TransferTicket ticket;
     try {
       ticket = agents.forNode(sourceNode, endpoint).transferTicket(new TransferTicket.Request(ns, sourceName,
@@ -178,12 +182,16 @@ final class AgentDriver {
       return new CrossNode(null, new Step(new Outcome.Failed(e.code(), "the clone's source node " + sourceNode + ": "
           + e.getMessage()), backoffs.failed(uid)));
     }
+    return new CrossNode(withRemote(wire, new DiskSpec.Remote(sourceNode, endpoint, ticket.ticket())), null);
+  }
+
+  private static DiskSpec withRemote(DiskSpec wire, DiskSpec.Remote source) {
     DiskSpec.Populate p = wire.populate();
     DiskSpec.CloneFrom c = p.cloneFrom();
     DiskSpec.Populate remote = new DiskSpec.Populate(p.hostPaths(), p.archive(), new DiskSpec.CloneFrom(c.name(), c.uid(),
-        new DiskSpec.Remote(sourceNode, endpoint, ticket.ticket())), p.createDirs(), p.method());
-    return new CrossNode(new DiskSpec(wire.nodeName(), wire.size(), wire.filesystem(), remote, wire.tailor(), wire.xen(),
-        wire.preallocate(), wire.reclaimPolicy()), null);
+        source), p.createDirs(), p.method());
+    return new DiskSpec(wire.nodeName(), wire.size(), wire.filesystem(), remote, wire.tailor(), wire.xen(),
+        wire.preallocate(), wire.reclaimPolicy());
   }
 
   /** The uid of the VirtualDisk populate.cloneFrom names, when there is one now. */
