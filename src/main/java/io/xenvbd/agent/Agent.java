@@ -4,8 +4,8 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.EngineConfig;
 import io.xenvbd.protocol.Protocol;
-import io.xenvbd.protocol.AgentTrust;
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.client.AgentTrust;
+import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -14,6 +14,7 @@ import java.net.URI;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
@@ -64,12 +65,13 @@ public final class Agent implements AutoCloseable {
     }
     EngineConfig defaults = EngineConfig.defaults(config.imagesRoot(), config.allowedSources());
     // No hostPaths source may hold or lie in the agent's TLS material (the images root is kept anyway).
-    List<Path> kept = new java.util.ArrayList<>();
+    List<Path> kept = new ArrayList<>();
     for (Path p : new Path[] {config.tlsCert(), config.tlsKey()}) {
       if (p != null) kept.add(p.toAbsolutePath().normalize().getParent());
     }
     DiskEngine engine = new DiskEngine(new EngineConfig(defaults.imagesRoot(), defaults.allowedSources(),
-        config.loopWait(), defaults.commandTimeout(), config.urls(), kept));
+        config.loopWait(), defaults.commandTimeout(), config.urls(), kept, config.importDir(),
+        config.loopReserve()));
     List<Path> cleaned = engine.recover(); // first takes the images root, or refuses: another agent has it
     if (!cleaned.isEmpty()) LOG.info("removed {} leftovers of interrupted builds: {}", cleaned.size(), cleaned);
 
@@ -95,6 +97,14 @@ public final class Agent implements AutoCloseable {
     }
     LOG.info("agent for node {} serving at {} ({})", config.nodeName(), endpoint, config);
     return new Agent(engine, disks, server, registrar, endpoint);
+  }
+
+  /**
+   * Releases every image whose owner uid is not in {@code liveUids} (local mode at start, whose API
+   * forgot the VirtualDisks of its last run) and returns how many released images there are now.
+   */
+  public int releaseAllBut(java.util.Set<String> liveUids) {
+    return engine.releaseAllBut(liveUids);
   }
 
   /** Where clients reach this agent (the advertised endpoint, or one derived from the bound port). */

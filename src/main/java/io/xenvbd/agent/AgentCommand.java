@@ -1,14 +1,14 @@
 package io.xenvbd.agent;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.xenvbd.cli.Foreground;
-import io.xenvbd.cli.KubeconfigOption;
-import io.xenvbd.cli.UrlOptions;
+import io.xenvbd.command.Foreground;
+import io.xenvbd.command.KubeconfigOption;
+import io.xenvbd.disk.DiskException;
+import io.xenvbd.disk.EngineConfig;
+import io.xenvbd.protocol.TokenFile;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -36,6 +36,12 @@ public final class AgentCommand implements Callable<Integer> {
       description = "Directory populate.hostPaths and archive paths may read from; repeatable"
           + " (env XENVBD_ALLOW_SOURCES, colon-separated). Default: none.")
   List<Path> allowSources = new ArrayList<>();
+
+  @Option(names = "--import-dir", defaultValue = "${env:XENVBD_IMPORT_DIR}", paramLabel = "DIR",
+      description = "Directory whose image files a VirtualDisk may adopt (spec.populate.adopt.importFile names one of"
+          + " them, never a path): on the images root's filesystem, beside it, writable only by whom you trust to"
+          + " hand images to tenants (env XENVBD_IMPORT_DIR). Default: none.")
+  Path importDir;
 
   @Option(names = "--listen", defaultValue = "${env:XENVBD_LISTEN:-0.0.0.0:8443}",
       description = "address:port to bind (env XENVBD_LISTEN, default ${DEFAULT-VALUE}).")
@@ -68,18 +74,24 @@ public final class AgentCommand implements Callable<Integer> {
       description = "File holding the bearer token the operator sends (env XENVBD_TOKEN_FILE). Required.")
   Path tokenFile;
 
-  @Option(names = "--workers", defaultValue = "${env:XENVBD_WORKERS:-2}",
+  @Option(names = "--workers", defaultValue = "${env:XENVBD_WORKERS:-" + AgentConfig.DEFAULT_WORKERS + "}",
       description = "Disk operations run at the same time (env XENVBD_WORKERS, default ${DEFAULT-VALUE}).")
   int workers;
 
-  @Option(names = "--heartbeat", defaultValue = "${env:XENVBD_HEARTBEAT_SECONDS:-10}",
+  @Option(names = "--heartbeat", defaultValue = "${env:XENVBD_HEARTBEAT_SECONDS:-" + AgentConfig.DEFAULT_HEARTBEAT_SECONDS + "}",
       description = "Seconds between Dom0Node heartbeats (env XENVBD_HEARTBEAT_SECONDS, default ${DEFAULT-VALUE}).")
   long heartbeatSeconds;
 
-  @Option(names = "--loop-wait", defaultValue = "${env:XENVBD_LOOP_WAIT_SECONDS:-60}",
+  @Option(names = "--loop-wait", defaultValue = "${env:XENVBD_LOOP_WAIT_SECONDS:-" + AgentConfig.DEFAULT_LOOP_WAIT_SECONDS + "}",
       description = "Seconds LoopMount work waits for a free loop device before failing with"
           + " LoopDevicesExhausted (env XENVBD_LOOP_WAIT_SECONDS, default ${DEFAULT-VALUE}).")
   long loopWaitSeconds;
+
+  @Option(names = "--loop-reserve", defaultValue = "${env:XENVBD_LOOP_RESERVE:-" + EngineConfig.DEFAULT_LOOP_RESERVE + "}",
+      description = "Free loop devices that populate.method Auto leaves for guests: it copies a tree through a"
+          + " loop mount (the faster path) only while more than this many are free, else builds Offline with"
+          + " mke2fs -d (env XENVBD_LOOP_RESERVE, default ${DEFAULT-VALUE}).")
+  int loopReserve;
 
   @Option(names = "--metrics-require-token", defaultValue = "${env:XENVBD_METRICS_REQUIRE_TOKEN:-false}",
       description = "/metrics needs the bearer token too (env XENVBD_METRICS_REQUIRE_TOKEN).")
@@ -102,7 +114,7 @@ public final class AgentCommand implements Callable<Integer> {
     Agent agent;
     try {
       agent = Agent.start(config, client);
-    } catch (io.xenvbd.disk.DiskException e) {
+    } catch (DiskException e) {
       client.close();
       System.err.println("xenvbd agent: " + e.getMessage()); // e.g. another agent has the images root
       return 1;
@@ -126,7 +138,7 @@ public final class AgentCommand implements Callable<Integer> {
     }
     String token;
     try {
-      token = Files.readString(tokenFile, StandardCharsets.UTF_8).strip();
+      token = TokenFile.read(tokenFile);
     } catch (IOException e) {
       throw new CommandLine.ParameterException(new CommandLine(this),
           "cannot read --token-file " + tokenFile + ": " + e.getMessage());
@@ -141,9 +153,21 @@ public final class AgentCommand implements Callable<Integer> {
       }
     }
     try {
-      return new AgentConfig(nodeName, imagesRoot, allowed, listenAddress(listen), advertise, tlsCert, tlsKey,
-          insecurePlainHttp, token, workers, Duration.ofSeconds(heartbeatSeconds), Duration.ofSeconds(loopWaitSeconds),
-          metricsRequireToken, AgentConfig.DEFAULT_RETRY_FAILED_AFTER, urls.policy(), peerCa);
+      return AgentConfig.builder(nodeName, imagesRoot, token)
+          .allowedSources(allowed)
+          .listen(listenAddress(listen))
+          .advertise(advertise)
+          .tls(tlsCert, tlsKey)
+          .insecurePlainHttp(insecurePlainHttp)
+          .workers(workers)
+          .heartbeat(Duration.ofSeconds(heartbeatSeconds))
+          .loopWait(Duration.ofSeconds(loopWaitSeconds))
+          .loopReserve(loopReserve)
+          .metricsRequireToken(metricsRequireToken)
+          .urls(urls.policy())
+          .importDir(importDir)
+          .peerCa(peerCa)
+          .build();
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
     }

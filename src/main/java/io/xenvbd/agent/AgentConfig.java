@@ -1,5 +1,6 @@
 package io.xenvbd.agent;
 
+import io.xenvbd.disk.EngineConfig;
 import io.xenvbd.disk.UrlPolicy;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -9,8 +10,9 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * Everything the agent reads at start, once. Built by {@link AgentCommand} from flags and their
- * environment twins, or directly by local mode and tests.
+ * Everything the agent reads at start, once. Built with {@link #builder} (named settings, the
+ * defaults in one place) by {@link AgentCommand} from flags and their environment twins, and by local
+ * mode and tests.
  *
  * @param advertise endpoint written to the Dom0Node; null: derived from the bound address and port
  * @param tlsCert PEM certificate chain; null only with {@code insecurePlainHttp}
@@ -21,6 +23,7 @@ import java.util.Objects;
  *     ({@code --peer-ca}); null: cross-node clones are refused on this node
  * @param urls which http(s) archive URLs may be fetched ({@code --allow-url}, {@code --allow-private-host});
  *     null: none
+ * @param importDir the directory whose files a VirtualDisk may adopt ({@code --import-dir}); null: none
  */
 public record AgentConfig(
     String nodeName,
@@ -38,9 +41,15 @@ public record AgentConfig(
     boolean metricsRequireToken,
     Duration retryFailedAfter,
     UrlPolicy urls,
+    Path importDir,
+    int loopReserve,
     Path peerCa) {
 
   public static final Duration DEFAULT_RETRY_FAILED_AFTER = Duration.ofSeconds(30);
+  /** The defaults of the builder and of the agent's flags alike (the flags name these constants). */
+  public static final int DEFAULT_WORKERS = 2;
+  public static final int DEFAULT_HEARTBEAT_SECONDS = 10;
+  public static final int DEFAULT_LOOP_WAIT_SECONDS = 60;
 
   public AgentConfig {
     Objects.requireNonNull(nodeName, "nodeName");
@@ -60,72 +69,154 @@ public record AgentConfig(
     if (loopWait == null || loopWait.isNegative()) throw new IllegalArgumentException("--loop-wait must not be negative");
     if (retryFailedAfter == null) retryFailedAfter = DEFAULT_RETRY_FAILED_AFTER;
     if (urls == null) urls = UrlPolicy.none();
+    if (loopReserve < 0) throw new IllegalArgumentException("--loop-reserve must not be negative, got " + loopReserve);
   }
 
-  /** No peer CA: cross-node clones are refused on this node. */
-  public AgentConfig(String nodeName, Path imagesRoot, List<Path> allowedSources, InetSocketAddress listen, URI advertise,
-      Path tlsCert, Path tlsKey, boolean insecurePlainHttp, String token, int workers, Duration heartbeat,
-      Duration loopWait, boolean metricsRequireToken, Duration retryFailedAfter, UrlPolicy urls) {
-    this(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey, insecurePlainHttp, token, workers,
-        heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls, null);
-  }
-
-  /** No archive URL allowed. */
-  public AgentConfig(String nodeName, Path imagesRoot, List<Path> allowedSources, InetSocketAddress listen, URI advertise,
-      Path tlsCert, Path tlsKey, boolean insecurePlainHttp, String token, int workers, Duration heartbeat,
-      Duration loopWait, boolean metricsRequireToken, Duration retryFailedAfter) {
-    this(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey, insecurePlainHttp, token, workers,
-        heartbeat, loopWait, metricsRequireToken, retryFailedAfter, UrlPolicy.none(), null);
+  /**
+   * A configuration for {@code nodeName} serving {@code imagesRoot} and accepting {@code token}, with
+   * the documented defaults for everything else; set what differs by name. Binding ({@link
+   * Builder#listen}) and transport ({@link Builder#tls} or {@link Builder#insecurePlainHttp}) have no
+   * default.
+   */
+  public static Builder builder(String nodeName, Path imagesRoot, String token) {
+    return new Builder(nodeName, imagesRoot, token);
   }
 
   /** Plain HTTP on 127.0.0.1 and any free port with the documented defaults: for tests and local mode. */
-  public static AgentConfig localPlain(String nodeName, Path imagesRoot, List<Path> allowedSources, String token) {
-    return new AgentConfig(nodeName, imagesRoot, allowedSources, new InetSocketAddress("127.0.0.1", 0), null,
-        null, null, true, token, 2, Duration.ofSeconds(10), Duration.ofSeconds(60), false, DEFAULT_RETRY_FAILED_AFTER);
+  public static Builder localPlain(String nodeName, Path imagesRoot, List<Path> allowedSources, String token) {
+    return builder(nodeName, imagesRoot, token).allowedSources(allowedSources)
+        .listen(new InetSocketAddress("127.0.0.1", 0)).insecurePlainHttp(true);
   }
 
-  /** The same configuration serving HTTPS with the given PEM certificate and key. */
-  public AgentConfig withTls(Path cert, Path key) {
-    return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, cert, key, false, token,
-        workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls, peerCa);
+  /** A builder holding this configuration, to change a few settings by name. */
+  public Builder toBuilder() {
+    return builder(nodeName, imagesRoot, token).allowedSources(allowedSources).listen(listen).advertise(advertise)
+        .tls(tlsCert, tlsKey).insecurePlainHttp(insecurePlainHttp).workers(workers).heartbeat(heartbeat)
+        .loopWait(loopWait).metricsRequireToken(metricsRequireToken).retryFailedAfter(retryFailedAfter).urls(urls)
+        .importDir(importDir).loopReserve(loopReserve).peerCa(peerCa);
   }
 
-  /** Bind elsewhere, and advertise {@code endpointOrNull} (null: derived from the bound address and port). */
-  public AgentConfig withListen(InetSocketAddress address, URI endpointOrNull) {
-    return new AgentConfig(nodeName, imagesRoot, allowedSources, address, endpointOrNull, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls, peerCa);
-  }
+  /** Named settings with the defaults in one place; {@link #build} checks them. */
+  public static final class Builder {
+    private final String nodeName;
+    private final Path imagesRoot;
+    private final String token;
+    private List<Path> allowedSources = List.of();
+    private InetSocketAddress listen;
+    private URI advertise;
+    private Path tlsCert;
+    private Path tlsKey;
+    private boolean insecurePlainHttp;
+    private int workers = DEFAULT_WORKERS;
+    private Duration heartbeat = Duration.ofSeconds(DEFAULT_HEARTBEAT_SECONDS);
+    private Duration loopWait = Duration.ofSeconds(DEFAULT_LOOP_WAIT_SECONDS);
+    private boolean metricsRequireToken;
+    private Duration retryFailedAfter = DEFAULT_RETRY_FAILED_AFTER;
+    private UrlPolicy urls = UrlPolicy.none();
+    private Path importDir;
+    private int loopReserve = EngineConfig.DEFAULT_LOOP_RESERVE;
+    private Path peerCa;
 
-  public AgentConfig withHeartbeat(Duration every) {
-    return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, every, loopWait, metricsRequireToken, retryFailedAfter, urls, peerCa);
-  }
+    private Builder(String nodeName, Path imagesRoot, String token) {
+      this.nodeName = nodeName;
+      this.imagesRoot = imagesRoot;
+      this.token = token;
+    }
 
-  public AgentConfig withWorkers(int count) {
-    return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, count, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls, peerCa);
-  }
+    /** Directories populate.hostPaths and archive paths may read from. Default: none. */
+    public Builder allowedSources(List<Path> value) {
+      allowedSources = value;
+      return this;
+    }
 
-  public AgentConfig withMetricsRequireToken(boolean required) {
-    return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, required, retryFailedAfter, urls, peerCa);
-  }
+    public Builder listen(InetSocketAddress value) {
+      listen = value;
+      return this;
+    }
 
-  public AgentConfig withRetryFailedAfter(Duration after) {
-    return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, after, urls, peerCa);
-  }
+    /** The endpoint written to the Dom0Node. Default (null): derived from the bound address and port. */
+    public Builder advertise(URI value) {
+      advertise = value;
+      return this;
+    }
 
-  /** Which archive URLs this agent may fetch. */
-  public AgentConfig withUrls(UrlPolicy policy) {
-    return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, policy, peerCa);
-  }
+    /** Serve HTTPS with this PEM certificate chain and key (and so not plain HTTP). */
+    public Builder tls(Path cert, Path key) {
+      tlsCert = cert;
+      tlsKey = key;
+      insecurePlainHttp = false;
+      return this;
+    }
 
-  /** Cross-node clones trust another node's agent when its certificate chains to {@code caPem} and names that node. */
-  public AgentConfig withPeerCa(Path caPem) {
-    return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-        insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls, caPem);
+    /** Serve plain HTTP: for local tests only. Default: false. */
+    public Builder insecurePlainHttp(boolean value) {
+      insecurePlainHttp = value;
+      return this;
+    }
+
+    /** Disk operations run at the same time. Default: {@value AgentConfig#DEFAULT_WORKERS}. */
+    public Builder workers(int value) {
+      workers = value;
+      return this;
+    }
+
+    /** Time between Dom0Node heartbeats. Default: {@value AgentConfig#DEFAULT_HEARTBEAT_SECONDS} s. */
+    public Builder heartbeat(Duration value) {
+      heartbeat = value;
+      return this;
+    }
+
+    /** How long LoopMount work waits for a free loop device. Default: {@value AgentConfig#DEFAULT_LOOP_WAIT_SECONDS} s. */
+    /** Free loop devices that Auto leaves for guests: it builds through a loop device only above this. */
+    public Builder loopReserve(int value) {
+      loopReserve = value;
+      return this;
+    }
+
+    public Builder loopWait(Duration value) {
+      loopWait = value;
+      return this;
+    }
+
+    /** Whether /metrics needs the bearer token too. Default: false. */
+    public Builder metricsRequireToken(boolean value) {
+      metricsRequireToken = value;
+      return this;
+    }
+
+    /** Default: {@link AgentConfig#DEFAULT_RETRY_FAILED_AFTER}. */
+    public Builder retryFailedAfter(Duration value) {
+      retryFailedAfter = value;
+      return this;
+    }
+
+    /** Which archive URLs may be fetched. Default: none. */
+    public Builder urls(UrlPolicy value) {
+      urls = value;
+      return this;
+    }
+
+    /** The directory whose files a VirtualDisk may adopt ({@code --import-dir}). Default: none. */
+    public Builder importDir(Path value) {
+      importDir = value;
+      return this;
+    }
+
+    /**
+     * Cross-node clones trust another node's agent when its certificate chains to this PEM CA and
+     * names that node ({@code --peer-ca}). Default: none, so cross-node clones are refused on this node.
+     */
+    public Builder peerCa(Path value) {
+      peerCa = value;
+      return this;
+    }
+
+    /** @throws IllegalArgumentException with a message naming the flag to change */
+    public AgentConfig build() {
+      return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
+          insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls,
+          importDir, loopReserve, peerCa);
+    }
   }
 
   /** Never prints the token. */
@@ -133,8 +224,8 @@ public record AgentConfig(
   public String toString() {
     return "AgentConfig[node=" + nodeName + ", imagesRoot=" + imagesRoot + ", allowedSources=" + allowedSources
         + ", listen=" + listen + ", advertise=" + advertise + ", tls=" + (insecurePlainHttp ? "off" : tlsCert)
-        + ", workers=" + workers + ", heartbeat=" + heartbeat + ", loopWait=" + loopWait
+        + ", workers=" + workers + ", heartbeat=" + heartbeat + ", loopWait=" + loopWait + ", loopReserve=" + loopReserve
         + ", metricsRequireToken=" + metricsRequireToken + ", allowUrls=" + urls.allowedPrefixes()
-        + ", allowPrivateHosts=" + urls.allowedPrivateHosts() + "]";
+        + ", allowPrivateHosts=" + urls.allowedPrivateHosts() + ", importDir=" + importDir + "]";
   }
 }

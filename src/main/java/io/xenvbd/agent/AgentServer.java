@@ -8,7 +8,7 @@ import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.DiskException;
 import io.xenvbd.protocol.ErrorBody;
 import io.xenvbd.protocol.ErrorCodes;
-import io.xenvbd.protocol.TransferClient;
+import io.xenvbd.client.TransferClient;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.Objects;

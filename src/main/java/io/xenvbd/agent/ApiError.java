@@ -25,7 +25,29 @@ final class ApiError extends RuntimeException {
   }
 
   static ApiError of(DiskException e) {
-    return new ApiError(status(e.code()), e.code().name(), e.getMessage());
+    return new ApiError(status(e.code()), wireCode(e.code()), e.getMessage());
+  }
+
+  /**
+   * The protocol's word for an engine error. The engine keeps its own enum (it knows nothing of HTTP
+   * or the wire); this switch is where the two vocabularies meet, and the compiler makes it name
+   * every engine code.
+   */
+  static String wireCode(ErrorCode code) {
+    return switch (code) {
+      case NoSpace -> ErrorCodes.NO_SPACE;
+      case LoopDevicesExhausted -> ErrorCodes.LOOP_DEVICES_EXHAUSTED;
+      case SourceNotAllowed -> ErrorCodes.SOURCE_NOT_ALLOWED;
+      case ToolMissing -> ErrorCodes.TOOL_MISSING;
+      case ImageInUse -> ErrorCodes.IMAGE_IN_USE;
+      case CommandFailed -> ErrorCodes.COMMAND_FAILED;
+      case InvalidRequest -> ErrorCodes.INVALID_REQUEST;
+      case NotOwner -> ErrorCodes.NOT_OWNER;
+      case NotFound -> ErrorCodes.NOT_FOUND;
+      case ShrinkRefused -> ErrorCodes.SHRINK_REFUSED;
+      case Interrupted -> ErrorCodes.INTERRUPTED;
+      case TransferFailed -> ErrorCodes.TRANSFER_FAILED;
+    };
   }
 
   /**

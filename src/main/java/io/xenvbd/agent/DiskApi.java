@@ -11,15 +11,9 @@ import io.xenvbd.protocol.TransferTicket;
 import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
-import java.util.regex.Pattern;
 
 /** The {@code /v1} routes: the node, and one disk's PUT, GET and DELETE. Callers are already authenticated. */
 final class DiskApi {
-  /** Namespaces are DNS-1123 labels. */
-  private static final Pattern NAMESPACE = Pattern.compile("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$");
-  /** Object names are DNS-1123 subdomains: never "..", never a slash, so never outside the images root. */
-  private static final Pattern NAME = Pattern.compile(Validation.OBJECT_NAME);
-
   private final String nodeName;
   private final DiskEngine engine;
   private final DiskService disks;
@@ -52,9 +46,17 @@ final class DiskApi {
       return;
     }
     String[] parts = path.split("/", -1);
+    if (parts.length == 6 && parts[2].equals("disks") && parts[5].equals("release")) {
+      // protocol 4: the VirtualDisk went with reclaimPolicy Retain
+      if (!method.equals("POST")) throw notAllowed(method, path, "POST");
+      validate(parts[3], parts[4]);
+      disks.release(parts[3], parts[4], queryParameter(exchange, "uid"));
+      Exchanges.sendEmpty(exchange, 204);
+      return;
+    }
     if (parts.length != 5 || !parts[2].equals("disks")) {
       throw new ApiError(404, ErrorCodes.NOT_FOUND, "no such path " + path
-          + ": the agent serves /v1/node and /v1/disks/{namespace}/{name}");
+          + ": the agent serves /v1/node, /v1/disks/{namespace}/{name} and /v1/disks/{namespace}/{name}/release");
     }
     String namespace = parts[3];
     String name = parts[4];
@@ -66,8 +68,8 @@ final class DiskApi {
           throw ApiError.badRequest("unknown field " + field.name() + ": it came with agent protocol " + field.since()
               + " and this agent speaks " + protocol.version() + "; leave it out, or upgrade the agent");
         });
-        DiskService.Outcome outcome = disks.put(namespace, name, body);
-        Exchanges.sendJson(exchange, outcome.started() ? 202 : 200, outcome.state());
+        DiskService.PutReply reply = disks.put(namespace, name, body);
+        Exchanges.sendJson(exchange, reply.started() ? 202 : 200, reply.state());
       }
       case "GET" -> Exchanges.sendJson(exchange, 200, disks.get(namespace, name).orElseThrow(() ->
           new ApiError(404, ErrorCodes.NOT_FOUND, "this agent has no disk " + namespace + "/" + name)));
@@ -98,11 +100,12 @@ final class DiskApi {
   }
 
   static void validate(String namespace, String name) {
-    if (!NAMESPACE.matcher(namespace).matches()) {
+    if (!Validation.isDns1123Label(namespace)) {
       throw ApiError.badRequest("namespace " + SpecRules.quote(namespace) + " is not a DNS-1123 label"
           + " (lower-case letters, digits and '-', at most 63 characters)");
     }
-    if (name.length() > Validation.MAX_NAME || !NAME.matcher(name).matches()) {
+    // a DNS-1123 subdomain is never "..", never a slash, so never a path outside the images root
+    if (!Validation.isDns1123Subdomain(name)) {
       throw ApiError.badRequest("name " + SpecRules.quote(name) + " is not a DNS-1123 subdomain"
           + " (lower-case letters, digits, '-' and '.', at most 253 characters)");
     }

@@ -37,8 +37,8 @@ final class DiskService implements AutoCloseable {
   /** The error code of an operation stopped at its deadline. */
   static final String DEADLINE_EXCEEDED = ErrorCodes.DEADLINE_EXCEEDED;
 
-  /** A state and whether this call started work (202) or only reported (200). */
-  record Outcome(boolean started, DiskState state) {}
+  /** The answer to a PUT: the state, and whether this call started work (202) or only reported (200). */
+  record PutReply(boolean started, DiskState state) {}
 
   private final DiskEngine engine;
   private final Duration retryFailedAfter;
@@ -65,7 +65,7 @@ final class DiskService implements AutoCloseable {
    * Ready, or a resize when the size grew. A failed request repeated unchanged is retried only after
    * {@code retryFailedAfter}; a changed one at once.
    */
-  Outcome put(String namespace, String name, PutDiskRequest body) {
+  PutReply put(String namespace, String name, PutDiskRequest body) {
     VirtualDiskSpec spec = body.spec() == null ? null : WireSpecs.toApi(body.spec());
     // The operator checks the same rules, but a holder of the token need not be the operator.
     SpecRules.violation(namespace, name, spec).ifPresent(message -> {
@@ -78,7 +78,7 @@ final class DiskService implements AutoCloseable {
       Operation current = operations.get(key);
       if (current != null && current.running()) {
         requireOwner(current.request.uid(), request.uid(), key);
-        return new Outcome(false, current.state(null));
+        return new PutReply(false, current.state(null));
       }
       Optional<ImageInfo> image = engine.inspect(namespace, name);
       if (image.isPresent()) {
@@ -91,13 +91,13 @@ final class DiskService implements AutoCloseable {
         if (request.sizeBytes() == published.capacityBytes()) {
           // Remember the request (not a failure), as a finished operation of this spec.
           operations.put(key, Operation.confirmed(request, published.path()));
-          return new Outcome(false, Operation.ready(published));
+          return new PutReply(false, Operation.ready(published));
         }
-        if (holdFailure(current, request)) return new Outcome(false, current.state(published));
-        return new Outcome(true, start(key, new Operation(Operation.Kind.resize, request, published.path())));
+        if (holdFailure(current, request)) return new PutReply(false, current.state(published));
+        return new PutReply(true, start(key, new Operation(Operation.Kind.resize, request, published.path())));
       }
-      if (holdFailure(current, request)) return new Outcome(false, current.state(null));
-      return new Outcome(true, start(key, new Operation(Operation.Kind.build, request, engine.imagePath(namespace, name),
+      if (holdFailure(current, request)) return new PutReply(false, current.state(null));
+      return new PutReply(true, start(key, new Operation(Operation.Kind.build, request, engine.imagePath(namespace, name),
           remote(body))));
     }
   }
@@ -125,28 +125,47 @@ final class DiskService implements AutoCloseable {
     String key = namespace + "/" + name;
     Instant start = Instant.now();
     synchronized (lock(key)) {
-      Operation current = operations.get(key);
-      if (current != null && current.running()) {
-        requireOwner(current.request.uid(), uid, key);
-        pool.cancel(current, Operation.Stop.delete);
-        try {
-          current.finished.get(CANCEL_WAIT.toSeconds(), TimeUnit.SECONDS);
-        } catch (TimeoutException e) {
-          throw new ApiError(409, ErrorCodes.IMAGE_IN_USE, "disk " + key + " is still stopping its " + current.kind
-              + "; retry the delete in a few seconds");
-        } catch (Exception e) {
-          Thread.currentThread().interrupt();
-          throw new ApiError(503, ErrorCodes.INTERNAL, "interrupted while stopping the " + current.kind + " of " + key);
-        }
-      }
+      stopRunning(key, uid, "delete");
       try {
         engine.delete(namespace, name, uid);
         metrics.operation("delete", "success", Duration.between(start, Instant.now()));
       } catch (DiskException e) {
-        metrics.operation("delete", e.code().name(), Duration.between(start, Instant.now()));
+        metrics.operation("delete", ApiError.wireCode(e.code()), Duration.between(start, Instant.now()));
         throw e;
       }
       operations.remove(key);
+    }
+  }
+
+  /**
+   * The VirtualDisk went with reclaimPolicy Retain: its image is kept and marked released. A running
+   * build or resize of the same owner is stopped first, as for a delete (a build has published nothing,
+   * so there is nothing to keep; a stopped resize leaves the image at its old, recorded size).
+   */
+  void release(String namespace, String name, String uid) {
+    if (uid == null || uid.isBlank()) throw ApiError.badRequest("query parameter uid is required: the owning VirtualDisk's metadata.uid");
+    String key = namespace + "/" + name;
+    synchronized (lock(key)) {
+      stopRunning(key, uid, "release");
+      engine.release(namespace, name, uid);
+      operations.remove(key);
+    }
+  }
+
+  /** Stops the disk's running operation (same owner only) and waits for it, before a delete or release. */
+  private void stopRunning(String key, String uid, String what) {
+    Operation current = operations.get(key);
+    if (current == null || !current.running()) return;
+    requireOwner(current.request.uid(), uid, key);
+    pool.cancel(current, Operation.Stop.delete);
+    try {
+      current.finished.get(CANCEL_WAIT.toSeconds(), TimeUnit.SECONDS);
+    } catch (TimeoutException e) {
+      throw new ApiError(409, ErrorCodes.IMAGE_IN_USE, "disk " + key + " is still stopping its " + current.kind
+          + "; retry the " + what + " in a few seconds");
+    } catch (Exception e) {
+      Thread.currentThread().interrupt();
+      throw new ApiError(503, ErrorCodes.INTERNAL, "interrupted while stopping the " + current.kind + " of " + key);
     }
   }
 
@@ -198,7 +217,7 @@ final class DiskService implements AutoCloseable {
     } catch (RuntimeException | Error e) {
       boolean bug = !(e instanceof DiskException) && op.stopped() == Operation.Stop.none;
       ErrorBody error = stopped(op).orElseGet(() -> e instanceof DiskException de
-          ? new ErrorBody(de.code().name(), de.getMessage())
+          ? new ErrorBody(ApiError.wireCode(de.code()), de.getMessage())
           // A bug, not a disk condition: keep the details in the log, give the client a plain message.
           : new ErrorBody(ErrorCodes.INTERNAL, "the agent failed unexpectedly; see the agent's log on node for " + key));
       metrics.operation(op.kind.name(), error.code(), Duration.between(start, Instant.now()));

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.sun.net.httpserver.HttpExchange;
+import io.xenvbd.protocol.PutDiskRequest;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -23,8 +24,8 @@ import java.util.stream.Collectors;
 final class Exchanges {
   private Exchanges() {}
 
-  /** Only a caller with the token gets its body read; see {@link io.xenvbd.protocol.PutDiskRequest#MAX_BODY_BYTES}. */
-  static final int MAX_BODY_BYTES = io.xenvbd.protocol.PutDiskRequest.MAX_BODY_BYTES;
+  /** Only a caller with the token gets its body read; see {@link PutDiskRequest#MAX_BODY_BYTES}. */
+  static final int MAX_BODY_BYTES = PutDiskRequest.MAX_BODY_BYTES;
   private static final long DRAIN_LIMIT = MAX_BODY_BYTES + (16L << 20);
 
   /**

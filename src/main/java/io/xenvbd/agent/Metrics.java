@@ -2,7 +2,7 @@ package io.xenvbd.agent;
 
 import io.xenvbd.disk.LoopStatus;
 import io.xenvbd.disk.StorageInfo;
-import io.xenvbd.protocol.PrometheusText;
+import io.xenvbd.metrics.PrometheusText;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;

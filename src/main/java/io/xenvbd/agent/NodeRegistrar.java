@@ -77,7 +77,8 @@ final class NodeRegistrar implements AutoCloseable {
         new Dom0NodeStatus.Agent(endpoint.toString(), BuildInfo.version(), now, (int) every.toSeconds(), protocolVersion),
         report.loopDevices(), report.storage(), report.images().size(), report.orphans(),
         Conditions.set(old == null ? null : old.conditions(), Conditions.READY, Conditions.TRUE, Reasons.HEARTBEAT,
-            "agent " + BuildInfo.version() + " at " + endpoint + " is serving", node.getMetadata().getGeneration(), clock));
+            "agent " + BuildInfo.version() + " at " + endpoint + " is serving", node.getMetadata().getGeneration(), clock),
+        report.released(), report.releasedCount()); // the most recently released first
     node.setStatus(status);
     client.resource(node).updateStatus();
   }

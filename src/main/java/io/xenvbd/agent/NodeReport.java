@@ -14,7 +14,8 @@ import java.util.List;
 
 /** One reading of the node (loop devices, storage, images, orphans), shaped for the Dom0Node and, by {@link #toNodeInfo}, for the API. */
 record NodeReport(String nodeName, LoopDevices loopDevices, Dom0NodeStatus.Storage storage,
-                  List<NodeInfo.Image> images, List<String> orphans) {
+                  List<NodeInfo.Image> images, List<String> orphans, List<Dom0NodeStatus.Released> released,
+                  int releasedCount) {
 
   static NodeReport read(String nodeName, DiskEngine engine) {
     Inventory inventory = engine.inventory();
@@ -26,7 +27,16 @@ record NodeReport(String nodeName, LoopDevices loopDevices, Dom0NodeStatus.Stora
             i.capacityBytes(), i.allocatedBytes()))
         .toList();
     List<String> orphans = inventory.orphans().stream().map(Path::toString).sorted().toList();
-    return new NodeReport(nodeName, engine.loopStatus().toApi(), storage, images, orphans);
+    List<Dom0NodeStatus.Released> released = inventory.released().stream()
+        .sorted(java.util.Comparator.comparing((Inventory.Released r) -> r.former().at(),
+            java.util.Comparator.nullsLast(java.util.Comparator.<java.time.Instant>reverseOrder())))
+        .limit(Dom0NodeStatus.MAX_RELEASED_LISTED)
+        .map(r -> new Dom0NodeStatus.Released(r.path().toString(), r.capacityBytes(), r.allocatedBytes(), r.filesystem(),
+            r.filesystemUuid(), r.former().namespace(), r.former().name(), r.former().uid(),
+            r.former().at() == null ? null : r.former().at().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString()))
+        .toList();
+    return new NodeReport(nodeName, engine.loopStatus().toApi(), storage, images, orphans, released,
+        inventory.released().size());
   }
 
   /** The same reading in the agent protocol's own types, announcing {@code protocol}'s version. */

@@ -33,7 +33,7 @@ final class Operation implements ProgressListener {
   private Stop stop = Stop.none; // guarded by lock
   private volatile Instant startedAt;
   private volatile Instant stoppedAt;
-  private volatile String stage = io.xenvbd.protocol.DiskState.STAGE_QUEUED;
+  private volatile String stage = DiskState.STAGE_QUEUED;
   private volatile long bytesDone;
   private volatile long bytesTotal;
   private volatile int percent;
@@ -188,13 +188,18 @@ final class Operation implements ProgressListener {
     return new DiskState(request.namespace(), request.name(), request.uid(), phase, isFailed() ? null : stage,
         bytesDone, bytesTotal, percent, image != null && isFailed() ? image.capacityBytes() : request.sizeBytes(),
         image == null ? null : image.allocatedBytes(), image == null ? null : image.filesystemUuid(),
-        imagePath.toString(), request.specDigest(), error);
+        imagePath.toString(), request.specDigest(), error, null);
   }
 
   /** A published image with no operation running. */
   static DiskState ready(ImageInfo image) {
     return new DiskState(image.namespace(), image.name(), image.ownerUid(), DiskState.Phase.Ready, null,
         null, null, 100, image.capacityBytes(), image.allocatedBytes(), image.filesystemUuid(),
-        image.path().toString(), image.specDigest(), null);
+        image.path().toString(), image.specDigest(), null, cloned(image));
+  }
+
+  private static DiskState.Cloned cloned(ImageInfo image) {
+    return image.cloned() == null ? null
+        : new DiskState.Cloned(image.cloned().method().name(), image.cloned().sharedBytes());
   }
 }

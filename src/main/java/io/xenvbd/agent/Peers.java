@@ -4,11 +4,11 @@ import io.xenvbd.disk.DiskException;
 import io.xenvbd.disk.ErrorCode;
 import io.xenvbd.disk.RemoteClone;
 import io.xenvbd.protocol.AgentException;
-import io.xenvbd.protocol.AgentTrust;
+import io.xenvbd.client.AgentTrust;
 import io.xenvbd.protocol.AgentUnreachableException;
 import io.xenvbd.protocol.DiskSpec;
 import io.xenvbd.protocol.ErrorCodes;
-import io.xenvbd.protocol.TransferClient;
+import io.xenvbd.client.TransferClient;
 import java.io.InterruptedIOException;
 import java.time.Duration;
 

@@ -5,7 +5,7 @@ import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.TransferFormat;
 import io.xenvbd.disk.TransferSource;
 import io.xenvbd.protocol.ErrorCodes;
-import io.xenvbd.protocol.TransferClient;
+import io.xenvbd.client.TransferClient;
 import io.xenvbd.protocol.TransferTicket;
 import java.io.IOException;
 import java.io.OutputStream;

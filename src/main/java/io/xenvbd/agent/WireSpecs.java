@@ -34,7 +34,9 @@ final class WireSpecs {
     return new Populate(map(p.hostPaths(), h -> new Populate.HostPath(h.path(), h.target())),
         p.archive() == null ? null : new Populate.Archive(p.archive().source(), p.archive().sha256()),
         p.cloneFrom() == null ? null : new Populate.CloneFrom(p.cloneFrom().name()), p.createDirs(),
-        p.method() == null ? null : Populate.Method.valueOf(p.method().name()));
+        p.method() == null ? null : Populate.Method.valueOf(p.method().name()),
+        p.adopt() == null ? null
+            : new Populate.Adopt(p.adopt().name(), p.adopt().namespace(), p.adopt().uuid(), p.adopt().importFile()));
   }
 
   private static Tailor tailor(DiskSpec.Tailor t) {

@@ -36,7 +36,7 @@ public record Dom0NodeSpec(
     String maxBytesPerNamespace) {
 
   /** A namespace name: an RFC 1123 label. */
-  public static final String NAMESPACE_NAME = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
+  public static final String NAMESPACE_NAME = Validation.DNS1123_LABEL;
   public static final int MAX_ALLOWED_NAMESPACES = 256;
 
   public Dom0NodeSpec {

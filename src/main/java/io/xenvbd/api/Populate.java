@@ -15,6 +15,9 @@ import java.util.List;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @ValidationRule(value = "!has(self.cloneFrom) || (!has(self.archive) && (!has(self.hostPaths) || size(self.hostPaths) == 0))",
     message = Validation.CLONE_EXCLUSIVE)
+@ValidationRule(value = "!has(self.adopt) || (!has(self.archive) && !has(self.cloneFrom)"
+    + " && (!has(self.hostPaths) || size(self.hostPaths) == 0) && (!has(self.createDirs) || size(self.createDirs) == 0))",
+    message = Validation.ADOPT_EXCLUSIVE)
 public record Populate(
     @JsonPropertyDescription("dom0 directories copied into the image the way cp -ax does: one filesystem, keeping owners, modes, times, hard and symbolic links, device nodes, extended attributes and holes. Only from paths the node agent's admin allows.")
     @Size(max = Validation.MAX_HOST_PATHS)
@@ -32,7 +35,15 @@ public record Populate(
 
     @JsonPropertyDescription("Auto (default): Offline for ext2/3/4, LoopMount otherwise. LoopMount: the manual recipe (mount -o loop, copy, umount); needs a free loop device. Offline: build the filesystem from a staging directory with mke2fs -d, no mount and no loop device (ext2/3/4 only).")
     @Default("Auto")
-    Method method) {
+    Method method,
+
+    @JsonPropertyDescription("Take over an existing image on the node instead of building one: a released image (one whose VirtualDisk was deleted with reclaimPolicy Retain, listed in its Dom0Node's status.released) or a file the node's admin put in the agent's import directory. The data is never rewritten: the agent identifies and checks the filesystem read-only, refuses an image in use, and moves it into place. Excludes every other populate source and spec.tailor.")
+    Adopt adopt) {
+
+  /** The sources of the first builds, without adoption. */
+  public Populate(List<HostPath> hostPaths, Archive archive, CloneFrom cloneFrom, List<String> createDirs, Method method) {
+    this(hostPaths, archive, cloneFrom, createDirs, method, null);
+  }
 
   public Populate {
     if (method == null) method = Method.Auto;
@@ -86,4 +97,35 @@ public record Populate(
       @Pattern(Validation.OBJECT_NAME)
       @Size(max = Validation.MAX_NAME)
       String name) {}
+
+  /**
+   * An existing image to take over: exactly one of {@code name} (a released image by its former
+   * VirtualDisk's name), {@code uuid} (a released image by its filesystem UUID) or {@code importFile}
+   * (a file in the node's import directory). Names only, never a path.
+   */
+  @JsonIgnoreProperties(ignoreUnknown = true)
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  @ValidationRule(value = "(has(self.name) ? 1 : 0) + (has(self.uuid) ? 1 : 0) + (has(self.importFile) ? 1 : 0) == 1",
+      message = Validation.ADOPT_ONE)
+  @ValidationRule(value = "!has(self.namespace) || has(self.name)",
+      message = "spec.populate.adopt.namespace goes with adopt.name: leave it out, or give the name too")
+  public record Adopt(
+      @JsonPropertyDescription("Former name of a released image: the VirtualDisk that was deleted with reclaimPolicy Retain (it may be this VirtualDisk's own name).")
+      @Pattern(Validation.OBJECT_NAME)
+      @Size(max = Validation.MAX_NAME)
+      String name,
+
+      @JsonPropertyDescription("Namespace the released image was released from. Default: this VirtualDisk's namespace, the only one it may be adopted from.")
+      @Pattern(Validation.NAMESPACE)
+      @Size(max = 63)
+      String namespace,
+
+      @JsonPropertyDescription("Filesystem UUID of a released image, as its Dom0Node's status.released lists it.")
+      @Pattern(Validation.FILESYSTEM_UUID)
+      String uuid,
+
+      @JsonPropertyDescription("Name of a file in the node agent's import directory (--import-dir, chosen by the node's admin): a plain file name, never a path. It must be a regular file with one link, on the images root's filesystem, and in use by nobody.")
+      @Pattern(Validation.IMPORT_FILE)
+      @Size(max = Validation.MAX_IMPORT_FILE)
+      String importFile) {}
 }

@@ -19,8 +19,6 @@ public final class SpecRules {
 
   private static final Pattern SIZE = Pattern.compile(Validation.POSITIVE_QUANTITY);
   private static final Pattern PATH = Pattern.compile(Validation.ABSOLUTE_PATH);
-  private static final Pattern NODE = Pattern.compile(Validation.NODE_NAME);
-  private static final Pattern NAME = Pattern.compile(Validation.OBJECT_NAME);
   private static final Pattern VDEV = Pattern.compile(Validation.VDEV);
 
   /**
@@ -35,6 +33,7 @@ public final class SpecRules {
       problem = "spec.xen.vdev " + quote(spec.xen().vdev()) + " is not a device xl accepts: use xvda1, xvdb, sda1 ...";
     }
     if (problem == null && spec.populate() != null) problem = populate(namespace, name, spec.populate());
+    if (problem == null && spec.populate() != null && spec.populate().adopt() != null) problem = adopt(spec);
     if (problem == null && spec.tailor() != null) problem = TailorRules.violation(spec.tailor());
     return Optional.ofNullable(problem);
   }
@@ -61,7 +60,7 @@ public final class SpecRules {
 
   private static String nodeName(String node) {
     if (node == null || node.isEmpty()) return null;
-    if (node.length() > Validation.MAX_NAME || !NODE.matcher(node).matches()) {
+    if (!Validation.isDns1123Subdomain(node)) {
       return "spec.nodeName " + quote(node) + " is not a valid node name (RFC 1123 subdomain)";
     }
     return null;
@@ -88,11 +87,62 @@ public final class SpecRules {
   private static String cloneFrom(String namespace, String name, Populate p) {
     if (p.archive() != null || !p.hostPaths().isEmpty()) return Validation.CLONE_EXCLUSIVE;
     String source = p.cloneFrom().name();
-    if (source == null || source.length() > Validation.MAX_NAME || !NAME.matcher(source).matches()) {
+    if (!Validation.isDns1123Subdomain(source)) {
       return "spec.populate.cloneFrom.name " + quote(source) + " is not a valid object name";
     }
     if (source.equals(name)) {
       return "populate.cloneFrom names this VirtualDisk itself: name another disk in namespace " + namespace;
+    }
+    return null;
+  }
+
+  private static final Pattern NAMESPACE = Pattern.compile(Validation.NAMESPACE);
+  private static final Pattern IMPORT_FILE = Pattern.compile(Validation.IMPORT_FILE);
+  private static final Pattern UUID = Pattern.compile(Validation.FILESYSTEM_UUID);
+
+  /**
+   * Adoption names an image, never a path: a released image by its former name (and namespace) or
+   * filesystem UUID, or one plain file name in the agent's import directory. The agent resolves the
+   * name itself, so nothing a tenant writes can reach outside the images root and that directory.
+   */
+  private static String adopt(VirtualDiskSpec spec) {
+    Populate p = spec.populate();
+    Populate.Adopt a = p.adopt();
+    int given = (a.name() != null ? 1 : 0) + (a.uuid() != null ? 1 : 0) + (a.importFile() != null ? 1 : 0);
+    if (given != 1) return Validation.ADOPT_ONE;
+    if (p.archive() != null || p.cloneFrom() != null || !p.hostPaths().isEmpty() || !p.createDirs().isEmpty()
+        || TailorRules.writes(spec.tailor())) {
+      return Validation.ADOPT_EXCLUSIVE;
+    }
+    if (Boolean.TRUE.equals(spec.preallocate())) {
+      return "spec.preallocate cannot be true with spec.populate.adopt: an adopted image keeps the allocation it has;"
+          + " set spec.preallocate to false";
+    }
+    if (a.namespace() != null && a.name() == null) {
+      return "spec.populate.adopt.namespace goes with adopt.name: leave it out, or give the name too";
+    }
+    if (a.name() != null && !Validation.isDns1123Subdomain(a.name())) {
+      return "spec.populate.adopt.name " + quote(a.name()) + " is not a valid object name: give the former name of"
+          + " the released VirtualDisk (lower-case letters, digits, '-' and '.'), never a path";
+    }
+    if (a.namespace() != null && !NAMESPACE.matcher(a.namespace()).matches()) {
+      return "spec.populate.adopt.namespace " + quote(a.namespace()) + " is not a namespace name (a DNS-1123 label)";
+    }
+    if (a.uuid() != null && !UUID.matcher(a.uuid()).matches()) {
+      return "spec.populate.adopt.uuid " + quote(a.uuid()) + " is not a filesystem UUID: copy it from the Dom0Node's"
+          + " status.released (e.g. 0b6b2a6e-3f7c-4d3e-9a52-5e1b1c2d3e4f)";
+    }
+    if (a.importFile() != null) {
+      String f = a.importFile();
+      if (f.length() > Validation.MAX_IMPORT_FILE || !IMPORT_FILE.matcher(f).matches()) {
+        return "spec.populate.adopt.importFile " + quote(f) + " must be one plain file name in the node's import"
+            + " directory (letters, digits, '.', '_' and '-', not starting with '.', at most " + Validation.MAX_IMPORT_FILE
+            + " characters), never a path: no '/' and no '..'";
+      }
+      if (spec.nodeName() == null || spec.nodeName().isEmpty()) {
+        return "spec.populate.adopt.importFile needs spec.nodeName: name the dom0 node whose import directory holds "
+            + quote(f);
+      }
     }
     return null;
   }

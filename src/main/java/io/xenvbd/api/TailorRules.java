@@ -1,5 +1,6 @@
 package io.xenvbd.api;
 
+import java.util.Locale;
 import java.util.regex.Pattern;
 
 /**
@@ -14,6 +15,12 @@ final class TailorRules {
   private static final Pattern FIELD = Pattern.compile(Validation.FSTAB_FIELD);
   private static final Pattern MOUNT_POINT = Pattern.compile(Validation.FSTAB_MOUNT_POINT);
   private static final Pattern MODE = Pattern.compile(Validation.FILE_MODE);
+
+  /** Whether {@code t} (may be null) writes anything into the image. */
+  static boolean writes(Tailor t) {
+    return t != null && ((t.hostname() != null && !t.hostname().isEmpty())
+        || (t.fstab() != null && !t.fstab().isEmpty()) || (t.files() != null && !t.files().isEmpty()));
+  }
 
   static String violation(Tailor t) {
     if (t.hostname() != null && (t.hostname().length() > Validation.MAX_NAME || !HOSTNAME.matcher(t.hostname()).matches())) {
@@ -49,7 +56,7 @@ final class TailorRules {
   private static String field(String at, String value, Pattern pattern, int max, String what) {
     if (value == null) return at + " is missing";
     if (SpecRules.length(value) > max || !pattern.matcher(value).matches()) {
-      return at + " " + SpecRules.quote(value) + " must be " + String.format(java.util.Locale.ROOT, what, max);
+      return at + " " + SpecRules.quote(value) + " must be " + String.format(Locale.ROOT, what, max);
     }
     return null;
   }

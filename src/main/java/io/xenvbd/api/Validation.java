@@ -1,5 +1,7 @@
 package io.xenvbd.api;
 
+import java.util.regex.Pattern;
+
 /**
  * Patterns, limits and CEL rule messages shared by the schema annotations and {@link SpecRules}, so
  * that the API server, the operator and the agent refuse the same things in the same words.
@@ -13,9 +15,19 @@ public final class Validation {
   /** An absolute path with no "." or ".." component, no control characters and no trailing slash. */
   public static final String ABSOLUTE_PATH =
       "^(/|(/[^/\\x00-\\x1f\\x7f]+)+)$";
-  /** RFC 1123 DNS subdomain, as Kubernetes node names are. */
-  public static final String NODE_NAME =
-      "^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+  /**
+   * A DNS-1123 label, what Kubernetes allows as a namespace name: lower-case letters, digits and '-',
+   * at most 63 characters. The one definition every layer checks names against.
+   */
+  public static final String DNS1123_LABEL = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
+  /**
+   * A DNS-1123 subdomain, what Kubernetes allows as an object or node name: labels of lower-case
+   * letters, digits and '-' joined by dots, so never "..", never a slash, one path segment. The length
+   * ({@link #MAX_NAME}) is checked apart; {@link #isDns1123Subdomain} checks both.
+   */
+  public static final String DNS1123_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+  /** spec.nodeName: empty (the operator chooses) or a node name. */
+  public static final String NODE_NAME = "^$|" + DNS1123_SUBDOMAIN;
   /** A guest hostname: RFC 1123 labels separated by dots. */
   public static final String HOSTNAME =
       "^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$";
@@ -34,8 +46,8 @@ public final class Validation {
   public static final String SHA256 = "^[a-f0-9]{64}$";
   /** An absolute path on the node, or an http(s) URL. */
   public static final String ARCHIVE_SOURCE = "^(/[^\\x00-\\x1f\\x7f]+|https?://[^\\s\\x00-\\x1f\\x7f]+)$";
-  /** A Kubernetes object name (DNS subdomain). */
-  public static final String OBJECT_NAME = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+  /** A Kubernetes object name. */
+  public static final String OBJECT_NAME = DNS1123_SUBDOMAIN;
 
   public static final int MAX_HOST_PATHS = 32;
   public static final int MAX_CREATE_DIRS = 64;
@@ -67,6 +79,31 @@ public final class Validation {
       + " for ext3 and ext4 (a smaller one has no room for its journal): raise spec.size or choose ext2";
   public static final String EXT2_TOO_SMALL = "spec.size must be at least " + EXT2_MIN_SIZE
       + " for ext2 (mke2fs makes no smaller filesystem): raise spec.size";
+  /** A namespace: a DNS-1123 label. */
+  public static final String NAMESPACE = DNS1123_LABEL;
+  /** An import file: one plain name in the node's import directory, never a path (no '/', never '.' or '..'). */
+  public static final String IMPORT_FILE = "^[A-Za-z0-9_][A-Za-z0-9._-]*$";
+  /** At most this long: the agent parks it as {@code .import-<name>}, which must stay within NAME_MAX (255). */
+  public static final int MAX_IMPORT_FILE = 240;
+  /** A filesystem UUID as blkid prints it for ext2/3/4 and xfs. */
+  public static final String FILESYSTEM_UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+  public static final String ADOPT_ONE =
+      "spec.populate.adopt names exactly one image: give one of name, uuid or importFile";
+  public static final String ADOPT_EXCLUSIVE = "spec.populate.adopt takes an image as it is: leave out"
+      + " hostPaths, archive, cloneFrom, createDirs and spec.tailor (adoption never writes into the image)";
   public static final String CLONE_EXCLUSIVE =
       "populate.cloneFrom copies a whole image and cannot be combined with archive or hostPaths";
+
+  private static final Pattern LABEL = Pattern.compile(DNS1123_LABEL);
+  private static final Pattern SUBDOMAIN = Pattern.compile(DNS1123_SUBDOMAIN);
+
+  /** A namespace name: a DNS-1123 label (null is not). */
+  public static boolean isDns1123Label(String value) {
+    return value != null && LABEL.matcher(value).matches();
+  }
+
+  /** An object or node name: a DNS-1123 subdomain of at most {@link #MAX_NAME} characters (null is not). */
+  public static boolean isDns1123Subdomain(String value) {
+    return value != null && value.length() <= MAX_NAME && SUBDOMAIN.matcher(value).matches();
+  }
 }

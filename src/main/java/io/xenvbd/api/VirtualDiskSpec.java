@@ -22,14 +22,14 @@ import io.fabric8.generator.annotation.ValidationRule;
     message = "spec.filesystem is immutable: create a new VirtualDisk to change the filesystem")
 @ValidationRule(value = "!has(oldSelf.nodeName) || oldSelf.nodeName == '' || (has(self.nodeName) && self.nodeName == oldSelf.nodeName)",
     message = "spec.nodeName is immutable once set: an image cannot move between nodes")
-@ValidationRule(value = "!has(self.size) || !isQuantity(self.size) || quantity(self.size).sign() != 1 || !has(self.filesystem) || self.filesystem != 'xfs'"
+@ValidationRule(value = "!has(self.size) || !isQuantity(self.size) || sign(quantity(self.size)) != 1 || !has(self.filesystem) || self.filesystem != 'xfs'"
     + " || !quantity(self.size).isLessThan(quantity('" + Validation.XFS_MIN_SIZE + "'))",
     message = Validation.XFS_TOO_SMALL)
-@ValidationRule(value = "!has(self.size) || !isQuantity(self.size) || quantity(self.size).sign() != 1"
+@ValidationRule(value = "!has(self.size) || !isQuantity(self.size) || sign(quantity(self.size)) != 1"
     + " || (has(self.filesystem) && !(self.filesystem in ['ext3', 'ext4']))"
     + " || !quantity(self.size).isLessThan(quantity('" + Validation.EXT_JOURNAL_MIN_SIZE + "'))",
     message = Validation.EXT_JOURNAL_TOO_SMALL)
-@ValidationRule(value = "!has(self.size) || !isQuantity(self.size) || quantity(self.size).sign() != 1 || !has(self.filesystem) || self.filesystem != 'ext2'"
+@ValidationRule(value = "!has(self.size) || !isQuantity(self.size) || sign(quantity(self.size)) != 1 || !has(self.filesystem) || self.filesystem != 'ext2'"
     + " || !quantity(self.size).isLessThan(quantity('" + Validation.EXT2_MIN_SIZE + "'))",
     message = Validation.EXT2_TOO_SMALL)
 public record VirtualDiskSpec(
@@ -61,7 +61,7 @@ public record VirtualDiskSpec(
     @Default("false")
     Boolean preallocate,
 
-    @JsonPropertyDescription("What happens to the image when the VirtualDisk is deleted: Delete removes it from the node, Retain keeps it (it is then reported as an orphan on its Dom0Node).")
+    @JsonPropertyDescription("What happens to the image when the VirtualDisk is deleted: Delete removes it from the node, Retain keeps it, marked released with its former owner's namespace, name and uid: its Dom0Node lists it in status.released, and a new VirtualDisk of the same namespace can take it back with spec.populate.adopt.")
     @Default("Delete")
     ReclaimPolicy reclaimPolicy) {
 

@@ -35,12 +35,26 @@ public record VirtualDiskStatus(
     @JsonPropertyDescription("Loop devices on the node: each running guest's file-backed disk holds one.")
     LoopDevices loopDevices,
     @JsonPropertyDescription("Scheduled, Provisioned, Resized (from the first grow on), LoopDeviceAvailable and Ready (the summary).")
-    List<Condition> conditions) {
+    List<Condition> conditions,
+    @JsonPropertyDescription("For a disk made from populate.cloneFrom: how its image was copied and how much it shares with other images.")
+    Clone cloned) {
+
+  /** A status of a disk that is no clone (or whose clone facts are not known). */
+  public VirtualDiskStatus(Phase phase, Long observedGeneration, String nodeName, String path, Long capacityBytes,
+                           Long allocatedBytes, String allocated, String filesystemUUID, String filesystem,
+                           Progress progress, XenStatus xen, LoopDevices loopDevices, List<Condition> conditions) {
+    this(phase, observedGeneration, nodeName, path, capacityBytes, allocatedBytes, allocated, filesystemUUID, filesystem,
+        progress, xen, loopDevices, conditions, null);
+  }
 
   public enum Phase { Pending, Provisioning, Ready, Failed, Deleting }
 
-  @JsonIgnoreProperties(ignoreUnknown = true)
+  /** What a disk has before any status was written: nothing known, no condition. */
+  public static VirtualDiskStatus empty() {
+    return new VirtualDiskStatus(null, null, null, null, null, null, null, null, null, null, null, null, List.of());
+  }
 
+  @JsonIgnoreProperties(ignoreUnknown = true)
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Progress(
       @JsonPropertyDescription("Current stage: Transfer (a clone streamed from another node), Create, Format, Populate, Tailor, Check, Publish, Resize.")
@@ -53,11 +67,21 @@ public record VirtualDiskStatus(
       Long bytesTotal) {}
 
   @JsonIgnoreProperties(ignoreUnknown = true)
-
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record XenStatus(
       @JsonPropertyDescription("The current xl form, for disk = [ '...' ]: format=raw, vdev=xvda1, access=rw, target=/path")
       String disk,
       @JsonPropertyDescription("The manual recipe's deprecated form: file:/path,sda1,w")
       String legacyDisk) {}
+
+  @JsonIgnoreProperties(ignoreUnknown = true)
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Clone(
+      @JsonPropertyDescription("Reflink: the image shares the source's blocks (copy-on-write, on an images root with reflink such as XFS or btrfs). SparseCopy: only the source's allocated extents were copied.")
+      CloneMethod method,
+      @JsonPropertyDescription("Bytes of the image that shared blocks with another image (its source or another clone) when it was made; 0 for SparseCopy; absent when the images root cannot tell. The guest's writes unshare blocks.")
+      Long sharedBytes) {}
+
+  public enum CloneMethod { Reflink, SparseCopy }
 }

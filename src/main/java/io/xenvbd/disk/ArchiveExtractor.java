@@ -5,9 +5,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.function.Consumer;
@@ -65,8 +67,8 @@ public final class ArchiveExtractor {
    */
   private Path copyCapped(Path from, Path dir, long cap, String what) {
     try {
-      Files.createDirectory(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-          java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+      Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(
+          PosixFilePermissions.fromString("rwx------")));
     } catch (IOException e) {
       throw Io.wrap(e, "creating " + dir);
     }
@@ -123,7 +125,7 @@ public final class ArchiveExtractor {
     long bytes = c.decompressor().isEmpty()
         ? readEntries(archive, maxBytes)
         : runner.stream(Sandbox.wrap(null, List.of(), c.decompressor()), archive, in -> TarSafety.check(in, maxBytes));
-    List<String> cmd = new java.util.ArrayList<>(List.of("tar", "--extract", "--file", ARCHIVE,
+    List<String> cmd = new ArrayList<>(List.of("tar", "--extract", "--file", ARCHIVE,
         "--directory", Sandbox.TREE, "--same-owner", "--numeric-owner", "--same-permissions",
         "--xattrs", "--xattrs-include=*", "--no-overwrite-dir"));
     // GNU tar must decompress exactly as the check did: on its own it reads a gzip/xz/bzip2 file whose

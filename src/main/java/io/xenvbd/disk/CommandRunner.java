@@ -1,14 +1,17 @@
 package io.xenvbd.disk;
 
 import java.io.ByteArrayOutputStream;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 
 /**
  * The one way the engine runs an external tool: an argument list (never a shell string), a timeout,
@@ -59,7 +62,7 @@ public final class CommandRunner {
     ProcessBuilder pb = new ProcessBuilder(command);
     pb.environment().put("LC_ALL", "C"); // stable messages: NoSpace detection reads stderr
     if (stdin != null) pb.redirectInput(stdin.toFile());
-    else pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+    else pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     Process p = start(pb, command);
     Drain out = new Drain(p.getInputStream());
     Drain err = new Drain(p.getErrorStream());
@@ -123,7 +126,7 @@ public final class CommandRunner {
   /** Lines of a tool's output kept in an error message; enough for its complaint, not for a report. */
   static final int DETAIL_LINES = 5;
   static final int DETAIL_CHARS = 1000;
-  private static final java.util.regex.Pattern USAGE = java.util.regex.Pattern.compile("^\\s*[Uu]sage:.*");
+  private static final Pattern USAGE = Pattern.compile("^\\s*[Uu]sage:.*");
 
   /**
    * What a person needs of a tool's output: its complaint, without the usage text some tools print
@@ -131,7 +134,7 @@ public final class CommandRunner {
    * most {@link #DETAIL_LINES} lines of at most {@link #DETAIL_CHARS} characters in all.
    */
   static String detail(String output) {
-    List<String> lines = new java.util.ArrayList<>();
+    List<String> lines = new ArrayList<>();
     int more = 0;
     for (String line : output.strip().split("\\R")) {
       if (USAGE.matcher(line).matches()) break;

@@ -1,5 +1,7 @@
 package io.xenvbd.disk;
 
+import io.xenvbd.api.Sizes;
+import io.xenvbd.api.Xen;
 import java.io.IOException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
@@ -25,6 +27,7 @@ public final class DiskEngine implements AutoCloseable {
   private final ImageBuilder builder;
   private final Resizer resizer;
   private final Housekeeping housekeeping;
+  private final Adopter adopter;
   private final ConcurrentHashMap<String, Object> locks = new ConcurrentHashMap<>();
   private final FileLocks fileLocks;
   private volatile FileLocks.Held rootLock;
@@ -39,9 +42,23 @@ public final class DiskEngine implements AutoCloseable {
     Sandbox sandbox = new Sandbox(runner);
     ArchiveExtractor archives = new ArchiveExtractor(runner, paths, sandbox, config.urls());
     this.builder = new ImageBuilder(runner, paths, formatter, new TreeWriter(runner, paths, archives, sandbox), archives,
-        mounter, publisher);
+        mounter, publisher, new DebugfsWriter(runner, sandbox, paths), config.loopReserve());
     this.resizer = new Resizer(runner, formatter, mounter);
-    this.housekeeping = new Housekeeping(paths, runner, mounter);
+    Path importDir = importDir(config.importDir(), paths.root());
+    this.housekeeping = new Housekeeping(paths, runner, mounter, importDir);
+    this.adopter = new Adopter(paths, formatter, loops, mounts, publisher, fileLocks, housekeeping, importDir);
+  }
+
+  /** The import directory as the kernel names it, apart from the images root; null: none. */
+  private static Path importDir(Path dir, Path root) {
+    if (dir == null) return null;
+    Path real = ImagePaths.real(dir);
+    if (real.startsWith(root) || root.startsWith(real)) {
+      throw new IllegalArgumentException("the import directory " + dir + (real.startsWith(root) ? " lies in" : " holds")
+          + " the images root " + root + ": give a directory beside it on the same filesystem, e.g. "
+          + root.resolveSibling("import"));
+    }
+    return real;
   }
 
   /** At startup: delete leftovers of interrupted builds (and our mounts/loops on them). Returns what was cleaned. */
@@ -76,12 +93,73 @@ public final class DiskEngine implements AutoCloseable {
   public ImageInfo build(DiskRequest request, ProgressListener progress, RemoteClone remote) {
     synchronized (lock(request)) {
       try (var held = imageLock(request.namespace(), request.name())) {
+        if (adopts(request)) return adoptLocked(request, progress);
         Optional<ImageInfo> existing = owned(request.namespace(), request.name(), request.uid());
         if (existing.isPresent()) return existing.get();
         ImageMetadata meta = builder.build(request, new Progress(progress), remote);
         return info(meta);
       }
     }
+  }
+
+  private static boolean adopts(DiskRequest request) {
+    return request.spec().populate() != null && request.spec().populate().adopt() != null;
+  }
+
+  /**
+   * Adoption instead of a build: the same owner's image is returned as is (a repeated request); a
+   * released image under this disk's own name may be the one adopted; anything else there is NotOwner.
+   * A spec.size larger than the image grows it afterwards, as a grow does.
+   */
+  private ImageInfo adoptLocked(DiskRequest request, ProgressListener progress) {
+    Path image = paths.image(request.namespace(), request.name());
+    if (Files.exists(image, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      Optional<ImageMetadata> meta = metadata(request.namespace(), request.name());
+      boolean mine = meta.isPresent() && meta.get().ownedBy(request.uid());
+      boolean adoptingIt = meta.isPresent() && meta.get().released() != null && adoptsItself(request, meta.get());
+      if (!mine && !adoptingIt) throw Guards.notOwner(request.namespace(), request.name(), meta, image);
+      if (mine) return request.sizeBytes() > meta.get().capacityBytes() ? growLocked(request, progress) : info(meta.get());
+    }
+    ImageMetadata adopted = adopter.adopt(request, new Progress(progress));
+    if (request.sizeBytes() > adopted.capacityBytes()) return growLocked(request, progress);
+    new Progress(progress).done();
+    return info(adopted);
+  }
+
+  /** Whether the adoption names the released image that lies under the disk's own name (by name or UUID). */
+  private static boolean adoptsItself(DiskRequest r, ImageMetadata there) {
+    var a = r.spec().populate().adopt();
+    if (a.uuid() != null) return a.uuid().equalsIgnoreCase(there.filesystemUuid());
+    return a.name() != null && a.name().equals(r.name()) && (a.namespace() == null || a.namespace().equals(r.namespace()));
+  }
+
+  /**
+   * Marks the image released (reclaimPolicy Retain): kept, owned by nobody, listed, adoptable. No image:
+   * nothing to do. Released already by the same owner: success. Another owner's: NotOwner.
+   */
+  public void release(String namespace, String name, String uid) {
+    synchronized (lock(namespace, name)) {
+      try (var held = imageLock(namespace, name)) {
+        Path image = paths.image(namespace, name);
+        Optional<ImageMetadata> meta = metadata(namespace, name);
+        if (!Files.exists(image, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return;
+        if (meta.isPresent() && meta.get().released() != null && uid.equals(meta.get().released().uid())) return;
+        if (meta.isEmpty() || !meta.get().ownedBy(uid)) throw Guards.notOwner(namespace, name, meta, image);
+        publisher.writeMetadata(paths.metadata(namespace, name), meta.get().release(Instant.now()));
+      }
+    }
+  }
+
+  /**
+   * Releases every image whose owner is not in {@code liveUids}: for local mode at start, whose API
+   * forgot the VirtualDisks of its last run. Returns how many images are released now (those released
+   * before included).
+   */
+  public int releaseAllBut(java.util.Set<String> liveUids) {
+    for (ImageInfo i : inventory().images()) {
+      if (!liveUids.contains(i.ownerUid())) release(i.namespace(), i.name(), i.ownerUid());
+    }
+    return inventory().released().size();
   }
 
   /** Grow to request.sizeBytes. Same size: no-op. Smaller: ShrinkRefused. In use: ImageInUse. */
@@ -100,7 +178,7 @@ public final class DiskEngine implements AutoCloseable {
     if (request.sizeBytes() < meta.capacityBytes()) {
       throw new DiskException(ErrorCode.ShrinkRefused, "disk " + request.key() + " is " + meta.capacityBytes()
           + " bytes; shrinking to " + request.sizeBytes() + " would cut off data: set spec.size back to at least "
-          + io.xenvbd.api.Sizes.human(meta.capacityBytes()));
+          + Sizes.human(meta.capacityBytes()));
     }
     if (request.sizeBytes() == meta.capacityBytes()) return current;
     Guards.refuseInUse(loops, mounts, current.path(), "grow");
@@ -129,10 +207,10 @@ public final class DiskEngine implements AutoCloseable {
     Path metaPath = paths.metadata(namespace, name);
     Optional<ImageMetadata> meta = publisher.readMetadata(metaPath);
     if (!Files.exists(image)) {
-      if (meta.isPresent() && meta.get().ownerUid().equals(uid)) deleteFile(metaPath);
+      if (meta.isPresent() && meta.get().ownedBy(uid)) deleteFile(metaPath);
       return;
     }
-    if (meta.isEmpty() || !meta.get().ownerUid().equals(uid)) throw Guards.notOwner(namespace, name, meta, image);
+    if (meta.isEmpty() || !meta.get().ownedBy(uid)) throw Guards.notOwner(namespace, name, meta, image);
     Guards.refuseInUse(loops, mounts, image, "delete");
     deleteFile(image); // image first: a crash in between leaves metadata alone, a leftover recover() removes
     deleteFile(metaPath);
@@ -151,7 +229,7 @@ public final class DiskEngine implements AutoCloseable {
       Path image = paths.image(namespace, name);
       Optional<ImageMetadata> meta = metadata(namespace, name);
       if (!Files.isRegularFile(image, java.nio.file.LinkOption.NOFOLLOW_LINKS) || meta.isEmpty()
-          || !meta.get().ownerUid().equals(uid)) {
+          || !meta.get().ownedBy(uid)) {
         throw new DiskException(ErrorCode.NotFound, "this node has no published image " + namespace + "/" + name
             + " of the VirtualDisk with uid " + uid + ": clone a disk that is Ready");
       }
@@ -162,29 +240,39 @@ public final class DiskEngine implements AutoCloseable {
     }
   }
 
+
+  /** The image a VirtualDisk owns under namespace/name; empty when there is none, or it is released. */
   public Optional<ImageInfo> inspect(String namespace, String name) {
     Path image = paths.image(namespace, name);
     if (!Files.isRegularFile(image)) return Optional.empty();
-    return metadata(namespace, name).map(this::info);
+    return metadata(namespace, name).filter(m -> m.released() == null).map(this::info);
   }
 
   public Inventory inventory() {
     Housekeeping.Listing l = housekeeping.list();
     List<ImageInfo> images = new ArrayList<>();
+    List<Inventory.Released> released = new ArrayList<>();
     List<Path> orphans = new ArrayList<>();
     for (Path p : l.images()) {
       String ns = p.getParent().getFileName().toString();
       String name = p.getFileName().toString().replaceFirst("\\.img$", "");
-      Optional<ImageInfo> info = Optional.empty();
+      Optional<ImageMetadata> meta = Optional.empty();
       try {
-        info = inspect(ns, name);
+        meta = metadata(ns, name).filter(m -> ns.equals(m.namespace()) && name.equals(m.name()));
       } catch (DiskException ignored) {
         // a file whose name is no valid namespace/name: not ours
       }
-      if (info.isPresent() && info.get().namespace().equals(ns) && info.get().name().equals(name)) images.add(info.get());
-      else orphans.add(p);
+      if (meta.isEmpty()) {
+        orphans.add(p);
+      } else if (meta.get().released() != null) {
+        ImageMetadata m = meta.get();
+        released.add(new Inventory.Released(p, m.capacityBytes(), formatter.allocated(p), m.filesystem(),
+            m.filesystemUuid(), m.released()));
+      } else {
+        images.add(info(meta.get()));
+      }
     }
-    return new Inventory(images, orphans, l.leftovers());
+    return new Inventory(images, released, orphans, l.leftovers());
   }
 
   public LoopStatus loopStatus() {
@@ -216,7 +304,7 @@ public final class DiskEngine implements AutoCloseable {
     Path image = paths.image(namespace, name);
     if (!Files.exists(image)) return Optional.empty();
     Optional<ImageMetadata> meta = metadata(namespace, name);
-    if (meta.isEmpty() || !meta.get().ownerUid().equals(uid)) throw Guards.notOwner(namespace, name, meta, image);
+    if (meta.isEmpty() || !meta.get().ownedBy(uid)) throw Guards.notOwner(namespace, name, meta, image);
     return meta.map(this::info);
   }
 
@@ -232,7 +320,7 @@ public final class DiskEngine implements AutoCloseable {
   private ImageInfo info(ImageMetadata m) {
     Path image = paths.image(m.namespace(), m.name());
     return new ImageInfo(m.namespace(), m.name(), m.ownerUid(), image, m.capacityBytes(), formatter.allocated(image),
-        m.filesystemUuid(), m.specDigest());
+        m.filesystemUuid(), m.specDigest(), m.cloned());
   }
 
   private static void deleteFile(Path p) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.xenvbd.api.Sizes;
+import io.xenvbd.api.Validation;
 import io.xenvbd.api.VirtualDiskSpec;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -23,9 +24,6 @@ import java.util.regex.Pattern;
 public record DiskRequest(String namespace, String name, String uid, VirtualDiskSpec spec, long sizeBytes,
     String cloneSourceUid) {
 
-  private static final Pattern DNS_LABEL = Pattern.compile("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$");
-  private static final Pattern DNS_SUBDOMAIN =
-      Pattern.compile("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
   private static final Pattern UID = Pattern.compile("^[A-Za-z0-9][-A-Za-z0-9_.]{0,127}$");
   private static final ObjectMapper CANONICAL = JsonMapper.builder()
       .enable(MapperFeature.SORT_PROPERTIES_ALPHABETICALLY)
@@ -62,10 +60,10 @@ public record DiskRequest(String namespace, String name, String uid, VirtualDisk
   }
 
   static void checkNames(String namespace, String name) {
-    if (namespace == null || !DNS_LABEL.matcher(namespace).matches()) {
+    if (!Validation.isDns1123Label(namespace)) {
       throw DiskException.invalid("namespace '" + namespace + "' is not a DNS-1123 label (lower-case letters, digits, '-', at most 63)");
     }
-    if (name == null || name.length() > 253 || !DNS_SUBDOMAIN.matcher(name).matches()) {
+    if (!Validation.isDns1123Subdomain(name)) {
       throw DiskException.invalid("name '" + name + "' is not a DNS-1123 subdomain (lower-case letters, digits, '-', '.')");
     }
   }

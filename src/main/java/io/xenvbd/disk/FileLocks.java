@@ -86,11 +86,29 @@ final class FileLocks {
 
   /** The lock of one image; ImageInUse when another process (or engine) holds it. */
   synchronized Held image(String namespace, String name) {
-    FileLock lock = tryLock(channel(), offset(namespace, name));
+    return lock(namespace + "/" + name, "another process (a second agent on this images root?) is"
+        + " working on disk " + namespace + "/" + name + ": wait for it to finish, or stop it, and retry");
+  }
+
+  /**
+   * The lock of a file an adoption takes from the import directory, keyed {@code "import//" + file}, which
+   * no namespace/name spells (a name never starts with '/'); ImageInUse with {@code busy} when another
+   * adoption holds it.
+   */
+  synchronized Held importFile(String file, String busy) {
+    return lock("import//" + file, busy);
+  }
+
+  /** The lock of an image with the message for when another holds it. */
+  synchronized Held image(String namespace, String name, String busy) {
+    return lock(namespace + "/" + name, busy);
+  }
+
+  private Held lock(String key, String busy) {
+    FileLock lock = tryLock(channel(), offset(key));
     if (lock == null) {
       if (held == 0) closeChannel();
-      throw new DiskException(ErrorCode.ImageInUse, "another process (a second agent on this images root?) is"
-          + " working on disk " + namespace + "/" + name + ": wait for it to finish, or stop it, and retry");
+      throw new DiskException(ErrorCode.ImageInUse, busy);
     }
     held++;
     return new Held(lock);
@@ -138,7 +156,11 @@ final class FileLocks {
 
   /** The byte whose lock stands for the image. */
   static long offset(String namespace, String name) {
-    return 1 + (hash(namespace + "/" + name) & (Long.MAX_VALUE >>> 2));
+    return offset(namespace + "/" + name);
+  }
+
+  private static long offset(String key) {
+    return 1 + (hash(key) & (Long.MAX_VALUE >>> 2));
   }
 
   private static long hash(String key) {

@@ -27,6 +27,12 @@ final class Guards {
   }
 
   static DiskException notOwner(String ns, String name, Optional<ImageMetadata> meta, Path image) {
+    if (meta.isPresent() && meta.get().released() != null) {
+      ImageMetadata.Released r = meta.get().released();
+      return new DiskException(ErrorCode.NotOwner, "image " + image + " was released by VirtualDisk " + r.namespace()
+          + "/" + r.name() + " (reclaimPolicy Retain) and is kept: take it back with spec.populate.adopt.name "
+          + r.name() + ", choose another name than " + ns + "/" + name + ", or ask the node's admin to delete the file");
+    }
     return new DiskException(ErrorCode.NotOwner, "image " + image + " belongs to "
         + meta.map(m -> "another VirtualDisk").orElse("no VirtualDisk (it has no xenvbd metadata)")
         + ": delete or rename that image on the node, or choose another name than " + ns + "/" + name);

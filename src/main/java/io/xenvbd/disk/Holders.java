@@ -1,6 +1,7 @@
 package io.xenvbd.disk;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,7 +41,7 @@ final class Holders {
     String suffix = " " + target;
     try (var lines = Files.lines(proc.resolve("maps"))) {
       return lines.anyMatch(l -> l.endsWith(suffix));
-    } catch (IOException | java.io.UncheckedIOException e) {
+    } catch (IOException | UncheckedIOException e) {
       return false; // the process ended, or its maps are not readable
     }
   }

@@ -10,13 +10,15 @@ import java.util.List;
 
 /** Lists what lies under the images root (images, orphans, leftovers) and removes leftovers at startup. */
 final class Housekeeping {
-  record Listing(List<Path> images, List<Path> leftovers) {}
+  record Listing(List<Path> images, List<Path> leftovers, List<Path> parked) {}
 
   private final ImagePaths paths;
   private final CommandRunner runner;
   private final LoopMounter mounter;
+  private final Path importDir;
 
-  Housekeeping(ImagePaths paths, CommandRunner runner, LoopMounter mounter) {
+  Housekeeping(ImagePaths paths, CommandRunner runner, LoopMounter mounter, Path importDir) {
+    this.importDir = importDir;
     this.paths = paths;
     this.runner = runner;
     this.mounter = mounter;
@@ -26,11 +28,14 @@ final class Housekeeping {
   Listing list() {
     List<Path> images = new ArrayList<>();
     List<Path> leftovers = new ArrayList<>();
+    List<Path> parked = new ArrayList<>();
     Path root = paths.root();
-    if (!Files.isDirectory(root)) return new Listing(images, leftovers);
+    if (!Files.isDirectory(root)) return new Listing(images, leftovers, parked);
     for (Path top : children(root)) {
       String n = top.getFileName().toString();
-      if (ImagePaths.isTempName(n)) {
+      if (n.startsWith(ImagePaths.PARKED_PREFIX)) {
+        parked.add(top);
+      } else if (ImagePaths.isTempName(n)) {
         leftovers.add(top);
       } else if (Files.isDirectory(top) && !Files.isSymbolicLink(top)) {
         for (Path f : children(top)) {
@@ -46,12 +51,17 @@ final class Housekeeping {
     }
     images.sort(null);
     leftovers.sort(null);
-    return new Listing(images, leftovers);
+    return new Listing(images, leftovers, parked);
   }
 
   /** Unmounts and detaches whatever is still open on a leftover, then deletes it. */
   List<Path> recover() {
     List<Path> cleaned = new ArrayList<>();
+    // import files an interrupted adoption took go back where the admin put them
+    for (Path p : list().parked()) {
+      String file = p.getFileName().toString().substring(ImagePaths.PARKED_PREFIX.length());
+      if (importDir != null && !file.isEmpty()) ImportFiles.putBack(p, importDir.resolve(file));
+    }
     for (Path p : list().leftovers()) {
       mounter.release(p, p);
       CommandRunner.Result r = runner.exec(List.of("rm", "-rf", "--one-file-system", paths.under(p).toString()),

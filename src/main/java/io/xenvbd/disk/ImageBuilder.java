@@ -3,9 +3,10 @@ package io.xenvbd.disk;
 import io.xenvbd.api.Populate;
 import io.xenvbd.api.VirtualDiskSpec;
 import io.xenvbd.api.VirtualDiskSpec.Filesystem;
-import java.io.IOException;
-import java.nio.file.Files;
+import io.xenvbd.api.VirtualDiskStatus;
+import io.xenvbd.api.VirtualDiskStatus.CloneMethod;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,9 +25,13 @@ final class ImageBuilder {
   private final ArchiveExtractor archives;
   private final LoopMounter mounter;
   private final Publisher publisher;
+  private final Cloner cloner;
+  private final DebugfsWriter debugfs;
+  private final int loopReserve;
 
   ImageBuilder(CommandRunner runner, ImagePaths paths, Formatter formatter, TreeWriter trees,
-               ArchiveExtractor archives, LoopMounter mounter, Publisher publisher) {
+               ArchiveExtractor archives, LoopMounter mounter, Publisher publisher, DebugfsWriter debugfs,
+               int loopReserve) {
     this.runner = runner;
     this.paths = paths;
     this.formatter = formatter;
@@ -34,6 +39,9 @@ final class ImageBuilder {
     this.archives = archives;
     this.mounter = mounter;
     this.publisher = publisher;
+    this.cloner = new Cloner(runner, formatter, mounter);
+    this.debugfs = debugfs;
+    this.loopReserve = loopReserve;
   }
 
   /** Builds and publishes; the caller has checked that no image exists under the final name. */
@@ -46,7 +54,7 @@ final class ImageBuilder {
     VirtualDiskSpec spec = req.spec();
     Filesystem fs = spec.filesystem();
     Populate pop = spec.populate() == null ? new Populate(null, null, null, null, null) : spec.populate();
-    boolean offline = Methods.offline(fs, pop);
+    boolean offline = Methods.offline(fs, pop, mounter.loops().status(), loopReserve);
     Path cloneSource = pop.cloneFrom() == null || remote != null ? null : Methods.cloneSource(paths, publisher, req, pop);
     if (cloneSource != null) Guards.refuseInUse(mounter.loops(), mounter.mounts(), cloneSource, "clone");
     List<Path> sources = fs == Filesystem.none ? List.of() : trees.checkSources(pop);
@@ -57,6 +65,7 @@ final class ImageBuilder {
     Path temp = paths.tempBeside(image);
     List<Path> temps = new ArrayList<>(); // staging trees and downloads: removed whatever happens
     String uuid = fs == Filesystem.none ? null : UUID.randomUUID().toString();
+    CloneMethod cloneMethod = null;
     try {
       progress.stage("Create", 0, 5);
       if (remote != null) cloneSource = fetch(remote, image, req, fs, temps, progress);
@@ -64,8 +73,14 @@ final class ImageBuilder {
       boolean content = archive != null || !sources.isEmpty() || !pop.createDirs().isEmpty() || hasTailor(spec);
       if (fs == Filesystem.none) content = false;
       if (cloneSource != null) {
-        cloneInto(cloneSource, temp, req, fs, uuid, progress);
-        if (content) writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
+        cloneMethod = cloner.clone(cloneSource, temp, req, fs, uuid, progress);
+        if (content && offline && archive == null && sources.isEmpty()) {
+          // ext2/3/4 with nothing to copy in: debugfs writes the new identity into the image file itself.
+          progress.stage("Tailor", 75, 80);
+          debugfs.write(temp, pop.createDirs(), TreeWriter.tailoredFiles(spec.tailor(), uuid), temps::add);
+        } else if (content) {
+          writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
+        }
       } else if (offline && content) {
         formatter.create(temp, req.sizeBytes(), spec.preallocate());
         Path staging = paths.tempUnderRoot("staging");
@@ -77,17 +92,24 @@ final class ImageBuilder {
       } else {
         formatter.create(temp, req.sizeBytes(), spec.preallocate());
         progress.stage("Format", 5, 10);
-        formatter.format(temp, fs, req.sizeBytes(), uuid, null, spec.preallocate());
-        if (content) writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
+        if (content) {
+          formatter.formatJournalLater(temp, fs, req.sizeBytes(), uuid, spec.preallocate());
+          writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
+          formatter.addJournal(temp, fs, req.sizeBytes());
+        } else {
+          formatter.format(temp, fs, req.sizeBytes(), uuid, null, spec.preallocate());
+        }
       }
       Io.checkInterrupted("checking the filesystem");
       progress.stage("Check", 88, 95);
       formatter.check(temp, fs);
       String actualUuid = formatter.uuid(temp, fs);
+      VirtualDiskStatus.Clone clone = cloneMethod == null ? null : new VirtualDiskStatus.Clone(cloneMethod,
+          cloneMethod == CloneMethod.Reflink ? cloner.sharedBytes(temp) : Long.valueOf(0));
       progress.stage("Publish", 95, 100);
       Instant now = Instant.now();
       ImageMetadata meta = new ImageMetadata(1, req.namespace(), req.name(), req.uid(), req.specDigest(),
-          fs.name(), actualUuid, req.sizeBytes(), now, now);
+          fs.name(), actualUuid, req.sizeBytes(), now, now, clone, null);
       publisher.publish(temp, image, paths.metadata(req.namespace(), req.name()), meta);
       progress.done();
       return meta;
@@ -98,24 +120,6 @@ final class ImageBuilder {
     } finally {
       cleanup(temps);
     }
-  }
-
-  private void cloneInto(Path source, Path temp, DiskRequest req, Filesystem fs, String uuid, Progress progress) {
-    runner.run("cp", "--sparse=always", "--reflink=auto", source.toString(), temp.toString());
-    long size;
-    try {
-      Formatter.privateFile(temp);
-      size = Files.size(temp);
-    } catch (IOException e) {
-      throw Io.wrap(e, "reading the size of " + temp);
-    }
-    if (req.sizeBytes() > size) {
-      progress.stage("Resize", 5, 10);
-      new Resizer(runner, formatter, mounter).grow(temp, fs, size, req.sizeBytes(), req.spec().preallocate());
-    } else if (req.spec().preallocate()) {
-      formatter.preallocate(temp, 0, size);
-    }
-    formatter.setUuid(temp, fs, uuid);
   }
 
   /** The remote source, checked, in a temporary file beside {@code image} that {@code temps} removes. */
@@ -155,7 +159,7 @@ final class ImageBuilder {
         for (Path p : List.copyOf(temps)) {
           mounter.release(p, p);
           runner.exec(List.of("rm", "-rf", "--one-file-system", paths.under(p).toString()),
-              java.time.Duration.ofMinutes(10), null);
+              Duration.ofMinutes(10), null);
         }
       } catch (DiskException ignored) {
         // recover() removes what could not be removed now.

@@ -3,10 +3,15 @@ package io.xenvbd.disk;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Every path the engine touches, derived from the images root and checked against it: images
@@ -16,9 +21,14 @@ import java.util.List;
 public final class ImagePaths {
   static final String IMAGE_SUFFIX = ".img";
   static final String META_SUFFIX = ".img.json";
+  /**
+   * An import file being adopted waits directly under the root as {@code .import-<file name>}: never a
+   * temporary name (recover() puts it back in the import directory instead of deleting it).
+   */
+  static final String PARKED_PREFIX = ".import-";
   private static final SecureRandom RANDOM = new SecureRandom();
-  private static final java.util.Set<java.nio.file.attribute.PosixFilePermission> PRIVATE_DIR =
-      java.nio.file.attribute.PosixFilePermissions.fromString("rwx------");
+  private static final Set<PosixFilePermission> PRIVATE_DIR =
+      PosixFilePermissions.fromString("rwx------");
 
   private final Path root;
   private final List<Path> allowedSources;
@@ -35,7 +45,7 @@ public final class ImagePaths {
   public ImagePaths(Path root, List<Path> allowedSources, List<Path> protectedPaths) {
     this.root = real(root);
     this.allowedSources = allowedSources;
-    List<Path> kept = new java.util.ArrayList<>(List.of(this.root));
+    List<Path> kept = new ArrayList<>(List.of(this.root));
     for (Path p : protectedPaths) kept.add(p.toAbsolutePath().normalize());
     this.protectedPaths = List.copyOf(kept);
   }
@@ -89,7 +99,7 @@ public final class ImagePaths {
   }
 
   static boolean isTempName(String fileName) {
-    return fileName.startsWith(".") && fileName.contains(".tmp");
+    return fileName.startsWith(".") && fileName.contains(".tmp") && !fileName.startsWith(PARKED_PREFIX);
   }
 
   /** Refuses any path that does not stay under the images root after normalising. */
@@ -197,7 +207,7 @@ public final class ImagePaths {
         throw DiskException.invalid("path '" + guestPath + "' goes through a symbolic link that points outside the"
             + " image (" + existing + " -> " + existing.toRealPath() + "): choose another path or fix the image content");
       }
-    } catch (java.nio.file.NoSuchFileException e) {
+    } catch (NoSuchFileException e) {
       throw DiskException.invalid("path '" + guestPath + "' goes through a dangling symbolic link in the image ("
           + e.getFile() + "): choose another path or fix the image content");
     } catch (IOException e) {

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /** Reads /proc/self/mountinfo: which mount points and mount sources exist. */
@@ -31,7 +32,7 @@ public final class MountTable {
     for (String line : lines) {
       // "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue"
       String[] f = line.split(" ");
-      int dash = java.util.Arrays.asList(f).indexOf("-");
+      int dash = Arrays.asList(f).indexOf("-");
       if (f.length < 5 || dash < 0 || dash + 2 >= f.length) continue;
       list.add(new Mount(unescape(f[dash + 2]), Path.of(unescape(f[4]))));
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -61,7 +62,7 @@ final class Publisher {
   Optional<ImageMetadata> readMetadata(Path metaPath) {
     try {
       return Optional.of(JSON.readValue(metaPath.toFile(), ImageMetadata.class));
-    } catch (NoSuchFileException | java.io.FileNotFoundException e) {
+    } catch (NoSuchFileException | FileNotFoundException e) {
       return Optional.empty();
     } catch (IOException e) {
       return Optional.empty(); // unreadable metadata: the image is reported as an orphan, never guessed at

@@ -4,6 +4,7 @@ import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
+import java.time.Duration;
 
 /** Grows an image: the file sparsely (or preallocated), then its filesystem. Never shrinks. */
 final class Resizer {
@@ -46,5 +47,5 @@ final class Resizer {
   }
 
   /** No timeout: a filesystem rewrite in place is never killed half-way. */
-  private static final java.time.Duration NEVER = java.time.Duration.ofDays(3650);
+  private static final Duration NEVER = Duration.ofDays(3650);
 }

@@ -1,6 +1,8 @@
 package io.xenvbd.disk;
 
+import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -68,7 +70,20 @@ final class Sandbox {
    * reading a staging tree whose files a tenant made unreadable.
    */
   CommandRunner.Result onImage(Path image, Path staging, List<String> command, Duration timeout) {
-    List<String> cmd = new ArrayList<>(List.of("--bind", image.toString(), IMAGE));
+    return onImage(image, staging, command, timeout, false);
+  }
+
+  /**
+   * As {@link #onImage}, with the image bound read-only: for the probes and checks of an image being
+   * adopted, which must not change a byte of it whatever the tool (or a crafted filesystem) tries.
+   */
+  CommandRunner.Result onImageReadOnly(Path image, List<String> command, Duration timeout) {
+    return onImage(image, null, command, timeout, true);
+  }
+
+  private CommandRunner.Result onImage(Path image, Path staging, List<String> command, Duration timeout,
+                                       boolean readOnly) {
+    List<String> cmd = new ArrayList<>(List.of(readOnly ? "--ro-bind" : "--bind", image.toString(), IMAGE));
     if (staging != null) cmd.addAll(List.of("--ro-bind", staging.toString(), STAGING));
     cmd.addAll(List.of("--setenv", "EXT2FS_NO_MTAB_OK", "1"));
     // resize2fs leaves new inode tables to the kernel's lazy init only where the kernel says it has one.
@@ -101,9 +116,9 @@ final class Sandbox {
   /** "device:inode" of a path, not following a link at its end (null: refused as changed later). */
   static String devIno(Path p) {
     try {
-      var a = Files.readAttributes(p, "unix:dev,ino", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+      var a = Files.readAttributes(p, "unix:dev,ino", LinkOption.NOFOLLOW_LINKS);
       return a.get("dev") + ":" + a.get("ino");
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw Io.wrap(e, "reading " + p);
     }
   }
@@ -136,7 +151,7 @@ final class Sandbox {
       if (Files.isSymbolicLink(host)) {
         try {
           cmd.addAll(List.of("--symlink", Files.readSymbolicLink(host).toString(), host.toString()));
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
           throw Io.wrap(e, "reading the link " + host);
         }
       } else if (Files.isDirectory(host)) {

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -32,10 +33,14 @@ final class TreeFiles {
 
   private TreeFiles() {}
 
-  /** The components of an absolute guest path; refuses '..', NUL and relative paths. */
+  /**
+   * The components of an absolute guest path; refuses '..', control characters (a newline would end
+   * a line of a debugfs script) and relative paths.
+   */
   static List<String> components(String guestPath) {
-    if (guestPath == null || !guestPath.startsWith("/") || guestPath.indexOf('\0') >= 0) {
-      throw DiskException.invalid("path '" + guestPath + "' must be an absolute path inside the image, such as /etc/motd");
+    if (guestPath == null || !guestPath.startsWith("/") || guestPath.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+      throw DiskException.invalid("path " + io.xenvbd.api.SpecRules.quote(String.valueOf(guestPath)) + " must be an absolute path"
+          + " inside the image without control characters, such as /etc/motd");
     }
     List<String> parts = new ArrayList<>();
     for (String part : guestPath.split("/")) {
@@ -66,36 +71,54 @@ final class TreeFiles {
       if (a == null) {
         try {
           Files.createDirectory(dir); // mkdir(2): never follows a link that appeared at this name
-          Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+          Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         } catch (IOException e) {
           throw Io.wrap(e, "creating directory " + shown + " in the image");
         }
       } else if (a.isSymbolicLink()) {
-        throw DiskException.invalid("'" + shown + "' in the image is a symbolic link, and xenvbd never writes through"
-            + " links in a disk's content: make " + shown + " a real directory in the archive, source or cloned disk,"
-            + " or write '" + guestPath + "' elsewhere");
+        throw throughLink(shown.toString(), guestPath);
       } else if (!a.isDirectory()) {
-        throw DiskException.invalid("'" + shown + "' in the image is not a directory, so '" + guestPath
-            + "' cannot be written: remove it from the archive, source or cloned disk, or write elsewhere");
+        throw notADirectory(shown.toString(), guestPath);
       }
     }
     return dir;
   }
 
-  /** Replaces whatever entry is at {@code guestPath} with a regular file of {@code content} and octal {@code mode}. */
-  static void replaceFile(Path tree, String guestPath, String content, String mode, CommandRunner runner) {
+  /** The refusal of a directory on the way to {@code guestPath} that is a symbolic link. */
+  static DiskException throughLink(String shown, String guestPath) {
+    return DiskException.invalid("'" + shown + "' in the image is a symbolic link, and xenvbd never writes through"
+        + " links in a disk's content: make " + shown + " a real directory in the archive, source or cloned disk,"
+        + " or write '" + guestPath + "' elsewhere");
+  }
+
+  /** The refusal of an entry on the way to {@code guestPath} that is no directory. */
+  static DiskException notADirectory(String shown, String guestPath) {
+    return DiskException.invalid("'" + shown + "' in the image is not a directory, so '" + guestPath
+        + "' cannot be written: remove it from the archive, source or cloned disk, or write elsewhere");
+  }
+
+  /** The refusal of a file to write where the image has a directory. */
+  static DiskException isADirectory(String guestPath) {
+    return DiskException.invalid("'" + guestPath + "' is a directory in the image: remove it from the archive, source"
+        + " or cloned disk, or write the file elsewhere");
+  }
+
+  /** Octal digits only: a mode never reaches a tool as an option or a word of the tenant's choosing. */
+  static void checkMode(String mode, String guestPath) {
     if (mode == null || !MODE.matcher(mode).matches()) {
       throw DiskException.invalid("file mode '" + mode + "' of '" + guestPath + "' is not an octal mode such as 0644");
     }
+  }
+
+  /** Replaces whatever entry is at {@code guestPath} with a regular file of {@code content} and octal {@code mode}. */
+  static void replaceFile(Path tree, String guestPath, String content, String mode, CommandRunner runner) {
+    checkMode(mode, guestPath);
     List<String> parts = components(guestPath);
     if (parts.isEmpty()) throw DiskException.invalid("path '" + guestPath + "' names no file: give a file path such as /etc/motd");
     Path dir = directory(tree, parts.subList(0, parts.size() - 1), guestPath);
     Path file = dir.resolve(parts.get(parts.size() - 1));
     BasicFileAttributes existing = lstat(file);
-    if (existing != null && existing.isDirectory()) {
-      throw DiskException.invalid("'" + guestPath + "' is a directory in the image: remove it from the archive, source"
-          + " or cloned disk, or write the file elsewhere");
-    }
+    if (existing != null && existing.isDirectory()) throw isADirectory(guestPath);
     Path temp = dir.resolve(".xenvbd-" + ImagePaths.random() + ".tmp");
     try {
       try (SeekableByteChannel ch = Files.newByteChannel(temp, Set.of(StandardOpenOption.CREATE_NEW,

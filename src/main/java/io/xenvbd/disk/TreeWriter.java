@@ -1,9 +1,11 @@
 package io.xenvbd.disk;
 
 import io.xenvbd.api.Populate;
+import io.xenvbd.api.Sizes;
 import io.xenvbd.api.Tailor;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -76,8 +78,8 @@ final class TreeWriter {
       allocated += Long.parseLong(runner.run("du", "-s", "-x", "-B1", s.toString()).stdout().strip().split("\\s+")[0]);
     }
     if (allocated > maxBytes) {
-      throw new DiskException(ErrorCode.NoSpace, "the hostPaths sources hold " + io.xenvbd.api.Sizes.human(allocated)
-          + " of data, more than the disk's " + io.xenvbd.api.Sizes.human(maxBytes)
+      throw new DiskException(ErrorCode.NoSpace, "the hostPaths sources hold " + Sizes.human(allocated)
+          + " of data, more than the disk's " + Sizes.human(maxBytes)
           + ": make spec.size larger or copy less");
     }
   }
@@ -97,7 +99,7 @@ final class TreeWriter {
    * and made anew, never opened, so a FIFO or device node there is neither blocked on nor written.
    */
   private void copy(Path tree, Path source, Path dst) {
-    boolean dir = Files.isDirectory(source, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    boolean dir = Files.isDirectory(source, LinkOption.NOFOLLOW_LINKS);
     String checked = Sandbox.devIno(source);
     // "source/." merges the directory's content (and its own owner/mode/times) into dst, as cp -ax /etc /mnt does.
     List<String> cp = List.of("cp", "-ax", "--sparse=always", "--reflink=auto", "--remove-destination",
@@ -119,12 +121,17 @@ final class TreeWriter {
 
   /** hostname, fstab ({@code self} → UUID=), files with their mode; always into the tree, never into dom0. */
   void tailor(Tailor t, String uuid, Path tree) {
-    if (t == null) return;
-    if (t.hostname() != null && !t.hostname().isEmpty()) {
-      TreeFiles.replaceFile(tree, "/etc/hostname", t.hostname() + "\n", "0644", runner);
-    }
-    if (!t.fstab().isEmpty()) TreeFiles.replaceFile(tree, "/etc/fstab", fstab(t, uuid), "0644", runner);
-    for (Tailor.File f : t.files()) TreeFiles.replaceFile(tree, f.path(), f.content(), f.mode(), runner);
+    for (Tailor.File f : tailoredFiles(t, uuid)) TreeFiles.replaceFile(tree, f.path(), f.content(), f.mode(), runner);
+  }
+
+  /** The files tailoring writes, in order: /etc/hostname, /etc/fstab, then spec.tailor.files. */
+  static List<Tailor.File> tailoredFiles(Tailor t, String uuid) {
+    List<Tailor.File> files = new ArrayList<>();
+    if (t == null) return files;
+    if (t.hostname() != null && !t.hostname().isEmpty()) files.add(new Tailor.File("/etc/hostname", t.hostname() + "\n", "0644"));
+    if (!t.fstab().isEmpty()) files.add(new Tailor.File("/etc/fstab", fstab(t, uuid), "0644"));
+    files.addAll(t.files());
+    return files;
   }
 
   static String fstab(Tailor t, String uuid) {

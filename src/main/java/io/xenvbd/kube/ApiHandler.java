@@ -19,14 +19,17 @@ final class ApiHandler implements Handler<HttpServerRequest> {
   private static final Logger LOG = LoggerFactory.getLogger(ApiHandler.class);
   private final Vertx vertx;
   private final Discovery discovery;
+  private final OpenApi openApi;
   private final WatchStream watches;
   private final Reads reads;
   private final Writes writes;
   private final AuditLog audit;
 
-  ApiHandler(Vertx vertx, Discovery discovery, WatchStream watches, Reads reads, Writes writes, AuditLog audit) {
+  ApiHandler(Vertx vertx, Discovery discovery, OpenApi openApi, WatchStream watches, Reads reads, Writes writes,
+      AuditLog audit) {
     this.vertx = vertx;
     this.discovery = discovery;
+    this.openApi = openApi;
     this.watches = watches;
     this.reads = reads;
     this.writes = writes;
@@ -39,6 +42,8 @@ final class ApiHandler implements Handler<HttpServerRequest> {
     }
   }
 
+  static final String PROTOBUF = "application/vnd.kubernetes.protobuf";
+
   @Override
   public void handle(HttpServerRequest req) {
     String path = req.path();
@@ -46,7 +51,7 @@ final class ApiHandler implements Handler<HttpServerRequest> {
     Query q = Query.parse(req.query());
     try {
       if (req.method() == HttpMethod.GET) {
-        JsonNode fixed = path.startsWith("/openapi") ? OpenApi.answer(path) : discovery.answer(path);
+        JsonNode fixed = path.startsWith("/openapi") ? openApi.answer(path) : discovery.answer(path);
         if (fixed != null) {
           send(req, new Reply(200, fixed));
           return;
@@ -89,6 +94,13 @@ final class ApiHandler implements Handler<HttpServerRequest> {
 
   private Reply dispatch(HttpServerRequest req, ResourcePath rp, Query q, String body) {
     String method = req.method().name();
+    String contentType = req.getHeader("Content-Type");
+    if (contentType != null && contentType.startsWith(PROTOBUF)) {
+      // kubectl create namespace (and other typed built-in writes) send protobuf; client-go falls
+      // back to JSON only after a 415 to CBOR, so say plainly what works instead.
+      throw new ApiException(415, "UnsupportedMediaType", "local mode's API reads JSON and YAML only, not "
+          + PROTOBUF + ": write the object as a manifest and use kubectl apply -f");
+    }
     return switch (method) {
       case "GET" -> reads.get(rp, q, req.getHeader("Accept"));
       case "POST" -> writes.create(rp, q, Json.parse(body));

@@ -69,11 +69,15 @@ final class Apply {
       }
     });
     if (!status && applied.has("metadata")) {
-      ObjectNode meta = config.putObject("metadata");
+      ObjectNode meta = Json.object();
       for (String f : List.of("labels", "annotations", "finalizers", "ownerReferences")) {
         if (applied.path("metadata").has(f)) {
           meta.set(f, applied.path("metadata").get(f));
         }
+      }
+      // A real server records no f:metadata for an apply that names the object and owns nothing in it.
+      if (!meta.isEmpty()) {
+        config.set("metadata", meta);
       }
     }
     return config;

@@ -1,8 +1,11 @@
 package io.xenvbd.kube;
 
+import java.util.Locale;
+
 /**
  * One resource request the embedded API server served, in the terms RBAC uses: who asked (the
- * client's User-Agent, as there is no authentication), the Kubernetes verb and what it was about.
+ * client's User-Agent: every client holds the same bearer token, so the token cannot tell them
+ * apart), the Kubernetes verb and what it was about.
  *
  * @param apiGroup "" for the core group
  * @param subresource null when the request is about the object itself
@@ -26,7 +29,7 @@ public record AuditEvent(String userAgent, String verb, String apiGroup, String 
       case "PUT" -> "update";
       case "PATCH" -> "patch";
       case "DELETE" -> one ? "delete" : "deletecollection";
-      default -> method.toLowerCase(java.util.Locale.ROOT);
+      default -> method.toLowerCase(Locale.ROOT);
     };
     return new AuditEvent(userAgent == null ? "" : userAgent, verb, rp.group(), rp.plural(), rp.subresource(),
         rp.namespace(), rp.name());

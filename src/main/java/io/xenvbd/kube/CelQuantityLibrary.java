@@ -11,8 +11,9 @@ import dev.cel.runtime.CelFunctionBinding;
 
 /**
  * Kubernetes' CEL quantity library (k8s.io/apiserver/pkg/cel/library/quantity.go) as custom
- * cel-java functions: quantity(), isQuantity(), and the Quantity members isLessThan,
- * isGreaterThan, compareTo, add, sub, asInteger, asApproximateFloat, sign, isInteger.
+ * cel-java functions: quantity(), isQuantity(), sign(), and the Quantity members isLessThan,
+ * isGreaterThan, compareTo, add, sub, asInteger, asApproximateFloat, isInteger, each declared as
+ * Kubernetes declares it (a rule that compiles here compiles on a real API server).
  */
 final class CelQuantityLibrary {
   static final CelType QUANTITY = OpaqueType.create("kubernetes.Quantity");
@@ -33,7 +34,9 @@ final class CelQuantityLibrary {
             member("sub", "quantity_sub", QUANTITY, QUANTITY),
             member("asInteger", "quantity_as_integer", SimpleType.INT),
             member("asApproximateFloat", "quantity_as_float", SimpleType.DOUBLE),
-            member("sign", "quantity_sign", SimpleType.INT),
+            // A global function in Kubernetes (cel.Overload, not MemberOverload): sign(q), never q.sign().
+            CelFunctionDecl.newFunctionDeclaration("sign",
+                CelOverloadDecl.newGlobalOverload("quantity_sign", SimpleType.INT, QUANTITY)),
             member("isInteger", "quantity_is_integer", SimpleType.BOOL))
         .addFunctionBindings(
             CelFunctionBinding.from("string_to_quantity", String.class, Quantity::parse),

@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -28,7 +29,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * resourceVersion for deletions, as kube-apiserver does.
  *
  * <p>The mock finds an object by testing every stored object against the request (a linear scan per
- * read and per write; with 1000 disks and their events that scan was most of the cost of a write). This
+ * read and per write; with 1000 disks and their events that scan is most of the cost of a write). This
  * store keeps an index from kind, namespace and name to the stored keys, kept in step with every
  * change in {@link #processEvent}, and answers single-object lookups from it; lists still scan.
  */
@@ -47,7 +48,7 @@ final class CrudStore extends KubernetesCrudDispatcher {
   /** Set when an object was stored under a key without an identity: lookups then scan, as the mock does. */
   private volatile boolean unindexed;
   /** Counts changes to CustomResourceDefinitions, so that {@link CrdRegistry} re-reads them only then. */
-  private final java.util.concurrent.atomic.AtomicLong crdChanges = new java.util.concurrent.atomic.AtomicLong();
+  private final AtomicLong crdChanges = new AtomicLong();
 
   CrudStore(WatchHub hub) {
     this.hub = hub;

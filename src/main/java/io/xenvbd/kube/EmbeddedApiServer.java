@@ -12,6 +12,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.net.PemKeyCertOptions;
+import io.xenvbd.api.Crds;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -63,7 +64,7 @@ public final class EmbeddedApiServer implements AutoCloseable {
    *
    * @param port the port, 0 for any free one
    * @param crdFiles CRD YAML files to install; null or empty: this project's CRDs, as
-   *     {@link io.xenvbd.api.Crds} gives them (generated at process-classes, columns in model order)
+   *     {@link Crds} gives them (generated at process-classes, columns in model order)
    * @param token the bearer token every request but the health checks must carry
    * @param tls the certificate the server presents and the CA its clients trust
    */
@@ -73,7 +74,7 @@ public final class EmbeddedApiServer implements AutoCloseable {
     List<String> crds = new ArrayList<>();
     try {
       if (crdFiles == null || crdFiles.isEmpty()) {
-        for (var crd : io.xenvbd.api.Crds.all()) {
+        for (var crd : Crds.all()) {
           crds.add(Serialization.asJson(crd));
         }
       } else {
@@ -108,7 +109,7 @@ public final class EmbeddedApiServer implements AutoCloseable {
       HttpServer[] self = {server};
       Discovery discovery = new Discovery(crdRegistry, () -> "127.0.0.1:" + self[0].actualPort());
       AuditLog audit = new AuditLog();
-      server.requestHandler(new Authentication(token, new ApiHandler(vertx, discovery,
+      server.requestHandler(new Authentication(token, new ApiHandler(vertx, discovery, new OpenApi(crdRegistry),
           new WatchStream(vertx, hub, store), new Reads(store, admission), new Writes(store, admission), audit)));
       server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
       return new EmbeddedApiServer(vertx, server, hub, audit, token, tls);
@@ -119,7 +120,7 @@ public final class EmbeddedApiServer implements AutoCloseable {
     }
   }
 
-  /** Starts a server with this project's CRDs (VirtualDisk, Dom0Node) from {@link io.xenvbd.api.Crds}. */
+  /** Starts a server with this project's CRDs (VirtualDisk, Dom0Node) from {@link Crds}. */
   public static EmbeddedApiServer startWithProjectCrds(int port) {
     return start(port, List.of());
   }

@@ -11,7 +11,9 @@ import com.networknt.schema.SchemaValidatorsConfig;
 import com.networknt.schema.SpecVersion;
 import com.networknt.schema.ValidationMessage;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
+import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -32,7 +34,7 @@ public final class SchemaValidator {
    * The same, by the schema node itself: {@link CrdRegistry} hands out the same nodes until a CRD
    * changes, so most requests skip serialising the schema to find its compiled form.
    */
-  private final Map<JsonNode, JsonSchema> byNode = java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
+  private final Map<JsonNode, JsonSchema> byNode = Collections.synchronizedMap(new IdentityHashMap<>());
 
   /** Field errors of {@code object} (a whole custom resource) against the CRD, in field order. */
   public List<FieldError> validate(JsonNode crd, JsonNode object) {

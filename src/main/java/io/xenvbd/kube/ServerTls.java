@@ -1,6 +1,6 @@
 package io.xenvbd.kube;
 
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.ca.CertificateAuthority;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -37,7 +37,7 @@ public record ServerTls(String caPem, String certPem, String keyPem) {
     Path tmp = null;
     try {
       tmp = Files.createTempDirectory("xenvbd-api-tls", PosixFilePermissions.asFileAttribute(OWNER_DIR));
-      return read(Tls.generate(tmp, HOSTS));
+      return read(CertificateAuthority.generate(tmp, HOSTS));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot make the API server's certificate: " + e.getMessage(), e);
     } finally {
@@ -55,19 +55,19 @@ public record ServerTls(String caPem, String certPem, String keyPem) {
     try {
       Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_DIR));
       Files.setPosixFilePermissions(dir, OWNER_DIR);
-      Tls.Generated files = new Tls.Generated(dir.resolve("ca.crt"), dir.resolve("tls.crt"), dir.resolve("tls.key"));
+      CertificateAuthority.Issued files = new CertificateAuthority.Issued(dir.resolve("ca.crt"), dir.resolve("tls.crt"), dir.resolve("tls.key"));
       ServerTls kept = usable(files) ? read(files) : null;
       if (kept != null && kept.valid()) return kept;
       for (Path p : List.of(files.caCert(), files.cert(), files.key())) {
         Files.deleteIfExists(p); // a link is removed, not followed, before fresh files are written
       }
-      return read(Tls.generate(dir, HOSTS));
+      return read(CertificateAuthority.generate(dir, HOSTS));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot keep the API server's certificate in " + dir + ": " + e.getMessage(), e);
     }
   }
 
-  private static boolean usable(Tls.Generated files) throws IOException {
+  private static boolean usable(CertificateAuthority.Issued files) throws IOException {
     for (Path p : List.of(files.caCert(), files.cert(), files.key())) {
       if (!Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) return false;
     }
@@ -90,7 +90,7 @@ public record ServerTls(String caPem, String certPem, String keyPem) {
     }
   }
 
-  private static ServerTls read(Tls.Generated files) throws IOException {
+  private static ServerTls read(CertificateAuthority.Issued files) throws IOException {
     return new ServerTls(Files.readString(files.caCert(), StandardCharsets.US_ASCII),
         Files.readString(files.cert(), StandardCharsets.US_ASCII), Files.readString(files.key(), StandardCharsets.US_ASCII));
   }

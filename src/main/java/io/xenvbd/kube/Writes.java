@@ -2,8 +2,12 @@ package io.xenvbd.kube;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 /**
  * Create, update, patch and delete. Every patch is computed here (merge, JSON, apply) and stored
@@ -69,7 +73,7 @@ final class Writes {
    * Runs {@code attempt} (null: the object changed before it could be stored) a few times without the
    * lock, then once under it, where nothing else can write: a write on a busy object always lands.
    */
-  private ApiHandler.Reply guaranteed(java.util.function.Supplier<ApiHandler.Reply> attempt) {
+  private ApiHandler.Reply guaranteed(Supplier<ApiHandler.Reply> attempt) {
     for (int i = 0; i < OPTIMISTIC_ATTEMPTS; i++) {
       ApiHandler.Reply r = attempt.get();
       if (r != null) {
@@ -122,7 +126,7 @@ final class Writes {
       if (now == null) {
         throw ApiException.notFound(rp);
       }
-      if (!java.util.Objects.equals(currentRv, Json.text(now, "metadata", "resourceVersion"))) {
+      if (!Objects.equals(currentRv, Json.text(now, "metadata", "resourceVersion"))) {
         return null;
       }
       r = store.call("PUT", path, "application/json", json);
@@ -196,7 +200,7 @@ final class Writes {
   private ApiHandler.Reply deleteCollection(ResourcePath rp, Query q) {
     String labels = q.get("labelSelector");
     String path = rp.collectionPath() + (labels == null || labels.isEmpty() ? ""
-        : "?labelSelector=" + java.net.URLEncoder.encode(labels, java.nio.charset.StandardCharsets.UTF_8));
+        : "?labelSelector=" + URLEncoder.encode(labels, StandardCharsets.UTF_8));
     JsonNode list = store.call("GET", path, null, null).json();
     FieldSelector fields = FieldSelector.parse(q.get("fieldSelector"));
     ObjectNode out = Json.object().put("apiVersion", rp.apiVersion()).put("kind", "List");

@@ -1,8 +1,9 @@
 package io.xenvbd.local;
 
-import io.xenvbd.cli.Foreground;
-import io.xenvbd.cli.UrlOptions;
+import io.xenvbd.agent.UrlOptions;
+import io.xenvbd.command.Foreground;
 import java.net.InetAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -30,6 +31,12 @@ public final class LocalCommand implements Callable<Integer> {
   @CommandLine.Mixin
   UrlOptions urls = new UrlOptions();
 
+  @Option(names = "--import-dir", paramLabel = "DIR", defaultValue = "${env:XENVBD_IMPORT_DIR}",
+      description = "Directory whose image files (made by hand, e.g. with the dd/mkfs/cp -ax recipe) a VirtualDisk"
+          + " may adopt with spec.populate.adopt.importFile; on the same filesystem as --dir, outside it"
+          + " (env XENVBD_IMPORT_DIR). Default: none.")
+  Path importDir;
+
   @Option(names = "--port", defaultValue = "${env:XENVBD_API_PORT:-0}",
       description = "Port of the embedded Kubernetes API on 127.0.0.1 (env XENVBD_API_PORT; 0: any free port).")
   int port;
@@ -44,11 +51,11 @@ public final class LocalCommand implements Callable<Integer> {
         : LocalConfig.defaultNodeName(InetAddress.getLocalHost().getHostName());
     LocalConfig config;
     try {
-      config = new LocalConfig(dir, allowSources, port, node, urls.policy());
+      config = new LocalConfig(dir, allowSources, port, node, urls.policy(), importDir);
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
     }
-    java.nio.file.Files.createDirectories(config.dir());
+    Files.createDirectories(config.dir());
     // Before the first logger exists: the log goes to the state directory, the terminal gets the summary.
     System.setProperty("org.slf4j.simpleLogger.logFile", config.log().toString());
     System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
@@ -66,6 +73,8 @@ public final class LocalCommand implements Callable<Integer> {
           log:        %s
           sources:    %s
           URLs:       %s
+          import:     %s
+          released:   %s
 
         Next, in another terminal:
           export KUBECONFIG=%s
@@ -81,6 +90,9 @@ public final class LocalCommand implements Callable<Integer> {
         config.urls().allowedPrefixes().isEmpty() ? "(none: --allow-url PREFIX to download archives)"
             : config.urls().allowedPrefixes() + (config.urls().allowedPrivateHosts().isEmpty() ? ""
             : ", private hosts " + config.urls().allowedPrivateHosts()),
+        config.importDir() == null ? "(none: --import-dir DIR to adopt images made by hand)" : config.importDir(),
+        mode.released() + " image(s) found whose VirtualDisk is gone (kubectl get dom0nodes -o yaml lists them under"
+            + " status.released; take one back with spec.populate.adopt.name)",
         config.kubeconfig());
     System.out.flush();
     running.await();

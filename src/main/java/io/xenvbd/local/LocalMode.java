@@ -2,18 +2,17 @@ package io.xenvbd.local;
 
 import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.kube.BearerToken;
 import io.xenvbd.kube.EmbeddedApiServer;
 import io.xenvbd.kube.ServerTls;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
-import java.time.Duration;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,8 +30,10 @@ public final class LocalMode implements AutoCloseable {
   private final EmbeddedApiServer api;
   private final Agent agent;
   private final XenvbdOperator operator;
+  private final int released;
 
-  private LocalMode(LocalConfig config, EmbeddedApiServer api, Agent agent, XenvbdOperator operator) {
+  private LocalMode(LocalConfig config, EmbeddedApiServer api, Agent agent, XenvbdOperator operator, int released) {
+    this.released = released;
     this.config = config;
     this.api = api;
     this.agent = agent;
@@ -50,15 +51,20 @@ public final class LocalMode implements AutoCloseable {
           ServerTls.keptIn(config.dir().resolve("api-tls")));
       api.writeKubeconfig(config.kubeconfig());
       String token = StateDir.token(config.dir().resolve("agent-token"));
-      Tls.Generated tls = Tls.generate(config.dir().resolve("tls"), List.of("127.0.0.1", "localhost"));
-      agent = Agent.start(new AgentConfig(config.nodeName(), config.images(), config.allowedSources(),
-          new InetSocketAddress("127.0.0.1", 0), null, tls.cert(), tls.key(), false, token, 2,
-          Duration.ofSeconds(10), Duration.ofSeconds(60), false, AgentConfig.DEFAULT_RETRY_FAILED_AFTER,
-          config.urls()), api.client());
+      CertificateAuthority.Issued tls = CertificateAuthority.generate(config.dir().resolve("tls"), List.of("127.0.0.1", "localhost"));
+      agent = Agent.start(AgentConfig.localPlain(config.nodeName(), config.images(), config.allowedSources(), token)
+          .tls(tls.cert(), tls.key()).urls(config.urls()).importDir(config.importDir()).build(), api.client());
+      // The embedded API forgets every VirtualDisk when local mode stops: an image whose VirtualDisk is gone
+      // is released, so that a new VirtualDisk can adopt it back (before the operator runs, so none races it).
+      java.util.Set<String> live = new java.util.HashSet<>();
+      api.client().resources(io.xenvbd.api.VirtualDisk.class).inAnyNamespace().list().getItems()
+          .forEach(d -> live.add(d.getMetadata().getUid()));
+      int released = agent.releaseAllBut(live);
+      if (released > 0) LOG.info("{} released image(s) whose VirtualDisk is gone can be adopted back", released);
       XenvbdOperator operator = XenvbdOperator.start(api.client(), OperatorConfig.inProcess(),
           HttpAgentClient.factory(token, Tls.clientContext(tls.caCert())));
       LOG.info("local mode up: API {}, agent {} for node {}", api.url(), agent.endpoint(), config.nodeName());
-      return new LocalMode(config, api, agent, operator);
+      return new LocalMode(config, api, agent, operator, released);
     } catch (IOException e) {
       closeQuietly(agent);
       closeQuietly(api);
@@ -68,6 +74,11 @@ public final class LocalMode implements AutoCloseable {
       closeQuietly(api);
       throw e;
     }
+  }
+
+  /** How many released images the images root held at start (those whose VirtualDisk the last run forgot included). */
+  public int released() {
+    return released;
   }
 
   public LocalConfig config() {

@@ -1,6 +1,8 @@
 package io.xenvbd.local;
 
+import com.sun.security.auth.module.UnixSystem;
 import io.xenvbd.kube.BearerToken;
+import io.xenvbd.protocol.TokenFile;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -69,7 +71,7 @@ final class StateDir {
     }
     boolean trusted = a.isRegularFile() && a.size() <= MAX_TOKEN_FILE && OWNER_FILE.containsAll(a.permissions())
         && (Integer) Files.getAttribute(file, "unix:uid", LinkOption.NOFOLLOW_LINKS) == uid();
-    String value = trusted ? Files.readString(file).strip() : null;
+    String value = trusted ? TokenFile.read(file) : null;
     if (!BearerToken.isWellFormed(value)) {
       LOG.warn("{} is not an owner-only file holding a well-formed token: replacing it with a new one (the old"
           + " one is no longer accepted)", file);
@@ -79,6 +81,6 @@ final class StateDir {
   }
 
   private static long uid() {
-    return new com.sun.security.auth.module.UnixSystem().getUid();
+    return new UnixSystem().getUid();
   }
 }

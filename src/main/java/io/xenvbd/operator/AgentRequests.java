@@ -49,7 +49,9 @@ final class AgentRequests {
     return new DiskSpec.Populate(map(p.hostPaths(), h -> new DiskSpec.HostPath(h.path(), h.target())),
         p.archive() == null ? null : new DiskSpec.Archive(p.archive().source(), p.archive().sha256()),
         p.cloneFrom() == null ? null : new DiskSpec.CloneFrom(p.cloneFrom().name(), cloneSourceUid), p.createDirs(),
-        p.method() == null ? null : DiskSpec.Method.valueOf(p.method().name()));
+        p.method() == null ? null : DiskSpec.Method.valueOf(p.method().name()),
+        p.adopt() == null ? null
+            : new DiskSpec.Adopt(p.adopt().name(), p.adopt().namespace(), p.adopt().uuid(), p.adopt().importFile()));
   }
 
   private static DiskSpec.Tailor tailor(Tailor t) {

@@ -26,8 +26,7 @@ final class DiskEvents {
   }
 
   void transition(VirtualDisk disk, VirtualDiskStatus old, VirtualDiskStatus now) {
-    VirtualDiskStatus before = old == null
-        ? new VirtualDiskStatus(null, null, null, null, null, null, null, null, null, null, null, null, null) : old;
+    VirtualDiskStatus before = old == null ? VirtualDiskStatus.empty() : old;
     if (before.nodeName() == null && now.nodeName() != null) {
       recorder.normal(disk, "Scheduled", message(now, Conditions.SCHEDULED));
     }

@@ -1,5 +1,6 @@
 package io.xenvbd.operator;
 
+import io.fabric8.kubernetes.api.model.Condition;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.Reasons;
@@ -10,6 +11,7 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -105,7 +107,7 @@ final class Ledger {
    */
   static long notYetPromised(VirtualDisk d, Instant lastHeartbeat, long size) {
     VirtualDiskStatus st = d.getStatus();
-    var provisioned = st == null ? java.util.Optional.<io.fabric8.kubernetes.api.model.Condition>empty()
+    var provisioned = st == null ? Optional.<Condition>empty()
         : Conditions.find(st.conditions(), Conditions.PROVISIONED).filter(c -> Conditions.TRUE.equals(c.getStatus()));
     if (provisioned.isEmpty() || st.capacityBytes() == null) return size;
     var grown = Conditions.find(st.conditions(), Conditions.RESIZED).filter(c -> Conditions.TRUE.equals(c.getStatus()));

@@ -2,6 +2,7 @@ package io.xenvbd.operator;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.xenvbd.metrics.PrometheusText;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -27,7 +28,7 @@ final class ManagementServer implements AutoCloseable {
       String why = notReadyBecause.get();
       respond(ex, why == null ? 200 : 503, why == null ? "ok\n" : why + "\n", "text/plain");
     });
-    server.createContext("/metrics", ex -> respond(ex, 200, metrics.get(), io.xenvbd.protocol.PrometheusText.CONTENT_TYPE));
+    server.createContext("/metrics", ex -> respond(ex, 200, metrics.get(), PrometheusText.CONTENT_TYPE));
     server.start();
   }
 

@@ -101,7 +101,7 @@ final class NodeFit {
       case Reasons.NAMESPACE_NOT_ALLOWED -> "ask the cluster admin to add the namespace to its spec.allowedNamespaces, or "
           + elsewhere;
       case Reasons.LOOP_DEVICES_EXHAUSTED -> "building this image mounts it (populate.method LoopMount, xfs, or content"
-          + " written into a clone): release a loop device on " + node + " (losetup -d) or raise max_loop, use"
+          + " copied into a clone): release a loop device on " + node + " (losetup -d) or raise max_loop, use"
           + " populate.method Offline (ext2/3/4), or " + elsewhere;
       case Reasons.INSUFFICIENT_STORAGE -> "free space there (delete disks on " + node + "), ask the cluster admin to raise"
           + " its spec.overcommitRatio, or " + elsewhere;

@@ -1,14 +1,14 @@
 package io.xenvbd.operator;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.xenvbd.cli.Foreground;
-import io.xenvbd.cli.KubeconfigOption;
+import io.xenvbd.client.AgentTrust;
+import io.xenvbd.client.HttpAgentClient;
+import io.xenvbd.client.NodeTokens;
+import io.xenvbd.command.Foreground;
+import io.xenvbd.command.KubeconfigOption;
 import io.xenvbd.protocol.AgentClientFactory;
-import io.xenvbd.protocol.AgentTrust;
-import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.NodeTokens;
+import io.xenvbd.protocol.TokenFile;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -104,10 +104,18 @@ public final class OperatorCommand implements Callable<Integer> {
     if (managementPort < -1 || managementPort > 65535) fail("--management-port " + managementPort + " is out of range 0-65535");
     Set<String> watched = new LinkedHashSet<>();
     for (String ns : namespaces) if (!ns.isBlank()) watched.add(ns.strip());
-    OperatorConfig defaults = OperatorConfig.inProcess();
-    return new OperatorConfig(watched, tokenFile, agentCa, managementPort, leaderElection, leaseNamespace, leaseName,
-        identity, true, useSsaForStatus, defaults.pollMin(), defaults.pollMax(), defaults.retryMin(), defaults.retryMax(),
-        defaults.pendingRecheck(), defaults.readyRecheck());
+    return OperatorConfig.builder()
+        .namespaces(watched)
+        .tokenFile(tokenFile)
+        .agentCa(agentCa)
+        .managementPort(managementPort)
+        .leaderElection(leaderElection)
+        .leaseNamespace(leaseNamespace)
+        .leaseName(leaseName)
+        .identity(identity)
+        .exitOnLostLease(true)
+        .useSsaForStatus(useSsaForStatus)
+        .build();
   }
 
   /** The agents' clients as the flags say: whose certificate proves a node, and which token each node gets. */
@@ -128,7 +136,7 @@ public final class OperatorCommand implements Callable<Integer> {
 
   private String readToken() {
     try {
-      String token = Files.readString(tokenFile, StandardCharsets.UTF_8).strip();
+      String token = TokenFile.read(tokenFile);
       if (token.isEmpty()) fail("--token-file " + tokenFile + " is empty: put the agents' bearer token in it");
       return token;
     } catch (IOException e) {

@@ -1,11 +1,14 @@
 package io.xenvbd.operator;
 
+import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Set;
 
 /**
- * Everything the operator reads from its command line and environment, read once.
+ * Everything the operator reads from its command line and environment, read once. Built with
+ * {@link #builder} (named settings, the in-process defaults in one place).
  *
  * @param namespaces namespaces to watch; empty means all
  * @param tokenFile bearer token file for agents (null when the caller supplies its own AgentClientFactory)
@@ -49,39 +52,137 @@ public record OperatorConfig(
 
   /** In-process defaults (local mode, tests): all namespaces, any management port, no leader election. */
   public static OperatorConfig inProcess() {
-    return new OperatorConfig(Set.of(), null, null, 0, false, "default", "xenvbd-operator", null,
-        false, false, Duration.ofMillis(200), Duration.ofSeconds(5), Duration.ofSeconds(1),
-        Duration.ofMinutes(2), Duration.ofSeconds(30), Duration.ofSeconds(60));
+    return builder().build();
   }
 
-  public OperatorConfig withNamespaces(Set<String> value) {
-    return new OperatorConfig(value, tokenFile, agentCa, managementPort, leaderElection, leaseNamespace,
-        leaseName, identity, exitOnLostLease, useSsaForStatus, pollMin, pollMax, retryMin, retryMax, pendingRecheck, readyRecheck);
+  /** The in-process defaults, to change by name; {@link Builder} documents each. */
+  public static Builder builder() {
+    return new Builder();
   }
 
-  public OperatorConfig withLeaderElection(boolean enabled, String leaseNamespace, String identity) {
-    return new OperatorConfig(namespaces, tokenFile, agentCa, managementPort, enabled, leaseNamespace,
-        leaseName, identity, exitOnLostLease, useSsaForStatus, pollMin, pollMax, retryMin, retryMax, pendingRecheck, readyRecheck);
+  /** A builder holding this configuration, to change a few settings by name. */
+  public Builder toBuilder() {
+    return builder().namespaces(namespaces).tokenFile(tokenFile).agentCa(agentCa).managementPort(managementPort)
+        .leaderElection(leaderElection).leaseNamespace(leaseNamespace).leaseName(leaseName).identity(identity)
+        .exitOnLostLease(exitOnLostLease).useSsaForStatus(useSsaForStatus).pollMin(pollMin).pollMax(pollMax)
+        .retryMin(retryMin).retryMax(retryMax).pendingRecheck(pendingRecheck).readyRecheck(readyRecheck);
   }
 
-  public OperatorConfig withUseSsaForStatus(boolean value) {
-    return new OperatorConfig(namespaces, tokenFile, agentCa, managementPort, leaderElection, leaseNamespace,
-        leaseName, identity, exitOnLostLease, value, pollMin, pollMax, retryMin, retryMax, pendingRecheck, readyRecheck);
-  }
+  /** Named settings; each field's initial value is its in-process default, the only place defaults live. */
+  public static final class Builder {
+    private Set<String> namespaces = Set.of();
+    private Path tokenFile;
+    private Path agentCa;
+    private int managementPort = 0;
+    private boolean leaderElection = false;
+    private String leaseNamespace = "default";
+    private String leaseName = "xenvbd-operator";
+    private String identity;
+    private boolean exitOnLostLease = false;
+    private boolean useSsaForStatus = false;
+    private Duration pollMin = Duration.ofMillis(200);
+    private Duration pollMax = Duration.ofSeconds(5);
+    private Duration retryMin = Duration.ofSeconds(1);
+    private Duration retryMax = Duration.ofMinutes(2);
+    private Duration pendingRecheck = Duration.ofSeconds(30);
+    private Duration readyRecheck = Duration.ofSeconds(60);
 
-  public OperatorConfig withBackoff(Duration pollMin, Duration pollMax, Duration retryMin, Duration retryMax,
-      Duration pendingRecheck,
-    Duration readyRecheck) {
-    return new OperatorConfig(namespaces, tokenFile, agentCa, managementPort, leaderElection, leaseNamespace,
-        leaseName, identity, exitOnLostLease, useSsaForStatus, pollMin, pollMax, retryMin, retryMax, pendingRecheck, readyRecheck);
+    private Builder() {}
+
+    public Builder namespaces(Set<String> value) {
+      namespaces = value;
+      return this;
+    }
+
+    public Builder tokenFile(Path value) {
+      tokenFile = value;
+      return this;
+    }
+
+    public Builder agentCa(Path value) {
+      agentCa = value;
+      return this;
+    }
+
+    public Builder managementPort(int value) {
+      managementPort = value;
+      return this;
+    }
+
+    public Builder leaderElection(boolean value) {
+      leaderElection = value;
+      return this;
+    }
+
+    public Builder leaseNamespace(String value) {
+      leaseNamespace = value;
+      return this;
+    }
+
+    public Builder leaseName(String value) {
+      leaseName = value;
+      return this;
+    }
+
+    /** This replica's name in the Lease; null: POD_NAME, else the hostname. */
+    public Builder identity(String value) {
+      identity = value;
+      return this;
+    }
+
+    public Builder exitOnLostLease(boolean value) {
+      exitOnLostLease = value;
+      return this;
+    }
+
+    public Builder useSsaForStatus(boolean value) {
+      useSsaForStatus = value;
+      return this;
+    }
+
+    public Builder pollMin(Duration value) {
+      pollMin = value;
+      return this;
+    }
+
+    public Builder pollMax(Duration value) {
+      pollMax = value;
+      return this;
+    }
+
+    public Builder retryMin(Duration value) {
+      retryMin = value;
+      return this;
+    }
+
+    public Builder retryMax(Duration value) {
+      retryMax = value;
+      return this;
+    }
+
+    public Builder pendingRecheck(Duration value) {
+      pendingRecheck = value;
+      return this;
+    }
+
+    public Builder readyRecheck(Duration value) {
+      readyRecheck = value;
+      return this;
+    }
+
+    public OperatorConfig build() {
+      return new OperatorConfig(namespaces, tokenFile, agentCa, managementPort, leaderElection, leaseNamespace,
+          leaseName, identity, exitOnLostLease, useSsaForStatus, pollMin, pollMax, retryMin, retryMax, pendingRecheck,
+          readyRecheck);
+    }
   }
 
   static String defaultIdentity() {
     String pod = System.getenv("POD_NAME");
     if (pod != null && !pod.isBlank()) return pod;
     try {
-      return java.net.InetAddress.getLocalHost().getHostName();
-    } catch (java.io.IOException e) {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (IOException e) {
       return "xenvbd-operator-" + ProcessHandle.current().pid();
     }
   }

@@ -2,6 +2,7 @@ package io.xenvbd.operator;
 
 import io.xenvbd.api.BuildPlan;
 import io.xenvbd.api.Dom0Node;
+import io.xenvbd.api.Dom0NodeStatus;
 import io.xenvbd.api.Reasons;
 import io.xenvbd.api.Sizes;
 import io.xenvbd.api.VirtualDisk;
@@ -83,8 +84,23 @@ final class Placer {
         cloneGrows = sourceBytes == null || sourceBytes < size;
       }
     }
+    var adopt = disk.getSpec().populate() == null ? null : disk.getSpec().populate().adopt();
+    long unpromised = size;
+    if (adopt != null && adopt.importFile() == null) {
+      // a released image is on one node, and its bytes are promised there already
+      Optional<Map.Entry<String, Dom0NodeStatus.Released>> holder = releasedOn(ns, adopt, wanted);
+      if (holder.isEmpty()) {
+        return new Placement(null, Reasons.NODE_NOT_FOUND, "no Dom0Node" + (wanted == null || wanted.isEmpty() ? ""
+            : " named " + wanted) + " lists the released image that spec.populate.adopt names in its status.released:"
+            + " check the name or uuid against the Dom0Nodes' status.released, or set spec.nodeName to the node that"
+            + " holds it (a node lists its 100 most recent)");
+      }
+      wanted = holder.get().getKey();
+      Long kept = holder.get().getValue().capacityBytes();
+      unpromised = Math.max(0, size - (kept == null ? 0 : kept));
+    }
     if (wanted != null && !wanted.isEmpty()) {
-      return placeOn(disk, wanted, new Need(ns, size, size, BuildPlan.needsLoopDevice(disk.getSpec(), cloneGrows)),
+      return placeOn(disk, wanted, new Need(ns, size, unpromised, BuildPlan.needsLoopDevice(disk.getSpec(), cloneGrows)),
           ledger, elsewhere);
     }
     // a node the operator chooses must also have a loop device for the guest that will use the disk
@@ -142,6 +158,23 @@ final class Placer {
   void forget(String uid) {
     claims.remove(uid);
     admitted.remove(uid);
+  }
+
+  /** The node (spec.nodeName's, if given) whose Dom0Node lists the released image {@code adopt} names. */
+  private Optional<Map.Entry<String, Dom0NodeStatus.Released>> releasedOn(String ns, io.xenvbd.api.Populate.Adopt adopt,
+                                                                          String wanted) {
+    String formerNs = adopt.namespace() == null ? ns : adopt.namespace();
+    for (Dom0Node node : cluster.nodes()) {
+      String name = node.getMetadata().getName();
+      if (wanted != null && !wanted.isEmpty() && !wanted.equals(name)) continue;
+      if (node.getStatus() == null || node.getStatus().released() == null) continue;
+      for (Dom0NodeStatus.Released r : node.getStatus().released()) {
+        boolean match = adopt.uuid() != null ? adopt.uuid().equalsIgnoreCase(r.filesystemUUID())
+            : adopt.name().equals(r.formerName()) && formerNs.equals(r.formerNamespace());
+        if (match) return Optional.of(Map.entry(name, r));
+      }
+    }
+    return Optional.empty();
   }
 
   private Placement placeOn(VirtualDisk disk, String name, Need need, Ledger ledger, String elsewhere) {

@@ -4,6 +4,7 @@ import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.Reasons;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec;
+import io.xenvbd.protocol.AgentClientFactory;
 import io.xenvbd.protocol.AgentException;
 import io.xenvbd.protocol.AgentUnreachableException;
 import io.xenvbd.protocol.ErrorCodes;
@@ -24,10 +25,10 @@ final class Reclaimer {
   }
 
   private final ClusterView cluster;
-  private final io.xenvbd.protocol.AgentClientFactory agents;
+  private final AgentClientFactory agents;
   private final OperatorMetrics metrics;
 
-  Reclaimer(ClusterView cluster, io.xenvbd.protocol.AgentClientFactory agents, OperatorMetrics metrics) {
+  Reclaimer(ClusterView cluster, AgentClientFactory agents, OperatorMetrics metrics) {
     this.cluster = cluster;
     this.agents = agents;
     this.metrics = metrics;
@@ -37,11 +38,8 @@ final class Reclaimer {
     String node = disk.getStatus() == null ? null : disk.getStatus().nodeName();
     if (node == null) return done(null, null, null); // never placed: no agent was ever asked to build it
     String where = disk.getStatus().path() == null ? "its image" : "image " + disk.getStatus().path();
-    if (disk.getSpec().reclaimPolicy() == VirtualDiskSpec.ReclaimPolicy.Retain) {
-      return done(EventRecorder.NORMAL, Reasons.RETAINED, "reclaimPolicy is Retain: " + where + " stays on dom0 node "
-          + node + " (its Dom0Node lists it as an orphan; delete the file by hand when no longer needed)");
-    }
     Optional<Dom0Node> dom0 = cluster.node(node);
+    if (disk.getSpec().reclaimPolicy() == VirtualDiskSpec.ReclaimPolicy.Retain) return retain(disk, node, where, dom0);
     if (dom0.isEmpty()) {
       return done(EventRecorder.WARNING, Reasons.DELETED, "Dom0Node " + node + " no longer exists, so no agent can"
           + " delete " + where + "; if the node comes back, its agent reports the file as an orphan");
@@ -68,6 +66,52 @@ final class Reclaimer {
       if (ErrorCodes.IMAGE_IN_USE.equals(e.code())) {
         return blocked(Reasons.IMAGE_IN_USE, e.getMessage() + "; detach it (stop the guest, umount, losetup -d)"
             + " and deletion completes by itself");
+      }
+      return blocked(e.code(), e.getMessage());
+    }
+  }
+
+  /**
+   * Retain: the image stays, and the agent marks it released (former owner kept), so that its Dom0Node
+   * lists it and a VirtualDisk of the same namespace can adopt it. An agent before protocol 4 cannot:
+   * the image is kept as it always was. Unreachable: blocked, as a delete is, since an image left
+   * owned by a VirtualDisk that no longer exists could never be adopted.
+   */
+  private Result retain(VirtualDisk disk, String node, String where, Optional<Dom0Node> dom0) {
+    String ns = disk.getMetadata().getNamespace();
+    String name = disk.getMetadata().getName();
+    String kept = "reclaimPolicy is Retain: " + where + " stays on dom0 node " + node;
+    if (dom0.isEmpty()) {
+      return done(EventRecorder.NORMAL, Reasons.RETAINED, kept + " (its Dom0Node no longer exists; if the node comes"
+          + " back, its agent still has the image; delete the file by hand when no longer needed)");
+    }
+    int version = AgentRequests.agentVersion(dom0.get());
+    if (version < io.xenvbd.protocol.Protocol.RELEASE_SINCE) {
+      return done(EventRecorder.NORMAL, Reasons.RETAINED, kept + " but is not marked released: the agent on " + node
+          + " speaks protocol " + version + ", before releases (" + io.xenvbd.protocol.Protocol.RELEASE_SINCE
+          + "); upgrade it to see such images in status.released and adopt them (delete the file by hand when no"
+          + " longer needed)");
+    }
+    if (dom0.get().getStatus() == null || dom0.get().getStatus().agent() == null
+        || dom0.get().getStatus().agent().endpoint() == null) {
+      return blocked(Reasons.NODE_UNREACHABLE, "the agent of " + node + " has no endpoint registered to release "
+          + where + " to; the deletion resumes when it has");
+    }
+    try {
+      agents.forNode(node, dom0.get().getStatus().agent().endpoint()).releaseDisk(ns, name, disk.getMetadata().getUid());
+      metrics.agentCall("release", "ok");
+      return done(EventRecorder.NORMAL, Reasons.RETAINED, kept + ", released: its Dom0Node lists it in status.released,"
+          + " and a new VirtualDisk in namespace " + ns + " takes it back with spec.populate.adopt.name " + name
+          + " (delete the file by hand when no longer needed)");
+    } catch (AgentUnreachableException e) {
+      metrics.agentCall("release", "unreachable");
+      return blocked(e.reason(), "dom0 node " + node + ": " + e.getMessage()
+          + "; releasing the retained image resumes when the agent is back");
+    } catch (AgentException e) {
+      metrics.agentCall("release", e.code());
+      if (ErrorCodes.NOT_OWNER.equals(e.code())) {
+        return done(EventRecorder.NORMAL, Reasons.RETAINED, "the image on " + node
+            + " belongs to another VirtualDisk and was left untouched: " + e.getMessage());
       }
       return blocked(e.code(), e.getMessage());
     }

@@ -90,7 +90,7 @@ final class SpecValidator {
     if (st == null || !Conditions.isTrue(st.conditions(), Conditions.READY)) {
       return waiting("waiting for VirtualDisk " + source + " (populate.cloneFrom) to become Ready");
     }
-    // spec.nodeName may name another node than the source's: the image is streamed there (protocol 4)
+    // spec.nodeName may name another node than the source's: the image is streamed there (protocol 5)
     return Optional.empty();
   }
 

@@ -29,12 +29,14 @@ final class StatusBuilder {
   }
 
   VirtualDiskStatus build(VirtualDisk disk, String nodeName, Dom0Node node, Outcome outcome) {
-    VirtualDiskStatus old = disk.getStatus() == null ? empty() : disk.getStatus();
+    VirtualDiskStatus old = disk.getStatus() == null ? VirtualDiskStatus.empty() : disk.getStatus();
     Long gen = disk.getMetadata().getGeneration();
     Image image = Image.of(old);
+    VirtualDiskStatus.Clone cloned = old.cloned();
     VirtualDiskStatus.Progress progress = null;
     if (outcome instanceof Outcome.Done done) {
       image = Image.of(done.state());
+      if (done.state().cloned() != null) cloned = clone(done.state().cloned());
     } else if (outcome instanceof Outcome.GrowRefused refused) {
       image = Image.of(refused.state());
     } else if (outcome instanceof Outcome.Working w) {
@@ -57,7 +59,15 @@ final class StatusBuilder {
             XenEntries.legacy(image.path(), disk.getSpec().xen()));
     return new VirtualDiskStatus(phase(outcome, old), gen, nodeName, image.path(), image.capacityBytes(),
         image.allocatedBytes(), image.allocatedBytes() == null ? null : Sizes.human(image.allocatedBytes()),
-        image.filesystemUUID(), filesystem(disk, old, nodeName), progress, xen, loops, c);
+        image.filesystemUUID(), filesystem(disk, old, nodeName), progress, xen, loops, c, cloned);
+  }
+
+  /** The agent's account of how a clone was copied; a method this operator does not know is left out. */
+  static VirtualDiskStatus.Clone clone(DiskState.Cloned wire) {
+    for (VirtualDiskStatus.CloneMethod m : VirtualDiskStatus.CloneMethod.values()) {
+      if (m.name().equals(wire.method())) return new VirtualDiskStatus.Clone(m, wire.sharedBytes());
+    }
+    return null;
   }
 
   /**
@@ -196,9 +206,5 @@ final class StatusBuilder {
 
   private static String human(Long bytes) {
     return bytes == null ? "?" : Sizes.human(bytes);
-  }
-
-  private static VirtualDiskStatus empty() {
-    return new VirtualDiskStatus(null, null, null, null, null, null, null, null, null, null, null, null, List.of());
   }
 }

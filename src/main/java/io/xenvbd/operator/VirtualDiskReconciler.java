@@ -7,6 +7,7 @@ import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.xenvbd.api.Reasons;
 import io.xenvbd.api.Sizes;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskStatus;
@@ -72,7 +73,7 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
     var invalid = validator.validate(disk);
     if (invalid.isPresent()) {
       // an invalid spec waits for the user's edit (which is an event); a missing clone source is polled
-      boolean waits = !invalid.get().reason().equals(io.xenvbd.api.Reasons.INVALID_SPEC);
+      boolean waits = !invalid.get().reason().equals(Reasons.INVALID_SPEC);
       return new AgentDriver.Step(invalid.get(), waits ? config.pendingRecheck().dividedBy(10) : null);
     }
     long size = Sizes.bytes(disk.getSpec().size());

@@ -1,6 +1,7 @@
 package io.xenvbd.protocol;
 
 import io.xenvbd.api.Reasons;
+import java.net.ConnectException;
 
 /** The agent could not be reached at all (connection refused, timeout, TLS failure). */
 public class AgentUnreachableException extends AgentException {
@@ -9,7 +10,7 @@ public class AgentUnreachableException extends AgentException {
   }
 
   /** Not called at all, for a reason {@code message} states in full. */
-  protected AgentUnreachableException(String message) {
+  public AgentUnreachableException(String message) {
     super(ErrorCodes.UNREACHABLE, 0, message);
   }
 
@@ -21,6 +22,6 @@ public class AgentUnreachableException extends AgentException {
   /** The JDK's ConnectException carries no message: say what it means rather than "null". */
   static String reason(Throwable cause) {
     if (cause.getMessage() != null) return cause.getMessage();
-    return cause instanceof java.net.ConnectException ? "connection refused" : cause.getClass().getSimpleName();
+    return cause instanceof ConnectException ? "connection refused" : cause.getClass().getSimpleName();
   }
 }

@@ -32,7 +32,20 @@ public record DiskSpec(
   /** Sources copied into a new image: cloneFrom, archive, hostPaths, createDirs. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Populate(List<HostPath> hostPaths, Archive archive, CloneFrom cloneFrom, List<String> createDirs,
-      Method method) {}
+      Method method, Adopt adopt) {
+    /** The populate of protocol versions before 4, without adoption. */
+    public Populate(List<HostPath> hostPaths, Archive archive, CloneFrom cloneFrom, List<String> createDirs, Method method) {
+      this(hostPaths, archive, cloneFrom, createDirs, method, null);
+    }
+  }
+
+  /**
+   * An existing image to take over instead of building one (protocol 4): a released image by its
+   * former {@code name} (and {@code namespace}) or filesystem {@code uuid}, or a file of the agent's
+   * import directory by its plain name. Names only: the agent resolves each under its own roots.
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Adopt(String name, String namespace, String uuid, String importFile) {}
 
   public enum Method { Auto, LoopMount, Offline }
 
@@ -57,7 +70,7 @@ public record DiskSpec(
   }
 
   /**
-   * A clone source on another node (protocol 4): the node's name, its agent's endpoint as its
+   * A clone source on another node (protocol 5): the node's name, its agent's endpoint as its
    * Dom0Node advertises it, and a single-use transfer ticket that agent issued to the operator for
    * this one image. The operator fills all three in; a tenant never names a node's endpoint. The
    * target agent fetches the image over TLS from {@code endpoint} only if the server's certificate

@@ -23,7 +23,16 @@ public record DiskState(
     /** Digest of the spec the image was built from (or is being built from). */
     String specDigest,
     /** Set when phase is Failed. */
-    ErrorBody error) {
+    ErrorBody error,
+    /** How a clone's image was copied; absent for a disk that is no clone, and from agents before protocol 3. */
+    Cloned cloned) {
+
+  /**
+   * How a clone's image was copied: {@code method} Reflink (blocks shared with the source) or
+   * SparseCopy (only allocated extents copied); {@code sharedBytes} as FIEMAP reported, when it could.
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Cloned(String method, Long sharedBytes) {}
 
   public enum Phase { Building, Resizing, Ready, Failed }
 

@@ -1,7 +1,7 @@
 package io.xenvbd.protocol;
 
 /**
- * Answer of {@code POST /v1/transfers} (protocol 4): a single-use ticket for streaming one image to
+ * Answer of {@code POST /v1/transfers} (protocol 5): a single-use ticket for streaming one image to
  * another node's agent, valid {@code expiresInSeconds} from now and for nothing but that image.
  */
 public record TransferTicket(String ticket, long expiresInSeconds, long sizeBytes) {

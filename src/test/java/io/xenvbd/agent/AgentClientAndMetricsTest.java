@@ -4,15 +4,17 @@ import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.xenvbd.api.VirtualDiskSpec;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.protocol.AgentClient;
 import io.xenvbd.protocol.AgentException;
 import io.xenvbd.protocol.AgentUnreachableException;
 import io.xenvbd.protocol.DiskSpec;
 import io.xenvbd.protocol.DiskState;
-import io.xenvbd.protocol.HttpAgentClient;
 import io.xenvbd.protocol.PutDiskRequest;
-import io.xenvbd.protocol.Tls;
 import io.xenvbd.testing.RequiresRoot;
+import io.xenvbd.tls.Tls;
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
@@ -51,7 +53,7 @@ class AgentClientAndMetricsTest {
       AgentClient wrongToken = new HttpAgentClient(h.agent.endpoint(), "nope", h.clientSsl, Duration.ofSeconds(5));
       assertThatThrownBy(wrongToken::node).isInstanceOfSatisfying(AgentException.class,
           e -> assertThat(e.httpStatus()).isEqualTo(401));
-      Tls.Generated otherCa = Tls.generate(dir.resolve("other"), List.of("127.0.0.1"));
+      CertificateAuthority.Issued otherCa = CertificateAuthority.generate(dir.resolve("other"), List.of("127.0.0.1"));
       AgentClient distrusting = new HttpAgentClient(h.agent.endpoint(), h.token, Tls.clientContext(otherCa.caCert()), Duration.ofSeconds(5));
       assertThatThrownBy(distrusting::node).isInstanceOf(AgentUnreachableException.class);
       AgentClient nobody = new HttpAgentClient(URI.create("https://127.0.0.1:1"), h.token, h.clientSsl, Duration.ofSeconds(5));
@@ -98,7 +100,7 @@ class AgentClientAndMetricsTest {
 
   @Test
   void metricsCanRequireTheToken() throws Exception {
-    try (AgentHarness h = AgentHarness.start(dir, null, c -> c.withMetricsRequireToken(true))) {
+    try (AgentHarness h = AgentHarness.start(dir, null, c -> c.metricsRequireToken(true))) {
       assertThat(h.call("GET", "/metrics", null, null).statusCode()).isEqualTo(401);
       assertThat(h.call("GET", "/metrics", null, h.token).statusCode()).isEqualTo(200);
       assertThat(h.call("GET", "/healthz", null, null).statusCode()).isEqualTo(200);

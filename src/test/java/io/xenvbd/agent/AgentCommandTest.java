@@ -28,7 +28,8 @@ class AgentCommandTest {
     AgentConfig c = parse("--node-name", "dom0-a", "--images-root", dir.resolve("img").toString(),
         "--allow-source", "/srv/a", "--allow-source", "/srv/b:/srv/c", "--listen", "127.0.0.1:9443",
         "--tls-cert", "/x/tls.crt", "--tls-key", "/x/tls.key", "--token-file", token.toString(),
-        "--workers", "3", "--heartbeat", "5", "--loop-wait", "7", "--metrics-require-token");
+        "--workers", "3", "--heartbeat", "5", "--loop-wait", "7", "--loop-reserve", "4",
+        "--metrics-require-token");
     assertThat(c.nodeName()).isEqualTo("dom0-a");
     assertThat(c.allowedSources()).containsExactly(Path.of("/srv/a"), Path.of("/srv/b"), Path.of("/srv/c"));
     assertThat(c.listen().getPort()).isEqualTo(9443);
@@ -37,6 +38,7 @@ class AgentCommandTest {
     assertThat(c.workers()).isEqualTo(3);
     assertThat(c.heartbeat()).isEqualTo(Duration.ofSeconds(5));
     assertThat(c.loopWait()).isEqualTo(Duration.ofSeconds(7));
+    assertThat(c.loopReserve()).isEqualTo(4);
     assertThat(c.metricsRequireToken()).isTrue();
     assertThat(c.insecurePlainHttp()).isFalse();
     assertThat(c.toString()).doesNotContain("s3cret");
@@ -52,7 +54,7 @@ class AgentCommandTest {
         "http://c.example:8080/r.tar");
     assertThat(c.urls().allowedPrivateHosts()).containsExactly("mirror.internal", "10.0.0.5", "::1");
     assertThat(c.toString()).contains("https://mirror.example/images/", "mirror.internal");
-    assertThat(c.withWorkers(3).urls()).isEqualTo(c.urls());
+    assertThat(c.toBuilder().workers(3).build().urls()).isEqualTo(c.urls());
     if (System.getenv("XENVBD_ALLOW_URLS") == null && System.getenv("XENVBD_ALLOW_PRIVATE_HOSTS") == null) {
       AgentConfig none = parse("--node-name", "n", "--token-file", token.toString(), "--insecure-plain-http");
       assertThat(none.urls()).isEqualTo(io.xenvbd.disk.UrlPolicy.none());
@@ -74,6 +76,7 @@ class AgentCommandTest {
     if (System.getenv("XENVBD_WORKERS") == null) assertThat(c.workers()).isEqualTo(2);
     if (System.getenv("XENVBD_HEARTBEAT_SECONDS") == null) assertThat(c.heartbeat()).isEqualTo(Duration.ofSeconds(10));
     if (System.getenv("XENVBD_LOOP_WAIT_SECONDS") == null) assertThat(c.loopWait()).isEqualTo(Duration.ofSeconds(60));
+    if (System.getenv("XENVBD_LOOP_RESERVE") == null) assertThat(c.loopReserve()).isEqualTo(2);
   }
 
   @Test
@@ -105,7 +108,7 @@ class AgentCommandTest {
         "--tls-cert", "XENVBD_TLS_CERT", "--tls-key", "XENVBD_TLS_KEY", "--insecure-plain-http",
         "XENVBD_INSECURE_PLAIN_HTTP", "--token-file", "XENVBD_TOKEN_FILE", "--workers", "XENVBD_WORKERS",
         "--heartbeat", "XENVBD_HEARTBEAT_SECONDS", "--loop-wait", "XENVBD_LOOP_WAIT_SECONDS",
-        "--metrics-require-token", "XENVBD_METRICS_REQUIRE_TOKEN", "--kubeconfig", "KUBECONFIG",
+        "--loop-reserve", "XENVBD_LOOP_RESERVE", "--metrics-require-token", "XENVBD_METRICS_REQUIRE_TOKEN", "--kubeconfig", "KUBECONFIG",
         "--allow-url", "XENVBD_ALLOW_URLS", "--allow-private-host", "XENVBD_ALLOW_PRIVATE_HOSTS");
   }
 

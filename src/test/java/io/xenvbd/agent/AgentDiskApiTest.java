@@ -333,7 +333,7 @@ class AgentDiskApiTest {
     String prefix = "http://127.0.0.1:" + mirror.getAddress().getPort() + "/images/";
     String spec = "{\"size\":\"16Mi\",\"populate\":{\"archive\":{\"source\":\"" + prefix + "root.tar\"}}}";
     try (AgentHarness allowing = AgentHarness.start(dir.resolve("allowing"), null,
-        c -> c.withUrls(new UrlPolicy(List.of(prefix), List.of("127.0.0.1"))))) {
+        c -> c.urls(new UrlPolicy(List.of(prefix), List.of("127.0.0.1"))))) {
       assertThat(h.call("PUT", "/v1/disks/default/u", putBody("uid-u", spec)).statusCode()).isEqualTo(202);
       DiskState refused = await().atMost(Duration.ofSeconds(60)).until(() -> h.client.getDisk("default", "u").orElseThrow(),
           s -> s.phase() == DiskState.Phase.Failed);

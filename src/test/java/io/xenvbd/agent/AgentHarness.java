@@ -4,9 +4,10 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.protocol.DiskState;
-import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -25,19 +26,19 @@ final class AgentHarness implements AutoCloseable {
   final String token = "token-" + UUID.randomUUID();
   final Path root;
   final Path sources;
-  final Tls.Generated tls;
+  final CertificateAuthority.Issued tls;
   final SSLContext clientSsl;
   final Agent agent;
   final HttpClient http;
   final HttpAgentClient client;
 
-  private AgentHarness(Path dir, KubernetesClient kube, UnaryOperator<AgentConfig> tweak) throws IOException {
+  private AgentHarness(Path dir, KubernetesClient kube, UnaryOperator<AgentConfig.Builder> tweak) throws IOException {
     root = Files.createDirectories(dir.resolve("images"));
     sources = Files.createDirectories(dir.resolve("sources"));
-    tls = Tls.generate(dir.resolve("certs"), List.of("127.0.0.1", "localhost"));
-    AgentConfig config = AgentConfig.localPlain("node-a", root, List.of(sources), token)
-        .withTls(tls.cert(), tls.key()).withHeartbeat(Duration.ofSeconds(1));
-    agent = Agent.start(tweak.apply(config), kube);
+    tls = CertificateAuthority.generate(dir.resolve("certs"), List.of("127.0.0.1", "localhost"));
+    AgentConfig.Builder config = AgentConfig.localPlain("node-a", root, List.of(sources), token)
+        .tls(tls.cert(), tls.key()).heartbeat(Duration.ofSeconds(1));
+    agent = Agent.start(tweak.apply(config).build(), kube);
     clientSsl = Tls.clientContext(tls.caCert());
     http = HttpClient.newBuilder().sslContext(clientSsl).connectTimeout(Duration.ofSeconds(5)).build();
     client = new HttpAgentClient(agent.endpoint(), token, clientSsl, Duration.ofSeconds(10));
@@ -47,7 +48,7 @@ final class AgentHarness implements AutoCloseable {
     return new AgentHarness(dir, kube, c -> c);
   }
 
-  static AgentHarness start(Path dir, KubernetesClient kube, UnaryOperator<AgentConfig> tweak) throws IOException {
+  static AgentHarness start(Path dir, KubernetesClient kube, UnaryOperator<AgentConfig.Builder> tweak) throws IOException {
     return new AgentHarness(dir, kube, tweak);
   }
 

@@ -7,8 +7,8 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.protocol.DiskState;
-import io.xenvbd.protocol.HttpAgentClient;
 import io.xenvbd.testing.RequiresRoot;
 import java.net.ServerSocket;
 import java.net.URI;

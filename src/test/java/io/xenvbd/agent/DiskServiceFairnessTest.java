@@ -63,7 +63,7 @@ class DiskServiceFairnessTest {
   }
 
   /** A tiny ext4 disk whose archive comes from the trickling server: it builds only once released. */
-  DiskService.Outcome putSlow(String namespace, String name) {
+  DiskService.PutReply putSlow(String namespace, String name) {
     DiskSpec.Populate populate = new DiskSpec.Populate(null, new DiskSpec.Archive(archives.url(name), null), null, null, null);
     return disks.put(namespace, name, new PutDiskRequest("uid-" + name,
         new DiskSpec(null, "16Mi", Filesystem.ext4, populate, null, null, false, null)));

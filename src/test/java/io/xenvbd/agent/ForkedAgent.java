@@ -1,6 +1,6 @@
 package io.xenvbd.agent;
 
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.tls.Tls;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

@@ -15,12 +15,12 @@ import picocli.CommandLine.Parameters;
  * bench/run.sh (builds the jar, then java -cp target/xenvbd.jar:target/test-classes). Needs root.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-    description = "Run xenvbd's benchmarks (recipe, latency, scale, sparse, throughput; default: all) and write"
+    description = "Run xenvbd's benchmarks (recipe, latency, scale, sparse, throughput, fleet; default: all) and write"
         + " their sections of the report.")
 public final class BenchMain implements Callable<Integer> {
-  @Parameters(arity = "0..*", paramLabel = "BENCH", description = "recipe, latency, scale, sparse, throughput (default: all), crossnode (issue 16's 4(c)); profiles: api (the"
+  @Parameters(arity = "0..*", paramLabel = "BENCH", description = "recipe, latency, scale, sparse, throughput, fleet (default: all), crossnode (issue 16's 4(c)); profiles: api (the"
       + " embedded API server's create cost, uses --scale-disks), stages (the agent's build stage by stage)")
-  List<String> which = List.of("sparse", "throughput", "recipe", "latency", "scale");
+  List<String> which = List.of("sparse", "throughput", "recipe", "latency", "scale", "fleet");
 
   @Option(names = "--work", description = "Scratch directory (removed at the end; default ${DEFAULT-VALUE}).")
   Path work = Path.of("/tmp/xenvbd-bench");
@@ -55,6 +55,9 @@ public final class BenchMain implements Callable<Integer> {
 
   @Option(names = "--scale-operator-in-process", description = "Run benchmark 3's operator in this JVM instead of its own.")
   boolean scaleInProcess;
+
+  @Option(names = "--fleet-disks", description = "Clones of the fleet benchmark (default ${DEFAULT-VALUE}).")
+  int fleetDisks = 50;
 
   @Option(names = "--what-if-poll-max-ms", description = "What-if: cap the operator's poll of a building disk at this"
       + " many ms (recipe, latency, scale; written to separate *-whatif sections). Default: the product as shipped.")
@@ -106,10 +109,10 @@ public final class BenchMain implements Callable<Integer> {
     Path repo = Path.of("").toAbsolutePath();
     if (!bench.equals("scale") && !bench.equals("api")) {
       return List.of(new Ctx(work, r, repo, tree, runs, latencyDisks, latencyGap, 0, scaleAgents, scaleFs, scaleSize,
-          !scaleInProcess, true, pollMax(), agentWorkers, command));
+          !scaleInProcess, true, pollMax(), agentWorkers, command, fleetDisks));
     }
     return scaleDisks.stream().map(n -> new Ctx(work, r, repo, tree, runs, latencyDisks, latencyGap, n, scaleAgents,
-        scaleFs, scaleSize, !scaleInProcess, true, pollMax(), agentWorkers, command)).toList();
+        scaleFs, scaleSize, !scaleInProcess, true, pollMax(), agentWorkers, command, fleetDisks)).toList();
   }
 
   private java.time.Duration pollMax() {
@@ -126,8 +129,9 @@ public final class BenchMain implements Callable<Integer> {
       case "api" -> ApiBench.run(ctx);
       case "stages" -> StagesBench.run(ctx);
       case "crossnode" -> CrossNodeBench.run(ctx);
+      case "fleet" -> FleetBench.run(ctx);
       default -> throw new CommandLine.ParameterException(new CommandLine(new BenchMain("")),
-          "unknown benchmark '" + bench + "': choose recipe, latency, scale, sparse, throughput or crossnode");
+          "unknown benchmark '" + bench + "': choose recipe, latency, scale, sparse, throughput, fleet or crossnode");
     }
   }
 }

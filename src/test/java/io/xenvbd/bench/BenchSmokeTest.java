@@ -31,7 +31,7 @@ class BenchSmokeTest {
 
   private Ctx ctx(String name) {
     return new Ctx(work.resolve(name), new Report(work.resolve(name + ".md")), Path.of("").toAbsolutePath(), source,
-        1, 4, 20, 8, 2, "none", "4Mi", true, false, null, null, "bench/run.sh " + name + " (smoke)");
+        1, 4, 20, 8, 2, "none", "4Mi", true, false, null, null, "bench/run.sh " + name + " (smoke)", 2);
   }
 
   private static String report(Ctx ctx) throws Exception {
@@ -46,6 +46,15 @@ class BenchSmokeTest {
     for (String v : RecipeBench.VARIANTS) assertThat(md).contains("| " + v + " |");
     assertThat(md).containsPattern("\\| B Auto \\| [0-9.]+ \\([0-9.]+–[0-9.]+\\) s \\| \\*\\*[0-9.]+\\*\\*")
         .contains("Reproduce: `bench/run.sh recipe");
+    assertNoLoopDeviceOn(ctx.work());
+  }
+
+  @Test
+  void aFleetOfClonesOnExt4AndOnAnXfsReflinkRootReportsTimesBytesAndMethods() throws Exception {
+    Ctx ctx = ctx("fleet");
+    FleetBench.run(ctx);
+    assertThat(report(ctx)).contains("| ext4 |", "| xfs-reflink |", "{SparseCopy=2}", "{Reflink=2}")
+        .containsPattern("\\| \\*\\*[0-9.]+\\*\\* \\| [0-9.]+ / [0-9.]+ s \\|");
     assertNoLoopDeviceOn(ctx.work());
   }
 

@@ -5,15 +5,15 @@ import io.xenvbd.agent.AgentConfig;
 import io.xenvbd.disk.TransferReceiver;
 import io.xenvbd.protocol.AgentClient;
 import io.xenvbd.protocol.AgentClientFactory;
-import io.xenvbd.protocol.AgentTrust;
-import io.xenvbd.protocol.CertificateAuthority;
+import io.xenvbd.client.AgentTrust;
+import io.xenvbd.ca.CertificateAuthority;
 import io.xenvbd.protocol.DiskSpec;
 import io.xenvbd.protocol.DiskState;
-import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.NodeTokens;
+import io.xenvbd.client.HttpAgentClient;
+import io.xenvbd.client.NodeTokens;
 import io.xenvbd.protocol.PutDiskRequest;
-import io.xenvbd.protocol.Tls;
-import io.xenvbd.protocol.TransferClient;
+import io.xenvbd.tls.Tls;
+import io.xenvbd.client.TransferClient;
 import io.xenvbd.protocol.TransferTicket;
 import io.xenvbd.testing.Exec;
 import java.nio.file.Files;
@@ -45,9 +45,9 @@ final class CrossNodeBench {
       for (String node : List.of("node-a", "node-b")) {
         String token = "token-" + UUID.randomUUID();
         Files.writeString(tokens.resolve(node), token);
-        Tls.Generated tls = ca.issue(dir.resolve("certs").resolve(node), List.of(node, "127.0.0.1"));
+        CertificateAuthority.Issued tls = ca.issue(dir.resolve("certs").resolve(node), List.of(node, "127.0.0.1"));
         agents.add(Agent.start(AgentConfig.localPlain(node, Files.createDirectories(dir.resolve(node)), List.of(ctx.source()),
-            token).withTls(tls.cert(), tls.key()).withPeerCa(ca.caCert()).withWorkers(2), null));
+            token).tls(tls.cert(), tls.key()).peerCa(ca.caCert()).workers(2).build(), null));
       }
       AgentClientFactory clients = HttpAgentClient.factory(NodeTokens.perNode(tokens, "unused"),
           AgentTrust.fromCa(ca.caCert(), AgentTrust.Identity.NODE));

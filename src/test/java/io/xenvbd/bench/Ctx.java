@@ -8,7 +8,7 @@ import java.nio.file.Path;
  */
 record Ctx(Path work, Report report, Path repo, Path source, int runs, int latencyDisks, long latencyGapMillis,
            int scaleDisks, int scaleAgents, String scaleFs, String scaleSize, boolean scaleSeparateJvm, boolean warmup,
-           java.time.Duration pollMax, Integer agentWorkers, String command) {
+           java.time.Duration pollMax, Integer agentWorkers, String command, int fleetDisks) {
 
   /** Index of the first measured round: round 0 is a warm-up (JIT, page cache) unless warm-up is off. */
   int firstRound() {
@@ -22,7 +22,7 @@ record Ctx(Path work, Report report, Path repo, Path source, int runs, int laten
   /** What-if runs: the operator's longest poll of a building disk (null: the product's default). */
   String variantNote() {
     String note = "";
-    if (pollMax != null) note += " operator poll of a building disk capped at " + pollMax.toMillis() + " ms (OperatorConfig.withBackoff);";
+    if (pollMax != null) note += " operator poll of a building disk capped at " + pollMax.toMillis() + " ms (OperatorConfig.Builder.pollMax);";
     if (agentWorkers != null) note += " " + agentWorkers + " build workers per agent instead of local mode's 2;";
     return note.isEmpty() ? "" : " **What-if run, not the product's defaults:" + note + " same composition as local mode otherwise.**";
   }

@@ -2,9 +2,9 @@ package io.xenvbd.bench;
 
 import io.xenvbd.testing.Exec;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.tls.Tls;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

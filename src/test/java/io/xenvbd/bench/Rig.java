@@ -5,12 +5,13 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
 import io.xenvbd.api.Dom0Node;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.kube.EmbeddedApiServer;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.Tls;
-import java.net.InetSocketAddress;
+import io.xenvbd.client.HttpAgentClient;
+import io.xenvbd.tls.Tls;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -47,7 +48,7 @@ final class Rig implements AutoCloseable {
     OperatorConfig c = OperatorConfig.inProcess();
     if (pollMax == null) return c;
     Duration min = c.pollMin().compareTo(pollMax) < 0 ? c.pollMin() : pollMax;
-    return c.withBackoff(min, pollMax, c.retryMin(), c.retryMax(), c.pendingRecheck(), c.readyRecheck());
+    return c.toBuilder().pollMin(min).pollMax(pollMax).build();
   }
 
   static Rig start(Path dir, int agentCount, boolean operatorInOwnJvm, List<Path> sources, Duration pollMax,
@@ -55,12 +56,13 @@ final class Rig implements AutoCloseable {
     Rig rig = new Rig(EmbeddedApiServer.startWithProjectCrds(0));
     try {
       String token = "bench-" + Long.toHexString(new java.security.SecureRandom().nextLong());
-      Tls.Generated tls = Tls.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
+      CertificateAuthority.Issued tls = CertificateAuthority.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
       for (int i = 0; i < agentCount; i++) {
         String node = String.format("bench-node-%02d", i);
-        rig.agents.add(Agent.start(new AgentConfig(node, dir.resolve("images-" + i), sources,
-            new InetSocketAddress("127.0.0.1", 0), null, tls.cert(), tls.key(), false, token, workers == null ? 2 : workers,
-            Duration.ofSeconds(10), Duration.ofSeconds(60), false, AgentConfig.DEFAULT_RETRY_FAILED_AFTER), rig.agentClient));
+        AgentConfig.Builder config = AgentConfig.localPlain(node, dir.resolve("images-" + i), sources, token)
+            .tls(tls.cert(), tls.key());
+        if (workers != null) config.workers(workers);
+        rig.agents.add(Agent.start(config.build(), rig.agentClient));
       }
       rig.awaitNodes(agentCount);
       if (operatorInOwnJvm) {

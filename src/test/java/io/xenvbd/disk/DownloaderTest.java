@@ -8,7 +8,8 @@ import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -157,7 +158,7 @@ class DownloaderTest {
 
   @Test
   void anHttpsUrlIsNeverRedirectedToPlainHttp() throws Exception {
-    Tls.Generated tls = Tls.generate(tmp.resolve("tls"), List.of("127.0.0.1", "localhost"));
+    CertificateAuthority.Issued tls = CertificateAuthority.generate(tmp.resolve("tls"), List.of("127.0.0.1", "localhost"));
     HttpsServer https = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 8);
     https.setHttpsConfigurator(new HttpsConfigurator(Tls.serverContext(tls.cert(), tls.key())));
     try (Canary canary = Canary.silent()) {

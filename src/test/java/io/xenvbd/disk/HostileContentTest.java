@@ -327,6 +327,60 @@ class HostileContentTest {
     build(m, "clone", p, null).ifBuilt(img -> assertRegular(entry(img, m, "/etc/hostname"), "from-source\n"));
   }
 
+  /**
+   * The ext4 clone, tailored inside its image file (Offline: debugfs) or through a mount (LoopMount),
+   * against what a guest planted with debugfs -w: /etc/hostname a block device node of the canary
+   * loop device, /etc/fstab a FIFO, /etc/motd a hard link of /etc/issue, /etc/big a 1 TiB file, and,
+   * planted through a mount, /etc/hosts a link whose target carries newlines and text shaped like
+   * debugfs's own output. Every tailored path is replaced by a regular file; the other name of the
+   * hard link keeps its content; a path with a space and a quote is written where it says.
+   */
+  @ParameterizedTest
+  @EnumSource(value = Mode.class, names = {"EXT4_OFFLINE", "EXT4_LOOPMOUNT"})
+  void anExt4CloneReplacesDeviceNodesFifosHardLinksHugeFilesAndTrickLinksWithoutOpeningThem(Mode m) {
+    ImageInfo golden = guestDisk(m, new String[] {
+        "rm /etc/hostname", "cd /etc",
+        "mknod hostname b " + canaries.major + " " + canaries.minor, "sif hostname mode 060644",
+        "mknod fstab p", "sif fstab mode 010644",
+        "write /dev/null issue", "ln issue motd", "sif issue links_count 2",
+        "write /dev/null big", "sif big size 0x10000000000"}, null);
+    HostileInputs.plantExt(golden.path(), scratch, "cd /etc", "mkdir sub");
+    HostileInputs.plantMounted(golden.path(), scratch, mnt -> {
+      try {
+        Files.writeString(mnt.resolve("etc/issue"), "Debian\n");
+        Files.createSymbolicLink(mnt.resolve("etc/hosts"),
+            Path.of("x\ndebugfs: inode_dump \"/etc\"\n0000  ffa1 0000\n" + canaries.victim));
+      } catch (IOException e) {
+        throw new RuntimeException(e);
+      }
+    });
+    Map<String, Entry> planted = entries(golden, m, "/etc/hostname", "/etc/fstab", "/etc/motd", "/etc/hosts");
+    assertThat(planted.get("/etc/hostname")).as("planted").extracting(Entry::type, Entry::device)
+        .containsExactly("block", canaries.major + ":" + canaries.minor);
+    assertThat(planted.get("/etc/fstab").type()).as("planted").isEqualTo("fifo");
+    assertThat(planted.get("/etc/motd")).as("planted").extracting(Entry::type, Entry::content)
+        .containsExactly("regular", "Debian\n");
+    assertThat(planted.get("/etc/hosts").type()).as("planted").isEqualTo("symlink");
+
+    Tailor t = new Tailor("vm1", List.of(new Tailor.FstabEntry("self", "/", m.fs.name(), null, null, 1)), List.of(
+        new Tailor.File("/etc/motd", "welcome\n", "0644"), new Tailor.File("/etc/big", "small\n", "0600"),
+        new Tailor.File("/etc/hosts", "127.0.0.1 localhost\n", "0644"),
+        new Tailor.File("/etc/sub/a \"quoted\" name", "odd\n", "0644")));
+    ImageInfo img = build(m, "clone", cloneOf(m, "golden"), t).built();
+    Map<String, Entry> e = entries(img, m, "/etc/hostname", "/etc/fstab", "/etc/motd", "/etc/issue", "/etc/big",
+        "/etc/hosts");
+    assertRegular(e.get("/etc/hostname"), "vm1\n");
+    assertThat(e.get("/etc/fstab").content()).contains("UUID=" + img.filesystemUuid() + " / ext4");
+    assertRegular(e.get("/etc/motd"), "welcome\n");
+    assertRegular(e.get("/etc/issue"), "Debian\n");
+    assertRegular(e.get("/etc/big"), "small\n");
+    assertRegular(e.get("/etc/hosts"), "127.0.0.1 localhost\n");
+    assertThat(DiskTestSupport.RUN.run("debugfs", "-R", "cat \"/etc/sub/a \"\"quoted\"\" name\"", img.path().toString())
+        .stdout()).isEqualTo("odd\n");
+    assertThat(DiskTestSupport.RUN.exec(List.of("e2fsck", "-f", "-n", img.path().toString()),
+        java.time.Duration.ofMinutes(1), null).exitCode()).as("e2fsck -fn of the clone").isZero();
+  }
+
   // ---- 10. device nodes and FIFOs a source legitimately holds -----------------------------------
 
   @ParameterizedTest

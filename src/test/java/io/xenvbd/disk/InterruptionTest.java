@@ -53,14 +53,17 @@ class InterruptionTest {
   }
 
   /** The listener runs on the building thread: interrupting there stops the build at exactly that stage. */
-  @ParameterizedTest(name = "{0} at {1}")
-  @CsvSource({"Offline,Create", "Offline,Populate", "Offline,Tailor", "Offline,Format", "Offline,Check",
-      "Offline,Publish", "LoopMount,Create", "LoopMount,Format", "LoopMount,Populate", "LoopMount,Tailor",
-      "LoopMount,Check", "LoopMount,Publish"})
-  void interruptAtAnyStageLeavesNothing(Populate.Method method, String stage) {
-    Path root = tmp.resolve("stage-" + method + "-" + stage);
+  // ext3 through a loop mount is built without a journal until after the unmount: interrupted while
+  // journal-less (Tailor) or journalled but not yet checked and published (Check), nothing is left.
+  @ParameterizedTest(name = "{0} at {1} ({2})")
+  @CsvSource({"Offline,Create,ext4", "Offline,Populate,ext4", "Offline,Tailor,ext4", "Offline,Format,ext4",
+      "Offline,Check,ext4", "Offline,Publish,ext4", "LoopMount,Create,ext4", "LoopMount,Format,ext4",
+      "LoopMount,Populate,ext4", "LoopMount,Tailor,ext4", "LoopMount,Check,ext4", "LoopMount,Publish,ext4",
+      "LoopMount,Tailor,ext3", "LoopMount,Check,ext3", "LoopMount,Publish,ext3"})
+  void interruptAtAnyStageLeavesNothing(Populate.Method method, String stage, Filesystem fs) {
+    Path root = tmp.resolve("stage-" + method + "-" + stage + "-" + fs);
     DiskEngine engine = engine(root, allowed);
-    DiskRequest req = request("vm", spec("96Mi", Filesystem.ext4, populate(method), new Tailor("vm", null, null)));
+    DiskRequest req = request("vm", spec("96Mi", fs, populate(method), new Tailor("vm", null, null)));
     ProgressListener interruptAt = (s, done, total, pct) -> {
       if (s.equals(stage)) Thread.currentThread().interrupt();
     };

@@ -160,6 +160,37 @@ class PopulateMethodsTest {
     assertThat(withoutFstab(b)).isEqualTo(withoutFstab(a));
   }
 
+  @Test
+  void ext3ThroughALoopMountIsBuiltWithoutAJournalAndPublishedWithOne() {
+    Path root = tmp.resolve("journal");
+    for (Populate.Method m : List.of(Populate.Method.LoopMount, Populate.Method.Auto)) {
+      String name = "j-" + m.name().toLowerCase(java.util.Locale.ROOT);
+      List<String> stages = new java.util.ArrayList<>();
+      ImageInfo info = engine(root, allowed).build(request(name, spec("128Mi", Filesystem.ext3, populate(m), tailor())),
+          (stage, done, total, percent) -> { if (!stages.contains(stage)) stages.add(stage); });
+      String header = RUN.run("dumpe2fs", "-h", info.path().toString()).stdout();
+      assertThat(header).containsPattern("Filesystem features:.*has_journal").containsPattern("(Total j|J)ournal size:");
+      RUN.run("e2fsck", "-fn", info.path().toString());
+      if (m == Populate.Method.Auto && Methods.spareLoops(new LoopDeviceTable().status()) > EngineConfig.DEFAULT_LOOP_RESERVE) {
+        // above the reserve Auto takes the loop-mount path: formats first, then populates
+        assertThat(stages.indexOf("Format")).isLessThan(stages.indexOf("Populate"));
+      }
+    }
+    nothingLeftAttached();
+  }
+
+  @Test
+  void autoBuildsOfflineWhenTheReserveTakesEveryFreeLoopDevice() {
+    Path root = tmp.resolve("reserve");
+    DiskEngine engine = new DiskEngine(new EngineConfig(root, List.of(allowed), java.time.Duration.ofSeconds(2),
+        java.time.Duration.ofMinutes(5)).withLoopReserve(1000));
+    List<String> stages = new java.util.ArrayList<>();
+    ImageInfo info = engine.build(request("reserved", spec("128Mi", Filesystem.ext4, populate(Populate.Method.Auto), tailor())),
+        (stage, done, total, percent) -> { if (!stages.contains(stage)) stages.add(stage); });
+    assertThat(stages.indexOf("Populate")).isLessThan(stages.indexOf("Format")); // Offline: staging tree, then mke2fs -d
+    assertThat(RUN.run("dumpe2fs", "-h", info.path().toString()).stdout()).containsPattern("Filesystem features:.*has_journal");
+  }
+
   static Map<String, String> withoutFstab(Map<String, String> tree) {
     Map<String, String> copy = new java.util.TreeMap<>(tree);
     assertThat(copy.remove("/etc/fstab")).startsWith("file uid=0 gid=0 mode=644");

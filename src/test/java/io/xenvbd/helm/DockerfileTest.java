@@ -26,7 +26,9 @@ class DockerfileTest {
 
   @Test
   void isAJava17RuntimeWithTheDiskToolsTheAgentRuns() {
-    assertThat(only("FROM")).isEqualTo("eclipse-temurin:17-jre");
+    // Users build FROM a registry's JRE; container/build-image.sh passes its local base instead.
+    assertThat(only("FROM")).isEqualTo("${BASE_IMAGE}");
+    assertThat(arg("BASE_IMAGE")).isEqualTo("eclipse-temurin:17-jre");
     String install = instructions.stream().filter(i -> i.contains("apt-get install")).findFirst()
         .orElseThrow();
     List<String> words = Arrays.asList(install.split("\\s+"));
@@ -35,15 +37,21 @@ class DockerfileTest {
   }
 
   @Test
-  void copiesTheJarMavenBuildsAndRunsIt() throws Exception {
+  void copiesTheNodeJarMavenBuildsAndRunsIt() throws Exception {
     var pom = DocumentBuilderFactory.newInstance().newDocumentBuilder().parse("pom.xml");
-    String finalName = XPathFactory.newInstance().newXPath().evaluate("/project/build/finalName", pom);
+    var xpath = XPathFactory.newInstance().newXPath();
+    String finalName = xpath.evaluate("/project/build/finalName", pom);
+    String nodeJar = xpath.evaluate("//plugin[artifactId='maven-shade-plugin']//execution[id='node']"
+        + "/configuration/outputFile", pom).replace("${project.build.directory}/", "target/")
+        .replace("${project.build.finalName}", finalName);
+    assertThat(nodeJar).isEqualTo("target/" + finalName + "-node.jar");
 
-    assertThat(only("COPY")).isEqualTo("target/" + finalName + ".jar /opt/xenvbd/xenvbd.jar");
+    assertThat(only("COPY")).isEqualTo("${JAR} /opt/xenvbd/xenvbd.jar");
+    assertThat(arg("JAR")).isEqualTo(nodeJar);
     assertThat(only("ENTRYPOINT")).isEqualTo("[\"java\",\"-jar\",\"/opt/xenvbd/xenvbd.jar\"]");
     // .dockerignore keeps everything out of the context except that jar.
     assertThat(Files.readAllLines(Path.of(".dockerignore")))
-        .contains("*", "!target/" + finalName + ".jar");
+        .contains("*", "!" + nodeJar);
   }
 
   @Test
@@ -53,6 +61,14 @@ class DockerfileTest {
     assertThat(uid).matches("\\d+").isNotEqualTo("0");
     String values = Files.readString(Chart.DIR.resolve("values.yaml"));
     assertThat(values).contains("runAsUser: " + uid);
+  }
+
+  /** The default of {@code ARG name=default}. */
+  static String arg(String name) {
+    List<String> defaults = instructions.stream().filter(i -> i.startsWith("ARG " + name + "="))
+        .map(i -> i.substring(("ARG " + name + "=").length()).strip()).toList();
+    assertThat(defaults).as("ARG %s with a default", name).hasSize(1);
+    return defaults.get(0);
   }
 
   static String only(String keyword) {

@@ -41,7 +41,7 @@ class HelmRbacTest {
     Role role = chart.one(Role.class, Chart.FULLNAME + "-operator-leader-election");
     assertThat(role.getMetadata().getNamespace()).isEqualTo(Chart.NAMESPACE);
     assertThat(grants(role.getRules())).containsExactlyInAnyOrderElementsOf(expand(
-        "coordination.k8s.io/leases", "get create patch"));
+        "coordination.k8s.io/leases", "get create update patch"));
     RoleBinding binding = chart.one(RoleBinding.class, Chart.FULLNAME + "-operator-leader-election");
     assertThat(binding.getRoleRef().getName()).isEqualTo(role.getMetadata().getName());
     assertThat(binding.getSubjects()).singleElement().satisfies(s ->
@@ -91,15 +91,7 @@ class HelmRbacTest {
 
   /** "group/resource:verb" for every combination a rule grants. */
   static Set<String> grants(List<PolicyRule> rules) {
-    Set<String> out = new TreeSet<>();
-    for (PolicyRule r : rules) {
-      for (String g : r.getApiGroups()) {
-        for (String res : r.getResources()) {
-          for (String v : r.getVerbs()) out.add(g + "/" + res + ":" + v);
-        }
-      }
-    }
-    return out;
+    return io.xenvbd.testing.RbacGrants.of(rules);
   }
 
   static Set<String> expand(String... resourceThenVerbs) {

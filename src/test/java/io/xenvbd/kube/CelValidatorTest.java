@@ -31,6 +31,27 @@ class CelValidatorTest {
     return vd;
   }
 
+  static ObjectNode adopting(String adoptJson, String extraPopulateJson) {
+    ObjectNode vd = disk("1Gi", "ext3", "n1");
+    String populate = "{\"adopt\": " + adoptJson + (extraPopulateJson == null ? "" : ", " + extraPopulateJson) + "}";
+    ((ObjectNode) vd.get("spec")).set("populate", Json.parseYaml(populate));
+    return vd;
+  }
+
+  @Test
+  void adoptionNamesExactlyOneImageAndNoOtherSource() {
+    assertThat(cel.validate(schema, adopting("{\"name\": \"web\"}", null), null)).isEmpty();
+    assertThat(cel.validate(schema, adopting("{\"importFile\": \"vm1disk\"}", null), null)).isEmpty();
+    assertThat(cel.validate(schema, adopting("{\"name\": \"web\", \"importFile\": \"vm1disk\"}", null), null))
+        .extracting(FieldError::detail).singleElement().asString().contains("names exactly one image");
+    assertThat(cel.validate(schema, adopting("{}", null), null))
+        .extracting(FieldError::detail).singleElement().asString().contains("names exactly one image");
+    assertThat(cel.validate(schema, adopting("{\"namespace\": \"ns1\", \"uuid\": \"0b6b2a6e-3f7c-4d3e-9a52-5e1b1c2d3e4f\"}",
+        null), null)).extracting(FieldError::detail).singleElement().asString().contains("goes with adopt.name");
+    assertThat(cel.validate(schema, adopting("{\"name\": \"web\"}", "\"createDirs\": [\"/tmp\"]"), null))
+        .extracting(FieldError::detail).singleElement().asString().contains("takes an image as it is");
+  }
+
   @Test
   void transitionRulesAreNotRunOnCreate() {
     assertThat(cel.validate(schema, disk("1Gi", "ext4", null), null)).isEmpty();
@@ -91,10 +112,24 @@ class CelValidatorTest {
         - rule: quantity('1Gi').compareTo(quantity('1024Mi')) == 0
         - rule: quantity('1.5Gi').isGreaterThan(quantity('1G'))
         - rule: quantity('2k').add(quantity('500')).asInteger() == 2500
-        - rule: quantity('500m').sign() == 1 && !quantity('500m').isInteger() && isQuantity('3Ti') && !isQuantity('3TB')
+        - rule: sign(quantity('500m')) == 1 && !quantity('500m').isInteger() && isQuantity('3Ti') && !isQuantity('3TB')
+        - rule: isQuantity('1Ei') && quantity('1Ei').compareTo(quantity('1024Pi')) == 0 && quantity('1E').isGreaterThan(quantity('999P'))
+        - rule: quantity('1e3').compareTo(quantity('1k')) == 0 && quantity('2E2').asInteger() == 200
         - rule: size(self.items) == 2 && has(self.name) && !has(self.other)
         """);
     JsonNode obj = Json.parse("{\"name\":\"x\",\"items\":[1,2]}");
     assertThat(cel.validate(rules, obj, null)).isEmpty();
+  }
+
+  @Test
+  void theExaSuffixesAreSuffixesNotExponents() {
+    JsonNode rules = Json.parseYaml("""
+        type: object
+        x-kubernetes-validations:
+        - rule: quantity('1Ei').compareTo(quantity('1024Pi')) == 0
+        - rule: quantity('1E').compareTo(quantity('1000P')) == 0 && quantity('1e3').asInteger() == 1000
+        - rule: isQuantity('2Ei') && !isQuantity('1e')
+        """);
+    assertThat(cel.validate(rules, Json.parse("{}"), null)).isEmpty();
   }
 }

@@ -259,4 +259,15 @@ class EmbeddedApiServerKubectlTest {
     assertThat(replace.exit()).isNotZero();
     assertThat(replace.err()).contains("Conflict", "the object has been modified");
   }
+
+  @Test
+  void explainDescribesTheCrdFieldsFromTheServedOpenApiSchema() {
+    Exec.Result explain = kubectl.run("explain", "vd.spec.populate");
+    assertThat(explain.exit()).as(explain.all()).isZero();
+    assertThat(explain.out()).contains("KIND:       VirtualDisk", "FIELD: populate <Object>",
+        "What to copy into the new filesystem", "cloneFrom\t<Object>", "hostPaths\t<[]Object>");
+    Exec.Result node = kubectl.run("explain", "dom0node.spec.unschedulable");
+    assertThat(node.exit()).as(node.all()).isZero();
+    assertThat(node.out()).contains("KIND:       Dom0Node", "FIELD: unschedulable <boolean>");
+  }
 }

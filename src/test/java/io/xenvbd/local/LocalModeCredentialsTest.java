@@ -4,9 +4,10 @@ import io.xenvbd.testing.Kubectl;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.xenvbd.protocol.Tls;
 import io.xenvbd.testing.Manifests;
+import io.xenvbd.tls.Tls;
 import io.xenvbd.testing.RequiresRoot;
+import io.xenvbd.tls.Tls;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

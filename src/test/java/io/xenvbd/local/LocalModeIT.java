@@ -8,8 +8,8 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.xenvbd.protocol.Tls;
 import io.xenvbd.testing.RequiresRoot;
+import io.xenvbd.tls.Tls;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

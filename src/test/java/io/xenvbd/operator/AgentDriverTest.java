@@ -88,6 +88,11 @@ class AgentDriverTest {
     public void deleteDisk(String ns, String name, String uid) {
       throw new AssertionError("the agent must not be called");
     }
+
+    @Override
+    public void releaseDisk(String ns, String name, String uid) {
+      throw new AssertionError("the agent must not be called");
+    }
   };
 
   /** The fake node, except that GET answers with this error. */
@@ -111,6 +116,11 @@ class AgentDriverTest {
       @Override
       public void deleteDisk(String ns, String name, String uid) {
         fake.deleteDisk(ns, name, uid);
+      }
+
+      @Override
+      public void releaseDisk(String ns, String name, String uid) {
+        fake.releaseDisk(ns, name, uid);
       }
     };
   }
@@ -156,6 +166,9 @@ class AgentDriverTest {
 
       @Override
       public void deleteDisk(String ns, String name, String uid) {}
+
+      @Override
+      public void releaseDisk(String ns, String name, String uid) {}
     };
     List<Duration> polls = new ArrayList<>();
     for (int i = 0; i < 4; i++) polls.add(drive(GI).recheck());

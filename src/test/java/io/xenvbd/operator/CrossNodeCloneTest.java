@@ -1,5 +1,6 @@
 package io.xenvbd.operator;
 
+import io.xenvbd.ca.CertificateAuthority;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -18,14 +19,14 @@ import io.xenvbd.disk.ErrorCode;
 import io.xenvbd.disk.TransferReceiver;
 import io.xenvbd.protocol.AgentClient;
 import io.xenvbd.protocol.AgentException;
-import io.xenvbd.protocol.AgentTrust;
+import io.xenvbd.client.AgentTrust;
 import io.xenvbd.protocol.DiskSpec;
 import io.xenvbd.protocol.DiskState;
 import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.Protocol;
 import io.xenvbd.protocol.PutDiskRequest;
-import io.xenvbd.protocol.Tls;
-import io.xenvbd.protocol.TransferClient;
+import io.xenvbd.tls.Tls;
+import io.xenvbd.client.TransferClient;
 import io.xenvbd.protocol.TransferTicket;
 import io.xenvbd.testing.Exec;
 import io.xenvbd.testing.RequiresRoot;
@@ -241,7 +242,7 @@ class CrossNodeCloneTest {
 
   @Test
   void aCloneForANodeWhoseAgentPredatesStreamingIsAgentTooOldAndNothingIsSent() {
-    nodes.start("node-c", Protocol.simulated(3, Protocol.MIN_SUPPORTED, Protocol.Field.TABLE));
+    nodes.start("node-c", Protocol.simulated(4, Protocol.MIN_SUPPORTED, Protocol.Field.TABLE));
     await().atMost(Duration.ofSeconds(10)).until(() -> api.client.resources(Dom0Node.class).withName("node-c").get() != null);
     ready(h.create(disk("base", "node-a", null, "base")));
     h.create(disk("old", "node-c", new Populate.CloneFrom("base"), "old"));
@@ -250,7 +251,7 @@ class CrossNodeCloneTest {
       return c != null && Reasons.AGENT_TOO_OLD.equals(c.getReason());
     });
     assertThat(h.condition(h.get(NS, "old"), Conditions.READY).getMessage())
-        .contains("spec.populate.cloneFrom.remote", "protocol 4", "node-c speaks protocol 3");
+        .contains("spec.populate.cloneFrom.remote", "protocol 5", "node-c speaks protocol 4");
     assertThat(nodes.images("node-c")).isEmpty();
   }
 
@@ -322,7 +323,7 @@ class CrossNodeCloneTest {
     private final HttpsServer server;
 
     TamperingProxy(String upstream) throws IOException {
-      Tls.Generated cert = nodes.ca.issue(dir.resolve("proxy-" + UUID.randomUUID()), List.of("node-a", "127.0.0.1"));
+      CertificateAuthority.Issued cert = nodes.ca.issue(dir.resolve("proxy-" + UUID.randomUUID()), List.of("node-a", "127.0.0.1"));
       server = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 8);
       server.setHttpsConfigurator(new HttpsConfigurator(Tls.serverContext(cert.cert(), cert.key())));
       HttpClient http = HttpClient.newBuilder().sslContext(nodes.clientSsl).build();

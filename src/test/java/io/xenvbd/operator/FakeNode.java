@@ -133,6 +133,20 @@ final class FakeNode implements AgentClient {
     images.remove(key);
   }
 
+  /** Released images, by namespace/name: kept, no longer owned. */
+  final java.util.Set<String> released = ConcurrentHashMap.newKeySet();
+
+  @Override
+  public synchronized void releaseDisk(String ns, String disk, String uid) {
+    reachable();
+    String key = ns + "/" + disk;
+    Image i = images.get(key);
+    if (i == null) return;
+    if (!i.uid.equals(uid)) throw new AgentException(ErrorCodes.NOT_OWNER, 409, "image " + key + " belongs to uid " + i.uid);
+    released.add(key); // kept, and refused to any new owner, as the real agent does
+    images.put(key, new Image("released:" + i.uid, i.capacity, i.target, i.stagesLeft, i.phase, i.uuid, i.error, i.inUse));
+  }
+
   private DiskState state(String ns, String disk, Image i) {
     boolean built = i.capacity > 0;
     int done = Math.max(0, stagesPerBuild - i.stagesLeft);
@@ -142,7 +156,7 @@ final class FakeNode implements AgentClient {
     String path = path(ns, disk);
     return new DiskState(ns, disk, i.uid, i.phase, stage, null, null, i.phase == DiskState.Phase.Failed ? null : percent,
         i.phase == DiskState.Phase.Ready ? i.capacity : i.target, built ? 1_200_000L + i.capacity / 1000 : null,
-        i.uuid, path, "digest", i.error);
+        i.uuid, path, "digest", i.error, null);
   }
 
   private String path(String ns, String disk) {

@@ -27,7 +27,7 @@ class LeaderElectionTest {
   }
 
   static OperatorConfig replica(String identity) {
-    return OperatorHarness.fastConfig().withLeaderElection(true, "default", identity);
+    return OperatorHarness.fastConfig().toBuilder().leaderElection(true).leaseNamespace("default").identity(identity).build();
   }
 
   @Test

@@ -4,6 +4,8 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.VirtualDisk;
@@ -27,8 +29,11 @@ final class OperatorHarness implements AutoCloseable {
   }
 
   static OperatorConfig fastConfig() {
-    return OperatorConfig.inProcess().withBackoff(Duration.ofMillis(50), Duration.ofMillis(200),
-        Duration.ofMillis(100), Duration.ofMillis(400), Duration.ofSeconds(2), Duration.ofSeconds(1));
+    return OperatorConfig.builder()
+        .pollMin(Duration.ofMillis(50)).pollMax(Duration.ofMillis(200))
+        .retryMin(Duration.ofMillis(100)).retryMax(Duration.ofMillis(400))
+        .pendingRecheck(Duration.ofSeconds(2)).readyRecheck(Duration.ofSeconds(1))
+        .build();
   }
 
   /** The fakes by endpoint fake://name. */
@@ -123,10 +128,8 @@ final class OperatorHarness implements AutoCloseable {
     stopOperator();
     for (VirtualDisk d : api.client.resources(VirtualDisk.class).inAnyNamespace().list().getItems()) {
       var res = api.client.resources(VirtualDisk.class).inNamespace(d.getMetadata().getNamespace()).withName(d.getMetadata().getName());
-      res.edit(cur -> {
-        cur.getMetadata().setFinalizers(List.of());
-        return cur;
-      });
+      // a merge patch carries no resourceVersion: a last write of the stopping operator cannot make it conflict
+      res.patch(PatchContext.of(PatchType.JSON_MERGE), "{\"metadata\":{\"finalizers\":null}}");
       res.delete();
     }
     api.client.resources(Dom0Node.class).delete();

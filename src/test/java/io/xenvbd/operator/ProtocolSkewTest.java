@@ -37,6 +37,10 @@ import org.junit.jupiter.api.io.TempDir;
 @RequiresRoot
 class ProtocolSkewTest {
   static final int N = Protocol.VERSION;
+  /** The version that brought spec.populate.cloneFrom.uid. */
+  static final int CLONE_UID = 3;
+  /** The version that brought adoption and the release call. */
+  static final int ADOPT = Protocol.RELEASE_SINCE;
   static MockApi api;
   OperatorHarness h;
   RealNodes nodes;
@@ -66,11 +70,10 @@ class ProtocolSkewTest {
   }
 
   @Test
-  void anOperatorOneVersionAheadSendsAnOlderAgentOnlyWhatItKnowsAndTheDisksAreReady() {
-    // version 2: before cloneFrom.uid (3), the field that may be left out
-    Protocol behind = Protocol.simulated(2, Protocol.MIN_SUPPORTED, Protocol.Field.TABLE);
+  void anOperatorAheadSendsAnOlderAgentOnlyWhatItKnowsAndTheDisksAreReady() {
+    Protocol behind = Protocol.simulated(CLONE_UID - 1, Protocol.MIN_SUPPORTED, Protocol.Field.TABLE);
     String endpoint = startNode(behind, Protocol.CURRENT);
-    assertThat(announced("node-a")).isEqualTo(2);
+    assertThat(announced("node-a")).isEqualTo(CLONE_UID - 1);
 
     cloneOfBase(); // protocol 3 adds cloneFrom.uid: left out for the older agent, which clones by name
 
@@ -82,6 +85,32 @@ class ProtocolSkewTest {
     assertThat(refused.httpStatus()).isEqualTo(400);
     assertThat(refused.code()).isEqualTo(ErrorCodes.INVALID_REQUEST);
     assertThat(refused.getMessage()).contains("unknown field spec.populate.cloneFrom.uid");
+  }
+
+  @Test
+  void anAgentOneVersionBehindGetsNoAdoptionAndItsRetainedImagesAreKeptButNotReleased() throws Exception {
+    Protocol behind = Protocol.simulated(ADOPT - 1, Protocol.MIN_SUPPORTED, Protocol.Field.TABLE);
+    startNode(behind, Protocol.CURRENT);
+    assertThat(ADOPT - 1).as("adoption and release came with protocol 4").isLessThan(Protocol.RELEASE_SINCE);
+
+    h.create(Fixtures.disk("ns1", "adopter", new VirtualDiskSpec("node-a", "8Mi", VirtualDiskSpec.Filesystem.none,
+        new Populate(null, null, null, null, null, new Populate.Adopt(null, null, null, "vm1disk")), null, null, false,
+        null)));
+    VirtualDisk d = h.awaitCondition("ns1", "adopter", Conditions.READY, Conditions.FALSE, Reasons.AGENT_TOO_OLD);
+    assertThat(h.condition(d, Conditions.READY).getMessage()).isEqualTo("this disk needs spec.populate.adopt, which"
+        + " came with agent protocol " + ADOPT + ", but the agent on node node-a speaks protocol " + (ADOPT - 1)
+        + ": upgrade the agent on node node-a (nothing was sent to it, so nothing was built or changed)");
+
+    h.create(Fixtures.disk("ns1", "kept", new VirtualDiskSpec(null, "8Mi", VirtualDiskSpec.Filesystem.none, null, null,
+        null, false, VirtualDiskSpec.ReclaimPolicy.Retain)));
+    h.awaitReady("ns1", "kept");
+    api.client.resources(VirtualDisk.class).inNamespace("ns1").withName("kept").delete();
+    await().atMost(Duration.ofSeconds(20)).until(() -> h.get("ns1", "kept") == null);
+    assertThat(h.events("ns1", "kept")).anyMatch(e -> e.startsWith("Normal Retained:")
+        && e.contains("is not marked released") && e.contains("speaks protocol " + (ADOPT - 1)));
+    assertThat(nodes.images("node-a")).containsExactly("ns1/kept.img");
+    Thread.sleep(500);
+    assertThat(nodes.builds("node-a")).isEqualTo(1);
   }
 
   @Test

@@ -3,13 +3,17 @@ package io.xenvbd.operator;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.client.AgentTrust;
+import io.xenvbd.client.HttpAgentClient;
+import io.xenvbd.client.NodeTokens;
 import io.xenvbd.protocol.AgentClientFactory;
-import io.xenvbd.protocol.AgentTrust;
-import io.xenvbd.protocol.CertificateAuthority;
-import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.NodeTokens;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.client.AgentTrust;
+import io.xenvbd.client.HttpAgentClient;
+import io.xenvbd.client.NodeTokens;
 import io.xenvbd.protocol.Protocol;
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -78,6 +82,11 @@ final class RealNodes implements AutoCloseable {
     return dir.resolve(node).resolve("images");
   }
 
+  /** The node agent's import directory (--import-dir), beside its images root; made by whoever fills it. */
+  Path imports(String node) {
+    return dir.resolve("import").resolve(node);
+  }
+
   Path sources() {
     return dir.resolve("sources");
   }
@@ -107,10 +116,11 @@ final class RealNodes implements AutoCloseable {
     try {
       Files.createDirectories(sources());
       Path certs = dir.resolve("certs").resolve(node);
-      Tls.Generated tls = Files.exists(certs.resolve("tls.crt")) ? new Tls.Generated(ca.caCert(), certs.resolve("tls.crt"),
+      CertificateAuthority.Issued tls = Files.exists(certs.resolve("tls.crt")) ? new CertificateAuthority.Issued(ca.caCert(), certs.resolve("tls.crt"),
           certs.resolve("tls.key")) : ca.issue(certs, List.of(node, "127.0.0.1"));
       AgentConfig config = AgentConfig.localPlain(node, Files.createDirectories(root(node)), List.of(sources()), token(node))
-          .withTls(tls.cert(), tls.key()).withHeartbeat(Duration.ofSeconds(2)).withWorkers(3).withPeerCa(ca.caCert());
+          .tls(tls.cert(), tls.key()).heartbeat(Duration.ofSeconds(2)).workers(3).importDir(imports(node))
+          .peerCa(ca.caCert()).build();
       Agent agent = Agent.start(config, kube, protocol);
       agents.put(node, agent);
       return agent;

@@ -90,6 +90,11 @@ class ReclaimerTest {
       public void deleteDisk(String ns, String name, String uid) {
         throw error;
       }
+
+      @Override
+      public void releaseDisk(String ns, String name, String uid) {
+        throw error;
+      }
     };
   }
 
@@ -122,15 +127,32 @@ class ReclaimerTest {
   }
 
   @Test
-  void retainKeepsTheImageWithoutAskingTheAgentEvenWhenTheNodeIsGone() {
+  void retainKeepsTheImageAndHasTheAgentMarkItReleasedForAdoption() {
+    VirtualDisk d = built(ReclaimPolicy.Retain);
+    assertThat(reclaimer.reclaim(d)).isEqualTo(done(EventRecorder.NORMAL, Reasons.RETAINED, "reclaimPolicy is Retain: image "
+        + IMAGE + " stays on dom0 node a, released: its Dom0Node lists it in status.released, and a new VirtualDisk in"
+        + " namespace ns takes it back with spec.populate.adopt.name d (delete the file by hand when no longer needed)"));
+    assertThat(fake.hasImage("ns", "d")).isTrue();
+    assertThat(fake.released).containsExactly("ns/d");
+  }
+
+  @Test
+  void aRetainedImageTheAgentCannotReleaseBlocksTheDeletionWithTheAgentsReason() {
+    VirtualDisk d = built(ReclaimPolicy.Retain);
+    agent = deleteFailsWith(new AgentException(ErrorCodes.INTERNAL, 500, "disk full"));
+    assertThat(reclaimer.reclaim(d)).isEqualTo(blocked(ErrorCodes.INTERNAL, "disk full"));
+    assertThat(fake.hasImage("ns", "d")).isTrue();
+  }
+
+  @Test
+  void retainWithItsNodeGoneFinishesWithoutAskingAnyAgent() {
     VirtualDisk d = built(ReclaimPolicy.Retain);
     agent = deleteFailsWith(new AgentException(ErrorCodes.INTERNAL, 500, "must not be called"));
-    Reclaimer.Result expected = done(EventRecorder.NORMAL, Reasons.RETAINED, "reclaimPolicy is Retain: image " + IMAGE
-        + " stays on dom0 node a (its Dom0Node lists it as an orphan; delete the file by hand when no longer needed)");
-    assertThat(reclaimer.reclaim(d)).isEqualTo(expected);
-    assertThat(fake.hasImage("ns", "d")).isTrue();
     nodes.clear();
-    assertThat(reclaimer.reclaim(d)).isEqualTo(expected);
+    assertThat(reclaimer.reclaim(d)).isEqualTo(done(EventRecorder.NORMAL, Reasons.RETAINED, "reclaimPolicy is Retain: image "
+        + IMAGE + " stays on dom0 node a (its Dom0Node no longer exists; if the node comes back, its agent still has the"
+        + " image; delete the file by hand when no longer needed)"));
+    assertThat(fake.hasImage("ns", "d")).isTrue();
   }
 
   @Test

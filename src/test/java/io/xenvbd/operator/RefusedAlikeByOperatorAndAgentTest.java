@@ -102,6 +102,31 @@ class RefusedAlikeByOperatorAndAgentTest {
     c.add(Arguments.of("cloneFrom Bad_Name", "spec.populate.cloneFrom.name", populate(null, null, new Populate.CloneFrom("Bad_Name"), null)));
     c.add(Arguments.of("cloneFrom missing name", "spec.populate.cloneFrom.name", populate(null, null, new Populate.CloneFrom(null), null)));
     c.add(Arguments.of("cloneFrom itself", "itself", populate(null, null, new Populate.CloneFrom("d"), null)));
+    adoptCases(c);
+  }
+
+  /** A tenant names an image to adopt, never a path: both ends refuse anything else in the same words. */
+  static void adoptCases(List<Arguments> c) {
+    for (String file : new String[] {"../etc/shadow", "/etc/shadow", "a/b", "..", ".", ".hidden", "x\ny", "f".repeat(241)}) {
+      c.add(Arguments.of("adopt importFile " + file.length(), "spec.populate.adopt.importFile",
+          adopt(new Populate.Adopt(null, null, null, file), "n1")));
+    }
+    c.add(Arguments.of("adopt importFile without node", "needs spec.nodeName", adopt(new Populate.Adopt(null, null, null, "vm1disk"), null)));
+    c.add(Arguments.of("adopt nothing", "exactly one image", adopt(new Populate.Adopt(null, null, null, null), "n1")));
+    c.add(Arguments.of("adopt two", "exactly one image", adopt(new Populate.Adopt("web", null, null, "vm1disk"), "n1")));
+    c.add(Arguments.of("adopt namespace only", "exactly one image", adopt(new Populate.Adopt(null, "ns1", null, null), "n1")));
+    c.add(Arguments.of("adopt Bad_Name", "spec.populate.adopt.name", adopt(new Populate.Adopt("Bad_Name", null, null, null), "n1")));
+    c.add(Arguments.of("adopt name path", "spec.populate.adopt.name", adopt(new Populate.Adopt("../web", null, null, null), "n1")));
+    c.add(Arguments.of("adopt namespace a/b", "spec.populate.adopt.namespace", adopt(new Populate.Adopt("web", "a/b", null, null), "n1")));
+    c.add(Arguments.of("adopt uuid", "spec.populate.adopt.uuid", adopt(new Populate.Adopt(null, null, "/dev/sda1", null), "n1")));
+    c.add(Arguments.of("adopt with hostPaths", "takes an image as it is", spec("16Mi", null, "n1",
+        new Populate(hostPaths("/srv", null), null, null, null, null, new Populate.Adopt("web", null, null, null)), null, null)));
+    c.add(Arguments.of("adopt with tailor", "takes an image as it is", spec("16Mi", null, "n1",
+        new Populate(null, null, null, null, null, new Populate.Adopt("web", null, null, null)), new Tailor("h", null, null), null)));
+  }
+
+  static VirtualDiskSpec adopt(Populate.Adopt a, String node) {
+    return spec("16Mi", null, node, new Populate(null, null, null, null, null, a), null, null);
   }
 
   static void tailorCases(List<Arguments> c) {

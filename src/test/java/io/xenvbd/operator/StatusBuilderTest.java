@@ -21,18 +21,39 @@ class StatusBuilderTest {
 
   static DiskState ready(long capacity) {
     return new DiskState("ns", "d", "u", DiskState.Phase.Ready, null, null, null, 100, capacity, 4096L * 300,
-        "0b1c-uuid", "/img/ns/d.img", "digest", null);
+        "0b1c-uuid", "/img/ns/d.img", "digest", null, null);
   }
 
   static DiskState building(String stage, int percent) {
     return new DiskState("ns", "d", "u", DiskState.Phase.Building, stage, 10L, 100L, percent, GI, null, null,
-        "/img/ns/d.img", "digest", null);
+        "/img/ns/d.img", "digest", null, null);
   }
 
   VirtualDiskStatus step(VirtualDisk d, Instant at, Outcome o) {
     VirtualDiskStatus s = new StatusBuilder(Clock.fixed(at, ZoneOffset.UTC)).build(d, "a", node, o);
     d.setStatus(s);
     return s;
+  }
+
+  @Test
+  void howACloneWasCopiedIsShownAndKeptWhileLaterOutcomesSayNothingOfIt() {
+    VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
+    d.getMetadata().setGeneration(1L);
+    DiskState r = ready(GI);
+    DiskState cloned = new DiskState(r.namespace(), r.name(), r.uid(), r.phase(), null, null, null, 100,
+        r.capacityBytes(), r.allocatedBytes(), r.filesystemUUID(), r.path(), r.specDigest(), null,
+        new DiskState.Cloned("Reflink", 24L << 20));
+    VirtualDiskStatus s = step(d, T0, new Outcome.Done(cloned));
+    assertThat(s.cloned()).isEqualTo(new VirtualDiskStatus.Clone(VirtualDiskStatus.CloneMethod.Reflink, 24L << 20));
+    // a later poll of the same image (or an agent before protocol 3) does not erase it
+    assertThat(step(d, T0.plusSeconds(10), new Outcome.Done(ready(GI))).cloned()).isEqualTo(s.cloned());
+  }
+
+  @Test
+  void aCloneMethodThisOperatorDoesNotKnowIsLeftOut() {
+    assertThat(StatusBuilder.clone(new DiskState.Cloned("Snapshot", 1L))).isNull();
+    assertThat(StatusBuilder.clone(new DiskState.Cloned("SparseCopy", 0L)))
+        .isEqualTo(new VirtualDiskStatus.Clone(VirtualDiskStatus.CloneMethod.SparseCopy, 0L));
   }
 
   @Test
@@ -109,7 +130,7 @@ class StatusBuilderTest {
 
   static DiskState resizing(long target) {
     return new DiskState("ns", "d", "u", DiskState.Phase.Resizing, "Resize", null, null, 50, target, 4096L * 300,
-        "0b1c-uuid", "/img/ns/d.img", "digest", null);
+        "0b1c-uuid", "/img/ns/d.img", "digest", null, null);
   }
 
   @Test

@@ -14,9 +14,9 @@ import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
 
 /**
- * A node agent as its own JVM, {@code java -jar xenvbd.jar agent ...}, so that a crash is a real
- * SIGKILL: the JVM and every tool it started (mke2fs, cp, tar, e2fsck) die at once, as when a
- * container is killed, and whatever mounts and loop devices they held stay behind in the kernel.
+ * A node agent as its own JVM, {@code java -jar xenvbd-node.jar agent ...} (the jar its image runs),
+ * so that a crash is a real SIGKILL: the JVM and every tool it started (mke2fs, cp, tar, e2fsck) die
+ * at once, as when a container is killed, and whatever mounts and loop devices they held stay behind in the kernel.
  */
 final class AgentProcess implements AutoCloseable {
   final String node;
@@ -38,7 +38,7 @@ final class AgentProcess implements AutoCloseable {
     this.root = root;
     this.port = port;
     this.log = log;
-    List<String> cmd = new ArrayList<>(List.of("java", "-Xmx192m", "-XX:TieredStopAtLevel=1", "-jar", jar(), "agent",
+    List<String> cmd = new ArrayList<>(List.of("java", "-Xmx192m", "-XX:TieredStopAtLevel=1", "-jar", nodeJar(), "agent",
         "--node-name", node, "--images-root", root.toString(), "--listen", "127.0.0.1:" + port,
         "--advertise", "https://127.0.0.1:" + advertisedPort, "--tls-cert", rig.tls.cert().toString(),
         "--tls-key", rig.tls.key().toString(), "--token-file", rig.tokenFile.toString(),
@@ -48,8 +48,17 @@ final class AgentProcess implements AutoCloseable {
     this.command = List.copyOf(cmd);
   }
 
+  /** The full jar, for local mode. */
   static String jar() {
-    String jar = System.getProperty("xenvbd.jar", "target/xenvbd.jar");
+    return built(System.getProperty("xenvbd.jar", "target/xenvbd.jar"));
+  }
+
+  /** The node jar, the operator and agent image's. */
+  static String nodeJar() {
+    return built(System.getProperty("xenvbd.nodeJar", "target/xenvbd-node.jar"));
+  }
+
+  private static String built(String jar) {
     if (!Files.isRegularFile(Path.of(jar))) {
       throw new AssertionError(jar + " does not exist: run these tests with `mvn verify` (failsafe), after package");
     }

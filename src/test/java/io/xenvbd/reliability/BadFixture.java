@@ -71,8 +71,8 @@ final class BadFixture implements AutoCloseable {
     int port = http.getAddress().getPort();
     UrlPolicy urls = new UrlPolicy(List.of("http://127.0.0.1:" + port + "/", "http://localhost:" + port + "/",
         "http://127.0.0.1:9/"), List.of("127.0.0.1"));
-    rig.agent("node-b", rootB, List.of(allowed), rig.client, c -> c.withUrls(urls));
-    rig.agent("node-c", rootC, List.of(), rig.client, c -> c.withUrls(urls));
+    rig.agent("node-b", rootB, List.of(allowed), rig.client, c -> c.urls(urls));
+    rig.agent("node-c", rootC, List.of(), rig.client, c -> c.urls(urls));
     rig.startOperator();
     rig.apply(Manifests.disk("base", "64Mi", "nodeName: node-b"));
     rig.apply(Manifests.disk("on-c", "64Mi", "nodeName: node-c"));

@@ -6,16 +6,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Condition;
 import io.xenvbd.agent.Agent;
-import io.xenvbd.api.Conditions;
 import io.xenvbd.agent.AgentConfig;
+import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Reasons;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.client.AgentTrust;
+import io.xenvbd.client.HttpAgentClient;
+import io.xenvbd.client.NodeTokens;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.protocol.AgentTrust;
-import io.xenvbd.protocol.CertificateAuthority;
-import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.NodeTokens;
-import io.xenvbd.protocol.Tls;
 import io.xenvbd.testing.RequiresRoot;
+import io.xenvbd.tls.Tls;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -39,8 +39,8 @@ class ImpostorAgentTest {
   @Test
   void theOperatorSendsNothingToAnAgentWhoseCertificateItsCaDidNotSign() throws Exception {
     try (Rig rig = new Rig(tmp.resolve("rig"))) {
-      Tls.Generated other = Tls.generate(tmp.resolve("other-ca"), List.of("127.0.0.1", "localhost"));
-      Agent impostor = rig.agent("impostor", tmp.resolve("images"), List.of(), rig.client, c -> c.withTls(other.cert(), other.key()));
+      CertificateAuthority.Issued other = CertificateAuthority.generate(tmp.resolve("other-ca"), List.of("127.0.0.1", "localhost"));
+      Agent impostor = rig.agent("impostor", tmp.resolve("images"), List.of(), rig.client, c -> c.tls(other.cert(), other.key()));
       rig.startOperator();
       rig.apply(Manifests.disk("lured", "64Mi", "nodeName: impostor"));
       var d = rig.awaitCondition("lured", Conditions.READY, Conditions.UNKNOWN, "NodeUnreachable", Duration.ofSeconds(60));
@@ -61,8 +61,8 @@ class ImpostorAgentTest {
       // One CA, one certificate per node (the chart's agent.nodes mode). Whoever holds node-b's key
       // registers a Dom0Node node-a (or answers at node-a's address) and presents node-b's certificate.
       CertificateAuthority ca = CertificateAuthority.create(tmp.resolve("ca"));
-      Tls.Generated nodeB = ca.issue(tmp.resolve("node-b"), List.of("node-b", "127.0.0.1"));
-      Agent impostor = rig.agent("node-a", tmp.resolve("images"), List.of(), rig.client, c -> c.withTls(nodeB.cert(), nodeB.key()));
+      CertificateAuthority.Issued nodeB = ca.issue(tmp.resolve("node-b"), List.of("node-b", "127.0.0.1"));
+      Agent impostor = rig.agent("node-a", tmp.resolve("images"), List.of(), rig.client, c -> c.tls(nodeB.cert(), nodeB.key()));
       rig.operator = XenvbdOperator.start(rig.client, Rig.fastOperator(), HttpAgentClient.factory(NodeTokens.shared(rig.token),
           AgentTrust.fromCa(ca.caCert(), AgentTrust.Identity.NODE)));
       rig.apply(Manifests.disk("lured", "64Mi", "nodeName: node-a"));
@@ -83,7 +83,7 @@ class ImpostorAgentTest {
   void anAgentAdvertisingPlainHttpNeverReceivesTheToken() throws Exception {
     try (Rig rig = new Rig(tmp.resolve("rig"))) {
       Agent plain = rig.agent("plain", tmp.resolve("images"), List.of(), rig.client,
-          c -> AgentConfig.localPlain("plain", tmp.resolve("images"), List.of(), rig.token).withHeartbeat(Duration.ofSeconds(1)));
+          c -> AgentConfig.localPlain("plain", tmp.resolve("images"), List.of(), rig.token).heartbeat(Duration.ofSeconds(1)));
       assertThat(plain.endpoint().getScheme()).isEqualTo("http");
       rig.startOperator(); // TLS configured: the rig's CA
       rig.apply(Manifests.disk("cleartext", "64Mi", "nodeName: plain"));

@@ -7,7 +7,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Condition;
-import io.xenvbd.agent.AgentConfig;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.VirtualDisk;
@@ -28,19 +27,13 @@ import org.junit.jupiter.api.io.TempDir;
 class LoopDevicesExhaustedTest {
   @TempDir Path tmp;
 
-  static AgentConfig loopWait(AgentConfig c, Duration wait) {
-    return new AgentConfig(c.nodeName(), c.imagesRoot(), c.allowedSources(), c.listen(), c.advertise(), c.tlsCert(),
-        c.tlsKey(), c.insecurePlainHttp(), c.token(), c.workers(), c.heartbeat(), wait, c.metricsRequireToken(),
-        c.retryFailedAfter());
-  }
-
   @Test
   void noFreeLoopDeviceHoldsLoopMountBackClearlyOfflineContinuesAndAllRecover() throws Exception {
     Path root = tmp.resolve("images");
     Rig rig = new Rig(tmp.resolve("rig"));
     List<String> held = new ArrayList<>();
     try {
-      rig.agent("node-l", root, List.of(), rig.client, c -> loopWait(c, Duration.ofSeconds(3)));
+      rig.agent("node-l", root, List.of(), rig.client, c -> c.loopWait(Duration.ofSeconds(3)));
       rig.startOperator();
       rig.apply(Manifests.disk("before", "64Mi", "nodeName: node-l\npopulate: {method: LoopMount, createDirs: [/tmp]}"));
       rig.awaitReady("before", Duration.ofSeconds(60));

@@ -3,9 +3,9 @@ package io.xenvbd.reliability;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.tls.Tls;
 import java.nio.file.Files;
 import java.nio.file.Path;
 

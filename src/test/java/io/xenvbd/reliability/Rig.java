@@ -10,11 +10,12 @@ import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.ca.CertificateAuthority;
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.kube.EmbeddedApiServer;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
-import io.xenvbd.protocol.HttpAgentClient;
-import io.xenvbd.protocol.Tls;
+import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -38,7 +39,7 @@ final class Rig implements AutoCloseable {
   final KubernetesClient client;
   final String token = "rel-" + UUID.randomUUID();
   final Path tokenFile;
-  final Tls.Generated tls;
+  final CertificateAuthority.Issued tls;
   final SSLContext clientSsl;
   final Path kubeconfig;
   XenvbdOperator operator;
@@ -52,7 +53,7 @@ final class Rig implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    tls = Tls.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
+    tls = CertificateAuthority.generate(dir.resolve("tls"), List.of("127.0.0.1", "localhost"));
     clientSsl = Tls.clientContext(tls.caCert());
     api = EmbeddedApiServer.startWithProjectCrds(0);
     // A shared 2-core host can stall the first admission (CEL compilation) past fabric8's 10 s default.
@@ -63,8 +64,11 @@ final class Rig implements AutoCloseable {
 
   /** Backoffs short enough for tests, the same code paths as production. */
   static OperatorConfig fastOperator() {
-    return OperatorConfig.inProcess().withBackoff(Duration.ofMillis(100), Duration.ofSeconds(1),
-        Duration.ofMillis(200), Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(3));
+    return OperatorConfig.builder()
+        .pollMin(Duration.ofMillis(100)).pollMax(Duration.ofSeconds(1))
+        .retryMin(Duration.ofMillis(200)).retryMax(Duration.ofSeconds(2))
+        .pendingRecheck(Duration.ofSeconds(2)).readyRecheck(Duration.ofSeconds(3))
+        .build();
   }
 
   Rig startOperator() {
@@ -82,10 +86,10 @@ final class Rig implements AutoCloseable {
   }
 
   /** An agent in this JVM (HTTPS, heartbeat every second), registered with the API through {@code kube}. */
-  Agent agent(String node, Path root, List<Path> allowed, KubernetesClient kube, UnaryOperator<AgentConfig> tweak) {
-    AgentConfig config = AgentConfig.localPlain(node, root, allowed, token).withTls(tls.cert(), tls.key())
-        .withHeartbeat(Duration.ofSeconds(1)).withRetryFailedAfter(Duration.ofSeconds(1));
-    Agent agent = Agent.start(tweak.apply(config), kube);
+  Agent agent(String node, Path root, List<Path> allowed, KubernetesClient kube, UnaryOperator<AgentConfig.Builder> tweak) {
+    AgentConfig.Builder config = AgentConfig.localPlain(node, root, allowed, token).tls(tls.cert(), tls.key())
+        .heartbeat(Duration.ofSeconds(1)).retryFailedAfter(Duration.ofSeconds(1));
+    Agent agent = Agent.start(tweak.apply(config).build(), kube);
     agents.add(agent);
     return agent;
   }

@@ -6,8 +6,8 @@ import io.xenvbd.testing.Kubectl;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.xenvbd.protocol.Tls;
 import io.xenvbd.testing.RequiresRoot;
+import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;

@@ -1,7 +1,7 @@
 package io.xenvbd.reliability;
 
+import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.protocol.DiskState;
-import io.xenvbd.protocol.HttpAgentClient;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;

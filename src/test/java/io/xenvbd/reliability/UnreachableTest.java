@@ -32,10 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
 class UnreachableTest {
   @TempDir Path tmp;
 
-  static AgentConfig listenAndAdvertise(AgentConfig c, int port, int advertisedPort) {
-    return new AgentConfig(c.nodeName(), c.imagesRoot(), c.allowedSources(), new InetSocketAddress("127.0.0.1", port),
-        URI.create("https://127.0.0.1:" + advertisedPort), c.tlsCert(), c.tlsKey(), c.insecurePlainHttp(), c.token(),
-        c.workers(), c.heartbeat(), c.loopWait(), c.metricsRequireToken(), c.retryFailedAfter());
+  static AgentConfig.Builder listenAndAdvertise(AgentConfig.Builder c, int port, int advertisedPort) {
+    return c.listen(new InetSocketAddress("127.0.0.1", port)).advertise(URI.create("https://127.0.0.1:" + advertisedPort));
   }
 
   @Test
@@ -46,7 +44,7 @@ class UnreachableTest {
       // Heartbeats wake every disk of the node (Dom0Node informer) whatever the backoff: with one every 4 s
       // instead of 1 s the backoff's own rhythm shows in the attempt counts.
       rig.agent("node-u", root, List.of(), rig.client,
-          c -> listenAndAdvertise(c, agentPort, proxy.port()).withHeartbeat(Duration.ofSeconds(4)));
+          c -> listenAndAdvertise(c, agentPort, proxy.port()).heartbeat(Duration.ofSeconds(4)));
       rig.startOperator();
       rig.apply(Manifests.disk("u1", "64Mi", "nodeName: node-u\ntailor: {hostname: u1}"));
       rig.awaitReady("u1", Duration.ofSeconds(60));

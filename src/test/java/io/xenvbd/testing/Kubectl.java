@@ -6,14 +6,23 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The real /usr/bin/kubectl against one kubeconfig: what a user types and what they read back. */
+/**
+ * A real kubectl against one kubeconfig, what a user types and what they read back: the machine's
+ * /usr/bin/kubectl, or the one built with kube-apiserver (tools/kube).
+ */
 public final class Kubectl {
-  private static final String KUBECTL = "/usr/bin/kubectl";
+  public static final Path SYSTEM = Path.of("/usr/bin/kubectl");
   private static final Duration TIMEOUT = Duration.ofSeconds(120);
 
+  private final Path binary;
   private final Path kubeconfig;
 
   public Kubectl(Path kubeconfig) {
+    this(SYSTEM, kubeconfig);
+  }
+
+  public Kubectl(Path binary, Path kubeconfig) {
+    this.binary = binary;
     this.kubeconfig = kubeconfig;
   }
 
@@ -51,7 +60,7 @@ public final class Kubectl {
   }
 
   private List<String> command(String... args) {
-    List<String> cmd = new ArrayList<>(List.of(KUBECTL, "--kubeconfig", kubeconfig.toString()));
+    List<String> cmd = new ArrayList<>(List.of(binary.toString(), "--kubeconfig", kubeconfig.toString()));
     cmd.addAll(List.of(args));
     return cmd;
   }

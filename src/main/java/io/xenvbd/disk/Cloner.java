@@ -1,0 +1,88 @@
+package io.xenvbd.disk;
+
+import io.xenvbd.api.VirtualDiskSpec.Filesystem;
+import io.xenvbd.api.VirtualDiskStatus.CloneMethod;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The copy of a clone: its source's blocks shared where the images root can (a reflink, FICLONE, on
+ * XFS with reflink or btrfs: milliseconds, whatever the size), else only the source's allocated
+ * extents copied (cp finds them with SEEK_DATA/SEEK_HOLE and keeps the holes); then grown to the
+ * requested size and given its own filesystem UUID, so that the clone's {@code UUID=} never mounts
+ * its source. The source is the agent's own published image file, in the root-only images root.
+ */
+final class Cloner {
+  /** One extent of {@code filefrag -v -b1}: its length in bytes and its flags. */
+  private static final Pattern EXTENT = Pattern.compile(
+      "^\\s*\\d+:\\s+\\d+\\.\\.\\s*\\d+:\\s+\\d+\\.\\.\\s*\\d+:\\s+(\\d+):.*$");
+
+  private final CommandRunner runner;
+  private final Formatter formatter;
+  private final LoopMounter mounter;
+
+  Cloner(CommandRunner runner, Formatter formatter, LoopMounter mounter) {
+    this.runner = runner;
+    this.formatter = formatter;
+    this.mounter = mounter;
+  }
+
+  /** Copies {@code source} to {@code temp}, grows it to the request's size, gives it {@code uuid}; returns how it copied. */
+  CloneMethod clone(Path source, Path temp, DiskRequest req, Filesystem fs, String uuid, Progress progress) {
+    CloneMethod method = copy(source, temp);
+    long size;
+    try {
+      Formatter.privateFile(temp);
+      size = Files.size(temp);
+    } catch (IOException e) {
+      throw Io.wrap(e, "reading the size of " + temp);
+    }
+    if (req.sizeBytes() > size) {
+      progress.stage("Resize", 5, 10);
+      new Resizer(runner, formatter, mounter).grow(temp, fs, size, req.sizeBytes(), req.spec().preallocate());
+    } else if (req.spec().preallocate()) {
+      formatter.preallocate(temp, 0, size);
+    }
+    formatter.setUuid(temp, fs, uuid);
+    return method;
+  }
+
+  /**
+   * A reflink where the images root's filesystem has them; else a copy of the allocated extents.
+   * (coreutils 9.1's cp reads and writes each data extent it finds with SEEK_DATA/SEEK_HOLE; it uses
+   * copy_file_range only when it need not keep holes, which an image must.)
+   */
+  private CloneMethod copy(Path source, Path temp) {
+    CommandRunner.Result r = runner.exec(List.of("cp", "--reflink=always", source.toString(), temp.toString()),
+        runner.defaultTimeout(), null);
+    if (r.ok()) return CloneMethod.Reflink;
+    try {
+      Files.deleteIfExists(temp); // a refused clone may leave an empty file; the copy makes it anew
+    } catch (IOException e) {
+      throw Io.wrap(e, "removing " + temp);
+    }
+    if (CommandRunner.isNoSpace(r.stderr())) throw CommandRunner.failure(r);
+    runner.run("cp", "--sparse=always", "--reflink=never", source.toString(), temp.toString());
+    return CloneMethod.SparseCopy;
+  }
+
+  /**
+   * Bytes of {@code image} whose blocks another file shares too (the extents FIEMAP flags shared);
+   * null when the images root cannot say (a report of the build, never a reason to fail it).
+   */
+  Long sharedBytes(Path image) {
+    CommandRunner.Result r = runner.exec(List.of("filefrag", "-v", "-b1", image.toString()), Duration.ofMinutes(1), null);
+    if (!r.ok()) return null;
+    long shared = 0;
+    for (String line : r.stdout().split("\n")) {
+      Matcher m = EXTENT.matcher(line);
+      if (m.matches() && line.substring(line.lastIndexOf(':') + 1).contains("shared")) shared += Long.parseLong(m.group(1));
+    }
+    return shared;
+  }
+}
