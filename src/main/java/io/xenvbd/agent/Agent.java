@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.EngineConfig;
 import io.xenvbd.protocol.Protocol;
+import io.xenvbd.client.AgentTrust;
 import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -76,10 +77,12 @@ public final class Agent implements AutoCloseable {
 
     Metrics metrics = new Metrics();
     DiskService disks = new DiskService(engine, config.workers(), config.retryFailedAfter(), metrics);
-    DiskApi api = new DiskApi(config.nodeName(), engine, disks, protocol);
+    if (config.peerCa() != null) disks.peers(new Peers(AgentTrust.fromCa(config.peerCa(), AgentTrust.Identity.NODE)));
+    Transfers transfers = protocol.version() >= 4 ? new Transfers(engine) : null;
+    DiskApi api = new DiskApi(config.nodeName(), engine, disks, protocol, transfers);
     AgentServer server;
     try {
-      server = new AgentServer(config, ssl, api, metrics, engine, disks, () -> true);
+      server = new AgentServer(config, ssl, api, metrics, engine, disks, () -> true, transfers);
     } catch (IOException e) {
       disks.close();
       engine.close();

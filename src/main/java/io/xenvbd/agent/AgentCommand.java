@@ -60,6 +60,12 @@ public final class AgentCommand implements Callable<Integer> {
       description = "PEM private key (env XENVBD_TLS_KEY). Required unless --insecure-plain-http.")
   Path tlsKey;
 
+  @Option(names = "--peer-ca", defaultValue = "${env:XENVBD_PEER_CA}",
+      description = "PEM CA certificate of the agents (the one the operator trusts). With it this agent can clone a"
+          + " disk from another node's agent, which must present a certificate from this CA naming its node and"
+          + " endpoint host. Without it, cross-node clones are refused here. Env: XENVBD_PEER_CA.")
+  Path peerCa;
+
   @Option(names = "--insecure-plain-http", defaultValue = "${env:XENVBD_INSECURE_PLAIN_HTTP:-false}",
       description = "Serve plain HTTP: for local tests only (env XENVBD_INSECURE_PLAIN_HTTP).")
   boolean insecurePlainHttp;
@@ -160,6 +166,7 @@ public final class AgentCommand implements Callable<Integer> {
           .metricsRequireToken(metricsRequireToken)
           .urls(urls.policy())
           .importDir(importDir)
+          .peerCa(peerCa)
           .build();
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());

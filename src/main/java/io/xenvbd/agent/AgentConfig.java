@@ -19,6 +19,8 @@ import java.util.Objects;
  * @param token the bearer token every {@code /v1} call must carry (never logged)
  * @param retryFailedAfter a PUT that repeats a failed request starts it again only after this long,
  *     so an operator that re-sends its desired state every reconcile sees the failure first
+ * @param peerCa the agents' CA (PEM), to check another node's agent when streaming a clone from it
+ *     ({@code --peer-ca}); null: cross-node clones are refused on this node
  * @param urls which http(s) archive URLs may be fetched ({@code --allow-url}, {@code --allow-private-host});
  *     null: none
  * @param importDir the directory whose files a VirtualDisk may adopt ({@code --import-dir}); null: none
@@ -40,7 +42,8 @@ public record AgentConfig(
     Duration retryFailedAfter,
     UrlPolicy urls,
     Path importDir,
-    int loopReserve) {
+    int loopReserve,
+    Path peerCa) {
 
   public static final Duration DEFAULT_RETRY_FAILED_AFTER = Duration.ofSeconds(30);
   /** The defaults of the builder and of the agent's flags alike (the flags name these constants). */
@@ -90,7 +93,7 @@ public record AgentConfig(
     return builder(nodeName, imagesRoot, token).allowedSources(allowedSources).listen(listen).advertise(advertise)
         .tls(tlsCert, tlsKey).insecurePlainHttp(insecurePlainHttp).workers(workers).heartbeat(heartbeat)
         .loopWait(loopWait).metricsRequireToken(metricsRequireToken).retryFailedAfter(retryFailedAfter).urls(urls)
-        .importDir(importDir).loopReserve(loopReserve);
+        .importDir(importDir).loopReserve(loopReserve).peerCa(peerCa);
   }
 
   /** Named settings with the defaults in one place; {@link #build} checks them. */
@@ -112,6 +115,7 @@ public record AgentConfig(
     private UrlPolicy urls = UrlPolicy.none();
     private Path importDir;
     private int loopReserve = EngineConfig.DEFAULT_LOOP_RESERVE;
+    private Path peerCa;
 
     private Builder(String nodeName, Path imagesRoot, String token) {
       this.nodeName = nodeName;
@@ -198,11 +202,20 @@ public record AgentConfig(
       return this;
     }
 
+    /**
+     * Cross-node clones trust another node's agent when its certificate chains to this PEM CA and
+     * names that node ({@code --peer-ca}). Default: none, so cross-node clones are refused on this node.
+     */
+    public Builder peerCa(Path value) {
+      peerCa = value;
+      return this;
+    }
+
     /** @throws IllegalArgumentException with a message naming the flag to change */
     public AgentConfig build() {
       return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
           insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls,
-          importDir, loopReserve);
+          importDir, loopReserve, peerCa);
     }
   }
 

@@ -8,6 +8,7 @@ import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.DiskException;
 import io.xenvbd.protocol.ErrorBody;
 import io.xenvbd.protocol.ErrorCodes;
+import io.xenvbd.client.TransferClient;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.Objects;
@@ -53,9 +54,17 @@ final class AgentServer implements AutoCloseable {
   private final DiskEngine engine;
   private final DiskService disks;
   private final BooleanSupplier ready;
+  private final Transfers transfers;
 
   AgentServer(AgentConfig config, SSLContext sslOrNull, DiskApi api, Metrics metrics, DiskEngine engine,
               DiskService disks, BooleanSupplier ready) throws IOException {
+    this(config, sslOrNull, api, metrics, engine, disks, ready, null);
+  }
+
+  /** {@code transfers}: the source side of cross-node clones; null: {@code GET /v1/transfer} is refused like any call without the token. */
+  AgentServer(AgentConfig config, SSLContext sslOrNull, DiskApi api, Metrics metrics, DiskEngine engine,
+              DiskService disks, BooleanSupplier ready, Transfers transfers) throws IOException {
+    this.transfers = transfers;
     this.tokenDigest = Exchanges.sha256(config.token());
     this.metricsRequireToken = config.metricsRequireToken();
     this.api = api;
@@ -88,6 +97,14 @@ final class AgentServer implements AutoCloseable {
   /** On a connection thread: answers what needs no API thread, hands the rest over. */
   private void dispatch(HttpExchange exchange) {
     String path = path(exchange);
+    // only a GET (no body to read) with a ticket; anything else on this path meets the token check
+    String ticket = transfers != null && path.equals(TransferClient.PATH) && exchange.getRequestMethod().equals("GET")
+        ? ticket(exchange) : null;
+    if (ticket != null) {
+      // a ticket opens this one route and nothing else; Transfers checks it (401 when it is not valid)
+      execute(exchange, () -> transfers.serve(exchange, ticket));
+      return;
+    }
     boolean open = path.equals("/healthz") || path.equals("/readyz") || path.equals("/metrics") && !metricsRequireToken;
     if (!open && !Exchanges.hasToken(exchange, tokenDigest)) {
       // Before any path check (no probing for paths), and answered before any of the body is read.
@@ -100,15 +117,27 @@ final class AgentServer implements AutoCloseable {
       answer(exchange, () -> routeOpen(exchange, path));
       return;
     }
+    execute(exchange, () -> {
+      api.handle(exchange, path);
+      return exchange.getResponseCode();
+    });
+  }
+
+  /** On an API thread, or 503 at once when they are all busy. */
+  private void execute(HttpExchange exchange, Route route) {
     try {
-      apiThreads.execute(() -> answer(exchange, () -> {
-        api.handle(exchange, path);
-        return exchange.getResponseCode();
-      }));
+      apiThreads.execute(() -> answer(exchange, route));
     } catch (RejectedExecutionException e) {
       refuse(exchange, 503, new ErrorBody(ErrorCodes.BUSY, "the agent is already handling " + (API_THREADS + API_QUEUE)
           + " calls: retry in a few seconds"));
     }
+  }
+
+  /** The credential of {@code Authorization: Ticket <credential>}, or null. */
+  private static String ticket(HttpExchange exchange) {
+    String header = exchange.getRequestHeaders().getFirst("Authorization");
+    if (header == null || !header.regionMatches(true, 0, TransferClient.SCHEME, 0, TransferClient.SCHEME.length())) return null;
+    return header.substring(TransferClient.SCHEME.length()).strip();
   }
 
   /** Health, readiness and metrics, and a 404 for any other path outside /v1 (with the token). */
@@ -199,6 +228,7 @@ final class AgentServer implements AutoCloseable {
 
   @Override
   public void close() {
+    if (transfers != null) transfers.close();
     server.stop(0);
     apiThreads.shutdownNow();
     connectionThreads.shutdownNow();

@@ -46,6 +46,7 @@ final class ApiError extends RuntimeException {
       case NotFound -> ErrorCodes.NOT_FOUND;
       case ShrinkRefused -> ErrorCodes.SHRINK_REFUSED;
       case Interrupted -> ErrorCodes.INTERRUPTED;
+      case TransferFailed -> ErrorCodes.TRANSFER_FAILED;
     };
   }
 
@@ -63,6 +64,7 @@ final class ApiError extends RuntimeException {
       case LoopDevicesExhausted, Interrupted -> 503;
       case NoSpace -> 507;
       case ToolMissing, CommandFailed -> 500;
+      case TransferFailed -> 502;
     };
   }
 }

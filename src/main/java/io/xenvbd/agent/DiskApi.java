@@ -7,6 +7,7 @@ import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.Protocol;
 import io.xenvbd.protocol.PutDiskRequest;
+import io.xenvbd.protocol.TransferTicket;
 import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -17,8 +18,14 @@ final class DiskApi {
   private final DiskEngine engine;
   private final DiskService disks;
   private final Protocol protocol;
+  private final Transfers transfers;
 
   DiskApi(String nodeName, DiskEngine engine, DiskService disks, Protocol protocol) {
+    this(nodeName, engine, disks, protocol, null);
+  }
+
+  DiskApi(String nodeName, DiskEngine engine, DiskService disks, Protocol protocol, Transfers transfers) {
+    this.transfers = transfers;
     this.nodeName = nodeName;
     this.engine = engine;
     this.disks = disks;
@@ -31,6 +38,11 @@ final class DiskApi {
     if (path.equals("/v1/node")) {
       if (!method.equals("GET")) throw notAllowed(method, path, "GET");
       Exchanges.sendJson(exchange, 200, NodeReport.read(nodeName, engine).toNodeInfo(protocol));
+      return;
+    }
+    if (path.equals("/v1/transfers") && transfers != null && protocol.version() >= 4) {
+      if (!method.equals("POST")) throw notAllowed(method, path, "POST");
+      Exchanges.sendJson(exchange, 200, transfers.issue(Exchanges.readJson(exchange, TransferTicket.Request.class)));
       return;
     }
     String[] parts = path.split("/", -1);

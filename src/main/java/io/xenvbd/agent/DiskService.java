@@ -46,6 +46,7 @@ final class DiskService implements AutoCloseable {
   private final WorkerPool pool;
   private final Map<String, Operation> operations = new ConcurrentHashMap<>();
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
+  private volatile Peers peers;
 
   DiskService(DiskEngine engine, int workers, Duration retryFailedAfter, Metrics metrics) {
     this(engine, workers, retryFailedAfter, metrics, DEFAULT_DEADLINE);
@@ -96,8 +97,14 @@ final class DiskService implements AutoCloseable {
         return new PutReply(true, start(key, new Operation(Operation.Kind.resize, request, published.path())));
       }
       if (holdFailure(current, request)) return new PutReply(false, current.state(null));
-      return new PutReply(true, start(key, new Operation(Operation.Kind.build, request, engine.imagePath(namespace, name))));
+      return new PutReply(true, start(key, new Operation(Operation.Kind.build, request, engine.imagePath(namespace, name),
+          remote(body))));
     }
+  }
+
+  /** How cross-node clones reach their source's agent; without it such a clone is refused. */
+  void peers(Peers peers) {
+    this.peers = peers;
   }
 
   Optional<DiskState> get(String namespace, String name) {
@@ -172,6 +179,18 @@ final class DiskService implements AutoCloseable {
     return pool.queued();
   }
 
+  /** The clone's source on another node, ready to fetch; null when the clone (if any) is from this node. */
+  private io.xenvbd.disk.RemoteClone remote(PutDiskRequest body) {
+    var populate = body.spec() == null ? null : body.spec().populate();
+    if (populate == null || populate.cloneFrom() == null || populate.cloneFrom().remote() == null) return null;
+    Peers p = peers;
+    if (p == null) {
+      throw ApiError.badRequest("this agent cannot clone from another node: it was started without --peer-ca (the"
+          + " agents' CA, to check the source agent's certificate); give it one, or clone a disk on this node");
+    }
+    return p.remote(populate.cloneFrom().remote());
+  }
+
   private boolean holdFailure(Operation current, DiskRequest request) {
     return current != null && current.isFailed() && current.sameRequest(request)
         && Duration.between(current.endedAt(), Instant.now()).compareTo(retryFailedAfter) < 0;
@@ -189,7 +208,7 @@ final class DiskService implements AutoCloseable {
     String key = op.disk();
     try {
       LOG.info("{} of {} started", op.kind, key);
-      if (op.kind == Operation.Kind.build) engine.build(op.request, op);
+      if (op.kind == Operation.Kind.build) engine.build(op.request, op, op.remote);
       else engine.grow(op.request, op);
       metrics.populated(op.populatedBytes());
       metrics.operation(op.kind.name(), "success", Duration.between(start, Instant.now()));

@@ -24,6 +24,8 @@ final class Operation implements ProgressListener {
   final Kind kind;
   final DiskRequest request;
   final Path imagePath;
+  /** A clone's source on another node; null for everything else. */
+  final io.xenvbd.disk.RemoteClone remote;
   final CompletableFuture<Void> finished = new CompletableFuture<>();
   private final Object lock = new Object();
   private Thread worker; // guarded by lock: set while the engine runs this operation
@@ -40,6 +42,11 @@ final class Operation implements ProgressListener {
   private volatile Instant endedAt;
 
   Operation(Kind kind, DiskRequest request, Path imagePath) {
+    this(kind, request, imagePath, null);
+  }
+
+  Operation(Kind kind, DiskRequest request, Path imagePath, io.xenvbd.disk.RemoteClone remote) {
+    this.remote = remote;
     this.kind = kind;
     this.request = request;
     this.imagePath = imagePath;

@@ -26,7 +26,7 @@ public record Populate(
     @JsonPropertyDescription("A tar archive (plain, gzip, xz or zstd) unpacked into the image root.")
     Archive archive,
 
-    @JsonPropertyDescription("Another VirtualDisk in the same namespace and on the same node whose image is copied (sparsely) as this one's starting content.")
+    @JsonPropertyDescription("Another VirtualDisk in the same namespace whose image is copied (sparsely) as this one's starting content. With spec.nodeName empty the clone is made on the source's node; with spec.nodeName naming another node the image is streamed there from the source's agent (holes kept, checksum verified).")
     CloneFrom cloneFrom,
 
     @JsonPropertyDescription("Empty directories to create in the image, e.g. /proc, /sys, /home, /tmp.")
@@ -92,7 +92,7 @@ public record Populate(
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record CloneFrom(
-      @JsonPropertyDescription("Name of the VirtualDisk to copy, in the same namespace; it must be Ready and on the same node.")
+      @JsonPropertyDescription("Name of the VirtualDisk to copy, in the same namespace; it must be Ready, and nothing may use or write to it during the copy.")
       @Required
       @Pattern(Validation.OBJECT_NAME)
       @Size(max = Validation.MAX_NAME)

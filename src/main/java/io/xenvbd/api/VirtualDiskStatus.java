@@ -57,7 +57,7 @@ public record VirtualDiskStatus(
   @JsonIgnoreProperties(ignoreUnknown = true)
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Progress(
-      @JsonPropertyDescription("Current stage: Create, Format, Populate, Tailor, Check, Publish, Resize.")
+      @JsonPropertyDescription("Current stage: Transfer (a clone streamed from another node), Create, Format, Populate, Tailor, Check, Publish, Resize.")
       String stage,
       @JsonPropertyDescription("Percent done of the whole operation, 0 to 100.")
       Integer percent,

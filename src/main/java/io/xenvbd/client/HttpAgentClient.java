@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.xenvbd.protocol.TransferTicket;
 import io.xenvbd.protocol.AgentClient;
 import io.xenvbd.protocol.AgentClientFactory;
 import io.xenvbd.protocol.AgentException;
@@ -146,6 +147,18 @@ public final class HttpAgentClient implements AgentClient {
     }
     return read(send(request(diskPath(namespace, name)).header("Content-Type", "application/json")
         .PUT(HttpRequest.BodyPublishers.ofByteArray(json))), DiskState.class);
+  }
+
+  @Override
+  public TransferTicket transferTicket(TransferTicket.Request body) {
+    byte[] json;
+    try {
+      json = JSON.writeValueAsBytes(body);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("cannot encode the ticket request: " + e.getOriginalMessage(), e);
+    }
+    return read(send(request("/v1/transfers").header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(json))), TransferTicket.class);
   }
 
   @Override

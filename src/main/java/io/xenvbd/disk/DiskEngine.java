@@ -86,12 +86,17 @@ public final class DiskEngine implements AutoCloseable {
 
   /** Build, or return the existing image of the same owner as is; another owner's image: NotOwner. */
   public ImageInfo build(DiskRequest request, ProgressListener progress) {
+    return build(request, progress, null);
+  }
+
+  /** Like {@link #build(DiskRequest, ProgressListener)}, cloning from another node when {@code remote} is not null. */
+  public ImageInfo build(DiskRequest request, ProgressListener progress, RemoteClone remote) {
     synchronized (lock(request)) {
       try (var held = imageLock(request.namespace(), request.name())) {
         if (adopts(request)) return adoptLocked(request, progress);
         Optional<ImageInfo> existing = owned(request.namespace(), request.name(), request.uid());
         if (existing.isPresent()) return existing.get();
-        ImageMetadata meta = builder.build(request, new Progress(progress));
+        ImageMetadata meta = builder.build(request, new Progress(progress), remote);
         return info(meta);
       }
     }
@@ -211,6 +216,30 @@ public final class DiskEngine implements AutoCloseable {
     deleteFile(metaPath);
     Publisher.fsyncDir(image.getParent());
   }
+
+  /**
+   * The published image of namespace/name that {@code uid} owns, opened to be streamed to another
+   * node: its lock is held until the source is closed (so this agent neither grows nor deletes it
+   * meanwhile). NotFound when there is no such image; ImageInUse when it is attached, mounted, open
+   * in a process, or locked by an operation on it.
+   */
+  public TransferSource openTransfer(String namespace, String name, String uid) {
+    FileLocks.Held held = imageLock(namespace, name);
+    try {
+      Path image = paths.image(namespace, name);
+      Optional<ImageMetadata> meta = metadata(namespace, name);
+      if (!Files.isRegularFile(image, java.nio.file.LinkOption.NOFOLLOW_LINKS) || meta.isEmpty()
+          || !meta.get().ownedBy(uid)) {
+        throw new DiskException(ErrorCode.NotFound, "this node has no published image " + namespace + "/" + name
+            + " of the VirtualDisk with uid " + uid + ": clone a disk that is Ready");
+      }
+      return new TransferSource(image, meta.get().filesystem(), held, loops, mounts, runner);
+    } catch (RuntimeException e) {
+      held.close();
+      throw e;
+    }
+  }
+
 
   /** The image a VirtualDisk owns under namespace/name; empty when there is none, or it is released. */
   public Optional<ImageInfo> inspect(String namespace, String name) {

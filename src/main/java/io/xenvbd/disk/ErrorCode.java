@@ -6,5 +6,5 @@ package io.xenvbd.disk;
  */
 public enum ErrorCode {
   NoSpace, LoopDevicesExhausted, SourceNotAllowed, ToolMissing, ImageInUse,
-  CommandFailed, InvalidRequest, NotOwner, NotFound, ShrinkRefused, Interrupted
+  CommandFailed, InvalidRequest, NotOwner, NotFound, ShrinkRefused, Interrupted, TransferFailed
 }

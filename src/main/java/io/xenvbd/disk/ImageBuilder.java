@@ -46,11 +46,16 @@ final class ImageBuilder {
 
   /** Builds and publishes; the caller has checked that no image exists under the final name. */
   ImageMetadata build(DiskRequest req, Progress progress) {
+    return build(req, progress, null);
+  }
+
+  /** {@code remote} not null: the clone's source is fetched from another node first (see {@link RemoteClone}). */
+  ImageMetadata build(DiskRequest req, Progress progress, RemoteClone remote) {
     VirtualDiskSpec spec = req.spec();
     Filesystem fs = spec.filesystem();
     Populate pop = spec.populate() == null ? new Populate(null, null, null, null, null) : spec.populate();
     boolean offline = Methods.offline(fs, pop, mounter.loops().status(), loopReserve);
-    Path cloneSource = pop.cloneFrom() == null ? null : Methods.cloneSource(paths, publisher, req, pop);
+    Path cloneSource = pop.cloneFrom() == null || remote != null ? null : Methods.cloneSource(paths, publisher, req, pop);
     if (cloneSource != null) Guards.refuseInUse(mounter.loops(), mounter.mounts(), cloneSource, "clone");
     List<Path> sources = fs == Filesystem.none ? List.of() : trees.checkSources(pop);
     trees.checkFits(sources, req.sizeBytes());
@@ -63,6 +68,7 @@ final class ImageBuilder {
     CloneMethod cloneMethod = null;
     try {
       progress.stage("Create", 0, 5);
+      if (remote != null) cloneSource = fetch(remote, image, req, fs, temps, progress);
       Path archive = fs != Filesystem.none && pop.archive() != null ? archives.fetch(pop.archive(), req.sizeBytes(), temps::add) : null;
       boolean content = archive != null || !sources.isEmpty() || !pop.createDirs().isEmpty() || hasTailor(spec);
       if (fs == Filesystem.none) content = false;
@@ -114,6 +120,17 @@ final class ImageBuilder {
     } finally {
       cleanup(temps);
     }
+  }
+
+  /** The remote source, checked, in a temporary file beside {@code image} that {@code temps} removes. */
+  private Path fetch(RemoteClone remote, Path image, DiskRequest req, Filesystem fs, List<Path> temps, Progress progress) {
+    Path fetched = paths.tempBeside(image);
+    temps.add(fetched);
+    progress.stage("Transfer", 0, 60);
+    TransferReceiver.receive(remote.windows(), remote.ticket(), fetched, req.sizeBytes(), fs.name(),
+        (stage, done, total, percent) -> progress.bytes(done, total));
+    progress.stage("Create", 60, 65);
+    return fetched;
   }
 
   private void writeMounted(Path image, Populate pop, List<Path> sources, Path archive, VirtualDiskSpec spec,

@@ -49,7 +49,7 @@ final class Methods {
     var meta = publisher.readMetadata(paths.metadata(req.namespace(), src));
     if (!Files.isRegularFile(image) || meta.isEmpty()) {
       throw new DiskException(ErrorCode.NotFound, "cloneFrom '" + src + "': no published image " + image
-          + " on this node: wait until that VirtualDisk is Ready, or clone one that is on the same node");
+          + " on this node: wait until that VirtualDisk is Ready");
     }
     if (meta.get().released() != null
         || (req.cloneSourceUid() != null && !req.cloneSourceUid().equals(meta.get().ownerUid()))) {

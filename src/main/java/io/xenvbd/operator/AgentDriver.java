@@ -8,9 +8,11 @@ import io.xenvbd.protocol.AgentClientFactory;
 import io.xenvbd.protocol.AgentException;
 import io.xenvbd.protocol.AgentUnreachableException;
 import io.xenvbd.protocol.ErrorCodes;
+import io.xenvbd.protocol.DiskSpec;
 import io.xenvbd.protocol.DiskState;
 import io.xenvbd.protocol.Protocol;
 import io.xenvbd.protocol.PutDiskRequest;
+import io.xenvbd.protocol.TransferTicket;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
@@ -33,6 +35,8 @@ final class AgentDriver {
   private final Duration readyRecheck;
   private final Placer placer;
   private final Protocol protocol;
+  /** The protocol version that brought cross-node clones (the source agent's {@code /v1/transfers}). */
+  static final int STREAMING_SINCE = 4;
 
   AgentDriver(AgentClientFactory agents, ClusterView cluster, Placer placer, Backoffs backoffs, Clock clock,
       OperatorMetrics metrics, Duration readyRecheck, Protocol protocol) {
@@ -86,7 +90,13 @@ final class AgentDriver {
       }
       // only what the agent's protocol version knows; a disk that needs more is not sent at all
       int agentVersion = AgentRequests.agentVersion(node.get());
-      Protocol.Tailored sent = protocol.forPeer(AgentRequests.toWire(disk.getSpec(), cloneSourceUid(disk)), agentVersion);
+      DiskSpec wire = AgentRequests.toWire(disk.getSpec(), cloneSourceUid(disk));
+      if (state == null || state.allocatedBytes() == null) { // no image yet: a clone from another node needs its ticket
+        CrossNode cross = crossNode(disk, nodeName, wire, agentVersion);
+        if (cross.refusal() != null) return cross.refusal();
+        wire = cross.wire();
+      }
+      Protocol.Tailored sent = protocol.forPeer(wire, agentVersion);
       if (sent.lacking() != null) {
         backoffs.reset(uid);
         return new Step(new Outcome.Incompatible(Reasons.AGENT_TOO_OLD,
@@ -115,6 +125,73 @@ final class AgentDriver {
       }
       return new Step(new Outcome.Failed(e.code(), e.getMessage()), backoffs.failed(uid));
     }
+  }
+
+  /** The spec to send, with the remote source filled in when the clone's source is on another node; or why not now. */
+  private record CrossNode(DiskSpec wire, Step refusal) {}
+
+  /**
+   * A clone whose source is Ready on another node: the operator asks that node's agent (with that
+   * node's token) for a single-use ticket for the source's image and hands it to the target agent
+   * with the source node's name and the endpoint its Dom0Node advertises. The tenant names neither.
+   */
+  private CrossNode crossNode(VirtualDisk disk, String nodeName, DiskSpec wire, int targetVersion) {
+    var populate = disk.getSpec().populate();
+    if (populate == null || populate.cloneFrom() == null) return new CrossNode(wire, null);
+    String uid = disk.getMetadata().getUid();
+    String ns = disk.getMetadata().getNamespace();
+    String sourceName = populate.cloneFrom().name();
+    Optional<VirtualDisk> source = cluster.disk(ns, sourceName);
+    String sourceNode = source.map(VirtualDisk::getStatus).map(st -> st.nodeName()).orElse(null);
+    if (sourceNode == null || sourceNode.equals(nodeName)) return new CrossNode(wire, null);
+    Optional<Dom0Node> node = cluster.node(sourceNode);
+    if (node.isEmpty()) {
+      return new CrossNode(null, new Step(new Outcome.Unreachable(Reasons.NODE_NOT_FOUND, "the clone's source "
+          + sourceName + " is on node " + sourceNode + ", whose Dom0Node no longer exists: start its agent again"),
+          backoffs.failed(uid)));
+    }
+    Optional<String> unhealthy = NodeHealth.problem(node.get(), clock);
+    if (unhealthy.isPresent()) {
+      return new CrossNode(null, new Step(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "the clone's source node "
+          + sourceNode + ": " + unhealthy.get()), backoffs.failed(uid)));
+    }
+    int sourceVersion = AgentRequests.agentVersion(node.get());
+    if (sourceVersion < STREAMING_SINCE) {
+      backoffs.reset(uid);
+      return new CrossNode(null, new Step(new Outcome.Incompatible(Reasons.AGENT_TOO_OLD, "the clone's source "
+          + sourceName + " is on node " + sourceNode + ", whose agent speaks protocol " + sourceVersion + "; streaming a"
+          + " clone to another node needs protocol " + STREAMING_SINCE + ": upgrade the agent on " + sourceNode
+          + ", or leave spec.nodeName empty to clone on " + sourceNode), readyRecheck));
+    }
+    String endpoint = node.get().getStatus().agent().endpoint();
+    if (targetVersion < STREAMING_SINCE) {
+      // the target cannot take it: no ticket is asked for; the protocol table turns this into AgentTooOld
+      return new CrossNode(withRemote(wire, new DiskSpec.Remote(sourceNode, endpoint, null)), null);
+    }
+    TransferTicket ticket;
+    try {
+      ticket = agents.forNode(sourceNode, endpoint).transferTicket(new TransferTicket.Request(ns, sourceName,
+          source.get().getMetadata().getUid()));
+      metrics.agentCall("ticket", "ok");
+    } catch (AgentUnreachableException e) {
+      metrics.agentCall("ticket", "unreachable");
+      return new CrossNode(null, new Step(new Outcome.Unreachable(e.reason(), "the clone's source node " + sourceNode
+          + ": " + e.getMessage()), backoffs.failed(uid)));
+    } catch (AgentException e) {
+      metrics.agentCall("ticket", e.code());
+      return new CrossNode(null, new Step(new Outcome.Failed(e.code(), "the clone's source node " + sourceNode + ": "
+          + e.getMessage()), backoffs.failed(uid)));
+    }
+    return new CrossNode(withRemote(wire, new DiskSpec.Remote(sourceNode, endpoint, ticket.ticket())), null);
+  }
+
+  private static DiskSpec withRemote(DiskSpec wire, DiskSpec.Remote source) {
+    DiskSpec.Populate p = wire.populate();
+    DiskSpec.CloneFrom c = p.cloneFrom();
+    DiskSpec.Populate remote = new DiskSpec.Populate(p.hostPaths(), p.archive(), new DiskSpec.CloneFrom(c.name(), c.uid(),
+        source), p.createDirs(), p.method());
+    return new DiskSpec(wire.nodeName(), wire.size(), wire.filesystem(), remote, wire.tailor(), wire.xen(),
+        wire.preallocate(), wire.reclaimPolicy());
   }
 
   /** The uid of the VirtualDisk populate.cloneFrom names, when there is one now. */

@@ -45,7 +45,7 @@ final class Placer {
 
   private static final String ELSEWHERE = "recreate the VirtualDisk with another spec.nodeName, or none to let the"
       + " operator choose (spec.nodeName cannot be changed)";
-  private static final String CLONE_ELSEWHERE = "clone a disk that is on another node";
+  private static final String CLONE_ELSEWHERE = "set spec.nodeName to a node with room (the source is streamed there)";
 
   private final ClusterView cluster;
   private final Clock clock;
@@ -75,8 +75,11 @@ final class Placer {
       // the validator has checked that the source is Ready and on the node spec.nodeName names, if any
       var source = cluster.disk(ns, clone.name());
       if (source.isPresent() && source.get().getStatus() != null && source.get().getStatus().nodeName() != null) {
-        wanted = source.get().getStatus().nodeName();
-        elsewhere = CLONE_ELSEWHERE;
+        // spec.nodeName wins (the source is streamed there from its node); else the source's node, where the copy is local
+        if (wanted == null || wanted.isEmpty()) {
+          wanted = source.get().getStatus().nodeName();
+          elsewhere = CLONE_ELSEWHERE;
+        }
         Long sourceBytes = source.get().getStatus().capacityBytes();
         cloneGrows = sourceBytes == null || sourceBytes < size;
       }

@@ -90,12 +90,7 @@ final class SpecValidator {
     if (st == null || !Conditions.isTrue(st.conditions(), Conditions.READY)) {
       return waiting("waiting for VirtualDisk " + source + " (populate.cloneFrom) to become Ready");
     }
-    String wanted = disk.getSpec().nodeName();
-    if (wanted != null && !wanted.isEmpty() && !wanted.equals(st.nodeName())) {
-      return invalid("populate.cloneFrom source " + source + " is on node " + st.nodeName()
-          + " but spec.nodeName is " + wanted + ": a clone is made on its source's node; set spec.nodeName to "
-          + st.nodeName() + " or leave it empty");
-    }
+    // spec.nodeName may name another node than the source's: the image is streamed there (protocol 5)
     return Optional.empty();
   }
 

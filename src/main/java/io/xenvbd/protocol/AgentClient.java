@@ -37,4 +37,13 @@ public interface AgentClient {
    * stopped first (nothing was published, so nothing is kept).
    */
   void releaseDisk(String namespace, String name, String uid);
+
+  /**
+   * {@code POST /v1/transfers} (protocol 5): a single-use ticket that lets another node's agent stream
+   * this node's image of {@code request} (a cross-node clone's source). Not found, or another owner:
+   * {@link AgentException} with code NotFound.
+   */
+  default TransferTicket transferTicket(TransferTicket.Request request) {
+    throw new AgentException(ErrorCodes.INTERNAL, 501, "this agent client cannot ask for transfer tickets");
+  }
 }

@@ -62,7 +62,27 @@ public record DiskSpec(
    * is never copied in its place. Absent: the source is taken by name alone, as before version 3.
    */
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record CloneFrom(String name, String uid) {}
+  public record CloneFrom(String name, String uid, Remote remote) {
+    /** A source on this node. */
+    public CloneFrom(String name, String uid) {
+      this(name, uid, null);
+    }
+  }
+
+  /**
+   * A clone source on another node (protocol 5): the node's name, its agent's endpoint as its
+   * Dom0Node advertises it, and a single-use transfer ticket that agent issued to the operator for
+   * this one image. The operator fills all three in; a tenant never names a node's endpoint. The
+   * target agent fetches the image over TLS from {@code endpoint} only if the server's certificate
+   * proves {@code node} (see {@link AgentTrust}), and sends the ticket, never a token.
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Remote(String node, String endpoint, String ticket) {
+    @Override
+    public String toString() {
+      return "Remote[node=" + node + ", endpoint=" + endpoint + ", ticket=(hidden)]";
+    }
+  }
 
   /** Written into the image, never into dom0. */
   @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -14,6 +14,8 @@ public final class ErrorCodes {
   public static final String NOT_OWNER = "NotOwner";
   public static final String NOT_FOUND = "NotFound";
   public static final String SHRINK_REFUSED = "ShrinkRefused";
+  /** A clone streamed from another node could not be fetched, or what arrived did not match its checksum. */
+  public static final String TRANSFER_FAILED = "TransferFailed";
   public static final String UNAUTHORIZED = "Unauthorized";
   public static final String INTERNAL = "Internal";
   public static final String UNREACHABLE = "Unreachable";

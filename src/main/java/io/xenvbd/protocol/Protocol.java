@@ -23,9 +23,10 @@ public final class Protocol {
    * The version this build speaks. 1: the unversioned wire (no header, no announcement); 2: both
    * ends announce; 3: {@link DiskSpec.CloneFrom#uid()}, the Dom0Node announcement, and DiskState
    * without the xl lines (the operator writes them); 4: {@link DiskSpec.Adopt} and
-   * {@code POST /v1/disks/{namespace}/{name}/release} ({@link #RELEASE_SINCE}).
+   * {@code POST /v1/disks/{namespace}/{name}/release} ({@link #RELEASE_SINCE}); 5: {@link DiskSpec.CloneFrom#remote()}, a
+   * clone streamed from another node's agent, and that agent's {@code /v1/transfers} routes.
    */
-  public static final int VERSION = 4;
+  public static final int VERSION = 5;
   /**
    * The version that brought {@code POST .../release}, which marks a Retain disk's image released. An
    * older agent has no such call: the operator leaves its image as it was (kept, not released).
@@ -52,7 +53,11 @@ public final class Protocol {
     public static final List<Field> TABLE = List.of(
         new Field("spec.populate.cloneFrom.uid", 3, Field::hasCloneUid, Field::withoutCloneUid),
         // adoption takes an existing image instead of building one: an agent without it would build a new one
-        new Field("spec.populate.adopt", 4, Field::hasAdopt, null));
+        new Field("spec.populate.adopt", 4, Field::hasAdopt, null),
+        // required: an agent that ignored it would look for the source on its own node and fail, or
+        // worse clone a same-named local image; it must never be sent to an agent that does not know it
+        new Field("spec.populate.cloneFrom.remote", 5, Field::hasRemote, null));
+
 
     public boolean required() {
       return without == null;
@@ -62,6 +67,10 @@ public final class Protocol {
       return s.populate() != null && s.populate().cloneFrom() != null && s.populate().cloneFrom().uid() != null;
     }
 
+    private static boolean hasRemote(DiskSpec s) {
+      return s.populate() != null && s.populate().cloneFrom() != null && s.populate().cloneFrom().remote() != null;
+    }
+
     private static boolean hasAdopt(DiskSpec s) {
       return s.populate() != null && s.populate().adopt() != null;
     }
@@ -69,7 +78,7 @@ public final class Protocol {
     private static DiskSpec withoutCloneUid(DiskSpec s) {
       DiskSpec.Populate p = s.populate();
       DiskSpec.Populate bare = new DiskSpec.Populate(p.hostPaths(), p.archive(),
-          new DiskSpec.CloneFrom(p.cloneFrom().name(), null), p.createDirs(), p.method(), p.adopt());
+          new DiskSpec.CloneFrom(p.cloneFrom().name(), null, p.cloneFrom().remote()), p.createDirs(), p.method(), p.adopt());
       return new DiskSpec(s.nodeName(), s.size(), s.filesystem(), bare, s.tailor(), s.xen(), s.preallocate(), s.reclaimPolicy());
     }
   }

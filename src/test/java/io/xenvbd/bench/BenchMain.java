@@ -18,7 +18,7 @@ import picocli.CommandLine.Parameters;
     description = "Run xenvbd's benchmarks (recipe, latency, scale, sparse, throughput, fleet; default: all) and write"
         + " their sections of the report.")
 public final class BenchMain implements Callable<Integer> {
-  @Parameters(arity = "0..*", paramLabel = "BENCH", description = "recipe, latency, scale, sparse, throughput, fleet (default: all); profiles: api (the"
+  @Parameters(arity = "0..*", paramLabel = "BENCH", description = "recipe, latency, scale, sparse, throughput, fleet (default: all), crossnode (issue 16's 4(c)); profiles: api (the"
       + " embedded API server's create cost, uses --scale-disks), stages (the agent's build stage by stage)")
   List<String> which = List.of("sparse", "throughput", "recipe", "latency", "scale", "fleet");
 
@@ -128,9 +128,10 @@ public final class BenchMain implements Callable<Integer> {
       case "throughput" -> ThroughputBench.run(ctx);
       case "api" -> ApiBench.run(ctx);
       case "stages" -> StagesBench.run(ctx);
+      case "crossnode" -> CrossNodeBench.run(ctx);
       case "fleet" -> FleetBench.run(ctx);
       default -> throw new CommandLine.ParameterException(new CommandLine(new BenchMain("")),
-          "unknown benchmark '" + bench + "': choose recipe, latency, scale, sparse, throughput or fleet");
+          "unknown benchmark '" + bench + "': choose recipe, latency, scale, sparse, throughput, fleet or crossnode");
     }
   }
 }

@@ -57,6 +57,8 @@ class HelmNodeIdentityTest {
     assertThat(volume(chart.operator().getSpec().getTemplate().getSpec(), "agent-ca").getSecret().getSecretName())
         .isEqualTo(HelmSecretsTest.TLS);
     assertThat(chart.agent().getSpec().getTemplate().getSpec().getAffinity()).isNull();
+    // one shared certificate proves no node: such agents do not stream clones between nodes
+    assertThat(names(chart.agent().getSpec().getTemplate().getSpec().getContainers().get(0))).doesNotContain("XENVBD_PEER_CA");
   }
 
   @Test
@@ -74,6 +76,9 @@ class HelmNodeIdentityTest {
       assertThat(pod.getNodeSelector()).containsEntry("xenvbd.io/dom0", "true");
       assertThat(volume(pod, "token").getSecret().getSecretName()).isEqualTo(Chart.FULLNAME + "-agent-token-" + node);
       assertThat(volume(pod, "tls").getSecret().getSecretName()).isEqualTo(Chart.FULLNAME + "-agent-tls-" + node);
+      // per-node certificates: the agent checks another node's agent against the CA when it streams a clone from it
+      assertThat(env(pod.getContainers().get(0), "XENVBD_PEER_CA").getValue()).isEqualTo("/etc/xenvbd/tls/ca.crt");
+      assertThat(volume(pod, "tls").getSecret().getItems()).extracting(i -> i.getKey()).contains("ca.crt");
     }
     String a = decode(chart.one(Secret.class, Chart.FULLNAME + "-agent-token-dom0-a"), "token");
     String b = decode(chart.one(Secret.class, Chart.FULLNAME + "-agent-token-dom0-b.example.com"), "token");

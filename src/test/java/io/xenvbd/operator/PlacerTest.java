@@ -194,7 +194,7 @@ class PlacerTest {
     var clone = new Populate(null, null, new Populate.CloneFrom("base"), null, null);
     Placer.Placement p = placer.place(pinned("ns", "copy", null, "1Gi", clone), GI);
     assertThat(p.reason()).isEqualTo(Reasons.NODE_CORDONED);
-    assertThat(p.message()).contains("clone a disk that is on another node");
+    assertThat(p.message()).contains("set spec.nodeName to a node with room (the source is streamed there)");
   }
 
   // --- namespaces and their ceiling

@@ -39,6 +39,8 @@ class ProtocolSkewTest {
   static final int N = Protocol.VERSION;
   /** The version that brought spec.populate.cloneFrom.uid. */
   static final int CLONE_UID = 3;
+  /** The version that brought adoption and the release call. */
+  static final int ADOPT = Protocol.RELEASE_SINCE;
   static MockApi api;
   OperatorHarness h;
   RealNodes nodes;
@@ -87,16 +89,16 @@ class ProtocolSkewTest {
 
   @Test
   void anAgentOneVersionBehindGetsNoAdoptionAndItsRetainedImagesAreKeptButNotReleased() throws Exception {
-    Protocol behind = Protocol.simulated(N - 1, Protocol.MIN_SUPPORTED, Protocol.Field.TABLE);
+    Protocol behind = Protocol.simulated(ADOPT - 1, Protocol.MIN_SUPPORTED, Protocol.Field.TABLE);
     startNode(behind, Protocol.CURRENT);
-    assertThat(N - 1).as("adoption and release came with protocol 4").isLessThan(Protocol.RELEASE_SINCE);
+    assertThat(ADOPT - 1).as("adoption and release came with protocol 4").isLessThan(Protocol.RELEASE_SINCE);
 
     h.create(Fixtures.disk("ns1", "adopter", new VirtualDiskSpec("node-a", "8Mi", VirtualDiskSpec.Filesystem.none,
         new Populate(null, null, null, null, null, new Populate.Adopt(null, null, null, "vm1disk")), null, null, false,
         null)));
     VirtualDisk d = h.awaitCondition("ns1", "adopter", Conditions.READY, Conditions.FALSE, Reasons.AGENT_TOO_OLD);
     assertThat(h.condition(d, Conditions.READY).getMessage()).isEqualTo("this disk needs spec.populate.adopt, which"
-        + " came with agent protocol " + N + ", but the agent on node node-a speaks protocol " + (N - 1)
+        + " came with agent protocol " + ADOPT + ", but the agent on node node-a speaks protocol " + (ADOPT - 1)
         + ": upgrade the agent on node node-a (nothing was sent to it, so nothing was built or changed)");
 
     h.create(Fixtures.disk("ns1", "kept", new VirtualDiskSpec(null, "8Mi", VirtualDiskSpec.Filesystem.none, null, null,
@@ -105,7 +107,7 @@ class ProtocolSkewTest {
     api.client.resources(VirtualDisk.class).inNamespace("ns1").withName("kept").delete();
     await().atMost(Duration.ofSeconds(20)).until(() -> h.get("ns1", "kept") == null);
     assertThat(h.events("ns1", "kept")).anyMatch(e -> e.startsWith("Normal Retained:")
-        && e.contains("is not marked released") && e.contains("speaks protocol " + (N - 1)));
+        && e.contains("is not marked released") && e.contains("speaks protocol " + (ADOPT - 1)));
     assertThat(nodes.images("node-a")).containsExactly("ns1/kept.img");
     Thread.sleep(500);
     assertThat(nodes.builds("node-a")).isEqualTo(1);

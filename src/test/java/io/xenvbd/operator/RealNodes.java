@@ -120,7 +120,7 @@ final class RealNodes implements AutoCloseable {
       CertificateAuthority.Issued tls = Files.exists(certs.resolve("tls.crt")) ? new CertificateAuthority.Issued(ca.caCert(), certs.resolve("tls.crt"),
           certs.resolve("tls.key")) : ca.issue(certs, List.of(node, "127.0.0.1"));
       AgentConfig config = Wiring.agent(node, Files.createDirectories(root(node)), List.of(sources()), token(node), tls)
-          .heartbeat(Duration.ofSeconds(2)).workers(3).importDir(imports(node)).build();
+          .heartbeat(Duration.ofSeconds(2)).workers(3).importDir(imports(node)).peerCa(ca.caCert()).build();
       Agent agent = Agent.start(config, kube, protocol);
       agents.put(node, agent);
       return agent;
