@@ -1,10 +1,10 @@
 package io.xenvbd.agent;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.xenvbd.client.AgentTrust;
 import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.EngineConfig;
 import io.xenvbd.protocol.Protocol;
-import io.xenvbd.client.AgentTrust;
 import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -33,7 +33,12 @@ public final class Agent implements AutoCloseable {
   private final NodeRegistrar registrar;
   private final URI endpoint;
 
-  private Agent(DiskEngine engine, DiskService disks, AgentServer server, NodeRegistrar registrar, URI endpoint) {
+  private Agent(
+      DiskEngine engine,
+      DiskService disks,
+      AgentServer server,
+      NodeRegistrar registrar,
+      URI endpoint) {
     this.engine = engine;
     this.disks = disks;
     this.server = server;
@@ -50,34 +55,51 @@ public final class Agent implements AutoCloseable {
   }
 
   /**
-   * Like {@link #start(AgentConfig, KubernetesClient)}, speaking {@code protocol}: {@link Protocol#CURRENT}
-   * in production; another version only in skew tests, which run an agent ahead of or behind the operator.
+   * Like {@link #start(AgentConfig, KubernetesClient)}, speaking {@code protocol}: {@link
+   * Protocol#CURRENT} in production; another version only in skew tests, which run an agent ahead
+   * of or behind the operator.
    */
   public static Agent start(AgentConfig config, KubernetesClient client, Protocol protocol) {
     if (config.insecurePlainHttp()) {
-      LOG.warn("serving PLAIN HTTP: the bearer token and disk requests travel unencrypted; use TLS outside local tests");
+      LOG.warn(
+          "serving PLAIN HTTP: the bearer token and disk requests travel unencrypted; use TLS outside local tests");
     }
-    SSLContext ssl = config.insecurePlainHttp() ? null : Tls.serverContext(config.tlsCert(), config.tlsKey());
+    SSLContext ssl =
+        config.insecurePlainHttp() ? null : Tls.serverContext(config.tlsCert(), config.tlsKey());
     try {
       Files.createDirectories(config.imagesRoot());
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot create the images root " + config.imagesRoot() + ": " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "cannot create the images root " + config.imagesRoot() + ": " + e.getMessage(), e);
     }
     EngineConfig defaults = EngineConfig.defaults(config.imagesRoot(), config.allowedSources());
-    // No hostPaths source may hold or lie in the agent's TLS material (the images root is kept anyway).
+    // No hostPaths source may hold or lie in the agent's TLS material (the images root is kept
+    // anyway).
     List<Path> kept = new ArrayList<>();
     for (Path p : new Path[] {config.tlsCert(), config.tlsKey()}) {
       if (p != null) kept.add(p.toAbsolutePath().normalize().getParent());
     }
-    DiskEngine engine = new DiskEngine(new EngineConfig(defaults.imagesRoot(), defaults.allowedSources(),
-        config.loopWait(), defaults.commandTimeout(), config.urls(), kept, config.importDir(),
-        config.loopReserve()));
-    List<Path> cleaned = engine.recover(); // first takes the images root, or refuses: another agent has it
-    if (!cleaned.isEmpty()) LOG.info("removed {} leftovers of interrupted builds: {}", cleaned.size(), cleaned);
+    DiskEngine engine =
+        new DiskEngine(
+            new EngineConfig(
+                defaults.imagesRoot(),
+                defaults.allowedSources(),
+                config.loopWait(),
+                defaults.commandTimeout(),
+                config.urls(),
+                kept,
+                config.importDir(),
+                config.loopReserve()));
+    List<Path> cleaned =
+        engine.recover(); // first takes the images root, or refuses: another agent has it
+    if (!cleaned.isEmpty())
+      LOG.info("removed {} leftovers of interrupted builds: {}", cleaned.size(), cleaned);
 
     Metrics metrics = new Metrics();
-    DiskService disks = new DiskService(engine, config.workers(), config.retryFailedAfter(), metrics);
-    if (config.peerCa() != null) disks.peers(new Peers(AgentTrust.fromCa(config.peerCa(), AgentTrust.Identity.NODE)));
+    DiskService disks =
+        new DiskService(engine, config.workers(), config.retryFailedAfter(), metrics);
+    if (config.peerCa() != null)
+      disks.peers(new Peers(AgentTrust.fromCa(config.peerCa(), AgentTrust.Identity.NODE)));
     Transfers transfers = protocol.version() >= 4 ? new Transfers(engine) : null;
     DiskApi api = new DiskApi(config.nodeName(), engine, disks, protocol, transfers);
     AgentServer server;
@@ -86,13 +108,16 @@ public final class Agent implements AutoCloseable {
     } catch (IOException e) {
       disks.close();
       engine.close();
-      throw new UncheckedIOException("cannot listen on " + config.listen() + ": " + e.getMessage()
-          + " (change --listen)", e);
+      throw new UncheckedIOException(
+          "cannot listen on " + config.listen() + ": " + e.getMessage() + " (change --listen)", e);
     }
-    URI endpoint = config.advertise() != null ? config.advertise() : advertised(server.address(), ssl != null);
+    URI endpoint =
+        config.advertise() != null ? config.advertise() : advertised(server.address(), ssl != null);
     NodeRegistrar registrar = null;
     if (client != null) {
-      registrar = new NodeRegistrar(client, config.nodeName(), endpoint, config.heartbeat(), engine, protocol.version());
+      registrar =
+          new NodeRegistrar(
+              client, config.nodeName(), endpoint, config.heartbeat(), engine, protocol.version());
       registrar.start();
     }
     LOG.info("agent for node {} serving at {} ({})", config.nodeName(), endpoint, config);
@@ -107,7 +132,9 @@ public final class Agent implements AutoCloseable {
     return engine.releaseAllBut(liveUids);
   }
 
-  /** Where clients reach this agent (the advertised endpoint, or one derived from the bound port). */
+  /**
+   * Where clients reach this agent (the advertised endpoint, or one derived from the bound port).
+   */
   public URI endpoint() {
     return endpoint;
   }
@@ -117,7 +144,10 @@ public final class Agent implements AutoCloseable {
     return server.address();
   }
 
-  /** Stops the heartbeat and the API, and interrupts running disk work (the engine removes its temporary files). */
+  /**
+   * Stops the heartbeat and the API, and interrupts running disk work (the engine removes its
+   * temporary files).
+   */
   @Override
   public void close() {
     if (registrar != null) registrar.close();

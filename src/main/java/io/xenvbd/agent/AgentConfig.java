@@ -11,8 +11,8 @@ import java.util.Objects;
 
 /**
  * Everything the agent reads at start, once. Built with {@link #builder} (named settings, the
- * defaults in one place) by {@link AgentCommand} from flags and their environment twins, and by local
- * mode and tests.
+ * defaults in one place) by {@link AgentCommand} from flags and their environment twins, and by
+ * local mode and tests.
  *
  * @param advertise endpoint written to the Dom0Node; null: derived from the bound address and port
  * @param tlsCert PEM certificate chain; null only with {@code insecurePlainHttp}
@@ -21,9 +21,10 @@ import java.util.Objects;
  *     so an operator that re-sends its desired state every reconcile sees the failure first
  * @param peerCa the agents' CA (PEM), to check another node's agent when streaming a clone from it
  *     ({@code --peer-ca}); null: cross-node clones are refused on this node
- * @param urls which http(s) archive URLs may be fetched ({@code --allow-url}, {@code --allow-private-host});
- *     null: none
- * @param importDir the directory whose files a VirtualDisk may adopt ({@code --import-dir}); null: none
+ * @param urls which http(s) archive URLs may be fetched ({@code --allow-url}, {@code
+ *     --allow-private-host}); null: none
+ * @param importDir the directory whose files a VirtualDisk may adopt ({@code --import-dir}); null:
+ *     none
  */
 public record AgentConfig(
     String nodeName,
@@ -46,8 +47,12 @@ public record AgentConfig(
     Path peerCa) {
 
   public static final Duration DEFAULT_RETRY_FAILED_AFTER = Duration.ofSeconds(30);
-  /** The defaults of the builder and of the agent's flags alike (the flags name these constants). */
+
+  /**
+   * The defaults of the builder and of the agent's flags alike (the flags name these constants).
+   */
   public static final int DEFAULT_WORKERS = 2;
+
   public static final int DEFAULT_HEARTBEAT_SECONDS = 10;
   public static final int DEFAULT_LOOP_WAIT_SECONDS = 60;
 
@@ -57,43 +62,65 @@ public record AgentConfig(
     Objects.requireNonNull(listen, "listen");
     allowedSources = List.copyOf(allowedSources == null ? List.of() : allowedSources);
     if (token == null || token.isBlank()) {
-      throw new IllegalArgumentException("the agent token is empty: put the shared bearer token in the token file");
+      throw new IllegalArgumentException(
+          "the agent token is empty: put the shared bearer token in the token file");
     }
     if (!insecurePlainHttp && (tlsCert == null || tlsKey == null)) {
-      throw new IllegalArgumentException("TLS needs both --tls-cert and --tls-key (or --insecure-plain-http for local tests)");
+      throw new IllegalArgumentException(
+          "TLS needs both --tls-cert and --tls-key (or --insecure-plain-http for local tests)");
     }
-    if (workers < 1) throw new IllegalArgumentException("--workers must be at least 1, got " + workers);
+    if (workers < 1)
+      throw new IllegalArgumentException("--workers must be at least 1, got " + workers);
     if (heartbeat == null || heartbeat.isNegative() || heartbeat.isZero()) {
       throw new IllegalArgumentException("--heartbeat must be at least 1 second");
     }
-    if (loopWait == null || loopWait.isNegative()) throw new IllegalArgumentException("--loop-wait must not be negative");
+    if (loopWait == null || loopWait.isNegative())
+      throw new IllegalArgumentException("--loop-wait must not be negative");
     if (retryFailedAfter == null) retryFailedAfter = DEFAULT_RETRY_FAILED_AFTER;
     if (urls == null) urls = UrlPolicy.none();
-    if (loopReserve < 0) throw new IllegalArgumentException("--loop-reserve must not be negative, got " + loopReserve);
+    if (loopReserve < 0)
+      throw new IllegalArgumentException("--loop-reserve must not be negative, got " + loopReserve);
   }
 
   /**
-   * A configuration for {@code nodeName} serving {@code imagesRoot} and accepting {@code token}, with
-   * the documented defaults for everything else; set what differs by name. Binding ({@link
-   * Builder#listen}) and transport ({@link Builder#tls} or {@link Builder#insecurePlainHttp}) have no
-   * default.
+   * A configuration for {@code nodeName} serving {@code imagesRoot} and accepting {@code token},
+   * with the documented defaults for everything else; set what differs by name. Binding ({@link
+   * Builder#listen}) and transport ({@link Builder#tls} or {@link Builder#insecurePlainHttp}) have
+   * no default.
    */
   public static Builder builder(String nodeName, Path imagesRoot, String token) {
     return new Builder(nodeName, imagesRoot, token);
   }
 
-  /** Plain HTTP on 127.0.0.1 and any free port with the documented defaults: for tests and local mode. */
-  public static Builder localPlain(String nodeName, Path imagesRoot, List<Path> allowedSources, String token) {
-    return builder(nodeName, imagesRoot, token).allowedSources(allowedSources)
-        .listen(new InetSocketAddress("127.0.0.1", 0)).insecurePlainHttp(true);
+  /**
+   * Plain HTTP on 127.0.0.1 and any free port with the documented defaults: for tests and local
+   * mode.
+   */
+  public static Builder localPlain(
+      String nodeName, Path imagesRoot, List<Path> allowedSources, String token) {
+    return builder(nodeName, imagesRoot, token)
+        .allowedSources(allowedSources)
+        .listen(new InetSocketAddress("127.0.0.1", 0))
+        .insecurePlainHttp(true);
   }
 
   /** A builder holding this configuration, to change a few settings by name. */
   public Builder toBuilder() {
-    return builder(nodeName, imagesRoot, token).allowedSources(allowedSources).listen(listen).advertise(advertise)
-        .tls(tlsCert, tlsKey).insecurePlainHttp(insecurePlainHttp).workers(workers).heartbeat(heartbeat)
-        .loopWait(loopWait).metricsRequireToken(metricsRequireToken).retryFailedAfter(retryFailedAfter).urls(urls)
-        .importDir(importDir).loopReserve(loopReserve).peerCa(peerCa);
+    return builder(nodeName, imagesRoot, token)
+        .allowedSources(allowedSources)
+        .listen(listen)
+        .advertise(advertise)
+        .tls(tlsCert, tlsKey)
+        .insecurePlainHttp(insecurePlainHttp)
+        .workers(workers)
+        .heartbeat(heartbeat)
+        .loopWait(loopWait)
+        .metricsRequireToken(metricsRequireToken)
+        .retryFailedAfter(retryFailedAfter)
+        .urls(urls)
+        .importDir(importDir)
+        .loopReserve(loopReserve)
+        .peerCa(peerCa);
   }
 
   /** Named settings with the defaults in one place; {@link #build} checks them. */
@@ -134,7 +161,10 @@ public record AgentConfig(
       return this;
     }
 
-    /** The endpoint written to the Dom0Node. Default (null): derived from the bound address and port. */
+    /**
+     * The endpoint written to the Dom0Node. Default (null): derived from the bound address and
+     * port.
+     */
     public Builder advertise(URI value) {
       advertise = value;
       return this;
@@ -160,14 +190,22 @@ public record AgentConfig(
       return this;
     }
 
-    /** Time between Dom0Node heartbeats. Default: {@value AgentConfig#DEFAULT_HEARTBEAT_SECONDS} s. */
+    /**
+     * Time between Dom0Node heartbeats. Default: {@value AgentConfig#DEFAULT_HEARTBEAT_SECONDS} s.
+     */
     public Builder heartbeat(Duration value) {
       heartbeat = value;
       return this;
     }
 
-    /** How long LoopMount work waits for a free loop device. Default: {@value AgentConfig#DEFAULT_LOOP_WAIT_SECONDS} s. */
-    /** Free loop devices that Auto leaves for guests: it builds through a loop device only above this. */
+    /**
+     * How long LoopMount work waits for a free loop device. Default: {@value
+     * AgentConfig#DEFAULT_LOOP_WAIT_SECONDS} s.
+     */
+    /**
+     * Free loop devices that Auto leaves for guests: it builds through a loop device only above
+     * this.
+     */
     public Builder loopReserve(int value) {
       loopReserve = value;
       return this;
@@ -204,28 +242,71 @@ public record AgentConfig(
 
     /**
      * Cross-node clones trust another node's agent when its certificate chains to this PEM CA and
-     * names that node ({@code --peer-ca}). Default: none, so cross-node clones are refused on this node.
+     * names that node ({@code --peer-ca}). Default: none, so cross-node clones are refused on this
+     * node.
      */
     public Builder peerCa(Path value) {
       peerCa = value;
       return this;
     }
 
-    /** @throws IllegalArgumentException with a message naming the flag to change */
+    /**
+     * @throws IllegalArgumentException with a message naming the flag to change
+     */
     public AgentConfig build() {
-      return new AgentConfig(nodeName, imagesRoot, allowedSources, listen, advertise, tlsCert, tlsKey,
-          insecurePlainHttp, token, workers, heartbeat, loopWait, metricsRequireToken, retryFailedAfter, urls,
-          importDir, loopReserve, peerCa);
+      return new AgentConfig(
+          nodeName,
+          imagesRoot,
+          allowedSources,
+          listen,
+          advertise,
+          tlsCert,
+          tlsKey,
+          insecurePlainHttp,
+          token,
+          workers,
+          heartbeat,
+          loopWait,
+          metricsRequireToken,
+          retryFailedAfter,
+          urls,
+          importDir,
+          loopReserve,
+          peerCa);
     }
   }
 
   /** Never prints the token. */
   @Override
   public String toString() {
-    return "AgentConfig[node=" + nodeName + ", imagesRoot=" + imagesRoot + ", allowedSources=" + allowedSources
-        + ", listen=" + listen + ", advertise=" + advertise + ", tls=" + (insecurePlainHttp ? "off" : tlsCert)
-        + ", workers=" + workers + ", heartbeat=" + heartbeat + ", loopWait=" + loopWait + ", loopReserve=" + loopReserve
-        + ", metricsRequireToken=" + metricsRequireToken + ", allowUrls=" + urls.allowedPrefixes()
-        + ", allowPrivateHosts=" + urls.allowedPrivateHosts() + ", importDir=" + importDir + "]";
+    return "AgentConfig[node="
+        + nodeName
+        + ", imagesRoot="
+        + imagesRoot
+        + ", allowedSources="
+        + allowedSources
+        + ", listen="
+        + listen
+        + ", advertise="
+        + advertise
+        + ", tls="
+        + (insecurePlainHttp ? "off" : tlsCert)
+        + ", workers="
+        + workers
+        + ", heartbeat="
+        + heartbeat
+        + ", loopWait="
+        + loopWait
+        + ", loopReserve="
+        + loopReserve
+        + ", metricsRequireToken="
+        + metricsRequireToken
+        + ", allowUrls="
+        + urls.allowedPrefixes()
+        + ", allowPrivateHosts="
+        + urls.allowedPrivateHosts()
+        + ", importDir="
+        + importDir
+        + "]";
   }
 }

@@ -4,11 +4,11 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
+import io.xenvbd.client.TransferClient;
 import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.DiskException;
 import io.xenvbd.protocol.ErrorBody;
 import io.xenvbd.protocol.ErrorCodes;
-import io.xenvbd.client.TransferClient;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.Objects;
@@ -30,18 +30,26 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Two pools. The server's own threads do the TLS handshake, read the request head, check the
  * token and answer health, readiness, metrics and refusals, all without reading a body. Only an
- * authenticated call reaches the API threads, which read its body and do its work; so a caller
- * that keeps the API threads busy cannot silence the probes, and one without the token never
- * gets an API thread at all. The JDK server's timeouts ({@link HttpLimits}) bound how long any
- * connection can hold either.
+ * authenticated call reaches the API threads, which read its body and do its work; so a caller that
+ * keeps the API threads busy cannot silence the probes, and one without the token never gets an API
+ * thread at all. The JDK server's timeouts ({@link HttpLimits}) bound how long any connection can
+ * hold either.
  */
 final class AgentServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AgentServer.class);
-  /** Authenticated calls handled at the same time; they take milliseconds (disk work is queued elsewhere). */
+
+  /**
+   * Authenticated calls handled at the same time; they take milliseconds (disk work is queued
+   * elsewhere).
+   */
   static final int API_THREADS = 8;
+
   /** Authenticated calls that may wait for an API thread; the next one is answered 503 at once. */
   static final int API_QUEUE = 64;
-  /** Connections in a TLS handshake or sending their request head at the same time; more are closed. */
+
+  /**
+   * Connections in a TLS handshake or sending their request head at the same time; more are closed.
+   */
   static final int CONNECTION_THREADS = 64;
 
   private final HttpServer server;
@@ -56,14 +64,32 @@ final class AgentServer implements AutoCloseable {
   private final BooleanSupplier ready;
   private final Transfers transfers;
 
-  AgentServer(AgentConfig config, SSLContext sslOrNull, DiskApi api, Metrics metrics, DiskEngine engine,
-              DiskService disks, BooleanSupplier ready) throws IOException {
+  AgentServer(
+      AgentConfig config,
+      SSLContext sslOrNull,
+      DiskApi api,
+      Metrics metrics,
+      DiskEngine engine,
+      DiskService disks,
+      BooleanSupplier ready)
+      throws IOException {
     this(config, sslOrNull, api, metrics, engine, disks, ready, null);
   }
 
-  /** {@code transfers}: the source side of cross-node clones; null: {@code GET /v1/transfer} is refused like any call without the token. */
-  AgentServer(AgentConfig config, SSLContext sslOrNull, DiskApi api, Metrics metrics, DiskEngine engine,
-              DiskService disks, BooleanSupplier ready, Transfers transfers) throws IOException {
+  /**
+   * {@code transfers}: the source side of cross-node clones; null: {@code GET /v1/transfer} is
+   * refused like any call without the token.
+   */
+  AgentServer(
+      AgentConfig config,
+      SSLContext sslOrNull,
+      DiskApi api,
+      Metrics metrics,
+      DiskEngine engine,
+      DiskService disks,
+      BooleanSupplier ready,
+      Transfers transfers)
+      throws IOException {
     this.transfers = transfers;
     this.tokenDigest = Exchanges.sha256(config.token());
     this.metricsRequireToken = config.metricsRequireToken();
@@ -81,10 +107,22 @@ final class AgentServer implements AutoCloseable {
       server = https;
     }
     // A connection the pool has no thread for is closed by the server (it rejects the task).
-    connectionThreads = new ThreadPoolExecutor(0, CONNECTION_THREADS, 30, TimeUnit.SECONDS,
-        new SynchronousQueue<>(), daemons("xenvbd-http-"));
-    apiThreads = new ThreadPoolExecutor(API_THREADS, API_THREADS, 0, TimeUnit.SECONDS,
-        new ArrayBlockingQueue<>(API_QUEUE), daemons("xenvbd-api-"));
+    connectionThreads =
+        new ThreadPoolExecutor(
+            0,
+            CONNECTION_THREADS,
+            30,
+            TimeUnit.SECONDS,
+            new SynchronousQueue<>(),
+            daemons("xenvbd-http-"));
+    apiThreads =
+        new ThreadPoolExecutor(
+            API_THREADS,
+            API_THREADS,
+            0,
+            TimeUnit.SECONDS,
+            new ArrayBlockingQueue<>(API_QUEUE),
+            daemons("xenvbd-api-"));
     server.setExecutor(connectionThreads);
     server.createContext("/", this::dispatch);
     server.start();
@@ -98,29 +136,43 @@ final class AgentServer implements AutoCloseable {
   private void dispatch(HttpExchange exchange) {
     String path = path(exchange);
     // only a GET (no body to read) with a ticket; anything else on this path meets the token check
-    String ticket = transfers != null && path.equals(TransferClient.PATH) && exchange.getRequestMethod().equals("GET")
-        ? ticket(exchange) : null;
+    String ticket =
+        transfers != null
+                && path.equals(TransferClient.PATH)
+                && exchange.getRequestMethod().equals("GET")
+            ? ticket(exchange)
+            : null;
     if (ticket != null) {
-      // a ticket opens this one route and nothing else; Transfers checks it (401 when it is not valid)
+      // a ticket opens this one route and nothing else; Transfers checks it (401 when it is not
+      // valid)
       execute(exchange, () -> transfers.serve(exchange, ticket));
       return;
     }
-    boolean open = path.equals("/healthz") || path.equals("/readyz") || path.equals("/metrics") && !metricsRequireToken;
+    boolean open =
+        path.equals("/healthz")
+            || path.equals("/readyz")
+            || path.equals("/metrics") && !metricsRequireToken;
     if (!open && !Exchanges.hasToken(exchange, tokenDigest)) {
       // Before any path check (no probing for paths), and answered before any of the body is read.
       exchange.getResponseHeaders().set("WWW-Authenticate", "Bearer");
-      refuse(exchange, 401, new ErrorBody(ErrorCodes.UNAUTHORIZED,
-          "missing or wrong bearer token: send 'Authorization: Bearer <token>' with the token the agent was given"));
+      refuse(
+          exchange,
+          401,
+          new ErrorBody(
+              ErrorCodes.UNAUTHORIZED,
+              "missing or wrong bearer token: send 'Authorization: Bearer <token>' with the token the agent was given"));
       return;
     }
     if (!path.startsWith("/v1/")) {
       answer(exchange, () -> routeOpen(exchange, path));
       return;
     }
-    execute(exchange, () -> {
-      api.handle(exchange, path);
-      return exchange.getResponseCode();
-    });
+    execute(
+        exchange,
+        () -> {
+          api.handle(exchange, path);
+          return exchange.getResponseCode();
+        });
   }
 
   /** On an API thread, or 503 at once when they are all busy. */
@@ -128,15 +180,23 @@ final class AgentServer implements AutoCloseable {
     try {
       apiThreads.execute(() -> answer(exchange, route));
     } catch (RejectedExecutionException e) {
-      refuse(exchange, 503, new ErrorBody(ErrorCodes.BUSY, "the agent is already handling " + (API_THREADS + API_QUEUE)
-          + " calls: retry in a few seconds"));
+      refuse(
+          exchange,
+          503,
+          new ErrorBody(
+              ErrorCodes.BUSY,
+              "the agent is already handling "
+                  + (API_THREADS + API_QUEUE)
+                  + " calls: retry in a few seconds"));
     }
   }
 
   /** The credential of {@code Authorization: Ticket <credential>}, or null. */
   private static String ticket(HttpExchange exchange) {
     String header = exchange.getRequestHeaders().getFirst("Authorization");
-    if (header == null || !header.regionMatches(true, 0, TransferClient.SCHEME, 0, TransferClient.SCHEME.length())) return null;
+    if (header == null
+        || !header.regionMatches(true, 0, TransferClient.SCHEME, 0, TransferClient.SCHEME.length()))
+      return null;
     return header.substring(TransferClient.SCHEME.length()).strip();
   }
 
@@ -153,12 +213,16 @@ final class AgentServer implements AutoCloseable {
         return ok ? 200 : 503;
       }
       case "/metrics" -> {
-        String text = metrics.render(engine.loopStatus(), engine.storage(), disks.running(), disks.queued());
+        String text =
+            metrics.render(engine.loopStatus(), engine.storage(), disks.running(), disks.queued());
         Exchanges.sendText(exchange, 200, Metrics.CONTENT_TYPE, text);
         return 200;
       }
-      default -> throw new ApiError(404, ErrorCodes.NOT_FOUND,
-          "no such path " + path + ": the agent serves /v1/..., /healthz, /readyz, /metrics");
+      default ->
+          throw new ApiError(
+              404,
+              ErrorCodes.NOT_FOUND,
+              "no such path " + path + ": the agent serves /v1/..., /healthz, /readyz, /metrics");
     }
   }
 
@@ -184,14 +248,20 @@ final class AgentServer implements AutoCloseable {
     } catch (Exception | Error e) {
       LOG.error("{} {} failed unexpectedly", exchange.getRequestMethod(), path(exchange), e);
       status = 500;
-      respondError(exchange, 500, new ErrorBody(ErrorCodes.INTERNAL, "the agent failed unexpectedly; its log has the details"));
+      respondError(
+          exchange,
+          500,
+          new ErrorBody(
+              ErrorCodes.INTERNAL, "the agent failed unexpectedly; its log has the details"));
     } finally {
       metrics.request(exchange.getRequestMethod(), status);
       exchange.close();
     }
   }
 
-  /** Answers without reading the body and closes the connection: the client may still be sending. */
+  /**
+   * Answers without reading the body and closes the connection: the client may still be sending.
+   */
   private void refuse(HttpExchange exchange, int status, ErrorBody body) {
     try {
       Exchanges.sendUnread(exchange, status, body);

@@ -5,7 +5,10 @@ import io.xenvbd.disk.ErrorCode;
 import io.xenvbd.protocol.ErrorBody;
 import io.xenvbd.protocol.ErrorCodes;
 
-/** An error answered to the client as {@code {code, message}} with an HTTP status. Never carries a stack trace out. */
+/**
+ * An error answered to the client as {@code {code, message}} with an HTTP status. Never carries a
+ * stack trace out.
+ */
 final class ApiError extends RuntimeException {
   final int status;
   final String code;
@@ -29,9 +32,9 @@ final class ApiError extends RuntimeException {
   }
 
   /**
-   * The protocol's word for an engine error. The engine keeps its own enum (it knows nothing of HTTP
-   * or the wire); this switch is where the two vocabularies meet, and the compiler makes it name
-   * every engine code.
+   * The protocol's word for an engine error. The engine keeps its own enum (it knows nothing of
+   * HTTP or the wire); this switch is where the two vocabularies meet, and the compiler makes it
+   * name every engine code.
    */
   static String wireCode(ErrorCode code) {
     return switch (code) {

@@ -12,7 +12,10 @@ import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 
-/** The {@code /v1} routes: the node, and one disk's PUT, GET and DELETE. Callers are already authenticated. */
+/**
+ * The {@code /v1} routes: the node, and one disk's PUT, GET and DELETE. Callers are already
+ * authenticated.
+ */
 final class DiskApi {
   private final String nodeName;
   private final DiskEngine engine;
@@ -24,7 +27,12 @@ final class DiskApi {
     this(nodeName, engine, disks, protocol, null);
   }
 
-  DiskApi(String nodeName, DiskEngine engine, DiskService disks, Protocol protocol, Transfers transfers) {
+  DiskApi(
+      String nodeName,
+      DiskEngine engine,
+      DiskService disks,
+      Protocol protocol,
+      Transfers transfers) {
     this.transfers = transfers;
     this.nodeName = nodeName;
     this.engine = engine;
@@ -42,7 +50,10 @@ final class DiskApi {
     }
     if (path.equals("/v1/transfers") && transfers != null && protocol.version() >= 4) {
       if (!method.equals("POST")) throw notAllowed(method, path, "POST");
-      Exchanges.sendJson(exchange, 200, transfers.issue(Exchanges.readJson(exchange, TransferTicket.Request.class)));
+      Exchanges.sendJson(
+          exchange,
+          200,
+          transfers.issue(Exchanges.readJson(exchange, TransferTicket.Request.class)));
       return;
     }
     String[] parts = path.split("/", -1);
@@ -55,8 +66,12 @@ final class DiskApi {
       return;
     }
     if (parts.length != 5 || !parts[2].equals("disks")) {
-      throw new ApiError(404, ErrorCodes.NOT_FOUND, "no such path " + path
-          + ": the agent serves /v1/node, /v1/disks/{namespace}/{name} and /v1/disks/{namespace}/{name}/release");
+      throw new ApiError(
+          404,
+          ErrorCodes.NOT_FOUND,
+          "no such path "
+              + path
+              + ": the agent serves /v1/node, /v1/disks/{namespace}/{name} and /v1/disks/{namespace}/{name}/release");
     }
     String namespace = parts[3];
     String name = parts[4];
@@ -64,15 +79,35 @@ final class DiskApi {
     switch (method) {
       case "PUT" -> {
         PutDiskRequest body = Exchanges.readJson(exchange, PutDiskRequest.class);
-        if (body.spec() != null) protocol.unknownIn(body.spec()).ifPresent(field -> {
-          throw ApiError.badRequest("unknown field " + field.name() + ": it came with agent protocol " + field.since()
-              + " and this agent speaks " + protocol.version() + "; leave it out, or upgrade the agent");
-        });
+        if (body.spec() != null)
+          protocol
+              .unknownIn(body.spec())
+              .ifPresent(
+                  field -> {
+                    throw ApiError.badRequest(
+                        "unknown field "
+                            + field.name()
+                            + ": it came with agent protocol "
+                            + field.since()
+                            + " and this agent speaks "
+                            + protocol.version()
+                            + "; leave it out, or upgrade the agent");
+                  });
         DiskService.PutReply reply = disks.put(namespace, name, body);
         Exchanges.sendJson(exchange, reply.started() ? 202 : 200, reply.state());
       }
-      case "GET" -> Exchanges.sendJson(exchange, 200, disks.get(namespace, name).orElseThrow(() ->
-          new ApiError(404, ErrorCodes.NOT_FOUND, "this agent has no disk " + namespace + "/" + name)));
+      case "GET" ->
+          Exchanges.sendJson(
+              exchange,
+              200,
+              disks
+                  .get(namespace, name)
+                  .orElseThrow(
+                      () ->
+                          new ApiError(
+                              404,
+                              ErrorCodes.NOT_FOUND,
+                              "this agent has no disk " + namespace + "/" + name)));
       case "DELETE" -> {
         disks.delete(namespace, name, queryParameter(exchange, "uid"));
         Exchanges.sendEmpty(exchange, 204);
@@ -93,21 +128,34 @@ final class DiskApi {
       throw ApiError.badRequest(e.getMessage());
     }
     if (announced < protocol.minSupported()) {
-      throw new ApiError(426, ErrorCodes.OPERATOR_TOO_OLD, "the operator speaks agent protocol " + announced
-          + " but this agent needs at least " + protocol.minSupported() + " (it speaks " + protocol.version()
-          + "): upgrade the operator");
+      throw new ApiError(
+          426,
+          ErrorCodes.OPERATOR_TOO_OLD,
+          "the operator speaks agent protocol "
+              + announced
+              + " but this agent needs at least "
+              + protocol.minSupported()
+              + " (it speaks "
+              + protocol.version()
+              + "): upgrade the operator");
     }
   }
 
   static void validate(String namespace, String name) {
     if (!Validation.isDns1123Label(namespace)) {
-      throw ApiError.badRequest("namespace " + SpecRules.quote(namespace) + " is not a DNS-1123 label"
-          + " (lower-case letters, digits and '-', at most 63 characters)");
+      throw ApiError.badRequest(
+          "namespace "
+              + SpecRules.quote(namespace)
+              + " is not a DNS-1123 label"
+              + " (lower-case letters, digits and '-', at most 63 characters)");
     }
     // a DNS-1123 subdomain is never "..", never a slash, so never a path outside the images root
     if (!Validation.isDns1123Subdomain(name)) {
-      throw ApiError.badRequest("name " + SpecRules.quote(name) + " is not a DNS-1123 subdomain"
-          + " (lower-case letters, digits, '-' and '.', at most 253 characters)");
+      throw ApiError.badRequest(
+          "name "
+              + SpecRules.quote(name)
+              + " is not a DNS-1123 subdomain"
+              + " (lower-case letters, digits, '-' and '.', at most 253 characters)");
     }
   }
 
@@ -117,12 +165,14 @@ final class DiskApi {
     for (String pair : query.split("&")) {
       int eq = pair.indexOf('=');
       String k = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
-      if (k.equals(key)) return eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+      if (k.equals(key))
+        return eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
     }
     return null;
   }
 
   static ApiError notAllowed(String method, String path, String allowed) {
-    return new ApiError(405, "MethodNotAllowed", method + " is not allowed on " + path + ": use " + allowed);
+    return new ApiError(
+        405, "MethodNotAllowed", method + " is not allowed on " + path + ": use " + allowed);
   }
 }

@@ -21,8 +21,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The disks of this node as the API sees them: starts builds and resizes on a {@link WorkerPool}, one
- * operation at a time per disk, and answers their state. Nothing blocks a worker for good: one
+ * The disks of this node as the API sees them: starts builds and resizes on a {@link WorkerPool},
+ * one operation at a time per disk, and answers their state. Nothing blocks a worker for good: one
  * namespace never holds every worker, queued work is taken oldest first among namespaces under
  * their cap, every operation has a deadline (two hours by default) past which it is stopped and
  * fails with {@link #DEADLINE_EXCEEDED}, and a delete stops the disk's operation (queued: it never
@@ -32,12 +32,20 @@ import org.slf4j.LoggerFactory;
 final class DiskService implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DiskService.class);
   private static final Duration CANCEL_WAIT = Duration.ofSeconds(60);
-  /** Long enough for a big archive over a slow link, short enough that a stuck build gives its worker back the same day. */
+
+  /**
+   * Long enough for a big archive over a slow link, short enough that a stuck build gives its
+   * worker back the same day.
+   */
   static final Duration DEFAULT_DEADLINE = Duration.ofHours(2);
+
   /** The error code of an operation stopped at its deadline. */
   static final String DEADLINE_EXCEEDED = ErrorCodes.DEADLINE_EXCEEDED;
 
-  /** The answer to a PUT: the state, and whether this call started work (202) or only reported (200). */
+  /**
+   * The answer to a PUT: the state, and whether this call started work (202) or only reported
+   * (200).
+   */
   record PutReply(boolean started, DiskState state) {}
 
   private final DiskEngine engine;
@@ -53,7 +61,12 @@ final class DiskService implements AutoCloseable {
   }
 
   /** {@code deadline}: how long one build or resize may run before it is stopped. */
-  DiskService(DiskEngine engine, int workers, Duration retryFailedAfter, Metrics metrics, Duration deadline) {
+  DiskService(
+      DiskEngine engine,
+      int workers,
+      Duration retryFailedAfter,
+      Metrics metrics,
+      Duration deadline) {
     this.engine = engine;
     this.retryFailedAfter = retryFailedAfter;
     this.metrics = metrics;
@@ -62,17 +75,21 @@ final class DiskService implements AutoCloseable {
 
   /**
    * Create-or-confirm. Another owner: NotOwner, nothing touched. Running: its state. Published:
-   * Ready, or a resize when the size grew. A failed request repeated unchanged is retried only after
-   * {@code retryFailedAfter}; a changed one at once.
+   * Ready, or a resize when the size grew. A failed request repeated unchanged is retried only
+   * after {@code retryFailedAfter}; a changed one at once.
    */
   PutReply put(String namespace, String name, PutDiskRequest body) {
     VirtualDiskSpec spec = body.spec() == null ? null : WireSpecs.toApi(body.spec());
     // The operator checks the same rules, but a holder of the token need not be the operator.
-    SpecRules.violation(namespace, name, spec).ifPresent(message -> {
-      throw ApiError.badRequest(message);
-    });
-    if (body.uid() == null || body.uid().isBlank()) throw ApiError.badRequest("uid is required: the owning VirtualDisk's metadata.uid");
-    DiskRequest request = DiskRequest.of(namespace, name, body.uid(), spec, WireSpecs.cloneSourceUid(body.spec()));
+    SpecRules.violation(namespace, name, spec)
+        .ifPresent(
+            message -> {
+              throw ApiError.badRequest(message);
+            });
+    if (body.uid() == null || body.uid().isBlank())
+      throw ApiError.badRequest("uid is required: the owning VirtualDisk's metadata.uid");
+    DiskRequest request =
+        DiskRequest.of(namespace, name, body.uid(), spec, WireSpecs.cloneSourceUid(body.spec()));
     String key = namespace + "/" + name;
     synchronized (lock(key)) {
       Operation current = operations.get(key);
@@ -85,8 +102,16 @@ final class DiskService implements AutoCloseable {
         ImageInfo published = image.get();
         requireOwner(published.ownerUid(), request.uid(), key);
         if (request.sizeBytes() < published.capacityBytes()) {
-          throw new ApiError(409, ErrorCodes.SHRINK_REFUSED, "disk " + key + " is " + published.capacityBytes()
-              + " bytes and cannot shrink to " + request.sizeBytes() + ": set spec.size to at least the current size");
+          throw new ApiError(
+              409,
+              ErrorCodes.SHRINK_REFUSED,
+              "disk "
+                  + key
+                  + " is "
+                  + published.capacityBytes()
+                  + " bytes and cannot shrink to "
+                  + request.sizeBytes()
+                  + ": set spec.size to at least the current size");
         }
         if (request.sizeBytes() == published.capacityBytes()) {
           // Remember the request (not a failure), as a finished operation of this spec.
@@ -94,11 +119,16 @@ final class DiskService implements AutoCloseable {
           return new PutReply(false, Operation.ready(published));
         }
         if (holdFailure(current, request)) return new PutReply(false, current.state(published));
-        return new PutReply(true, start(key, new Operation(Operation.Kind.resize, request, published.path())));
+        return new PutReply(
+            true, start(key, new Operation(Operation.Kind.resize, request, published.path())));
       }
       if (holdFailure(current, request)) return new PutReply(false, current.state(null));
-      return new PutReply(true, start(key, new Operation(Operation.Kind.build, request, engine.imagePath(namespace, name),
-          remote(body))));
+      return new PutReply(
+          true,
+          start(
+              key,
+              new Operation(
+                  Operation.Kind.build, request, engine.imagePath(namespace, name), remote(body))));
     }
   }
 
@@ -112,16 +142,19 @@ final class DiskService implements AutoCloseable {
     Operation current = operations.get(key);
     if (current != null && current.running()) return Optional.of(current.state(null));
     Optional<ImageInfo> image = engine.inspect(namespace, name);
-    if (current != null && current.isFailed()) return Optional.of(current.state(image.orElse(null)));
+    if (current != null && current.isFailed())
+      return Optional.of(current.state(image.orElse(null)));
     return image.map(Operation::ready);
   }
 
   /**
-   * Idempotent. The disk's operation (same owner) is stopped first: a queued one leaves the queue and
-   * never starts, a running one is interrupted and the engine removes its leftovers.
+   * Idempotent. The disk's operation (same owner) is stopped first: a queued one leaves the queue
+   * and never starts, a running one is interrupted and the engine removes its leftovers.
    */
   void delete(String namespace, String name, String uid) {
-    if (uid == null || uid.isBlank()) throw ApiError.badRequest("query parameter uid is required: the owning VirtualDisk's metadata.uid");
+    if (uid == null || uid.isBlank())
+      throw ApiError.badRequest(
+          "query parameter uid is required: the owning VirtualDisk's metadata.uid");
     String key = namespace + "/" + name;
     Instant start = Instant.now();
     synchronized (lock(key)) {
@@ -130,7 +163,8 @@ final class DiskService implements AutoCloseable {
         engine.delete(namespace, name, uid);
         metrics.operation("delete", "success", Duration.between(start, Instant.now()));
       } catch (DiskException e) {
-        metrics.operation("delete", ApiError.wireCode(e.code()), Duration.between(start, Instant.now()));
+        metrics.operation(
+            "delete", ApiError.wireCode(e.code()), Duration.between(start, Instant.now()));
         throw e;
       }
       operations.remove(key);
@@ -138,12 +172,15 @@ final class DiskService implements AutoCloseable {
   }
 
   /**
-   * The VirtualDisk went with reclaimPolicy Retain: its image is kept and marked released. A running
-   * build or resize of the same owner is stopped first, as for a delete (a build has published nothing,
-   * so there is nothing to keep; a stopped resize leaves the image at its old, recorded size).
+   * The VirtualDisk went with reclaimPolicy Retain: its image is kept and marked released. A
+   * running build or resize of the same owner is stopped first, as for a delete (a build has
+   * published nothing, so there is nothing to keep; a stopped resize leaves the image at its old,
+   * recorded size).
    */
   void release(String namespace, String name, String uid) {
-    if (uid == null || uid.isBlank()) throw ApiError.badRequest("query parameter uid is required: the owning VirtualDisk's metadata.uid");
+    if (uid == null || uid.isBlank())
+      throw ApiError.badRequest(
+          "query parameter uid is required: the owning VirtualDisk's metadata.uid");
     String key = namespace + "/" + name;
     synchronized (lock(key)) {
       stopRunning(key, uid, "release");
@@ -152,7 +189,10 @@ final class DiskService implements AutoCloseable {
     }
   }
 
-  /** Stops the disk's running operation (same owner only) and waits for it, before a delete or release. */
+  /**
+   * Stops the disk's running operation (same owner only) and waits for it, before a delete or
+   * release.
+   */
   private void stopRunning(String key, String uid, String what) {
     Operation current = operations.get(key);
     if (current == null || !current.running()) return;
@@ -161,11 +201,22 @@ final class DiskService implements AutoCloseable {
     try {
       current.finished.get(CANCEL_WAIT.toSeconds(), TimeUnit.SECONDS);
     } catch (TimeoutException e) {
-      throw new ApiError(409, ErrorCodes.IMAGE_IN_USE, "disk " + key + " is still stopping its " + current.kind
-          + "; retry the " + what + " in a few seconds");
+      throw new ApiError(
+          409,
+          ErrorCodes.IMAGE_IN_USE,
+          "disk "
+              + key
+              + " is still stopping its "
+              + current.kind
+              + "; retry the "
+              + what
+              + " in a few seconds");
     } catch (Exception e) {
       Thread.currentThread().interrupt();
-      throw new ApiError(503, ErrorCodes.INTERNAL, "interrupted while stopping the " + current.kind + " of " + key);
+      throw new ApiError(
+          503,
+          ErrorCodes.INTERNAL,
+          "interrupted while stopping the " + current.kind + " of " + key);
     }
   }
 
@@ -179,20 +230,27 @@ final class DiskService implements AutoCloseable {
     return pool.queued();
   }
 
-  /** The clone's source on another node, ready to fetch; null when the clone (if any) is from this node. */
+  /**
+   * The clone's source on another node, ready to fetch; null when the clone (if any) is from this
+   * node.
+   */
   private io.xenvbd.disk.RemoteClone remote(PutDiskRequest body) {
     var populate = body.spec() == null ? null : body.spec().populate();
-    if (populate == null || populate.cloneFrom() == null || populate.cloneFrom().remote() == null) return null;
+    if (populate == null || populate.cloneFrom() == null || populate.cloneFrom().remote() == null)
+      return null;
     Peers p = peers;
     if (p == null) {
-      throw ApiError.badRequest("this agent cannot clone from another node: it was started without --peer-ca (the"
-          + " agents' CA, to check the source agent's certificate); give it one, or clone a disk on this node");
+      throw ApiError.badRequest(
+          "this agent cannot clone from another node: it was started without --peer-ca (the"
+              + " agents' CA, to check the source agent's certificate); give it one, or clone a disk on this node");
     }
     return p.remote(populate.cloneFrom().remote());
   }
 
   private boolean holdFailure(Operation current, DiskRequest request) {
-    return current != null && current.isFailed() && current.sameRequest(request)
+    return current != null
+        && current.isFailed()
+        && current.sameRequest(request)
         && Duration.between(current.endedAt(), Instant.now()).compareTo(retryFailedAfter) < 0;
   }
 
@@ -216,10 +274,18 @@ final class DiskService implements AutoCloseable {
       LOG.info("{} of {} done in {}", op.kind, key, Duration.between(start, Instant.now()));
     } catch (RuntimeException | Error e) {
       boolean bug = !(e instanceof DiskException) && op.stopped() == Operation.Stop.none;
-      ErrorBody error = stopped(op).orElseGet(() -> e instanceof DiskException de
-          ? new ErrorBody(ApiError.wireCode(de.code()), de.getMessage())
-          // A bug, not a disk condition: keep the details in the log, give the client a plain message.
-          : new ErrorBody(ErrorCodes.INTERNAL, "the agent failed unexpectedly; see the agent's log on node for " + key));
+      ErrorBody error =
+          stopped(op)
+              .orElseGet(
+                  () ->
+                      e instanceof DiskException de
+                          ? new ErrorBody(ApiError.wireCode(de.code()), de.getMessage())
+                          // A bug, not a disk condition: keep the details in the log, give the
+                          // client a plain message.
+                          : new ErrorBody(
+                              ErrorCodes.INTERNAL,
+                              "the agent failed unexpectedly; see the agent's log on node for "
+                                  + key));
       metrics.operation(op.kind.name(), error.code(), Duration.between(start, Instant.now()));
       op.failed(error);
       if (bug) LOG.error("{} of {} failed unexpectedly", op.kind, key, e);
@@ -227,28 +293,48 @@ final class DiskService implements AutoCloseable {
     }
   }
 
-  /** The error of an operation that was told to stop, whatever the step that met the interrupt said. */
+  /**
+   * The error of an operation that was told to stop, whatever the step that met the interrupt said.
+   */
   private Optional<ErrorBody> stopped(Operation op) {
     String what = "the " + op.kind + " of " + op.disk();
     return switch (op.stopped()) {
       case none -> Optional.empty();
-      case deadline -> Optional.of(new ErrorBody(DEADLINE_EXCEEDED, what + " ran longer than its deadline of "
-          + WorkerPool.human(pool.deadline()) + (op.kind == Operation.Kind.build
-          ? " and was stopped, nothing published: the agent's log says which step it was in; make that step quicker"
-            + " (a nearer or smaller archive, fewer or smaller hostPaths)"
-          : " and was stopped once any filesystem rewrite under way had finished: the agent's log says which step it was"
-            + " in, and what the filesystem's size is now")));
-      case delete -> Optional.of(new ErrorBody(ErrorCodes.INTERRUPTED, what + " was stopped by a delete of the disk"));
-      case shutdown -> Optional.of(new ErrorBody(ErrorCodes.INTERRUPTED, what
-          + " was stopped because the agent is shutting down; it starts again when the request is repeated"));
+      case deadline ->
+          Optional.of(
+              new ErrorBody(
+                  DEADLINE_EXCEEDED,
+                  what
+                      + " ran longer than its deadline of "
+                      + WorkerPool.human(pool.deadline())
+                      + (op.kind == Operation.Kind.build
+                          ? " and was stopped, nothing published: the agent's log says which step it was in; make that step quicker"
+                              + " (a nearer or smaller archive, fewer or smaller hostPaths)"
+                          : " and was stopped once any filesystem rewrite under way had finished: the agent's log says which step it was"
+                              + " in, and what the filesystem's size is now")));
+      case delete ->
+          Optional.of(
+              new ErrorBody(ErrorCodes.INTERRUPTED, what + " was stopped by a delete of the disk"));
+      case shutdown ->
+          Optional.of(
+              new ErrorBody(
+                  ErrorCodes.INTERRUPTED,
+                  what
+                      + " was stopped because the agent is shutting down; it starts again when the request is repeated"));
     };
   }
 
   private static void requireOwner(String owner, String uid, String key) {
     if (!owner.equals(uid)) {
       // Who the owner is stays on the node: another tenant's uid is not this caller's to learn.
-      throw new ApiError(409, ErrorCodes.NOT_OWNER, "disk " + key + " belongs to another VirtualDisk, not to uid "
-          + uid + ": use another name, or delete the old VirtualDisk's image first");
+      throw new ApiError(
+          409,
+          ErrorCodes.NOT_OWNER,
+          "disk "
+              + key
+              + " belongs to another VirtualDisk, not to uid "
+              + uid
+              + ": use another name, or delete the old VirtualDisk's image first");
     }
   }
 
@@ -256,7 +342,10 @@ final class DiskService implements AutoCloseable {
     return locks.computeIfAbsent(key, k -> new Object());
   }
 
-  /** Interrupts running work (the engine kills its commands and removes its temporary files); queued work never starts. */
+  /**
+   * Interrupts running work (the engine kills its commands and removes its temporary files); queued
+   * work never starts.
+   */
   @Override
   public void close() {
     pool.close();

@@ -5,10 +5,10 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.cfg.MapperConfig;
-import com.fasterxml.jackson.databind.introspect.Annotated;
-import com.fasterxml.jackson.databind.introspect.JacksonAnnotationIntrospector;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.introspect.Annotated;
+import com.fasterxml.jackson.databind.introspect.JacksonAnnotationIntrospector;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.sun.net.httpserver.HttpExchange;
 import io.xenvbd.protocol.PutDiskRequest;
@@ -20,33 +20,40 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.stream.Collectors;
 
-/** Reading and answering one HTTP exchange: strict JSON in, JSON out, limited bodies, bearer-token check. */
+/**
+ * Reading and answering one HTTP exchange: strict JSON in, JSON out, limited bodies, bearer-token
+ * check.
+ */
 final class Exchanges {
   private Exchanges() {}
 
   /** Only a caller with the token gets its body read; see {@link PutDiskRequest#MAX_BODY_BYTES}. */
   static final int MAX_BODY_BYTES = PutDiskRequest.MAX_BODY_BYTES;
+
   private static final long DRAIN_LIMIT = MAX_BODY_BYTES + (16L << 20);
 
   /**
    * Strict, the requests' half of the protocol's unknown-field policy (see the protocol package): a
    * misspelled or newer field is a mistake the caller should hear about, not a silently ignored
    * setting. The protocol's records carry no ignore annotation; should a type that says
-   * {@code @JsonIgnoreProperties(ignoreUnknown = true)} (as the CRD's records do, for the operator's
-   * sake) ever be read here, the agent's own input overrules it.
+   * {@code @JsonIgnoreProperties(ignoreUnknown = true)} (as the CRD's records do, for the
+   * operator's sake) ever be read here, the agent's own input overrules it.
    */
-  static final ObjectMapper JSON = JsonMapper.builder()
-      .annotationIntrospector(new JacksonAnnotationIntrospector() {
-        @Override
-        public JsonIgnoreProperties.Value findPropertyIgnoralByName(MapperConfig<?> config, Annotated a) {
-          JsonIgnoreProperties.Value declared = super.findPropertyIgnoralByName(config, a);
-          return declared == null ? null : declared.withoutIgnoreUnknown();
-        }
-      })
-      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-      .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-      .build();
+  static final ObjectMapper JSON =
+      JsonMapper.builder()
+          .annotationIntrospector(
+              new JacksonAnnotationIntrospector() {
+                @Override
+                public JsonIgnoreProperties.Value findPropertyIgnoralByName(
+                    MapperConfig<?> config, Annotated a) {
+                  JsonIgnoreProperties.Value declared = super.findPropertyIgnoralByName(config, a);
+                  return declared == null ? null : declared.withoutIgnoreUnknown();
+                }
+              })
+          .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+          .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+          .build();
 
   static <T> T readJson(HttpExchange exchange, Class<T> type) throws IOException {
     String length = exchange.getRequestHeaders().getFirst("Content-Length");
@@ -65,43 +72,61 @@ final class Exchanges {
       if (body.length > MAX_BODY_BYTES) {
         byte[] sink = new byte[64 * 1024];
         long drained = 0;
-        for (int n = in.read(sink); n != -1 && drained < DRAIN_LIMIT; n = in.read(sink)) drained += n;
+        for (int n = in.read(sink); n != -1 && drained < DRAIN_LIMIT; n = in.read(sink))
+          drained += n;
         // Not reused after a refused body (RFC 9110, 413): the client may still be sending.
         exchange.getResponseHeaders().set("Connection", "close");
         throw tooLarge();
       }
     }
-    if (body.length == 0) throw ApiError.badRequest("the request body is empty: send a JSON " + type.getSimpleName());
+    if (body.length == 0)
+      throw ApiError.badRequest("the request body is empty: send a JSON " + type.getSimpleName());
     try {
       T value = JSON.readValue(body, type);
-      if (value == null) throw ApiError.badRequest("the request body is null: send a JSON " + type.getSimpleName());
+      if (value == null)
+        throw ApiError.badRequest("the request body is null: send a JSON " + type.getSimpleName());
       return value;
     } catch (UnrecognizedPropertyException e) {
-      throw ApiError.badRequest("unknown field '" + e.getPropertyName() + "' at " + path(e)
-          + ": remove it or check its spelling (known: " + e.getKnownPropertyIds().stream().map(String::valueOf)
-          .sorted().collect(Collectors.joining(", ")) + ")");
+      throw ApiError.badRequest(
+          "unknown field '"
+              + e.getPropertyName()
+              + "' at "
+              + path(e)
+              + ": remove it or check its spelling (known: "
+              + e.getKnownPropertyIds().stream()
+                  .map(String::valueOf)
+                  .sorted()
+                  .collect(Collectors.joining(", "))
+              + ")");
     } catch (MismatchedInputException e) {
       throw ApiError.badRequest("invalid value at " + path(e) + ": " + e.getOriginalMessage());
     } catch (JsonProcessingException e) {
-      throw ApiError.badRequest("malformed JSON at line " + e.getLocation().getLineNr() + ", column "
-          + e.getLocation().getColumnNr() + ": " + e.getOriginalMessage());
+      throw ApiError.badRequest(
+          "malformed JSON at line "
+              + e.getLocation().getLineNr()
+              + ", column "
+              + e.getLocation().getColumnNr()
+              + ": "
+              + e.getOriginalMessage());
     }
   }
 
   private static String path(MismatchedInputException e) {
-    String p = e.getPath().stream()
-        .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
-        .collect(Collectors.joining(".")).replace(".[", "[");
+    String p =
+        e.getPath().stream()
+            .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+            .collect(Collectors.joining("."))
+            .replace(".[", "[");
     return p.isEmpty() ? "the top level" : p;
   }
 
   /**
    * Reads what is left of the request body before the answer goes out (a request refused before its
    * body was read, e.g. for a bad name). Answering first lets the client send its next request at
-   * once; the JDK's HTTPS server, draining the old body afterwards, could then pull the next request
-   * into its TLS buffer and never notice it: that request hung until the client timed out (1 run in 6
-   * of AgentDiskApiTest). A body longer than any request should be is not read to its end: that
-   * connection is closed instead.
+   * once; the JDK's HTTPS server, draining the old body afterwards, could then pull the next
+   * request into its TLS buffer and never notice it: that request hung until the client timed out
+   * (1 run in 6 of AgentDiskApiTest). A body longer than any request should be is not read to its
+   * end: that connection is closed instead.
    */
   static void drainRequestBody(HttpExchange exchange) {
     try {
@@ -121,8 +146,12 @@ final class Exchanges {
   }
 
   private static ApiError tooLarge() {
-    return new ApiError(413, "PayloadTooLarge", "the request body is larger than " + MAX_BODY_BYTES
-        + " bytes, more than any VirtualDisk spec can need: send one disk's spec, within the CRD's limits");
+    return new ApiError(
+        413,
+        "PayloadTooLarge",
+        "the request body is larger than "
+            + MAX_BODY_BYTES
+            + " bytes, more than any VirtualDisk spec can need: send one disk's spec, within the CRD's limits");
   }
 
   static void sendJson(HttpExchange exchange, int status, Object body) throws IOException {
@@ -130,7 +159,8 @@ final class Exchanges {
     send(exchange, status, "application/json", bytes);
   }
 
-  static void sendText(HttpExchange exchange, int status, String contentType, String text) throws IOException {
+  static void sendText(HttpExchange exchange, int status, String contentType, String text)
+      throws IOException {
     send(exchange, status, contentType, text.getBytes(StandardCharsets.UTF_8));
   }
 
@@ -167,19 +197,24 @@ final class Exchanges {
     out.close();
   }
 
-  /** Content-Length, 0 without one, {@code Long.MAX_VALUE} for a chunked body (the JDK refuses a malformed length). */
+  /**
+   * Content-Length, 0 without one, {@code Long.MAX_VALUE} for a chunked body (the JDK refuses a
+   * malformed length).
+   */
   private static long declaredLength(HttpExchange exchange) {
     if (exchange.getRequestHeaders().containsKey("Transfer-Encoding")) return Long.MAX_VALUE;
     String length = exchange.getRequestHeaders().getFirst("Content-Length");
     return length == null ? 0 : Long.parseLong(length.trim());
   }
 
-  private static void send(HttpExchange exchange, int status, String contentType, byte[] bytes) throws IOException {
+  private static void send(HttpExchange exchange, int status, String contentType, byte[] bytes)
+      throws IOException {
     drainRequestBody(exchange);
     write(exchange, status, contentType, bytes);
   }
 
-  private static void write(HttpExchange exchange, int status, String contentType, byte[] bytes) throws IOException {
+  private static void write(HttpExchange exchange, int status, String contentType, byte[] bytes)
+      throws IOException {
     if (headersOnly(exchange, status, contentType)) return;
     exchange.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
     try (OutputStream out = exchange.getResponseBody()) {
@@ -188,7 +223,8 @@ final class Exchanges {
   }
 
   /** Sets the answer's headers; true when they are all a HEAD request gets (they are sent then). */
-  private static boolean headersOnly(HttpExchange exchange, int status, String contentType) throws IOException {
+  private static boolean headersOnly(HttpExchange exchange, int status, String contentType)
+      throws IOException {
     exchange.getResponseHeaders().set("Content-Type", contentType);
     exchange.getResponseHeaders().set("Cache-Control", "no-store");
     if (!exchange.getRequestMethod().equals("HEAD")) return false;
@@ -202,7 +238,10 @@ final class Exchanges {
    */
   static boolean hasToken(HttpExchange exchange, byte[] expectedDigest) {
     String header = exchange.getRequestHeaders().getFirst("Authorization");
-    String given = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).strip() : "";
+    String given =
+        header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)
+            ? header.substring(7).strip()
+            : "";
     return MessageDigest.isEqual(sha256(given), expectedDigest);
   }
 

@@ -19,30 +19,41 @@ final class HttpLimits {
    * (slowloris) is disconnected after this. The operator's calls take milliseconds.
    */
   static final long REQUEST_SECONDS = 30;
-  /** From the end of a request to the last byte of its answer, waiting for an API thread included. */
+
+  /**
+   * From the end of a request to the last byte of its answer, waiting for an API thread included.
+   */
   static final long RESPONSE_SECONDS = 60;
-  /** A connection that has sent nothing yet, or nothing since its last answer, is closed after this. */
+
+  /**
+   * A connection that has sent nothing yet, or nothing since its last answer, is closed after this.
+   */
   static final long IDLE_SECONDS = 30;
+
   /** Request line and headers together; the operator sends well under 1 KiB. */
   static final int HEADER_BYTES = 32 * 1024;
+
   static final int HEADER_COUNT = 64;
 
   /**
    * A body the agent did not read (a request refused before its body, e.g. without the token) is
    * not drained after the answer (the JDK would read up to 64 KiB, blocking a thread on a client
-   * that never sends it): its connection is closed instead. Bodies the agent accepts are read whole.
+   * that never sends it): its connection is closed instead. Bodies the agent accepts are read
+   * whole.
    */
-  static final Map<String, String> PROPERTIES = Map.of(
-      "sun.net.httpserver.maxReqTime", String.valueOf(REQUEST_SECONDS),
-      "sun.net.httpserver.maxRspTime", String.valueOf(RESPONSE_SECONDS),
-      "sun.net.httpserver.idleInterval", String.valueOf(IDLE_SECONDS),
-      "sun.net.httpserver.maxReqHeaderSize", String.valueOf(HEADER_BYTES),
-      "sun.net.httpserver.maxReqHeaders", String.valueOf(HEADER_COUNT),
-      "sun.net.httpserver.drainAmount", "0");
+  static final Map<String, String> PROPERTIES =
+      Map.of(
+          "sun.net.httpserver.maxReqTime", String.valueOf(REQUEST_SECONDS),
+          "sun.net.httpserver.maxRspTime", String.valueOf(RESPONSE_SECONDS),
+          "sun.net.httpserver.idleInterval", String.valueOf(IDLE_SECONDS),
+          "sun.net.httpserver.maxReqHeaderSize", String.valueOf(HEADER_BYTES),
+          "sun.net.httpserver.maxReqHeaders", String.valueOf(HEADER_COUNT),
+          "sun.net.httpserver.drainAmount", "0");
 
   static void apply() {
-    PROPERTIES.forEach((key, value) -> {
-      if (System.getProperty(key) == null) System.setProperty(key, value);
-    });
+    PROPERTIES.forEach(
+        (key, value) -> {
+          if (System.getProperty(key) == null) System.setProperty(key, value);
+        });
   }
 }

@@ -35,13 +35,20 @@ final class NodeRegistrar implements AutoCloseable {
   private final DiskEngine engine;
   private final int protocolVersion;
   private final Clock clock = Clock.systemUTC();
-  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "xenvbd-heartbeat");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ScheduledExecutorService timer =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "xenvbd-heartbeat");
+            t.setDaemon(true);
+            return t;
+          });
 
-  NodeRegistrar(KubernetesClient client, String nodeName, URI endpoint, Duration every, DiskEngine engine,
+  NodeRegistrar(
+      KubernetesClient client,
+      String nodeName,
+      URI endpoint,
+      Duration every,
+      DiskEngine engine,
       int protocolVersion) {
     this.protocolVersion = protocolVersion;
     this.client = client;
@@ -59,7 +66,8 @@ final class NodeRegistrar implements AutoCloseable {
     try {
       beat();
     } catch (RuntimeException e) {
-      // The API server may be briefly away; the next beat tries again and the operator sees the gap.
+      // The API server may be briefly away; the next beat tries again and the operator sees the
+      // gap.
       LOG.warn("heartbeat of Dom0Node {} failed: {}", nodeName, e.getMessage());
     }
   }
@@ -72,13 +80,29 @@ final class NodeRegistrar implements AutoCloseable {
     NodeReport report = NodeReport.read(nodeName, engine);
     Dom0NodeStatus old = node.getStatus();
     String now = Instant.now(clock).truncatedTo(ChronoUnit.SECONDS).toString();
-    Dom0NodeStatus status = new Dom0NodeStatus(
-        // the protocol version, so that the operator sends this agent only what it knows
-        new Dom0NodeStatus.Agent(endpoint.toString(), BuildInfo.version(), now, (int) every.toSeconds(), protocolVersion),
-        report.loopDevices(), report.storage(), report.images().size(), report.orphans(),
-        Conditions.set(old == null ? null : old.conditions(), Conditions.READY, Conditions.TRUE, Reasons.HEARTBEAT,
-            "agent " + BuildInfo.version() + " at " + endpoint + " is serving", node.getMetadata().getGeneration(), clock),
-        report.released(), report.releasedCount()); // the most recently released first
+    Dom0NodeStatus status =
+        new Dom0NodeStatus(
+            // the protocol version, so that the operator sends this agent only what it knows
+            new Dom0NodeStatus.Agent(
+                endpoint.toString(),
+                BuildInfo.version(),
+                now,
+                (int) every.toSeconds(),
+                protocolVersion),
+            report.loopDevices(),
+            report.storage(),
+            report.images().size(),
+            report.orphans(),
+            Conditions.set(
+                old == null ? null : old.conditions(),
+                Conditions.READY,
+                Conditions.TRUE,
+                Reasons.HEARTBEAT,
+                "agent " + BuildInfo.version() + " at " + endpoint + " is serving",
+                node.getMetadata().getGeneration(),
+                clock),
+            report.released(),
+            report.releasedCount()); // the most recently released first
     node.setStatus(status);
     client.resource(node).updateStatus();
   }

@@ -10,22 +10,33 @@ import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * One build or resize of one disk: its request, live progress, and how it ended. Lives in memory only.
- * {@link #finished} completes when the operation is over: it ended on its worker, or it was stopped
- * before it started. While its worker runs it, {@link #stop} interrupts that thread (and nothing
- * else: once {@link #end} is called no stop reaches the thread, which by then serves other work).
+ * One build or resize of one disk: its request, live progress, and how it ended. Lives in memory
+ * only. {@link #finished} completes when the operation is over: it ended on its worker, or it was
+ * stopped before it started. While its worker runs it, {@link #stop} interrupts that thread (and
+ * nothing else: once {@link #end} is called no stop reaches the thread, which by then serves other
+ * work).
  */
 final class Operation implements ProgressListener {
-  enum Kind { build, resize }
+  enum Kind {
+    build,
+    resize
+  }
 
   /** Why an operation was told to stop, if it was. */
-  enum Stop { none, delete, deadline, shutdown }
+  enum Stop {
+    none,
+    delete,
+    deadline,
+    shutdown
+  }
 
   final Kind kind;
   final DiskRequest request;
   final Path imagePath;
+
   /** A clone's source on another node; null for everything else. */
   final io.xenvbd.disk.RemoteClone remote;
+
   final CompletableFuture<Void> finished = new CompletableFuture<>();
   private final Object lock = new Object();
   private Thread worker; // guarded by lock: set while the engine runs this operation
@@ -77,7 +88,10 @@ final class Operation implements ProgressListener {
     return request.namespace() + "/" + request.name();
   }
 
-  /** The worker calls this before handing the operation to the engine; false when it was stopped first and must not run. */
+  /**
+   * The worker calls this before handing the operation to the engine; false when it was stopped
+   * first and must not run.
+   */
   boolean begin(Thread thread) {
     synchronized (lock) {
       if (stop != Stop.none) return false;
@@ -88,7 +102,9 @@ final class Operation implements ProgressListener {
     }
   }
 
-  /** The worker calls this once the engine returned: from then on no stop interrupts that thread. */
+  /**
+   * The worker calls this once the engine returned: from then on no stop interrupts that thread.
+   */
   void end() {
     synchronized (lock) {
       worker = null;
@@ -96,8 +112,9 @@ final class Operation implements ProgressListener {
   }
 
   /**
-   * Never starts when it has not started yet (and is over at once); interrupted when running, so the
-   * engine kills its commands and removes its temporaries. The first reason given is the one kept.
+   * Never starts when it has not started yet (and is over at once); interrupted when running, so
+   * the engine kills its commands and removes its temporaries. The first reason given is the one
+   * kept.
    */
   void stop(Stop why) {
     synchronized (lock) {
@@ -176,30 +193,61 @@ final class Operation implements ProgressListener {
 
   /** True when {@code other} asks for exactly what this operation was asked for. */
   boolean sameRequest(DiskRequest other) {
-    return request.uid().equals(other.uid()) && request.sizeBytes() == other.sizeBytes()
+    return request.uid().equals(other.uid())
+        && request.sizeBytes() == other.sizeBytes()
         && request.specDigest().equals(other.specDigest())
         && java.util.Objects.equals(request.cloneSourceUid(), other.cloneSourceUid());
   }
 
-  /** What GET answers while it runs, or after it failed (with the image's figures when one exists). */
+  /**
+   * What GET answers while it runs, or after it failed (with the image's figures when one exists).
+   */
   DiskState state(ImageInfo image) {
-    DiskState.Phase phase = isFailed() ? DiskState.Phase.Failed
-        : kind == Kind.resize ? DiskState.Phase.Resizing : DiskState.Phase.Building;
-    return new DiskState(request.namespace(), request.name(), request.uid(), phase, isFailed() ? null : stage,
-        bytesDone, bytesTotal, percent, image != null && isFailed() ? image.capacityBytes() : request.sizeBytes(),
-        image == null ? null : image.allocatedBytes(), image == null ? null : image.filesystemUuid(),
-        imagePath.toString(), request.specDigest(), error, null);
+    DiskState.Phase phase =
+        isFailed()
+            ? DiskState.Phase.Failed
+            : kind == Kind.resize ? DiskState.Phase.Resizing : DiskState.Phase.Building;
+    return new DiskState(
+        request.namespace(),
+        request.name(),
+        request.uid(),
+        phase,
+        isFailed() ? null : stage,
+        bytesDone,
+        bytesTotal,
+        percent,
+        image != null && isFailed() ? image.capacityBytes() : request.sizeBytes(),
+        image == null ? null : image.allocatedBytes(),
+        image == null ? null : image.filesystemUuid(),
+        imagePath.toString(),
+        request.specDigest(),
+        error,
+        null);
   }
 
   /** A published image with no operation running. */
   static DiskState ready(ImageInfo image) {
-    return new DiskState(image.namespace(), image.name(), image.ownerUid(), DiskState.Phase.Ready, null,
-        null, null, 100, image.capacityBytes(), image.allocatedBytes(), image.filesystemUuid(),
-        image.path().toString(), image.specDigest(), null, cloned(image));
+    return new DiskState(
+        image.namespace(),
+        image.name(),
+        image.ownerUid(),
+        DiskState.Phase.Ready,
+        null,
+        null,
+        null,
+        100,
+        image.capacityBytes(),
+        image.allocatedBytes(),
+        image.filesystemUuid(),
+        image.path().toString(),
+        image.specDigest(),
+        null,
+        cloned(image));
   }
 
   private static DiskState.Cloned cloned(ImageInfo image) {
-    return image.cloned() == null ? null
+    return image.cloned() == null
+        ? null
         : new DiskState.Cloned(image.cloned().method().name(), image.cloned().sharedBytes());
   }
 }

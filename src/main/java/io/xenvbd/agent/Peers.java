@@ -1,14 +1,14 @@
 package io.xenvbd.agent;
 
+import io.xenvbd.client.AgentTrust;
+import io.xenvbd.client.TransferClient;
 import io.xenvbd.disk.DiskException;
 import io.xenvbd.disk.ErrorCode;
 import io.xenvbd.disk.RemoteClone;
 import io.xenvbd.protocol.AgentException;
-import io.xenvbd.client.AgentTrust;
 import io.xenvbd.protocol.AgentUnreachableException;
 import io.xenvbd.protocol.DiskSpec;
 import io.xenvbd.protocol.ErrorCodes;
-import io.xenvbd.client.TransferClient;
 import java.io.InterruptedIOException;
 import java.time.Duration;
 
@@ -27,7 +27,8 @@ final class Peers {
 
   RemoteClone remote(DiskSpec.Remote remote) {
     if (remote.node() == null || remote.endpoint() == null || remote.ticket() == null) {
-      throw ApiError.badRequest("spec.populate.cloneFrom.remote needs node, endpoint and ticket (the operator fills them in)");
+      throw ApiError.badRequest(
+          "spec.populate.cloneFrom.remote needs node, endpoint and ticket (the operator fills them in)");
     }
     TransferClient client;
     try {
@@ -35,20 +36,36 @@ final class Peers {
     } catch (AgentUnreachableException e) {
       throw ApiError.badRequest("spec.populate.cloneFrom.remote: " + e.getMessage());
     }
-    return new RemoteClone(remote.node(), credential -> {
-      try {
-        return client.open(credential);
-      } catch (AgentUnreachableException e) {
-        if (e.getCause() instanceof InterruptedIOException || Thread.currentThread().isInterrupted()) {
-          throw new DiskException(ErrorCode.Interrupted, "interrupted while fetching from node " + remote.node(), e);
-        }
-        throw new DiskException(ErrorCode.TransferFailed, "cannot fetch the clone's source from node " + remote.node()
-            + ": " + e.getMessage(), e);
-      } catch (AgentException e) {
-        ErrorCode code = ErrorCodes.IMAGE_IN_USE.equals(e.code()) ? ErrorCode.ImageInUse
-            : ErrorCodes.NOT_FOUND.equals(e.code()) ? ErrorCode.NotFound : ErrorCode.TransferFailed;
-        throw new DiskException(code, "node " + remote.node() + ": " + e.getMessage(), e);
-      }
-    }, remote.ticket());
+    return new RemoteClone(
+        remote.node(),
+        credential -> {
+          try {
+            return client.open(credential);
+          } catch (AgentUnreachableException e) {
+            if (e.getCause() instanceof InterruptedIOException
+                || Thread.currentThread().isInterrupted()) {
+              throw new DiskException(
+                  ErrorCode.Interrupted,
+                  "interrupted while fetching from node " + remote.node(),
+                  e);
+            }
+            throw new DiskException(
+                ErrorCode.TransferFailed,
+                "cannot fetch the clone's source from node "
+                    + remote.node()
+                    + ": "
+                    + e.getMessage(),
+                e);
+          } catch (AgentException e) {
+            ErrorCode code =
+                ErrorCodes.IMAGE_IN_USE.equals(e.code())
+                    ? ErrorCode.ImageInUse
+                    : ErrorCodes.NOT_FOUND.equals(e.code())
+                        ? ErrorCode.NotFound
+                        : ErrorCode.TransferFailed;
+            throw new DiskException(code, "node " + remote.node() + ": " + e.getMessage(), e);
+          }
+        },
+        remote.ticket());
   }
 }

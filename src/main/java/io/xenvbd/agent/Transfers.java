@@ -1,11 +1,11 @@
 package io.xenvbd.agent;
 
 import com.sun.net.httpserver.HttpExchange;
+import io.xenvbd.client.TransferClient;
 import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.TransferFormat;
 import io.xenvbd.disk.TransferSource;
 import io.xenvbd.protocol.ErrorCodes;
-import io.xenvbd.client.TransferClient;
 import io.xenvbd.protocol.TransferTicket;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -22,20 +22,26 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The source side of cross-node clones. The operator (with this node's token) asks for a ticket for
- * one image ({@code POST /v1/transfers}); the target agent presents it, and only it, to
- * {@code GET /v1/transfer} ({@code Authorization: Ticket ...}). A ticket is random (256 bits), names
- * one image and its owner uid, expires {@link #TICKET_TTL} after it was issued, and is used once:
- * the first window consumes it and opens a session; each window ends with a fresh single-use
- * credential for the next. A session idle for {@link #IDLE} or older than {@link #DEADLINE} is
- * closed, and with it the image's lock.
+ * one image ({@code POST /v1/transfers}); the target agent presents it, and only it, to {@code GET
+ * /v1/transfer} ({@code Authorization: Ticket ...}). A ticket is random (256 bits), names one image
+ * and its owner uid, expires {@link #TICKET_TTL} after it was issued, and is used once: the first
+ * window consumes it and opens a session; each window ends with a fresh single-use credential for
+ * the next. A session idle for {@link #IDLE} or older than {@link #DEADLINE} is closed, and with it
+ * the image's lock.
  */
 final class Transfers implements AutoCloseable {
-  /** Long enough for a build queued behind others on the target node; short enough to be worthless if it leaks. */
+  /**
+   * Long enough for a build queued behind others on the target node; short enough to be worthless
+   * if it leaks.
+   */
   static final Duration TICKET_TTL = Duration.ofMinutes(10);
+
   static final Duration IDLE = Duration.ofSeconds(60);
   static final Duration DEADLINE = DiskService.DEFAULT_DEADLINE;
+
   /** Tickets not yet used; more are refused (503) until some expire. */
   static final int MAX_TICKETS = 256;
+
   /** Windows streamed at the same time (each holds an API thread for up to 20 s). */
   static final int MAX_STREAMING = 4;
 
@@ -55,16 +61,21 @@ final class Transfers implements AutoCloseable {
   private final DiskEngine engine;
   private final SecureRandom random = new SecureRandom();
   private final Map<String, Ticket> tickets = new ConcurrentHashMap<>();
+
   /** Sessions by the credential of their next window. */
   private final Map<String, Session> sessions = new ConcurrentHashMap<>();
+
   /** Every open session, streaming or waiting for its next window: each holds its image's lock. */
   private final java.util.Set<Session> live = ConcurrentHashMap.newKeySet();
+
   private final Semaphore streaming = new Semaphore(MAX_STREAMING);
-  private final ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "xenvbd-transfer-sweeper");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ScheduledExecutorService sweeper =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "xenvbd-transfer-sweeper");
+            t.setDaemon(true);
+            return t;
+          });
   private final Duration ticketTtl;
 
   Transfers(DiskEngine engine) {
@@ -77,31 +88,57 @@ final class Transfers implements AutoCloseable {
     sweeper.scheduleWithFixedDelay(this::sweep, 5, 5, TimeUnit.SECONDS);
   }
 
-  /** {@code POST /v1/transfers}, with the node's token: a ticket for an image this node has published. */
+  /**
+   * {@code POST /v1/transfers}, with the node's token: a ticket for an image this node has
+   * published.
+   */
   TransferTicket issue(TransferTicket.Request request) {
     if (request.namespace() == null || request.name() == null || request.uid() == null) {
-      throw ApiError.badRequest("namespace, name and uid are required: the clone source's namespace, name and metadata.uid");
+      throw ApiError.badRequest(
+          "namespace, name and uid are required: the clone source's namespace, name and metadata.uid");
     }
     DiskApi.validate(request.namespace(), request.name());
-    var image = engine.inspect(request.namespace(), request.name()).filter(i -> i.ownerUid().equals(request.uid()))
-        .orElseThrow(() -> new ApiError(404, ErrorCodes.NOT_FOUND, "this agent has no published image "
-            + request.namespace() + "/" + request.name() + " of the VirtualDisk with uid " + request.uid()));
+    var image =
+        engine
+            .inspect(request.namespace(), request.name())
+            .filter(i -> i.ownerUid().equals(request.uid()))
+            .orElseThrow(
+                () ->
+                    new ApiError(
+                        404,
+                        ErrorCodes.NOT_FOUND,
+                        "this agent has no published image "
+                            + request.namespace()
+                            + "/"
+                            + request.name()
+                            + " of the VirtualDisk with uid "
+                            + request.uid()));
     sweep();
     if (tickets.size() >= MAX_TICKETS) {
-      throw new ApiError(503, ErrorCodes.BUSY, MAX_TICKETS + " transfer tickets are outstanding: retry in a minute");
+      throw new ApiError(
+          503,
+          ErrorCodes.BUSY,
+          MAX_TICKETS + " transfer tickets are outstanding: retry in a minute");
     }
     String ticket = credential();
-    tickets.put(ticket, new Ticket(request.namespace(), request.name(), request.uid(), Instant.now().plus(ticketTtl)));
+    tickets.put(
+        ticket,
+        new Ticket(
+            request.namespace(), request.name(), request.uid(), Instant.now().plus(ticketTtl)));
     return new TransferTicket(ticket, ticketTtl.toSeconds(), image.capacityBytes());
   }
 
   /** {@code GET /v1/transfer}: the next window of the session the credential opens or continues. */
   int serve(HttpExchange exchange, String credential) throws IOException {
-    if (!exchange.getRequestMethod().equals("GET")) throw DiskApi.notAllowed(exchange.getRequestMethod(), TransferClient.PATH, "GET");
+    if (!exchange.getRequestMethod().equals("GET"))
+      throw DiskApi.notAllowed(exchange.getRequestMethod(), TransferClient.PATH, "GET");
     Session session = take(credential);
     if (!streaming.tryAcquire()) {
       close(session);
-      throw new ApiError(503, ErrorCodes.BUSY, "this agent is already streaming " + MAX_STREAMING + " clones: retry the clone");
+      throw new ApiError(
+          503,
+          ErrorCodes.BUSY,
+          "this agent is already streaming " + MAX_STREAMING + " clones: retry the clone");
     }
     try {
       exchange.getResponseHeaders().set("Content-Type", "application/octet-stream");
@@ -110,16 +147,21 @@ final class Transfers implements AutoCloseable {
       Instant until = Instant.now().plusSeconds(TransferFormat.WINDOW_SECONDS);
       if (until.isAfter(session.deadline)) until = session.deadline;
       try (OutputStream out = exchange.getResponseBody()) {
-        session.source.writeWindow(out, TransferFormat.WINDOW_BYTES, until, () -> {
-          String next = credential();
-          sessions.put(next, session);
-          return next;
-        });
+        session.source.writeWindow(
+            out,
+            TransferFormat.WINDOW_BYTES,
+            until,
+            () -> {
+              String next = credential();
+              sessions.put(next, session);
+              return next;
+            });
       }
       session.lastUsed = Instant.now();
       return 200;
     } catch (IOException | RuntimeException e) {
-      close(session); // a window half sent cannot be resumed: the target starts over with a new ticket
+      close(session); // a window half sent cannot be resumed: the target starts over with a new
+      // ticket
       throw e;
     } finally {
       if (session.source.over()) close(session);
@@ -147,8 +189,11 @@ final class Transfers implements AutoCloseable {
   }
 
   private static ApiError unauthorized() {
-    return new ApiError(401, ErrorCodes.UNAUTHORIZED, "the transfer ticket is unknown, expired or already used:"
-        + " the operator asks for a new one when it retries the clone");
+    return new ApiError(
+        401,
+        ErrorCodes.UNAUTHORIZED,
+        "the transfer ticket is unknown, expired or already used:"
+            + " the operator asks for a new one when it retries the clone");
   }
 
   private void sweep() {

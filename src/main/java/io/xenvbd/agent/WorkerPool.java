@@ -18,18 +18,24 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The workers that run disk operations, and the rules that keep any one tenant from blocking them:
+ *
  * <ul>
- *   <li><b>A namespace never holds every worker.</b> With N workers, at most max(1, N-1) operations of one
- *   namespace run at once, so (from two workers up) another namespace always finds a worker.</li>
+ *   <li><b>A namespace never holds every worker.</b> With N workers, at most max(1, N-1) operations
+ *       of one namespace run at once, so (from two workers up) another namespace always finds a
+ *       worker.
  *   <li><b>Queued work is taken fairly.</b> A free worker starts the oldest queued operation whose
- *   namespace is under that cap and whose disk has no operation running; everything else keeps its place.
- *   A worker so never waits for a disk's lock: such work waits in the queue, where a delete removes it.</li>
- *   <li><b>Every operation has a deadline</b>, counted from its start. Past it the operation is stopped the
- *   way a delete stops it: its worker is interrupted (the engine kills its commands and removes its
- *   temporaries; work in {@code io.xenvbd.disk.Uninterruptible}, such as resize2fs rewriting a filesystem
- *   in place, finishes first), and the interrupt is repeated until it ends, in case a step swallowed it.</li>
+ *       namespace is under that cap and whose disk has no operation running; everything else keeps
+ *       its place. A worker so never waits for a disk's lock: such work waits in the queue, where a
+ *       delete removes it.
+ *   <li><b>Every operation has a deadline</b>, counted from its start. Past it the operation is
+ *       stopped the way a delete stops it: its worker is interrupted (the engine kills its commands
+ *       and removes its temporaries; work in {@code io.xenvbd.disk.Uninterruptible}, such as
+ *       resize2fs rewriting a filesystem in place, finishes first), and the interrupt is repeated
+ *       until it ends, in case a step swallowed it.
  * </ul>
- * {@link #running()} and {@link #queued()} are exact: operations started and not ended, and operations waiting.
+ *
+ * {@link #running()} and {@link #queued()} are exact: operations started and not ended, and
+ * operations waiting.
  */
 final class WorkerPool implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(WorkerPool.class);
@@ -49,16 +55,20 @@ final class WorkerPool implements AutoCloseable {
 
   /** {@code work} runs one operation to its end and records how it ended; it should not throw. */
   WorkerPool(int workers, Duration deadline, Consumer<Operation> work) {
-    if (workers < 1) throw new IllegalArgumentException("at least one worker is needed, not " + workers);
-    if (deadline.isNegative() || deadline.isZero()) throw new IllegalArgumentException("the deadline must be positive, not " + deadline);
+    if (workers < 1)
+      throw new IllegalArgumentException("at least one worker is needed, not " + workers);
+    if (deadline.isNegative() || deadline.isZero())
+      throw new IllegalArgumentException("the deadline must be positive, not " + deadline);
     this.perNamespace = Math.max(1, workers - 1);
     this.deadline = deadline;
     this.work = work;
-    this.sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "xenvbd-deadlines");
-      t.setDaemon(true);
-      return t;
-    });
+    this.sweeper =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "xenvbd-deadlines");
+              t.setDaemon(true);
+              return t;
+            });
     long tick = Math.max(10, Math.min(1000, deadline.toMillis() / 4));
     sweeper.scheduleWithFixedDelay(this::sweep, tick, tick, TimeUnit.MILLISECONDS);
     for (int i = 1; i <= workers; i++) {
@@ -84,7 +94,10 @@ final class WorkerPool implements AutoCloseable {
     notifyAll();
   }
 
-  /** Stops an operation: a queued one leaves the queue and never starts, a running one is interrupted. */
+  /**
+   * Stops an operation: a queued one leaves the queue and never starts, a running one is
+   * interrupted.
+   */
   void cancel(Operation op, Operation.Stop why) {
     synchronized (this) {
       waiting.remove(op);
@@ -121,11 +134,15 @@ final class WorkerPool implements AutoCloseable {
     }
   }
 
-  /** Blocks until an operation may start (null once closed): the oldest whose namespace and disk allow it. */
+  /**
+   * Blocks until an operation may start (null once closed): the oldest whose namespace and disk
+   * allow it.
+   */
   private synchronized Operation take() {
     while (!closed) {
       for (Operation op : waiting) {
-        if (runningPerNamespace.getOrDefault(op.namespace(), 0) < perNamespace && !busyDisks.contains(op.disk())) {
+        if (runningPerNamespace.getOrDefault(op.namespace(), 0) < perNamespace
+            && !busyDisks.contains(op.disk())) {
           waiting.remove(op);
           running.add(op);
           runningPerNamespace.merge(op.namespace(), 1, Integer::sum);
@@ -159,23 +176,40 @@ final class WorkerPool implements AutoCloseable {
       }
       for (Operation op : current) {
         Instant started = op.startedAt();
-        if (started != null && op.stopped() == Operation.Stop.none && started.plus(deadline).isBefore(now)) {
-          LOG.warn("{} of {} passed its deadline of {} in stage {}: stopping it", op.kind, op.disk(), human(deadline), op.stage());
+        if (started != null
+            && op.stopped() == Operation.Stop.none
+            && started.plus(deadline).isBefore(now)) {
+          LOG.warn(
+              "{} of {} passed its deadline of {} in stage {}: stopping it",
+              op.kind,
+              op.disk(),
+              human(deadline),
+              op.stage());
           op.stop(Operation.Stop.deadline);
         }
         op.interruptAgain();
         Instant stopped = op.stoppedAt();
         if (stopped != null && stopped.plus(STUCK_WARNING).isBefore(now) && warnedStuck.add(op)) {
-          LOG.warn("{} of {} still runs {} after it was stopped ({}) in stage {}: a step there does not answer interrupts",
-              op.kind, op.disk(), human(STUCK_WARNING), op.stopped(), op.stage());
+          LOG.warn(
+              "{} of {} still runs {} after it was stopped ({}) in stage {}: a step there does not answer interrupts",
+              op.kind,
+              op.disk(),
+              human(STUCK_WARNING),
+              op.stopped(),
+              op.stage());
         }
       }
     } catch (RuntimeException e) {
-      LOG.error("the deadline sweep failed", e); // never let it throw: the executor would drop the schedule
+      LOG.error(
+          "the deadline sweep failed",
+          e); // never let it throw: the executor would drop the schedule
     }
   }
 
-  /** Stops taking work, stops every operation (queued ones never start) and waits up to {@code wait} for the workers. */
+  /**
+   * Stops taking work, stops every operation (queued ones never start) and waits up to {@code wait}
+   * for the workers.
+   */
   void close(Duration wait) {
     List<Operation> stopping;
     synchronized (this) {

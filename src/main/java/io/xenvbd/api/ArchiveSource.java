@@ -18,12 +18,18 @@ final class ArchiveSource {
 
   static String violation(Populate.Archive archive) {
     String source = archive.source();
-    if (source == null) return FIELD + " is missing: give an absolute path on the node or an http(s) URL";
+    if (source == null)
+      return FIELD + " is missing: give an absolute path on the node or an http(s) URL";
     if (SpecRules.length(source) > Validation.MAX_PATH || !SOURCE.matcher(source).matches()) {
-      return FIELD + " " + SpecRules.quote(source) + " must be an absolute path on the node or an http(s) URL";
+      return FIELD
+          + " "
+          + SpecRules.quote(source)
+          + " must be an absolute path on the node or an http(s) URL";
     }
     String problem = source.startsWith("/") ? SpecRules.path(FIELD, source) : url(source);
-    if (problem == null && archive.sha256() != null && !SHA256.matcher(archive.sha256()).matches()) {
+    if (problem == null
+        && archive.sha256() != null
+        && !SHA256.matcher(archive.sha256()).matches()) {
       problem = "spec.populate.archive.sha256 must be 64 lower-case hex digits";
     }
     return problem;
@@ -46,10 +52,18 @@ final class ArchiveSource {
         return null;
       }
     } catch (URISyntaxException e) {
-      String reason = e.getReason(); // "Malformed escape pair", "Expected closing bracket for IPv6 address"
-      why = Character.toLowerCase(reason.charAt(0)) + reason.substring(1) + (e.getIndex() >= 0 ? " at index " + e.getIndex() : "");
+      String reason =
+          e.getReason(); // "Malformed escape pair", "Expected closing bracket for IPv6 address"
+      why =
+          Character.toLowerCase(reason.charAt(0))
+              + reason.substring(1)
+              + (e.getIndex() >= 0 ? " at index " + e.getIndex() : "");
     }
-    return FIELD + " " + SpecRules.quote(shown) + " is not a URL the agent can fetch (" + why
+    return FIELD
+        + " "
+        + SpecRules.quote(shown)
+        + " is not a URL the agent can fetch ("
+        + why
         + "): write it as https://host[:port]/path";
   }
 }

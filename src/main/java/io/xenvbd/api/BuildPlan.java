@@ -3,11 +3,11 @@ package io.xenvbd.api;
 import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 
 /**
- * What building a spec's image takes, decided from the spec alone, so that the operator can refuse a
- * node before the agent fails on it. It follows the disk engine's ImageBuilder: content (an archive,
- * hostPaths, createDirs or tailored files) is written through a loop mount unless the build is
- * Offline (for a clone, Offline writes createDirs and tailored files with debugfs; an archive or
- * hostPaths on top of a clone are still mounted); a clone grown to xfs is grown mounted.
+ * What building a spec's image takes, decided from the spec alone, so that the operator can refuse
+ * a node before the agent fails on it. It follows the disk engine's ImageBuilder: content (an
+ * archive, hostPaths, createDirs or tailored files) is written through a loop mount unless the
+ * build is Offline (for a clone, Offline writes createDirs and tailored files with debugfs; an
+ * archive or hostPaths on top of a clone are still mounted); a clone grown to xfs is grown mounted.
  */
 public final class BuildPlan {
   private BuildPlan() {}
@@ -33,7 +33,8 @@ public final class BuildPlan {
     boolean clone = pop != null && pop.cloneFrom() != null;
     if (clone && cloneGrows && spec.filesystem() == Filesystem.xfs) return true;
     if (!hasContent(spec)) return false;
-    // A clone's createDirs and tailored files go into an ext* image with debugfs, no mount; copied-in content is mounted.
+    // A clone's createDirs and tailored files go into an ext* image with debugfs, no mount;
+    // copied-in content is mounted.
     boolean copiedIn = pop != null && (pop.archive() != null || !pop.hostPaths().isEmpty());
     return (clone && copiedIn) || !offline(spec.filesystem(), pop == null ? null : pop.method());
   }
@@ -41,8 +42,13 @@ public final class BuildPlan {
   private static boolean hasContent(VirtualDiskSpec spec) {
     Populate pop = spec.populate();
     Tailor t = spec.tailor();
-    boolean tailored = t != null && ((t.hostname() != null && !t.hostname().isEmpty()) || !t.fstab().isEmpty()
-        || !t.files().isEmpty());
-    return tailored || pop != null && (pop.archive() != null || !pop.hostPaths().isEmpty() || !pop.createDirs().isEmpty());
+    boolean tailored =
+        t != null
+            && ((t.hostname() != null && !t.hostname().isEmpty())
+                || !t.fstab().isEmpty()
+                || !t.files().isEmpty());
+    return tailored
+        || pop != null
+            && (pop.archive() != null || !pop.hostPaths().isEmpty() || !pop.createDirs().isEmpty());
   }
 }

@@ -20,8 +20,10 @@ public final class Conditions {
 
   public static final String SCHEDULED = "Scheduled";
   public static final String PROVISIONED = "Provisioned";
+
   /** Present from a disk's first grow on: whether the image has the size spec.size asks. */
   public static final String RESIZED = "Resized";
+
   public static final String LOOP_DEVICE_AVAILABLE = "LoopDeviceAvailable";
   public static final String READY = "Ready";
 
@@ -30,16 +32,29 @@ public final class Conditions {
    * lastTransitionTime when its status did not change, so a status rebuilt on every reconcile is
    * equal to the previous one unless something really changed.
    */
-  public static List<Condition> set(List<Condition> conditions, String type, String status,
-      String reason, String message, Long observedGeneration, Clock clock) {
+  public static List<Condition> set(
+      List<Condition> conditions,
+      String type,
+      String status,
+      String reason,
+      String message,
+      Long observedGeneration,
+      Clock clock) {
     List<Condition> result = new ArrayList<>(conditions == null ? List.of() : conditions);
     Optional<Condition> old = find(result, type);
-    String transition = old.filter(c -> Objects.equals(c.getStatus(), status))
-        .map(Condition::getLastTransitionTime)
-        .orElseGet(() -> Instant.now(clock).truncatedTo(ChronoUnit.SECONDS).toString());
-    Condition updated = new ConditionBuilder().withType(type).withStatus(status).withReason(reason)
-        .withMessage(message).withObservedGeneration(observedGeneration)
-        .withLastTransitionTime(transition).build();
+    String transition =
+        old.filter(c -> Objects.equals(c.getStatus(), status))
+            .map(Condition::getLastTransitionTime)
+            .orElseGet(() -> Instant.now(clock).truncatedTo(ChronoUnit.SECONDS).toString());
+    Condition updated =
+        new ConditionBuilder()
+            .withType(type)
+            .withStatus(status)
+            .withReason(reason)
+            .withMessage(message)
+            .withObservedGeneration(observedGeneration)
+            .withLastTransitionTime(transition)
+            .build();
     result.removeIf(c -> type.equals(c.getType()));
     result.add(updated);
     result.sort((a, b) -> Integer.compare(order(a.getType()), order(b.getType())));

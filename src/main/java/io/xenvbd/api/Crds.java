@@ -51,13 +51,17 @@ public final class Crds {
     String resource = "/META-INF/fabric8/" + name + "-v1.yml";
     try (InputStream in = Crds.class.getResourceAsStream(resource)) {
       if (in == null) {
-        throw new IllegalStateException(resource + " is not on the classpath: run the build (mvn process-classes) first");
+        throw new IllegalStateException(
+            resource + " is not on the classpath: run the build (mvn process-classes) first");
       }
       CustomResourceDefinition crd = Serialization.unmarshal(in, CustomResourceDefinition.class);
-      List<String> order = Arrays.stream(model.getAnnotationsByType(AdditionalPrinterColumn.class))
-          .map(AdditionalPrinterColumn::name).toList();
+      List<String> order =
+          Arrays.stream(model.getAnnotationsByType(AdditionalPrinterColumn.class))
+              .map(AdditionalPrinterColumn::name)
+              .toList();
       for (CustomResourceDefinitionVersion version : crd.getSpec().getVersions()) {
-        List<CustomResourceColumnDefinition> columns = new ArrayList<>(version.getAdditionalPrinterColumns());
+        List<CustomResourceColumnDefinition> columns =
+            new ArrayList<>(version.getAdditionalPrinterColumns());
         columns.sort(Comparator.comparingInt(c -> order.indexOf(c.getName())));
         version.setAdditionalPrinterColumns(columns);
       }

@@ -18,32 +18,36 @@ import java.util.Objects;
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Dom0NodeSpec(
-    @JsonPropertyDescription("true cordons the node: the operator places no new disks on it, whether it chooses the node or spec.nodeName names it. Disks already placed on it stay, and are still built, grown and deleted.")
-    @Default("false")
-    Boolean unschedulable,
-
-    @JsonPropertyDescription("How far apparent sizes may exceed the images root's capacity: a disk is placed, or grown, only where overcommitRatio x capacity - promised apparent sizes >= what it needs. 1.0 (default) never promises more than the disk has.")
-    @Default("1.0")
-    @Min(0.1)
-    Double overcommitRatio,
-
-    @JsonPropertyDescription("Namespaces whose VirtualDisks may be placed on this node (names, not patterns). Empty or absent: every namespace. Disks already on the node are not affected by a later change.")
-    @Size(max = MAX_ALLOWED_NAMESPACES)
-    List<@Pattern(NAMESPACE_NAME) String> allowedNamespaces,
-
-    @JsonPropertyDescription("Most bytes one namespace may promise on this node, as a quantity (e.g. 500Gi): the spec.size of all its VirtualDisks here together, a new one or a grow included, may not exceed it. Absent: no ceiling beyond the node's own.")
-    @Pattern(Validation.POSITIVE_QUANTITY)
-    String maxBytesPerNamespace) {
+    @JsonPropertyDescription(
+            "true cordons the node: the operator places no new disks on it, whether it chooses the node or spec.nodeName names it. Disks already placed on it stay, and are still built, grown and deleted.")
+        @Default("false")
+        Boolean unschedulable,
+    @JsonPropertyDescription(
+            "How far apparent sizes may exceed the images root's capacity: a disk is placed, or grown, only where overcommitRatio x capacity - promised apparent sizes >= what it needs. 1.0 (default) never promises more than the disk has.")
+        @Default("1.0")
+        @Min(0.1)
+        Double overcommitRatio,
+    @JsonPropertyDescription(
+            "Namespaces whose VirtualDisks may be placed on this node (names, not patterns). Empty or absent: every namespace. Disks already on the node are not affected by a later change.")
+        @Size(max = MAX_ALLOWED_NAMESPACES)
+        List<@Pattern(NAMESPACE_NAME) String> allowedNamespaces,
+    @JsonPropertyDescription(
+            "Most bytes one namespace may promise on this node, as a quantity (e.g. 500Gi): the spec.size of all its VirtualDisks here together, a new one or a grow included, may not exceed it. Absent: no ceiling beyond the node's own.")
+        @Pattern(Validation.POSITIVE_QUANTITY)
+        String maxBytesPerNamespace) {
 
   /** A namespace name: an RFC 1123 label. */
   public static final String NAMESPACE_NAME = Validation.DNS1123_LABEL;
+
   public static final int MAX_ALLOWED_NAMESPACES = 256;
 
   public Dom0NodeSpec {
     if (unschedulable == null) unschedulable = Boolean.FALSE;
     if (overcommitRatio == null) overcommitRatio = 1.0;
-    allowedNamespaces = allowedNamespaces == null || allowedNamespaces.isEmpty() ? null
-        : allowedNamespaces.stream().filter(Objects::nonNull).toList();
+    allowedNamespaces =
+        allowedNamespaces == null || allowedNamespaces.isEmpty()
+            ? null
+            : allowedNamespaces.stream().filter(Objects::nonNull).toList();
   }
 
   /** Cordon and overcommit only, every namespace allowed, no per-namespace ceiling. */

@@ -10,28 +10,37 @@ import java.util.List;
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Dom0NodeStatus(
-    @JsonPropertyDescription("The agent serving this node.")
-    Agent agent,
+    @JsonPropertyDescription("The agent serving this node.") Agent agent,
     @JsonPropertyDescription("Loop devices: limit, in use (with backing files), available.")
-    LoopDevices loopDevices,
+        LoopDevices loopDevices,
     @JsonPropertyDescription("The images root's filesystem and what is promised on it.")
-    Storage storage,
-    @JsonPropertyDescription("Images under the root that belong to a VirtualDisk.")
-    Integer disks,
-    @JsonPropertyDescription("Image files under the root that no VirtualDisk owns (reported, never deleted automatically).")
-    List<String> orphans,
+        Storage storage,
+    @JsonPropertyDescription("Images under the root that belong to a VirtualDisk.") Integer disks,
+    @JsonPropertyDescription(
+            "Image files under the root that no VirtualDisk owns (reported, never deleted automatically).")
+        List<String> orphans,
     @JsonPropertyDescription("Ready: the agent heartbeats; Unknown when heartbeats stop.")
-    List<Condition> conditions,
-    @JsonPropertyDescription("Released images: kept on the node after their VirtualDisk was deleted with reclaimPolicy Retain (in local mode also those whose VirtualDisk a restart forgot), each with its size, filesystem, UUID and former owner. A new VirtualDisk of the former namespace takes one back with spec.populate.adopt. At most 100 are listed; releasedCount says how many there are.")
-    List<Released> released,
-    @JsonPropertyDescription("How many released images the node holds (status.released lists at most 100).")
-    Integer releasedCount) {
+        List<Condition> conditions,
+    @JsonPropertyDescription(
+            "Released images: kept on the node after their VirtualDisk was deleted with reclaimPolicy Retain (in local mode also those whose VirtualDisk a restart forgot), each with its size, filesystem, UUID and former owner. A new VirtualDisk of the former namespace takes one back with spec.populate.adopt. At most 100 are listed; releasedCount says how many there are.")
+        List<Released> released,
+    @JsonPropertyDescription(
+            "How many released images the node holds (status.released lists at most 100).")
+        Integer releasedCount) {
 
-  /** At most this many released images are listed, so that a node full of them keeps its status small. */
+  /**
+   * At most this many released images are listed, so that a node full of them keeps its status
+   * small.
+   */
   public static final int MAX_RELEASED_LISTED = 100;
 
   /** The status of agents before released images were listed. */
-  public Dom0NodeStatus(Agent agent, LoopDevices loopDevices, Storage storage, Integer disks, List<String> orphans,
+  public Dom0NodeStatus(
+      Agent agent,
+      LoopDevices loopDevices,
+      Storage storage,
+      Integer disks,
+      List<String> orphans,
       List<Condition> conditions) {
     this(agent, loopDevices, storage, disks, orphans, conditions, null, null);
   }
@@ -40,54 +49,44 @@ public record Dom0NodeStatus(
   @JsonIgnoreProperties(ignoreUnknown = true)
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Released(
-      @JsonPropertyDescription("Path of the image file on the node.")
-      String path,
-      @JsonPropertyDescription("Apparent size of the image in bytes.")
-      Long capacityBytes,
-      @JsonPropertyDescription("Bytes the image really occupies.")
-      Long allocatedBytes,
+      @JsonPropertyDescription("Path of the image file on the node.") String path,
+      @JsonPropertyDescription("Apparent size of the image in bytes.") Long capacityBytes,
+      @JsonPropertyDescription("Bytes the image really occupies.") Long allocatedBytes,
       @JsonPropertyDescription("Filesystem in the image: ext2, ext3, ext4, xfs or none.")
-      String filesystem,
+          String filesystem,
       @JsonPropertyDescription("Filesystem UUID (adopt it by this with spec.populate.adopt.uuid).")
-      String filesystemUUID,
-      @JsonPropertyDescription("Namespace of the VirtualDisk that owned it: only a VirtualDisk of this namespace may adopt it.")
-      String formerNamespace,
-      @JsonPropertyDescription("Name of the VirtualDisk that owned it (adopt it by this with spec.populate.adopt.name).")
-      String formerName,
-      @JsonPropertyDescription("metadata.uid of the VirtualDisk that owned it.")
-      String formerUid,
-      @JsonPropertyDescription("When it was released (RFC 3339).")
-      String releasedAt) {}
+          String filesystemUUID,
+      @JsonPropertyDescription(
+              "Namespace of the VirtualDisk that owned it: only a VirtualDisk of this namespace may adopt it.")
+          String formerNamespace,
+      @JsonPropertyDescription(
+              "Name of the VirtualDisk that owned it (adopt it by this with spec.populate.adopt.name).")
+          String formerName,
+      @JsonPropertyDescription("metadata.uid of the VirtualDisk that owned it.") String formerUid,
+      @JsonPropertyDescription("When it was released (RFC 3339).") String releasedAt) {}
 
   @JsonIgnoreProperties(ignoreUnknown = true)
-
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Agent(
-      @JsonPropertyDescription("https://host:port of the agent's API.")
-      String endpoint,
-      @JsonPropertyDescription("Agent version.")
-      String version,
-      @JsonPropertyDescription("Time of the last heartbeat (RFC 3339).")
-      String lastHeartbeat,
+      @JsonPropertyDescription("https://host:port of the agent's API.") String endpoint,
+      @JsonPropertyDescription("Agent version.") String version,
+      @JsonPropertyDescription("Time of the last heartbeat (RFC 3339).") String lastHeartbeat,
       @JsonPropertyDescription("Seconds between heartbeats; the node is stale after three missed.")
-      Integer heartbeatSeconds,
-      @JsonPropertyDescription("Version of the agent protocol the agent speaks; absent from agents older than protocol 3, which the operator treats as 1.")
-      Integer protocolVersion) {}
+          Integer heartbeatSeconds,
+      @JsonPropertyDescription(
+              "Version of the agent protocol the agent speaks; absent from agents older than protocol 3, which the operator treats as 1.")
+          Integer protocolVersion) {}
 
   @JsonIgnoreProperties(ignoreUnknown = true)
-
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Storage(
-      @JsonPropertyDescription("Images root directory on the node.")
-      String root,
+      @JsonPropertyDescription("Images root directory on the node.") String root,
       @JsonPropertyDescription("Size of the filesystem holding the images root.")
-      Long capacityBytes,
-      @JsonPropertyDescription("Free bytes on that filesystem.")
-      Long availableBytes,
-      @JsonPropertyDescription("Bytes the images really occupy.")
-      Long allocatedBytes,
+          Long capacityBytes,
+      @JsonPropertyDescription("Free bytes on that filesystem.") Long availableBytes,
+      @JsonPropertyDescription("Bytes the images really occupy.") Long allocatedBytes,
       @JsonPropertyDescription("Sum of the apparent sizes of the images (what has been promised).")
-      Long promisedBytes,
+          Long promisedBytes,
       @JsonPropertyDescription("availableBytes in human units, for kubectl get.")
-      String available) {}
+          String available) {}
 }

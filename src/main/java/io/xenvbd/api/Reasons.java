@@ -10,14 +10,22 @@ public final class Reasons {
   public static final String NODE_NOT_FOUND = "NodeNotFound";
   public static final String INSUFFICIENT_STORAGE = "InsufficientStorage";
   public static final String LOOP_DEVICES_EXHAUSTED = "LoopDevicesExhausted";
+
   /** The node is cordoned (Dom0Node spec.unschedulable). */
   public static final String NODE_CORDONED = "NodeCordoned";
+
   /** The node's agent has not registered, stopped heartbeating, or reports Ready=False. */
   public static final String NODE_NOT_READY = "NodeNotReady";
+
   /** The node's spec.allowedNamespaces does not name the disk's namespace. */
   public static final String NAMESPACE_NOT_ALLOWED = "NamespaceNotAllowed";
-  /** The namespace's disks on the node would exceed the node's spec.maxBytesPerNamespace (also refuses a grow). */
+
+  /**
+   * The namespace's disks on the node would exceed the node's spec.maxBytesPerNamespace (also
+   * refuses a grow).
+   */
   public static final String QUOTA_EXCEEDED = "QuotaExceeded";
+
   // Provisioned / Ready
   public static final String PROVISIONING = "Provisioning";
   public static final String PROVISIONED = "Provisioned";
@@ -26,17 +34,27 @@ public final class Reasons {
   public static final String PROVISIONING_FAILED = "ProvisioningFailed";
   public static final String INVALID_SPEC = "InvalidSpec";
   public static final String NODE_UNREACHABLE = "NodeUnreachable";
+
   /** The agent's certificate does not name the node (and endpoint host) it answers for. */
   public static final String AGENT_IDENTITY_MISMATCH = "AgentIdentityMismatch";
+
   /** The node advertises an http:// endpoint while the operator requires TLS. */
   public static final String INSECURE_AGENT_ENDPOINT = "InsecureAgentEndpoint";
-  /** The node's agent speaks a protocol too old for a field the disk needs: nothing is sent until it is upgraded. */
+
+  /**
+   * The node's agent speaks a protocol too old for a field the disk needs: nothing is sent until it
+   * is upgraded.
+   */
   public static final String AGENT_TOO_OLD = "AgentTooOld";
+
   /** The node's agent no longer serves the operator's protocol version: upgrade the operator. */
   public static final String OPERATOR_TOO_OLD = "OperatorTooOld";
+
   public static final String WAITING_FOR_NODE = "WaitingForNode";
+
   /** populate.cloneFrom names a disk that does not exist yet or is not Ready yet. */
   public static final String WAITING_FOR_SOURCE = "WaitingForSource";
+
   public static final String READY = "Ready";
   public static final String LOOP_DEVICE_FREE = "LoopDeviceFree";
   // Deletion

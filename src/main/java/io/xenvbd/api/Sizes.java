@@ -8,43 +8,59 @@ import java.util.regex.Pattern;
 
 /**
  * Kubernetes quantities to bytes and bytes to what a person reads. The one quantity parser: the
- * operator and the agent size images with it, and the embedded API's CEL {@code quantity()} compares
- * with it, so a size means the same everywhere.
+ * operator and the agent size images with it, and the embedded API's CEL {@code quantity()}
+ * compares with it, so a size means the same everywhere.
  */
 public final class Sizes {
   private Sizes() {}
 
   /** A number, then an exponent ({@code e3}) or a suffix; which of the two is decided below. */
-  private static final Pattern FORM = Pattern.compile("^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[a-zA-Z]*)$");
+  private static final Pattern FORM =
+      Pattern.compile("^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[a-zA-Z]*)$");
+
   private static final Pattern EXPONENT = Pattern.compile("^[eE][+-]?[0-9]+$");
-  private static final Map<String, BigDecimal> SUFFIX = Map.ofEntries(
-      Map.entry("", BigDecimal.ONE), Map.entry("n", new BigDecimal("1e-9")), Map.entry("u", new BigDecimal("1e-6")),
-      Map.entry("m", new BigDecimal("1e-3")), Map.entry("k", new BigDecimal("1e3")), Map.entry("M", new BigDecimal("1e6")),
-      Map.entry("G", new BigDecimal("1e9")), Map.entry("T", new BigDecimal("1e12")),
-      Map.entry("P", new BigDecimal("1e15")), Map.entry("E", new BigDecimal("1e18")),
-      Map.entry("Ki", BigDecimal.valueOf(1L << 10)), Map.entry("Mi", BigDecimal.valueOf(1L << 20)),
-      Map.entry("Gi", BigDecimal.valueOf(1L << 30)), Map.entry("Ti", BigDecimal.valueOf(1L << 40)),
-      Map.entry("Pi", BigDecimal.valueOf(1L << 50)), Map.entry("Ei", BigDecimal.valueOf(1L << 60)));
+  private static final Map<String, BigDecimal> SUFFIX =
+      Map.ofEntries(
+          Map.entry("", BigDecimal.ONE),
+          Map.entry("n", new BigDecimal("1e-9")),
+          Map.entry("u", new BigDecimal("1e-6")),
+          Map.entry("m", new BigDecimal("1e-3")),
+          Map.entry("k", new BigDecimal("1e3")),
+          Map.entry("M", new BigDecimal("1e6")),
+          Map.entry("G", new BigDecimal("1e9")),
+          Map.entry("T", new BigDecimal("1e12")),
+          Map.entry("P", new BigDecimal("1e15")),
+          Map.entry("E", new BigDecimal("1e18")),
+          Map.entry("Ki", BigDecimal.valueOf(1L << 10)),
+          Map.entry("Mi", BigDecimal.valueOf(1L << 20)),
+          Map.entry("Gi", BigDecimal.valueOf(1L << 30)),
+          Map.entry("Ti", BigDecimal.valueOf(1L << 40)),
+          Map.entry("Pi", BigDecimal.valueOf(1L << 50)),
+          Map.entry("Ei", BigDecimal.valueOf(1L << 60)));
 
   /**
-   * The exact value of a quantity ({@code 2Gi}, {@code 500m}, {@code 1.5G}, {@code 1e3}, signed or not),
-   * as Kubernetes reads it; surrounding white space is ignored. {@code E} and {@code Ei} are the exa
-   * suffixes, and only {@code e}/{@code E} followed by digits is an exponent.
+   * The exact value of a quantity ({@code 2Gi}, {@code 500m}, {@code 1.5G}, {@code 1e3}, signed or
+   * not), as Kubernetes reads it; surrounding white space is ignored. {@code E} and {@code Ei} are
+   * the exa suffixes, and only {@code e}/{@code E} followed by digits is an exponent.
    *
    * @throws IllegalArgumentException in kube-apiserver's words, when it is not a quantity
    */
   public static BigDecimal amount(String quantity) {
     Matcher m = FORM.matcher(quantity.trim());
     if (!m.matches()) {
-      throw new IllegalArgumentException("quantities must match the regular expression "
-          + "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': " + quantity);
+      throw new IllegalArgumentException(
+          "quantities must match the regular expression "
+              + "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': "
+              + quantity);
     }
     BigDecimal number;
     try {
       number = new BigDecimal(m.group(1));
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("quantities must match the regular expression "
-          + "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': " + quantity);
+      throw new IllegalArgumentException(
+          "quantities must match the regular expression "
+              + "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': "
+              + quantity);
     }
     String suffix = m.group(2);
     if (EXPONENT.matcher(suffix).matches()) {
@@ -71,7 +87,8 @@ public final class Sizes {
     try {
       amount = amount(quantity);
     } catch (RuntimeException e) {
-      throw new IllegalArgumentException("size '" + quantity + "' is not a Kubernetes quantity: use a form such as 2Gi or 500Mi");
+      throw new IllegalArgumentException(
+          "size '" + quantity + "' is not a Kubernetes quantity: use a form such as 2Gi or 500Mi");
     }
     if (amount.signum() <= 0) {
       throw new IllegalArgumentException("size '" + quantity + "' must be greater than zero");
@@ -79,7 +96,8 @@ public final class Sizes {
     try {
       return amount.longValueExact();
     } catch (ArithmeticException e) {
-      throw new IllegalArgumentException("size '" + quantity + "' is not a whole number of bytes, or is too large");
+      throw new IllegalArgumentException(
+          "size '" + quantity + "' is not a whole number of bytes, or is too large");
     }
   }
 

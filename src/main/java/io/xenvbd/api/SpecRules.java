@@ -23,17 +23,23 @@ public final class SpecRules {
 
   /**
    * The first rule {@code spec} breaks, as a message that says what to change; empty when it keeps
-   * them all. {@code namespace} and {@code name} are the VirtualDisk's own (a clone of itself is refused).
+   * them all. {@code namespace} and {@code name} are the VirtualDisk's own (a clone of itself is
+   * refused).
    */
   public static Optional<String> violation(String namespace, String name, VirtualDiskSpec spec) {
     if (spec == null) return Optional.of("spec is missing: give at least spec.size");
     String problem = size(spec);
     if (problem == null) problem = nodeName(spec.nodeName());
     if (problem == null && !VDEV.matcher(spec.xen().vdev()).matches()) {
-      problem = "spec.xen.vdev " + quote(spec.xen().vdev()) + " is not a device xl accepts: use xvda1, xvdb, sda1 ...";
+      problem =
+          "spec.xen.vdev "
+              + quote(spec.xen().vdev())
+              + " is not a device xl accepts: use xvda1, xvdb, sda1 ...";
     }
-    if (problem == null && spec.populate() != null) problem = populate(namespace, name, spec.populate());
-    if (problem == null && spec.populate() != null && spec.populate().adopt() != null) problem = adopt(spec);
+    if (problem == null && spec.populate() != null)
+      problem = populate(namespace, name, spec.populate());
+    if (problem == null && spec.populate() != null && spec.populate().adopt() != null)
+      problem = adopt(spec);
     if (problem == null && spec.tailor() != null) problem = TailorRules.violation(spec.tailor());
     return Optional.ofNullable(problem);
   }
@@ -41,7 +47,9 @@ public final class SpecRules {
   private static String size(VirtualDiskSpec spec) {
     String size = spec.size();
     if (size == null || size.length() > Validation.MAX_SIZE_TEXT || !SIZE.matcher(size).matches()) {
-      return "spec.size " + quote(size) + " is not a positive quantity: use a form such as 2Gi or 500Mi";
+      return "spec.size "
+          + quote(size)
+          + " is not a positive quantity: use a form such as 2Gi or 500Mi";
     }
     long bytes;
     try {
@@ -50,11 +58,14 @@ public final class SpecRules {
       return "spec." + e.getMessage();
     }
     Filesystem fs = spec.filesystem();
-    if (fs == Filesystem.xfs && bytes < Sizes.bytes(Validation.XFS_MIN_SIZE)) return Validation.XFS_TOO_SMALL;
-    if ((fs == Filesystem.ext3 || fs == Filesystem.ext4) && bytes < Sizes.bytes(Validation.EXT_JOURNAL_MIN_SIZE)) {
+    if (fs == Filesystem.xfs && bytes < Sizes.bytes(Validation.XFS_MIN_SIZE))
+      return Validation.XFS_TOO_SMALL;
+    if ((fs == Filesystem.ext3 || fs == Filesystem.ext4)
+        && bytes < Sizes.bytes(Validation.EXT_JOURNAL_MIN_SIZE)) {
       return Validation.EXT_JOURNAL_TOO_SMALL;
     }
-    if (fs == Filesystem.ext2 && bytes < Sizes.bytes(Validation.EXT2_MIN_SIZE)) return Validation.EXT2_TOO_SMALL;
+    if (fs == Filesystem.ext2 && bytes < Sizes.bytes(Validation.EXT2_MIN_SIZE))
+      return Validation.EXT2_TOO_SMALL;
     return null;
   }
 
@@ -75,7 +86,8 @@ public final class SpecRules {
       problem = path(at + ".path", hp.path());
       if (problem == null && hp.target() != null) problem = path(at + ".target", hp.target());
     }
-    if (problem == null) problem = tooMany("spec.populate.createDirs", p.createDirs(), Validation.MAX_CREATE_DIRS);
+    if (problem == null)
+      problem = tooMany("spec.populate.createDirs", p.createDirs(), Validation.MAX_CREATE_DIRS);
     for (int i = 0; problem == null && i < p.createDirs().size(); i++) {
       problem = path("spec.populate.createDirs[" + i + "]", p.createDirs().get(i));
     }
@@ -91,7 +103,8 @@ public final class SpecRules {
       return "spec.populate.cloneFrom.name " + quote(source) + " is not a valid object name";
     }
     if (source.equals(name)) {
-      return "populate.cloneFrom names this VirtualDisk itself: name another disk in namespace " + namespace;
+      return "populate.cloneFrom names this VirtualDisk itself: name another disk in namespace "
+          + namespace;
     }
     return null;
   }
@@ -108,9 +121,13 @@ public final class SpecRules {
   private static String adopt(VirtualDiskSpec spec) {
     Populate p = spec.populate();
     Populate.Adopt a = p.adopt();
-    int given = (a.name() != null ? 1 : 0) + (a.uuid() != null ? 1 : 0) + (a.importFile() != null ? 1 : 0);
+    int given =
+        (a.name() != null ? 1 : 0) + (a.uuid() != null ? 1 : 0) + (a.importFile() != null ? 1 : 0);
     if (given != 1) return Validation.ADOPT_ONE;
-    if (p.archive() != null || p.cloneFrom() != null || !p.hostPaths().isEmpty() || !p.createDirs().isEmpty()
+    if (p.archive() != null
+        || p.cloneFrom() != null
+        || !p.hostPaths().isEmpty()
+        || !p.createDirs().isEmpty()
         || TailorRules.writes(spec.tailor())) {
       return Validation.ADOPT_EXCLUSIVE;
     }
@@ -122,21 +139,30 @@ public final class SpecRules {
       return "spec.populate.adopt.namespace goes with adopt.name: leave it out, or give the name too";
     }
     if (a.name() != null && !Validation.isDns1123Subdomain(a.name())) {
-      return "spec.populate.adopt.name " + quote(a.name()) + " is not a valid object name: give the former name of"
+      return "spec.populate.adopt.name "
+          + quote(a.name())
+          + " is not a valid object name: give the former name of"
           + " the released VirtualDisk (lower-case letters, digits, '-' and '.'), never a path";
     }
     if (a.namespace() != null && !NAMESPACE.matcher(a.namespace()).matches()) {
-      return "spec.populate.adopt.namespace " + quote(a.namespace()) + " is not a namespace name (a DNS-1123 label)";
+      return "spec.populate.adopt.namespace "
+          + quote(a.namespace())
+          + " is not a namespace name (a DNS-1123 label)";
     }
     if (a.uuid() != null && !UUID.matcher(a.uuid()).matches()) {
-      return "spec.populate.adopt.uuid " + quote(a.uuid()) + " is not a filesystem UUID: copy it from the Dom0Node's"
+      return "spec.populate.adopt.uuid "
+          + quote(a.uuid())
+          + " is not a filesystem UUID: copy it from the Dom0Node's"
           + " status.released (e.g. 0b6b2a6e-3f7c-4d3e-9a52-5e1b1c2d3e4f)";
     }
     if (a.importFile() != null) {
       String f = a.importFile();
       if (f.length() > Validation.MAX_IMPORT_FILE || !IMPORT_FILE.matcher(f).matches()) {
-        return "spec.populate.adopt.importFile " + quote(f) + " must be one plain file name in the node's import"
-            + " directory (letters, digits, '.', '_' and '-', not starting with '.', at most " + Validation.MAX_IMPORT_FILE
+        return "spec.populate.adopt.importFile "
+            + quote(f)
+            + " must be one plain file name in the node's import"
+            + " directory (letters, digits, '.', '_' and '-', not starting with '.', at most "
+            + Validation.MAX_IMPORT_FILE
             + " characters), never a path: no '/' and no '..'";
       }
       if (spec.nodeName() == null || spec.nodeName().isEmpty()) {
@@ -148,7 +174,8 @@ public final class SpecRules {
   }
 
   static String tooMany(String field, List<?> items, int max) {
-    return items.size() <= max ? null
+    return items.size() <= max
+        ? null
         : field + " has " + items.size() + " entries: at most " + max + " are allowed";
   }
 
@@ -159,7 +186,10 @@ public final class SpecRules {
       return field + " " + quote(value) + " is longer than " + Validation.MAX_PATH + " characters";
     }
     if (!PATH.matcher(value).matches()) {
-      return field + " " + quote(value) + " must be an absolute path: starting with /, with no empty parts,"
+      return field
+          + " "
+          + quote(value)
+          + " must be an absolute path: starting with /, with no empty parts,"
           + " no trailing / and no control characters";
     }
     for (String part : value.split("/")) {
@@ -167,14 +197,21 @@ public final class SpecRules {
         return field + " " + quote(value) + " must be an absolute path with no . or .. parts";
       }
       if (part.getBytes(StandardCharsets.UTF_8).length > Validation.MAX_PATH_COMPONENT) {
-        return field + " " + quote(value) + " has a part longer than " + Validation.MAX_PATH_COMPONENT
+        return field
+            + " "
+            + quote(value)
+            + " has a part longer than "
+            + Validation.MAX_PATH_COMPONENT
             + " bytes, which no filesystem holds";
       }
     }
     return null;
   }
 
-  /** At most 80 characters of a value, anything but printable ASCII shown as '?': a message carries no newline. */
+  /**
+   * At most 80 characters of a value, anything but printable ASCII shown as '?': a message carries
+   * no newline.
+   */
   public static String quote(String value) {
     if (value == null) return "(missing)";
     String cut = value.length() > 80 ? value.substring(0, 80) + "..." : value;

@@ -6,82 +6,115 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.kubernetes.api.model.Condition;
 import java.util.List;
 
-/** What the operator observed. Built in one place by the operator and written only when it changed. */
+/**
+ * What the operator observed. Built in one place by the operator and written only when it changed.
+ */
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VirtualDiskStatus(
-    @JsonPropertyDescription("Pending, Provisioning, Ready, Failed or Deleting.")
-    Phase phase,
+    @JsonPropertyDescription("Pending, Provisioning, Ready, Failed or Deleting.") Phase phase,
     @JsonPropertyDescription("The metadata.generation this status describes.")
-    Long observedGeneration,
-    @JsonPropertyDescription("The dom0 node that holds (or will hold) the image.")
-    String nodeName,
-    @JsonPropertyDescription("Absolute path of the image file on the node.")
-    String path,
-    @JsonPropertyDescription("Apparent size of the image in bytes.")
-    Long capacityBytes,
-    @JsonPropertyDescription("Bytes the image really occupies on the node (sparse files occupy less than their size).")
-    Long allocatedBytes,
-    @JsonPropertyDescription("allocatedBytes in human units, for kubectl get.")
-    String allocated,
-    @JsonPropertyDescription("UUID of the filesystem in the image.")
-    String filesystemUUID,
-    @JsonPropertyDescription("The filesystem the image is built with, recorded when the node is chosen; spec.filesystem may not differ from it.")
-    String filesystem,
-    @JsonPropertyDescription("Progress of the current build or resize.")
-    Progress progress,
-    @JsonPropertyDescription("Xen disk entries for the guest's configuration.")
-    XenStatus xen,
-    @JsonPropertyDescription("Loop devices on the node: each running guest's file-backed disk holds one.")
-    LoopDevices loopDevices,
-    @JsonPropertyDescription("Scheduled, Provisioned, Resized (from the first grow on), LoopDeviceAvailable and Ready (the summary).")
-    List<Condition> conditions,
-    @JsonPropertyDescription("For a disk made from populate.cloneFrom: how its image was copied and how much it shares with other images.")
-    Clone cloned) {
+        Long observedGeneration,
+    @JsonPropertyDescription("The dom0 node that holds (or will hold) the image.") String nodeName,
+    @JsonPropertyDescription("Absolute path of the image file on the node.") String path,
+    @JsonPropertyDescription("Apparent size of the image in bytes.") Long capacityBytes,
+    @JsonPropertyDescription(
+            "Bytes the image really occupies on the node (sparse files occupy less than their size).")
+        Long allocatedBytes,
+    @JsonPropertyDescription("allocatedBytes in human units, for kubectl get.") String allocated,
+    @JsonPropertyDescription("UUID of the filesystem in the image.") String filesystemUUID,
+    @JsonPropertyDescription(
+            "The filesystem the image is built with, recorded when the node is chosen; spec.filesystem may not differ from it.")
+        String filesystem,
+    @JsonPropertyDescription("Progress of the current build or resize.") Progress progress,
+    @JsonPropertyDescription("Xen disk entries for the guest's configuration.") XenStatus xen,
+    @JsonPropertyDescription(
+            "Loop devices on the node: each running guest's file-backed disk holds one.")
+        LoopDevices loopDevices,
+    @JsonPropertyDescription(
+            "Scheduled, Provisioned, Resized (from the first grow on), LoopDeviceAvailable and Ready (the summary).")
+        List<Condition> conditions,
+    @JsonPropertyDescription(
+            "For a disk made from populate.cloneFrom: how its image was copied and how much it shares with other images.")
+        Clone cloned) {
 
   /** A status of a disk that is no clone (or whose clone facts are not known). */
-  public VirtualDiskStatus(Phase phase, Long observedGeneration, String nodeName, String path, Long capacityBytes,
-                           Long allocatedBytes, String allocated, String filesystemUUID, String filesystem,
-                           Progress progress, XenStatus xen, LoopDevices loopDevices, List<Condition> conditions) {
-    this(phase, observedGeneration, nodeName, path, capacityBytes, allocatedBytes, allocated, filesystemUUID, filesystem,
-        progress, xen, loopDevices, conditions, null);
+  public VirtualDiskStatus(
+      Phase phase,
+      Long observedGeneration,
+      String nodeName,
+      String path,
+      Long capacityBytes,
+      Long allocatedBytes,
+      String allocated,
+      String filesystemUUID,
+      String filesystem,
+      Progress progress,
+      XenStatus xen,
+      LoopDevices loopDevices,
+      List<Condition> conditions) {
+    this(
+        phase,
+        observedGeneration,
+        nodeName,
+        path,
+        capacityBytes,
+        allocatedBytes,
+        allocated,
+        filesystemUUID,
+        filesystem,
+        progress,
+        xen,
+        loopDevices,
+        conditions,
+        null);
   }
 
-  public enum Phase { Pending, Provisioning, Ready, Failed, Deleting }
+  public enum Phase {
+    Pending,
+    Provisioning,
+    Ready,
+    Failed,
+    Deleting
+  }
 
   /** What a disk has before any status was written: nothing known, no condition. */
   public static VirtualDiskStatus empty() {
-    return new VirtualDiskStatus(null, null, null, null, null, null, null, null, null, null, null, null, List.of());
+    return new VirtualDiskStatus(
+        null, null, null, null, null, null, null, null, null, null, null, null, List.of());
   }
 
   @JsonIgnoreProperties(ignoreUnknown = true)
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Progress(
-      @JsonPropertyDescription("Current stage: Transfer (a clone streamed from another node), Create, Format, Populate, Tailor, Check, Publish, Resize.")
-      String stage,
-      @JsonPropertyDescription("Percent done of the whole operation, 0 to 100.")
-      Integer percent,
-      @JsonPropertyDescription("Bytes done in the current stage.")
-      Long bytesDone,
-      @JsonPropertyDescription("Bytes to do in the current stage.")
-      Long bytesTotal) {}
+      @JsonPropertyDescription(
+              "Current stage: Transfer (a clone streamed from another node), Create, Format, Populate, Tailor, Check, Publish, Resize.")
+          String stage,
+      @JsonPropertyDescription("Percent done of the whole operation, 0 to 100.") Integer percent,
+      @JsonPropertyDescription("Bytes done in the current stage.") Long bytesDone,
+      @JsonPropertyDescription("Bytes to do in the current stage.") Long bytesTotal) {}
 
   @JsonIgnoreProperties(ignoreUnknown = true)
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record XenStatus(
-      @JsonPropertyDescription("The current xl form, for disk = [ '...' ]: format=raw, vdev=xvda1, access=rw, target=/path")
-      String disk,
+      @JsonPropertyDescription(
+              "The current xl form, for disk = [ '...' ]: format=raw, vdev=xvda1, access=rw, target=/path")
+          String disk,
       @JsonPropertyDescription("The manual recipe's deprecated form: file:/path,sda1,w")
-      String legacyDisk) {}
+          String legacyDisk) {}
 
   @JsonIgnoreProperties(ignoreUnknown = true)
-
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Clone(
-      @JsonPropertyDescription("Reflink: the image shares the source's blocks (copy-on-write, on an images root with reflink such as XFS or btrfs). SparseCopy: only the source's allocated extents were copied.")
-      CloneMethod method,
-      @JsonPropertyDescription("Bytes of the image that shared blocks with another image (its source or another clone) when it was made; 0 for SparseCopy; absent when the images root cannot tell. The guest's writes unshare blocks.")
-      Long sharedBytes) {}
+      @JsonPropertyDescription(
+              "Reflink: the image shares the source's blocks (copy-on-write, on an images root with reflink such as XFS or btrfs). SparseCopy: only the source's allocated extents were copied.")
+          CloneMethod method,
+      @JsonPropertyDescription(
+              "Bytes of the image that shared blocks with another image (its source or another clone) when it was made; 0 for SparseCopy; absent when the images root cannot tell. The guest's writes unshare blocks.")
+          Long sharedBytes) {}
 
-  public enum CloneMethod { Reflink, SparseCopy }
+  public enum CloneMethod {
+    Reflink,
+    SparseCopy
+  }
 }

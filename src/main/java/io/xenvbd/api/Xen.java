@@ -10,24 +10,28 @@ import io.fabric8.generator.annotation.Pattern;
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Xen(
-    @JsonPropertyDescription("Virtual device the guest sees, e.g. xvda1 (default), xvdb, sda1. blkfront names every disk /dev/xvd*, so prefer fstab by UUID (device: self).")
-    @Default("xvda1")
-    @Pattern(Validation.VDEV)
-    String vdev,
-
-    @JsonPropertyDescription("rw (default) or ro.")
-    @Default("rw")
-    Access access,
-
+    @JsonPropertyDescription(
+            "Virtual device the guest sees, e.g. xvda1 (default), xvdb, sda1. blkfront names every disk /dev/xvd*, so prefer fstab by UUID (device: self).")
+        @Default("xvda1")
+        @Pattern(Validation.VDEV)
+        String vdev,
+    @JsonPropertyDescription("rw (default) or ro.") @Default("rw") Access access,
     @JsonPropertyDescription("Optional backend type: phy, tap or qdisk. Unset: xl chooses.")
-    BackendType backendType) {
+        BackendType backendType) {
 
   public Xen {
     if (vdev == null) vdev = "xvda1";
     if (access == null) access = Access.rw;
   }
 
-  public enum Access { rw, ro }
+  public enum Access {
+    rw,
+    ro
+  }
 
-  public enum BackendType { phy, tap, qdisk }
+  public enum BackendType {
+    phy,
+    tap,
+    qdisk
+  }
 }

@@ -13,7 +13,10 @@ import picocli.CommandLine.Command;
  * only wires them. Local mode is looked up by name because the node jar (the operator and agent
  * image) leaves it out, with the embedded Kubernetes API it runs.
  */
-@Command(name = "xenvbd", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+@Command(
+    name = "xenvbd",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
     description = "File-backed Xen virtual disks as a Kubernetes API.")
 public final class Main implements Runnable {
   static final String LOCAL_COMMAND = "io.xenvbd.local.LocalCommand";
@@ -57,10 +60,13 @@ public final class Main implements Runnable {
   }
 
   /** {@code local} in the node jar, whatever its arguments. */
-  @Command(name = "local", description = "Not in this jar: local mode runs from the full jar, xenvbd.jar.")
+  @Command(
+      name = "local",
+      description = "Not in this jar: local mode runs from the full jar, xenvbd.jar.")
   static final class NoLocalMode implements Callable<Integer> {
-    static final String MESSAGE = "xenvbd local: this is the node jar (xenvbd-node.jar, the operator and agent"
-        + " image), which leaves local mode out; run it from the full jar: java -jar target/xenvbd.jar local";
+    static final String MESSAGE =
+        "xenvbd local: this is the node jar (xenvbd-node.jar, the operator and agent"
+            + " image), which leaves local mode out; run it from the full jar: java -jar target/xenvbd.jar local";
 
     @CommandLine.Unmatched List<String> ignored;
 

@@ -14,9 +14,9 @@ import javax.net.ssl.SSLContext;
 
 /**
  * The production {@link AgentClientFactory}: one client per node, replaced when the node's endpoint
- * or token changes. With {@link AgentTrust.Identity#NODE} every node gets its own HTTP client (its own
- * connection pool), because identity is checked at the handshake and a pooled connection proven for
- * one node must never carry another node's request.
+ * or token changes. With {@link AgentTrust.Identity#NODE} every node gets its own HTTP client (its
+ * own connection pool), because identity is checked at the handshake and a pooled connection proven
+ * for one node must never carry another node's request.
  */
 final class AgentClients implements AgentClientFactory {
   private record Entry(String endpoint, String token, AgentClient client) {}
@@ -29,12 +29,20 @@ final class AgentClients implements AgentClientFactory {
   private final Protocol protocol;
   private final Map<String, Entry> clients = new ConcurrentHashMap<>();
 
-  /** {@code trust} null: {@code sharedSsl} (or, when null too, plain HTTP and the JDK's default trust) for all. */
+  /**
+   * {@code trust} null: {@code sharedSsl} (or, when null too, plain HTTP and the JDK's default
+   * trust) for all.
+   */
   AgentClients(NodeTokens tokens, AgentTrust trust, SSLContext sharedSsl, Duration timeout) {
     this(tokens, trust, sharedSsl, timeout, Protocol.CURRENT);
   }
 
-  AgentClients(NodeTokens tokens, AgentTrust trust, SSLContext sharedSsl, Duration timeout, Protocol protocol) {
+  AgentClients(
+      NodeTokens tokens,
+      AgentTrust trust,
+      SSLContext sharedSsl,
+      Duration timeout,
+      Protocol protocol) {
     this.protocol = protocol;
     this.tokens = tokens;
     this.trust = trust;
@@ -48,17 +56,29 @@ final class AgentClients implements AgentClientFactory {
   public AgentClient forNode(String nodeName, String endpoint) {
     // a DNS-1123 subdomain is one path segment with no leading dot, safe as a token file's name
     if (!Validation.isDns1123Subdomain(nodeName)) {
-      throw new AgentUnreachableException("'" + HttpAgentClient.shown(nodeName) + "' is not a Kubernetes node name, so no agent is called for it");
+      throw new AgentUnreachableException(
+          "'"
+              + HttpAgentClient.shown(nodeName)
+              + "' is not a Kubernetes node name, so no agent is called for it");
     }
     URI uri = HttpAgentClient.checkedEndpoint(endpoint, tls);
     String token = tokens.tokenFor(nodeName);
-    return clients.compute(nodeName, (node, old) -> old != null && old.endpoint().equals(endpoint) && old.token().equals(token)
-        ? old : new Entry(endpoint, token, newClient(node, uri, token))).client();
+    return clients
+        .compute(
+            nodeName,
+            (node, old) ->
+                old != null && old.endpoint().equals(endpoint) && old.token().equals(token)
+                    ? old
+                    : new Entry(endpoint, token, newClient(node, uri, token)))
+        .client();
   }
 
   private AgentClient newClient(String node, URI endpoint, String token) {
     boolean perNode = trust != null && trust.identity() == AgentTrust.Identity.NODE;
-    HttpClient http = perNode ? HttpAgentClient.newHttpClient(trust.contextFor(node, endpoint.getHost()), timeout) : shared;
+    HttpClient http =
+        perNode
+            ? HttpAgentClient.newHttpClient(trust.contextFor(node, endpoint.getHost()), timeout)
+            : shared;
     return new HttpAgentClient(endpoint, token, http, timeout, protocol);
   }
 }

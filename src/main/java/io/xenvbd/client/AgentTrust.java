@@ -18,14 +18,14 @@ import javax.net.ssl.X509TrustManager;
 
 /**
  * How the operator decides that the server it reached for node N is N's agent, before it sends
- * anything (the check runs inside the TLS handshake, so a refused server never sees a request or the
- * bearer token).
+ * anything (the check runs inside the TLS handshake, so a refused server never sees a request or
+ * the bearer token).
  *
- * <p>{@link Identity#NODE}, the rule: the agent's certificate chains to the agents' CA and, among its
- * subject alternative names, has <b>a DNS name equal to the node's name</b> and <b>a name equal to
- * the host of the endpoint</b> its Dom0Node advertises (an IP address SAN for an IP host, a DNS SAN
- * for a DNS host). Comparison is exact (ASCII case-insensitive for DNS names); wildcards are not
- * honoured. So a certificate issued to another node is refused even though the CA signed it.
+ * <p>{@link Identity#NODE}, the rule: the agent's certificate chains to the agents' CA and, among
+ * its subject alternative names, has <b>a DNS name equal to the node's name</b> and <b>a name equal
+ * to the host of the endpoint</b> its Dom0Node advertises (an IP address SAN for an IP host, a DNS
+ * SAN for a DNS host). Comparison is exact (ASCII case-insensitive for DNS names); wildcards are
+ * not honoured. So a certificate issued to another node is refused even though the CA signed it.
  *
  * <p>{@link Identity#CA}: any certificate the CA signed, whatever it names: for one certificate
  * shared by every agent (the chart's default), where every agent can pose as every other.
@@ -33,7 +33,8 @@ import javax.net.ssl.X509TrustManager;
 public final class AgentTrust {
   /** Which certificates prove a node's agent; see the class comment. */
   public enum Identity {
-    NODE, CA;
+    NODE,
+    CA;
 
     /** {@code node} or {@code ca}, as the operator's {@code --agent-identity} takes them. */
     public static Identity parse(String value) {
@@ -41,8 +42,12 @@ public final class AgentTrust {
       return switch (v) {
         case "node" -> NODE;
         case "ca" -> CA;
-        default -> throw new IllegalArgumentException("--agent-identity must be node (each agent's certificate"
-            + " names its node and endpoint host) or ca (one certificate shared by all agents), not '" + value + "'");
+        default ->
+            throw new IllegalArgumentException(
+                "--agent-identity must be node (each agent's certificate"
+                    + " names its node and endpoint host) or ca (one certificate shared by all agents), not '"
+                    + value
+                    + "'");
       };
     }
   }
@@ -73,12 +78,19 @@ public final class AgentTrust {
     return anyAgent;
   }
 
-  /** The context to reach node {@code node}'s agent at {@code host}: per node unless identity is CA. */
+  /**
+   * The context to reach node {@code node}'s agent at {@code host}: per node unless identity is CA.
+   */
   SSLContext contextFor(String node, String host) {
-    return identity == Identity.CA ? anyAgent : new ProvesNode(chain, node, unbracket(host)).context();
+    return identity == Identity.CA
+        ? anyAgent
+        : new ProvesNode(chain, node, unbracket(host)).context();
   }
 
-  /** The refusal message if {@code failure} (or a cause) is this class refusing a certificate, else null. */
+  /**
+   * The refusal message if {@code failure} (or a cause) is this class refusing a certificate, else
+   * null.
+   */
   static String identityRefusal(Throwable failure) {
     for (Throwable t = failure; t != null; t = t.getCause()) {
       if (t instanceof IdentityMismatch m) return m.getMessage();
@@ -87,7 +99,10 @@ public final class AgentTrust {
     return null;
   }
 
-  /** What {@code leaf} lacks to prove {@code node} at {@code host}, as a sentence; null when it proves it. */
+  /**
+   * What {@code leaf} lacks to prove {@code node} at {@code host}, as a sentence; null when it
+   * proves it.
+   */
   static String problem(X509Certificate leaf, String node, String host) {
     List<String> dns = new ArrayList<>();
     List<String> ips = new ArrayList<>();
@@ -102,18 +117,32 @@ public final class AgentTrust {
     }
     boolean namesNode = dns.stream().anyMatch(d -> d.equalsIgnoreCase(node));
     boolean ipHost = isIpLiteral(host);
-    boolean namesHost = ipHost ? ips.stream().anyMatch(ip -> sameAddress(ip, host))
-        : dns.stream().anyMatch(d -> d.equalsIgnoreCase(host));
+    boolean namesHost =
+        ipHost
+            ? ips.stream().anyMatch(ip -> sameAddress(ip, host))
+            : dns.stream().anyMatch(d -> d.equalsIgnoreCase(host));
     if (namesNode && namesHost) return null;
     List<String> missing = new ArrayList<>();
     if (!namesNode) missing.add("the DNS name " + node);
-    if (!namesHost) missing.add((ipHost ? "the IP address " : "the DNS name ") + host + " of its endpoint");
+    if (!namesHost)
+      missing.add((ipHost ? "the IP address " : "the DNS name ") + host + " of its endpoint");
     List<String> has = new ArrayList<>();
     dns.forEach(d -> has.add("DNS:" + d));
     ips.forEach(i -> has.add("IP:" + i));
-    return "the agent at " + host + " presented a certificate for " + (has.isEmpty() ? "no subject alternative name"
-        : String.join(", ", has)) + ", which lacks " + String.join(" and ", missing) + ", so it is not node " + node
-        + "'s agent: give node " + node + "'s agent a certificate from the agents' CA that names " + node + " and " + host
+    return "the agent at "
+        + host
+        + " presented a certificate for "
+        + (has.isEmpty() ? "no subject alternative name" : String.join(", ", has))
+        + ", which lacks "
+        + String.join(" and ", missing)
+        + ", so it is not node "
+        + node
+        + "'s agent: give node "
+        + node
+        + "'s agent a certificate from the agents' CA that names "
+        + node
+        + " and "
+        + host
         + " (one certificate shared by every agent needs --agent-identity=ca)";
   }
 
@@ -131,7 +160,9 @@ public final class AgentTrust {
   }
 
   private static String unbracket(String host) {
-    return host != null && host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+    return host != null && host.startsWith("[") && host.endsWith("]")
+        ? host.substring(1, host.length() - 1)
+        : host;
   }
 
   /** A certificate the CA signed that belongs to another node (or names another host). */

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
-import io.xenvbd.protocol.TransferTicket;
 import io.xenvbd.protocol.AgentClient;
 import io.xenvbd.protocol.AgentClientFactory;
 import io.xenvbd.protocol.AgentException;
@@ -16,6 +15,7 @@ import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.NodeInfo;
 import io.xenvbd.protocol.Protocol;
 import io.xenvbd.protocol.PutDiskRequest;
+import io.xenvbd.protocol.TransferTicket;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -31,9 +31,9 @@ import javax.net.ssl.SSLContext;
 
 /**
  * {@link AgentClient} over HTTP(S) with the JDK's client and a bearer token. Errors the agent
- * answers become {@link AgentException} with its code; failures to reach it become
- * {@link AgentUnreachableException}, and a server the TLS check refuses (see {@link AgentTrust})
- * becomes {@link AgentNotTrustedException} before any request is written.
+ * answers become {@link AgentException} with its code; failures to reach it become {@link
+ * AgentUnreachableException}, and a server the TLS check refuses (see {@link AgentTrust}) becomes
+ * {@link AgentNotTrustedException} before any request is written.
  */
 public final class HttpAgentClient implements AgentClient {
 
@@ -41,8 +41,9 @@ public final class HttpAgentClient implements AgentClient {
    * Tolerant of fields a newer agent may add to its answers, so operator and agents can be upgraded
    * one at a time (the package's unknown-field policy: responses tolerant, requests strict).
    */
-  static final ObjectMapper JSON = JsonMapper.builder()
-      .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).build();
+  static final ObjectMapper JSON =
+      JsonMapper.builder().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).build();
+
   private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(15);
 
   private final URI endpoint;
@@ -52,18 +53,24 @@ public final class HttpAgentClient implements AgentClient {
   private final Protocol protocol;
 
   /**
-   * A client for one agent. {@code ssl} null: the JDK's default trust, or plain HTTP when the endpoint
-   * says so; with {@code ssl}, an {@code http://} endpoint is refused (the token never travels in clear).
+   * A client for one agent. {@code ssl} null: the JDK's default trust, or plain HTTP when the
+   * endpoint says so; with {@code ssl}, an {@code http://} endpoint is refused (the token never
+   * travels in clear).
    */
   public HttpAgentClient(URI endpoint, String token, SSLContext ssl, Duration timeout) {
-    this(checkedEndpoint(endpoint.toString(), ssl != null), token, newHttpClient(ssl, timeout), timeout);
+    this(
+        checkedEndpoint(endpoint.toString(), ssl != null),
+        token,
+        newHttpClient(ssl, timeout),
+        timeout);
   }
 
   HttpAgentClient(URI endpoint, String token, HttpClient http, Duration timeout) {
     this(endpoint, token, http, timeout, Protocol.CURRENT);
   }
 
-  HttpAgentClient(URI endpoint, String token, HttpClient http, Duration timeout, Protocol protocol) {
+  HttpAgentClient(
+      URI endpoint, String token, HttpClient http, Duration timeout, Protocol protocol) {
     this.protocol = protocol;
     String base = endpoint.toString();
     this.endpoint = URI.create(base.endsWith("/") ? base.substring(0, base.length() - 1) : base);
@@ -81,29 +88,33 @@ public final class HttpAgentClient implements AgentClient {
   }
 
   /**
-   * Clients that send each node its own token and, with {@code trust} of identity NODE, talk only to a
-   * server whose certificate proves that node ({@link AgentTrust}). {@code trust} null: plain HTTP allowed.
+   * Clients that send each node its own token and, with {@code trust} of identity NODE, talk only
+   * to a server whose certificate proves that node ({@link AgentTrust}). {@code trust} null: plain
+   * HTTP allowed.
    */
   public static AgentClientFactory factory(NodeTokens tokens, AgentTrust trust) {
     return factory(tokens, trust, Protocol.CURRENT);
   }
 
-  /** Like {@link #factory(NodeTokens, AgentTrust)}, announcing {@code protocol} (a skew test's operator of another version). */
+  /**
+   * Like {@link #factory(NodeTokens, AgentTrust)}, announcing {@code protocol} (a skew test's
+   * operator of another version).
+   */
   public static AgentClientFactory factory(NodeTokens tokens, AgentTrust trust, Protocol protocol) {
     return new AgentClients(tokens, trust, null, DEFAULT_TIMEOUT, protocol);
   }
 
   static HttpClient newHttpClient(SSLContext ssl, Duration timeout) {
-    HttpClient.Builder builder = HttpClient.newBuilder().connectTimeout(timeout)
-        .version(HttpClient.Version.HTTP_1_1);
+    HttpClient.Builder builder =
+        HttpClient.newBuilder().connectTimeout(timeout).version(HttpClient.Version.HTTP_1_1);
     if (ssl != null) builder.sslContext(ssl);
     return builder.build();
   }
 
   /**
    * The endpoint a Dom0Node advertises (anyone who can write a Dom0Node chose it), accepted only as
-   * {@code https://host[:port]} (or {@code http://} when TLS is not configured): no user info, path,
-   * query or fragment that could redirect the calls built on it.
+   * {@code https://host[:port]} (or {@code http://} when TLS is not configured): no user info,
+   * path, query or fragment that could redirect the calls built on it.
    */
   static URI checkedEndpoint(String endpoint, boolean tls) {
     URI uri;
@@ -113,18 +124,27 @@ public final class HttpAgentClient implements AgentClient {
       throw invalidEndpoint(endpoint, tls);
     }
     String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-    if (tls && scheme.equals("http")) throw AgentNotTrustedException.insecureEndpoint(shown(endpoint));
+    if (tls && scheme.equals("http"))
+      throw AgentNotTrustedException.insecureEndpoint(shown(endpoint));
     String path = uri.getRawPath();
-    if (!(scheme.equals("https") || scheme.equals("http")) || uri.getHost() == null || uri.getRawUserInfo() != null
-        || uri.getRawQuery() != null || uri.getRawFragment() != null || !(path == null || path.isEmpty() || path.equals("/"))) {
+    if (!(scheme.equals("https") || scheme.equals("http"))
+        || uri.getHost() == null
+        || uri.getRawUserInfo() != null
+        || uri.getRawQuery() != null
+        || uri.getRawFragment() != null
+        || !(path == null || path.isEmpty() || path.equals("/"))) {
       throw invalidEndpoint(endpoint, tls);
     }
     return uri;
   }
 
   private static AgentUnreachableException invalidEndpoint(String endpoint, boolean tls) {
-    return new AgentUnreachableException("its agent advertises the endpoint '" + shown(endpoint) + "', which is not "
-        + (tls ? "https" : "http(s)") + "://<host>:<port>: the agent's --advertise must be such a URL");
+    return new AgentUnreachableException(
+        "its agent advertises the endpoint '"
+            + shown(endpoint)
+            + "', which is not "
+            + (tls ? "https" : "http(s)")
+            + "://<host>:<port>: the agent's --advertise must be such a URL");
   }
 
   /** An attacker-chosen string inside a condition message: bounded. */
@@ -143,10 +163,15 @@ public final class HttpAgentClient implements AgentClient {
     try {
       json = JSON.writeValueAsBytes(body);
     } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException("cannot encode the disk request: " + e.getOriginalMessage(), e);
+      throw new IllegalArgumentException(
+          "cannot encode the disk request: " + e.getOriginalMessage(), e);
     }
-    return read(send(request(diskPath(namespace, name)).header("Content-Type", "application/json")
-        .PUT(HttpRequest.BodyPublishers.ofByteArray(json))), DiskState.class);
+    return read(
+        send(
+            request(diskPath(namespace, name))
+                .header("Content-Type", "application/json")
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(json))),
+        DiskState.class);
   }
 
   @Override
@@ -155,16 +180,23 @@ public final class HttpAgentClient implements AgentClient {
     try {
       json = JSON.writeValueAsBytes(body);
     } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException("cannot encode the ticket request: " + e.getOriginalMessage(), e);
+      throw new IllegalArgumentException(
+          "cannot encode the ticket request: " + e.getOriginalMessage(), e);
     }
-    return read(send(request("/v1/transfers").header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofByteArray(json))), TransferTicket.class);
+    return read(
+        send(
+            request("/v1/transfers")
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(json))),
+        TransferTicket.class);
   }
 
   @Override
   public Optional<DiskState> getDisk(String namespace, String name) {
     HttpResponse<byte[]> response = sendAllowing404(request(diskPath(namespace, name)).GET());
-    return response.statusCode() == 404 ? Optional.empty() : Optional.of(read(response, DiskState.class));
+    return response.statusCode() == 404
+        ? Optional.empty()
+        : Optional.of(read(response, DiskState.class));
   }
 
   @Override
@@ -176,7 +208,9 @@ public final class HttpAgentClient implements AgentClient {
   @Override
   public void releaseDisk(String namespace, String name, String uid) {
     String query = "?uid=" + URLEncoder.encode(uid == null ? "" : uid, StandardCharsets.UTF_8);
-    send(request(diskPath(namespace, name) + "/release" + query).POST(HttpRequest.BodyPublishers.noBody()));
+    send(
+        request(diskPath(namespace, name) + "/release" + query)
+            .POST(HttpRequest.BodyPublishers.noBody()));
   }
 
   @Override
@@ -189,12 +223,15 @@ public final class HttpAgentClient implements AgentClient {
   }
 
   private static String segment(String value) {
-    return URLEncoder.encode(value == null ? "" : value, StandardCharsets.UTF_8).replace("+", "%20");
+    return URLEncoder.encode(value == null ? "" : value, StandardCharsets.UTF_8)
+        .replace("+", "%20");
   }
 
   private HttpRequest.Builder request(String path) {
-    return HttpRequest.newBuilder(URI.create(endpoint + path)).timeout(timeout)
-        .header("Authorization", "Bearer " + token).header("Accept", "application/json")
+    return HttpRequest.newBuilder(URI.create(endpoint + path))
+        .timeout(timeout)
+        .header("Authorization", "Bearer " + token)
+        .header("Accept", "application/json")
         .header(Protocol.HEADER, protocol.header());
   }
 
@@ -226,22 +263,38 @@ public final class HttpAgentClient implements AgentClient {
     try {
       ErrorBody body = JSON.readValue(response.body(), ErrorBody.class);
       if (body.code() != null) {
-        return new AgentException(body.code(), status, "agent at " + endpoint + ": " + body.message());
+        return new AgentException(
+            body.code(), status, "agent at " + endpoint + ": " + body.message());
       }
     } catch (IOException notJson) {
       // fall through: something other than the agent answered (a proxy, a wrong port)
     }
     String text = new String(response.body(), StandardCharsets.UTF_8);
-    return new AgentException(status == 401 ? ErrorCodes.UNAUTHORIZED : ErrorCodes.INTERNAL, status,
-        "agent at " + endpoint + " answered HTTP " + status + ": " + text.substring(0, Math.min(200, text.length())));
+    return new AgentException(
+        status == 401 ? ErrorCodes.UNAUTHORIZED : ErrorCodes.INTERNAL,
+        status,
+        "agent at "
+            + endpoint
+            + " answered HTTP "
+            + status
+            + ": "
+            + text.substring(0, Math.min(200, text.length())));
   }
 
   private <T> T read(HttpResponse<byte[]> response, Class<T> type) {
     try {
       return JSON.readValue(response.body(), type);
     } catch (IOException e) {
-      throw new AgentException(ErrorCodes.INTERNAL, response.statusCode(),
-          "agent at " + endpoint + " sent an answer that is not a " + type.getSimpleName() + ": " + e.getMessage(), e);
+      throw new AgentException(
+          ErrorCodes.INTERNAL,
+          response.statusCode(),
+          "agent at "
+              + endpoint
+              + " sent an answer that is not a "
+              + type.getSimpleName()
+              + ": "
+              + e.getMessage(),
+          e);
     }
   }
 }

@@ -6,7 +6,6 @@ import io.xenvbd.protocol.AgentUnreachableException;
 import io.xenvbd.protocol.ErrorBody;
 import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.Protocol;
-import io.xenvbd.protocol.TransferTicket;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -25,8 +24,10 @@ import javax.net.ssl.SSLContext;
 public final class TransferClient {
   /** The route a ticket opens; nothing else accepts one. */
   public static final String PATH = "/v1/transfer";
+
   /** {@code Authorization: Ticket <credential>}. */
   public static final String SCHEME = "Ticket ";
+
   private static final int MAX_ERROR_BYTES = 64 * 1024;
 
   private final URI uri;
@@ -39,8 +40,12 @@ public final class TransferClient {
     this.timeout = timeout;
   }
 
-  /** A client for node {@code node}'s agent at {@code endpoint} (https://host:port), trusting what {@code trust} trusts. */
-  public static TransferClient to(AgentTrust trust, String node, String endpoint, Duration timeout) {
+  /**
+   * A client for node {@code node}'s agent at {@code endpoint} (https://host:port), trusting what
+   * {@code trust} trusts.
+   */
+  public static TransferClient to(
+      AgentTrust trust, String node, String endpoint, Duration timeout) {
     URI base = HttpAgentClient.checkedEndpoint(endpoint, true);
     SSLContext ssl = trust.contextFor(node, base.getHost());
     String b = base.toString();
@@ -49,12 +54,17 @@ public final class TransferClient {
   }
 
   /**
-   * The next window's body; {@link AgentException} with the source's code when it refused,
-   * {@link AgentNotTrustedException} when its certificate does not prove its node.
+   * The next window's body; {@link AgentException} with the source's code when it refused, {@link
+   * AgentNotTrustedException} when its certificate does not prove its node.
    */
   public InputStream open(String credential) throws IOException {
-    HttpRequest request = HttpRequest.newBuilder(uri).timeout(timeout).GET()
-        .header("Authorization", SCHEME + credential).header(Protocol.HEADER, Protocol.CURRENT.header()).build();
+    HttpRequest request =
+        HttpRequest.newBuilder(uri)
+            .timeout(timeout)
+            .GET()
+            .header("Authorization", SCHEME + credential)
+            .header(Protocol.HEADER, Protocol.CURRENT.header())
+            .build();
     HttpResponse<InputStream> response;
     try {
       response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
@@ -82,6 +92,7 @@ public final class TransferClient {
     } catch (IOException notJson) {
       // something other than an agent answered
     }
-    throw new AgentException(code, response.statusCode(), "the source agent at " + uri + ": " + message);
+    throw new AgentException(
+        code, response.statusCode(), "the source agent at " + uri + ": " + message);
   }
 }

@@ -13,13 +13,17 @@ public final class Foreground {
 
   public static Foreground onStop(String threadName, Runnable stop) {
     Foreground f = new Foreground();
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      try {
-        stop.run();
-      } finally {
-        f.stopped.countDown();
-      }
-    }, threadName));
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  try {
+                    stop.run();
+                  } finally {
+                    f.stopped.countDown();
+                  }
+                },
+                threadName));
     return f;
   }
 

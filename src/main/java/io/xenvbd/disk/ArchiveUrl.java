@@ -11,7 +11,10 @@ import java.util.Locale;
 final class ArchiveUrl {
   private ArchiveUrl() {}
 
-  /** Why a string is not a URL the agent fetches, as the end of a sentence ("is not a valid URL ..."). */
+  /**
+   * Why a string is not a URL the agent fetches, as the end of a sentence ("is not a valid URL
+   * ...").
+   */
   static final class Malformed extends Exception {
     Malformed(String reason) {
       super(reason, null, false, false);
@@ -19,10 +22,11 @@ final class ArchiveUrl {
   }
 
   /**
-   * {@code scheme://host[:port]/path[?query]}: scheme and host lower-cased, the scheme's default port
-   * dropped, dot segments removed, the fragment dropped. Refuses other schemes, user info, a missing
-   * host, and a '.' or '..' segment that is left after normalising or hidden by percent-encoding (a
-   * server may decode it, and then the path it serves is not the path that was checked).
+   * {@code scheme://host[:port]/path[?query]}: scheme and host lower-cased, the scheme's default
+   * port dropped, dot segments removed, the fragment dropped. Refuses other schemes, user info, a
+   * missing host, and a '.' or '..' segment that is left after normalising or hidden by
+   * percent-encoding (a server may decode it, and then the path it serves is not the path that was
+   * checked).
    */
   static URI normalise(String s) throws Malformed {
     if (s == null || s.isBlank()) throw new Malformed("is empty");
@@ -31,13 +35,18 @@ final class ArchiveUrl {
       u = new URI(s);
     } catch (URISyntaxException e) {
       String why = e.getReason() == null ? "syntax error" : e.getReason();
-      throw new Malformed("is not a valid URL (" + why.toLowerCase(Locale.ROOT)
-          + (e.getIndex() >= 0 ? " at index " + e.getIndex() : "") + ")");
+      throw new Malformed(
+          "is not a valid URL ("
+              + why.toLowerCase(Locale.ROOT)
+              + (e.getIndex() >= 0 ? " at index " + e.getIndex() : "")
+              + ")");
     }
     String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
-    if (!scheme.equals("http") && !scheme.equals("https")) throw new Malformed("is not an http or https URL");
+    if (!scheme.equals("http") && !scheme.equals("https"))
+      throw new Malformed("is not an http or https URL");
     if (u.isOpaque()) throw new Malformed("has no host (write scheme://host/path)");
-    if (u.getRawUserInfo() != null) throw new Malformed("carries a user name or password, which the agent never sends");
+    if (u.getRawUserInfo() != null)
+      throw new Malformed("carries a user name or password, which the agent never sends");
     String host = u.getHost();
     if (host == null || host.isEmpty()) throw new Malformed("has no valid host name");
     int port = u.getPort();
@@ -45,15 +54,24 @@ final class ArchiveUrl {
     String path = u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath();
     URI n;
     try {
-      n = new URI(scheme + "://" + host.toLowerCase(Locale.ROOT)
-          + (port == -1 || port == defaultPort(scheme) ? "" : ":" + port)
-          + path + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery())).normalize();
+      n =
+          new URI(
+                  scheme
+                      + "://"
+                      + host.toLowerCase(Locale.ROOT)
+                      + (port == -1 || port == defaultPort(scheme) ? "" : ":" + port)
+                      + path
+                      + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery()))
+              .normalize();
       n = new URI(n.toASCIIString());
     } catch (URISyntaxException e) {
       throw new Malformed("is not a valid URL");
     }
     for (String segment : n.getPath().split("/", -1)) {
-      if (segment.equals(".") || segment.equals("..") || segment.startsWith(".;") || segment.startsWith("..;")) {
+      if (segment.equals(".")
+          || segment.equals("..")
+          || segment.startsWith(".;")
+          || segment.startsWith("..;")) {
         throw new Malformed("has a '.' or '..' path segment (plain or percent-encoded)");
       }
     }
@@ -74,10 +92,12 @@ final class ArchiveUrl {
   /**
    * A normalised URL is under a normalised prefix when scheme, host and port are the same and its
    * path starts with the prefix's path, at a segment boundary: {@code https://a.example/x} covers
-   * {@code /x} and {@code /x/...}, never {@code /xy}; {@code https://a.example/x/} covers {@code /x/...}.
+   * {@code /x} and {@code /x/...}, never {@code /xy}; {@code https://a.example/x/} covers {@code
+   * /x/...}.
    */
   static boolean under(URI prefix, URI url) {
-    if (!prefix.getScheme().equals(url.getScheme()) || !prefix.getHost().equals(url.getHost())
+    if (!prefix.getScheme().equals(url.getScheme())
+        || !prefix.getHost().equals(url.getHost())
         || prefix.getPort() != url.getPort()) {
       return false;
     }
@@ -92,12 +112,18 @@ final class ArchiveUrl {
     return h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
   }
 
-  /** For messages: without the query (a signed URL's token stays out of status), at most 200 printable characters. */
+  /**
+   * For messages: without the query (a signed URL's token stays out of status), at most 200
+   * printable characters.
+   */
   static String shown(URI url) {
     return shown(url.getScheme() + "://" + url.getRawAuthority() + url.getRawPath());
   }
 
-  /** For messages: a string from a spec or a server, made one printable line of at most 200 characters. */
+  /**
+   * For messages: a string from a spec or a server, made one printable line of at most 200
+   * characters.
+   */
   static String shown(String s) {
     if (s == null) return "''";
     StringBuilder b = new StringBuilder();

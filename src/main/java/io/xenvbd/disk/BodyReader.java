@@ -13,11 +13,14 @@ import java.util.concurrent.TimeUnit;
  * A response body read on the calling thread, one chunk requested at a time, with waits that end:
  * no chunk for {@code idle} or the deadline passed ({@link Stalled}), an interrupt (the JDK 17
  * client's own InputStream swallows interrupts and cannot be timed out, hence this), or more than
- * {@code maxBytes} ({@link TooLarge}, before the chunk that would pass the cap is written). Whatever
- * ends the read early cancels the body, which closes the connection.
+ * {@code maxBytes} ({@link TooLarge}, before the chunk that would pass the cap is written).
+ * Whatever ends the read early cancels the body, which closes the connection.
  */
 final class BodyReader implements Flow.Subscriber<List<ByteBuffer>> {
-  /** No byte for too long, or the overall deadline passed; the message is the reason ("no data for 60 s"). */
+  /**
+   * No byte for too long, or the overall deadline passed; the message is the reason ("no data for
+   * 60 s").
+   */
   static final class Stalled extends IOException {
     Stalled(String reason) {
       super(reason, null);
@@ -42,9 +45,19 @@ final class BodyReader implements Flow.Subscriber<List<ByteBuffer>> {
     body.subscribe(r);
   }
 
-  /** Copies the body to {@code out}; returns the bytes written. {@code deadline} is a System.nanoTime() instant. */
-  static long copy(Flow.Publisher<List<ByteBuffer>> body, OutputStream out, long maxBytes, long idleNanos, long deadline,
-                   String idleText, String deadlineText) throws IOException, InterruptedException {
+  /**
+   * Copies the body to {@code out}; returns the bytes written. {@code deadline} is a
+   * System.nanoTime() instant.
+   */
+  static long copy(
+      Flow.Publisher<List<ByteBuffer>> body,
+      OutputStream out,
+      long maxBytes,
+      long idleNanos,
+      long deadline,
+      String idleText,
+      String deadlineText)
+      throws IOException, InterruptedException {
     BodyReader r = new BodyReader();
     body.subscribe(r);
     long total = 0;
@@ -52,9 +65,11 @@ final class BodyReader implements Flow.Subscriber<List<ByteBuffer>> {
       while (true) {
         long wait = Math.min(idleNanos, deadline - System.nanoTime());
         Object item = wait <= 0 ? null : r.items.poll(wait, TimeUnit.NANOSECONDS);
-        if (item == null) throw new Stalled(deadline - System.nanoTime() <= 0 ? deadlineText : idleText);
+        if (item == null)
+          throw new Stalled(deadline - System.nanoTime() <= 0 ? deadlineText : idleText);
         if (item == END) return total;
-        if (item instanceof Throwable t) throw t instanceof IOException io ? io : new IOException(t);
+        if (item instanceof Throwable t)
+          throw t instanceof IOException io ? io : new IOException(t);
         @SuppressWarnings("unchecked")
         List<ByteBuffer> chunk = (List<ByteBuffer>) item;
         for (ByteBuffer b : chunk) {

@@ -6,8 +6,8 @@ import java.io.InputStream;
 
 /**
  * Counts what a reader takes and stops it once it takes more than a budget (a DiskException, which
- * commons-compress does not catch); never lets mark/reset rewind behind the count's back, and tells an
- * I/O failure of the stream underneath from a refusal.
+ * commons-compress does not catch); never lets mark/reset rewind behind the count's back, and tells
+ * an I/O failure of the stream underneath from a refusal.
  */
 final class BudgetedInputStream extends FilterInputStream {
   private long count;
@@ -49,9 +49,13 @@ final class BudgetedInputStream extends FilterInputStream {
     Io.checkInterrupted("checking the archive");
     if (len == 0) return 0;
     if (count >= limit) {
-      throw DiskException.invalid("archive headers from byte " + start + " on run past " + (limit - start)
-          + " bytes without reaching an entry (an archive made to exhaust the agent's memory): refused;"
-          + " repack the archive with GNU tar");
+      throw DiskException.invalid(
+          "archive headers from byte "
+              + start
+              + " on run past "
+              + (limit - start)
+              + " bytes without reaching an entry (an archive made to exhaust the agent's memory): refused;"
+              + " repack the archive with GNU tar");
     }
     int n;
     try {
@@ -64,7 +68,9 @@ final class BudgetedInputStream extends FilterInputStream {
     return n;
   }
 
-  /** Skips by reading, so that the count stays exact whatever the stream underneath does with skip. */
+  /**
+   * Skips by reading, so that the count stays exact whatever the stream underneath does with skip.
+   */
   @Override
   public long skip(long n) throws IOException {
     if (scratch == null) scratch = new byte[64 * 1024];

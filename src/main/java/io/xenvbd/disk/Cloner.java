@@ -19,8 +19,8 @@ import java.util.regex.Pattern;
  */
 final class Cloner {
   /** One extent of {@code filefrag -v -b1}: its length in bytes and its flags. */
-  private static final Pattern EXTENT = Pattern.compile(
-      "^\\s*\\d+:\\s+\\d+\\.\\.\\s*\\d+:\\s+\\d+\\.\\.\\s*\\d+:\\s+(\\d+):.*$");
+  private static final Pattern EXTENT =
+      Pattern.compile("^\\s*\\d+:\\s+\\d+\\.\\.\\s*\\d+:\\s+\\d+\\.\\.\\s*\\d+:\\s+(\\d+):.*$");
 
   private final CommandRunner runner;
   private final Formatter formatter;
@@ -32,8 +32,12 @@ final class Cloner {
     this.mounter = mounter;
   }
 
-  /** Copies {@code source} to {@code temp}, grows it to the request's size, gives it {@code uuid}; returns how it copied. */
-  CloneMethod clone(Path source, Path temp, DiskRequest req, Filesystem fs, String uuid, Progress progress) {
+  /**
+   * Copies {@code source} to {@code temp}, grows it to the request's size, gives it {@code uuid};
+   * returns how it copied.
+   */
+  CloneMethod clone(
+      Path source, Path temp, DiskRequest req, Filesystem fs, String uuid, Progress progress) {
     CloneMethod method = copy(source, temp);
     long size;
     try {
@@ -44,7 +48,8 @@ final class Cloner {
     }
     if (req.sizeBytes() > size) {
       progress.stage("Resize", 5, 10);
-      new Resizer(runner, formatter, mounter).grow(temp, fs, size, req.sizeBytes(), req.spec().preallocate());
+      new Resizer(runner, formatter, mounter)
+          .grow(temp, fs, size, req.sizeBytes(), req.spec().preallocate());
     } else if (req.spec().preallocate()) {
       formatter.preallocate(temp, 0, size);
     }
@@ -54,12 +59,15 @@ final class Cloner {
 
   /**
    * A reflink where the images root's filesystem has them; else a copy of the allocated extents.
-   * (coreutils 9.1's cp reads and writes each data extent it finds with SEEK_DATA/SEEK_HOLE; it uses
-   * copy_file_range only when it need not keep holes, which an image must.)
+   * (coreutils 9.1's cp reads and writes each data extent it finds with SEEK_DATA/SEEK_HOLE; it
+   * uses copy_file_range only when it need not keep holes, which an image must.)
    */
   private CloneMethod copy(Path source, Path temp) {
-    CommandRunner.Result r = runner.exec(List.of("cp", "--reflink=always", source.toString(), temp.toString()),
-        runner.defaultTimeout(), null);
+    CommandRunner.Result r =
+        runner.exec(
+            List.of("cp", "--reflink=always", source.toString(), temp.toString()),
+            runner.defaultTimeout(),
+            null);
     if (r.ok()) return CloneMethod.Reflink;
     try {
       Files.deleteIfExists(temp); // a refused clone may leave an empty file; the copy makes it anew
@@ -76,12 +84,15 @@ final class Cloner {
    * null when the images root cannot say (a report of the build, never a reason to fail it).
    */
   Long sharedBytes(Path image) {
-    CommandRunner.Result r = runner.exec(List.of("filefrag", "-v", "-b1", image.toString()), Duration.ofMinutes(1), null);
+    CommandRunner.Result r =
+        runner.exec(
+            List.of("filefrag", "-v", "-b1", image.toString()), Duration.ofMinutes(1), null);
     if (!r.ok()) return null;
     long shared = 0;
     for (String line : r.stdout().split("\n")) {
       Matcher m = EXTENT.matcher(line);
-      if (m.matches() && line.substring(line.lastIndexOf(':') + 1).contains("shared")) shared += Long.parseLong(m.group(1));
+      if (m.matches() && line.substring(line.lastIndexOf(':') + 1).contains("shared"))
+        shared += Long.parseLong(m.group(1));
     }
     return shared;
   }

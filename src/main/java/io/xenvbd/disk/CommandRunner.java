@@ -15,8 +15,9 @@ import java.util.regex.Pattern;
 
 /**
  * The one way the engine runs an external tool: an argument list (never a shell string), a timeout,
- * stdout and stderr kept, and a typed {@link DiskException} on failure. A timeout or an interrupt of
- * the calling thread destroys the whole process tree, so no mkfs or cp outlives the build it served.
+ * stdout and stderr kept, and a typed {@link DiskException} on failure. A timeout or an interrupt
+ * of the calling thread destroys the whole process tree, so no mkfs or cp outlives the build it
+ * served.
  */
 public final class CommandRunner {
   /** Kept per stream: enough for an error message, bounded against a tool that floods. */
@@ -45,7 +46,10 @@ public final class CommandRunner {
     return r;
   }
 
-  /** Runs and returns whatever the exit code; still throws on a missing tool, a timeout or an interrupt. */
+  /**
+   * Runs and returns whatever the exit code; still throws on a missing tool, a timeout or an
+   * interrupt.
+   */
   public Result exec(List<String> command, Duration timeout, Path stdin) {
     return exec(command, command, timeout, stdin);
   }
@@ -69,21 +73,28 @@ public final class CommandRunner {
     try {
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         destroyTree(p);
-        throw new DiskException(ErrorCode.CommandFailed, "'" + String.join(" ", shown) + "' did not finish within "
-            + timeout + ": the images root may be too slow or the content too large; stderr: " + err.text());
+        throw new DiskException(
+            ErrorCode.CommandFailed,
+            "'"
+                + String.join(" ", shown)
+                + "' did not finish within "
+                + timeout
+                + ": the images root may be too slow or the content too large; stderr: "
+                + err.text());
       }
       out.join();
       err.join();
       return new Result(List.copyOf(shown), p.exitValue(), out.text(), err.text());
     } catch (InterruptedException e) {
       destroyTree(p);
-      throw new DiskException(ErrorCode.Interrupted, "interrupted while running '" + String.join(" ", shown) + "'", e);
+      throw new DiskException(
+          ErrorCode.Interrupted, "interrupted while running '" + String.join(" ", shown) + "'", e);
     }
   }
 
   /**
-   * Runs a command whose stdout is read as a stream by {@code reader} (e.g. a decompressor feeding a tar
-   * lister). The process is destroyed once the reader returns or fails.
+   * Runs a command whose stdout is read as a stream by {@code reader} (e.g. a decompressor feeding
+   * a tar lister). The process is destroyed once the reader returns or fails.
    */
   public <T> T stream(List<String> command, Path stdin, StreamReader<T> reader) {
     ProcessBuilder pb = new ProcessBuilder(command).redirectInput(stdin.toFile());
@@ -97,10 +108,20 @@ public final class CommandRunner {
       if (p.exitValue() != 0) throw failure(new Result(command, p.exitValue(), "", err.text()));
       return value;
     } catch (IOException e) {
-      throw new DiskException(ErrorCode.CommandFailed, "reading the output of '" + String.join(" ", command)
-          + "' failed: " + e.getMessage() + "; stderr: " + err.text(), e);
+      throw new DiskException(
+          ErrorCode.CommandFailed,
+          "reading the output of '"
+              + String.join(" ", command)
+              + "' failed: "
+              + e.getMessage()
+              + "; stderr: "
+              + err.text(),
+          e);
     } catch (InterruptedException e) {
-      throw new DiskException(ErrorCode.Interrupted, "interrupted while running '" + String.join(" ", command) + "'", e);
+      throw new DiskException(
+          ErrorCode.Interrupted,
+          "interrupted while running '" + String.join(" ", command) + "'",
+          e);
     } finally {
       destroyTree(p);
     }
@@ -111,20 +132,33 @@ public final class CommandRunner {
     T read(InputStream in) throws IOException;
   }
 
-  /** A failed command as a typed error: NoSpace when the tool says so, else CommandFailed with its stderr. */
+  /**
+   * A failed command as a typed error: NoSpace when the tool says so, else CommandFailed with its
+   * stderr.
+   */
   public static DiskException failure(Result r) {
     String cmd = String.join(" ", r.command());
     String output = r.stderr().isBlank() ? r.stdout() : r.stderr();
     String detail = detail(output);
     if (isNoSpace(output)) {
-      return new DiskException(ErrorCode.NoSpace, "'" + cmd + "' ran out of space: " + detail
-          + " — free space on the images root, or make the disk (spec.size) large enough for its content");
+      return new DiskException(
+          ErrorCode.NoSpace,
+          "'"
+              + cmd
+              + "' ran out of space: "
+              + detail
+              + " — free space on the images root, or make the disk (spec.size) large enough for its content");
     }
-    return new DiskException(ErrorCode.CommandFailed, "'" + cmd + "' failed with exit code " + r.exitCode() + ": " + detail);
+    return new DiskException(
+        ErrorCode.CommandFailed,
+        "'" + cmd + "' failed with exit code " + r.exitCode() + ": " + detail);
   }
 
-  /** Lines of a tool's output kept in an error message; enough for its complaint, not for a report. */
+  /**
+   * Lines of a tool's output kept in an error message; enough for its complaint, not for a report.
+   */
   static final int DETAIL_LINES = 5;
+
   static final int DETAIL_CHARS = 1000;
   private static final Pattern USAGE = Pattern.compile("^\\s*[Uu]sage:.*");
 
@@ -142,7 +176,8 @@ public final class CommandRunner {
       if (lines.size() < DETAIL_LINES) lines.add(line.strip());
       else more++;
     }
-    if (lines.isEmpty()) return output.isBlank() ? "(no output)" : "(the tool printed only its usage text)";
+    if (lines.isEmpty())
+      return output.isBlank() ? "(no output)" : "(the tool printed only its usage text)";
     String text = String.join("\n", lines);
     if (text.length() > DETAIL_CHARS) text = text.substring(0, DETAIL_CHARS) + "...";
     return more == 0 ? text : text + "\n(" + more + " more lines)";
@@ -150,9 +185,12 @@ public final class CommandRunner {
 
   static boolean isNoSpace(String text) {
     String t = text.toLowerCase(Locale.ROOT);
-    return t.contains("no space left on device") || t.contains("enospc")
-        || t.contains("could not allocate block") // mke2fs -d: the content does not fit in the image
-        || t.contains("file too large") || t.contains("disk quota exceeded");
+    return t.contains("no space left on device")
+        || t.contains("enospc")
+        || t.contains(
+            "could not allocate block") // mke2fs -d: the content does not fit in the image
+        || t.contains("file too large")
+        || t.contains("disk quota exceeded");
   }
 
   private static Process start(ProcessBuilder pb, List<String> command) {
@@ -160,18 +198,30 @@ public final class CommandRunner {
       return pb.start();
     } catch (IOException e) {
       String tool = command.get(0);
-      if (e.getMessage() != null && (e.getMessage().contains("error=2") || e.getMessage().contains("No such file"))) {
-        throw new DiskException(ErrorCode.ToolMissing, "the tool '" + tool + "' is not installed on this node: install it"
-            + " (" + packageHint(tool) + ") or choose a filesystem/method that does not need it", e);
+      if (e.getMessage() != null
+          && (e.getMessage().contains("error=2") || e.getMessage().contains("No such file"))) {
+        throw new DiskException(
+            ErrorCode.ToolMissing,
+            "the tool '"
+                + tool
+                + "' is not installed on this node: install it"
+                + " ("
+                + packageHint(tool)
+                + ") or choose a filesystem/method that does not need it",
+            e);
       }
-      throw new DiskException(ErrorCode.CommandFailed, "cannot start '" + String.join(" ", command) + "': " + e.getMessage(), e);
+      throw new DiskException(
+          ErrorCode.CommandFailed,
+          "cannot start '" + String.join(" ", command) + "': " + e.getMessage(),
+          e);
     }
   }
 
   static String packageHint(String tool) {
     return switch (Path.of(tool).getFileName().toString()) {
       case "mkfs.xfs", "xfs_repair", "xfs_growfs", "xfs_admin" -> "Debian package xfsprogs";
-      case "mke2fs", "e2fsck", "resize2fs", "tune2fs", "dumpe2fs", "debugfs" -> "Debian package e2fsprogs";
+      case "mke2fs", "e2fsck", "resize2fs", "tune2fs", "dumpe2fs", "debugfs" ->
+          "Debian package e2fsprogs";
       case "zstd" -> "Debian package zstd";
       case "xz" -> "Debian package xz-utils";
       case "bwrap" -> "Debian package bubblewrap";
@@ -179,7 +229,9 @@ public final class CommandRunner {
     };
   }
 
-  /** Kills descendants first so that a shell-less pipeline (tar spawning xz) cannot keep running. */
+  /**
+   * Kills descendants first so that a shell-less pipeline (tar spawning xz) cannot keep running.
+   */
   static void destroyTree(Process p) {
     p.descendants().forEach(ProcessHandle::destroyForcibly);
     p.destroyForcibly();

@@ -11,31 +11,43 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.LongConsumer;
 import java.util.stream.Stream;
 
-/** Every second, the apparent bytes of regular files under a copy's destination, while the copy runs. */
+/**
+ * Every second, the apparent bytes of regular files under a copy's destination, while the copy
+ * runs.
+ */
 final class CopyProgress implements AutoCloseable {
-  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "copy-progress");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ScheduledExecutorService timer =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "copy-progress");
+            t.setDaemon(true);
+            return t;
+          });
 
   CopyProgress(Path dir, LongConsumer bytes) {
-    timer.scheduleWithFixedDelay(() -> {
-      long sum = measure(dir);
-      if (sum >= 0) bytes.accept(sum);
-    }, 1, 1, TimeUnit.SECONDS);
+    timer.scheduleWithFixedDelay(
+        () -> {
+          long sum = measure(dir);
+          if (sum >= 0) bytes.accept(sum);
+        },
+        1,
+        1,
+        TimeUnit.SECONDS);
   }
 
   static long measure(Path dir) {
     if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) return 0;
     try (Stream<Path> walk = Files.walk(dir)) {
-      return walk.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).mapToLong(p -> {
-        try {
-          return Files.size(p);
-        } catch (IOException e) {
-          return 0; // vanished or not yet readable: counted next time
-        }
-      }).sum();
+      return walk.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS))
+          .mapToLong(
+              p -> {
+                try {
+                  return Files.size(p);
+                } catch (IOException e) {
+                  return 0; // vanished or not yet readable: counted next time
+                }
+              })
+          .sum();
     } catch (IOException | UncheckedIOException e) {
       return -1;
     }

@@ -17,26 +17,28 @@ import java.util.function.Predicate;
 
 /**
  * createDirs and tailored files written into an ext2/3/4 image file with {@code debugfs -w}, the
- * filesystem's own tool: no mount, no loop device. It runs in the {@link Sandbox} with only the image
- * and a private staging directory (the new files' content and the script) in reach, so whatever it
- * reads of a guest's filesystem, nothing of dom0 is there to reach: debugfs resolves every name
- * inside the image and opens nothing but the image and the staged files.
+ * filesystem's own tool: no mount, no loop device. It runs in the {@link Sandbox} with only the
+ * image and a private staging directory (the new files' content and the script) in reach, so
+ * whatever it reads of a guest's filesystem, nothing of dom0 is there to reach: debugfs resolves
+ * every name inside the image and opens nothing but the image and the staged files.
  *
  * <p>The rules are {@link TreeFiles}': a directory on the way that is a symbolic link or no
  * directory is refused, a missing one is made (0755, root); an entry at a file's path, whatever it
  * is (file, symbolic link, FIFO, device node, socket, one name of a hard-linked file), is removed
- * ({@code rm} unlinks that one name and frees the inode only when no name is left) and a new regular
- * file is written in its place. debugfs on its own would resolve a symbolic link on the way inside
- * the image ({@code rm}, {@code mkdir}) or refuse it ({@code write}), so every path is looked at
- * first: one read-only run dumps the inode of each path ({@code inode_dump}, hex only, so nothing a
- * guest wrote can pass for debugfs's output), then one run writes. Nothing else has the image
- * meanwhile (it is this build's temporary file), so what the first run saw is what the second changes.
+ * ({@code rm} unlinks that one name and frees the inode only when no name is left) and a new
+ * regular file is written in its place. debugfs on its own would resolve a symbolic link on the way
+ * inside the image ({@code rm}, {@code mkdir}) or refuse it ({@code write}), so every path is
+ * looked at first: one read-only run dumps the inode of each path ({@code inode_dump}, hex only, so
+ * nothing a guest wrote can pass for debugfs's output), then one run writes. Nothing else has the
+ * image meanwhile (it is this build's temporary file), so what the first run saw is what the second
+ * changes.
  */
 final class DebugfsWriter {
   private static final int S_IFMT = 0170000;
   private static final int S_IFDIR = 0040000;
   private static final int S_IFLNK = 0120000;
   private static final int S_IFREG = 0100000;
+
   /** The one line debugfs prints to stderr when all went well. */
   private static final String BANNER = "debugfs ";
 
@@ -51,8 +53,9 @@ final class DebugfsWriter {
   }
 
   /**
-   * Makes {@code dirs} and writes {@code files} (in this order, a later file replacing an earlier one
-   * at the same path) into {@code image}; the staging directory it uses is given to {@code temps}.
+   * Makes {@code dirs} and writes {@code files} (in this order, a later file replacing an earlier
+   * one at the same path) into {@code image}; the staging directory it uses is given to {@code
+   * temps}.
    */
   void write(Path image, List<String> dirs, List<Tailor.File> files, Consumer<Path> temps) {
     Set<String> lookups = new LinkedHashSet<>();
@@ -60,7 +63,9 @@ final class DebugfsWriter {
     for (Tailor.File f : files) {
       TreeFiles.checkMode(f.mode(), f.path());
       List<String> parts = TreeFiles.components(f.path());
-      if (parts.isEmpty()) throw DiskException.invalid("path '" + f.path() + "' names no file: give a file path such as /etc/motd");
+      if (parts.isEmpty())
+        throw DiskException.invalid(
+            "path '" + f.path() + "' names no file: give a file path such as /etc/motd");
       lookups.addAll(prefixes(parts, 1));
       lookups.add(join(parts));
     }
@@ -68,7 +73,9 @@ final class DebugfsWriter {
     Path staging = paths.tempUnderRoot("staging");
     temps.accept(staging);
     try {
-      Files.createDirectory(staging, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      Files.createDirectory(
+          staging,
+          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
       Map<String, Integer> modes = modes(image, staging, List.copyOf(lookups));
       List<String> script = new ArrayList<>();
       for (String d : dirs) directory(TreeFiles.components(d), d, modes, script);
@@ -81,7 +88,8 @@ final class DebugfsWriter {
   }
 
   /** The directories on the way, checked from the top; missing ones made. */
-  private static void directory(List<String> parts, String guestPath, Map<String, Integer> modes, List<String> script) {
+  private static void directory(
+      List<String> parts, String guestPath, Map<String, Integer> modes, List<String> script) {
     StringBuilder shown = new StringBuilder();
     for (String part : parts) {
       shown.append('/').append(part);
@@ -98,7 +106,8 @@ final class DebugfsWriter {
     }
   }
 
-  private static void file(Tailor.File f, int index, Path staging, Map<String, Integer> modes, List<String> script)
+  private static void file(
+      Tailor.File f, int index, Path staging, Map<String, Integer> modes, List<String> script)
       throws IOException {
     List<String> parts = TreeFiles.components(f.path());
     directory(parts.subList(0, parts.size() - 1), f.path(), modes, script);
@@ -109,22 +118,35 @@ final class DebugfsWriter {
     String content = "f" + index;
     Files.writeString(staging.resolve(content), f.content(), StandardCharsets.UTF_8);
     script.add("write " + quote(Sandbox.STAGING + "/" + content) + " " + quote(path));
-    script.add("sif " + quote(path) + " mode 0" + Integer.toOctalString(S_IFREG | Integer.parseInt(f.mode(), 8)));
+    script.add(
+        "sif "
+            + quote(path)
+            + " mode 0"
+            + Integer.toOctalString(S_IFREG | Integer.parseInt(f.mode(), 8)));
     modes.put(path, S_IFREG);
   }
 
   /** The mode of each path's inode (null: nothing there), from one read-only debugfs run. */
-  private Map<String, Integer> modes(Path image, Path staging, List<String> lookups) throws IOException {
+  private Map<String, Integer> modes(Path image, Path staging, List<String> lookups)
+      throws IOException {
     List<String> commands = lookups.stream().map(p -> "inode_dump " + quote(p)).toList();
     Files.write(staging.resolve("look"), commands, StandardCharsets.UTF_8);
-    // Nothing at a path (or a non-directory on the way) is an answer too: "<path>: File not found by ext2_lookup".
-    String out = debugfs(image, staging, null, "look", line -> lookups.stream().anyMatch(p -> line.startsWith(p + ": ")));
+    // Nothing at a path (or a non-directory on the way) is an answer too: "<path>: File not found
+    // by ext2_lookup".
+    String out =
+        debugfs(
+            image,
+            staging,
+            null,
+            "look",
+            line -> lookups.stream().anyMatch(p -> line.startsWith(p + ": ")));
     Map<String, Integer> modes = new LinkedHashMap<>();
     int next = 0;
     String current = null;
     for (String line : out.split("\n")) {
       if (line.startsWith("debugfs: ")) {
-        if (next >= commands.size() || !line.equals("debugfs: " + commands.get(next))) throw unreadable(image, line);
+        if (next >= commands.size() || !line.equals("debugfs: " + commands.get(next)))
+          throw unreadable(image, line);
         current = lookups.get(next++);
       } else if (current != null && line.startsWith("0000  ") && !modes.containsKey(current)) {
         // The inode's first two bytes, little-endian: i_mode.
@@ -132,32 +154,47 @@ final class DebugfsWriter {
         modes.put(current, Integer.parseInt(hex.substring(2, 4) + hex.substring(0, 2), 16));
       }
     }
-    if (next != commands.size()) throw unreadable(image, "(" + next + " of " + commands.size() + " answers)");
+    if (next != commands.size())
+      throw unreadable(image, "(" + next + " of " + commands.size() + " answers)");
     return modes;
   }
 
   /**
    * Runs debugfs ({@code -w} or read-only) on the image with the staged script. It exits 0 whatever
-   * its commands did and says what failed on stderr: any line there but its banner and the
-   * {@code expected} ones fails the build.
+   * its commands did and says what failed on stderr: any line there but its banner and the {@code
+   * expected} ones fails the build.
    */
-  private String debugfs(Path image, Path staging, String writable, String script, Predicate<String> expected) {
+  private String debugfs(
+      Path image, Path staging, String writable, String script, Predicate<String> expected) {
     List<String> cmd = new ArrayList<>(List.of("debugfs"));
     if (writable != null) cmd.add(writable);
     cmd.addAll(List.of("-f", Sandbox.STAGING + "/" + script, Sandbox.IMAGE));
     CommandRunner.Result r = sandbox.onImage(image, staging, cmd, runner.defaultTimeout());
-    List<String> complaints = r.stderr().lines().filter(l -> !l.isBlank() && !l.startsWith(BANNER))
-        .filter(expected.negate()).toList();
+    List<String> complaints =
+        r.stderr()
+            .lines()
+            .filter(l -> !l.isBlank() && !l.startsWith(BANNER))
+            .filter(expected.negate())
+            .toList();
     if (!r.ok() || !complaints.isEmpty()) {
-      throw CommandRunner.failure(new CommandRunner.Result(r.command(), r.ok() ? 1 : r.exitCode(), "",
-          String.join("\n", complaints.isEmpty() ? List.of(r.stderr()) : complaints)));
+      throw CommandRunner.failure(
+          new CommandRunner.Result(
+              r.command(),
+              r.ok() ? 1 : r.exitCode(),
+              "",
+              String.join("\n", complaints.isEmpty() ? List.of(r.stderr()) : complaints)));
     }
     return r.stdout();
   }
 
   private static DiskException unreadable(Path image, String what) {
-    return new DiskException(ErrorCode.CommandFailed, "debugfs's listing of " + image + " was not what xenvbd asked for ("
-        + io.xenvbd.api.SpecRules.quote(what) + "): nothing was written; see the agent log");
+    return new DiskException(
+        ErrorCode.CommandFailed,
+        "debugfs's listing of "
+            + image
+            + " was not what xenvbd asked for ("
+            + io.xenvbd.api.SpecRules.quote(what)
+            + "): nothing was written; see the agent log");
   }
 
   /** "/a", "/a/b", … of all but the last {@code dropLast} components. */

@@ -1,7 +1,6 @@
 package io.xenvbd.disk;
 
 import io.xenvbd.api.Sizes;
-import io.xenvbd.api.Xen;
 import java.io.IOException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
@@ -13,8 +12,8 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The disk engine: file-backed Xen images under one images root, built with the real tools. Calls for
- * the same namespace/name are serialised; calls for different disks run in parallel.
+ * The disk engine: file-backed Xen images under one images root, built with the real tools. Calls
+ * for the same namespace/name are serialised; calls for different disks run in parallel.
  */
 public final class DiskEngine implements AutoCloseable {
   private final ImagePaths paths;
@@ -33,7 +32,8 @@ public final class DiskEngine implements AutoCloseable {
   private volatile FileLocks.Held rootLock;
 
   public DiskEngine(EngineConfig config) {
-    this.paths = new ImagePaths(config.imagesRoot(), config.allowedSources(), config.protectedPaths());
+    this.paths =
+        new ImagePaths(config.imagesRoot(), config.allowedSources(), config.protectedPaths());
     this.fileLocks = new FileLocks(paths.root());
     this.runner = new CommandRunner(config.commandTimeout());
     this.formatter = new Formatter(runner);
@@ -41,12 +41,22 @@ public final class DiskEngine implements AutoCloseable {
     this.publisher = new Publisher(paths);
     Sandbox sandbox = new Sandbox(runner);
     ArchiveExtractor archives = new ArchiveExtractor(runner, paths, sandbox, config.urls());
-    this.builder = new ImageBuilder(runner, paths, formatter, new TreeWriter(runner, paths, archives, sandbox), archives,
-        mounter, publisher, new DebugfsWriter(runner, sandbox, paths), config.loopReserve());
+    this.builder =
+        new ImageBuilder(
+            runner,
+            paths,
+            formatter,
+            new TreeWriter(runner, paths, archives, sandbox),
+            archives,
+            mounter,
+            publisher,
+            new DebugfsWriter(runner, sandbox, paths),
+            config.loopReserve());
     this.resizer = new Resizer(runner, formatter, mounter);
     Path importDir = importDir(config.importDir(), paths.root());
     this.housekeeping = new Housekeeping(paths, runner, mounter, importDir);
-    this.adopter = new Adopter(paths, formatter, loops, mounts, publisher, fileLocks, housekeeping, importDir);
+    this.adopter =
+        new Adopter(paths, formatter, loops, mounts, publisher, fileLocks, housekeeping, importDir);
   }
 
   /** The import directory as the kernel names it, apart from the images root; null: none. */
@@ -54,14 +64,22 @@ public final class DiskEngine implements AutoCloseable {
     if (dir == null) return null;
     Path real = ImagePaths.real(dir);
     if (real.startsWith(root) || root.startsWith(real)) {
-      throw new IllegalArgumentException("the import directory " + dir + (real.startsWith(root) ? " lies in" : " holds")
-          + " the images root " + root + ": give a directory beside it on the same filesystem, e.g. "
-          + root.resolveSibling("import"));
+      throw new IllegalArgumentException(
+          "the import directory "
+              + dir
+              + (real.startsWith(root) ? " lies in" : " holds")
+              + " the images root "
+              + root
+              + ": give a directory beside it on the same filesystem, e.g. "
+              + root.resolveSibling("import"));
     }
     return real;
   }
 
-  /** At startup: delete leftovers of interrupted builds (and our mounts/loops on them). Returns what was cleaned. */
+  /**
+   * At startup: delete leftovers of interrupted builds (and our mounts/loops on them). Returns what
+   * was cleaned.
+   */
   public List<Path> recover() {
     lockRoot();
     return housekeeping.recover();
@@ -69,7 +87,8 @@ public final class DiskEngine implements AutoCloseable {
 
   /**
    * Takes the images root for this engine alone (until {@link #close}); ImageInUse, before anything
-   * is touched, when another agent has it. Called by {@link #recover}, which every agent runs first.
+   * is touched, when another agent has it. Called by {@link #recover}, which every agent runs
+   * first.
    */
   public synchronized void lockRoot() {
     if (rootLock != null) return;
@@ -84,12 +103,17 @@ public final class DiskEngine implements AutoCloseable {
     rootLock = null;
   }
 
-  /** Build, or return the existing image of the same owner as is; another owner's image: NotOwner. */
+  /**
+   * Build, or return the existing image of the same owner as is; another owner's image: NotOwner.
+   */
   public ImageInfo build(DiskRequest request, ProgressListener progress) {
     return build(request, progress, null);
   }
 
-  /** Like {@link #build(DiskRequest, ProgressListener)}, cloning from another node when {@code remote} is not null. */
+  /**
+   * Like {@link #build(DiskRequest, ProgressListener)}, cloning from another node when {@code
+   * remote} is not null.
+   */
   public ImageInfo build(DiskRequest request, ProgressListener progress, RemoteClone remote) {
     synchronized (lock(request)) {
       try (var held = imageLock(request.namespace(), request.name())) {
@@ -108,17 +132,22 @@ public final class DiskEngine implements AutoCloseable {
 
   /**
    * Adoption instead of a build: the same owner's image is returned as is (a repeated request); a
-   * released image under this disk's own name may be the one adopted; anything else there is NotOwner.
-   * A spec.size larger than the image grows it afterwards, as a grow does.
+   * released image under this disk's own name may be the one adopted; anything else there is
+   * NotOwner. A spec.size larger than the image grows it afterwards, as a grow does.
    */
   private ImageInfo adoptLocked(DiskRequest request, ProgressListener progress) {
     Path image = paths.image(request.namespace(), request.name());
     if (Files.exists(image, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
       Optional<ImageMetadata> meta = metadata(request.namespace(), request.name());
       boolean mine = meta.isPresent() && meta.get().ownedBy(request.uid());
-      boolean adoptingIt = meta.isPresent() && meta.get().released() != null && adoptsItself(request, meta.get());
-      if (!mine && !adoptingIt) throw Guards.notOwner(request.namespace(), request.name(), meta, image);
-      if (mine) return request.sizeBytes() > meta.get().capacityBytes() ? growLocked(request, progress) : info(meta.get());
+      boolean adoptingIt =
+          meta.isPresent() && meta.get().released() != null && adoptsItself(request, meta.get());
+      if (!mine && !adoptingIt)
+        throw Guards.notOwner(request.namespace(), request.name(), meta, image);
+      if (mine)
+        return request.sizeBytes() > meta.get().capacityBytes()
+            ? growLocked(request, progress)
+            : info(meta.get());
     }
     ImageMetadata adopted = adopter.adopt(request, new Progress(progress));
     if (request.sizeBytes() > adopted.capacityBytes()) return growLocked(request, progress);
@@ -126,16 +155,21 @@ public final class DiskEngine implements AutoCloseable {
     return info(adopted);
   }
 
-  /** Whether the adoption names the released image that lies under the disk's own name (by name or UUID). */
+  /**
+   * Whether the adoption names the released image that lies under the disk's own name (by name or
+   * UUID).
+   */
   private static boolean adoptsItself(DiskRequest r, ImageMetadata there) {
     var a = r.spec().populate().adopt();
     if (a.uuid() != null) return a.uuid().equalsIgnoreCase(there.filesystemUuid());
-    return a.name() != null && a.name().equals(r.name()) && (a.namespace() == null || a.namespace().equals(r.namespace()));
+    return a.name() != null
+        && a.name().equals(r.name())
+        && (a.namespace() == null || a.namespace().equals(r.namespace()));
   }
 
   /**
-   * Marks the image released (reclaimPolicy Retain): kept, owned by nobody, listed, adoptable. No image:
-   * nothing to do. Released already by the same owner: success. Another owner's: NotOwner.
+   * Marks the image released (reclaimPolicy Retain): kept, owned by nobody, listed, adoptable. No
+   * image: nothing to do. Released already by the same owner: success. Another owner's: NotOwner.
    */
   public void release(String namespace, String name, String uid) {
     synchronized (lock(namespace, name)) {
@@ -143,8 +177,11 @@ public final class DiskEngine implements AutoCloseable {
         Path image = paths.image(namespace, name);
         Optional<ImageMetadata> meta = metadata(namespace, name);
         if (!Files.exists(image, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return;
-        if (meta.isPresent() && meta.get().released() != null && uid.equals(meta.get().released().uid())) return;
-        if (meta.isEmpty() || !meta.get().ownedBy(uid)) throw Guards.notOwner(namespace, name, meta, image);
+        if (meta.isPresent()
+            && meta.get().released() != null
+            && uid.equals(meta.get().released().uid())) return;
+        if (meta.isEmpty() || !meta.get().ownedBy(uid))
+          throw Guards.notOwner(namespace, name, meta, image);
         publisher.writeMetadata(paths.metadata(namespace, name), meta.get().release(Instant.now()));
       }
     }
@@ -152,8 +189,8 @@ public final class DiskEngine implements AutoCloseable {
 
   /**
    * Releases every image whose owner is not in {@code liveUids}: for local mode at start, whose API
-   * forgot the VirtualDisks of its last run. Returns how many images are released now (those released
-   * before included).
+   * forgot the VirtualDisks of its last run. Returns how many images are released now (those
+   * released before included).
    */
   public int releaseAllBut(java.util.Set<String> liveUids) {
     for (ImageInfo i : inventory().images()) {
@@ -172,28 +209,49 @@ public final class DiskEngine implements AutoCloseable {
   }
 
   private ImageInfo growLocked(DiskRequest request, ProgressListener progress) {
-    ImageInfo current = owned(request.namespace(), request.name(), request.uid()).orElseThrow(() ->
-        new DiskException(ErrorCode.NotFound, "no image " + request.key() + " on this node: build it first"));
+    ImageInfo current =
+        owned(request.namespace(), request.name(), request.uid())
+            .orElseThrow(
+                () ->
+                    new DiskException(
+                        ErrorCode.NotFound,
+                        "no image " + request.key() + " on this node: build it first"));
     ImageMetadata meta = metadata(request.namespace(), request.name()).orElseThrow();
     if (request.sizeBytes() < meta.capacityBytes()) {
-      throw new DiskException(ErrorCode.ShrinkRefused, "disk " + request.key() + " is " + meta.capacityBytes()
-          + " bytes; shrinking to " + request.sizeBytes() + " would cut off data: set spec.size back to at least "
-          + Sizes.human(meta.capacityBytes()));
+      throw new DiskException(
+          ErrorCode.ShrinkRefused,
+          "disk "
+              + request.key()
+              + " is "
+              + meta.capacityBytes()
+              + " bytes; shrinking to "
+              + request.sizeBytes()
+              + " would cut off data: set spec.size back to at least "
+              + Sizes.human(meta.capacityBytes()));
     }
     if (request.sizeBytes() == meta.capacityBytes()) return current;
     Guards.refuseInUse(loops, mounts, current.path(), "grow");
     Progress p = new Progress(progress);
     p.stage("Resize", 0, 95);
-    resizer.grow(current.path(), request.spec().filesystem(), meta.capacityBytes(), request.sizeBytes(),
+    resizer.grow(
+        current.path(),
+        request.spec().filesystem(),
+        meta.capacityBytes(),
+        request.sizeBytes(),
         request.spec().preallocate());
     ImageMetadata grown = meta.resized(request.sizeBytes(), Instant.now());
     // The filesystem is grown: recording it must not be cut short by a deadline or a delete.
-    Uninterruptible.run("grown", () -> publisher.writeMetadata(paths.metadata(request.namespace(), request.name()), grown));
+    Uninterruptible.run(
+        "grown",
+        () -> publisher.writeMetadata(paths.metadata(request.namespace(), request.name()), grown));
     p.done();
     return info(grown);
   }
 
-  /** Delete image + metadata. Missing: success. Other uid: NotOwner. Attached or mounted: ImageInUse. */
+  /**
+   * Delete image + metadata. Missing: success. Other uid: NotOwner. Attached or mounted:
+   * ImageInUse.
+   */
   public void delete(String namespace, String name, String uid) {
     synchronized (lock(namespace, name)) {
       try (var held = imageLock(namespace, name)) {
@@ -210,9 +268,12 @@ public final class DiskEngine implements AutoCloseable {
       if (meta.isPresent() && meta.get().ownedBy(uid)) deleteFile(metaPath);
       return;
     }
-    if (meta.isEmpty() || !meta.get().ownedBy(uid)) throw Guards.notOwner(namespace, name, meta, image);
+    if (meta.isEmpty() || !meta.get().ownedBy(uid))
+      throw Guards.notOwner(namespace, name, meta, image);
     Guards.refuseInUse(loops, mounts, image, "delete");
-    deleteFile(image); // image first: a crash in between leaves metadata alone, a leftover recover() removes
+    deleteFile(
+        image); // image first: a crash in between leaves metadata alone, a leftover recover()
+    // removes
     deleteFile(metaPath);
     Publisher.fsyncDir(image.getParent());
   }
@@ -228,10 +289,18 @@ public final class DiskEngine implements AutoCloseable {
     try {
       Path image = paths.image(namespace, name);
       Optional<ImageMetadata> meta = metadata(namespace, name);
-      if (!Files.isRegularFile(image, java.nio.file.LinkOption.NOFOLLOW_LINKS) || meta.isEmpty()
+      if (!Files.isRegularFile(image, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+          || meta.isEmpty()
           || !meta.get().ownedBy(uid)) {
-        throw new DiskException(ErrorCode.NotFound, "this node has no published image " + namespace + "/" + name
-            + " of the VirtualDisk with uid " + uid + ": clone a disk that is Ready");
+        throw new DiskException(
+            ErrorCode.NotFound,
+            "this node has no published image "
+                + namespace
+                + "/"
+                + name
+                + " of the VirtualDisk with uid "
+                + uid
+                + ": clone a disk that is Ready");
       }
       return new TransferSource(image, meta.get().filesystem(), held, loops, mounts, runner);
     } catch (RuntimeException e) {
@@ -240,8 +309,9 @@ public final class DiskEngine implements AutoCloseable {
     }
   }
 
-
-  /** The image a VirtualDisk owns under namespace/name; empty when there is none, or it is released. */
+  /**
+   * The image a VirtualDisk owns under namespace/name; empty when there is none, or it is released.
+   */
   public Optional<ImageInfo> inspect(String namespace, String name) {
     Path image = paths.image(namespace, name);
     if (!Files.isRegularFile(image)) return Optional.empty();
@@ -266,8 +336,14 @@ public final class DiskEngine implements AutoCloseable {
         orphans.add(p);
       } else if (meta.get().released() != null) {
         ImageMetadata m = meta.get();
-        released.add(new Inventory.Released(p, m.capacityBytes(), formatter.allocated(p), m.filesystem(),
-            m.filesystemUuid(), m.released()));
+        released.add(
+            new Inventory.Released(
+                p,
+                m.capacityBytes(),
+                formatter.allocated(p),
+                m.filesystem(),
+                m.filesystemUuid(),
+                m.released()));
       } else {
         images.add(info(meta.get()));
       }
@@ -289,7 +365,8 @@ public final class DiskEngine implements AutoCloseable {
         allocated += formatter.allocated(p);
         promised += Files.size(p);
       }
-      return new StorageInfo(paths.root(), store.getTotalSpace(), store.getUsableSpace(), allocated, promised);
+      return new StorageInfo(
+          paths.root(), store.getTotalSpace(), store.getUsableSpace(), allocated, promised);
     } catch (IOException e) {
       throw Io.wrap(e, "reading the images root " + paths.root());
     }
@@ -304,7 +381,8 @@ public final class DiskEngine implements AutoCloseable {
     Path image = paths.image(namespace, name);
     if (!Files.exists(image)) return Optional.empty();
     Optional<ImageMetadata> meta = metadata(namespace, name);
-    if (meta.isEmpty() || !meta.get().ownedBy(uid)) throw Guards.notOwner(namespace, name, meta, image);
+    if (meta.isEmpty() || !meta.get().ownedBy(uid))
+      throw Guards.notOwner(namespace, name, meta, image);
     return meta.map(this::info);
   }
 
@@ -314,13 +392,21 @@ public final class DiskEngine implements AutoCloseable {
 
   /**
    * The capacity is the metadata's, written only once a grow's filesystem was grown and checked: a
-   * grow that failed after the file was extended leaves a longer file, and must not be reported (and
-   * taken for done) at the new size.
+   * grow that failed after the file was extended leaves a longer file, and must not be reported
+   * (and taken for done) at the new size.
    */
   private ImageInfo info(ImageMetadata m) {
     Path image = paths.image(m.namespace(), m.name());
-    return new ImageInfo(m.namespace(), m.name(), m.ownerUid(), image, m.capacityBytes(), formatter.allocated(image),
-        m.filesystemUuid(), m.specDigest(), m.cloned());
+    return new ImageInfo(
+        m.namespace(),
+        m.name(),
+        m.ownerUid(),
+        image,
+        m.capacityBytes(),
+        formatter.allocated(image),
+        m.filesystemUuid(),
+        m.specDigest(),
+        m.cloned());
   }
 
   private static void deleteFile(Path p) {

@@ -1,6 +1,9 @@
 package io.xenvbd.disk;
 
-/** A disk failure with a code the agent maps to its error body and a message that says what to change. */
+/**
+ * A disk failure with a code the agent maps to its error body and a message that says what to
+ * change.
+ */
 public class DiskException extends RuntimeException {
   private final ErrorCode code;
 

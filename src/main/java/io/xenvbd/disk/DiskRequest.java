@@ -18,37 +18,51 @@ import java.util.regex.Pattern;
 /**
  * One disk request: built by the agent from the VirtualDisk spec.
  *
- * @param cloneSourceUid with populate.cloneFrom, the owner uid the source image must have; null: any
- *     image published under the source's name (a caller of protocol version 1 or 2)
+ * @param cloneSourceUid with populate.cloneFrom, the owner uid the source image must have; null:
+ *     any image published under the source's name (a caller of protocol version 1 or 2)
  */
-public record DiskRequest(String namespace, String name, String uid, VirtualDiskSpec spec, long sizeBytes,
+public record DiskRequest(
+    String namespace,
+    String name,
+    String uid,
+    VirtualDiskSpec spec,
+    long sizeBytes,
     String cloneSourceUid) {
 
   private static final Pattern UID = Pattern.compile("^[A-Za-z0-9][-A-Za-z0-9_.]{0,127}$");
-  private static final ObjectMapper CANONICAL = JsonMapper.builder()
-      .enable(MapperFeature.SORT_PROPERTIES_ALPHABETICALLY)
-      .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
-      .build();
+  private static final ObjectMapper CANONICAL =
+      JsonMapper.builder()
+          .enable(MapperFeature.SORT_PROPERTIES_ALPHABETICALLY)
+          .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
+          .build();
 
   public DiskRequest {
     checkNames(namespace, name);
     if (uid == null || !UID.matcher(uid).matches()) {
-      throw DiskException.invalid("uid '" + uid + "' is missing or malformed: pass the VirtualDisk's metadata.uid");
+      throw DiskException.invalid(
+          "uid '" + uid + "' is missing or malformed: pass the VirtualDisk's metadata.uid");
     }
     if (spec == null) throw DiskException.invalid("spec is missing");
     if (sizeBytes <= 0) throw DiskException.invalid("size must be greater than zero");
     if (cloneSourceUid != null && !UID.matcher(cloneSourceUid).matches()) {
-      throw DiskException.invalid("spec.populate.cloneFrom.uid is malformed: pass the source VirtualDisk's metadata.uid");
+      throw DiskException.invalid(
+          "spec.populate.cloneFrom.uid is malformed: pass the source VirtualDisk's metadata.uid");
     }
   }
 
-  /** Validates names (DNS-1123), parses spec.size with {@link Sizes}; InvalidRequest on bad input. */
+  /**
+   * Validates names (DNS-1123), parses spec.size with {@link Sizes}; InvalidRequest on bad input.
+   */
   public static DiskRequest of(String namespace, String name, String uid, VirtualDiskSpec spec) {
     return of(namespace, name, uid, spec, null);
   }
 
-  /** Like {@link #of(String, String, String, VirtualDiskSpec)}, cloning only a source image that {@code cloneSourceUid} owns. */
-  public static DiskRequest of(String namespace, String name, String uid, VirtualDiskSpec spec, String cloneSourceUid) {
+  /**
+   * Like {@link #of(String, String, String, VirtualDiskSpec)}, cloning only a source image that
+   * {@code cloneSourceUid} owns.
+   */
+  public static DiskRequest of(
+      String namespace, String name, String uid, VirtualDiskSpec spec, String cloneSourceUid) {
     if (spec == null) throw DiskException.invalid("spec is missing");
     long size;
     try {
@@ -61,14 +75,20 @@ public record DiskRequest(String namespace, String name, String uid, VirtualDisk
 
   static void checkNames(String namespace, String name) {
     if (!Validation.isDns1123Label(namespace)) {
-      throw DiskException.invalid("namespace '" + namespace + "' is not a DNS-1123 label (lower-case letters, digits, '-', at most 63)");
+      throw DiskException.invalid(
+          "namespace '"
+              + namespace
+              + "' is not a DNS-1123 label (lower-case letters, digits, '-', at most 63)");
     }
     if (!Validation.isDns1123Subdomain(name)) {
-      throw DiskException.invalid("name '" + name + "' is not a DNS-1123 subdomain (lower-case letters, digits, '-', '.')");
+      throw DiskException.invalid(
+          "name '" + name + "' is not a DNS-1123 subdomain (lower-case letters, digits, '-', '.')");
     }
   }
 
-  /** Stable SHA-256 of the parts of the spec that shape the built image (everything except size). */
+  /**
+   * Stable SHA-256 of the parts of the spec that shape the built image (everything except size).
+   */
   public String specDigest() {
     Map<String, Object> shaping = new LinkedHashMap<>();
     shaping.put("filesystem", spec.filesystem());

@@ -59,7 +59,8 @@ final class Downloader {
    */
   static {
     String ttl = Security.getProperty("networkaddress.cache.ttl");
-    if (ttl == null || !ttl.strip().matches("-1|[1-9][0-9]*")) Security.setProperty("networkaddress.cache.ttl", "30");
+    if (ttl == null || !ttl.strip().matches("-1|[1-9][0-9]*"))
+      Security.setProperty("networkaddress.cache.ttl", "30");
   }
 
   private final UrlPolicy policy;
@@ -76,9 +77,13 @@ final class Downloader {
     this.policy = policy;
     this.idle = idle;
     this.deadline = deadline;
-    HttpClient.Builder b = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER)
-        .proxy(HttpClient.Builder.NO_PROXY).version(HttpClient.Version.HTTP_1_1)
-        .connectTimeout(idle.compareTo(Duration.ofSeconds(30)) < 0 ? idle : Duration.ofSeconds(30));
+    HttpClient.Builder b =
+        HttpClient.newBuilder()
+            .followRedirects(HttpClient.Redirect.NEVER)
+            .proxy(HttpClient.Builder.NO_PROXY)
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(
+                idle.compareTo(Duration.ofSeconds(30)) < 0 ? idle : Duration.ofSeconds(30));
     if (ssl != null) b.sslContext(ssl);
     this.http = b.build();
   }
@@ -89,15 +94,21 @@ final class Downloader {
     try {
       uri = ArchiveUrl.normalise(url);
     } catch (ArchiveUrl.Malformed e) {
-      throw DiskException.invalid("archive URL " + shown + " " + e.getMessage() + ": fix spec.populate.archive.source");
+      throw DiskException.invalid(
+          "archive URL " + shown + " " + e.getMessage() + ": fix spec.populate.archive.source");
     }
     long deadlineAt = System.nanoTime() + deadline.toNanos();
     try {
       HttpResponse<Flow.Publisher<List<ByteBuffer>>> resp = fetch(uri, shown, deadlineAt);
       if (resp.statusCode() != 200) {
         BodyReader.discard(resp.body());
-        throw new DiskException(ErrorCode.CommandFailed, "downloading " + shown + " returned HTTP " + resp.statusCode()
-            + ": check the archive URL");
+        throw new DiskException(
+            ErrorCode.CommandFailed,
+            "downloading "
+                + shown
+                + " returned HTTP "
+                + resp.statusCode()
+                + ": check the archive URL");
       }
       if (resp.headers().firstValueAsLong("content-length").orElse(-1) > maxBytes) {
         BodyReader.discard(resp.body());
@@ -105,64 +116,114 @@ final class Downloader {
       }
       long n;
       try (OutputStream out = open(to)) {
-        n = BodyReader.copy(resp.body(), out, maxBytes, idle.toNanos(), deadlineAt, "no data for " + seconds(idle),
-            "not finished within " + seconds(deadline));
+        n =
+            BodyReader.copy(
+                resp.body(),
+                out,
+                maxBytes,
+                idle.toNanos(),
+                deadlineAt,
+                "no data for " + seconds(idle),
+                "not finished within " + seconds(deadline));
       }
-      if (n == 0) throw DiskException.invalid("archive " + shown + " is empty: fix spec.populate.archive.source");
+      if (n == 0)
+        throw DiskException.invalid(
+            "archive " + shown + " is empty: fix spec.populate.archive.source");
     } catch (IOException | InterruptedException e) {
       throw failure(e, shown, maxBytes);
     }
   }
 
-  /** The first answer that is not a redirect, its body not yet read; every hop checked before it is requested. */
-  private HttpResponse<Flow.Publisher<List<ByteBuffer>>> fetch(URI first, String shown, long deadlineAt)
-      throws IOException, InterruptedException {
+  /**
+   * The first answer that is not a redirect, its body not yet read; every hop checked before it is
+   * requested.
+   */
+  private HttpResponse<Flow.Publisher<List<ByteBuffer>>> fetch(
+      URI first, String shown, long deadlineAt) throws IOException, InterruptedException {
     URI uri = first;
     for (int hop = 0; ; hop++) {
-      policy.admit(uri, hop == 0 ? "archive URL " + shown : "archive " + shown + " redirected to " + ArchiveUrl.shown(uri) + ", which");
+      policy.admit(
+          uri,
+          hop == 0
+              ? "archive URL " + shown
+              : "archive " + shown + " redirected to " + ArchiveUrl.shown(uri) + ", which");
       HttpResponse<Flow.Publisher<List<ByteBuffer>>> resp = headers(uri, deadlineAt);
       int status = resp.statusCode();
-      if (status != 301 && status != 302 && status != 303 && status != 307 && status != 308) return resp;
+      if (status != 301 && status != 302 && status != 303 && status != 307 && status != 308)
+        return resp;
       BodyReader.discard(resp.body()); // nothing of a redirect's body is read
       if (hop == MAX_REDIRECTS) {
-        throw new DiskException(ErrorCode.CommandFailed, "archive " + shown + " redirected more than " + MAX_REDIRECTS
-            + " times: give the archive's final URL");
+        throw new DiskException(
+            ErrorCode.CommandFailed,
+            "archive "
+                + shown
+                + " redirected more than "
+                + MAX_REDIRECTS
+                + " times: give the archive's final URL");
       }
-      String location = resp.headers().firstValue("location").orElseThrow(() -> new DiskException(ErrorCode.CommandFailed,
-          "archive " + shown + " answered HTTP " + status + " without a Location: check the archive URL"));
+      String location =
+          resp.headers()
+              .firstValue("location")
+              .orElseThrow(
+                  () ->
+                      new DiskException(
+                          ErrorCode.CommandFailed,
+                          "archive "
+                              + shown
+                              + " answered HTTP "
+                              + status
+                              + " without a Location: check the archive URL"));
       URI next;
       try {
         next = ArchiveUrl.redirect(uri, location);
       } catch (ArchiveUrl.Malformed e) {
-        throw new DiskException(ErrorCode.CommandFailed, "archive " + shown + " redirected to a URL that " + e.getMessage()
-            + ": check the archive URL");
+        throw new DiskException(
+            ErrorCode.CommandFailed,
+            "archive "
+                + shown
+                + " redirected to a URL that "
+                + e.getMessage()
+                + ": check the archive URL");
       }
       if (uri.getScheme().equals("https") && next.getScheme().equals("http")) {
-        throw new DiskException(ErrorCode.SourceNotAllowed, "archive " + shown + " redirected from https to "
-            + ArchiveUrl.shown(next) + ", and the agent never downgrades to plain http: use a URL that stays on https");
+        throw new DiskException(
+            ErrorCode.SourceNotAllowed,
+            "archive "
+                + shown
+                + " redirected from https to "
+                + ArchiveUrl.shown(next)
+                + ", and the agent never downgrades to plain http: use a URL that stays on https");
       }
       uri = next;
     }
   }
 
-  /** Sends the request and waits (interruptibly, at most idle and never past the deadline) for the headers. */
+  /**
+   * Sends the request and waits (interruptibly, at most idle and never past the deadline) for the
+   * headers.
+   */
   private HttpResponse<Flow.Publisher<List<ByteBuffer>>> headers(URI uri, long deadlineAt)
       throws IOException, InterruptedException {
     long wait = Math.min(idle.toNanos(), deadlineAt - System.nanoTime());
     if (wait <= 0) throw new BodyReader.Stalled("not finished within " + seconds(deadline));
-    CompletableFuture<HttpResponse<Flow.Publisher<List<ByteBuffer>>>> answer = http.sendAsync(
-        HttpRequest.newBuilder(uri).timeout(idle).GET().build(), HttpResponse.BodyHandlers.ofPublisher());
+    CompletableFuture<HttpResponse<Flow.Publisher<List<ByteBuffer>>>> answer =
+        http.sendAsync(
+            HttpRequest.newBuilder(uri).timeout(idle).GET().build(),
+            HttpResponse.BodyHandlers.ofPublisher());
     try {
       return answer.get(wait, TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
       answer.cancel(true);
-      throw new BodyReader.Stalled(deadlineAt - System.nanoTime() <= 0 ? "not finished within " + seconds(deadline)
-          : "no answer for " + seconds(idle));
+      throw new BodyReader.Stalled(
+          deadlineAt - System.nanoTime() <= 0
+              ? "not finished within " + seconds(deadline)
+              : "no answer for " + seconds(idle));
     } catch (InterruptedException e) {
       answer.cancel(true);
       throw e;
     } catch (ExecutionException e) {
-      if (e.getCause() instanceof HttpTimeoutException && !(e.getCause() instanceof HttpConnectTimeoutException)) {
+      if (e.getCause() instanceof HttpTimeoutException
+          && !(e.getCause() instanceof HttpConnectTimeoutException)) {
         throw new BodyReader.Stalled("no answer for " + seconds(idle));
       }
       if (e.getCause() instanceof IOException io) throw io;
@@ -172,8 +233,12 @@ final class Downloader {
 
   private static OutputStream open(Path to) throws BodyReader.WriteFailed {
     try {
-      return Files.newOutputStream(to, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-          StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+      return Files.newOutputStream(
+          to,
+          StandardOpenOption.CREATE,
+          StandardOpenOption.TRUNCATE_EXISTING,
+          StandardOpenOption.WRITE,
+          LinkOption.NOFOLLOW_LINKS);
     } catch (IOException e) {
       throw new BodyReader.WriteFailed(e);
     }
@@ -182,33 +247,47 @@ final class Downloader {
   private DiskException failure(Exception e, String shown, long maxBytes) {
     if (e instanceof BodyReader.TooLarge) return tooLarge(shown, maxBytes);
     if (e instanceof BodyReader.Stalled) {
-      return new DiskException(ErrorCode.CommandFailed, "downloading " + shown + " stopped: " + e.getMessage()
-          + ": check that the server is up and serving the archive", e);
+      return new DiskException(
+          ErrorCode.CommandFailed,
+          "downloading "
+              + shown
+              + " stopped: "
+              + e.getMessage()
+              + ": check that the server is up and serving the archive",
+          e);
     }
     if (interrupted(e)) {
       Thread.interrupted(); // cleanup after this must still be able to run commands
       return new DiskException(ErrorCode.Interrupted, "interrupted while downloading " + shown, e);
     }
-    if (e instanceof BodyReader.WriteFailed w) return Io.wrap(w.getCause(), "writing the download of " + shown);
-    return new DiskException(ErrorCode.CommandFailed, "downloading " + shown + " failed: " + reason(e)
-        + ": check that the node can reach it", e);
+    if (e instanceof BodyReader.WriteFailed w)
+      return Io.wrap(w.getCause(), "writing the download of " + shown);
+    return new DiskException(
+        ErrorCode.CommandFailed,
+        "downloading " + shown + " failed: " + reason(e) + ": check that the node can reach it",
+        e);
   }
 
-  /** A fixed phrase per kind of failure: a JDK message can quote what the server sent (an invalid status line). */
+  /**
+   * A fixed phrase per kind of failure: a JDK message can quote what the server sent (an invalid
+   * status line).
+   */
   private static String reason(Exception e) {
     if (e instanceof HttpConnectTimeoutException) return "connection timed out";
     if (e instanceof ConnectException) return "connection refused";
     if (e instanceof UnknownHostException) return "the host does not resolve";
     if (e instanceof SSLException) return "the TLS handshake or session failed";
     if (e instanceof ProtocolException) return "the server's answer is not valid HTTP";
-    if (e instanceof EOFException || String.valueOf(e.getMessage()).contains("closed")) return "the connection closed early";
+    if (e instanceof EOFException || String.valueOf(e.getMessage()).contains("closed"))
+      return "the connection closed early";
     return e.getClass().getSimpleName();
   }
 
   private static boolean interrupted(Throwable e) {
     if (Thread.currentThread().isInterrupted()) return true;
     for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof InterruptedException || t instanceof ClosedByInterruptException
+      if (t instanceof InterruptedException
+          || t instanceof ClosedByInterruptException
           || (t instanceof InterruptedIOException && !(t instanceof SocketTimeoutException))) {
         return true;
       }
@@ -217,8 +296,12 @@ final class Downloader {
   }
 
   private static DiskException tooLarge(String shown, long maxBytes) {
-    return DiskException.invalid("archive " + shown + " is larger than the disk (spec.size, " + maxBytes
-        + " bytes): ask for a bigger spec.size or use a smaller archive");
+    return DiskException.invalid(
+        "archive "
+            + shown
+            + " is larger than the disk (spec.size, "
+            + maxBytes
+            + " bytes): ask for a bigger spec.size or use a smaller archive");
   }
 
   /** "60 s", or "500 ms" below a whole second. */

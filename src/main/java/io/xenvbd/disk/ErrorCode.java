@@ -5,6 +5,16 @@ package io.xenvbd.disk;
  * code of the same name ({@code agent/ApiError.wireCode}, checked by {@code ApiErrorTest}).
  */
 public enum ErrorCode {
-  NoSpace, LoopDevicesExhausted, SourceNotAllowed, ToolMissing, ImageInUse,
-  CommandFailed, InvalidRequest, NotOwner, NotFound, ShrinkRefused, Interrupted, TransferFailed
+  NoSpace,
+  LoopDevicesExhausted,
+  SourceNotAllowed,
+  ToolMissing,
+  ImageInUse,
+  CommandFailed,
+  InvalidRequest,
+  NotOwner,
+  NotFound,
+  ShrinkRefused,
+  Interrupted,
+  TransferFailed
 }

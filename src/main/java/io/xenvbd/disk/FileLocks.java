@@ -66,12 +66,22 @@ final class FileLocks {
     if (lock == null) {
       if (held == 0) closeChannel();
       String who = read();
-      throw new DiskException(ErrorCode.ImageInUse, "the images root " + root + " is in use by another agent ("
-          + (who.isBlank() ? "unknown" : who) + "): stop that agent, or give this one its own --images-root");
+      throw new DiskException(
+          ErrorCode.ImageInUse,
+          "the images root "
+              + root
+              + " is in use by another agent ("
+              + (who.isBlank() ? "unknown" : who)
+              + "): stop that agent, or give this one its own --images-root");
     }
     try {
-      String me = "pid " + ProcessHandle.current().pid() + " on "
-          + ManagementFactory.getRuntimeMXBean().getName().replaceFirst("^\\d+@", "") + " since " + Instant.now();
+      String me =
+          "pid "
+              + ProcessHandle.current().pid()
+              + " on "
+              + ManagementFactory.getRuntimeMXBean().getName().replaceFirst("^\\d+@", "")
+              + " since "
+              + Instant.now();
       ch.truncate(0);
       ch.write(ByteBuffer.wrap(me.getBytes(StandardCharsets.UTF_8)), 0);
       ch.force(true);
@@ -86,14 +96,20 @@ final class FileLocks {
 
   /** The lock of one image; ImageInUse when another process (or engine) holds it. */
   synchronized Held image(String namespace, String name) {
-    return lock(namespace + "/" + name, "another process (a second agent on this images root?) is"
-        + " working on disk " + namespace + "/" + name + ": wait for it to finish, or stop it, and retry");
+    return lock(
+        namespace + "/" + name,
+        "another process (a second agent on this images root?) is"
+            + " working on disk "
+            + namespace
+            + "/"
+            + name
+            + ": wait for it to finish, or stop it, and retry");
   }
 
   /**
-   * The lock of a file an adoption takes from the import directory, keyed {@code "import//" + file}, which
-   * no namespace/name spells (a name never starts with '/'); ImageInUse with {@code busy} when another
-   * adoption holds it.
+   * The lock of a file an adoption takes from the import directory, keyed {@code "import//" +
+   * file}, which no namespace/name spells (a name never starts with '/'); ImageInUse with {@code
+   * busy} when another adoption holds it.
    */
   synchronized Held importFile(String file, String busy) {
     return lock("import//" + file, busy);
@@ -127,8 +143,13 @@ final class FileLocks {
   private FileChannel channel() {
     if (channel != null) return channel;
     try {
-      channel = FileChannel.open(root.resolve(FILE), StandardOpenOption.CREATE, StandardOpenOption.READ,
-          StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+      channel =
+          FileChannel.open(
+              root.resolve(FILE),
+              StandardOpenOption.CREATE,
+              StandardOpenOption.READ,
+              StandardOpenOption.WRITE,
+              LinkOption.NOFOLLOW_LINKS);
       Formatter.privateFile(root.resolve(FILE));
       return channel;
     } catch (IOException e) {
@@ -165,7 +186,9 @@ final class FileLocks {
 
   private static long hash(String key) {
     try {
-      return ByteBuffer.wrap(MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8))).getLong();
+      return ByteBuffer.wrap(
+              MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8)))
+          .getLong();
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }

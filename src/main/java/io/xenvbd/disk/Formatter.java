@@ -17,12 +17,15 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Creates image files (sparse or preallocated), makes filesystems, checks them and reads their UUID.
- * Every filesystem tool runs in the {@link Sandbox} with only the image (and a staging tree) in
- * reach: what it reads may have been written by a guest or a tenant.
+ * Creates image files (sparse or preallocated), makes filesystems, checks them and reads their
+ * UUID. Every filesystem tool runs in the {@link Sandbox} with only the image (and a staging tree)
+ * in reach: what it reads may have been written by a guest or a tenant.
  */
 public final class Formatter {
-  /** ext3 always zeroes its journal (lazy_journal_init does not apply): keep it small so the image stays sparse. */
+  /**
+   * ext3 always zeroes its journal (lazy_journal_init does not apply): keep it small so the image
+   * stays sparse.
+   */
   private static final long EXT3_SMALL_JOURNAL_FROM = 32L << 20;
 
   private final CommandRunner runner;
@@ -33,14 +36,18 @@ public final class Formatter {
     this.sandbox = new Sandbox(runner);
   }
 
-  /** A filesystem tool on {@code image} ({@link Sandbox#IMAGE} in {@code command}); exit 0 required. */
+  /**
+   * A filesystem tool on {@code image} ({@link Sandbox#IMAGE} in {@code command}); exit 0 required.
+   */
   private CommandRunner.Result tool(Path image, Path staging, List<String> command) {
     CommandRunner.Result r = sandbox.onImage(image, staging, command, runner.defaultTimeout());
     if (!r.ok()) throw CommandRunner.failure(r);
     return r;
   }
 
-  /** A file of exactly {@code size} apparent bytes; sparse (nothing written) unless preallocated. */
+  /**
+   * A file of exactly {@code size} apparent bytes; sparse (nothing written) unless preallocated.
+   */
   public void create(Path image, long size, boolean preallocate) {
     try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
       f.setLength(size);
@@ -59,42 +66,71 @@ public final class Formatter {
   /** Allocates every block of [offset, offset+length) without writing zeros. */
   public void preallocate(Path image, long offset, long length) {
     if (length <= 0) return;
-    CommandRunner.Result r = runner.exec(List.of("fallocate", "-o", Long.toString(offset), "-l", Long.toString(length),
-        image.toString()), Duration.ofMinutes(30), null);
+    CommandRunner.Result r =
+        runner.exec(
+            List.of(
+                "fallocate",
+                "-o",
+                Long.toString(offset),
+                "-l",
+                Long.toString(length),
+                image.toString()),
+            Duration.ofMinutes(30),
+            null);
     if (r.ok()) return;
     if (r.stderr().contains("Operation not supported")) {
-      throw new DiskException(ErrorCode.CommandFailed, "preallocate is not supported by the images root's filesystem"
-          + " (fallocate: " + r.stderr().strip() + "): set spec.preallocate to false or put the images root on ext4/xfs");
+      throw new DiskException(
+          ErrorCode.CommandFailed,
+          "preallocate is not supported by the images root's filesystem"
+              + " (fallocate: "
+              + r.stderr().strip()
+              + "): set spec.preallocate to false or put the images root on ext4/xfs");
     }
     throw CommandRunner.failure(r);
   }
 
-  /** Makes the filesystem; for ext*, {@code staging} (may be null) becomes its content (mke2fs -d). */
-  public void format(Path image, Filesystem fs, long size, String uuid, Path staging, boolean preallocated) {
+  /**
+   * Makes the filesystem; for ext*, {@code staging} (may be null) becomes its content (mke2fs -d).
+   */
+  public void format(
+      Path image, Filesystem fs, long size, String uuid, Path staging, boolean preallocated) {
     switch (fs) {
-      case none -> { }
+      case none -> {}
       case xfs -> {
-        if (staging != null) throw DiskException.invalid("xfs cannot be populated Offline: use method LoopMount or Auto");
+        if (staging != null)
+          throw DiskException.invalid(
+              "xfs cannot be populated Offline: use method LoopMount or Auto");
         List<String> cmd = new ArrayList<>(List.of("mkfs.xfs", "-f", "-q", "-m", "uuid=" + uuid));
         if (preallocated) cmd.add("-K");
         cmd.add(Sandbox.IMAGE);
         tool(image, null, cmd);
       }
-      default -> tool(image, staging, mke2fs(Path.of(Sandbox.IMAGE), fs, size, uuid,
-          staging == null ? null : Path.of(Sandbox.STAGING), preallocated, false));
+      default ->
+          tool(
+              image,
+              staging,
+              mke2fs(
+                  Path.of(Sandbox.IMAGE),
+                  fs,
+                  size,
+                  uuid,
+                  staging == null ? null : Path.of(Sandbox.STAGING),
+                  preallocated,
+                  false));
     }
   }
 
   /**
-   * ext3 to be filled through a mount: made without a journal, so that the copy's metadata is written
-   * once (not to the journal first) and the 4 MiB journal is not zeroed before the copy; {@link
-   * #addJournal} adds it, as mke2fs would have made it, once the image is unmounted. A crash meanwhile
-   * is safe: the image is still under its temporary name and is removed, never published. ext4 keeps
-   * its journal from mke2fs: there it is lazily initialised (never zeroed), while tune2fs -j would
-   * zero all 64 MiB of it (measured: 66 MiB allocated instead of 1.2 MiB). Other filesystems: the
-   * same as {@link #format}.
+   * ext3 to be filled through a mount: made without a journal, so that the copy's metadata is
+   * written once (not to the journal first) and the 4 MiB journal is not zeroed before the copy;
+   * {@link #addJournal} adds it, as mke2fs would have made it, once the image is unmounted. A crash
+   * meanwhile is safe: the image is still under its temporary name and is removed, never published.
+   * ext4 keeps its journal from mke2fs: there it is lazily initialised (never zeroed), while
+   * tune2fs -j would zero all 64 MiB of it (measured: 66 MiB allocated instead of 1.2 MiB). Other
+   * filesystems: the same as {@link #format}.
    */
-  public void formatJournalLater(Path image, Filesystem fs, long size, String uuid, boolean preallocated) {
+  public void formatJournalLater(
+      Path image, Filesystem fs, long size, String uuid, boolean preallocated) {
     if (!journalLater(fs)) {
       format(image, fs, size, uuid, null, preallocated);
       return;
@@ -102,7 +138,9 @@ public final class Formatter {
     tool(image, null, mke2fs(Path.of(Sandbox.IMAGE), fs, size, uuid, null, preallocated, true));
   }
 
-  /** The journal {@link #formatJournalLater} left out: tune2fs -j with mke2fs' size for this disk. */
+  /**
+   * The journal {@link #formatJournalLater} left out: tune2fs -j with mke2fs' size for this disk.
+   */
   public void addJournal(Path image, Filesystem fs, long size) {
     if (!journalLater(fs)) return;
     List<String> cmd = new ArrayList<>(List.of("tune2fs", "-j"));
@@ -116,16 +154,24 @@ public final class Formatter {
   }
 
   private static List<String> journalSize(Filesystem fs, long size) {
-    return fs == Filesystem.ext3 && size >= EXT3_SMALL_JOURNAL_FROM ? List.of("-J", "size=4") : List.of();
+    return fs == Filesystem.ext3 && size >= EXT3_SMALL_JOURNAL_FROM
+        ? List.of("-J", "size=4")
+        : List.of();
   }
 
   /**
-   * Discard on an image file punches holes: for a sparse image that is what lets mke2fs (and mkfs.xfs)
-   * skip zeroing inode tables and log, since the holes read as zeros; for a preallocated image it
-   * would undo the allocation, so there it is turned off (nodiscard / -K).
+   * Discard on an image file punches holes: for a sparse image that is what lets mke2fs (and
+   * mkfs.xfs) skip zeroing inode tables and log, since the holes read as zeros; for a preallocated
+   * image it would undo the allocation, so there it is turned off (nodiscard / -K).
    */
-  static List<String> mke2fs(Path image, Filesystem fs, long size, String uuid, Path staging, boolean preallocated,
-                             boolean noJournal) {
+  static List<String> mke2fs(
+      Path image,
+      Filesystem fs,
+      long size,
+      String uuid,
+      Path staging,
+      boolean preallocated,
+      boolean noJournal) {
     List<String> cmd = new ArrayList<>(List.of("mke2fs", "-F", "-q", "-t", fs.name(), "-U", uuid));
     if (noJournal) cmd.addAll(List.of("-O", "^has_journal"));
     String nodiscard = preallocated ? ",nodiscard" : "";
@@ -147,19 +193,22 @@ public final class Formatter {
   /** Read-only check: e2fsck -fn / xfs_repair -n. Throws CommandFailed with the tool's report. */
   public void check(Path image, Filesystem fs) {
     switch (fs) {
-      case none -> { }
+      case none -> {}
       case xfs -> tool(image, null, List.of("xfs_repair", "-n", Sandbox.IMAGE));
       default -> tool(image, null, List.of("e2fsck", "-f", "-n", Sandbox.IMAGE));
     }
   }
 
   /**
-   * What blkid finds in an image (TYPE, UUID, ...; empty when it finds no filesystem), read with the
-   * image bound read-only in the sandbox.
+   * What blkid finds in an image (TYPE, UUID, ...; empty when it finds no filesystem), read with
+   * the image bound read-only in the sandbox.
    */
   public java.util.Map<String, String> probe(Path image) {
-    CommandRunner.Result r = sandbox.onImageReadOnly(image, List.of("blkid", "-p", "-o", "export", Sandbox.IMAGE),
-        java.time.Duration.ofMinutes(1));
+    CommandRunner.Result r =
+        sandbox.onImageReadOnly(
+            image,
+            List.of("blkid", "-p", "-o", "export", Sandbox.IMAGE),
+            java.time.Duration.ofMinutes(1));
     java.util.Map<String, String> tags = new java.util.LinkedHashMap<>();
     if (r.exitCode() == 2) return tags; // nothing found
     if (!r.ok()) throw CommandRunner.failure(r);
@@ -172,11 +221,12 @@ public final class Formatter {
 
   /** {@link #check}, with the image bound read-only: nothing the tool does can change it. */
   public void checkReadOnly(Path image, Filesystem fs) {
-    List<String> cmd = switch (fs) {
-      case none -> null;
-      case xfs -> List.of("xfs_repair", "-n", "-f", Sandbox.IMAGE);
-      default -> List.of("e2fsck", "-f", "-n", Sandbox.IMAGE);
-    };
+    List<String> cmd =
+        switch (fs) {
+          case none -> null;
+          case xfs -> List.of("xfs_repair", "-n", "-f", Sandbox.IMAGE);
+          default -> List.of("e2fsck", "-f", "-n", Sandbox.IMAGE);
+        };
     if (cmd == null) return;
     CommandRunner.Result r = sandbox.onImageReadOnly(image, cmd, runner.defaultTimeout());
     if (!r.ok()) throw CommandRunner.failure(r);
@@ -185,16 +235,22 @@ public final class Formatter {
   /** The filesystem UUID as the guest's blkid sees it, or null for a raw image. */
   public String uuid(Path image, Filesystem fs) {
     if (fs == Filesystem.none) return null;
-    CommandRunner.Result r = sandbox.onImage(image, null, List.of("blkid", "-p", "-o", "value", "-s", "UUID",
-        Sandbox.IMAGE), Duration.ofMinutes(1));
+    CommandRunner.Result r =
+        sandbox.onImage(
+            image,
+            null,
+            List.of("blkid", "-p", "-o", "value", "-s", "UUID", Sandbox.IMAGE),
+            Duration.ofMinutes(1));
     String v = r.stdout().strip();
     return r.ok() && !v.isEmpty() ? v : null;
   }
 
-  /** Gives a cloned filesystem its own UUID, so fstab's UUID= of the clone cannot mount the source. */
+  /**
+   * Gives a cloned filesystem its own UUID, so fstab's UUID= of the clone cannot mount the source.
+   */
   public void setUuid(Path image, Filesystem fs, String uuid) {
     switch (fs) {
-      case none -> { }
+      case none -> {}
       case xfs -> tool(image, null, List.of("xfs_admin", "-U", uuid, Sandbox.IMAGE));
       default -> {
         preen(image); // tune2fs -U wants a freshly checked filesystem
@@ -204,15 +260,16 @@ public final class Formatter {
   }
 
   /**
-   * e2fsck -f -p: safe automatic fixes only, and it records the check time resize2fs and tune2fs ask
-   * for. Exit 0 or 1 (fixed) is fine; anything else means the filesystem needs a person.
+   * e2fsck -f -p: safe automatic fixes only, and it records the check time resize2fs and tune2fs
+   * ask for. Exit 0 or 1 (fixed) is fine; anything else means the filesystem needs a person.
    */
   public void preen(Path image) {
     preen(image, Duration.ofMinutes(30));
   }
 
   void preen(Path image, Duration timeout) {
-    CommandRunner.Result r = sandbox.onImage(image, null, List.of("e2fsck", "-f", "-p", Sandbox.IMAGE), timeout);
+    CommandRunner.Result r =
+        sandbox.onImage(image, null, List.of("e2fsck", "-f", "-p", Sandbox.IMAGE), timeout);
     if (r.exitCode() > 1) throw CommandRunner.failure(r);
   }
 
@@ -225,15 +282,20 @@ public final class Formatter {
   long ext2Bytes(Path image) {
     long blocks = -1;
     long size = -1;
-    for (String line : tool(image, null, List.of("dumpe2fs", "-h", Sandbox.IMAGE)).stdout().split("\n")) {
+    for (String line :
+        tool(image, null, List.of("dumpe2fs", "-h", Sandbox.IMAGE)).stdout().split("\n")) {
       if (line.startsWith("Block count:")) blocks = Long.parseLong(line.substring(12).strip());
       if (line.startsWith("Block size:")) size = Long.parseLong(line.substring(11).strip());
     }
     return blocks * size;
   }
 
-  /** What a file's allocation was measured at: any write, truncate, fallocate or hole punch changes one of these. */
-  private record Measured(Object inode, long size, long mtimeNanos, long ctimeNanos, long atNanos, long allocated) {}
+  /**
+   * What a file's allocation was measured at: any write, truncate, fallocate or hole punch changes
+   * one of these.
+   */
+  private record Measured(
+      Object inode, long size, long mtimeNanos, long ctimeNanos, long atNanos, long allocated) {}
 
   /**
    * Allocation of files by path, so that every status poll and heartbeat does not start a stat
@@ -243,6 +305,7 @@ public final class Formatter {
    * as the measurement would leave mtime and ctime as they were.
    */
   private static final Map<Path, Measured> ALLOCATED = new ConcurrentHashMap<>();
+
   private static final long REMEASURE_AFTER_NANOS = TimeUnit.SECONDS.toNanos(30);
 
   /** Bytes the file really occupies on disk (st_blocks × 512). */
@@ -250,8 +313,9 @@ public final class Formatter {
     Path key = file.toAbsolutePath().normalize();
     Map<String, Object> a;
     try {
-      a = Files.readAttributes(key, "unix:ino,size,lastModifiedTime,ctime",
-          LinkOption.NOFOLLOW_LINKS);
+      a =
+          Files.readAttributes(
+              key, "unix:ino,size,lastModifiedTime,ctime", LinkOption.NOFOLLOW_LINKS);
     } catch (IOException | UnsupportedOperationException e) {
       return stat(file);
     }
@@ -260,8 +324,12 @@ public final class Formatter {
     long ctime = nanos(a.get("ctime"));
     long now = System.nanoTime();
     Measured m = ALLOCATED.get(key);
-    if (m != null && m.inode().equals(a.get("ino")) && m.size() == size && m.mtimeNanos() == mtime
-        && m.ctimeNanos() == ctime && now - m.atNanos() < REMEASURE_AFTER_NANOS) {
+    if (m != null
+        && m.inode().equals(a.get("ino"))
+        && m.size() == size
+        && m.mtimeNanos() == mtime
+        && m.ctimeNanos() == ctime
+        && now - m.atNanos() < REMEASURE_AFTER_NANOS) {
       return m.allocated();
     }
     long allocated = stat(file);

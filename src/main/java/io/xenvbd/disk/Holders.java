@@ -9,9 +9,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The processes that hold a file open or mapped, read from /proc/PID/fd and /proc/PID/maps. A guest on the qdisk or tap backend
- * opens its image from a QEMU or tapdisk process and takes no loop device, so "attached to a loop
- * device" alone would call its disk free.
+ * The processes that hold a file open or mapped, read from /proc/PID/fd and /proc/PID/maps. A guest
+ * on the qdisk or tap backend opens its image from a QEMU or tapdisk process and takes no loop
+ * device, so "attached to a loop device" alone would call its disk free.
  */
 final class Holders {
   private static final Path PROC = Path.of("/proc");
@@ -22,7 +22,8 @@ final class Holders {
   static List<String> of(Path file) {
     Path target = file.toAbsolutePath().normalize();
     List<String> holders = new ArrayList<>();
-    try (DirectoryStream<Path> procs = Files.newDirectoryStream(PROC, p -> p.getFileName().toString().matches("\\d+"))) {
+    try (DirectoryStream<Path> procs =
+        Files.newDirectoryStream(PROC, p -> p.getFileName().toString().matches("\\d+"))) {
       for (Path proc : procs) {
         if (holds(proc, target)) holders.add(proc.getFileName() + " (" + command(proc) + ")");
       }

@@ -8,7 +8,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Lists what lies under the images root (images, orphans, leftovers) and removes leftovers at startup. */
+/**
+ * Lists what lies under the images root (images, orphans, leftovers) and removes leftovers at
+ * startup.
+ */
 final class Housekeeping {
   record Listing(List<Path> images, List<Path> leftovers, List<Path> parked) {}
 
@@ -24,7 +27,10 @@ final class Housekeeping {
     this.mounter = mounter;
   }
 
-  /** Image files ({@code <root>/<ns>/<name>.img}) and temporary leftovers, including metadata without an image. */
+  /**
+   * Image files ({@code <root>/<ns>/<name>.img}) and temporary leftovers, including metadata
+   * without an image.
+   */
   Listing list() {
     List<Path> images = new ArrayList<>();
     List<Path> leftovers = new ArrayList<>();
@@ -64,8 +70,11 @@ final class Housekeeping {
     }
     for (Path p : list().leftovers()) {
       mounter.release(p, p);
-      CommandRunner.Result r = runner.exec(List.of("rm", "-rf", "--one-file-system", paths.under(p).toString()),
-          Duration.ofMinutes(10), null);
+      CommandRunner.Result r =
+          runner.exec(
+              List.of("rm", "-rf", "--one-file-system", paths.under(p).toString()),
+              Duration.ofMinutes(10),
+              null);
       if (r.ok() && !Files.exists(p)) cleaned.add(p);
     }
     return cleaned;

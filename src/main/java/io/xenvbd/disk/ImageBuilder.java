@@ -29,9 +29,16 @@ final class ImageBuilder {
   private final DebugfsWriter debugfs;
   private final int loopReserve;
 
-  ImageBuilder(CommandRunner runner, ImagePaths paths, Formatter formatter, TreeWriter trees,
-               ArchiveExtractor archives, LoopMounter mounter, Publisher publisher, DebugfsWriter debugfs,
-               int loopReserve) {
+  ImageBuilder(
+      CommandRunner runner,
+      ImagePaths paths,
+      Formatter formatter,
+      TreeWriter trees,
+      ArchiveExtractor archives,
+      LoopMounter mounter,
+      Publisher publisher,
+      DebugfsWriter debugfs,
+      int loopReserve) {
     this.runner = runner;
     this.paths = paths;
     this.formatter = formatter;
@@ -49,14 +56,22 @@ final class ImageBuilder {
     return build(req, progress, null);
   }
 
-  /** {@code remote} not null: the clone's source is fetched from another node first (see {@link RemoteClone}). */
+  /**
+   * {@code remote} not null: the clone's source is fetched from another node first (see {@link
+   * RemoteClone}).
+   */
   ImageMetadata build(DiskRequest req, Progress progress, RemoteClone remote) {
     VirtualDiskSpec spec = req.spec();
     Filesystem fs = spec.filesystem();
-    Populate pop = spec.populate() == null ? new Populate(null, null, null, null, null) : spec.populate();
+    Populate pop =
+        spec.populate() == null ? new Populate(null, null, null, null, null) : spec.populate();
     boolean offline = Methods.offline(fs, pop, mounter.loops().status(), loopReserve);
-    Path cloneSource = pop.cloneFrom() == null || remote != null ? null : Methods.cloneSource(paths, publisher, req, pop);
-    if (cloneSource != null) Guards.refuseInUse(mounter.loops(), mounter.mounts(), cloneSource, "clone");
+    Path cloneSource =
+        pop.cloneFrom() == null || remote != null
+            ? null
+            : Methods.cloneSource(paths, publisher, req, pop);
+    if (cloneSource != null)
+      Guards.refuseInUse(mounter.loops(), mounter.mounts(), cloneSource, "clone");
     List<Path> sources = fs == Filesystem.none ? List.of() : trees.checkSources(pop);
     trees.checkFits(sources, req.sizeBytes());
 
@@ -69,15 +84,21 @@ final class ImageBuilder {
     try {
       progress.stage("Create", 0, 5);
       if (remote != null) cloneSource = fetch(remote, image, req, fs, temps, progress);
-      Path archive = fs != Filesystem.none && pop.archive() != null ? archives.fetch(pop.archive(), req.sizeBytes(), temps::add) : null;
-      boolean content = archive != null || !sources.isEmpty() || !pop.createDirs().isEmpty() || hasTailor(spec);
+      Path archive =
+          fs != Filesystem.none && pop.archive() != null
+              ? archives.fetch(pop.archive(), req.sizeBytes(), temps::add)
+              : null;
+      boolean content =
+          archive != null || !sources.isEmpty() || !pop.createDirs().isEmpty() || hasTailor(spec);
       if (fs == Filesystem.none) content = false;
       if (cloneSource != null) {
         cloneMethod = cloner.clone(cloneSource, temp, req, fs, uuid, progress);
         if (content && offline && archive == null && sources.isEmpty()) {
-          // ext2/3/4 with nothing to copy in: debugfs writes the new identity into the image file itself.
+          // ext2/3/4 with nothing to copy in: debugfs writes the new identity into the image file
+          // itself.
           progress.stage("Tailor", 75, 80);
-          debugfs.write(temp, pop.createDirs(), TreeWriter.tailoredFiles(spec.tailor(), uuid), temps::add);
+          debugfs.write(
+              temp, pop.createDirs(), TreeWriter.tailoredFiles(spec.tailor(), uuid), temps::add);
         } else if (content) {
           writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
         }
@@ -104,42 +125,88 @@ final class ImageBuilder {
       progress.stage("Check", 88, 95);
       formatter.check(temp, fs);
       String actualUuid = formatter.uuid(temp, fs);
-      VirtualDiskStatus.Clone clone = cloneMethod == null ? null : new VirtualDiskStatus.Clone(cloneMethod,
-          cloneMethod == CloneMethod.Reflink ? cloner.sharedBytes(temp) : Long.valueOf(0));
+      VirtualDiskStatus.Clone clone =
+          cloneMethod == null
+              ? null
+              : new VirtualDiskStatus.Clone(
+                  cloneMethod,
+                  cloneMethod == CloneMethod.Reflink ? cloner.sharedBytes(temp) : Long.valueOf(0));
       progress.stage("Publish", 95, 100);
       Instant now = Instant.now();
-      ImageMetadata meta = new ImageMetadata(1, req.namespace(), req.name(), req.uid(), req.specDigest(),
-          fs.name(), actualUuid, req.sizeBytes(), now, now, clone, null);
+      ImageMetadata meta =
+          new ImageMetadata(
+              1,
+              req.namespace(),
+              req.name(),
+              req.uid(),
+              req.specDigest(),
+              fs.name(),
+              actualUuid,
+              req.sizeBytes(),
+              now,
+              now,
+              clone,
+              null);
       publisher.publish(temp, image, paths.metadata(req.namespace(), req.name()), meta);
       progress.done();
       return meta;
     } catch (RuntimeException e) {
       cleanup(List.of(temp));
-      if (e instanceof DiskException de && de.code() == ErrorCode.Interrupted) Thread.currentThread().interrupt();
+      if (e instanceof DiskException de && de.code() == ErrorCode.Interrupted)
+        Thread.currentThread().interrupt();
       throw e;
     } finally {
       cleanup(temps);
     }
   }
 
-  /** The remote source, checked, in a temporary file beside {@code image} that {@code temps} removes. */
-  private Path fetch(RemoteClone remote, Path image, DiskRequest req, Filesystem fs, List<Path> temps, Progress progress) {
+  /**
+   * The remote source, checked, in a temporary file beside {@code image} that {@code temps}
+   * removes.
+   */
+  private Path fetch(
+      RemoteClone remote,
+      Path image,
+      DiskRequest req,
+      Filesystem fs,
+      List<Path> temps,
+      Progress progress) {
     Path fetched = paths.tempBeside(image);
     temps.add(fetched);
     progress.stage("Transfer", 0, 60);
-    TransferReceiver.receive(remote.windows(), remote.ticket(), fetched, req.sizeBytes(), fs.name(),
+    TransferReceiver.receive(
+        remote.windows(),
+        remote.ticket(),
+        fetched,
+        req.sizeBytes(),
+        fs.name(),
         (stage, done, total, percent) -> progress.bytes(done, total));
     progress.stage("Create", 60, 65);
     return fetched;
   }
 
-  private void writeMounted(Path image, Populate pop, List<Path> sources, Path archive, VirtualDiskSpec spec,
-                            long sizeBytes, String uuid, Progress progress) {
-    mounter.withMounted(image, mnt -> writeTree(mnt, pop, sources, archive, spec, sizeBytes, uuid, progress));
+  private void writeMounted(
+      Path image,
+      Populate pop,
+      List<Path> sources,
+      Path archive,
+      VirtualDiskSpec spec,
+      long sizeBytes,
+      String uuid,
+      Progress progress) {
+    mounter.withMounted(
+        image, mnt -> writeTree(mnt, pop, sources, archive, spec, sizeBytes, uuid, progress));
   }
 
-  private void writeTree(Path tree, Populate pop, List<Path> sources, Path archive, VirtualDiskSpec spec,
-                         long sizeBytes, String uuid, Progress progress) {
+  private void writeTree(
+      Path tree,
+      Populate pop,
+      List<Path> sources,
+      Path archive,
+      VirtualDiskSpec spec,
+      long sizeBytes,
+      String uuid,
+      Progress progress) {
     progress.stage("Populate", 10, 75);
     long total = trees.estimate(sources, archive);
     trees.populate(pop, sources, archive, tree, progress, total, sizeBytes);
@@ -149,21 +216,31 @@ final class ImageBuilder {
 
   private static boolean hasTailor(VirtualDiskSpec spec) {
     var t = spec.tailor();
-    return t != null && ((t.hostname() != null && !t.hostname().isEmpty()) || !t.fstab().isEmpty() || !t.files().isEmpty());
+    return t != null
+        && ((t.hostname() != null && !t.hostname().isEmpty())
+            || !t.fstab().isEmpty()
+            || !t.files().isEmpty());
   }
 
-  /** Removes temporary paths (never anything else), to the end even if the thread is interrupted meanwhile. */
+  /**
+   * Removes temporary paths (never anything else), to the end even if the thread is interrupted
+   * meanwhile.
+   */
   void cleanup(List<Path> temps) {
-    Uninterruptible.run("cleanup", () -> {
-      try {
-        for (Path p : List.copyOf(temps)) {
-          mounter.release(p, p);
-          runner.exec(List.of("rm", "-rf", "--one-file-system", paths.under(p).toString()),
-              Duration.ofMinutes(10), null);
-        }
-      } catch (DiskException ignored) {
-        // recover() removes what could not be removed now.
-      }
-    });
+    Uninterruptible.run(
+        "cleanup",
+        () -> {
+          try {
+            for (Path p : List.copyOf(temps)) {
+              mounter.release(p, p);
+              runner.exec(
+                  List.of("rm", "-rf", "--one-file-system", paths.under(p).toString()),
+                  Duration.ofMinutes(10),
+                  null);
+            }
+          } catch (DiskException ignored) {
+            // recover() removes what could not be removed now.
+          }
+        });
   }
 }

@@ -14,18 +14,21 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Every path the engine touches, derived from the images root and checked against it: images
- * {@code <root>/<ns>/<name>.img}, metadata beside them, temporary names that start with {@code .} and
- * contain {@code .tmp} (so recover() can tell them from images), and host sources under the allowlist.
+ * Every path the engine touches, derived from the images root and checked against it: images {@code
+ * <root>/<ns>/<name>.img}, metadata beside them, temporary names that start with {@code .} and
+ * contain {@code .tmp} (so recover() can tell them from images), and host sources under the
+ * allowlist.
  */
 public final class ImagePaths {
   static final String IMAGE_SUFFIX = ".img";
   static final String META_SUFFIX = ".img.json";
+
   /**
-   * An import file being adopted waits directly under the root as {@code .import-<file name>}: never a
-   * temporary name (recover() puts it back in the import directory instead of deleting it).
+   * An import file being adopted waits directly under the root as {@code .import-<file name>}:
+   * never a temporary name (recover() puts it back in the import directory instead of deleting it).
    */
   static final String PARKED_PREFIX = ".import-";
+
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final Set<PosixFilePermission> PRIVATE_DIR =
       PosixFilePermissions.fromString("rwx------");
@@ -39,8 +42,8 @@ public final class ImagePaths {
   }
 
   /**
-   * @param protectedPaths what the agent keeps to itself besides the images root (its token, TLS key
-   *     and certificate, local mode's state): no source may lie inside one or contain one
+   * @param protectedPaths what the agent keeps to itself besides the images root (its token, TLS
+   *     key and certificate, local mode's state): no source may lie inside one or contain one
    */
   public ImagePaths(Path root, List<Path> allowedSources, List<Path> protectedPaths) {
     this.root = real(root);
@@ -70,8 +73,9 @@ public final class ImagePaths {
   }
 
   /**
-   * Makes {@code dir} (the images root or a namespace directory under it) root-only, 0700: images hold
-   * guests' data (their /etc/shadow), and a build's tree must not be reachable by any other user of dom0.
+   * Makes {@code dir} (the images root or a namespace directory under it) root-only, 0700: images
+   * hold guests' data (their /etc/shadow), and a build's tree must not be reachable by any other
+   * user of dom0.
    */
   public Path privateDirectory(Path dir) {
     Path d = dir.toAbsolutePath().normalize();
@@ -88,25 +92,34 @@ public final class ImagePaths {
     }
   }
 
-  /** A fresh temporary name beside {@code finalPath}, on the same filesystem so that rename is atomic. */
+  /**
+   * A fresh temporary name beside {@code finalPath}, on the same filesystem so that rename is
+   * atomic.
+   */
   public Path tempBeside(Path finalPath) {
     return under(finalPath.resolveSibling("." + finalPath.getFileName() + ".tmp-" + random()));
   }
 
-  /** A fresh temporary directory name directly under the root (staging trees, mount points, downloads). */
+  /**
+   * A fresh temporary directory name directly under the root (staging trees, mount points,
+   * downloads).
+   */
   public Path tempUnderRoot(String kind) {
     return under(root.resolve(".tmp-" + kind + "-" + random()));
   }
 
   static boolean isTempName(String fileName) {
-    return fileName.startsWith(".") && fileName.contains(".tmp") && !fileName.startsWith(PARKED_PREFIX);
+    return fileName.startsWith(".")
+        && fileName.contains(".tmp")
+        && !fileName.startsWith(PARKED_PREFIX);
   }
 
   /** Refuses any path that does not stay under the images root after normalising. */
   public Path under(Path p) {
     Path n = p.toAbsolutePath().normalize();
     if (!n.startsWith(root) || n.equals(root)) {
-      throw DiskException.invalid("path '" + p + "' escapes the images root " + root + ": use a plain namespace and name");
+      throw DiskException.invalid(
+          "path '" + p + "' escapes the images root " + root + ": use a plain namespace and name");
     }
     return n;
   }
@@ -130,13 +143,15 @@ public final class ImagePaths {
   private Path allowed(String source, String what) {
     Path given = Path.of(source);
     if (!given.isAbsolute()) {
-      throw new DiskException(ErrorCode.SourceNotAllowed, what + " '" + source + "' must be absolute");
+      throw new DiskException(
+          ErrorCode.SourceNotAllowed, what + " '" + source + "' must be absolute");
     }
     Path real;
     try {
       real = given.toRealPath();
     } catch (IOException e) {
-      throw new DiskException(ErrorCode.SourceNotAllowed, what + " '" + source + "' does not exist on this node");
+      throw new DiskException(
+          ErrorCode.SourceNotAllowed, what + " '" + source + "' does not exist on this node");
     }
     boolean allowed = false;
     for (Path a : allowedSources) {
@@ -148,15 +163,28 @@ public final class ImagePaths {
     }
     // The resolved path is not echoed: it would map dom0's links for a tenant.
     if (!allowed) {
-      throw new DiskException(ErrorCode.SourceNotAllowed, what + " '" + source + "' is not under a source the node's"
-          + " admin allows " + allowedSources + ": ask the admin to allow it (--allow-source) or use an allowed directory");
+      throw new DiskException(
+          ErrorCode.SourceNotAllowed,
+          what
+              + " '"
+              + source
+              + "' is not under a source the node's"
+              + " admin allows "
+              + allowedSources
+              + ": ask the admin to allow it (--allow-source) or use an allowed directory");
     }
     for (Path kept : protectedPaths) {
       Path k = realOrSelf(kept);
       if (real.startsWith(k) || k.startsWith(real)) {
-        throw new DiskException(ErrorCode.SourceNotAllowed, what + " '" + source + "' "
-            + (real.startsWith(k) ? "lies inside" : "contains") + " what the agent keeps to itself (its images root,"
-            + " token, TLS key or state): name a directory that holds none of them");
+        throw new DiskException(
+            ErrorCode.SourceNotAllowed,
+            what
+                + " '"
+                + source
+                + "' "
+                + (real.startsWith(k) ? "lies inside" : "contains")
+                + " what the agent keeps to itself (its images root,"
+                + " token, TLS key or state): name a directory that holds none of them");
       }
     }
     return real;
@@ -197,21 +225,37 @@ public final class ImagePaths {
     Path rel = Path.of("/").relativize(Path.of(guestPath).normalize());
     Path target = tree.resolve(rel).normalize();
     if (!target.startsWith(tree) || rel.toString().startsWith("..")) {
-      throw DiskException.invalid("path '" + guestPath + "' leaves the image: use an absolute path without '..'");
+      throw DiskException.invalid(
+          "path '" + guestPath + "' leaves the image: use an absolute path without '..'");
     }
     try {
       Path realTree = tree.toRealPath();
       Path existing = target;
-      while (existing != null && !Files.exists(existing, LinkOption.NOFOLLOW_LINKS)) existing = existing.getParent();
+      while (existing != null && !Files.exists(existing, LinkOption.NOFOLLOW_LINKS))
+        existing = existing.getParent();
       if (existing != null && !existing.toRealPath().startsWith(realTree)) {
-        throw DiskException.invalid("path '" + guestPath + "' goes through a symbolic link that points outside the"
-            + " image (" + existing + " -> " + existing.toRealPath() + "): choose another path or fix the image content");
+        throw DiskException.invalid(
+            "path '"
+                + guestPath
+                + "' goes through a symbolic link that points outside the"
+                + " image ("
+                + existing
+                + " -> "
+                + existing.toRealPath()
+                + "): choose another path or fix the image content");
       }
     } catch (NoSuchFileException e) {
-      throw DiskException.invalid("path '" + guestPath + "' goes through a dangling symbolic link in the image ("
-          + e.getFile() + "): choose another path or fix the image content");
+      throw DiskException.invalid(
+          "path '"
+              + guestPath
+              + "' goes through a dangling symbolic link in the image ("
+              + e.getFile()
+              + "): choose another path or fix the image content");
     } catch (IOException e) {
-      throw new DiskException(ErrorCode.CommandFailed, "cannot resolve '" + guestPath + "' in the image: " + e.getMessage(), e);
+      throw new DiskException(
+          ErrorCode.CommandFailed,
+          "cannot resolve '" + guestPath + "' in the image: " + e.getMessage(),
+          e);
     }
     return target;
   }

@@ -19,8 +19,12 @@ final class ImportFiles {
     try {
       return Files.readAttributes(p, "unix:mode,nlink,dev,ino,uid,gid", LinkOption.NOFOLLOW_LINKS);
     } catch (java.nio.file.NoSuchFileException e) {
-      throw new DiskException(ErrorCode.NotFound, "the import directory has no file " + file + ": ask the node's"
-          + " admin to put it there, or check spec.populate.adopt.importFile");
+      throw new DiskException(
+          ErrorCode.NotFound,
+          "the import directory has no file "
+              + file
+              + ": ask the node's"
+              + " admin to put it there, or check spec.populate.adopt.importFile");
     } catch (IOException e) {
       throw Io.wrap(e, "reading the import file " + file);
     }
@@ -29,23 +33,35 @@ final class ImportFiles {
   static void requireLoneRegularFile(Map<String, Object> a, String file) {
     int type = (Integer) a.get("mode") & 0170000;
     if (type != 0100000) {
-      String kind = switch (type) {
-        case 0120000 -> "a symbolic link";
-        case 0040000 -> "a directory";
-        case 0010000 -> "a FIFO";
-        case 0060000 -> "a block device";
-        case 0020000 -> "a character device";
-        case 0140000 -> "a socket";
-        default -> "not a regular file";
-      };
-      throw new DiskException(ErrorCode.SourceNotAllowed, "the import file " + file + " is " + kind + ", not a regular"
-          + " file: only an image file itself can be adopted; ask the node's admin to put the file there, not a link"
-          + " or a special file");
+      String kind =
+          switch (type) {
+            case 0120000 -> "a symbolic link";
+            case 0040000 -> "a directory";
+            case 0010000 -> "a FIFO";
+            case 0060000 -> "a block device";
+            case 0020000 -> "a character device";
+            case 0140000 -> "a socket";
+            default -> "not a regular file";
+          };
+      throw new DiskException(
+          ErrorCode.SourceNotAllowed,
+          "the import file "
+              + file
+              + " is "
+              + kind
+              + ", not a regular"
+              + " file: only an image file itself can be adopted; ask the node's admin to put the file there, not a link"
+              + " or a special file");
     }
     if ((Integer) a.get("nlink") != 1) {
-      throw new DiskException(ErrorCode.SourceNotAllowed, "the import file " + file + " has " + a.get("nlink")
-          + " hard links: it is also another file of this node, which adoption would hand to a guest; ask the node's"
-          + " admin to copy it (cp --sparse=always) or remove the other links");
+      throw new DiskException(
+          ErrorCode.SourceNotAllowed,
+          "the import file "
+              + file
+              + " has "
+              + a.get("nlink")
+              + " hard links: it is also another file of this node, which adoption would hand to a guest; ask the node's"
+              + " admin to copy it (cp --sparse=always) or remove the other links");
     }
   }
 
@@ -57,45 +73,68 @@ final class ImportFiles {
       throw Io.wrap(e, "reading the images root " + root);
     }
     if (!rootDev.equals(a.get("dev"))) {
-      throw new DiskException(ErrorCode.SourceNotAllowed, "the import file " + file + " is on another filesystem than"
-          + " the images root " + root + ", and adoption moves a file, never copies it: ask the node's admin"
-          + " to put the import directory on the images root's filesystem (--import-dir)");
+      throw new DiskException(
+          ErrorCode.SourceNotAllowed,
+          "the import file "
+              + file
+              + " is on another filesystem than"
+              + " the images root "
+              + root
+              + ", and adoption moves a file, never copies it: ask the node's admin"
+              + " to put the import directory on the images root's filesystem (--import-dir)");
     }
   }
 
-  /** The adopted file belongs to whoever owns the images root, readable by nobody else (its mode only changes). */
+  /**
+   * The adopted file belongs to whoever owns the images root, readable by nobody else (its mode
+   * only changes).
+   */
   static void takeOwnership(Path root, Path image) {
     try {
-      Map<String, Object> owner = Files.readAttributes(root, "unix:uid,gid", LinkOption.NOFOLLOW_LINKS);
-      Map<String, Object> file = Files.readAttributes(image, "unix:uid,gid", LinkOption.NOFOLLOW_LINKS);
-      if (!owner.get("uid").equals(file.get("uid"))) Files.setAttribute(image, "unix:uid", owner.get("uid"), LinkOption.NOFOLLOW_LINKS);
-      if (!owner.get("gid").equals(file.get("gid"))) Files.setAttribute(image, "unix:gid", owner.get("gid"), LinkOption.NOFOLLOW_LINKS);
+      Map<String, Object> owner =
+          Files.readAttributes(root, "unix:uid,gid", LinkOption.NOFOLLOW_LINKS);
+      Map<String, Object> file =
+          Files.readAttributes(image, "unix:uid,gid", LinkOption.NOFOLLOW_LINKS);
+      if (!owner.get("uid").equals(file.get("uid")))
+        Files.setAttribute(image, "unix:uid", owner.get("uid"), LinkOption.NOFOLLOW_LINKS);
+      if (!owner.get("gid").equals(file.get("gid")))
+        Files.setAttribute(image, "unix:gid", owner.get("gid"), LinkOption.NOFOLLOW_LINKS);
       Formatter.privateFile(image);
     } catch (IOException e) {
       throw Io.wrap(e, "taking over " + image);
     }
   }
 
-  /** A refused import goes back where the admin put it (unless something new took its name meanwhile). */
+  /**
+   * A refused import goes back where the admin put it (unless something new took its name
+   * meanwhile).
+   */
   static void putBack(Path parked, Path source) {
-    Uninterruptible.run("put back", () -> {
-      try {
-        if (Files.exists(parked, LinkOption.NOFOLLOW_LINKS) && !Files.exists(source, LinkOption.NOFOLLOW_LINKS)) {
-          Files.move(parked, source, StandardCopyOption.ATOMIC_MOVE);
-        }
-      } catch (IOException ignored) {
-        // the agent puts it back at its next start
-      }
-    });
+    Uninterruptible.run(
+        "put back",
+        () -> {
+          try {
+            if (Files.exists(parked, LinkOption.NOFOLLOW_LINKS)
+                && !Files.exists(source, LinkOption.NOFOLLOW_LINKS)) {
+              Files.move(parked, source, StandardCopyOption.ATOMIC_MOVE);
+            }
+          } catch (IOException ignored) {
+            // the agent puts it back at its next start
+          }
+        });
   }
 
   static void move(Path from, Path to) {
     try {
       Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
     } catch (java.nio.file.AtomicMoveNotSupportedException e) {
-      throw new DiskException(ErrorCode.SourceNotAllowed, "the import file " + from.getFileName() + " is on another"
-          + " filesystem than the images root, and adoption never copies: put the import directory on the images"
-          + " root's filesystem");
+      throw new DiskException(
+          ErrorCode.SourceNotAllowed,
+          "the import file "
+              + from.getFileName()
+              + " is on another"
+              + " filesystem than the images root, and adoption never copies: put the import directory on the images"
+              + " root's filesystem");
     } catch (IOException e) {
       throw Io.wrap(e, "moving " + from + " to " + to);
     }

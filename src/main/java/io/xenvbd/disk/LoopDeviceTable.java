@@ -24,13 +24,17 @@ public final class LoopDeviceTable {
   /** {@code max_loop}; 0 means the kernel creates devices on demand (unlimited). */
   public int max() {
     try {
-      return Integer.parseInt(Files.readString(sys.resolve("module/loop/parameters/max_loop")).trim());
+      return Integer.parseInt(
+          Files.readString(sys.resolve("module/loop/parameters/max_loop")).trim());
     } catch (IOException | NumberFormatException e) {
-      return 0; // loop built in without the parameter: devices come from /dev/loop-control on demand
+      return 0; // loop built in without the parameter: devices come from /dev/loop-control on
+      // demand
     }
   }
 
-  /** Devices attached to a file, with the file (a " (deleted)" suffix means the file was removed). */
+  /**
+   * Devices attached to a file, with the file (a " (deleted)" suffix means the file was removed).
+   */
   public List<LoopDevices.Device> inUse() {
     List<LoopDevices.Device> list = new ArrayList<>();
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(sys.resolve("block"), "loop*")) {

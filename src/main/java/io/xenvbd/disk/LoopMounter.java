@@ -9,9 +9,10 @@ import java.util.List;
 import java.util.function.Consumer;
 
 /**
- * The recipe's {@code mount -o loop}: attaches an image to a free loop device (waiting up to loopWait),
- * mounts it on a temporary directory under the images root, runs the work, then always unmounts and
- * detaches — on failure and on interrupt too — and checks sysfs that nothing is left attached.
+ * The recipe's {@code mount -o loop}: attaches an image to a free loop device (waiting up to
+ * loopWait), mounts it on a temporary directory under the images root, runs the work, then always
+ * unmounts and detaches — on failure and on interrupt too — and checks sysfs that nothing is left
+ * attached.
  */
 final class LoopMounter {
   /** Every mount of an image or a staging tree on dom0. */
@@ -23,7 +24,12 @@ final class LoopMounter {
   private final MountTable mounts;
   private final Duration loopWait;
 
-  LoopMounter(CommandRunner runner, ImagePaths paths, LoopDeviceTable loops, MountTable mounts, Duration loopWait) {
+  LoopMounter(
+      CommandRunner runner,
+      ImagePaths paths,
+      LoopDeviceTable loops,
+      MountTable mounts,
+      Duration loopWait) {
     this.runner = runner;
     this.paths = paths;
     this.loops = loops;
@@ -35,13 +41,15 @@ final class LoopMounter {
   void withMounted(Path image, Consumer<Path> work) {
     Path mnt = paths.tempUnderRoot("mnt");
     try {
-      Files.createDirectory(mnt, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      Files.createDirectory(
+          mnt, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     } catch (IOException e) {
       throw Io.wrap(e, "creating mount point " + mnt);
     }
     try {
       String dev = attach(image);
-      // A tenant's or guest's filesystem: its device nodes, setuid files and programs stay dead on dom0.
+      // A tenant's or guest's filesystem: its device nodes, setuid files and programs stay dead on
+      // dom0.
       runner.run("mount", "-o", MOUNT_OPTIONS, dev, mnt.toString());
       work.accept(mnt);
       runner.run("sync", "-f", mnt.toString());
@@ -53,15 +61,18 @@ final class LoopMounter {
   }
 
   /**
-   * A staging tree for an Offline build: {@code staging} (root-only, 0700) holding {@code tree} (0755,
-   * the new filesystem's root), which is bind-mounted onto itself nodev,nosuid,noexec, so that what a
-   * tenant's archive or source puts there is never a live device or setuid program on dom0. The
-   * caller's cleanup ({@link #release}) unmounts it with everything else under {@code staging}.
+   * A staging tree for an Offline build: {@code staging} (root-only, 0700) holding {@code tree}
+   * (0755, the new filesystem's root), which is bind-mounted onto itself nodev,nosuid,noexec, so
+   * that what a tenant's archive or source puts there is never a live device or setuid program on
+   * dom0. The caller's cleanup ({@link #release}) unmounts it with everything else under {@code
+   * staging}.
    */
   Path stagingTree(Path staging) {
     Path tree = staging.resolve("tree");
     try {
-      Files.createDirectory(staging, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      Files.createDirectory(
+          staging,
+          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
       Files.createDirectory(tree);
       Files.setPosixFilePermissions(tree, PosixFilePermissions.fromString("rwxr-xr-x"));
     } catch (IOException e) {
@@ -80,8 +91,9 @@ final class LoopMounter {
   }
 
   /**
-   * Through a loop device, a full images root shows up as an I/O error (the sparse backing file cannot
-   * grow), not as ENOSPC. It is NoSpace when the root cannot hold what the image may still need.
+   * Through a loop device, a full images root shows up as an I/O error (the sparse backing file
+   * cannot grow), not as ENOSPC. It is NoSpace when the root cannot hold what the image may still
+   * need.
    */
   private boolean backingFull(Path image) {
     try {
@@ -93,8 +105,14 @@ final class LoopMounter {
   }
 
   private static DiskException noSpace(Path image, DiskException cause) {
-    return new DiskException(ErrorCode.NoSpace, "the images root ran out of space while writing into " + image
-        + " through its loop device (" + cause.getMessage() + "): free space on the images root, or preallocate", cause);
+    return new DiskException(
+        ErrorCode.NoSpace,
+        "the images root ran out of space while writing into "
+            + image
+            + " through its loop device ("
+            + cause.getMessage()
+            + "): free space on the images root, or preallocate",
+        cause);
   }
 
   /** losetup --find --show, retried while every device is taken, until loopWait has passed. */
@@ -104,13 +122,18 @@ final class LoopMounter {
     while (true) {
       if (loops.status().hasFree()) {
         // Direct I/O: the loop device writes the image file without a second copy in dom0's page
-        // cache, so the filesystem's writeback is the image's (the kernel falls back to buffered I/O
+        // cache, so the filesystem's writeback is the image's (the kernel falls back to buffered
+        // I/O
         // where the images root cannot do direct I/O).
-        CommandRunner.Result r = runner.exec(List.of("losetup", "--find", "--show", "--direct-io=on", image.toString()),
-            Duration.ofMinutes(1), null);
+        CommandRunner.Result r =
+            runner.exec(
+                List.of("losetup", "--find", "--show", "--direct-io=on", image.toString()),
+                Duration.ofMinutes(1),
+                null);
         if (r.ok()) return r.stdout().strip();
         lastError = r.stderr().strip();
-        if (!lastError.contains("free loop device") && !lastError.contains("failed to set up loop device")
+        if (!lastError.contains("free loop device")
+            && !lastError.contains("failed to set up loop device")
             && !lastError.contains("Device or resource busy")) {
           throw CommandRunner.failure(r);
         }
@@ -119,55 +142,70 @@ final class LoopMounter {
       try {
         Thread.sleep(200);
       } catch (InterruptedException e) {
-        throw new DiskException(ErrorCode.Interrupted, "interrupted while waiting for a free loop device", e);
+        throw new DiskException(
+            ErrorCode.Interrupted, "interrupted while waiting for a free loop device", e);
       }
     }
   }
 
   private DiskException exhausted(String lastError) {
     LoopStatus s = loops.status();
-    return new DiskException(ErrorCode.LoopDevicesExhausted, "no free loop device after waiting " + loopWait.toSeconds()
-        + " s (" + s.inUse().size() + " in use of " + (s.max() <= 0 ? "unlimited" : s.max()) + ")"
-        + (lastError.isEmpty() ? "" : "; losetup: " + lastError)
-        + ": stop a guest or detach an unused image, raise max_loop, or use populate.method Offline (ext2/3/4)");
+    return new DiskException(
+        ErrorCode.LoopDevicesExhausted,
+        "no free loop device after waiting "
+            + loopWait.toSeconds()
+            + " s ("
+            + s.inUse().size()
+            + " in use of "
+            + (s.max() <= 0 ? "unlimited" : s.max())
+            + ")"
+            + (lastError.isEmpty() ? "" : "; losetup: " + lastError)
+            + ": stop a guest or detach an unused image, raise max_loop, or use populate.method Offline (ext2/3/4)");
   }
 
   /**
-   * Unmounts everything under {@code mnt}, detaches every loop device backed by {@code image}, removes
-   * {@code mnt}; to the end even if the calling thread is interrupted meanwhile.
+   * Unmounts everything under {@code mnt}, detaches every loop device backed by {@code image},
+   * removes {@code mnt}; to the end even if the calling thread is interrupted meanwhile.
    */
   void release(Path image, Path mnt) {
-    Uninterruptible.run("release", () -> {
-      try {
-        for (Path m : mounts.mountPointsUnder(mnt)) {
-          CommandRunner.Result r = runner.exec(List.of("umount", m.toString()), Duration.ofMinutes(5), null);
-          if (!r.ok()) runner.exec(List.of("umount", "--lazy", m.toString()), Duration.ofMinutes(1), null);
-        }
-        detach(image);
-        Files.deleteIfExists(mnt);
-      } catch (IOException | DiskException e) {
-        // Reported by recover() and the inventory as a leftover; the original failure matters more.
-      }
-    });
+    Uninterruptible.run(
+        "release",
+        () -> {
+          try {
+            for (Path m : mounts.mountPointsUnder(mnt)) {
+              CommandRunner.Result r =
+                  runner.exec(List.of("umount", m.toString()), Duration.ofMinutes(5), null);
+              if (!r.ok())
+                runner.exec(List.of("umount", "--lazy", m.toString()), Duration.ofMinutes(1), null);
+            }
+            detach(image);
+            Files.deleteIfExists(mnt);
+          } catch (IOException | DiskException e) {
+            // Reported by recover() and the inventory as a leftover; the original failure matters
+            // more.
+          }
+        });
   }
 
   /**
-   * Detaches loop devices still backed by {@code file} (umount's autoclear may not have done it), and
-   * waits until none is. A sandbox that another build is starting at this moment holds a copy of
-   * every mount for a few milliseconds (until it pivots away from dom0's root), which keeps the
+   * Detaches loop devices still backed by {@code file} (umount's autoclear may not have done it),
+   * and waits until none is. A sandbox that another build is starting at this moment holds a copy
+   * of every mount for a few milliseconds (until it pivots away from dom0's root), which keeps the
    * unmounted filesystem, and so its loop device, alive a little longer.
    */
   void detach(Path file) {
     long deadline = System.nanoTime() + DETACH_WAIT.toNanos();
     List<String> devs = loops.devicesBackedBy(file);
     while (!devs.isEmpty()) {
-      for (String dev : devs) runner.exec(List.of("losetup", "-d", dev), Duration.ofMinutes(1), null);
+      for (String dev : devs)
+        runner.exec(List.of("losetup", "-d", dev), Duration.ofMinutes(1), null);
       devs = loops.devicesBackedBy(file);
       if (devs.isEmpty() || System.nanoTime() > deadline) return;
       try {
         Thread.sleep(20);
       } catch (InterruptedException e) {
-        Thread.currentThread().interrupt(); // callers run this uninterruptibly; keep the flag for them
+        Thread.currentThread()
+            .interrupt(); // callers run this uninterruptibly; keep the flag for them
         return;
       }
     }

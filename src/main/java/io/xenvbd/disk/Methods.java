@@ -10,20 +10,22 @@ final class Methods {
   private Methods() {}
 
   /**
-   * Auto: for ext2/3/4, LoopMount (the recipe's path, about 1.5× faster for a tree to copy) while the
-   * node has more free loop devices than {@code loopReserve}, which an admin keeps for guests; at or
-   * below the reserve, Offline (mke2fs -d, no loop device). A clone or a disk with no tree to copy
-   * stays Offline: debugfs tailors it without a mount. xfs is always LoopMount.
+   * Auto: for ext2/3/4, LoopMount (the recipe's path, about 1.5× faster for a tree to copy) while
+   * the node has more free loop devices than {@code loopReserve}, which an admin keeps for guests;
+   * at or below the reserve, Offline (mke2fs -d, no loop device). A clone or a disk with no tree to
+   * copy stays Offline: debugfs tailors it without a mount. xfs is always LoopMount.
    */
   static boolean offline(Filesystem fs, Populate pop, LoopStatus loops, int loopReserve) {
     boolean ext = fs == Filesystem.ext2 || fs == Filesystem.ext3 || fs == Filesystem.ext4;
     return switch (pop.method()) {
-      case Auto -> ext && !(hasTree(pop) && pop.cloneFrom() == null && spareLoops(loops) > loopReserve);
+      case Auto ->
+          ext && !(hasTree(pop) && pop.cloneFrom() == null && spareLoops(loops) > loopReserve);
       case LoopMount -> false;
       case Offline -> {
         if (fs == Filesystem.xfs) {
-          throw DiskException.invalid("populate.method Offline builds the filesystem with mke2fs -d and works for"
-              + " ext2/3/4 only: use LoopMount (or Auto) for xfs");
+          throw DiskException.invalid(
+              "populate.method Offline builds the filesystem with mke2fs -d and works for"
+                  + " ext2/3/4 only: use LoopMount (or Auto) for xfs");
         }
         yield true;
       }
@@ -48,23 +50,50 @@ final class Methods {
     Path image = paths.image(req.namespace(), src);
     var meta = publisher.readMetadata(paths.metadata(req.namespace(), src));
     if (!Files.isRegularFile(image) || meta.isEmpty()) {
-      throw new DiskException(ErrorCode.NotFound, "cloneFrom '" + src + "': no published image " + image
-          + " on this node: wait until that VirtualDisk is Ready");
+      throw new DiskException(
+          ErrorCode.NotFound,
+          "cloneFrom '"
+              + src
+              + "': no published image "
+              + image
+              + " on this node: wait until that VirtualDisk is Ready");
     }
     if (meta.get().released() != null
         || (req.cloneSourceUid() != null && !req.cloneSourceUid().equals(meta.get().ownerUid()))) {
-      // another VirtualDisk's image under the source's name: one deleted (and retained), or recreated
-      throw new DiskException(ErrorCode.NotFound, "cloneFrom '" + src + "': the image " + image + " on this node"
-          + " is not the one of the VirtualDisk " + src + " that is Ready now (a VirtualDisk of that name was deleted"
-          + " and its image kept, or recreated elsewhere): clone a disk whose image is on this node");
+      // another VirtualDisk's image under the source's name: one deleted (and retained), or
+      // recreated
+      throw new DiskException(
+          ErrorCode.NotFound,
+          "cloneFrom '"
+              + src
+              + "': the image "
+              + image
+              + " on this node"
+              + " is not the one of the VirtualDisk "
+              + src
+              + " that is Ready now (a VirtualDisk of that name was deleted"
+              + " and its image kept, or recreated elsewhere): clone a disk whose image is on this node");
     }
     if (!meta.get().filesystem().equals(req.spec().filesystem().name())) {
-      throw DiskException.invalid("cloneFrom '" + src + "' has filesystem " + meta.get().filesystem()
-          + " but this disk asks for " + req.spec().filesystem() + ": set spec.filesystem to " + meta.get().filesystem());
+      throw DiskException.invalid(
+          "cloneFrom '"
+              + src
+              + "' has filesystem "
+              + meta.get().filesystem()
+              + " but this disk asks for "
+              + req.spec().filesystem()
+              + ": set spec.filesystem to "
+              + meta.get().filesystem());
     }
     if (meta.get().capacityBytes() > req.sizeBytes()) {
-      throw DiskException.invalid("cloneFrom '" + src + "' is " + meta.get().capacityBytes() + " bytes; spec.size ("
-          + req.sizeBytes() + " bytes) must be at least that");
+      throw DiskException.invalid(
+          "cloneFrom '"
+              + src
+              + "' is "
+              + meta.get().capacityBytes()
+              + " bytes; spec.size ("
+              + req.sizeBytes()
+              + " bytes) must be at least that");
     }
     return image;
   }

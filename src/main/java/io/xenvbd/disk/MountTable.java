@@ -42,11 +42,16 @@ public final class MountTable {
   /** Mount points at or under {@code dir}, deepest first (the order to unmount them). */
   public List<Path> mountPointsUnder(Path dir) {
     Path d = dir.toAbsolutePath().normalize();
-    return mounts().stream().map(Mount::mountPoint).filter(m -> m.startsWith(d))
-        .sorted((a, b) -> b.getNameCount() - a.getNameCount()).toList();
+    return mounts().stream()
+        .map(Mount::mountPoint)
+        .filter(m -> m.startsWith(d))
+        .sorted((a, b) -> b.getNameCount() - a.getNameCount())
+        .toList();
   }
 
-  /** True when {@code file} is itself mounted (as a loop-mounted image names its file as source). */
+  /**
+   * True when {@code file} is itself mounted (as a loop-mounted image names its file as source).
+   */
   public boolean isSourceMounted(Path file) {
     String f = file.toAbsolutePath().normalize().toString();
     return mounts().stream().anyMatch(m -> m.source().equals(f));

@@ -26,20 +26,28 @@ final class NonPublicAddress {
     if (o0 == 100 && (o1 & 0xc0) == 64) return "shared CGNAT (100.64.0.0/10)";
     if (o0 == 169 && o1 == 254) return "link-local";
     if (o0 >= 224 && o0 <= 239) return "multicast";
-    if (o0 >= 240) return o0 == 255 && o1 == 255 && o2 == 255 && (b[off + 3] & 0xff) == 255 ? "broadcast" : "reserved (240.0.0.0/4)";
+    if (o0 >= 240)
+      return o0 == 255 && o1 == 255 && o2 == 255 && (b[off + 3] & 0xff) == 255
+          ? "broadcast"
+          : "reserved (240.0.0.0/4)";
     if (o0 == 192 && o1 == 0 && o2 == 0) return "reserved (192.0.0.0/24)";
     if (o0 == 198 && (o1 & 0xfe) == 18) return "reserved (198.18.0.0/15)";
     return null;
   }
 
   private static String v6(byte[] b) {
-    if (zero(b, 0, 10) && (b[10] & 0xff) == 0xff && (b[11] & 0xff) == 0xff) return embedded("IPv4-mapped", b, 12);
+    if (zero(b, 0, 10) && (b[10] & 0xff) == 0xff && (b[11] & 0xff) == 0xff)
+      return embedded("IPv4-mapped", b, 12);
     if (zero(b, 0, 12)) {
       if (zero(b, 12, 15) && b[15] == 0) return "unspecified";
       if (zero(b, 12, 15) && b[15] == 1) return "loopback";
       return "IPv4-compatible (deprecated)";
     }
-    if (b[0] == 0 && b[1] == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b && zero(b, 4, 12)) {
+    if (b[0] == 0
+        && b[1] == 0x64
+        && (b[2] & 0xff) == 0xff
+        && (b[3] & 0xff) == 0x9b
+        && zero(b, 4, 12)) {
       return embedded("NAT64", b, 12);
     }
     if (b[0] == 0x20 && b[1] == 0x02) return embedded("6to4", b, 2);

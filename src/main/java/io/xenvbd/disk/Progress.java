@@ -1,8 +1,8 @@
 package io.xenvbd.disk;
 
 /**
- * Turns stage and byte counts into the listener's overall percent; each stage owns a slice of 0..100.
- * Synchronized: during a copy, reports also come from the copy-progress poller thread.
+ * Turns stage and byte counts into the listener's overall percent; each stage owns a slice of
+ * 0..100. Synchronized: during a copy, reports also come from the copy-progress poller thread.
  */
 final class Progress {
   private final ProgressListener listener;
@@ -34,7 +34,8 @@ final class Progress {
     try {
       listener.onProgress(stage, done, total, pct);
     } catch (RuntimeException ignored) {
-      // A listener's failure (say, a status update that could not be sent) must not break the build.
+      // A listener's failure (say, a status update that could not be sent) must not break the
+      // build.
     }
   }
 }

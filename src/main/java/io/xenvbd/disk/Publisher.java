@@ -15,16 +15,17 @@ import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 
 /**
- * Makes a finished image visible atomically. Order matters for crash safety: the metadata is renamed
- * into place first, then the image. A crash in between leaves metadata without an image, which
- * recover() treats as a leftover; an image is never visible before its owner is recorded.
+ * Makes a finished image visible atomically. Order matters for crash safety: the metadata is
+ * renamed into place first, then the image. A crash in between leaves metadata without an image,
+ * which recover() treats as a leftover; an image is never visible before its owner is recorded.
  */
 final class Publisher {
-  private static final ObjectMapper JSON = JsonMapper.builder()
-      .addModule(new JavaTimeModule())
-      .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
-      .enable(SerializationFeature.INDENT_OUTPUT)
-      .build();
+  private static final ObjectMapper JSON =
+      JsonMapper.builder()
+          .addModule(new JavaTimeModule())
+          .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+          .enable(SerializationFeature.INDENT_OUTPUT)
+          .build();
 
   private final ImagePaths paths;
 
@@ -43,7 +44,11 @@ final class Publisher {
   void writeMetadata(Path metaPath, ImageMetadata meta) {
     Path tmp = paths.tempBeside(metaPath);
     try {
-      Files.write(tmp, JSON.writeValueAsBytes(meta), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+      Files.write(
+          tmp,
+          JSON.writeValueAsBytes(meta),
+          StandardOpenOption.CREATE_NEW,
+          StandardOpenOption.WRITE);
       Formatter.privateFile(tmp);
       fsync(tmp);
       move(tmp, metaPath);
@@ -65,7 +70,8 @@ final class Publisher {
     } catch (NoSuchFileException | FileNotFoundException e) {
       return Optional.empty();
     } catch (IOException e) {
-      return Optional.empty(); // unreadable metadata: the image is reported as an orphan, never guessed at
+      return Optional
+          .empty(); // unreadable metadata: the image is reported as an orphan, never guessed at
     }
   }
 

@@ -27,22 +27,38 @@ final class Resizer {
     }
     if (preallocate) formatter.preallocate(image, oldSize, newSize - oldSize);
     switch (fs) {
-      case none -> { }
+      case none -> {}
       case xfs -> mounter.withMounted(image, mnt -> runner.run("xfs_growfs", mnt.toString()));
-      default -> Uninterruptible.run("resize", () -> {
-        // e2fsck and resize2fs rewrite the filesystem in place: never killed half-way, by an interrupt
-        // or by a timeout. A grow cut short (the agent killed) resumes: the next call finds the file
-        // long enough, and e2fsck and resize2fs carry on from the filesystem as it is.
-        formatter.preen(image, NEVER); // resize2fs refuses a filesystem that was not checked since its last mount
-        CommandRunner.Result r = formatter.resize2fs(image, NEVER);
-        if (!r.ok()) throw CommandRunner.failure(r);
-        // resize2fs leaves out a last block group too small to hold its own metadata (a few MiB at most).
-        long fsBytes = formatter.ext2Bytes(image);
-        if (newSize - fsBytes >= Math.min(8L << 20, newSize - oldSize)) {
-          throw new DiskException(ErrorCode.CommandFailed, "resize2fs left the filesystem of " + image + " at "
-              + fsBytes + " bytes instead of " + newSize + ": the disk stays at its old size; see the agent log");
-        }
-      });
+      default ->
+          Uninterruptible.run(
+              "resize",
+              () -> {
+                // e2fsck and resize2fs rewrite the filesystem in place: never killed half-way, by
+                // an interrupt
+                // or by a timeout. A grow cut short (the agent killed) resumes: the next call finds
+                // the file
+                // long enough, and e2fsck and resize2fs carry on from the filesystem as it is.
+                formatter.preen(
+                    image,
+                    NEVER); // resize2fs refuses a filesystem that was not checked since its last
+                // mount
+                CommandRunner.Result r = formatter.resize2fs(image, NEVER);
+                if (!r.ok()) throw CommandRunner.failure(r);
+                // resize2fs leaves out a last block group too small to hold its own metadata (a few
+                // MiB at most).
+                long fsBytes = formatter.ext2Bytes(image);
+                if (newSize - fsBytes >= Math.min(8L << 20, newSize - oldSize)) {
+                  throw new DiskException(
+                      ErrorCode.CommandFailed,
+                      "resize2fs left the filesystem of "
+                          + image
+                          + " at "
+                          + fsBytes
+                          + " bytes instead of "
+                          + newSize
+                          + ": the disk stays at its old size; see the agent log");
+                }
+              });
     }
   }
 

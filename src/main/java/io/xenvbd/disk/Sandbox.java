@@ -9,12 +9,12 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Where the tools that interpret a tenant's tree (tar extracting an archive, cp copying hostPaths over
- * what an archive or a guest left) run: a bubblewrap sandbox whose whole world is the image tree at
- * {@link #TREE} (read-write, nodev, nosuid), the sources read-only, the system's programs read-only, a
- * minimal /dev and a read-only empty root. No other file of dom0 is in its mount namespace, it has no
- * network, and it keeps only the capabilities a faithful copy needs (owners, modes, device nodes,
- * file capabilities), none that could mount, trace or load anything.
+ * Where the tools that interpret a tenant's tree (tar extracting an archive, cp copying hostPaths
+ * over what an archive or a guest left) run: a bubblewrap sandbox whose whole world is the image
+ * tree at {@link #TREE} (read-write, nodev, nosuid), the sources read-only, the system's programs
+ * read-only, a minimal /dev and a read-only empty root. No other file of dom0 is in its mount
+ * namespace, it has no network, and it keeps only the capabilities a faithful copy needs (owners,
+ * modes, device nodes, file capabilities), none that could mount, trace or load anything.
  *
  * <p>The filesystem tools that read an image a guest wrote, or a staging tree a tenant filled
  * (e2fsck, resize2fs, tune2fs, dumpe2fs, blkid, mke2fs -d, xfs_repair, xfs_admin), run in the same
@@ -22,21 +22,32 @@ import java.util.List;
  * nothing of dom0 to reach.
  *
  * <p>So a symbolic link in the tree, absolute or relative, resolves inside the sandbox: to the tree
- * itself or to the read-only scaffolding, never to dom0's disks, other images or /dev; a device node
- * in the tree cannot be opened (nodev); and a write that a planted link steers out of the tree fails
- * with "Read-only file system" instead of landing anywhere.
+ * itself or to the read-only scaffolding, never to dom0's disks, other images or /dev; a device
+ * node in the tree cannot be opened (nodev); and a write that a planted link steers out of the tree
+ * fails with "Read-only file system" instead of landing anywhere.
  */
 final class Sandbox {
   /** The image tree inside the sandbox. */
   static final String TREE = "/target";
+
   /** The image file inside the sandbox, for the filesystem tools. */
   static final String IMAGE = "/image";
+
   /** A staging tree, read-only, for mke2fs -d. */
   static final String STAGING = "/staging";
-  private static final List<String> CAPABILITIES = List.of(
-      "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_MKNOD", "CAP_SETFCAP");
+
+  private static final List<String> CAPABILITIES =
+      List.of(
+          "CAP_CHOWN",
+          "CAP_DAC_OVERRIDE",
+          "CAP_DAC_READ_SEARCH",
+          "CAP_FOWNER",
+          "CAP_FSETID",
+          "CAP_MKNOD",
+          "CAP_SETFCAP");
   private static final Path EXT4_FEATURES = Path.of("/sys/fs/ext4/features");
-  private static final List<String> SYSTEM_DIRS = List.of("bin", "sbin", "lib", "lib32", "lib64", "libx32");
+  private static final List<String> SYSTEM_DIRS =
+      List.of("bin", "sbin", "lib", "lib32", "lib64", "libx32");
 
   /** A host path shown read-only inside the sandbox at {@code inside}. */
   record ReadOnly(Path host, String inside) {}
@@ -48,67 +59,92 @@ final class Sandbox {
   }
 
   /**
-   * Runs {@code command} (paths as the sandbox sees them) with {@code tree} at {@link #TREE} (no tree
-   * when null); exit 0 required.
+   * Runs {@code command} (paths as the sandbox sees them) with {@code tree} at {@link #TREE} (no
+   * tree when null); exit 0 required.
    */
   CommandRunner.Result run(Path tree, List<ReadOnly> readOnly, List<String> command) {
-    CommandRunner.Result r = checked(runner.exec(wrap(tree, readOnly, command), command, runner.defaultTimeout(), null));
+    CommandRunner.Result r =
+        checked(runner.exec(wrap(tree, readOnly, command), command, runner.defaultTimeout(), null));
     if (!r.ok()) throw CommandRunner.failure(r);
     return r;
   }
 
-  /** As {@link #run}, returning whatever the exit code; {@code shown} names the command in messages. */
-  CommandRunner.Result exec(Path tree, List<ReadOnly> readOnly, List<String> command, List<String> shown) {
-    return checked(runner.exec(wrap(tree, readOnly, command), shown, runner.defaultTimeout(), null));
+  /**
+   * As {@link #run}, returning whatever the exit code; {@code shown} names the command in messages.
+   */
+  CommandRunner.Result exec(
+      Path tree, List<ReadOnly> readOnly, List<String> command, List<String> shown) {
+    return checked(
+        runner.exec(wrap(tree, readOnly, command), shown, runner.defaultTimeout(), null));
   }
 
   /**
-   * Runs a filesystem tool on {@code image} (read-write at {@link #IMAGE}; {@code staging}, when not
-   * null, read-only at {@link #STAGING}) and returns whatever the exit code. No /proc (through it a
-   * uid-0 process could write the kernel's settings), so e2fsprogs are told that a missing mtab is
-   * fine (the engine has checked that the image is not mounted); no capability but, for mke2fs -d,
-   * reading a staging tree whose files a tenant made unreadable.
+   * Runs a filesystem tool on {@code image} (read-write at {@link #IMAGE}; {@code staging}, when
+   * not null, read-only at {@link #STAGING}) and returns whatever the exit code. No /proc (through
+   * it a uid-0 process could write the kernel's settings), so e2fsprogs are told that a missing
+   * mtab is fine (the engine has checked that the image is not mounted); no capability but, for
+   * mke2fs -d, reading a staging tree whose files a tenant made unreadable.
    */
   CommandRunner.Result onImage(Path image, Path staging, List<String> command, Duration timeout) {
     return onImage(image, staging, command, timeout, false);
   }
 
   /**
-   * As {@link #onImage}, with the image bound read-only: for the probes and checks of an image being
-   * adopted, which must not change a byte of it whatever the tool (or a crafted filesystem) tries.
+   * As {@link #onImage}, with the image bound read-only: for the probes and checks of an image
+   * being adopted, which must not change a byte of it whatever the tool (or a crafted filesystem)
+   * tries.
    */
   CommandRunner.Result onImageReadOnly(Path image, List<String> command, Duration timeout) {
     return onImage(image, null, command, timeout, true);
   }
 
-  private CommandRunner.Result onImage(Path image, Path staging, List<String> command, Duration timeout,
-                                       boolean readOnly) {
-    List<String> cmd = new ArrayList<>(List.of(readOnly ? "--ro-bind" : "--bind", image.toString(), IMAGE));
+  private CommandRunner.Result onImage(
+      Path image, Path staging, List<String> command, Duration timeout, boolean readOnly) {
+    List<String> cmd =
+        new ArrayList<>(List.of(readOnly ? "--ro-bind" : "--bind", image.toString(), IMAGE));
     if (staging != null) cmd.addAll(List.of("--ro-bind", staging.toString(), STAGING));
     cmd.addAll(List.of("--setenv", "EXT2FS_NO_MTAB_OK", "1"));
-    // resize2fs leaves new inode tables to the kernel's lazy init only where the kernel says it has one.
-    if (Files.isDirectory(EXT4_FEATURES)) cmd.addAll(List.of("--ro-bind", EXT4_FEATURES.toString(), EXT4_FEATURES.toString()));
-    List<String> shown = command.stream().map(a -> a.equals(IMAGE) ? image.toString()
-        : a.equals(STAGING) && staging != null ? staging.toString() : a).toList();
+    // resize2fs leaves new inode tables to the kernel's lazy init only where the kernel says it has
+    // one.
+    if (Files.isDirectory(EXT4_FEATURES))
+      cmd.addAll(List.of("--ro-bind", EXT4_FEATURES.toString(), EXT4_FEATURES.toString()));
+    List<String> shown =
+        command.stream()
+            .map(
+                a ->
+                    a.equals(IMAGE)
+                        ? image.toString()
+                        : a.equals(STAGING) && staging != null ? staging.toString() : a)
+            .toList();
     List<String> caps = staging == null ? List.of() : List.of("CAP_DAC_READ_SEARCH");
-    CommandRunner.Result r = checked(runner.exec(wrap(null, List.of(), cmd, command, caps), shown, timeout, null));
-    return new CommandRunner.Result(r.command(), r.exitCode(), r.stdout(), r.stderr().replace(IMAGE + ":", image + ":"));
+    CommandRunner.Result r =
+        checked(runner.exec(wrap(null, List.of(), cmd, command, caps), shown, timeout, null));
+    return new CommandRunner.Result(
+        r.command(), r.exitCode(), r.stdout(), r.stderr().replace(IMAGE + ":", image + ":"));
   }
 
   /** Exit code of {@link #guarded} when the bound source is not the one that was checked. */
   static final int SOURCE_CHANGED = 97;
 
   /**
-   * {@code command}, run only if {@code inside} is the file that was checked on the host
-   * ({@code devIno}, see {@link #devIno}): bwrap resolves a bind's source when the sandbox starts, so
+   * {@code command}, run only if {@code inside} is the file that was checked on the host ({@code
+   * devIno}, see {@link #devIno}): bwrap resolves a bind's source when the sandbox starts, so
    * whoever can write an allowed directory could put a link in place of a checked source between
    * the check and the copy; a bind then holds what it found, and comparing device and inode inside
    * the sandbox tells whether that is the checked file.
    */
   static List<String> guarded(String inside, String devIno, List<String> command) {
-    List<String> cmd = new ArrayList<>(List.of("sh", "-c",
-        "[ \"$(stat -c %d:%i \"$1\")\" = \"$2\" ] || exit " + SOURCE_CHANGED + "; shift 2; exec \"$@\"",
-        "sh", inside, devIno));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                "sh",
+                "-c",
+                "[ \"$(stat -c %d:%i \"$1\")\" = \"$2\" ] || exit "
+                    + SOURCE_CHANGED
+                    + "; shift 2; exec \"$@\"",
+                "sh",
+                inside,
+                devIno));
     cmd.addAll(command);
     return cmd;
   }
@@ -127,8 +163,13 @@ final class Sandbox {
   private static CommandRunner.Result checked(CommandRunner.Result r) {
     if (!r.ok() && r.stderr().startsWith("bwrap: execvp ")) {
       String tool = r.command().get(0);
-      throw new DiskException(ErrorCode.ToolMissing, "the tool '" + tool + "' is not installed on this node: install it ("
-          + CommandRunner.packageHint(tool) + ") or choose a filesystem/method that does not need it");
+      throw new DiskException(
+          ErrorCode.ToolMissing,
+          "the tool '"
+              + tool
+              + "' is not installed on this node: install it ("
+              + CommandRunner.packageHint(tool)
+              + ") or choose a filesystem/method that does not need it");
     }
     return r;
   }
@@ -137,20 +178,46 @@ final class Sandbox {
     return wrap(tree, readOnly, List.of(), command, CAPABILITIES);
   }
 
-  private static List<String> wrap(Path tree, List<ReadOnly> readOnly, List<String> mounts, List<String> command,
-                                   List<String> capabilities) {
+  private static List<String> wrap(
+      Path tree,
+      List<ReadOnly> readOnly,
+      List<String> mounts,
+      List<String> command,
+      List<String> capabilities) {
     // No user namespace (--unshare-user would forbid mknod of the device nodes a /dev copy needs);
     // bwrap runs as root and drops every capability but the listed ones before exec.
-    List<String> cmd = new ArrayList<>(List.of("bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net",
-        "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL"));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                "bwrap",
+                "--unshare-ipc",
+                "--unshare-pid",
+                "--unshare-net",
+                "--unshare-uts",
+                "--unshare-cgroup-try",
+                "--die-with-parent",
+                "--new-session",
+                "--cap-drop",
+                "ALL"));
     for (String cap : capabilities) cmd.addAll(List.of("--cap-add", cap));
-    cmd.addAll(List.of("--clearenv", "--setenv", "PATH", "/usr/bin:/usr/sbin:/bin:/sbin", "--setenv", "LC_ALL", "C",
-        "--ro-bind", "/usr", "/usr"));
+    cmd.addAll(
+        List.of(
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            "/usr/bin:/usr/sbin:/bin:/sbin",
+            "--setenv",
+            "LC_ALL",
+            "C",
+            "--ro-bind",
+            "/usr",
+            "/usr"));
     for (String dir : SYSTEM_DIRS) {
       Path host = Path.of("/", dir);
       if (Files.isSymbolicLink(host)) {
         try {
-          cmd.addAll(List.of("--symlink", Files.readSymbolicLink(host).toString(), host.toString()));
+          cmd.addAll(
+              List.of("--symlink", Files.readSymbolicLink(host).toString(), host.toString()));
         } catch (IOException e) {
           throw Io.wrap(e, "reading the link " + host);
         }

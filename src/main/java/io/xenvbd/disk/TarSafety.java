@@ -11,25 +11,30 @@ import org.apache.commons.compress.archivers.tar.TarArchiveStructSparse;
 
 /**
  * Refuses a hostile tar archive before anything is extracted. Entries that could land outside the
- * image tree ("tar slip"): absolute names, {@code ..} components, symbolic links that climb out of the
- * tree, hard links to names outside it, and entries placed under a symbolic link of the same archive
- * (extracting through such a link would write wherever it points). Bombs: more data than the disk
- * holds, more entries than it has room for, absurd names. The archive is read by
- * {@link StrictTarInputStream}, which makes sure GNU tar will see the same entries and bounds memory.
+ * image tree ("tar slip"): absolute names, {@code ..} components, symbolic links that climb out of
+ * the tree, hard links to names outside it, and entries placed under a symbolic link of the same
+ * archive (extracting through such a link would write wherever it points). Bombs: more data than
+ * the disk holds, more entries than it has room for, absurd names. The archive is read by {@link
+ * StrictTarInputStream}, which makes sure GNU tar will see the same entries and bounds memory.
  */
 final class TarSafety {
   static final int MAX_PATH_BYTES = 4096;
   static final int MAX_COMPONENT_BYTES = 255;
-  /** Every entry costs an inode and usually a block: one entry per 4 KiB of disk, but never fewer than this. */
+
+  /**
+   * Every entry costs an inode and usually a block: one entry per 4 KiB of disk, but never fewer
+   * than this.
+   */
   static final long MIN_ENTRIES = 4096;
+
   static final long BYTES_PER_ENTRY = 4096;
   private static final long BLOCK = 4096;
 
   private TarSafety() {}
 
   /**
-   * Reads every entry; refuses more than {@code maxBytes} unpacked (at the first header that crosses it,
-   * before its data is read). Returns the bytes the entries unpack to (for progress).
+   * Reads every entry; refuses more than {@code maxBytes} unpacked (at the first header that
+   * crosses it, before its data is read). Returns the bytes the entries unpack to (for progress).
    */
   static long check(InputStream tar, long maxBytes) throws IOException {
     long maxEntries = Math.max(MIN_ENTRIES, maxBytes / BYTES_PER_ENTRY);
@@ -41,30 +46,41 @@ final class TarSafety {
       TarArchiveEntry e;
       while ((e = in.nextChecked()) != null) {
         if (++entries > maxEntries) {
-          throw DiskException.invalid("archive has more than " + maxEntries + " entries, more than a disk of "
-              + maxBytes + " bytes has room for: make spec.size larger or pack fewer files");
+          throw DiskException.invalid(
+              "archive has more than "
+                  + maxEntries
+                  + " entries, more than a disk of "
+                  + maxBytes
+                  + " bytes has room for: make spec.size larger or pack fewer files");
         }
         checkPaths(e, symlinks);
         total = plus(total, unpacked(e));
         if (total > maxBytes) {
-          throw DiskException.invalid("archive unpacks to more than the disk's " + maxBytes + " bytes (entry '"
-              + shown(e.getName()) + "' crosses it): make spec.size larger or the archive smaller");
+          throw DiskException.invalid(
+              "archive unpacks to more than the disk's "
+                  + maxBytes
+                  + " bytes (entry '"
+                  + shown(e.getName())
+                  + "' crosses it): make spec.size larger or the archive smaller");
         }
       }
       in.finish();
     } catch (IOException ex) {
       if (in.sourceFailed()) throw ex;
-      throw DiskException.invalid("archive is not a tar archive that can be read (" + ex.getMessage()
-          + "): give a tar archive, plain or compressed with gzip, xz, zstd or bzip2");
+      throw DiskException.invalid(
+          "archive is not a tar archive that can be read ("
+              + ex.getMessage()
+              + "): give a tar archive, plain or compressed with gzip, xz, zstd or bzip2");
     }
     return total;
   }
 
   /**
-   * The bytes extracting an entry can allocate. For a GNU or PAX sparse entry that is the data really
-   * stored, not its apparent size: GNU tar writes each stored chunk at its offset and seeks over the
-   * holes, and a filesystem allocates only the blocks a write touches. Each chunk is charged every
-   * 4 KiB block it touches, so a map of one-byte chunks 4 KiB apart costs what it would allocate.
+   * The bytes extracting an entry can allocate. For a GNU or PAX sparse entry that is the data
+   * really stored, not its apparent size: GNU tar writes each stored chunk at its offset and seeks
+   * over the holes, and a filesystem allocates only the blocks a write touches. Each chunk is
+   * charged every 4 KiB block it touches, so a map of one-byte chunks 4 KiB apart costs what it
+   * would allocate.
    */
   static long unpacked(TarArchiveEntry e) {
     long stored = Math.max(0, e.getSize());
@@ -90,7 +106,8 @@ final class TarSafety {
     Path p = relative(name, "entry");
     for (Path parent = p.getParent(); parent != null; parent = parent.getParent()) {
       if (symlinks.contains(parent.toString())) {
-        throw refused(name, "is placed under the symbolic link '" + parent + "' of the same archive");
+        throw refused(
+            name, "is placed under the symbolic link '" + parent + "' of the same archive");
       }
     }
     if (symlinks.contains(p.toString())) {
@@ -102,7 +119,8 @@ final class TarSafety {
       // An absolute target is resolved by the guest against the image root, so it stays inside; the
       // engine itself never writes through one (ImagePaths.insideTree).
       if (!target.startsWith("/") && escapes(p, target)) {
-        throw refused(name, "is a symbolic link to '" + shown(target) + "', which points outside the image");
+        throw refused(
+            name, "is a symbolic link to '" + shown(target) + "', which points outside the image");
       }
       symlinks.add(p.toString());
     } else if (e.isLink()) {
@@ -114,7 +132,8 @@ final class TarSafety {
   /** NUL ends a name for GNU tar but not for commons; Linux refuses longer paths and components. */
   private static void checkName(String entry, String name, boolean components) {
     if (name.indexOf('\0') >= 0) {
-      throw absurd(entry, "has a NUL byte in its name or link target, which tar readers cut differently");
+      throw absurd(
+          entry, "has a NUL byte in its name or link target, which tar readers cut differently");
     }
     String trimmed = name.endsWith("/") ? name.substring(0, name.length() - 1) : name;
     if (trimmed.getBytes(StandardCharsets.UTF_8).length > MAX_PATH_BYTES) {
@@ -128,7 +147,9 @@ final class TarSafety {
     }
   }
 
-  /** Walks a relative link target from the link's directory; true if it climbs above the tree root. */
+  /**
+   * Walks a relative link target from the link's directory; true if it climbs above the tree root.
+   */
   static boolean escapes(Path link, String target) {
     int depth = link.getNameCount() - 1;
     for (String part : target.split("/")) {
@@ -156,12 +177,16 @@ final class TarSafety {
   }
 
   private static DiskException refused(String name, String why) {
-    return DiskException.invalid("archive entry '" + shown(name) + "' " + why
-        + ": refused so that nothing is written outside the image; repack the archive with relative paths inside it");
+    return DiskException.invalid(
+        "archive entry '"
+            + shown(name)
+            + "' "
+            + why
+            + ": refused so that nothing is written outside the image; repack the archive with relative paths inside it");
   }
 
   private static DiskException absurd(String name, String why) {
-    return DiskException.invalid("archive entry '" + shown(name) + "' " + why
-        + ": repack the archive with real file names");
+    return DiskException.invalid(
+        "archive entry '" + shown(name) + "' " + why + ": repack the archive with real file names");
   }
 }

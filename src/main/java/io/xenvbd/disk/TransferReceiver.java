@@ -15,9 +15,10 @@ import java.security.MessageDigest;
 /**
  * Receives a {@link TransferFormat} stream into a new file and checks it. Everything is bounded by
  * what the receiver was told before the first byte: the image may be at most {@code maxSize} bytes
- * and must have the expected filesystem; no record writes past the size the header declared, offsets
- * only grow, and every window must carry data. Only the D records are written (the rest stays holes).
- * Whatever went wrong the caller removes the file: it is never published unless the digest matched.
+ * and must have the expected filesystem; no record writes past the size the header declared,
+ * offsets only grow, and every window must carry data. Only the D records are written (the rest
+ * stays holes). Whatever went wrong the caller removes the file: it is never published unless the
+ * digest matched.
  */
 public final class TransferReceiver {
   /** Opens the next window of the stream with a ticket or a continuation credential. */
@@ -31,10 +32,15 @@ public final class TransferReceiver {
   private TransferReceiver() {}
 
   /**
-   * Fetches every window into {@code file} (created, must not exist). {@code progress} hears bytes of
-   * data received against the total the source announced.
+   * Fetches every window into {@code file} (created, must not exist). {@code progress} hears bytes
+   * of data received against the total the source announced.
    */
-  public static Received receive(Windows windows, String ticket, Path file, long maxSize, String filesystem,
+  public static Received receive(
+      Windows windows,
+      String ticket,
+      Path file,
+      long maxSize,
+      String filesystem,
       ProgressListener progress) {
     String credential = ticket;
     long size = -1;
@@ -42,8 +48,12 @@ public final class TransferReceiver {
     long received = 0;
     long next = 0; // the lowest offset the next D record may have
     MessageDigest digest = null;
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
-        LinkOption.NOFOLLOW_LINKS)) {
+    try (FileChannel ch =
+        FileChannel.open(
+            file,
+            StandardOpenOption.CREATE_NEW,
+            StandardOpenOption.WRITE,
+            LinkOption.NOFOLLOW_LINKS)) {
       Formatter.privateFile(file);
       byte[] chunk = new byte[TransferFormat.CHUNK_BYTES];
       while (true) {
@@ -53,20 +63,31 @@ public final class TransferReceiver {
           credential = null;
           while (credential == null) {
             int type = in.readUnsignedByte();
-            if (size < 0 && type != TransferFormat.HEADER) throw bad("it does not start with a header");
+            if (size < 0 && type != TransferFormat.HEADER)
+              throw bad("it does not start with a header");
             switch (type) {
               case TransferFormat.HEADER -> {
                 if (size >= 0) throw bad("it has a second header");
                 size = in.readLong();
                 total = in.readLong();
-                String fs = new String(in.readNBytes(in.readUnsignedByte()), StandardCharsets.US_ASCII);
+                String fs =
+                    new String(in.readNBytes(in.readUnsignedByte()), StandardCharsets.US_ASCII);
                 if (size <= 0 || size > maxSize) {
-                  throw DiskException.invalid("the clone's source is " + size + " bytes, more than this disk's "
-                      + maxSize + ": set spec.size to at least the source's size");
+                  throw DiskException.invalid(
+                      "the clone's source is "
+                          + size
+                          + " bytes, more than this disk's "
+                          + maxSize
+                          + ": set spec.size to at least the source's size");
                 }
                 if (!fs.equals(filesystem)) {
-                  throw DiskException.invalid("the clone's source has filesystem " + fs + " but this disk asks for "
-                      + filesystem + ": set spec.filesystem to " + fs);
+                  throw DiskException.invalid(
+                      "the clone's source has filesystem "
+                          + fs
+                          + " but this disk asks for "
+                          + filesystem
+                          + ": set spec.filesystem to "
+                          + fs);
                 }
                 ch.truncate(0);
                 digest = TransferFormat.digest(size);
@@ -75,9 +96,18 @@ public final class TransferReceiver {
               case TransferFormat.DATA -> {
                 long offset = in.readLong();
                 int length = in.readInt();
-                if (length <= 0 || length > TransferFormat.CHUNK_BYTES || offset < next || offset > size - length) {
-                  throw bad("a record of " + length + " bytes at offset " + offset + " lies outside the declared "
-                      + size + " bytes or overlaps the one before");
+                if (length <= 0
+                    || length > TransferFormat.CHUNK_BYTES
+                    || offset < next
+                    || offset > size - length) {
+                  throw bad(
+                      "a record of "
+                          + length
+                          + " bytes at offset "
+                          + offset
+                          + " lies outside the declared "
+                          + size
+                          + " bytes or overlaps the one before");
                 }
                 in.readFully(chunk, 0, length);
                 TransferFormat.digestRecord(digest, offset, length);
@@ -90,25 +120,33 @@ public final class TransferReceiver {
                 progress.onProgress("Transfer", received, Math.max(total, received), 0);
               }
               case TransferFormat.NEXT -> {
-                String c = new String(in.readNBytes(in.readUnsignedByte()), StandardCharsets.US_ASCII);
-                if (!TransferFormat.CREDENTIAL.matcher(c).matches()) throw bad("its continuation credential is malformed");
+                String c =
+                    new String(in.readNBytes(in.readUnsignedByte()), StandardCharsets.US_ASCII);
+                if (!TransferFormat.CREDENTIAL.matcher(c).matches())
+                  throw bad("its continuation credential is malformed");
                 if (!data) throw bad("a window carried no data");
                 credential = c;
               }
               case TransferFormat.END -> {
                 byte[] sent = in.readNBytes(32);
                 if (sent.length != 32 || !MessageDigest.isEqual(sent, digest.digest())) {
-                  throw new DiskException(ErrorCode.TransferFailed, "the clone's source arrived with a checksum that"
-                      + " does not match its content (" + received + " bytes received): nothing was published; the"
-                      + " clone is retried, and if it fails again check the network between the two nodes");
+                  throw new DiskException(
+                      ErrorCode.TransferFailed,
+                      "the clone's source arrived with a checksum that"
+                          + " does not match its content ("
+                          + received
+                          + " bytes received): nothing was published; the"
+                          + " clone is retried, and if it fails again check the network between the two nodes");
                 }
                 setLength(file, size);
                 ch.force(true);
                 return new Received(size, received);
               }
               case TransferFormat.REFUSED -> {
-                String message = new String(in.readNBytes(in.readUnsignedShort()), StandardCharsets.UTF_8);
-                throw new DiskException(ErrorCode.ImageInUse, "the source node refused to go on: " + message);
+                String message =
+                    new String(in.readNBytes(in.readUnsignedShort()), StandardCharsets.UTF_8);
+                throw new DiskException(
+                    ErrorCode.ImageInUse, "the source node refused to go on: " + message);
               }
               default -> throw bad("it has an unknown record type " + type);
             }
@@ -116,8 +154,12 @@ public final class TransferReceiver {
         }
       }
     } catch (EOFException e) {
-      throw new DiskException(ErrorCode.TransferFailed, "the clone's source stream ended early (" + received
-          + " bytes received): nothing was published; the clone is retried", e);
+      throw new DiskException(
+          ErrorCode.TransferFailed,
+          "the clone's source stream ended early ("
+              + received
+              + " bytes received): nothing was published; the clone is retried",
+          e);
     } catch (IOException e) {
       throw Io.wrap(e, "fetching the clone's source");
     }
@@ -130,7 +172,10 @@ public final class TransferReceiver {
   }
 
   private static DiskException bad(String what) {
-    return new DiskException(ErrorCode.TransferFailed, "the clone's source stream is malformed (" + what
-        + "): nothing was published; the clone is retried");
+    return new DiskException(
+        ErrorCode.TransferFailed,
+        "the clone's source stream is malformed ("
+            + what
+            + "): nothing was published; the clone is retried");
   }
 }

@@ -20,14 +20,16 @@ import java.util.function.Supplier;
 
 /**
  * One published image being streamed to another node ({@link TransferFormat}). It holds the image's
- * lock for its whole life, so this agent neither grows nor deletes it meanwhile; it refuses to start
- * when a loop device, a mount or a process holds the image, and it refuses to go on (an X record,
- * never an E) when, at the end of any window, the image's inode, size, mtime or ctime changed or
- * something holds it: the copy is never of a source written to during the copy. Not a point-in-time
- * snapshot: a source in use is refused, a source written to is detected.
+ * lock for its whole life, so this agent neither grows nor deletes it meanwhile; it refuses to
+ * start when a loop device, a mount or a process holds the image, and it refuses to go on (an X
+ * record, never an E) when, at the end of any window, the image's inode, size, mtime or ctime
+ * changed or something holds it: the copy is never of a source written to during the copy. Not a
+ * point-in-time snapshot: a source in use is refused, a source written to is detected.
  */
 public final class TransferSource implements AutoCloseable {
-  /** Below this age an mtime may share its clock tick with a write still to come: wait it out first. */
+  /**
+   * Below this age an mtime may share its clock tick with a write still to come: wait it out first.
+   */
   private static final long SETTLE_MILLIS = 50;
 
   private record Extent(long start, long end) {}
@@ -49,7 +51,12 @@ public final class TransferSource implements AutoCloseable {
   private boolean headerSent;
   private boolean over;
 
-  TransferSource(Path image, String filesystem, FileLocks.Held lock, LoopDeviceTable loops, MountTable mounts,
+  TransferSource(
+      Path image,
+      String filesystem,
+      FileLocks.Held lock,
+      LoopDeviceTable loops,
+      MountTable mounts,
       CommandRunner runner) {
     this.image = image;
     this.filesystem = filesystem;
@@ -79,11 +86,12 @@ public final class TransferSource implements AutoCloseable {
   }
 
   /**
-   * Writes the next window: the header first, then D records until {@code maxBytes} of data were sent
-   * or {@code until} passed, then N with {@code next.get()}, E with the digest, or X when the image
-   * changed or is held.
+   * Writes the next window: the header first, then D records until {@code maxBytes} of data were
+   * sent or {@code until} passed, then N with {@code next.get()}, E with the digest, or X when the
+   * image changed or is held.
    */
-  public void writeWindow(OutputStream raw, long maxBytes, Instant until, Supplier<String> next) throws IOException {
+  public void writeWindow(OutputStream raw, long maxBytes, Instant until, Supplier<String> next)
+      throws IOException {
     DataOutputStream out = new DataOutputStream(raw);
     if (!headerSent) {
       byte[] fs = filesystem.getBytes(StandardCharsets.US_ASCII);
@@ -96,13 +104,15 @@ public final class TransferSource implements AutoCloseable {
     }
     long sent = 0;
     ByteBuffer buffer = ByteBuffer.allocate(TransferFormat.CHUNK_BYTES);
-    try (FileChannel ch = FileChannel.open(image, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+    try (FileChannel ch =
+        FileChannel.open(image, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
       while (extent < extents.size() && sent < maxBytes && Instant.now().isBefore(until)) {
         Extent e = extents.get(extent);
         int length = (int) Math.min(TransferFormat.CHUNK_BYTES, e.end() - position);
         buffer.clear().limit(length);
         while (buffer.hasRemaining()) {
-          if (ch.read(buffer, position + buffer.position()) < 0) break; // shorter than stamped: caught below
+          if (ch.read(buffer, position + buffer.position()) < 0)
+            break; // shorter than stamped: caught below
         }
         int got = buffer.position();
         if (got > 0) {
@@ -146,7 +156,9 @@ public final class TransferSource implements AutoCloseable {
     try {
       Guards.refuseInUse(loops, mounts, image, "stream");
     } catch (DiskException e) {
-      return "the source image came into use during the copy (" + e.getMessage() + "); the copy was abandoned";
+      return "the source image came into use during the copy ("
+          + e.getMessage()
+          + "); the copy was abandoned";
     }
     Stamp now;
     try {
@@ -154,8 +166,12 @@ public final class TransferSource implements AutoCloseable {
     } catch (DiskException e) {
       return "the source image went away during the copy";
     }
-    return now.equals(stamp) ? null : "the source image " + image.getFileName() + " was written to during the copy"
-        + " (its size, mtime or ctime changed); stop whatever writes to it and the clone is retried";
+    return now.equals(stamp)
+        ? null
+        : "the source image "
+            + image.getFileName()
+            + " was written to during the copy"
+            + " (its size, mtime or ctime changed); stop whatever writes to it and the clone is retried";
   }
 
   /** The image's stamp, once its mtime is old enough that any later write gets a later one. */
@@ -168,23 +184,37 @@ public final class TransferSource implements AutoCloseable {
         Thread.sleep(SETTLE_MILLIS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new DiskException(ErrorCode.Interrupted, "interrupted while waiting for the source image to settle");
+        throw new DiskException(
+            ErrorCode.Interrupted, "interrupted while waiting for the source image to settle");
       }
     }
-    throw new DiskException(ErrorCode.ImageInUse, "the source image " + image + " is being written to all the time:"
-        + " stop whatever writes to it and retry");
+    throw new DiskException(
+        ErrorCode.ImageInUse,
+        "the source image "
+            + image
+            + " is being written to all the time:"
+            + " stop whatever writes to it and retry");
   }
 
   private static Stamp stamp(Path image) {
     try {
-      Map<String, Object> a = Files.readAttributes(image, "unix:ino,size,lastModifiedTime,ctime", LinkOption.NOFOLLOW_LINKS);
-      return new Stamp(a.get("ino"), (Long) a.get("size"), (FileTime) a.get("lastModifiedTime"), (FileTime) a.get("ctime"));
+      Map<String, Object> a =
+          Files.readAttributes(
+              image, "unix:ino,size,lastModifiedTime,ctime", LinkOption.NOFOLLOW_LINKS);
+      return new Stamp(
+          a.get("ino"),
+          (Long) a.get("size"),
+          (FileTime) a.get("lastModifiedTime"),
+          (FileTime) a.get("ctime"));
     } catch (IOException e) {
       throw Io.wrap(e, "reading the attributes of " + image);
     }
   }
 
-  /** The allocated extents, from SEEK_DATA/SEEK_HOLE as xfs_io's seek command reports them (any filesystem). */
+  /**
+   * The allocated extents, from SEEK_DATA/SEEK_HOLE as xfs_io's seek command reports them (any
+   * filesystem).
+   */
   private static List<Extent> extents(CommandRunner runner, Path image, long size) {
     String out = runner.run("xfs_io", "-r", "-c", "seek -a -r 0", image.toString()).stdout();
     List<Extent> list = new ArrayList<>();

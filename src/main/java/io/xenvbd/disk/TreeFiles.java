@@ -20,13 +20,14 @@ import java.util.regex.Pattern;
 
 /**
  * The engine's own writes into an image tree (tailored files, createDirs, the directories hostPaths
- * copy into). The tree holds what a tenant's archive or a guest put there, so nothing here follows a
- * link or opens an entry that exists: every directory on the way is checked with lstat to be a real
- * directory (a link is refused, never resolved), and a file is replaced by writing a new file under a
- * fresh name ({@code O_CREAT|O_EXCL}) and renaming it over the old entry. rename(2) replaces a
- * directory entry whatever it is (file, symbolic link, FIFO, device node, socket) without opening it,
- * so a device node cannot be written, a FIFO cannot block, and a link cannot redirect the write.
- * Nothing else runs in the tree while the engine writes, so what lstat saw is what rename replaces.
+ * copy into). The tree holds what a tenant's archive or a guest put there, so nothing here follows
+ * a link or opens an entry that exists: every directory on the way is checked with lstat to be a
+ * real directory (a link is refused, never resolved), and a file is replaced by writing a new file
+ * under a fresh name ({@code O_CREAT|O_EXCL}) and renaming it over the old entry. rename(2)
+ * replaces a directory entry whatever it is (file, symbolic link, FIFO, device node, socket)
+ * without opening it, so a device node cannot be written, a FIFO cannot block, and a link cannot
+ * redirect the write. Nothing else runs in the tree while the engine writes, so what lstat saw is
+ * what rename replaces.
  */
 final class TreeFiles {
   private static final Pattern MODE = Pattern.compile("^[0-7]{3,4}$");
@@ -38,15 +39,21 @@ final class TreeFiles {
    * a line of a debugfs script) and relative paths.
    */
   static List<String> components(String guestPath) {
-    if (guestPath == null || !guestPath.startsWith("/") || guestPath.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
-      throw DiskException.invalid("path " + io.xenvbd.api.SpecRules.quote(String.valueOf(guestPath)) + " must be an absolute path"
-          + " inside the image without control characters, such as /etc/motd");
+    if (guestPath == null
+        || !guestPath.startsWith("/")
+        || guestPath.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+      throw DiskException.invalid(
+          "path "
+              + io.xenvbd.api.SpecRules.quote(String.valueOf(guestPath))
+              + " must be an absolute path"
+              + " inside the image without control characters, such as /etc/motd");
     }
     List<String> parts = new ArrayList<>();
     for (String part : guestPath.split("/")) {
       if (part.isEmpty() || part.equals(".")) continue;
       if (part.equals("..")) {
-        throw DiskException.invalid("path '" + guestPath + "' has a '..' component: use an absolute path without '..'");
+        throw DiskException.invalid(
+            "path '" + guestPath + "' has a '..' component: use an absolute path without '..'");
       }
       parts.add(part);
     }
@@ -86,43 +93,71 @@ final class TreeFiles {
 
   /** The refusal of a directory on the way to {@code guestPath} that is a symbolic link. */
   static DiskException throughLink(String shown, String guestPath) {
-    return DiskException.invalid("'" + shown + "' in the image is a symbolic link, and xenvbd never writes through"
-        + " links in a disk's content: make " + shown + " a real directory in the archive, source or cloned disk,"
-        + " or write '" + guestPath + "' elsewhere");
+    return DiskException.invalid(
+        "'"
+            + shown
+            + "' in the image is a symbolic link, and xenvbd never writes through"
+            + " links in a disk's content: make "
+            + shown
+            + " a real directory in the archive, source or cloned disk,"
+            + " or write '"
+            + guestPath
+            + "' elsewhere");
   }
 
   /** The refusal of an entry on the way to {@code guestPath} that is no directory. */
   static DiskException notADirectory(String shown, String guestPath) {
-    return DiskException.invalid("'" + shown + "' in the image is not a directory, so '" + guestPath
-        + "' cannot be written: remove it from the archive, source or cloned disk, or write elsewhere");
+    return DiskException.invalid(
+        "'"
+            + shown
+            + "' in the image is not a directory, so '"
+            + guestPath
+            + "' cannot be written: remove it from the archive, source or cloned disk, or write elsewhere");
   }
 
   /** The refusal of a file to write where the image has a directory. */
   static DiskException isADirectory(String guestPath) {
-    return DiskException.invalid("'" + guestPath + "' is a directory in the image: remove it from the archive, source"
-        + " or cloned disk, or write the file elsewhere");
+    return DiskException.invalid(
+        "'"
+            + guestPath
+            + "' is a directory in the image: remove it from the archive, source"
+            + " or cloned disk, or write the file elsewhere");
   }
 
-  /** Octal digits only: a mode never reaches a tool as an option or a word of the tenant's choosing. */
+  /**
+   * Octal digits only: a mode never reaches a tool as an option or a word of the tenant's choosing.
+   */
   static void checkMode(String mode, String guestPath) {
     if (mode == null || !MODE.matcher(mode).matches()) {
-      throw DiskException.invalid("file mode '" + mode + "' of '" + guestPath + "' is not an octal mode such as 0644");
+      throw DiskException.invalid(
+          "file mode '" + mode + "' of '" + guestPath + "' is not an octal mode such as 0644");
     }
   }
 
-  /** Replaces whatever entry is at {@code guestPath} with a regular file of {@code content} and octal {@code mode}. */
-  static void replaceFile(Path tree, String guestPath, String content, String mode, CommandRunner runner) {
+  /**
+   * Replaces whatever entry is at {@code guestPath} with a regular file of {@code content} and
+   * octal {@code mode}.
+   */
+  static void replaceFile(
+      Path tree, String guestPath, String content, String mode, CommandRunner runner) {
     checkMode(mode, guestPath);
     List<String> parts = components(guestPath);
-    if (parts.isEmpty()) throw DiskException.invalid("path '" + guestPath + "' names no file: give a file path such as /etc/motd");
+    if (parts.isEmpty())
+      throw DiskException.invalid(
+          "path '" + guestPath + "' names no file: give a file path such as /etc/motd");
     Path dir = directory(tree, parts.subList(0, parts.size() - 1), guestPath);
     Path file = dir.resolve(parts.get(parts.size() - 1));
     BasicFileAttributes existing = lstat(file);
     if (existing != null && existing.isDirectory()) throw isADirectory(guestPath);
     Path temp = dir.resolve(".xenvbd-" + ImagePaths.random() + ".tmp");
     try {
-      try (SeekableByteChannel ch = Files.newByteChannel(temp, Set.of(StandardOpenOption.CREATE_NEW,
-          StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS))) {
+      try (SeekableByteChannel ch =
+          Files.newByteChannel(
+              temp,
+              Set.of(
+                  StandardOpenOption.CREATE_NEW,
+                  StandardOpenOption.WRITE,
+                  LinkOption.NOFOLLOW_LINKS))) {
         ByteBuffer b = ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8));
         while (b.hasRemaining()) ch.write(b);
       }
@@ -130,8 +165,10 @@ final class TreeFiles {
       runner.run("chmod", mode, temp.toString());
       Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (FileAlreadyExistsException e) {
-      throw new DiskException(ErrorCode.CommandFailed, "a temporary name in " + parentShown(guestPath)
-          + " of the image was taken: retry", e);
+      throw new DiskException(
+          ErrorCode.CommandFailed,
+          "a temporary name in " + parentShown(guestPath) + " of the image was taken: retry",
+          e);
     } catch (IOException e) {
       throw Io.wrap(e, "writing " + guestPath + " into the image");
     } finally {

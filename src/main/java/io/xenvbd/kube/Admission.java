@@ -31,15 +31,30 @@ final class Admission {
     JsonNode crd = found.get();
     String kind = CrdRegistry.kind(crd);
     String name = Json.text(object, "metadata", "name");
-    List<String> unknown = SchemaDefaults.prune(schema, object).stream().map(f -> "unknown field \"" + f + "\"").toList();
+    List<String> unknown =
+        SchemaDefaults.prune(schema, object).stream()
+            .map(f -> "unknown field \"" + f + "\"")
+            .toList();
     if (!unknown.isEmpty() && "Strict".equalsIgnoreCase(fieldValidation)) {
-      throw new ApiException(400, "BadRequest", kind + " in version \"" + rp.version() + "\" cannot be handled as a "
-          + kind + ": strict decoding error: " + String.join(", ", unknown));
+      throw new ApiException(
+          400,
+          "BadRequest",
+          kind
+              + " in version \""
+              + rp.version()
+              + "\" cannot be handled as a "
+              + kind
+              + ": strict decoding error: "
+              + String.join(", ", unknown));
     }
     SchemaDefaults.applyDefaults(schema, object);
     List<FieldError> errors = new ArrayList<>();
     if ((name == null || name.isEmpty()) && Json.text(object, "metadata", "generateName") == null) {
-      errors.add(new FieldError("metadata.name", "FieldValueRequired", "Required value: name or generateName is required"));
+      errors.add(
+          new FieldError(
+              "metadata.name",
+              "FieldValueRequired",
+              "Required value: name or generateName is required"));
     }
     errors.addAll(schemas.validate(crd, object));
     errors.addAll(cel.validate(schema, object, old));
@@ -55,8 +70,10 @@ final class Admission {
       for (JsonNode v : crd.path("spec").path("versions")) {
         JsonNode schema = v.path("schema").get("openAPIV3Schema");
         cel.precompile(schema);
-        ObjectNode probe = Json.object().put("apiVersion", Json.text(crd, "spec", "group") + "/" + v.path("name").asText())
-            .put("kind", CrdRegistry.kind(crd));
+        ObjectNode probe =
+            Json.object()
+                .put("apiVersion", Json.text(crd, "spec", "group") + "/" + v.path("name").asText())
+                .put("kind", CrdRegistry.kind(crd));
         probe.putObject("metadata").put("name", "warm-up");
         schemas.validate(crd, probe);
       }
@@ -84,8 +101,10 @@ final class Admission {
   }
 
   boolean hasStatusSubresource(ResourcePath rp) {
-    return crds.find(rp.group(), rp.plural()).flatMap(c -> CrdRegistry.version(c, rp.version()))
-        .map(v -> v.path("subresources").has("status")).orElse(false);
+    return crds.find(rp.group(), rp.plural())
+        .flatMap(c -> CrdRegistry.version(c, rp.version()))
+        .map(v -> v.path("subresources").has("status"))
+        .orElse(false);
   }
 
   Optional<JsonNode> crd(ResourcePath rp) {

@@ -26,18 +26,30 @@ final class ApiException extends RuntimeException {
   }
 
   static ApiException notFound(ResourcePath rp) {
-    return new ApiException(404, "NotFound", rp.qualifiedPlural() + " \"" + rp.name() + "\" not found",
+    return new ApiException(
+        404,
+        "NotFound",
+        rp.qualifiedPlural() + " \"" + rp.name() + "\" not found",
         details(rp, rp.name()));
   }
 
   static ApiException conflict(ResourcePath rp, String name) {
-    return new ApiException(409, "Conflict", "Operation cannot be fulfilled on " + rp.qualifiedPlural() + " \"" + name
-        + "\": the object has been modified; please apply your changes to the latest version and try again",
+    return new ApiException(
+        409,
+        "Conflict",
+        "Operation cannot be fulfilled on "
+            + rp.qualifiedPlural()
+            + " \""
+            + name
+            + "\": the object has been modified; please apply your changes to the latest version and try again",
         details(rp, name));
   }
 
   static ApiException alreadyExists(ResourcePath rp, String name) {
-    return new ApiException(409, "AlreadyExists", rp.qualifiedPlural() + " \"" + name + "\" already exists",
+    return new ApiException(
+        409,
+        "AlreadyExists",
+        rp.qualifiedPlural() + " \"" + name + "\" already exists",
         details(rp, name));
   }
 
@@ -47,12 +59,19 @@ final class ApiException extends RuntimeException {
     details.put("kind", kind);
     ArrayNode causes = details.putArray("causes");
     for (FieldError e : errors) {
-      causes.addObject().put("reason", e.reason()).put("message", e.detail()).put("field", e.field());
+      causes
+          .addObject()
+          .put("reason", e.reason())
+          .put("message", e.detail())
+          .put("field", e.field());
     }
-    String all = errors.size() == 1 ? errors.get(0).message()
-        : "[" + String.join(", ", errors.stream().map(FieldError::message).toList()) + "]";
+    String all =
+        errors.size() == 1
+            ? errors.get(0).message()
+            : "[" + String.join(", ", errors.stream().map(FieldError::message).toList()) + "]";
     String qualifiedKind = rp.group().isEmpty() ? kind : kind + "." + rp.group();
-    return new ApiException(422, "Invalid", qualifiedKind + " \"" + name + "\" is invalid: " + all, details);
+    return new ApiException(
+        422, "Invalid", qualifiedKind + " \"" + name + "\" is invalid: " + all, details);
   }
 
   private static ObjectNode details(ResourcePath rp, String name) {

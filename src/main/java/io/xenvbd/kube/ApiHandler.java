@@ -25,7 +25,13 @@ final class ApiHandler implements Handler<HttpServerRequest> {
   private final Writes writes;
   private final AuditLog audit;
 
-  ApiHandler(Vertx vertx, Discovery discovery, OpenApi openApi, WatchStream watches, Reads reads, Writes writes,
+  ApiHandler(
+      Vertx vertx,
+      Discovery discovery,
+      OpenApi openApi,
+      WatchStream watches,
+      Reads reads,
+      Writes writes,
       AuditLog audit) {
     this.vertx = vertx;
     this.discovery = discovery;
@@ -51,7 +57,8 @@ final class ApiHandler implements Handler<HttpServerRequest> {
     Query q = Query.parse(req.query());
     try {
       if (req.method() == HttpMethod.GET) {
-        JsonNode fixed = path.startsWith("/openapi") ? openApi.answer(path) : discovery.answer(path);
+        JsonNode fixed =
+            path.startsWith("/openapi") ? openApi.answer(path) : discovery.answer(path);
         if (fixed != null) {
           send(req, new Reply(200, fixed));
           return;
@@ -66,24 +73,35 @@ final class ApiHandler implements Handler<HttpServerRequest> {
         throw new ApiException(404, "NotFound", "the server could not find the requested resource");
       }
       boolean watch = req.method() == HttpMethod.GET && q.isTrue("watch");
-      // Only resource requests: discovery, OpenAPI and health are open to every authenticated user (system:discovery).
+      // Only resource requests: discovery, OpenAPI and health are open to every authenticated user
+      // (system:discovery).
       audit.add(AuditEvent.of(req.getHeader("User-Agent"), req.method().name(), watch, rp));
       if (watch) {
         String accept = req.getHeader("Accept");
-        watches.serve(req, rp, q, o -> Tables.wanted(accept) ? reads.table(rp, List.of(o), null) : o);
+        watches.serve(
+            req, rp, q, o -> Tables.wanted(accept) ? reads.table(rp, List.of(o), null) : o);
         return;
       }
       // Validation and CEL compile can take a while the first time: keep them off the event loop.
-      req.body().onSuccess(buf -> vertx.executeBlocking(() -> {
-        try {
-          return dispatch(req, rp, q, buf == null ? "" : buf.toString());
-        } catch (ApiException e) {
-          return new Reply(e.code(), e.toStatus());
-        } catch (RuntimeException e) {
-          LOG.warn("{} {} failed", req.method(), req.uri(), e);
-          return new Reply(500, new ApiException(500, "InternalError", e.toString()).toStatus());
-        }
-      }, false).onSuccess(reply -> send(req, reply)));
+      req.body()
+          .onSuccess(
+              buf ->
+                  vertx
+                      .executeBlocking(
+                          () -> {
+                            try {
+                              return dispatch(req, rp, q, buf == null ? "" : buf.toString());
+                            } catch (ApiException e) {
+                              return new Reply(e.code(), e.toStatus());
+                            } catch (RuntimeException e) {
+                              LOG.warn("{} {} failed", req.method(), req.uri(), e);
+                              return new Reply(
+                                  500,
+                                  new ApiException(500, "InternalError", e.toString()).toStatus());
+                            }
+                          },
+                          false)
+                      .onSuccess(reply -> send(req, reply)));
     } catch (ApiException e) {
       send(req, new Reply(e.code(), e.toStatus()));
     } catch (RuntimeException e) {
@@ -98,8 +116,12 @@ final class ApiHandler implements Handler<HttpServerRequest> {
     if (contentType != null && contentType.startsWith(PROTOBUF)) {
       // kubectl create namespace (and other typed built-in writes) send protobuf; client-go falls
       // back to JSON only after a 415 to CBOR, so say plainly what works instead.
-      throw new ApiException(415, "UnsupportedMediaType", "local mode's API reads JSON and YAML only, not "
-          + PROTOBUF + ": write the object as a manifest and use kubectl apply -f");
+      throw new ApiException(
+          415,
+          "UnsupportedMediaType",
+          "local mode's API reads JSON and YAML only, not "
+              + PROTOBUF
+              + ": write the object as a manifest and use kubectl apply -f");
     }
     return switch (method) {
       case "GET" -> reads.get(rp, q, req.getHeader("Accept"));

@@ -15,8 +15,8 @@ import java.util.Set;
 /**
  * Server-side apply, simplified: the applied configuration is merged in (lists are atomic, as our
  * CRDs declare no list types, except metadata.finalizers, a set), fields this field manager applied
- * before and has now dropped are removed, and what it applied is recorded in
- * metadata.managedFields (FieldsV1). No conflict detection between managers: force is implied.
+ * before and has now dropped are removed, and what it applied is recorded in metadata.managedFields
+ * (FieldsV1). No conflict detection between managers: force is implied.
  */
 final class Apply {
   private static final Set<String> IDENTITY = Set.of("apiVersion", "kind");
@@ -34,9 +34,10 @@ final class Apply {
     ObjectNode result = ((ObjectNode) current).deepCopy();
     ArrayNode managed = Json.metadata(result).withArray("managedFields");
     ObjectNode previous = null;
-    for (Iterator<JsonNode> it = managed.elements(); it.hasNext();) {
+    for (Iterator<JsonNode> it = managed.elements(); it.hasNext(); ) {
       JsonNode entry = it.next();
-      if (manager.equals(entry.path("manager").asText()) && "Apply".equals(entry.path("operation").asText())
+      if (manager.equals(entry.path("manager").asText())
+          && "Apply".equals(entry.path("operation").asText())
           && status == "status".equals(entry.path("subresource").asText())) {
         previous = (ObjectNode) entry.path("fieldsV1");
         it.remove();
@@ -50,9 +51,12 @@ final class Apply {
     ObjectNode merged = (ObjectNode) MergePatch.merge(result, withoutNulls(config));
     mergeFinalizers(merged, oldFinalizers, config);
     ObjectNode entry = Json.metadata(merged).withArray("managedFields").addObject();
-    entry.put("manager", manager).put("operation", "Apply")
+    entry
+        .put("manager", manager)
+        .put("operation", "Apply")
         .put("apiVersion", Json.text(applied, "apiVersion"))
-        .put("time", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString()).put("fieldsType", "FieldsV1");
+        .put("time", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString())
+        .put("fieldsType", "FieldsV1");
     entry.set("fieldsV1", owned);
     if (status) {
       entry.put("subresource", "status");
@@ -62,12 +66,17 @@ final class Apply {
 
   private static ObjectNode ownedPart(JsonNode applied, boolean status) {
     ObjectNode config = Json.object();
-    applied.fields().forEachRemaining(e -> {
-      boolean isStatus = e.getKey().equals("status");
-      if (!IDENTITY.contains(e.getKey()) && isStatus == status && !e.getKey().equals("metadata")) {
-        config.set(e.getKey(), e.getValue());
-      }
-    });
+    applied
+        .fields()
+        .forEachRemaining(
+            e -> {
+              boolean isStatus = e.getKey().equals("status");
+              if (!IDENTITY.contains(e.getKey())
+                  && isStatus == status
+                  && !e.getKey().equals("metadata")) {
+                config.set(e.getKey(), e.getValue());
+              }
+            });
     if (!status && applied.has("metadata")) {
       ObjectNode meta = Json.object();
       for (String f : List.of("labels", "annotations", "finalizers", "ownerReferences")) {
@@ -75,7 +84,8 @@ final class Apply {
           meta.set(f, applied.path("metadata").get(f));
         }
       }
-      // A real server records no f:metadata for an apply that names the object and owns nothing in it.
+      // A real server records no f:metadata for an apply that names the object and owns nothing in
+      // it.
       if (!meta.isEmpty()) {
         config.set("metadata", meta);
       }
@@ -86,17 +96,23 @@ final class Apply {
   /** FieldsV1: {"f:spec":{"f:size":{}}}; lists and scalars are leaves. */
   static ObjectNode fieldsOf(JsonNode config) {
     ObjectNode fields = Json.object();
-    config.fields().forEachRemaining(e -> {
-      if (!e.getValue().isNull()) {
-        fields.set("f:" + e.getKey(),
-            e.getValue().isObject() && !e.getValue().isEmpty() ? fieldsOf(e.getValue()) : Json.object());
-      }
-    });
+    config
+        .fields()
+        .forEachRemaining(
+            e -> {
+              if (!e.getValue().isNull()) {
+                fields.set(
+                    "f:" + e.getKey(),
+                    e.getValue().isObject() && !e.getValue().isEmpty()
+                        ? fieldsOf(e.getValue())
+                        : Json.object());
+              }
+            });
     return fields;
   }
 
   private static void removeDropped(ObjectNode object, JsonNode previous, JsonNode now) {
-    for (Iterator<Map.Entry<String, JsonNode>> it = previous.fields(); it.hasNext();) {
+    for (Iterator<Map.Entry<String, JsonNode>> it = previous.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
       String key = e.getKey().substring(2);
       if (key.equals("finalizers") || !object.has(key)) {
@@ -138,11 +154,13 @@ final class Apply {
       return node;
     }
     ObjectNode out = Json.object();
-    node.fields().forEachRemaining(e -> {
-      if (!e.getValue().isNull()) {
-        out.set(e.getKey(), withoutNulls(e.getValue()));
-      }
-    });
+    node.fields()
+        .forEachRemaining(
+            e -> {
+              if (!e.getValue().isNull()) {
+                out.set(e.getKey(), withoutNulls(e.getValue()));
+              }
+            });
     return out;
   }
 }

@@ -4,8 +4,8 @@ import java.util.ArrayDeque;
 import java.util.List;
 
 /**
- * The last {@link #CAPACITY} audit events, oldest dropped first, so that a long local-mode run keeps
- * flat memory. Requests arrive on Vert.x event-loop threads, hence the lock.
+ * The last {@link #CAPACITY} audit events, oldest dropped first, so that a long local-mode run
+ * keeps flat memory. Requests arrive on Vert.x event-loop threads, hence the lock.
  */
 final class AuditLog {
   static final int CAPACITY = 100_000;

@@ -12,8 +12,12 @@ import java.util.regex.Pattern;
  * so that a comparison takes the same time whatever the presented token's length or content.
  */
 public final class BearerToken {
-  /** Printable token characters (RFC 6750's b64token), long enough for 192 bits and safe to quote in YAML. */
+  /**
+   * Printable token characters (RFC 6750's b64token), long enough for 192 bits and safe to quote in
+   * YAML.
+   */
   private static final Pattern WELL_FORMED = Pattern.compile("[A-Za-z0-9._~+/=-]{32,512}");
+
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final String value;
@@ -34,8 +38,9 @@ public final class BearerToken {
   /** A token kept from an earlier start; it must be {@link #isWellFormed well formed}. */
   public static BearerToken of(String value) {
     if (!isWellFormed(value)) {
-      throw new IllegalArgumentException("the API token must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ + / = -:"
-          + " delete the token file to have a new one made");
+      throw new IllegalArgumentException(
+          "the API token must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ + / = -:"
+              + " delete the token file to have a new one made");
     }
     return new BearerToken(value);
   }

@@ -18,14 +18,15 @@ import java.util.regex.Pattern;
 
 /**
  * Evaluates a CRD schema's {@code x-kubernetes-validations} with cel-java, as kube-apiserver does:
- * {@code self} is the value at the rule's place, {@code oldSelf} the same place in the stored object;
- * a rule that uses oldSelf (a transition rule) runs only on update and only where the old value
- * exists. Kubernetes' quantity() library comes from {@link CelQuantityLibrary}.
+ * {@code self} is the value at the rule's place, {@code oldSelf} the same place in the stored
+ * object; a rule that uses oldSelf (a transition rule) runs only on update and only where the old
+ * value exists. Kubernetes' quantity() library comes from {@link CelQuantityLibrary}.
  */
 public final class CelValidator {
   private static final Pattern OLD_SELF = Pattern.compile("\\boldSelf\\b");
   // One environment and one program per rule for the whole JVM: building them is the slow part.
-  private static final Cel CEL = CelQuantityLibrary.configure(CelFactory.standardCelBuilder()).build();
+  private static final Cel CEL =
+      CelQuantityLibrary.configure(CelFactory.standardCelBuilder()).build();
   private static final Map<String, CelRuntime.Program> PROGRAMS = new ConcurrentHashMap<>();
 
   /**
@@ -50,7 +51,8 @@ public final class CelValidator {
     precompile(schema.get("additionalProperties"));
   }
 
-  private void walk(JsonNode schema, JsonNode value, JsonNode old, String path, List<FieldError> errors) {
+  private void walk(
+      JsonNode schema, JsonNode value, JsonNode old, String path, List<FieldError> errors) {
     if (schema == null || value == null || value.isNull()) {
       return;
     }
@@ -58,10 +60,15 @@ public final class CelValidator {
       check(rule, value, old, path, errors);
     }
     if (value.isObject()) {
-      for (Iterator<Map.Entry<String, JsonNode>> it = schema.path("properties").fields(); it.hasNext();) {
+      for (Iterator<Map.Entry<String, JsonNode>> it = schema.path("properties").fields();
+          it.hasNext(); ) {
         Map.Entry<String, JsonNode> p = it.next();
-        walk(p.getValue(), value.get(p.getKey()), old == null ? null : old.get(p.getKey()),
-            path.isEmpty() ? p.getKey() : path + "." + p.getKey(), errors);
+        walk(
+            p.getValue(),
+            value.get(p.getKey()),
+            old == null ? null : old.get(p.getKey()),
+            path.isEmpty() ? p.getKey() : path + "." + p.getKey(),
+            errors);
       }
     } else if (value.isArray()) {
       // List items have no identity in an atomic list: their transition rules are not run.
@@ -71,7 +78,8 @@ public final class CelValidator {
     }
   }
 
-  private void check(JsonNode rule, JsonNode value, JsonNode old, String path, List<FieldError> errors) {
+  private void check(
+      JsonNode rule, JsonNode value, JsonNode old, String path, List<FieldError> errors) {
     String expr = rule.path("rule").asText();
     boolean transition = OLD_SELF.matcher(expr).find();
     if (transition && (old == null || old.isNull())) {
@@ -84,38 +92,54 @@ public final class CelValidator {
     }
     String field = path + (rule.has("fieldPath") ? rule.get("fieldPath").asText() : "");
     String message = rule.has("message") ? rule.get("message").asText() : "failed rule: " + expr;
-    String shown = value.isObject() ? "\"object\"" : value.isArray() ? "\"array\"" : value.toString();
+    String shown =
+        value.isObject() ? "\"object\"" : value.isArray() ? "\"array\"" : value.toString();
     try {
       Object result = program(expr).eval(vars);
       if (!Boolean.TRUE.equals(result)) {
-        errors.add(new FieldError(field, "FieldValueInvalid", "Invalid value: " + shown + ": " + message));
+        errors.add(
+            new FieldError(field, "FieldValueInvalid", "Invalid value: " + shown + ": " + message));
       }
     } catch (CelEvaluationException e) {
-      errors.add(new FieldError(field, "FieldValueInvalid",
-          "Invalid value: " + shown + ": " + message + " (rule could not be evaluated: " + e.getMessage() + ")"));
+      errors.add(
+          new FieldError(
+              field,
+              "FieldValueInvalid",
+              "Invalid value: "
+                  + shown
+                  + ": "
+                  + message
+                  + " (rule could not be evaluated: "
+                  + e.getMessage()
+                  + ")"));
     }
   }
 
   private CelRuntime.Program program(String expr) {
-    return PROGRAMS.computeIfAbsent(expr, e -> {
-      try {
-        CelAbstractSyntaxTree ast = CEL.compile(e).getAst();
-        return CEL.createProgram(ast);
-      } catch (CelValidationException | CelEvaluationException ex) {
-        throw new IllegalArgumentException("CEL rule does not compile: " + e + ": " + ex.getMessage(), ex);
-      }
-    });
+    return PROGRAMS.computeIfAbsent(
+        expr,
+        e -> {
+          try {
+            CelAbstractSyntaxTree ast = CEL.compile(e).getAst();
+            return CEL.createProgram(ast);
+          } catch (CelValidationException | CelEvaluationException ex) {
+            throw new IllegalArgumentException(
+                "CEL rule does not compile: " + e + ": " + ex.getMessage(), ex);
+          }
+        });
   }
 
   /** JSON to CEL values: maps, lists, strings, int64, double, bool. */
   static Object toCel(JsonNode n) {
     if (n.isObject()) {
       Map<String, Object> m = new LinkedHashMap<>();
-      n.fields().forEachRemaining(e -> {
-        if (!e.getValue().isNull()) {
-          m.put(e.getKey(), toCel(e.getValue()));
-        }
-      });
+      n.fields()
+          .forEachRemaining(
+              e -> {
+                if (!e.getValue().isNull()) {
+                  m.put(e.getKey(), toCel(e.getValue()));
+                }
+              });
       return m;
     }
     if (n.isArray()) {

@@ -13,6 +13,7 @@ import java.util.Optional;
  */
 final class CrdRegistry {
   static final String PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+
   private record Snapshot(long changes, List<JsonNode> crds) {}
 
   private final CrudStore store;
@@ -39,7 +40,10 @@ final class CrdRegistry {
 
   Optional<JsonNode> find(String group, String plural) {
     return all().stream()
-        .filter(c -> group.equals(Json.text(c, "spec", "group")) && plural.equals(Json.text(c, "spec", "names", "plural")))
+        .filter(
+            c ->
+                group.equals(Json.text(c, "spec", "group"))
+                    && plural.equals(Json.text(c, "spec", "names", "plural")))
         .findFirst();
   }
 

@@ -6,13 +6,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.server.mock.KubernetesAttributesExtractor;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.mockwebserver.crud.Attribute;
 import io.fabric8.mockwebserver.crud.AttributeSet;
 import io.fabric8.mockwebserver.dsl.HttpMethod;
 import io.fabric8.mockwebserver.http.Buffer;
 import io.fabric8.mockwebserver.http.Headers;
 import io.fabric8.mockwebserver.http.MockResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
-import io.fabric8.mockwebserver.crud.Attribute;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Map;
@@ -24,14 +24,15 @@ import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * The fabric8 mock server's CRUD store, used in-process (no MockWebServer, so no request log
- * that grows): every stored change is also published to the {@link WatchHub}, with a fresh
+ * The fabric8 mock server's CRUD store, used in-process (no MockWebServer, so no request log that
+ * grows): every stored change is also published to the {@link WatchHub}, with a fresh
  * resourceVersion for deletions, as kube-apiserver does.
  *
  * <p>The mock finds an object by testing every stored object against the request (a linear scan per
- * read and per write; with 1000 disks and their events that scan is most of the cost of a write). This
- * store keeps an index from kind, namespace and name to the stored keys, kept in step with every
- * change in {@link #processEvent}, and answers single-object lookups from it; lists still scan.
+ * read and per write; with 1000 disks and their events that scan is most of the cost of a write).
+ * This store keeps an index from kind, namespace and name to the stored keys, kept in step with
+ * every change in {@link #processEvent}, and answers single-object lookups from it; lists still
+ * scan.
  */
 final class CrudStore extends KubernetesCrudDispatcher {
   record Reply(int code, String body) {
@@ -41,13 +42,25 @@ final class CrudStore extends KubernetesCrudDispatcher {
   }
 
   private final WatchHub hub;
-  /** plural|namespace|name → the keys of the stored objects with that identity (one per API group). */
+
+  /**
+   * plural|namespace|name → the keys of the stored objects with that identity (one per API group).
+   */
   private final Map<String, Set<AttributeSet>> index = new ConcurrentHashMap<>();
+
   /** Readers share, writers exclude: the index and the mock's map change together. */
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-  /** Set when an object was stored under a key without an identity: lookups then scan, as the mock does. */
+
+  /**
+   * Set when an object was stored under a key without an identity: lookups then scan, as the mock
+   * does.
+   */
   private volatile boolean unindexed;
-  /** Counts changes to CustomResourceDefinitions, so that {@link CrdRegistry} re-reads them only then. */
+
+  /**
+   * Counts changes to CustomResourceDefinitions, so that {@link CrdRegistry} re-reads them only
+   * then.
+   */
   private final AtomicLong crdChanges = new AtomicLong();
 
   CrudStore(WatchHub hub) {
@@ -70,10 +83,13 @@ final class CrudStore extends KubernetesCrudDispatcher {
       headers.add("Content-Type", contentType);
     }
     byte[] bytes = body == null ? new byte[0] : body.getBytes(UTF_8);
-    MockResponse r = dispatch(new RecordedRequest("HTTP/1.1", HttpMethod.valueOf(method), path, headers.build(),
-        new Buffer(bytes)));
+    MockResponse r =
+        dispatch(
+            new RecordedRequest(
+                "HTTP/1.1", HttpMethod.valueOf(method), path, headers.build(), new Buffer(bytes)));
     Buffer b = r.getBody();
-    return new Reply(r.code(), b == null || b.getBytes() == null ? "" : new String(b.getBytes(), UTF_8));
+    return new Reply(
+        r.code(), b == null || b.getBytes() == null ? "" : new String(b.getBytes(), UTF_8));
   }
 
   long crdChanges() {
@@ -101,7 +117,9 @@ final class CrudStore extends KubernetesCrudDispatcher {
       AttributeSet query = getKey(path);
       if (id(query) != null) {
         Map.Entry<AttributeSet, String> e = findResource(query);
-        return e == null ? new MockResponse().setResponseCode(404) : new MockResponse().setResponseCode(200).setBody(e.getValue());
+        return e == null
+            ? new MockResponse().setResponseCode(404)
+            : new MockResponse().setResponseCode(200).setBody(e.getValue());
       }
     }
     return super.handleGet(path);
@@ -124,8 +142,12 @@ final class CrudStore extends KubernetesCrudDispatcher {
   }
 
   @Override
-  public void processEvent(String path, AttributeSet pathAttributes, AttributeSet oldAttributes,
-      GenericKubernetesResource resource, String newState) {
+  public void processEvent(
+      String path,
+      AttributeSet pathAttributes,
+      AttributeSet oldAttributes,
+      GenericKubernetesResource resource,
+      String newState) {
     String existing = oldAttributes == null ? null : getMap().get(oldAttributes);
     String state = newState == null ? null : fixDeletionTimestamp(newState);
     super.processEvent(path, pathAttributes, oldAttributes, resource, state);
@@ -141,7 +163,10 @@ final class CrudStore extends KubernetesCrudDispatcher {
       Json.metadata(gone).put("resourceVersion", String.valueOf(requestResourceVersion()));
       hub.publish("DELETED", gone, oldAttributes);
     } else {
-      hub.publish(existing == null ? "ADDED" : "MODIFIED", Json.parse(state), attributesOf(state, pathAttributes));
+      hub.publish(
+          existing == null ? "ADDED" : "MODIFIED",
+          Json.parse(state),
+          attributesOf(state, pathAttributes));
     }
   }
 
@@ -149,10 +174,12 @@ final class CrudStore extends KubernetesCrudDispatcher {
     if (removed != null && !getMap().containsKey(removed)) {
       String id = id(removed);
       if (id != null) {
-        index.computeIfPresent(id, (k, keys) -> {
-          keys.remove(removed);
-          return keys.isEmpty() ? null : keys;
-        });
+        index.computeIfPresent(
+            id,
+            (k, keys) -> {
+              keys.remove(removed);
+              return keys.isEmpty() ? null : keys;
+            });
       }
     }
     if (added == null) {
@@ -167,10 +194,16 @@ final class CrudStore extends KubernetesCrudDispatcher {
     index.computeIfAbsent(id, k -> ConcurrentHashMap.newKeySet()).add(stored);
   }
 
-  /** The key the mock stored {@code state} under, when it is not the one computed here (a scan, rare). */
+  /**
+   * The key the mock stored {@code state} under, when it is not the one computed here (a scan,
+   * rare).
+   */
   private AttributeSet keyOf(String state) {
-    return getMap().entrySet().stream().filter(e -> e.getValue() == state || e.getValue().equals(state))
-        .map(Map.Entry::getKey).findFirst().orElse(null);
+    return getMap().entrySet().stream()
+        .filter(e -> e.getValue() == state || e.getValue().equals(state))
+        .map(Map.Entry::getKey)
+        .findFirst()
+        .orElse(null);
   }
 
   /** plural|namespace|name, or null when the set does not name one object. */
@@ -191,7 +224,8 @@ final class CrudStore extends KubernetesCrudDispatcher {
     if (ts == null || ts.endsWith("Z")) {
       return state;
     }
-    Json.metadata(n).put("deletionTimestamp", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
+    Json.metadata(n)
+        .put("deletionTimestamp", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
     return Json.write(n);
   }
 }

@@ -27,12 +27,11 @@ import java.util.concurrent.TimeUnit;
 /**
  * A Kubernetes API server in this process: the fabric8 mock server's CRUD store behind a Vert.x
  * HTTP front that adds what kubectl and java-operator-sdk need (discovery, OpenAPI stub, tables,
- * merge/JSON/apply patches, streaming watches, schema and CEL validation, real conflicts).
- * HTTPS on 127.0.0.1 for local mode and tests ({@link ServerTls}: client-go sends credentials only
- * over TLS); every request but the health checks must carry the server's bearer token
- * ({@link Authentication}), which {@link #client()}, {@link #clientConfig()} and
- * {@link #writeKubeconfig} pass on with the CA to trust. There is no authorization: whoever has the
- * token may do anything.
+ * merge/JSON/apply patches, streaming watches, schema and CEL validation, real conflicts). HTTPS on
+ * 127.0.0.1 for local mode and tests ({@link ServerTls}: client-go sends credentials only over
+ * TLS); every request but the health checks must carry the server's bearer token ({@link
+ * Authentication}), which {@link #client()}, {@link #clientConfig()} and {@link #writeKubeconfig}
+ * pass on with the CA to trust. There is no authorization: whoever has the token may do anything.
  */
 public final class EmbeddedApiServer implements AutoCloseable {
   private final Vertx vertx;
@@ -43,7 +42,12 @@ public final class EmbeddedApiServer implements AutoCloseable {
   private final BearerToken token;
   private final ServerTls tls;
 
-  private EmbeddedApiServer(Vertx vertx, HttpServer server, WatchHub hub, AuditLog audit, BearerToken token,
+  private EmbeddedApiServer(
+      Vertx vertx,
+      HttpServer server,
+      WatchHub hub,
+      AuditLog audit,
+      BearerToken token,
       ServerTls tls) {
     this.vertx = vertx;
     this.server = server;
@@ -54,7 +58,10 @@ public final class EmbeddedApiServer implements AutoCloseable {
     this.url = "https://127.0.0.1:" + server.actualPort();
   }
 
-  /** Starts a server on 127.0.0.1 with a fresh token and certificate ({@link #start(int, List, BearerToken, ServerTls)}). */
+  /**
+   * Starts a server on 127.0.0.1 with a fresh token and certificate ({@link #start(int, List,
+   * BearerToken, ServerTls)}).
+   */
   public static EmbeddedApiServer start(int port, List<Path> crdFiles) {
     return start(port, crdFiles, BearerToken.generate(), ServerTls.generate());
   }
@@ -63,12 +70,13 @@ public final class EmbeddedApiServer implements AutoCloseable {
    * Starts a server on 127.0.0.1.
    *
    * @param port the port, 0 for any free one
-   * @param crdFiles CRD YAML files to install; null or empty: this project's CRDs, as
-   *     {@link Crds} gives them (generated at process-classes, columns in model order)
+   * @param crdFiles CRD YAML files to install; null or empty: this project's CRDs, as {@link Crds}
+   *     gives them (generated at process-classes, columns in model order)
    * @param token the bearer token every request but the health checks must carry
    * @param tls the certificate the server presents and the CA its clients trust
    */
-  public static EmbeddedApiServer start(int port, List<Path> crdFiles, BearerToken token, ServerTls tls) {
+  public static EmbeddedApiServer start(
+      int port, List<Path> crdFiles, BearerToken token, ServerTls tls) {
     Objects.requireNonNull(token, "token");
     Objects.requireNonNull(tls, "tls");
     List<String> crds = new ArrayList<>();
@@ -89,7 +97,10 @@ public final class EmbeddedApiServer implements AutoCloseable {
     CrudStore store = new CrudStore(hub);
     CrdRegistry crdRegistry = new CrdRegistry(store);
     Admission admission = new Admission(crdRegistry);
-    store.call("POST", "/api/v1/namespaces", "application/json",
+    store.call(
+        "POST",
+        "/api/v1/namespaces",
+        "application/json",
         "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"default\"},"
             + "\"status\":{\"phase\":\"Active\"}}");
     for (String yaml : crds) {
@@ -97,26 +108,49 @@ public final class EmbeddedApiServer implements AutoCloseable {
       store.call("POST", CrdRegistry.PATH, "application/json", Json.write(crd));
     }
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(4));
-    vertx.executeBlocking(() -> {
-      admission.warmUp();
-      return null;
-    }, false);
+    vertx.executeBlocking(
+        () -> {
+          admission.warmUp();
+          return null;
+        },
+        false);
     try {
-      HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(port)
-          .setSsl(true).setKeyCertOptions(new PemKeyCertOptions().setCertValue(Buffer.buffer(tls.certPem()))
-              .setKeyValue(Buffer.buffer(tls.keyPem())))
-          .setMaxWebSocketFrameSize(16 * 1024 * 1024).setMaxWebSocketMessageSize(64 * 1024 * 1024));
+      HttpServer server =
+          vertx.createHttpServer(
+              new HttpServerOptions()
+                  .setHost("127.0.0.1")
+                  .setPort(port)
+                  .setSsl(true)
+                  .setKeyCertOptions(
+                      new PemKeyCertOptions()
+                          .setCertValue(Buffer.buffer(tls.certPem()))
+                          .setKeyValue(Buffer.buffer(tls.keyPem())))
+                  .setMaxWebSocketFrameSize(16 * 1024 * 1024)
+                  .setMaxWebSocketMessageSize(64 * 1024 * 1024));
       HttpServer[] self = {server};
       Discovery discovery = new Discovery(crdRegistry, () -> "127.0.0.1:" + self[0].actualPort());
       AuditLog audit = new AuditLog();
-      server.requestHandler(new Authentication(token, new ApiHandler(vertx, discovery, new OpenApi(crdRegistry),
-          new WatchStream(vertx, hub, store), new Reads(store, admission), new Writes(store, admission), audit)));
+      server.requestHandler(
+          new Authentication(
+              token,
+              new ApiHandler(
+                  vertx,
+                  discovery,
+                  new OpenApi(crdRegistry),
+                  new WatchStream(vertx, hub, store),
+                  new Reads(store, admission),
+                  new Writes(store, admission),
+                  audit)));
       server.listen().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
       return new EmbeddedApiServer(vertx, server, hub, audit, token, tls);
     } catch (Exception e) {
       vertx.close();
-      throw new IllegalStateException("cannot start the embedded API server on 127.0.0.1:" + port
-          + " (is the port in use?): " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "cannot start the embedded API server on 127.0.0.1:"
+              + port
+              + " (is the port in use?): "
+              + e.getMessage(),
+          e);
     }
   }
 
@@ -125,7 +159,10 @@ public final class EmbeddedApiServer implements AutoCloseable {
     return start(port, List.of());
   }
 
-  /** Starts a server with this project's CRDs, token and certificate given (local mode keeps both across restarts). */
+  /**
+   * Starts a server with this project's CRDs, token and certificate given (local mode keeps both
+   * across restarts).
+   */
   public static EmbeddedApiServer startWithProjectCrds(int port, BearerToken token, ServerTls tls) {
     return start(port, List.of(), token, tls);
   }
@@ -149,17 +186,26 @@ public final class EmbeddedApiServer implements AutoCloseable {
   }
 
   /**
-   * A fabric8 configuration for this server: its URL, its token, its CA and namespace {@code default},
-   * nothing read from the environment or ~/.kube; for callers that set more (user agent, timeouts).
+   * A fabric8 configuration for this server: its URL, its token, its CA and namespace {@code
+   * default}, nothing read from the environment or ~/.kube; for callers that set more (user agent,
+   * timeouts).
    */
   public ConfigBuilder clientConfig() {
-    return new ConfigBuilder(Config.empty()).withMasterUrl(url).withOauthToken(token.value())
-        .withCaCertData(base64(tls.caPem())).withNamespace("default");
+    return new ConfigBuilder(Config.empty())
+        .withMasterUrl(url)
+        .withOauthToken(token.value())
+        .withCaCertData(base64(tls.caPem()))
+        .withNamespace("default");
   }
 
-  /** A new fabric8 client for this server with its token, namespace {@code default}; the caller closes it. */
+  /**
+   * A new fabric8 client for this server with its token, namespace {@code default}; the caller
+   * closes it.
+   */
   public KubernetesClient client() {
-    return new KubernetesClientBuilder().withConfig(clientConfig().withRequestRetryBackoffLimit(0).build()).build();
+    return new KubernetesClientBuilder()
+        .withConfig(clientConfig().withRequestRetryBackoffLimit(0).build())
+        .build();
   }
 
   static String base64(String pem) {
@@ -167,9 +213,9 @@ public final class EmbeddedApiServer implements AutoCloseable {
   }
 
   /**
-   * Writes a kubeconfig with the token and the CA so that {@code kubectl --kubeconfig file} talks to
-   * this server: owner-only, never readable by others at any moment, a link at {@code file} replaced
-   * and not followed ({@link Kubeconfig#write}).
+   * Writes a kubeconfig with the token and the CA so that {@code kubectl --kubeconfig file} talks
+   * to this server: owner-only, never readable by others at any moment, a link at {@code file}
+   * replaced and not followed ({@link Kubeconfig#write}).
    */
   public void writeKubeconfig(Path file) {
     Kubeconfig.write(file, url, tls.caPem(), token);

@@ -17,7 +17,8 @@ final class Json {
     try {
       return text == null || text.isBlank() ? null : MAPPER.readTree(text);
     } catch (JsonProcessingException e) {
-      throw new ApiException(400, "BadRequest", "the request body is not valid JSON: " + e.getOriginalMessage());
+      throw new ApiException(
+          400, "BadRequest", "the request body is not valid JSON: " + e.getOriginalMessage());
     }
   }
 
@@ -26,7 +27,8 @@ final class Json {
     try {
       return YAML.readTree(text);
     } catch (JsonProcessingException e) {
-      throw new ApiException(400, "BadRequest", "the request body is not valid YAML: " + e.getOriginalMessage());
+      throw new ApiException(
+          400, "BadRequest", "the request body is not valid YAML: " + e.getOriginalMessage());
     }
   }
 

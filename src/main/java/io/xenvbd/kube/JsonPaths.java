@@ -7,12 +7,13 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The simple JSONPath subset that printer columns use: {@code .a.b}, {@code .a[0].b} and
- * {@code .a[?(@.type=="Ready")].status}. Several matches print comma-separated, as kubectl does.
+ * The simple JSONPath subset that printer columns use: {@code .a.b}, {@code .a[0].b} and {@code
+ * .a[?(@.type=="Ready")].status}. Several matches print comma-separated, as kubectl does.
  */
 final class JsonPaths {
   private static final Pattern STEP =
-      Pattern.compile("\\.([A-Za-z0-9_-]+)|\\[(\\d+)]|\\[\\?\\(@\\.([A-Za-z0-9_.-]+)\\s*==\\s*[\"']([^\"']*)[\"']\\)]");
+      Pattern.compile(
+          "\\.([A-Za-z0-9_-]+)|\\[(\\d+)]|\\[\\?\\(@\\.([A-Za-z0-9_.-]+)\\s*==\\s*[\"']([^\"']*)[\"']\\)]");
 
   private JsonPaths() {}
 

@@ -15,20 +15,26 @@ import java.util.HexFormat;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
-/** The kubeconfig that lets the real kubectl in: it holds the API's token, so only its owner may read it. */
+/**
+ * The kubeconfig that lets the real kubectl in: it holds the API's token, so only its owner may
+ * read it.
+ */
 final class Kubeconfig {
-  private static final Set<PosixFilePermission> OWNER_FILE = PosixFilePermissions.fromString("rw-------");
-  private static final Set<PosixFilePermission> OWNER_DIR = PosixFilePermissions.fromString("rwx------");
+  private static final Set<PosixFilePermission> OWNER_FILE =
+      PosixFilePermissions.fromString("rw-------");
+  private static final Set<PosixFilePermission> OWNER_DIR =
+      PosixFilePermissions.fromString("rwx------");
 
   private Kubeconfig() {}
 
   /**
-   * Writes it under a fresh name, opened once with O_EXCL and mode 0600, then renamed into place: no
-   * other user can read it at any moment, and a link planted at {@code file} is replaced, not
+   * Writes it under a fresh name, opened once with O_EXCL and mode 0600, then renamed into place:
+   * no other user can read it at any moment, and a link planted at {@code file} is replaced, not
    * followed. A missing directory is made owner-only (0700); an existing one is left as it is.
    */
   static void write(Path file, String url, String caPem, BearerToken token) {
-    String yaml = """
+    String yaml =
+        """
         apiVersion: v1
         kind: Config
         clusters:
@@ -47,15 +53,27 @@ final class Kubeconfig {
             user: xenvbd-local
             namespace: default
         current-context: xenvbd-local
-        """.formatted(url, EmbeddedApiServer.base64(caPem), token.value()); // base64, a well-formed token: no escaping
+        """
+            .formatted(
+                url,
+                EmbeddedApiServer.base64(caPem),
+                token.value()); // base64, a well-formed token: no escaping
     Path target = file.toAbsolutePath();
-    Path tmp = target.resolveSibling("." + target.getFileName() + "."
-        + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()) + ".tmp");
+    Path tmp =
+        target.resolveSibling(
+            "."
+                + target.getFileName()
+                + "."
+                + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong())
+                + ".tmp");
     try {
       Files.createDirectories(target.getParent(), PosixFilePermissions.asFileAttribute(OWNER_DIR));
       // A umask can only take more away from 0600.
-      try (FileChannel out = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
-          PosixFilePermissions.asFileAttribute(OWNER_FILE))) {
+      try (FileChannel out =
+          FileChannel.open(
+              tmp,
+              Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+              PosixFilePermissions.asFileAttribute(OWNER_FILE))) {
         ByteBuffer bytes = ByteBuffer.wrap(yaml.getBytes(StandardCharsets.UTF_8));
         while (bytes.hasRemaining()) {
           out.write(bytes);
@@ -64,7 +82,8 @@ final class Kubeconfig {
       }
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the kubeconfig " + file + ": " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "cannot write the kubeconfig " + file + ": " + e.getMessage(), e);
     } finally {
       try {
         Files.deleteIfExists(tmp);

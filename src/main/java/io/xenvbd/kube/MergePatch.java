@@ -7,9 +7,9 @@ import java.util.Iterator;
 import java.util.Map;
 
 /**
- * The patch formats kube-apiserver accepts for custom resources: RFC 7386 JSON merge patch
- * (arrays replaced, null deletes; strategic merge patch is treated the same, as CRDs do) and
- * RFC 6902 JSON patch.
+ * The patch formats kube-apiserver accepts for custom resources: RFC 7386 JSON merge patch (arrays
+ * replaced, null deletes; strategic merge patch is treated the same, as CRDs do) and RFC 6902 JSON
+ * patch.
  */
 final class MergePatch {
   static final String MERGE = "application/merge-patch+json";
@@ -24,8 +24,9 @@ final class MergePatch {
     if (!patch.isObject()) {
       return patch.deepCopy();
     }
-    ObjectNode result = target != null && target.isObject() ? ((ObjectNode) target).deepCopy() : Json.object();
-    for (Iterator<Map.Entry<String, JsonNode>> it = patch.fields(); it.hasNext();) {
+    ObjectNode result =
+        target != null && target.isObject() ? ((ObjectNode) target).deepCopy() : Json.object();
+    for (Iterator<Map.Entry<String, JsonNode>> it = patch.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
       if (e.getValue().isNull()) {
         result.remove(e.getKey());
@@ -40,7 +41,8 @@ final class MergePatch {
     try {
       return JsonPatch.apply(patch, target);
     } catch (RuntimeException e) {
-      throw new ApiException(422, "Invalid", "the JSON patch could not be applied: " + e.getMessage());
+      throw new ApiException(
+          422, "Invalid", "the JSON patch could not be applied: " + e.getMessage());
     }
   }
 

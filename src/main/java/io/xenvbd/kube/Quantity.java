@@ -3,7 +3,10 @@ package io.xenvbd.kube;
 import io.xenvbd.api.Sizes;
 import java.math.BigDecimal;
 
-/** A Kubernetes resource quantity (2Gi, 500m, 1.5G, 1e3) as an exact decimal, for CEL's quantity library. */
+/**
+ * A Kubernetes resource quantity (2Gi, 500m, 1.5G, 1e3) as an exact decimal, for CEL's quantity
+ * library.
+ */
 record Quantity(String text, BigDecimal value) implements Comparable<Quantity> {
 
   /** Parsed by {@link Sizes#amount}, the parser the operator and the agent size images with. */

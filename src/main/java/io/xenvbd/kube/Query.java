@@ -14,7 +14,9 @@ record Query(Map<String, String> params) {
         int eq = kv.indexOf('=');
         String k = eq < 0 ? kv : kv.substring(0, eq);
         String v = eq < 0 ? "" : kv.substring(eq + 1);
-        m.put(URLDecoder.decode(k, StandardCharsets.UTF_8), URLDecoder.decode(v, StandardCharsets.UTF_8));
+        m.put(
+            URLDecoder.decode(k, StandardCharsets.UTF_8),
+            URLDecoder.decode(v, StandardCharsets.UTF_8));
       }
     }
     return new Query(m);

@@ -27,16 +27,21 @@ final class Reads {
       return new ApiHandler.Reply(200, Tables.wanted(accept) ? table(rp, List.of(o), rv(o)) : o);
     }
     String labels = q.get("labelSelector");
-    String path = rp.collectionPath()
-        + (labels == null || labels.isEmpty() ? "" : "?labelSelector=" + URLEncoder.encode(labels, StandardCharsets.UTF_8));
+    String path =
+        rp.collectionPath()
+            + (labels == null || labels.isEmpty()
+                ? ""
+                : "?labelSelector=" + URLEncoder.encode(labels, StandardCharsets.UTF_8));
     JsonNode list = store.call("GET", path, null, null).json();
     FieldSelector fields = FieldSelector.parse(q.get("fieldSelector"));
     List<JsonNode> items = new ArrayList<>();
-    list.path("items").forEach(i -> {
-      if (fields.matches(i)) {
-        items.add(i);
-      }
-    });
+    list.path("items")
+        .forEach(
+            i -> {
+              if (fields.matches(i)) {
+                items.add(i);
+              }
+            });
     String resourceVersion = Json.text(list, "metadata", "resourceVersion");
     if (Tables.wanted(accept)) {
       return new ApiHandler.Reply(200, table(rp, items, resourceVersion));
@@ -44,7 +49,11 @@ final class Reads {
     ObjectNode out = Json.object();
     out.put("apiVersion", rp.apiVersion());
     // Typed clients (kubectl describe's event search) decode only a list of the right kind.
-    String kind = admission.crd(rp).map(CrdRegistry::kind).orElse(Discovery.builtInKind(rp.apiVersion(), rp.plural()));
+    String kind =
+        admission
+            .crd(rp)
+            .map(CrdRegistry::kind)
+            .orElse(Discovery.builtInKind(rp.apiVersion(), rp.plural()));
     out.put("kind", kind == null ? "List" : kind + "List");
     out.putObject("metadata").put("resourceVersion", resourceVersion);
     ArrayNode arr = out.putArray("items");
@@ -53,7 +62,8 @@ final class Reads {
   }
 
   ObjectNode table(ResourcePath rp, List<JsonNode> objects, String resourceVersion) {
-    return Tables.table(admission.crd(rp).orElse(null), rp.plural(), rp.version(), objects, resourceVersion);
+    return Tables.table(
+        admission.crd(rp).orElse(null), rp.plural(), rp.version(), objects, resourceVersion);
   }
 
   private static String rv(JsonNode o) {

@@ -7,7 +7,13 @@ import java.util.List;
  * A parsed Kubernetes REST path: /api/v1/namespaces/ns/plural/name/sub or
  * /apis/group/version/[namespaces/ns/]plural[/name[/sub]]. Query strings are not part of it.
  */
-record ResourcePath(String group, String version, String namespace, String plural, String name, String subresource) {
+record ResourcePath(
+    String group,
+    String version,
+    String namespace,
+    String plural,
+    String name,
+    String subresource) {
 
   static ResourcePath parse(String path) {
     List<String> s = Arrays.stream(path.split("/")).filter(p -> !p.isEmpty()).toList();
@@ -26,8 +32,10 @@ record ResourcePath(String group, String version, String namespace, String plura
       return null;
     }
     String ns = null;
-    boolean namespaceSubresource = s.size() - i == 3 && s.get(i).equals("namespaces")
-        && (s.get(i + 2).equals("status") || s.get(i + 2).equals("finalize"));
+    boolean namespaceSubresource =
+        s.size() - i == 3
+            && s.get(i).equals("namespaces")
+            && (s.get(i + 2).equals("status") || s.get(i + 2).equals("finalize"));
     if (s.size() - i >= 3 && s.get(i).equals("namespaces") && !namespaceSubresource) {
       ns = s.get(i + 1);
       i += 2;

@@ -8,8 +8,8 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * What kube-apiserver does to a custom resource before validating it: schema defaults are set
- * where the enclosing object exists (never creating parents), and unknown fields are pruned as a
+ * What kube-apiserver does to a custom resource before validating it: schema defaults are set where
+ * the enclosing object exists (never creating parents), and unknown fields are pruned as a
  * structural schema prunes them (unless x-kubernetes-preserve-unknown-fields).
  */
 public final class SchemaDefaults {
@@ -23,12 +23,16 @@ public final class SchemaDefaults {
     }
     if (value.isObject()) {
       ObjectNode o = (ObjectNode) value;
-      schema.path("properties").fields().forEachRemaining(p -> {
-        if (!o.has(p.getKey()) && p.getValue().has("default")) {
-          o.set(p.getKey(), p.getValue().get("default").deepCopy());
-        }
-        applyDefaults(p.getValue(), o.get(p.getKey()));
-      });
+      schema
+          .path("properties")
+          .fields()
+          .forEachRemaining(
+              p -> {
+                if (!o.has(p.getKey()) && p.getValue().has("default")) {
+                  o.set(p.getKey(), p.getValue().get("default").deepCopy());
+                }
+                applyDefaults(p.getValue(), o.get(p.getKey()));
+              });
       if (schema.path("additionalProperties").isObject()) {
         o.forEach(v -> applyDefaults(schema.get("additionalProperties"), v));
       }
@@ -37,21 +41,26 @@ public final class SchemaDefaults {
     }
   }
 
-  /** Removes unknown fields and returns their paths (spec.foo), for warnings or strict rejection. */
+  /**
+   * Removes unknown fields and returns their paths (spec.foo), for warnings or strict rejection.
+   */
   public static List<String> prune(JsonNode schema, JsonNode object) {
     List<String> pruned = new ArrayList<>();
     prune(schema, object, "", true, pruned);
     return pruned;
   }
 
-  private static void prune(JsonNode schema, JsonNode value, String path, boolean root, List<String> pruned) {
-    if (schema == null || value == null || schema.path("x-kubernetes-preserve-unknown-fields").asBoolean()) {
+  private static void prune(
+      JsonNode schema, JsonNode value, String path, boolean root, List<String> pruned) {
+    if (schema == null
+        || value == null
+        || schema.path("x-kubernetes-preserve-unknown-fields").asBoolean()) {
       return;
     }
     if (value.isObject()) {
       JsonNode props = schema.path("properties");
       JsonNode additional = schema.get("additionalProperties");
-      for (Iterator<String> it = value.fieldNames(); it.hasNext();) {
+      for (Iterator<String> it = value.fieldNames(); it.hasNext(); ) {
         String k = it.next();
         String child = path.isEmpty() ? k : path + "." + k;
         if (root && ROOT_KEEP.contains(k)) {

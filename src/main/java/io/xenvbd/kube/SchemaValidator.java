@@ -26,15 +26,21 @@ import java.util.concurrent.ConcurrentHashMap;
  * annotations are dropped. Defaulting and pruning live in {@link SchemaDefaults}.
  */
 public final class SchemaValidator {
-  private static final JsonSchemaFactory FACTORY = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V4);
-  private static final SchemaValidatorsConfig CONFIG = SchemaValidatorsConfig.builder()
-      .pathType(PathType.JSON_PATH).formatAssertionsEnabled(false).build();
+  private static final JsonSchemaFactory FACTORY =
+      JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V4);
+  private static final SchemaValidatorsConfig CONFIG =
+      SchemaValidatorsConfig.builder()
+          .pathType(PathType.JSON_PATH)
+          .formatAssertionsEnabled(false)
+          .build();
   private final Map<String, JsonSchema> compiled = new ConcurrentHashMap<>();
+
   /**
    * The same, by the schema node itself: {@link CrdRegistry} hands out the same nodes until a CRD
    * changes, so most requests skip serialising the schema to find its compiled form.
    */
-  private final Map<JsonNode, JsonSchema> byNode = Collections.synchronizedMap(new IdentityHashMap<>());
+  private final Map<JsonNode, JsonSchema> byNode =
+      Collections.synchronizedMap(new IdentityHashMap<>());
 
   /** Field errors of {@code object} (a whole custom resource) against the CRD, in field order. */
   public List<FieldError> validate(JsonNode crd, JsonNode object) {
@@ -44,7 +50,9 @@ public final class SchemaValidator {
     }
     JsonSchema js = byNode.get(schema);
     if (js == null) {
-      js = compiled.computeIfAbsent(Json.write(schema), k -> FACTORY.getSchema(toJsonSchema(schema), CONFIG));
+      js =
+          compiled.computeIfAbsent(
+              Json.write(schema), k -> FACTORY.getSchema(toJsonSchema(schema), CONFIG));
       if (byNode.size() > 64) {
         byNode.clear(); // CRDs changed many times: forget the old nodes
       }
@@ -68,7 +76,9 @@ public final class SchemaValidator {
 
   /** The openAPIV3Schema of one version of the CRD, or null. */
   public static JsonNode schemaOf(JsonNode crd, String version) {
-    return CrdRegistry.version(crd, version).map(v -> v.path("schema").get("openAPIV3Schema")).orElse(null);
+    return CrdRegistry.version(crd, version)
+        .map(v -> v.path("schema").get("openAPIV3Schema"))
+        .orElse(null);
   }
 
   /** OpenAPI v3 (Kubernetes structural schema) to JSON Schema draft 4. */
@@ -82,18 +92,28 @@ public final class SchemaValidator {
       return openApi;
     }
     ObjectNode out = Json.object();
-    for (Iterator<Map.Entry<String, JsonNode>> it = openApi.fields(); it.hasNext();) {
+    for (Iterator<Map.Entry<String, JsonNode>> it = openApi.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
       String k = e.getKey();
-      if (k.startsWith("x-kubernetes-") || k.equals("nullable") || k.equals("description") || k.equals("default")
-          || k.equals("example") || k.equals("format")) {
+      if (k.startsWith("x-kubernetes-")
+          || k.equals("nullable")
+          || k.equals("description")
+          || k.equals("default")
+          || k.equals("example")
+          || k.equals("format")) {
         continue;
       }
       if (k.equals("properties") || k.equals("patternProperties")) {
         ObjectNode props = out.putObject(k);
-        e.getValue().fields().forEachRemaining(p -> props.set(p.getKey(), toJsonSchema(p.getValue())));
-      } else if (k.equals("items") || k.equals("additionalProperties") || k.equals("not") || k.equals("allOf")
-          || k.equals("anyOf") || k.equals("oneOf")) {
+        e.getValue()
+            .fields()
+            .forEachRemaining(p -> props.set(p.getKey(), toJsonSchema(p.getValue())));
+      } else if (k.equals("items")
+          || k.equals("additionalProperties")
+          || k.equals("not")
+          || k.equals("allOf")
+          || k.equals("anyOf")
+          || k.equals("oneOf")) {
         out.set(k, toJsonSchema(e.getValue()));
       } else {
         out.set(k, e.getValue());
@@ -129,7 +149,10 @@ public final class SchemaValidator {
     String field = fieldPath(m.getInstanceLocation());
     JsonNode value = m.getInstanceNode();
     JsonNode schema = m.getSchemaNode();
-    String shown = value == null ? "null" : value.isTextual() ? "\"" + value.asText() + "\"" : value.toString();
+    String shown =
+        value == null
+            ? "null"
+            : value.isTextual() ? "\"" + value.asText() + "\"" : value.toString();
     switch (m.getType()) {
       case "required" -> {
         String f = field.isEmpty() ? m.getProperty() : field + "." + m.getProperty();
@@ -138,36 +161,80 @@ public final class SchemaValidator {
       case "enum" -> {
         List<String> allowed = new ArrayList<>();
         schema.forEach(v -> allowed.add(v.isTextual() ? "\"" + v.asText() + "\"" : v.toString()));
-        return new FieldError(field, "FieldValueNotSupported",
+        return new FieldError(
+            field,
+            "FieldValueNotSupported",
             "Unsupported value: " + shown + ": supported values: " + String.join(", ", allowed));
       }
       case "pattern" -> {
-        return new FieldError(field, "FieldValueInvalid",
-            "Invalid value: " + shown + ": " + field + " in body should match '" + schema.asText() + "'");
+        return new FieldError(
+            field,
+            "FieldValueInvalid",
+            "Invalid value: "
+                + shown
+                + ": "
+                + field
+                + " in body should match '"
+                + schema.asText()
+                + "'");
       }
       case "type" -> {
         String actual = value == null ? "null" : value.getNodeType().toString().toLowerCase();
-        return new FieldError(field, "FieldValueTypeInvalid", "Invalid value: \"" + actual + "\": " + field
-            + " in body must be of type " + schema.asText() + ": \"" + actual + "\"");
+        return new FieldError(
+            field,
+            "FieldValueTypeInvalid",
+            "Invalid value: \""
+                + actual
+                + "\": "
+                + field
+                + " in body must be of type "
+                + schema.asText()
+                + ": \""
+                + actual
+                + "\"");
       }
       case "maxItems" -> {
-        return new FieldError(field, "FieldValueTooMany",
+        return new FieldError(
+            field,
+            "FieldValueTooMany",
             "Too many: " + value.size() + ": must have at most " + schema.asInt() + " items");
       }
       case "maxLength" -> {
-        return new FieldError(field, "FieldValueTooLong", "Too long: may not be more than " + schema.asInt() + " bytes");
+        return new FieldError(
+            field,
+            "FieldValueTooLong",
+            "Too long: may not be more than " + schema.asInt() + " bytes");
       }
       case "minimum" -> {
-        return new FieldError(field, "FieldValueInvalid", "Invalid value: " + shown + ": " + field
-            + " in body should be greater than or equal to " + schema.asText());
+        return new FieldError(
+            field,
+            "FieldValueInvalid",
+            "Invalid value: "
+                + shown
+                + ": "
+                + field
+                + " in body should be greater than or equal to "
+                + schema.asText());
       }
       case "maximum" -> {
-        return new FieldError(field, "FieldValueInvalid", "Invalid value: " + shown + ": " + field
-            + " in body should be less than or equal to " + schema.asText());
+        return new FieldError(
+            field,
+            "FieldValueInvalid",
+            "Invalid value: "
+                + shown
+                + ": "
+                + field
+                + " in body should be less than or equal to "
+                + schema.asText());
       }
       default -> {
-        return new FieldError(field, "FieldValueInvalid", "Invalid value: " + shown + ": " + m.getMessage()
-            .replaceFirst("^\\$[.\\w\\[\\]]*: ", ""));
+        return new FieldError(
+            field,
+            "FieldValueInvalid",
+            "Invalid value: "
+                + shown
+                + ": "
+                + m.getMessage().replaceFirst("^\\$[.\\w\\[\\]]*: ", ""));
       }
     }
   }

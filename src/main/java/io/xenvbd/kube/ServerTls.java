@@ -27,35 +27,45 @@ import java.util.Set;
  */
 public record ServerTls(String caPem, String certPem, String keyPem) {
   private static final List<String> HOSTS = List.of("127.0.0.1", "localhost");
-  private static final Set<PosixFilePermission> OWNER_DIR = PosixFilePermissions.fromString("rwx------");
-  private static final Set<PosixFilePermission> OWNER_FILE = PosixFilePermissions.fromString("rw-------");
+  private static final Set<PosixFilePermission> OWNER_DIR =
+      PosixFilePermissions.fromString("rwx------");
+  private static final Set<PosixFilePermission> OWNER_FILE =
+      PosixFilePermissions.fromString("rw-------");
+
   /** Kept material this close to its end is replaced rather than served until it fails. */
   private static final int RENEW_DAYS = 30;
 
-  /** Fresh material that lives in memory only (the CA key is never kept, so it signs nothing else). */
+  /**
+   * Fresh material that lives in memory only (the CA key is never kept, so it signs nothing else).
+   */
   public static ServerTls generate() {
     Path tmp = null;
     try {
-      tmp = Files.createTempDirectory("xenvbd-api-tls", PosixFilePermissions.asFileAttribute(OWNER_DIR));
+      tmp =
+          Files.createTempDirectory(
+              "xenvbd-api-tls", PosixFilePermissions.asFileAttribute(OWNER_DIR));
       return read(CertificateAuthority.generate(tmp, HOSTS));
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot make the API server's certificate: " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "cannot make the API server's certificate: " + e.getMessage(), e);
     } finally {
       deleteQuietly(tmp);
     }
   }
 
   /**
-   * The material kept in {@code dir} by an earlier start, or fresh material written there (key 0600,
-   * directory 0700), so that a restart keeps the kubeconfigs it wrote working. Kept files are used
-   * only if they are regular files, the key is owner-only, and the certificate, signed by the CA,
-   * is valid for another {@value #RENEW_DAYS} days.
+   * The material kept in {@code dir} by an earlier start, or fresh material written there (key
+   * 0600, directory 0700), so that a restart keeps the kubeconfigs it wrote working. Kept files are
+   * used only if they are regular files, the key is owner-only, and the certificate, signed by the
+   * CA, is valid for another {@value #RENEW_DAYS} days.
    */
   public static ServerTls keptIn(Path dir) {
     try {
       Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_DIR));
       Files.setPosixFilePermissions(dir, OWNER_DIR);
-      CertificateAuthority.Issued files = new CertificateAuthority.Issued(dir.resolve("ca.crt"), dir.resolve("tls.crt"), dir.resolve("tls.key"));
+      CertificateAuthority.Issued files =
+          new CertificateAuthority.Issued(
+              dir.resolve("ca.crt"), dir.resolve("tls.crt"), dir.resolve("tls.key"));
       ServerTls kept = usable(files) ? read(files) : null;
       if (kept != null && kept.valid()) return kept;
       for (Path p : List.of(files.caCert(), files.cert(), files.key())) {
@@ -63,7 +73,8 @@ public record ServerTls(String caPem, String certPem, String keyPem) {
       }
       return read(CertificateAuthority.generate(dir, HOSTS));
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot keep the API server's certificate in " + dir + ": " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "cannot keep the API server's certificate in " + dir + ": " + e.getMessage(), e);
     }
   }
 
@@ -71,17 +82,22 @@ public record ServerTls(String caPem, String certPem, String keyPem) {
     for (Path p : List.of(files.caCert(), files.cert(), files.key())) {
       if (!Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) return false;
     }
-    PosixFileAttributes key = Files.readAttributes(files.key(), PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    PosixFileAttributes key =
+        Files.readAttributes(files.key(), PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
     return OWNER_FILE.containsAll(key.permissions());
   }
 
   private boolean valid() {
     try {
       CertificateFactory factory = CertificateFactory.getInstance("X.509");
-      X509Certificate ca = (X509Certificate) factory.generateCertificate(
-          new ByteArrayInputStream(caPem.getBytes(StandardCharsets.US_ASCII)));
-      X509Certificate leaf = (X509Certificate) factory.generateCertificate(
-          new ByteArrayInputStream(certPem.getBytes(StandardCharsets.US_ASCII)));
+      X509Certificate ca =
+          (X509Certificate)
+              factory.generateCertificate(
+                  new ByteArrayInputStream(caPem.getBytes(StandardCharsets.US_ASCII)));
+      X509Certificate leaf =
+          (X509Certificate)
+              factory.generateCertificate(
+                  new ByteArrayInputStream(certPem.getBytes(StandardCharsets.US_ASCII)));
       leaf.verify(ca.getPublicKey());
       leaf.checkValidity(Date.from(Instant.now().plus(Duration.ofDays(RENEW_DAYS))));
       return keyPem.contains("PRIVATE KEY");
@@ -91,8 +107,10 @@ public record ServerTls(String caPem, String certPem, String keyPem) {
   }
 
   private static ServerTls read(CertificateAuthority.Issued files) throws IOException {
-    return new ServerTls(Files.readString(files.caCert(), StandardCharsets.US_ASCII),
-        Files.readString(files.cert(), StandardCharsets.US_ASCII), Files.readString(files.key(), StandardCharsets.US_ASCII));
+    return new ServerTls(
+        Files.readString(files.caCert(), StandardCharsets.US_ASCII),
+        Files.readString(files.cert(), StandardCharsets.US_ASCII),
+        Files.readString(files.key(), StandardCharsets.US_ASCII));
   }
 
   private static void deleteQuietly(Path dir) {

@@ -19,25 +19,40 @@ final class Tables {
     return accept != null && accept.contains("as=Table");
   }
 
-  /** @param crd the CRD of the objects, or null for built-in types (Name and Age only) */
-  static ObjectNode table(JsonNode crd, String plural, String version, List<JsonNode> objects,
-      String resourceVersion) {
+  /**
+   * @param crd the CRD of the objects, or null for built-in types (Name and Age only)
+   */
+  static ObjectNode table(
+      JsonNode crd, String plural, String version, List<JsonNode> objects, String resourceVersion) {
     List<JsonNode> columns = new ArrayList<>();
     if (crd != null) {
-      CrdRegistry.version(crd, version).ifPresent(v -> v.path("additionalPrinterColumns").forEach(columns::add));
+      CrdRegistry.version(crd, version)
+          .ifPresent(v -> v.path("additionalPrinterColumns").forEach(columns::add));
     }
     if (columns.isEmpty()) {
-      builtIn(plural).forEach(c -> columns.add(Json.object().put("name", c[0]).put("type", c[1]).put("jsonPath", c[2])));
+      builtIn(plural)
+          .forEach(
+              c ->
+                  columns.add(
+                      Json.object().put("name", c[0]).put("type", c[1]).put("jsonPath", c[2])));
     }
     ObjectNode t = Json.object().put("kind", "Table").put("apiVersion", "meta.k8s.io/v1");
     t.putObject("metadata").put("resourceVersion", resourceVersion == null ? "" : resourceVersion);
     ArrayNode defs = t.putArray("columnDefinitions");
-    defs.addObject().put("name", "Name").put("type", "string").put("format", "name")
-        .put("description", "Name must be unique within a namespace.").put("priority", 0);
+    defs.addObject()
+        .put("name", "Name")
+        .put("type", "string")
+        .put("format", "name")
+        .put("description", "Name must be unique within a namespace.")
+        .put("priority", 0);
     for (JsonNode c : columns) {
-      defs.addObject().put("name", c.path("name").asText()).put("type", "date".equals(c.path("type").asText())
-              ? "string" : c.path("type").asText("string"))
-          .put("format", c.path("format").asText("")).put("description", c.path("description").asText(""))
+      defs.addObject()
+          .put("name", c.path("name").asText())
+          .put(
+              "type",
+              "date".equals(c.path("type").asText()) ? "string" : c.path("type").asText("string"))
+          .put("format", c.path("format").asText(""))
+          .put("description", c.path("description").asText(""))
           .put("priority", c.path("priority").asInt(0));
     }
     ArrayNode rows = t.putArray("rows");
@@ -52,8 +67,10 @@ final class Tables {
         }
         cells.add(value == null ? "" : value);
       }
-      ObjectNode partial = row.putObject("object").put("kind", "PartialObjectMetadata")
-          .put("apiVersion", "meta.k8s.io/v1");
+      ObjectNode partial =
+          row.putObject("object")
+              .put("kind", "PartialObjectMetadata")
+              .put("apiVersion", "meta.k8s.io/v1");
       partial.set("metadata", o.path("metadata").deepCopy());
     }
     return t;
@@ -63,9 +80,13 @@ final class Tables {
   private static List<String[]> builtIn(String plural) {
     String[] age = {"Age", "date", ".metadata.creationTimestamp"};
     return switch (plural) {
-      case "events" -> List.of(new String[] {"Last Seen", "date", ".lastTimestamp"},
-          new String[] {"Type", "string", ".type"}, new String[] {"Reason", "string", ".reason"},
-          new String[] {"Object", "string", ".involvedObject.name"}, new String[] {"Message", "string", ".message"});
+      case "events" ->
+          List.of(
+              new String[] {"Last Seen", "date", ".lastTimestamp"},
+              new String[] {"Type", "string", ".type"},
+              new String[] {"Reason", "string", ".reason"},
+              new String[] {"Object", "string", ".involvedObject.name"},
+              new String[] {"Message", "string", ".message"});
       case "namespaces" -> List.of(new String[] {"Status", "string", ".status.phase"}, age);
       default -> List.<String[]>of(age);
     };

@@ -10,8 +10,8 @@ import java.util.Set;
 import java.util.concurrent.CopyOnWriteArraySet;
 
 /**
- * Every stored change, in resourceVersion order, fanned out to open watches. A bounded history
- * lets a watch that starts at the resourceVersion of a list see what changed in between (as
+ * Every stored change, in resourceVersion order, fanned out to open watches. A bounded history lets
+ * a watch that starts at the resourceVersion of a list see what changed in between (as
  * kube-apiserver's watch cache does); an older resourceVersion gets 410 Gone.
  */
 final class WatchHub {

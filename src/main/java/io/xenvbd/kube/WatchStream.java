@@ -90,17 +90,25 @@ final class WatchStream {
 
   void serve(HttpServerRequest req, ResourcePath rp, Query q, UnaryOperator<JsonNode> transform) {
     String labels = q.get("labelSelector");
-    String listPath = rp.collectionPath()
-        + (labels == null || labels.isEmpty() ? "" : "?labelSelector=" + URLEncoder.encode(labels, StandardCharsets.UTF_8));
+    String listPath =
+        rp.collectionPath()
+            + (labels == null || labels.isEmpty()
+                ? ""
+                : "?labelSelector=" + URLEncoder.encode(labels, StandardCharsets.UTF_8));
     AttributeSet query = store.getKey(listPath);
-    FieldSelector fields = FieldSelector.parse(rp.name() == null ? q.get("fieldSelector")
-        : "metadata.name=" + rp.name());
-    Sink sink = isWebSocket(req) ? webSocketSink(req, query, fields, transform) : httpSink(req, query, fields, transform);
+    FieldSelector fields =
+        FieldSelector.parse(
+            rp.name() == null ? q.get("fieldSelector") : "metadata.name=" + rp.name());
+    Sink sink =
+        isWebSocket(req)
+            ? webSocketSink(req, query, fields, transform)
+            : httpSink(req, query, fields, transform);
     String rv = q.get("resourceVersion");
     List<WatchHub.Event> first = new ArrayList<>();
     long since;
     if (rv == null || rv.isEmpty() || rv.equals("0")) {
-      // No resourceVersion: the current state as ADDED events, then changes (kube-apiserver semantics).
+      // No resourceVersion: the current state as ADDED events, then changes (kube-apiserver
+      // semantics).
       JsonNode list = store.call("GET", listPath, null, null).json();
       since = Long.parseLong(Json.text(list, "metadata", "resourceVersion"));
       for (JsonNode item : list.path("items")) {
@@ -115,85 +123,102 @@ final class WatchStream {
       first.addAll(hub.register(sink, since));
     } catch (WatchHub.Gone gone) {
       sink.start(List.of());
-      sink.write(eventJson("ERROR", new ApiException(410, "Expired", gone.getMessage()).toStatus()));
+      sink.write(
+          eventJson("ERROR", new ApiException(410, "Expired", gone.getMessage()).toStatus()));
       sink.close();
       return;
     }
     sink.start(first);
     String timeout = q.get("timeoutSeconds");
     if (timeout != null && !timeout.isEmpty() && Long.parseLong(timeout) > 0) {
-      vertx.setTimer(Long.parseLong(timeout) * 1000, id -> {
-        hub.remove(sink);
-        sink.close();
-      });
+      vertx.setTimer(
+          Long.parseLong(timeout) * 1000,
+          id -> {
+            hub.remove(sink);
+            sink.close();
+          });
     }
   }
 
-  private Sink httpSink(HttpServerRequest req, AttributeSet query, FieldSelector fields,
+  private Sink httpSink(
+      HttpServerRequest req,
+      AttributeSet query,
+      FieldSelector fields,
       UnaryOperator<JsonNode> transform) {
     HttpServerResponse resp = req.response();
     resp.setChunked(true).putHeader("Content-Type", "application/json").setStatusCode(200);
     // Headers go out now: client-go waits for them before it counts the watch as started.
     resp.writeHead();
-    Sink sink = new Sink(query, fields, transform) {
-      @Override
-      void write(String json) {
-        resp.write(json + "\n");
-      }
+    Sink sink =
+        new Sink(query, fields, transform) {
+          @Override
+          void write(String json) {
+            resp.write(json + "\n");
+          }
 
-      @Override
-      void end() {
-        if (!resp.ended() && !resp.closed()) {
-          resp.end();
-        }
-      }
-    };
-    resp.closeHandler(v -> {
-      hub.remove(sink);
-      sink.close();
-    });
+          @Override
+          void end() {
+            if (!resp.ended() && !resp.closed()) {
+              resp.end();
+            }
+          }
+        };
+    resp.closeHandler(
+        v -> {
+          hub.remove(sink);
+          sink.close();
+        });
     return sink;
   }
 
-  private Sink webSocketSink(HttpServerRequest req, AttributeSet query, FieldSelector fields,
+  private Sink webSocketSink(
+      HttpServerRequest req,
+      AttributeSet query,
+      FieldSelector fields,
       UnaryOperator<JsonNode> transform) {
     List<String> early = new ArrayList<>();
     ServerWebSocket[] socket = new ServerWebSocket[1];
-    Sink sink = new Sink(query, fields, transform) {
-      @Override
-      void write(String json) {
-        synchronized (early) {
-          if (socket[0] == null) {
-            early.add(json);
-          } else {
-            socket[0].writeTextMessage(json);
+    Sink sink =
+        new Sink(query, fields, transform) {
+          @Override
+          void write(String json) {
+            synchronized (early) {
+              if (socket[0] == null) {
+                early.add(json);
+              } else {
+                socket[0].writeTextMessage(json);
+              }
+            }
           }
-        }
-      }
 
-      @Override
-      void end() {
-        synchronized (early) {
-          if (socket[0] != null && !socket[0].isClosed()) {
-            socket[0].close();
+          @Override
+          void end() {
+            synchronized (early) {
+              if (socket[0] != null && !socket[0].isClosed()) {
+                socket[0].close();
+              }
+            }
           }
-        }
-      }
-    };
-    req.toWebSocket().onSuccess(ws -> {
-      synchronized (early) {
-        socket[0] = ws;
-        early.forEach(ws::writeTextMessage);
-        early.clear();
-      }
-      ws.closeHandler(v -> {
-        hub.remove(sink);
-        sink.close();
-      });
-    }).onFailure(err -> {
-      LOG.debug("WebSocket upgrade for a watch failed", err);
-      hub.remove(sink);
-    });
+        };
+    req.toWebSocket()
+        .onSuccess(
+            ws -> {
+              synchronized (early) {
+                socket[0] = ws;
+                early.forEach(ws::writeTextMessage);
+                early.clear();
+              }
+              ws.closeHandler(
+                  v -> {
+                    hub.remove(sink);
+                    sink.close();
+                  });
+            })
+        .onFailure(
+            err -> {
+              LOG.debug("WebSocket upgrade for a watch failed", err);
+              hub.remove(sink);
+            });
     return sink;
   }
 

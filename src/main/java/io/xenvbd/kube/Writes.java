@@ -10,16 +10,21 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 
 /**
- * Create, update, patch and delete. Every patch is computed here (merge, JSON, apply) and stored
- * as an update, so admission sees the whole new object. A write is read, computed and admitted
- * without a lock, then stored under one lock if the object is still at the resourceVersion it was
- * computed from (else computed again): a patch never conflicts, a stale update gets a real 409.
+ * Create, update, patch and delete. Every patch is computed here (merge, JSON, apply) and stored as
+ * an update, so admission sees the whole new object. A write is read, computed and admitted without
+ * a lock, then stored under one lock if the object is still at the resourceVersion it was computed
+ * from (else computed again): a patch never conflicts, a stale update gets a real 409.
  */
 final class Writes {
   private final CrudStore store;
   private final Admission admission;
-  /** Attempts without the lock of an update or patch whose object keeps changing, before one under it. */
+
+  /**
+   * Attempts without the lock of an update or patch whose object keeps changing, before one under
+   * it.
+   */
   private static final int OPTIMISTIC_ATTEMPTS = 5;
+
   private final ReentrantLock lock = new ReentrantLock();
 
   Writes(CrudStore store, Admission admission) {
@@ -36,17 +41,26 @@ final class Writes {
     }
     String ns = Json.text(object, "metadata", "namespace");
     if (rp.namespace() != null && ns != null && !ns.isEmpty() && !ns.equals(rp.namespace())) {
-      throw new ApiException(400, "BadRequest", "the namespace of the provided object does not match the namespace "
-          + "sent on the request");
+      throw new ApiException(
+          400,
+          "BadRequest",
+          "the namespace of the provided object does not match the namespace "
+              + "sent on the request");
     }
-    Admission.Result admitted = admission.admit(rp.withName(Json.text(object, "metadata", "name")), object, null,
-        q.get("fieldValidation"));
+    Admission.Result admitted =
+        admission.admit(
+            rp.withName(Json.text(object, "metadata", "name")),
+            object,
+            null,
+            q.get("fieldValidation"));
     if (isDryRun(q)) {
       return new ApiHandler.Reply(201, admitted.object(), admitted.warnings());
     }
     lock.lock();
     try {
-      CrudStore.Reply r = store.call("POST", rp.collectionPath(), "application/json", Json.write(admitted.object()));
+      CrudStore.Reply r =
+          store.call(
+              "POST", rp.collectionPath(), "application/json", Json.write(admitted.object()));
       if (r.code() == 409) {
         throw ApiException.alreadyExists(rp, Json.text(object, "metadata", "name"));
       }
@@ -70,8 +84,9 @@ final class Writes {
   }
 
   /**
-   * Runs {@code attempt} (null: the object changed before it could be stored) a few times without the
-   * lock, then once under it, where nothing else can write: a write on a busy object always lands.
+   * Runs {@code attempt} (null: the object changed before it could be stored) a few times without
+   * the lock, then once under it, where nothing else can write: a write on a busy object always
+   * lands.
    */
   private ApiHandler.Reply guaranteed(Supplier<ApiHandler.Reply> attempt) {
     for (int i = 0; i < OPTIMISTIC_ATTEMPTS; i++) {
@@ -92,7 +107,10 @@ final class Writes {
     }
   }
 
-  /** The update computed against {@code current}; null when the object changed before it could be stored. */
+  /**
+   * The update computed against {@code current}; null when the object changed before it could be
+   * stored.
+   */
   private ApiHandler.Reply tryUpdate(ResourcePath rp, Query q, JsonNode object, JsonNode current) {
     if (current == null) {
       throw ApiException.notFound(rp);
@@ -143,40 +161,50 @@ final class Writes {
     return reply(r, admitted.warnings());
   }
 
-  /** PATCH: computed against the object as read and stored only if it did not change meanwhile (see update). */
+  /**
+   * PATCH: computed against the object as read and stored only if it did not change meanwhile (see
+   * update).
+   */
   ApiHandler.Reply patch(ResourcePath rp, Query q, String contentType, String body) {
     String type = MergePatch.mediaType(contentType);
-    return guaranteed(() -> {
-      JsonNode current = store.get(rp.objectPath());
-      JsonNode patched;
-      if (type.equals(MergePatch.APPLY)) {
-        JsonNode applied = Json.parseYaml(body);
-        String manager = q.get("fieldManager") == null ? "unknown" : q.get("fieldManager");
-        if (current == null) {
-          if (rp.isStatus()) {
-            throw ApiException.notFound(rp);
+    return guaranteed(
+        () -> {
+          JsonNode current = store.get(rp.objectPath());
+          JsonNode patched;
+          if (type.equals(MergePatch.APPLY)) {
+            JsonNode applied = Json.parseYaml(body);
+            String manager = q.get("fieldManager") == null ? "unknown" : q.get("fieldManager");
+            if (current == null) {
+              if (rp.isStatus()) {
+                throw ApiException.notFound(rp);
+              }
+              ObjectNode base = Json.object();
+              base.set("apiVersion", applied.get("apiVersion"));
+              base.set("kind", applied.get("kind"));
+              Json.metadata(base).put("name", rp.name());
+              return create(rp.withName(null), q, Apply.apply(base, applied, manager, false));
+            }
+            patched = Apply.apply(current, applied, manager, rp.isStatus());
+          } else {
+            if (current == null) {
+              throw ApiException.notFound(rp);
+            }
+            patched =
+                switch (type) {
+                  case MergePatch.MERGE, MergePatch.STRATEGIC ->
+                      MergePatch.merge(current, Json.parse(body));
+                  case MergePatch.JSON_PATCH -> MergePatch.jsonPatch(current, Json.parse(body));
+                  default ->
+                      throw new ApiException(
+                          415,
+                          "UnsupportedMediaType",
+                          "the body of the request was in an unknown "
+                              + "format - accepted media types include: application/json-patch+json, application/merge-patch+json, "
+                              + "application/apply-patch+yaml");
+                };
           }
-          ObjectNode base = Json.object();
-          base.set("apiVersion", applied.get("apiVersion"));
-          base.set("kind", applied.get("kind"));
-          Json.metadata(base).put("name", rp.name());
-          return create(rp.withName(null), q, Apply.apply(base, applied, manager, false));
-        }
-        patched = Apply.apply(current, applied, manager, rp.isStatus());
-      } else {
-        if (current == null) {
-          throw ApiException.notFound(rp);
-        }
-        patched = switch (type) {
-          case MergePatch.MERGE, MergePatch.STRATEGIC -> MergePatch.merge(current, Json.parse(body));
-          case MergePatch.JSON_PATCH -> MergePatch.jsonPatch(current, Json.parse(body));
-          default -> throw new ApiException(415, "UnsupportedMediaType", "the body of the request was in an unknown "
-              + "format - accepted media types include: application/json-patch+json, application/merge-patch+json, "
-              + "application/apply-patch+yaml");
-        };
-      }
-      return tryUpdate(rp, q, patched, current);
-    });
+          return tryUpdate(rp, q, patched, current);
+        });
   }
 
   ApiHandler.Reply delete(ResourcePath rp, Query q) {
@@ -199,8 +227,11 @@ final class Writes {
   /** DELETE on a collection: each selected object is deleted as if on its own (finalizers hold). */
   private ApiHandler.Reply deleteCollection(ResourcePath rp, Query q) {
     String labels = q.get("labelSelector");
-    String path = rp.collectionPath() + (labels == null || labels.isEmpty() ? ""
-        : "?labelSelector=" + URLEncoder.encode(labels, StandardCharsets.UTF_8));
+    String path =
+        rp.collectionPath()
+            + (labels == null || labels.isEmpty()
+                ? ""
+                : "?labelSelector=" + URLEncoder.encode(labels, StandardCharsets.UTF_8));
     JsonNode list = store.call("GET", path, null, null).json();
     FieldSelector fields = FieldSelector.parse(q.get("fieldSelector"));
     ObjectNode out = Json.object().put("apiVersion", rp.apiVersion()).put("kind", "List");
@@ -208,8 +239,14 @@ final class Writes {
     var items = out.putArray("items");
     for (JsonNode item : list.path("items")) {
       if (fields.matches(item)) {
-        ResourcePath one = new ResourcePath(rp.group(), rp.version(), Json.text(item, "metadata", "namespace"),
-            rp.plural(), Json.text(item, "metadata", "name"), null);
+        ResourcePath one =
+            new ResourcePath(
+                rp.group(),
+                rp.version(),
+                Json.text(item, "metadata", "namespace"),
+                rp.plural(),
+                Json.text(item, "metadata", "name"),
+                null);
         items.add(delete(one, q).body());
       }
     }

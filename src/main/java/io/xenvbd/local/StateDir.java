@@ -23,20 +23,30 @@ import org.slf4j.LoggerFactory;
  */
 final class StateDir {
   private static final Logger LOG = LoggerFactory.getLogger(StateDir.class);
-  private static final Set<PosixFilePermission> OWNER_DIR = PosixFilePermissions.fromString("rwx------");
-  private static final Set<PosixFilePermission> OWNER_FILE = PosixFilePermissions.fromString("rw-------");
+  private static final Set<PosixFilePermission> OWNER_DIR =
+      PosixFilePermissions.fromString("rwx------");
+  private static final Set<PosixFilePermission> OWNER_FILE =
+      PosixFilePermissions.fromString("rw-------");
   private static final long MAX_TOKEN_FILE = 4096;
 
   private StateDir() {}
 
-  /** Makes {@code dir} if needed and owner-only (0700); refuses one that belongs to another user. */
+  /**
+   * Makes {@code dir} if needed and owner-only (0700); refuses one that belongs to another user.
+   */
   static void secure(Path dir) throws IOException {
     Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_DIR));
     int owner = (Integer) Files.getAttribute(dir, "unix:uid");
     if (owner != uid()) {
       // Its owner could swap the tokens or the kubeconfig under us.
-      throw new IllegalStateException("the state directory " + dir + " belongs to uid " + owner + ", not to uid " + uid()
-          + " who runs xenvbd local: choose a --dir of your own");
+      throw new IllegalStateException(
+          "the state directory "
+              + dir
+              + " belongs to uid "
+              + owner
+              + ", not to uid "
+              + uid()
+              + " who runs xenvbd local: choose a --dir of your own");
     }
     if (!Files.getPosixFilePermissions(dir).equals(OWNER_DIR)) {
       Files.setPosixFilePermissions(dir, OWNER_DIR);
@@ -45,9 +55,10 @@ final class StateDir {
   }
 
   /**
-   * The token kept in {@code file}, or a new one (256 random bits) written there 0600 if the file is
-   * missing or cannot be trusted: not a regular file of ours, readable or writable by others, or not
-   * a well-formed token. Kept, it lets a restart accept the kubeconfigs and agents of the last run.
+   * The token kept in {@code file}, or a new one (256 random bits) written there 0600 if the file
+   * is missing or cannot be trusted: not a regular file of ours, readable or writable by others, or
+   * not a well-formed token. Kept, it lets a restart accept the kubeconfigs and agents of the last
+   * run.
    */
   static String token(Path file) throws IOException {
     String kept = kept(file);
@@ -69,12 +80,17 @@ final class StateDir {
     } catch (NoSuchFileException e) {
       return null;
     }
-    boolean trusted = a.isRegularFile() && a.size() <= MAX_TOKEN_FILE && OWNER_FILE.containsAll(a.permissions())
-        && (Integer) Files.getAttribute(file, "unix:uid", LinkOption.NOFOLLOW_LINKS) == uid();
+    boolean trusted =
+        a.isRegularFile()
+            && a.size() <= MAX_TOKEN_FILE
+            && OWNER_FILE.containsAll(a.permissions())
+            && (Integer) Files.getAttribute(file, "unix:uid", LinkOption.NOFOLLOW_LINKS) == uid();
     String value = trusted ? TokenFile.read(file) : null;
     if (!BearerToken.isWellFormed(value)) {
-      LOG.warn("{} is not an owner-only file holding a well-formed token: replacing it with a new one (the old"
-          + " one is no longer accepted)", file);
+      LOG.warn(
+          "{} is not an owner-only file holding a well-formed token: replacing it with a new one (the old"
+              + " one is no longer accepted)",
+          file);
       return null;
     }
     return value;

@@ -35,9 +35,10 @@ public final class Wiring {
   }
 
   /**
-   * The credentials kept in {@code dir}: the token of {@code dir/agent-token} (made there, owner-only,
-   * if it is missing or cannot be trusted, and kept for the next run) and a fresh CA with the agents'
-   * certificate and key in {@code dir/tls} ({@code ca.crt}, {@code tls.crt}, {@code tls.key}).
+   * The credentials kept in {@code dir}: the token of {@code dir/agent-token} (made there,
+   * owner-only, if it is missing or cannot be trusted, and kept for the next run) and a fresh CA
+   * with the agents' certificate and key in {@code dir/tls} ({@code ca.crt}, {@code tls.crt},
+   * {@code tls.key}).
    */
   public static Wiring in(Path dir) throws IOException {
     Files.createDirectories(dir);
@@ -51,7 +52,10 @@ public final class Wiring {
     return token;
   }
 
-  /** The file that holds {@link #token()}: what an agent in its own process reads ({@code --token-file}). */
+  /**
+   * The file that holds {@link #token()}: what an agent in its own process reads ({@code
+   * --token-file}).
+   */
   public Path tokenFile() {
     return tokenFile;
   }
@@ -61,36 +65,48 @@ public final class Wiring {
     return tls;
   }
 
-  /** A client TLS context that trusts the agents' CA: what the operator, and a test calling an agent, use. */
+  /**
+   * A client TLS context that trusts the agents' CA: what the operator, and a test calling an
+   * agent, use.
+   */
   public SSLContext clientContext() {
     return clientContext;
   }
 
   /**
-   * An agent for {@code node} on this machine serving {@code images}, with this token and certificate;
-   * set what differs by name (heartbeat, workers, URLs...).
+   * An agent for {@code node} on this machine serving {@code images}, with this token and
+   * certificate; set what differs by name (heartbeat, workers, URLs...).
    */
   public AgentConfig.Builder agent(String node, Path images, List<Path> allowedSources) {
     return agent(node, images, allowedSources, token, tls);
   }
 
   /**
-   * An agent for {@code node} on this machine: HTTPS with {@code tls}'s certificate on 127.0.0.1 and
-   * any free port, accepting {@code token}, the documented defaults for everything else. For a node
-   * with an identity of its own (its own certificate and token); {@link #agent(String, Path, List)}
-   * otherwise.
+   * An agent for {@code node} on this machine: HTTPS with {@code tls}'s certificate on 127.0.0.1
+   * and any free port, accepting {@code token}, the documented defaults for everything else. For a
+   * node with an identity of its own (its own certificate and token); {@link #agent(String, Path,
+   * List)} otherwise.
    */
-  public static AgentConfig.Builder agent(String node, Path images, List<Path> allowedSources, String token,
+  public static AgentConfig.Builder agent(
+      String node,
+      Path images,
+      List<Path> allowedSources,
+      String token,
       CertificateAuthority.Issued tls) {
     return AgentConfig.localPlain(node, images, allowedSources, token).tls(tls.cert(), tls.key());
   }
 
-  /** The operator's way to every agent: the production HTTPS client with this token, trusting this CA. */
+  /**
+   * The operator's way to every agent: the production HTTPS client with this token, trusting this
+   * CA.
+   */
   public AgentClientFactory agentClients() {
     return HttpAgentClient.factory(token, clientContext);
   }
 
-  /** The same for an operator in a JVM of its own, given the token and the CA certificate's file. */
+  /**
+   * The same for an operator in a JVM of its own, given the token and the CA certificate's file.
+   */
   public static AgentClientFactory agentClients(String token, Path caCert) {
     return HttpAgentClient.factory(token, Tls.clientContext(caCert));
   }

@@ -3,8 +3,8 @@ package io.xenvbd.metrics;
 import java.util.Locale;
 
 /**
- * The Prometheus text exposition format (0.0.4), which both the agent's and the operator's
- * {@code /metrics} speak: a handful of counters and gauges do not justify a metrics library.
+ * The Prometheus text exposition format (0.0.4), which both the agent's and the operator's {@code
+ * /metrics} speak: a handful of counters and gauges do not justify a metrics library.
  */
 public final class PrometheusText {
   private PrometheusText() {}

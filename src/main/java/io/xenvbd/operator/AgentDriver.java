@@ -7,9 +7,9 @@ import io.xenvbd.protocol.AgentClient;
 import io.xenvbd.protocol.AgentClientFactory;
 import io.xenvbd.protocol.AgentException;
 import io.xenvbd.protocol.AgentUnreachableException;
-import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.DiskSpec;
 import io.xenvbd.protocol.DiskState;
+import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.Protocol;
 import io.xenvbd.protocol.PutDiskRequest;
 import io.xenvbd.protocol.TransferTicket;
@@ -19,8 +19,9 @@ import java.util.Optional;
 
 /**
  * Moves a placed disk one step towards its spec through the node's agent: GET what the agent knows,
- * PUT the desired disk when the image is missing, too small (and the placer admits the grow) or failed
- * and due for a retry, and report what it saw. It never waits: a running build is polled by rescheduling with a growing delay.
+ * PUT the desired disk when the image is missing, too small (and the placer admits the grow) or
+ * failed and due for a retry, and report what it saw. It never waits: a running build is polled by
+ * rescheduling with a growing delay.
  */
 final class AgentDriver {
   /** What the step found, and when to look again (null: only when something changes). */
@@ -35,11 +36,21 @@ final class AgentDriver {
   private final Duration readyRecheck;
   private final Placer placer;
   private final Protocol protocol;
-  /** The protocol version that brought cross-node clones (the source agent's {@code /v1/transfers}). */
+
+  /**
+   * The protocol version that brought cross-node clones (the source agent's {@code /v1/transfers}).
+   */
   static final int STREAMING_SINCE = 4;
 
-  AgentDriver(AgentClientFactory agents, ClusterView cluster, Placer placer, Backoffs backoffs, Clock clock,
-      OperatorMetrics metrics, Duration readyRecheck, Protocol protocol) {
+  AgentDriver(
+      AgentClientFactory agents,
+      ClusterView cluster,
+      Placer placer,
+      Backoffs backoffs,
+      Clock clock,
+      OperatorMetrics metrics,
+      Duration readyRecheck,
+      Protocol protocol) {
     this.protocol = protocol;
     this.readyRecheck = readyRecheck;
     this.placer = placer;
@@ -54,14 +65,22 @@ final class AgentDriver {
     String uid = disk.getMetadata().getUid();
     Optional<Dom0Node> node = cluster.node(nodeName);
     if (node.isEmpty()) {
-      return new Step(new Outcome.Unreachable(Reasons.NODE_NOT_FOUND, "Dom0Node " + nodeName
-          + " no longer exists: the image stays unknown until the agent on " + nodeName + " registers again"),
+      return new Step(
+          new Outcome.Unreachable(
+              Reasons.NODE_NOT_FOUND,
+              "Dom0Node "
+                  + nodeName
+                  + " no longer exists: the image stays unknown until the agent on "
+                  + nodeName
+                  + " registers again"),
           backoffs.failed(uid));
     }
     Optional<String> unhealthy = NodeHealth.problem(node.get(), clock);
     if (unhealthy.isPresent()) {
-      // the next heartbeat wakes this disk through the Dom0Node informer; the recheck is a safety net
-      return new Step(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, unhealthy.get()), backoffs.failed(uid));
+      // the next heartbeat wakes this disk through the Dom0Node informer; the recheck is a safety
+      // net
+      return new Step(
+          new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, unhealthy.get()), backoffs.failed(uid));
     }
     String ns = disk.getMetadata().getNamespace();
     String name = disk.getMetadata().getName();
@@ -77,21 +96,25 @@ final class AgentDriver {
       if (state != null && state.phase() == DiskState.Phase.Failed && !backoffs.retryDue(uid)) {
         return new Step(failed(state), backoffs.untilRetry(uid));
       }
-      // a grow, or a first build whose spec.size grew after placement: held to the node's room like a
+      // a grow, or a first build whose spec.size grew after placement: held to the node's room like
+      // a
       // placement, before the agent is asked to make or touch the file
       var refused = placer.admitSize(disk, node.get(), size, capacity(state));
       if (refused.isPresent()) {
         backoffs.reset(uid);
         String reason = refused.get().reason();
-        Outcome outcome = state != null && state.phase() == DiskState.Phase.Ready
-            ? new Outcome.GrowRefused(state, reason, refused.get().message())
-            : new Outcome.Unschedulable(reason, refused.get().message());
+        Outcome outcome =
+            state != null && state.phase() == DiskState.Phase.Ready
+                ? new Outcome.GrowRefused(state, reason, refused.get().message())
+                : new Outcome.Unschedulable(reason, refused.get().message());
         return new Step(outcome, readyRecheck);
       }
       // only what the agent's protocol version knows; a disk that needs more is not sent at all
       int agentVersion = AgentRequests.agentVersion(node.get());
       DiskSpec wire = AgentRequests.toWire(disk.getSpec(), cloneSourceUid(disk));
-      if (state == null || state.allocatedBytes() == null) { // no image yet: a clone from another node needs its ticket
+      if (state == null
+          || state.allocatedBytes()
+              == null) { // no image yet: a clone from another node needs its ticket
         CrossNode cross = crossNode(disk, nodeName, wire, agentVersion);
         if (cross.refusal() != null) return cross.refusal();
         wire = cross.wire();
@@ -99,8 +122,11 @@ final class AgentDriver {
       Protocol.Tailored sent = protocol.forPeer(wire, agentVersion);
       if (sent.lacking() != null) {
         backoffs.reset(uid);
-        return new Step(new Outcome.Incompatible(Reasons.AGENT_TOO_OLD,
-            AgentRequests.tooOld(sent.lacking(), nodeName, agentVersion)), readyRecheck);
+        return new Step(
+            new Outcome.Incompatible(
+                Reasons.AGENT_TOO_OLD,
+                AgentRequests.tooOld(sent.lacking(), nodeName, agentVersion)),
+            readyRecheck);
       }
       state = agent.putDisk(ns, name, new PutDiskRequest(uid, sent.spec()));
       metrics.agentCall("put", "ok");
@@ -111,23 +137,33 @@ final class AgentDriver {
       };
     } catch (AgentUnreachableException e) {
       metrics.agentCall("any", "unreachable");
-      return new Step(new Outcome.Unreachable(e.reason(), "dom0 node " + nodeName + ": " + e.getMessage()),
+      return new Step(
+          new Outcome.Unreachable(e.reason(), "dom0 node " + nodeName + ": " + e.getMessage()),
           backoffs.failed(uid));
     } catch (AgentException e) {
       metrics.agentCall("any", e.code());
-      if (ErrorCodes.OPERATOR_TOO_OLD.equals(e.code())) { // waits for an operator upgrade, not for a retry
-        return new Step(new Outcome.Incompatible(Reasons.OPERATOR_TOO_OLD, "dom0 node " + nodeName + ": "
-            + e.getMessage()), readyRecheck);
+      if (ErrorCodes.OPERATOR_TOO_OLD.equals(
+          e.code())) { // waits for an operator upgrade, not for a retry
+        return new Step(
+            new Outcome.Incompatible(
+                Reasons.OPERATOR_TOO_OLD, "dom0 node " + nodeName + ": " + e.getMessage()),
+            readyRecheck);
       }
-      if (ErrorCodes.BUSY.equals(e.code())) { // transient: the agent sheds load, the disk has not failed
-        return new Step(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "dom0 node " + nodeName + ": "
-            + e.getMessage()), backoffs.failed(uid));
+      if (ErrorCodes.BUSY.equals(
+          e.code())) { // transient: the agent sheds load, the disk has not failed
+        return new Step(
+            new Outcome.Unreachable(
+                Reasons.NODE_UNREACHABLE, "dom0 node " + nodeName + ": " + e.getMessage()),
+            backoffs.failed(uid));
       }
       return new Step(new Outcome.Failed(e.code(), e.getMessage()), backoffs.failed(uid));
     }
   }
 
-  /** The spec to send, with the remote source filled in when the clone's source is on another node; or why not now. */
+  /**
+   * The spec to send, with the remote source filled in when the clone's source is on another node;
+   * or why not now.
+   */
   private record CrossNode(DiskSpec wire, Step refusal) {}
 
   /**
@@ -146,60 +182,115 @@ final class AgentDriver {
     if (sourceNode == null || sourceNode.equals(nodeName)) return new CrossNode(wire, null);
     Optional<Dom0Node> node = cluster.node(sourceNode);
     if (node.isEmpty()) {
-      return new CrossNode(null, new Step(new Outcome.Unreachable(Reasons.NODE_NOT_FOUND, "the clone's source "
-          + sourceName + " is on node " + sourceNode + ", whose Dom0Node no longer exists: start its agent again"),
-          backoffs.failed(uid)));
+      return new CrossNode(
+          null,
+          new Step(
+              new Outcome.Unreachable(
+                  Reasons.NODE_NOT_FOUND,
+                  "the clone's source "
+                      + sourceName
+                      + " is on node "
+                      + sourceNode
+                      + ", whose Dom0Node no longer exists: start its agent again"),
+              backoffs.failed(uid)));
     }
     Optional<String> unhealthy = NodeHealth.problem(node.get(), clock);
     if (unhealthy.isPresent()) {
-      return new CrossNode(null, new Step(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "the clone's source node "
-          + sourceNode + ": " + unhealthy.get()), backoffs.failed(uid)));
+      return new CrossNode(
+          null,
+          new Step(
+              new Outcome.Unreachable(
+                  Reasons.NODE_UNREACHABLE,
+                  "the clone's source node " + sourceNode + ": " + unhealthy.get()),
+              backoffs.failed(uid)));
     }
     int sourceVersion = AgentRequests.agentVersion(node.get());
     if (sourceVersion < STREAMING_SINCE) {
       backoffs.reset(uid);
-      return new CrossNode(null, new Step(new Outcome.Incompatible(Reasons.AGENT_TOO_OLD, "the clone's source "
-          + sourceName + " is on node " + sourceNode + ", whose agent speaks protocol " + sourceVersion + "; streaming a"
-          + " clone to another node needs protocol " + STREAMING_SINCE + ": upgrade the agent on " + sourceNode
-          + ", or leave spec.nodeName empty to clone on " + sourceNode), readyRecheck));
+      return new CrossNode(
+          null,
+          new Step(
+              new Outcome.Incompatible(
+                  Reasons.AGENT_TOO_OLD,
+                  "the clone's source "
+                      + sourceName
+                      + " is on node "
+                      + sourceNode
+                      + ", whose agent speaks protocol "
+                      + sourceVersion
+                      + "; streaming a"
+                      + " clone to another node needs protocol "
+                      + STREAMING_SINCE
+                      + ": upgrade the agent on "
+                      + sourceNode
+                      + ", or leave spec.nodeName empty to clone on "
+                      + sourceNode),
+              readyRecheck));
     }
     String endpoint = node.get().getStatus().agent().endpoint();
     if (targetVersion < STREAMING_SINCE) {
-      // the target cannot take it: no ticket is asked for; the protocol table turns this into AgentTooOld
+      // the target cannot take it: no ticket is asked for; the protocol table turns this into
+      // AgentTooOld
       return new CrossNode(withRemote(wire, new DiskSpec.Remote(sourceNode, endpoint, null)), null);
     }
     TransferTicket ticket;
     try {
-      ticket = agents.forNode(sourceNode, endpoint).transferTicket(new TransferTicket.Request(ns, sourceName,
-          source.get().getMetadata().getUid()));
+      ticket =
+          agents
+              .forNode(sourceNode, endpoint)
+              .transferTicket(
+                  new TransferTicket.Request(ns, sourceName, source.get().getMetadata().getUid()));
       metrics.agentCall("ticket", "ok");
     } catch (AgentUnreachableException e) {
       metrics.agentCall("ticket", "unreachable");
-      return new CrossNode(null, new Step(new Outcome.Unreachable(e.reason(), "the clone's source node " + sourceNode
-          + ": " + e.getMessage()), backoffs.failed(uid)));
+      return new CrossNode(
+          null,
+          new Step(
+              new Outcome.Unreachable(
+                  e.reason(), "the clone's source node " + sourceNode + ": " + e.getMessage()),
+              backoffs.failed(uid)));
     } catch (AgentException e) {
       metrics.agentCall("ticket", e.code());
-      return new CrossNode(null, new Step(new Outcome.Failed(e.code(), "the clone's source node " + sourceNode + ": "
-          + e.getMessage()), backoffs.failed(uid)));
+      return new CrossNode(
+          null,
+          new Step(
+              new Outcome.Failed(
+                  e.code(), "the clone's source node " + sourceNode + ": " + e.getMessage()),
+              backoffs.failed(uid)));
     }
-    return new CrossNode(withRemote(wire, new DiskSpec.Remote(sourceNode, endpoint, ticket.ticket())), null);
+    return new CrossNode(
+        withRemote(wire, new DiskSpec.Remote(sourceNode, endpoint, ticket.ticket())), null);
   }
 
   private static DiskSpec withRemote(DiskSpec wire, DiskSpec.Remote source) {
     DiskSpec.Populate p = wire.populate();
     DiskSpec.CloneFrom c = p.cloneFrom();
-    DiskSpec.Populate remote = new DiskSpec.Populate(p.hostPaths(), p.archive(), new DiskSpec.CloneFrom(c.name(), c.uid(),
-        source), p.createDirs(), p.method());
-    return new DiskSpec(wire.nodeName(), wire.size(), wire.filesystem(), remote, wire.tailor(), wire.xen(),
-        wire.preallocate(), wire.reclaimPolicy());
+    DiskSpec.Populate remote =
+        new DiskSpec.Populate(
+            p.hostPaths(),
+            p.archive(),
+            new DiskSpec.CloneFrom(c.name(), c.uid(), source),
+            p.createDirs(),
+            p.method());
+    return new DiskSpec(
+        wire.nodeName(),
+        wire.size(),
+        wire.filesystem(),
+        remote,
+        wire.tailor(),
+        wire.xen(),
+        wire.preallocate(),
+        wire.reclaimPolicy());
   }
 
   /** The uid of the VirtualDisk populate.cloneFrom names, when there is one now. */
   private String cloneSourceUid(VirtualDisk disk) {
     var populate = disk.getSpec().populate();
     if (populate == null || populate.cloneFrom() == null) return null;
-    return cluster.disk(disk.getMetadata().getNamespace(), populate.cloneFrom().name())
-        .map(source -> source.getMetadata().getUid()).orElse(null);
+    return cluster
+        .disk(disk.getMetadata().getNamespace(), populate.cloneFrom().name())
+        .map(source -> source.getMetadata().getUid())
+        .orElse(null);
   }
 
   private Step working(String uid, DiskState state) {
@@ -213,7 +304,8 @@ final class AgentDriver {
 
   private static Outcome.Failed failed(DiskState state) {
     String code = state.error() == null ? "Failed" : state.error().code();
-    String message = state.error() == null ? "the agent reports the build failed" : state.error().message();
+    String message =
+        state.error() == null ? "the agent reports the build failed" : state.error().message();
     return new Outcome.Failed(code, message);
   }
 

@@ -8,8 +8,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Per-disk delays: polls of a running build, and retries after agent errors, both doubling up to a
- * bound. Kept in memory on purpose: after a restart the operator simply starts again from the shortest
- * delay, which is harmless because every agent call is idempotent.
+ * bound. Kept in memory on purpose: after a restart the operator simply starts again from the
+ * shortest delay, which is harmless because every agent call is idempotent.
  */
 final class Backoffs {
   private record Attempt(int count, Instant due) {}
@@ -47,10 +47,14 @@ final class Backoffs {
 
   /** Records one more failure and returns how long to wait before the next attempt. */
   Duration failed(String uid) {
-    Attempt a = failures.compute(uid, (k, old) -> {
-      int count = old == null ? 1 : old.count() + 1;
-      return new Attempt(count, Instant.now(clock).plus(doubled(retryMin, retryMax, count - 1)));
-    });
+    Attempt a =
+        failures.compute(
+            uid,
+            (k, old) -> {
+              int count = old == null ? 1 : old.count() + 1;
+              return new Attempt(
+                  count, Instant.now(clock).plus(doubled(retryMin, retryMax, count - 1)));
+            });
     return Duration.between(Instant.now(clock), a.due());
   }
 

@@ -22,8 +22,10 @@ interface ClusterView {
 
   default Optional<VirtualDisk> disk(String namespace, String name) {
     return disks().stream()
-        .filter(d -> Objects.equals(namespace, d.getMetadata().getNamespace())
-            && name.equals(d.getMetadata().getName()))
+        .filter(
+            d ->
+                Objects.equals(namespace, d.getMetadata().getNamespace())
+                    && name.equals(d.getMetadata().getName()))
         .findFirst();
   }
 

@@ -14,7 +14,10 @@ import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Writes core/v1 Events about a resource, as kubectl describe lists them. Failing to write one never fails a reconcile. */
+/**
+ * Writes core/v1 Events about a resource, as kubectl describe lists them. Failing to write one
+ * never fails a reconcile.
+ */
 final class EventRecorder {
   static final String COMPONENT = "xenvbd-operator";
   static final String NORMAL = "Normal";
@@ -43,26 +46,50 @@ final class EventRecorder {
 
   void record(HasMetadata about, String type, String reason, String message) {
     String now = Instant.now(clock).truncatedTo(ChronoUnit.SECONDS).toString();
-    String ns = about.getMetadata().getNamespace() == null ? "default" : about.getMetadata().getNamespace();
-    Event event = new EventBuilder()
-        .withNewMetadata()
-          .withName(about.getMetadata().getName() + "." + Long.toHexString(System.nanoTime())
-              + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000)).toLowerCase(Locale.ROOT))
-          .withNamespace(ns)
-        .endMetadata()
-        .withInvolvedObject(new ObjectReferenceBuilder().withApiVersion(about.getApiVersion()).withKind(about.getKind())
-            .withName(about.getMetadata().getName()).withNamespace(about.getMetadata().getNamespace())
-            .withUid(about.getMetadata().getUid()).withResourceVersion(about.getMetadata().getResourceVersion()).build())
-        .withType(type).withReason(reason).withMessage(message).withCount(1)
-        .withFirstTimestamp(now).withLastTimestamp(now)
-        .withNewSource().withComponent(COMPONENT).endSource()
-        .withReportingComponent(COMPONENT).withReportingInstance(instance)
-        .build();
+    String ns =
+        about.getMetadata().getNamespace() == null ? "default" : about.getMetadata().getNamespace();
+    Event event =
+        new EventBuilder()
+            .withNewMetadata()
+            .withName(
+                about.getMetadata().getName()
+                    + "."
+                    + Long.toHexString(System.nanoTime())
+                    + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000))
+                        .toLowerCase(Locale.ROOT))
+            .withNamespace(ns)
+            .endMetadata()
+            .withInvolvedObject(
+                new ObjectReferenceBuilder()
+                    .withApiVersion(about.getApiVersion())
+                    .withKind(about.getKind())
+                    .withName(about.getMetadata().getName())
+                    .withNamespace(about.getMetadata().getNamespace())
+                    .withUid(about.getMetadata().getUid())
+                    .withResourceVersion(about.getMetadata().getResourceVersion())
+                    .build())
+            .withType(type)
+            .withReason(reason)
+            .withMessage(message)
+            .withCount(1)
+            .withFirstTimestamp(now)
+            .withLastTimestamp(now)
+            .withNewSource()
+            .withComponent(COMPONENT)
+            .endSource()
+            .withReportingComponent(COMPONENT)
+            .withReportingInstance(instance)
+            .build();
     try {
       client.v1().events().inNamespace(ns).resource(event).create();
       metrics.event(type, reason);
     } catch (KubernetesClientException e) {
-      LOG.warn("could not record event {} on {}/{}: {}", reason, ns, about.getMetadata().getName(), e.getMessage());
+      LOG.warn(
+          "could not record event {} on {}/{}: {}",
+          reason,
+          ns,
+          about.getMetadata().getName(),
+          e.getMessage());
     }
     LOG.info("{} {} {}/{}: {}", type, reason, ns, about.getMetadata().getName(), message);
   }

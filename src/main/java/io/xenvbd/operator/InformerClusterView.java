@@ -13,21 +13,25 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
- * The ClusterView of the running operator: VirtualDisks from the controller's own cache, Dom0Nodes from
- * an informer that also wakes every disk still waiting on a node (unplaced, or placed there and not
- * Ready) whenever that node changes, e.g. on each heartbeat or when it frees room.
+ * The ClusterView of the running operator: VirtualDisks from the controller's own cache, Dom0Nodes
+ * from an informer that also wakes every disk still waiting on a node (unplaced, or placed there
+ * and not Ready) whenever that node changes, e.g. on each heartbeat or when it frees room.
  */
 final class InformerClusterView implements ClusterView {
   private volatile Cache<Dom0Node> nodes;
   private volatile Cache<VirtualDisk> disks;
 
-  /** Called from the reconciler's prepareEventSources: creates the Dom0Node informer and keeps both caches. */
+  /**
+   * Called from the reconciler's prepareEventSources: creates the Dom0Node informer and keeps both
+   * caches.
+   */
   InformerEventSource<Dom0Node, VirtualDisk> connect(EventSourceContext<VirtualDisk> context) {
     this.disks = context.getPrimaryCache();
-    var config = InformerEventSourceConfiguration.from(Dom0Node.class, VirtualDisk.class)
-        .withName("dom0nodes")
-        .withSecondaryToPrimaryMapper(node -> waitingOn(node, disks()))
-        .build();
+    var config =
+        InformerEventSourceConfiguration.from(Dom0Node.class, VirtualDisk.class)
+            .withName("dom0nodes")
+            .withSecondaryToPrimaryMapper(node -> waitingOn(node, disks()))
+            .build();
     InformerEventSource<Dom0Node, VirtualDisk> source = new InformerEventSource<>(config, context);
     this.nodes = source;
     return source;
@@ -35,20 +39,26 @@ final class InformerClusterView implements ClusterView {
 
   /**
    * Disks a change of this node may move: those not Ready that could be placed on it or are on it,
-   * those on it whose LoopDeviceAvailable condition the node's loop devices now contradict, and those
-   * on it whose grow was refused (the node may have room now). A Ready disk is otherwise only looked
-   * at every readyRecheck, and a heartbeat changes every node.
+   * those on it whose LoopDeviceAvailable condition the node's loop devices now contradict, and
+   * those on it whose grow was refused (the node may have room now). A Ready disk is otherwise only
+   * looked at every readyRecheck, and a heartbeat changes every node.
    */
   static Set<ResourceID> waitingOn(Dom0Node node, List<VirtualDisk> disks) {
     String name = node.getMetadata().getName();
     String loops = StatusBuilder.loopStatus(node);
     return disks.stream()
-        .filter(d -> d.getStatus() == null
-            || (d.getStatus().nodeName() == null || name.equals(d.getStatus().nodeName()))
-                && !Conditions.isTrue(d.getStatus().conditions(), Conditions.READY)
-            || name.equals(d.getStatus().nodeName()) && !loops.equals(Conditions.find(d.getStatus().conditions(),
-                Conditions.LOOP_DEVICE_AVAILABLE).map(c -> c.getStatus()).orElse(null))
-            || name.equals(d.getStatus().nodeName()) && Ledger.sizeRefused(d.getStatus()))
+        .filter(
+            d ->
+                d.getStatus() == null
+                    || (d.getStatus().nodeName() == null || name.equals(d.getStatus().nodeName()))
+                        && !Conditions.isTrue(d.getStatus().conditions(), Conditions.READY)
+                    || name.equals(d.getStatus().nodeName())
+                        && !loops.equals(
+                            Conditions.find(
+                                    d.getStatus().conditions(), Conditions.LOOP_DEVICE_AVAILABLE)
+                                .map(c -> c.getStatus())
+                                .orElse(null))
+                    || name.equals(d.getStatus().nodeName()) && Ledger.sizeRefused(d.getStatus()))
         .map(ResourceID::fromResource)
         .collect(Collectors.toSet());
   }

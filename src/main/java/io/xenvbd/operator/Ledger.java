@@ -17,16 +17,18 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What is committed on each node besides one disk being decided: per node, the bytes its last
- * heartbeat cannot include yet, and per node and namespace, the sizes of that namespace's disks there.
- * Built in one pass over the disks for all nodes (a placement among 20 nodes and 1000 disks once took
- * 20 passes), from the informer cache plus the placer's own decisions the cache does not show yet.
+ * heartbeat cannot include yet, and per node and namespace, the sizes of that namespace's disks
+ * there. Built in one pass over the disks for all nodes (a placement among 20 nodes and 1000 disks
+ * once took 20 passes), from the informer cache plus the placer's own decisions the cache does not
+ * show yet.
  */
 final class Ledger {
   /** A placement this operator made: counted until the cache shows the disk on its node. */
   record Claim(String nodeName, String namespace, long bytes) {}
 
   /** Reasons with which a grow is refused: such a disk counts at the size its image has. */
-  private static final Set<String> GROW_REFUSALS = Set.of(Reasons.INSUFFICIENT_STORAGE, Reasons.QUOTA_EXCEEDED);
+  private static final Set<String> GROW_REFUSALS =
+      Set.of(Reasons.INSUFFICIENT_STORAGE, Reasons.QUOTA_EXCEEDED);
 
   private final Map<String, Long> pending = new HashMap<>();
   private final Map<String, Long> namespaced = new HashMap<>();
@@ -38,9 +40,11 @@ final class Ledger {
    * @param claims placements by uid
    * @param grows grows admitted by uid (the target bytes), counted before the cache shows them
    */
-  static Ledger of(ClusterView cluster, String self, Map<String, Claim> claims, Map<String, Long> grows) {
+  static Ledger of(
+      ClusterView cluster, String self, Map<String, Claim> claims, Map<String, Long> grows) {
     Map<String, Instant> heartbeats = new HashMap<>();
-    for (Dom0Node node : cluster.nodes()) heartbeats.put(node.getMetadata().getName(), NodeHealth.lastHeartbeat(node));
+    for (Dom0Node node : cluster.nodes())
+      heartbeats.put(node.getMetadata().getName(), NodeHealth.lastHeartbeat(node));
     Map<String, Map<String, Long>> pendingByUid = new HashMap<>();
     Map<String, Map<String, Long>> namespacedByUid = new HashMap<>();
     for (VirtualDisk d : cluster.disks()) {
@@ -48,18 +52,26 @@ final class Ledger {
       String uid = d.getMetadata().getUid();
       if (st == null || st.nodeName() == null || Objects.equals(uid, self)) continue;
       long bytes = committedBytes(d, grows.get(uid));
-      namespacedByUid.computeIfAbsent(key(st.nodeName(), d.getMetadata().getNamespace()), k -> new HashMap<>()).put(uid, bytes);
+      namespacedByUid
+          .computeIfAbsent(key(st.nodeName(), d.getMetadata().getNamespace()), k -> new HashMap<>())
+          .put(uid, bytes);
       Instant heartbeat = heartbeats.get(st.nodeName());
       if (heartbeat != null) {
-        pendingByUid.computeIfAbsent(st.nodeName(), k -> new HashMap<>()).put(uid, notYetPromised(d, heartbeat, bytes));
+        pendingByUid
+            .computeIfAbsent(st.nodeName(), k -> new HashMap<>())
+            .put(uid, notYetPromised(d, heartbeat, bytes));
       }
     }
-    claims.forEach((uid, claim) -> {
-      if (uid.equals(self)) return;
-      pendingByUid.computeIfAbsent(claim.nodeName(), k -> new HashMap<>()).putIfAbsent(uid, claim.bytes());
-      namespacedByUid.computeIfAbsent(key(claim.nodeName(), claim.namespace()), k -> new HashMap<>())
-          .putIfAbsent(uid, claim.bytes());
-    });
+    claims.forEach(
+        (uid, claim) -> {
+          if (uid.equals(self)) return;
+          pendingByUid
+              .computeIfAbsent(claim.nodeName(), k -> new HashMap<>())
+              .putIfAbsent(uid, claim.bytes());
+          namespacedByUid
+              .computeIfAbsent(key(claim.nodeName(), claim.namespace()), k -> new HashMap<>())
+              .putIfAbsent(uid, claim.bytes());
+        });
     Ledger ledger = new Ledger();
     pendingByUid.forEach((node, disks) -> ledger.pending.put(node, sum(disks)));
     namespacedByUid.forEach((key, disks) -> ledger.namespaced.put(key, sum(disks)));
@@ -77,9 +89,9 @@ final class Ledger {
   }
 
   /**
-   * The size a placed disk holds on its node: spec.size, but the image's size (0 before it is built)
-   * while that size is refused (a refused size promises nothing, or every later disk on the node
-   * would wait for it), and the size this operator admitted before the cache shows it.
+   * The size a placed disk holds on its node: spec.size, but the image's size (0 before it is
+   * built) while that size is refused (a refused size promises nothing, or every later disk on the
+   * node would wait for it), and the size this operator admitted before the cache shows it.
    */
   static long committedBytes(VirtualDisk d, Long admitted) {
     long spec = Math.max(0, bytes(d.getSpec().size()));
@@ -90,13 +102,15 @@ final class Ledger {
   }
 
   /**
-   * Whether the status says spec.size was refused on the disk's node: a grow (Resized=False), or the
-   * first build of a disk whose spec.size grew after placement (no image, Ready=False).
+   * Whether the status says spec.size was refused on the disk's node: a grow (Resized=False), or
+   * the first build of a disk whose spec.size grew after placement (no image, Ready=False).
    */
   static boolean sizeRefused(VirtualDiskStatus status) {
     String type = status.capacityBytes() == null ? Conditions.READY : Conditions.RESIZED;
     return Conditions.find(status.conditions(), type)
-        .filter(c -> Conditions.FALSE.equals(c.getStatus()) && GROW_REFUSALS.contains(c.getReason())).isPresent();
+        .filter(
+            c -> Conditions.FALSE.equals(c.getStatus()) && GROW_REFUSALS.contains(c.getReason()))
+        .isPresent();
   }
 
   /**
@@ -107,10 +121,15 @@ final class Ledger {
    */
   static long notYetPromised(VirtualDisk d, Instant lastHeartbeat, long size) {
     VirtualDiskStatus st = d.getStatus();
-    var provisioned = st == null ? Optional.<Condition>empty()
-        : Conditions.find(st.conditions(), Conditions.PROVISIONED).filter(c -> Conditions.TRUE.equals(c.getStatus()));
+    var provisioned =
+        st == null
+            ? Optional.<Condition>empty()
+            : Conditions.find(st.conditions(), Conditions.PROVISIONED)
+                .filter(c -> Conditions.TRUE.equals(c.getStatus()));
     if (provisioned.isEmpty() || st.capacityBytes() == null) return size;
-    var grown = Conditions.find(st.conditions(), Conditions.RESIZED).filter(c -> Conditions.TRUE.equals(c.getStatus()));
+    var grown =
+        Conditions.find(st.conditions(), Conditions.RESIZED)
+            .filter(c -> Conditions.TRUE.equals(c.getStatus()));
     Instant at;
     try {
       at = Instant.parse(provisioned.get().getLastTransitionTime());
@@ -125,7 +144,10 @@ final class Ledger {
     return Math.max(0, size - st.capacityBytes());
   }
 
-  /** Parsed spec.size values: every decision reads every placed disk's size, and there are few distinct ones. */
+  /**
+   * Parsed spec.size values: every decision reads every placed disk's size, and there are few
+   * distinct ones.
+   */
   private static final Map<String, Long> SIZES = new ConcurrentHashMap<>();
 
   /** Bytes of a quantity, or -1 when it does not parse (the validator reports that). */

@@ -11,24 +11,41 @@ import java.util.concurrent.Executors;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
-/** /healthz, /readyz and /metrics on the management port (the JDK's HTTP server; no token: no secrets here). */
+/**
+ * /healthz, /readyz and /metrics on the management port (the JDK's HTTP server; no token: no
+ * secrets here).
+ */
 final class ManagementServer implements AutoCloseable {
   private final HttpServer server;
 
-  ManagementServer(int port, BooleanSupplier live, Supplier<String> notReadyBecause, Supplier<String> metrics) throws IOException {
+  ManagementServer(
+      int port, BooleanSupplier live, Supplier<String> notReadyBecause, Supplier<String> metrics)
+      throws IOException {
     server = HttpServer.create(new InetSocketAddress(port), 0);
-    server.setExecutor(Executors.newFixedThreadPool(2, r -> {
-      Thread t = new Thread(r, "xenvbd-management");
-      t.setDaemon(true);
-      return t;
-    }));
-    server.createContext("/healthz", ex -> respond(ex, live.getAsBoolean() ? 200 : 503,
-        live.getAsBoolean() ? "ok\n" : "stopped\n", "text/plain"));
-    server.createContext("/readyz", ex -> {
-      String why = notReadyBecause.get();
-      respond(ex, why == null ? 200 : 503, why == null ? "ok\n" : why + "\n", "text/plain");
-    });
-    server.createContext("/metrics", ex -> respond(ex, 200, metrics.get(), PrometheusText.CONTENT_TYPE));
+    server.setExecutor(
+        Executors.newFixedThreadPool(
+            2,
+            r -> {
+              Thread t = new Thread(r, "xenvbd-management");
+              t.setDaemon(true);
+              return t;
+            }));
+    server.createContext(
+        "/healthz",
+        ex ->
+            respond(
+                ex,
+                live.getAsBoolean() ? 200 : 503,
+                live.getAsBoolean() ? "ok\n" : "stopped\n",
+                "text/plain"));
+    server.createContext(
+        "/readyz",
+        ex -> {
+          String why = notReadyBecause.get();
+          respond(ex, why == null ? 200 : 503, why == null ? "ok\n" : why + "\n", "text/plain");
+        });
+    server.createContext(
+        "/metrics", ex -> respond(ex, 200, metrics.get(), PrometheusText.CONTENT_TYPE));
     server.start();
   }
 
@@ -36,7 +53,8 @@ final class ManagementServer implements AutoCloseable {
     return server.getAddress().getPort();
   }
 
-  private static void respond(HttpExchange ex, int code, String body, String type) throws IOException {
+  private static void respond(HttpExchange ex, int code, String body, String type)
+      throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     ex.getResponseHeaders().set("Content-Type", type);
     ex.sendResponseHeaders(code, bytes.length);

@@ -20,63 +20,100 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code xenvbd operator}: the controller Deployment. Every flag has an environment-variable twin. */
-@Command(name = "operator", mixinStandardHelpOptions = true,
-    description = "Runs the operator: places each VirtualDisk on a dom0 node, drives that node's agent,"
-        + " and reports status, conditions and events.")
+/**
+ * {@code xenvbd operator}: the controller Deployment. Every flag has an environment-variable twin.
+ */
+@Command(
+    name = "operator",
+    mixinStandardHelpOptions = true,
+    description =
+        "Runs the operator: places each VirtualDisk on a dom0 node, drives that node's agent,"
+            + " and reports status, conditions and events.")
 public final class OperatorCommand implements Callable<Integer> {
 
-  @Option(names = "--namespaces", split = ",", defaultValue = "${env:XENVBD_NAMESPACES}",
+  @Option(
+      names = "--namespaces",
+      split = ",",
+      defaultValue = "${env:XENVBD_NAMESPACES}",
       description = "Namespaces to watch, comma-separated (env XENVBD_NAMESPACES). Default: all.")
   List<String> namespaces = new ArrayList<>();
 
-  @Option(names = "--token-file", defaultValue = "${env:XENVBD_TOKEN_FILE}",
-      description = "File holding the bearer token agents accept (env XENVBD_TOKEN_FILE). Required.")
+  @Option(
+      names = "--token-file",
+      defaultValue = "${env:XENVBD_TOKEN_FILE}",
+      description =
+          "File holding the bearer token agents accept (env XENVBD_TOKEN_FILE). Required.")
   Path tokenFile;
 
-  @Option(names = "--agent-ca", defaultValue = "${env:XENVBD_AGENT_CA}",
-      description = "PEM CA that signed the agents' certificates (env XENVBD_AGENT_CA); with it the token is sent"
-          + " only over HTTPS, never to an http:// endpoint. Required unless agents serve plain HTTP.")
+  @Option(
+      names = "--agent-ca",
+      defaultValue = "${env:XENVBD_AGENT_CA}",
+      description =
+          "PEM CA that signed the agents' certificates (env XENVBD_AGENT_CA); with it the token is sent"
+              + " only over HTTPS, never to an http:// endpoint. Required unless agents serve plain HTTP.")
   Path agentCa;
 
-  @Option(names = "--agent-identity", defaultValue = "${env:XENVBD_AGENT_IDENTITY:-node}",
-      description = "What proves an agent with --agent-ca (env XENVBD_AGENT_IDENTITY, default ${DEFAULT-VALUE}): node"
-          + " (its certificate names its node as a DNS name and its endpoint's host) or ca (any certificate the CA"
-          + " signed, for one certificate shared by every agent). See docs/operator.md, \"Talking to agents\".")
+  @Option(
+      names = "--agent-identity",
+      defaultValue = "${env:XENVBD_AGENT_IDENTITY:-node}",
+      description =
+          "What proves an agent with --agent-ca (env XENVBD_AGENT_IDENTITY, default ${DEFAULT-VALUE}): node"
+              + " (its certificate names its node as a DNS name and its endpoint's host) or ca (any certificate the CA"
+              + " signed, for one certificate shared by every agent). See docs/operator.md, \"Talking to agents\".")
   String agentIdentity;
 
-  @Option(names = "--agent-token-dir", defaultValue = "${env:XENVBD_AGENT_TOKEN_DIR}",
-      description = "Directory of per-node agent tokens, one file named after each node (env XENVBD_AGENT_TOKEN_DIR);"
-          + " a node without a file gets --token-file's token. Default: one token for all.")
+  @Option(
+      names = "--agent-token-dir",
+      defaultValue = "${env:XENVBD_AGENT_TOKEN_DIR}",
+      description =
+          "Directory of per-node agent tokens, one file named after each node (env XENVBD_AGENT_TOKEN_DIR);"
+              + " a node without a file gets --token-file's token. Default: one token for all.")
   Path agentTokenDir;
 
-  @Option(names = "--management-port", defaultValue = "${env:XENVBD_MANAGEMENT_PORT:-8080}",
-      description = "Port of /healthz, /readyz and /metrics (env XENVBD_MANAGEMENT_PORT, default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--management-port",
+      defaultValue = "${env:XENVBD_MANAGEMENT_PORT:-8080}",
+      description =
+          "Port of /healthz, /readyz and /metrics (env XENVBD_MANAGEMENT_PORT, default ${DEFAULT-VALUE}).")
   int managementPort;
 
-  @Option(names = "--leader-election", defaultValue = "${env:XENVBD_LEADER_ELECTION:-true}", arity = "1",
-      description = "Take a Lease before acting, for several replicas (env XENVBD_LEADER_ELECTION, default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--leader-election",
+      defaultValue = "${env:XENVBD_LEADER_ELECTION:-true}",
+      arity = "1",
+      description =
+          "Take a Lease before acting, for several replicas (env XENVBD_LEADER_ELECTION, default ${DEFAULT-VALUE}).")
   boolean leaderElection;
 
-  @Option(names = "--lease-namespace", defaultValue = "${env:XENVBD_LEASE_NAMESPACE:-default}",
-      description = "Namespace of the Lease (env XENVBD_LEASE_NAMESPACE, default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--lease-namespace",
+      defaultValue = "${env:XENVBD_LEASE_NAMESPACE:-default}",
+      description =
+          "Namespace of the Lease (env XENVBD_LEASE_NAMESPACE, default ${DEFAULT-VALUE}).")
   String leaseNamespace;
 
-  @Option(names = "--lease-name", defaultValue = "${env:XENVBD_LEASE_NAME:-xenvbd-operator}",
+  @Option(
+      names = "--lease-name",
+      defaultValue = "${env:XENVBD_LEASE_NAME:-xenvbd-operator}",
       description = "Name of the Lease (env XENVBD_LEASE_NAME, default ${DEFAULT-VALUE}).")
   String leaseName;
 
-  @Option(names = "--identity", defaultValue = "${env:POD_NAME}",
+  @Option(
+      names = "--identity",
+      defaultValue = "${env:POD_NAME}",
       description = "This replica's name in the Lease (env POD_NAME, default: the hostname).")
   String identity;
 
-  @Option(names = "--use-ssa-for-status", defaultValue = "${env:XENVBD_USE_SSA_FOR_STATUS:-false}", arity = "1",
-      description = "Write finalizers and status with server-side apply instead of JSON patches"
-          + " (env XENVBD_USE_SSA_FOR_STATUS, default ${DEFAULT-VALUE}; see docs/operator.md).")
+  @Option(
+      names = "--use-ssa-for-status",
+      defaultValue = "${env:XENVBD_USE_SSA_FOR_STATUS:-false}",
+      arity = "1",
+      description =
+          "Write finalizers and status with server-side apply instead of JSON patches"
+              + " (env XENVBD_USE_SSA_FOR_STATUS, default ${DEFAULT-VALUE}; see docs/operator.md).")
   boolean useSsaForStatus;
 
-  @CommandLine.Mixin
-  KubeconfigOption kube = new KubeconfigOption();
+  @CommandLine.Mixin KubeconfigOption kube = new KubeconfigOption();
 
   public static void main(String[] args) {
     System.exit(new CommandLine(new OperatorCommand()).execute(args));
@@ -88,10 +125,13 @@ public final class OperatorCommand implements Callable<Integer> {
     AgentClientFactory agents = agentClients();
     KubernetesClient client = kube.client();
     XenvbdOperator operator = XenvbdOperator.start(client, config, agents);
-    Foreground.onStop("xenvbd-operator-shutdown", () -> {
-      operator.close();
-      client.close();
-    }).await();
+    Foreground.onStop(
+            "xenvbd-operator-shutdown",
+            () -> {
+              operator.close();
+              client.close();
+            })
+        .await();
     return 0;
   }
 
@@ -100,8 +140,11 @@ public final class OperatorCommand implements Callable<Integer> {
    * clean standby, so no in-memory state (placement claims, backoffs) can act beside a new leader.
    */
   OperatorConfig toConfig() {
-    if (tokenFile == null) fail("--token-file (or XENVBD_TOKEN_FILE) is required: the file holding the agents' bearer token");
-    if (managementPort < -1 || managementPort > 65535) fail("--management-port " + managementPort + " is out of range 0-65535");
+    if (tokenFile == null)
+      fail(
+          "--token-file (or XENVBD_TOKEN_FILE) is required: the file holding the agents' bearer token");
+    if (managementPort < -1 || managementPort > 65535)
+      fail("--management-port " + managementPort + " is out of range 0-65535");
     Set<String> watched = new LinkedHashSet<>();
     for (String ns : namespaces) if (!ns.isBlank()) watched.add(ns.strip());
     return OperatorConfig.builder()
@@ -118,7 +161,10 @@ public final class OperatorCommand implements Callable<Integer> {
         .build();
   }
 
-  /** The agents' clients as the flags say: whose certificate proves a node, and which token each node gets. */
+  /**
+   * The agents' clients as the flags say: whose certificate proves a node, and which token each
+   * node gets.
+   */
   AgentClientFactory agentClients() {
     AgentTrust.Identity identity;
     try {
@@ -127,17 +173,25 @@ public final class OperatorCommand implements Callable<Integer> {
       throw fail(e.getMessage());
     }
     if (agentTokenDir != null && !Files.isDirectory(agentTokenDir)) {
-      fail("--agent-token-dir " + agentTokenDir + " is not a directory: give the directory holding one token file per node");
+      fail(
+          "--agent-token-dir "
+              + agentTokenDir
+              + " is not a directory: give the directory holding one token file per node");
     }
     String shared = readToken();
-    NodeTokens tokens = agentTokenDir == null ? NodeTokens.shared(shared) : NodeTokens.perNode(agentTokenDir, shared);
-    return HttpAgentClient.factory(tokens, agentCa == null ? null : AgentTrust.fromCa(agentCa, identity));
+    NodeTokens tokens =
+        agentTokenDir == null
+            ? NodeTokens.shared(shared)
+            : NodeTokens.perNode(agentTokenDir, shared);
+    return HttpAgentClient.factory(
+        tokens, agentCa == null ? null : AgentTrust.fromCa(agentCa, identity));
   }
 
   private String readToken() {
     try {
       String token = TokenFile.read(tokenFile);
-      if (token.isEmpty()) fail("--token-file " + tokenFile + " is empty: put the agents' bearer token in it");
+      if (token.isEmpty())
+        fail("--token-file " + tokenFile + " is empty: put the agents' bearer token in it");
       return token;
     } catch (IOException e) {
       throw fail("cannot read --token-file " + tokenFile + ": " + e.getMessage());

@@ -7,23 +7,25 @@ import java.time.Duration;
 import java.util.Set;
 
 /**
- * Everything the operator reads from its command line and environment, read once. Built with
- * {@link #builder} (named settings, the in-process defaults in one place).
+ * Everything the operator reads from its command line and environment, read once. Built with {@link
+ * #builder} (named settings, the in-process defaults in one place).
  *
  * @param namespaces namespaces to watch; empty means all
- * @param tokenFile bearer token file for agents (null when the caller supplies its own AgentClientFactory)
+ * @param tokenFile bearer token file for agents (null when the caller supplies its own
+ *     AgentClientFactory)
  * @param agentCa PEM CA that signed the agents' certificates; null when agents speak plain HTTP
- * @param managementPort port of /healthz, /readyz and /metrics; 0 picks a free port, -1 disables the server
+ * @param managementPort port of /healthz, /readyz and /metrics; 0 picks a free port, -1 disables
+ *     the server
  * @param leaderElection take a Lease before reconciling, so that only one of several replicas acts
- * @param exitOnLostLease exit the JVM when leadership is lost (production: the pod restarts as a clean
- *     standby and no in-memory placement claim outlives the lease); false for in-process use
- * @param useSsaForStatus patch the primary (finalizer, status) with server-side apply; false uses JSON
- *     patches, which every API server we run on (real and embedded) accepts
+ * @param exitOnLostLease exit the JVM when leadership is lost (production: the pod restarts as a
+ *     clean standby and no in-memory placement claim outlives the lease); false for in-process use
+ * @param useSsaForStatus patch the primary (finalizer, status) with server-side apply; false uses
+ *     JSON patches, which every API server we run on (real and embedded) accepts
  * @param pollMin first delay between polls of a building disk; doubles up to pollMax
  * @param retryMin first delay after an agent error; doubles up to retryMax
  * @param pendingRecheck how often an unplaceable disk is re-examined even when no Dom0Node changed
- * @param readyRecheck how often a Ready disk is checked against its agent and its node's heartbeat (a
- *     dead agent writes nothing, so only a periodic look can notice it)
+ * @param readyRecheck how often a Ready disk is checked against its agent and its node's heartbeat
+ *     (a dead agent writes nothing, so only a periodic look can notice it)
  */
 public record OperatorConfig(
     Set<String> namespaces,
@@ -50,7 +52,10 @@ public record OperatorConfig(
     if (identity == null || identity.isBlank()) identity = defaultIdentity();
   }
 
-  /** In-process defaults (local mode, tests): all namespaces, any management port, no leader election. */
+  /**
+   * In-process defaults (local mode, tests): all namespaces, any management port, no leader
+   * election.
+   */
   public static OperatorConfig inProcess() {
     return builder().build();
   }
@@ -62,13 +67,29 @@ public record OperatorConfig(
 
   /** A builder holding this configuration, to change a few settings by name. */
   public Builder toBuilder() {
-    return builder().namespaces(namespaces).tokenFile(tokenFile).agentCa(agentCa).managementPort(managementPort)
-        .leaderElection(leaderElection).leaseNamespace(leaseNamespace).leaseName(leaseName).identity(identity)
-        .exitOnLostLease(exitOnLostLease).useSsaForStatus(useSsaForStatus).pollMin(pollMin).pollMax(pollMax)
-        .retryMin(retryMin).retryMax(retryMax).pendingRecheck(pendingRecheck).readyRecheck(readyRecheck);
+    return builder()
+        .namespaces(namespaces)
+        .tokenFile(tokenFile)
+        .agentCa(agentCa)
+        .managementPort(managementPort)
+        .leaderElection(leaderElection)
+        .leaseNamespace(leaseNamespace)
+        .leaseName(leaseName)
+        .identity(identity)
+        .exitOnLostLease(exitOnLostLease)
+        .useSsaForStatus(useSsaForStatus)
+        .pollMin(pollMin)
+        .pollMax(pollMax)
+        .retryMin(retryMin)
+        .retryMax(retryMax)
+        .pendingRecheck(pendingRecheck)
+        .readyRecheck(readyRecheck);
   }
 
-  /** Named settings; each field's initial value is its in-process default, the only place defaults live. */
+  /**
+   * Named settings; each field's initial value is its in-process default, the only place defaults
+   * live.
+   */
   public static final class Builder {
     private Set<String> namespaces = Set.of();
     private Path tokenFile;
@@ -171,8 +192,22 @@ public record OperatorConfig(
     }
 
     public OperatorConfig build() {
-      return new OperatorConfig(namespaces, tokenFile, agentCa, managementPort, leaderElection, leaseNamespace,
-          leaseName, identity, exitOnLostLease, useSsaForStatus, pollMin, pollMax, retryMin, retryMax, pendingRecheck,
+      return new OperatorConfig(
+          namespaces,
+          tokenFile,
+          agentCa,
+          managementPort,
+          leaderElection,
+          leaseNamespace,
+          leaseName,
+          identity,
+          exitOnLostLease,
+          useSsaForStatus,
+          pollMin,
+          pollMax,
+          retryMin,
+          retryMax,
+          pendingRecheck,
           readyRecheck);
     }
   }

@@ -17,14 +17,16 @@ import java.util.concurrent.atomic.LongAdder;
  * text on /metrics. Plain counters keyed by label values: no metrics library needed for this many.
  */
 public final class OperatorMetrics implements Metrics {
-  private static final Map<String, String> HELP = Map.of(
-      "xenvbd_operator_events_received_total", "Events (resource changes, timers) the operator SDK received.",
-      "xenvbd_operator_reconciles_started_total", "Reconciles started.",
-      "xenvbd_operator_reconciles_total", "Reconciles finished, by result.",
-      "xenvbd_operator_cleanups_total", "Deletions (finalizer cleanups) completed.",
-      "xenvbd_operator_outcomes_total", "Reconcile outcomes, by kind.",
-      "xenvbd_operator_agent_calls_total", "Calls to node agents, by call and result.",
-      "xenvbd_operator_kube_events_total", "Kubernetes Events recorded, by type and reason.");
+  private static final Map<String, String> HELP =
+      Map.of(
+          "xenvbd_operator_events_received_total",
+              "Events (resource changes, timers) the operator SDK received.",
+          "xenvbd_operator_reconciles_started_total", "Reconciles started.",
+          "xenvbd_operator_reconciles_total", "Reconciles finished, by result.",
+          "xenvbd_operator_cleanups_total", "Deletions (finalizer cleanups) completed.",
+          "xenvbd_operator_outcomes_total", "Reconcile outcomes, by kind.",
+          "xenvbd_operator_agent_calls_total", "Calls to node agents, by call and result.",
+          "xenvbd_operator_kube_events_total", "Kubernetes Events recorded, by type and reason.");
 
   private final Map<String, LongAdder> counters = new ConcurrentHashMap<>();
   private final AtomicInteger running = new AtomicInteger();
@@ -36,7 +38,8 @@ public final class OperatorMetrics implements Metrics {
   }
 
   @Override
-  public void reconcileCustomResource(HasMetadata resource, RetryInfo retryInfo, Map<String, Object> metadata) {
+  public void reconcileCustomResource(
+      HasMetadata resource, RetryInfo retryInfo, Map<String, Object> metadata) {
     inc("xenvbd_operator_reconciles_started_total", "");
   }
 
@@ -56,7 +59,8 @@ public final class OperatorMetrics implements Metrics {
   }
 
   @Override
-  public void failedReconciliation(HasMetadata resource, Exception exception, Map<String, Object> metadata) {
+  public void failedReconciliation(
+      HasMetadata resource, Exception exception, Map<String, Object> metadata) {
     inc("xenvbd_operator_reconciles_total", PrometheusText.labels("result", "error"));
   }
 
@@ -95,14 +99,24 @@ public final class OperatorMetrics implements Metrics {
       int brace = key.indexOf('{');
       String name = brace < 0 ? key : key.substring(0, brace);
       if (!name.equals(lastName)) {
-        PrometheusText.header(out, name, "counter", HELP.getOrDefault(name, "xenvbd operator counter."));
+        PrometheusText.header(
+            out, name, "counter", HELP.getOrDefault(name, "xenvbd operator counter."));
         lastName = name;
       }
-      PrometheusText.sample(out, name, brace < 0 ? "" : key.substring(brace + 1, key.length() - 1), e.getValue().sum());
+      PrometheusText.sample(
+          out,
+          name,
+          brace < 0 ? "" : key.substring(brace + 1, key.length() - 1),
+          e.getValue().sum());
     }
-    PrometheusText.header(out, "xenvbd_operator_reconciles_running", "gauge", "Reconciles running now.");
+    PrometheusText.header(
+        out, "xenvbd_operator_reconciles_running", "gauge", "Reconciles running now.");
     PrometheusText.sample(out, "xenvbd_operator_reconciles_running", "", running.get());
-    PrometheusText.header(out, "xenvbd_operator_leader", "gauge", "1 while this replica holds the leader Lease (always 1 without leader election).");
+    PrometheusText.header(
+        out,
+        "xenvbd_operator_leader",
+        "gauge",
+        "1 while this replica holds the leader Lease (always 1 without leader election).");
     PrometheusText.sample(out, "xenvbd_operator_leader", "", leader ? 1 : 0);
     return out.toString();
   }

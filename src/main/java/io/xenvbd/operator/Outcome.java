@@ -2,10 +2,14 @@ package io.xenvbd.operator;
 
 import io.xenvbd.protocol.DiskState;
 
-/** What one reconcile step found; the StatusBuilder turns it into status, the only place that does. */
+/**
+ * What one reconcile step found; the StatusBuilder turns it into status, the only place that does.
+ */
 sealed interface Outcome {
 
-  /** The spec breaks a rule (Ready=False, InvalidSpec) or waits for another disk (WaitingForSource). */
+  /**
+   * The spec breaks a rule (Ready=False, InvalidSpec) or waits for another disk (WaitingForSource).
+   */
   record Invalid(String reason, String message) implements Outcome {}
 
   /** No node can take the disk now. */

@@ -33,12 +33,16 @@ final class SpecValidator {
   /** Empty when the spec may be acted on. */
   Optional<Outcome.Invalid> validate(VirtualDisk disk) {
     VirtualDiskSpec spec = disk.getSpec();
-    // A built disk hears first that it cannot become something else; every other fix comes after that.
-    Optional<Outcome.Invalid> transition = spec == null ? Optional.empty() : validateTransition(disk, spec);
+    // A built disk hears first that it cannot become something else; every other fix comes after
+    // that.
+    Optional<Outcome.Invalid> transition =
+        spec == null ? Optional.empty() : validateTransition(disk, spec);
     if (transition.isPresent()) return transition;
-    Optional<String> broken = SpecRules.violation(disk.getMetadata().getNamespace(), disk.getMetadata().getName(), spec);
+    Optional<String> broken =
+        SpecRules.violation(disk.getMetadata().getNamespace(), disk.getMetadata().getName(), spec);
     if (broken.isPresent()) return invalid(broken.get());
-    return spec.populate() == null || spec.populate().cloneFrom() == null ? Optional.empty()
+    return spec.populate() == null || spec.populate().cloneFrom() == null
+        ? Optional.empty()
         : validateClone(disk, spec.populate());
   }
 
@@ -47,22 +51,42 @@ final class SpecValidator {
     if (status != null && status.capacityBytes() != null) {
       long size = bytesOrMax(spec.size());
       if (size < status.capacityBytes()) {
-        return invalid("spec.size " + spec.size() + " is smaller than the image's current size "
-            + Sizes.human(status.capacityBytes()) + ": disks grow but never shrink; set spec.size to at least "
-            + Sizes.human(status.capacityBytes()) + " (the image was not touched)");
+        return invalid(
+            "spec.size "
+                + spec.size()
+                + " is smaller than the image's current size "
+                + Sizes.human(status.capacityBytes())
+                + ": disks grow but never shrink; set spec.size to at least "
+                + Sizes.human(status.capacityBytes())
+                + " (the image was not touched)");
       }
     }
-    String built = status != null && status.filesystem() != null ? status.filesystem()
-        : annotations(disk).get(FILESYSTEM_ANNOTATION);
+    String built =
+        status != null && status.filesystem() != null
+            ? status.filesystem()
+            : annotations(disk).get(FILESYSTEM_ANNOTATION);
     if (built != null && !built.equals(spec.filesystem().name())) {
-      return invalid("spec.filesystem is immutable: the image was built with " + built + ", the spec now says "
-          + spec.filesystem() + "; set it back to " + built + " or create a new VirtualDisk");
+      return invalid(
+          "spec.filesystem is immutable: the image was built with "
+              + built
+              + ", the spec now says "
+              + spec.filesystem()
+              + "; set it back to "
+              + built
+              + " or create a new VirtualDisk");
     }
     String wanted = spec.nodeName();
-    if (wanted != null && !wanted.isEmpty() && status != null && status.nodeName() != null
+    if (wanted != null
+        && !wanted.isEmpty()
+        && status != null
+        && status.nodeName() != null
         && !status.nodeName().equals(wanted)) {
-      return invalid("spec.nodeName is immutable once the disk is placed: the image is on " + status.nodeName()
-          + "; set spec.nodeName back to " + status.nodeName() + " (or empty)");
+      return invalid(
+          "spec.nodeName is immutable once the disk is placed: the image is on "
+              + status.nodeName()
+              + "; set spec.nodeName back to "
+              + status.nodeName()
+              + " (or empty)");
     }
     return Optional.empty();
   }
@@ -83,14 +107,19 @@ final class SpecValidator {
     }
     Optional<VirtualDisk> found = cluster.disk(disk.getMetadata().getNamespace(), source);
     if (found.isEmpty()) {
-      return waiting("populate.cloneFrom names VirtualDisk " + source + ", which does not exist in namespace "
-          + disk.getMetadata().getNamespace() + ": create it or fix the name");
+      return waiting(
+          "populate.cloneFrom names VirtualDisk "
+              + source
+              + ", which does not exist in namespace "
+              + disk.getMetadata().getNamespace()
+              + ": create it or fix the name");
     }
     VirtualDiskStatus st = found.get().getStatus();
     if (st == null || !Conditions.isTrue(st.conditions(), Conditions.READY)) {
       return waiting("waiting for VirtualDisk " + source + " (populate.cloneFrom) to become Ready");
     }
-    // spec.nodeName may name another node than the source's: the image is streamed there (protocol 5)
+    // spec.nodeName may name another node than the source's: the image is streamed there (protocol
+    // 5)
     return Optional.empty();
   }
 

@@ -53,15 +53,29 @@ final class StatusWriter {
     if (status.equals(current(disk))) return;
     if (useSsa) {
       VirtualDisk apply = new VirtualDisk();
-      apply.setMetadata(new ObjectMetaBuilder().withName(disk.getMetadata().getName())
-          .withNamespace(disk.getMetadata().getNamespace()).build());
+      apply.setMetadata(
+          new ObjectMetaBuilder()
+              .withName(disk.getMetadata().getName())
+              .withNamespace(disk.getMetadata().getNamespace())
+              .build());
       apply.setStatus(status);
-      client.resource(apply).subresource("status").patch(new PatchContext.Builder().withForce(true)
-          .withFieldManager(XenvbdOperator.FIELD_MANAGER).withPatchType(PatchType.SERVER_SIDE_APPLY).build());
+      client
+          .resource(apply)
+          .subresource("status")
+          .patch(
+              new PatchContext.Builder()
+                  .withForce(true)
+                  .withFieldManager(XenvbdOperator.FIELD_MANAGER)
+                  .withPatchType(PatchType.SERVER_SIDE_APPLY)
+                  .build());
     } else {
       String json = client.getKubernetesSerialization().asJson(status);
-      client.resource(reference(disk)).subresource("status").patch(PatchContext.of(PatchType.JSON),
-          "[{\"op\":\"add\",\"path\":\"/status\",\"value\":" + json + "}]");
+      client
+          .resource(reference(disk))
+          .subresource("status")
+          .patch(
+              PatchContext.of(PatchType.JSON),
+              "[{\"op\":\"add\",\"path\":\"/status\",\"value\":" + json + "}]");
     }
     written.put(disk.getMetadata().getUid(), status);
   }
@@ -72,8 +86,11 @@ final class StatusWriter {
    */
   private static VirtualDisk reference(VirtualDisk disk) {
     VirtualDisk ref = new VirtualDisk();
-    ref.setMetadata(new ObjectMetaBuilder().withName(disk.getMetadata().getName())
-        .withNamespace(disk.getMetadata().getNamespace()).build());
+    ref.setMetadata(
+        new ObjectMetaBuilder()
+            .withName(disk.getMetadata().getName())
+            .withNamespace(disk.getMetadata().getNamespace())
+            .build());
     return ref;
   }
 

@@ -16,7 +16,9 @@ import java.util.List;
 
 /** validate → place → drive the node's agent → build status; deletion through {@link Reclaimer}. */
 public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cleaner<VirtualDisk> {
-  /** A just-placed disk is looked at again right away: its status (with nodeName) is written first. */
+  /**
+   * A just-placed disk is looked at again right away: its status (with nodeName) is written first.
+   */
   private static final Duration AFTER_PLACEMENT = Duration.ofMillis(10);
 
   private final InformerClusterView cluster;
@@ -32,9 +34,19 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
   private final OperatorConfig config;
   private final OperatorMetrics metrics;
 
-  VirtualDiskReconciler(InformerClusterView cluster, SpecValidator validator, Placer placer, AgentDriver driver,
-      StatusBuilder statuses, DiskEvents events, Reclaimer reclaimer, StatusWriter statusWriter,
-      EventRecorder recorder, Backoffs backoffs, OperatorConfig config, OperatorMetrics metrics) {
+  VirtualDiskReconciler(
+      InformerClusterView cluster,
+      SpecValidator validator,
+      Placer placer,
+      AgentDriver driver,
+      StatusBuilder statuses,
+      DiskEvents events,
+      Reclaimer reclaimer,
+      StatusWriter statusWriter,
+      EventRecorder recorder,
+      Backoffs backoffs,
+      OperatorConfig config,
+      OperatorMetrics metrics) {
     this.cluster = cluster;
     this.validator = validator;
     this.placer = placer;
@@ -50,7 +62,8 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
   }
 
   @Override
-  public List<EventSource<?, VirtualDisk>> prepareEventSources(EventSourceContext<VirtualDisk> context) {
+  public List<EventSource<?, VirtualDisk>> prepareEventSources(
+      EventSourceContext<VirtualDisk> context) {
     return List.of(cluster.connect(context));
   }
 
@@ -62,7 +75,8 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
     AgentDriver.Step step = step(disk, node);
     if (step.outcome() instanceof Outcome.Placed placed) node = placed.nodeName();
     metrics.outcome(step.outcome().getClass().getSimpleName());
-    VirtualDiskStatus now = statuses.build(disk, node, cluster.node(node).orElse(null), step.outcome());
+    VirtualDiskStatus now =
+        statuses.build(disk, node, cluster.node(node).orElse(null), step.outcome());
     events.transition(disk, old, now);
     statusWriter.write(disk, now);
     UpdateControl<VirtualDisk> control = UpdateControl.noUpdate();
@@ -72,15 +86,19 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
   private AgentDriver.Step step(VirtualDisk disk, String node) {
     var invalid = validator.validate(disk);
     if (invalid.isPresent()) {
-      // an invalid spec waits for the user's edit (which is an event); a missing clone source is polled
+      // an invalid spec waits for the user's edit (which is an event); a missing clone source is
+      // polled
       boolean waits = !invalid.get().reason().equals(Reasons.INVALID_SPEC);
-      return new AgentDriver.Step(invalid.get(), waits ? config.pendingRecheck().dividedBy(10) : null);
+      return new AgentDriver.Step(
+          invalid.get(), waits ? config.pendingRecheck().dividedBy(10) : null);
     }
     long size = Sizes.bytes(disk.getSpec().size());
     if (node != null) return driver.drive(disk, node, size);
     Placer.Placement p = placer.place(disk, size);
-    return p.placed() ? new AgentDriver.Step(new Outcome.Placed(p.nodeName(), p.message()), AFTER_PLACEMENT)
-        : new AgentDriver.Step(new Outcome.Unschedulable(p.reason(), p.message()), config.pendingRecheck());
+    return p.placed()
+        ? new AgentDriver.Step(new Outcome.Placed(p.nodeName(), p.message()), AFTER_PLACEMENT)
+        : new AgentDriver.Step(
+            new Outcome.Unschedulable(p.reason(), p.message()), config.pendingRecheck());
   }
 
   @Override
@@ -89,14 +107,16 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
     Reclaimer.Result result = reclaimer.reclaim(disk);
     String uid = disk.getMetadata().getUid();
     if (result.done()) {
-      if (result.reason() != null) recorder.record(disk, result.eventType(), result.reason(), result.message());
+      if (result.reason() != null)
+        recorder.record(disk, result.eventType(), result.reason(), result.message());
       placer.forget(uid);
       backoffs.reset(uid);
       statusWriter.forget(uid);
       return DeleteControl.defaultDelete();
     }
     String node = disk.getStatus().nodeName();
-    VirtualDiskStatus now = statuses.build(disk, node, cluster.node(node).orElse(null), result.blocked());
+    VirtualDiskStatus now =
+        statuses.build(disk, node, cluster.node(node).orElse(null), result.blocked());
     events.transition(disk, disk.getStatus(), now);
     statusWriter.write(disk, now);
     return DeleteControl.noFinalizerRemoval().rescheduleAfter(backoffs.failed(uid));

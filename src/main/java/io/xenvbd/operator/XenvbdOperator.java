@@ -15,9 +15,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The running operator: wires the reconciler's collaborators by constructor, starts java-operator-sdk
- * and the management server. Local mode and tests start it in-process; {@link OperatorCommand} starts
- * it for the Deployment.
+ * The running operator: wires the reconciler's collaborators by constructor, starts
+ * java-operator-sdk and the management server. Local mode and tests start it in-process; {@link
+ * OperatorCommand} starts it for the Deployment.
  */
 public final class XenvbdOperator implements AutoCloseable {
   static final String FIELD_MANAGER = "xenvbd-operator";
@@ -29,7 +29,11 @@ public final class XenvbdOperator implements AutoCloseable {
   private final AtomicBoolean leader = new AtomicBoolean();
   private final AtomicBoolean stopped = new AtomicBoolean();
 
-  private XenvbdOperator(KubernetesClient client, OperatorConfig config, AgentClientFactory agents, Clock clock,
+  private XenvbdOperator(
+      KubernetesClient client,
+      OperatorConfig config,
+      AgentClientFactory agents,
+      Clock clock,
       Protocol protocol) {
     this.metrics = new OperatorMetrics();
     InformerClusterView cluster = new InformerClusterView();
@@ -37,55 +41,89 @@ public final class XenvbdOperator implements AutoCloseable {
     EventRecorder recorder = new EventRecorder(client, clock, metrics, config.identity());
     StatusBuilder statuses = new StatusBuilder(clock);
     Placer placer = new Placer(cluster, clock);
-    VirtualDiskReconciler reconciler = new VirtualDiskReconciler(cluster, new SpecValidator(cluster),
-        placer, new AgentDriver(agents, cluster, placer, backoffs, clock, metrics, config.readyRecheck(), protocol), statuses,
-        new DiskEvents(recorder), new Reclaimer(cluster, agents, metrics),
-        new StatusWriter(client, config.useSsaForStatus()), recorder, backoffs, config, metrics);
-    this.operator = new Operator(o -> {
-      o.withKubernetesClient(client)
-          .withCloseClientOnStop(false)
-          .withMetrics(metrics)
-          // see docs/operator.md, "Status patch path": JSON patches unless SSA is known to work
-          .withUseSSAToPatchPrimaryResource(config.useSsaForStatus())
-          .withSSABasedCreateUpdateMatchForDependentResources(config.useSsaForStatus())
-          .checkingCRDAndValidateLocalModel(false);
-      if (config.leaderElection()) o.withLeaderElectionConfiguration(leaderElection(config));
-    });
-    operator.register(reconciler, c -> {
-      c.withFinalizer(VirtualDisk.FINALIZER).withFieldManager(FIELD_MANAGER);
-      if (config.namespaces().isEmpty()) c.watchingAllNamespaces();
-      else c.settingNamespaces(config.namespaces());
-    });
+    VirtualDiskReconciler reconciler =
+        new VirtualDiskReconciler(
+            cluster,
+            new SpecValidator(cluster),
+            placer,
+            new AgentDriver(
+                agents, cluster, placer, backoffs, clock, metrics, config.readyRecheck(), protocol),
+            statuses,
+            new DiskEvents(recorder),
+            new Reclaimer(cluster, agents, metrics),
+            new StatusWriter(client, config.useSsaForStatus()),
+            recorder,
+            backoffs,
+            config,
+            metrics);
+    this.operator =
+        new Operator(
+            o -> {
+              o.withKubernetesClient(client)
+                  .withCloseClientOnStop(false)
+                  .withMetrics(metrics)
+                  // see docs/operator.md, "Status patch path": JSON patches unless SSA is known to
+                  // work
+                  .withUseSSAToPatchPrimaryResource(config.useSsaForStatus())
+                  .withSSABasedCreateUpdateMatchForDependentResources(config.useSsaForStatus())
+                  .checkingCRDAndValidateLocalModel(false);
+              if (config.leaderElection())
+                o.withLeaderElectionConfiguration(leaderElection(config));
+            });
+    operator.register(
+        reconciler,
+        c -> {
+          c.withFinalizer(VirtualDisk.FINALIZER).withFieldManager(FIELD_MANAGER);
+          if (config.namespaces().isEmpty()) c.watchingAllNamespaces();
+          else c.settingNamespaces(config.namespaces());
+        });
     if (!config.leaderElection()) {
       leader.set(true);
       metrics.leader(true);
     }
     try {
-      this.management = config.managementPort() < 0 ? null
-          : new ManagementServer(config.managementPort(), () -> !stopped.get(), this::notReadyBecause, metrics::render);
+      this.management =
+          config.managementPort() < 0
+              ? null
+              : new ManagementServer(
+                  config.managementPort(),
+                  () -> !stopped.get(),
+                  this::notReadyBecause,
+                  metrics::render);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot listen on management port " + config.managementPort()
-          + ": choose another with --management-port", e);
+      throw new UncheckedIOException(
+          "cannot listen on management port "
+              + config.managementPort()
+              + ": choose another with --management-port",
+          e);
     }
   }
 
   /**
-   * Starts the operator in this process. The client is not closed by {@link #close()}; the caller owns
-   * it. Returns once the controller is registered and (without leader election) its informers synced.
+   * Starts the operator in this process. The client is not closed by {@link #close()}; the caller
+   * owns it. Returns once the controller is registered and (without leader election) its informers
+   * synced.
    */
-  public static XenvbdOperator start(KubernetesClient client, OperatorConfig config, AgentClientFactory agents) {
+  public static XenvbdOperator start(
+      KubernetesClient client, OperatorConfig config, AgentClientFactory agents) {
     return start(client, config, agents, Clock.systemUTC());
   }
 
-  public static XenvbdOperator start(KubernetesClient client, OperatorConfig config, AgentClientFactory agents, Clock clock) {
+  public static XenvbdOperator start(
+      KubernetesClient client, OperatorConfig config, AgentClientFactory agents, Clock clock) {
     return start(client, config, agents, clock, Protocol.CURRENT);
   }
 
   /**
-   * Speaking {@code protocol} to the agents: {@link Protocol#CURRENT} in production, another version
-   * only in skew tests (whose {@code agents} announce the same version, see HttpAgentClient.factory).
+   * Speaking {@code protocol} to the agents: {@link Protocol#CURRENT} in production, another
+   * version only in skew tests (whose {@code agents} announce the same version, see
+   * HttpAgentClient.factory).
    */
-  public static XenvbdOperator start(KubernetesClient client, OperatorConfig config, AgentClientFactory agents, Clock clock,
+  public static XenvbdOperator start(
+      KubernetesClient client,
+      OperatorConfig config,
+      AgentClientFactory agents,
+      Clock clock,
       Protocol protocol) {
     XenvbdOperator running = new XenvbdOperator(client, config, agents, clock, protocol);
     try {
@@ -94,27 +132,48 @@ public final class XenvbdOperator implements AutoCloseable {
       running.close();
       throw e;
     }
-    LOG.info("xenvbd operator started (namespaces: {}, leader election: {}, status patches: {})",
-        config.namespaces().isEmpty() ? "all" : config.namespaces(), config.leaderElection(),
+    LOG.info(
+        "xenvbd operator started (namespaces: {}, leader election: {}, status patches: {})",
+        config.namespaces().isEmpty() ? "all" : config.namespaces(),
+        config.leaderElection(),
         config.useSsaForStatus() ? "server-side apply" : "JSON patch");
     return running;
   }
 
   private LeaderElectionConfiguration leaderElection(OperatorConfig config) {
-    LeaderCallbacks callbacks = new LeaderCallbacks(
-        () -> { leader.set(true); metrics.leader(true); LOG.info("{} is now the leader", config.identity()); },
-        () -> { leader.set(false); metrics.leader(false); LOG.warn("{} lost leadership", config.identity()); },
-        id -> LOG.info("leader is {}", id));
-    return new LeaderElectionConfiguration(config.leaseName(), config.leaseNamespace(),
-        LeaderElectionConfiguration.LEASE_DURATION_DEFAULT_VALUE, LeaderElectionConfiguration.RENEW_DEADLINE_DEFAULT_VALUE,
-        LeaderElectionConfiguration.RETRY_PERIOD_DEFAULT_VALUE, config.identity(), callbacks, config.exitOnLostLease());
+    LeaderCallbacks callbacks =
+        new LeaderCallbacks(
+            () -> {
+              leader.set(true);
+              metrics.leader(true);
+              LOG.info("{} is now the leader", config.identity());
+            },
+            () -> {
+              leader.set(false);
+              metrics.leader(false);
+              LOG.warn("{} lost leadership", config.identity());
+            },
+            id -> LOG.info("leader is {}", id));
+    return new LeaderElectionConfiguration(
+        config.leaseName(),
+        config.leaseNamespace(),
+        LeaderElectionConfiguration.LEASE_DURATION_DEFAULT_VALUE,
+        LeaderElectionConfiguration.RENEW_DEADLINE_DEFAULT_VALUE,
+        LeaderElectionConfiguration.RETRY_PERIOD_DEFAULT_VALUE,
+        config.identity(),
+        callbacks,
+        config.exitOnLostLease());
   }
 
-  /** Null when ready: started, and (with leader election) electing; a standby is ready too, it just waits. */
+  /**
+   * Null when ready: started, and (with leader election) electing; a standby is ready too, it just
+   * waits.
+   */
   private String notReadyBecause() {
     if (stopped.get()) return "stopped";
     if (!operator.getRuntimeInfo().isStarted()) return "starting";
-    if (!operator.getRuntimeInfo().allEventSourcesAreHealthy()) return "informers unhealthy: " + operator.getRuntimeInfo().unhealthyEventSources().keySet();
+    if (!operator.getRuntimeInfo().allEventSourcesAreHealthy())
+      return "informers unhealthy: " + operator.getRuntimeInfo().unhealthyEventSources().keySet();
     return null;
   }
 
@@ -141,5 +200,4 @@ public final class XenvbdOperator implements AutoCloseable {
     }
     if (management != null) management.close();
   }
-
 }

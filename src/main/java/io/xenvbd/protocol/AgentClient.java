@@ -30,20 +30,21 @@ public interface AgentClient {
   void deleteDisk(String namespace, String name, String uid);
 
   /**
-   * {@code POST /v1/disks/{namespace}/{name}/release?uid=...} (protocol 4): the VirtualDisk went with
-   * reclaimPolicy Retain, so its image is kept and marked released (the former owner's namespace, name
-   * and uid recorded), listed in the Dom0Node, and adoptable. Idempotent; no image is success; another
-   * owner's image gives {@link AgentException} with code {@code NotOwner}. A running build of the disk is
-   * stopped first (nothing was published, so nothing is kept).
+   * {@code POST /v1/disks/{namespace}/{name}/release?uid=...} (protocol 4): the VirtualDisk went
+   * with reclaimPolicy Retain, so its image is kept and marked released (the former owner's
+   * namespace, name and uid recorded), listed in the Dom0Node, and adoptable. Idempotent; no image
+   * is success; another owner's image gives {@link AgentException} with code {@code NotOwner}. A
+   * running build of the disk is stopped first (nothing was published, so nothing is kept).
    */
   void releaseDisk(String namespace, String name, String uid);
 
   /**
-   * {@code POST /v1/transfers} (protocol 5): a single-use ticket that lets another node's agent stream
-   * this node's image of {@code request} (a cross-node clone's source). Not found, or another owner:
-   * {@link AgentException} with code NotFound.
+   * {@code POST /v1/transfers} (protocol 5): a single-use ticket that lets another node's agent
+   * stream this node's image of {@code request} (a cross-node clone's source). Not found, or
+   * another owner: {@link AgentException} with code NotFound.
    */
   default TransferTicket transferTicket(TransferTicket.Request request) {
-    throw new AgentException(ErrorCodes.INTERNAL, 501, "this agent client cannot ask for transfer tickets");
+    throw new AgentException(
+        ErrorCodes.INTERNAL, 501, "this agent client cannot ask for transfer tickets");
   }
 }

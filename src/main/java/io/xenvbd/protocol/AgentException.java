@@ -1,6 +1,9 @@
 package io.xenvbd.protocol;
 
-/** The agent answered with an error: {@code code} is its machine-readable reason (see {@link ErrorCodes}). */
+/**
+ * The agent answered with an error: {@code code} is its machine-readable reason (see {@link
+ * ErrorCodes}).
+ */
 public class AgentException extends RuntimeException {
   private final String code;
   private final int httpStatus;

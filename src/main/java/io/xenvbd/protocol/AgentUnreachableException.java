@@ -6,7 +6,11 @@ import java.net.ConnectException;
 /** The agent could not be reached at all (connection refused, timeout, TLS failure). */
 public class AgentUnreachableException extends AgentException {
   public AgentUnreachableException(String endpoint, Throwable cause) {
-    super(ErrorCodes.UNREACHABLE, 0, "agent at " + endpoint + " is unreachable: " + reason(cause), cause);
+    super(
+        ErrorCodes.UNREACHABLE,
+        0,
+        "agent at " + endpoint + " is unreachable: " + reason(cause),
+        cause);
   }
 
   /** Not called at all, for a reason {@code message} states in full. */
@@ -22,6 +26,8 @@ public class AgentUnreachableException extends AgentException {
   /** The JDK's ConnectException carries no message: say what it means rather than "null". */
   static String reason(Throwable cause) {
     if (cause.getMessage() != null) return cause.getMessage();
-    return cause instanceof ConnectException ? "connection refused" : cause.getClass().getSimpleName();
+    return cause instanceof ConnectException
+        ? "connection refused"
+        : cause.getClass().getSimpleName();
   }
 }

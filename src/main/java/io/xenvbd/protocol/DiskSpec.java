@@ -4,15 +4,16 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 
 /**
- * The disk an agent is asked to build: the agent protocol's own form of it, not the CRD's. Its field
- * names are those of the VirtualDisk spec it started as (version 1 of the wire was that spec
+ * The disk an agent is asked to build: the agent protocol's own form of it, not the CRD's. Its
+ * field names are those of the VirtualDisk spec it started as (version 1 of the wire was that spec
  * serialized), so every caller from version 1 on is understood; a field added later is listed, with
  * the version that brought it, in {@link Protocol.Field#TABLE}. An absent field means the CRD's
  * default: the agent fills defaults in, as the API server would.
  *
- * <p>{@code nodeName} and {@code reclaimPolicy} are checked (nodeName) or ignored (reclaimPolicy) by
- * the agent but kept, because a version-1 operator sends them and the agent refuses unknown fields;
- * {@code xen} is checked only: the operator writes the xl {@code disk=} lines, not the agent.
+ * <p>{@code nodeName} and {@code reclaimPolicy} are checked (nodeName) or ignored (reclaimPolicy)
+ * by the agent but kept, because a version-1 operator sends them and the agent refuses unknown
+ * fields; {@code xen} is checked only: the operator writes the xl {@code disk=} lines, not the
+ * agent.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record DiskSpec(
@@ -25,29 +26,53 @@ public record DiskSpec(
     Boolean preallocate,
     ReclaimPolicy reclaimPolicy) {
 
-  public enum Filesystem { ext2, ext3, ext4, xfs, none }
+  public enum Filesystem {
+    ext2,
+    ext3,
+    ext4,
+    xfs,
+    none
+  }
 
-  public enum ReclaimPolicy { Delete, Retain }
+  public enum ReclaimPolicy {
+    Delete,
+    Retain
+  }
 
   /** Sources copied into a new image: cloneFrom, archive, hostPaths, createDirs. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record Populate(List<HostPath> hostPaths, Archive archive, CloneFrom cloneFrom, List<String> createDirs,
-      Method method, Adopt adopt) {
+  public record Populate(
+      List<HostPath> hostPaths,
+      Archive archive,
+      CloneFrom cloneFrom,
+      List<String> createDirs,
+      Method method,
+      Adopt adopt) {
     /** The populate of protocol versions before 4, without adoption. */
-    public Populate(List<HostPath> hostPaths, Archive archive, CloneFrom cloneFrom, List<String> createDirs, Method method) {
+    public Populate(
+        List<HostPath> hostPaths,
+        Archive archive,
+        CloneFrom cloneFrom,
+        List<String> createDirs,
+        Method method) {
       this(hostPaths, archive, cloneFrom, createDirs, method, null);
     }
   }
 
   /**
    * An existing image to take over instead of building one (protocol 4): a released image by its
-   * former {@code name} (and {@code namespace}) or filesystem {@code uuid}, or a file of the agent's
-   * import directory by its plain name. Names only: the agent resolves each under its own roots.
+   * former {@code name} (and {@code namespace}) or filesystem {@code uuid}, or a file of the
+   * agent's import directory by its plain name. Names only: the agent resolves each under its own
+   * roots.
    */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Adopt(String name, String namespace, String uuid, String importFile) {}
 
-  public enum Method { Auto, LoopMount, Offline }
+  public enum Method {
+    Auto,
+    LoopMount,
+    Offline
+  }
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record HostPath(String path, String target) {}
@@ -89,7 +114,8 @@ public record DiskSpec(
   public record Tailor(String hostname, List<FstabEntry> fstab, List<File> files) {}
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record FstabEntry(String device, String mountPoint, String type, String options, Integer dump, Integer pass) {}
+  public record FstabEntry(
+      String device, String mountPoint, String type, String options, Integer dump, Integer pass) {}
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record File(String path, String content, String mode) {}
@@ -97,7 +123,14 @@ public record DiskSpec(
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Xen(String vdev, Access access, BackendType backendType) {}
 
-  public enum Access { rw, ro }
+  public enum Access {
+    rw,
+    ro
+  }
 
-  public enum BackendType { phy, tap, qdisk }
+  public enum BackendType {
+    phy,
+    tap,
+    qdisk
+  }
 }

@@ -14,16 +14,27 @@ public final class ErrorCodes {
   public static final String NOT_OWNER = "NotOwner";
   public static final String NOT_FOUND = "NotFound";
   public static final String SHRINK_REFUSED = "ShrinkRefused";
-  /** A clone streamed from another node could not be fetched, or what arrived did not match its checksum. */
+
+  /**
+   * A clone streamed from another node could not be fetched, or what arrived did not match its
+   * checksum.
+   */
   public static final String TRANSFER_FAILED = "TransferFailed";
+
   public static final String UNAUTHORIZED = "Unauthorized";
   public static final String INTERNAL = "Internal";
   public static final String UNREACHABLE = "Unreachable";
   public static final String INTERRUPTED = "Interrupted";
+
   /** The agent's API threads and queue are full: try again shortly (HTTP 503). */
   public static final String BUSY = "Busy";
+
   /** An operation ran past its deadline and was stopped, nothing published. */
   public static final String DEADLINE_EXCEEDED = "DeadlineExceeded";
-  /** The caller announced a protocol version older than the agent's minimum (HTTP 426): upgrade the operator. */
+
+  /**
+   * The caller announced a protocol version older than the agent's minimum (HTTP 426): upgrade the
+   * operator.
+   */
   public static final String OPERATOR_TOO_OLD = "OperatorTooOld";
 }

@@ -8,9 +8,9 @@ import java.util.function.UnaryOperator;
 /**
  * The version of the agent protocol each end speaks, and which request fields each version knows.
  * The operator sends its version in the {@link #HEADER} request header; the agent announces its own
- * in {@code GET /v1/node} ({@link NodeInfo#protocolVersion()}) and in its Dom0Node's
- * {@code status.agent.protocolVersion}. An agent refuses a request whose announced version is below
- * its minimum with HTTP 426 and code {@link ErrorCodes#OPERATOR_TOO_OLD}; the operator sends an agent
+ * in {@code GET /v1/node} ({@link NodeInfo#protocolVersion()}) and in its Dom0Node's {@code
+ * status.agent.protocolVersion}. An agent refuses a request whose announced version is below its
+ * minimum with HTTP 426 and code {@link ErrorCodes#OPERATOR_TOO_OLD}; the operator sends an agent
  * only the fields of {@link Field#TABLE} that the agent's version knows, and refuses to send a disk
  * that needs a newer one (condition AgentTooOld).
  *
@@ -22,20 +22,25 @@ public final class Protocol {
   /**
    * The version this build speaks. 1: the unversioned wire (no header, no announcement); 2: both
    * ends announce; 3: {@link DiskSpec.CloneFrom#uid()}, the Dom0Node announcement, and DiskState
-   * without the xl lines (the operator writes them); 4: {@link DiskSpec.Adopt} and
-   * {@code POST /v1/disks/{namespace}/{name}/release} ({@link #RELEASE_SINCE}); 5: {@link DiskSpec.CloneFrom#remote()}, a
-   * clone streamed from another node's agent, and that agent's {@code /v1/transfers} routes.
+   * without the xl lines (the operator writes them); 4: {@link DiskSpec.Adopt} and {@code POST
+   * /v1/disks/{namespace}/{name}/release} ({@link #RELEASE_SINCE}); 5: {@link
+   * DiskSpec.CloneFrom#remote()}, a clone streamed from another node's agent, and that agent's
+   * {@code /v1/transfers} routes.
    */
   public static final int VERSION = 5;
+
   /**
-   * The version that brought {@code POST .../release}, which marks a Retain disk's image released. An
-   * older agent has no such call: the operator leaves its image as it was (kept, not released).
+   * The version that brought {@code POST .../release}, which marks a Retain disk's image released.
+   * An older agent has no such call: the operator leaves its image as it was (kept, not released).
    */
   public static final int RELEASE_SINCE = 4;
+
   /** The oldest version this build still serves and talks to. */
   public static final int MIN_SUPPORTED = 1;
+
   /** The request header that carries the operator's version, e.g. {@code X-Xenvbd-Protocol: 3}. */
   public static final String HEADER = "X-Xenvbd-Protocol";
+
   /** What a caller that sends no header speaks: the wire from before versioning. */
   public static final int UNVERSIONED = 1;
 
@@ -44,31 +49,39 @@ public final class Protocol {
 
   /**
    * A request field of {@link DiskSpec} that came after version 1. {@code without} gives the spec
-   * without it, for a peer that does not know it, when leaving it out builds the same disk (the field
-   * is a check, say); null when the field changes what is built, so a peer that does not know it
-   * cannot serve the disk at all.
+   * without it, for a peer that does not know it, when leaving it out builds the same disk (the
+   * field is a check, say); null when the field changes what is built, so a peer that does not know
+   * it cannot serve the disk at all.
    */
-  public record Field(String name, int since, Predicate<DiskSpec> usedBy, UnaryOperator<DiskSpec> without) {
+  public record Field(
+      String name, int since, Predicate<DiskSpec> usedBy, UnaryOperator<DiskSpec> without) {
     /** Every field added since version 1, with the version that brought it. */
-    public static final List<Field> TABLE = List.of(
-        new Field("spec.populate.cloneFrom.uid", 3, Field::hasCloneUid, Field::withoutCloneUid),
-        // adoption takes an existing image instead of building one: an agent without it would build a new one
-        new Field("spec.populate.adopt", 4, Field::hasAdopt, null),
-        // required: an agent that ignored it would look for the source on its own node and fail, or
-        // worse clone a same-named local image; it must never be sent to an agent that does not know it
-        new Field("spec.populate.cloneFrom.remote", 5, Field::hasRemote, null));
-
+    public static final List<Field> TABLE =
+        List.of(
+            new Field("spec.populate.cloneFrom.uid", 3, Field::hasCloneUid, Field::withoutCloneUid),
+            // adoption takes an existing image instead of building one: an agent without it would
+            // build a new one
+            new Field("spec.populate.adopt", 4, Field::hasAdopt, null),
+            // required: an agent that ignored it would look for the source on its own node and
+            // fail, or
+            // worse clone a same-named local image; it must never be sent to an agent that does not
+            // know it
+            new Field("spec.populate.cloneFrom.remote", 5, Field::hasRemote, null));
 
     public boolean required() {
       return without == null;
     }
 
     private static boolean hasCloneUid(DiskSpec s) {
-      return s.populate() != null && s.populate().cloneFrom() != null && s.populate().cloneFrom().uid() != null;
+      return s.populate() != null
+          && s.populate().cloneFrom() != null
+          && s.populate().cloneFrom().uid() != null;
     }
 
     private static boolean hasRemote(DiskSpec s) {
-      return s.populate() != null && s.populate().cloneFrom() != null && s.populate().cloneFrom().remote() != null;
+      return s.populate() != null
+          && s.populate().cloneFrom() != null
+          && s.populate().cloneFrom().remote() != null;
     }
 
     private static boolean hasAdopt(DiskSpec s) {
@@ -77,13 +90,30 @@ public final class Protocol {
 
     private static DiskSpec withoutCloneUid(DiskSpec s) {
       DiskSpec.Populate p = s.populate();
-      DiskSpec.Populate bare = new DiskSpec.Populate(p.hostPaths(), p.archive(),
-          new DiskSpec.CloneFrom(p.cloneFrom().name(), null, p.cloneFrom().remote()), p.createDirs(), p.method(), p.adopt());
-      return new DiskSpec(s.nodeName(), s.size(), s.filesystem(), bare, s.tailor(), s.xen(), s.preallocate(), s.reclaimPolicy());
+      DiskSpec.Populate bare =
+          new DiskSpec.Populate(
+              p.hostPaths(),
+              p.archive(),
+              new DiskSpec.CloneFrom(p.cloneFrom().name(), null, p.cloneFrom().remote()),
+              p.createDirs(),
+              p.method(),
+              p.adopt());
+      return new DiskSpec(
+          s.nodeName(),
+          s.size(),
+          s.filesystem(),
+          bare,
+          s.tailor(),
+          s.xen(),
+          s.preallocate(),
+          s.reclaimPolicy());
     }
   }
 
-  /** What to send a peer: the spec with the fields it does not know left out, or the first field it lacks. */
+  /**
+   * What to send a peer: the spec with the fields it does not know left out, or the first field it
+   * lacks.
+   */
   public record Tailored(DiskSpec spec, Field lacking) {}
 
   private final int version;
@@ -92,7 +122,8 @@ public final class Protocol {
 
   private Protocol(int version, int minSupported, List<Field> fields) {
     if (minSupported < 1 || minSupported > version) {
-      throw new IllegalArgumentException("a protocol's minimum must be between 1 and its version " + version);
+      throw new IllegalArgumentException(
+          "a protocol's minimum must be between 1 and its version " + version);
     }
     this.version = version;
     this.minSupported = minSupported;
@@ -100,10 +131,10 @@ public final class Protocol {
   }
 
   /**
-   * An end that speaks {@code version} and serves down to {@code minSupported}: for skew tests only.
-   * {@code fields} are all the versioned fields this code can put in a DiskSpec ({@link Field#TABLE},
-   * or the table and a made-up later field); the end treats those after {@code version} as unknown,
-   * as a build of that version would.
+   * An end that speaks {@code version} and serves down to {@code minSupported}: for skew tests
+   * only. {@code fields} are all the versioned fields this code can put in a DiskSpec ({@link
+   * Field#TABLE}, or the table and a made-up later field); the end treats those after {@code
+   * version} as unknown, as a build of that version would.
    */
   public static Protocol simulated(int version, int minSupported, List<Field> fields) {
     return new Protocol(version, minSupported, fields);
@@ -123,8 +154,8 @@ public final class Protocol {
   }
 
   /**
-   * {@code spec} for a peer that speaks {@code peerVersion}: a field that came after the older of the
-   * two versions is left out when it may be, and the first one that may not is reported in
+   * {@code spec} for a peer that speaks {@code peerVersion}: a field that came after the older of
+   * the two versions is left out when it may be, and the first one that may not is reported in
    * {@link Tailored#lacking()} (nothing is to be sent then).
    */
   public Tailored forPeer(DiskSpec spec, int peerVersion) {
@@ -148,7 +179,8 @@ public final class Protocol {
 
   /**
    * The version a request header announces: {@link #UNVERSIONED} when there is none (a caller from
-   * before versioning, or a person with curl), and an IllegalArgumentException when it is not a number.
+   * before versioning, or a person with curl), and an IllegalArgumentException when it is not a
+   * number.
    */
   public static int announced(String header) {
     return parse(header).orElse(UNVERSIONED);
@@ -160,8 +192,15 @@ public final class Protocol {
     try {
       return Optional.of(Integer.parseInt(header.strip()));
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(HEADER + " '" + header + "' is not a number: send the protocol version"
-          + " as a decimal integer, e.g. " + HEADER + ": " + VERSION);
+      throw new IllegalArgumentException(
+          HEADER
+              + " '"
+              + header
+              + "' is not a number: send the protocol version"
+              + " as a decimal integer, e.g. "
+              + HEADER
+              + ": "
+              + VERSION);
     }
   }
 

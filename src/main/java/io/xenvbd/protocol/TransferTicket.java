@@ -7,7 +7,11 @@ package io.xenvbd.protocol;
 public record TransferTicket(String ticket, long expiresInSeconds, long sizeBytes) {
   @Override
   public String toString() {
-    return "TransferTicket[ticket=(hidden), expiresInSeconds=" + expiresInSeconds + ", sizeBytes=" + sizeBytes + "]";
+    return "TransferTicket[ticket=(hidden), expiresInSeconds="
+        + expiresInSeconds
+        + ", sizeBytes="
+        + sizeBytes
+        + "]";
   }
 
   /**

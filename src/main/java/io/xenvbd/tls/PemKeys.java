@@ -18,18 +18,33 @@ import java.util.Map;
  * Unencrypted PEM private keys read with the JDK alone, so that the agent's image needs no
  * BouncyCastle: PKCS#8 ({@code PRIVATE KEY}), PKCS#1 RSA ({@code RSA PRIVATE KEY}, what Helm's
  * {@code genSignedCert} writes) and SEC1 EC ({@code EC PRIVATE KEY}, what {@code openssl ecparam
- * -genkey} writes). The JDK's KeyFactory reads only PKCS#8, so the two traditional forms are wrapped
- * in it: the same key bytes under an algorithm identifier.
+ * -genkey} writes). The JDK's KeyFactory reads only PKCS#8, so the two traditional forms are
+ * wrapped in it: the same key bytes under an algorithm identifier.
  */
 final class PemKeys {
   private PemKeys() {}
 
   private static final String RSA = "1.2.840.113549.1.1.1";
   private static final String EC = "1.2.840.10045.2.1";
-  private static final Map<String, String> ALGORITHMS = Map.of(RSA, "RSA", "1.2.840.113549.1.1.10", "RSASSA-PSS",
-      EC, "EC", "1.3.101.112", "Ed25519", "1.3.101.113", "Ed448", "1.2.840.10040.4.1", "DSA");
+  private static final Map<String, String> ALGORITHMS =
+      Map.of(
+          RSA,
+          "RSA",
+          "1.2.840.113549.1.1.10",
+          "RSASSA-PSS",
+          EC,
+          "EC",
+          "1.3.101.112",
+          "Ed25519",
+          "1.3.101.113",
+          "Ed448",
+          "1.2.840.10040.4.1",
+          "DSA");
 
-  /** The first unencrypted private key in {@code pem}; other blocks (EC PARAMETERS, certificates) are passed over. */
+  /**
+   * The first unencrypted private key in {@code pem}; other blocks (EC PARAMETERS, certificates)
+   * are passed over.
+   */
   static PrivateKey read(Path pem) throws IOException, GeneralSecurityException {
     List<String> lines = Files.readAllLines(pem, StandardCharsets.US_ASCII);
     for (int i = 0; i < lines.size(); i++) {
@@ -38,9 +53,12 @@ final class PemKeys {
       String label = line.substring(11, line.length() - 5);
       StringBuilder base64 = new StringBuilder();
       boolean encrypted = false;
-      for (i++; i < lines.size() && !lines.get(i).strip().equals("-----END " + label + "-----"); i++) {
+      for (i++;
+          i < lines.size() && !lines.get(i).strip().equals("-----END " + label + "-----");
+          i++) {
         String body = lines.get(i).strip();
-        if (body.contains(":")) encrypted |= body.startsWith("Proc-Type:") && body.contains("ENCRYPTED");
+        if (body.contains(":"))
+          encrypted |= body.startsWith("Proc-Type:") && body.contains("ENCRYPTED");
         else base64.append(body);
       }
       if (encrypted) continue;
@@ -48,30 +66,44 @@ final class PemKeys {
       try {
         der = Base64.getMimeDecoder().decode(base64.toString());
       } catch (IllegalArgumentException e) {
-        throw new GeneralSecurityException("the " + label + " block of " + pem + " is not base64", e);
+        throw new GeneralSecurityException(
+            "the " + label + " block of " + pem + " is not base64", e);
       }
       switch (label) {
-        case "PRIVATE KEY" -> { return pkcs8(der); }
-        case "RSA PRIVATE KEY" -> { return pkcs8(pkcs8Of(oid(RSA), new byte[] {0x05, 0x00}, der)); }
-        case "EC PRIVATE KEY" -> { return pkcs8(pkcs8Of(oid(EC), sec1Curve(der, pem), der)); }
-        default -> { }
+        case "PRIVATE KEY" -> {
+          return pkcs8(der);
+        }
+        case "RSA PRIVATE KEY" -> {
+          return pkcs8(pkcs8Of(oid(RSA), new byte[] {0x05, 0x00}, der));
+        }
+        case "EC PRIVATE KEY" -> {
+          return pkcs8(pkcs8Of(oid(EC), sec1Curve(der, pem), der));
+        }
+        default -> {}
       }
     }
     throw new GeneralSecurityException("no unencrypted private key found in " + pem);
   }
 
-  /** PrivateKeyInfo ::= SEQUENCE { version, AlgorithmIdentifier { OID, params }, OCTET STRING key }. */
+  /**
+   * PrivateKeyInfo ::= SEQUENCE { version, AlgorithmIdentifier { OID, params }, OCTET STRING key }.
+   */
   private static PrivateKey pkcs8(byte[] der) throws GeneralSecurityException {
     Der info = new Der(der).enter(0x30);
     info.next(0x02);
     Der algorithm = info.enter(0x30);
     String oid = dotted(algorithm.next(0x06));
     String name = ALGORITHMS.get(oid);
-    if (name == null) throw new GeneralSecurityException("the private key's algorithm " + oid + " is not RSA, EC, EdDSA or DSA");
+    if (name == null)
+      throw new GeneralSecurityException(
+          "the private key's algorithm " + oid + " is not RSA, EC, EdDSA or DSA");
     return KeyFactory.getInstance(name).generatePrivate(new PKCS8EncodedKeySpec(der));
   }
 
-  /** ECPrivateKey ::= SEQUENCE { version, OCTET STRING key, [0] curve OID OPTIONAL, [1] public key OPTIONAL }. */
+  /**
+   * ECPrivateKey ::= SEQUENCE { version, OCTET STRING key, [0] curve OID OPTIONAL, [1] public key
+   * OPTIONAL }.
+   */
   private static byte[] sec1Curve(byte[] der, Path pem) throws GeneralSecurityException {
     Der key = new Der(der).enter(0x30);
     key.next(0x02);
@@ -81,8 +113,11 @@ final class PemKeys {
       if (tag == 0xa0) return key.enter(0xa0).whole(0x06);
       key.next(tag);
     }
-    throw new GeneralSecurityException("the EC private key in " + pem + " does not name its curve: write it as PKCS#8"
-        + " (openssl pkcs8 -topk8 -nocrypt) or with its parameters");
+    throw new GeneralSecurityException(
+        "the EC private key in "
+            + pem
+            + " does not name its curve: write it as PKCS#8"
+            + " (openssl pkcs8 -topk8 -nocrypt) or with its parameters");
   }
 
   private static byte[] pkcs8Of(byte[] algorithmOid, byte[] parameters, byte[] key) {
@@ -98,14 +133,20 @@ final class PemKeys {
       long arc = Long.parseLong(arcs[i]);
       int groups = 1;
       while (arc >> (7 * groups) != 0) groups++;
-      for (int g = groups - 1; g >= 0; g--) out.write((int) ((arc >> (7 * g)) & 0x7f) | (g > 0 ? 0x80 : 0));
+      for (int g = groups - 1; g >= 0; g--)
+        out.write((int) ((arc >> (7 * g)) & 0x7f) | (g > 0 ? 0x80 : 0));
     }
     return tlv(0x06, out.toByteArray());
   }
 
   private static String dotted(byte[] content) throws GeneralSecurityException {
-    if (content.length == 0) throw new GeneralSecurityException("the private key has an empty algorithm identifier");
-    StringBuilder s = new StringBuilder().append((content[0] & 0xff) / 40).append('.').append((content[0] & 0xff) % 40);
+    if (content.length == 0)
+      throw new GeneralSecurityException("the private key has an empty algorithm identifier");
+    StringBuilder s =
+        new StringBuilder()
+            .append((content[0] & 0xff) / 40)
+            .append('.')
+            .append((content[0] & 0xff) % 40);
     long arc = 0;
     for (int i = 1; i < content.length; i++) {
       arc = (arc << 7) | (content[i] & 0x7f);

@@ -13,9 +13,9 @@ import javax.net.ssl.X509TrustManager;
 
 /**
  * A client's check of the servers it reaches, on top of a CA chain check. Being an
- * X509ExtendedTrustManager, the JDK adds no host name check of its own: {@link #check} decides what a
- * certificate must name ({@link #chainOnly}: nothing; the operator's per-node check: the node and its
- * endpoint host).
+ * X509ExtendedTrustManager, the JDK adds no host name check of its own: {@link #check} decides what
+ * a certificate must name ({@link #chainOnly}: nothing; the operator's per-node check: the node and
+ * its endpoint host).
  */
 public abstract class ServerTrust extends X509ExtendedTrustManager {
   protected final X509TrustManager chain;
@@ -35,7 +35,8 @@ public abstract class ServerTrust extends X509ExtendedTrustManager {
   }
 
   /** Throws unless {@code certs} (leaf first) is acceptable. */
-  protected abstract void check(X509Certificate[] certs, String authType) throws CertificateException;
+  protected abstract void check(X509Certificate[] certs, String authType)
+      throws CertificateException;
 
   /** A client TLS context that trusts exactly what this does. */
   public SSLContext context() {
@@ -49,32 +50,38 @@ public abstract class ServerTrust extends X509ExtendedTrustManager {
   }
 
   @Override
-  public void checkServerTrusted(X509Certificate[] certs, String authType) throws CertificateException {
+  public void checkServerTrusted(X509Certificate[] certs, String authType)
+      throws CertificateException {
     check(certs, authType);
   }
 
   @Override
-  public void checkServerTrusted(X509Certificate[] certs, String authType, Socket socket) throws CertificateException {
+  public void checkServerTrusted(X509Certificate[] certs, String authType, Socket socket)
+      throws CertificateException {
     check(certs, authType);
   }
 
   @Override
-  public void checkServerTrusted(X509Certificate[] certs, String authType, SSLEngine engine) throws CertificateException {
+  public void checkServerTrusted(X509Certificate[] certs, String authType, SSLEngine engine)
+      throws CertificateException {
     check(certs, authType);
   }
 
   @Override
-  public void checkClientTrusted(X509Certificate[] certs, String authType) throws CertificateException {
+  public void checkClientTrusted(X509Certificate[] certs, String authType)
+      throws CertificateException {
     throw new CertificateException("this trust manager only checks servers");
   }
 
   @Override
-  public void checkClientTrusted(X509Certificate[] certs, String authType, Socket socket) throws CertificateException {
+  public void checkClientTrusted(X509Certificate[] certs, String authType, Socket socket)
+      throws CertificateException {
     checkClientTrusted(certs, authType);
   }
 
   @Override
-  public void checkClientTrusted(X509Certificate[] certs, String authType, SSLEngine engine) throws CertificateException {
+  public void checkClientTrusted(X509Certificate[] certs, String authType, SSLEngine engine)
+      throws CertificateException {
     checkClientTrusted(certs, authType);
   }
 

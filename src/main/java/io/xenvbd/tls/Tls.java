@@ -26,7 +26,10 @@ import javax.net.ssl.X509TrustManager;
 public final class Tls {
   private Tls() {}
 
-  /** Server context from a PEM certificate chain (leaf first) and its PEM private key (PKCS#8, PKCS#1 or SEC1). */
+  /**
+   * Server context from a PEM certificate chain (leaf first) and its PEM private key (PKCS#8,
+   * PKCS#1 or SEC1).
+   */
   public static SSLContext serverContext(Path certPem, Path keyPem) {
     try {
       List<X509Certificate> chain = readCertificates(certPem);
@@ -35,21 +38,29 @@ public final class Tls {
       store.load(null, null);
       char[] password = new char[0];
       store.setKeyEntry("agent", key, password, chain.toArray(new Certificate[0]));
-      KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+      KeyManagerFactory kmf =
+          KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
       kmf.init(store, password);
       SSLContext context = SSLContext.getInstance("TLS");
       context.init(kmf.getKeyManagers(), null, new SecureRandom());
       return context;
     } catch (GeneralSecurityException | IOException e) {
-      throw new IllegalArgumentException("cannot use TLS certificate " + certPem + " with key " + keyPem
-          + ": " + e.getMessage() + " (give a PEM certificate and its matching PEM private key)", e);
+      throw new IllegalArgumentException(
+          "cannot use TLS certificate "
+              + certPem
+              + " with key "
+              + keyPem
+              + ": "
+              + e.getMessage()
+              + " (give a PEM certificate and its matching PEM private key)",
+          e);
     }
   }
 
   /**
-   * Client context that trusts any server whose certificate chains to the CA certificates in
-   * {@code caPem}, whatever names it carries: what the operator's {@code --agent-identity=ca} does
-   * for one certificate shared by every agent, and what local mode's clients of its own servers use.
+   * Client context that trusts any server whose certificate chains to the CA certificates in {@code
+   * caPem}, whatever names it carries: what the operator's {@code --agent-identity=ca} does for one
+   * certificate shared by every agent, and what local mode's clients of its own servers use.
    */
   public static SSLContext clientContext(Path caPem) {
     return ServerTrust.chainOnly(caTrust(caPem)).context();
@@ -62,19 +73,26 @@ public final class Tls {
       trust.load(null, null);
       int i = 0;
       for (X509Certificate ca : readCertificates(caPem)) trust.setCertificateEntry("ca" + i++, ca);
-      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      TrustManagerFactory tmf =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init(trust);
       for (TrustManager tm : tmf.getTrustManagers()) {
         if (tm instanceof X509TrustManager x) return x;
       }
       throw new GeneralSecurityException("the JDK offers no X.509 trust manager");
     } catch (GeneralSecurityException | IOException e) {
-      throw new IllegalArgumentException("cannot use CA file " + caPem + ": " + e.getMessage()
-          + " (give the PEM certificate of the CA that signed the agents' certificates)", e);
+      throw new IllegalArgumentException(
+          "cannot use CA file "
+              + caPem
+              + ": "
+              + e.getMessage()
+              + " (give the PEM certificate of the CA that signed the agents' certificates)",
+          e);
     }
   }
 
-  static List<X509Certificate> readCertificates(Path pem) throws IOException, GeneralSecurityException {
+  static List<X509Certificate> readCertificates(Path pem)
+      throws IOException, GeneralSecurityException {
     CertificateFactory factory = CertificateFactory.getInstance("X.509");
     List<X509Certificate> certs = new ArrayList<>();
     try (InputStream in = Files.newInputStream(pem)) {

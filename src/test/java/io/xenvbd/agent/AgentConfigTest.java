@@ -15,23 +15,26 @@ class AgentConfigTest {
 
   @Test
   void everySettingSurvivesToBuilderAndBack() {
-    AgentConfig c = AgentConfig.builder("n", Path.of("/images"), "t0ken")
-        .allowedSources(List.of(Path.of("/src")))
-        .listen(new InetSocketAddress("127.0.0.2", 9443))
-        .advertise(URI.create("https://10.0.0.5:9443"))
-        .tls(Path.of("/c.pem"), Path.of("/k.pem"))
-        .workers(5)
-        .heartbeat(Duration.ofSeconds(3))
-        .loopWait(Duration.ofSeconds(4))
-        .metricsRequireToken(true)
-        .retryFailedAfter(Duration.ofSeconds(6))
-        .urls(new UrlPolicy(List.of("https://mirror.example/"), List.of("mirror.internal")))
-        .build();
+    AgentConfig c =
+        AgentConfig.builder("n", Path.of("/images"), "t0ken")
+            .allowedSources(List.of(Path.of("/src")))
+            .listen(new InetSocketAddress("127.0.0.2", 9443))
+            .advertise(URI.create("https://10.0.0.5:9443"))
+            .tls(Path.of("/c.pem"), Path.of("/k.pem"))
+            .workers(5)
+            .heartbeat(Duration.ofSeconds(3))
+            .loopWait(Duration.ofSeconds(4))
+            .metricsRequireToken(true)
+            .retryFailedAfter(Duration.ofSeconds(6))
+            .urls(new UrlPolicy(List.of("https://mirror.example/"), List.of("mirror.internal")))
+            .build();
     assertThat(c.toBuilder().build()).isEqualTo(c);
     assertThat(c.toBuilder().insecurePlainHttp(true).build().insecurePlainHttp()).isTrue();
     AgentConfig seven = c.toBuilder().workers(7).build();
     assertThat(seven.workers()).isEqualTo(7);
-    assertThat(seven.toBuilder().workers(c.workers()).build()).as("only workers changed").isEqualTo(c);
+    assertThat(seven.toBuilder().workers(c.workers()).build())
+        .as("only workers changed")
+        .isEqualTo(c);
   }
 
   @Test
@@ -50,8 +53,11 @@ class AgentConfigTest {
 
   @Test
   void aBuilderWithNeitherTlsNorPlainHttpSaysWhichFlagsToGive() {
-    assertThatThrownBy(() -> AgentConfig.builder("n", Path.of("/images"), "t0ken")
-        .listen(new InetSocketAddress("127.0.0.1", 0)).build())
+    assertThatThrownBy(
+            () ->
+                AgentConfig.builder("n", Path.of("/images"), "t0ken")
+                    .listen(new InetSocketAddress("127.0.0.1", 0))
+                    .build())
         .hasMessageContaining("--tls-cert and --tls-key");
   }
 }

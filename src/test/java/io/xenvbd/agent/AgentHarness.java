@@ -20,7 +20,10 @@ import java.util.List;
 import java.util.function.UnaryOperator;
 import javax.net.ssl.SSLContext;
 
-/** A real agent over HTTPS with freshly generated certificates, and clients that call it as the operator would. */
+/**
+ * A real agent over HTTPS with freshly generated certificates, and clients that call it as the
+ * operator would.
+ */
 final class AgentHarness implements AutoCloseable {
   final String token;
   final Path root;
@@ -31,16 +34,19 @@ final class AgentHarness implements AutoCloseable {
   final HttpClient http;
   final HttpAgentClient client;
 
-  private AgentHarness(Path dir, KubernetesClient kube, UnaryOperator<AgentConfig.Builder> tweak) throws IOException {
+  private AgentHarness(Path dir, KubernetesClient kube, UnaryOperator<AgentConfig.Builder> tweak)
+      throws IOException {
     root = Files.createDirectories(dir.resolve("images"));
     sources = Files.createDirectories(dir.resolve("sources"));
     Wiring wiring = Wiring.in(dir);
     token = wiring.token();
     tls = wiring.tls();
-    AgentConfig.Builder config = wiring.agent("node-a", root, List.of(sources)).heartbeat(Duration.ofSeconds(1));
+    AgentConfig.Builder config =
+        wiring.agent("node-a", root, List.of(sources)).heartbeat(Duration.ofSeconds(1));
     agent = Agent.start(tweak.apply(config).build(), kube);
     clientSsl = wiring.clientContext();
-    http = HttpClient.newBuilder().sslContext(clientSsl).connectTimeout(Duration.ofSeconds(5)).build();
+    http =
+        HttpClient.newBuilder().sslContext(clientSsl).connectTimeout(Duration.ofSeconds(5)).build();
     client = new HttpAgentClient(agent.endpoint(), token, clientSsl, Duration.ofSeconds(10));
   }
 
@@ -48,16 +54,23 @@ final class AgentHarness implements AutoCloseable {
     return new AgentHarness(dir, kube, c -> c);
   }
 
-  static AgentHarness start(Path dir, KubernetesClient kube, UnaryOperator<AgentConfig.Builder> tweak) throws IOException {
+  static AgentHarness start(
+      Path dir, KubernetesClient kube, UnaryOperator<AgentConfig.Builder> tweak)
+      throws IOException {
     return new AgentHarness(dir, kube, tweak);
   }
 
   /** A raw call; {@code token} null sends no Authorization header. */
   HttpResponse<String> call(String method, String path, String body, String token) {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(agent.endpoint() + path)).timeout(Duration.ofSeconds(30));
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(agent.endpoint() + path)).timeout(Duration.ofSeconds(30));
     if (token != null) b.header("Authorization", "Bearer " + token);
     if (body != null) b.header("Content-Type", "application/json");
-    b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    b.method(
+        method,
+        body == null
+            ? HttpRequest.BodyPublishers.noBody()
+            : HttpRequest.BodyPublishers.ofString(body));
     try {
       return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     } catch (IOException e) {
@@ -86,19 +99,28 @@ final class AgentHarness implements AutoCloseable {
 
   /** Waits until GET says Ready (fails fast when it says Failed). */
   DiskState awaitReady(String namespace, String name, Duration within) {
-    return await().atMost(within).pollInterval(Duration.ofMillis(100)).until(() -> {
-      DiskState s = client.getDisk(namespace, name).orElseThrow();
-      if (s.phase() == DiskState.Phase.Failed) throw new AssertionError("disk failed: " + s.error());
-      return s;
-    }, s -> s.phase() == DiskState.Phase.Ready);
+    return await()
+        .atMost(within)
+        .pollInterval(Duration.ofMillis(100))
+        .until(
+            () -> {
+              DiskState s = client.getDisk(namespace, name).orElseThrow();
+              if (s.phase() == DiskState.Phase.Failed)
+                throw new AssertionError("disk failed: " + s.error());
+              return s;
+            },
+            s -> s.phase() == DiskState.Phase.Ready);
   }
 
   /** Files (not directories) under the images root, relative to it, sorted. */
   List<String> filesUnderRoot() throws IOException {
     try (var walk = Files.walk(root)) {
       // The agent's lock file (io.xenvbd.disk.FileLocks) is its own state, not a disk's.
-      return walk.filter(Files::isRegularFile).map(p -> root.relativize(p).toString())
-          .filter(n -> !n.equals(".xenvbd.lock")).sorted().toList();
+      return walk.filter(Files::isRegularFile)
+          .map(p -> root.relativize(p).toString())
+          .filter(n -> !n.equals(".xenvbd.lock"))
+          .sorted()
+          .toList();
     }
   }
 

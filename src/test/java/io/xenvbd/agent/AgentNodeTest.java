@@ -1,7 +1,5 @@
 package io.xenvbd.agent;
 
-import io.xenvbd.testing.Exec;
-import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 import static org.awaitility.Awaitility.await;
@@ -15,6 +13,8 @@ import io.xenvbd.api.Dom0NodeSpec;
 import io.xenvbd.api.Dom0NodeStatus;
 import io.xenvbd.api.Sizes;
 import io.xenvbd.protocol.NodeInfo;
+import io.xenvbd.testing.Exec;
+import io.xenvbd.testing.Host;
 import io.xenvbd.testing.RequiresRoot;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
@@ -35,8 +35,12 @@ class AgentNodeTest {
 
   @BeforeAll
   static void installCrd() {
-    CustomResourceDefinition crd = kube.apiextensions().v1().customResourceDefinitions()
-        .load(Path.of("target/classes/META-INF/fabric8/dom0nodes.xenvbd.io-v1.yml").toFile()).item();
+    CustomResourceDefinition crd =
+        kube.apiextensions()
+            .v1()
+            .customResourceDefinitions()
+            .load(Path.of("target/classes/META-INF/fabric8/dom0nodes.xenvbd.io-v1.yml").toFile())
+            .item();
     kube.apiextensions().v1().customResourceDefinitions().resource(crd).create();
   }
 
@@ -51,47 +55,71 @@ class AgentNodeTest {
       h.awaitReady("default", "d1", Duration.ofSeconds(60));
       Files.writeString(h.root.resolve("default/stray.img"), "not ours");
 
-      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-        Dom0NodeStatus s = node().getStatus();
-        assertThat(s).isNotNull();
-        assertThat(s.disks()).isEqualTo(1);
-        assertThat(s.orphans()).containsExactly(h.root.resolve("default/stray.img").toString());
-      });
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () -> {
+                Dom0NodeStatus s = node().getStatus();
+                assertThat(s).isNotNull();
+                assertThat(s.disks()).isEqualTo(1);
+                assertThat(s.orphans())
+                    .containsExactly(h.root.resolve("default/stray.img").toString());
+              });
       Dom0Node node = node();
       Dom0NodeStatus status = node.getStatus();
-      assertThat(status.agent().endpoint()).isEqualTo(h.agent.endpoint().toString()).startsWith("https://127.0.0.1:");
+      assertThat(status.agent().endpoint())
+          .isEqualTo(h.agent.endpoint().toString())
+          .startsWith("https://127.0.0.1:");
       assertThat(status.agent().heartbeatSeconds()).isEqualTo(1);
       assertThat(Conditions.isTrue(status.conditions(), Conditions.READY)).isTrue();
       assertThat(node.getSpec().unschedulable()).isFalse();
 
-      // Loop figures as losetup and sysfs see them. Other tests may attach devices meanwhile: retry until one reading agrees.
-      int max = Integer.parseInt(Files.readString(Path.of("/sys/module/loop/parameters/max_loop")).strip());
-      await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-        List<String[]> attached = Host.attachedLoops();
-        Dom0NodeStatus s = node().getStatus();
-        assertThat(s.loopDevices().inUse()).isEqualTo(attached.size());
-        assertThat(s.loopDevices().devices()).extracting(d -> d.name().replace("/dev/", ""))
-            .containsExactlyInAnyOrderElementsOf(attached.stream().map(a -> a[0].replace("/dev/", "")).toList());
-        if (max > 0) {
-          assertThat(s.loopDevices().max()).isEqualTo(max);
-          assertThat(s.loopDevices().available()).isEqualTo(max - attached.size());
-        } else {
-          assertThat(s.loopDevices().unlimited()).isTrue();
-        }
-      });
+      // Loop figures as losetup and sysfs see them. Other tests may attach devices meanwhile: retry
+      // until one reading agrees.
+      int max =
+          Integer.parseInt(
+              Files.readString(Path.of("/sys/module/loop/parameters/max_loop")).strip());
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .untilAsserted(
+              () -> {
+                List<String[]> attached = Host.attachedLoops();
+                Dom0NodeStatus s = node().getStatus();
+                assertThat(s.loopDevices().inUse()).isEqualTo(attached.size());
+                assertThat(s.loopDevices().devices())
+                    .extracting(d -> d.name().replace("/dev/", ""))
+                    .containsExactlyInAnyOrderElementsOf(
+                        attached.stream().map(a -> a[0].replace("/dev/", "")).toList());
+                if (max > 0) {
+                  assertThat(s.loopDevices().max()).isEqualTo(max);
+                  assertThat(s.loopDevices().available()).isEqualTo(max - attached.size());
+                } else {
+                  assertThat(s.loopDevices().unlimited()).isTrue();
+                }
+              });
 
       // Storage as df reports it (others write to the same disk, so available is compared loosely).
-      String[] df = Exec.ok("df", "-B1", "--output=size,avail", h.root.toString()).strip().split("\n")[1].trim().split("\\s+");
+      String[] df =
+          Exec.ok("df", "-B1", "--output=size,avail", h.root.toString())
+              .strip()
+              .split("\n")[1]
+              .trim()
+              .split("\\s+");
       FileStore store = Files.getFileStore(h.root);
       Dom0NodeStatus.Storage storage = node().getStatus().storage();
-      assertThat(storage.capacityBytes()).isEqualTo(Long.parseLong(df[0])).isEqualTo(store.getTotalSpace());
-      assertThat((double) storage.availableBytes()).isCloseTo(Long.parseLong(df[1]), within(512.0 * (1 << 20)));
+      assertThat(storage.capacityBytes())
+          .isEqualTo(Long.parseLong(df[0]))
+          .isEqualTo(store.getTotalSpace());
+      assertThat((double) storage.availableBytes())
+          .isCloseTo(Long.parseLong(df[1]), within(512.0 * (1 << 20)));
       assertThat(storage.available()).isEqualTo(Sizes.human(storage.availableBytes()));
       // Every image file under the root counts, orphans too: they hold space whoever owns them.
       assertThat(storage.promisedBytes()).isEqualTo((64L << 20) + "not ours".length());
       long du = 0;
       for (String f : List.of("default/d1.img", "default/stray.img")) {
-        du += Long.parseLong(Exec.ok("du", "-B1", "-s", h.root.resolve(f).toString()).split("\\s+")[0]);
+        du +=
+            Long.parseLong(
+                Exec.ok("du", "-B1", "-s", h.root.resolve(f).toString()).split("\\s+")[0]);
       }
       assertThat(storage.allocatedBytes()).isEqualTo(du);
 
@@ -101,18 +129,30 @@ class AgentNodeTest {
       assertThat(info.storage().capacityBytes()).isEqualTo(storage.capacityBytes());
 
       // The heartbeat advances; an admin's spec edit survives it.
-      kube.resources(Dom0Node.class).withName("node-a").edit(n -> {
-        n.setSpec(new Dom0NodeSpec(true, 2.0));
-        return n;
-      });
+      kube.resources(Dom0Node.class)
+          .withName("node-a")
+          .edit(
+              n -> {
+                n.setSpec(new Dom0NodeSpec(true, 2.0));
+                return n;
+              });
       Instant first = Instant.parse(node().getStatus().agent().lastHeartbeat());
-      String transition = Conditions.find(node().getStatus().conditions(), Conditions.READY).orElseThrow().getLastTransitionTime();
-      await().atMost(Duration.ofSeconds(10)).until(() -> Instant.parse(node().getStatus().agent().lastHeartbeat()).isAfter(first));
+      String transition =
+          Conditions.find(node().getStatus().conditions(), Conditions.READY)
+              .orElseThrow()
+              .getLastTransitionTime();
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> Instant.parse(node().getStatus().agent().lastHeartbeat()).isAfter(first));
       Dom0Node later = node();
       assertThat(later.getSpec().unschedulable()).isTrue();
       assertThat(later.getSpec().overcommitRatio()).isEqualTo(2.0);
-      assertThat(Conditions.find(later.getStatus().conditions(), Conditions.READY).orElseThrow().getLastTransitionTime())
-          .as("Ready did not flip, so its transition time stays").isEqualTo(transition);
+      assertThat(
+              Conditions.find(later.getStatus().conditions(), Conditions.READY)
+                  .orElseThrow()
+                  .getLastTransitionTime())
+          .as("Ready did not flip, so its transition time stays")
+          .isEqualTo(transition);
     } finally {
       Host.releaseAll(dir);
     }

@@ -45,16 +45,24 @@ class AgentPortHardeningTest {
       // (or a place in the queue) for as long as it keeps sending.
       for (int i = 0; i < AgentServer.API_THREADS + AgentServer.API_QUEUE; i++) {
         RawHttps c = RawHttps.connect(h.clientSsl, agent, Duration.ofSeconds(5));
-        c.send("PUT /v1/disks/default/slow" + i + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + h.token
-            + "\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{");
+        c.send(
+            "PUT /v1/disks/default/slow"
+                + i
+                + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                + h.token
+                + "\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{");
         slow.add(c);
       }
-      await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).untilAsserted(() -> {
-        trickle(slow);
-        HttpResponse<String> node = get("/v1/node", h.token);
-        assertThat(node.statusCode()).isEqualTo(503);
-        assertThat(AgentHarness.json(node).get("code").asText()).isEqualTo("Busy");
-      });
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .pollInterval(Duration.ofMillis(200))
+          .untilAsserted(
+              () -> {
+                trickle(slow);
+                HttpResponse<String> node = get("/v1/node", h.token);
+                assertThat(node.statusCode()).isEqualTo(503);
+                assertThat(AgentHarness.json(node).get("code").asText()).isEqualTo("Busy");
+              });
 
       trickle(slow);
       assertThat(get("/healthz", null).statusCode()).isEqualTo(200);
@@ -65,7 +73,9 @@ class AgentPortHardeningTest {
       slow.forEach(RawHttps::close);
     }
     // The slow callers gone, the API threads are free again.
-    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(200))
         .until(() -> get("/v1/node", h.token).statusCode() == 200);
   }
 
@@ -78,34 +88,53 @@ class AgentPortHardeningTest {
       StringBuilder method = new StringBuilder();
       for (int j = 0; j < 8; j++) method.append((char) ('A' + random.nextInt(26)));
       // Half without the token (401), half with it on a path that allows only GET (405).
-      assertThat(h.call(method.toString(), "/v1/node", null, i % 2 == 0 ? null : h.token).statusCode()).isIn(401, 405);
+      assertThat(
+              h.call(method.toString(), "/v1/node", null, i % 2 == 0 ? null : h.token).statusCode())
+          .isIn(401, 405);
     }
     Set<String> added = new TreeSet<>(requestSeries());
     added.removeAll(before);
-    assertThat(added).containsExactlyInAnyOrder(
-        "xenvbd_agent_http_requests_total{code=\"401\",method=\"other\"}",
-        "xenvbd_agent_http_requests_total{code=\"405\",method=\"other\"}");
+    assertThat(added)
+        .containsExactlyInAnyOrder(
+            "xenvbd_agent_http_requests_total{code=\"401\",method=\"other\"}",
+            "xenvbd_agent_http_requests_total{code=\"405\",method=\"other\"}");
   }
 
   @Test
   void withoutTheTokenEveryPathIs401SoNoneCanBeProbed() {
-    for (String path : List.of("/", "/admin", "/v1", "/v1/", "/v1/nothing", "/v1/disks/default/d1", "/healthz/x", "/metrics/")) {
+    for (String path :
+        List.of(
+            "/",
+            "/admin",
+            "/v1",
+            "/v1/",
+            "/v1/nothing",
+            "/v1/disks/default/d1",
+            "/healthz/x",
+            "/metrics/")) {
       HttpResponse<String> r = h.call("GET", path, null, null);
       assertThat(r.statusCode()).as(path).isEqualTo(401);
       assertThat(r.headers().firstValue("WWW-Authenticate")).as(path).hasValue("Bearer");
-      assertThat(h.call("GET", path, null, h.token).statusCode()).as(path + " with the token").isEqualTo(404);
+      assertThat(h.call("GET", path, null, h.token).statusCode())
+          .as(path + " with the token")
+          .isEqualTo(404);
     }
   }
 
   private Set<String> requestSeries() {
     PrometheusText m = PrometheusText.parse(h.call("GET", "/metrics", null, null).body());
     Set<String> series = new TreeSet<>();
-    m.samples.keySet().stream().filter(k -> k.startsWith("xenvbd_agent_http_requests_total{")).forEach(series::add);
+    m.samples.keySet().stream()
+        .filter(k -> k.startsWith("xenvbd_agent_http_requests_total{"))
+        .forEach(series::add);
     return series;
   }
 
-  private HttpResponse<String> get(String path, String token) throws IOException, InterruptedException {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(h.agent.endpoint() + path)).timeout(Duration.ofSeconds(3));
+  private HttpResponse<String> get(String path, String token)
+      throws IOException, InterruptedException {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(h.agent.endpoint() + path))
+            .timeout(Duration.ofSeconds(3));
     if (token != null) b.header("Authorization", "Bearer " + token);
     try {
       return h.http.send(b.build(), HttpResponse.BodyHandlers.ofString());

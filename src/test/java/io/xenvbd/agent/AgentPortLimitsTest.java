@@ -30,9 +30,18 @@ class AgentPortLimitsTest {
 
   @BeforeAll
   static void start() throws Exception {
-    agent = ForkedAgent.start(dir, List.of("-Dsun.net.httpserver.idleInterval=1", "-Dsun.net.httpserver.clockTick=250",
-        "-Dsun.net.httpserver.maxReqTime=" + REQUEST_SECONDS));
-    http = HttpClient.newBuilder().sslContext(agent.clientSsl).connectTimeout(Duration.ofSeconds(5)).build();
+    agent =
+        ForkedAgent.start(
+            dir,
+            List.of(
+                "-Dsun.net.httpserver.idleInterval=1",
+                "-Dsun.net.httpserver.clockTick=250",
+                "-Dsun.net.httpserver.maxReqTime=" + REQUEST_SECONDS));
+    http =
+        HttpClient.newBuilder()
+            .sslContext(agent.clientSsl)
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
   }
 
   @AfterAll
@@ -42,14 +51,19 @@ class AgentPortLimitsTest {
 
   @Test
   void aCallWithoutTheTokenGets401BeforeItsBodyIsSentAndItsConnectionClosed() throws Exception {
-    for (String authorization : new String[] {"", "Authorization: Bearer wrong\r\n", "Authorization: Basic eDp5\r\n"}) {
+    for (String authorization :
+        new String[] {"", "Authorization: Bearer wrong\r\n", "Authorization: Basic eDp5\r\n"}) {
       // Reads wait 3 s: less than the request time after which the server would close anyway.
       try (RawHttps c = RawHttps.connect(agent.clientSsl, agent.address, Duration.ofSeconds(3))) {
-        c.send("PUT /v1/disks/default/d1 HTTP/1.1\r\nHost: x\r\n" + authorization
-            + "Content-Type: application/json\r\nContent-Length: 41943040\r\n\r\n");
+        c.send(
+            "PUT /v1/disks/default/d1 HTTP/1.1\r\nHost: x\r\n"
+                + authorization
+                + "Content-Type: application/json\r\nContent-Length: 41943040\r\n\r\n");
         RawHttps.Response r = c.readResponse(); // no byte of the 40 MiB body sent
         assertThat(r.status()).as(authorization).isEqualTo(401);
-        assertThat(r.headers()).containsEntry("connection", "close").containsEntry("www-authenticate", "Bearer");
+        assertThat(r.headers())
+            .containsEntry("connection", "close")
+            .containsEntry("www-authenticate", "Bearer");
         assertThat(r.body()).contains("\"code\":\"Unauthorized\"");
         assertThat(c.closedByAgent()).as("connection closed, body not waited for").isTrue();
       }
@@ -60,11 +74,16 @@ class AgentPortLimitsTest {
   @Test
   void aWrongTokenPutWithAnOrdinaryBodyGetsItsAnswerNotAReset() throws Exception {
     // The operator with a stale token must read why it is refused.
-    String body = AgentHarness.putBody("uid-1", "{\"size\":\"16Mi\",\"filesystem\":\"" + "x".repeat(20_000) + "\"}");
+    String body =
+        AgentHarness.putBody(
+            "uid-1", "{\"size\":\"16Mi\",\"filesystem\":\"" + "x".repeat(20_000) + "\"}");
     for (int i = 0; i < 20; i++) {
-      HttpRequest put = HttpRequest.newBuilder(URI.create(agent.endpoint + "/v1/disks/default/d1"))
-          .timeout(Duration.ofSeconds(10)).header("Authorization", "Bearer wrong")
-          .PUT(HttpRequest.BodyPublishers.ofString(body)).build();
+      HttpRequest put =
+          HttpRequest.newBuilder(URI.create(agent.endpoint + "/v1/disks/default/d1"))
+              .timeout(Duration.ofSeconds(10))
+              .header("Authorization", "Bearer wrong")
+              .PUT(HttpRequest.BodyPublishers.ofString(body))
+              .build();
       HttpResponse<String> r = http.send(put, HttpResponse.BodyHandlers.ofString());
       assertThat(r.statusCode()).isEqualTo(401);
       assertThat(r.body()).contains("missing or wrong bearer token");
@@ -77,8 +96,11 @@ class AgentPortLimitsTest {
       long start = System.nanoTime();
       silent.setSoTimeout(20_000);
       assertThat(healthz()).isEqualTo(200);
-      assertThat(silent.getInputStream().read()).as("closed by the agent (idle interval 1 s)").isEqualTo(-1);
-      assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(900));
+      assertThat(silent.getInputStream().read())
+          .as("closed by the agent (idle interval 1 s)")
+          .isEqualTo(-1);
+      assertThat(Duration.ofNanos(System.nanoTime() - start))
+          .isGreaterThanOrEqualTo(Duration.ofMillis(900));
     }
   }
 
@@ -103,7 +125,8 @@ class AgentPortLimitsTest {
       }
       assertThat(closed).as("disconnected within 30 s").isTrue();
       assertThat(othersAnswered).isTrue();
-      assertThat(Duration.ofNanos(System.nanoTime() - start)).as("for taking too long, not for what it sent")
+      assertThat(Duration.ofNanos(System.nanoTime() - start))
+          .as("for taking too long, not for what it sent")
           .isGreaterThanOrEqualTo(Duration.ofSeconds(REQUEST_SECONDS - 2));
     }
   }
@@ -111,14 +134,20 @@ class AgentPortLimitsTest {
   @Test
   void headersBeyondTheLimitAreRefusedAndOrdinaryOnesServed() throws Exception {
     assertThat(answerWithHeaders("X-Pad: " + "a".repeat(16 * 1024) + "\r\n")).isEqualTo(200);
-    assertThat(answerWithHeaders("X-Pad: " + "a".repeat(HttpLimits.HEADER_BYTES) + "\r\n")).as("too large").isEqualTo(-1);
+    assertThat(answerWithHeaders("X-Pad: " + "a".repeat(HttpLimits.HEADER_BYTES) + "\r\n"))
+        .as("too large")
+        .isEqualTo(-1);
     StringBuilder many = new StringBuilder();
-    for (int i = 0; i <= HttpLimits.HEADER_COUNT; i++) many.append("X-H").append(i).append(": x\r\n");
+    for (int i = 0; i <= HttpLimits.HEADER_COUNT; i++)
+      many.append("X-H").append(i).append(": x\r\n");
     assertThat(answerWithHeaders(many.toString())).as("too many").isEqualTo(-1);
     assertThat(healthz()).isEqualTo(200);
   }
 
-  /** The status of GET /healthz sent with these extra headers, or -1 when the connection was closed without an answer. */
+  /**
+   * The status of GET /healthz sent with these extra headers, or -1 when the connection was closed
+   * without an answer.
+   */
   private static int answerWithHeaders(String headers) throws IOException {
     try (RawHttps c = RawHttps.connect(agent.clientSsl, agent.address, Duration.ofSeconds(10))) {
       c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
@@ -131,7 +160,10 @@ class AgentPortLimitsTest {
   }
 
   private static int healthz() throws IOException, InterruptedException {
-    HttpRequest get = HttpRequest.newBuilder(URI.create(agent.endpoint + "/healthz")).timeout(Duration.ofSeconds(10)).build();
+    HttpRequest get =
+        HttpRequest.newBuilder(URI.create(agent.endpoint + "/healthz"))
+            .timeout(Duration.ofSeconds(10))
+            .build();
     return http.send(get, HttpResponse.BodyHandlers.ofString()).statusCode();
   }
 }

@@ -26,7 +26,8 @@ class ApiErrorTest {
   void everyEngineCodeIsAnsweredAsTheProtocolCodeOfTheSameNameAndNoTwoShareOne() throws Exception {
     Set<String> protocol = new HashSet<>();
     for (var f : ErrorCodes.class.getFields()) {
-      if (Modifier.isStatic(f.getModifiers()) && f.getType() == String.class) protocol.add((String) f.get(null));
+      if (Modifier.isStatic(f.getModifiers()) && f.getType() == String.class)
+        protocol.add((String) f.get(null));
     }
     Set<String> answered = new HashSet<>();
     for (ErrorCode c : ErrorCode.values()) {

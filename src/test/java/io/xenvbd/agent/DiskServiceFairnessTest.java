@@ -1,6 +1,5 @@
 package io.xenvbd.agent;
 
-import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -11,6 +10,7 @@ import io.xenvbd.protocol.DiskSpec;
 import io.xenvbd.protocol.DiskSpec.Filesystem;
 import io.xenvbd.protocol.DiskState;
 import io.xenvbd.protocol.PutDiskRequest;
+import io.xenvbd.testing.Host;
 import io.xenvbd.testing.RequiresRoot;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -25,8 +25,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Nothing blocks the agent's workers: the disk service with a real engine on a temporary images root,
- * made slow by archives that a loopback server trickles one byte per second.
+ * Nothing blocks the agent's workers: the disk service with a real engine on a temporary images
+ * root, made slow by archives that a loopback server trickles one byte per second.
  */
 @RequiresRoot
 class DiskServiceFairnessTest {
@@ -43,8 +43,16 @@ class DiskServiceFairnessTest {
     Path tree = Files.createDirectories(dir.resolve("tree/etc"));
     Files.writeString(tree.resolve("hostname"), "guest\n");
     archives = new TricklingArchiveServer(tree.getParent(), dir);
-    engine = new DiskEngine(new EngineConfig(root, List.of(), Duration.ofSeconds(2), Duration.ofMinutes(5),
-        new UrlPolicy(List.of(archives.url("x").replaceFirst("/x\\.tar$", "/")), List.of("127.0.0.1"))));
+    engine =
+        new DiskEngine(
+            new EngineConfig(
+                root,
+                List.of(),
+                Duration.ofSeconds(2),
+                Duration.ofMinutes(5),
+                new UrlPolicy(
+                    List.of(archives.url("x").replaceFirst("/x\\.tar$", "/")),
+                    List.of("127.0.0.1"))));
   }
 
   @AfterEach
@@ -62,11 +70,19 @@ class DiskServiceFairnessTest {
     return disks;
   }
 
-  /** A tiny ext4 disk whose archive comes from the trickling server: it builds only once released. */
+  /**
+   * A tiny ext4 disk whose archive comes from the trickling server: it builds only once released.
+   */
   DiskService.PutReply putSlow(String namespace, String name) {
-    DiskSpec.Populate populate = new DiskSpec.Populate(null, new DiskSpec.Archive(archives.url(name), null), null, null, null);
-    return disks.put(namespace, name, new PutDiskRequest("uid-" + name,
-        new DiskSpec(null, "16Mi", Filesystem.ext4, populate, null, null, false, null)));
+    DiskSpec.Populate populate =
+        new DiskSpec.Populate(
+            null, new DiskSpec.Archive(archives.url(name), null), null, null, null);
+    return disks.put(
+        namespace,
+        name,
+        new PutDiskRequest(
+            "uid-" + name,
+            new DiskSpec(null, "16Mi", Filesystem.ext4, populate, null, null, false, null)));
   }
 
   DiskState state(String namespace, String name) {
@@ -74,19 +90,31 @@ class DiskServiceFairnessTest {
   }
 
   DiskState awaitPhase(String namespace, String name, DiskState.Phase phase) {
-    return await().atMost(WAIT).pollInterval(Duration.ofMillis(50))
+    return await()
+        .atMost(WAIT)
+        .pollInterval(Duration.ofMillis(50))
         .until(() -> state(namespace, name), s -> s.phase() == phase);
   }
 
   long startedIn(String namespace, int count, String prefix) {
-    return IntStream.range(0, count).mapToObj(i -> state(namespace, prefix + i)).filter(s -> !s.queued()).count();
+    return IntStream.range(0, count)
+        .mapToObj(i -> state(namespace, prefix + i))
+        .filter(s -> !s.queued())
+        .count();
   }
 
-  /** What is under the images root besides namespace directories, published images and their metadata. */
+  /**
+   * What is under the images root besides namespace directories, published images and their
+   * metadata.
+   */
   List<String> leftovers() throws IOException {
     try (Stream<Path> walk = Files.walk(root)) {
       return walk.filter(p -> !p.equals(root))
-          .filter(p -> !(Files.isDirectory(p) && p.getParent().equals(root) && !p.getFileName().toString().startsWith(".")))
+          .filter(
+              p ->
+                  !(Files.isDirectory(p)
+                      && p.getParent().equals(root)
+                      && !p.getFileName().toString().startsWith(".")))
           .map(p -> root.relativize(p).toString())
           .filter(s -> !s.endsWith(".img") && !s.endsWith(".img.json") && !s.equals(".xenvbd.lock"))
           .toList();
@@ -94,7 +122,8 @@ class DiskServiceFairnessTest {
   }
 
   @Test
-  void aSecondNamespaceBuildsWhileTheFirstHasTenQueuedAndTheFirstNeverTakesTheLastWorker() throws Exception {
+  void aSecondNamespaceBuildsWhileTheFirstHasTenQueuedAndTheFirstNeverTakesTheLastWorker()
+      throws Exception {
     disks(3, DiskService.DEFAULT_DEADLINE);
     for (int i = 0; i < 12; i++) assertThat(putSlow("team-a", "a-" + i).started()).isTrue();
     await().atMost(WAIT).until(() -> archives.requested.size() == 2);
@@ -113,7 +142,9 @@ class DiskServiceFairnessTest {
     DiskState ready = awaitPhase("team-b", "b-0", DiskState.Phase.Ready);
     assertThat(Path.of(ready.path())).isRegularFile();
     await().atMost(WAIT).until(() -> disks.running() == 2);
-    Thread.sleep(1000); // a build of team-a wrongly given the free worker would have asked for its archive by now
+    Thread.sleep(
+        1000); // a build of team-a wrongly given the free worker would have asked for its archive
+    // by now
     assertThat(archives.requested).containsExactlyInAnyOrder("a-0", "a-1", "b-0");
     assertThat(disks.queued()).isEqualTo(10);
 
@@ -132,13 +163,22 @@ class DiskServiceFairnessTest {
     putSlow("team-a", "slow");
     DiskState failed = awaitPhase("team-a", "slow", DiskState.Phase.Failed);
     assertThat(failed.error().code()).isEqualTo("DeadlineExceeded");
-    assertThat(failed.error().message()).startsWith("the build of team-a/slow ran longer than its deadline of 3s and was stopped");
+    assertThat(failed.error().message())
+        .startsWith("the build of team-a/slow ran longer than its deadline of 3s and was stopped");
     await().atMost(WAIT).until(() -> archives.abandoned.contains("slow"));
     assertThat(engine.inspect("team-a", "slow")).isEmpty();
     assertThat(leftovers()).isEmpty();
 
-    assertThat(disks.put("team-a", "next", new PutDiskRequest("uid-next",
-        new DiskSpec(null, "16Mi", Filesystem.none, null, null, null, false, null))).started()).isTrue();
+    assertThat(
+            disks
+                .put(
+                    "team-a",
+                    "next",
+                    new PutDiskRequest(
+                        "uid-next",
+                        new DiskSpec(null, "16Mi", Filesystem.none, null, null, null, false, null)))
+                .started())
+        .isTrue();
     awaitPhase("team-a", "next", DiskState.Phase.Ready);
     assertThat(disks.running()).isZero();
   }
@@ -150,12 +190,17 @@ class DiskServiceFairnessTest {
     await().atMost(WAIT).until(() -> archives.requested.contains("stuck"));
     Thread.sleep(1500); // a few bytes into the download
 
-    disks.delete("team-a", "stuck", "uid-stuck"); // answers 409 ImageInUse if the build does not stop within 60 s
+    disks.delete(
+        "team-a",
+        "stuck",
+        "uid-stuck"); // answers 409 ImageInUse if the build does not stop within 60 s
     assertThat(disks.get("team-a", "stuck")).isEmpty();
     assertThat(engine.inspect("team-a", "stuck")).isEmpty();
     assertThat(leftovers()).isEmpty();
     assertThat(disks.running()).isZero();
-    await("the node stops downloading").atMost(WAIT).until(() -> archives.abandoned.contains("stuck"));
+    await("the node stops downloading")
+        .atMost(WAIT)
+        .until(() -> archives.abandoned.contains("stuck"));
   }
 
   @Test
@@ -175,7 +220,8 @@ class DiskServiceFairnessTest {
     archives.release("first");
     awaitPhase("team-a", "first", DiskState.Phase.Ready);
     await().atMost(WAIT).until(() -> disks.running() == 0);
-    Thread.sleep(1000); // a deleted build wrongly left in the queue would have asked for its archive by now
+    Thread.sleep(
+        1000); // a deleted build wrongly left in the queue would have asked for its archive by now
     assertThat(archives.requested).containsExactly("first");
     assertThat(engine.inspect("team-a", "second")).isEmpty();
     assertThat(disks.queued()).isZero();

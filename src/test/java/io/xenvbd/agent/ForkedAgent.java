@@ -8,7 +8,6 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -17,9 +16,9 @@ import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
 
 /**
- * A real agent in a JVM of its own. The JDK's HTTP server reads its limits once per JVM, when
- * the first server starts; a fresh JVM is the only way to be sure the agent's own settings, or the
- * ones a test gives with {@code -D}, are the ones in force, as they are in {@code xenvbd agent}.
+ * A real agent in a JVM of its own. The JDK's HTTP server reads its limits once per JVM, when the
+ * first server starts; a fresh JVM is the only way to be sure the agent's own settings, or the ones
+ * a test gives with {@code -D}, are the ones in force, as they are in {@code xenvbd agent}.
  */
 final class ForkedAgent implements AutoCloseable {
   private static final String READY = "FORKED-AGENT ";
@@ -48,25 +47,37 @@ final class ForkedAgent implements AutoCloseable {
   }
 
   /** Starts {@code java -D... ForkedAgent dir} and waits until it serves. */
-  static ForkedAgent start(Path dir, List<String> systemProperties) throws IOException, InterruptedException {
-    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path")));
+  static ForkedAgent start(Path dir, List<String> systemProperties)
+      throws IOException, InterruptedException {
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path")));
     command.addAll(systemProperties);
     command.addAll(List.of(ForkedAgent.class.getName(), dir.toString()));
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
     List<String> output = Collections.synchronizedList(new ArrayList<>());
     CompletableFuture<String[]> ready = new CompletableFuture<>();
-    Thread reader = new Thread(() -> {
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-        for (String line = r.readLine(); line != null; line = r.readLine()) {
-          output.add(line);
-          if (line.startsWith(READY)) ready.complete(line.substring(READY.length()).split(" "));
-        }
-      } catch (IOException e) {
-        // the process is gone
-      }
-      ready.completeExceptionally(new IllegalStateException("the forked agent exited: " + output));
-    }, "forked-agent-output");
+    Thread reader =
+        new Thread(
+            () -> {
+              try (BufferedReader r =
+                  new BufferedReader(
+                      new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line = r.readLine(); line != null; line = r.readLine()) {
+                  output.add(line);
+                  if (line.startsWith(READY))
+                    ready.complete(line.substring(READY.length()).split(" "));
+                }
+              } catch (IOException e) {
+                // the process is gone
+              }
+              ready.completeExceptionally(
+                  new IllegalStateException("the forked agent exited: " + output));
+            },
+            "forked-agent-output");
     reader.setDaemon(true);
     reader.start();
     try {

@@ -14,7 +14,10 @@ import java.util.TreeMap;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 
-/** One TLS connection driven by hand: requests written byte by byte as an attacker would, answers read raw. */
+/**
+ * One TLS connection driven by hand: requests written byte by byte as an attacker would, answers
+ * read raw.
+ */
 final class RawHttps implements AutoCloseable {
   record Response(int status, Map<String, String> headers, String body) {}
 
@@ -29,8 +32,10 @@ final class RawHttps implements AutoCloseable {
   }
 
   /** Connects and completes the TLS handshake; reads wait at most {@code readTimeout}. */
-  static RawHttps connect(SSLContext ssl, InetSocketAddress agent, Duration readTimeout) throws IOException {
-    SSLSocket s = (SSLSocket) ssl.getSocketFactory().createSocket(agent.getAddress(), agent.getPort());
+  static RawHttps connect(SSLContext ssl, InetSocketAddress agent, Duration readTimeout)
+      throws IOException {
+    SSLSocket s =
+        (SSLSocket) ssl.getSocketFactory().createSocket(agent.getAddress(), agent.getPort());
     s.setSoTimeout((int) readTimeout.toMillis());
     s.startHandshake();
     return new RawHttps(s);
@@ -48,7 +53,8 @@ final class RawHttps implements AutoCloseable {
     Map<String, String> headers = new TreeMap<>();
     for (String h = line(); h != null && !h.isEmpty(); h = line()) {
       int colon = h.indexOf(':');
-      headers.put(h.substring(0, colon).trim().toLowerCase(Locale.ROOT), h.substring(colon + 1).trim());
+      headers.put(
+          h.substring(0, colon).trim().toLowerCase(Locale.ROOT), h.substring(colon + 1).trim());
     }
     int length = Integer.parseInt(headers.getOrDefault("content-length", "0"));
     String body = new String(in.readNBytes(length), StandardCharsets.UTF_8);
@@ -62,7 +68,8 @@ final class RawHttps implements AutoCloseable {
   boolean closedByAgent() {
     try {
       int b = in.read();
-      if (b != -1) throw new AssertionError("expected the connection closed, got data: " + (char) b);
+      if (b != -1)
+        throw new AssertionError("expected the connection closed, got data: " + (char) b);
       return true;
     } catch (SocketTimeoutException e) {
       return false;

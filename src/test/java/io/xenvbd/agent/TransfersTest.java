@@ -18,7 +18,10 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The source side's tickets with a real engine and a real image: expiry, single use, and who may have one. */
+/**
+ * The source side's tickets with a real engine and a real image: expiry, single use, and who may
+ * have one.
+ */
 @RequiresRoot
 class TransfersTest {
   @TempDir Path dir;
@@ -28,28 +31,42 @@ class TransfersTest {
     Path root = Files.createDirectories(dir.resolve("images"));
     try (DiskEngine engine = new DiskEngine(EngineConfig.defaults(root, List.of()))) {
       engine.recover();
-      engine.build(DiskRequest.of("ns1", "base", "uid-base",
-          new VirtualDiskSpec(null, "8Mi", VirtualDiskSpec.Filesystem.ext4, null, null, null, null, null)), ProgressListener.NONE);
+      engine.build(
+          DiskRequest.of(
+              "ns1",
+              "base",
+              "uid-base",
+              new VirtualDiskSpec(
+                  null, "8Mi", VirtualDiskSpec.Filesystem.ext4, null, null, null, null, null)),
+          ProgressListener.NONE);
       try (Transfers transfers = new Transfers(engine, Duration.ofMillis(200))) {
-        TransferTicket ticket = transfers.issue(new TransferTicket.Request("ns1", "base", "uid-base"));
+        TransferTicket ticket =
+            transfers.issue(new TransferTicket.Request("ns1", "base", "uid-base"));
         assertThat(ticket.ticket()).matches("[A-Za-z0-9_-]{43}");
         assertThat(ticket.sizeBytes()).isEqualTo(8L << 20);
         Thread.sleep(400);
         assertThatThrownBy(() -> transfers.take(ticket.ticket()))
-            .isInstanceOfSatisfying(ApiError.class, e -> {
-              assertThat(e.status).isEqualTo(401);
-              assertThat(e.body().code()).isEqualTo(ErrorCodes.UNAUTHORIZED);
-            });
-        assertThatThrownBy(() -> transfers.issue(new TransferTicket.Request("ns1", "base", "uid-other")))
+            .isInstanceOfSatisfying(
+                ApiError.class,
+                e -> {
+                  assertThat(e.status).isEqualTo(401);
+                  assertThat(e.body().code()).isEqualTo(ErrorCodes.UNAUTHORIZED);
+                });
+        assertThatThrownBy(
+                () -> transfers.issue(new TransferTicket.Request("ns1", "base", "uid-other")))
             .isInstanceOfSatisfying(ApiError.class, e -> assertThat(e.status).isEqualTo(404));
-        assertThatThrownBy(() -> transfers.issue(new TransferTicket.Request("ns1", "missing", "uid-base")))
+        assertThatThrownBy(
+                () -> transfers.issue(new TransferTicket.Request("ns1", "missing", "uid-base")))
             .isInstanceOfSatisfying(ApiError.class, e -> assertThat(e.status).isEqualTo(404));
-        assertThatThrownBy(() -> transfers.issue(new TransferTicket.Request("ns1", "../x", "uid-base")))
+        assertThatThrownBy(
+                () -> transfers.issue(new TransferTicket.Request("ns1", "../x", "uid-base")))
             .isInstanceOfSatisfying(ApiError.class, e -> assertThat(e.status).isEqualTo(400));
       }
       try (Transfers transfers = new Transfers(engine)) {
-        TransferTicket ticket = transfers.issue(new TransferTicket.Request("ns1", "base", "uid-base"));
-        assertThat(transfers.take(ticket.ticket())).isNotNull(); // opens a session: the image's lock is held
+        TransferTicket ticket =
+            transfers.issue(new TransferTicket.Request("ns1", "base", "uid-base"));
+        assertThat(transfers.take(ticket.ticket()))
+            .isNotNull(); // opens a session: the image's lock is held
         assertThatThrownBy(() -> transfers.take(ticket.ticket()))
             .isInstanceOfSatisfying(ApiError.class, e -> assertThat(e.status).isEqualTo(401));
         assertThatThrownBy(() -> engine.delete("ns1", "base", "uid-base"))

@@ -1,8 +1,8 @@
 package io.xenvbd.agent;
 
-import io.xenvbd.testing.Exec;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.xenvbd.testing.Exec;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -18,17 +18,19 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A loopback HTTP server that serves one small, valid tar archive under any {@code /NAME.tar}, one byte
- * per second: a download that takes hours unless the test {@link #release}s it (the rest comes at once).
- * It records which names were asked for and which downloads the client walked away from.
+ * A loopback HTTP server that serves one small, valid tar archive under any {@code /NAME.tar}, one
+ * byte per second: a download that takes hours unless the test {@link #release}s it (the rest comes
+ * at once). It records which names were asked for and which downloads the client walked away from.
  */
 final class TricklingArchiveServer implements AutoCloseable {
   private final HttpServer server;
-  private final ExecutorService threads = Executors.newCachedThreadPool(r -> {
-    Thread t = new Thread(r, "trickle");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ExecutorService threads =
+      Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "trickle");
+            t.setDaemon(true);
+            return t;
+          });
   private final byte[] archive;
   private final Map<String, CountDownLatch> released = new ConcurrentHashMap<>();
   final Set<String> requested = ConcurrentHashMap.newKeySet();

@@ -17,10 +17,15 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** The worker pool's rules with work that only waits: who starts when, deadlines, stops. No disks. */
+/**
+ * The worker pool's rules with work that only waits: who starts when, deadlines, stops. No disks.
+ */
 class WorkerPoolTest {
-  /** Work that runs until released (or interrupted), recording what a user of the pool would see. */
+  /**
+   * Work that runs until released (or interrupted), recording what a user of the pool would see.
+   */
   final Map<String, CountDownLatch> release = new ConcurrentHashMap<>();
+
   final List<String> started = new CopyOnWriteArrayList<>();
   final Map<String, AtomicInteger> runningNow = new ConcurrentHashMap<>();
   final Map<String, Integer> mostAtOnce = new ConcurrentHashMap<>();
@@ -50,8 +55,13 @@ class WorkerPoolTest {
   }
 
   static Operation op(String namespace, String name) {
-    VirtualDiskSpec spec = new VirtualDiskSpec(null, "16Mi", VirtualDiskSpec.Filesystem.none, null, null, null, false, null);
-    return new Operation(Operation.Kind.build, DiskRequest.of(namespace, name, "uid-" + name, spec), Path.of("/nowhere"));
+    VirtualDiskSpec spec =
+        new VirtualDiskSpec(
+            null, "16Mi", VirtualDiskSpec.Filesystem.none, null, null, null, false, null);
+    return new Operation(
+        Operation.Kind.build,
+        DiskRequest.of(namespace, name, "uid-" + name, spec),
+        Path.of("/nowhere"));
   }
 
   Operation submit(String namespace, String name) {
@@ -123,29 +133,35 @@ class WorkerPoolTest {
     assertThat(pool.queued()).isZero();
     assertThat(second.finished).isDone();
     finish("a/x");
-    await().atMost(Duration.ofSeconds(10)).until(() -> first.finished.isDone() && pool.running() == 1);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> first.finished.isDone() && pool.running() == 1);
     assertThat(started).containsExactly("a/x", "b/y");
   }
 
   @Test
   void pastItsDeadlineWorkIsInterruptedUntilItEndsAndTheWorkerStartsTheNextClean() {
     AtomicInteger interrupts = new AtomicInteger();
-    pool = new WorkerPool(1, Duration.ofMillis(200), op -> {
-      if (op.request.name().equals("stubborn")) {
-        while (interrupts.get() < 3) { // swallows two interrupts, as some library code does
-          try {
-            Thread.sleep(60_000);
-          } catch (InterruptedException e) {
-            interrupts.incrementAndGet();
-          }
-        }
-        op.failed(new ErrorBody("Interrupted", "interrupted"));
-      } else {
-        if (Thread.currentThread().isInterrupted()) interruptedAtStart.add(op.disk());
-        started.add(op.disk());
-        op.succeeded();
-      }
-    });
+    pool =
+        new WorkerPool(
+            1,
+            Duration.ofMillis(200),
+            op -> {
+              if (op.request.name().equals("stubborn")) {
+                while (interrupts.get() < 3) { // swallows two interrupts, as some library code does
+                  try {
+                    Thread.sleep(60_000);
+                  } catch (InterruptedException e) {
+                    interrupts.incrementAndGet();
+                  }
+                }
+                op.failed(new ErrorBody("Interrupted", "interrupted"));
+              } else {
+                if (Thread.currentThread().isInterrupted()) interruptedAtStart.add(op.disk());
+                started.add(op.disk());
+                op.succeeded();
+              }
+            });
     Operation stubborn = submit("a", "stubborn");
     await().atMost(Duration.ofSeconds(20)).until(() -> stubborn.finished.isDone());
     assertThat(stubborn.stopped()).isEqualTo(Operation.Stop.deadline);

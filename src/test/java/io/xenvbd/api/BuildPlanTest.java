@@ -20,22 +20,42 @@ class BuildPlanTest {
 
   @Test
   void anExtCloneIsTailoredInItsImageFileWithoutALoopDevice() {
-    assertThat(BuildPlan.needsLoopDevice(spec(Filesystem.ext4, clone(null), HOSTNAME), false)).isFalse();
-    assertThat(BuildPlan.needsLoopDevice(spec(Filesystem.ext3, clone(Populate.Method.Offline), HOSTNAME), true)).isFalse();
+    assertThat(BuildPlan.needsLoopDevice(spec(Filesystem.ext4, clone(null), HOSTNAME), false))
+        .isFalse();
+    assertThat(
+            BuildPlan.needsLoopDevice(
+                spec(Filesystem.ext3, clone(Populate.Method.Offline), HOSTNAME), true))
+        .isFalse();
   }
 
   @Test
   void anXfsCloneOrALoopMountCloneWithContentIsMounted() {
-    assertThat(BuildPlan.needsLoopDevice(spec(Filesystem.xfs, clone(null), HOSTNAME), false)).isTrue();
-    assertThat(BuildPlan.needsLoopDevice(spec(Filesystem.ext4, clone(Populate.Method.LoopMount), HOSTNAME), false)).isTrue();
-    assertThat(BuildPlan.needsLoopDevice(spec(Filesystem.xfs, new Populate(null, null, new Populate.CloneFrom("golden"),
-        null, null), null), true)).as("an xfs clone that grows").isTrue();
+    assertThat(BuildPlan.needsLoopDevice(spec(Filesystem.xfs, clone(null), HOSTNAME), false))
+        .isTrue();
+    assertThat(
+            BuildPlan.needsLoopDevice(
+                spec(Filesystem.ext4, clone(Populate.Method.LoopMount), HOSTNAME), false))
+        .isTrue();
+    assertThat(
+            BuildPlan.needsLoopDevice(
+                spec(
+                    Filesystem.xfs,
+                    new Populate(null, null, new Populate.CloneFrom("golden"), null, null),
+                    null),
+                true))
+        .as("an xfs clone that grows")
+        .isTrue();
   }
 
   @Test
   void copyingOntoACloneIsMounted() {
-    Populate onTop = new Populate(List.of(new Populate.HostPath("/srv/tree", "/")), null, new Populate.CloneFrom("golden"),
-        null, null);
+    Populate onTop =
+        new Populate(
+            List.of(new Populate.HostPath("/srv/tree", "/")),
+            null,
+            new Populate.CloneFrom("golden"),
+            null,
+            null);
     assertThat(BuildPlan.needsLoopDevice(spec(Filesystem.ext4, onTop, null), false)).isTrue();
   }
 }

@@ -25,10 +25,14 @@ class CrdFilesTest {
         Files.createDirectories(DIR);
         Files.writeString(file, generated);
       }
-      assertThat(file).as("crds/%s is missing; regenerate with: mvn -B test -Dtest=CrdFilesTest -Dxenvbd.updateCrds=true",
-          file.getFileName()).exists();
+      assertThat(file)
+          .as(
+              "crds/%s is missing; regenerate with: mvn -B test -Dtest=CrdFilesTest -Dxenvbd.updateCrds=true",
+              file.getFileName())
+          .exists();
       assertThat(Files.readString(file))
-          .as("crds/%s differs from the Java model; regenerate with: mvn -B test -Dtest=CrdFilesTest -Dxenvbd.updateCrds=true",
+          .as(
+              "crds/%s differs from the Java model; regenerate with: mvn -B test -Dtest=CrdFilesTest -Dxenvbd.updateCrds=true",
               file.getFileName())
           .isEqualTo(generated);
     }
@@ -42,7 +46,8 @@ class CrdFilesTest {
     CustomResourceDefinitionVersion v = crd.getSpec().getVersions().get(0);
     assertThat(v.getName()).isEqualTo("v1alpha1");
     assertThat(v.getSubresources().getStatus()).isNotNull();
-    assertThat(v.getAdditionalPrinterColumns()).extracting(c -> c.getName())
+    assertThat(v.getAdditionalPrinterColumns())
+        .extracting(c -> c.getName())
         .containsExactly("Node", "Size", "Allocated", "FS", "Phase", "Ready", "Age");
   }
 
@@ -52,34 +57,54 @@ class CrdFilesTest {
     assertThat(crd.getSpec().getScope()).isEqualTo("Cluster");
     CustomResourceDefinitionVersion v = crd.getSpec().getVersions().get(0);
     assertThat(v.getSubresources().getStatus()).isNotNull();
-    assertThat(v.getAdditionalPrinterColumns()).extracting(c -> c.getName())
+    assertThat(v.getAdditionalPrinterColumns())
+        .extracting(c -> c.getName())
         .containsExactly("Loop", "Available", "Disks", "Ready", "Age");
     JSONSchemaProps spec = v.getSchema().getOpenAPIV3Schema().getProperties().get("spec");
     JSONSchemaProps allowed = spec.getProperties().get("allowedNamespaces");
     assertThat(allowed.getItems().getSchema().getPattern()).isEqualTo(Dom0NodeSpec.NAMESPACE_NAME);
     assertThat(allowed.getMaxItems()).isEqualTo((long) Dom0NodeSpec.MAX_ALLOWED_NAMESPACES);
-    assertThat(spec.getProperties().get("maxBytesPerNamespace").getPattern()).isEqualTo(Validation.POSITIVE_QUANTITY);
-    assertThat(spec.getProperties().get("unschedulable").getDescription()).contains("spec.nodeName", "Disks already placed");
+    assertThat(spec.getProperties().get("maxBytesPerNamespace").getPattern())
+        .isEqualTo(Validation.POSITIVE_QUANTITY);
+    assertThat(spec.getProperties().get("unschedulable").getDescription())
+        .contains("spec.nodeName", "Disks already placed");
   }
 
   @Test
   void virtualDiskSpecCarriesTheTransitionRulesAndDefaults() {
-    JSONSchemaProps spec = Crds.virtualDisk().getSpec().getVersions().get(0).getSchema()
-        .getOpenAPIV3Schema().getProperties().get("spec");
-    List<String> rules = spec.getXKubernetesValidations().stream().map(ValidationRule::getRule).toList();
-    assertThat(rules).anySatisfy(r -> assertThat(r).contains("quantity(self.size)").contains("oldSelf.size"))
+    JSONSchemaProps spec =
+        Crds.virtualDisk()
+            .getSpec()
+            .getVersions()
+            .get(0)
+            .getSchema()
+            .getOpenAPIV3Schema()
+            .getProperties()
+            .get("spec");
+    List<String> rules =
+        spec.getXKubernetesValidations().stream().map(ValidationRule::getRule).toList();
+    assertThat(rules)
+        .anySatisfy(r -> assertThat(r).contains("quantity(self.size)").contains("oldSelf.size"))
         .anySatisfy(r -> assertThat(r).contains("self.filesystem == oldSelf.filesystem"))
         .anySatisfy(r -> assertThat(r).contains("self.nodeName == oldSelf.nodeName"));
     assertThat(spec.getRequired()).contains("size");
     assertThat(spec.getProperties().get("filesystem").getDefault().asText()).isEqualTo("ext4");
-    assertThat(spec.getProperties().get("filesystem").getEnum()).extracting(Object::toString)
+    assertThat(spec.getProperties().get("filesystem").getEnum())
+        .extracting(Object::toString)
         .containsExactlyInAnyOrder("\"ext2\"", "\"ext3\"", "\"ext4\"", "\"xfs\"", "\"none\"");
     assertThat(spec.getProperties().get("reclaimPolicy").getDefault().asText()).isEqualTo("Delete");
     assertThat(spec.getProperties().get("preallocate").getDefault().asBoolean()).isFalse();
     JSONSchemaProps xen = spec.getProperties().get("xen");
     assertThat(xen.getProperties().get("vdev").getDefault().asText()).isEqualTo("xvda1");
     assertThat(xen.getProperties().get("access").getDefault().asText()).isEqualTo("rw");
-    assertThat(spec.getProperties().get("populate").getProperties().get("method").getDefault().asText()).isEqualTo("Auto");
+    assertThat(
+            spec.getProperties()
+                .get("populate")
+                .getProperties()
+                .get("method")
+                .getDefault()
+                .asText())
+        .isEqualTo("Auto");
     assertThat(spec.getProperties().get("size").getDescription()).contains("never shrink");
   }
 }

@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import org.junit.jupiter.api.Test;
 
-/** The one DNS-1123 definition that the CRD, the operator, the agent's routes and the engine all use. */
+/**
+ * The one DNS-1123 definition that the CRD, the operator, the agent's routes and the engine all
+ * use.
+ */
 class NamesTest {
 
   @Test
@@ -25,7 +28,8 @@ class NamesTest {
     assertThat(longest).hasSize(253);
     assertThat(Validation.isDns1123Subdomain(longest)).isTrue();
     assertThat(Validation.isDns1123Subdomain(longest + "a")).isFalse();
-    for (String bad : new String[] {"", ".", "..", ".a", "a.", "a..b", "a/b", "../x", "Vm1", "a b"}) {
+    for (String bad :
+        new String[] {"", ".", "..", ".a", "a.", "a..b", "a/b", "../x", "Vm1", "a b"}) {
       assertThat(Validation.isDns1123Subdomain(bad)).as(bad).isFalse();
     }
     assertThat(Validation.isDns1123Subdomain(null)).isFalse();

@@ -1,6 +1,5 @@
 package io.xenvbd.apiserver;
 
-import io.xenvbd.testing.Exec;
 import static io.xenvbd.testing.RealKubeApiServer.ADMIN;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
@@ -11,6 +10,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.xenvbd.api.Validation;
 import io.xenvbd.kube.EmbeddedApiServer;
+import io.xenvbd.testing.Exec;
 import io.xenvbd.testing.Kubectl;
 import io.xenvbd.testing.ProjectCrds;
 import io.xenvbd.testing.RealKubeApiServer;
@@ -39,19 +39,21 @@ class EmbeddedApiMatchesRealApiServerTest {
   static EmbeddedApiServer embeddedServer;
   static KubernetesClient embedded;
   static RealKubeApiServer kube;
-  @TempDir
-  static Path dir;
+  @TempDir static Path dir;
 
   @BeforeAll
   static void start(RealKubeApiServer server) {
     kube = server;
     real = kube.client(ADMIN);
     ProjectCrds.install(real);
-    real.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
+    real.namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
         .serverSideApply();
     embeddedServer = EmbeddedApiServer.startWithProjectCrds(0);
     embedded = embeddedServer.client();
-    embedded.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
+    embedded
+        .namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
         .serverSideApply();
   }
 
@@ -64,16 +66,26 @@ class EmbeddedApiMatchesRealApiServerTest {
 
   static Stream<Arguments> badInput() {
     return Stream.of(
-        Arguments.of("unknown-filesystem", "size: 2Gi\nfilesystem: btrfs",
+        Arguments.of(
+            "unknown-filesystem",
+            "size: 2Gi\nfilesystem: btrfs",
             "spec.filesystem: Unsupported value: \"btrfs\": supported values: \"ext2\", \"ext3\", \"ext4\", \"none\", \"xfs\""),
-        Arguments.of("not-a-quantity", "size: two-gigs",
+        Arguments.of(
+            "not-a-quantity",
+            "size: two-gigs",
             "spec.size: Invalid value: \"two-gigs\": spec.size in body should match"),
-        Arguments.of("clone-and-archive", "size: 2Gi\npopulate: {cloneFrom: {name: base}, archive: {source: /srv/a.tar}}",
+        Arguments.of(
+            "clone-and-archive",
+            "size: 2Gi\npopulate: {cloneFrom: {name: base}, archive: {source: /srv/a.tar}}",
             "spec.populate: Invalid value: \"object\": populate.cloneFrom copies a whole image and cannot be combined"
                 + " with archive or hostPaths"),
-        Arguments.of("xfs-too-small", "size: 100Mi\nfilesystem: xfs", "spec: Invalid value: \"object\": "
-            + Validation.XFS_TOO_SMALL),
-        Arguments.of("relative-host-path", "size: 2Gi\npopulate: {hostPaths: [{path: etc}]}",
+        Arguments.of(
+            "xfs-too-small",
+            "size: 100Mi\nfilesystem: xfs",
+            "spec: Invalid value: \"object\": " + Validation.XFS_TOO_SMALL),
+        Arguments.of(
+            "relative-host-path",
+            "size: 2Gi\npopulate: {hostPaths: [{path: etc}]}",
             "spec.populate.hostPaths[0].path: Invalid value: \"etc\": spec.populate.hostPaths[0].path in body should match"),
         Arguments.of("no-size", "filesystem: ext4", "spec.size: Required value"));
   }
@@ -94,8 +106,10 @@ class EmbeddedApiMatchesRealApiServerTest {
   void shrinkingIsRefusedByBothWithTheSameMessage() {
     for (KubernetesClient client : new KubernetesClient[] {real, embedded}) {
       client.resource(VirtualDisks.of("shrink", "size: 2Gi")).inNamespace(NS).create();
-      KubernetesClientException e = refusal(() -> client.resource(VirtualDisks.of("shrink", "size: 1Gi"))
-          .inNamespace(NS).update());
+      KubernetesClientException e =
+          refusal(
+              () ->
+                  client.resource(VirtualDisks.of("shrink", "size: 1Gi")).inNamespace(NS).update());
       assertThat(e.getCode()).isEqualTo(422);
       assertThat(e.getStatus().getMessage())
           .contains("spec: Invalid value: \"object\": spec.size may grow but never shrink");
@@ -105,14 +119,16 @@ class EmbeddedApiMatchesRealApiServerTest {
   @Test
   void anExabyteDiskIsAdmittedByBothAndStaysUpdatable() {
     for (KubernetesClient client : new KubernetesClient[] {real, embedded}) {
-      GenericKubernetesResource vd = client.resource(VirtualDisks.of("exabyte", "size: 1Ei")).inNamespace(NS).create();
+      GenericKubernetesResource vd =
+          client.resource(VirtualDisks.of("exabyte", "size: 1Ei")).inNamespace(NS).create();
       // What the operator does first: add its finalizer. Every update runs the transition rules
       // (quantity(self.size) against quantity(oldSelf.size)) on 1Ei.
       vd.getMetadata().setFinalizers(java.util.List.of("xenvbd.io/image"));
       GenericKubernetesResource updated = client.resource(vd).inNamespace(NS).update();
       assertThat(updated.getMetadata().getFinalizers()).containsExactly("xenvbd.io/image");
       @SuppressWarnings("unchecked")
-      Map<String, Object> spec = (Map<String, Object>) updated.getAdditionalProperties().get("spec");
+      Map<String, Object> spec =
+          (Map<String, Object>) updated.getAdditionalProperties().get("spec");
       assertThat(spec).containsEntry("size", "1Ei");
       updated.getMetadata().setFinalizers(java.util.List.of());
       client.resource(updated).inNamespace(NS).update();
@@ -125,7 +141,10 @@ class EmbeddedApiMatchesRealApiServerTest {
     embeddedServer.writeKubeconfig(kubeconfig);
     Kubectl onEmbedded = new Kubectl(Kubectl.SYSTEM, kubeconfig);
     Kubectl onReal = new Kubectl(Kubectl.SYSTEM, kube.kubeconfig(ADMIN));
-    for (String field : new String[] {"vd.spec.populate", "virtualdisks.spec.populate.hostPaths", "dom0nodes.spec"}) {
+    for (String field :
+        new String[] {
+          "vd.spec.populate", "virtualdisks.spec.populate.hostPaths", "dom0nodes.spec"
+        }) {
       Exec.Result expected = onReal.run("explain", field);
       assertThat(expected.exit()).as(expected.all()).isZero();
       Exec.Result actual = onEmbedded.run("explain", field);
@@ -134,7 +153,8 @@ class EmbeddedApiMatchesRealApiServerTest {
     }
   }
 
-  private static KubernetesClientException refusal(KubernetesClient client, GenericKubernetesResource vd) {
+  private static KubernetesClientException refusal(
+      KubernetesClient client, GenericKubernetesResource vd) {
     return refusal(() -> client.resource(vd).inNamespace(NS).create());
   }
 

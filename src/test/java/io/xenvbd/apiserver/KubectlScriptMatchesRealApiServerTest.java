@@ -4,7 +4,6 @@ import static io.xenvbd.testing.RealKubeApiServer.ADMIN;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.kube.EmbeddedApiServer;
 import io.xenvbd.testing.Exec;
@@ -30,27 +29,30 @@ import org.junit.jupiter.api.io.TempDir;
  * One kubectl session, as a user types it in local mode's README, run against the real
  * kube-apiserver and against local mode's embedded API with the same kubectl: apply (client-side
  * and server-side), get (table, yaml with managed fields, -w), patch (merge, json, status), wait,
- * describe, explain, a refused shrink and delete, on a VirtualDisk and a Dom0Node. Each step's
- * exit code, stdout and stderr must be the same on both once what legitimately differs is
- * normalised (resourceVersion, uid, timestamps, ages, server address). The differences that remain
- * are {@link #TOLERATED}, each also listed in docs/local-mode.md; any other difference, or a
- * tolerated one that went away, fails.
+ * describe, explain, a refused shrink and delete, on a VirtualDisk and a Dom0Node. Each step's exit
+ * code, stdout and stderr must be the same on both once what legitimately differs is normalised
+ * (resourceVersion, uid, timestamps, ages, server address). The differences that remain are {@link
+ * #TOLERATED}, each also listed in docs/local-mode.md; any other difference, or a tolerated one
+ * that went away, fails.
  */
 @RequiresKubeApiServer
 class KubectlScriptMatchesRealApiServerTest {
   static final String NS = "kubectl-script";
 
-  /** Step name → why the embedded API answers differently (docs/local-mode.md, "Known differences"). */
-  static final Map<String, String> TOLERATED = Map.of(
-      "create namespace", "kubectl create sends built-in kinds as protobuf; the embedded API reads JSON and YAML only"
-          + " and refuses it with 415 and what to type instead (kubectl apply -f of a Namespace manifest)");
+  /**
+   * Step name → why the embedded API answers differently (docs/local-mode.md, "Known differences").
+   */
+  static final Map<String, String> TOLERATED =
+      Map.of(
+          "create namespace",
+          "kubectl create sends built-in kinds as protobuf; the embedded API reads JSON and YAML only"
+              + " and refuses it with 415 and what to type instead (kubectl apply -f of a Namespace manifest)");
 
   static RealKubeApiServer kube;
   static KubernetesClient real;
   static EmbeddedApiServer embeddedServer;
   static Path embeddedKubeconfig;
-  @TempDir
-  static Path dir;
+  @TempDir static Path dir;
 
   @BeforeAll
   static void start(RealKubeApiServer server) {
@@ -70,8 +72,10 @@ class KubectlScriptMatchesRealApiServerTest {
 
   @Test
   void theSameKubectlSessionPrintsTheSameOnBothServers() throws Exception {
-    Map<String, String> onReal = session(new Kubectl(kube.binaries().kubectl(), kube.kubeconfig(ADMIN)), "real");
-    Map<String, String> onEmbedded = session(new Kubectl(kube.binaries().kubectl(), embeddedKubeconfig), "embedded");
+    Map<String, String> onReal =
+        session(new Kubectl(kube.binaries().kubectl(), kube.kubeconfig(ADMIN)), "real");
+    Map<String, String> onEmbedded =
+        session(new Kubectl(kube.binaries().kubectl(), embeddedKubeconfig), "embedded");
 
     assertThat(onEmbedded.keySet()).containsExactlyElementsOf(onReal.keySet());
     Map<String, String> differing = new LinkedHashMap<>();
@@ -79,7 +83,13 @@ class KubectlScriptMatchesRealApiServerTest {
     for (String step : onReal.keySet()) {
       if (!onReal.get(step).equals(onEmbedded.get(step))) {
         differing.put(step, TOLERATED.getOrDefault(step, "NOT TOLERATED"));
-        report.add("== " + step + "\n-- real:\n" + onReal.get(step) + "\n-- embedded:\n" + onEmbedded.get(step));
+        report.add(
+            "== "
+                + step
+                + "\n-- real:\n"
+                + onReal.get(step)
+                + "\n-- embedded:\n"
+                + onEmbedded.get(step));
       }
     }
     assertThat(differing).as(String.join("\n", report)).isEqualTo(TOLERATED);
@@ -89,38 +99,117 @@ class KubectlScriptMatchesRealApiServerTest {
   private static Map<String, String> session(Kubectl kubectl, String label) throws Exception {
     Map<String, String> out = new LinkedHashMap<>();
     step(out, "create namespace", kubectl.run("create", "namespace", NS + "-created"));
-    step(out, "apply namespace", kubectl.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: " + NS + "}\n"));
+    step(
+        out,
+        "apply namespace",
+        kubectl.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: " + NS + "}\n"));
     step(out, "apply", kubectl.apply(DISK));
     step(out, "apply again", kubectl.apply(DISK));
-    step(out, "apply --server-side", kubectl.runWithInput(NODE, "apply", "--server-side", "-f", "-"));
+    step(
+        out,
+        "apply --server-side",
+        kubectl.runWithInput(NODE, "apply", "--server-side", "-f", "-"));
     step(out, "get table", kubectl.run("get", "vd", "-n", NS));
     step(out, "get yaml", kubectl.run("get", "vd", "web", "-n", NS, "-o", "yaml"));
-    step(out, "get dom0node yaml --show-managed-fields",
+    step(
+        out,
+        "get dom0node yaml --show-managed-fields",
         kubectl.run("get", "dom0node", "dom0-a", "-o", "yaml", "--show-managed-fields"));
 
     Path watchOut = dir.resolve(label + ".watch");
-    Process watch = kubectl.start(watchOut, "get", "vd", "web", "-n", NS, "-w",
-        "-o", "custom-columns=NAME:.metadata.name,SIZE:.spec.size,TIER:.metadata.labels.tier");
+    Process watch =
+        kubectl.start(
+            watchOut,
+            "get",
+            "vd",
+            "web",
+            "-n",
+            NS,
+            "-w",
+            "-o",
+            "custom-columns=NAME:.metadata.name,SIZE:.spec.size,TIER:.metadata.labels.tier");
     try {
       await().atMost(Duration.ofSeconds(30)).until(() -> lines(watchOut) >= 2);
-      step(out, "patch --type merge",
-          kubectl.run("patch", "vd", "web", "-n", NS, "--type", "merge", "-p", "{\"spec\":{\"size\":\"3Gi\"}}"));
+      step(
+          out,
+          "patch --type merge",
+          kubectl.run(
+              "patch",
+              "vd",
+              "web",
+              "-n",
+              NS,
+              "--type",
+              "merge",
+              "-p",
+              "{\"spec\":{\"size\":\"3Gi\"}}"));
       await().atMost(Duration.ofSeconds(30)).until(() -> lines(watchOut) >= 3);
-      step(out, "patch --type json", kubectl.run("patch", "vd", "web", "-n", NS, "--type", "json",
-          "-p", "[{\"op\":\"add\",\"path\":\"/metadata/labels\",\"value\":{\"tier\":\"gold\"}}]"));
+      step(
+          out,
+          "patch --type json",
+          kubectl.run(
+              "patch",
+              "vd",
+              "web",
+              "-n",
+              NS,
+              "--type",
+              "json",
+              "-p",
+              "[{\"op\":\"add\",\"path\":\"/metadata/labels\",\"value\":{\"tier\":\"gold\"}}]"));
       await().atMost(Duration.ofSeconds(30)).until(() -> lines(watchOut) >= 4);
     } finally {
       watch.destroy();
       watch.waitFor();
     }
-    step(out, "get -w", new Exec.Result(List.of(), 0, Files.readString(watchOut), "", Duration.ZERO));
-    step(out, "patch shrink refused",
-        kubectl.run("patch", "vd", "web", "-n", NS, "--type", "merge", "-p", "{\"spec\":{\"size\":\"1Gi\"}}"));
-    step(out, "patch status", kubectl.run("patch", "vd", "web", "-n", NS, "--subresource", "status",
-        "--type", "merge", "-p", READY_STATUS));
-    step(out, "wait condition", kubectl.run("wait", "vd/web", "-n", NS, "--for", "condition=Ready", "--timeout", "20s"));
-    step(out, "wait jsonpath",
-        kubectl.run("wait", "vd/web", "-n", NS, "--for", "jsonpath={.status.phase}=Ready", "--timeout", "20s"));
+    step(
+        out,
+        "get -w",
+        new Exec.Result(List.of(), 0, Files.readString(watchOut), "", Duration.ZERO));
+    step(
+        out,
+        "patch shrink refused",
+        kubectl.run(
+            "patch",
+            "vd",
+            "web",
+            "-n",
+            NS,
+            "--type",
+            "merge",
+            "-p",
+            "{\"spec\":{\"size\":\"1Gi\"}}"));
+    step(
+        out,
+        "patch status",
+        kubectl.run(
+            "patch",
+            "vd",
+            "web",
+            "-n",
+            NS,
+            "--subresource",
+            "status",
+            "--type",
+            "merge",
+            "-p",
+            READY_STATUS));
+    step(
+        out,
+        "wait condition",
+        kubectl.run("wait", "vd/web", "-n", NS, "--for", "condition=Ready", "--timeout", "20s"));
+    step(
+        out,
+        "wait jsonpath",
+        kubectl.run(
+            "wait",
+            "vd/web",
+            "-n",
+            NS,
+            "--for",
+            "jsonpath={.status.phase}=Ready",
+            "--timeout",
+            "20s"));
     step(out, "get table ready", kubectl.run("get", "vd", "web", "-n", NS));
     step(out, "describe", kubectl.run("describe", "vd", "web", "-n", NS));
     step(out, "describe dom0node", kubectl.run("describe", "dom0node", "dom0-a"));
@@ -133,23 +222,31 @@ class KubectlScriptMatchesRealApiServerTest {
   }
 
   private static void step(Map<String, String> out, String name, Exec.Result result) {
-    out.put(name, normalise("exit " + result.exit() + "\n" + result.out() + "--- stderr\n" + result.err()));
+    out.put(
+        name,
+        normalise("exit " + result.exit() + "\n" + result.out() + "--- stderr\n" + result.err()));
   }
 
   private static long lines(Path file) throws IOException {
     return Files.exists(file) ? Files.readAllLines(file).size() : 0;
   }
 
-  private static final Pattern TIME = Pattern.compile("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z");
+  private static final Pattern TIME =
+      Pattern.compile("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z");
   private static final Pattern DESCRIBED_TIME =
       Pattern.compile("\\w{3}, \\d\\d \\w{3} \\d{4} \\d\\d:\\d\\d:\\d\\d [+-]\\d{4}");
-  private static final Pattern UID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+  private static final Pattern UID =
+      Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
   private static final Pattern RESOURCE_VERSION =
       Pattern.compile("(resourceVersion: |Resource Version:\\s+)\"?\\d+\"?");
-  private static final Pattern AGE = Pattern.compile("(?<=\\s)(\\d+[smhd])+(?=\\s|$)", Pattern.MULTILINE);
+  private static final Pattern AGE =
+      Pattern.compile("(?<=\\s)(\\d+[smhd])+(?=\\s|$)", Pattern.MULTILINE);
   private static final Pattern SERVER = Pattern.compile("https://127\\.0\\.0\\.1:\\d+");
 
-  /** What legitimately differs between two servers: identities, times, versions, addresses, column widths. */
+  /**
+   * What legitimately differs between two servers: identities, times, versions, addresses, column
+   * widths.
+   */
   static String normalise(String text) {
     String s = TIME.matcher(text).replaceAll("TIME");
     s = DESCRIBED_TIME.matcher(s).replaceAll("TIME");
@@ -160,7 +257,8 @@ class KubectlScriptMatchesRealApiServerTest {
     return s.replaceAll("[ \\t]+", " ");
   }
 
-  static final String DISK = """
+  static final String DISK =
+      """
       apiVersion: xenvbd.io/v1alpha1
       kind: VirtualDisk
       metadata:
@@ -175,7 +273,8 @@ class KubectlScriptMatchesRealApiServerTest {
           hostname: web
       """;
 
-  static final String NODE = """
+  static final String NODE =
+      """
       apiVersion: xenvbd.io/v1alpha1
       kind: Dom0Node
       metadata:
@@ -184,7 +283,8 @@ class KubectlScriptMatchesRealApiServerTest {
         unschedulable: true
       """;
 
-  static final String READY_STATUS = """
+  static final String READY_STATUS =
+      """
       {"status": {"phase": "Ready", "nodeName": "dom0-a", "capacityBytes": 2147483648,
        "conditions": [{"type": "Ready", "status": "True", "reason": "Provisioned",
          "message": "the image is ready", "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 2}]}}

@@ -12,7 +12,10 @@ final class VirtualDisks {
     return Serialization.unmarshal(yaml(name, specYaml), GenericKubernetesResource.class);
   }
 
-  /** A VirtualDisk named {@code name} whose spec is {@code specYaml} (lines at spec level, no indent). */
+  /**
+   * A VirtualDisk named {@code name} whose spec is {@code specYaml} (lines at spec level, no
+   * indent).
+   */
   static String yaml(String name, String specYaml) {
     return """
         apiVersion: xenvbd.io/v1alpha1
@@ -21,6 +24,7 @@ final class VirtualDisks {
           name: %s
         spec:
         %s
-        """.formatted(name, specYaml.strip().indent(2).stripTrailing());
+        """
+        .formatted(name, specYaml.strip().indent(2).stripTrailing());
   }
 }

@@ -11,59 +11,96 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * The benchmarks of issue 9 as one program: each writes its section of docs/benchmarks.md. Run through
- * bench/run.sh (builds the jar, then java -cp target/xenvbd.jar:target/test-classes). Needs root.
+ * The benchmarks of issue 9 as one program: each writes its section of docs/benchmarks.md. Run
+ * through bench/run.sh (builds the jar, then java -cp target/xenvbd.jar:target/test-classes). Needs
+ * root.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true,
-    description = "Run xenvbd's benchmarks (recipe, latency, scale, sparse, throughput, fleet; default: all) and write"
-        + " their sections of the report.")
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    description =
+        "Run xenvbd's benchmarks (recipe, latency, scale, sparse, throughput, fleet; default: all) and write"
+            + " their sections of the report.")
 public final class BenchMain implements Callable<Integer> {
-  @Parameters(arity = "0..*", paramLabel = "BENCH", description = "recipe, latency, scale, sparse, throughput, fleet (default: all), crossnode (issue 16's 4(c)); profiles: api (the"
-      + " embedded API server's create cost, uses --scale-disks), stages (the agent's build stage by stage)")
+  @Parameters(
+      arity = "0..*",
+      paramLabel = "BENCH",
+      description =
+          "recipe, latency, scale, sparse, throughput, fleet (default: all), crossnode (issue 16's 4(c)); profiles: api (the"
+              + " embedded API server's create cost, uses --scale-disks), stages (the agent's build stage by stage)")
   List<String> which = List.of("sparse", "throughput", "recipe", "latency", "scale", "fleet");
 
-  @Option(names = "--work", description = "Scratch directory (removed at the end; default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--work",
+      description = "Scratch directory (removed at the end; default ${DEFAULT-VALUE}).")
   Path work = Path.of("/tmp/xenvbd-bench");
 
   @Option(names = "--report", description = "Markdown report to update (default ${DEFAULT-VALUE}).")
   Path report = Path.of("docs/benchmarks.md");
 
-  @Option(names = "--source", description = "Tree to populate disks with; copied to the scratch directory first"
-      + " (default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--source",
+      description =
+          "Tree to populate disks with; copied to the scratch directory first"
+              + " (default ${DEFAULT-VALUE}).")
   Path source = Path.of("/usr/lib/jvm/java-17-openjdk-amd64");
 
-  @Option(names = "--runs", description = "Measured rounds of benchmarks 1 and 5 (default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--runs",
+      description = "Measured rounds of benchmarks 1 and 5 (default ${DEFAULT-VALUE}).")
   int runs = 5;
 
-  @Option(names = "--latency-disks", description = "Disks of benchmark 2 (default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--latency-disks",
+      description = "Disks of benchmark 2 (default ${DEFAULT-VALUE}).")
   int latencyDisks = 100;
 
-  @Option(names = "--latency-gap-ms", description = "Gap between creates in benchmark 2 (default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--latency-gap-ms",
+      description = "Gap between creates in benchmark 2 (default ${DEFAULT-VALUE}).")
   long latencyGap = 100;
 
-  @Option(names = "--scale-disks", split = ",", description = "Disk counts of benchmark 3 (default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--scale-disks",
+      split = ",",
+      description = "Disk counts of benchmark 3 (default ${DEFAULT-VALUE}).")
   List<Integer> scaleDisks = List.of(1000);
 
-  @Option(names = "--scale-agents", description = "Agents of benchmark 3 (default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--scale-agents",
+      description = "Agents of benchmark 3 (default ${DEFAULT-VALUE}).")
   int scaleAgents = 20;
 
-  @Option(names = "--scale-fs", description = "Filesystem of benchmark 3's disks (default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--scale-fs",
+      description = "Filesystem of benchmark 3's disks (default ${DEFAULT-VALUE}).")
   String scaleFs = "none";
 
-  @Option(names = "--scale-size", description = "Size of benchmark 3's disks (default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--scale-size",
+      description = "Size of benchmark 3's disks (default ${DEFAULT-VALUE}).")
   String scaleSize = "16Mi";
 
-  @Option(names = "--scale-operator-in-process", description = "Run benchmark 3's operator in this JVM instead of its own.")
+  @Option(
+      names = "--scale-operator-in-process",
+      description = "Run benchmark 3's operator in this JVM instead of its own.")
   boolean scaleInProcess;
 
-  @Option(names = "--fleet-disks", description = "Clones of the fleet benchmark (default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--fleet-disks",
+      description = "Clones of the fleet benchmark (default ${DEFAULT-VALUE}).")
   int fleetDisks = 50;
 
-  @Option(names = "--what-if-poll-max-ms", description = "What-if: cap the operator's poll of a building disk at this"
-      + " many ms (recipe, latency, scale; written to separate *-whatif sections). Default: the product as shipped.")
+  @Option(
+      names = "--what-if-poll-max-ms",
+      description =
+          "What-if: cap the operator's poll of a building disk at this"
+              + " many ms (recipe, latency, scale; written to separate *-whatif sections). Default: the product as shipped.")
   Long pollMaxMs;
 
-  @Option(names = "--what-if-agent-workers", description = "What-if: build workers per agent (local mode: 2).")
+  @Option(
+      names = "--what-if-agent-workers",
+      description = "What-if: build workers per agent (local mode: 2).")
   Integer agentWorkers;
 
   private final String command;
@@ -77,7 +114,9 @@ public final class BenchMain implements Callable<Integer> {
     System.exit(new CommandLine(new BenchMain(command)).execute(args));
   }
 
-  /** Logs (the agents' "build of … done in …" lines) go to the scratch directory, with timestamps. */
+  /**
+   * Logs (the agents' "build of … done in …" lines) go to the scratch directory, with timestamps.
+   */
   static void logTo(Path file) {
     // The breakdowns read the agent's info lines; tests log at warn (src/test/resources).
     System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "info");
@@ -99,8 +138,10 @@ public final class BenchMain implements Callable<Integer> {
       for (Ctx ctx : contexts(tree, bench)) run(bench, ctx);
       System.out.printf("bench %s done in %.1f s%n", bench, (System.nanoTime() - t0) / 1e9);
     }
-    Rig.removeTree(tree); // the copy of the source; the log stays in the scratch directory for profiling
-    System.out.println("report: " + report.toAbsolutePath() + " (log: " + work.resolve("xenvbd.log") + ")");
+    Rig.removeTree(
+        tree); // the copy of the source; the log stays in the scratch directory for profiling
+    System.out.println(
+        "report: " + report.toAbsolutePath() + " (log: " + work.resolve("xenvbd.log") + ")");
     return 0;
   }
 
@@ -108,11 +149,48 @@ public final class BenchMain implements Callable<Integer> {
     Report r = new Report(report);
     Path repo = Path.of("").toAbsolutePath();
     if (!bench.equals("scale") && !bench.equals("api")) {
-      return List.of(new Ctx(work, r, repo, tree, runs, latencyDisks, latencyGap, 0, scaleAgents, scaleFs, scaleSize,
-          !scaleInProcess, true, pollMax(), agentWorkers, command, fleetDisks));
+      return List.of(
+          new Ctx(
+              work,
+              r,
+              repo,
+              tree,
+              runs,
+              latencyDisks,
+              latencyGap,
+              0,
+              scaleAgents,
+              scaleFs,
+              scaleSize,
+              !scaleInProcess,
+              true,
+              pollMax(),
+              agentWorkers,
+              command,
+              fleetDisks));
     }
-    return scaleDisks.stream().map(n -> new Ctx(work, r, repo, tree, runs, latencyDisks, latencyGap, n, scaleAgents,
-        scaleFs, scaleSize, !scaleInProcess, true, pollMax(), agentWorkers, command, fleetDisks)).toList();
+    return scaleDisks.stream()
+        .map(
+            n ->
+                new Ctx(
+                    work,
+                    r,
+                    repo,
+                    tree,
+                    runs,
+                    latencyDisks,
+                    latencyGap,
+                    n,
+                    scaleAgents,
+                    scaleFs,
+                    scaleSize,
+                    !scaleInProcess,
+                    true,
+                    pollMax(),
+                    agentWorkers,
+                    command,
+                    fleetDisks))
+        .toList();
   }
 
   private java.time.Duration pollMax() {
@@ -130,8 +208,12 @@ public final class BenchMain implements Callable<Integer> {
       case "stages" -> StagesBench.run(ctx);
       case "crossnode" -> CrossNodeBench.run(ctx);
       case "fleet" -> FleetBench.run(ctx);
-      default -> throw new CommandLine.ParameterException(new CommandLine(new BenchMain("")),
-          "unknown benchmark '" + bench + "': choose recipe, latency, scale, sparse, throughput, fleet or crossnode");
+      default ->
+          throw new CommandLine.ParameterException(
+              new CommandLine(new BenchMain("")),
+              "unknown benchmark '"
+                  + bench
+                  + "': choose recipe, latency, scale, sparse, throughput, fleet or crossnode");
     }
   }
 }

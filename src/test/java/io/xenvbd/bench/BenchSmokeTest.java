@@ -30,8 +30,24 @@ class BenchSmokeTest {
   }
 
   private Ctx ctx(String name) {
-    return new Ctx(work.resolve(name), new Report(work.resolve(name + ".md")), Path.of("").toAbsolutePath(), source,
-        1, 4, 20, 8, 2, "none", "4Mi", true, false, null, null, "bench/run.sh " + name + " (smoke)", 2);
+    return new Ctx(
+        work.resolve(name),
+        new Report(work.resolve(name + ".md")),
+        Path.of("").toAbsolutePath(),
+        source,
+        1,
+        4,
+        20,
+        8,
+        2,
+        "none",
+        "4Mi",
+        true,
+        false,
+        null,
+        null,
+        "bench/run.sh " + name + " (smoke)",
+        2);
   }
 
   private static String report(Ctx ctx) throws Exception {
@@ -44,7 +60,8 @@ class BenchSmokeTest {
     RecipeBench.run(ctx);
     String md = report(ctx);
     for (String v : RecipeBench.VARIANTS) assertThat(md).contains("| " + v + " |");
-    assertThat(md).containsPattern("\\| B Auto \\| [0-9.]+ \\([0-9.]+–[0-9.]+\\) s \\| \\*\\*[0-9.]+\\*\\*")
+    assertThat(md)
+        .containsPattern("\\| B Auto \\| [0-9.]+ \\([0-9.]+–[0-9.]+\\) s \\| \\*\\*[0-9.]+\\*\\*")
         .contains("Reproduce: `bench/run.sh recipe");
     assertNoLoopDeviceOn(ctx.work());
   }
@@ -53,7 +70,8 @@ class BenchSmokeTest {
   void aFleetOfClonesOnExt4AndOnAnXfsReflinkRootReportsTimesBytesAndMethods() throws Exception {
     Ctx ctx = ctx("fleet");
     FleetBench.run(ctx);
-    assertThat(report(ctx)).contains("| ext4 |", "| xfs-reflink |", "{SparseCopy=2}", "{Reflink=2}")
+    assertThat(report(ctx))
+        .contains("| ext4 |", "| xfs-reflink |", "{SparseCopy=2}", "{Reflink=2}")
         .containsPattern("\\| \\*\\*[0-9.]+\\*\\* \\| [0-9.]+ / [0-9.]+ s \\|");
     assertNoLoopDeviceOn(ctx.work());
   }
@@ -62,7 +80,8 @@ class BenchSmokeTest {
   void latencyReportsPercentilesAndRequestsPerDisk() throws Exception {
     Ctx ctx = ctx("latency");
     LatencyBench.run(ctx);
-    assertThat(report(ctx)).containsPattern("\\| [0-9]+ ms \\| \\*\\*[0-9]+ ms\\*\\* \\| [0-9]+ ms")
+    assertThat(report(ctx))
+        .containsPattern("\\| [0-9]+ ms \\| \\*\\*[0-9]+ ms\\*\\* \\| [0-9]+ ms")
         .containsPattern("\\| operator \\| [1-9][0-9]* \\| \\*\\*[0-9.]+\\*\\*");
   }
 
@@ -70,8 +89,10 @@ class BenchSmokeTest {
   void scaleMeasuresTheOperatorInItsOwnJvm() throws Exception {
     Ctx ctx = ctx("scale");
     ScaleBench.run(ctx);
-    assertThat(report(ctx)).contains("### 3. Scale: 8 disks, 2 agents")
-        .containsPattern("RSS peak \\*\\*[1-9][0-9]* MiB\\*\\*").containsPattern("heap used peak \\*\\*[1-9][0-9]* MiB");
+    assertThat(report(ctx))
+        .contains("### 3. Scale: 8 disks, 2 agents")
+        .containsPattern("RSS peak \\*\\*[1-9][0-9]* MiB\\*\\*")
+        .containsPattern("heap used peak \\*\\*[1-9][0-9]* MiB");
   }
 
   @Test
@@ -79,7 +100,8 @@ class BenchSmokeTest {
     Ctx ctx = ctx("sparse");
     SparseBench.run(ctx);
     String md = report(ctx);
-    for (String fs : SparseBench.FILESYSTEMS) assertThat(md).contains("| `filesystem: " + fs + "` |");
+    for (String fs : SparseBench.FILESYSTEMS)
+      assertThat(md).contains("| `filesystem: " + fs + "` |");
     assertThat(md).contains("recipe: dd + `mkfs -t ext3` (defaults)");
   }
 
@@ -87,19 +109,29 @@ class BenchSmokeTest {
   void throughputComparesBothMethodsWithCp() throws Exception {
     Ctx ctx = ctx("throughput");
     ThroughputBench.run(ctx);
-    assertThat(report(ctx)).contains("| cp -a (baseline) |").containsPattern("\\| LoopMount \\| .*\\*\\*[0-9]+ %\\*\\*")
+    assertThat(report(ctx))
+        .contains("| cp -a (baseline) |")
+        .containsPattern("\\| LoopMount \\| .*\\*\\*[0-9]+ %\\*\\*")
         .containsPattern("\\| Offline \\| .*\\*\\*[0-9]+ %\\*\\*");
     assertNoLoopDeviceOn(ctx.work());
   }
 
   private static void assertNoLoopDeviceOn(Path dir) throws Exception {
-    for (Path backing : List.of(Path.of("/sys/block")).stream().flatMap(p -> {
-      try (var s = Files.list(p)) {
-        return s.map(b -> b.resolve("loop/backing_file")).filter(Files::exists).toList().stream();
-      } catch (Exception e) {
-        return java.util.stream.Stream.empty();
-      }
-    }).toList()) {
+    for (Path backing :
+        List.of(Path.of("/sys/block")).stream()
+            .flatMap(
+                p -> {
+                  try (var s = Files.list(p)) {
+                    return s
+                        .map(b -> b.resolve("loop/backing_file"))
+                        .filter(Files::exists)
+                        .toList()
+                        .stream();
+                  } catch (Exception e) {
+                    return java.util.stream.Stream.empty();
+                  }
+                })
+            .toList()) {
       assertThat(Files.readString(backing).strip()).doesNotStartWith(dir.toString());
     }
   }

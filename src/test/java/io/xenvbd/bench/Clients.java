@@ -33,9 +33,16 @@ final class Clients {
       String query = request.uri().getRawQuery();
       boolean watch = query != null && query.contains("watch=true");
       String path = request.uri().getPath();
-      String what = path.endsWith("/status") ? "status" : path.contains("/events") ? "events"
-          : path.contains("dom0nodes") ? "dom0nodes" : path.contains("virtualdisks") ? "virtualdisks"
-          : path.contains("leases") ? "leases" : "other";
+      String what =
+          path.endsWith("/status")
+              ? "status"
+              : path.contains("/events")
+                  ? "events"
+                  : path.contains("dom0nodes")
+                      ? "dom0nodes"
+                      : path.contains("virtualdisks")
+                          ? "virtualdisks"
+                          : path.contains("leases") ? "leases" : "other";
       String key = (watch ? "WATCH" : request.method()) + " " + what;
       byKind.computeIfAbsent(key, k -> new LongAdder()).increment();
     }
@@ -53,32 +60,42 @@ final class Clients {
     /** Difference of two snapshots (after − before), zero entries dropped. */
     static Map<String, Long> delta(Map<String, Long> before, Map<String, Long> after) {
       Map<String, Long> out = new TreeMap<>();
-      after.forEach((k, v) -> {
-        long d = v - before.getOrDefault(k, 0L);
-        if (d != 0) out.put(k, d);
-      });
+      after.forEach(
+          (k, v) -> {
+            long d = v - before.getOrDefault(k, 0L);
+            if (d != 0) out.put(k, d);
+          });
       return out;
     }
   }
 
-  /** A client for {@code api} with its token, namespace default, that counts its requests in {@code counter} (may be null). */
+  /**
+   * A client for {@code api} with its token, namespace default, that counts its requests in {@code
+   * counter} (may be null).
+   */
   static KubernetesClient client(EmbeddedApiServer api, RequestCounter counter) {
     return client(api.clientConfig(), counter);
   }
 
-  /** The same, with the server and token a kubeconfig names (the one local mode writes, as its user would). */
+  /**
+   * The same, with the server and token a kubeconfig names (the one local mode writes, as its user
+   * would).
+   */
   static KubernetesClient client(Path kubeconfig, RequestCounter counter) {
     try {
-      return client(new ConfigBuilder(Config.fromKubeconfig(Files.readString(kubeconfig))), counter);
+      return client(
+          new ConfigBuilder(Config.fromKubeconfig(Files.readString(kubeconfig))), counter);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the kubeconfig " + kubeconfig, e);
     }
   }
 
   private static KubernetesClient client(ConfigBuilder config, RequestCounter counter) {
-    KubernetesClientBuilder b = new KubernetesClientBuilder()
-        .withConfig(config.withNamespace("default").withRequestRetryBackoffLimit(0).build());
-    if (counter != null) b.withHttpClientBuilderConsumer(h -> h.addOrReplaceInterceptor("bench-count", counter));
+    KubernetesClientBuilder b =
+        new KubernetesClientBuilder()
+            .withConfig(config.withNamespace("default").withRequestRetryBackoffLimit(0).build());
+    if (counter != null)
+      b.withHttpClientBuilderConsumer(h -> h.addOrReplaceInterceptor("bench-count", counter));
     return b.build();
   }
 }

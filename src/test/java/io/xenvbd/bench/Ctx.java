@@ -6,11 +6,29 @@ import java.nio.file.Path;
  * What every benchmark is given: a scratch directory, the report, the prepared source tree and the
  * scale to run at, and the command line that reproduces the run (quoted in the report).
  */
-record Ctx(Path work, Report report, Path repo, Path source, int runs, int latencyDisks, long latencyGapMillis,
-           int scaleDisks, int scaleAgents, String scaleFs, String scaleSize, boolean scaleSeparateJvm, boolean warmup,
-           java.time.Duration pollMax, Integer agentWorkers, String command, int fleetDisks) {
+record Ctx(
+    Path work,
+    Report report,
+    Path repo,
+    Path source,
+    int runs,
+    int latencyDisks,
+    long latencyGapMillis,
+    int scaleDisks,
+    int scaleAgents,
+    String scaleFs,
+    String scaleSize,
+    boolean scaleSeparateJvm,
+    boolean warmup,
+    java.time.Duration pollMax,
+    Integer agentWorkers,
+    String command,
+    int fleetDisks) {
 
-  /** Index of the first measured round: round 0 is a warm-up (JIT, page cache) unless warm-up is off. */
+  /**
+   * Index of the first measured round: round 0 is a warm-up (JIT, page cache) unless warm-up is
+   * off.
+   */
   int firstRound() {
     return warmup ? 1 : 0;
   }
@@ -22,9 +40,18 @@ record Ctx(Path work, Report report, Path repo, Path source, int runs, int laten
   /** What-if runs: the operator's longest poll of a building disk (null: the product's default). */
   String variantNote() {
     String note = "";
-    if (pollMax != null) note += " operator poll of a building disk capped at " + pollMax.toMillis() + " ms (OperatorConfig.Builder.pollMax);";
-    if (agentWorkers != null) note += " " + agentWorkers + " build workers per agent instead of local mode's 2;";
-    return note.isEmpty() ? "" : " **What-if run, not the product's defaults:" + note + " same composition as local mode otherwise.**";
+    if (pollMax != null)
+      note +=
+          " operator poll of a building disk capped at "
+              + pollMax.toMillis()
+              + " ms (OperatorConfig.Builder.pollMax);";
+    if (agentWorkers != null)
+      note += " " + agentWorkers + " build workers per agent instead of local mode's 2;";
+    return note.isEmpty()
+        ? ""
+        : " **What-if run, not the product's defaults:"
+            + note
+            + " same composition as local mode otherwise.**";
   }
 
   boolean whatIf() {
@@ -34,7 +61,9 @@ record Ctx(Path work, Report report, Path repo, Path source, int runs, int laten
   /** Report section of a benchmark: what-if runs get their own, named after what they changed. */
   String section(String bench) {
     if (!whatIf()) return bench;
-    return bench + "-whatif" + (pollMax == null ? "" : "-poll" + pollMax.toMillis())
+    return bench
+        + "-whatif"
+        + (pollMax == null ? "" : "-poll" + pollMax.toMillis())
         + (agentWorkers == null ? "" : "-workers" + agentWorkers);
   }
 

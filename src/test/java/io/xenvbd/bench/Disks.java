@@ -1,9 +1,9 @@
 package io.xenvbd.bench;
 
-import io.xenvbd.testing.Manifests;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.testing.Manifests;
 import java.nio.file.Path;
 
 /** The VirtualDisks the benchmarks apply, written as the YAML a user would apply. */
@@ -16,11 +16,14 @@ final class Disks {
   }
 
   /**
-   * The recipe as a VirtualDisk: the source tree copied to the image's root (as the recipe's
-   * cp -ax does), /proc /sys /home /tmp made, hostname and an fstab with the recipe's /dev/sda1 line.
+   * The recipe as a VirtualDisk: the source tree copied to the image's root (as the recipe's cp -ax
+   * does), /proc /sys /home /tmp made, hostname and an fstab with the recipe's /dev/sda1 line.
    */
   static String recipe(String name, String size, String fs, String method, Path source) {
-    return Manifests.disk(name, size, """
+    return Manifests.disk(
+        name,
+        size,
+        """
         filesystem: %s
         reclaimPolicy: Delete
         populate:
@@ -31,7 +34,8 @@ final class Disks {
           hostname: vm1
           fstab: [{device: /dev/sda1, mountPoint: /, type: %s, options: defaults, dump: 1, pass: 1}]
         xen: {vdev: sda1, access: rw}
-        """.formatted(fs, method, source, fs));
+        """
+            .formatted(fs, method, source, fs));
   }
 
   private static final KubernetesSerialization SERIALIZATION = new KubernetesSerialization();

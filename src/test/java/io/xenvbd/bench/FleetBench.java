@@ -1,11 +1,11 @@
 package io.xenvbd.bench;
 
-import io.xenvbd.testing.Exec;
-import io.xenvbd.testing.Manifests;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.local.LocalConfig;
 import io.xenvbd.local.LocalMode;
+import io.xenvbd.testing.Exec;
+import io.xenvbd.testing.Manifests;
 import io.xenvbd.testing.XfsReflinkRoot;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -17,19 +17,28 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Issue 16's fleet: N disks cloned from one 2 GiB ext4 template holding the source tree, each with its
- * own hostname and fstab, all created at once through local mode, on an ext4 images root (the
+ * Issue 16's fleet: N disks cloned from one 2 GiB ext4 template holding the source tree, each with
+ * its own hostname and fstab, all created at once through local mode, on an ext4 images root (the
  * machine's disk) and on an XFS-with-reflink images root made on a loop-backed sparse file. Against
  * runs of the recipe (bench/recipe.sh) alternated with the fleets: before, between and after.
  */
 final class FleetBench {
-  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+      new com.fasterxml.jackson.databind.ObjectMapper();
 
   private FleetBench() {}
 
   /** What one fleet measured. */
-  record Fleet(String root, double totalSeconds, List<Double> readySeconds, List<Double> buildSeconds,
-               long templateAllocated, long fleetBytes, String bytesHow, Map<String, Long> methods, long sharedBytes) {}
+  record Fleet(
+      String root,
+      double totalSeconds,
+      List<Double> readySeconds,
+      List<Double> buildSeconds,
+      long templateAllocated,
+      long fleetBytes,
+      String bytesHow,
+      Map<String, Long> methods,
+      long sharedBytes) {}
 
   static void run(Ctx ctx) throws Exception {
     int disks = ctx.fleetDisks();
@@ -39,7 +48,8 @@ final class FleetBench {
     Fleet ext4 = fleet(ctx, "ext4", ctx.dir("fleet/ext4"), disks, null);
     recipe.add(recipe(ctx, 2));
     Fleet xfs;
-    try (XfsReflinkRoot root = XfsReflinkRoot.create(ctx.dir("fleet"), (long) (disks + 2) * (2L << 30))) {
+    try (XfsReflinkRoot root =
+        XfsReflinkRoot.create(ctx.dir("fleet"), (long) (disks + 2) * (2L << 30))) {
       xfs = fleet(ctx, "xfs-reflink", root.mountPoint.resolve("local"), disks, root.mountPoint);
     }
     recipe.add(recipe(ctx, 3));
@@ -49,18 +59,29 @@ final class FleetBench {
 
   private static double recipe(Ctx ctx, int i) throws IOException {
     Path img = ctx.dir("fleet/recipe").resolve("vm1disk-" + i + ".img");
-    Exec.Result r = Exec.run(List.of("bash", ctx.recipeScript().toString(), img.toString(), ctx.source().toString(), "ext3"));
+    Exec.Result r =
+        Exec.run(
+            List.of(
+                "bash",
+                ctx.recipeScript().toString(),
+                img.toString(),
+                ctx.source().toString(),
+                "ext3"));
     r.ok();
     Files.deleteIfExists(img);
     return r.seconds();
   }
 
-  /** The template, then {@code n} clones created at once; timed from the first create to the last Ready (and a sync). */
-  private static Fleet fleet(Ctx ctx, String rootName, Path localDir, int n, Path xfsMount) throws Exception {
+  /**
+   * The template, then {@code n} clones created at once; timed from the first create to the last
+   * Ready (and a sync).
+   */
+  private static Fleet fleet(Ctx ctx, String rootName, Path localDir, int n, Path xfsMount)
+      throws Exception {
     LocalConfig config = new LocalConfig(localDir, List.of(ctx.source()), 0, "fleet-" + rootName);
     try (LocalMode local = LocalMode.start(config);
-         KubernetesClient client = Clients.client(local.config().kubeconfig(), null);
-         ReadyWatch watch = new ReadyWatch(client)) {
+        KubernetesClient client = Clients.client(local.config().kubeconfig(), null);
+        ReadyWatch watch = new ReadyWatch(client)) {
       Disks.create(client, template(ctx));
       VirtualDisk template = watch.awaitReady("template", 600).disk();
       Exec.run("sync").ok();
@@ -83,31 +104,50 @@ final class FleetBench {
         last = Math.max(last, seen.nanos());
         var st = seen.disk().getStatus();
         fleetAllocated += st.allocatedBytes() == null ? 0 : st.allocatedBytes();
-        // status.cloned is not mapped through the agent protocol yet: the agent's metadata beside the image says it.
-        var cloned = JSON.readTree(local.config().images().resolve("default/" + name + ".img.json").toFile()).path("cloned");
+        // status.cloned is not mapped through the agent protocol yet: the agent's metadata beside
+        // the image says it.
+        var cloned =
+            JSON.readTree(local.config().images().resolve("default/" + name + ".img.json").toFile())
+                .path("cloned");
         methods.merge(cloned.path("method").asText("not recorded"), 1L, Long::sum);
         shared += cloned.path("sharedBytes").asLong(0);
       }
       Exec.run("sync").ok();
       double total = (System.nanoTime() - t0) / 1e9;
-      // On a reflink root the files share blocks, so their allocations overlap: the filesystem's own count tells.
+      // On a reflink root the files share blocks, so their allocations overlap: the filesystem's
+      // own count tells.
       long bytes = xfsMount == null ? fleetAllocated : used(xfsMount) - usedBefore;
-      String how = xfsMount == null ? "sum of the clones' status.allocatedBytes (nothing is shared on ext4)"
-          : "growth of the XFS filesystem's used blocks (statfs) from before the first create to after the last Ready";
+      String how =
+          xfsMount == null
+              ? "sum of the clones' status.allocatedBytes (nothing is shared on ext4)"
+              : "growth of the XFS filesystem's used blocks (statfs) from before the first create to after the last Ready";
       Map<String, String> diskOfRun = new LinkedHashMap<>();
       createdAt.keySet().forEach(k -> diskOfRun.put(k, rootName));
-      List<Double> builds = RecipeBench.agentBuildTimes(ctx.work().resolve("xenvbd.log"), diskOfRun)
-          .getOrDefault(rootName, List.of());
+      List<Double> builds =
+          RecipeBench.agentBuildTimes(ctx.work().resolve("xenvbd.log"), diskOfRun)
+              .getOrDefault(rootName, List.of());
       for (String name : createdAt.keySet()) Disks.delete(client, name);
       for (String name : createdAt.keySet()) watch.awaitGone(name, 600);
       Disks.delete(client, "template");
       watch.awaitGone("template", 600);
-      return new Fleet(rootName, total, ready, builds, template.getStatus().allocatedBytes(), bytes, how, methods, shared);
+      return new Fleet(
+          rootName,
+          total,
+          ready,
+          builds,
+          template.getStatus().allocatedBytes(),
+          bytes,
+          how,
+          methods,
+          shared);
     }
   }
 
   static String template(Ctx ctx) {
-    return Manifests.disk("template", "2Gi", """
+    return Manifests.disk(
+        "template",
+        "2Gi",
+        """
         filesystem: ext4
         reclaimPolicy: Delete
         populate:
@@ -116,11 +156,15 @@ final class FleetBench {
         tailor:
           hostname: template
           fstab: [{device: self, mountPoint: /, type: ext4, options: defaults, dump: 0, pass: 1}]
-        """.formatted(ctx.source()));
+        """
+            .formatted(ctx.source()));
   }
 
   static String clone(String name) {
-    return Manifests.disk(name, "2Gi", """
+    return Manifests.disk(
+        name,
+        "2Gi",
+        """
         filesystem: ext4
         reclaimPolicy: Delete
         populate:
@@ -128,7 +172,8 @@ final class FleetBench {
         tailor:
           hostname: %s
           fstab: [{device: self, mountPoint: /, type: ext4, options: defaults, dump: 0, pass: 1}]
-        """.formatted(name));
+        """
+            .formatted(name));
   }
 
   private static long used(Path mount) throws IOException {
@@ -140,31 +185,64 @@ final class FleetBench {
     long[] tree = Measure.treeSize(ctx.source());
     double a = Stats.of(recipe).median();
     StringBuilder md = new StringBuilder("## 6. A fleet from one template\n\n");
-    md.append(String.format(Locale.ROOT, "%d VirtualDisks cloned (`populate.cloneFrom`) from one 2 GiB ext4 template"
-        + " holding the same tree (%s, %.1f MB, %d entries), each with its own hostname and an fstab naming its own"
-        + " `UUID=`, all created at once through local mode (`LocalMode.start` in this JVM; the agent builds 2 at a"
-        + " time). Total: first create → last Ready seen by a watch, plus `sync`. Per disk: create → Ready (includes"
-        + " waiting for a worker) and the agent's own build time (its log). Roots: the machine's ext4 disk, and XFS"
-        + " with reflink (`mkfs.xfs -m reflink=1`) on a loop-backed sparse file on that disk. Recipe: `bench/recipe.sh`"
-        + " (2 GiB ext3, the same tree), one warm-up and %d measured runs alternated with the fleets (before, between,"
-        + " after): %s s, median **%.2f s**. The machine's 2 cores were shared with other work during the run.\n\n",
-        n, ctx.source(), tree[0] / 1e6, tree[1], recipe.size(), RecipeBench.fmt(recipe), a));
-    md.append("| images root | total | total / recipe | create → Ready P50 / P95 | agent build P50 / P95 | build / recipe (P50, P95)"
-        + " | bytes allocated by the fleet | ÷ template's allocation | clone method | shared when made (sum) |\n");
+    md.append(
+        String.format(
+            Locale.ROOT,
+            "%d VirtualDisks cloned (`populate.cloneFrom`) from one 2 GiB ext4 template"
+                + " holding the same tree (%s, %.1f MB, %d entries), each with its own hostname and an fstab naming its own"
+                + " `UUID=`, all created at once through local mode (`LocalMode.start` in this JVM; the agent builds 2 at a"
+                + " time). Total: first create → last Ready seen by a watch, plus `sync`. Per disk: create → Ready (includes"
+                + " waiting for a worker) and the agent's own build time (its log). Roots: the machine's ext4 disk, and XFS"
+                + " with reflink (`mkfs.xfs -m reflink=1`) on a loop-backed sparse file on that disk. Recipe: `bench/recipe.sh`"
+                + " (2 GiB ext3, the same tree), one warm-up and %d measured runs alternated with the fleets (before, between,"
+                + " after): %s s, median **%.2f s**. The machine's 2 cores were shared with other work during the run.\n\n",
+            n,
+            ctx.source(),
+            tree[0] / 1e6,
+            tree[1],
+            recipe.size(),
+            RecipeBench.fmt(recipe),
+            a));
+    md.append(
+        "| images root | total | total / recipe | create → Ready P50 / P95 | agent build P50 / P95 | build / recipe (P50, P95)"
+            + " | bytes allocated by the fleet | ÷ template's allocation | clone method | shared when made (sum) |\n");
     md.append("|---|---|---|---|---|---|---|---|---|---|\n");
     for (Fleet f : fleets) {
       Stats r = Stats.of(f.readySeconds());
       Stats b = f.buildSeconds().isEmpty() ? null : Stats.of(f.buildSeconds());
-      md.append(String.format(Locale.ROOT, "| %s | %.2f s | **%.2f** | %.2f / %.2f s | %s | %s | %s | **%.2f** | %s | %s |\n",
-          f.root(), f.totalSeconds(), f.totalSeconds() / a, r.percentile(50), r.percentile(95),
-          b == null ? "–" : String.format(Locale.ROOT, "%.2f / %.2f s", b.percentile(50), b.percentile(95)),
-          b == null ? "–" : String.format(Locale.ROOT, "**%.2f**, %.2f", b.percentile(50) / a, b.percentile(95) / a),
-          mib(f.fleetBytes()), (double) f.fleetBytes() / f.templateAllocated(), f.methods(), mib(f.sharedBytes())));
+      md.append(
+          String.format(
+              Locale.ROOT,
+              "| %s | %.2f s | **%.2f** | %.2f / %.2f s | %s | %s | %s | **%.2f** | %s | %s |\n",
+              f.root(),
+              f.totalSeconds(),
+              f.totalSeconds() / a,
+              r.percentile(50),
+              r.percentile(95),
+              b == null
+                  ? "–"
+                  : String.format(Locale.ROOT, "%.2f / %.2f s", b.percentile(50), b.percentile(95)),
+              b == null
+                  ? "–"
+                  : String.format(
+                      Locale.ROOT, "**%.2f**, %.2f", b.percentile(50) / a, b.percentile(95) / a),
+              mib(f.fleetBytes()),
+              (double) f.fleetBytes() / f.templateAllocated(),
+              f.methods(),
+              mib(f.sharedBytes())));
     }
     md.append("\nHow the bytes were counted: ");
-    fleets.forEach(f -> md.append(f.root()).append(": ").append(f.bytesHow()).append(String.format(Locale.ROOT,
-        "; template %s. ", mib(f.templateAllocated()))));
-    md.append("\n\nReproduce: `").append(ctx.command()).append("`\n\n").append(Report.environment()).append('\n');
+    fleets.forEach(
+        f ->
+            md.append(f.root())
+                .append(": ")
+                .append(f.bytesHow())
+                .append(String.format(Locale.ROOT, "; template %s. ", mib(f.templateAllocated()))));
+    md.append("\n\nReproduce: `")
+        .append(ctx.command())
+        .append("`\n\n")
+        .append(Report.environment())
+        .append('\n');
     return md.toString();
   }
 

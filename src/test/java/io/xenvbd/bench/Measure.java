@@ -15,8 +15,11 @@ final class Measure {
 
   /** Apparent bytes and entries of a tree on one filesystem (as cp -x sees it). */
   static long[] treeSize(Path dir) {
-    long bytes = Long.parseLong(
-        Exec.ok("du", "-s", "-x", "-B1", "--apparent-size", dir.toString()).strip().split("\\s+")[0]);
+    long bytes =
+        Long.parseLong(
+            Exec.ok("du", "-s", "-x", "-B1", "--apparent-size", dir.toString())
+                .strip()
+                .split("\\s+")[0]);
     long entries = Exec.ok("find", dir.toString(), "-xdev").lines().count();
     return new long[] {bytes, entries};
   }

@@ -1,9 +1,9 @@
 package io.xenvbd.bench;
 
-import io.xenvbd.testing.Exec;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.local.Wiring;
 import io.xenvbd.operator.XenvbdOperator;
+import io.xenvbd.testing.Exec;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -22,20 +22,26 @@ import java.util.regex.Pattern;
 
 /**
  * The operator alone in its own JVM (as the Deployment runs it), so its heap and RSS are its own.
- * Started by the scale benchmark with {@code -Xmx256m} and a GC log; it exits when its stdin closes,
- * so it never outlives the benchmark.
+ * Started by the scale benchmark with {@code -Xmx256m} and a GC log; it exits when its stdin
+ * closes, so it never outlives the benchmark.
  */
 public final class OperatorProcess {
   public static final String HEAP_LIMIT = "256m";
 
   private OperatorProcess() {}
 
-  /** args: kubeconfig (server and API token), agent token, agents' CA certificate (PEM), optionally the poll cap in ms (what-if runs). */
+  /**
+   * args: kubeconfig (server and API token), agent token, agents' CA certificate (PEM), optionally
+   * the poll cap in ms (what-if runs).
+   */
   public static void main(String[] args) throws Exception {
     try (KubernetesClient client = Clients.client(Path.of(args[0]), null);
-         XenvbdOperator op = XenvbdOperator.start(client,
-             Rig.operatorConfig(args.length > 3 ? java.time.Duration.ofMillis(Long.parseLong(args[3])) : null),
-             Wiring.agentClients(args[1], Path.of(args[2])))) {
+        XenvbdOperator op =
+            XenvbdOperator.start(
+                client,
+                Rig.operatorConfig(
+                    args.length > 3 ? java.time.Duration.ofMillis(Long.parseLong(args[3])) : null),
+                Wiring.agentClients(args[1], Path.of(args[2])))) {
       System.out.println("MANAGEMENT_PORT=" + op.managementPort());
       System.out.flush();
       while (System.in.read() >= 0) {
@@ -64,8 +70,10 @@ public final class OperatorProcess {
 
     String metrics() {
       try {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
-            HttpResponse.BodyHandlers.ofString()).body();
+        return http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body();
       } catch (IOException e) {
         throw new java.io.UncheckedIOException(e);
       } catch (InterruptedException e) {
@@ -128,20 +136,32 @@ public final class OperatorProcess {
     }
   }
 
-  static Handle spawn(Path dir, Path kubeconfig, String token, Path ca, java.time.Duration pollMax) throws IOException {
+  static Handle spawn(Path dir, Path kubeconfig, String token, Path ca, java.time.Duration pollMax)
+      throws IOException {
     Path gcLog = dir.resolve("operator-gc.log");
-    List<String> cmd = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx" + HEAP_LIMIT, "-Xlog:gc:file=" + gcLog,
-        "-Dorg.slf4j.simpleLogger.logFile=" + dir.resolve("operator.log"),
-        "-Dorg.slf4j.simpleLogger.showDateTime=true",
-        "-cp", System.getProperty("java.class.path"), OperatorProcess.class.getName(), kubeconfig.toString(), token, ca.toString()));
-    // Profiling hook, e.g. -Dbench.operatorJvmArgs=-XX:StartFlightRecording=filename=/tmp/operator.jfr
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx" + HEAP_LIMIT,
+                "-Xlog:gc:file=" + gcLog,
+                "-Dorg.slf4j.simpleLogger.logFile=" + dir.resolve("operator.log"),
+                "-Dorg.slf4j.simpleLogger.showDateTime=true",
+                "-cp",
+                System.getProperty("java.class.path"),
+                OperatorProcess.class.getName(),
+                kubeconfig.toString(),
+                token,
+                ca.toString()));
+    // Profiling hook, e.g.
+    // -Dbench.operatorJvmArgs=-XX:StartFlightRecording=filename=/tmp/operator.jfr
     String extra = System.getProperty("bench.operatorJvmArgs", "").strip();
     if (!extra.isEmpty()) cmd.addAll(1, List.of(extra.split("\\s+")));
     if (pollMax != null) cmd.add(Long.toString(pollMax.toMillis()));
-    Process p = new ProcessBuilder(cmd).redirectError(dir.resolve("operator.stderr").toFile()).start();
-    BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+    Process p =
+        new ProcessBuilder(cmd).redirectError(dir.resolve("operator.stderr").toFile()).start();
+    BufferedReader out =
+        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
     String line;
     while ((line = out.readLine()) != null) {
       if (line.startsWith("MANAGEMENT_PORT=")) {
@@ -149,6 +169,7 @@ public final class OperatorProcess {
       }
     }
     p.destroyForcibly();
-    throw new IllegalStateException("the operator's JVM exited before it was ready; see " + dir.resolve("operator.stderr"));
+    throw new IllegalStateException(
+        "the operator's JVM exited before it was ready; see " + dir.resolve("operator.stderr"));
   }
 }

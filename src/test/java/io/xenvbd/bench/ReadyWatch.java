@@ -13,12 +13,15 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Watches VirtualDisks (an informer: list, then watch, as kubectl wait does) and records, per name,
- * the System.nanoTime at which its Ready condition was first seen True, and when it was deleted.
- * A disk that turns Failed completes with an error carrying its message, so a benchmark stops
- * at once instead of waiting for a timeout.
+ * the System.nanoTime at which its Ready condition was first seen True, and when it was deleted. A
+ * disk that turns Failed completes with an error carrying its message, so a benchmark stops at once
+ * instead of waiting for a timeout.
  */
 final class ReadyWatch implements AutoCloseable {
-  /** What the watch saw when a disk became Ready (nanoTime for intervals, wall clock to match the log). */
+  /**
+   * What the watch saw when a disk became Ready (nanoTime for intervals, wall clock to match the
+   * log).
+   */
   record Seen(long nanos, long wallMillis, VirtualDisk disk) {}
 
   private final Map<String, CompletableFuture<Seen>> ready = new ConcurrentHashMap<>();
@@ -27,22 +30,28 @@ final class ReadyWatch implements AutoCloseable {
   private final SharedIndexInformer<VirtualDisk> informer;
 
   ReadyWatch(KubernetesClient client) {
-    informer = client.resources(VirtualDisk.class).inAnyNamespace().inform(new ResourceEventHandler<>() {
-      @Override
-      public void onAdd(VirtualDisk d) {
-        seen(d);
-      }
+    informer =
+        client
+            .resources(VirtualDisk.class)
+            .inAnyNamespace()
+            .inform(
+                new ResourceEventHandler<>() {
+                  @Override
+                  public void onAdd(VirtualDisk d) {
+                    seen(d);
+                  }
 
-      @Override
-      public void onUpdate(VirtualDisk old, VirtualDisk d) {
-        seen(d);
-      }
+                  @Override
+                  public void onUpdate(VirtualDisk old, VirtualDisk d) {
+                    seen(d);
+                  }
 
-      @Override
-      public void onDelete(VirtualDisk d, boolean unknownFinalState) {
-        gone(d.getMetadata().getName()).complete(System.nanoTime());
-      }
-    }, 0);
+                  @Override
+                  public void onDelete(VirtualDisk d, boolean unknownFinalState) {
+                    gone(d.getMetadata().getName()).complete(System.nanoTime());
+                  }
+                },
+                0);
   }
 
   private void seen(VirtualDisk d) {
@@ -55,9 +64,15 @@ final class ReadyWatch implements AutoCloseable {
     if (st.conditions() != null && Conditions.isTrue(st.conditions(), Conditions.READY)) {
       ready(name).complete(new Seen(now, wall, d));
     } else if (st.phase() == VirtualDiskStatus.Phase.Failed) {
-      String why = st.conditions() == null ? "" : Conditions.find(st.conditions(), Conditions.READY)
-          .map(c -> c.getReason() + ": " + c.getMessage()).orElse("");
-      ready(name).completeExceptionally(new IllegalStateException("VirtualDisk " + name + " failed: " + why));
+      String why =
+          st.conditions() == null
+              ? ""
+              : Conditions.find(st.conditions(), Conditions.READY)
+                  .map(c -> c.getReason() + ": " + c.getMessage())
+                  .orElse("");
+      ready(name)
+          .completeExceptionally(
+              new IllegalStateException("VirtualDisk " + name + " failed: " + why));
     }
   }
 
@@ -65,7 +80,10 @@ final class ReadyWatch implements AutoCloseable {
     return ready.computeIfAbsent(name, k -> new CompletableFuture<>());
   }
 
-  /** Wall-clock millis at which status.nodeName was first seen set (the operator placed the disk), or null. */
+  /**
+   * Wall-clock millis at which status.nodeName was first seen set (the operator placed the disk),
+   * or null.
+   */
   Long placedAt(String name) {
     return placedWallMillis.get(name);
   }
@@ -78,7 +96,8 @@ final class ReadyWatch implements AutoCloseable {
     try {
       return ready(name).get(timeoutSeconds, TimeUnit.SECONDS);
     } catch (java.util.concurrent.TimeoutException e) {
-      throw new IllegalStateException("VirtualDisk " + name + " was not Ready within " + timeoutSeconds + " s", e);
+      throw new IllegalStateException(
+          "VirtualDisk " + name + " was not Ready within " + timeoutSeconds + " s", e);
     } catch (java.util.concurrent.ExecutionException e) {
       throw new IllegalStateException(e.getCause().getMessage(), e.getCause());
     } catch (InterruptedException e) {
@@ -91,7 +110,8 @@ final class ReadyWatch implements AutoCloseable {
     try {
       gone(name).get(timeoutSeconds, TimeUnit.SECONDS);
     } catch (Exception e) {
-      throw new IllegalStateException("VirtualDisk " + name + " was not deleted within " + timeoutSeconds + " s", e);
+      throw new IllegalStateException(
+          "VirtualDisk " + name + " was not deleted within " + timeoutSeconds + " s", e);
     }
   }
 

@@ -29,11 +29,14 @@ final class Report {
       String text = Files.exists(file) ? Files.readString(file) : "# Benchmarks\n";
       int b = text.indexOf(begin);
       int e = text.indexOf(end);
-      String updated = b >= 0 && e > b ? text.substring(0, b) + block + text.substring(e + end.length())
-          : text.stripTrailing() + "\n\n" + block + "\n";
+      String updated =
+          b >= 0 && e > b
+              ? text.substring(0, b) + block + text.substring(e + end.length())
+              : text.stripTrailing() + "\n\n" + block + "\n";
       Files.writeString(file, updated);
     } catch (IOException ex) {
-      throw new UncheckedIOException("cannot write the report " + file + ": " + ex.getMessage(), ex);
+      throw new UncheckedIOException(
+          "cannot write the report " + file + ": " + ex.getMessage(), ex);
     }
   }
 
@@ -45,8 +48,16 @@ final class Report {
     } catch (IOException e) {
       load = "?";
     }
-    return "Measured " + java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
-        + " on " + Runtime.getRuntime().availableProcessors() + " CPUs, load average " + load + " at the end of the run, "
-        + System.getProperty("java.vm.name") + " " + System.getProperty("java.version") + ".";
+    return "Measured "
+        + java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+        + " on "
+        + Runtime.getRuntime().availableProcessors()
+        + " CPUs, load average "
+        + load
+        + " at the end of the run, "
+        + System.getProperty("java.vm.name")
+        + " "
+        + System.getProperty("java.version")
+        + ".";
   }
 }

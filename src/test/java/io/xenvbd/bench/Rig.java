@@ -1,6 +1,5 @@
 package io.xenvbd.bench;
 
-import io.xenvbd.testing.Exec;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.agent.Agent;
 import io.xenvbd.agent.AgentConfig;
@@ -9,6 +8,7 @@ import io.xenvbd.kube.EmbeddedApiServer;
 import io.xenvbd.local.Wiring;
 import io.xenvbd.operator.OperatorConfig;
 import io.xenvbd.operator.XenvbdOperator;
+import io.xenvbd.testing.Exec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,10 +16,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Local mode's composition (embedded API, agents over HTTPS with a bearer token, the operator), wired
- * by the same {@link Wiring} as {@code LocalMode.start}, but with request-counting API clients, any number of
- * agents (one images root each), and the operator optionally in its own JVM so that its heap and RSS
- * can be measured alone.
+ * Local mode's composition (embedded API, agents over HTTPS with a bearer token, the operator),
+ * wired by the same {@link Wiring} as {@code LocalMode.start}, but with request-counting API
+ * clients, any number of agents (one images root each), and the operator optionally in its own JVM
+ * so that its heap and RSS can be measured alone.
  */
 final class Rig implements AutoCloseable {
   final EmbeddedApiServer api;
@@ -40,7 +40,10 @@ final class Rig implements AutoCloseable {
     return start(dir, agentCount, operatorInOwnJvm, List.of(), null, null);
   }
 
-  /** The operator's configuration: local mode's, or with the poll of a building disk capped (what-if runs). */
+  /**
+   * The operator's configuration: local mode's, or with the poll of a building disk capped (what-if
+   * runs).
+   */
   static OperatorConfig operatorConfig(Duration pollMax) {
     OperatorConfig c = OperatorConfig.inProcess();
     if (pollMax == null) return c;
@@ -48,8 +51,14 @@ final class Rig implements AutoCloseable {
     return c.toBuilder().pollMin(min).pollMax(pollMax).build();
   }
 
-  static Rig start(Path dir, int agentCount, boolean operatorInOwnJvm, List<Path> sources, Duration pollMax,
-                  Integer workers) throws Exception {
+  static Rig start(
+      Path dir,
+      int agentCount,
+      boolean operatorInOwnJvm,
+      List<Path> sources,
+      Duration pollMax,
+      Integer workers)
+      throws Exception {
     Rig rig = new Rig(EmbeddedApiServer.startWithProjectCrds(0));
     try {
       Wiring wiring = Wiring.in(dir);
@@ -63,10 +72,13 @@ final class Rig implements AutoCloseable {
       if (operatorInOwnJvm) {
         Path kubeconfig = dir.resolve("kubeconfig");
         rig.api.writeKubeconfig(kubeconfig);
-        rig.child = OperatorProcess.spawn(dir, kubeconfig, wiring.token(), wiring.tls().caCert(), pollMax);
+        rig.child =
+            OperatorProcess.spawn(dir, kubeconfig, wiring.token(), wiring.tls().caCert(), pollMax);
       } else {
         rig.operatorClient = Clients.client(rig.api, rig.operatorRequests);
-        rig.operator = XenvbdOperator.start(rig.operatorClient, operatorConfig(pollMax), wiring.agentClients());
+        rig.operator =
+            XenvbdOperator.start(
+                rig.operatorClient, operatorConfig(pollMax), wiring.agentClients());
       }
       return rig;
     } catch (Exception | Error e) {
@@ -75,15 +87,24 @@ final class Rig implements AutoCloseable {
     }
   }
 
-  /** Every agent has registered its Dom0Node with an endpoint: the operator can place disks on all of them. */
+  /**
+   * Every agent has registered its Dom0Node with an endpoint: the operator can place disks on all
+   * of them.
+   */
   private void awaitNodes(int count) throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     while (true) {
-      long registered = agentClient.resources(Dom0Node.class).list().getItems().stream()
-          .filter(n -> n.getStatus() != null && n.getStatus().agent() != null && n.getStatus().agent().endpoint() != null)
-          .count();
+      long registered =
+          agentClient.resources(Dom0Node.class).list().getItems().stream()
+              .filter(
+                  n ->
+                      n.getStatus() != null
+                          && n.getStatus().agent() != null
+                          && n.getStatus().agent().endpoint() != null)
+              .count();
       if (registered >= count) return;
-      if (System.nanoTime() > deadline) throw new IllegalStateException(registered + " of " + count + " agents registered in 60 s");
+      if (System.nanoTime() > deadline)
+        throw new IllegalStateException(registered + " of " + count + " agents registered in 60 s");
       Thread.sleep(100);
     }
   }

@@ -4,7 +4,10 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 
-/** Medians, ranges and nearest-rank percentiles of a sample (no interpolation: every figure is a measured value). */
+/**
+ * Medians, ranges and nearest-rank percentiles of a sample (no interpolation: every figure is a
+ * measured value).
+ */
 record Stats(List<Double> sorted) {
   Stats {
     if (sorted.isEmpty()) throw new IllegalArgumentException("no samples");
@@ -43,6 +46,7 @@ record Stats(List<Double> sorted) {
 
   /** "1.23 s (1.10–1.40)" style: median and range with the given format. */
   String medianRange(String fmt) {
-    return String.format(java.util.Locale.ROOT, fmt + " (" + fmt + "–" + fmt + ")", median(), min(), max());
+    return String.format(
+        java.util.Locale.ROOT, fmt + " (" + fmt + "–" + fmt + ")", median(), min(), max());
   }
 }

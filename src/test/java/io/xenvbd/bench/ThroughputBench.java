@@ -1,10 +1,10 @@
 package io.xenvbd.bench;
 
-import io.xenvbd.testing.Exec;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.DiskRequest;
 import io.xenvbd.disk.EngineConfig;
+import io.xenvbd.testing.Exec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,9 +17,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Benchmark 5: throughput of the populate stage, timed inside the agent's disk engine by its own
- * progress callbacks, against a plain {@code cp -a} of the same tree onto the same kind of disk
- * (2 GiB sparse ext4 made with the same mke2fs options, loop-mounted). Two figures each: the copy alone,
- * and the copy until the data is on the image (sync and umount; for Offline, mke2fs -d).
+ * progress callbacks, against a plain {@code cp -a} of the same tree onto the same kind of disk (2
+ * GiB sparse ext4 made with the same mke2fs options, loop-mounted). Two figures each: the copy
+ * alone, and the copy until the data is on the image (sync and umount; for Offline, mke2fs -d).
  */
 final class ThroughputBench {
   private ThroughputBench() {}
@@ -31,10 +31,11 @@ final class ThroughputBench {
     Map<String, List<Double>> copy = new LinkedHashMap<>();
     Map<String, List<Double>> durable = new LinkedHashMap<>();
     List<String> variants = List.of("cp -a (baseline)", "LoopMount", "Offline");
-    variants.forEach(v -> {
-      copy.put(v, new ArrayList<>());
-      durable.put(v, new ArrayList<>());
-    });
+    variants.forEach(
+        v -> {
+          copy.put(v, new ArrayList<>());
+          durable.put(v, new ArrayList<>());
+        });
     for (int round = 0; round <= ctx.lastRound(); round++) {
       for (int k = 0; k < variants.size(); k++) {
         String v = variants.get((k + round) % variants.size());
@@ -56,7 +57,16 @@ final class ThroughputBench {
     Files.createDirectories(mnt);
     Exec.run("truncate", "-s", "2G", img.toString()).ok();
     // the options the product uses for a sparse ext4 image (Formatter.mke2fs)
-    Exec.run("mke2fs", "-F", "-q", "-t", "ext4", "-E", "lazy_itable_init=1,lazy_journal_init=1", img.toString()).ok();
+    Exec.run(
+            "mke2fs",
+            "-F",
+            "-q",
+            "-t",
+            "ext4",
+            "-E",
+            "lazy_itable_init=1,lazy_journal_init=1",
+            img.toString())
+        .ok();
     Exec.run("mount", "-o", "loop", img.toString(), mnt.toString()).ok();
     try {
       double cp = Exec.run("cp", "-a", ctx.source() + "/.", mnt + "/").ok().seconds();
@@ -64,7 +74,8 @@ final class ThroughputBench {
       double umount = Exec.run("umount", mnt.toString()).ok().seconds();
       return new double[] {cp, cp + sync + umount};
     } finally {
-      if (Exec.run(List.of("mountpoint", "-q", mnt.toString())).exit() == 0) Exec.run(List.of("umount", mnt.toString()));
+      if (Exec.run(List.of("mountpoint", "-q", mnt.toString())).exit() == 0)
+        Exec.run(List.of("umount", mnt.toString()));
       Files.deleteIfExists(img);
     }
   }
@@ -75,7 +86,8 @@ final class ThroughputBench {
     VirtualDisk vd = Disks.parse(Disks.recipe(name, "2Gi", "ext4", method, ctx.source()));
     String uid = UUID.randomUUID().toString();
     Map<String, Long> firstSeen = new ConcurrentHashMap<>();
-    engine.build(DiskRequest.of("default", name, uid, vd.getSpec()),
+    engine.build(
+        DiskRequest.of("default", name, uid, vd.getSpec()),
         (stage, done, total, pct) -> firstSeen.putIfAbsent(stage, System.nanoTime()));
     engine.delete("default", name, uid);
     long populate = firstSeen.get("Populate");
@@ -84,29 +96,52 @@ final class ThroughputBench {
     return new double[] {(tailor - populate) / 1e9, (check - populate) / 1e9};
   }
 
-  private static String render(Ctx ctx, Map<String, List<Double>> copy, Map<String, List<Double>> durable) {
+  private static String render(
+      Ctx ctx, Map<String, List<Double>> copy, Map<String, List<Double>> durable) {
     long bytes = Measure.treeSize(ctx.source())[0];
     double baseCopy = Stats.of(copy.get("cp -a (baseline)")).median();
     double baseDurable = Stats.of(durable.get("cp -a (baseline)")).median();
     StringBuilder md = new StringBuilder("## 5. Populate throughput\n\n");
-    md.append(String.format(Locale.ROOT, "The same tree (%s, %.1f MB apparent) onto a fresh 2 GiB ext4 image. Product:"
-        + " the agent's disk engine (`DiskEngine.build`), timed by its own progress callbacks: *copy* = Populate →"
-        + " Tailor stage (LoopMount: `cp -ax` into the mounted image; Offline: `cp -ax` into the staging"
-        + " directory), *until on the image* = Populate → Check stage (adds, for LoopMount, tailor + sync + umount;"
-        + " for Offline, tailor + `mke2fs -d`). Baseline: `cp -a` onto the loop-mounted image, then `sync -f` +"
-        + " `umount`. %d rounds (%s), alternating.\n\n", ctx.source(), bytes / 1e6, ctx.runs(),
-        ctx.firstRound() == 1 ? "after a warm-up round" : "no warm-up"));
-    md.append("| variant | copy: s, median (min–max) | MB/s | vs cp -a | until on the image: s, median (min–max) | MB/s | vs cp -a |\n");
+    md.append(
+        String.format(
+            Locale.ROOT,
+            "The same tree (%s, %.1f MB apparent) onto a fresh 2 GiB ext4 image. Product:"
+                + " the agent's disk engine (`DiskEngine.build`), timed by its own progress callbacks: *copy* = Populate →"
+                + " Tailor stage (LoopMount: `cp -ax` into the mounted image; Offline: `cp -ax` into the staging"
+                + " directory), *until on the image* = Populate → Check stage (adds, for LoopMount, tailor + sync + umount;"
+                + " for Offline, tailor + `mke2fs -d`). Baseline: `cp -a` onto the loop-mounted image, then `sync -f` +"
+                + " `umount`. %d rounds (%s), alternating.\n\n",
+            ctx.source(),
+            bytes / 1e6,
+            ctx.runs(),
+            ctx.firstRound() == 1 ? "after a warm-up round" : "no warm-up"));
+    md.append(
+        "| variant | copy: s, median (min–max) | MB/s | vs cp -a | until on the image: s, median (min–max) | MB/s | vs cp -a |\n");
     md.append("|---|---|---|---|---|---|---|\n");
     for (String v : copy.keySet()) {
       Stats c = Stats.of(copy.get(v));
       Stats d = Stats.of(durable.get(v));
-      md.append(String.format(Locale.ROOT, "| %s | %s | %.0f | %s | %s | %.0f | %s |\n", v, c.medianRange("%.2f"),
-          bytes / 1e6 / c.median(), v.startsWith("cp") ? "100 %" : String.format(Locale.ROOT, "**%.0f %%**", 100 * baseCopy / c.median()),
-          d.medianRange("%.2f"), bytes / 1e6 / d.median(),
-          v.startsWith("cp") ? "100 %" : String.format(Locale.ROOT, "**%.0f %%**", 100 * baseDurable / d.median())));
+      md.append(
+          String.format(
+              Locale.ROOT,
+              "| %s | %s | %.0f | %s | %s | %.0f | %s |\n",
+              v,
+              c.medianRange("%.2f"),
+              bytes / 1e6 / c.median(),
+              v.startsWith("cp")
+                  ? "100 %"
+                  : String.format(Locale.ROOT, "**%.0f %%**", 100 * baseCopy / c.median()),
+              d.medianRange("%.2f"),
+              bytes / 1e6 / d.median(),
+              v.startsWith("cp")
+                  ? "100 %"
+                  : String.format(Locale.ROOT, "**%.0f %%**", 100 * baseDurable / d.median())));
     }
-    md.append("\nReproduce: `").append(ctx.command()).append("`\n\n").append(Report.environment()).append('\n');
+    md.append("\nReproduce: `")
+        .append(ctx.command())
+        .append("`\n\n")
+        .append(Report.environment())
+        .append('\n');
     return md.toString();
   }
 }

@@ -10,9 +10,9 @@ import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import io.xenvbd.api.VirtualDiskStatus;
-import io.xenvbd.testing.Exec;
 import io.xenvbd.local.LocalConfig;
 import io.xenvbd.local.LocalMode;
+import io.xenvbd.testing.Exec;
 import io.xenvbd.testing.Manifests;
 import io.xenvbd.testing.RequiresRoot;
 import java.nio.file.Files;
@@ -40,16 +40,24 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Images the product made boot as the root filesystem of a real Linux guest (Debian's cloud kernel
- * under QEMU, see {@link GuestKernel}): for every filesystem the API offers, disks populated with the
- * Offline and LoopMount methods, from an archive, cloned (populate.cloneFrom) and grown. Each is made
- * the way a user makes it, through local mode (embedded API, operator, agent); the guest is given
- * {@code root=UUID=} with the UUID that the disk's status reports, finds its root by it, runs the
- * image's own /sbin/init ({@link GuestRoot}), remounts root read-write as the image's fstab says, and
- * shows the tailored hostname; what it wrote is read back from the booted (sparse) copy afterwards.
- * Images are built all at once and booted two at a time.
+ * under QEMU, see {@link GuestKernel}): for every filesystem the API offers, disks populated with
+ * the Offline and LoopMount methods, from an archive, cloned (populate.cloneFrom) and grown. Each
+ * is made the way a user makes it, through local mode (embedded API, operator, agent); the guest is
+ * given {@code root=UUID=} with the UUID that the disk's status reports, finds its root by it, runs
+ * the image's own /sbin/init ({@link GuestRoot}), remounts root read-write as the image's fstab
+ * says, and shows the tailored hostname; what it wrote is read back from the booted (sparse) copy
+ * afterwards. Images are built all at once and booted two at a time.
  */
-@RequiresRoot(tools = {"qemu-system-x86_64:qemu-system-x86", "busybox:busybox-static", "cpio:cpio",
-    "dpkg-deb:dpkg", "apt-get:apt", "xfs_db:xfsprogs", "debugfs:e2fsprogs"})
+@RequiresRoot(
+    tools = {
+      "qemu-system-x86_64:qemu-system-x86",
+      "busybox:busybox-static",
+      "cpio:cpio",
+      "dpkg-deb:dpkg",
+      "apt-get:apt",
+      "xfs_db:xfsprogs",
+      "debugfs:e2fsprogs"
+    })
 class BootImagesTest {
   static final Duration BOOT_TIMEOUT = Duration.ofMinutes(3);
   static final Duration READY_TIMEOUT = Duration.ofMinutes(5);
@@ -65,7 +73,13 @@ class BootImagesTest {
   static final Map<Case, CompletableFuture<Outcome>> OUTCOMES = new ConcurrentHashMap<>();
   static CompletableFuture<Qemu.Boot> wrongUuid;
 
-  enum Kind { Offline, LoopMount, Archive, Clone, Grown }
+  enum Kind {
+    Offline,
+    LoopMount,
+    Archive,
+    Clone,
+    Grown
+  }
 
   record Case(Filesystem fs, Kind kind) {
     String name() {
@@ -85,7 +99,10 @@ class BootImagesTest {
       return ext() ? "64Mi" : "512Mi";
     }
 
-    /** Options the fstab gives root; noatime shows in /proc/mounts only if the guest mounted by the fstab. */
+    /**
+     * Options the fstab gives root; noatime shows in /proc/mounts only if the guest mounted by the
+     * fstab.
+     */
     String rootOptions() {
       return ext() ? "noatime,errors=remount-ro" : "noatime";
     }
@@ -96,17 +113,34 @@ class BootImagesTest {
     }
   }
 
-  /** Every filesystem of the API (none is raw, nothing to boot); Offline is mke2fs -d, ext2/3/4 only. */
+  /**
+   * Every filesystem of the API (none is raw, nothing to boot); Offline is mke2fs -d, ext2/3/4
+   * only.
+   */
   static Stream<Case> cases() {
-    return Stream.of(Filesystem.values()).filter(fs -> fs != Filesystem.none)
+    return Stream.of(Filesystem.values())
+        .filter(fs -> fs != Filesystem.none)
         .flatMap(fs -> Stream.of(Kind.values()).map(k -> new Case(fs, k)))
         .filter(c -> c.kind() != Kind.Offline || c.ext());
   }
 
-  record Outcome(Case c, VirtualDiskStatus status, long builtCapacity, String sourceUuid, String marker,
-      Qemu.Boot boot, String written, String fsckProblems) {
+  record Outcome(
+      Case c,
+      VirtualDiskStatus status,
+      long builtCapacity,
+      String sourceUuid,
+      String marker,
+      Qemu.Boot boot,
+      String written,
+      String fsckProblems) {
     String describe() {
-      return c + " (UUID " + status.filesystemUUID() + ", " + status.path() + "): " + boot.describe();
+      return c
+          + " (UUID "
+          + status.filesystemUUID()
+          + ", "
+          + status.path()
+          + "): "
+          + boot.describe();
     }
 
     /** The one console line after {@code prefix}. */
@@ -123,11 +157,15 @@ class BootImagesTest {
     tree = GuestRoot.tree(sources.resolve("guest-root"));
     archive = GuestRoot.archive(tree, sources.resolve("guest-root.tar"));
     Files.createDirectories(tmp.resolve("boots"));
-    local = LocalMode.start(new LocalConfig(tmp.resolve("state"), List.of(sources), 0, "boot-node"));
-    kube = new KubernetesClientBuilder()
-        .withConfig(Config.fromKubeconfig(Files.readString(local.config().kubeconfig()))).build();
+    local =
+        LocalMode.start(new LocalConfig(tmp.resolve("state"), List.of(sources), 0, "boot-node"));
+    kube =
+        new KubernetesClientBuilder()
+            .withConfig(Config.fromKubeconfig(Files.readString(local.config().kubeconfig())))
+            .build();
     pool = Executors.newCachedThreadPool();
-    cases().forEach(c -> OUTCOMES.put(c, CompletableFuture.supplyAsync(() -> buildAndBoot(c), pool)));
+    cases()
+        .forEach(c -> OUTCOMES.put(c, CompletableFuture.supplyAsync(() -> buildAndBoot(c), pool)));
     wrongUuid = CompletableFuture.supplyAsync(BootImagesTest::bootWithAUuidNoDiskHas, pool);
   }
 
@@ -144,17 +182,27 @@ class BootImagesTest {
     Outcome o = outcome(c);
     String uuid = o.status().filesystemUUID();
     String fs = c.fs().name();
-    assertThat(o.boot().finished() && o.boot().exitCode() == 0).as("the guest powered off: %s", o.describe()).isTrue();
-    assertThat(o.line("XENVBD-INITRAMFS found ")).as("root found by the status UUID: %s", o.describe())
+    assertThat(o.boot().finished() && o.boot().exitCode() == 0)
+        .as("the guest powered off: %s", o.describe())
+        .isTrue();
+    assertThat(o.line("XENVBD-INITRAMFS found "))
+        .as("root found by the status UUID: %s", o.describe())
         .isEqualTo("UUID=" + uuid + " at /dev/vda");
-    assertThat(o.line("XENVBD-GUEST fstab-root ")).as("the image's fstab names its root by that UUID: %s", o.describe())
+    assertThat(o.line("XENVBD-GUEST fstab-root "))
+        .as("the image's fstab names its root by that UUID: %s", o.describe())
         .isEqualTo("UUID=" + uuid + " " + fs + " " + c.rootOptions() + " at /dev/vda");
-    assertThat(o.line("XENVBD-GUEST root-mount ")).as("root remounted read-write with the fstab's options: %s",
-        o.describe()).startsWith("/dev/vda " + fs + " rw,").contains("noatime");
-    assertThat(o.line("XENVBD-GUEST hostname ")).as("the tailored hostname: %s", o.describe()).isEqualTo(c.name());
-    assertThat(o.line("XENVBD-GUEST done ")).as("every step of the image's init ran: %s", o.describe())
+    assertThat(o.line("XENVBD-GUEST root-mount "))
+        .as("root remounted read-write with the fstab's options: %s", o.describe())
+        .startsWith("/dev/vda " + fs + " rw,")
+        .contains("noatime");
+    assertThat(o.line("XENVBD-GUEST hostname "))
+        .as("the tailored hostname: %s", o.describe())
+        .isEqualTo(c.name());
+    assertThat(o.line("XENVBD-GUEST done "))
+        .as("every step of the image's init ran: %s", o.describe())
         .isEqualTo(o.marker());
-    assertThat(o.written()).as("what the guest wrote is in the booted copy: %s", o.describe())
+    assertThat(o.written())
+        .as("what the guest wrote is in the booted copy: %s", o.describe())
         .isEqualTo(o.marker() + " " + c.name() + "\n");
     assertThat(o.fsckProblems()).as("the guest left its root clean").isNull();
 
@@ -165,16 +213,24 @@ class BootImagesTest {
       String[] size = o.line("XENVBD-GUEST root-size ").split(" ");
       long seen = Long.parseLong(size[0]) * Long.parseLong(size[1]);
       assertThat(o.status().capacityBytes()).isGreaterThan(o.builtCapacity());
-      assertThat(seen).as("the guest sees the grown filesystem (%d bytes before): %s", o.builtCapacity(), o.describe())
-          .isGreaterThan(o.builtCapacity()).isLessThanOrEqualTo(o.status().capacityBytes());
+      assertThat(seen)
+          .as(
+              "the guest sees the grown filesystem (%d bytes before): %s",
+              o.builtCapacity(), o.describe())
+          .isGreaterThan(o.builtCapacity())
+          .isLessThanOrEqualTo(o.status().capacityBytes());
     }
   }
 
-  /** The control: the same guest told a root UUID that no disk has finds no root and runs nothing of the image. */
+  /**
+   * The control: the same guest told a root UUID that no disk has finds no root and runs nothing of
+   * the image.
+   */
   @Test
   void aGuestToldAUuidNoDiskHasFindsNoRoot() throws Exception {
     Qemu.Boot boot = outcome(wrongUuid);
-    assertThat(boot.lines("XENVBD-INITRAMFS FAILED: ")).as(boot.describe())
+    assertThat(boot.lines("XENVBD-INITRAMFS FAILED: "))
+        .as(boot.describe())
         .containsExactly("no block device has UUID=" + NO_SUCH_UUID);
     assertThat(boot.lines("XENVBD-GUEST ")).as(boot.describe()).isEmpty();
   }
@@ -186,7 +242,8 @@ class BootImagesTest {
     Outcome built = OUTCOMES.get(c).join();
     Path copy = tmp.resolve("boots").resolve("wrong-uuid.img");
     Exec.run("cp", "--sparse=always", built.status().path(), copy.toString()).ok();
-    return boot(copy, "root=UUID=" + NO_SUCH_UUID, tmp.resolve("boots").resolve("wrong-uuid.console"));
+    return boot(
+        copy, "root=UUID=" + NO_SUCH_UUID, tmp.resolve("boots").resolve("wrong-uuid.console"));
   }
 
   static Outcome outcome(Case c) throws Exception {
@@ -205,26 +262,45 @@ class BootImagesTest {
   static Outcome buildAndBoot(Case c) {
     long start = System.nanoTime();
     String sourceUuid = null;
-    if (c.kind() == Kind.Clone) sourceUuid = awaitReady(new Case(c.fs(), Kind.LoopMount).name(), 1).filesystemUUID();
-    kube.resource(kube.getKubernetesSerialization().unmarshal(Manifests.disk(c.name(), c.size(), spec(c)),
-        VirtualDisk.class)).create();
+    if (c.kind() == Kind.Clone)
+      sourceUuid = awaitReady(new Case(c.fs(), Kind.LoopMount).name(), 1).filesystemUUID();
+    kube.resource(
+            kube.getKubernetesSerialization()
+                .unmarshal(Manifests.disk(c.name(), c.size(), spec(c)), VirtualDisk.class))
+        .create();
     VirtualDiskStatus status = awaitReady(c.name(), 1);
     long built = status.capacityBytes();
     if (c.kind() == Kind.Grown) {
-      // A merge patch, as `kubectl patch --type=merge` sends: the operator's own writes cannot make it conflict.
-      kube.resources(VirtualDisk.class).inNamespace("default").withName(c.name())
-          .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"size\":\"" + c.grownSize() + "\"}}");
+      // A merge patch, as `kubectl patch --type=merge` sends: the operator's own writes cannot make
+      // it conflict.
+      kube.resources(VirtualDisk.class)
+          .inNamespace("default")
+          .withName(c.name())
+          .patch(
+              PatchContext.of(PatchType.JSON_MERGE),
+              "{\"spec\":{\"size\":\"" + c.grownSize() + "\"}}");
       status = awaitReady(c.name(), 2);
     }
     long ready = System.nanoTime();
     Path copy = tmp.resolve("boots").resolve(c.name() + ".img");
     Exec.run("cp", "--sparse=always", status.path(), copy.toString()).ok();
     String marker = HexFormat.of().formatHex(new SecureRandom().generateSeed(8));
-    Qemu.Boot boot = boot(copy, "root=UUID=" + status.filesystemUUID() + " xenvbd.marker=" + marker,
-        tmp.resolve("boots").resolve(c.name() + ".console"));
-    System.out.printf("%s: Ready after %d s, booted in %d s%n", c, (ready - start) / 1_000_000_000L,
-        boot.took().toSeconds());
-    return new Outcome(c, status, built, sourceUuid, marker, boot, ImageFiles.read(copy, c.fs(), GuestRoot.WRITTEN),
+    Qemu.Boot boot =
+        boot(
+            copy,
+            "root=UUID=" + status.filesystemUUID() + " xenvbd.marker=" + marker,
+            tmp.resolve("boots").resolve(c.name() + ".console"));
+    System.out.printf(
+        "%s: Ready after %d s, booted in %d s%n",
+        c, (ready - start) / 1_000_000_000L, boot.took().toSeconds());
+    return new Outcome(
+        c,
+        status,
+        built,
+        sourceUuid,
+        marker,
+        boot,
+        ImageFiles.read(copy, c.fs(), GuestRoot.WRITTEN),
         ImageFiles.problems(copy, c.fs()));
   }
 
@@ -238,14 +314,19 @@ class BootImagesTest {
     }
   }
 
-  /** The disk's spec as a user writes it: the guest root tree by one of the populate paths, tailored. */
+  /**
+   * The disk's spec as a user writes it: the guest root tree by one of the populate paths,
+   * tailored.
+   */
   static String spec(Case c) {
-    String populate = switch (c.kind()) {
-      case Offline, LoopMount -> "method: " + c.kind() + "\nhostPaths: [{path: " + tree + ", target: /}]\n" + dirs();
-      case Archive -> "archive: {source: " + archive + "}\n" + dirs();
-      case Clone -> "cloneFrom: {name: " + new Case(c.fs(), Kind.LoopMount).name() + "}\n";
-      case Grown -> "hostPaths: [{path: " + tree + ", target: /}]\n" + dirs();
-    };
+    String populate =
+        switch (c.kind()) {
+          case Offline, LoopMount ->
+              "method: " + c.kind() + "\nhostPaths: [{path: " + tree + ", target: /}]\n" + dirs();
+          case Archive -> "archive: {source: " + archive + "}\n" + dirs();
+          case Clone -> "cloneFrom: {name: " + new Case(c.fs(), Kind.LoopMount).name() + "}\n";
+          case Grown -> "hostPaths: [{path: " + tree + ", target: /}]\n" + dirs();
+        };
     return """
         filesystem: %s
         populate:
@@ -255,21 +336,26 @@ class BootImagesTest {
           fstab:
             - {device: self, mountPoint: /, type: %s, options: "%s", pass: 1}
             - {device: proc, mountPoint: /proc, type: proc}
-        """.formatted(c.fs(), populate.indent(2).stripTrailing(), c.name(), c.fs(), c.rootOptions());
+        """
+        .formatted(c.fs(), populate.indent(2).stripTrailing(), c.name(), c.fs(), c.rootOptions());
   }
 
   private static String dirs() {
     return "createDirs: [/dev, /proc, /sys, /tmp]\n";
   }
 
-  /** Polls until the disk is Ready for {@code generation}; the status then reports what was built. */
+  /**
+   * Polls until the disk is Ready for {@code generation}; the status then reports what was built.
+   */
   static VirtualDiskStatus awaitReady(String name, long generation) {
     long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
     VirtualDisk d = null;
     while (System.nanoTime() < deadline) {
       d = kube.resources(VirtualDisk.class).inNamespace("default").withName(name).get();
       VirtualDiskStatus s = d == null ? null : d.getStatus();
-      if (s != null && s.phase() == VirtualDiskStatus.Phase.Ready && s.observedGeneration() != null
+      if (s != null
+          && s.phase() == VirtualDiskStatus.Phase.Ready
+          && s.observedGeneration() != null
           && s.observedGeneration() >= generation) {
         return s;
       }
@@ -280,7 +366,13 @@ class BootImagesTest {
         throw new IllegalStateException(e);
       }
     }
-    throw new AssertionError(name + " was not Ready (generation " + generation + ") within " + READY_TIMEOUT + ": "
-        + (d == null ? "no such VirtualDisk" : d.getStatus()));
+    throw new AssertionError(
+        name
+            + " was not Ready (generation "
+            + generation
+            + ") within "
+            + READY_TIMEOUT
+            + ": "
+            + (d == null ? "no such VirtualDisk" : d.getStatus()));
   }
 }

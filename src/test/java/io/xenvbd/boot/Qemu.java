@@ -13,10 +13,10 @@ import java.util.concurrent.TimeUnit;
  * Boots a whole-disk filesystem image (no partition table, as Xen's {@code vdev=xvda1} style uses)
  * as the only disk of a QEMU guest: TCG, because KVM hangs in the guest kernel's early boot on this
  * kind of machine (nested virtualisation); virtio, so the disk is {@code /dev/vda}; no network; the
- * serial console on stdout, kept in a file so that a guest that hangs still leaves its log.
- * {@code -no-reboot} with {@code panic=-1}: a guest whose init dies ends QEMU instead of rebooting.
- * {@code no_timer_check}: on a loaded host, TCG delivers the timer too late for the kernel's IO-APIC
- * timer check, which then panics ("IO-APIC + timer doesn't work!"); virtual machines skip that check.
+ * serial console on stdout, kept in a file so that a guest that hangs still leaves its log. {@code
+ * -no-reboot} with {@code panic=-1}: a guest whose init dies ends QEMU instead of rebooting. {@code
+ * no_timer_check}: on a loaded host, TCG delivers the timer too late for the kernel's IO-APIC timer
+ * check, which then panics ("IO-APIC + timer doesn't work!"); virtual machines skip that check.
  */
 final class Qemu {
   private Qemu() {}
@@ -24,30 +24,60 @@ final class Qemu {
   record Boot(String console, boolean finished, int exitCode, Duration took) {
     /** The console lines that start with {@code prefix}, prefix removed. */
     List<String> lines(String prefix) {
-      return console.lines().map(l -> l.replace("\r", ""))
-          .filter(l -> l.startsWith(prefix)).map(l -> l.substring(prefix.length())).toList();
+      return console
+          .lines()
+          .map(l -> l.replace("\r", ""))
+          .filter(l -> l.startsWith(prefix))
+          .map(l -> l.substring(prefix.length()))
+          .toList();
     }
 
     String describe() {
-      return (finished ? "QEMU exited " + exitCode : "the guest did not power off") + " after " + took.toSeconds()
-          + " s; serial console:\n" + console;
+      return (finished ? "QEMU exited " + exitCode : "the guest did not power off")
+          + " after "
+          + took.toSeconds()
+          + " s; serial console:\n"
+          + console;
     }
   }
 
   /**
-   * Boots {@code image} (attached read-write: pass a copy) with {@code kernelArgs} after the console's,
-   * and waits at most {@code timeout} for the guest to power off; the console is also in {@code log}.
+   * Boots {@code image} (attached read-write: pass a copy) with {@code kernelArgs} after the
+   * console's, and waits at most {@code timeout} for the guest to power off; the console is also in
+   * {@code log}.
    */
   static Boot boot(GuestKernel kernel, Path image, String kernelArgs, Path log, Duration timeout) {
-    List<String> command = List.of("qemu-system-x86_64", "-machine", "accel=tcg", "-m", "256",
-        "-nographic", "-serial", "stdio", "-monitor", "none", "-no-reboot", "-nic", "none",
-        "-kernel", kernel.vmlinuz().toString(), "-initrd", kernel.initramfs().toString(),
-        "-append", "console=ttyS0 panic=-1 no_timer_check " + kernelArgs,
-        "-drive", "file=" + image + ",format=raw,if=virtio");
+    List<String> command =
+        List.of(
+            "qemu-system-x86_64",
+            "-machine",
+            "accel=tcg",
+            "-m",
+            "256",
+            "-nographic",
+            "-serial",
+            "stdio",
+            "-monitor",
+            "none",
+            "-no-reboot",
+            "-nic",
+            "none",
+            "-kernel",
+            kernel.vmlinuz().toString(),
+            "-initrd",
+            kernel.initramfs().toString(),
+            "-append",
+            "console=ttyS0 panic=-1 no_timer_check " + kernelArgs,
+            "-drive",
+            "file=" + image + ",format=raw,if=virtio");
     long start = System.nanoTime();
     try {
-      Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile())
-          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+      Process p =
+          new ProcessBuilder(command)
+              .redirectErrorStream(true)
+              .redirectOutput(log.toFile())
+              .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+              .start();
       boolean finished;
       try {
         finished = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -58,7 +88,11 @@ final class Qemu {
         }
       }
       Duration took = Duration.ofNanos(System.nanoTime() - start);
-      return new Boot(Files.readString(log, StandardCharsets.ISO_8859_1), finished, finished ? p.exitValue() : -1, took);
+      return new Boot(
+          Files.readString(log, StandardCharsets.ISO_8859_1),
+          finished,
+          finished ? p.exitValue() : -1,
+          took);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot run " + String.join(" ", command), e);
     } catch (InterruptedException e) {

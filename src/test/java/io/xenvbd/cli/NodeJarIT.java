@@ -18,19 +18,33 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /**
- * The node jar, which the operator and agent image runs, carries neither local mode and its embedded
- * Kubernetes API nor the test CA, nor the libraries only they use; it still runs both roles, and it
- * says in one sentence where local mode is. Needs both jars: runs after package (failsafe).
+ * The node jar, which the operator and agent image runs, carries neither local mode and its
+ * embedded Kubernetes API nor the test CA, nor the libraries only they use; it still runs both
+ * roles, and it says in one sentence where local mode is. Needs both jars: runs after package
+ * (failsafe).
  */
 class NodeJarIT {
   /** Left out of the node jar: our local-only packages and the libraries only they use. */
-  static final List<String> LEFT_OUT = List.of("io/xenvbd/local/", "io/xenvbd/kube/", "io/xenvbd/ca/",
-      "io/fabric8/mockwebserver/", "io/fabric8/kubernetes/client/server/mock/", "io/vertx/", "io/netty/",
-      "com/networknt/", "dev/cel/", "com/google/common/", "com/google/protobuf/", "org/bouncycastle/");
+  static final List<String> LEFT_OUT =
+      List.of(
+          "io/xenvbd/local/",
+          "io/xenvbd/kube/",
+          "io/xenvbd/ca/",
+          "io/fabric8/mockwebserver/",
+          "io/fabric8/kubernetes/client/server/mock/",
+          "io/vertx/",
+          "io/netty/",
+          "com/networknt/",
+          "dev/cel/",
+          "com/google/common/",
+          "com/google/protobuf/",
+          "org/bouncycastle/");
 
   static Path jar(String property, String fallback) {
     Path jar = Path.of(System.getProperty(property, fallback));
-    assertThat(jar).as("%s: run these tests with `mvn verify` (failsafe), after package", jar).isRegularFile();
+    assertThat(jar)
+        .as("%s: run these tests with `mvn verify` (failsafe), after package", jar)
+        .isRegularFile();
     return jar;
   }
 
@@ -43,15 +57,23 @@ class NodeJarIT {
   }
 
   @Test
-  void theNodeJarLeavesOutLocalModeTheEmbeddedApiTheTestCaAndTheirLibrariesWhichTheFullJarHas() throws IOException {
+  void theNodeJarLeavesOutLocalModeTheEmbeddedApiTheTestCaAndTheirLibrariesWhichTheFullJarHas()
+      throws IOException {
     Set<String> node = entries(nodeJar());
     Set<String> full = entries(fullJar());
     for (String prefix : LEFT_OUT) {
       assertThat(node).as("node jar entries under %s", prefix).noneMatch(e -> e.startsWith(prefix));
-      assertThat(full).as("full jar entries under %s", prefix).anyMatch(e -> e.startsWith(prefix) && e.endsWith(".class"));
+      assertThat(full)
+          .as("full jar entries under %s", prefix)
+          .anyMatch(e -> e.startsWith(prefix) && e.endsWith(".class"));
     }
-    assertThat(node).contains("io/xenvbd/cli/Main.class", "io/xenvbd/operator/OperatorCommand.class",
-        "io/xenvbd/agent/AgentCommand.class", "io/xenvbd/tls/Tls.class", "META-INF/fabric8/virtualdisks.xenvbd.io-v1.yml");
+    assertThat(node)
+        .contains(
+            "io/xenvbd/cli/Main.class",
+            "io/xenvbd/operator/OperatorCommand.class",
+            "io/xenvbd/agent/AgentCommand.class",
+            "io/xenvbd/tls/Tls.class",
+            "META-INF/fabric8/virtualdisks.xenvbd.io-v1.yml");
   }
 
   @Test
@@ -60,11 +82,13 @@ class NodeJarIT {
     Set<String> missing = new TreeSet<>();
     int checked = 0;
     try (JarFile jar = new JarFile(nodeJar().toFile())) {
-      for (JavaClass c : new ClassFileImporter().withImportOption(l -> l.contains("/io/xenvbd/")).importJar(jar)) {
+      for (JavaClass c :
+          new ClassFileImporter().withImportOption(l -> l.contains("/io/xenvbd/")).importJar(jar)) {
         checked++;
         for (Dependency d : c.getDirectDependenciesFromSelf()) {
           JavaClass target = d.getTargetClass().getBaseComponentType();
-          if (target.isPrimitive() || entries.contains(target.getName().replace('.', '/') + ".class")) continue;
+          if (target.isPrimitive()
+              || entries.contains(target.getName().replace('.', '/') + ".class")) continue;
           if (!inJdk(target.getName())) missing.add(c.getName() + " -> " + target.getName());
         }
       }
@@ -82,10 +106,14 @@ class NodeJarIT {
     assertThat(agent.exit()).as(agent.out()).isZero();
     assertThat(agent.out()).contains("Usage: xenvbd agent", "--images-root");
 
-    for (List<String> args : List.of(List.of("local"), List.of("local", "--help"), List.of("local", "--dir", "/tmp/x"))) {
+    for (List<String> args :
+        List.of(
+            List.of("local"), List.of("local", "--help"), List.of("local", "--dir", "/tmp/x"))) {
       Run local = java(nodeJar(), args.toArray(String[]::new));
       assertThat(local.exit()).as(local.out()).isEqualTo(1);
-      assertThat(local.out().strip()).isEqualTo(Main.NoLocalMode.MESSAGE).doesNotContain("Usage", "Exception");
+      assertThat(local.out().strip())
+          .isEqualTo(Main.NoLocalMode.MESSAGE)
+          .doesNotContain("Usage", "Exception");
     }
     Run full = java(fullJar(), "local", "--help");
     assertThat(full.exit()).as(full.out()).isZero();

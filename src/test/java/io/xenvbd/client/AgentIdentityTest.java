@@ -27,13 +27,15 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The operator's client proves that the server it reached for node N is N's agent before it sends a
  * byte of HTTP: real TLS on loopback, certificates from one CA issued for different nodes, and a
- * server that records every request it gets (so "refused" means it saw nothing, not even the token).
+ * server that records every request it gets (so "refused" means it saw nothing, not even the
+ * token).
  */
 class AgentIdentityTest {
   @TempDir Path dir;
   CertificateAuthority ca;
   Path tokens;
   final List<HttpServer> servers = new CopyOnWriteArrayList<>();
+
   /** The Authorization header of every request any test server received. */
   final List<String> seen = new CopyOnWriteArrayList<>();
 
@@ -50,7 +52,8 @@ class AgentIdentityTest {
   }
 
   AgentClientFactory strict() {
-    return HttpAgentClient.factory(NodeTokens.perNode(tokens, "shared-token"),
+    return HttpAgentClient.factory(
+        NodeTokens.perNode(tokens, "shared-token"),
         AgentTrust.fromCa(ca.caCert(), AgentTrust.Identity.NODE));
   }
 
@@ -66,11 +69,14 @@ class AgentIdentityTest {
     String endpoint = agentWithCertificateFor("node-b", "127.0.0.1");
     AgentClientFactory agents = strict();
     assertThatThrownBy(() -> agents.forNode("node-a", endpoint).getDisk("ns", "d"))
-        .isInstanceOfSatisfying(AgentNotTrustedException.class, e -> {
-          assertThat(e.reason()).isEqualTo(Reasons.AGENT_IDENTITY_MISMATCH);
-          assertThat(e.getMessage()).contains("DNS:node-b", "lacks the DNS name node-a", "not node node-a's agent")
-              .doesNotContain("token-of-a", "shared-token");
-        });
+        .isInstanceOfSatisfying(
+            AgentNotTrustedException.class,
+            e -> {
+              assertThat(e.reason()).isEqualTo(Reasons.AGENT_IDENTITY_MISMATCH);
+              assertThat(e.getMessage())
+                  .contains("DNS:node-b", "lacks the DNS name node-a", "not node node-a's agent")
+                  .doesNotContain("token-of-a", "shared-token");
+            });
     assertThat(seen).as("requests the other node's agent received").isEmpty();
     // the same server is node-b's agent: the certificate decides, not the CA alone
     assertThat(agents.forNode("node-b", endpoint).getDisk("ns", "d")).isEmpty();
@@ -81,11 +87,14 @@ class AgentIdentityTest {
   void aCertificateForTheNodeThatDoesNotNameTheEndpointsHostIsRefused() throws Exception {
     String elsewhere = agentWithCertificateFor("node-a", "10.9.8.7");
     assertThatThrownBy(() -> strict().forNode("node-a", elsewhere).getDisk("ns", "d"))
-        .isInstanceOf(AgentNotTrustedException.class).hasMessageContaining("lacks the IP address 127.0.0.1 of its endpoint");
+        .isInstanceOf(AgentNotTrustedException.class)
+        .hasMessageContaining("lacks the IP address 127.0.0.1 of its endpoint");
     // a DNS host must be a DNS name of the certificate; its IP address SAN does not stand for it
-    String byName = agentWithCertificateFor("node-a", "127.0.0.1").replace("127.0.0.1", "localhost");
+    String byName =
+        agentWithCertificateFor("node-a", "127.0.0.1").replace("127.0.0.1", "localhost");
     assertThatThrownBy(() -> strict().forNode("node-a", byName).getDisk("ns", "d"))
-        .isInstanceOf(AgentNotTrustedException.class).hasMessageContaining("lacks the DNS name localhost of its endpoint");
+        .isInstanceOf(AgentNotTrustedException.class)
+        .hasMessageContaining("lacks the DNS name localhost of its endpoint");
     assertThat(seen).isEmpty();
     String named = agentWithCertificateFor("node-a", "localhost").replace("127.0.0.1", "localhost");
     assertThat(strict().forNode("node-a", named).getDisk("ns", "d")).isEmpty();
@@ -107,34 +116,57 @@ class AgentIdentityTest {
   void withTlsConfiguredAnHttpEndpointIsRefusedAndNeverConnected() throws Exception {
     HttpServer plain = record(HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0));
     String endpoint = "http://127.0.0.1:" + plain.getAddress().getPort();
-    for (AgentClientFactory agents : List.of(strict(), HttpAgentClient.factory("shared-token", Tls.clientContext(ca.caCert())))) {
+    for (AgentClientFactory agents :
+        List.of(
+            strict(), HttpAgentClient.factory("shared-token", Tls.clientContext(ca.caCert())))) {
       assertThatThrownBy(() -> agents.forNode("node-a", endpoint).getDisk("ns", "d"))
-          .isInstanceOfSatisfying(AgentNotTrustedException.class, e -> {
-            assertThat(e.reason()).isEqualTo(Reasons.INSECURE_AGENT_ENDPOINT);
-            assertThat(e.getMessage()).contains(endpoint, "only over HTTPS");
-          });
+          .isInstanceOfSatisfying(
+              AgentNotTrustedException.class,
+              e -> {
+                assertThat(e.reason()).isEqualTo(Reasons.INSECURE_AGENT_ENDPOINT);
+                assertThat(e.getMessage()).contains(endpoint, "only over HTTPS");
+              });
     }
-    assertThatThrownBy(() -> new HttpAgentClient(URI.create(endpoint.toUpperCase()), "t", Tls.clientContext(ca.caCert()),
-        Duration.ofSeconds(5))).isInstanceOf(AgentNotTrustedException.class);
+    assertThatThrownBy(
+            () ->
+                new HttpAgentClient(
+                    URI.create(endpoint.toUpperCase()),
+                    "t",
+                    Tls.clientContext(ca.caCert()),
+                    Duration.ofSeconds(5)))
+        .isInstanceOf(AgentNotTrustedException.class);
     assertThat(seen).isEmpty();
     // without TLS configured (local tests with --insecure-plain-http agents) plain HTTP still works
-    HttpAgentClient.factory(NodeTokens.perNode(tokens, "shared-token"), null).forNode("node-a", endpoint).getDisk("ns", "d");
+    HttpAgentClient.factory(NodeTokens.perNode(tokens, "shared-token"), null)
+        .forNode("node-a", endpoint)
+        .getDisk("ns", "d");
     assertThat(seen).containsExactly("Bearer token-of-a");
   }
 
   @Test
   void anEndpointThatIsMoreThanSchemeHostAndPortIsRefused() throws Exception {
     String good = agentWithCertificateFor("node-a", "127.0.0.1");
-    for (String bad : List.of(good.replace("https://", "https://user@"), good + "/v1/elsewhere", good + "/?x=1",
-        good + "#f", good.replace("https", "ftp"), "https:///nohost", "not a url", "")) {
-      assertThatThrownBy(() -> strict().forNode("node-a", bad)).as(bad)
-          .isInstanceOf(AgentUnreachableException.class).hasMessageContaining("which is not https://<host>:<port>");
+    for (String bad :
+        List.of(
+            good.replace("https://", "https://user@"),
+            good + "/v1/elsewhere",
+            good + "/?x=1",
+            good + "#f",
+            good.replace("https", "ftp"),
+            "https:///nohost",
+            "not a url",
+            "")) {
+      assertThatThrownBy(() -> strict().forNode("node-a", bad))
+          .as(bad)
+          .isInstanceOf(AgentUnreachableException.class)
+          .hasMessageContaining("which is not https://<host>:<port>");
     }
     assertThat(seen).isEmpty();
   }
 
   @Test
-  void eachNodesTokenFileIsReadAtEveryCallAndAMissingOneFallsBackToTheSharedToken() throws Exception {
+  void eachNodesTokenFileIsReadAtEveryCallAndAMissingOneFallsBackToTheSharedToken()
+      throws Exception {
     String a = agentWithCertificateFor("node-a", "127.0.0.1");
     String c = agentWithCertificateFor("node-c", "127.0.0.1");
     AgentClientFactory agents = strict();
@@ -145,10 +177,12 @@ class AgentIdentityTest {
     assertThat(seen).containsExactly("Bearer token-of-a", "Bearer shared-token", "Bearer rotated");
 
     Files.writeString(tokens.resolve("node-a"), "\n");
-    assertThatThrownBy(() -> agents.forNode("node-a", a)).isInstanceOf(AgentUnreachableException.class)
+    assertThatThrownBy(() -> agents.forNode("node-a", a))
+        .isInstanceOf(AgentUnreachableException.class)
         .hasMessageContaining("for node node-a is empty");
     for (String name : List.of("..", "../tokens/node-a", "Node-A", "")) {
-      assertThatThrownBy(() -> agents.forNode(name, a)).isInstanceOf(AgentUnreachableException.class)
+      assertThatThrownBy(() -> agents.forNode(name, a))
+          .isInstanceOf(AgentUnreachableException.class)
           .hasMessageContaining("is not a Kubernetes node name");
     }
     assertThat(seen).hasSize(3);
@@ -157,14 +191,19 @@ class AgentIdentityTest {
   @Test
   void withIdentityCaAnyCertificateTheCaSignedIsAcceptedAsTheSharedModeDoes() throws Exception {
     String endpoint = agentWithCertificateFor("node-b", "10.9.8.7");
-    AgentClientFactory shared = HttpAgentClient.factory(NodeTokens.shared("shared-token"),
-        AgentTrust.fromCa(ca.caCert(), AgentTrust.Identity.CA));
+    AgentClientFactory shared =
+        HttpAgentClient.factory(
+            NodeTokens.shared("shared-token"),
+            AgentTrust.fromCa(ca.caCert(), AgentTrust.Identity.CA));
     assertThat(shared.forNode("node-a", endpoint).getDisk("ns", "d")).isEmpty();
     Path strangerCa = CertificateAuthority.create(dir.resolve("stranger")).caCert();
-    AgentClientFactory stranger = HttpAgentClient.factory(NodeTokens.shared("shared-token"),
-        AgentTrust.fromCa(strangerCa, AgentTrust.Identity.CA));
+    AgentClientFactory stranger =
+        HttpAgentClient.factory(
+            NodeTokens.shared("shared-token"),
+            AgentTrust.fromCa(strangerCa, AgentTrust.Identity.CA));
     assertThatThrownBy(() -> stranger.forNode("node-a", endpoint).getDisk("ns", "d"))
-        .isInstanceOf(AgentUnreachableException.class).isNotInstanceOf(AgentNotTrustedException.class);
+        .isInstanceOf(AgentUnreachableException.class)
+        .isNotInstanceOf(AgentNotTrustedException.class);
     assertThat(seen).hasSize(1);
   }
 
@@ -172,25 +211,34 @@ class AgentIdentityTest {
   void identityNamesOnlyNodeOrCa() {
     assertThat(AgentTrust.Identity.parse(" Node ")).isEqualTo(AgentTrust.Identity.NODE);
     assertThat(AgentTrust.Identity.parse("ca")).isEqualTo(AgentTrust.Identity.CA);
-    assertThatThrownBy(() -> AgentTrust.Identity.parse("none")).hasMessageContaining("--agent-identity must be node");
+    assertThatThrownBy(() -> AgentTrust.Identity.parse("none"))
+        .hasMessageContaining("--agent-identity must be node");
   }
 
-  /** An HTTPS server on 127.0.0.1 with a certificate from {@link #ca} for {@code names}; its endpoint. */
+  /**
+   * An HTTPS server on 127.0.0.1 with a certificate from {@link #ca} for {@code names}; its
+   * endpoint.
+   */
   private String agentWithCertificateFor(String... names) throws Exception {
-    CertificateAuthority.Issued tls = ca.issue(dir.resolve("certs-" + servers.size()), List.of(names));
+    CertificateAuthority.Issued tls =
+        ca.issue(dir.resolve("certs-" + servers.size()), List.of(names));
     HttpsServer server = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     server.setHttpsConfigurator(new HttpsConfigurator(Tls.serverContext(tls.cert(), tls.key())));
     record(server);
     return "https://127.0.0.1:" + server.getAddress().getPort();
   }
 
-  /** Every request is recorded and answered 404 (what the agent says about a disk it does not have). */
+  /**
+   * Every request is recorded and answered 404 (what the agent says about a disk it does not have).
+   */
   private <S extends HttpServer> S record(S server) {
-    server.createContext("/", e -> {
-      seen.add(String.valueOf(e.getRequestHeaders().getFirst("Authorization")));
-      e.sendResponseHeaders(404, -1);
-      e.close();
-    });
+    server.createContext(
+        "/",
+        e -> {
+          seen.add(String.valueOf(e.getRequestHeaders().getFirst("Authorization")));
+          e.sendResponseHeaders(404, -1);
+          e.close();
+        });
     server.start();
     servers.add(server);
     return server;

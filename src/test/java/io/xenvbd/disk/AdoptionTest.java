@@ -38,8 +38,9 @@ class AdoptionTest {
   }
 
   private static DiskEngine engine(Path root, Path importDir) {
-    return new DiskEngine(new EngineConfig(root, List.of(), Duration.ofSeconds(2), Duration.ofMinutes(5))
-        .withImportDir(importDir));
+    return new DiskEngine(
+        new EngineConfig(root, List.of(), Duration.ofSeconds(2), Duration.ofMinutes(5))
+            .withImportDir(importDir));
   }
 
   static VirtualDiskSpec adopting(String size, Filesystem fs, Populate.Adopt adopt) {
@@ -60,8 +61,14 @@ class AdoptionTest {
 
   /** A Ready ext4 disk ns/name with /etc/hostname "web", released as a Retain disk's image is. */
   private static ImageInfo builtAndReleased(DiskEngine engine, String ns, String name) {
-    ImageInfo built = engine.build(in(ns, name, "uid-" + name, spec("32Mi", Filesystem.ext4, null,
-        new Tailor("web", null, null))), ProgressListener.NONE);
+    ImageInfo built =
+        engine.build(
+            in(
+                ns,
+                name,
+                "uid-" + name,
+                spec("32Mi", Filesystem.ext4, null, new Tailor("web", null, null))),
+            ProgressListener.NONE);
     engine.release(ns, name, "uid-" + name);
     return built;
   }
@@ -79,22 +86,32 @@ class AdoptionTest {
     Inventory inv = engine.inventory();
     assertThat(inv.images()).isEmpty();
     assertThat(inv.orphans()).isEmpty();
-    assertThat(inv.released()).singleElement().satisfies(r -> {
-      assertThat(r.path()).isEqualTo(built.path());
-      assertThat(r.capacityBytes()).isEqualTo(32L << 20);
-      assertThat(r.filesystem()).isEqualTo("ext4");
-      assertThat(r.filesystemUuid()).isEqualTo(built.filesystemUuid());
-      assertThat(r.former().namespace()).isEqualTo("team-a");
-      assertThat(r.former().name()).isEqualTo("web");
-      assertThat(r.former().uid()).isEqualTo("uid-web");
-      assertThat(r.former().at()).isNotNull();
-    });
+    assertThat(inv.released())
+        .singleElement()
+        .satisfies(
+            r -> {
+              assertThat(r.path()).isEqualTo(built.path());
+              assertThat(r.capacityBytes()).isEqualTo(32L << 20);
+              assertThat(r.filesystem()).isEqualTo("ext4");
+              assertThat(r.filesystemUuid()).isEqualTo(built.filesystemUuid());
+              assertThat(r.former().namespace()).isEqualTo("team-a");
+              assertThat(r.former().name()).isEqualTo("web");
+              assertThat(r.former().uid()).isEqualTo("uid-web");
+              assertThat(r.former().at()).isNotNull();
+            });
     assertThat(engine.inspect("team-a", "web")).isEmpty();
     // Neither the former owner nor a new VirtualDisk of the name builds over it or deletes it.
-    assertThatThrownBy(() -> engine.build(in("team-a", "web", "uid-new", spec("32Mi", Filesystem.ext4)), ProgressListener.NONE))
-        .isInstanceOfSatisfying(DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NotOwner))
-        .hasMessageContaining("released by VirtualDisk team-a/web").hasMessageContaining("spec.populate.adopt.name web");
-    assertThatThrownBy(() -> engine.delete("team-a", "web", "uid-web")).isInstanceOf(DiskException.class);
+    assertThatThrownBy(
+            () ->
+                engine.build(
+                    in("team-a", "web", "uid-new", spec("32Mi", Filesystem.ext4)),
+                    ProgressListener.NONE))
+        .isInstanceOfSatisfying(
+            DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NotOwner))
+        .hasMessageContaining("released by VirtualDisk team-a/web")
+        .hasMessageContaining("spec.populate.adopt.name web");
+    assertThatThrownBy(() -> engine.delete("team-a", "web", "uid-web"))
+        .isInstanceOf(DiskException.class);
     assertThat(built.path()).exists();
   }
 
@@ -104,8 +121,10 @@ class AdoptionTest {
     ImageInfo built = builtAndReleased(engine, "team-a", "web");
     String before = sha256(built.path());
 
-    ImageInfo adopted = engine.build(in("team-a", "web2", "uid-2", adopting("32Mi", Filesystem.ext4, released("web"))),
-        ProgressListener.NONE);
+    ImageInfo adopted =
+        engine.build(
+            in("team-a", "web2", "uid-2", adopting("32Mi", Filesystem.ext4, released("web"))),
+            ProgressListener.NONE);
 
     assertThat(adopted.path()).isEqualTo(built.path().resolveSibling("web2.img"));
     assertThat(adopted.ownerUid()).isEqualTo("uid-2");
@@ -118,16 +137,28 @@ class AdoptionTest {
     assertThat(engine.inventory().released()).isEmpty();
     assertThat(engine.inspect("team-a", "web2")).contains(adopted);
     // Repeated, as the operator repeats its PUT: the same image.
-    assertThat(engine.build(in("team-a", "web2", "uid-2", adopting("32Mi", Filesystem.ext4, released("web"))),
-        ProgressListener.NONE)).isEqualTo(adopted);
+    assertThat(
+            engine.build(
+                in("team-a", "web2", "uid-2", adopting("32Mi", Filesystem.ext4, released("web"))),
+                ProgressListener.NONE))
+        .isEqualTo(adopted);
   }
 
   @Test
   void aReleasedImageAdoptedUnderItsOwnNameByUuidAndLargerIsGrownAsAGrowIs() {
     DiskEngine engine = engine(tmp.resolve("own-name"), null);
     ImageInfo built = builtAndReleased(engine, "team-a", "db");
-    ImageInfo adopted = engine.build(in("team-a", "db", "uid-back", adopting("64Mi", Filesystem.ext4,
-        new Populate.Adopt(null, null, built.filesystemUuid(), null))), ProgressListener.NONE);
+    ImageInfo adopted =
+        engine.build(
+            in(
+                "team-a",
+                "db",
+                "uid-back",
+                adopting(
+                    "64Mi",
+                    Filesystem.ext4,
+                    new Populate.Adopt(null, null, built.filesystemUuid(), null))),
+            ProgressListener.NONE);
 
     assertThat(adopted.path()).isEqualTo(built.path());
     assertThat(adopted.capacityBytes()).isEqualTo(64L << 20);
@@ -143,30 +174,60 @@ class AdoptionTest {
     ImageInfo built = builtAndReleased(engine, "team-a", "web");
     String before = sha256(built.path());
 
-    assertThatThrownBy(() -> engine.build(in("team-b", "web", "uid-b", adopting("32Mi", Filesystem.ext4,
-        new Populate.Adopt("web", "team-a", null, null))), ProgressListener.NONE))
-        .isInstanceOfSatisfying(DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NotOwner))
+    assertThatThrownBy(
+            () ->
+                engine.build(
+                    in(
+                        "team-b",
+                        "web",
+                        "uid-b",
+                        adopting(
+                            "32Mi",
+                            Filesystem.ext4,
+                            new Populate.Adopt("web", "team-a", null, null))),
+                    ProgressListener.NONE))
+        .isInstanceOfSatisfying(
+            DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NotOwner))
         .hasMessageContaining("released from namespace team-a")
         .hasMessageContaining("create this VirtualDisk in namespace team-a");
     // By UUID, the same answer.
-    assertThatThrownBy(() -> engine.build(in("team-b", "x", "uid-b", adopting("32Mi", Filesystem.ext4,
-        new Populate.Adopt(null, null, built.filesystemUuid(), null))), ProgressListener.NONE))
+    assertThatThrownBy(
+            () ->
+                engine.build(
+                    in(
+                        "team-b",
+                        "x",
+                        "uid-b",
+                        adopting(
+                            "32Mi",
+                            Filesystem.ext4,
+                            new Populate.Adopt(null, null, built.filesystemUuid(), null))),
+                    ProgressListener.NONE))
         .hasMessageContaining("released from namespace team-a");
     assertThat(sha256(built.path())).isEqualTo(before);
     assertThat(engine.inventory().released()).hasSize(1);
-    assertThat(tmp.resolve("other-ns/team-b")).satisfiesAnyOf(p -> assertThat(p).doesNotExist(),
-        p -> assertThat(p).isEmptyDirectory());
+    assertThat(tmp.resolve("other-ns/team-b"))
+        .satisfiesAnyOf(p -> assertThat(p).doesNotExist(), p -> assertThat(p).isEmptyDirectory());
   }
 
   @Test
   void anImageHeldByALoopDeviceIsNotAdopted() {
     DiskEngine engine = engine(tmp.resolve("held"), null);
     ImageInfo built = builtAndReleased(engine, "team-a", "web");
-    String loop = RUN.run("losetup", "-f", "--show", "-r", built.path().toString()).stdout().strip();
+    String loop =
+        RUN.run("losetup", "-f", "--show", "-r", built.path().toString()).stdout().strip();
     try {
-      assertThatThrownBy(() -> engine.build(in("team-a", "web2", "uid-2", adopting("32Mi", Filesystem.ext4,
-          released("web"))), ProgressListener.NONE))
-          .isInstanceOfSatisfying(DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse))
+      assertThatThrownBy(
+              () ->
+                  engine.build(
+                      in(
+                          "team-a",
+                          "web2",
+                          "uid-2",
+                          adopting("32Mi", Filesystem.ext4, released("web"))),
+                      ProgressListener.NONE))
+          .isInstanceOfSatisfying(
+              DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse))
           .hasMessageContaining(loop);
     } finally {
       RUN.run("losetup", "-d", loop);
@@ -184,11 +245,18 @@ class AdoptionTest {
     try {
       List<Future<ImageInfo>> tries = new ArrayList<>();
       for (String name : List.of("left", "right")) {
-        tries.add(pool.submit(() -> {
-          go.await();
-          return engine.build(in("team-a", name, "uid-" + name, adopting("32Mi", Filesystem.ext4, released("web"))),
-              ProgressListener.NONE);
-        }));
+        tries.add(
+            pool.submit(
+                () -> {
+                  go.await();
+                  return engine.build(
+                      in(
+                          "team-a",
+                          name,
+                          "uid-" + name,
+                          adopting("32Mi", Filesystem.ext4, released("web"))),
+                      ProgressListener.NONE);
+                }));
       }
       go.countDown();
       List<ImageInfo> won = new ArrayList<>();
@@ -201,8 +269,11 @@ class AdoptionTest {
         }
       }
       assertThat(won).hasSize(1);
-      assertThat(lost).singleElement().asString().containsAnyOf("is adopting", "no released image", "is not released",
-          "has no released image");
+      assertThat(lost)
+          .singleElement()
+          .asString()
+          .containsAnyOf(
+              "is adopting", "no released image", "is not released", "has no released image");
       assertThat(won.get(0).filesystemUuid()).isEqualTo(built.filesystemUuid());
       assertThat(engine.inventory().images()).hasSize(1);
       assertThat(engine.inventory().released()).isEmpty();
@@ -212,7 +283,8 @@ class AdoptionTest {
   }
 
   @Test
-  void anImageMadeByTheRecipesOwnCommandsIsAdoptedFromTheImportDirectoryAsItIs() throws IOException {
+  void anImageMadeByTheRecipesOwnCommandsIsAdoptedFromTheImportDirectoryAsItIs()
+      throws IOException {
     Path root = tmp.resolve("recipe/images");
     Path imports = Files.createDirectories(tmp.resolve("recipe/import"));
     Path tree = Files.createDirectories(tmp.resolve("recipe/tree/etc"));
@@ -220,24 +292,49 @@ class AdoptionTest {
     Files.writeString(tree.resolve("motd"), "made by hand\n");
     Path img = imports.resolve("vm1disk");
     RecipeImages.make(img, tree.getParent());
-    String uuid = RUN.run("blkid", "-p", "-o", "value", "-s", "UUID", img.toString()).stdout().strip();
+    String uuid =
+        RUN.run("blkid", "-p", "-o", "value", "-s", "UUID", img.toString()).stdout().strip();
     String before = sha256(img);
     long bytes = Files.size(img);
-    assertThat(bytes).isEqualTo((16L << 20) + 1024); // dd bs=1k seek=16k count=1: one KiB past 16 MiB, as the recipe's
+    assertThat(bytes)
+        .isEqualTo(
+            (16L << 20) + 1024); // dd bs=1k seek=16k count=1: one KiB past 16 MiB, as the recipe's
 
     DiskEngine engine = engine(root, imports);
-    assertThatThrownBy(() -> engine.build(in("team-a", "vm1", "uid-vm1", adopting("16Mi", Filesystem.ext3,
-        imported("vm1disk"))), ProgressListener.NONE))
-        .isInstanceOfSatisfying(DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.ShrinkRefused))
+    assertThatThrownBy(
+            () ->
+                engine.build(
+                    in(
+                        "team-a",
+                        "vm1",
+                        "uid-vm1",
+                        adopting("16Mi", Filesystem.ext3, imported("vm1disk"))),
+                    ProgressListener.NONE))
+        .isInstanceOfSatisfying(
+            DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.ShrinkRefused))
         .hasMessageContaining("set spec.size to at least 16385Ki");
-    assertThatThrownBy(() -> engine.build(in("team-a", "vm1", "uid-vm1", adopting("16385Ki", Filesystem.ext4,
-        imported("vm1disk"))), ProgressListener.NONE))
-        .hasMessageContaining("holds an ext3 filesystem but spec.filesystem is ext4: set spec.filesystem to ext3");
+    assertThatThrownBy(
+            () ->
+                engine.build(
+                    in(
+                        "team-a",
+                        "vm1",
+                        "uid-vm1",
+                        adopting("16385Ki", Filesystem.ext4, imported("vm1disk"))),
+                    ProgressListener.NONE))
+        .hasMessageContaining(
+            "holds an ext3 filesystem but spec.filesystem is ext4: set spec.filesystem to ext3");
     assertThat(img).as("each refusal put the file back").exists();
     assertThat(sha256(img)).isEqualTo(before);
 
-    ImageInfo adopted = engine.build(in("team-a", "vm1", "uid-vm1", adopting("16385Ki", Filesystem.ext3,
-        imported("vm1disk"))), ProgressListener.NONE);
+    ImageInfo adopted =
+        engine.build(
+            in(
+                "team-a",
+                "vm1",
+                "uid-vm1",
+                adopting("16385Ki", Filesystem.ext3, imported("vm1disk"))),
+            ProgressListener.NONE);
 
     assertThat(img).doesNotExist();
     assertThat(adopted.path()).isEqualTo(root.resolve("team-a/vm1.img"));
@@ -245,19 +342,26 @@ class AdoptionTest {
     assertThat(adopted.capacityBytes()).isEqualTo(bytes);
     assertThat(sha256(adopted.path())).as("not a byte rewritten").isEqualTo(before);
     assertThat(cat(adopted.path(), "/etc/motd")).isEqualTo("made by hand\n");
-    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(adopted.path()))).isEqualTo("rw-------");
+    assertThat(
+            java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(adopted.path())))
+        .isEqualTo("rw-------");
     assertThat(engine.inspect("team-a", "vm1")).contains(adopted);
   }
 
   @Test
-  void linksFifosAndDeviceNodesPlantedInTheImportDirectoryAreRefusedAndNothingIsTouched() throws IOException {
+  void linksFifosAndDeviceNodesPlantedInTheImportDirectoryAreRefusedAndNothingIsTouched()
+      throws IOException {
     Path base = Files.createDirectories(tmp.resolve("hostile"));
     Path root = base.resolve("images");
     Path imports = Files.createDirectories(base.resolve("import"));
-    // victims: valid ext4 images outside the images root, that a followed link would hand to a guest
+    // victims: valid ext4 images outside the images root, that a followed link would hand to a
+    // guest
     DiskEngine maker = DiskTestSupport.engine(base.resolve("victims"));
-    Path victim = maker.build(request("victim", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE).path();
-    Path canary = maker.build(request("canary", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE).path();
+    Path victim =
+        maker.build(request("victim", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE).path();
+    Path canary =
+        maker.build(request("canary", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE).path();
     String victimSum = sha256(victim);
     String canarySum = sha256(canary);
     String loop = RUN.run("losetup", "-f", "--show", "-r", canary.toString()).stdout().strip();
@@ -266,15 +370,34 @@ class AdoptionTest {
       Files.createSymbolicLink(imports.resolve("symlink"), victim);
       Files.createLink(imports.resolve("hardlink"), victim);
       RUN.run("mkfifo", imports.resolve("fifo").toString());
-      RUN.run("mknod", imports.resolve("device").toString(), "b", Integer.toString(Integer.parseInt(majorMinor[0], 16)),
+      RUN.run(
+          "mknod",
+          imports.resolve("device").toString(),
+          "b",
+          Integer.toString(Integer.parseInt(majorMinor[0], 16)),
           Integer.toString(Integer.parseInt(majorMinor[1], 16)));
       DiskEngine engine = engine(root, imports);
 
-      for (String[] c : new String[][] {{"symlink", "a symbolic link"}, {"hardlink", "2 hard links"},
-          {"fifo", "a FIFO"}, {"device", "a block device"}, {"missing", "has no file missing"}}) {
-        assertThatThrownBy(() -> engine.build(in("team-a", "d-" + c[0], "uid-" + c[0], adopting("16Mi",
-            Filesystem.ext4, imported(c[0]))), ProgressListener.NONE))
-            .as(c[0]).isInstanceOf(DiskException.class).hasMessageContaining(c[1]);
+      for (String[] c :
+          new String[][] {
+            {"symlink", "a symbolic link"},
+            {"hardlink", "2 hard links"},
+            {"fifo", "a FIFO"},
+            {"device", "a block device"},
+            {"missing", "has no file missing"}
+          }) {
+        assertThatThrownBy(
+                () ->
+                    engine.build(
+                        in(
+                            "team-a",
+                            "d-" + c[0],
+                            "uid-" + c[0],
+                            adopting("16Mi", Filesystem.ext4, imported(c[0]))),
+                        ProgressListener.NONE))
+            .as(c[0])
+            .isInstanceOf(DiskException.class)
+            .hasMessageContaining(c[1]);
       }
       assertThat(Files.readSymbolicLink(imports.resolve("symlink"))).isEqualTo(victim);
       assertThat(imports.resolve("hardlink")).exists();
@@ -282,7 +405,8 @@ class AdoptionTest {
       assertThat(imports.resolve("device")).exists();
       assertThat(sha256(victim)).isEqualTo(victimSum);
       assertThat(sha256(canary)).isEqualTo(canarySum);
-      assertThat(RUN.run("losetup", "-n", "-O", "BACK-FILE", loop).stdout().strip()).isEqualTo(canary.toString());
+      assertThat(RUN.run("losetup", "-n", "-O", "BACK-FILE", loop).stdout().strip())
+          .isEqualTo(canary.toString());
       assertThat(engine.inventory().images()).isEmpty();
       assertThat(nonImageEntries(root)).isEmpty();
     } finally {
@@ -297,16 +421,27 @@ class AdoptionTest {
     Path file = imports.resolve("busy");
     RUN.run("truncate", "-s", "16M", file.toString());
     DiskEngine engine = engine(root, imports);
-    try (var held = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ)) {
-      assertThatThrownBy(() -> engine.build(in("team-a", "b", "uid-b", adopting("16Mi", Filesystem.none,
-          imported("busy"))), ProgressListener.NONE))
-          .isInstanceOfSatisfying(DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse))
+    try (var held =
+        java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ)) {
+      assertThatThrownBy(
+              () ->
+                  engine.build(
+                      in(
+                          "team-a",
+                          "b",
+                          "uid-b",
+                          adopting("16Mi", Filesystem.none, imported("busy"))),
+                      ProgressListener.NONE))
+          .isInstanceOfSatisfying(
+              DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse))
           .hasMessageContaining(ProcessHandle.current().pid() + " (");
     }
     assertThat(file).exists();
     // Once nobody holds it, a raw file is adopted as a raw disk.
-    ImageInfo raw = engine.build(in("team-a", "b", "uid-b", adopting("16Mi", Filesystem.none, imported("busy"))),
-        ProgressListener.NONE);
+    ImageInfo raw =
+        engine.build(
+            in("team-a", "b", "uid-b", adopting("16Mi", Filesystem.none, imported("busy"))),
+            ProgressListener.NONE);
     assertThat(raw.filesystemUuid()).isNull();
     assertThat(raw.capacityBytes()).isEqualTo(16L << 20);
     assertThat(file).doesNotExist();
@@ -319,10 +454,18 @@ class AdoptionTest {
     Path file = imports.resolve("data.xfs");
     RUN.run("truncate", "-s", "300M", file.toString());
     RUN.run("mkfs.xfs", "-q", file.toString());
-    String uuid = RUN.run("blkid", "-p", "-o", "value", "-s", "UUID", file.toString()).stdout().strip();
+    String uuid =
+        RUN.run("blkid", "-p", "-o", "value", "-s", "UUID", file.toString()).stdout().strip();
     String before = sha256(file);
-    ImageInfo adopted = engine(root, imports).build(in("team-a", "data", "uid-data", adopting("300Mi", Filesystem.xfs,
-        imported("data.xfs"))), ProgressListener.NONE);
+    ImageInfo adopted =
+        engine(root, imports)
+            .build(
+                in(
+                    "team-a",
+                    "data",
+                    "uid-data",
+                    adopting("300Mi", Filesystem.xfs, imported("data.xfs"))),
+                ProgressListener.NONE);
     assertThat(adopted.filesystemUuid()).isEqualTo(uuid);
     assertThat(sha256(adopted.path())).isEqualTo(before);
   }
@@ -332,16 +475,26 @@ class AdoptionTest {
     Path shm = Path.of("/dev/shm");
     org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(shm));
     Object tmpDev = Files.getAttribute(tmp, "unix:dev");
-    org.junit.jupiter.api.Assumptions.assumeFalse(tmpDev.equals(Files.getAttribute(shm, "unix:dev")));
+    org.junit.jupiter.api.Assumptions.assumeFalse(
+        tmpDev.equals(Files.getAttribute(shm, "unix:dev")));
     Path imports = Files.createTempDirectory(shm, "xenvbd-import-");
     try {
       Path file = imports.resolve("elsewhere");
       RUN.run("truncate", "-s", "16M", file.toString());
       DiskEngine engine = engine(tmp.resolve("elsewhere"), imports);
-      assertThatThrownBy(() -> engine.build(in("team-a", "e", "uid-e", adopting("16Mi", Filesystem.none,
-          imported("elsewhere"))), ProgressListener.NONE))
-          .isInstanceOfSatisfying(DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.SourceNotAllowed))
-          .hasMessageContaining("another filesystem").hasMessageContaining("never copies");
+      assertThatThrownBy(
+              () ->
+                  engine.build(
+                      in(
+                          "team-a",
+                          "e",
+                          "uid-e",
+                          adopting("16Mi", Filesystem.none, imported("elsewhere"))),
+                      ProgressListener.NONE))
+          .isInstanceOfSatisfying(
+              DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.SourceNotAllowed))
+          .hasMessageContaining("another filesystem")
+          .hasMessageContaining("never copies");
       assertThat(file).exists();
     } finally {
       RUN.run("rm", "-rf", imports.toString());
@@ -365,15 +518,24 @@ class AdoptionTest {
   void anImportDirectoryInsideTheImagesRootIsRefusedAtStart() {
     Path root = tmp.resolve("inside");
     assertThatThrownBy(() -> engine(root, root.resolve("import")))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lies in the images root");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("lies in the images root");
   }
 
   @Test
   void withoutAnImportDirectoryNoFileCanBeAdopted() {
     DiskEngine engine = engine(tmp.resolve("none"), null);
-    assertThatThrownBy(() -> engine.build(in("team-a", "x", "uid-x", adopting("16Mi", Filesystem.ext4,
-        imported("vm1disk"))), ProgressListener.NONE))
-        .isInstanceOfSatisfying(DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.SourceNotAllowed))
+    assertThatThrownBy(
+            () ->
+                engine.build(
+                    in(
+                        "team-a",
+                        "x",
+                        "uid-x",
+                        adopting("16Mi", Filesystem.ext4, imported("vm1disk"))),
+                    ProgressListener.NONE))
+        .isInstanceOfSatisfying(
+            DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.SourceNotAllowed))
         .hasMessageContaining("--import-dir");
   }
 }

@@ -34,21 +34,33 @@ class AllocatedBytesTest {
     }
     assertThat(f.allocated(image)).as("after writing 1 MiB").isGreaterThanOrEqualTo(1L << 20);
 
-    RUN.run(List.of("fallocate", "--punch-hole", "--offset", Long.toString(8L << 20), "--length", Long.toString(1L << 20),
-        image.toString()));
+    RUN.run(
+        List.of(
+            "fallocate",
+            "--punch-hole",
+            "--offset",
+            Long.toString(8L << 20),
+            "--length",
+            Long.toString(1L << 20),
+            image.toString()));
     assertThat(f.allocated(image)).as("after punching the hole").isLessThan(1L << 20);
 
-    Thread.sleep(2100); // old enough to be remembered (a file changed in the last 2 s is always measured)
+    Thread.sleep(
+        2100); // old enough to be remembered (a file changed in the last 2 s is always measured)
     assertThat(f.allocated(image)).isLessThan(1L << 20);
     try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
       raf.seek(16L << 20);
       raf.write(mib);
     }
-    assertThat(f.allocated(image)).as("a write after the remembered measurement").isGreaterThanOrEqualTo(1L << 20);
+    assertThat(f.allocated(image))
+        .as("a write after the remembered measurement")
+        .isGreaterThanOrEqualTo(1L << 20);
 
     Path other = tmp.resolve("b.img");
     f.create(other, 64L << 20, true); // same size, fully allocated
     Files.move(other, image, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    assertThat(f.allocated(image)).as("another file renamed into place").isGreaterThanOrEqualTo(64L << 20);
+    assertThat(f.allocated(image))
+        .as("another file renamed into place")
+        .isGreaterThanOrEqualTo(64L << 20);
   }
 }

@@ -25,11 +25,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Bombs are refused before they cost dom0: a few hundred KiB of zstd (or a few MiB of gzip) that
- * unpack to 8 GiB, and an archive of more small files than the disk has room for, never take much more
- * than the disk's size under the images root while the build runs, and leave nothing behind. Offline is
- * where a bomb would cost dom0 (its staging tree is on the images root); a LoopMount image is bounded
- * by its own size, but the build must still fail the same way. The images root is a tmpfs, so that a
- * regression fills 256 MiB of memory and fails, instead of filling the host's disk.
+ * unpack to 8 GiB, and an archive of more small files than the disk has room for, never take much
+ * more than the disk's size under the images root while the build runs, and leave nothing behind.
+ * Offline is where a bomb would cost dom0 (its staging tree is on the images root); a LoopMount
+ * image is bounded by its own size, but the build must still fail the same way. The images root is
+ * a tmpfs, so that a regression fills 256 MiB of memory and fails, instead of filling the host's
+ * disk.
  */
 @RequiresRoot
 class ArchiveBombTest {
@@ -48,16 +49,28 @@ class ArchiveBombTest {
   @BeforeAll
   static void makeArchives() throws IOException {
     scratch = Files.createDirectories(tmp.resolve("scratch"));
-    RUN.run("mount", "-t", "tmpfs", "-o", "size=256m,mode=0755", "xenvbd-bomb-test", scratch.toString());
+    RUN.run(
+        "mount",
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=256m,mode=0755",
+        "xenvbd-bomb-test",
+        scratch.toString());
     allowed = Files.createDirectories(tmp.resolve("allowed"));
     Path work = Files.createDirectories(tmp.resolve("work"));
 
-    // One 8 GiB file of zeros: its header, 512 compressed frames of 16 MiB of zeros, the end marker.
+    // One 8 GiB file of zeros: its header, 512 compressed frames of 16 MiB of zeros, the end
+    // marker.
     Path header = Files.write(work.resolve("header"), RawTar.header("zero", '0', 8L << 30));
     Path zeros = Files.write(work.resolve("zeros"), new byte[16 << 20]);
     Path end = Files.write(work.resolve("end"), new byte[1024]);
-    zstdBomb = concatenated(allowed.resolve("bomb.tar.zst"), List.of("zstd", "-q", "-c"), header, zeros, 512, end);
-    gzipBomb = concatenated(allowed.resolve("bomb.tar.gz"), List.of("gzip", "-9", "-c"), header, zeros, 512, end);
+    zstdBomb =
+        concatenated(
+            allowed.resolve("bomb.tar.zst"), List.of("zstd", "-q", "-c"), header, zeros, 512, end);
+    gzipBomb =
+        concatenated(
+            allowed.resolve("bomb.tar.gz"), List.of("gzip", "-9", "-c"), header, zeros, 512, end);
 
     // 20000 files of one byte: 20 MB of tar, far more files than a 32 MiB disk has room for (8192).
     RawTar files = new RawTar();
@@ -66,18 +79,31 @@ class ArchiveBombTest {
     manyFiles = allowed.resolve("many.tar.zst");
     RUN.run("zstd", "-q", "-f", plain.toString(), "-o", manyFiles.toString());
 
-    // What a 32 MiB ext4 disk really holds: 24 MiB of data, and a sparse 1 GiB file with 16 KiB in it.
+    // What a 32 MiB ext4 disk really holds: 24 MiB of data, and a sparse 1 GiB file with 16 KiB in
+    // it.
     Path tree = Files.createDirectories(work.resolve("tree/data"));
     blob = new byte[24 << 20];
     new Random(42).nextBytes(blob);
     Files.write(tree.resolve("blob"), blob);
     TarSafetyTest.sparseFile(tree.resolve("sparse.img"), 1L << 30, 256L << 20);
     legit = allowed.resolve("legit.tar.zst");
-    RUN.run("tar", "--zstd", "--sparse", "-cf", legit.toString(), "-C", tree.getParent().toString(), "data");
+    RUN.run(
+        "tar",
+        "--zstd",
+        "--sparse",
+        "-cf",
+        legit.toString(),
+        "-C",
+        tree.getParent().toString(),
+        "data");
   }
 
-  /** Compresses each part on its own and concatenates the results: zstd and gzip read that as one stream. */
-  static Path concatenated(Path out, List<String> compressor, Path header, Path chunk, int times, Path end)
+  /**
+   * Compresses each part on its own and concatenates the results: zstd and gzip read that as one
+   * stream.
+   */
+  static Path concatenated(
+      Path out, List<String> compressor, Path header, Path chunk, int times, Path end)
       throws IOException {
     byte[] head = compress(compressor, header);
     byte[] body = compress(compressor, chunk);
@@ -90,7 +116,11 @@ class ArchiveBombTest {
 
   static byte[] compress(List<String> compressor, Path file) throws IOException {
     Path out = file.resolveSibling(file.getFileName() + ".compressed");
-    Process p = new ProcessBuilder(compressor).redirectInput(file.toFile()).redirectOutput(out.toFile()).start();
+    Process p =
+        new ProcessBuilder(compressor)
+            .redirectInput(file.toFile())
+            .redirectOutput(out.toFile())
+            .start();
     try {
       assertThat(p.waitFor()).isZero();
     } catch (InterruptedException e) {
@@ -106,7 +136,10 @@ class ArchiveBombTest {
     assertNothingAttachedUnder(tmp);
   }
 
-  /** Samples what the images root really allocates (du -x: not what is mounted inside it) every 20 ms. */
+  /**
+   * Samples what the images root really allocates (du -x: not what is mounted inside it) every 20
+   * ms.
+   */
   static final class AllocationPoller implements AutoCloseable {
     final AtomicLong max = new AtomicLong();
     final AtomicInteger samples = new AtomicInteger();
@@ -114,17 +147,20 @@ class ArchiveBombTest {
     private volatile boolean stop;
 
     AllocationPoller(Path root) {
-      thread = new Thread(() -> {
-        while (!stop) {
-          max.accumulateAndGet(allocatedUnder(root), Math::max);
-          samples.incrementAndGet();
-          try {
-            Thread.sleep(20);
-          } catch (InterruptedException e) {
-            return;
-          }
-        }
-      }, "allocation-poller");
+      thread =
+          new Thread(
+              () -> {
+                while (!stop) {
+                  max.accumulateAndGet(allocatedUnder(root), Math::max);
+                  samples.incrementAndGet();
+                  try {
+                    Thread.sleep(20);
+                  } catch (InterruptedException e) {
+                    return;
+                  }
+                }
+              },
+              "allocation-poller");
       thread.setDaemon(true);
       thread.start();
     }
@@ -132,7 +168,9 @@ class ArchiveBombTest {
     static long allocatedUnder(Path root) {
       if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) return 0;
       // du reports files that vanish under it and exits 1; what it could read is still the total.
-      String out = RUN.exec(List.of("du", "-s", "-x", "-B1", root.toString()), Duration.ofSeconds(30), null).stdout();
+      String out =
+          RUN.exec(List.of("du", "-s", "-x", "-B1", root.toString()), Duration.ofSeconds(30), null)
+              .stdout();
       String first = out.strip().split("\\s+")[0];
       return first.matches("\\d+") ? Long.parseLong(first) : 0;
     }
@@ -146,16 +184,26 @@ class ArchiveBombTest {
 
   record Outcome(DiskException error, ImageInfo image, long maxAllocated, int samples) {}
 
-  static Outcome build(Path root, String name, Path archive, Populate.Method method) throws InterruptedException {
+  static Outcome build(Path root, String name, Path archive, Populate.Method method)
+      throws InterruptedException {
     DiskEngine engine = engine(root, allowed);
-    Populate populate = new Populate(null, new Populate.Archive(archive.toString(), null), null, null, method);
+    Populate populate =
+        new Populate(null, new Populate.Archive(archive.toString(), null), null, null, method);
     ImageInfo[] built = new ImageInfo[1];
     DiskException error;
     AllocationPoller poller = new AllocationPoller(root);
     try {
-      error = assertTimeoutPreemptively(Duration.ofMinutes(2), () -> catchThrowableOfType(() -> built[0] =
-          engine.build(request(name, spec("32Mi", Filesystem.ext4, populate, null)), ProgressListener.NONE),
-          DiskException.class));
+      error =
+          assertTimeoutPreemptively(
+              Duration.ofMinutes(2),
+              () ->
+                  catchThrowableOfType(
+                      () ->
+                          built[0] =
+                              engine.build(
+                                  request(name, spec("32Mi", Filesystem.ext4, populate, null)),
+                                  ProgressListener.NONE),
+                      DiskException.class));
     } finally {
       poller.close();
     }
@@ -167,7 +215,8 @@ class ArchiveBombTest {
     assertThat(o.error().code()).as(o.error().getMessage()).isEqualTo(ErrorCode.InvalidRequest);
     assertThat(o.error().getMessage()).isEqualTo(message);
     assertThat(o.samples()).as("samples of the images root while the build ran").isPositive();
-    assertThat(o.maxAllocated()).as("bytes allocated under the images root while the build ran")
+    assertThat(o.maxAllocated())
+        .as("bytes allocated under the images root while the build ran")
         .isLessThanOrEqualTo(DISK + MARGIN);
     assertThat(nonImageEntries(root)).as("temporary files left").isEmpty();
     assertThat(engine(root).inventory().images()).isEmpty();
@@ -177,9 +226,12 @@ class ArchiveBombTest {
   @Test
   void zstdAndGzipBombsOf8GiBAreRefusedAtTheirHeaderBeforeTheyCostTheImagesRoot() throws Exception {
     assertThat(Files.size(zstdBomb)).as("a few hundred KiB").isLessThan(1L << 20);
-    assertThat(Files.size(gzipBomb)).as("gzip cannot do better than about 1:1000").isLessThan(10L << 20);
-    String message = "archive unpacks to more than the disk's 33554432 bytes (entry 'zero' crosses it):"
-        + " make spec.size larger or the archive smaller";
+    assertThat(Files.size(gzipBomb))
+        .as("gzip cannot do better than about 1:1000")
+        .isLessThan(10L << 20);
+    String message =
+        "archive unpacks to more than the disk's 33554432 bytes (entry 'zero' crosses it):"
+            + " make spec.size larger or the archive smaller";
     Path root = scratch.resolve("bombs");
     for (Path bomb : List.of(zstdBomb, gzipBomb)) {
       for (Populate.Method method : List.of(Populate.Method.Offline, Populate.Method.LoopMount)) {
@@ -194,8 +246,11 @@ class ArchiveBombTest {
     Path root = scratch.resolve("files");
     for (Populate.Method method : List.of(Populate.Method.Offline, Populate.Method.LoopMount)) {
       Outcome o = build(root, "files-" + method.name().toLowerCase(), manyFiles, method);
-      assertRefusedLeavingNothing(o, root, "archive has more than 8192 entries, more than a disk of 33554432 bytes"
-          + " has room for: make spec.size larger or pack fewer files");
+      assertRefusedLeavingNothing(
+          o,
+          root,
+          "archive has more than 8192 entries, more than a disk of 33554432 bytes"
+              + " has room for: make spec.size larger or pack fewer files");
     }
   }
 
@@ -205,10 +260,18 @@ class ArchiveBombTest {
     for (Populate.Method method : List.of(Populate.Method.Offline, Populate.Method.LoopMount)) {
       Outcome o = build(root, "legit-" + method.name().toLowerCase(), legit, method);
       assertThat(o.error()).as(method + " builds").isNull();
-      assertThat(o.maxAllocated()).as("the poller sees content land").isGreaterThanOrEqualTo(blob.length);
-      List<Long> facts = readMounted(o.image().path(), tmp, mnt -> List.of(
-          (long) (sha256(mnt.resolve("data/blob")).equals(sha256Of(blob)) ? 1 : 0),
-          mnt.resolve("data/sparse.img").toFile().length(), allocated(mnt.resolve("data/sparse.img"))));
+      assertThat(o.maxAllocated())
+          .as("the poller sees content land")
+          .isGreaterThanOrEqualTo(blob.length);
+      List<Long> facts =
+          readMounted(
+              o.image().path(),
+              tmp,
+              mnt ->
+                  List.of(
+                      (long) (sha256(mnt.resolve("data/blob")).equals(sha256Of(blob)) ? 1 : 0),
+                      mnt.resolve("data/sparse.img").toFile().length(),
+                      allocated(mnt.resolve("data/sparse.img"))));
       assertThat(facts.get(0)).as(method + ": blob intact").isEqualTo(1L);
       assertThat(facts.get(1)).as(method + ": apparent size").isEqualTo(1L << 30);
       assertThat(facts.get(2)).as(method + ": allocated").isLessThan(1L << 20);
@@ -218,7 +281,8 @@ class ArchiveBombTest {
 
   static String sha256Of(byte[] bytes) {
     try {
-      return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+      return java.util.HexFormat.of()
+          .formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
     } catch (java.security.NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }

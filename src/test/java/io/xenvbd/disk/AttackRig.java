@@ -29,10 +29,15 @@ import java.util.function.Consumer;
  * outcome (built, refused, or hung) is checked against the canaries before anything else.
  */
 final class AttackRig {
-  /** A build of these tiny images takes seconds; one that takes this long is stuck on what it opened. */
+  /**
+   * A build of these tiny images takes seconds; one that takes this long is stuck on what it
+   * opened.
+   */
   static final Duration BOUND = Duration.ofSeconds(60);
 
-  /** The three ways a tree gets written: a staging directory, or the loop-mounted image (ext4, xfs). */
+  /**
+   * The three ways a tree gets written: a staging directory, or the loop-mounted image (ext4, xfs).
+   */
   enum Mode {
     EXT4_OFFLINE(Filesystem.ext4, Populate.Method.Offline, "32Mi"),
     EXT4_LOOPMOUNT(Filesystem.ext4, Populate.Method.LoopMount, "32Mi"),
@@ -52,8 +57,10 @@ final class AttackRig {
   /** What a build did: published an image, or refused with a DiskException. */
   record Outcome(ImageInfo image, DiskException error) {
     ImageInfo built() {
-      if (error != null) throw new AssertionError("expected the build to succeed, it failed: " + error.code() + ": "
-          + error.getMessage(), error);
+      if (error != null)
+        throw new AssertionError(
+            "expected the build to succeed, it failed: " + error.code() + ": " + error.getMessage(),
+            error);
       return image;
     }
 
@@ -77,7 +84,8 @@ final class AttackRig {
 
   private AttackRig(Path tmp, Path victimHome, Canaries canaries) throws IOException {
     this.tmp = tmp;
-    this.root = tmp.resolve("images"); // not created: the engine creates it, with the mode it chooses
+    this.root =
+        tmp.resolve("images"); // not created: the engine creates it, with the mode it chooses
     this.allowed = Files.createDirectories(tmp.resolve("allowed"));
     this.scratch = Files.createDirectories(tmp.resolve("scratch"));
     this.victimHome = victimHome;
@@ -88,16 +96,21 @@ final class AttackRig {
     return new AttackRig(tmp, victimHome, Canaries.create(victimHome));
   }
 
-  static Populate populate(Mode m, Path archive, List<Populate.HostPath> hostPaths, List<String> createDirs) {
-    return new Populate(hostPaths, archive == null ? null : new Populate.Archive(archive.toString(), null), null,
-        createDirs, m.method);
+  static Populate populate(
+      Mode m, Path archive, List<Populate.HostPath> hostPaths, List<String> createDirs) {
+    return new Populate(
+        hostPaths,
+        archive == null ? null : new Populate.Archive(archive.toString(), null),
+        null,
+        createDirs,
+        m.method);
   }
 
   /**
-   * Builds as the attack, bounded, then checks the canaries first: what reached dom0 is the headline.
-   * A build stuck on something it opened fails the test, and its FIFOs are read so that it can
-   * finish and release its mount and loop device before the canaries are read. A refusal must be a
-   * DiskException that leaves nothing published and nothing half-built.
+   * Builds as the attack, bounded, then checks the canaries first: what reached dom0 is the
+   * headline. A build stuck on something it opened fails the test, and its FIFOs are read so that
+   * it can finish and release its mount and loop device before the canaries are read. A refusal
+   * must be a DiskException that leaves nothing published and nothing half-built.
    */
   Outcome build(Mode m, String name, Populate p, Tailor t, ProgressListener progress) {
     canaries.arm();
@@ -113,11 +126,13 @@ final class AttackRig {
 
   /** An engine on the root that waits for a loop device longer than the tests' usual 2 s. */
   DiskEngine engine() {
-    return new DiskEngine(new EngineConfig(root, List.of(allowed), Duration.ofSeconds(20), Duration.ofMinutes(5)));
+    return new DiskEngine(
+        new EngineConfig(root, List.of(allowed), Duration.ofSeconds(20), Duration.ofMinutes(5)));
   }
 
   private Outcome attempt(Mode m, String name, Populate p, Tailor t, ProgressListener progress) {
-    Future<ImageInfo> f = builds.submit(() -> engine().build(request(name, spec(m.size, m.fs, p, t)), progress));
+    Future<ImageInfo> f =
+        builds.submit(() -> engine().build(request(name, spec(m.size, m.fs, p, t)), progress));
     Outcome outcome;
     String hung = null;
     try {
@@ -132,15 +147,30 @@ final class AttackRig {
         f.cancel(true);
         after = "it still did not finish";
       }
-      hung = "the build did not finish within " + BOUND.toSeconds() + " s; after reading the FIFOs " + fifos + " " + after;
+      hung =
+          "the build did not finish within "
+              + BOUND.toSeconds()
+              + " s; after reading the FIFOs "
+              + fifos
+              + " "
+              + after;
       outcome = null;
     }
-    canaries.verify(hung != null ? "after a build that hung" : outcome.error == null ? "after a successful build"
-        : "after a build that failed with " + outcome.error.code() + ": " + outcome.error.getMessage());
+    canaries.verify(
+        hung != null
+            ? "after a build that hung"
+            : outcome.error == null
+                ? "after a successful build"
+                : "after a build that failed with "
+                    + outcome.error.code()
+                    + ": "
+                    + outcome.error.getMessage());
     if (hung != null) return fail(hung);
     if (outcome.error != null && outcome.error.code() != ErrorCode.LoopDevicesExhausted) {
       String why = outcome.error.getMessage();
-      assertThat(root.resolve("default/" + name + ".img")).as("nothing published after: " + why).doesNotExist();
+      assertThat(root.resolve("default/" + name + ".img"))
+          .as("nothing published after: " + why)
+          .doesNotExist();
       assertThat(nonImageEntries(root)).as("nothing left after: " + why).isEmpty();
     }
     return outcome;
@@ -151,14 +181,18 @@ final class AttackRig {
       return new Outcome(f.get(BOUND.toSeconds(), TimeUnit.SECONDS), null);
     } catch (ExecutionException e) {
       if (e.getCause() instanceof DiskException de) return new Outcome(null, de);
-      throw new AssertionError("the build failed with " + e.getCause() + " instead of a DiskException", e.getCause());
+      throw new AssertionError(
+          "the build failed with " + e.getCause() + " instead of a DiskException", e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new AssertionError(e);
     }
   }
 
-  /** The canaries once more, the canary device detached, and no loop device or mount left under the temp dirs. */
+  /**
+   * The canaries once more, the canary device detached, and no loop device or mount left under the
+   * temp dirs.
+   */
   void close() throws Throwable {
     Throwable failure = null;
     try {

@@ -15,10 +15,10 @@ import java.util.stream.Stream;
 import org.assertj.core.api.SoftAssertions;
 
 /**
- * What an attack must not touch on dom0, in a directory of its own outside the images root: a victim
- * file (content and link count), a victim directory that must stay empty, and a canary block device
- * — a loop device over a scratch file, whose major:minor hostile device nodes carry, so that a write
- * "into the image" that really went through such a node shows up as a changed scratch file.
+ * What an attack must not touch on dom0, in a directory of its own outside the images root: a
+ * victim file (content and link count), a victim directory that must stay empty, and a canary block
+ * device — a loop device over a scratch file, whose major:minor hostile device nodes carry, so that
+ * a write "into the image" that really went through such a node shows up as a changed scratch file.
  */
 final class Canaries implements AutoCloseable {
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -38,7 +38,14 @@ final class Canaries implements AutoCloseable {
   private String scratchSha;
   private byte[] scratchBytes;
 
-  private Canaries(Path home, Path victim, Path victimDir, Path scratch, String loopDevice, int major, int minor) {
+  private Canaries(
+      Path home,
+      Path victim,
+      Path victimDir,
+      Path scratch,
+      String loopDevice,
+      int major,
+      int minor) {
     this.home = home;
     this.victim = victim;
     this.victimDir = victimDir;
@@ -48,7 +55,10 @@ final class Canaries implements AutoCloseable {
     this.minor = minor;
   }
 
-  /** Victim file and directory in {@code home}, and a loop device over a 1 MiB random scratch file there. */
+  /**
+   * Victim file and directory in {@code home}, and a loop device over a 1 MiB random scratch file
+   * there.
+   */
   static Canaries create(Path home) throws IOException {
     Path victim = home.resolve("victim.txt");
     Files.writeString(victim, "dom0 secret " + random(16) + "\n");
@@ -58,24 +68,40 @@ final class Canaries implements AutoCloseable {
     RANDOM.nextBytes(noise);
     Files.write(scratch, noise);
     String dev = attach(scratch);
-    String[] majMin = Files.readString(Path.of("/sys/block", Path.of(dev).getFileName().toString(), "dev"))
-        .strip().split(":");
-    return new Canaries(home, victim, victimDir, scratch, dev, Integer.parseInt(majMin[0]), Integer.parseInt(majMin[1]));
+    String[] majMin =
+        Files.readString(Path.of("/sys/block", Path.of(dev).getFileName().toString(), "dev"))
+            .strip()
+            .split(":");
+    return new Canaries(
+        home,
+        victim,
+        victimDir,
+        scratch,
+        dev,
+        Integer.parseInt(majMin[0]),
+        Integer.parseInt(majMin[1]));
   }
 
   /** Loop devices are shared with other tests on this machine: wait a little for a free one. */
   private static String attach(Path scratch) {
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     while (true) {
-      CommandRunner.Result r = RUN.exec(List.of("losetup", "--find", "--show", scratch.toString()),
-          Duration.ofMinutes(1), null);
+      CommandRunner.Result r =
+          RUN.exec(
+              List.of("losetup", "--find", "--show", scratch.toString()),
+              Duration.ofMinutes(1),
+              null);
       if (r.ok()) return r.stdout().strip();
-      if (System.nanoTime() > deadline) throw new IllegalStateException("no loop device for the canary: " + r.stderr());
+      if (System.nanoTime() > deadline)
+        throw new IllegalStateException("no loop device for the canary: " + r.stderr());
       sleep(500);
     }
   }
 
-  /** Records what the attack must leave as it is; the first call wins (later attacks in a test compare to it). */
+  /**
+   * Records what the attack must leave as it is; the first call wins (later attacks in a test
+   * compare to it).
+   */
   void arm() {
     if (armed) return;
     victimSha = sha256(victim);
@@ -90,16 +116,40 @@ final class Canaries implements AutoCloseable {
   void verify(String when) {
     SoftAssertions soft = new SoftAssertions();
     if (armed) {
-      soft.assertThat(Files.isRegularFile(victim, LinkOption.NOFOLLOW_LINKS)).as(when + ": victim " + victim + " is still a regular file")
+      soft.assertThat(Files.isRegularFile(victim, LinkOption.NOFOLLOW_LINKS))
+          .as(when + ": victim " + victim + " is still a regular file")
           .isTrue();
-      soft.assertThat(sha256(victim)).as(when + ": victim " + victim + " content (sha256; it now reads "
-          + printable(read(victim), 0) + ")").isEqualTo(victimSha);
-      soft.assertThat(links(victim)).as(when + ": victim " + victim + " link count").isEqualTo(victimLinks);
-      soft.assertThat(listing(victimDir)).as(when + ": victim directory " + victimDir + " stays empty").isEmpty();
-      soft.assertThat(listing(home)).as(when + ": nothing new beside the victim in " + home).isEqualTo(homeListing);
+      soft.assertThat(sha256(victim))
+          .as(
+              when
+                  + ": victim "
+                  + victim
+                  + " content (sha256; it now reads "
+                  + printable(read(victim), 0)
+                  + ")")
+          .isEqualTo(victimSha);
+      soft.assertThat(links(victim))
+          .as(when + ": victim " + victim + " link count")
+          .isEqualTo(victimLinks);
+      soft.assertThat(listing(victimDir))
+          .as(when + ": victim directory " + victimDir + " stays empty")
+          .isEmpty();
+      soft.assertThat(listing(home))
+          .as(when + ": nothing new beside the victim in " + home)
+          .isEqualTo(homeListing);
       String sha = scratchSha();
-      soft.assertThat(sha).as(when + ": canary block device " + loopDevice + " (" + major + ":" + minor
-          + ") content, read through its backing file" + (sha.equals(scratchSha) ? "" : firstChange())).isEqualTo(scratchSha);
+      soft.assertThat(sha)
+          .as(
+              when
+                  + ": canary block device "
+                  + loopDevice
+                  + " ("
+                  + major
+                  + ":"
+                  + minor
+                  + ") content, read through its backing file"
+                  + (sha.equals(scratchSha) ? "" : firstChange()))
+          .isEqualTo(scratchSha);
     }
     soft.assertAll();
   }
@@ -115,7 +165,8 @@ final class Canaries implements AutoCloseable {
   }
 
   private String scratchSha() {
-    // A write through the node sits in the loop device's page cache until flushed to the backing file.
+    // A write through the node sits in the loop device's page cache until flushed to the backing
+    // file.
     RUN.exec(List.of("blockdev", "--flushbufs", loopDevice), Duration.ofMinutes(1), null);
     return sha256(scratch);
   }

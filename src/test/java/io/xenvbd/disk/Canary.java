@@ -77,7 +77,10 @@ final class Canary implements AutoCloseable {
   private static void readHead(InputStream in) throws IOException {
     int state = 0;
     for (int b; state < 4 && (b = in.read()) >= 0; ) {
-      state = (b == '\r' && (state == 0 || state == 2)) || (b == '\n' && (state == 1 || state == 3)) ? state + 1 : 0;
+      state =
+          (b == '\r' && (state == 0 || state == 2)) || (b == '\n' && (state == 1 || state == 3))
+              ? state + 1
+              : 0;
     }
   }
 

@@ -28,9 +28,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Clones at copy-on-write speed: on an images root with reflink (XFS made on a loop-backed file) a
- * clone shares its source's blocks; on ext4 it copies only the allocated extents; an ext4 clone gets
- * its new UUID, hostname, fstab and directories written into the image file, with no mount and no
- * loop device on the way (watched while it is built).
+ * clone shares its source's blocks; on ext4 it copies only the allocated extents; an ext4 clone
+ * gets its new UUID, hostname, fstab and directories written into the image file, with no mount and
+ * no loop device on the way (watched while it is built).
  */
 @RequiresRoot
 class CloneTest {
@@ -41,10 +41,12 @@ class CloneTest {
   @BeforeAll
   static void templateContent() throws IOException {
     allowed = Files.createDirectories(tmp.resolve("allowed/tree/opt"));
-    byte[] noise = new byte[(int) DATA]; // random: no zero run for cp --sparse=always to turn into a hole
+    byte[] noise =
+        new byte[(int) DATA]; // random: no zero run for cp --sparse=always to turn into a hole
     new SecureRandom().nextBytes(noise);
     Files.write(allowed.resolve("blob"), noise);
-    Files.writeString(Files.createDirectories(tmp.resolve("allowed/tree/etc")).resolve("hostname"), "golden\n");
+    Files.writeString(
+        Files.createDirectories(tmp.resolve("allowed/tree/etc")).resolve("hostname"), "golden\n");
   }
 
   @AfterAll
@@ -52,28 +54,42 @@ class CloneTest {
     assertNothingAttachedUnder(tmp);
   }
 
-  private static final Tailor GOLDEN = new Tailor("golden", List.of(new Tailor.FstabEntry("self", "/", "ext4", null, null, 1)), null);
+  private static final Tailor GOLDEN =
+      new Tailor(
+          "golden", List.of(new Tailor.FstabEntry("self", "/", "ext4", null, null, 1)), null);
 
   private static ImageInfo template(DiskEngine engine) {
-    Populate tree = new Populate(List.of(new Populate.HostPath(tmp.resolve("allowed/tree").toString(), "/")), null, null,
-        null, null);
-    return engine.build(request("golden", spec("64Mi", Filesystem.ext4, tree, GOLDEN)), ProgressListener.NONE);
+    Populate tree =
+        new Populate(
+            List.of(new Populate.HostPath(tmp.resolve("allowed/tree").toString(), "/")),
+            null,
+            null,
+            null,
+            null);
+    return engine.build(
+        request("golden", spec("64Mi", Filesystem.ext4, tree, GOLDEN)), ProgressListener.NONE);
   }
 
-  private static ImageInfo cloneOf(DiskEngine engine, String name, Populate.Method method, Tailor tailor) {
-    Populate p = new Populate(null, null, new Populate.CloneFrom("golden"), List.of("/srv/data"), method);
-    return engine.build(request(name, spec("64Mi", Filesystem.ext4, p, tailor)), ProgressListener.NONE);
+  private static ImageInfo cloneOf(
+      DiskEngine engine, String name, Populate.Method method, Tailor tailor) {
+    Populate p =
+        new Populate(null, null, new Populate.CloneFrom("golden"), List.of("/srv/data"), method);
+    return engine.build(
+        request(name, spec("64Mi", Filesystem.ext4, p, tailor)), ProgressListener.NONE);
   }
 
   private static Tailor mine(String host) {
-    return new Tailor(host, List.of(new Tailor.FstabEntry("self", "/", "ext4", "noatime", 0, 1)),
+    return new Tailor(
+        host,
+        List.of(new Tailor.FstabEntry("self", "/", "ext4", "noatime", 0, 1)),
         List.of(new Tailor.File("/etc/motd", "welcome to " + host + "\n", "0600")));
   }
 
   @Test
   void onAnXfsRootWithReflinkACloneSharesTheSourcesBlocks() throws IOException {
     try (XfsReflinkRoot xfs = XfsReflinkRoot.create(tmp, 400L << 20)) {
-      DiskEngine engine = DiskTestSupport.engine(xfs.mountPoint.resolve("images"), tmp.resolve("allowed"));
+      DiskEngine engine =
+          DiskTestSupport.engine(xfs.mountPoint.resolve("images"), tmp.resolve("allowed"));
       ImageInfo golden = template(engine);
       String goldenSha = sha256(golden.path());
       RUN.run("sync", "-f", xfs.mountPoint.toString());
@@ -84,10 +100,18 @@ class CloneTest {
       long usedAfter = used(xfs.mountPoint);
 
       assertThat(copy.cloned().method()).isEqualTo(CloneMethod.Reflink);
-      assertThat(copy.cloned().sharedBytes()).as("status.cloned.sharedBytes").isGreaterThanOrEqualTo(DATA);
-      assertThat(sharedByFiemap(copy.path())).as("extents xfs_io fiemap flags shared").isGreaterThanOrEqualTo(DATA);
-      assertThat(allocated(copy.path())).as("the clone's own allocation").isGreaterThanOrEqualTo(DATA);
-      assertThat(usedAfter - usedBefore).as("blocks the clone really took on the images root").isLessThan(8L << 20);
+      assertThat(copy.cloned().sharedBytes())
+          .as("status.cloned.sharedBytes")
+          .isGreaterThanOrEqualTo(DATA);
+      assertThat(sharedByFiemap(copy.path()))
+          .as("extents xfs_io fiemap flags shared")
+          .isGreaterThanOrEqualTo(DATA);
+      assertThat(allocated(copy.path()))
+          .as("the clone's own allocation")
+          .isGreaterThanOrEqualTo(DATA);
+      assertThat(usedAfter - usedBefore)
+          .as("blocks the clone really took on the images root")
+          .isLessThan(8L << 20);
       assertThat(sha256(golden.path())).as("the source is untouched").isEqualTo(goldenSha);
       assertIdentity(copy, golden, "vm1");
       assertNothingAttachedUnder(xfs.mountPoint.resolve("images"));
@@ -102,7 +126,8 @@ class CloneTest {
 
     assertThat(copy.cloned().method()).isEqualTo(CloneMethod.SparseCopy);
     assertThat(copy.cloned().sharedBytes()).isZero();
-    assertThat(allocated(copy.path())).as("du of the clone against du of its source (" + allocated(golden.path()) + ")")
+    assertThat(allocated(copy.path()))
+        .as("du of the clone against du of its source (" + allocated(golden.path()) + ")")
         .isBetween(allocated(golden.path()) - (2L << 20), allocated(golden.path()) + (4L << 20));
     assertThat(allocated(copy.path())).isLessThan(copy.capacityBytes() / 2);
     assertIdentity(copy, golden, "vm2");
@@ -121,30 +146,52 @@ class CloneTest {
       copy = cloneOf(engine, "copy", Populate.Method.Auto, mine("vm3"));
       seen = watcher.seen;
     }
-    assertThat(seen).as("loop devices and mounts on the images root while the clone was made").isEmpty();
+    assertThat(seen)
+        .as("loop devices and mounts on the images root while the clone was made")
+        .isEmpty();
     assertIdentity(copy, golden, "vm3");
-    assertThat(HostileInputs.entry(copy.path(), Filesystem.ext4, tmp, "/etc/motd").mode() & 07777).isEqualTo(0600);
-    assertThat(new LoopDeviceTable().inUse().size()).as("loop devices in use, machine-wide").isLessThanOrEqualTo(loopsBefore);
+    assertThat(HostileInputs.entry(copy.path(), Filesystem.ext4, tmp, "/etc/motd").mode() & 07777)
+        .isEqualTo(0600);
+    assertThat(new LoopDeviceTable().inUse().size())
+        .as("loop devices in use, machine-wide")
+        .isLessThanOrEqualTo(loopsBefore);
 
-    // The watcher does see a clone tailored through a loop mount: its empty answer above means something.
+    // The watcher does see a clone tailored through a loop mount: its empty answer above means
+    // something.
     try (AttachWatcher watcher = new AttachWatcher(root)) {
       cloneOf(engine, "mounted", Populate.Method.LoopMount, mine("vm4"));
       assertThat(watcher.seen).as("what the watcher saw of a LoopMount clone").isNotEmpty();
     }
   }
 
-  /** Its own UUID (in the superblock and in fstab), hostname, motd and createDirs; a clean filesystem. */
+  /**
+   * Its own UUID (in the superblock and in fstab), hostname, motd and createDirs; a clean
+   * filesystem.
+   */
   private static void assertIdentity(ImageInfo copy, ImageInfo golden, String host) {
     assertThat(copy.filesystemUuid()).isNotEqualTo(golden.filesystemUuid());
-    assertThat(RUN.run("blkid", "-p", "-o", "value", "-s", "UUID", copy.path().toString()).stdout().strip())
+    assertThat(
+            RUN.run("blkid", "-p", "-o", "value", "-s", "UUID", copy.path().toString())
+                .stdout()
+                .strip())
         .isEqualTo(copy.filesystemUuid());
-    assertThat(RUN.exec(List.of("e2fsck", "-f", "-n", copy.path().toString()), java.time.Duration.ofMinutes(1), null)
-        .exitCode()).as("e2fsck -fn of the clone").isZero();
+    assertThat(
+            RUN.exec(
+                    List.of("e2fsck", "-f", "-n", copy.path().toString()),
+                    java.time.Duration.ofMinutes(1),
+                    null)
+                .exitCode())
+        .as("e2fsck -fn of the clone")
+        .isZero();
     assertThat(debugfsCat(copy.path(), "/etc/hostname")).isEqualTo(host + "\n");
-    assertThat(debugfsCat(copy.path(), "/etc/fstab")).contains("UUID=" + copy.filesystemUuid() + " / ext4 noatime 0 1");
+    assertThat(debugfsCat(copy.path(), "/etc/fstab"))
+        .contains("UUID=" + copy.filesystemUuid() + " / ext4 noatime 0 1");
     assertThat(debugfsCat(copy.path(), "/etc/motd")).isEqualTo("welcome to " + host + "\n");
-    assertThat(HostileInputs.entry(copy.path(), Filesystem.ext4, tmp, "/srv/data").type()).isEqualTo("dir");
-    assertThat(debugfsCat(golden.path(), "/etc/hostname")).as("the source keeps its own").isEqualTo("golden\n");
+    assertThat(HostileInputs.entry(copy.path(), Filesystem.ext4, tmp, "/srv/data").type())
+        .isEqualTo("dir");
+    assertThat(debugfsCat(golden.path(), "/etc/hostname"))
+        .as("the source keeps its own")
+        .isEqualTo("golden\n");
   }
 
   static String debugfsCat(Path image, String path) {
@@ -156,17 +203,24 @@ class CloneTest {
     return store.getTotalSpace() - store.getUnallocatedSpace();
   }
 
-  /** Bytes of the file's extents that xfs_io's fiemap flags shared (FIEMAP_EXTENT_SHARED, 0x2000). */
+  /**
+   * Bytes of the file's extents that xfs_io's fiemap flags shared (FIEMAP_EXTENT_SHARED, 0x2000).
+   */
   private static long sharedByFiemap(Path file) {
     long sectors = 0;
-    for (String line : RUN.run("xfs_io", "-r", "-c", "fiemap -v", file.toString()).stdout().split("\n")) {
+    for (String line :
+        RUN.run("xfs_io", "-r", "-c", "fiemap -v", file.toString()).stdout().split("\n")) {
       String[] f = line.trim().split("\\s+");
-      if (f.length == 5 && f[0].matches("\\d+:") && (Long.decode(f[4]) & 0x2000) != 0) sectors += Long.parseLong(f[3]);
+      if (f.length == 5 && f[0].matches("\\d+:") && (Long.decode(f[4]) & 0x2000) != 0)
+        sectors += Long.parseLong(f[3]);
     }
     return sectors * 512;
   }
 
-  /** Records every loop device backed by a file under a directory, and every mount there, while it is open. */
+  /**
+   * Records every loop device backed by a file under a directory, and every mount there, while it
+   * is open.
+   */
   static final class AttachWatcher implements AutoCloseable {
     final Set<String> seen = new ConcurrentSkipListSet<>();
     private final Thread thread;
@@ -174,15 +228,19 @@ class CloneTest {
 
     AttachWatcher(Path dir) {
       Path d = dir.toAbsolutePath().normalize();
-      thread = new Thread(() -> {
-        LoopDeviceTable loops = new LoopDeviceTable();
-        MountTable mounts = new MountTable();
-        while (!stop) {
-          loops.inUse().stream().filter(dev -> LoopDeviceTable.backingPath(dev).startsWith(d))
-              .forEach(dev -> seen.add(dev.name() + " backed by " + dev.backingFile()));
-          mounts.mountPointsUnder(d).forEach(m -> seen.add("mount on " + m));
-        }
-      }, "attach-watcher");
+      thread =
+          new Thread(
+              () -> {
+                LoopDeviceTable loops = new LoopDeviceTable();
+                MountTable mounts = new MountTable();
+                while (!stop) {
+                  loops.inUse().stream()
+                      .filter(dev -> LoopDeviceTable.backingPath(dev).startsWith(d))
+                      .forEach(dev -> seen.add(dev.name() + " backed by " + dev.backingFile()));
+                  mounts.mountPointsUnder(d).forEach(m -> seen.add("mount on " + m));
+                }
+              },
+              "attach-watcher");
       thread.setDaemon(true);
       thread.start();
     }

@@ -24,22 +24,28 @@ import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.stream.Stream;
 
-/** Shared helpers of the disk tests: engines on temp roots, specs, reading an image's tree, leak checks. */
+/**
+ * Shared helpers of the disk tests: engines on temp roots, specs, reading an image's tree, leak
+ * checks.
+ */
 final class DiskTestSupport {
   static final CommandRunner RUN = new CommandRunner(Duration.ofMinutes(5));
 
   private DiskTestSupport() {}
 
   static DiskEngine engine(Path root, Path... allowed) {
-    return new DiskEngine(new EngineConfig(root, List.of(allowed), Duration.ofSeconds(2), Duration.ofMinutes(5)));
+    return new DiskEngine(
+        new EngineConfig(root, List.of(allowed), Duration.ofSeconds(2), Duration.ofMinutes(5)));
   }
 
   /** An engine that may fetch archive URLs as {@code urls} allows. */
   static DiskEngine engine(Path root, UrlPolicy urls) {
-    return new DiskEngine(new EngineConfig(root, List.of(), Duration.ofSeconds(2), Duration.ofMinutes(5), urls));
+    return new DiskEngine(
+        new EngineConfig(root, List.of(), Duration.ofSeconds(2), Duration.ofMinutes(5), urls));
   }
 
-  static VirtualDiskSpec spec(String size, VirtualDiskSpec.Filesystem fs, Populate populate, Tailor tailor) {
+  static VirtualDiskSpec spec(
+      String size, VirtualDiskSpec.Filesystem fs, Populate populate, Tailor tailor) {
     return new VirtualDiskSpec(null, size, fs, populate, tailor, null, false, null);
   }
 
@@ -70,7 +76,12 @@ final class DiskTestSupport {
         return reader.apply(mnt);
       } finally {
         RUN.exec(List.of("umount", mnt.toString()), Duration.ofMinutes(1), null);
-        new LoopMounter(RUN, new ImagePaths(scratch, List.of()), new LoopDeviceTable(), new MountTable(), Duration.ZERO)
+        new LoopMounter(
+                RUN,
+                new ImagePaths(scratch, List.of()),
+                new LoopDeviceTable(),
+                new MountTable(),
+                Duration.ZERO)
             .detach(image);
         Files.deleteIfExists(mnt);
       }
@@ -92,8 +103,13 @@ final class DiskTestSupport {
         Map<String, Object> a = Files.readAttributes(p, "unix:*", LinkOption.NOFOLLOW_LINKS);
         int mode = (Integer) a.get("mode");
         StringBuilder d = new StringBuilder();
-        d.append(type(p)).append(" uid=").append(a.get("uid")).append(" gid=").append(a.get("gid"))
-            .append(" mode=").append(Integer.toOctalString(mode & 07777));
+        d.append(type(p))
+            .append(" uid=")
+            .append(a.get("uid"))
+            .append(" gid=")
+            .append(a.get("gid"))
+            .append(" mode=")
+            .append(Integer.toOctalString(mode & 07777));
         if (Files.isSymbolicLink(p)) {
           d.append(" -> ").append(Files.readSymbolicLink(p));
         } else if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
@@ -104,8 +120,10 @@ final class DiskTestSupport {
         } else if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
           d.append(" rdev=").append(a.get("rdev"));
         }
-        // Opening a FIFO or device to read its xattrs would block or touch the device: files and dirs only.
-        if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) || Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+        // Opening a FIFO or device to read its xattrs would block or touch the device: files and
+        // dirs only.
+        if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)
+            || Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
           d.append(" xattrs=").append(xattrs(p));
         }
         out.put(rel.equals("/") ? "/" : rel, d.toString());
@@ -125,7 +143,8 @@ final class DiskTestSupport {
   }
 
   private static String xattrs(Path p) throws IOException {
-    UserDefinedFileAttributeView v = Files.getFileAttributeView(p, UserDefinedFileAttributeView.class);
+    UserDefinedFileAttributeView v =
+        Files.getFileAttributeView(p, UserDefinedFileAttributeView.class);
     if (v == null) return "{}";
     Map<String, String> m = new TreeMap<>();
     for (String name : v.list()) {
@@ -152,19 +171,30 @@ final class DiskTestSupport {
   static void assertNothingAttachedUnder(Path dir) {
     Path d = dir.toAbsolutePath().normalize();
     List<String> loops = new ArrayList<>();
-    new LoopDeviceTable().inUse().forEach(dev -> {
-      if (LoopDeviceTable.backingPath(dev).startsWith(d)) loops.add(dev.name() + "=" + dev.backingFile());
-    });
+    new LoopDeviceTable()
+        .inUse()
+        .forEach(
+            dev -> {
+              if (LoopDeviceTable.backingPath(dev).startsWith(d))
+                loops.add(dev.name() + "=" + dev.backingFile());
+            });
     assertThat(loops).as("loop devices still attached to files under " + d).isEmpty();
     assertThat(new MountTable().mountPointsUnder(d)).as("mounts left under " + d).isEmpty();
   }
 
-  /** Everything under the root except published images and their metadata: must be empty after a failure. */
+  /**
+   * Everything under the root except published images and their metadata: must be empty after a
+   * failure.
+   */
   static List<String> nonImageEntries(Path root) {
     if (!Files.exists(root)) return List.of();
     try (Stream<Path> walk = Files.walk(root)) {
       return walk.filter(p -> !p.equals(root))
-          .filter(p -> !(Files.isDirectory(p) && p.getParent().equals(root) && !p.getFileName().toString().startsWith(".")))
+          .filter(
+              p ->
+                  !(Files.isDirectory(p)
+                      && p.getParent().equals(root)
+                      && !p.getFileName().toString().startsWith(".")))
           .map(p -> root.relativize(p).toString())
           .filter(s -> !s.endsWith(".img") && !s.endsWith(".img.json") && !s.equals(FileLocks.FILE))
           .toList();

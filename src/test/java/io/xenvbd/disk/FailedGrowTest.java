@@ -19,20 +19,29 @@ class FailedGrowTest {
   @TempDir Path tmp;
 
   @Test
-  void aGrowCutShortAfterTheFileWasExtendedIsReportedAtTheOldSizeAndTheNextGrowFinishesIt() throws Exception {
+  void aGrowCutShortAfterTheFileWasExtendedIsReportedAtTheOldSizeAndTheNextGrowFinishesIt()
+      throws Exception {
     DiskEngine engine = engine(tmp.resolve("images"));
-    ImageInfo built = engine.build(request("g", spec("32Mi", Filesystem.ext4)), ProgressListener.NONE);
-    // What a grow leaves when it dies after extending the file (agent killed, e2fsck refused, no loop device for xfs):
+    ImageInfo built =
+        engine.build(request("g", spec("32Mi", Filesystem.ext4)), ProgressListener.NONE);
+    // What a grow leaves when it dies after extending the file (agent killed, e2fsck refused, no
+    // loop device for xfs):
     RUN.run("truncate", "-s", "64M", built.path().toString());
 
     ImageInfo seen = engine.inspect("default", "g").orElseThrow();
     assertThat(seen.capacityBytes()).as("reported capacity").isEqualTo(32L << 20);
     assertThat(Files.size(built.path())).isEqualTo(64L << 20);
 
-    ImageInfo grown = engine.grow(request("g", spec("64Mi", Filesystem.ext4)), ProgressListener.NONE);
+    ImageInfo grown =
+        engine.grow(request("g", spec("64Mi", Filesystem.ext4)), ProgressListener.NONE);
     assertThat(grown.capacityBytes()).isEqualTo(64L << 20);
     assertThat(new Formatter(RUN).ext2Bytes(built.path())).isEqualTo(64L << 20);
-    assertThat(RUN.exec(java.util.List.of("e2fsck", "-f", "-n", built.path().toString()), java.time.Duration.ofMinutes(1),
-        null).exitCode()).isZero();
+    assertThat(
+            RUN.exec(
+                    java.util.List.of("e2fsck", "-f", "-n", built.path().toString()),
+                    java.time.Duration.ofMinutes(1),
+                    null)
+                .exitCode())
+        .isZero();
   }
 }

@@ -16,15 +16,21 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** In use means in use: a process holding the image, a second agent on the root, a second operation on the image. */
+/**
+ * In use means in use: a process holding the image, a second agent on the root, a second operation
+ * on the image.
+ */
 @RequiresRoot
 class InUseTest {
   @TempDir Path tmp;
 
   /** A process that holds the file open the way QEMU's qdisk backend does: no loop device. */
   static Process holder(Path file) throws IOException {
-    Process p = new ProcessBuilder("bash", "-c", "exec 3<>\"$0\"; echo open; exec sleep 120", file.toString())
-        .redirectErrorStream(true).start();
+    Process p =
+        new ProcessBuilder(
+                "bash", "-c", "exec 3<>\"$0\"; echo open; exec sleep 120", file.toString())
+            .redirectErrorStream(true)
+            .start();
     p.getInputStream().read(new byte[5]); // "open": the descriptor exists before the test goes on
     return p;
   }
@@ -32,24 +38,41 @@ class InUseTest {
   @Test
   void anImageAProcessHoldsOpenIsNeitherGrownNorDeletedNorCloned() throws Exception {
     DiskEngine engine = engine(tmp.resolve("images"));
-    ImageInfo info = engine.build(request("qdisk", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE);
+    ImageInfo info =
+        engine.build(request("qdisk", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE);
     long size = Files.size(info.path());
     Process qemu = holder(info.path());
     try {
-      DiskException grow = catchThrowableOfType(() -> engine.grow(request("qdisk", spec("32Mi", Filesystem.ext4)),
-          ProgressListener.NONE), DiskException.class);
+      DiskException grow =
+          catchThrowableOfType(
+              () ->
+                  engine.grow(
+                      request("qdisk", spec("32Mi", Filesystem.ext4)), ProgressListener.NONE),
+              DiskException.class);
       assertThat(grow.code()).isEqualTo(ErrorCode.ImageInUse);
-      assertThat(grow.getMessage()).contains("process " + qemu.pid() + " (sleep) has it open", "stop the guest");
+      assertThat(grow.getMessage())
+          .contains("process " + qemu.pid() + " (sleep) has it open", "stop the guest");
       assertThat(Files.size(info.path())).isEqualTo(size);
 
-      DiskException delete = catchThrowableOfType(() -> engine.delete("default", "qdisk", "uid-qdisk"),
-          DiskException.class);
+      DiskException delete =
+          catchThrowableOfType(
+              () -> engine.delete("default", "qdisk", "uid-qdisk"), DiskException.class);
       assertThat(delete.code()).isEqualTo(ErrorCode.ImageInUse);
       assertThat(info.path()).exists();
 
-      DiskException clone = catchThrowableOfType(() -> engine.build(request("copy", spec("16Mi", Filesystem.ext4,
-          new Populate(null, null, new Populate.CloneFrom("qdisk"), null, null), null)), ProgressListener.NONE),
-          DiskException.class);
+      DiskException clone =
+          catchThrowableOfType(
+              () ->
+                  engine.build(
+                      request(
+                          "copy",
+                          spec(
+                              "16Mi",
+                              Filesystem.ext4,
+                              new Populate(null, null, new Populate.CloneFrom("qdisk"), null, null),
+                              null)),
+                      ProgressListener.NONE),
+              DiskException.class);
       assertThat(clone.code()).isEqualTo(ErrorCode.ImageInUse);
       assertThat(engine.inspect("default", "copy")).isEmpty();
     } finally {
@@ -62,14 +85,24 @@ class InUseTest {
   @Test
   void anImageAProcessHasOnlyMappedIsStillInUse() throws Exception {
     DiskEngine engine = engine(tmp.resolve("mapped"));
-    ImageInfo info = engine.build(request("mm", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE);
-    // Maps the image, closes its descriptor, keeps the mapping: what a backend that mmaps its disk looks like.
-    Process mapper = new ProcessBuilder("python3", "-c", "import mmap,os,sys,time\n"
-        + "fd=os.open(sys.argv[1], os.O_RDONLY); m=mmap.mmap(fd, 4096, prot=mmap.PROT_READ); os.close(fd)\n"
-        + "print('mapped', flush=True); time.sleep(120)", info.path().toString()).redirectErrorStream(true).start();
+    ImageInfo info =
+        engine.build(request("mm", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE);
+    // Maps the image, closes its descriptor, keeps the mapping: what a backend that mmaps its disk
+    // looks like.
+    Process mapper =
+        new ProcessBuilder(
+                "python3",
+                "-c",
+                "import mmap,os,sys,time\n"
+                    + "fd=os.open(sys.argv[1], os.O_RDONLY); m=mmap.mmap(fd, 4096, prot=mmap.PROT_READ); os.close(fd)\n"
+                    + "print('mapped', flush=True); time.sleep(120)",
+                info.path().toString())
+            .redirectErrorStream(true)
+            .start();
     try {
       mapper.getInputStream().read(new byte[6]);
-      DiskException e = catchThrowableOfType(() -> engine.delete("default", "mm", "uid-mm"), DiskException.class);
+      DiskException e =
+          catchThrowableOfType(() -> engine.delete("default", "mm", "uid-mm"), DiskException.class);
       assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse);
       assertThat(e.getMessage()).contains("process " + mapper.pid());
       assertThat(info.path()).exists();
@@ -88,36 +121,50 @@ class InUseTest {
     try {
       DiskException e = catchThrowableOfType(() -> engine(root).recover(), DiskException.class);
       assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse);
-      assertThat(e.getMessage()).contains("in use by another agent (pid " + ProcessHandle.current().pid(),
-          "give this one its own --images-root");
+      assertThat(e.getMessage())
+          .contains(
+              "in use by another agent (pid " + ProcessHandle.current().pid(),
+              "give this one its own --images-root");
       assertThat(leftover).exists(); // the second agent's recovery never ran
     } finally {
       first.close();
     }
     DiskEngine next = engine(root);
-    assertThat(next.recover()).contains(leftover); // once the first is gone, the next one takes over
+    assertThat(next.recover())
+        .contains(leftover); // once the first is gone, the next one takes over
     next.close();
 
     // The lock file says who holds the root, for the admin who finds a refused agent.
     DiskEngine again = engine(root);
     again.recover();
-    assertThat(Files.readString(root.resolve(FileLocks.FILE))).startsWith("pid " + ProcessHandle.current().pid());
+    assertThat(Files.readString(root.resolve(FileLocks.FILE)))
+        .startsWith("pid " + ProcessHandle.current().pid());
     again.close();
   }
 
   @Test
   void anImageLockHeldElsewhereRefusesTheOperationAndTouchesNothing() throws Exception {
     DiskEngine engine = engine(tmp.resolve("locked"));
-    ImageInfo info = engine.build(request("l", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE);
+    ImageInfo info =
+        engine.build(request("l", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE);
     Path lockFile = tmp.resolve("locked").resolve(FileLocks.FILE);
-    // A second agent process working on the same image holds that image's fcntl lock: take it from another process.
-    Process other = new ProcessBuilder("python3", "-c", "import fcntl,sys,time\n"
-        + "f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX, 1, int(sys.argv[2]), 0); print('locked', flush=True);"
-        + " time.sleep(120)", lockFile.toString(), Long.toString(FileLocks.offset("default", "l")))
-        .redirectErrorStream(true).start();
+    // A second agent process working on the same image holds that image's fcntl lock: take it from
+    // another process.
+    Process other =
+        new ProcessBuilder(
+                "python3",
+                "-c",
+                "import fcntl,sys,time\n"
+                    + "f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX, 1, int(sys.argv[2]), 0); print('locked', flush=True);"
+                    + " time.sleep(120)",
+                lockFile.toString(),
+                Long.toString(FileLocks.offset("default", "l")))
+            .redirectErrorStream(true)
+            .start();
     try {
       other.getInputStream().read(new byte[6]);
-      DiskException e = catchThrowableOfType(() -> engine.delete("default", "l", "uid-l"), DiskException.class);
+      DiskException e =
+          catchThrowableOfType(() -> engine.delete("default", "l", "uid-l"), DiskException.class);
       assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse);
       assertThat(e.getMessage()).contains("another process", "default/l");
       assertThat(info.path()).exists();

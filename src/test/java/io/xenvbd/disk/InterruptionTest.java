@@ -21,7 +21,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** An interrupted build leaves no image, no mount and no loop device; a crashed one is cleaned by recover(). */
+/**
+ * An interrupted build leaves no image, no mount and no loop device; a crashed one is cleaned by
+ * recover().
+ */
 @RequiresRoot
 class InterruptionTest {
   @TempDir static Path tmp;
@@ -48,27 +51,50 @@ class InterruptionTest {
   }
 
   static Populate populate(Populate.Method m) {
-    return new Populate(List.of(new Populate.HostPath(allowed.resolve("tree").toString(), "/srv")), null, null,
-        List.of("/tmp"), m);
+    return new Populate(
+        List.of(new Populate.HostPath(allowed.resolve("tree").toString(), "/srv")),
+        null,
+        null,
+        List.of("/tmp"),
+        m);
   }
 
-  /** The listener runs on the building thread: interrupting there stops the build at exactly that stage. */
+  /**
+   * The listener runs on the building thread: interrupting there stops the build at exactly that
+   * stage.
+   */
   // ext3 through a loop mount is built without a journal until after the unmount: interrupted while
   // journal-less (Tailor) or journalled but not yet checked and published (Check), nothing is left.
   @ParameterizedTest(name = "{0} at {1} ({2})")
-  @CsvSource({"Offline,Create,ext4", "Offline,Populate,ext4", "Offline,Tailor,ext4", "Offline,Format,ext4",
-      "Offline,Check,ext4", "Offline,Publish,ext4", "LoopMount,Create,ext4", "LoopMount,Format,ext4",
-      "LoopMount,Populate,ext4", "LoopMount,Tailor,ext4", "LoopMount,Check,ext4", "LoopMount,Publish,ext4",
-      "LoopMount,Tailor,ext3", "LoopMount,Check,ext3", "LoopMount,Publish,ext3"})
+  @CsvSource({
+    "Offline,Create,ext4",
+    "Offline,Populate,ext4",
+    "Offline,Tailor,ext4",
+    "Offline,Format,ext4",
+    "Offline,Check,ext4",
+    "Offline,Publish,ext4",
+    "LoopMount,Create,ext4",
+    "LoopMount,Format,ext4",
+    "LoopMount,Populate,ext4",
+    "LoopMount,Tailor,ext4",
+    "LoopMount,Check,ext4",
+    "LoopMount,Publish,ext4",
+    "LoopMount,Tailor,ext3",
+    "LoopMount,Check,ext3",
+    "LoopMount,Publish,ext3"
+  })
   void interruptAtAnyStageLeavesNothing(Populate.Method method, String stage, Filesystem fs) {
     Path root = tmp.resolve("stage-" + method + "-" + stage + "-" + fs);
     DiskEngine engine = engine(root, allowed);
-    DiskRequest req = request("vm", spec("96Mi", fs, populate(method), new Tailor("vm", null, null)));
-    ProgressListener interruptAt = (s, done, total, pct) -> {
-      if (s.equals(stage)) Thread.currentThread().interrupt();
-    };
+    DiskRequest req =
+        request("vm", spec("96Mi", fs, populate(method), new Tailor("vm", null, null)));
+    ProgressListener interruptAt =
+        (s, done, total, pct) -> {
+          if (s.equals(stage)) Thread.currentThread().interrupt();
+        };
 
-    DiskException e = catchThrowableOfType(() -> engine.build(req, interruptAt), DiskException.class);
+    DiskException e =
+        catchThrowableOfType(() -> engine.build(req, interruptAt), DiskException.class);
     boolean flagKept = Thread.interrupted(); // also clears it for the next test
 
     assertThat(e).isNotNull();
@@ -86,19 +112,24 @@ class InterruptionTest {
   void interruptingTheBuildingThreadDuringACopyKillsItAndCleansUp() throws Exception {
     Path root = tmp.resolve("thread");
     DiskEngine engine = engine(root, allowed);
-    DiskRequest req = request("vm", spec("128Mi", Filesystem.ext4, populate(Populate.Method.LoopMount), null));
+    DiskRequest req =
+        request("vm", spec("128Mi", Filesystem.ext4, populate(Populate.Method.LoopMount), null));
     AtomicReference<Throwable> failure = new AtomicReference<>();
-    Thread builder = new Thread(() -> {
-      try {
-        engine.build(req, ProgressListener.NONE);
-      } catch (Throwable t) {
-        failure.set(t);
-      }
-    });
+    Thread builder =
+        new Thread(
+            () -> {
+              try {
+                engine.build(req, ProgressListener.NONE);
+              } catch (Throwable t) {
+                failure.set(t);
+              }
+            });
     builder.start();
     // Interrupt once the copy into the mounted image has started (a mount under the root exists).
     long deadline = System.currentTimeMillis() + 30_000;
-    while (new MountTable().mountPointsUnder(root).isEmpty() && builder.isAlive() && System.currentTimeMillis() < deadline) {
+    while (new MountTable().mountPointsUnder(root).isEmpty()
+        && builder.isAlive()
+        && System.currentTimeMillis() < deadline) {
       Thread.sleep(5);
     }
     builder.interrupt();
@@ -119,21 +150,28 @@ class InterruptionTest {
    */
   @ParameterizedTest(name = "{0}")
   @CsvSource({"LoopMount", "Offline"})
-  void interruptsThatKeepArrivingDuringCleanupLeaveNothing(Populate.Method method) throws Exception {
+  void interruptsThatKeepArrivingDuringCleanupLeaveNothing(Populate.Method method)
+      throws Exception {
     Path root = tmp.resolve("storm-" + method);
     DiskEngine engine = engine(root, allowed);
-    DiskRequest req = request("vm", spec("96Mi", Filesystem.ext4, populate(method), new Tailor("vm", null, null)));
+    DiskRequest req =
+        request(
+            "vm", spec("96Mi", Filesystem.ext4, populate(method), new Tailor("vm", null, null)));
     Thread building = Thread.currentThread();
-    java.util.concurrent.atomic.AtomicBoolean storm = new java.util.concurrent.atomic.AtomicBoolean(true);
-    Thread interrupter = new Thread(() -> {
-      while (storm.get()) {
-        building.interrupt();
-        java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
-      }
-    });
-    ProgressListener startStorm = (s, done, total, pct) -> {
-      if (s.equals("Tailor") && !interrupter.isAlive() && storm.get()) interrupter.start();
-    };
+    java.util.concurrent.atomic.AtomicBoolean storm =
+        new java.util.concurrent.atomic.AtomicBoolean(true);
+    Thread interrupter =
+        new Thread(
+            () -> {
+              while (storm.get()) {
+                building.interrupt();
+                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+              }
+            });
+    ProgressListener startStorm =
+        (s, done, total, pct) -> {
+          if (s.equals("Tailor") && !interrupter.isAlive() && storm.get()) interrupter.start();
+        };
 
     DiskException e;
     try {
@@ -162,15 +200,26 @@ class InterruptionTest {
     List<String> stages = new java.util.concurrent.CopyOnWriteArrayList<>();
     List<Integer> percents = new java.util.concurrent.CopyOnWriteArrayList<>();
     List<Long> populateBytes = new java.util.concurrent.CopyOnWriteArrayList<>();
-    engine(tmp.resolve("progress"), allowed).build(request("p", spec("128Mi", Filesystem.ext4,
-        populate(Populate.Method.Offline), new Tailor("p", null, null))), (s, done, total, pct) -> {
-          if (stages.isEmpty() || !stages.get(stages.size() - 1).equals(s)) stages.add(s);
-          percents.add(pct);
-          if (s.equals("Populate") && total > 0) populateBytes.add(done);
-        });
-    assertThat(stages).containsExactly("Create", "Populate", "Tailor", "Format", "Check", "Publish");
+    engine(tmp.resolve("progress"), allowed)
+        .build(
+            request(
+                "p",
+                spec(
+                    "128Mi",
+                    Filesystem.ext4,
+                    populate(Populate.Method.Offline),
+                    new Tailor("p", null, null))),
+            (s, done, total, pct) -> {
+              if (stages.isEmpty() || !stages.get(stages.size() - 1).equals(s)) stages.add(s);
+              percents.add(pct);
+              if (s.equals("Populate") && total > 0) populateBytes.add(done);
+            });
+    assertThat(stages)
+        .containsExactly("Create", "Populate", "Tailor", "Format", "Check", "Publish");
     assertThat(percents).isSorted().last().isEqualTo(100);
-    assertThat(populateBytes).isSorted().last(org.assertj.core.api.InstanceOfAssertFactories.LONG)
+    assertThat(populateBytes)
+        .isSorted()
+        .last(org.assertj.core.api.InstanceOfAssertFactories.LONG)
         .isGreaterThanOrEqualTo(48L << 20); // the 48 MiB of files, plus du's directory sizes
   }
 

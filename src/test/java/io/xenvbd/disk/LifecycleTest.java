@@ -41,10 +41,14 @@ class LifecycleTest {
   @Test
   void growEnlargesFileAndExt4FilesystemKeepingContentAndSparseness() {
     DiskEngine engine = engine(tmp.resolve("grow"));
-    ImageInfo small = engine.build(request("g", spec("64Mi", Filesystem.ext4, null, new Tailor("keep", null, null))),
-        ProgressListener.NONE);
+    ImageInfo small =
+        engine.build(
+            request("g", spec("64Mi", Filesystem.ext4, null, new Tailor("keep", null, null))),
+            ProgressListener.NONE);
     List<String> stages = new ArrayList<>();
-    ImageInfo big = engine.grow(request("g", spec("1Gi", Filesystem.ext4)), (s, d, t, p) -> stages.add(s + ":" + p));
+    ImageInfo big =
+        engine.grow(
+            request("g", spec("1Gi", Filesystem.ext4)), (s, d, t, p) -> stages.add(s + ":" + p));
 
     assertThat(big.capacityBytes()).isEqualTo(1L << 30);
     assertThat(ext4Bytes(big.path())).isEqualTo(1L << 30);
@@ -52,10 +56,14 @@ class LifecycleTest {
     assertThat(big.allocatedBytes()).isLessThan(8L << 20);
     assertThat(big.filesystemUuid()).isEqualTo(small.filesystemUuid());
     assertThat(stages).contains("Resize:0").last().isEqualTo("Publish:100");
-    String hostname = readMounted(big.path(), tmp, m -> PopulateMethodsTest.read(m.resolve("etc/hostname")));
+    String hostname =
+        readMounted(big.path(), tmp, m -> PopulateMethodsTest.read(m.resolve("etc/hostname")));
     assertThat(hostname).isEqualTo("keep\n");
     // Same size again: nothing to do.
-    assertThat(engine.grow(request("g", spec("1Gi", Filesystem.ext4)), ProgressListener.NONE).capacityBytes())
+    assertThat(
+            engine
+                .grow(request("g", spec("1Gi", Filesystem.ext4)), ProgressListener.NONE)
+                .capacityBytes())
         .isEqualTo(1L << 30);
   }
 
@@ -66,31 +74,51 @@ class LifecycleTest {
     ImageInfo big = engine.grow(request("x", spec("640Mi", Filesystem.xfs)), ProgressListener.NONE);
 
     assertThat(RUN.run("xfs_repair", "-n", big.path().toString()).exitCode()).isZero();
-    long total = readMounted(big.path(), tmp, m -> {
-      try {
-        return Files.getFileStore(m).getTotalSpace();
-      } catch (IOException e) {
-        throw new RuntimeException(e);
-      }
-    });
+    long total =
+        readMounted(
+            big.path(),
+            tmp,
+            m -> {
+              try {
+                return Files.getFileStore(m).getTotalSpace();
+              } catch (IOException e) {
+                throw new RuntimeException(e);
+              }
+            });
     assertThat(total).isGreaterThan(500L << 20);
   }
 
   @Test
   void aCloneIsASparseCopyWithItsOwnUuidAndTailoring() {
     DiskEngine engine = engine(tmp.resolve("clone"));
-    Tailor base = new Tailor("base", List.of(new Tailor.FstabEntry("self", "/", "ext4", null, null, 1)), null);
-    ImageInfo src = engine.build(request("golden", spec("64Mi", Filesystem.ext4, null, base)), ProgressListener.NONE);
-    Populate clone = new Populate(null, null, new Populate.CloneFrom("golden"), List.of("/srv"), null);
-    Tailor mine = new Tailor("copy", List.of(new Tailor.FstabEntry("self", "/", "ext4", null, null, 1)), null);
-    ImageInfo copy = engine.build(request("copy", spec("128Mi", Filesystem.ext4, clone, mine)), ProgressListener.NONE);
+    Tailor base =
+        new Tailor(
+            "base", List.of(new Tailor.FstabEntry("self", "/", "ext4", null, null, 1)), null);
+    ImageInfo src =
+        engine.build(
+            request("golden", spec("64Mi", Filesystem.ext4, null, base)), ProgressListener.NONE);
+    Populate clone =
+        new Populate(null, null, new Populate.CloneFrom("golden"), List.of("/srv"), null);
+    Tailor mine =
+        new Tailor(
+            "copy", List.of(new Tailor.FstabEntry("self", "/", "ext4", null, null, 1)), null);
+    ImageInfo copy =
+        engine.build(
+            request("copy", spec("128Mi", Filesystem.ext4, clone, mine)), ProgressListener.NONE);
 
     assertThat(copy.filesystemUuid()).isNotEqualTo(src.filesystemUuid());
     assertThat(copy.capacityBytes()).isEqualTo(128L << 20);
     assertThat(ext4Bytes(copy.path())).isEqualTo(128L << 20);
     assertThat(copy.allocatedBytes()).isLessThan(16L << 20);
-    List<String> facts = readMounted(copy.path(), tmp, m -> List.of(PopulateMethodsTest.read(m.resolve("etc/hostname")),
-        PopulateMethodsTest.read(m.resolve("etc/fstab")), Boolean.toString(Files.isDirectory(m.resolve("srv")))));
+    List<String> facts =
+        readMounted(
+            copy.path(),
+            tmp,
+            m ->
+                List.of(
+                    PopulateMethodsTest.read(m.resolve("etc/hostname")),
+                    PopulateMethodsTest.read(m.resolve("etc/fstab")),
+                    Boolean.toString(Files.isDirectory(m.resolve("srv")))));
     assertThat(facts.get(0)).isEqualTo("copy\n");
     assertThat(facts.get(1)).contains("UUID=" + copy.filesystemUuid() + " / ext4");
     assertThat(facts.get(2)).isEqualTo("true");
@@ -99,9 +127,11 @@ class LifecycleTest {
   @Test
   void buildingAgainReturnsTheSameImageWithoutRebuilding() throws IOException {
     DiskEngine engine = engine(tmp.resolve("idem"));
-    ImageInfo first = engine.build(request("same", spec("32Mi", Filesystem.ext4)), ProgressListener.NONE);
+    ImageInfo first =
+        engine.build(request("same", spec("32Mi", Filesystem.ext4)), ProgressListener.NONE);
     var mtime = Files.getLastModifiedTime(first.path());
-    ImageInfo again = engine.build(request("same", spec("32Mi", Filesystem.ext4)), ProgressListener.NONE);
+    ImageInfo again =
+        engine.build(request("same", spec("32Mi", Filesystem.ext4)), ProgressListener.NONE);
     assertThat(again.filesystemUuid()).isEqualTo(first.filesystemUuid());
     assertThat(Files.getLastModifiedTime(again.path())).isEqualTo(mtime);
     // the same absolute path: the xl lines (the operator's, api.XenEntries) are built on it
@@ -115,21 +145,25 @@ class LifecycleTest {
     Path tgz = tmp.resolve("rootfs.tar.gz");
     RUN.run("tar", "-czf", tgz.toString(), "-C", tree.getParent().toString(), "etc");
     HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-    server.createContext("/rootfs.tar.gz", ex -> {
-      byte[] body = Files.readAllBytes(tgz);
-      ex.sendResponseHeaders(200, body.length);
-      ex.getResponseBody().write(body);
-      ex.close();
-    });
+    server.createContext(
+        "/rootfs.tar.gz",
+        ex -> {
+          byte[] body = Files.readAllBytes(tgz);
+          ex.sendResponseHeaders(200, body.length);
+          ex.getResponseBody().write(body);
+          ex.close();
+        });
     server.start();
     try {
       String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/rootfs.tar.gz";
       Path root = tmp.resolve("http");
       Populate p = new Populate(null, new Populate.Archive(url, sha256(tgz)), null, null, null);
       UrlPolicy loopbackServer = new UrlPolicy(List.of(url), List.of("127.0.0.1"));
-      ImageInfo info = engine(root, loopbackServer).build(request("web", spec("32Mi", Filesystem.ext4, p, null)),
-          ProgressListener.NONE);
-      String osRelease = readMounted(info.path(), tmp, m -> PopulateMethodsTest.read(m.resolve("etc/os-release")));
+      ImageInfo info =
+          engine(root, loopbackServer)
+              .build(request("web", spec("32Mi", Filesystem.ext4, p, null)), ProgressListener.NONE);
+      String osRelease =
+          readMounted(info.path(), tmp, m -> PopulateMethodsTest.read(m.resolve("etc/os-release")));
       assertThat(osRelease).isEqualTo("ID=debian\n");
       assertThat(nonImageEntries(root)).isEmpty(); // the download is gone
     } finally {
@@ -155,7 +189,9 @@ class LifecycleTest {
     assertThat(s.promisedBytes()).isEqualTo((64L + 32 + 16) << 20);
     assertThat(s.allocatedBytes()).isPositive().isLessThan(8L << 20);
     assertThat(s.capacityBytes()).isGreaterThan(s.availableBytes()).isPositive();
-    assertThat(engine.loopStatus().max()).isEqualTo(
-        Integer.parseInt(Files.readString(Path.of("/sys/module/loop/parameters/max_loop")).trim()));
+    assertThat(engine.loopStatus().max())
+        .isEqualTo(
+            Integer.parseInt(
+                Files.readString(Path.of("/sys/module/loop/parameters/max_loop")).trim()));
   }
 }

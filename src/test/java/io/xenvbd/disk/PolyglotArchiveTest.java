@@ -22,7 +22,10 @@ import org.junit.jupiter.api.io.TempDir;
 class PolyglotArchiveTest {
   @TempDir Path tmp;
 
-  /** A gzip file of {@code checked} whose first bytes are also the plain tar {@code raw} (in gzip's FEXTRA field). */
+  /**
+   * A gzip file of {@code checked} whose first bytes are also the plain tar {@code raw} (in gzip's
+   * FEXTRA field).
+   */
   static byte[] polyglot(byte[] checked, byte[] raw) {
     Deflater d = new Deflater(9, true);
     d.setInput(checked);
@@ -39,8 +42,12 @@ class PolyglotArchiveTest {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     out.writeBytes(head);
     out.write(deflated, 0, n);
-    out.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt((int) crc.getValue())
-        .putInt(checked.length).array());
+    out.writeBytes(
+        ByteBuffer.allocate(8)
+            .order(ByteOrder.LITTLE_ENDIAN)
+            .putInt((int) crc.getValue())
+            .putInt(checked.length)
+            .array());
     return out.toByteArray();
   }
 
@@ -50,9 +57,16 @@ class PolyglotArchiveTest {
     byte[] checked = new RawTar().file("checked", "ok\n").end();
     byte[] raw = new RawTar().file("unchecked", "never checked\n").end();
     Path archive = Files.write(allowed.resolve("poly.tar.gz"), polyglot(checked, raw));
-    Populate p = new Populate(null, new Populate.Archive(archive.toString(), null), null, null, Populate.Method.Offline);
-    ImageInfo info = engine(tmp.resolve("images"), allowed).build(request("p", spec("16Mi", Filesystem.ext4, p, null)),
-        ProgressListener.NONE);
+    Populate p =
+        new Populate(
+            null,
+            new Populate.Archive(archive.toString(), null),
+            null,
+            null,
+            Populate.Method.Offline);
+    ImageInfo info =
+        engine(tmp.resolve("images"), allowed)
+            .build(request("p", spec("16Mi", Filesystem.ext4, p, null)), ProgressListener.NONE);
     var tree = readMounted(info.path(), tmp, DiskTestSupport::describe);
     assertThat(tree.keySet()).contains("/checked").noneMatch(k -> k.contains("\u001f"));
     assertNothingAttachedUnder(tmp);

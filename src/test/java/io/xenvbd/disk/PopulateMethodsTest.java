@@ -22,7 +22,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** LoopMount (the recipe) and Offline (mke2fs -d) must give the same tree, with everything cp -ax keeps. */
+/**
+ * LoopMount (the recipe) and Offline (mke2fs -d) must give the same tree, with everything cp -ax
+ * keeps.
+ */
 @RequiresRoot
 class PopulateMethodsTest {
   @TempDir static Path tmp;
@@ -72,7 +75,16 @@ class PopulateMethodsTest {
     RUN.run("chmod", "0750", arch.resolve("opt/app/run").toString());
     Files.createSymbolicLink(arch.resolve("opt/current"), Path.of("app"));
     archive = allowed.resolve("app.tar.zst");
-    RUN.run("tar", "--zstd", "--numeric-owner", "--xattrs", "-cf", archive.toString(), "-C", arch.toString(), "opt");
+    RUN.run(
+        "tar",
+        "--zstd",
+        "--numeric-owner",
+        "--xattrs",
+        "-cf",
+        archive.toString(),
+        "-C",
+        arch.toString(),
+        "opt");
   }
 
   @AfterAll
@@ -82,21 +94,30 @@ class PopulateMethodsTest {
 
   static Populate populate(Populate.Method method) {
     return new Populate(
-        List.of(new Populate.HostPath(allowed.resolve("rootfs").toString(), "/"),
-            new Populate.HostPath(allowed.resolve("motd.single").toString(), "/etc/motd.d/welcome")),
-        new Populate.Archive(archive.toString(), null), null, List.of("/proc", "/sys", "/tmp"), method);
+        List.of(
+            new Populate.HostPath(allowed.resolve("rootfs").toString(), "/"),
+            new Populate.HostPath(
+                allowed.resolve("motd.single").toString(), "/etc/motd.d/welcome")),
+        new Populate.Archive(archive.toString(), null),
+        null,
+        List.of("/proc", "/sys", "/tmp"),
+        method);
   }
 
   static Tailor tailor() {
-    return new Tailor("vm1",
-        List.of(new Tailor.FstabEntry("self", "/", "ext4", "errors=remount-ro", 0, 1),
+    return new Tailor(
+        "vm1",
+        List.of(
+            new Tailor.FstabEntry("self", "/", "ext4", "errors=remount-ro", 0, 1),
             new Tailor.FstabEntry("proc", "/proc", "proc", null, null, null)),
-        List.of(new Tailor.File("/etc/network/interfaces.d/eth0", "auto eth0\niface eth0 inet dhcp\n", "0600")));
+        List.of(
+            new Tailor.File(
+                "/etc/network/interfaces.d/eth0", "auto eth0\niface eth0 inet dhcp\n", "0600")));
   }
 
   ImageInfo build(Path root, String name, Filesystem fs, Populate.Method method) {
-    return engine(root, allowed).build(request(name, spec("128Mi", fs, populate(method), tailor())),
-        ProgressListener.NONE);
+    return engine(root, allowed)
+        .build(request(name, spec("128Mi", fs, populate(method), tailor())), ProgressListener.NONE);
   }
 
   @Test
@@ -132,16 +153,24 @@ class PopulateMethodsTest {
     Path root = tmp.resolve("holes");
     for (Populate.Method m : List.of(Populate.Method.Offline, Populate.Method.LoopMount)) {
       ImageInfo info = build(root, "h-" + m.name().toLowerCase(), Filesystem.ext4, m);
-      List<String> facts = readMounted(info.path(), tmp, mnt -> {
-        List<String> f = new ArrayList<>();
-        f.add(Long.toString(allocated(mnt.resolve("data/sparse"))));
-        f.add(read(mnt.resolve("etc/fstab")));
-        f.add(read(mnt.resolve("etc/hostname")));
-        return f;
-      });
-      assertThat(Long.parseLong(facts.get(0))).as(m + ": 32 MiB file with two short writes").isLessThan(1L << 20);
-      assertThat(facts.get(1)).contains("UUID=" + info.filesystemUuid() + " / ext4 errors=remount-ro 0 1\n",
-          "proc /proc proc defaults 0 0\n");
+      List<String> facts =
+          readMounted(
+              info.path(),
+              tmp,
+              mnt -> {
+                List<String> f = new ArrayList<>();
+                f.add(Long.toString(allocated(mnt.resolve("data/sparse"))));
+                f.add(read(mnt.resolve("etc/fstab")));
+                f.add(read(mnt.resolve("etc/hostname")));
+                return f;
+              });
+      assertThat(Long.parseLong(facts.get(0)))
+          .as(m + ": 32 MiB file with two short writes")
+          .isLessThan(1L << 20);
+      assertThat(facts.get(1))
+          .contains(
+              "UUID=" + info.filesystemUuid() + " / ext4 errors=remount-ro 0 1\n",
+              "proc /proc proc defaults 0 0\n");
       assertThat(facts.get(2)).isEqualTo("vm1\n");
     }
   }
@@ -150,8 +179,12 @@ class PopulateMethodsTest {
   void xfsThroughALoopMountGetsTheSameTreeAsExt4() {
     Path root = tmp.resolve("xfs");
     ImageInfo ext4 = build(root, "e", Filesystem.ext4, Populate.Method.Auto);
-    ImageInfo xfs = engine(root, allowed).build(request("x", spec("320Mi", Filesystem.xfs, populate(Populate.Method.Auto),
-        tailor())), ProgressListener.NONE);
+    ImageInfo xfs =
+        engine(root, allowed)
+            .build(
+                request(
+                    "x", spec("320Mi", Filesystem.xfs, populate(Populate.Method.Auto), tailor())),
+                ProgressListener.NONE);
     assertThat(RUN.run("xfs_repair", "-n", xfs.path().toString()).exitCode()).isZero();
 
     Map<String, String> a = readMounted(ext4.path(), tmp, DiskTestSupport::describe);
@@ -166,12 +199,21 @@ class PopulateMethodsTest {
     for (Populate.Method m : List.of(Populate.Method.LoopMount, Populate.Method.Auto)) {
       String name = "j-" + m.name().toLowerCase(java.util.Locale.ROOT);
       List<String> stages = new java.util.ArrayList<>();
-      ImageInfo info = engine(root, allowed).build(request(name, spec("128Mi", Filesystem.ext3, populate(m), tailor())),
-          (stage, done, total, percent) -> { if (!stages.contains(stage)) stages.add(stage); });
+      ImageInfo info =
+          engine(root, allowed)
+              .build(
+                  request(name, spec("128Mi", Filesystem.ext3, populate(m), tailor())),
+                  (stage, done, total, percent) -> {
+                    if (!stages.contains(stage)) stages.add(stage);
+                  });
       String header = RUN.run("dumpe2fs", "-h", info.path().toString()).stdout();
-      assertThat(header).containsPattern("Filesystem features:.*has_journal").containsPattern("(Total j|J)ournal size:");
+      assertThat(header)
+          .containsPattern("Filesystem features:.*has_journal")
+          .containsPattern("(Total j|J)ournal size:");
       RUN.run("e2fsck", "-fn", info.path().toString());
-      if (m == Populate.Method.Auto && Methods.spareLoops(new LoopDeviceTable().status()) > EngineConfig.DEFAULT_LOOP_RESERVE) {
+      if (m == Populate.Method.Auto
+          && Methods.spareLoops(new LoopDeviceTable().status())
+              > EngineConfig.DEFAULT_LOOP_RESERVE) {
         // above the reserve Auto takes the loop-mount path: formats first, then populates
         assertThat(stages.indexOf("Format")).isLessThan(stages.indexOf("Populate"));
       }
@@ -182,13 +224,27 @@ class PopulateMethodsTest {
   @Test
   void autoBuildsOfflineWhenTheReserveTakesEveryFreeLoopDevice() {
     Path root = tmp.resolve("reserve");
-    DiskEngine engine = new DiskEngine(new EngineConfig(root, List.of(allowed), java.time.Duration.ofSeconds(2),
-        java.time.Duration.ofMinutes(5)).withLoopReserve(1000));
+    DiskEngine engine =
+        new DiskEngine(
+            new EngineConfig(
+                    root,
+                    List.of(allowed),
+                    java.time.Duration.ofSeconds(2),
+                    java.time.Duration.ofMinutes(5))
+                .withLoopReserve(1000));
     List<String> stages = new java.util.ArrayList<>();
-    ImageInfo info = engine.build(request("reserved", spec("128Mi", Filesystem.ext4, populate(Populate.Method.Auto), tailor())),
-        (stage, done, total, percent) -> { if (!stages.contains(stage)) stages.add(stage); });
-    assertThat(stages.indexOf("Populate")).isLessThan(stages.indexOf("Format")); // Offline: staging tree, then mke2fs -d
-    assertThat(RUN.run("dumpe2fs", "-h", info.path().toString()).stdout()).containsPattern("Filesystem features:.*has_journal");
+    ImageInfo info =
+        engine.build(
+            request(
+                "reserved",
+                spec("128Mi", Filesystem.ext4, populate(Populate.Method.Auto), tailor())),
+            (stage, done, total, percent) -> {
+              if (!stages.contains(stage)) stages.add(stage);
+            });
+    assertThat(stages.indexOf("Populate"))
+        .isLessThan(stages.indexOf("Format")); // Offline: staging tree, then mke2fs -d
+    assertThat(RUN.run("dumpe2fs", "-h", info.path().toString()).stdout())
+        .containsPattern("Filesystem features:.*has_journal");
   }
 
   static Map<String, String> withoutFstab(Map<String, String> tree) {

@@ -12,7 +12,9 @@ final class RawTar {
 
   private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
-  /** A header with a valid checksum; sizes of 8 GiB and more in base-256, as GNU tar writes them. */
+  /**
+   * A header with a valid checksum; sizes of 8 GiB and more in base-256, as GNU tar writes them.
+   */
   static byte[] header(String name, char type, long size, String link, String magic) {
     byte[] h = new byte[512];
     put(h, 0, name.getBytes(StandardCharsets.UTF_8));
@@ -92,8 +94,8 @@ final class RawTar {
   }
 
   /**
-   * An old GNU sparse member ('S'): four chunks {offset, length} in its header, the rest in extension
-   * records of 21, then the chunks' data (bytes of 'x').
+   * An old GNU sparse member ('S'): four chunks {offset, length} in its header, the rest in
+   * extension records of 21, then the chunks' data (bytes of 'x').
    */
   RawTar oldGnuSparse(String name, long realSize, long[][] chunks) {
     long stored = 0;
@@ -106,7 +108,8 @@ final class RawTar {
     out.writeBytes(checksummed(h));
     while (i < chunks.length) {
       byte[] ext = new byte[512];
-      for (int slot = 0; slot < 21 && i < chunks.length; slot++, i++) sparseSlot(ext, 24 * slot, chunks[i]);
+      for (int slot = 0; slot < 21 && i < chunks.length; slot++, i++)
+        sparseSlot(ext, 24 * slot, chunks[i]);
       ext[504] = (byte) (i < chunks.length ? 1 : 0);
       out.writeBytes(ext);
     }
@@ -116,7 +119,10 @@ final class RawTar {
   }
 
   private static void sparseSlot(byte[] h, int at, long[] chunk) {
-    put(h, at, String.format("%011o\0%011o\0", chunk[0], chunk[1]).getBytes(StandardCharsets.US_ASCII));
+    put(
+        h,
+        at,
+        String.format("%011o\0%011o\0", chunk[0], chunk[1]).getBytes(StandardCharsets.US_ASCII));
   }
 
   /** The archive so far, with its end-of-archive marker. */
@@ -153,7 +159,9 @@ final class RawTar {
     }
 
     private byte at(long i) {
-      return i < prefix.length ? prefix[(int) i] : pattern[(int) ((i - prefix.length) % pattern.length)];
+      return i < prefix.length
+          ? prefix[(int) i]
+          : pattern[(int) ((i - prefix.length) % pattern.length)];
     }
   }
 }

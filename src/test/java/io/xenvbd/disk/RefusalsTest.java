@@ -61,7 +61,8 @@ class RefusalsTest {
   @ParameterizedTest
   @ValueSource(strings = {"../escape", "a/b", "..", "UPPER", "with space"})
   void namesThatCouldEscapeTheRootAreInvalid(String name) {
-    DiskException e = refused(() -> DiskRequest.of("default", name, "u1", spec("8Mi", Filesystem.none)));
+    DiskException e =
+        refused(() -> DiskRequest.of("default", name, "u1", spec("8Mi", Filesystem.none)));
     assertThat(e.code()).isEqualTo(ErrorCode.InvalidRequest);
     DiskException ns = refused(() -> engine(root).delete("../..", name, "u1"));
     assertThat(ns.code()).isEqualTo(ErrorCode.InvalidRequest);
@@ -70,15 +71,26 @@ class RefusalsTest {
   @Test
   void aPathOutsideTheRootIsRefusedByImagePaths() {
     ImagePaths paths = new ImagePaths(root, List.of());
-    assertThat(refused(() -> paths.under(root.resolve("../elsewhere"))).code()).isEqualTo(ErrorCode.InvalidRequest);
+    assertThat(refused(() -> paths.under(root.resolve("../elsewhere"))).code())
+        .isEqualTo(ErrorCode.InvalidRequest);
     assertThat(refused(() -> paths.under(root)).code()).isEqualTo(ErrorCode.InvalidRequest);
   }
 
   @Test
   void aSourceOutsideTheAllowlistIsRefused() {
-    DiskException e = refused(() -> engine(root, allowed).build(
-        request("a", spec("16Mi", Filesystem.ext4, hostPath(tmp.resolve("secret").toString()), null)),
-        ProgressListener.NONE));
+    DiskException e =
+        refused(
+            () ->
+                engine(root, allowed)
+                    .build(
+                        request(
+                            "a",
+                            spec(
+                                "16Mi",
+                                Filesystem.ext4,
+                                hostPath(tmp.resolve("secret").toString()),
+                                null)),
+                        ProgressListener.NONE));
     assertThat(e.code()).isEqualTo(ErrorCode.SourceNotAllowed);
     assertThat(e.getMessage()).contains("--allow-source");
   }
@@ -89,37 +101,79 @@ class RefusalsTest {
     Path images = Files.createDirectories(parent.resolve("images"));
     Files.createDirectories(images.resolve("default"));
     DiskEngine e = engine(images, parent);
-    DiskException holds = refused(() -> e.build(request("h", spec("16Mi", Filesystem.ext4, hostPath(parent.toString()), null)),
-        ProgressListener.NONE));
+    DiskException holds =
+        refused(
+            () ->
+                e.build(
+                    request("h", spec("16Mi", Filesystem.ext4, hostPath(parent.toString()), null)),
+                    ProgressListener.NONE));
     assertThat(holds.code()).isEqualTo(ErrorCode.SourceNotAllowed);
     assertThat(holds.getMessage()).contains("contains what the agent keeps to itself");
-    DiskException inside = refused(() -> e.build(request("i", spec("16Mi", Filesystem.ext4,
-        hostPath(images.resolve("default").toString()), null)), ProgressListener.NONE));
+    DiskException inside =
+        refused(
+            () ->
+                e.build(
+                    request(
+                        "i",
+                        spec(
+                            "16Mi",
+                            Filesystem.ext4,
+                            hostPath(images.resolve("default").toString()),
+                            null)),
+                    ProgressListener.NONE));
     assertThat(inside.getMessage()).contains("lies inside what the agent keeps to itself");
     assertThat(images.resolve("default").toFile().list()).isEmpty();
   }
 
   @Test
   void aSourceEscapingTheAllowlistThroughASymlinkIsRefused() {
-    DiskException e = refused(() -> engine(root, allowed).build(
-        request("b", spec("16Mi", Filesystem.ext4, hostPath(allowed.resolve("sneaky").toString()), null)),
-        ProgressListener.NONE));
+    DiskException e =
+        refused(
+            () ->
+                engine(root, allowed)
+                    .build(
+                        request(
+                            "b",
+                            spec(
+                                "16Mi",
+                                Filesystem.ext4,
+                                hostPath(allowed.resolve("sneaky").toString()),
+                                null)),
+                        ProgressListener.NONE));
     assertThat(e.code()).isEqualTo(ErrorCode.SourceNotAllowed);
-    // Where the link leads is dom0's business: the message names what the tenant wrote, not the real path.
-    assertThat(e.getMessage()).contains("'" + allowed.resolve("sneaky") + "' is not under a source")
+    // Where the link leads is dom0's business: the message names what the tenant wrote, not the
+    // real path.
+    assertThat(e.getMessage())
+        .contains("'" + allowed.resolve("sneaky") + "' is not under a source")
         .doesNotContain(tmp.resolve("secret").toString());
-    DiskException dotdot = refused(() -> engine(root, allowed).build(
-        request("c", spec("16Mi", Filesystem.ext4, hostPath(allowed + "/ok/../../secret"), null)),
-        ProgressListener.NONE));
+    DiskException dotdot =
+        refused(
+            () ->
+                engine(root, allowed)
+                    .build(
+                        request(
+                            "c",
+                            spec(
+                                "16Mi",
+                                Filesystem.ext4,
+                                hostPath(allowed + "/ok/../../secret"),
+                                null)),
+                        ProgressListener.NONE));
     assertThat(dotdot.code()).isEqualTo(ErrorCode.SourceNotAllowed);
   }
 
   @Test
   void anAllowedSourceIsCopied() {
-    ImageInfo info = engine(root, allowed).build(
-        request("ok", spec("16Mi", Filesystem.ext4, hostPath(allowed.resolve("ok").toString()), null)),
-        ProgressListener.NONE);
-    String copied = readMounted(info.path(), tmp, mnt -> PopulateMethodsTest.read(mnt.resolve("data/file")));
+    ImageInfo info =
+        engine(root, allowed)
+            .build(
+                request(
+                    "ok",
+                    spec(
+                        "16Mi", Filesystem.ext4, hostPath(allowed.resolve("ok").toString()), null)),
+                ProgressListener.NONE);
+    String copied =
+        readMounted(info.path(), tmp, mnt -> PopulateMethodsTest.read(mnt.resolve("data/file")));
     assertThat(copied).isEqualTo("fine\n");
     engine(root).delete("default", "ok", "uid-ok");
   }
@@ -127,13 +181,25 @@ class RefusalsTest {
   @Test
   void anArchiveUrlIsNeverFetchedUnlessTheAdminAllowedIt() throws IOException {
     try (Canary canary = Canary.silent()) {
-      Populate p = new Populate(null, new Populate.Archive(canary.url("/rootfs.tar"), null), null, null, null);
-      DiskException e = refused(() -> engine(root).build(request("url", spec("16Mi", Filesystem.ext4, p, null)),
-          ProgressListener.NONE));
+      Populate p =
+          new Populate(
+              null, new Populate.Archive(canary.url("/rootfs.tar"), null), null, null, null);
+      DiskException e =
+          refused(
+              () ->
+                  engine(root)
+                      .build(
+                          request("url", spec("16Mi", Filesystem.ext4, p, null)),
+                          ProgressListener.NONE));
       assertThat(e.code()).isEqualTo(ErrorCode.SourceNotAllowed);
       assertThat(e.getMessage()).contains("--allow-url");
-      DiskException loopback = refused(() -> engine(root, new UrlPolicy(List.of(canary.url("/")), List.of()))
-          .build(request("url", spec("16Mi", Filesystem.ext4, p, null)), ProgressListener.NONE));
+      DiskException loopback =
+          refused(
+              () ->
+                  engine(root, new UrlPolicy(List.of(canary.url("/")), List.of()))
+                      .build(
+                          request("url", spec("16Mi", Filesystem.ext4, p, null)),
+                          ProgressListener.NONE));
       assertThat(loopback.code()).isEqualTo(ErrorCode.SourceNotAllowed);
       assertThat(loopback.getMessage()).contains("--allow-private-host");
       assertThat(canary.connections).hasValue(0);
@@ -166,9 +232,16 @@ class RefusalsTest {
   }
 
   DiskException buildArchive(Path archive, String sha256) {
-    Populate p = new Populate(null, new Populate.Archive(archive.toString(), sha256), null, null, null);
-    return refused(() -> engine(root, archive.getParent()).build(request("t" + Math.abs(archive.hashCode() % 1000),
-        spec("16Mi", Filesystem.ext4, p, null)), ProgressListener.NONE));
+    Populate p =
+        new Populate(null, new Populate.Archive(archive.toString(), sha256), null, null, null);
+    return refused(
+        () ->
+            engine(root, archive.getParent())
+                .build(
+                    request(
+                        "t" + Math.abs(archive.hashCode() % 1000),
+                        spec("16Mi", Filesystem.ext4, p, null)),
+                    ProgressListener.NONE));
   }
 
   @Test
@@ -176,11 +249,11 @@ class RefusalsTest {
     Path victim = tmp.resolve("victim");
     Files.createDirectories(victim);
     Path[] slips = {
-        tar("absolute", file("ok"), file(victim.resolve("abs").toString())),
-        tar("dotdot", file("ok"), file("etc/../../../victim/dotdot")),
-        tar("symlink-out", link("etc/evil", "../../victim", TarArchiveEntry.LF_SYMLINK)),
-        tar("through-symlink", link("esc", "sub", TarArchiveEntry.LF_SYMLINK), file("esc/x")),
-        tar("hardlink-out", link("h", "../victim/abs", TarArchiveEntry.LF_LINK)),
+      tar("absolute", file("ok"), file(victim.resolve("abs").toString())),
+      tar("dotdot", file("ok"), file("etc/../../../victim/dotdot")),
+      tar("symlink-out", link("etc/evil", "../../victim", TarArchiveEntry.LF_SYMLINK)),
+      tar("through-symlink", link("esc", "sub", TarArchiveEntry.LF_SYMLINK), file("esc/x")),
+      tar("hardlink-out", link("h", "../victim/abs", TarArchiveEntry.LF_LINK)),
     };
     for (Path slip : slips) {
       DiskException e = buildArchive(slip, null);
@@ -203,14 +276,21 @@ class RefusalsTest {
   @Test
   void deletingAnImageAttachedToALoopDeviceIsRefused() {
     DiskEngine engine = engine(root);
-    ImageInfo info = engine.build(request("busy", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE);
+    ImageInfo info =
+        engine.build(request("busy", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE);
     String dev = RUN.run("losetup", "--find", "--show", info.path().toString()).stdout().strip();
     try {
-      DiskException e = catchThrowableOfType(() -> engine.delete("default", "busy", "uid-busy"), DiskException.class);
+      DiskException e =
+          catchThrowableOfType(
+              () -> engine.delete("default", "busy", "uid-busy"), DiskException.class);
       assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse);
       assertThat(e.getMessage()).contains(dev);
-      DiskException grow = catchThrowableOfType(() -> engine.grow(request("busy", spec("32Mi", Filesystem.ext4)),
-          ProgressListener.NONE), DiskException.class);
+      DiskException grow =
+          catchThrowableOfType(
+              () ->
+                  engine.grow(
+                      request("busy", spec("32Mi", Filesystem.ext4)), ProgressListener.NONE),
+              DiskException.class);
       assertThat(grow.code()).isEqualTo(ErrorCode.ImageInUse);
       assertThat(info.path()).exists();
     } finally {
@@ -224,18 +304,30 @@ class RefusalsTest {
   @Test
   void shrinkingIsRefusedAndAnotherOwnersImageIsNeverTouched() {
     DiskEngine engine = engine(root);
-    ImageInfo info = engine.build(request("mine", spec("32Mi", Filesystem.ext4)), ProgressListener.NONE);
-    DiskException shrink = catchThrowableOfType(() -> engine.grow(request("mine", spec("16Mi", Filesystem.ext4)),
-        ProgressListener.NONE), DiskException.class);
+    ImageInfo info =
+        engine.build(request("mine", spec("32Mi", Filesystem.ext4)), ProgressListener.NONE);
+    DiskException shrink =
+        catchThrowableOfType(
+            () ->
+                engine.grow(request("mine", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE),
+            DiskException.class);
     assertThat(shrink.code()).isEqualTo(ErrorCode.ShrinkRefused);
     assertThat(shrink.getMessage()).contains("32Mi");
 
-    DiskRequest thief = DiskRequest.of("default", "mine", "someone-else", spec("32Mi", Filesystem.ext4));
-    assertThat(catchThrowableOfType(() -> engine.build(thief, ProgressListener.NONE), DiskException.class).code())
+    DiskRequest thief =
+        DiskRequest.of("default", "mine", "someone-else", spec("32Mi", Filesystem.ext4));
+    assertThat(
+            catchThrowableOfType(
+                    () -> engine.build(thief, ProgressListener.NONE), DiskException.class)
+                .code())
         .isEqualTo(ErrorCode.NotOwner);
-    assertThat(catchThrowableOfType(() -> engine.delete("default", "mine", "someone-else"), DiskException.class).code())
+    assertThat(
+            catchThrowableOfType(
+                    () -> engine.delete("default", "mine", "someone-else"), DiskException.class)
+                .code())
         .isEqualTo(ErrorCode.NotOwner);
-    assertThat(engine.inspect("default", "mine")).hasValueSatisfying(i -> assertThat(i.ownerUid()).isEqualTo("uid-mine"));
+    assertThat(engine.inspect("default", "mine"))
+        .hasValueSatisfying(i -> assertThat(i.ownerUid()).isEqualTo("uid-mine"));
     assertThat(info.path()).exists();
   }
 
@@ -245,14 +337,32 @@ class RefusalsTest {
     Path tar = tmp.resolve("outside.tar");
     RUN.run("tar", "-cf", tar.toString(), "-C", allowed.toString(), "ok");
     Populate p = new Populate(null, new Populate.Archive(tar.toString(), null), null, null, null);
-    DiskException e = refused(() -> engine(root, allowed).build(request("arch-out",
-        spec("16Mi", Filesystem.ext4, p, null)), ProgressListener.NONE));
+    DiskException e =
+        refused(
+            () ->
+                engine(root, allowed)
+                    .build(
+                        request("arch-out", spec("16Mi", Filesystem.ext4, p, null)),
+                        ProgressListener.NONE));
     assertThat(e.code()).as(e.getMessage()).isEqualTo(ErrorCode.SourceNotAllowed);
     assertThat(e.getMessage()).contains("archive").contains("--allow-source");
     Files.createSymbolicLink(allowed.resolve("shadow.tar"), Path.of("/etc/shadow"));
-    Populate viaLink = new Populate(null, new Populate.Archive(allowed.resolve("shadow.tar").toString(), null), null, null, null);
-    assertThat(refused(() -> engine(root, allowed).build(request("arch-link",
-        spec("16Mi", Filesystem.ext4, viaLink, null)), ProgressListener.NONE)).code()).isEqualTo(ErrorCode.SourceNotAllowed);
+    Populate viaLink =
+        new Populate(
+            null,
+            new Populate.Archive(allowed.resolve("shadow.tar").toString(), null),
+            null,
+            null,
+            null);
+    assertThat(
+            refused(
+                    () ->
+                        engine(root, allowed)
+                            .build(
+                                request("arch-link", spec("16Mi", Filesystem.ext4, viaLink, null)),
+                                ProgressListener.NONE))
+                .code())
+        .isEqualTo(ErrorCode.SourceNotAllowed);
     assertThat(root.resolve("default/arch-out.img")).doesNotExist();
     assertThat(root.resolve("default/arch-link.img")).doesNotExist();
   }
@@ -260,8 +370,15 @@ class RefusalsTest {
   @Test
   void offlineXfsAndTailoringThroughASymlinkOutOfTheImageAreRefused() throws IOException {
     Populate offlineXfs = new Populate(null, null, null, null, Populate.Method.Offline);
-    assertThat(refused(() -> engine(root).build(request("x", spec("320Mi", Filesystem.xfs, offlineXfs, null)),
-        ProgressListener.NONE)).code()).isEqualTo(ErrorCode.InvalidRequest);
+    assertThat(
+            refused(
+                    () ->
+                        engine(root)
+                            .build(
+                                request("x", spec("320Mi", Filesystem.xfs, offlineXfs, null)),
+                                ProgressListener.NONE))
+                .code())
+        .isEqualTo(ErrorCode.InvalidRequest);
 
     // An archive may hold an absolute symlink (/etc -> /etc is fine for the guest), but tailoring
     // must never follow it into dom0.
@@ -270,9 +387,17 @@ class RefusalsTest {
     Path etcLink = tmp.resolve("etc-link.tar");
     RUN.run("tar", "-cf", etcLink.toString(), "-C", linkTree.toString(), "etc");
     String before = Files.readString(Path.of("/etc/hostname"));
-    Populate p = new Populate(null, new Populate.Archive(etcLink.toString(), null), null, null, null);
-    DiskException e = refused(() -> engine(root, tmp).build(request("evil", spec("16Mi", Filesystem.ext4, p,
-        new Tailor("pwned", null, null))), ProgressListener.NONE));
+    Populate p =
+        new Populate(null, new Populate.Archive(etcLink.toString(), null), null, null, null);
+    DiskException e =
+        refused(
+            () ->
+                engine(root, tmp)
+                    .build(
+                        request(
+                            "evil",
+                            spec("16Mi", Filesystem.ext4, p, new Tailor("pwned", null, null))),
+                        ProgressListener.NONE));
     assertThat(e.code()).as(e.getMessage()).isEqualTo(ErrorCode.InvalidRequest);
     assertThat(e.getMessage()).contains("symbolic link");
     assertThat(Files.readString(Path.of("/etc/hostname"))).isEqualTo(before);
@@ -285,13 +410,26 @@ class RefusalsTest {
     Path archive = tmp.resolve("resolv.tar");
     RUN.run("tar", "-cf", archive.toString(), "-C", tree.getParent().toString(), "etc");
     String before = Files.readString(Path.of("/etc/resolv.conf"));
-    Populate p = new Populate(null, new Populate.Archive(archive.toString(), null), null, null, null);
-    Tailor t = new Tailor(null, null, List.of(new Tailor.File("/etc/resolv.conf", "nameserver 10.0.0.1\n", "0644")));
-    ImageInfo info = engine(root, tmp).build(request("resolv", spec("16Mi", Filesystem.ext4, p, t)), ProgressListener.NONE);
+    Populate p =
+        new Populate(null, new Populate.Archive(archive.toString(), null), null, null, null);
+    Tailor t =
+        new Tailor(
+            null,
+            null,
+            List.of(new Tailor.File("/etc/resolv.conf", "nameserver 10.0.0.1\n", "0644")));
+    ImageInfo info =
+        engine(root, tmp)
+            .build(request("resolv", spec("16Mi", Filesystem.ext4, p, t)), ProgressListener.NONE);
 
     assertThat(Files.readString(Path.of("/etc/resolv.conf"))).isEqualTo(before);
-    String inImage = readMounted(info.path(), tmp, m -> Files.isSymbolicLink(m.resolve("etc/resolv.conf"))
-        ? "still a symlink" : PopulateMethodsTest.read(m.resolve("etc/resolv.conf")));
+    String inImage =
+        readMounted(
+            info.path(),
+            tmp,
+            m ->
+                Files.isSymbolicLink(m.resolve("etc/resolv.conf"))
+                    ? "still a symlink"
+                    : PopulateMethodsTest.read(m.resolve("etc/resolv.conf")));
     assertThat(inImage).isEqualTo("nameserver 10.0.0.1\n");
     engine(root).delete("default", "resolv", "uid-resolv");
   }

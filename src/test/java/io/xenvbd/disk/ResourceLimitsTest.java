@@ -18,7 +18,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A full images root gives NoSpace and leaves nothing; with no loop device free, Offline still works. */
+/**
+ * A full images root gives NoSpace and leaves nothing; with no loop device free, Offline still
+ * works.
+ */
 @RequiresRoot
 class ResourceLimitsTest {
   @TempDir static Path tmp;
@@ -49,9 +52,12 @@ class ResourceLimitsTest {
     try {
       Path root = mnt.resolve("images");
       DiskEngine engine = engine(root);
-      DiskException e = catchThrowableOfType(
-          () -> engine.build(request("big", preallocated("64Mi", Filesystem.ext4)), ProgressListener.NONE),
-          DiskException.class);
+      DiskException e =
+          catchThrowableOfType(
+              () ->
+                  engine.build(
+                      request("big", preallocated("64Mi", Filesystem.ext4)), ProgressListener.NONE),
+              DiskException.class);
       assertThat(e.code()).isEqualTo(ErrorCode.NoSpace);
       assertThat(e.getMessage()).contains("free space");
       assertThat(nonImageEntries(root)).isEmpty();
@@ -76,10 +82,18 @@ class ResourceLimitsTest {
       Path root = mnt.resolve("images");
       DiskEngine engine = engine(root, allowed);
       for (Populate.Method m : List.of(Populate.Method.Offline, Populate.Method.LoopMount)) {
-        Populate p = new Populate(List.of(new Populate.HostPath(src.toString(), "/data")), null, null, null, m);
-        DiskException e = catchThrowableOfType(
-            () -> engine.build(request("full-" + m.name().toLowerCase(), spec("64Mi", Filesystem.ext4, p, null)),
-                ProgressListener.NONE), DiskException.class);
+        Populate p =
+            new Populate(
+                List.of(new Populate.HostPath(src.toString(), "/data")), null, null, null, m);
+        DiskException e =
+            catchThrowableOfType(
+                () ->
+                    engine.build(
+                        request(
+                            "full-" + m.name().toLowerCase(),
+                            spec("64Mi", Filesystem.ext4, p, null)),
+                        ProgressListener.NONE),
+                DiskException.class);
         assertThat(e.code()).as(m + ": " + e.getMessage()).isEqualTo(ErrorCode.NoSpace);
         assertThat(nonImageEntries(root)).isEmpty();
         assertThat(engine.inventory().images()).isEmpty();
@@ -98,10 +112,21 @@ class ResourceLimitsTest {
     new Random(8).nextBytes(block);
     for (int i = 0; i < 12; i++) Files.write(src.resolve("f" + i), block);
     Path root = tmp.resolve("too-small");
-    Populate p = new Populate(List.of(new Populate.HostPath(src.toString(), "/data")), null, null, null,
-        Populate.Method.Offline);
-    DiskException e = catchThrowableOfType(() -> engine(root, allowed)
-        .build(request("tiny", spec("8Mi", Filesystem.ext4, p, null)), ProgressListener.NONE), DiskException.class);
+    Populate p =
+        new Populate(
+            List.of(new Populate.HostPath(src.toString(), "/data")),
+            null,
+            null,
+            null,
+            Populate.Method.Offline);
+    DiskException e =
+        catchThrowableOfType(
+            () ->
+                engine(root, allowed)
+                    .build(
+                        request("tiny", spec("8Mi", Filesystem.ext4, p, null)),
+                        ProgressListener.NONE),
+            DiskException.class);
     assertThat(e.code()).isEqualTo(ErrorCode.NoSpace);
     assertThat(e.getMessage()).contains("spec.size");
     assertThat(nonImageEntries(root)).isEmpty();
@@ -114,26 +139,34 @@ class ResourceLimitsTest {
     Files.writeString(allowed.resolve("issue"), "hello\n");
     Populate.Method[] methods = {Populate.Method.LoopMount, Populate.Method.Offline};
     List<String> held = java.util.Collections.synchronizedList(new ArrayList<>());
-    java.util.concurrent.atomic.AtomicBoolean holding = new java.util.concurrent.atomic.AtomicBoolean(true);
+    java.util.concurrent.atomic.AtomicBoolean holding =
+        new java.util.concurrent.atomic.AtomicBoolean(true);
     // Other test runs share the devices and may free one at any moment: a holder keeps taking every
     // device that becomes free until the builds are done (a few seconds), then all are released.
-    Thread holder = new Thread(() -> {
-      int i = 0;
-      while (holding.get() && i < 64) {
-        if (new LoopDeviceTable().status().hasFree()) {
-          Path f = tmp.resolve("hold-" + i++);
-          RUN.exec(List.of("truncate", "-s", "1M", f.toString()), Duration.ofMinutes(1), null);
-          CommandRunner.Result r = RUN.exec(List.of("losetup", "--find", "--show", f.toString()), Duration.ofMinutes(1), null);
-          if (r.ok()) held.add(r.stdout().strip());
-        } else {
-          try {
-            Thread.sleep(10);
-          } catch (InterruptedException e) {
-            return;
-          }
-        }
-      }
-    });
+    Thread holder =
+        new Thread(
+            () -> {
+              int i = 0;
+              while (holding.get() && i < 64) {
+                if (new LoopDeviceTable().status().hasFree()) {
+                  Path f = tmp.resolve("hold-" + i++);
+                  RUN.exec(
+                      List.of("truncate", "-s", "1M", f.toString()), Duration.ofMinutes(1), null);
+                  CommandRunner.Result r =
+                      RUN.exec(
+                          List.of("losetup", "--find", "--show", f.toString()),
+                          Duration.ofMinutes(1),
+                          null);
+                  if (r.ok()) held.add(r.stdout().strip());
+                } else {
+                  try {
+                    Thread.sleep(10);
+                  } catch (InterruptedException e) {
+                    return;
+                  }
+                }
+              }
+            });
     try {
       holder.start();
       long until = System.currentTimeMillis() + 10_000;
@@ -149,10 +182,14 @@ class ResourceLimitsTest {
       List<DiskException> errors = new ArrayList<>();
       List<ImageInfo> built = new ArrayList<>();
       for (Populate.Method m : methods) {
-        Populate p = new Populate(List.of(new Populate.HostPath(allowed.toString(), "/etc")), null, null, null, m);
+        Populate p =
+            new Populate(
+                List.of(new Populate.HostPath(allowed.toString(), "/etc")), null, null, null, m);
         try {
-          built.add(engine.build(request("d-" + m.name().toLowerCase(), spec("32Mi", Filesystem.ext4, p, null)),
-              ProgressListener.NONE));
+          built.add(
+              engine.build(
+                  request("d-" + m.name().toLowerCase(), spec("32Mi", Filesystem.ext4, p, null)),
+                  ProgressListener.NONE));
         } catch (DiskException e) {
           errors.add(e);
         }
@@ -169,8 +206,10 @@ class ResourceLimitsTest {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-      for (String dev : List.copyOf(held)) RUN.exec(List.of("losetup", "-d", dev), Duration.ofMinutes(1), null);
+      for (String dev : List.copyOf(held))
+        RUN.exec(List.of("losetup", "-d", dev), Duration.ofMinutes(1), null);
     }
-    assertThat(engine(root).loopStatus().inUse()).noneMatch(d -> d.backingFile().startsWith(tmp.toString()));
+    assertThat(engine(root).loopStatus().inUse())
+        .noneMatch(d -> d.backingFile().startsWith(tmp.toString()));
   }
 }

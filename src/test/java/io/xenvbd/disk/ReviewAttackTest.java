@@ -18,40 +18,53 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Attacks of the hostile review (branch review): each test fails while its hole is open. They assert
- * what an attacker would check, never timings.
+ * Attacks of the hostile review (branch review): each test fails while its hole is open. They
+ * assert what an attacker would check, never timings.
  */
 @RequiresRoot
 class ReviewAttackTest {
   @TempDir Path tmp;
 
   /**
-   * The filesystem tools' sandbox (Sandbox.onImage) mounts a /proc whose /proc/sys is writable by the
-   * sandbox's root: a tool that a crafted filesystem takes over can set kernel.core_pattern to "|/any/host
-   * program", which the kernel then runs as root in dom0's namespaces on the next crash. The probe writes
-   * the value the setting already has (no change to this machine); the write must fail.
+   * The filesystem tools' sandbox (Sandbox.onImage) mounts a /proc whose /proc/sys is writable by
+   * the sandbox's root: a tool that a crafted filesystem takes over can set kernel.core_pattern to
+   * "|/any/host program", which the kernel then runs as root in dom0's namespaces on the next
+   * crash. The probe writes the value the setting already has (no change to this machine); the
+   * write must fail.
    */
   @Test
   void aFilesystemToolInTheSandboxCannotWriteDom0sKernelSettings() throws Exception {
     Path image = tmp.resolve("x.img");
     Files.write(image, new byte[4096]);
-    CommandRunner.Result r = new Sandbox(DiskTestSupport.RUN).onImage(image, null, List.of("sh", "-c",
-        "v=$(cat /proc/sys/kernel/core_pattern) && printf '%s\\n' \"$v\" > /proc/sys/kernel/core_pattern"
-            + " && echo WROTE"), Duration.ofMinutes(1));
-    assertThat(r.stdout()).as("a sandboxed fs tool rewrote dom0's kernel.core_pattern").doesNotContain("WROTE");
+    CommandRunner.Result r =
+        new Sandbox(DiskTestSupport.RUN)
+            .onImage(
+                image,
+                null,
+                List.of(
+                    "sh",
+                    "-c",
+                    "v=$(cat /proc/sys/kernel/core_pattern) && printf '%s\\n' \"$v\" > /proc/sys/kernel/core_pattern"
+                        + " && echo WROTE"),
+                Duration.ofMinutes(1));
+    assertThat(r.stdout())
+        .as("a sandboxed fs tool rewrote dom0's kernel.core_pattern")
+        .doesNotContain("WROTE");
   }
 
   /**
-   * An images root given through a symbolic link (/var/lib/xen/images -> /srv/images, common on dom0s):
-   * the kernel reports holders by their real path (/proc/PID/fd, loop backing_file, mountinfo), the engine
-   * compares with the link path. A qdisk guest's process holding the image is not seen: delete goes ahead.
+   * An images root given through a symbolic link (/var/lib/xen/images -> /srv/images, common on
+   * dom0s): the kernel reports holders by their real path (/proc/PID/fd, loop backing_file,
+   * mountinfo), the engine compares with the link path. A qdisk guest's process holding the image
+   * is not seen: delete goes ahead.
    */
   @Test
   void anImageHeldOpenUnderASymlinkedImagesRootIsNotDeleted() throws Exception {
     Path real = Files.createDirectories(tmp.resolve("real"));
     Path root = Files.createSymbolicLink(tmp.resolve("images"), real);
     DiskEngine engine = engine(root);
-    ImageInfo info = engine.build(request("qdisk", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE);
+    ImageInfo info =
+        engine.build(request("qdisk", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE);
     Process qemu = InUseTest.holder(info.path());
     try {
       Throwable delete = catchThrowable(() -> engine.delete("default", "qdisk", "uid-qdisk"));
@@ -64,18 +77,30 @@ class ReviewAttackTest {
     }
   }
 
-  /** The same root: a loop-attached image (Xen's file: backend via losetup) is grown, which corrupts a live guest. */
+  /**
+   * The same root: a loop-attached image (Xen's file: backend via losetup) is grown, which corrupts
+   * a live guest.
+   */
   @Test
   void anImageOnALoopDeviceUnderASymlinkedImagesRootIsNotGrown() throws Exception {
     Path real = Files.createDirectories(tmp.resolve("real"));
     Path root = Files.createSymbolicLink(tmp.resolve("images"), real);
     DiskEngine engine = engine(root);
-    ImageInfo info = engine.build(request("phy", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE);
-    String dev = DiskTestSupport.RUN.run("losetup", "--find", "--show", info.path().toString()).stdout().strip();
+    ImageInfo info =
+        engine.build(request("phy", spec("16Mi", Filesystem.ext4)), ProgressListener.NONE);
+    String dev =
+        DiskTestSupport.RUN
+            .run("losetup", "--find", "--show", info.path().toString())
+            .stdout()
+            .strip();
     try {
-      Throwable grow = catchThrowable(() -> engine.grow(request("phy", spec("32Mi", Filesystem.ext4)),
-          ProgressListener.NONE));
-      assertThat(Files.size(info.path())).as("the image attached to " + dev + " was grown under the guest")
+      Throwable grow =
+          catchThrowable(
+              () ->
+                  engine.grow(
+                      request("phy", spec("32Mi", Filesystem.ext4)), ProgressListener.NONE));
+      assertThat(Files.size(info.path()))
+          .as("the image attached to " + dev + " was grown under the guest")
           .isEqualTo(16L << 20);
       assertThat(grow).isInstanceOf(DiskException.class);
     } finally {
@@ -85,8 +110,9 @@ class ReviewAttackTest {
   }
 
   /**
-   * The same root, no attacker at all: a LoopMount build's release() looks for its mount and loop device
-   * by the link path, finds neither, and leaves both behind (and the image is published while mounted).
+   * The same root, no attacker at all: a LoopMount build's release() looks for its mount and loop
+   * device by the link path, finds neither, and leaves both behind (and the image is published
+   * while mounted).
    */
   @Test
   void aLoopMountBuildUnderASymlinkedImagesRootLeavesNoMountOrLoopDevice() throws Exception {
@@ -94,12 +120,20 @@ class ReviewAttackTest {
     Path root = Files.createSymbolicLink(tmp.resolve("images"), real);
     DiskEngine engine = engine(root);
     try {
-      engine.build(request("lm", spec("16Mi", Filesystem.ext4,
-          new Populate(null, null, null, List.of("/home"), Populate.Method.LoopMount), null)), ProgressListener.NONE);
+      engine.build(
+          request(
+              "lm",
+              spec(
+                  "16Mi",
+                  Filesystem.ext4,
+                  new Populate(null, null, null, List.of("/home"), Populate.Method.LoopMount),
+                  null)),
+          ProgressListener.NONE);
       DiskTestSupport.assertNothingAttachedUnder(real);
     } finally {
       for (Path m : new MountTable().mountPointsUnder(real)) {
-        DiskTestSupport.RUN.exec(List.of("umount", "--lazy", m.toString()), Duration.ofMinutes(1), null);
+        DiskTestSupport.RUN.exec(
+            List.of("umount", "--lazy", m.toString()), Duration.ofMinutes(1), null);
       }
       for (String d : new LoopDeviceTable().devicesBackedBy(real)) {
         DiskTestSupport.RUN.exec(List.of("losetup", "-d", d), Duration.ofMinutes(1), null);
@@ -109,11 +143,12 @@ class ReviewAttackTest {
   }
 
   /**
-   * hostPaths: allowedSource() resolves the source and checks the real path, then bwrap --ro-bind resolves
-   * the same path again when the copy starts. Whoever can write the allowed directory (the threat the
-   * archive path already defends against) swaps the checked directory for a link between the two, and
-   * dom0's protected directory (here a stand-in for the agent's token dir, or another namespace's images)
-   * is copied into the tenant's disk. Bounded: at most 20 builds while a thread flips the name.
+   * hostPaths: allowedSource() resolves the source and checks the real path, then bwrap --ro-bind
+   * resolves the same path again when the copy starts. Whoever can write the allowed directory (the
+   * threat the archive path already defends against) swaps the checked directory for a link between
+   * the two, and dom0's protected directory (here a stand-in for the agent's token dir, or another
+   * namespace's images) is copied into the tenant's disk. Bounded: at most 20 builds while a thread
+   * flips the name.
    */
   @Test
   void aHostPathSwappedForALinkAfterItsCheckDoesNotCopyWhatTheLinkNames() throws Exception {
@@ -124,32 +159,50 @@ class ReviewAttackTest {
     Path victim = Files.createDirectories(tmp.resolve("secret-dir"));
     Files.writeString(victim.resolve("token"), "DOM0-SECRET");
     DiskEngine engine = engine(tmp.resolve("images"), allowed);
-    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
-    Thread flipper = new Thread(() -> {
-      try {
-        while (!stop.get()) {
-          Files.move(src, aside);
-          Files.createSymbolicLink(src, victim);
-          Thread.sleep(3);
-          Files.delete(src);
-          Files.move(aside, src);
-          Thread.sleep(3);
-        }
-      } catch (Exception e) {
-        throw new RuntimeException(e);
-      }
-    });
+    java.util.concurrent.atomic.AtomicBoolean stop =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    Thread flipper =
+        new Thread(
+            () -> {
+              try {
+                while (!stop.get()) {
+                  Files.move(src, aside);
+                  Files.createSymbolicLink(src, victim);
+                  Thread.sleep(3);
+                  Files.delete(src);
+                  Files.move(aside, src);
+                  Thread.sleep(3);
+                }
+              } catch (Exception e) {
+                throw new RuntimeException(e);
+              }
+            });
     flipper.start();
     int leaked = 0;
     try {
       for (int i = 0; i < 20 && leaked == 0; i++) {
         String name = "t" + i;
         try {
-          ImageInfo info = engine.build(request(name, spec("16Mi", Filesystem.ext4, new Populate(
-              List.of(new Populate.HostPath(src.toString(), "/copy")), null, null, null, Populate.Method.Offline),
-              null)), ProgressListener.NONE);
-          CommandRunner.Result r = DiskTestSupport.RUN.exec(List.of("debugfs", "-R", "cat /copy/token",
-              info.path().toString()), Duration.ofMinutes(1), null);
+          ImageInfo info =
+              engine.build(
+                  request(
+                      name,
+                      spec(
+                          "16Mi",
+                          Filesystem.ext4,
+                          new Populate(
+                              List.of(new Populate.HostPath(src.toString(), "/copy")),
+                              null,
+                              null,
+                              null,
+                              Populate.Method.Offline),
+                          null)),
+                  ProgressListener.NONE);
+          CommandRunner.Result r =
+              DiskTestSupport.RUN.exec(
+                  List.of("debugfs", "-R", "cat /copy/token", info.path().toString()),
+                  Duration.ofMinutes(1),
+                  null);
           if (r.stdout().contains("DOM0-SECRET")) leaked++;
         } catch (DiskException refusedMidFlip) {
           // the check saw the link or nothing: the defence held for this build
@@ -160,6 +213,8 @@ class ReviewAttackTest {
       flipper.join(5000);
       engine.close();
     }
-    assertThat(leaked).as("builds whose disk holds the file of a directory outside every allowed source").isZero();
+    assertThat(leaked)
+        .as("builds whose disk holds the file of a directory outside every allowed source")
+        .isZero();
   }
 }

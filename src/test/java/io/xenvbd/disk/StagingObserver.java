@@ -27,7 +27,11 @@ final class StagingObserver implements ProgressListener {
   private final String fileName;
   final Map<Path, TempDir> tempDirs = new LinkedHashMap<>();
   final Map<Path, String> mountOptions = new LinkedHashMap<>();
-  /** Each tree file named {@code fileName} that root saw mid-build, and what the unprivileged stat of it said. */
+
+  /**
+   * Each tree file named {@code fileName} that root saw mid-build, and what the unprivileged stat
+   * of it said.
+   */
   final Map<Path, String> reachableByNobody = new HashMap<>();
 
   StagingObserver(Path root, String fileName) {
@@ -55,8 +59,11 @@ final class StagingObserver implements ProgressListener {
       if (!Files.isDirectory(t, LinkOption.NOFOLLOW_LINKS)) continue;
       Map<String, Object> a = Files.readAttributes(t, "unix:uid,mode", LinkOption.NOFOLLOW_LINKS);
       boolean mountPoint = mountOptions.containsKey(t);
-      // A mount point shows the mounted filesystem's root, whose mode is the guest's: only its options count.
-      if (!mountPoint) tempDirs.putIfAbsent(t, new TempDir(t, (Integer) a.get("uid"), (Integer) a.get("mode") & 07777));
+      // A mount point shows the mounted filesystem's root, whose mode is the guest's: only its
+      // options count.
+      if (!mountPoint)
+        tempDirs.putIfAbsent(
+            t, new TempDir(t, (Integer) a.get("uid"), (Integer) a.get("mode") & 07777));
       try (Stream<Path> w = Files.walk(t, 8)) {
         for (Path f : w.filter(p -> p.getFileName().toString().equals(fileName)).toList()) {
           reachableByNobody.computeIfAbsent(f, StagingObserver::statAsNobody);
@@ -67,12 +74,26 @@ final class StagingObserver implements ProgressListener {
 
   /** "denied" when uid 65534 cannot even stat the file, else what stat showed it. */
   static String statAsNobody(Path file) {
-    CommandRunner.Result r = RUN.exec(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
-        "stat", "-c", "%A %U", file.toString()), Duration.ofMinutes(1), null);
+    CommandRunner.Result r =
+        RUN.exec(
+            List.of(
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--",
+                "stat",
+                "-c",
+                "%A %U",
+                file.toString()),
+            Duration.ofMinutes(1),
+            null);
     return r.ok() ? "reachable: " + r.stdout().strip() : "denied";
   }
 
-  /** Mount points at or under {@code dir} with their per-mount options (mountinfo's sixth field). */
+  /**
+   * Mount points at or under {@code dir} with their per-mount options (mountinfo's sixth field).
+   */
   static Map<Path, String> mountsUnder(Path dir) {
     Map<Path, String> out = new LinkedHashMap<>();
     List<String> lines;

@@ -46,7 +46,8 @@ class TarSafetyTest {
   }
 
   static String refusal(InputStream tar, long maxBytes) {
-    DiskException e = catchThrowableOfType(() -> TarSafety.check(tar, maxBytes), DiskException.class);
+    DiskException e =
+        catchThrowableOfType(() -> TarSafety.check(tar, maxBytes), DiskException.class);
     assertThat(e).as("refused").isNotNull();
     assertThat(e.code()).isEqualTo(ErrorCode.InvalidRequest);
     return e.getMessage();
@@ -58,20 +59,36 @@ class TarSafetyTest {
 
   @Test
   void ordinaryEntriesAndInwardLinksPass() throws IOException {
-    assertThat(TarSafety.check(new ByteArrayInputStream(tar(new TarArchiveEntry("./etc/", true),
-        new TarArchiveEntry("etc/passwd", true), link("bin/sh", "dash", TarArchiveEntry.LF_SYMLINK),
-        link("usr/lib/x", "../../lib/x", TarArchiveEntry.LF_SYMLINK), link("etc/localtime", "/usr/share/zoneinfo/UTC",
-            TarArchiveEntry.LF_SYMLINK), link("bin/sh2", "bin/sh", TarArchiveEntry.LF_LINK))), Long.MAX_VALUE)).isZero();
+    assertThat(
+            TarSafety.check(
+                new ByteArrayInputStream(
+                    tar(
+                        new TarArchiveEntry("./etc/", true),
+                        new TarArchiveEntry("etc/passwd", true),
+                        link("bin/sh", "dash", TarArchiveEntry.LF_SYMLINK),
+                        link("usr/lib/x", "../../lib/x", TarArchiveEntry.LF_SYMLINK),
+                        link(
+                            "etc/localtime", "/usr/share/zoneinfo/UTC", TarArchiveEntry.LF_SYMLINK),
+                        link("bin/sh2", "bin/sh", TarArchiveEntry.LF_LINK))),
+                Long.MAX_VALUE))
+        .isZero();
   }
 
   @Test
   void slipsAreRefused() throws IOException {
     assertThat(refusal(tar(new TarArchiveEntry("/etc/passwd", true)))).contains("absolute");
     assertThat(refusal(tar(new TarArchiveEntry("a/../../x", true)))).contains("'..'");
-    assertThat(refusal(tar(link("usr/lib/x", "../../../etc", TarArchiveEntry.LF_SYMLINK)))).contains("outside");
-    assertThat(refusal(tar(link("x", "sub", TarArchiveEntry.LF_SYMLINK), new TarArchiveEntry("x/y", true))))
+    assertThat(refusal(tar(link("usr/lib/x", "../../../etc", TarArchiveEntry.LF_SYMLINK))))
+        .contains("outside");
+    assertThat(
+            refusal(
+                tar(
+                    link("x", "sub", TarArchiveEntry.LF_SYMLINK),
+                    new TarArchiveEntry("x/y", true))))
         .contains("under the symbolic link");
-    assertThat(refusal(tar(link("x", "sub", TarArchiveEntry.LF_SYMLINK), new TarArchiveEntry("x", true))))
+    assertThat(
+            refusal(
+                tar(link("x", "sub", TarArchiveEntry.LF_SYMLINK), new TarArchiveEntry("x", true))))
         .contains("replaces");
     assertThat(refusal(tar(link("h", "../outside", TarArchiveEntry.LF_LINK)))).contains("'..'");
     // Invalid UTF-8 before "..": the byte is replaced, the dots are still seen.
@@ -88,32 +105,53 @@ class TarSafetyTest {
 
   @Test
   void anArchiveLargerThanTheDiskIsRefusedAtTheHeaderThatCrossesItBeforeItsData() {
-    byte[] head = new RawTar().file("small", "0123456789").raw(RawTar.header("huge", '0', 8L << 30)).unterminated();
+    byte[] head =
+        new RawTar()
+            .file("small", "0123456789")
+            .raw(RawTar.header("huge", '0', 8L << 30))
+            .unterminated();
     RawTar.Endless zeros = new RawTar.Endless(head, "\0");
-    assertThat(refusal(zeros, 32 * MIB)).isEqualTo("archive unpacks to more than the disk's 33554432 bytes"
-        + " (entry 'huge' crosses it): make spec.size larger or the archive smaller");
-    assertThat(zeros.consumed).as("bytes read of an archive whose second header declares 8 GiB").isEqualTo(head.length);
+    assertThat(refusal(zeros, 32 * MIB))
+        .isEqualTo(
+            "archive unpacks to more than the disk's 33554432 bytes"
+                + " (entry 'huge' crosses it): make spec.size larger or the archive smaller");
+    assertThat(zeros.consumed)
+        .as("bytes read of an archive whose second header declares 8 GiB")
+        .isEqualTo(head.length);
   }
 
   @Test
   void entriesThatFillTheDiskExactlyPassAndOneByteMoreIsRefused() throws IOException {
     byte[] half = new byte[(int) (MIB / 2)];
-    byte[] fits = new RawTar().entry(RawTar.header("a", '0', half.length), half)
-        .entry(RawTar.header("b", '0', half.length), half).end();
+    byte[] fits =
+        new RawTar()
+            .entry(RawTar.header("a", '0', half.length), half)
+            .entry(RawTar.header("b", '0', half.length), half)
+            .end();
     assertThat(check(fits, MIB)).isEqualTo(MIB);
-    byte[] over = new RawTar().entry(RawTar.header("a", '0', half.length), half)
-        .entry(RawTar.header("b", '0', half.length), half).file("c", "!").end();
-    assertThat(refusal(new ByteArrayInputStream(over), MIB)).contains("more than the disk's 1048576 bytes", "'c'");
+    byte[] over =
+        new RawTar()
+            .entry(RawTar.header("a", '0', half.length), half)
+            .entry(RawTar.header("b", '0', half.length), half)
+            .file("c", "!")
+            .end();
+    assertThat(refusal(new ByteArrayInputStream(over), MIB))
+        .contains("more than the disk's 1048576 bytes", "'c'");
   }
 
   @Test
   void sparseFilesCountTheBlocksTheirDataTouchesNotTheirApparentSize() throws IOException {
-    // 1 GiB apparent, ten 4 KiB blocks of data 100 MiB apart: GNU tar stores only the data (and in PAX
+    // 1 GiB apparent, ten 4 KiB blocks of data 100 MiB apart: GNU tar stores only the data (and in
+    // PAX
     // 1.0 a map of it).
     Path tree = Files.createDirectories(tmp.resolve("tree"));
     sparseFile(tree.resolve("disk.img"), 1L << 30, 100 * MIB);
-    List<String> formats = List.of("--format=gnu", "--format=posix --sparse-version=0.0",
-        "--format=posix --sparse-version=0.1", "--format=posix --sparse-version=1.0");
+    List<String> formats =
+        List.of(
+            "--format=gnu",
+            "--format=posix --sparse-version=0.0",
+            "--format=posix --sparse-version=0.1",
+            "--format=posix --sparse-version=1.0");
     for (String format : formats) {
       Path archive = gnuTar(tree, format + " --sparse", "disk.img");
       try (InputStream in = Files.newInputStream(archive)) {
@@ -126,7 +164,8 @@ class TarSafetyTest {
     chunks[300] = new long[] {300 * 4096L, 0}; // as GNU tar ends a map: where the file ends
     byte[] spread = new RawTar().oldGnuSparse("spread", 300 * 4096L, chunks).end();
     assertThat(check(spread, 2 * MIB)).isEqualTo(300 * 4096L);
-    assertThat(refusal(new ByteArrayInputStream(spread), MIB)).contains("more than the disk's 1048576 bytes");
+    assertThat(refusal(new ByteArrayInputStream(spread), MIB))
+        .contains("more than the disk's 1048576 bytes");
     // GNU tar starts every chunk on a block boundary, commons reads them back to back.
     chunks[0] = new long[] {0, 1};
     assertThat(refusal(new RawTar().oldGnuSparse("odd", 300 * 4096L, chunks).end()))
@@ -167,13 +206,17 @@ class TarSafetyTest {
   }
 
   @Test
-  void moreEntriesThanTheDiskHasRoomForAreRefusedCountingDirectoriesAndHardLinks() throws IOException {
+  void moreEntriesThanTheDiskHasRoomForAreRefusedCountingDirectoriesAndHardLinks()
+      throws IOException {
     assertThat(check(manyEntries(8192), 32 * MIB)).isZero();
-    assertThat(refusal(new ByteArrayInputStream(manyEntries(8193)), 32 * MIB)).isEqualTo("archive has more than 8192"
-        + " entries, more than a disk of 33554432 bytes has room for: make spec.size larger or pack fewer files");
+    assertThat(refusal(new ByteArrayInputStream(manyEntries(8193)), 32 * MIB))
+        .isEqualTo(
+            "archive has more than 8192"
+                + " entries, more than a disk of 33554432 bytes has room for: make spec.size larger or pack fewer files");
     // Small disks still take 4096 entries.
     assertThat(check(manyEntries(4096), MIB)).isZero();
-    assertThat(refusal(new ByteArrayInputStream(manyEntries(4097)), MIB)).contains("more than 4096 entries");
+    assertThat(refusal(new ByteArrayInputStream(manyEntries(4097)), MIB))
+        .contains("more than 4096 entries");
   }
 
   static byte[] manyEntries(int n) {
@@ -198,20 +241,32 @@ class TarSafetyTest {
     assertThat(refusal(new RawTar().gnuLong('L', "a/" + "c".repeat(256)).file("p", "").end()))
         .contains("component longer than 255 bytes");
     // Bytes, not characters: 85 three-byte characters fit a component, 86 do not.
-    assertThat(check(new RawTar().pax('x', "path=" + "語".repeat(85)).file("p", "").end(), MIB)).isZero();
-    assertThat(refusal(new RawTar().pax('x', "path=" + "語".repeat(86)).file("p", "").end())).contains("255 bytes");
-    assertThat(refusal(new RawTar().gnuLong('L', "safe\0../../etc/evil").file("p", "").end())).contains("NUL byte");
-    assertThat(refusal(new RawTar().pax('x', "linkpath=lib\0/etc").raw(RawTar.header("l", '2', 0)).end()))
+    assertThat(check(new RawTar().pax('x', "path=" + "語".repeat(85)).file("p", "").end(), MIB))
+        .isZero();
+    assertThat(refusal(new RawTar().pax('x', "path=" + "語".repeat(86)).file("p", "").end()))
+        .contains("255 bytes");
+    assertThat(refusal(new RawTar().gnuLong('L', "safe\0../../etc/evil").file("p", "").end()))
         .contains("NUL byte");
-    assertThat(refusal(new RawTar().gnuLong('K', "t/".repeat(2049)).raw(RawTar.header("l", '2', 0, "", RawTar.GNU))
-        .end())).contains("longer than 4096 bytes");
+    assertThat(
+            refusal(
+                new RawTar().pax('x', "linkpath=lib\0/etc").raw(RawTar.header("l", '2', 0)).end()))
+        .contains("NUL byte");
+    assertThat(
+            refusal(
+                new RawTar()
+                    .gnuLong('K', "t/".repeat(2049))
+                    .raw(RawTar.header("l", '2', 0, "", RawTar.GNU))
+                    .end()))
+        .contains("longer than 4096 bytes");
   }
 
   @Test
   void extendedHeadersDeclaringAGibibyteAreRefusedWithoutBeingRead() {
     for (char type : new char[] {'x', 'g', 'L', 'K'}) {
       RawTar.Endless in = new RawTar.Endless(RawTar.header("PaxHeaders/x", type, 1L << 30), "1 a=");
-      assertThat(refusal(in, Long.MAX_VALUE)).as("type " + type).contains("declares a 1073741824-byte");
+      assertThat(refusal(in, Long.MAX_VALUE))
+          .as("type " + type)
+          .contains("declares a 1073741824-byte");
       assertThat(in.consumed).as("type " + type).isEqualTo(512);
     }
   }
@@ -226,9 +281,17 @@ class TarSafetyTest {
     assertThat(refusal(extensions, Long.MAX_VALUE)).contains("without reaching an entry");
     assertThat(extensions.consumed).isLessThanOrEqualTo(StrictTarInputStream.HEADER_BUDGET + 4096);
     // A PAX 1.0 sparse map is read into memory before the entry is returned.
-    byte[] sparse = new RawTar().pax('x', "GNU.sparse.major=1", "GNU.sparse.minor=0", "GNU.sparse.name=f",
-        "GNU.sparse.realsize=1").raw(RawTar.header("GNUSparseFile.0/f", '0', 1L << 30)).raw("999999999\n".getBytes())
-        .unterminated();
+    byte[] sparse =
+        new RawTar()
+            .pax(
+                'x',
+                "GNU.sparse.major=1",
+                "GNU.sparse.minor=0",
+                "GNU.sparse.name=f",
+                "GNU.sparse.realsize=1")
+            .raw(RawTar.header("GNUSparseFile.0/f", '0', 1L << 30))
+            .raw("999999999\n".getBytes())
+            .unterminated();
     RawTar.Endless map = new RawTar.Endless(sparse, "0\n");
     assertThat(refusal(map, Long.MAX_VALUE)).contains("without reaching an entry");
     assertThat(map.consumed).isLessThanOrEqualTo(StrictTarInputStream.HEADER_BUDGET + 4096);
@@ -240,37 +303,63 @@ class TarSafetyTest {
 
   @Test
   void archivesThatGnuTarWouldReadDifferentlyAreRefused() {
-    // GNU tar skips a header with a bad checksum and extracts what follows; commons reads it as a header.
+    // GNU tar skips a header with a bad checksum and extracts what follows; commons reads it as a
+    // header.
     byte[] bad = RawTar.header("decoy", '0', 512);
     bad[0] = 'D';
-    assertThat(refusal(new RawTar().raw(bad).file("hidden", "boom").end())).contains("bad checksum");
+    assertThat(refusal(new RawTar().raw(bad).file("hidden", "boom").end()))
+        .contains("bad checksum");
     // Of two long names (or two PAX headers) GNU tar keeps the last, commons the first.
-    assertThat(refusal(new RawTar().gnuLong('L', "first").gnuLong('L', "second").file("f", "").end()))
+    assertThat(
+            refusal(new RawTar().gnuLong('L', "first").gnuLong('L', "second").file("f", "").end()))
         .contains("two GNU long names");
-    assertThat(refusal(new RawTar().pax('x', "path=first").pax('x', "path=second").file("f", "").end()))
+    assertThat(
+            refusal(
+                new RawTar().pax('x', "path=first").pax('x', "path=second").file("f", "").end()))
         .contains("two PAX extended headers");
     assertThat(refusal(new RawTar().gnuLong('L', "long").pax('x', "path=pax").file("f", "").end()))
         .contains("both a PAX header and a GNU long name");
-    // GNU tar reads no data after a directory, link, device or FIFO header: the data would be its next header.
+    // GNU tar reads no data after a directory, link, device or FIFO header: the data would be its
+    // next header.
     byte[] hidden = new RawTar().file("hidden", "boom").unterminated();
     assertThat(refusal(new RawTar().entry(RawTar.header("d/", '0', hidden.length), hidden).end()))
-        .contains("'d/' is a directory that carries 1024 bytes of data, which GNU tar would read as the next header");
+        .contains(
+            "'d/' is a directory that carries 1024 bytes of data, which GNU tar would read as the next header");
     for (char type : new char[] {'5', '2', '1', '3', '4', '6'}) {
-      assertThat(refusal(new RawTar().entry(RawTar.header("e", type, hidden.length, "t", RawTar.USTAR), hidden).end()))
-          .as("type " + type).contains("that carries 1024 bytes");
+      assertThat(
+              refusal(
+                  new RawTar()
+                      .entry(RawTar.header("e", type, hidden.length, "t", RawTar.USTAR), hidden)
+                      .end()))
+          .as("type " + type)
+          .contains("that carries 1024 bytes");
     }
     // commons takes a long-name record named like a directory for one and does not read its data.
-    assertThat(refusal(new RawTar().entry(RawTar.header("././@LongLink/", 'L', 5, "", RawTar.GNU), "name\0".getBytes())
-        .file("f", "").end())).contains("not where GNU tar reads the next header");
-    // A star header with a full prefix: commons reads 131 bytes of it, GNU tar goes on into the atime.
+    assertThat(
+            refusal(
+                new RawTar()
+                    .entry(
+                        RawTar.header("././@LongLink/", 'L', 5, "", RawTar.GNU),
+                        "name\0".getBytes())
+                    .file("f", "")
+                    .end()))
+        .contains("not where GNU tar reads the next header");
+    // A star header with a full prefix: commons reads 131 bytes of it, GNU tar goes on into the
+    // atime.
     byte[] star = RawTar.header("name", '0', 0);
     Arrays.fill(star, 345, 345 + 131, (byte) 'p');
     System.arraycopy("00000000001\0".getBytes(), 0, star, 476, 12);
     System.arraycopy("tar\0".getBytes(), 0, star, 508, 4);
-    assertThat(refusal(new RawTar().raw(RawTar.checksummed(star)).end())).contains("prefix that GNU tar reads longer");
+    assertThat(refusal(new RawTar().raw(RawTar.checksummed(star)).end()))
+        .contains("prefix that GNU tar reads longer");
     // star's sparse format: commons skips its real size, GNU tar knows nothing of it.
-    assertThat(refusal(new RawTar().pax('x', "SCHILY.filetype=sparse", "SCHILY.realsize=100000").file("s", "abc")
-        .end())).contains("star's format");
+    assertThat(
+            refusal(
+                new RawTar()
+                    .pax('x', "SCHILY.filetype=sparse", "SCHILY.realsize=100000")
+                    .file("s", "abc")
+                    .end()))
+        .contains("star's format");
     // GNU tar reads any non-zero continuation flag as true, commons only 1.
     byte[] flagged = new RawTar().oldGnuSparse("s", 8192, new long[][] {{0, 1}}).end();
     flagged[482] = 2;
@@ -280,18 +369,21 @@ class TarSafetyTest {
 
   @Test
   void paddingAfterTheEndMarkerIsReadToItsEndButAnEndlessTailIsRefused() throws IOException {
-    // Read to the end so that a decompressor can exit; a build would otherwise wait for it until the timeout.
+    // Read to the end so that a decompressor can exit; a build would otherwise wait for it until
+    // the timeout.
     byte[] padded = new RawTar().file("f", "x").end();
     padded = Arrays.copyOf(padded, padded.length + 64 * 1024);
     assertThat(check(padded, MIB)).isEqualTo(1);
     RawTar.Endless endless = new RawTar.Endless(padded, "\0");
-    assertThat(refusal(endless, MIB)).contains("more than 1048576 bytes after its end-of-archive marker");
+    assertThat(refusal(endless, MIB))
+        .contains("more than 1048576 bytes after its end-of-archive marker");
     assertThat(endless.consumed).isLessThan(padded.length + 2 * MIB);
   }
 
   @Test
   void aTruncatedArchiveIsNotReadable() {
-    byte[] cut = new RawTar().raw(RawTar.header("f", '0', 1000)).raw("short".getBytes()).unterminated();
+    byte[] cut =
+        new RawTar().raw(RawTar.header("f", '0', 1000)).raw("short".getBytes()).unterminated();
     assertThat(refusal(cut)).contains("not a tar archive that can be read");
   }
 
@@ -308,10 +400,13 @@ class TarSafetyTest {
     for (String format : List.of("gnu", "oldgnu", "posix", "ustar", "v7")) {
       List<String> names = new ArrayList<>(List.of("etc"));
       if (!format.equals("v7")) names.add("deep"); // v7 names stop at 100 bytes
-      if (!format.equals("v7") && !format.equals("ustar")) names.add("n".repeat(150)); // no ustar prefix splits it
-      String options = "--format=" + format + (format.equals("posix") ? " --pax-option=comment=global" : "");
+      if (!format.equals("v7") && !format.equals("ustar"))
+        names.add("n".repeat(150)); // no ustar prefix splits it
+      String options =
+          "--format=" + format + (format.equals("posix") ? " --pax-option=comment=global" : "");
       long expected = format.equals("v7") ? 10 : format.equals("ustar") ? 19 : 28;
-      try (InputStream in = Files.newInputStream(gnuTar(t, options, names.toArray(String[]::new)))) {
+      try (InputStream in =
+          Files.newInputStream(gnuTar(t, options, names.toArray(String[]::new)))) {
         assertThat(TarSafety.check(in, MIB)).as(format).isEqualTo(expected);
       }
     }

@@ -12,7 +12,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The engine's own writes into a tree that a tenant filled: links and special files are replaced, never used. */
+/**
+ * The engine's own writes into a tree that a tenant filled: links and special files are replaced,
+ * never used.
+ */
 class TreeFilesTest {
   static final CommandRunner RUN = new CommandRunner(Duration.ofMinutes(1));
 
@@ -37,10 +40,12 @@ class TreeFilesTest {
     TreeFiles.replaceFile(tree, "/etc/motd", "hello\n", "0600", RUN);
 
     assertThat(victim).hasContent("dom0's file");
-    assertThat(Files.isRegularFile(tree.resolve("etc/hostname"), LinkOption.NOFOLLOW_LINKS)).isTrue();
+    assertThat(Files.isRegularFile(tree.resolve("etc/hostname"), LinkOption.NOFOLLOW_LINKS))
+        .isTrue();
     assertThat(tree.resolve("etc/hostname")).hasContent("guest");
     assertThat(Files.getPosixFilePermissions(tree.resolve("etc/motd")))
-        .containsExactlyInAnyOrderElementsOf(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        .containsExactlyInAnyOrderElementsOf(
+            java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
     assertThat(tree.resolve("etc").toFile().list()).containsExactlyInAnyOrder("hostname", "motd");
   }
 
@@ -52,7 +57,8 @@ class TreeFilesTest {
 
     TreeFiles.replaceFile(tree, "/etc/hostname", "guest\n", "0644", RUN);
 
-    assertThat(Files.isRegularFile(tree.resolve("etc/hostname"), LinkOption.NOFOLLOW_LINKS)).isTrue();
+    assertThat(Files.isRegularFile(tree.resolve("etc/hostname"), LinkOption.NOFOLLOW_LINKS))
+        .isTrue();
     assertThat(tree.resolve("etc/hostname")).hasContent("guest");
   }
 
@@ -64,9 +70,11 @@ class TreeFilesTest {
     Files.createSymbolicLink(tree.resolve("home"), Path.of("../victimdir"));
 
     assertThatThrownBy(() -> TreeFiles.replaceFile(tree, "/etc/hostname", "x\n", "0644", RUN))
-        .isInstanceOf(DiskException.class).hasMessageContaining("'/etc' in the image is a symbolic link");
+        .isInstanceOf(DiskException.class)
+        .hasMessageContaining("'/etc' in the image is a symbolic link");
     assertThatThrownBy(() -> TreeFiles.directory(tree, "/home/user/.ssh"))
-        .isInstanceOf(DiskException.class).hasMessageContaining("'/home' in the image is a symbolic link");
+        .isInstanceOf(DiskException.class)
+        .hasMessageContaining("'/home' in the image is a symbolic link");
     assertThat(victimDir.toFile().list()).isEmpty();
   }
 
@@ -74,13 +82,18 @@ class TreeFilesTest {
   void pathsThatClimbOrModesThatAreNotOctalAreRefused() throws IOException {
     Path tree = tree();
     assertThatThrownBy(() -> TreeFiles.replaceFile(tree, "/../../etc/x", "x", "0644", RUN))
-        .isInstanceOf(DiskException.class).hasMessageContaining("'..'");
+        .isInstanceOf(DiskException.class)
+        .hasMessageContaining("'..'");
     assertThatThrownBy(() -> TreeFiles.replaceFile(tree, "etc/x", "x", "0644", RUN))
-        .isInstanceOf(DiskException.class).hasMessageContaining("absolute");
-    assertThatThrownBy(() -> TreeFiles.replaceFile(tree, "/etc/x", "x", "--reference=/etc/shadow", RUN))
-        .isInstanceOf(DiskException.class).hasMessageContaining("not an octal mode");
+        .isInstanceOf(DiskException.class)
+        .hasMessageContaining("absolute");
+    assertThatThrownBy(
+            () -> TreeFiles.replaceFile(tree, "/etc/x", "x", "--reference=/etc/shadow", RUN))
+        .isInstanceOf(DiskException.class)
+        .hasMessageContaining("not an octal mode");
     assertThatThrownBy(() -> TreeFiles.replaceFile(tree, "/etc", "x", "0644", RUN))
-        .isInstanceOf(DiskException.class).hasMessageContaining("is a directory");
+        .isInstanceOf(DiskException.class)
+        .hasMessageContaining("is a directory");
     assertThat(tree.resolve("etc").toFile().list()).isEmpty();
   }
 
@@ -90,7 +103,8 @@ class TreeFilesTest {
     Path d = TreeFiles.directory(tree, "/var/lib/x");
     assertThat(d).isEqualTo(tree.resolve("var/lib/x"));
     assertThat(Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS)).isTrue();
-    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(d)))
+    assertThat(
+            java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(d)))
         .isEqualTo("rwxr-xr-x");
   }
 }

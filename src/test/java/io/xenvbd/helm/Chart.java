@@ -40,8 +40,12 @@ final class Chart {
   static String template(String valuesYaml, String kubeVersion) {
     Path file = null;
     try {
-      TemplateCommand cmd = new Helm(DIR).template().withName(RELEASE).withNamespace(NAMESPACE)
-          .withKubeVersion(kubeVersion);
+      TemplateCommand cmd =
+          new Helm(DIR)
+              .template()
+              .withName(RELEASE)
+              .withNamespace(NAMESPACE)
+              .withKubeVersion(kubeVersion);
       if (!valuesYaml.isBlank()) {
         file = Files.createTempFile("xenvbd-values", ".yaml");
         Files.writeString(file, valuesYaml);
@@ -61,21 +65,26 @@ final class Chart {
   }
 
   static List<HasMetadata> parse(String yaml) {
-    List<HasMetadata> objects = Serialization.unmarshal(
-        new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)));
+    List<HasMetadata> objects =
+        Serialization.unmarshal(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)));
     return objects.stream().filter(Objects::nonNull).toList();
   }
 
   /** What one {@code helm template} printed, with finders for the objects tests look at. */
   record Rendered(List<HasMetadata> objects) {
     <T extends HasMetadata> T one(Class<T> type, String name) {
-      return find(type, name).orElseThrow(() -> new AssertionError(
-          "no " + type.getSimpleName() + " " + name + " in " + names()));
+      return find(type, name)
+          .orElseThrow(
+              () ->
+                  new AssertionError("no " + type.getSimpleName() + " " + name + " in " + names()));
     }
 
     <T extends HasMetadata> java.util.Optional<T> find(Class<T> type, String name) {
-      return objects.stream().filter(type::isInstance).map(type::cast)
-          .filter(o -> o.getMetadata().getName().equals(name)).findFirst();
+      return objects.stream()
+          .filter(type::isInstance)
+          .map(type::cast)
+          .filter(o -> o.getMetadata().getName().equals(name))
+          .findFirst();
     }
 
     List<String> names() {
@@ -100,7 +109,9 @@ final class Chart {
   }
 
   static EnvVar env(Container c, String name) {
-    return c.getEnv().stream().filter(e -> e.getName().equals(name)).findFirst()
+    return c.getEnv().stream()
+        .filter(e -> e.getName().equals(name))
+        .findFirst()
         .orElseThrow(() -> new AssertionError(c.getName() + " has no env " + name));
   }
 }

@@ -29,11 +29,21 @@ class DockerfileTest {
     // Users build FROM a registry's JRE; container/build-image.sh passes its local base instead.
     assertThat(only("FROM")).isEqualTo("${BASE_IMAGE}");
     assertThat(arg("BASE_IMAGE")).isEqualTo("eclipse-temurin:17-jre");
-    String install = instructions.stream().filter(i -> i.contains("apt-get install")).findFirst()
-        .orElseThrow();
+    String install =
+        instructions.stream().filter(i -> i.contains("apt-get install")).findFirst().orElseThrow();
     List<String> words = Arrays.asList(install.split("\\s+"));
-    assertThat(words).contains("e2fsprogs", "xfsprogs", "util-linux", "mount", "tar", "gzip",
-        "xz-utils", "zstd", "coreutils", "bubblewrap");
+    assertThat(words)
+        .contains(
+            "e2fsprogs",
+            "xfsprogs",
+            "util-linux",
+            "mount",
+            "tar",
+            "gzip",
+            "xz-utils",
+            "zstd",
+            "coreutils",
+            "bubblewrap");
   }
 
   @Test
@@ -41,17 +51,21 @@ class DockerfileTest {
     var pom = DocumentBuilderFactory.newInstance().newDocumentBuilder().parse("pom.xml");
     var xpath = XPathFactory.newInstance().newXPath();
     String finalName = xpath.evaluate("/project/build/finalName", pom);
-    String nodeJar = xpath.evaluate("//plugin[artifactId='maven-shade-plugin']//execution[id='node']"
-        + "/configuration/outputFile", pom).replace("${project.build.directory}/", "target/")
-        .replace("${project.build.finalName}", finalName);
+    String nodeJar =
+        xpath
+            .evaluate(
+                "//plugin[artifactId='maven-shade-plugin']//execution[id='node']"
+                    + "/configuration/outputFile",
+                pom)
+            .replace("${project.build.directory}/", "target/")
+            .replace("${project.build.finalName}", finalName);
     assertThat(nodeJar).isEqualTo("target/" + finalName + "-node.jar");
 
     assertThat(only("COPY")).isEqualTo("${JAR} /opt/xenvbd/xenvbd.jar");
     assertThat(arg("JAR")).isEqualTo(nodeJar);
     assertThat(only("ENTRYPOINT")).isEqualTo("[\"java\",\"-jar\",\"/opt/xenvbd/xenvbd.jar\"]");
     // .dockerignore keeps everything out of the context except that jar.
-    assertThat(Files.readAllLines(Path.of(".dockerignore")))
-        .contains("*", "!" + nodeJar);
+    assertThat(Files.readAllLines(Path.of(".dockerignore"))).contains("*", "!" + nodeJar);
   }
 
   @Test
@@ -65,15 +79,21 @@ class DockerfileTest {
 
   /** The default of {@code ARG name=default}. */
   static String arg(String name) {
-    List<String> defaults = instructions.stream().filter(i -> i.startsWith("ARG " + name + "="))
-        .map(i -> i.substring(("ARG " + name + "=").length()).strip()).toList();
+    List<String> defaults =
+        instructions.stream()
+            .filter(i -> i.startsWith("ARG " + name + "="))
+            .map(i -> i.substring(("ARG " + name + "=").length()).strip())
+            .toList();
     assertThat(defaults).as("ARG %s with a default", name).hasSize(1);
     return defaults.get(0);
   }
 
   static String only(String keyword) {
-    List<String> args = instructions.stream().filter(i -> i.startsWith(keyword + " "))
-        .map(i -> i.substring(keyword.length() + 1).strip()).toList();
+    List<String> args =
+        instructions.stream()
+            .filter(i -> i.startsWith(keyword + " "))
+            .map(i -> i.substring(keyword.length() + 1).strip())
+            .toList();
     assertThat(args).as("%s instructions", keyword).hasSize(1);
     return args.get(0);
   }

@@ -29,7 +29,8 @@ class HelmChartFilesTest {
   void lintStrictIsClean() {
     LintResult result = new Helm(Chart.DIR).lint().strict().call();
     assertThat(result.isFailed()).as("%s", result.getMessages()).isFalse();
-    assertThat(result.getMessages()).noneMatch(m -> m.contains("[WARNING]") || m.contains("[ERROR]"));
+    assertThat(result.getMessages())
+        .noneMatch(m -> m.contains("[WARNING]") || m.contains("[ERROR]"));
   }
 
   /**
@@ -44,30 +45,38 @@ class HelmChartFilesTest {
     String release = mavenVersion.replaceFirst("-SNAPSHOT$", "");
 
     assertThat(release).matches("\\d+\\.\\d+\\.\\d+");
-    assertThat(chartYaml()).containsEntry("version", release).containsEntry("appVersion", release)
+    assertThat(chartYaml())
+        .containsEntry("version", release)
+        .containsEntry("appVersion", release)
         .containsEntry("apiVersion", "v2");
   }
 
   /**
-   * crds/ of the chart equals the top-level crds/ (committed, guarded against the Java model by
-   * the API's own test) when that exists, otherwise the CRDs generated at process-classes.
-   * {@code -Dxenvbd.updateChartCrds=true} copies the source over the chart's files first.
+   * crds/ of the chart equals the top-level crds/ (committed, guarded against the Java model by the
+   * API's own test) when that exists, otherwise the CRDs generated at process-classes. {@code
+   * -Dxenvbd.updateChartCrds=true} copies the source over the chart's files first.
    */
   @Test
   void chartCrdsEqualTheProjectsCrds() throws IOException {
     List<Path> chartFiles = list(Chart.DIR.resolve("crds"));
-    assertThat(chartFiles).extracting(p -> p.getFileName().toString())
+    assertThat(chartFiles)
+        .extracting(p -> p.getFileName().toString())
         .containsExactly("dom0nodes.xenvbd.io.yaml", "virtualdisks.xenvbd.io.yaml");
     boolean update = Boolean.getBoolean("xenvbd.updateChartCrds");
     if (Files.isDirectory(TOP_LEVEL_CRDS)) {
-      assertThat(list(TOP_LEVEL_CRDS)).extracting(p -> p.getFileName().toString())
+      assertThat(list(TOP_LEVEL_CRDS))
+          .extracting(p -> p.getFileName().toString())
           .containsExactlyElementsOf(
               chartFiles.stream().map(p -> p.getFileName().toString()).toList());
       for (Path chartFile : chartFiles) {
         Path source = TOP_LEVEL_CRDS.resolve(chartFile.getFileName());
-        if (update) Files.copy(source, chartFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        assertThat(Files.readString(chartFile)).as("%s differs from %s; run the test with "
-            + "-Dxenvbd.updateChartCrds=true to copy it", chartFile, source)
+        if (update)
+          Files.copy(source, chartFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        assertThat(Files.readString(chartFile))
+            .as(
+                "%s differs from %s; run the test with "
+                    + "-Dxenvbd.updateChartCrds=true to copy it",
+                chartFile, source)
             .isEqualTo(Files.readString(source));
       }
     } else {
@@ -75,10 +84,14 @@ class HelmChartFilesTest {
         String crd = chartFile.getFileName().toString().replace(".yaml", "");
         Path source = GENERATED_CRDS.resolve(crd + "-v1.yml");
         assertThat(source).as("run mvn process-classes first").exists();
-        if (update) Files.copy(source, chartFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        if (update)
+          Files.copy(source, chartFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         // Compared as data: the generator's header comment is no part of the contract.
-        assertThat(yaml(Files.readString(chartFile))).as("%s differs from %s; run the test with "
-            + "-Dxenvbd.updateChartCrds=true to copy it", chartFile, source)
+        assertThat(yaml(Files.readString(chartFile)))
+            .as(
+                "%s differs from %s; run the test with "
+                    + "-Dxenvbd.updateChartCrds=true to copy it",
+                chartFile, source)
             .isEqualTo(yaml(Files.readString(source)));
       }
     }
@@ -107,12 +120,15 @@ class HelmChartFilesTest {
       }
       boolean commented = previous.startsWith("#");
       boolean coveredByParent = documentedParents.stream().anyMatch(p -> p[1] == 1);
-      boolean isSection = trimmed.endsWith(":") && i + 1 < lines.size()
-          && !lines.get(i + 1).strip().startsWith("- ");
+      boolean isSection =
+          trimmed.endsWith(":")
+              && i + 1 < lines.size()
+              && !lines.get(i + 1).strip().startsWith("- ");
       if (!commented && !coveredByParent && !isSection) {
         undocumented.add((i + 1) + ": " + trimmed);
       }
-      documentedParents.push(new int[] {indent, commented && commentStart.startsWith("# --") ? 1 : 0});
+      documentedParents.push(
+          new int[] {indent, commented && commentStart.startsWith("# --") ? 1 : 0});
       previous = trimmed;
     }
     assertThat(undocumented).as("values without a comment").isEmpty();

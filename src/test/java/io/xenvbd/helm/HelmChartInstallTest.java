@@ -28,54 +28,74 @@ class HelmChartInstallTest {
   static Stream<Arguments> configurations() {
     return Stream.of(
         Arguments.of("defaults", ""),
-        Arguments.of("existing token secret", """
+        Arguments.of(
+            "existing token secret",
+            """
             agent:
               token: {existingSecret: my-token, key: bearer}
             """),
-        Arguments.of("existing TLS secret", """
+        Arguments.of(
+            "existing TLS secret",
+            """
             agent:
               tls: {existingSecret: my-agent-tls}
             """),
-        Arguments.of("cert-manager with the chart's CA", """
+        Arguments.of(
+            "cert-manager with the chart's CA",
+            """
             agent:
               tls:
                 certManager: {enabled: true}
             """),
-        Arguments.of("cert-manager with an admin's issuer", """
+        Arguments.of(
+            "cert-manager with an admin's issuer",
+            """
             agent:
               tls:
                 certManager: {enabled: true, issuerRef: {name: corp-ca, kind: ClusterIssuer}}
             """),
-        Arguments.of("one identity per node", """
+        Arguments.of(
+            "one identity per node",
+            """
             agent:
               nodes:
                 - {name: dom0-a, ips: [10.0.0.5]}
                 - {name: dom0-b.example.com, ips: [10.0.0.6, "fd00::6"], dnsNames: [b.example.com]}
             metrics: {enabled: true, serviceMonitor: {enabled: true}}
             """),
-        Arguments.of("one identity per node from cert-manager", """
+        Arguments.of(
+            "one identity per node from cert-manager",
+            """
             agent:
               nodes: [{name: dom0-a, ips: [10.0.0.5]}]
               tls:
                 certManager: {enabled: true}
             """),
-        Arguments.of("own-Dom0Node admission policy off", """
+        Arguments.of(
+            "own-Dom0Node admission policy off",
+            """
             agent:
               ownDom0NodePolicy: {enabled: false}
             """),
-        Arguments.of("metrics and ServiceMonitors", """
+        Arguments.of(
+            "metrics and ServiceMonitors",
+            """
             metrics:
               enabled: true
               serviceMonitor: {enabled: true, labels: {release: prom}}
             agent: {metricsRequireToken: true}
             """),
-        Arguments.of("custom node selector and tolerations", """
+        Arguments.of(
+            "custom node selector and tolerations",
+            """
             agent:
               nodeSelector: {xenvbd.io/dom0: null, node-role.example.com/xen: "yes"}
               tolerations:
                 - {key: dedicated, operator: Equal, value: xen, effect: NoSchedule}
             """),
-        Arguments.of("watched namespaces, sources, hostPort", """
+        Arguments.of(
+            "watched namespaces, sources, hostPort",
+            """
             operator:
               watchNamespaces: [vms, staging]
               replicas: 1
@@ -89,8 +109,13 @@ class HelmChartInstallTest {
 
   @BeforeEach
   void freshApiServerWithTheChartsCrds() throws Exception {
-    server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
-        new KubernetesCrudDispatcher(), false);
+    server =
+        new KubernetesMockServer(
+            new Context(),
+            new MockWebServer(),
+            new HashMap<>(),
+            new KubernetesCrudDispatcher(),
+            false);
     server.init();
     client = server.createClient();
     new MockCluster(client).installCrds();
@@ -108,11 +133,17 @@ class HelmChartInstallTest {
     Chart.Rendered chart = Chart.render(values);
     List<HasMetadata> rendered = chart.objects();
     assertThat(chart.names()).anyMatch(n -> n.startsWith("DaemonSet/xv-xenvbd-agent"));
-    assertThat(chart.names()).contains("Deployment/xv-xenvbd-operator", "ServiceAccount/xv-xenvbd-operator",
-        "ServiceAccount/xv-xenvbd-agent", "ClusterRole/xv-xenvbd-operator",
-        "ClusterRole/xv-xenvbd-agent", "ClusterRoleBinding/xv-xenvbd-operator",
-        "ClusterRoleBinding/xv-xenvbd-agent", "Role/xv-xenvbd-operator-leader-election",
-        "RoleBinding/xv-xenvbd-operator-leader-election");
+    assertThat(chart.names())
+        .contains(
+            "Deployment/xv-xenvbd-operator",
+            "ServiceAccount/xv-xenvbd-operator",
+            "ServiceAccount/xv-xenvbd-agent",
+            "ClusterRole/xv-xenvbd-operator",
+            "ClusterRole/xv-xenvbd-agent",
+            "ClusterRoleBinding/xv-xenvbd-operator",
+            "ClusterRoleBinding/xv-xenvbd-agent",
+            "Role/xv-xenvbd-operator-leader-election",
+            "RoleBinding/xv-xenvbd-operator-leader-election");
 
     List<HasMetadata> stored = new MockCluster(client).createAll(rendered);
 
@@ -127,7 +158,8 @@ class HelmChartInstallTest {
           .containsEntry("app.kubernetes.io/managed-by", "Helm");
     }
     // Namespaced objects land in the release namespace; nothing is left for the default one.
-    assertThat(rendered).filteredOn(o -> o.getMetadata().getNamespace() != null)
+    assertThat(rendered)
+        .filteredOn(o -> o.getMetadata().getNamespace() != null)
         .allSatisfy(o -> assertThat(o.getMetadata().getNamespace()).isEqualTo(Chart.NAMESPACE));
   }
 }

@@ -15,7 +15,9 @@ import org.junit.jupiter.api.Test;
 class HelmOptionsTest {
   @Test
   void metricsGiveServicesAndServiceMonitorsThatSelectThePods() {
-    var chart = Chart.render("""
+    var chart =
+        Chart.render(
+            """
         metrics: {enabled: true, serviceMonitor: {enabled: true, labels: {release: prom}}}
         """);
     Service op = chart.one(Service.class, Chart.FULLNAME + "-operator-metrics");
@@ -24,21 +26,25 @@ class HelmOptionsTest {
         .containsAllEntriesOf(op.getSpec().getSelector());
     assertThat(chart.agent().getSpec().getTemplate().getMetadata().getLabels())
         .containsAllEntriesOf(agent.getSpec().getSelector());
-    assertThat(op.getSpec().getPorts()).singleElement().satisfies(p ->
-        assertThat(p.getPort()).isEqualTo(8080));
+    assertThat(op.getSpec().getPorts())
+        .singleElement()
+        .satisfies(p -> assertThat(p.getPort()).isEqualTo(8080));
     assertThat(agent.getSpec().getClusterIP()).isEqualTo("None");
-    var monitors = chart.objects().stream()
-        .filter(o -> o instanceof GenericKubernetesResource && o.getKind().equals("ServiceMonitor"))
-        .toList();
-    assertThat(monitors).hasSize(2).allSatisfy(m ->
-        assertThat(m.getMetadata().getLabels()).containsEntry("release", "prom"));
+    var monitors =
+        chart.objects().stream()
+            .filter(
+                o -> o instanceof GenericKubernetesResource && o.getKind().equals("ServiceMonitor"))
+            .toList();
+    assertThat(monitors)
+        .hasSize(2)
+        .allSatisfy(m -> assertThat(m.getMetadata().getLabels()).containsEntry("release", "prom"));
   }
 
   @Test
   void metricsAreOffByDefault() {
     var chart = Chart.render("");
-    assertThat(chart.objects()).noneMatch(o -> o instanceof Service
-        || o.getKind().equals("ServiceMonitor"));
+    assertThat(chart.objects())
+        .noneMatch(o -> o instanceof Service || o.getKind().equals("ServiceMonitor"));
   }
 
   @Test
@@ -49,7 +55,9 @@ class HelmOptionsTest {
 
   @Test
   void nodeSelectorAndTolerationsPlaceTheAgent() {
-    var chart = Chart.render("""
+    var chart =
+        Chart.render(
+            """
         agent:
           nodeSelector: {xenvbd.io/dom0: null, node-role.example.com/xen: "yes"}
           tolerations:
@@ -59,11 +67,14 @@ class HelmOptionsTest {
     // Helm merges maps with the defaults; null removes the default label.
     assertThat(pod.getNodeSelector())
         .containsExactly(Map.entry("node-role.example.com/xen", "yes"));
-    assertThat(pod.getTolerations()).singleElement().satisfies((Toleration t) -> {
-      assertThat(t.getKey()).isEqualTo("dedicated");
-      assertThat(t.getValue()).isEqualTo("xen");
-      assertThat(t.getEffect()).isEqualTo("NoSchedule");
-    });
+    assertThat(pod.getTolerations())
+        .singleElement()
+        .satisfies(
+            (Toleration t) -> {
+              assertThat(t.getKey()).isEqualTo("dedicated");
+              assertThat(t.getValue()).isEqualTo("xen");
+              assertThat(t.getEffect()).isEqualTo("NoSchedule");
+            });
     assertThat(chart.operator().getSpec().getTemplate().getSpec().getTolerations()).isEmpty();
   }
 
@@ -72,10 +83,14 @@ class HelmOptionsTest {
     var chart = Chart.render("agent: {allowSources: [/srv/rootfs, /var/lib/templates]}");
     var c = chart.agentContainer();
     PodSpec pod = chart.agent().getSpec().getTemplate().getSpec();
-    assertThat(env(c, "XENVBD_ALLOW_SOURCES").getValue()).isEqualTo("/srv/rootfs:/var/lib/templates");
+    assertThat(env(c, "XENVBD_ALLOW_SOURCES").getValue())
+        .isEqualTo("/srv/rootfs:/var/lib/templates");
     for (String path : new String[] {"/srv/rootfs", "/var/lib/templates"}) {
-      var mount = c.getVolumeMounts().stream().filter(m -> m.getMountPath().equals(path))
-          .findFirst().orElseThrow();
+      var mount =
+          c.getVolumeMounts().stream()
+              .filter(m -> m.getMountPath().equals(path))
+              .findFirst()
+              .orElseThrow();
       assertThat(mount.getReadOnly()).isTrue();
       assertThat(HelmWorkloadsTest.volume(pod, mount.getName()).getHostPath().getPath())
           .isEqualTo(path);
@@ -84,19 +99,26 @@ class HelmOptionsTest {
 
   @Test
   void allowedUrlsAndPrivateHostsReachTheAgentCommaSeparated() {
-    var c = Chart.render("""
+    var c =
+        Chart.render(
+                """
         agent:
           allowUrls: ["https://mirror.example/images/", "http://10.0.0.5:8080/rootfs/"]
           allowPrivateHosts: [10.0.0.5, mirror.internal]
-        """).agentContainer();
+        """)
+            .agentContainer();
     assertThat(env(c, "XENVBD_ALLOW_URLS").getValue())
         .isEqualTo("https://mirror.example/images/,http://10.0.0.5:8080/rootfs/");
-    assertThat(env(c, "XENVBD_ALLOW_PRIVATE_HOSTS").getValue()).isEqualTo("10.0.0.5,mirror.internal");
-    assertThatThrownBy(() -> Chart.render("agent: {allowUrls: [\"https://a.example/x,https://b.example/\"]}"))
-        .hasMessageContaining("agent.allowUrls").hasMessageContaining("comma");
+    assertThat(env(c, "XENVBD_ALLOW_PRIVATE_HOSTS").getValue())
+        .isEqualTo("10.0.0.5,mirror.internal");
+    assertThatThrownBy(
+            () -> Chart.render("agent: {allowUrls: [\"https://a.example/x,https://b.example/\"]}"))
+        .hasMessageContaining("agent.allowUrls")
+        .hasMessageContaining("comma");
     assertThatThrownBy(() -> Chart.render("agent: {allowUrls: [mirror.example/images/]}"))
         .hasMessageContaining("not an http(s) URL prefix");
-    assertThatThrownBy(() -> Chart.render("agent: {allowPrivateHosts: [\"http://mirror.internal/\"]}"))
+    assertThatThrownBy(
+            () -> Chart.render("agent: {allowPrivateHosts: [\"http://mirror.internal/\"]}"))
         .hasMessageContaining("agent.allowPrivateHosts");
   }
 
@@ -117,10 +139,13 @@ class HelmOptionsTest {
     PodSpec pod = chart.agent().getSpec().getTemplate().getSpec();
     assertThat(pod.getHostNetwork()).isFalse();
     assertThat(pod.getDnsPolicy()).isNull();
-    assertThat(chart.agentContainer().getPorts()).singleElement().satisfies(p -> {
-      assertThat(p.getContainerPort()).isEqualTo(9443);
-      assertThat(p.getHostPort()).isEqualTo(9443);
-    });
+    assertThat(chart.agentContainer().getPorts())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.getContainerPort()).isEqualTo(9443);
+              assertThat(p.getHostPort()).isEqualTo(9443);
+            });
     assertThat(env(chart.agentContainer(), "XENVBD_ADVERTISE").getValue())
         .isEqualTo("https://$(HOST_IP):9443");
     assertThat(env(chart.agentContainer(), "XENVBD_LISTEN").getValue()).isEqualTo("0.0.0.0:9443");
@@ -128,7 +153,9 @@ class HelmOptionsTest {
 
   @Test
   void oneOperatorWithoutLeaderElectionAndTheImageFromValues() {
-    var chart = Chart.render("""
+    var chart =
+        Chart.render(
+            """
         operator: {replicas: 1, leaderElection: {enabled: false}}
         image: {repository: registry.example.com/xenvbd, tag: "1.2.3"}
         """);

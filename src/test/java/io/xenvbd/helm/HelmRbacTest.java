@@ -15,8 +15,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The roles grant exactly what the operator and the agent call, nothing more (the calls themselves
- * are recorded in {@link RbacAgainstRecordedRequestsTest}; this pins the result without root). Each grant is
- * flattened to "group/resource:verb" so that a rule split or merged differently still compares.
+ * are recorded in {@link RbacAgainstRecordedRequestsTest}; this pins the result without root). Each
+ * grant is flattened to "group/resource:verb" so that a rule split or merged differently still
+ * compares.
  */
 class HelmRbacTest {
   static Chart.Rendered chart;
@@ -29,31 +30,38 @@ class HelmRbacTest {
   @Test
   void operatorClusterRoleGrantsExactlyWhatTheReconcilerCalls() {
     ClusterRole role = chart.one(ClusterRole.class, Chart.FULLNAME + "-operator");
-    assertThat(grants(role.getRules())).containsExactlyInAnyOrderElementsOf(expand(
-        "xenvbd.io/virtualdisks", "get list watch patch",
-        "xenvbd.io/virtualdisks/status", "patch",
-        "xenvbd.io/dom0nodes", "list watch",
-        "/events", "create"));
+    assertThat(grants(role.getRules()))
+        .containsExactlyInAnyOrderElementsOf(
+            expand(
+                "xenvbd.io/virtualdisks", "get list watch patch",
+                "xenvbd.io/virtualdisks/status", "patch",
+                "xenvbd.io/dom0nodes", "list watch",
+                "/events", "create"));
   }
 
   @Test
   void operatorLeaderElectionIsARoleInTheReleaseNamespaceOnly() {
     Role role = chart.one(Role.class, Chart.FULLNAME + "-operator-leader-election");
     assertThat(role.getMetadata().getNamespace()).isEqualTo(Chart.NAMESPACE);
-    assertThat(grants(role.getRules())).containsExactlyInAnyOrderElementsOf(expand(
-        "coordination.k8s.io/leases", "get create update patch"));
-    RoleBinding binding = chart.one(RoleBinding.class, Chart.FULLNAME + "-operator-leader-election");
+    assertThat(grants(role.getRules()))
+        .containsExactlyInAnyOrderElementsOf(
+            expand("coordination.k8s.io/leases", "get create update patch"));
+    RoleBinding binding =
+        chart.one(RoleBinding.class, Chart.FULLNAME + "-operator-leader-election");
     assertThat(binding.getRoleRef().getName()).isEqualTo(role.getMetadata().getName());
-    assertThat(binding.getSubjects()).singleElement().satisfies(s ->
-        assertThat(s.getName()).isEqualTo(Chart.FULLNAME + "-operator"));
+    assertThat(binding.getSubjects())
+        .singleElement()
+        .satisfies(s -> assertThat(s.getName()).isEqualTo(Chart.FULLNAME + "-operator"));
   }
 
   @Test
   void agentClusterRoleGrantsOnlyDom0NodesAndTheirStatus() {
     ClusterRole role = chart.one(ClusterRole.class, Chart.FULLNAME + "-agent");
-    assertThat(grants(role.getRules())).containsExactlyInAnyOrderElementsOf(expand(
-        "xenvbd.io/dom0nodes", "get create",
-        "xenvbd.io/dom0nodes/status", "update"));
+    assertThat(grants(role.getRules()))
+        .containsExactlyInAnyOrderElementsOf(
+            expand(
+                "xenvbd.io/dom0nodes", "get create",
+                "xenvbd.io/dom0nodes/status", "update"));
   }
 
   @Test
@@ -62,11 +70,14 @@ class HelmRbacTest {
       ClusterRoleBinding b = chart.one(ClusterRoleBinding.class, Chart.FULLNAME + "-" + part);
       assertThat(b.getRoleRef().getKind()).isEqualTo("ClusterRole");
       assertThat(b.getRoleRef().getName()).isEqualTo(Chart.FULLNAME + "-" + part);
-      assertThat(b.getSubjects()).singleElement().satisfies(s -> {
-        assertThat(s.getKind()).isEqualTo("ServiceAccount");
-        assertThat(s.getName()).isEqualTo(Chart.FULLNAME + "-" + part);
-        assertThat(s.getNamespace()).isEqualTo(Chart.NAMESPACE);
-      });
+      assertThat(b.getSubjects())
+          .singleElement()
+          .satisfies(
+              s -> {
+                assertThat(s.getKind()).isEqualTo("ServiceAccount");
+                assertThat(s.getName()).isEqualTo(Chart.FULLNAME + "-" + part);
+                assertThat(s.getNamespace()).isEqualTo(Chart.NAMESPACE);
+              });
     }
     assertThat(chart.operator().getSpec().getTemplate().getSpec().getServiceAccountName())
         .isEqualTo(Chart.FULLNAME + "-operator");
@@ -77,16 +88,21 @@ class HelmRbacTest {
   @Test
   void noRoleUsesWildcardsResourceNamesOrNonResourceUrls() {
     List<PolicyRule> all = new java.util.ArrayList<>();
-    chart.objects().stream().filter(ClusterRole.class::isInstance)
+    chart.objects().stream()
+        .filter(ClusterRole.class::isInstance)
         .forEach(o -> all.addAll(((ClusterRole) o).getRules()));
-    chart.objects().stream().filter(Role.class::isInstance)
+    chart.objects().stream()
+        .filter(Role.class::isInstance)
         .forEach(o -> all.addAll(((Role) o).getRules()));
-    assertThat(all).isNotEmpty().allSatisfy(r -> {
-      assertThat(r.getVerbs()).doesNotContain("*");
-      assertThat(r.getResources()).doesNotContain("*");
-      assertThat(r.getApiGroups()).doesNotContain("*");
-      assertThat(r.getNonResourceURLs()).isEmpty();
-    });
+    assertThat(all)
+        .isNotEmpty()
+        .allSatisfy(
+            r -> {
+              assertThat(r.getVerbs()).doesNotContain("*");
+              assertThat(r.getResources()).doesNotContain("*");
+              assertThat(r.getApiGroups()).doesNotContain("*");
+              assertThat(r.getNonResourceURLs()).isEmpty();
+            });
   }
 
   /** "group/resource:verb" for every combination a rule grants. */

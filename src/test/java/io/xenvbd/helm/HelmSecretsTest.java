@@ -33,8 +33,9 @@ class HelmSecretsTest {
 
   @Test
   void generatedCertificateIsSignedByTheCaTheOperatorTrustsAndMatchesItsKey() throws Exception {
-    Secret tls = Chart.render("agent: {tls: {ipAddresses: [10.0.0.7], dnsNames: [dom0-a]}}")
-        .one(Secret.class, TLS);
+    Secret tls =
+        Chart.render("agent: {tls: {ipAddresses: [10.0.0.7], dnsNames: [dom0-a]}}")
+            .one(Secret.class, TLS);
     assertThat(tls.getType()).isEqualTo("kubernetes.io/tls");
     X509Certificate ca = cert(decode(tls, "ca.crt"));
     X509Certificate cert = cert(decode(tls, "tls.crt"));
@@ -43,7 +44,8 @@ class HelmSecretsTest {
     assertThat(ca.getBasicConstraints()).as("CA flag").isGreaterThanOrEqualTo(0);
     assertThat(cert.getBasicConstraints()).as("leaf is no CA").isEqualTo(-1);
     assertThat(cert.getExtendedKeyUsage()).contains("1.3.6.1.5.5.7.3.1"); // serverAuth
-    assertThat(cert.getSubjectAlternativeNames()).extracting(san -> san.get(1).toString())
+    assertThat(cert.getSubjectAlternativeNames())
+        .extracting(san -> san.get(1).toString())
         .contains("127.0.0.1", "10.0.0.7", "dom0-a", "localhost", Chart.FULLNAME + "-agent");
     try (PEMParser pem = new PEMParser(new StringReader(decode(tls, "tls.key")))) {
       var keys = new JcaPEMKeyConverter().getKeyPair((PEMKeyPair) pem.readObject());
@@ -58,10 +60,13 @@ class HelmSecretsTest {
     for (PodSpec pod : pods(chart)) {
       var token = HelmWorkloadsTest.volume(pod, "token").getSecret();
       assertThat(token.getSecretName()).isEqualTo("my-token");
-      assertThat(token.getItems()).singleElement().satisfies(i -> {
-        assertThat(i.getKey()).isEqualTo("bearer");
-        assertThat(i.getPath()).isEqualTo("token");
-      });
+      assertThat(token.getItems())
+          .singleElement()
+          .satisfies(
+              i -> {
+                assertThat(i.getKey()).isEqualTo("bearer");
+                assertThat(i.getPath()).isEqualTo("token");
+              });
     }
   }
 
@@ -70,48 +75,62 @@ class HelmSecretsTest {
     var chart = Chart.render("agent: {tls: {existingSecret: my-agent-tls}}");
     assertThat(chart.find(Secret.class, TLS)).isEmpty();
     assertThat(chart.objects()).noneMatch(GenericKubernetesResource.class::isInstance);
-    assertThat(HelmWorkloadsTest.volume(pods(chart).get(0), "agent-ca").getSecret()
-        .getSecretName()).isEqualTo("my-agent-tls");
-    assertThat(HelmWorkloadsTest.volume(pods(chart).get(1), "tls").getSecret()
-        .getSecretName()).isEqualTo("my-agent-tls");
+    assertThat(HelmWorkloadsTest.volume(pods(chart).get(0), "agent-ca").getSecret().getSecretName())
+        .isEqualTo("my-agent-tls");
+    assertThat(HelmWorkloadsTest.volume(pods(chart).get(1), "tls").getSecret().getSecretName())
+        .isEqualTo("my-agent-tls");
   }
 
   @Test
   void certManagerIssuesTheAgentCertificateFromAChartOwnedCa() {
     var chart = Chart.render("agent: {tls: {certManager: {enabled: true}}}");
     assertThat(chart.find(Secret.class, TLS)).as("Helm generates no TLS Secret").isEmpty();
-    assertThat(chart.names()).contains("Issuer/" + Chart.FULLNAME + "-selfsigned",
-        "Certificate/" + Chart.FULLNAME + "-agent-ca", "Issuer/" + Chart.FULLNAME + "-agent-ca",
-        "Certificate/" + Chart.FULLNAME + "-agent");
+    assertThat(chart.names())
+        .contains(
+            "Issuer/" + Chart.FULLNAME + "-selfsigned",
+            "Certificate/" + Chart.FULLNAME + "-agent-ca",
+            "Issuer/" + Chart.FULLNAME + "-agent-ca",
+            "Certificate/" + Chart.FULLNAME + "-agent");
     var cert = certificate(chart, Chart.FULLNAME + "-agent");
-    assertThat(spec(cert)).containsEntry("secretName", TLS)
+    assertThat(spec(cert))
+        .containsEntry("secretName", TLS)
         .containsEntry("issuerRef", Map.of("name", Chart.FULLNAME + "-agent-ca", "kind", "Issuer"));
     assertThat(spec(cert).get("usages")).asList().contains("server auth");
     var ca = certificate(chart, Chart.FULLNAME + "-agent-ca");
-    assertThat(spec(ca)).containsEntry("isCA", true)
+    assertThat(spec(ca))
+        .containsEntry("isCA", true)
         .containsEntry("secretName", Chart.FULLNAME + "-agent-ca");
   }
 
   @Test
   void certManagerWithTheAdminsIssuerCreatesOnlyTheCertificate() {
-    var chart = Chart.render("""
+    var chart =
+        Chart.render(
+            """
         agent: {tls: {certManager: {enabled: true, issuerRef: {name: corp-ca, kind: ClusterIssuer}}}}
         """);
-    List<GenericKubernetesResource> issued = chart.objects().stream()
-        .filter(GenericKubernetesResource.class::isInstance)
-        .map(GenericKubernetesResource.class::cast).toList();
-    assertThat(issued).singleElement().satisfies(c -> {
-      assertThat(c.getKind()).isEqualTo("Certificate");
-      assertThat(spec(c)).containsEntry("issuerRef",
-          Map.of("name", "corp-ca", "kind", "ClusterIssuer"));
-    });
+    List<GenericKubernetesResource> issued =
+        chart.objects().stream()
+            .filter(GenericKubernetesResource.class::isInstance)
+            .map(GenericKubernetesResource.class::cast)
+            .toList();
+    assertThat(issued)
+        .singleElement()
+        .satisfies(
+            c -> {
+              assertThat(c.getKind()).isEqualTo("Certificate");
+              assertThat(spec(c))
+                  .containsEntry("issuerRef", Map.of("name", "corp-ca", "kind", "ClusterIssuer"));
+            });
   }
 
   static GenericKubernetesResource certificate(Chart.Rendered chart, String name) {
-    return chart.objects().stream().filter(GenericKubernetesResource.class::isInstance)
+    return chart.objects().stream()
+        .filter(GenericKubernetesResource.class::isInstance)
         .map(GenericKubernetesResource.class::cast)
         .filter(o -> o.getKind().equals("Certificate") && o.getMetadata().getName().equals(name))
-        .findFirst().orElseThrow(() -> new AssertionError("no Certificate " + name));
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no Certificate " + name));
   }
 
   static String token(Chart.Rendered chart) {
@@ -124,8 +143,9 @@ class HelmSecretsTest {
   }
 
   static X509Certificate cert(String pem) throws Exception {
-    return (X509Certificate) CertificateFactory.getInstance("X.509")
-        .generateCertificate(new ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII)));
+    return (X509Certificate)
+        CertificateFactory.getInstance("X.509")
+            .generateCertificate(new ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII)));
   }
 
   @SuppressWarnings("unchecked")
@@ -135,7 +155,8 @@ class HelmSecretsTest {
 
   /** Operator pod first, agent pod second. */
   static List<PodSpec> pods(Chart.Rendered chart) {
-    return List.of(chart.operator().getSpec().getTemplate().getSpec(),
+    return List.of(
+        chart.operator().getSpec().getTemplate().getSpec(),
         chart.agent().getSpec().getTemplate().getSpec());
   }
 }

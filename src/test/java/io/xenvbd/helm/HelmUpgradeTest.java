@@ -7,6 +7,9 @@ import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.Release;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.xenvbd.testing.RealKubeApiServer;
+import io.xenvbd.testing.RequiresKubeApiServer;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,20 +18,17 @@ import java.security.cert.X509Certificate;
 import java.util.Base64;
 import java.util.Map;
 import java.util.zip.GZIPInputStream;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.xenvbd.testing.RealKubeApiServer;
-import io.xenvbd.testing.RequiresKubeApiServer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Real {@code helm install} and {@code helm upgrade} into the real kube-apiserver: the token and the
- * generated TLS material survive an upgrade (the chart finds them with lookup), so running agents
- * and operators keep trusting each other. Helm upgrades with its own three-way strategic merge
- * patch, as on a cluster. A release name and a namespace per test of their own, uninstalled after
- * each, so the classes sharing the server are not disturbed.
+ * Real {@code helm install} and {@code helm upgrade} into the real kube-apiserver: the token and
+ * the generated TLS material survive an upgrade (the chart finds them with lookup), so running
+ * agents and operators keep trusting each other. Helm upgrades with its own three-way strategic
+ * merge patch, as on a cluster. A release name and a namespace per test of their own, uninstalled
+ * after each, so the classes sharing the server are not disturbed.
  */
 @RequiresKubeApiServer
 class HelmUpgradeTest {
@@ -47,7 +47,10 @@ class HelmUpgradeTest {
     admin = kube.client(ADMIN);
     kubeconfig = Files.readString(kube.kubeconfig(ADMIN));
     namespace = "helm-upgrade-" + ++namespaces;
-    admin.resource(new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build()).create();
+    admin
+        .resource(
+            new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build())
+        .create();
   }
 
   @AfterEach
@@ -73,7 +76,8 @@ class HelmUpgradeTest {
     assertThat(secret(TLS).getData()).isEqualTo(tls);
     // What Helm rendered for revision 2 (not only what the API server kept) holds the same values.
     String manifest = storedManifest(2);
-    assertThat(manifest).contains("token: " + token.get("token"))
+    assertThat(manifest)
+        .contains("token: " + token.get("token"))
         .contains("tls.crt: " + tls.get("tls.crt"));
   }
 
@@ -89,39 +93,75 @@ class HelmUpgradeTest {
   }
 
   @Test
-  void aNodeAddedToAgentNodesOnUpgradeIsSignedByTheSameCaAndTheOthersKeepTheirIdentity() throws Exception {
-    Path one = Files.writeString(dir.resolve("one.yaml"), "agent: {nodes: [{name: dom0-a, ips: [10.0.0.5]}]}\n");
-    Path two = Files.writeString(dir.resolve("two.yaml"),
-        "agent: {nodes: [{name: dom0-a, ips: [10.0.0.5]}, {name: dom0-b, ips: [10.0.0.6]}]}\n");
-    assertThat(new Helm(Chart.DIR).install().withName(RELEASE).withNamespace(namespace).withValuesFile(one)
-        .withKubeConfigContents(kubeconfig).skipCrds().call().getStatus()).isEqualTo("deployed");
+  void aNodeAddedToAgentNodesOnUpgradeIsSignedByTheSameCaAndTheOthersKeepTheirIdentity()
+      throws Exception {
+    Path one =
+        Files.writeString(
+            dir.resolve("one.yaml"), "agent: {nodes: [{name: dom0-a, ips: [10.0.0.5]}]}\n");
+    Path two =
+        Files.writeString(
+            dir.resolve("two.yaml"),
+            "agent: {nodes: [{name: dom0-a, ips: [10.0.0.5]}, {name: dom0-b, ips: [10.0.0.6]}]}\n");
+    assertThat(
+            new Helm(Chart.DIR)
+                .install()
+                .withName(RELEASE)
+                .withNamespace(namespace)
+                .withValuesFile(one)
+                .withKubeConfigContents(kubeconfig)
+                .skipCrds()
+                .call()
+                .getStatus())
+        .isEqualTo("deployed");
     Map<String, String> ca = secret(FULLNAME + "-agent-ca").getData();
     Map<String, String> tlsA = secret(FULLNAME + "-agent-tls-dom0-a").getData();
     Map<String, String> tokenA = secret(FULLNAME + "-agent-token-dom0-a").getData();
 
     // Helm's three-way strategic merge patch of every changed object, as on a cluster.
-    Release upgraded = new Helm(Chart.DIR).upgrade().withName(RELEASE).withNamespace(namespace).withValuesFile(two)
-        .withKubeConfigContents(kubeconfig).skipCrds().call();
+    Release upgraded =
+        new Helm(Chart.DIR)
+            .upgrade()
+            .withName(RELEASE)
+            .withNamespace(namespace)
+            .withValuesFile(two)
+            .withKubeConfigContents(kubeconfig)
+            .skipCrds()
+            .call();
 
     assertThat(upgraded.getStatus()).isEqualTo("deployed");
     assertThat(secret(FULLNAME + "-agent-ca").getData()).isEqualTo(ca);
     assertThat(secret(FULLNAME + "-agent-tls-dom0-a").getData()).isEqualTo(tlsA);
     assertThat(secret(FULLNAME + "-agent-token-dom0-a").getData()).isEqualTo(tokenA);
     Map<String, String> tlsB = secret(FULLNAME + "-agent-tls-dom0-b").getData();
-    X509Certificate caCert = HelmSecretsTest.cert(new String(Base64.getDecoder().decode(ca.get("ca.crt")), StandardCharsets.US_ASCII));
-    HelmSecretsTest.cert(new String(Base64.getDecoder().decode(tlsB.get("tls.crt")), StandardCharsets.US_ASCII))
-        .verify(caCert.getPublicKey()); // throws unless the kept CA signed the new node's certificate
-    assertThat(secret(FULLNAME + "-agent-token-dom0-b").getData().get("token")).isNotEqualTo(tokenA.get("token"));
+    X509Certificate caCert =
+        HelmSecretsTest.cert(
+            new String(Base64.getDecoder().decode(ca.get("ca.crt")), StandardCharsets.US_ASCII));
+    HelmSecretsTest.cert(
+            new String(Base64.getDecoder().decode(tlsB.get("tls.crt")), StandardCharsets.US_ASCII))
+        .verify(
+            caCert.getPublicKey()); // throws unless the kept CA signed the new node's certificate
+    assertThat(secret(FULLNAME + "-agent-token-dom0-b").getData().get("token"))
+        .isNotEqualTo(tokenA.get("token"));
   }
 
   private Release install() {
-    return new Helm(Chart.DIR).install().withName(RELEASE).withNamespace(namespace)
-        .withKubeConfigContents(kubeconfig).skipCrds().call();
+    return new Helm(Chart.DIR)
+        .install()
+        .withName(RELEASE)
+        .withNamespace(namespace)
+        .withKubeConfigContents(kubeconfig)
+        .skipCrds()
+        .call();
   }
 
   private Release upgrade() {
-    return new Helm(Chart.DIR).upgrade().withName(RELEASE).withNamespace(namespace)
-        .withKubeConfigContents(kubeconfig).skipCrds().call();
+    return new Helm(Chart.DIR)
+        .upgrade()
+        .withName(RELEASE)
+        .withNamespace(namespace)
+        .withKubeConfigContents(kubeconfig)
+        .skipCrds()
+        .call();
   }
 
   private Secret secret(String name) {
@@ -137,7 +177,8 @@ class HelmUpgradeTest {
     byte[] gzip = Base64.getDecoder().decode(once);
     try (var in = new GZIPInputStream(new ByteArrayInputStream(gzip))) {
       String json = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-      Map<?, ?> parsed = io.fabric8.kubernetes.client.utils.Serialization.unmarshal(json, Map.class);
+      Map<?, ?> parsed =
+          io.fabric8.kubernetes.client.utils.Serialization.unmarshal(json, Map.class);
       return (String) parsed.get("manifest");
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);

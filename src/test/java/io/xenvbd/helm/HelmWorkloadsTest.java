@@ -17,14 +17,38 @@ import org.junit.jupiter.api.Test;
 /** What an admin checks in the operator Deployment and the agent DaemonSet the defaults give. */
 class HelmWorkloadsTest {
   /** Every variable the agent reads, from CONFIG_CONTRACT.md (KUBECONFIG: in-cluster instead). */
-  static final List<String> AGENT_CONTRACT = List.of("NODE_NAME", "XENVBD_IMAGES_ROOT",
-      "XENVBD_ALLOW_SOURCES", "XENVBD_LISTEN", "XENVBD_ADVERTISE", "XENVBD_TLS_CERT",
-      "XENVBD_TLS_KEY", "XENVBD_INSECURE_PLAIN_HTTP", "XENVBD_TOKEN_FILE", "XENVBD_WORKERS",
-      "XENVBD_HEARTBEAT_SECONDS", "XENVBD_LOOP_WAIT_SECONDS", "XENVBD_METRICS_REQUIRE_TOKEN",
-      "XENVBD_ALLOW_URLS", "XENVBD_ALLOW_PRIVATE_HOSTS", "KUBECONFIG");
-  static final List<String> OPERATOR_CONTRACT = List.of("XENVBD_NAMESPACES", "XENVBD_TOKEN_FILE",
-      "XENVBD_AGENT_CA", "XENVBD_AGENT_IDENTITY", "XENVBD_AGENT_TOKEN_DIR", "XENVBD_MANAGEMENT_PORT", "XENVBD_LEADER_ELECTION",
-      "XENVBD_LEASE_NAMESPACE", "XENVBD_LEASE_NAME", "POD_NAME", "KUBECONFIG");
+  static final List<String> AGENT_CONTRACT =
+      List.of(
+          "NODE_NAME",
+          "XENVBD_IMAGES_ROOT",
+          "XENVBD_ALLOW_SOURCES",
+          "XENVBD_LISTEN",
+          "XENVBD_ADVERTISE",
+          "XENVBD_TLS_CERT",
+          "XENVBD_TLS_KEY",
+          "XENVBD_INSECURE_PLAIN_HTTP",
+          "XENVBD_TOKEN_FILE",
+          "XENVBD_WORKERS",
+          "XENVBD_HEARTBEAT_SECONDS",
+          "XENVBD_LOOP_WAIT_SECONDS",
+          "XENVBD_METRICS_REQUIRE_TOKEN",
+          "XENVBD_ALLOW_URLS",
+          "XENVBD_ALLOW_PRIVATE_HOSTS",
+          "KUBECONFIG");
+
+  static final List<String> OPERATOR_CONTRACT =
+      List.of(
+          "XENVBD_NAMESPACES",
+          "XENVBD_TOKEN_FILE",
+          "XENVBD_AGENT_CA",
+          "XENVBD_AGENT_IDENTITY",
+          "XENVBD_AGENT_TOKEN_DIR",
+          "XENVBD_MANAGEMENT_PORT",
+          "XENVBD_LEADER_ELECTION",
+          "XENVBD_LEASE_NAMESPACE",
+          "XENVBD_LEASE_NAME",
+          "POD_NAME",
+          "KUBECONFIG");
 
   static Chart.Rendered defaults;
 
@@ -62,10 +86,13 @@ class HelmWorkloadsTest {
   void operatorProbesUseTheManagementPortAndItsIdentityComesFromTheDownwardApi() {
     Container c = defaults.operatorContainer();
 
-    assertThat(c.getPorts()).singleElement().satisfies(p -> {
-      assertThat(p.getName()).isEqualTo("management");
-      assertThat(p.getContainerPort()).isEqualTo(8080);
-    });
+    assertThat(c.getPorts())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.getName()).isEqualTo("management");
+              assertThat(p.getContainerPort()).isEqualTo(8080);
+            });
     assertThat(env(c, "XENVBD_MANAGEMENT_PORT").getValue()).isEqualTo("8080");
     assertThat(c.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/healthz");
     assertThat(c.getLivenessProbe().getHttpGet().getPort().getStrVal()).isEqualTo("management");
@@ -103,10 +130,13 @@ class HelmWorkloadsTest {
     assertThat(pod.getHostNetwork()).isTrue();
     assertThat(pod.getHostPID()).as("sees every process that may hold an image open").isTrue();
     assertThat(pod.getDnsPolicy()).isEqualTo("ClusterFirstWithHostNet");
-    assertThat(c.getPorts()).singleElement().satisfies(p -> {
-      assertThat(p.getContainerPort()).isEqualTo(8443);
-      assertThat(p.getHostPort()).isEqualTo(8443);
-    });
+    assertThat(c.getPorts())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.getContainerPort()).isEqualTo(8443);
+              assertThat(p.getHostPort()).isEqualTo(8443);
+            });
     assertThat(env(c, "NODE_NAME").getValueFrom().getFieldRef().getFieldPath())
         .isEqualTo("spec.nodeName");
     assertThat(env(c, "HOST_IP").getValueFrom().getFieldRef().getFieldPath())
@@ -145,24 +175,51 @@ class HelmWorkloadsTest {
   @Test
   void environmentVariablesAreExactlyTheContractsNames() {
     // Optional values switched on, so that every variable the chart can set is rendered.
-    var all = Chart.render("""
+    var all =
+        Chart.render(
+            """
         operator: {watchNamespaces: [a, b]}
         agent: {allowSources: [/srv/rootfs], allowUrls: ["https://mirror.example/"], allowPrivateHosts: [mirror.internal]}
         """);
-    assertThat(names(all.agentContainer())).containsExactlyInAnyOrder("NODE_NAME", "HOST_IP",
-        "XENVBD_IMAGES_ROOT", "XENVBD_ALLOW_SOURCES", "XENVBD_LISTEN", "XENVBD_ADVERTISE",
-        "XENVBD_TLS_CERT", "XENVBD_TLS_KEY", "XENVBD_TOKEN_FILE", "XENVBD_WORKERS",
-        "XENVBD_HEARTBEAT_SECONDS", "XENVBD_LOOP_WAIT_SECONDS", "XENVBD_METRICS_REQUIRE_TOKEN",
-        "XENVBD_ALLOW_URLS", "XENVBD_ALLOW_PRIVATE_HOSTS");
-    assertThat(names(all.operatorContainer())).containsExactlyInAnyOrder("XENVBD_NAMESPACES",
-        "XENVBD_TOKEN_FILE", "XENVBD_AGENT_CA", "XENVBD_AGENT_IDENTITY", "XENVBD_MANAGEMENT_PORT",
-        "XENVBD_LEADER_ELECTION", "XENVBD_LEASE_NAMESPACE", "XENVBD_LEASE_NAME", "POD_NAME");
+    assertThat(names(all.agentContainer()))
+        .containsExactlyInAnyOrder(
+            "NODE_NAME",
+            "HOST_IP",
+            "XENVBD_IMAGES_ROOT",
+            "XENVBD_ALLOW_SOURCES",
+            "XENVBD_LISTEN",
+            "XENVBD_ADVERTISE",
+            "XENVBD_TLS_CERT",
+            "XENVBD_TLS_KEY",
+            "XENVBD_TOKEN_FILE",
+            "XENVBD_WORKERS",
+            "XENVBD_HEARTBEAT_SECONDS",
+            "XENVBD_LOOP_WAIT_SECONDS",
+            "XENVBD_METRICS_REQUIRE_TOKEN",
+            "XENVBD_ALLOW_URLS",
+            "XENVBD_ALLOW_PRIVATE_HOSTS");
+    assertThat(names(all.operatorContainer()))
+        .containsExactlyInAnyOrder(
+            "XENVBD_NAMESPACES",
+            "XENVBD_TOKEN_FILE",
+            "XENVBD_AGENT_CA",
+            "XENVBD_AGENT_IDENTITY",
+            "XENVBD_MANAGEMENT_PORT",
+            "XENVBD_LEADER_ELECTION",
+            "XENVBD_LEASE_NAMESPACE",
+            "XENVBD_LEASE_NAME",
+            "POD_NAME");
     // HOST_IP is the chart's own helper for $(HOST_IP) in XENVBD_ADVERTISE, not a flag.
-    assertThat(names(all.agentContainer())).filteredOn(n -> !n.equals("HOST_IP"))
+    assertThat(names(all.agentContainer()))
+        .filteredOn(n -> !n.equals("HOST_IP"))
         .isSubsetOf(AGENT_CONTRACT);
     assertThat(names(all.operatorContainer())).isSubsetOf(OPERATOR_CONTRACT);
-    assertThat(names(Chart.render("agent: {nodes: [{name: dom0-a, ips: [10.0.0.5]}]}").operatorContainer()))
-        .contains("XENVBD_AGENT_TOKEN_DIR").isSubsetOf(OPERATOR_CONTRACT);
+    assertThat(
+            names(
+                Chart.render("agent: {nodes: [{name: dom0-a, ips: [10.0.0.5]}]}")
+                    .operatorContainer()))
+        .contains("XENVBD_AGENT_TOKEN_DIR")
+        .isSubsetOf(OPERATOR_CONTRACT);
     assertThat(env(all.operatorContainer(), "XENVBD_NAMESPACES").getValue()).isEqualTo("a,b");
   }
 
@@ -172,7 +229,8 @@ class HelmWorkloadsTest {
     assertThat(names(defaults.operatorContainer())).doesNotContain("XENVBD_NAMESPACES");
     assertThat(names(defaults.agentContainer())).doesNotContain("XENVBD_ALLOW_SOURCES");
     // Unset means "no archive URL, no private host" in the agent too.
-    assertThat(names(defaults.agentContainer())).doesNotContain("XENVBD_ALLOW_URLS", "XENVBD_ALLOW_PRIVATE_HOSTS");
+    assertThat(names(defaults.agentContainer()))
+        .doesNotContain("XENVBD_ALLOW_URLS", "XENVBD_ALLOW_PRIVATE_HOSTS");
   }
 
   static List<String> names(Container c) {
@@ -180,12 +238,16 @@ class HelmWorkloadsTest {
   }
 
   static Volume volume(PodSpec pod, String name) {
-    return pod.getVolumes().stream().filter(v -> v.getName().equals(name)).findFirst()
+    return pod.getVolumes().stream()
+        .filter(v -> v.getName().equals(name))
+        .findFirst()
         .orElseThrow(() -> new AssertionError("no volume " + name));
   }
 
   static VolumeMount mount(Container c, String name) {
-    return c.getVolumeMounts().stream().filter(m -> m.getName().equals(name)).findFirst()
+    return c.getVolumeMounts().stream()
+        .filter(m -> m.getName().equals(name))
+        .findFirst()
         .orElseThrow(() -> new AssertionError("no mount of " + name));
   }
 
@@ -197,8 +259,11 @@ class HelmWorkloadsTest {
       var secret = volume(pod, m.getName()).getSecret();
       assertThat(secret).as("volume " + m.getName() + " is a Secret").isNotNull();
       assertThat(m.getReadOnly()).as("mount of " + m.getName() + " is read-only").isTrue();
-      var item = secret.getItems().stream().filter(i -> i.getPath().equals(relative)).findFirst()
-          .orElseThrow(() -> new AssertionError(path + " is not projected by " + m.getName()));
+      var item =
+          secret.getItems().stream()
+              .filter(i -> i.getPath().equals(relative))
+              .findFirst()
+              .orElseThrow(() -> new AssertionError(path + " is not projected by " + m.getName()));
       return Map.entry(secret.getSecretName(), item.getKey());
     }
     throw new AssertionError(path + " is under no mount of " + c.getName());

@@ -25,10 +25,11 @@ final class MockCluster {
    * The other operators' APIs the chart may use (cert-manager, Prometheus Operator). Only their
    * names and scope matter to the API server here; their own charts install the real CRDs.
    */
-  private static final List<ResourceDefinitionContext> FOREIGN = List.of(
-      context("cert-manager.io", "v1", "Certificate", "certificates"),
-      context("cert-manager.io", "v1", "Issuer", "issuers"),
-      context("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors"));
+  private static final List<ResourceDefinitionContext> FOREIGN =
+      List.of(
+          context("cert-manager.io", "v1", "Certificate", "certificates"),
+          context("cert-manager.io", "v1", "Issuer", "issuers"),
+          context("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors"));
 
   private final KubernetesClient client;
   private final Map<String, ResourceDefinitionContext> contexts = new java.util.HashMap<>();
@@ -58,14 +59,22 @@ final class MockCluster {
 
   /** Creates every object in the mock API, then reads each back; returns what was read. */
   List<HasMetadata> createAll(List<HasMetadata> objects) {
-    client.resource(new NamespaceBuilder().withNewMetadata().withName(Chart.NAMESPACE)
-        .endMetadata().build()).createOr(existing -> existing.update());
+    client
+        .resource(
+            new NamespaceBuilder()
+                .withNewMetadata()
+                .withName(Chart.NAMESPACE)
+                .endMetadata()
+                .build())
+        .createOr(existing -> existing.update());
     List<HasMetadata> readBack = new ArrayList<>();
     for (HasMetadata o : objects) {
       if (o instanceof GenericKubernetesResource g) {
         var resources = client.genericKubernetesResources(contextOf(g));
-        var ops = g.getMetadata().getNamespace() == null ? resources.resource(g)
-            : resources.inNamespace(g.getMetadata().getNamespace()).resource(g);
+        var ops =
+            g.getMetadata().getNamespace() == null
+                ? resources.resource(g)
+                : resources.inNamespace(g.getMetadata().getNamespace()).resource(g);
         ops.create();
         readBack.add(ops.get());
       } else {
@@ -80,27 +89,51 @@ final class MockCluster {
     String[] gv = g.getApiVersion().split("/");
     ResourceDefinitionContext c = contexts.get(gv[0] + "/" + gv[1] + "/" + g.getKind());
     if (c == null) {
-      throw new AssertionError("the chart renders " + g.getApiVersion() + " " + g.getKind()
-          + ", an API this test does not know; add it to MockCluster.FOREIGN");
+      throw new AssertionError(
+          "the chart renders "
+              + g.getApiVersion()
+              + " "
+              + g.getKind()
+              + ", an API this test does not know; add it to MockCluster.FOREIGN");
     }
     return c;
   }
 
-  private static ResourceDefinitionContext context(String group, String version, String kind,
-      String plural) {
-    return new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version)
-        .withKind(kind).withPlural(plural).withNamespaced(true).build();
+  private static ResourceDefinitionContext context(
+      String group, String version, String kind, String plural) {
+    return new ResourceDefinitionContext.Builder()
+        .withGroup(group)
+        .withVersion(version)
+        .withKind(kind)
+        .withPlural(plural)
+        .withNamespaced(true)
+        .build();
   }
 
   private static CustomResourceDefinition crd(ResourceDefinitionContext c) {
     return new CustomResourceDefinitionBuilder()
-        .withNewMetadata().withName(c.getPlural() + "." + c.getGroup()).endMetadata()
-        .withNewSpec().withGroup(c.getGroup()).withScope("Namespaced")
-        .withNewNames().withKind(c.getKind()).withPlural(c.getPlural()).endNames()
-        .addNewVersion().withName(c.getVersion()).withServed(true).withStorage(true)
-        .withNewSchema().withNewOpenAPIV3Schema().withType("object")
-        .withXKubernetesPreserveUnknownFields(true).endOpenAPIV3Schema().endSchema()
-        .endVersion().endSpec().build();
+        .withNewMetadata()
+        .withName(c.getPlural() + "." + c.getGroup())
+        .endMetadata()
+        .withNewSpec()
+        .withGroup(c.getGroup())
+        .withScope("Namespaced")
+        .withNewNames()
+        .withKind(c.getKind())
+        .withPlural(c.getPlural())
+        .endNames()
+        .addNewVersion()
+        .withName(c.getVersion())
+        .withServed(true)
+        .withStorage(true)
+        .withNewSchema()
+        .withNewOpenAPIV3Schema()
+        .withType("object")
+        .withXKubernetesPreserveUnknownFields(true)
+        .endOpenAPIV3Schema()
+        .endSchema()
+        .endVersion()
+        .endSpec()
+        .build();
   }
-
 }

@@ -17,14 +17,19 @@ import org.junit.jupiter.api.Assumptions;
 final class Podman {
   static final Path CONF = Path.of("container/containers.conf").toAbsolutePath();
   static final Path BUILD_SCRIPT = Path.of("container/build-image.sh").toAbsolutePath();
-  /** Debian packages (each named like its command) the image tests need; podman builds with buildah's library. */
+
+  /**
+   * Debian packages (each named like its command) the image tests need; podman builds with
+   * buildah's library.
+   */
   static final List<String> PACKAGES = List.of("podman", "runc", "debootstrap");
 
   private Podman() {}
 
   record Result(List<String> command, int exit, String out) {
     Result ok() {
-      if (exit != 0) throw new AssertionError(String.join(" ", command) + " failed (" + exit + "):\n" + out);
+      if (exit != 0)
+        throw new AssertionError(String.join(" ", command) + " failed (" + exit + "):\n" + out);
       return this;
     }
   }
@@ -36,9 +41,16 @@ final class Podman {
   static void requireInstalled() {
     List<String> missing = PACKAGES.stream().filter(p -> !onPath(p)).toList();
     if (missing.isEmpty()) return;
-    String why = "the container image tests need the Debian packages " + String.join(" ", PACKAGES) + "; missing: "
-        + String.join(" ", missing) + " (apt-get install " + String.join(" ", missing) + ")";
-    if (RootCondition.rootRequired()) throw new IllegalStateException(why + ", and -Dxenvbd.requireRoot=true forbids skipping");
+    String why =
+        "the container image tests need the Debian packages "
+            + String.join(" ", PACKAGES)
+            + "; missing: "
+            + String.join(" ", missing)
+            + " (apt-get install "
+            + String.join(" ", missing)
+            + ")";
+    if (RootCondition.rootRequired())
+      throw new IllegalStateException(why + ", and -Dxenvbd.requireRoot=true forbids skipping");
     Assumptions.abort(why);
   }
 
@@ -64,12 +76,18 @@ final class Podman {
     try {
       Path log = Files.createTempFile("xenvbd-podman", ".log");
       try {
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        ProcessBuilder pb =
+            new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().put("CONTAINERS_CONF", CONF.toString());
         Process p = pb.start();
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
           p.destroyForcibly().waitFor();
-          throw new AssertionError(String.join(" ", cmd) + " did not finish in " + timeoutSeconds + " s:\n" + Files.readString(log));
+          throw new AssertionError(
+              String.join(" ", cmd)
+                  + " did not finish in "
+                  + timeoutSeconds
+                  + " s:\n"
+                  + Files.readString(log));
         }
         return new Result(cmd, p.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
       } finally {

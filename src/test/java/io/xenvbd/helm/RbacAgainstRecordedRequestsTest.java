@@ -53,18 +53,19 @@ class RbacAgainstRecordedRequestsTest {
 
   /**
    * Grants needed in production that this scenario cannot exercise; each entry says why (informer
-   * relists use the same list and watch, the agent's 409 path the same get, the SSA status option the
-   * same patch).
-   * - virtualdisks get: when adding or removing the finalizer meets a 409 Conflict, java-operator-sdk
-   *   5.2.3 re-reads the disk with a GET and retries (ReconciliationDispatcher.conflictRetryingPatch ->
-   *   CustomResourceFacade.getResource); the operator's own patches never GET first, so only that
-   *   conflict path needs the grant.
-   * - leases update: never called (fabric8's LeaseLock patches), but java-operator-sdk 5.2.3's
-   *   LeaderElectionManager.checkLeaseAccess refuses to start unless a SelfSubjectRulesReview lists
-   *   get, create and update on leases; the embedded API grants everything, a real API server does
-   *   not (OperatorOnRealApiServerTest).
+   * relists use the same list and watch, the agent's 409 path the same get, the SSA status option
+   * the same patch). - virtualdisks get: when adding or removing the finalizer meets a 409
+   * Conflict, java-operator-sdk 5.2.3 re-reads the disk with a GET and retries
+   * (ReconciliationDispatcher.conflictRetryingPatch -> CustomResourceFacade.getResource); the
+   * operator's own patches never GET first, so only that conflict path needs the grant. - leases
+   * update: never called (fabric8's LeaseLock patches), but java-operator-sdk 5.2.3's
+   * LeaderElectionManager.checkLeaseAccess refuses to start unless a SelfSubjectRulesReview lists
+   * get, create and update on leases; the embedded API grants everything, a real API server does
+   * not (OperatorOnRealApiServerTest).
    */
-  static final Set<String> OPERATOR_UNEXERCISED = Set.of("xenvbd.io/virtualdisks:get", "coordination.k8s.io/leases:update");
+  static final Set<String> OPERATOR_UNEXERCISED =
+      Set.of("xenvbd.io/virtualdisks:get", "coordination.k8s.io/leases:update");
+
   static final Set<String> AGENT_UNEXERCISED = Set.of();
 
   @TempDir Path dir;
@@ -73,23 +74,29 @@ class RbacAgainstRecordedRequestsTest {
   void eachServiceAccountIsGrantedExactlyWhatItCalled() throws Exception {
     List<AuditEvent> recorded = runScenario();
     Chart.Rendered chart = Chart.render("");
-    List<PolicyRule> operatorRules = new ArrayList<>(
-        chart.one(ClusterRole.class, Chart.FULLNAME + "-operator").getRules());
+    List<PolicyRule> operatorRules =
+        new ArrayList<>(chart.one(ClusterRole.class, Chart.FULLNAME + "-operator").getRules());
     Role leases = chart.one(Role.class, Chart.FULLNAME + "-operator-leader-election");
     operatorRules.addAll(leases.getRules());
-    List<PolicyRule> agentRules = chart.one(ClusterRole.class, Chart.FULLNAME + "-agent").getRules();
+    List<PolicyRule> agentRules =
+        chart.one(ClusterRole.class, Chart.FULLNAME + "-agent").getRules();
 
-    List<AuditEvent> byOperator = recorded.stream().filter(e -> e.userAgent().equals(OPERATOR_UA)).toList();
-    List<AuditEvent> byAgent = recorded.stream().filter(e -> e.userAgent().equals(AGENT_UA)).toList();
+    List<AuditEvent> byOperator =
+        recorded.stream().filter(e -> e.userAgent().equals(OPERATOR_UA)).toList();
+    List<AuditEvent> byAgent =
+        recorded.stream().filter(e -> e.userAgent().equals(AGENT_UA)).toList();
     checkExact("operator", byOperator, operatorRules, OPERATOR_UNEXERCISED);
     checkExact("agent", byAgent, agentRules, AGENT_UNEXERCISED);
     // The Role only works in its own namespace: every lease call must stay in the lease namespace.
     Set<String> leaseGrants = RbacGrants.of(leases.getRules());
-    assertThat(byOperator).filteredOn(e -> leaseGrants.contains(key(e)))
-        .isNotEmpty().allSatisfy(e -> assertThat(e.namespace()).as(e.toString()).isEqualTo(NS));
+    assertThat(byOperator)
+        .filteredOn(e -> leaseGrants.contains(key(e)))
+        .isNotEmpty()
+        .allSatisfy(e -> assertThat(e.namespace()).as(e.toString()).isEqualTo(NS));
   }
 
-  private static void checkExact(String who, List<AuditEvent> calls, List<PolicyRule> rules, Set<String> unexercised) {
+  private static void checkExact(
+      String who, List<AuditEvent> calls, List<PolicyRule> rules, Set<String> unexercised) {
     Map<String, Integer> used = new TreeMap<>();
     calls.forEach(e -> used.merge(key(e), 1, Integer::sum));
     RbacGrants.assertExact(who, used, rules, unexercised);
@@ -100,7 +107,9 @@ class RbacAgainstRecordedRequestsTest {
     return e.apiGroup() + "/" + e.rbacResource() + ":" + e.verb();
   }
 
-  /** Everything the operator and the agent can call: create, grow, cordon, delete both ways, stop. */
+  /**
+   * Everything the operator and the agent can call: create, grow, cordon, delete both ways, stop.
+   */
   private List<AuditEvent> runScenario() throws Exception {
     Path images = Files.createDirectories(dir.resolve("images"));
     Path sources = Files.createDirectories(dir.resolve("sources"));
@@ -110,31 +119,67 @@ class RbacAgainstRecordedRequestsTest {
         KubernetesClient admin = api.client();
         KubernetesClient agentKube = client(api, AGENT_UA);
         KubernetesClient operatorKube = client(api, OPERATOR_UA)) {
-      Agent agent = Agent.start(wiring.agent(NODE, images, List.of(sources)).heartbeat(Duration.ofSeconds(1)).build(),
-          agentKube);
+      Agent agent =
+          Agent.start(
+              wiring.agent(NODE, images, List.of(sources)).heartbeat(Duration.ofSeconds(1)).build(),
+              agentKube);
       XenvbdOperator operator = null;
       try {
-        operator = XenvbdOperator.start(operatorKube,
-            OperatorConfig.builder().leaderElection(true).leaseNamespace(NS).identity("op-1").build(),
-            wiring.agentClients());
+        operator =
+            XenvbdOperator.start(
+                operatorKube,
+                OperatorConfig.builder()
+                    .leaderElection(true)
+                    .leaseNamespace(NS)
+                    .identity("op-1")
+                    .build(),
+                wiring.agentClients());
         var disks = admin.resources(VirtualDisk.class).inNamespace(NS);
-        Populate populate = new Populate(List.of(new Populate.HostPath(sources.toString(), "/data")),
-            null, null, null, null);
-        disks.resource(disk("fs", spec("32Mi", VirtualDiskSpec.Filesystem.ext4, populate, null))).create();
-        disks.resource(disk("raw", spec("16Mi", VirtualDiskSpec.Filesystem.none, null,
-            VirtualDiskSpec.ReclaimPolicy.Retain))).create();
+        Populate populate =
+            new Populate(
+                List.of(new Populate.HostPath(sources.toString(), "/data")),
+                null,
+                null,
+                null,
+                null);
+        disks
+            .resource(disk("fs", spec("32Mi", VirtualDiskSpec.Filesystem.ext4, populate, null)))
+            .create();
+        disks
+            .resource(
+                disk(
+                    "raw",
+                    spec(
+                        "16Mi",
+                        VirtualDiskSpec.Filesystem.none,
+                        null,
+                        VirtualDiskSpec.ReclaimPolicy.Retain)))
+            .create();
         awaitDisk(admin, "fs", d -> isReady(d));
         awaitDisk(admin, "raw", d -> isReady(d));
 
         // merge patches without a resourceVersion: the operator and the agent write concurrently
-        disks.withName("fs").patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"size\":\"64Mi\"}}");
-        awaitDisk(admin, "fs", d -> isReady(d) && Long.valueOf(64L << 20).equals(d.getStatus().capacityBytes()));
+        disks
+            .withName("fs")
+            .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"size\":\"64Mi\"}}");
+        awaitDisk(
+            admin,
+            "fs",
+            d -> isReady(d) && Long.valueOf(64L << 20).equals(d.getStatus().capacityBytes()));
 
         cordon(admin, true);
-        disks.resource(disk("waits", spec("8Mi", VirtualDiskSpec.Filesystem.none, null, null))).create();
-        awaitDisk(admin, "waits", d -> d.getStatus() != null && d.getStatus().phase() == VirtualDiskStatus.Phase.Pending
-            && Conditions.find(d.getStatus().conditions(), Conditions.SCHEDULED)
-                .map(c -> c.getStatus().equals(Conditions.FALSE)).orElse(false));
+        disks
+            .resource(disk("waits", spec("8Mi", VirtualDiskSpec.Filesystem.none, null, null)))
+            .create();
+        awaitDisk(
+            admin,
+            "waits",
+            d ->
+                d.getStatus() != null
+                    && d.getStatus().phase() == VirtualDiskStatus.Phase.Pending
+                    && Conditions.find(d.getStatus().conditions(), Conditions.SCHEDULED)
+                        .map(c -> c.getStatus().equals(Conditions.FALSE))
+                        .orElse(false));
         cordon(admin, false);
         awaitDisk(admin, "waits", d -> isReady(d));
 
@@ -151,8 +196,12 @@ class RbacAgainstRecordedRequestsTest {
   }
 
   private static KubernetesClient client(EmbeddedApiServer api, String userAgent) {
-    Config config = api.clientConfig().withNamespace(NS)
-        .withUserAgent(userAgent).withRequestRetryBackoffLimit(0).build();
+    Config config =
+        api.clientConfig()
+            .withNamespace(NS)
+            .withUserAgent(userAgent)
+            .withRequestRetryBackoffLimit(0)
+            .build();
     return new KubernetesClientBuilder().withConfig(config).build();
   }
 
@@ -163,7 +212,10 @@ class RbacAgainstRecordedRequestsTest {
     return d;
   }
 
-  private static VirtualDiskSpec spec(String size, VirtualDiskSpec.Filesystem fs, Populate populate,
+  private static VirtualDiskSpec spec(
+      String size,
+      VirtualDiskSpec.Filesystem fs,
+      Populate populate,
       VirtualDiskSpec.ReclaimPolicy policy) {
     return new VirtualDiskSpec(null, size, fs, populate, null, null, null, policy);
   }
@@ -172,15 +224,25 @@ class RbacAgainstRecordedRequestsTest {
     return d.getStatus() != null && Conditions.isTrue(d.getStatus().conditions(), Conditions.READY);
   }
 
-  private static void awaitDisk(KubernetesClient admin, String name, Predicate<VirtualDisk> condition) {
-    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).until(() -> {
-      VirtualDisk d = admin.resources(VirtualDisk.class).inNamespace(NS).withName(name).get();
-      return d != null && condition.test(d);
-    });
+  private static void awaitDisk(
+      KubernetesClient admin, String name, Predicate<VirtualDisk> condition) {
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              VirtualDisk d =
+                  admin.resources(VirtualDisk.class).inNamespace(NS).withName(name).get();
+              return d != null && condition.test(d);
+            });
   }
 
   private static void cordon(KubernetesClient admin, boolean unschedulable) {
-    admin.resources(Dom0Node.class).withName(NODE)
-        .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"unschedulable\":" + unschedulable + "}}");
+    admin
+        .resources(Dom0Node.class)
+        .withName(NODE)
+        .patch(
+            PatchContext.of(PatchType.JSON_MERGE),
+            "{\"spec\":{\"unschedulable\":" + unschedulable + "}}");
   }
 }

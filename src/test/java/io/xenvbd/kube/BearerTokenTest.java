@@ -20,9 +20,17 @@ class BearerTokenTest {
 
   @Test
   void aKeptTokenThatIsShortOrCouldBreakTheKubeconfigIsRefused() {
-    for (String bad : List.of("", "short", "a".repeat(31), "a".repeat(40) + "\"\n  exec: x", "a".repeat(40) + " b",
-        "a".repeat(513))) {
-      assertThatThrownBy(() -> BearerToken.of(bad)).as(bad).isInstanceOf(IllegalArgumentException.class)
+    for (String bad :
+        List.of(
+            "",
+            "short",
+            "a".repeat(31),
+            "a".repeat(40) + "\"\n  exec: x",
+            "a".repeat(40) + " b",
+            "a".repeat(513))) {
+      assertThatThrownBy(() -> BearerToken.of(bad))
+          .as(bad)
+          .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("delete the token file");
     }
     assertThat(BearerToken.of("a".repeat(32)).value()).isEqualTo("a".repeat(32));
@@ -34,8 +42,17 @@ class BearerTokenTest {
     assertThat(t.matches("Bearer " + t.value())).isTrue();
     assertThat(t.matches("bearer " + t.value())).isTrue();
     assertThat(t.matches("  Bearer " + t.value() + "  ")).isTrue();
-    for (String bad : new String[] {null, "", t.value(), "Bearer", "Bearer " + t.value() + "a", "Bearer  " + t.value(),
-        "Basic " + t.value(), "Bearer " + t.value().substring(0, 42)}) {
+    for (String bad :
+        new String[] {
+          null,
+          "",
+          t.value(),
+          "Bearer",
+          "Bearer " + t.value() + "a",
+          "Bearer  " + t.value(),
+          "Basic " + t.value(),
+          "Bearer " + t.value().substring(0, 42)
+        }) {
       assertThat(t.matches(bad)).as(bad).isFalse();
     }
   }

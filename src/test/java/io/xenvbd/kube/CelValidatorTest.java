@@ -1,10 +1,10 @@
 package io.xenvbd.kube;
 
-import io.xenvbd.testing.Manifests;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.xenvbd.testing.Manifests;
 import java.io.InputStream;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
@@ -17,8 +17,10 @@ class CelValidatorTest {
 
   @BeforeAll
   static void loadCrd() throws Exception {
-    try (InputStream in = CelValidatorTest.class.getClassLoader()
-        .getResourceAsStream("META-INF/fabric8/virtualdisks.xenvbd.io-v1.yml")) {
+    try (InputStream in =
+        CelValidatorTest.class
+            .getClassLoader()
+            .getResourceAsStream("META-INF/fabric8/virtualdisks.xenvbd.io-v1.yml")) {
       schema = SchemaValidator.schemaOf(Json.YAML.readTree(in), "v1alpha1");
     }
   }
@@ -33,7 +35,11 @@ class CelValidatorTest {
 
   static ObjectNode adopting(String adoptJson, String extraPopulateJson) {
     ObjectNode vd = disk("1Gi", "ext3", "n1");
-    String populate = "{\"adopt\": " + adoptJson + (extraPopulateJson == null ? "" : ", " + extraPopulateJson) + "}";
+    String populate =
+        "{\"adopt\": "
+            + adoptJson
+            + (extraPopulateJson == null ? "" : ", " + extraPopulateJson)
+            + "}";
     ((ObjectNode) vd.get("spec")).set("populate", Json.parseYaml(populate));
     return vd;
   }
@@ -41,15 +47,38 @@ class CelValidatorTest {
   @Test
   void adoptionNamesExactlyOneImageAndNoOtherSource() {
     assertThat(cel.validate(schema, adopting("{\"name\": \"web\"}", null), null)).isEmpty();
-    assertThat(cel.validate(schema, adopting("{\"importFile\": \"vm1disk\"}", null), null)).isEmpty();
-    assertThat(cel.validate(schema, adopting("{\"name\": \"web\", \"importFile\": \"vm1disk\"}", null), null))
-        .extracting(FieldError::detail).singleElement().asString().contains("names exactly one image");
+    assertThat(cel.validate(schema, adopting("{\"importFile\": \"vm1disk\"}", null), null))
+        .isEmpty();
+    assertThat(
+            cel.validate(
+                schema, adopting("{\"name\": \"web\", \"importFile\": \"vm1disk\"}", null), null))
+        .extracting(FieldError::detail)
+        .singleElement()
+        .asString()
+        .contains("names exactly one image");
     assertThat(cel.validate(schema, adopting("{}", null), null))
-        .extracting(FieldError::detail).singleElement().asString().contains("names exactly one image");
-    assertThat(cel.validate(schema, adopting("{\"namespace\": \"ns1\", \"uuid\": \"0b6b2a6e-3f7c-4d3e-9a52-5e1b1c2d3e4f\"}",
-        null), null)).extracting(FieldError::detail).singleElement().asString().contains("goes with adopt.name");
-    assertThat(cel.validate(schema, adopting("{\"name\": \"web\"}", "\"createDirs\": [\"/tmp\"]"), null))
-        .extracting(FieldError::detail).singleElement().asString().contains("takes an image as it is");
+        .extracting(FieldError::detail)
+        .singleElement()
+        .asString()
+        .contains("names exactly one image");
+    assertThat(
+            cel.validate(
+                schema,
+                adopting(
+                    "{\"namespace\": \"ns1\", \"uuid\": \"0b6b2a6e-3f7c-4d3e-9a52-5e1b1c2d3e4f\"}",
+                    null),
+                null))
+        .extracting(FieldError::detail)
+        .singleElement()
+        .asString()
+        .contains("goes with adopt.name");
+    assertThat(
+            cel.validate(
+                schema, adopting("{\"name\": \"web\"}", "\"createDirs\": [\"/tmp\"]"), null))
+        .extracting(FieldError::detail)
+        .singleElement()
+        .asString()
+        .contains("takes an image as it is");
   }
 
   @Test
@@ -59,22 +88,35 @@ class CelValidatorTest {
 
   @Test
   void shrinkingIsRejectedAndGrowingAcceptedComparingQuantitiesNotText() {
-    List<FieldError> shrink = cel.validate(schema, disk("1Gi", "ext4", null), disk("1025Mi", "ext4", null));
-    assertThat(shrink).singleElement().satisfies(e -> {
-      assertThat(e.field()).isEqualTo("spec");
-      assertThat(e.message()).isEqualTo("spec: Invalid value: \"object\": spec.size may grow but never shrink: "
-          + "set it to at least the current size");
-    });
+    List<FieldError> shrink =
+        cel.validate(schema, disk("1Gi", "ext4", null), disk("1025Mi", "ext4", null));
+    assertThat(shrink)
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.field()).isEqualTo("spec");
+              assertThat(e.message())
+                  .isEqualTo(
+                      "spec: Invalid value: \"object\": spec.size may grow but never shrink: "
+                          + "set it to at least the current size");
+            });
     assertThat(cel.validate(schema, disk("2G", "ext4", null), disk("1Gi", "ext4", null))).isEmpty();
-    assertThat(cel.validate(schema, disk("1024Mi", "ext4", null), disk("1Gi", "ext4", null))).isEmpty();
+    assertThat(cel.validate(schema, disk("1024Mi", "ext4", null), disk("1Gi", "ext4", null)))
+        .isEmpty();
   }
 
   @Test
   void filesystemAndASetNodeNameAreImmutable() {
     assertThat(cel.validate(schema, disk("1Gi", "xfs", null), disk("1Gi", "ext4", null)))
-        .extracting(FieldError::detail).singleElement().asString().contains("spec.filesystem is immutable");
+        .extracting(FieldError::detail)
+        .singleElement()
+        .asString()
+        .contains("spec.filesystem is immutable");
     assertThat(cel.validate(schema, disk("1Gi", "ext4", "b"), disk("1Gi", "ext4", "a")))
-        .extracting(FieldError::detail).singleElement().asString().contains("spec.nodeName is immutable");
+        .extracting(FieldError::detail)
+        .singleElement()
+        .asString()
+        .contains("spec.nodeName is immutable");
     assertThat(cel.validate(schema, disk("1Gi", "ext4", "b"), disk("1Gi", "ext4", ""))).isEmpty();
   }
 
@@ -82,31 +124,52 @@ class CelValidatorTest {
   void cloneFromCannotBeCombinedWithHostPaths() {
     ObjectNode vd = disk("1Gi", "ext4", null);
     ((ObjectNode) vd.get("spec").get("populate")).putObject("cloneFrom").put("name", "base");
-    assertThat(cel.validate(schema, vd, null)).extracting(FieldError::field).containsExactly("spec.populate");
+    assertThat(cel.validate(schema, vd, null))
+        .extracting(FieldError::field)
+        .containsExactly("spec.populate");
   }
 
-  /** The API server refuses at apply what mkfs would refuse after minutes of waiting, in the operator's words. */
+  /**
+   * The API server refuses at apply what mkfs would refuse after minutes of waiting, in the
+   * operator's words.
+   */
   @Test
   void sizesBelowTheFilesystemsMinimumAreRefusedOnCreate() {
-    assertThat(cel.validate(schema, disk("64Mi", "xfs", null), null)).extracting(FieldError::detail).singleElement()
-        .asString().contains(io.xenvbd.api.Validation.XFS_TOO_SMALL);
+    assertThat(cel.validate(schema, disk("64Mi", "xfs", null), null))
+        .extracting(FieldError::detail)
+        .singleElement()
+        .asString()
+        .contains(io.xenvbd.api.Validation.XFS_TOO_SMALL);
     assertThat(cel.validate(schema, disk("300Mi", "xfs", null), null)).isEmpty();
-    assertThat(cel.validate(schema, disk("1Mi", "ext3", null), null)).extracting(FieldError::detail).singleElement()
-        .asString().contains(io.xenvbd.api.Validation.EXT_JOURNAL_TOO_SMALL);
+    assertThat(cel.validate(schema, disk("1Mi", "ext3", null), null))
+        .extracting(FieldError::detail)
+        .singleElement()
+        .asString()
+        .contains(io.xenvbd.api.Validation.EXT_JOURNAL_TOO_SMALL);
     assertThat(cel.validate(schema, disk("2Mi", "ext4", null), null)).isEmpty();
-    assertThat(cel.validate(schema, disk("64Ki", "ext2", null), null)).extracting(FieldError::detail).singleElement()
-        .asString().contains(io.xenvbd.api.Validation.EXT2_TOO_SMALL);
+    assertThat(cel.validate(schema, disk("64Ki", "ext2", null), null))
+        .extracting(FieldError::detail)
+        .singleElement()
+        .asString()
+        .contains(io.xenvbd.api.Validation.EXT2_TOO_SMALL);
     assertThat(cel.validate(schema, disk("1Ki", "none", null), null)).isEmpty();
     ObjectNode defaulted = disk("1Mi", "ext4", null);
     ((ObjectNode) defaulted.get("spec")).remove("filesystem");
-    assertThat(cel.validate(schema, defaulted, null)).extracting(FieldError::detail).singleElement()
-        .asString().contains(io.xenvbd.api.Validation.EXT_JOURNAL_TOO_SMALL);
-    assertThat(cel.validate(schema, disk("lots", "xfs", null), null)).as("the pattern reports a non-quantity").isEmpty();
+    assertThat(cel.validate(schema, defaulted, null))
+        .extracting(FieldError::detail)
+        .singleElement()
+        .asString()
+        .contains(io.xenvbd.api.Validation.EXT_JOURNAL_TOO_SMALL);
+    assertThat(cel.validate(schema, disk("lots", "xfs", null), null))
+        .as("the pattern reports a non-quantity")
+        .isEmpty();
   }
 
   @Test
   void theQuantityLibraryFunctionsWork() {
-    JsonNode rules = Json.parseYaml("""
+    JsonNode rules =
+        Json.parseYaml(
+            """
         type: object
         x-kubernetes-validations:
         - rule: quantity('1Gi').compareTo(quantity('1024Mi')) == 0
@@ -123,7 +186,9 @@ class CelValidatorTest {
 
   @Test
   void theExaSuffixesAreSuffixesNotExponents() {
-    JsonNode rules = Json.parseYaml("""
+    JsonNode rules =
+        Json.parseYaml(
+            """
         type: object
         x-kubernetes-validations:
         - rule: quantity('1Ei').compareTo(quantity('1024Pi')) == 0

@@ -25,12 +25,16 @@ class ExamplesValidateTest {
     List<String> checked = new ArrayList<>();
     try (Stream<Path> files = Files.list(Path.of("examples"))) {
       for (Path f : files.filter(p -> p.toString().endsWith(".yaml")).sorted().toList()) {
-        try (MappingIterator<JsonNode> docs = Json.YAML.readerFor(JsonNode.class).readValues(f.toFile())) {
+        try (MappingIterator<JsonNode> docs =
+            Json.YAML.readerFor(JsonNode.class).readValues(f.toFile())) {
           for (JsonNode doc : docs.readAll()) {
             String kind = Json.text(doc, "kind");
-            JsonNode crd = "VirtualDisk".equals(kind) ? vdCrd : "Dom0Node".equals(kind) ? nodeCrd : null;
+            JsonNode crd =
+                "VirtualDisk".equals(kind) ? vdCrd : "Dom0Node".equals(kind) ? nodeCrd : null;
             if (crd != null) {
-              assertThat(validator.validate(crd, doc)).as(f + " " + Json.text(doc, "metadata", "name")).isEmpty();
+              assertThat(validator.validate(crd, doc))
+                  .as(f + " " + Json.text(doc, "metadata", "name"))
+                  .isEmpty();
               checked.add(f.getFileName() + "/" + Json.text(doc, "metadata", "name"));
             }
           }

@@ -1,7 +1,5 @@
 package io.xenvbd.kube;
 
-import io.xenvbd.testing.Manifests;
-import io.xenvbd.testing.Kubectl;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -15,6 +13,8 @@ import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskStatus;
+import io.xenvbd.testing.Kubectl;
+import io.xenvbd.testing.Manifests;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -30,8 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the status) against the embedded API server: the path production takes on a real cluster.
  */
 class JavaOperatorSdkAgainstEmbeddedApiTest {
-  @TempDir
-  static Path dir;
+  @TempDir static Path dir;
   static EmbeddedApiServer server;
   static KubernetesClient client;
   static Operator operator;
@@ -43,14 +42,36 @@ class JavaOperatorSdkAgainstEmbeddedApiTest {
     public UpdateControl<VirtualDisk> reconcile(VirtualDisk vd, Context<VirtualDisk> context) {
       reconciles.incrementAndGet();
       long generation = vd.getMetadata().getGeneration();
-      List<io.fabric8.kubernetes.api.model.Condition> conditions = Conditions.set(
-          vd.getStatus() == null ? List.of() : vd.getStatus().conditions(), Conditions.READY, Conditions.TRUE,
-          "Provisioned", "the image is ready", generation, Clock.systemUTC());
+      List<io.fabric8.kubernetes.api.model.Condition> conditions =
+          Conditions.set(
+              vd.getStatus() == null ? List.of() : vd.getStatus().conditions(),
+              Conditions.READY,
+              Conditions.TRUE,
+              "Provisioned",
+              "the image is ready",
+              generation,
+              Clock.systemUTC());
       VirtualDisk patch = new VirtualDisk();
-      patch.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
-          .withName(vd.getMetadata().getName()).withNamespace(vd.getMetadata().getNamespace()).build());
-      patch.setStatus(new VirtualDiskStatus(VirtualDiskStatus.Phase.Ready, generation, "dom0-a", null, null, null,
-          null, null, null, null, null, null, conditions));
+      patch.setMetadata(
+          new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
+              .withName(vd.getMetadata().getName())
+              .withNamespace(vd.getMetadata().getNamespace())
+              .build());
+      patch.setStatus(
+          new VirtualDiskStatus(
+              VirtualDiskStatus.Phase.Ready,
+              generation,
+              "dom0-a",
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              conditions));
       return UpdateControl.patchStatus(patch);
     }
 
@@ -81,30 +102,54 @@ class JavaOperatorSdkAgainstEmbeddedApiTest {
   void defaultsAddTheFinalizerPatchStatusFollowSpecChangesAndCleanUp() {
     server.writeKubeconfig(dir.resolve("kubeconfig"));
     Kubectl kubectl = new Kubectl(dir.resolve("kubeconfig"));
-    assertThat(kubectl.runWithInput(Manifests.vm1disk("josdk", "1Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
+    assertThat(
+            kubectl
+                .runWithInput(Manifests.vm1disk("josdk", "1Gi", "ext4"), "apply", "-f", "-")
+                .exit())
+        .isZero();
 
-    await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
-      VirtualDisk vd = client.resources(VirtualDisk.class).withName("josdk").get();
-      assertThat(vd.getMetadata().getFinalizers()).hasSize(1);
-      assertThat(vd.getStatus()).isNotNull();
-      assertThat(vd.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
-      assertThat(vd.getStatus().observedGeneration()).isEqualTo(1L);
-    });
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .untilAsserted(
+            () -> {
+              VirtualDisk vd = client.resources(VirtualDisk.class).withName("josdk").get();
+              assertThat(vd.getMetadata().getFinalizers()).hasSize(1);
+              assertThat(vd.getStatus()).isNotNull();
+              assertThat(vd.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
+              assertThat(vd.getStatus().observedGeneration()).isEqualTo(1L);
+            });
     // The status apply changed status only: spec and its defaults are intact.
     VirtualDisk ready = client.resources(VirtualDisk.class).withName("josdk").get();
     assertThat(ready.getSpec().size()).isEqualTo("1Gi");
     assertThat(ready.getStatus().conditions()).hasSize(1);
 
-    assertThat(kubectl.runWithInput(Manifests.vm1disk("josdk", "2Gi", "ext4"), "apply", "-f", "-").exit()).isZero();
-    await().atMost(Duration.ofSeconds(15)).untilAsserted(() ->
-        assertThat(client.resources(VirtualDisk.class).withName("josdk").get().getStatus().observedGeneration())
-            .isEqualTo(2L));
-    assertThat(kubectl.run("wait", "--for=condition=Ready", "vd/josdk", "--timeout=10s").exit()).isZero();
+    assertThat(
+            kubectl
+                .runWithInput(Manifests.vm1disk("josdk", "2Gi", "ext4"), "apply", "-f", "-")
+                .exit())
+        .isZero();
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        client
+                            .resources(VirtualDisk.class)
+                            .withName("josdk")
+                            .get()
+                            .getStatus()
+                            .observedGeneration())
+                    .isEqualTo(2L));
+    assertThat(kubectl.run("wait", "--for=condition=Ready", "vd/josdk", "--timeout=10s").exit())
+        .isZero();
 
     assertThat(kubectl.run("delete", "vd", "josdk", "--timeout=15s").exit()).isZero();
-    await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
-      assertThat(client.resources(VirtualDisk.class).withName("josdk").get()).isNull();
-      assertThat(cleanups.get()).isEqualTo(1);
-    });
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .untilAsserted(
+            () -> {
+              assertThat(client.resources(VirtualDisk.class).withName("josdk").get()).isNull();
+              assertThat(cleanups.get()).isEqualTo(1);
+            });
   }
 }

@@ -1,10 +1,10 @@
 package io.xenvbd.kube;
 
-import io.xenvbd.testing.Manifests;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.xenvbd.testing.Manifests;
 import java.io.InputStream;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
@@ -19,8 +19,10 @@ class SchemaValidatorTest {
 
   @BeforeAll
   static void loadCrd() throws Exception {
-    try (InputStream in = SchemaValidatorTest.class.getClassLoader()
-        .getResourceAsStream("META-INF/fabric8/virtualdisks.xenvbd.io-v1.yml")) {
+    try (InputStream in =
+        SchemaValidatorTest.class
+            .getClassLoader()
+            .getResourceAsStream("META-INF/fabric8/virtualdisks.xenvbd.io-v1.yml")) {
       crd = Json.YAML.readTree(in);
     }
   }
@@ -30,7 +32,8 @@ class SchemaValidatorTest {
   }
 
   static ObjectNode with(String yamlSpecLine, String replaced) {
-    return (ObjectNode) Json.parseYaml(Manifests.vm1disk("vm1disk", "2Gi", "ext3").replace(replaced, yamlSpecLine));
+    return (ObjectNode)
+        Json.parseYaml(Manifests.vm1disk("vm1disk", "2Gi", "ext3").replace(replaced, yamlSpecLine));
   }
 
   @Test
@@ -45,24 +48,33 @@ class SchemaValidatorTest {
     ((ObjectNode) vd.get("spec")).put("size", size);
     List<FieldError> errors = validator.validate(crd, vd);
     assertThat(errors).extracting(FieldError::field).containsExactly("spec.size");
-    assertThat(errors.get(0).message()).startsWith("spec.size: Invalid value: \"" + size + "\": spec.size in body should match");
+    assertThat(errors.get(0).message())
+        .startsWith("spec.size: Invalid value: \"" + size + "\": spec.size in body should match");
   }
 
   @Test
   void anUnknownFilesystemIsAnUnsupportedValueListingTheChoices() {
-    List<FieldError> errors = validator.validate(crd, with("filesystem: btrfs", "filesystem: ext3"));
-    assertThat(errors).singleElement().satisfies(e -> {
-      assertThat(e.field()).isEqualTo("spec.filesystem");
-      assertThat(e.reason()).isEqualTo("FieldValueNotSupported");
-      assertThat(e.detail()).isEqualTo("Unsupported value: \"btrfs\": supported values: \"ext2\", \"ext3\", \"ext4\", "
-          + "\"none\", \"xfs\"");
-    });
+    List<FieldError> errors =
+        validator.validate(crd, with("filesystem: btrfs", "filesystem: ext3"));
+    assertThat(errors)
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.field()).isEqualTo("spec.filesystem");
+              assertThat(e.reason()).isEqualTo("FieldValueNotSupported");
+              assertThat(e.detail())
+                  .isEqualTo(
+                      "Unsupported value: \"btrfs\": supported values: \"ext2\", \"ext3\", \"ext4\", "
+                          + "\"none\", \"xfs\"");
+            });
   }
 
   @Test
   void aRelativeHostPathIsRejectedWithItsIndex() {
     List<FieldError> errors = validator.validate(crd, with("- path: etc", "- path: /etc"));
-    assertThat(errors).extracting(FieldError::field).containsExactly("spec.populate.hostPaths[0].path");
+    assertThat(errors)
+        .extracting(FieldError::field)
+        .containsExactly("spec.populate.hostPaths[0].path");
   }
 
   @Test
@@ -75,7 +87,8 @@ class SchemaValidatorTest {
   void aMissingSizeIsARequiredValue() {
     ObjectNode vd = vm1disk();
     ((ObjectNode) vd.get("spec")).remove("size");
-    assertThat(validator.validate(crd, vd)).singleElement()
+    assertThat(validator.validate(crd, vd))
+        .singleElement()
         .satisfies(e -> assertThat(e.message()).isEqualTo("spec.size: Required value"));
   }
 
@@ -83,13 +96,17 @@ class SchemaValidatorTest {
   void severalBadFieldsAreEachNamed() {
     ObjectNode vd = with("vdev: xvda99999", "vdev: sda1");
     ((ObjectNode) vd.get("spec")).put("size", "0").put("reclaimPolicy", "Keep");
-    assertThat(validator.validate(crd, vd)).extracting(FieldError::field)
+    assertThat(validator.validate(crd, vd))
+        .extracting(FieldError::field)
         .containsExactly("spec.reclaimPolicy", "spec.size", "spec.xen.vdev");
   }
 
   @Test
   void defaultsFillExistingObjectsOnlyAndUnknownFieldsArePruned() {
-    ObjectNode vd = (ObjectNode) Json.parseYaml("""
+    ObjectNode vd =
+        (ObjectNode)
+            Json.parseYaml(
+                """
         apiVersion: xenvbd.io/v1alpha1
         kind: VirtualDisk
         metadata: {name: d, labels: {a: b}}
@@ -107,7 +124,8 @@ class SchemaValidatorTest {
     assertThat(spec.get("filesystem").asText()).isEqualTo("ext4");
     assertThat(spec.get("reclaimPolicy").asText()).isEqualTo("Delete");
     assertThat(spec.get("preallocate").asBoolean()).isFalse();
-    assertThat(spec.path("tailor").path("fstab").get(0).get("options").asText()).isEqualTo("defaults");
+    assertThat(spec.path("tailor").path("fstab").get(0).get("options").asText())
+        .isEqualTo("defaults");
     assertThat(spec.has("xen")).as("no default creates a missing parent object").isFalse();
     assertThat(spec.has("colour")).isFalse();
     assertThat(vd.path("metadata").path("labels").path("a").asText()).isEqualTo("b");

@@ -26,7 +26,9 @@ class WatchHubTest {
   }
 
   static void publish(WatchHub hub, long rv) {
-    hub.publish("MODIFIED", Json.parse("{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"" + rv + "\"}}"),
+    hub.publish(
+        "MODIFIED",
+        Json.parse("{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"" + rv + "\"}}"),
         new AttributeSet());
   }
 
@@ -37,7 +39,9 @@ class WatchHubTest {
       publish(hub, rv);
     }
     Recorder r = new Recorder();
-    assertThat(hub.register(r, 3)).extracting(WatchHub.Event::resourceVersion).containsExactly(4L, 5L);
+    assertThat(hub.register(r, 3))
+        .extracting(WatchHub.Event::resourceVersion)
+        .containsExactly(4L, 5L);
     publish(hub, 6);
     assertThat(r.seen).containsExactly(6L);
     hub.remove(r);
@@ -52,7 +56,8 @@ class WatchHubTest {
     for (long rv = 1; rv <= 2500; rv++) {
       publish(hub, rv);
     }
-    assertThatThrownBy(() -> hub.register(new Recorder(), 10)).isInstanceOf(WatchHub.Gone.class)
+    assertThatThrownBy(() -> hub.register(new Recorder(), 10))
+        .isInstanceOf(WatchHub.Gone.class)
         .hasMessageContaining("too old resource version");
     assertThat(hub.register(new Recorder(), 2400)).hasSize(100);
   }

@@ -1,11 +1,10 @@
 package io.xenvbd.local;
 
-import io.xenvbd.testing.Kubectl;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.xenvbd.testing.Kubectl;
 import io.xenvbd.testing.Manifests;
-import io.xenvbd.tls.Tls;
 import io.xenvbd.testing.RequiresRoot;
 import io.xenvbd.tls.Tls;
 import java.net.URI;
@@ -29,8 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @RequiresRoot
 class LocalModeCredentialsTest {
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   static String mode(Path p) throws Exception {
     return PosixFilePermissions.toString(Files.getPosixFilePermissions(p));
@@ -44,8 +42,10 @@ class LocalModeCredentialsTest {
 
   @Test
   void onlyTheKubeconfigsHolderGetsInAndARestartKeepsItsCredentials() throws Exception {
-    Path state = Files.createDirectory(tmp.resolve("state"), PosixFilePermissions.asFileAttribute(
-        PosixFilePermissions.fromString("rwxr-xr-x")));
+    Path state =
+        Files.createDirectory(
+            tmp.resolve("state"),
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
     LocalConfig config = new LocalConfig(state, List.of(), 0, "cred-node");
     String token;
     String ca;
@@ -59,18 +59,35 @@ class LocalModeCredentialsTest {
       assertThat(token).isEqualTo(Files.readString(state.resolve("api-token")).strip());
 
       Kubectl kubectl = new Kubectl(config.kubeconfig());
-      // The agent (heartbeat) and the operator (status) write through the API: they hold the token too.
-      await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(250)).untilAsserted(() ->
-          assertThat(kubectl.run("get", "dom0nodes", "cred-node", "-o", "jsonpath={.status.conditions[0].status}").out())
-              .isEqualTo("True"));
-      kubectl.runWithInput(Manifests.disk("raw", "16Mi", "filesystem: none"), "apply", "-f", "-").ok();
+      // The agent (heartbeat) and the operator (status) write through the API: they hold the token
+      // too.
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .pollInterval(Duration.ofMillis(250))
+          .untilAsserted(
+              () ->
+                  assertThat(
+                          kubectl
+                              .run(
+                                  "get",
+                                  "dom0nodes",
+                                  "cred-node",
+                                  "-o",
+                                  "jsonpath={.status.conditions[0].status}")
+                              .out())
+                      .isEqualTo("True"));
+      kubectl
+          .runWithInput(Manifests.disk("raw", "16Mi", "filesystem: none"), "apply", "-f", "-")
+          .ok();
       kubectl.run("wait", "--for=condition=Ready", "--timeout=90s", "vd/raw").ok();
 
       Path caFile = Files.write(tmp.resolve("ca.crt"), Base64.getDecoder().decode(ca));
       HttpClient http = HttpClient.newBuilder().sslContext(Tls.clientContext(caFile)).build();
       for (String auth : new String[] {null, "Bearer " + token.substring(1)}) {
-        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(mode.apiUrl()
-            + "/apis/xenvbd.io/v1alpha1/namespaces/default/virtualdisks"));
+        HttpRequest.Builder req =
+            HttpRequest.newBuilder(
+                URI.create(
+                    mode.apiUrl() + "/apis/xenvbd.io/v1alpha1/namespaces/default/virtualdisks"));
         if (auth != null) req.header("Authorization", auth);
         HttpResponse<String> r = http.send(req.build(), HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).isEqualTo(401);
@@ -83,7 +100,8 @@ class LocalModeCredentialsTest {
       String kubeconfig = Files.readString(config.kubeconfig());
       assertThat(field(kubeconfig, "token")).isEqualTo(token);
       assertThat(field(kubeconfig, "certificate-authority-data")).isEqualTo(ca);
-      assertThat(new Kubectl(config.kubeconfig()).run("get", "vd").ok().err()).contains("No resources found");
+      assertThat(new Kubectl(config.kubeconfig()).run("get", "vd").ok().err())
+          .contains("No resources found");
     }
   }
 }

@@ -10,10 +10,11 @@ import java.nio.file.attribute.PosixFilePermissions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Local mode's state directory holds every credential of the product: only its owner may enter it. */
+/**
+ * Local mode's state directory holds every credential of the product: only its owner may enter it.
+ */
 class StateDirTest {
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   static String mode(Path p) throws Exception {
     return PosixFilePermissions.toString(Files.getPosixFilePermissions(p));
@@ -25,8 +26,10 @@ class StateDirTest {
     StateDir.secure(fresh);
     assertThat(mode(fresh)).isEqualTo("rwx------");
 
-    Path open = Files.createDirectory(tmp.resolve("open"), PosixFilePermissions.asFileAttribute(
-        PosixFilePermissions.fromString("rwxr-xr-x")));
+    Path open =
+        Files.createDirectory(
+            tmp.resolve("open"),
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
     Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxrwxrwx"));
     StateDir.secure(open);
     assertThat(mode(open)).isEqualTo("rwx------");
@@ -37,8 +40,10 @@ class StateDirTest {
   void aStateDirThatBelongsToAnotherUserIsRefused() throws Exception {
     Path theirs = Files.createDirectory(tmp.resolve("theirs"));
     Files.setAttribute(theirs, "unix:uid", 65534);
-    assertThatThrownBy(() -> StateDir.secure(theirs)).isInstanceOf(IllegalStateException.class)
-        .hasMessageContaining("belongs to uid 65534").hasMessageContaining("choose a --dir of your own");
+    assertThatThrownBy(() -> StateDir.secure(theirs))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("belongs to uid 65534")
+        .hasMessageContaining("choose a --dir of your own");
   }
 
   @Test

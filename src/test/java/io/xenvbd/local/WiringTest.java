@@ -17,10 +17,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The one wiring of operator and agents on this machine, as local mode and the test rigs use it. */
+/**
+ * The one wiring of operator and agents on this machine, as local mode and the test rigs use it.
+ */
 class WiringTest {
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   @Test
   void theTokenIsKeptOwnerOnlyAcrossRunsWhileEachRunGetsAFreshCa() throws Exception {
@@ -29,7 +30,8 @@ class WiringTest {
     Wiring second = Wiring.in(tmp.resolve("state"));
 
     assertThat(first.tokenFile()).isEqualTo(tmp.resolve("state/agent-token"));
-    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(first.tokenFile()))).isEqualTo("rw-------");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(first.tokenFile())))
+        .isEqualTo("rw-------");
     assertThat(Files.readString(first.tokenFile()).strip()).isEqualTo(first.token());
     assertThat(second.token()).isEqualTo(first.token());
     assertThat(first.tls().caCert()).isEqualTo(tmp.resolve("state/tls/ca.crt"));
@@ -39,7 +41,8 @@ class WiringTest {
   @Test
   void anAgentOnThisMachineServesHttpsOnLoopbackWithTheTokenAndCertificate() throws Exception {
     Wiring wiring = Wiring.in(tmp);
-    AgentConfig config = wiring.agent("node-w", tmp.resolve("images"), List.of(tmp.resolve("src"))).build();
+    AgentConfig config =
+        wiring.agent("node-w", tmp.resolve("images"), List.of(tmp.resolve("src"))).build();
 
     assertThat(config.insecurePlainHttp()).isFalse();
     assertThat(config.tlsCert()).isEqualTo(wiring.tls().cert());
@@ -56,23 +59,31 @@ class WiringTest {
     Wiring stranger = Wiring.in(tmp.resolve("theirs"));
     List<String> auth = new CopyOnWriteArrayList<>();
     HttpsServer server = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-    server.setHttpsConfigurator(new HttpsConfigurator(Tls.serverContext(wiring.tls().cert(), wiring.tls().key())));
-    server.createContext("/", exchange -> {
-      auth.add(exchange.getRequestHeaders().getFirst("Authorization"));
-      exchange.sendResponseHeaders(404, -1);
-      exchange.close();
-    });
+    server.setHttpsConfigurator(
+        new HttpsConfigurator(Tls.serverContext(wiring.tls().cert(), wiring.tls().key())));
+    server.createContext(
+        "/",
+        exchange -> {
+          auth.add(exchange.getRequestHeaders().getFirst("Authorization"));
+          exchange.sendResponseHeaders(404, -1);
+          exchange.close();
+        });
     server.start();
     try {
       String endpoint = "https://127.0.0.1:" + server.getAddress().getPort();
 
-      assertThat(wiring.agentClients().forNode("node-w", endpoint).getDisk("default", "d")).isEmpty();
-      assertThat(Wiring.agentClients(wiring.token(), wiring.tls().caCert()).forNode("node-w", endpoint)
-          .getDisk("default", "d")).isEmpty();
+      assertThat(wiring.agentClients().forNode("node-w", endpoint).getDisk("default", "d"))
+          .isEmpty();
+      assertThat(
+              Wiring.agentClients(wiring.token(), wiring.tls().caCert())
+                  .forNode("node-w", endpoint)
+                  .getDisk("default", "d"))
+          .isEmpty();
       assertThat(auth).containsExactly("Bearer " + wiring.token(), "Bearer " + wiring.token());
 
       // A server whose certificate another CA signed never gets the request, nor the token.
-      assertThatThrownBy(() -> stranger.agentClients().forNode("node-w", endpoint).getDisk("default", "d"))
+      assertThatThrownBy(
+              () -> stranger.agentClients().forNode("node-w", endpoint).getDisk("default", "d"))
           .isInstanceOf(AgentUnreachableException.class);
       assertThat(auth).hasSize(2);
     } finally {

@@ -1,6 +1,5 @@
 package io.xenvbd.operator;
 
-import io.xenvbd.protocol.Protocol;
 import static io.xenvbd.operator.Fixtures.GI;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -12,6 +11,7 @@ import io.xenvbd.protocol.AgentException;
 import io.xenvbd.protocol.DiskState;
 import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.NodeInfo;
+import io.xenvbd.protocol.Protocol;
 import io.xenvbd.protocol.PutDiskRequest;
 import java.time.Duration;
 import java.time.Instant;
@@ -22,9 +22,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * One step of a placed disk against its node's agent (a {@link FakeNode}): what the disk's status will
- * say, and when the operator looks again (fast test config: polls 50ms, retries 100ms..400ms, Ready
- * disks every 1s).
+ * One step of a placed disk against its node's agent (a {@link FakeNode}): what the disk's status
+ * will say, and when the operator looks again (fast test config: polls 50ms, retries 100ms..400ms,
+ * Ready disks every 1s).
  */
 class AgentDriverTest {
   static final Instant NOW = Instant.parse("2026-01-01T12:00:00Z");
@@ -39,8 +39,16 @@ class AgentDriverTest {
   final FakeNode fake = new FakeNode("a");
   AgentClient agent = fake;
   final OperatorConfig config = OperatorHarness.fastConfig();
-  final AgentDriver driver = new AgentDriver((node, endpoint) -> agent, cluster, new Placer(cluster, clock),
-      new Backoffs(config, clock), clock, new OperatorMetrics(), config.readyRecheck(), Protocol.CURRENT);
+  final AgentDriver driver =
+      new AgentDriver(
+          (node, endpoint) -> agent,
+          cluster,
+          new Placer(cluster, clock),
+          new Backoffs(config, clock),
+          clock,
+          new OperatorMetrics(),
+          config.readyRecheck(),
+          Protocol.CURRENT);
   final VirtualDisk disk = Fixtures.disk("ns", "d", "1Gi");
 
   @BeforeEach
@@ -68,32 +76,33 @@ class AgentDriverTest {
   }
 
   /** An agent that fails the test if it is called at all. */
-  static final AgentClient MUST_NOT_BE_CALLED = new AgentClient() {
-    @Override
-    public NodeInfo node() {
-      throw new AssertionError("the agent must not be called");
-    }
+  static final AgentClient MUST_NOT_BE_CALLED =
+      new AgentClient() {
+        @Override
+        public NodeInfo node() {
+          throw new AssertionError("the agent must not be called");
+        }
 
-    @Override
-    public DiskState putDisk(String ns, String name, PutDiskRequest request) {
-      throw new AssertionError("the agent must not be called");
-    }
+        @Override
+        public DiskState putDisk(String ns, String name, PutDiskRequest request) {
+          throw new AssertionError("the agent must not be called");
+        }
 
-    @Override
-    public Optional<DiskState> getDisk(String ns, String name) {
-      throw new AssertionError("the agent must not be called");
-    }
+        @Override
+        public Optional<DiskState> getDisk(String ns, String name) {
+          throw new AssertionError("the agent must not be called");
+        }
 
-    @Override
-    public void deleteDisk(String ns, String name, String uid) {
-      throw new AssertionError("the agent must not be called");
-    }
+        @Override
+        public void deleteDisk(String ns, String name, String uid) {
+          throw new AssertionError("the agent must not be called");
+        }
 
-    @Override
-    public void releaseDisk(String ns, String name, String uid) {
-      throw new AssertionError("the agent must not be called");
-    }
-  };
+        @Override
+        public void releaseDisk(String ns, String name, String uid) {
+          throw new AssertionError("the agent must not be called");
+        }
+      };
 
   /** The fake node, except that GET answers with this error. */
   AgentClient answeringGetWith(AgentException error) {
@@ -129,7 +138,8 @@ class AgentDriverTest {
   void aNewDiskIsBuiltOncePolledAtPollMinAndThenLookedAtEveryReadyRecheck() {
     AgentDriver.Step first = drive(GI);
     assertThat(first.outcome()).isInstanceOf(Outcome.Working.class);
-    assertThat(((Outcome.Working) first.outcome()).state().phase()).isEqualTo(DiskState.Phase.Building);
+    assertThat(((Outcome.Working) first.outcome()).state().phase())
+        .isEqualTo(DiskState.Phase.Building);
     assertThat(first.recheck()).isEqualTo(POLL);
 
     AgentDriver.Step polled = drive(GI);
@@ -148,31 +158,34 @@ class AgentDriverTest {
   void aBuildQueuedBehindOthersIsPolledLessAndLessOftenUntilTheAgentStartsIt() {
     disk.getMetadata().setUid("u"); // the uid of StatusBuilderTest's agent states
     DiskState[] answer = {StatusBuilderTest.building(DiskState.STAGE_QUEUED, 0)};
-    agent = new AgentClient() {
-      @Override
-      public NodeInfo node() {
-        return fake.node();
-      }
+    agent =
+        new AgentClient() {
+          @Override
+          public NodeInfo node() {
+            return fake.node();
+          }
 
-      @Override
-      public DiskState putDisk(String ns, String name, PutDiskRequest request) {
-        return answer[0];
-      }
+          @Override
+          public DiskState putDisk(String ns, String name, PutDiskRequest request) {
+            return answer[0];
+          }
 
-      @Override
-      public Optional<DiskState> getDisk(String ns, String name) {
-        return Optional.of(answer[0]);
-      }
+          @Override
+          public Optional<DiskState> getDisk(String ns, String name) {
+            return Optional.of(answer[0]);
+          }
 
-      @Override
-      public void deleteDisk(String ns, String name, String uid) {}
+          @Override
+          public void deleteDisk(String ns, String name, String uid) {}
 
-      @Override
-      public void releaseDisk(String ns, String name, String uid) {}
-    };
+          @Override
+          public void releaseDisk(String ns, String name, String uid) {}
+        };
     List<Duration> polls = new ArrayList<>();
     for (int i = 0; i < 4; i++) polls.add(drive(GI).recheck());
-    assertThat(polls).containsExactly(POLL, Duration.ofMillis(100), Duration.ofMillis(200), Duration.ofMillis(200));
+    assertThat(polls)
+        .containsExactly(
+            POLL, Duration.ofMillis(100), Duration.ofMillis(200), Duration.ofMillis(200));
     answer[0] = StatusBuilderTest.building("Format", 10);
     assertThat(drive(GI).recheck()).as("started: it ends within seconds").isEqualTo(POLL);
   }
@@ -181,20 +194,27 @@ class AgentDriverTest {
   void aFailedBuildWaitsForItsRetryWithoutCallingPutAndEachFailureWaitsLonger() {
     fake.failNextBuild(ErrorCodes.NO_SPACE, "the images root is full");
     AgentDriver.Step failed = drive(GI);
-    assertThat(failed.outcome()).isEqualTo(new Outcome.Failed(ErrorCodes.NO_SPACE, "the images root is full"));
+    assertThat(failed.outcome())
+        .isEqualTo(new Outcome.Failed(ErrorCodes.NO_SPACE, "the images root is full"));
     assertThat(failed.recheck()).isEqualTo(RETRY);
 
     clock.advance(Duration.ofMillis(40));
     AgentDriver.Step early = drive(GI);
-    assertThat(early.outcome()).as("the agent's own report, read by GET").isEqualTo(failed.outcome());
-    assertThat(early.recheck()).as("the time left, not a new delay").isEqualTo(Duration.ofMillis(60));
+    assertThat(early.outcome())
+        .as("the agent's own report, read by GET")
+        .isEqualTo(failed.outcome());
+    assertThat(early.recheck())
+        .as("the time left, not a new delay")
+        .isEqualTo(Duration.ofMillis(60));
     assertThat(fake.builds).hasValue(1);
 
     clock.advance(Duration.ofMillis(60));
     fake.failNextBuild(ErrorCodes.NO_SPACE, "the images root is full");
     AgentDriver.Step again = drive(GI);
     assertThat(fake.builds).as("retried when due").hasValue(2);
-    assertThat(again.recheck()).as("second failure: twice retryMin").isEqualTo(Duration.ofMillis(200));
+    assertThat(again.recheck())
+        .as("second failure: twice retryMin")
+        .isEqualTo(Duration.ofMillis(200));
 
     clock.advance(again.recheck());
     assertThat(drive(GI).outcome()).as("third attempt builds").isInstanceOf(Outcome.Working.class);
@@ -209,8 +229,11 @@ class AgentDriverTest {
     nodes.clear();
     agent = MUST_NOT_BE_CALLED;
     AgentDriver.Step step = drive(GI);
-    assertThat(step.outcome()).isEqualTo(new Outcome.Unreachable(Reasons.NODE_NOT_FOUND,
-        "Dom0Node a no longer exists: the image stays unknown until the agent on a registers again"));
+    assertThat(step.outcome())
+        .isEqualTo(
+            new Outcome.Unreachable(
+                Reasons.NODE_NOT_FOUND,
+                "Dom0Node a no longer exists: the image stays unknown until the agent on a registers again"));
     assertThat(step.recheck()).isEqualTo(RETRY);
     assertThat(drive(GI).recheck()).isEqualTo(Duration.ofMillis(200));
   }
@@ -220,8 +243,10 @@ class AgentDriverTest {
     nodes.set(0, Fixtures.node("a", 100 * GI, 0, 8, 1, false, NOW.minusSeconds(31), 10));
     agent = MUST_NOT_BE_CALLED;
     AgentDriver.Step step = drive(GI);
-    assertThat(step.outcome()).isEqualTo(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE,
-        NodeHealth.problem(nodes.get(0), clock).orElseThrow()));
+    assertThat(step.outcome())
+        .isEqualTo(
+            new Outcome.Unreachable(
+                Reasons.NODE_UNREACHABLE, NodeHealth.problem(nodes.get(0), clock).orElseThrow()));
     assertThat(((Outcome.Unreachable) step.outcome()).message()).contains("missed its heartbeats");
     assertThat(step.recheck()).isEqualTo(RETRY);
   }
@@ -230,35 +255,50 @@ class AgentDriverTest {
   void anAgentThatCannotBeReachedTurnsTheDiskUnreachableAndBacksOff() {
     fake.stop();
     AgentDriver.Step step = drive(GI);
-    assertThat(step.outcome()).isEqualTo(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE,
-        "dom0 node a: agent at fake://a is unreachable: Connection refused"));
+    assertThat(step.outcome())
+        .isEqualTo(
+            new Outcome.Unreachable(
+                Reasons.NODE_UNREACHABLE,
+                "dom0 node a: agent at fake://a is unreachable: Connection refused"));
     assertThat(step.recheck()).isEqualTo(RETRY);
     assertThat(drive(GI).recheck()).isEqualTo(Duration.ofMillis(200));
   }
 
   @Test
   void aBusyAgentIsTransientNotAFailedDisk() {
-    agent = answeringGetWith(new AgentException(ErrorCodes.BUSY, 503, "too many requests: try again shortly"));
+    agent =
+        answeringGetWith(
+            new AgentException(ErrorCodes.BUSY, 503, "too many requests: try again shortly"));
     AgentDriver.Step step = drive(GI);
-    assertThat(step.outcome()).isEqualTo(new Outcome.Unreachable(Reasons.NODE_UNREACHABLE,
-        "dom0 node a: too many requests: try again shortly"));
+    assertThat(step.outcome())
+        .isEqualTo(
+            new Outcome.Unreachable(
+                Reasons.NODE_UNREACHABLE, "dom0 node a: too many requests: try again shortly"));
     assertThat(step.recheck()).isEqualTo(RETRY);
   }
 
   @Test
   void anyOtherAgentErrorFailsTheDiskWithTheAgentsCodeAndMessage() {
-    agent = answeringGetWith(new AgentException(ErrorCodes.UNAUTHORIZED, 401, "the bearer token is not this node's"));
+    agent =
+        answeringGetWith(
+            new AgentException(
+                ErrorCodes.UNAUTHORIZED, 401, "the bearer token is not this node's"));
     AgentDriver.Step step = drive(GI);
-    assertThat(step.outcome()).isEqualTo(new Outcome.Failed(ErrorCodes.UNAUTHORIZED, "the bearer token is not this node's"));
+    assertThat(step.outcome())
+        .isEqualTo(
+            new Outcome.Failed(ErrorCodes.UNAUTHORIZED, "the bearer token is not this node's"));
     assertThat(step.recheck()).isEqualTo(RETRY);
   }
 
   @Test
   void anImageOwnedByAnotherVirtualDiskIsNeitherAdoptedNorTouched() {
-    fake.putDisk("ns", "d", new PutDiskRequest("uid-other", AgentRequests.toWire(disk.getSpec(), null)));
+    fake.putDisk(
+        "ns", "d", new PutDiskRequest("uid-other", AgentRequests.toWire(disk.getSpec(), null)));
     AgentDriver.Step step = drive(GI);
-    assertThat(step.outcome()).isEqualTo(new Outcome.Failed(ErrorCodes.NOT_OWNER,
-        "image ns/d belongs to VirtualDisk uid uid-other"));
+    assertThat(step.outcome())
+        .isEqualTo(
+            new Outcome.Failed(
+                ErrorCodes.NOT_OWNER, "image ns/d belongs to VirtualDisk uid uid-other"));
     assertThat(fake.builds).hasValue(1);
   }
 
@@ -267,7 +307,8 @@ class AgentDriverTest {
     buildToReady(GI);
     disk.setSpec(Fixtures.disk("ns", "d", "2Gi").getSpec());
     AgentDriver.Step step = drive(2 * GI);
-    assertThat(((Outcome.Working) step.outcome()).state().phase()).isEqualTo(DiskState.Phase.Resizing);
+    assertThat(((Outcome.Working) step.outcome()).state().phase())
+        .isEqualTo(DiskState.Phase.Resizing);
     assertThat(step.recheck()).isEqualTo(POLL);
     AgentDriver.Step grown = buildToReady(2 * GI);
     assertThat(((Outcome.Done) grown.outcome()).state().capacityBytes()).isEqualTo(2 * GI);
@@ -281,10 +322,15 @@ class AgentDriverTest {
     AgentDriver.Step step = drive(10 * GI);
     var refused = (Outcome.GrowRefused) step.outcome();
     assertThat(refused.reason()).isEqualTo(Reasons.INSUFFICIENT_STORAGE);
-    assertThat(refused.message()).startsWith("growing the image from 1Gi to 10Gi is refused: Dom0Node a has 2Gi left"
-        + " to promise").contains("and this needs 10Gi", "stays usable at 1Gi");
+    assertThat(refused.message())
+        .startsWith(
+            "growing the image from 1Gi to 10Gi is refused: Dom0Node a has 2Gi left"
+                + " to promise")
+        .contains("and this needs 10Gi", "stays usable at 1Gi");
     assertThat(refused.state().capacityBytes()).isEqualTo(GI);
-    assertThat(step.recheck()).as("looked at like a Ready disk; a change of the node wakes it").isEqualTo(READY_RECHECK);
+    assertThat(step.recheck())
+        .as("looked at like a Ready disk; a change of the node wakes it")
+        .isEqualTo(READY_RECHECK);
     assertThat(fake.capacity("ns", "d")).as("nothing sent to the agent").isEqualTo(GI);
   }
 
@@ -295,7 +341,8 @@ class AgentDriverTest {
     AgentDriver.Step step = drive(10 * GI);
     var refused = (Outcome.Unschedulable) step.outcome();
     assertThat(refused.reason()).isEqualTo(Reasons.INSUFFICIENT_STORAGE);
-    assertThat(refused.message()).startsWith("building the image at spec.size 10Gi is refused: Dom0Node a has 2Gi left");
+    assertThat(refused.message())
+        .startsWith("building the image at spec.size 10Gi is refused: Dom0Node a has 2Gi left");
     assertThat(step.recheck()).isEqualTo(READY_RECHECK);
     assertThat(fake.builds).hasValue(0);
   }

@@ -15,18 +15,35 @@ import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The one mapping from a VirtualDisk spec to the agent protocol, and how an agent's version is read. */
+/**
+ * The one mapping from a VirtualDisk spec to the agent protocol, and how an agent's version is
+ * read.
+ */
 class AgentRequestsTest {
-  static final VirtualDiskSpec FULL = new VirtualDiskSpec("node-a", "2Gi", VirtualDiskSpec.Filesystem.xfs,
-      new Populate(Arrays.asList(new Populate.HostPath("/srv/etc", "/etc"), null), new Populate.Archive("https://m/r.tar", "a".repeat(64)),
-          new Populate.CloneFrom("base"), List.of("/proc", "/tmp"), Populate.Method.LoopMount),
-      new Tailor("vm1", List.of(new Tailor.FstabEntry("self", "/", "xfs", null, 1, 1)), List.of(new Tailor.File("/etc/motd", "hi\n", "0600"))),
-      new Xen("xvdb", Xen.Access.ro, Xen.BackendType.qdisk), true, VirtualDiskSpec.ReclaimPolicy.Retain);
+  static final VirtualDiskSpec FULL =
+      new VirtualDiskSpec(
+          "node-a",
+          "2Gi",
+          VirtualDiskSpec.Filesystem.xfs,
+          new Populate(
+              Arrays.asList(new Populate.HostPath("/srv/etc", "/etc"), null),
+              new Populate.Archive("https://m/r.tar", "a".repeat(64)),
+              new Populate.CloneFrom("base"),
+              List.of("/proc", "/tmp"),
+              Populate.Method.LoopMount),
+          new Tailor(
+              "vm1",
+              List.of(new Tailor.FstabEntry("self", "/", "xfs", null, 1, 1)),
+              List.of(new Tailor.File("/etc/motd", "hi\n", "0600"))),
+          new Xen("xvdb", Xen.Access.ro, Xen.BackendType.qdisk),
+          true,
+          VirtualDiskSpec.ReclaimPolicy.Retain);
 
   @Test
   void onTheWireASpecIsWhatVersionOneSentSoOlderAgentsUnderstandIt() throws Exception {
     ObjectMapper json = new ObjectMapper();
-    // version 1 of the wire was the CRD's spec serialized: the protocol's own type must not drift from it
+    // version 1 of the wire was the CRD's spec serialized: the protocol's own type must not drift
+    // from it
     assertThat(json.readTree(json.writeValueAsBytes(AgentRequests.toWire(FULL, null))))
         .isEqualTo(json.readTree(json.writeValueAsBytes(FULL)));
     VirtualDiskSpec sparse = new VirtualDiskSpec(null, "8Mi", null, null, null, null, null, null);
@@ -38,7 +55,8 @@ class AgentRequestsTest {
   void aCloneCarriesItsSourcesUidWhichAnOlderAgentIsNotSent() {
     DiskSpec wire = AgentRequests.toWire(FULL, "uid-base");
     assertThat(wire.populate().cloneFrom()).isEqualTo(new DiskSpec.CloneFrom("base", "uid-base"));
-    assertThat(Protocol.CURRENT.forPeer(wire, 2).spec()).isEqualTo(AgentRequests.toWire(FULL, null));
+    assertThat(Protocol.CURRENT.forPeer(wire, 2).spec())
+        .isEqualTo(AgentRequests.toWire(FULL, null));
   }
 
   @Test
@@ -46,8 +64,15 @@ class AgentRequestsTest {
     Dom0Node node = Fixtures.node("a", Fixtures.GI, 0);
     assertThat(AgentRequests.agentVersion(node)).isEqualTo(Protocol.VERSION);
     var s = node.getStatus();
-    node.setStatus(new io.xenvbd.api.Dom0NodeStatus(new io.xenvbd.api.Dom0NodeStatus.Agent(s.agent().endpoint(),
-        s.agent().version(), Instant.now().toString(), 10, null), s.loopDevices(), s.storage(), 0, List.of(), s.conditions()));
+    node.setStatus(
+        new io.xenvbd.api.Dom0NodeStatus(
+            new io.xenvbd.api.Dom0NodeStatus.Agent(
+                s.agent().endpoint(), s.agent().version(), Instant.now().toString(), 10, null),
+            s.loopDevices(),
+            s.storage(),
+            0,
+            List.of(),
+            s.conditions()));
     assertThat(AgentRequests.agentVersion(node)).isEqualTo(1);
     assertThat(AgentRequests.agentVersion(null)).isEqualTo(1);
   }

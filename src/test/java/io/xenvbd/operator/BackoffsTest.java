@@ -45,7 +45,9 @@ class BackoffsTest {
     assertThat(backoffs.untilRetry("u")).isEqualTo(Duration.ZERO);
 
     clock.advance(Duration.ofMinutes(5));
-    assertThat(backoffs.untilRetry("u")).as("overdue is due now, never negative").isEqualTo(Duration.ZERO);
+    assertThat(backoffs.untilRetry("u"))
+        .as("overdue is due now, never negative")
+        .isEqualTo(Duration.ZERO);
   }
 
   @Test
@@ -67,7 +69,11 @@ class BackoffsTest {
 
   @Test
   void aBuildTheAgentWorksOnIsPolledAtPollMinEveryTime() {
-    assertThat(List.of(backoffs.nextPoll("u", false), backoffs.nextPoll("u", false), backoffs.nextPoll("u", false)))
+    assertThat(
+            List.of(
+                backoffs.nextPoll("u", false),
+                backoffs.nextPoll("u", false),
+                backoffs.nextPoll("u", false)))
         .containsOnly(ms(50));
   }
 
@@ -97,7 +103,9 @@ class BackoffsTest {
   void doublingIsBoundedAndNeverOverflows() {
     assertThat(Backoffs.doubled(ms(100), ms(400), 0)).isEqualTo(ms(100));
     assertThat(Backoffs.doubled(ms(100), ms(400), 1)).isEqualTo(ms(200));
-    assertThat(Backoffs.doubled(Duration.ofDays(1), Duration.ofDays(2), 1000)).isEqualTo(Duration.ofDays(2));
-    assertThat(Backoffs.doubled(Duration.ofDays(1), Duration.ofDays(2), Integer.MAX_VALUE)).isEqualTo(Duration.ofDays(2));
+    assertThat(Backoffs.doubled(Duration.ofDays(1), Duration.ofDays(2), 1000))
+        .isEqualTo(Duration.ofDays(2));
+    assertThat(Backoffs.doubled(Duration.ofDays(1), Duration.ofDays(2), Integer.MAX_VALUE))
+        .isEqualTo(Duration.ofDays(2));
   }
 }

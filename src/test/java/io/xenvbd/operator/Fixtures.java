@@ -21,20 +21,43 @@ final class Fixtures {
   static final long MI = 1L << 20;
 
   /** A Dom0Node as a healthy agent would report it. */
-  static Dom0Node node(String name, long capacity, long promised, int loopMax, int loopInUse, boolean cordoned,
-      Instant heartbeat, int heartbeatSeconds) {
+  static Dom0Node node(
+      String name,
+      long capacity,
+      long promised,
+      int loopMax,
+      int loopInUse,
+      boolean cordoned,
+      Instant heartbeat,
+      int heartbeatSeconds) {
     Dom0Node n = new Dom0Node();
     n.setMetadata(new ObjectMetaBuilder().withName(name).build());
     n.setSpec(new Dom0NodeSpec(cordoned, 1.0));
-    n.setStatus(new Dom0NodeStatus(
-        new Dom0NodeStatus.Agent("fake://" + name, "test", heartbeat.toString(), heartbeatSeconds,
-            io.xenvbd.protocol.Protocol.VERSION),
-        LoopDevices.of(loopMax, loopInUse, List.of()),
-        new Dom0NodeStatus.Storage("/var/lib/xen/images-" + name, capacity, capacity - promised, promised / 2, promised,
-            Sizes.human(capacity - promised)),
-        0, List.of(),
-        List.of(new ConditionBuilder().withType("Ready").withStatus("True").withReason("AgentHeartbeat")
-            .withLastTransitionTime(heartbeat.toString()).build())));
+    n.setStatus(
+        new Dom0NodeStatus(
+            new Dom0NodeStatus.Agent(
+                "fake://" + name,
+                "test",
+                heartbeat.toString(),
+                heartbeatSeconds,
+                io.xenvbd.protocol.Protocol.VERSION),
+            LoopDevices.of(loopMax, loopInUse, List.of()),
+            new Dom0NodeStatus.Storage(
+                "/var/lib/xen/images-" + name,
+                capacity,
+                capacity - promised,
+                promised / 2,
+                promised,
+                Sizes.human(capacity - promised)),
+            0,
+            List.of(),
+            List.of(
+                new ConditionBuilder()
+                    .withType("Ready")
+                    .withStatus("True")
+                    .withReason("AgentHeartbeat")
+                    .withLastTransitionTime(heartbeat.toString())
+                    .build())));
     return n;
   }
 
@@ -53,7 +76,11 @@ final class Fixtures {
     return d;
   }
 
-  static VirtualDiskSpec spec(String nodeName, String size, VirtualDiskSpec.Filesystem fs, Populate populate,
+  static VirtualDiskSpec spec(
+      String nodeName,
+      String size,
+      VirtualDiskSpec.Filesystem fs,
+      Populate populate,
       VirtualDiskSpec.ReclaimPolicy policy) {
     return new VirtualDiskSpec(nodeName, size, fs, populate, null, null, null, policy);
   }

@@ -16,7 +16,9 @@ import java.util.Set;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
-/** Which disks a change of a Dom0Node (a heartbeat, a freed loop device, a cordon) reconciles again. */
+/**
+ * Which disks a change of a Dom0Node (a heartbeat, a freed loop device, a cordon) reconciles again.
+ */
 class InformerClusterViewTest {
   static final Instant NOW = Instant.parse("2026-01-01T12:00:00Z");
   static final Clock CLOCK = Clock.fixed(NOW, ZoneOffset.UTC);
@@ -35,13 +37,16 @@ class InformerClusterViewTest {
     VirtualDisk d = Fixtures.disk("ns", name, "1Gi");
     d.getMetadata().setUid("uid-" + name);
     StatusBuilder statuses = new StatusBuilder(CLOCK);
-    for (Outcome o : steps) d.setStatus(statuses.build(d, on == null ? null : on.getMetadata().getName(), on, o));
+    for (Outcome o : steps)
+      d.setStatus(statuses.build(d, on == null ? null : on.getMetadata().getName(), on, o));
     disks.add(d);
     return d;
   }
 
   Set<String> wokenBy(Dom0Node node) {
-    return InformerClusterView.waitingOn(node, disks).stream().map(ResourceID::getName).collect(Collectors.toSet());
+    return InformerClusterView.waitingOn(node, disks).stream()
+        .map(ResourceID::getName)
+        .collect(Collectors.toSet());
   }
 
   static Outcome ready(long capacity) {
@@ -51,22 +56,50 @@ class InformerClusterViewTest {
   @Test
   void aNodeChangeWakesTheDisksThatMayMoveAndLeavesSettledOnesToTheirRecheck() {
     disk("new", null);
-    disk("unplaced", null, new Outcome.Unschedulable(Reasons.INSUFFICIENT_STORAGE, "no dom0 node fits 1Gi now"));
-    disk("building-on-a", A_WITH_LOOPS, new Outcome.Working(StatusBuilderTest.building("Format", 40)));
-    disk("unreachable-on-a", A_WITH_LOOPS, ready(GI), new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "gone"));
+    disk(
+        "unplaced",
+        null,
+        new Outcome.Unschedulable(Reasons.INSUFFICIENT_STORAGE, "no dom0 node fits 1Gi now"));
+    disk(
+        "building-on-a",
+        A_WITH_LOOPS,
+        new Outcome.Working(StatusBuilderTest.building("Format", 40)));
+    disk(
+        "unreachable-on-a",
+        A_WITH_LOOPS,
+        ready(GI),
+        new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "gone"));
     disk("building-on-b", B, new Outcome.Working(StatusBuilderTest.building("Format", 40)));
     disk("ready-on-a", A_WITH_LOOPS, ready(GI));
     disk("ready-on-b", B, ready(GI));
-    disk("grow-refused-on-a", A_WITH_LOOPS, ready(GI),
-        new Outcome.GrowRefused(StatusBuilderTest.ready(GI), Reasons.INSUFFICIENT_STORAGE, "no room"));
-    disk("grow-refused-on-b", B, ready(GI),
-        new Outcome.GrowRefused(StatusBuilderTest.ready(GI), Reasons.QUOTA_EXCEEDED, "over the ceiling"));
-    disk("build-refused-on-a", A_WITH_LOOPS,
-        new Outcome.Unschedulable(Reasons.INSUFFICIENT_STORAGE, "building the image at spec.size 1Gi is refused"));
+    disk(
+        "grow-refused-on-a",
+        A_WITH_LOOPS,
+        ready(GI),
+        new Outcome.GrowRefused(
+            StatusBuilderTest.ready(GI), Reasons.INSUFFICIENT_STORAGE, "no room"));
+    disk(
+        "grow-refused-on-b",
+        B,
+        ready(GI),
+        new Outcome.GrowRefused(
+            StatusBuilderTest.ready(GI), Reasons.QUOTA_EXCEEDED, "over the ceiling"));
+    disk(
+        "build-refused-on-a",
+        A_WITH_LOOPS,
+        new Outcome.Unschedulable(
+            Reasons.INSUFFICIENT_STORAGE, "building the image at spec.size 1Gi is refused"));
 
-    assertThat(wokenBy(A_WITH_LOOPS)).containsExactlyInAnyOrder("new", "unplaced", "building-on-a", "unreachable-on-a",
-        "grow-refused-on-a", "build-refused-on-a");
-    assertThat(wokenBy(B)).containsExactlyInAnyOrder("new", "unplaced", "building-on-b", "grow-refused-on-b");
+    assertThat(wokenBy(A_WITH_LOOPS))
+        .containsExactlyInAnyOrder(
+            "new",
+            "unplaced",
+            "building-on-a",
+            "unreachable-on-a",
+            "grow-refused-on-a",
+            "build-refused-on-a");
+    assertThat(wokenBy(B))
+        .containsExactlyInAnyOrder("new", "unplaced", "building-on-b", "grow-refused-on-b");
   }
 
   @Test

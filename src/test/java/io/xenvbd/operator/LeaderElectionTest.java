@@ -27,7 +27,11 @@ class LeaderElectionTest {
   }
 
   static OperatorConfig replica(String identity) {
-    return OperatorHarness.fastConfig().toBuilder().leaderElection(true).leaseNamespace("default").identity(identity).build();
+    return OperatorHarness.fastConfig().toBuilder()
+        .leaderElection(true)
+        .leaseNamespace("default")
+        .identity(identity)
+        .build();
   }
 
   @Test
@@ -43,15 +47,24 @@ class LeaderElectionTest {
       h.awaitReady("ns1", "d1");
       assertThat(second.isLeader()).isFalse();
       assertThat(second.metrics().render()).contains("xenvbd_operator_leader 0");
-      assertThat(second.metrics().count("xenvbd_operator_outcomes_total", "outcome=\"Done\"")).isZero();
-      assertThat(api.client.leases().inNamespace("default").withName("xenvbd-operator").get().getSpec().getHolderIdentity())
+      assertThat(second.metrics().count("xenvbd_operator_outcomes_total", "outcome=\"Done\""))
+          .isZero();
+      assertThat(
+              api.client
+                  .leases()
+                  .inNamespace("default")
+                  .withName("xenvbd-operator")
+                  .get()
+                  .getSpec()
+                  .getHolderIdentity())
           .isEqualTo("op-1");
 
       first.close(); // the Lease is not released: the standby waits about one lease duration
       await().atMost(Duration.ofSeconds(40)).until(second::isLeader);
       h.create(Fixtures.disk("ns1", "d2", "64Mi"));
       h.awaitReady("ns1", "d2");
-      assertThat(second.metrics().count("xenvbd_operator_outcomes_total", "outcome=\"Done\"")).isPositive();
+      assertThat(second.metrics().count("xenvbd_operator_outcomes_total", "outcome=\"Done\""))
+          .isPositive();
     } finally {
       first.close();
       second.close();

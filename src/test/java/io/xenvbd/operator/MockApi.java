@@ -23,29 +23,60 @@ final class MockApi implements AutoCloseable {
 
   private MockApi(boolean grantLeases) {
     if (grantLeases) {
-      // CRUD storage plus one canned answer: the SelfSubjectRulesReview the operator SDK posts before
+      // CRUD storage plus one canned answer: the SelfSubjectRulesReview the operator SDK posts
+      // before
       // leader election, granting what a Lease lock needs (the plain CRUD mock answers it with 422)
-      var responses = new HashMap<io.fabric8.mockwebserver.ServerRequest, java.util.Queue<io.fabric8.mockwebserver.ServerResponse>>();
-      server = new KubernetesMockServer(new Context(), new MockWebServer(), responses,
-          new io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher(responses), false);
+      var responses =
+          new HashMap<
+              io.fabric8.mockwebserver.ServerRequest,
+              java.util.Queue<io.fabric8.mockwebserver.ServerResponse>>();
+      server =
+          new KubernetesMockServer(
+              new Context(),
+              new MockWebServer(),
+              responses,
+              new io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher(responses),
+              false);
       server.init();
-      server.expect().post().withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews")
-          .andReturn(201, new io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder()
-              .withNewStatus().withIncomplete(false)
-              .addNewResourceRule().withApiGroups("coordination.k8s.io").withResources("leases").withVerbs("*").endResourceRule()
-              .endStatus().build())
+      server
+          .expect()
+          .post()
+          .withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews")
+          .andReturn(
+              201,
+              new io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder()
+                  .withNewStatus()
+                  .withIncomplete(false)
+                  .addNewResourceRule()
+                  .withApiGroups("coordination.k8s.io")
+                  .withResources("leases")
+                  .withVerbs("*")
+                  .endResourceRule()
+                  .endStatus()
+                  .build())
           .always();
     } else {
-      server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), new KubernetesCrudDispatcher(), false);
+      server =
+          new KubernetesMockServer(
+              new Context(),
+              new MockWebServer(),
+              new HashMap<>(),
+              new KubernetesCrudDispatcher(),
+              false);
       server.init();
     }
     client = server.createClient();
-    for (String crd : new String[] {"virtualdisks.xenvbd.io-v1.yml", "dom0nodes.xenvbd.io-v1.yml"}) {
+    for (String crd :
+        new String[] {"virtualdisks.xenvbd.io-v1.yml", "dom0nodes.xenvbd.io-v1.yml"}) {
       Path file = Path.of("target/classes/META-INF/fabric8", crd);
       try (InputStream in = Files.newInputStream(file)) {
-        client.resource(client.getKubernetesSerialization().unmarshal(in, CustomResourceDefinition.class)).create();
+        client
+            .resource(
+                client.getKubernetesSerialization().unmarshal(in, CustomResourceDefinition.class))
+            .create();
       } catch (IOException e) {
-        throw new UncheckedIOException("generated CRD " + file + " is missing: run mvn -o -q process-classes", e);
+        throw new UncheckedIOException(
+            "generated CRD " + file + " is missing: run mvn -o -q process-classes", e);
       }
     }
   }

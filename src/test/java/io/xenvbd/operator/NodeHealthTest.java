@@ -30,7 +30,9 @@ class NodeHealthTest {
   /** The same node with its agent block replaced. */
   static Dom0Node withAgent(Dom0Node n, Dom0NodeStatus.Agent agent) {
     Dom0NodeStatus s = n.getStatus();
-    n.setStatus(new Dom0NodeStatus(agent, s.loopDevices(), s.storage(), s.disks(), s.orphans(), s.conditions()));
+    n.setStatus(
+        new Dom0NodeStatus(
+            agent, s.loopDevices(), s.storage(), s.disks(), s.orphans(), s.conditions()));
     return n;
   }
 
@@ -39,8 +41,11 @@ class NodeHealthTest {
   }
 
   static String missed(int seconds) {
-    return "the agent of dom0 node a missed its heartbeats (expected every " + seconds + "s, none for over "
-        + 3 * seconds + "s): check that the xenvbd agent runs on a";
+    return "the agent of dom0 node a missed its heartbeats (expected every "
+        + seconds
+        + "s, none for over "
+        + 3 * seconds
+        + "s): check that the xenvbd agent runs on a";
   }
 
   static Stream<Arguments> heartbeatAges() {
@@ -57,10 +62,12 @@ class NodeHealthTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("heartbeatAges")
-  void aNodeIsAliveUntilItsHeartbeatIsOlderThanThreeIntervals(String name, Duration age, int seconds, boolean alive) {
+  void aNodeIsAliveUntilItsHeartbeatIsOlderThanThreeIntervals(
+      String name, Duration age, int seconds, boolean alive) {
     Dom0Node n = node(NOW.minus(age), seconds);
     assertThat(NodeHealth.healthy(n, CLOCK)).isEqualTo(alive);
-    assertThat(NodeHealth.problem(n, CLOCK)).isEqualTo(alive ? Optional.empty() : Optional.of(missed(seconds)));
+    assertThat(NodeHealth.problem(n, CLOCK))
+        .isEqualTo(alive ? Optional.empty() : Optional.of(missed(seconds)));
   }
 
   static Stream<Arguments> unsetIntervals() {
@@ -80,7 +87,8 @@ class NodeHealthTest {
   void theMessageCarriesNoTimestampSoTheStatusStaysEqualBetweenReconciles() {
     Dom0Node n = node(NOW.minusSeconds(60), 10);
     String first = NodeHealth.problem(n, CLOCK).orElseThrow();
-    String later = NodeHealth.problem(n, Clock.fixed(NOW.plusSeconds(3600), ZoneOffset.UTC)).orElseThrow();
+    String later =
+        NodeHealth.problem(n, Clock.fixed(NOW.plusSeconds(3600), ZoneOffset.UTC)).orElseThrow();
     assertThat(later).isEqualTo(first);
   }
 
@@ -91,7 +99,8 @@ class NodeHealthTest {
     Dom0Node noAgent = withAgent(node(NOW, 10), null);
     Dom0Node noHeartbeat = withAgent(node(NOW, 10), agent(null, 10));
     for (Dom0Node n : List.of(noStatus, noAgent, noHeartbeat)) {
-      assertThat(NodeHealth.problem(n, CLOCK)).contains("the agent of dom0 node a has not registered yet");
+      assertThat(NodeHealth.problem(n, CLOCK))
+          .contains("the agent of dom0 node a has not registered yet");
     }
   }
 
@@ -99,8 +108,19 @@ class NodeHealthTest {
   void readyFalseOnTheNodeWinsOverAFreshHeartbeat() {
     Dom0Node n = node(NOW, 10);
     Dom0NodeStatus s = n.getStatus();
-    n.setStatus(new Dom0NodeStatus(s.agent(), s.loopDevices(), s.storage(), s.disks(), s.orphans(),
-        List.of(new ConditionBuilder().withType("Ready").withStatus("False").withReason("HeartbeatMissed").build())));
+    n.setStatus(
+        new Dom0NodeStatus(
+            s.agent(),
+            s.loopDevices(),
+            s.storage(),
+            s.disks(),
+            s.orphans(),
+            List.of(
+                new ConditionBuilder()
+                    .withType("Ready")
+                    .withStatus("False")
+                    .withReason("HeartbeatMissed")
+                    .build())));
     assertThat(NodeHealth.problem(n, CLOCK)).contains("Dom0Node a reports Ready=False");
   }
 
@@ -108,21 +128,36 @@ class NodeHealthTest {
   void readyUnknownLeavesTheVerdictToTheHeartbeat() {
     Dom0Node n = node(NOW, 10);
     Dom0NodeStatus s = n.getStatus();
-    n.setStatus(new Dom0NodeStatus(s.agent(), s.loopDevices(), s.storage(), s.disks(), s.orphans(),
-        List.of(new ConditionBuilder().withType("Ready").withStatus("Unknown").withReason("HeartbeatMissed").build())));
+    n.setStatus(
+        new Dom0NodeStatus(
+            s.agent(),
+            s.loopDevices(),
+            s.storage(),
+            s.disks(),
+            s.orphans(),
+            List.of(
+                new ConditionBuilder()
+                    .withType("Ready")
+                    .withStatus("Unknown")
+                    .withReason("HeartbeatMissed")
+                    .build())));
     assertThat(NodeHealth.problem(n, CLOCK)).isEmpty();
   }
 
   @Test
   void anUnreadableHeartbeatIsQuotedAndCountsAsNotAlive() {
     Dom0Node n = withAgent(node(NOW, 10), agent("yesterday", 10));
-    assertThat(NodeHealth.problem(n, CLOCK)).contains("Dom0Node a has an unreadable lastHeartbeat 'yesterday'");
-    assertThat(NodeHealth.lastHeartbeat(n)).as("the ledger counts it as never heard from").isEqualTo(Instant.EPOCH);
+    assertThat(NodeHealth.problem(n, CLOCK))
+        .contains("Dom0Node a has an unreadable lastHeartbeat 'yesterday'");
+    assertThat(NodeHealth.lastHeartbeat(n))
+        .as("the ledger counts it as never heard from")
+        .isEqualTo(Instant.EPOCH);
   }
 
   @Test
   void lastHeartbeatIsTheParsedTimeOrTheEpoch() {
-    assertThat(NodeHealth.lastHeartbeat(node(NOW.minusSeconds(7), 10))).isEqualTo(NOW.minusSeconds(7));
+    assertThat(NodeHealth.lastHeartbeat(node(NOW.minusSeconds(7), 10)))
+        .isEqualTo(NOW.minusSeconds(7));
     Dom0Node noStatus = node(NOW, 10);
     noStatus.setStatus(null);
     assertThat(NodeHealth.lastHeartbeat(noStatus)).isEqualTo(Instant.EPOCH);

@@ -23,9 +23,26 @@ class OperatorCommandTest {
 
   @Test
   void flagsBecomeOneConfig() {
-    OperatorConfig c = parse("--token-file", "/etc/xenvbd/token", "--agent-ca", "/etc/xenvbd/ca.crt",
-        "--namespaces", "vms,infra", "--management-port", "9090", "--leader-election", "false",
-        "--lease-namespace", "xenvbd", "--lease-name", "op", "--identity", "op-0", "--use-ssa-for-status", "true");
+    OperatorConfig c =
+        parse(
+            "--token-file",
+            "/etc/xenvbd/token",
+            "--agent-ca",
+            "/etc/xenvbd/ca.crt",
+            "--namespaces",
+            "vms,infra",
+            "--management-port",
+            "9090",
+            "--leader-election",
+            "false",
+            "--lease-namespace",
+            "xenvbd",
+            "--lease-name",
+            "op",
+            "--identity",
+            "op-0",
+            "--use-ssa-for-status",
+            "true");
     assertThat(c.tokenFile()).isEqualTo(Path.of("/etc/xenvbd/token"));
     assertThat(c.agentCa()).isEqualTo(Path.of("/etc/xenvbd/ca.crt"));
     assertThat(c.namespaces()).isEqualTo(Set.of("vms", "infra"));
@@ -50,14 +67,28 @@ class OperatorCommandTest {
   }
 
   @Test
-  void agentsMustProveTheirNodeUnlessTheSharedCertificateModeIsChosen(@TempDir Path dir) throws Exception {
+  void agentsMustProveTheirNodeUnlessTheSharedCertificateModeIsChosen(@TempDir Path dir)
+      throws Exception {
     Path token = Files.writeString(dir.resolve("token"), "shared\n");
     assertThat(command("--token-file", token.toString()).agentIdentity).isEqualTo("node");
-    assertThat(command("--token-file", token.toString(), "--agent-identity", "ca", "--agent-token-dir", dir.toString())
-        .agentClients()).isNotNull();
-    assertThatThrownBy(() -> command("--token-file", token.toString(), "--agent-identity", "any").agentClients())
+    assertThat(
+            command(
+                    "--token-file",
+                    token.toString(),
+                    "--agent-identity",
+                    "ca",
+                    "--agent-token-dir",
+                    dir.toString())
+                .agentClients())
+        .isNotNull();
+    assertThatThrownBy(
+            () ->
+                command("--token-file", token.toString(), "--agent-identity", "any").agentClients())
         .hasMessageContaining("--agent-identity must be node");
-    assertThatThrownBy(() -> command("--token-file", token.toString(), "--agent-token-dir", token.toString()).agentClients())
+    assertThatThrownBy(
+            () ->
+                command("--token-file", token.toString(), "--agent-token-dir", token.toString())
+                    .agentClients())
         .hasMessageContaining("is not a directory");
   }
 
@@ -69,15 +100,26 @@ class OperatorCommandTest {
 
   @Test
   void missingTokenFileSaysWhichFlagToSet() {
-    assertThatThrownBy(() -> parse()).hasMessageContaining("--token-file (or XENVBD_TOKEN_FILE) is required");
+    assertThatThrownBy(() -> parse())
+        .hasMessageContaining("--token-file (or XENVBD_TOKEN_FILE) is required");
   }
 
   @Test
   void helpListsEveryEnvironmentTwin() {
     StringWriter out = new StringWriter();
     new CommandLine(new OperatorCommand()).usage(new PrintWriter(out));
-    assertThat(out.toString()).contains("XENVBD_NAMESPACES", "XENVBD_TOKEN_FILE", "XENVBD_AGENT_CA",
-        "XENVBD_AGENT_IDENTITY", "XENVBD_AGENT_TOKEN_DIR", "XENVBD_MANAGEMENT_PORT", "XENVBD_LEADER_ELECTION", "XENVBD_LEASE_NAMESPACE", "XENVBD_LEASE_NAME",
-        "POD_NAME", "KUBECONFIG");
+    assertThat(out.toString())
+        .contains(
+            "XENVBD_NAMESPACES",
+            "XENVBD_TOKEN_FILE",
+            "XENVBD_AGENT_CA",
+            "XENVBD_AGENT_IDENTITY",
+            "XENVBD_AGENT_TOKEN_DIR",
+            "XENVBD_MANAGEMENT_PORT",
+            "XENVBD_LEADER_ELECTION",
+            "XENVBD_LEASE_NAMESPACE",
+            "XENVBD_LEASE_NAME",
+            "POD_NAME",
+            "KUBECONFIG");
   }
 }

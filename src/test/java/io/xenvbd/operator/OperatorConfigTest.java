@@ -11,17 +11,31 @@ class OperatorConfigTest {
 
   @Test
   void everySettingSurvivesToBuilderAndBack() {
-    OperatorConfig c = OperatorConfig.builder()
-        .namespaces(Set.of("a", "b")).tokenFile(Path.of("/t")).agentCa(Path.of("/ca.pem")).managementPort(8080)
-        .leaderElection(true).leaseNamespace("ops").leaseName("lease").identity("op-1").exitOnLostLease(true)
-        .useSsaForStatus(true).pollMin(Duration.ofMillis(1)).pollMax(Duration.ofMillis(2))
-        .retryMin(Duration.ofMillis(3)).retryMax(Duration.ofMillis(4)).pendingRecheck(Duration.ofMillis(5))
-        .readyRecheck(Duration.ofMillis(6))
-        .build();
+    OperatorConfig c =
+        OperatorConfig.builder()
+            .namespaces(Set.of("a", "b"))
+            .tokenFile(Path.of("/t"))
+            .agentCa(Path.of("/ca.pem"))
+            .managementPort(8080)
+            .leaderElection(true)
+            .leaseNamespace("ops")
+            .leaseName("lease")
+            .identity("op-1")
+            .exitOnLostLease(true)
+            .useSsaForStatus(true)
+            .pollMin(Duration.ofMillis(1))
+            .pollMax(Duration.ofMillis(2))
+            .retryMin(Duration.ofMillis(3))
+            .retryMax(Duration.ofMillis(4))
+            .pendingRecheck(Duration.ofMillis(5))
+            .readyRecheck(Duration.ofMillis(6))
+            .build();
     assertThat(c.toBuilder().build()).isEqualTo(c);
     OperatorConfig other = c.toBuilder().pollMax(Duration.ofSeconds(9)).build();
     assertThat(other.pollMax()).isEqualTo(Duration.ofSeconds(9));
-    assertThat(other.toBuilder().pollMax(c.pollMax()).build()).as("only pollMax changed").isEqualTo(c);
+    assertThat(other.toBuilder().pollMax(c.pollMax()).build())
+        .as("only pollMax changed")
+        .isEqualTo(c);
   }
 
   @Test

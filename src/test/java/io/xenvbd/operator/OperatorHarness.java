@@ -30,9 +30,12 @@ final class OperatorHarness implements AutoCloseable {
 
   static OperatorConfig fastConfig() {
     return OperatorConfig.builder()
-        .pollMin(Duration.ofMillis(50)).pollMax(Duration.ofMillis(200))
-        .retryMin(Duration.ofMillis(100)).retryMax(Duration.ofMillis(400))
-        .pendingRecheck(Duration.ofSeconds(2)).readyRecheck(Duration.ofSeconds(1))
+        .pollMin(Duration.ofMillis(50))
+        .pollMax(Duration.ofMillis(200))
+        .retryMin(Duration.ofMillis(100))
+        .retryMax(Duration.ofMillis(400))
+        .pendingRecheck(Duration.ofSeconds(2))
+        .readyRecheck(Duration.ofSeconds(1))
         .build();
   }
 
@@ -53,9 +56,14 @@ final class OperatorHarness implements AutoCloseable {
     operator = XenvbdOperator.start(api.client, fastConfig(), agents);
   }
 
-  /** An operator that speaks {@code protocol}; {@code agents} should announce the same (RealNodes.clients(protocol)). */
+  /**
+   * An operator that speaks {@code protocol}; {@code agents} should announce the same
+   * (RealNodes.clients(protocol)).
+   */
   void start(AgentClientFactory agents, Protocol protocol) {
-    operator = XenvbdOperator.start(api.client, fastConfig(), agents, java.time.Clock.systemUTC(), protocol);
+    operator =
+        XenvbdOperator.start(
+            api.client, fastConfig(), agents, java.time.Clock.systemUTC(), protocol);
   }
 
   void stopOperator() {
@@ -72,15 +80,17 @@ final class OperatorHarness implements AutoCloseable {
       copy.setSpec(node.getSpec());
       res.create(copy);
     } else {
-      res.edit(cur -> {
-        cur.setSpec(node.getSpec());
-        return cur;
-      });
+      res.edit(
+          cur -> {
+            cur.setSpec(node.getSpec());
+            return cur;
+          });
     }
-    res.editStatus(cur -> {
-      cur.setStatus(node.getStatus());
-      return cur;
-    });
+    res.editStatus(
+        cur -> {
+          cur.setStatus(node.getStatus());
+          return cur;
+        });
   }
 
   VirtualDisk create(VirtualDisk disk) {
@@ -92,14 +102,22 @@ final class OperatorHarness implements AutoCloseable {
   }
 
   Condition condition(VirtualDisk d, String type) {
-    return d == null || d.getStatus() == null ? null : Conditions.find(d.getStatus().conditions(), type).orElse(null);
+    return d == null || d.getStatus() == null
+        ? null
+        : Conditions.find(d.getStatus().conditions(), type).orElse(null);
   }
 
   VirtualDisk awaitCondition(String ns, String name, String type, String status, String reason) {
-    await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50)).until(() -> {
-      Condition c = condition(get(ns, name), type);
-      return c != null && status.equals(c.getStatus()) && (reason == null || reason.equals(c.getReason()));
-    });
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .pollInterval(Duration.ofMillis(50))
+        .until(
+            () -> {
+              Condition c = condition(get(ns, name), type);
+              return c != null
+                  && status.equals(c.getStatus())
+                  && (reason == null || reason.equals(c.getReason()));
+            });
     return get(ns, name);
   }
 
@@ -111,7 +129,9 @@ final class OperatorHarness implements AutoCloseable {
   List<String> events(String ns, String name) {
     return api.client.v1().events().inNamespace(ns).list().getItems().stream()
         .filter(e -> name.equals(e.getInvolvedObject().getName()))
-        .sorted(Comparator.comparing(Event::getLastTimestamp).thenComparing(e -> e.getMetadata().getName()))
+        .sorted(
+            Comparator.comparing(Event::getLastTimestamp)
+                .thenComparing(e -> e.getMetadata().getName()))
         .map(e -> e.getType() + " " + e.getReason() + ": " + e.getMessage())
         .collect(Collectors.toList());
   }
@@ -119,16 +139,23 @@ final class OperatorHarness implements AutoCloseable {
   List<String> eventReasons(String ns, String name) {
     return api.client.v1().events().inNamespace(ns).list().getItems().stream()
         .filter(e -> name.equals(e.getInvolvedObject().getName()))
-        .map(Event::getReason).collect(Collectors.toList());
+        .map(Event::getReason)
+        .collect(Collectors.toList());
   }
 
   /** Stops the operator and empties the API server for the next test. */
   @Override
   public void close() {
     stopOperator();
-    for (VirtualDisk d : api.client.resources(VirtualDisk.class).inAnyNamespace().list().getItems()) {
-      var res = api.client.resources(VirtualDisk.class).inNamespace(d.getMetadata().getNamespace()).withName(d.getMetadata().getName());
-      // a merge patch carries no resourceVersion: a last write of the stopping operator cannot make it conflict
+    for (VirtualDisk d :
+        api.client.resources(VirtualDisk.class).inAnyNamespace().list().getItems()) {
+      var res =
+          api.client
+              .resources(VirtualDisk.class)
+              .inNamespace(d.getMetadata().getNamespace())
+              .withName(d.getMetadata().getName());
+      // a merge patch carries no resourceVersion: a last write of the stopping operator cannot make
+      // it conflict
       res.patch(PatchContext.of(PatchType.JSON_MERGE), "{\"metadata\":{\"finalizers\":null}}");
       res.delete();
     }

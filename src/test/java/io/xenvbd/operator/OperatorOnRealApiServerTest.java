@@ -32,22 +32,24 @@ import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The operator and a real agent against a real kube-apiserver, each authenticated as its own
  * ServiceAccount and authorized only by the ServiceAccounts, ClusterRoles, Roles and bindings the
- * Helm chart renders (release xv in xenvbd-system), so the real RBAC authorizer enforces them: a call
- * the chart does not grant is refused with 403 and the disk never gets Ready. Leader election is on,
- * through a real Lease in the release namespace, as in the Deployment; status is written both ways
- * the operator offers (JSON patch, the default, and server-side apply with --use-ssa-for-status).
+ * Helm chart renders (release xv in xenvbd-system), so the real RBAC authorizer enforces them: a
+ * call the chart does not grant is refused with 403 and the disk never gets Ready. Leader election
+ * is on, through a real Lease in the release namespace, as in the Deployment; status is written
+ * both ways the operator offers (JSON patch, the default, and server-side apply with
+ * --use-ssa-for-status).
  */
 @RequiresRoot
 @RequiresKubeApiServer
 class OperatorOnRealApiServerTest {
-  static final Set<String> RBAC_KINDS = Set.of("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding");
+  static final Set<String> RBAC_KINDS =
+      Set.of("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding");
   static final String NS = "e2e";
   static KubernetesClient admin;
   static KubernetesClient asOperator;
@@ -61,7 +63,9 @@ class OperatorOnRealApiServerTest {
     admin = kube.client(ADMIN);
     ProjectCrds.install(admin);
     for (String ns : List.of(NAMESPACE, NS)) {
-      admin.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build())
+      admin
+          .namespaces()
+          .resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build())
           .serverSideApply();
     }
     for (HasMetadata rbac : chartRbac(kube.binaries().version())) {
@@ -71,16 +75,30 @@ class OperatorOnRealApiServerTest {
     asAgent = kube.client(AGENT);
     nodes = new RealNodes(dir, asAgent);
     nodes.start("node-a");
-    await().atMost(Duration.ofSeconds(20)).until(() -> {
-      Dom0Node n = admin.resources(Dom0Node.class).withName("node-a").get();
-      return n != null && n.getStatus() != null && n.getStatus().storage() != null;
-    });
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () -> {
+              Dom0Node n = admin.resources(Dom0Node.class).withName("node-a").get();
+              return n != null && n.getStatus() != null && n.getStatus().storage() != null;
+            });
   }
 
-  /** The operator as the Deployment runs it: leader election on; status by JSON patch or by server-side apply. */
+  /**
+   * The operator as the Deployment runs it: leader election on; status by JSON patch or by
+   * server-side apply.
+   */
   static void startOperator(boolean ssaForStatus) {
-    operator = XenvbdOperator.start(asOperator, OperatorHarness.fastConfig().toBuilder()
-        .leaderElection(true).leaseNamespace(NAMESPACE).identity("operator-0").useSsaForStatus(ssaForStatus).build(), nodes.clients());
+    operator =
+        XenvbdOperator.start(
+            asOperator,
+            OperatorHarness.fastConfig().toBuilder()
+                .leaderElection(true)
+                .leaseNamespace(NAMESPACE)
+                .identity("operator-0")
+                .useSsaForStatus(ssaForStatus)
+                .build(),
+            nodes.clients());
   }
 
   @AfterEach
@@ -99,23 +117,41 @@ class OperatorOnRealApiServerTest {
 
   /** What {@code helm template xv helm/xenvbd -n xenvbd-system} renders for identities and RBAC. */
   static List<HasMetadata> chartRbac(String kubeVersion) {
-    String yaml = new Helm(Path.of("helm/xenvbd")).template().withName("xv").withNamespace(NAMESPACE)
-        .withKubeVersion("v" + kubeVersion).call();
-    List<HasMetadata> objects = Serialization.unmarshal(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)));
-    return objects.stream().filter(Objects::nonNull).filter(o -> RBAC_KINDS.contains(o.getKind())).toList();
+    String yaml =
+        new Helm(Path.of("helm/xenvbd"))
+            .template()
+            .withName("xv")
+            .withNamespace(NAMESPACE)
+            .withKubeVersion("v" + kubeVersion)
+            .call();
+    List<HasMetadata> objects =
+        Serialization.unmarshal(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)));
+    return objects.stream()
+        .filter(Objects::nonNull)
+        .filter(o -> RBAC_KINDS.contains(o.getKind()))
+        .toList();
   }
 
   @ParameterizedTest(name = "server-side apply for status: {0}")
   @ValueSource(booleans = {false, true})
-  void aDiskCreatedByAUserIsBuiltAndReadyThenDeletedWithItsImageUnderTheChartsRbac(boolean ssaForStatus) {
+  void aDiskCreatedByAUserIsBuiltAndReadyThenDeletedWithItsImageUnderTheChartsRbac(
+      boolean ssaForStatus) {
     startOperator(ssaForStatus);
     admin.resource(Fixtures.disk(NS, "vm1disk", "64Mi")).create();
-    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).until(() -> {
-      VirtualDisk d = admin.resources(VirtualDisk.class).inNamespace(NS).withName("vm1disk").get();
-      return d.getStatus() != null && Conditions.find(d.getStatus().conditions(), Conditions.READY)
-          .map(c -> Conditions.TRUE.equals(c.getStatus())).orElse(false);
-    });
-    VirtualDisk ready = admin.resources(VirtualDisk.class).inNamespace(NS).withName("vm1disk").get();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              VirtualDisk d =
+                  admin.resources(VirtualDisk.class).inNamespace(NS).withName("vm1disk").get();
+              return d.getStatus() != null
+                  && Conditions.find(d.getStatus().conditions(), Conditions.READY)
+                      .map(c -> Conditions.TRUE.equals(c.getStatus()))
+                      .orElse(false);
+            });
+    VirtualDisk ready =
+        admin.resources(VirtualDisk.class).inNamespace(NS).withName("vm1disk").get();
     VirtualDiskStatus s = ready.getStatus();
     Path image = nodes.root("node-a").resolve(NS + "/vm1disk.img");
     assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
@@ -124,16 +160,26 @@ class OperatorOnRealApiServerTest {
     assertThat(s.xen().disk()).isEqualTo("format=raw, vdev=xvda1, access=rw, target=" + image);
     assertThat(ready.getMetadata().getFinalizers()).contains("xenvbd.io/image");
     // The operator's events were written under its own identity.
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(admin.v1().events().inNamespace(NS).list()
-        .getItems()).extracting(e -> e.getReason()).contains("Scheduled", "Provisioned"));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(admin.v1().events().inNamespace(NS).list().getItems())
+                    .extracting(e -> e.getReason())
+                    .contains("Scheduled", "Provisioned"));
     // Leader election went through a real Lease that the chart's Role lets the operator hold.
     Lease lease = admin.leases().inNamespace(NAMESPACE).withName("xenvbd-operator").get();
     assertThat(lease).isNotNull();
     assertThat(lease.getSpec().getHolderIdentity()).isEqualTo("operator-0");
 
     admin.resources(VirtualDisk.class).inNamespace(NS).withName("vm1disk").delete();
-    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
-        .until(() -> admin.resources(VirtualDisk.class).inNamespace(NS).withName("vm1disk").get() == null);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () ->
+                admin.resources(VirtualDisk.class).inNamespace(NS).withName("vm1disk").get()
+                    == null);
     assertThat(Files.exists(image)).isFalse();
   }
 }

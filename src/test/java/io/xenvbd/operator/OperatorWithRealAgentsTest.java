@@ -1,6 +1,5 @@
 package io.xenvbd.operator;
 
-import io.xenvbd.testing.Exec;
 import static io.xenvbd.operator.Fixtures.MI;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -18,16 +17,15 @@ import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.protocol.AgentClient;
 import io.xenvbd.protocol.AgentException;
 import io.xenvbd.protocol.ErrorCodes;
+import io.xenvbd.testing.Exec;
 import io.xenvbd.testing.RequiresRoot;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -36,8 +34,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The operator with three real node agents in-process over real HTTPS, each with its own images root,
- * against the fabric8 mock API server in CRUD mode: real images, real mkfs, real loop devices.
+ * The operator with three real node agents in-process over real HTTPS, each with its own images
+ * root, against the fabric8 mock API server in CRUD mode: real images, real mkfs, real loop
+ * devices.
  */
 @RequiresRoot
 class OperatorWithRealAgentsTest {
@@ -61,8 +60,14 @@ class OperatorWithRealAgentsTest {
     h = new OperatorHarness(api);
     nodes = new RealNodes(dir, api.client);
     for (String n : List.of("node-a", "node-b", "node-c")) nodes.start(n);
-    await().atMost(Duration.ofSeconds(10)).until(() -> api.client.resources(Dom0Node.class).list().getItems().stream()
-        .filter(n -> n.getStatus() != null && n.getStatus().storage() != null).count() == 3);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                api.client.resources(Dom0Node.class).list().getItems().stream()
+                        .filter(n -> n.getStatus() != null && n.getStatus().storage() != null)
+                        .count()
+                    == 3);
     h.start(nodes.clients());
   }
 
@@ -83,37 +88,62 @@ class OperatorWithRealAgentsTest {
     assertThat(Files.size(image)).isEqualTo(64 * MI).isEqualTo(s.capacityBytes());
     assertThat(s.allocatedBytes()).isPositive().isLessThan(64 * MI);
     assertThat(s.allocated()).isNotBlank();
-    assertThat(s.filesystemUUID()).isEqualTo(Exec.ok("blkid", "-o", "value", "-s", "UUID", image.toString()).strip());
+    assertThat(s.filesystemUUID())
+        .isEqualTo(Exec.ok("blkid", "-o", "value", "-s", "UUID", image.toString()).strip());
     assertThat(s.xen().disk()).isEqualTo("format=raw, vdev=xvda1, access=rw, target=" + image);
     assertThat(s.xen().legacyDisk()).startsWith("file:" + image + ",");
     assertThat(s.loopDevices().summary()).isNotBlank();
     assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
     assertThat(s.observedGeneration()).isEqualTo(1L);
-    assertThat(s.conditions()).extracting(c -> c.getType() + "=" + c.getStatus())
+    assertThat(s.conditions())
+        .extracting(c -> c.getType() + "=" + c.getStatus())
         .contains("Scheduled=True", "Provisioned=True", "Ready=True");
     for (String n : List.of("node-a", "node-b", "node-c")) {
-      assertThat(nodes.images(n)).isEqualTo(n.equals(s.nodeName()) ? List.of("ns1/vm1disk.img") : List.of());
+      assertThat(nodes.images(n))
+          .isEqualTo(n.equals(s.nodeName()) ? List.of("ns1/vm1disk.img") : List.of());
     }
-    await().untilAsserted(() -> assertThat(h.eventReasons("ns1", "vm1disk"))
-        .contains("Scheduled", "ProvisioningStarted", "Provisioned"));
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(h.eventReasons("ns1", "vm1disk"))
+                    .contains("Scheduled", "ProvisioningStarted", "Provisioned"));
   }
 
   @Test
   void placementPrefersTheLeastCommittedSkipsCordonedAndWaitsForRoom() {
     // node-a gets a pinned disk: it becomes the most committed once its heartbeat reports it
-    h.create(Fixtures.disk("ns1", "pinned", Fixtures.spec("node-a", "256Mi", VirtualDiskSpec.Filesystem.none, null, null)));
+    h.create(
+        Fixtures.disk(
+            "ns1",
+            "pinned",
+            Fixtures.spec("node-a", "256Mi", VirtualDiskSpec.Filesystem.none, null, null)));
     h.awaitReady("ns1", "pinned");
     cordon("node-b", true, 1.0);
     h.create(Fixtures.disk("ns1", "free", "16Mi"));
     assertThat(h.awaitReady("ns1", "free").getStatus().nodeName()).isEqualTo("node-c");
 
-    // no room: node-c cordoned too, node-a bound so that the pinned disk leaves less than the new one needs
+    // no room: node-c cordoned too, node-a bound so that the pinned disk leaves less than the new
+    // one needs
     cordon("node-c", true, 1.0);
-    long capacity = api.client.resources(Dom0Node.class).withName("node-a").get().getStatus().storage().capacityBytes();
-    double ratio = (256 * MI + 200 * MI) / (double) capacity; // room for 200Mi beside the pinned 256Mi
+    long capacity =
+        api.client
+            .resources(Dom0Node.class)
+            .withName("node-a")
+            .get()
+            .getStatus()
+            .storage()
+            .capacityBytes();
+    double ratio =
+        (256 * MI + 200 * MI) / (double) capacity; // room for 200Mi beside the pinned 256Mi
     cordon("node-a", false, ratio);
-    h.create(Fixtures.disk("ns1", "big", Fixtures.spec(null, "300Mi", VirtualDiskSpec.Filesystem.none, null, null)));
-    VirtualDisk pending = h.awaitCondition("ns1", "big", Conditions.SCHEDULED, Conditions.FALSE, Reasons.INSUFFICIENT_STORAGE);
+    h.create(
+        Fixtures.disk(
+            "ns1",
+            "big",
+            Fixtures.spec(null, "300Mi", VirtualDiskSpec.Filesystem.none, null, null)));
+    VirtualDisk pending =
+        h.awaitCondition(
+            "ns1", "big", Conditions.SCHEDULED, Conditions.FALSE, Reasons.INSUFFICIENT_STORAGE);
     assertThat(pending.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Pending);
     assertThat(h.condition(pending, Conditions.SCHEDULED).getMessage())
         .contains("node-a: ", "left to promise", "node-b: cordoned", "node-c: cordoned");
@@ -129,7 +159,9 @@ class OperatorWithRealAgentsTest {
     h.create(Fixtures.disk("ns1", "d", Fixtures.spec("node-b", "256Mi", null, populated(), null)));
     h.awaitCondition("ns1", "d", Conditions.PROVISIONED, Conditions.FALSE, Reasons.PROVISIONING);
     nodes.stop("node-b"); // interrupts the build; the agent's engine removes its temporary files
-    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.UNKNOWN, Reasons.NODE_UNREACHABLE);
+    VirtualDisk d =
+        h.awaitCondition(
+            "ns1", "d", Conditions.READY, Conditions.UNKNOWN, Reasons.NODE_UNREACHABLE);
     assertThat(h.condition(d, Conditions.READY).getMessage()).contains("node-b");
 
     nodes.start("node-b");
@@ -155,17 +187,21 @@ class OperatorWithRealAgentsTest {
     h.create(Fixtures.disk("ns1", "d", Fixtures.spec("node-a", "64Mi", null, null, null)));
     Path image = Path.of(h.awaitReady("ns1", "d").getStatus().path());
     edit("d", "128Mi");
-    await().atMost(Duration.ofSeconds(20)).until(() -> {
-      VirtualDisk now = h.get("ns1", "d");
-      return Long.valueOf(128 * MI).equals(now.getStatus().capacityBytes())
-          && Conditions.isTrue(now.getStatus().conditions(), Conditions.READY);
-    });
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () -> {
+              VirtualDisk now = h.get("ns1", "d");
+              return Long.valueOf(128 * MI).equals(now.getStatus().capacityBytes())
+                  && Conditions.isTrue(now.getStatus().conditions(), Conditions.READY);
+            });
     assertThat(Files.size(image)).isEqualTo(128 * MI);
     assertThat(ext4Bytes(image)).isEqualTo(128 * MI);
     await().untilAsserted(() -> assertThat(h.eventReasons("ns1", "d")).contains(Reasons.RESIZED));
 
     edit("d", "32Mi");
-    VirtualDisk refused = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.INVALID_SPEC);
+    VirtualDisk refused =
+        h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.INVALID_SPEC);
     assertThat(h.condition(refused, Conditions.READY).getMessage()).contains("never shrink");
     assertThat(Files.size(image)).isEqualTo(128 * MI);
     assertThat(ext4Bytes(image)).isEqualTo(128 * MI);
@@ -175,13 +211,17 @@ class OperatorWithRealAgentsTest {
   void placementCannotBeSteppedAroundByNodeNameOrByAGrow() throws Exception {
     cordon("node-b", true, 1.0);
     h.create(Fixtures.disk("ns1", "pinned", Fixtures.spec("node-b", "16Mi", null, null, null)));
-    VirtualDisk refused = h.awaitCondition("ns1", "pinned", Conditions.SCHEDULED, Conditions.FALSE, Reasons.NODE_CORDONED);
+    VirtualDisk refused =
+        h.awaitCondition(
+            "ns1", "pinned", Conditions.SCHEDULED, Conditions.FALSE, Reasons.NODE_CORDONED);
     assertThat(refused.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Pending);
 
     h.create(Fixtures.disk("ns1", "d", Fixtures.spec("node-a", "16Mi", null, null, null)));
     Path image = Path.of(h.awaitReady("ns1", "d").getStatus().path());
     edit("d", "1Pi"); // far beyond any images root here
-    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.RESIZED, Conditions.FALSE, Reasons.INSUFFICIENT_STORAGE);
+    VirtualDisk d =
+        h.awaitCondition(
+            "ns1", "d", Conditions.RESIZED, Conditions.FALSE, Reasons.INSUFFICIENT_STORAGE);
     assertThat(h.condition(d, Conditions.READY).getStatus()).isEqualTo(Conditions.TRUE);
     assertThat(d.getStatus().capacityBytes()).isEqualTo(16 * MI);
     assertThat(Files.size(image)).as("the file was not grown").isEqualTo(16 * MI);
@@ -193,7 +233,8 @@ class OperatorWithRealAgentsTest {
     cordon("node-a", true, 1.0);
     h.create(Fixtures.disk("ns1", "late", Fixtures.spec("node-a", "16Mi", null, null, null)));
     h.awaitCondition("ns1", "late", Conditions.SCHEDULED, Conditions.FALSE, Reasons.NODE_CORDONED);
-    assertThat(Conditions.isTrue(h.get("ns1", "after").getStatus().conditions(), Conditions.READY)).isTrue();
+    assertThat(Conditions.isTrue(h.get("ns1", "after").getStatus().conditions(), Conditions.READY))
+        .isTrue();
     assertThat(nodes.images("node-a")).containsExactly("ns1/after.img", "ns1/d.img");
     assertThat(nodes.images("node-b")).isEmpty();
     assertThat(nodes.builds("node-a")).isEqualTo(2);
@@ -202,12 +243,18 @@ class OperatorWithRealAgentsTest {
   @Test
   void deleteRemovesTheImageAndRetainKeepsIt() {
     h.create(Fixtures.disk("ns1", "gone", Fixtures.spec("node-a", "16Mi", null, null, null)));
-    h.create(Fixtures.disk("ns1", "kept", Fixtures.spec("node-a", "16Mi", null, null, VirtualDiskSpec.ReclaimPolicy.Retain)));
+    h.create(
+        Fixtures.disk(
+            "ns1",
+            "kept",
+            Fixtures.spec("node-a", "16Mi", null, null, VirtualDiskSpec.ReclaimPolicy.Retain)));
     h.awaitReady("ns1", "gone");
     h.awaitReady("ns1", "kept");
     api.client.resources(VirtualDisk.class).inNamespace("ns1").withName("gone").delete();
     api.client.resources(VirtualDisk.class).inNamespace("ns1").withName("kept").delete();
-    await().atMost(Duration.ofSeconds(20)).until(() -> h.get("ns1", "gone") == null && h.get("ns1", "kept") == null);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> h.get("ns1", "gone") == null && h.get("ns1", "kept") == null);
     assertThat(nodes.images("node-a")).containsExactly("ns1/kept.img");
     assertThat(h.events("ns1", "gone")).anyMatch(e -> e.startsWith("Normal Deleted:"));
     assertThat(h.events("ns1", "kept")).anyMatch(e -> e.startsWith("Normal Retained:"));
@@ -220,10 +267,13 @@ class OperatorWithRealAgentsTest {
     String loop = Exec.ok("losetup", "-f", "--show", image).strip();
     try {
       api.client.resources(VirtualDisk.class).inNamespace("ns1").withName("d").delete();
-      VirtualDisk blocked = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.DELETION_BLOCKED);
+      VirtualDisk blocked =
+          h.awaitCondition(
+              "ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.DELETION_BLOCKED);
       assertThat(blocked.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Deleting);
       assertThat(h.condition(blocked, Conditions.READY).getMessage()).startsWith("ImageInUse:");
-      assertThat(h.events("ns1", "d")).anyMatch(e -> e.startsWith("Warning DeletionBlocked: ImageInUse"));
+      assertThat(h.events("ns1", "d"))
+          .anyMatch(e -> e.startsWith("Warning DeletionBlocked: ImageInUse"));
       assertThat(Path.of(image)).exists();
     } finally {
       Exec.ok("losetup", "-d", loop);
@@ -238,9 +288,25 @@ class OperatorWithRealAgentsTest {
       var fs = i % 2 == 0 ? VirtualDiskSpec.Filesystem.none : VirtualDiskSpec.Filesystem.ext4;
       h.create(Fixtures.disk("bulk", "d" + i, Fixtures.spec(null, "8Mi", fs, null, null)));
     }
-    await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).until(() ->
-        api.client.resources(VirtualDisk.class).inNamespace("bulk").list().getItems().stream()
-            .filter(d -> d.getStatus() != null && Conditions.isTrue(d.getStatus().conditions(), Conditions.READY)).count() == 50);
+    await()
+        .atMost(Duration.ofSeconds(120))
+        .pollInterval(Duration.ofMillis(500))
+        .until(
+            () ->
+                api
+                        .client
+                        .resources(VirtualDisk.class)
+                        .inNamespace("bulk")
+                        .list()
+                        .getItems()
+                        .stream()
+                        .filter(
+                            d ->
+                                d.getStatus() != null
+                                    && Conditions.isTrue(
+                                        d.getStatus().conditions(), Conditions.READY))
+                        .count()
+                    == 50);
     int total = 0;
     for (String n : List.of("node-a", "node-b", "node-c")) {
       assertThat(nodes.images(n)).as("every node takes a share").isNotEmpty();
@@ -251,11 +317,16 @@ class OperatorWithRealAgentsTest {
 
   @Test
   void eachNodeGetsItsOwnTokenAndANodeWithoutOneGetsTheSharedToken() {
-    // RealNodes gives node-a..c a certificate naming the node and a token of its own, as the chart's
+    // RealNodes gives node-a..c a certificate naming the node and a token of its own, as the
+    // chart's
     // per-node mode does; node-d has no token file, so the operator falls back to the shared token.
     nodes.startWithSharedToken("node-d");
     for (String n : List.of("node-a", "node-b", "node-d")) {
-      h.create(Fixtures.disk("ns1", "on-" + n, Fixtures.spec(n, "8Mi", VirtualDiskSpec.Filesystem.none, null, null)));
+      h.create(
+          Fixtures.disk(
+              "ns1",
+              "on-" + n,
+              Fixtures.spec(n, "8Mi", VirtualDiskSpec.Filesystem.none, null, null)));
     }
     for (String n : List.of("node-a", "node-b", "node-d")) {
       h.awaitReady("ns1", "on-" + n);
@@ -263,14 +334,22 @@ class OperatorWithRealAgentsTest {
     }
     // the tokens really differ: node-a's agent answers neither node-b's token nor the shared one
     for (String wrong : List.of(nodes.token("node-b"), nodes.token)) {
-      AgentClient client = new HttpAgentClient(nodes.agents.get("node-a").endpoint(), wrong, nodes.clientSsl, Duration.ofSeconds(5));
-      assertThatThrownBy(() -> client.getDisk("ns1", "on-node-a")).isInstanceOfSatisfying(AgentException.class,
-          e -> assertThat(e.code()).isEqualTo(ErrorCodes.UNAUTHORIZED));
+      AgentClient client =
+          new HttpAgentClient(
+              nodes.agents.get("node-a").endpoint(), wrong, nodes.clientSsl, Duration.ofSeconds(5));
+      assertThatThrownBy(() -> client.getDisk("ns1", "on-node-a"))
+          .isInstanceOfSatisfying(
+              AgentException.class, e -> assertThat(e.code()).isEqualTo(ErrorCodes.UNAUTHORIZED));
     }
   }
 
   private Populate populated() {
-    return new Populate(List.of(new Populate.HostPath(nodes.sources().toString(), "/data")), null, null, null, null);
+    return new Populate(
+        List.of(new Populate.HostPath(nodes.sources().toString(), "/data")),
+        null,
+        null,
+        null,
+        null);
   }
 
   /** Random (incompressible, non-sparse) files so that populating takes a noticeable moment. */
@@ -289,19 +368,36 @@ class OperatorWithRealAgentsTest {
   }
 
   private void cordon(String node, boolean unschedulable, double ratio) {
-    api.client.resources(Dom0Node.class).withName(node).edit(n -> {
-      n.setSpec(new Dom0NodeSpec(unschedulable, ratio));
-      return n;
-    });
+    api.client
+        .resources(Dom0Node.class)
+        .withName(node)
+        .edit(
+            n -> {
+              n.setSpec(new Dom0NodeSpec(unschedulable, ratio));
+              return n;
+            });
   }
 
   private void edit(String name, String size) {
-    api.client.resources(VirtualDisk.class).inNamespace("ns1").withName(name).edit(cur -> {
-      VirtualDiskSpec s = cur.getSpec();
-      cur.setSpec(new VirtualDiskSpec(s.nodeName(), size, s.filesystem(), s.populate(), s.tailor(), s.xen(),
-          s.preallocate(), s.reclaimPolicy()));
-      return cur;
-    });
+    api.client
+        .resources(VirtualDisk.class)
+        .inNamespace("ns1")
+        .withName(name)
+        .edit(
+            cur -> {
+              VirtualDiskSpec s = cur.getSpec();
+              cur.setSpec(
+                  new VirtualDiskSpec(
+                      s.nodeName(),
+                      size,
+                      s.filesystem(),
+                      s.populate(),
+                      s.tailor(),
+                      s.xen(),
+                      s.preallocate(),
+                      s.reclaimPolicy()));
+              return cur;
+            });
   }
 
   /** Block count x block size from the superblock: what the filesystem itself says its size is. */
@@ -314,5 +410,4 @@ class OperatorWithRealAgentsTest {
     }
     return blocks * size;
   }
-
 }

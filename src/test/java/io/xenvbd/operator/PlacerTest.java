@@ -72,7 +72,8 @@ class PlacerTest {
   @Test
   void namesLoopDevicesWhenOnlyLoopDevicesAreShort() {
     nodes.add(Fixtures.node("a", 10 * GI, 0, 8, 8, false, NOW, 10));
-    assertThat(placer.place(disk("d", "1Gi"), GI).reason()).isEqualTo(Reasons.LOOP_DEVICES_EXHAUSTED);
+    assertThat(placer.place(disk("d", "1Gi"), GI).reason())
+        .isEqualTo(Reasons.LOOP_DEVICES_EXHAUSTED);
   }
 
   @Test
@@ -105,8 +106,21 @@ class PlacerTest {
   void placedButUnbuiltDisksInTheCacheCount() {
     nodes.add(node("a", 10 * GI, 2 * GI));
     VirtualDisk building = disk("building", "7Gi");
-    building.setStatus(new VirtualDiskStatus(VirtualDiskStatus.Phase.Provisioning, 1L, "a", null, null, null, null,
-        null, null, null, null, null, List.of()));
+    building.setStatus(
+        new VirtualDiskStatus(
+            VirtualDiskStatus.Phase.Provisioning,
+            1L,
+            "a",
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            List.of()));
     disks.add(building);
     assertThat(placer.place(disk("d", "2Gi"), 2 * GI).placed()).isFalse();
   }
@@ -118,7 +132,8 @@ class PlacerTest {
     disks.add(built);
     setProvisionedAt(built, NOW.minusSeconds(2)); // after the heartbeat: not in promisedBytes yet
     assertThat(placer.place(disk("d", "2Gi"), 2 * GI).placed()).isFalse();
-    setProvisionedAt(built, NOW.minusSeconds(60)); // long before: the heartbeat's promisedBytes has it
+    setProvisionedAt(
+        built, NOW.minusSeconds(60)); // long before: the heartbeat's promisedBytes has it
     assertThat(placer.place(disk("e", "2Gi"), 2 * GI).placed()).isTrue();
   }
 
@@ -152,7 +167,9 @@ class PlacerTest {
     Placer.Placement p = placer.place(pinned("ns", "d", "a", "1Gi", null), GI);
     assertThat(p.placed()).isFalse();
     assertThat(p.reason()).isEqualTo(Reasons.NODE_CORDONED);
-    assertThat(p.message()).contains("Dom0Node a is cordoned", "uncordon it", "another spec.nodeName", "stays Pending");
+    assertThat(p.message())
+        .contains(
+            "Dom0Node a is cordoned", "uncordon it", "another spec.nodeName", "stays Pending");
   }
 
   @Test
@@ -172,7 +189,8 @@ class PlacerTest {
     assertThat(p.message()).contains("no free loop device (8/8 in use)", "populate.method Offline");
 
     var offline = new Populate(null, null, null, List.of("/tmp"), Populate.Method.Offline);
-    assertThat(placer.place(pinned("ns", "offline", "a", "1Gi", offline), GI).nodeName()).isEqualTo("a");
+    assertThat(placer.place(pinned("ns", "offline", "a", "1Gi", offline), GI).nodeName())
+        .isEqualTo("a");
     assertThat(placer.place(pinned("ns", "empty", "a", "1Gi", null), GI).nodeName()).isEqualTo("a");
   }
 
@@ -181,8 +199,11 @@ class PlacerTest {
     nodes.add(node("a", 250 * GI, 200 * GI));
     Placer.Placement p = placer.place(pinned("ns", "d", "a", "100Gi", null), 100 * GI);
     assertThat(p.reason()).isEqualTo(Reasons.INSUFFICIENT_STORAGE);
-    assertThat(p.message()).contains("Dom0Node a has 50Gi left to promise", "needs 100Gi", "free space", "overcommitRatio");
-    assertThat(placer.place(pinned("ns", "e", "a", "50Gi", null), 50 * GI).nodeName()).isEqualTo("a");
+    assertThat(p.message())
+        .contains(
+            "Dom0Node a has 50Gi left to promise", "needs 100Gi", "free space", "overcommitRatio");
+    assertThat(placer.place(pinned("ns", "e", "a", "50Gi", null), 50 * GI).nodeName())
+        .isEqualTo("a");
   }
 
   @Test
@@ -194,25 +215,32 @@ class PlacerTest {
     var clone = new Populate(null, null, new Populate.CloneFrom("base"), null, null);
     Placer.Placement p = placer.place(pinned("ns", "copy", null, "1Gi", clone), GI);
     assertThat(p.reason()).isEqualTo(Reasons.NODE_CORDONED);
-    assertThat(p.message()).contains("set spec.nodeName to a node with room (the source is streamed there)");
+    assertThat(p.message())
+        .contains("set spec.nodeName to a node with room (the source is streamed there)");
   }
 
   // --- namespaces and their ceiling
 
   @Test
   void allowedNamespacesBindBothChosenAndNamedNodesWithoutNamingOtherTenants() {
-    nodes.add(withSpec(node("a", 100 * GI, 0), new Dom0NodeSpec(false, 1.0, List.of("team-a"), null)));
-    nodes.add(withSpec(node("b", 100 * GI, 50 * GI), new Dom0NodeSpec(false, 1.0, List.of("team-b"), null)));
-    assertThat(placer.place(pinned("team-b", "d", null, "1Gi", null), GI).nodeName()).isEqualTo("b");
+    nodes.add(
+        withSpec(node("a", 100 * GI, 0), new Dom0NodeSpec(false, 1.0, List.of("team-a"), null)));
+    nodes.add(
+        withSpec(
+            node("b", 100 * GI, 50 * GI), new Dom0NodeSpec(false, 1.0, List.of("team-b"), null)));
+    assertThat(placer.place(pinned("team-b", "d", null, "1Gi", null), GI).nodeName())
+        .isEqualTo("b");
 
     Placer.Placement named = placer.place(pinned("team-b", "e", "a", "1Gi", null), GI);
     assertThat(named.reason()).isEqualTo(Reasons.NAMESPACE_NOT_ALLOWED);
-    assertThat(named.message()).contains("does not take disks from namespace team-b", "cluster admin")
+    assertThat(named.message())
+        .contains("does not take disks from namespace team-b", "cluster admin")
         .doesNotContain("team-a");
 
     Placer.Placement nowhere = placer.place(pinned("team-c", "f", null, "1Gi", null), GI);
     assertThat(nowhere.reason()).isEqualTo(Reasons.NAMESPACE_NOT_ALLOWED);
-    assertThat(nowhere.message()).contains("a: namespace team-c not allowed", "b: namespace team-c not allowed");
+    assertThat(nowhere.message())
+        .contains("a: namespace team-c not allowed", "b: namespace team-c not allowed");
   }
 
   @Test
@@ -224,11 +252,16 @@ class PlacerTest {
 
     Placer.Placement over = placer.place(pinned("ns", "second", "a", "5Gi", null), 5 * GI);
     assertThat(over.reason()).isEqualTo(Reasons.QUOTA_EXCEEDED);
-    assertThat(over.message()).contains("namespace ns", "would total 11Gi", "spec.maxBytesPerNamespace 10Gi", "delete disks");
-    assertThat(placer.place(pinned("ns", "third", "a", "4Gi", null), 4 * GI).nodeName()).isEqualTo("a");
+    assertThat(over.message())
+        .contains(
+            "namespace ns", "would total 11Gi", "spec.maxBytesPerNamespace 10Gi", "delete disks");
+    assertThat(placer.place(pinned("ns", "third", "a", "4Gi", null), 4 * GI).nodeName())
+        .isEqualTo("a");
     // another namespace has its own ceiling, and the operator's own claims count at once
-    assertThat(placer.place(pinned("other", "g", null, "10Gi", null), 10 * GI).nodeName()).isEqualTo("a");
-    assertThat(placer.place(pinned("other", "h", null, "1Gi", null), GI).reason()).isEqualTo(Reasons.QUOTA_EXCEEDED);
+    assertThat(placer.place(pinned("other", "g", null, "10Gi", null), 10 * GI).nodeName())
+        .isEqualTo("a");
+    assertThat(placer.place(pinned("other", "h", null, "1Gi", null), GI).reason())
+        .isEqualTo(Reasons.QUOTA_EXCEEDED);
   }
 
   // --- grows
@@ -244,8 +277,12 @@ class PlacerTest {
     var refused = placer.admitSize(grown, a, 10L << 40, 2 * GI);
     assertThat(refused).isPresent();
     assertThat(refused.get().reason()).isEqualTo(Reasons.INSUFFICIENT_STORAGE);
-    assertThat(refused.get().message()).contains("growing the image from 2Gi to 10Ti is refused", "248Gi left to promise",
-        "stays usable at 2Gi", "free space on a");
+    assertThat(refused.get().message())
+        .contains(
+            "growing the image from 2Gi to 10Ti is refused",
+            "248Gi left to promise",
+            "stays usable at 2Gi",
+            "free space on a");
 
     markGrowRefused(grown, refused.get().reason());
     Placer.Placement later = placer.place(pinned("ns", "later", null, "200Gi", null), 200 * GI);
@@ -260,28 +297,40 @@ class PlacerTest {
     VirtualDisk y = pinned("ns", "y", "a", "5Gi", null);
     setBuilt(x, "a", 2 * GI, NOW.minusSeconds(60));
     setBuilt(y, "a", 2 * GI, NOW.minusSeconds(60));
-    markGrowRefused(x, Reasons.INSUFFICIENT_STORAGE); // both were refused once: neither counts its growth in status
+    markGrowRefused(
+        x,
+        Reasons
+            .INSUFFICIENT_STORAGE); // both were refused once: neither counts its growth in status
     markGrowRefused(y, Reasons.INSUFFICIENT_STORAGE);
     disks.add(x);
     disks.add(y);
     assertThat(placer.admitSize(x, a, 5 * GI, 2 * GI)).isEmpty();
-    assertThat(placer.admitSize(y, a, 5 * GI, 2 * GI)).as("x's admitted 3Gi counts before the cache shows it")
+    assertThat(placer.admitSize(y, a, 5 * GI, 2 * GI))
+        .as("x's admitted 3Gi counts before the cache shows it")
         .hasValueSatisfying(r -> assertThat(r.reason()).isEqualTo(Reasons.INSUFFICIENT_STORAGE));
   }
 
   @Test
   void aGrowIsHeldToTheNamespacesCeilingButNotToCordonOrAllowedNamespaces() {
-    Dom0Node a = withSpec(node("a", 100 * GI, 2 * GI), new Dom0NodeSpec(true, 1.0, List.of("elsewhere"), "4Gi"));
+    Dom0Node a =
+        withSpec(
+            node("a", 100 * GI, 2 * GI), new Dom0NodeSpec(true, 1.0, List.of("elsewhere"), "4Gi"));
     nodes.add(a);
     VirtualDisk d = pinned("ns", "d", "a", "4Gi", null);
     setBuilt(d, "a", 2 * GI, NOW.minusSeconds(60));
     disks.add(d);
-    assertThat(placer.admitSize(d, a, 4 * GI, 2 * GI)).as("a cordon or a namespace rule bounds new placements only").isEmpty();
+    assertThat(placer.admitSize(d, a, 4 * GI, 2 * GI))
+        .as("a cordon or a namespace rule bounds new placements only")
+        .isEmpty();
     var over = placer.admitSize(d, a, 5 * GI, 2 * GI);
-    assertThat(over).hasValueSatisfying(r -> {
-      assertThat(r.reason()).isEqualTo(Reasons.QUOTA_EXCEEDED);
-      assertThat(r.message()).contains("would total 5Gi", "spec.maxBytesPerNamespace 4Gi", "stays usable at 2Gi");
-    });
+    assertThat(over)
+        .hasValueSatisfying(
+            r -> {
+              assertThat(r.reason()).isEqualTo(Reasons.QUOTA_EXCEEDED);
+              assertThat(r.message())
+                  .contains(
+                      "would total 5Gi", "spec.maxBytesPerNamespace 4Gi", "stays usable at 2Gi");
+            });
   }
 
   @Test
@@ -293,16 +342,22 @@ class PlacerTest {
     assertThat(placer.admitSize(d, a, GI, 0)).as("the size it was placed with").isEmpty();
     VirtualDisk grown = pinned("ns", "d", "a", "100Gi", null);
     grown.getMetadata().setUid(d.getMetadata().getUid());
-    assertThat(placer.admitSize(grown, a, 100 * GI, 0)).hasValueSatisfying(r -> {
-      assertThat(r.reason()).isEqualTo(Reasons.INSUFFICIENT_STORAGE);
-      assertThat(r.message()).contains("building the image at spec.size 100Gi is refused", "recreate the VirtualDisk smaller");
-    });
+    assertThat(placer.admitSize(grown, a, 100 * GI, 0))
+        .hasValueSatisfying(
+            r -> {
+              assertThat(r.reason()).isEqualTo(Reasons.INSUFFICIENT_STORAGE);
+              assertThat(r.message())
+                  .contains(
+                      "building the image at spec.size 100Gi is refused",
+                      "recreate the VirtualDisk smaller");
+            });
   }
 
   @Test
   void hugeSizesSaturateInsteadOfWrappingANodeToEmpty() {
     nodes.add(node("a", 10 * GI, 3 * GI));
-    for (String name : List.of("x", "y", "z")) { // grows to 4Ei each, not decided yet: 12Ei would wrap a long
+    for (String name :
+        List.of("x", "y", "z")) { // grows to 4Ei each, not decided yet: 12Ei would wrap a long
       VirtualDisk d = pinned("ns", name, "a", "4Ei", null);
       setBuilt(d, "a", GI, NOW.minusSeconds(60));
       disks.add(d);
@@ -311,23 +366,77 @@ class PlacerTest {
   }
 
   private static void setBuilt(VirtualDisk d, String node, long capacity, Instant provisionedAt) {
-    d.setStatus(new VirtualDiskStatus(VirtualDiskStatus.Phase.Ready, 1L, node, "/x", capacity, 1L, "1B", null, null,
-        null, null, null, List.of(new ConditionBuilder().withType("Provisioned").withStatus("True").withReason("Provisioned")
-            .withLastTransitionTime(provisionedAt.toString()).build())));
+    d.setStatus(
+        new VirtualDiskStatus(
+            VirtualDiskStatus.Phase.Ready,
+            1L,
+            node,
+            "/x",
+            capacity,
+            1L,
+            "1B",
+            null,
+            null,
+            null,
+            null,
+            null,
+            List.of(
+                new ConditionBuilder()
+                    .withType("Provisioned")
+                    .withStatus("True")
+                    .withReason("Provisioned")
+                    .withLastTransitionTime(provisionedAt.toString())
+                    .build())));
   }
 
   private static void markGrowRefused(VirtualDisk d, String reason) {
     VirtualDiskStatus s = d.getStatus();
     List<io.fabric8.kubernetes.api.model.Condition> c = new ArrayList<>(s.conditions());
-    c.add(new ConditionBuilder().withType(Conditions.RESIZED).withStatus("False").withReason(reason)
-        .withLastTransitionTime(NOW.toString()).build());
-    d.setStatus(new VirtualDiskStatus(s.phase(), s.observedGeneration(), s.nodeName(), s.path(), s.capacityBytes(),
-        s.allocatedBytes(), s.allocated(), s.filesystemUUID(), s.filesystem(), s.progress(), s.xen(), s.loopDevices(), c));
+    c.add(
+        new ConditionBuilder()
+            .withType(Conditions.RESIZED)
+            .withStatus("False")
+            .withReason(reason)
+            .withLastTransitionTime(NOW.toString())
+            .build());
+    d.setStatus(
+        new VirtualDiskStatus(
+            s.phase(),
+            s.observedGeneration(),
+            s.nodeName(),
+            s.path(),
+            s.capacityBytes(),
+            s.allocatedBytes(),
+            s.allocated(),
+            s.filesystemUUID(),
+            s.filesystem(),
+            s.progress(),
+            s.xen(),
+            s.loopDevices(),
+            c));
   }
 
   private static void setProvisionedAt(VirtualDisk d, Instant at) {
-    d.setStatus(new VirtualDiskStatus(VirtualDiskStatus.Phase.Ready, 1L, "a", "/x", 7 * GI, 1L, "1B", null, null,
-        null, null, null, List.of(new ConditionBuilder().withType("Provisioned").withStatus("True").withReason("Provisioned")
-            .withLastTransitionTime(at.toString()).build())));
+    d.setStatus(
+        new VirtualDiskStatus(
+            VirtualDiskStatus.Phase.Ready,
+            1L,
+            "a",
+            "/x",
+            7 * GI,
+            1L,
+            "1B",
+            null,
+            null,
+            null,
+            null,
+            null,
+            List.of(
+                new ConditionBuilder()
+                    .withType("Provisioned")
+                    .withStatus("True")
+                    .withReason("Provisioned")
+                    .withLastTransitionTime(at.toString())
+                    .build())));
   }
 }

@@ -9,10 +9,6 @@ import io.xenvbd.client.HttpAgentClient;
 import io.xenvbd.client.NodeTokens;
 import io.xenvbd.local.Wiring;
 import io.xenvbd.protocol.AgentClientFactory;
-import io.xenvbd.ca.CertificateAuthority;
-import io.xenvbd.client.AgentTrust;
-import io.xenvbd.client.HttpAgentClient;
-import io.xenvbd.client.NodeTokens;
 import io.xenvbd.protocol.Protocol;
 import io.xenvbd.tls.Tls;
 import java.io.IOException;
@@ -32,10 +28,10 @@ import java.util.stream.Stream;
 import javax.net.ssl.SSLContext;
 
 /**
- * Real in-process agents over HTTPS, each with its own images root, registered in the given API, and
- * each with its own identity as the chart's per-node mode gives it: a certificate from one CA naming
- * its node and 127.0.0.1, and its own token in {@link #tokens} (a node started with
- * {@link #startWithSharedToken} has no file there and uses {@link #token}).
+ * Real in-process agents over HTTPS, each with its own images root, registered in the given API,
+ * and each with its own identity as the chart's per-node mode gives it: a certificate from one CA
+ * naming its node and 127.0.0.1, and its own token in {@link #tokens} (a node started with {@link
+ * #startWithSharedToken} has no file there and uses {@link #token}).
  */
 final class RealNodes implements AutoCloseable {
   final String token = "token-" + UUID.randomUUID();
@@ -65,7 +61,9 @@ final class RealNodes implements AutoCloseable {
 
   /** The same factory announcing {@code protocol}: what an operator of that version sends. */
   AgentClientFactory clients(Protocol protocol) {
-    return HttpAgentClient.factory(NodeTokens.perNode(tokens, token), AgentTrust.fromCa(ca.caCert(), AgentTrust.Identity.NODE),
+    return HttpAgentClient.factory(
+        NodeTokens.perNode(tokens, token),
+        AgentTrust.fromCa(ca.caCert(), AgentTrust.Identity.NODE),
         protocol);
   }
 
@@ -83,7 +81,10 @@ final class RealNodes implements AutoCloseable {
     return dir.resolve(node).resolve("images");
   }
 
-  /** The node agent's import directory (--import-dir), beside its images root; made by whoever fills it. */
+  /**
+   * The node agent's import directory (--import-dir), beside its images root; made by whoever fills
+   * it.
+   */
   Path imports(String node) {
     return dir.resolve("import").resolve(node);
   }
@@ -92,23 +93,33 @@ final class RealNodes implements AutoCloseable {
     return dir.resolve("sources");
   }
 
-  /** Starts (or restarts, on the same images root and identity) the agent of {@code node}; heartbeats every 2 seconds. */
+  /**
+   * Starts (or restarts, on the same images root and identity) the agent of {@code node};
+   * heartbeats every 2 seconds.
+   */
   Agent start(String node) {
     return start(node, Protocol.CURRENT);
   }
 
-  /** Like {@link #start(String)}, with an agent that speaks {@code protocol} (a skew test's older or newer agent). */
+  /**
+   * Like {@link #start(String)}, with an agent that speaks {@code protocol} (a skew test's older or
+   * newer agent).
+   */
   Agent start(String node, Protocol protocol) {
     try {
       Path file = tokens.resolve(node);
-      if (!Files.exists(file)) Files.writeString(file, "token-" + node + "-" + UUID.randomUUID() + "\n");
+      if (!Files.exists(file))
+        Files.writeString(file, "token-" + node + "-" + UUID.randomUUID() + "\n");
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
     return startAgent(node, protocol);
   }
 
-  /** Like {@link #start}, for a node that has no token of its own: the operator falls back to {@link #token}. */
+  /**
+   * Like {@link #start}, for a node that has no token of its own: the operator falls back to {@link
+   * #token}.
+   */
   Agent startWithSharedToken(String node) {
     return startAgent(node, Protocol.CURRENT);
   }
@@ -117,10 +128,19 @@ final class RealNodes implements AutoCloseable {
     try {
       Files.createDirectories(sources());
       Path certs = dir.resolve("certs").resolve(node);
-      CertificateAuthority.Issued tls = Files.exists(certs.resolve("tls.crt")) ? new CertificateAuthority.Issued(ca.caCert(), certs.resolve("tls.crt"),
-          certs.resolve("tls.key")) : ca.issue(certs, List.of(node, "127.0.0.1"));
-      AgentConfig config = Wiring.agent(node, Files.createDirectories(root(node)), List.of(sources()), token(node), tls)
-          .heartbeat(Duration.ofSeconds(2)).workers(3).importDir(imports(node)).peerCa(ca.caCert()).build();
+      CertificateAuthority.Issued tls =
+          Files.exists(certs.resolve("tls.crt"))
+              ? new CertificateAuthority.Issued(
+                  ca.caCert(), certs.resolve("tls.crt"), certs.resolve("tls.key"))
+              : ca.issue(certs, List.of(node, "127.0.0.1"));
+      AgentConfig config =
+          Wiring.agent(
+                  node, Files.createDirectories(root(node)), List.of(sources()), token(node), tls)
+              .heartbeat(Duration.ofSeconds(2))
+              .workers(3)
+              .importDir(imports(node))
+              .peerCa(ca.caCert())
+              .build();
       Agent agent = Agent.start(config, kube, protocol);
       agents.put(node, agent);
       return agent;
@@ -138,7 +158,9 @@ final class RealNodes implements AutoCloseable {
   List<String> images(String node) {
     try (Stream<Path> walk = Files.walk(root(node))) {
       return walk.filter(p -> p.getFileName().toString().endsWith(".img") && Files.isRegularFile(p))
-          .map(p -> root(node).relativize(p).toString()).sorted().toList();
+          .map(p -> root(node).relativize(p).toString())
+          .sorted()
+          .toList();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -148,10 +170,18 @@ final class RealNodes implements AutoCloseable {
   long builds(String node) {
     try {
       HttpClient http = HttpClient.newBuilder().sslContext(clientSsl).build();
-      String body = http.send(HttpRequest.newBuilder(URI.create(agents.get(node).endpoint() + "/metrics"))
-          .header("Authorization", "Bearer " + token(node)).build(), HttpResponse.BodyHandlers.ofString()).body();
-      return body.lines().filter(l -> l.startsWith("xenvbd_agent_operations_total{") && l.contains("kind=\"build\""))
-          .mapToLong(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+      String body =
+          http.send(
+                  HttpRequest.newBuilder(URI.create(agents.get(node).endpoint() + "/metrics"))
+                      .header("Authorization", "Bearer " + token(node))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString())
+              .body();
+      return body.lines()
+          .filter(
+              l -> l.startsWith("xenvbd_agent_operations_total{") && l.contains("kind=\"build\""))
+          .mapToLong(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+          .sum();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (InterruptedException e) {

@@ -31,11 +31,13 @@ class ReclaimerTest {
   static final Clock CLOCK = Clock.fixed(NOW, ZoneOffset.UTC);
   static final String IMAGE = "/var/lib/xen/images-a/ns/d.img";
 
-  final List<Dom0Node> nodes = new ArrayList<>(List.of(Fixtures.node("a", 100 * GI, 0, 8, 1, false, NOW, 10)));
+  final List<Dom0Node> nodes =
+      new ArrayList<>(List.of(Fixtures.node("a", 100 * GI, 0, 8, 1, false, NOW, 10)));
   final FakeNode fake = new FakeNode("a");
   AgentClient agent = fake;
-  final Reclaimer reclaimer = new Reclaimer(ClusterView.of(nodes, List.of()), (node, endpoint) -> agent,
-      new OperatorMetrics());
+  final Reclaimer reclaimer =
+      new Reclaimer(
+          ClusterView.of(nodes, List.of()), (node, endpoint) -> agent, new OperatorMetrics());
 
   static VirtualDisk disk(ReclaimPolicy policy) {
     VirtualDisk d = Fixtures.disk("ns", "d", Fixtures.spec(null, "1Gi", null, null, policy));
@@ -57,7 +59,9 @@ class ReclaimerTest {
   /** Placed on node a, its status written, and deleted before any agent was asked to build it. */
   VirtualDisk placedOnly() {
     VirtualDisk d = disk(ReclaimPolicy.Delete);
-    d.setStatus(new StatusBuilder(CLOCK).build(d, "a", nodes.get(0), new Outcome.Placed("a", "placed on dom0 node a")));
+    d.setStatus(
+        new StatusBuilder(CLOCK)
+            .build(d, "a", nodes.get(0), new Outcome.Placed("a", "placed on dom0 node a")));
     return d;
   }
 
@@ -66,7 +70,11 @@ class ReclaimerTest {
   }
 
   static Reclaimer.Result blocked(String cause, String message) {
-    return new Reclaimer.Result(EventRecorder.WARNING, Reasons.DELETION_BLOCKED, message, new Outcome.Blocked(cause, message));
+    return new Reclaimer.Result(
+        EventRecorder.WARNING,
+        Reasons.DELETION_BLOCKED,
+        message,
+        new Outcome.Blocked(cause, message));
   }
 
   static AgentClient deleteFailsWith(AgentException error) {
@@ -106,32 +114,50 @@ class ReclaimerTest {
     assertThat(reclaimer.reclaim(noStatus).done()).isTrue();
 
     VirtualDisk unschedulable = disk(ReclaimPolicy.Delete);
-    unschedulable.setStatus(new StatusBuilder(CLOCK).build(unschedulable, null, null,
-        new Outcome.Unschedulable(Reasons.NO_NODE_FITS, "no dom0 node fits 1Gi now")));
+    unschedulable.setStatus(
+        new StatusBuilder(CLOCK)
+            .build(
+                unschedulable,
+                null,
+                null,
+                new Outcome.Unschedulable(Reasons.NO_NODE_FITS, "no dom0 node fits 1Gi now")));
     assertThat(reclaimer.reclaim(unschedulable)).isEqualTo(done(null, null, null));
   }
 
   @Test
   void deleteRemovesTheImageAndSaysWhere() {
     VirtualDisk d = built(ReclaimPolicy.Delete);
-    assertThat(reclaimer.reclaim(d)).isEqualTo(done(EventRecorder.NORMAL, Reasons.DELETED,
-        "image " + IMAGE + " deleted from dom0 node a"));
+    assertThat(reclaimer.reclaim(d))
+        .isEqualTo(
+            done(
+                EventRecorder.NORMAL,
+                Reasons.DELETED,
+                "image " + IMAGE + " deleted from dom0 node a"));
     assertThat(fake.hasImage("ns", "d")).isFalse();
-    assertThat(reclaimer.reclaim(d).done()).as("repeated: the agent's DELETE is idempotent").isTrue();
+    assertThat(reclaimer.reclaim(d).done())
+        .as("repeated: the agent's DELETE is idempotent")
+        .isTrue();
   }
 
   @Test
   void deleteOfADiskPlacedButNotBuiltAsksTheAgentAnyway() {
-    assertThat(reclaimer.reclaim(placedOnly())).isEqualTo(done(EventRecorder.NORMAL, Reasons.DELETED,
-        "its image deleted from dom0 node a"));
+    assertThat(reclaimer.reclaim(placedOnly()))
+        .isEqualTo(
+            done(EventRecorder.NORMAL, Reasons.DELETED, "its image deleted from dom0 node a"));
   }
 
   @Test
   void retainKeepsTheImageAndHasTheAgentMarkItReleasedForAdoption() {
     VirtualDisk d = built(ReclaimPolicy.Retain);
-    assertThat(reclaimer.reclaim(d)).isEqualTo(done(EventRecorder.NORMAL, Reasons.RETAINED, "reclaimPolicy is Retain: image "
-        + IMAGE + " stays on dom0 node a, released: its Dom0Node lists it in status.released, and a new VirtualDisk in"
-        + " namespace ns takes it back with spec.populate.adopt.name d (delete the file by hand when no longer needed)"));
+    assertThat(reclaimer.reclaim(d))
+        .isEqualTo(
+            done(
+                EventRecorder.NORMAL,
+                Reasons.RETAINED,
+                "reclaimPolicy is Retain: image "
+                    + IMAGE
+                    + " stays on dom0 node a, released: its Dom0Node lists it in status.released, and a new VirtualDisk in"
+                    + " namespace ns takes it back with spec.populate.adopt.name d (delete the file by hand when no longer needed)"));
     assertThat(fake.hasImage("ns", "d")).isTrue();
     assertThat(fake.released).containsExactly("ns/d");
   }
@@ -149,9 +175,15 @@ class ReclaimerTest {
     VirtualDisk d = built(ReclaimPolicy.Retain);
     agent = deleteFailsWith(new AgentException(ErrorCodes.INTERNAL, 500, "must not be called"));
     nodes.clear();
-    assertThat(reclaimer.reclaim(d)).isEqualTo(done(EventRecorder.NORMAL, Reasons.RETAINED, "reclaimPolicy is Retain: image "
-        + IMAGE + " stays on dom0 node a (its Dom0Node no longer exists; if the node comes back, its agent still has the"
-        + " image; delete the file by hand when no longer needed)"));
+    assertThat(reclaimer.reclaim(d))
+        .isEqualTo(
+            done(
+                EventRecorder.NORMAL,
+                Reasons.RETAINED,
+                "reclaimPolicy is Retain: image "
+                    + IMAGE
+                    + " stays on dom0 node a (its Dom0Node no longer exists; if the node comes back, its agent still has the"
+                    + " image; delete the file by hand when no longer needed)"));
     assertThat(fake.hasImage("ns", "d")).isTrue();
   }
 
@@ -159,8 +191,15 @@ class ReclaimerTest {
   void aDom0NodeThatNoLongerExistsReleasesTheDiskWithAWarning() {
     VirtualDisk d = built(ReclaimPolicy.Delete);
     nodes.clear();
-    assertThat(reclaimer.reclaim(d)).isEqualTo(done(EventRecorder.WARNING, Reasons.DELETED, "Dom0Node a no longer"
-        + " exists, so no agent can delete image " + IMAGE + "; if the node comes back, its agent reports the file as an orphan"));
+    assertThat(reclaimer.reclaim(d))
+        .isEqualTo(
+            done(
+                EventRecorder.WARNING,
+                Reasons.DELETED,
+                "Dom0Node a no longer"
+                    + " exists, so no agent can delete image "
+                    + IMAGE
+                    + "; if the node comes back, its agent reports the file as an orphan"));
     assertThat(fake.hasImage("ns", "d")).as("nothing deleted").isTrue();
   }
 
@@ -168,9 +207,18 @@ class ReclaimerTest {
   void aNodeWithNoAgentEndpointBlocksDeletion() {
     VirtualDisk d = built(ReclaimPolicy.Delete);
     Dom0NodeStatus s = nodes.get(0).getStatus();
-    nodes.get(0).setStatus(new Dom0NodeStatus(new Dom0NodeStatus.Agent(null, "test", NOW.toString(), 10, null),
-        s.loopDevices(), s.storage(), s.disks(), s.orphans(), s.conditions()));
-    assertThat(reclaimer.reclaim(d)).isEqualTo(blocked(Reasons.NODE_UNREACHABLE, "the agent of a has no endpoint registered"));
+    nodes
+        .get(0)
+        .setStatus(
+            new Dom0NodeStatus(
+                new Dom0NodeStatus.Agent(null, "test", NOW.toString(), 10, null),
+                s.loopDevices(),
+                s.storage(),
+                s.disks(),
+                s.orphans(),
+                s.conditions()));
+    assertThat(reclaimer.reclaim(d))
+        .isEqualTo(blocked(Reasons.NODE_UNREACHABLE, "the agent of a has no endpoint registered"));
     nodes.get(0).setStatus(null);
     assertThat(reclaimer.reclaim(d).done()).isFalse();
     assertThat(fake.hasImage("ns", "d")).isTrue();
@@ -180,8 +228,11 @@ class ReclaimerTest {
   void anUnreachableAgentBlocksDeletionUntilItIsBack() {
     VirtualDisk d = built(ReclaimPolicy.Delete);
     fake.stop();
-    assertThat(reclaimer.reclaim(d)).isEqualTo(blocked(Reasons.NODE_UNREACHABLE,
-        "dom0 node a: agent at fake://a is unreachable: Connection refused; deletion resumes when the agent is back"));
+    assertThat(reclaimer.reclaim(d))
+        .isEqualTo(
+            blocked(
+                Reasons.NODE_UNREACHABLE,
+                "dom0 node a: agent at fake://a is unreachable: Connection refused; deletion resumes when the agent is back"));
     fake.resume();
     assertThat(reclaimer.reclaim(d).done()).isTrue();
     assertThat(fake.hasImage("ns", "d")).isFalse();
@@ -191,8 +242,14 @@ class ReclaimerTest {
   void anImageInUseBlocksDeletionSayingHowToReleaseItAndDeletionCompletesOnceReleased() {
     VirtualDisk d = built(ReclaimPolicy.Delete);
     fake.setInUse("ns", "d", true);
-    assertThat(reclaimer.reclaim(d)).isEqualTo(blocked(Reasons.IMAGE_IN_USE, "image " + IMAGE + " is attached to"
-        + " /dev/loop3; detach it (stop the guest, umount, losetup -d) and deletion completes by itself"));
+    assertThat(reclaimer.reclaim(d))
+        .isEqualTo(
+            blocked(
+                Reasons.IMAGE_IN_USE,
+                "image "
+                    + IMAGE
+                    + " is attached to"
+                    + " /dev/loop3; detach it (stop the guest, umount, losetup -d) and deletion completes by itself"));
     assertThat(fake.hasImage("ns", "d")).isTrue();
     fake.setInUse("ns", "d", false);
     assertThat(reclaimer.reclaim(d).done()).isTrue();
@@ -202,16 +259,25 @@ class ReclaimerTest {
   @Test
   void anImageOfAnotherVirtualDiskIsLeftUntouchedAndTheDiskIsReleased() {
     VirtualDisk mine = built(ReclaimPolicy.Delete);
-    mine.getMetadata().setUid("uid-recreated"); // same name, a newer VirtualDisk; the image is the old one's
-    assertThat(reclaimer.reclaim(mine)).isEqualTo(done(EventRecorder.NORMAL, Reasons.DELETED,
-        "the image on a belongs to another VirtualDisk and was left untouched: image ns/d belongs to uid uid-d"));
+    mine.getMetadata()
+        .setUid("uid-recreated"); // same name, a newer VirtualDisk; the image is the old one's
+    assertThat(reclaimer.reclaim(mine))
+        .isEqualTo(
+            done(
+                EventRecorder.NORMAL,
+                Reasons.DELETED,
+                "the image on a belongs to another VirtualDisk and was left untouched: image ns/d belongs to uid uid-d"));
     assertThat(fake.hasImage("ns", "d")).isTrue();
   }
 
   @Test
   void anyOtherAgentErrorBlocksDeletionWithTheAgentsCode() {
     VirtualDisk d = built(ReclaimPolicy.Delete);
-    agent = deleteFailsWith(new AgentException(ErrorCodes.INTERNAL, 500, "cannot unlink the image: read-only filesystem"));
-    assertThat(reclaimer.reclaim(d)).isEqualTo(blocked(ErrorCodes.INTERNAL, "cannot unlink the image: read-only filesystem"));
+    agent =
+        deleteFailsWith(
+            new AgentException(
+                ErrorCodes.INTERNAL, 500, "cannot unlink the image: read-only filesystem"));
+    assertThat(reclaimer.reclaim(d))
+        .isEqualTo(blocked(ErrorCodes.INTERNAL, "cannot unlink the image: read-only filesystem"));
   }
 }

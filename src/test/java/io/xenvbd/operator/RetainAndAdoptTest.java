@@ -26,10 +26,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Retain and adoption end to end: the operator, a real agent over HTTPS and the mock API in CRUD mode.
- * A deleted Retain disk's image shows in its Dom0Node's status.released with its former owner, is
- * refused to another namespace, and is taken back (same path, UUID and data) by a new VirtualDisk; a
- * file made with the recipe's commands in the agent's import directory becomes a Ready disk.
+ * Retain and adoption end to end: the operator, a real agent over HTTPS and the mock API in CRUD
+ * mode. A deleted Retain disk's image shows in its Dom0Node's status.released with its former
+ * owner, is refused to another namespace, and is taken back (same path, UUID and data) by a new
+ * VirtualDisk; a file made with the recipe's commands in the agent's import directory becomes a
+ * Ready disk.
  */
 @RequiresRoot
 class RetainAndAdoptTest {
@@ -53,8 +54,13 @@ class RetainAndAdoptTest {
     h = new OperatorHarness(api);
     nodes = new RealNodes(dir, api.client);
     nodes.start("node-a");
-    await().atMost(Duration.ofSeconds(10)).until(() -> node() != null && node().getStatus() != null
-        && node().getStatus().storage() != null);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                node() != null
+                    && node().getStatus() != null
+                    && node().getStatus().storage() != null);
     h.start(nodes.clients());
   }
 
@@ -69,9 +75,17 @@ class RetainAndAdoptTest {
     return api.client.resources(Dom0Node.class).withName("node-a").get();
   }
 
-  private static VirtualDisk disk(String ns, String name, String node, String size, Filesystem fs, Populate populate,
-                                  Tailor tailor, ReclaimPolicy policy) {
-    return Fixtures.disk(ns, name, new VirtualDiskSpec(node, size, fs, populate, tailor, null, null, policy));
+  private static VirtualDisk disk(
+      String ns,
+      String name,
+      String node,
+      String size,
+      Filesystem fs,
+      Populate populate,
+      Tailor tailor,
+      ReclaimPolicy policy) {
+    return Fixtures.disk(
+        ns, name, new VirtualDiskSpec(node, size, fs, populate, tailor, null, null, policy));
   }
 
   private static Populate adopt(Populate.Adopt a) {
@@ -84,9 +98,18 @@ class RetainAndAdoptTest {
   }
 
   @Test
-  void aRetainedImageIsListedAsReleasedRefusedToAnotherNamespaceAndAdoptedBackAsItWas() throws Exception {
-    h.create(disk("ns1", "web", "node-a", "16Mi", Filesystem.ext4, null, new Tailor("web1", null, null),
-        ReclaimPolicy.Retain));
+  void aRetainedImageIsListedAsReleasedRefusedToAnotherNamespaceAndAdoptedBackAsItWas()
+      throws Exception {
+    h.create(
+        disk(
+            "ns1",
+            "web",
+            "node-a",
+            "16Mi",
+            Filesystem.ext4,
+            null,
+            new Tailor("web1", null, null),
+            ReclaimPolicy.Retain));
     VirtualDisk built = h.awaitReady("ns1", "web");
     String uid = built.getMetadata().getUid();
     String uuid = built.getStatus().filesystemUUID();
@@ -94,37 +117,65 @@ class RetainAndAdoptTest {
 
     api.client.resources(VirtualDisk.class).inNamespace("ns1").withName("web").delete();
     await().atMost(Duration.ofSeconds(20)).until(() -> h.get("ns1", "web") == null);
-    assertThat(h.events("ns1", "web")).anyMatch(e -> e.startsWith("Normal Retained:") && e.contains("released")
-        && e.contains("spec.populate.adopt.name web"));
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-      Dom0NodeStatus s = node().getStatus();
-      assertThat(s.releasedCount()).isEqualTo(1);
-      assertThat(s.released()).singleElement().satisfies(r -> {
-        assertThat(r.path()).isEqualTo(path);
-        assertThat(r.capacityBytes()).isEqualTo(16L << 20);
-        assertThat(r.allocatedBytes()).isPositive();
-        assertThat(r.filesystem()).isEqualTo("ext4");
-        assertThat(r.filesystemUUID()).isEqualTo(uuid);
-        assertThat(r.formerNamespace()).isEqualTo("ns1");
-        assertThat(r.formerName()).isEqualTo("web");
-        assertThat(r.formerUid()).isEqualTo(uid);
-        assertThat(r.releasedAt()).isNotBlank();
-      });
-      assertThat(s.orphans()).isNullOrEmpty();
-    });
+    assertThat(h.events("ns1", "web"))
+        .anyMatch(
+            e ->
+                e.startsWith("Normal Retained:")
+                    && e.contains("released")
+                    && e.contains("spec.populate.adopt.name web"));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              Dom0NodeStatus s = node().getStatus();
+              assertThat(s.releasedCount()).isEqualTo(1);
+              assertThat(s.released())
+                  .singleElement()
+                  .satisfies(
+                      r -> {
+                        assertThat(r.path()).isEqualTo(path);
+                        assertThat(r.capacityBytes()).isEqualTo(16L << 20);
+                        assertThat(r.allocatedBytes()).isPositive();
+                        assertThat(r.filesystem()).isEqualTo("ext4");
+                        assertThat(r.filesystemUUID()).isEqualTo(uuid);
+                        assertThat(r.formerNamespace()).isEqualTo("ns1");
+                        assertThat(r.formerName()).isEqualTo("web");
+                        assertThat(r.formerUid()).isEqualTo(uid);
+                        assertThat(r.releasedAt()).isNotBlank();
+                      });
+              assertThat(s.orphans()).isNullOrEmpty();
+            });
     String sum = io.xenvbd.disk.RecipeImages.run("sha256sum", path).split(" ")[0];
 
     // Another namespace may not have it, by name or by UUID; nothing is touched.
-    h.create(disk("ns2", "steal", null, "16Mi", Filesystem.ext4, adopt(new Populate.Adopt("web", "ns1", null, null)),
-        null, null));
-    await().atMost(Duration.ofSeconds(20)).until(() -> readyMessage("ns2", "steal").contains("released from namespace ns1"));
+    h.create(
+        disk(
+            "ns2",
+            "steal",
+            null,
+            "16Mi",
+            Filesystem.ext4,
+            adopt(new Populate.Adopt("web", "ns1", null, null)),
+            null,
+            null));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> readyMessage("ns2", "steal").contains("released from namespace ns1"));
     assertThat(readyMessage("ns2", "steal")).contains("create this VirtualDisk in namespace ns1");
     api.client.resources(VirtualDisk.class).inNamespace("ns2").withName("steal").delete();
     await().atMost(Duration.ofSeconds(20)).until(() -> h.get("ns2", "steal") == null);
 
     // Its own namespace takes it back, under the same name, placed where the image is.
-    h.create(disk("ns1", "web", null, "16Mi", Filesystem.ext4, adopt(new Populate.Adopt("web", null, null, null)),
-        null, ReclaimPolicy.Retain));
+    h.create(
+        disk(
+            "ns1",
+            "web",
+            null,
+            "16Mi",
+            Filesystem.ext4,
+            adopt(new Populate.Adopt("web", null, null, null)),
+            null,
+            ReclaimPolicy.Retain));
     VirtualDisk back = h.awaitReady("ns1", "web");
     assertThat(back.getStatus().nodeName()).isEqualTo("node-a");
     assertThat(back.getStatus().path()).isEqualTo(path);
@@ -132,8 +183,11 @@ class RetainAndAdoptTest {
     assertThat(back.getStatus().capacityBytes()).isEqualTo(16L << 20);
     assertThat(back.getStatus().xen().disk()).endsWith("target=" + path);
     assertThat(back.getStatus().xen().legacyDisk()).startsWith("file:" + path + ",");
-    assertThat(io.xenvbd.disk.RecipeImages.run("sha256sum", path).split(" ")[0]).as("no byte rewritten").isEqualTo(sum);
-    assertThat(io.xenvbd.disk.RecipeImages.run("debugfs", "-R", "cat /etc/hostname", path)).isEqualTo("web1\n");
+    assertThat(io.xenvbd.disk.RecipeImages.run("sha256sum", path).split(" ")[0])
+        .as("no byte rewritten")
+        .isEqualTo(sum);
+    assertThat(io.xenvbd.disk.RecipeImages.run("debugfs", "-R", "cat /etc/hostname", path))
+        .isEqualTo("web1\n");
     await().atMost(Duration.ofSeconds(20)).until(() -> node().getStatus().releasedCount() == 0);
   }
 
@@ -144,16 +198,29 @@ class RetainAndAdoptTest {
     Files.writeString(tree.resolve("hostname"), "vm1\n");
     Path img = imports.resolve("vm1disk");
     io.xenvbd.disk.RecipeImages.make(img, tree.getParent());
-    String uuid = io.xenvbd.disk.RecipeImages.run("blkid", "-p", "-o", "value", "-s", "UUID", img.toString()).strip();
+    String uuid =
+        io.xenvbd.disk.RecipeImages.run("blkid", "-p", "-o", "value", "-s", "UUID", img.toString())
+            .strip();
 
-    h.create(disk("ns1", "vm1", "node-a", "16385Ki", Filesystem.ext3, adopt(new Populate.Adopt(null, null, null,
-        "vm1disk")), null, null));
+    h.create(
+        disk(
+            "ns1",
+            "vm1",
+            "node-a",
+            "16385Ki",
+            Filesystem.ext3,
+            adopt(new Populate.Adopt(null, null, null, "vm1disk")),
+            null,
+            null));
     VirtualDisk d = h.awaitReady("ns1", "vm1");
     assertThat(d.getStatus().filesystemUUID()).isEqualTo(uuid);
     assertThat(d.getStatus().capacityBytes()).isEqualTo((16L << 20) + 1024);
     assertThat(Path.of(d.getStatus().path())).exists();
     assertThat(img).doesNotExist();
-    assertThat(io.xenvbd.disk.RecipeImages.run("debugfs", "-R", "cat /etc/hostname", d.getStatus().path())).isEqualTo("vm1\n");
+    assertThat(
+            io.xenvbd.disk.RecipeImages.run(
+                "debugfs", "-R", "cat /etc/hostname", d.getStatus().path()))
+        .isEqualTo("vm1\n");
     assertThat(nodes.images("node-a")).isEqualTo(List.of("ns1/vm1.img"));
   }
 }

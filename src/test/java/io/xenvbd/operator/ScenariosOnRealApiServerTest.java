@@ -61,8 +61,8 @@ import org.junit.jupiter.api.io.TempDir;
  * shrink and bad input refused by the CRD's own schema and CEL rules, cordon, Retain and Delete,
  * deletion blocked by a loop device, and two operators electing a leader through a real Lease (the
  * leader killed mid-build; the standby finishes that build and serves new disks). The last test
- * reads the API server's audit log for the whole class: no call by either ServiceAccount was refused,
- * every call was granted, and every grant was used (or is allow-listed with its reason).
+ * reads the API server's audit log for the whole class: no call by either ServiceAccount was
+ * refused, every call was granted, and every grant was used (or is allow-listed with its reason).
  *
  * <p>One operator pair and two agents serve every test, in order, so that the class adds seconds,
  * not minutes; each test keeps to its own disks.
@@ -77,14 +77,16 @@ class ScenariosOnRealApiServerTest {
   static final String LEASE = "xenvbd-operator-scenarios";
 
   /**
-   * Operator grants this class cannot make the operator use; each says why.
-   * - leases update: never called (fabric8's LeaseLock creates, then renews with a patch), but
-   *   java-operator-sdk 5.2.3's LeaderElectionManager.checkLeaseAccess refuses to start unless a
-   *   SelfSubjectRulesReview lists get, create and update on leases (the rbac.yaml comment says so).
-   * - virtualdisks get: java-operator-sdk re-reads a disk only when its finalizer patch meets a 409
-   *   Conflict (ReconciliationDispatcher.conflictRetryingPatch); whether one happens is a race.
+   * Operator grants this class cannot make the operator use; each says why. - leases update: never
+   * called (fabric8's LeaseLock creates, then renews with a patch), but java-operator-sdk 5.2.3's
+   * LeaderElectionManager.checkLeaseAccess refuses to start unless a SelfSubjectRulesReview lists
+   * get, create and update on leases (the rbac.yaml comment says so). - virtualdisks get:
+   * java-operator-sdk re-reads a disk only when its finalizer patch meets a 409 Conflict
+   * (ReconciliationDispatcher.conflictRetryingPatch); whether one happens is a race.
    */
-  static final Set<String> OPERATOR_UNEXERCISED = Set.of("coordination.k8s.io/leases:update", "xenvbd.io/virtualdisks:get");
+  static final Set<String> OPERATOR_UNEXERCISED =
+      Set.of("coordination.k8s.io/leases:update", "xenvbd.io/virtualdisks:get");
+
   static final Set<String> AGENT_UNEXERCISED = Set.of();
 
   static RealKubeApiServer kube;
@@ -105,24 +107,37 @@ class ScenariosOnRealApiServerTest {
     admin = kube.client(ADMIN);
     ProjectCrds.install(admin);
     for (String ns : List.of(NAMESPACE, NS)) {
-      admin.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build())
+      admin
+          .namespaces()
+          .resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build())
           .serverSideApply();
     }
     rbac = OperatorOnRealApiServerTest.chartRbac(kube.binaries().version());
     for (HasMetadata o : rbac) admin.resource(o).inNamespace(NAMESPACE).serverSideApply();
-    // Nodes another class registered have no agent any more; this class's agents register their own.
+    // Nodes another class registered have no agent any more; this class's agents register their
+    // own.
     admin.resources(Dom0Node.class).delete();
-    await().atMost(Duration.ofSeconds(10)).until(() -> admin.resources(Dom0Node.class).list().getItems().isEmpty());
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> admin.resources(Dom0Node.class).list().getItems().isEmpty());
 
     asOperator = kube.client(OPERATOR);
     asAgent = kube.client(AGENT);
     nodes = new RealNodes(dir, asAgent);
     for (String n : List.of(A, B)) nodes.start(n);
     try {
-      await().atMost(Duration.ofSeconds(20)).until(() -> List.of(A, B).stream().allMatch(n -> {
-        Dom0Node d = admin.resources(Dom0Node.class).withName(n).get();
-        return d != null && d.getStatus() != null && d.getStatus().storage() != null;
-      }));
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(
+              () ->
+                  List.of(A, B).stream()
+                      .allMatch(
+                          n -> {
+                            Dom0Node d = admin.resources(Dom0Node.class).withName(n).get();
+                            return d != null
+                                && d.getStatus() != null
+                                && d.getStatus().storage() != null;
+                          }));
     } catch (ConditionTimeoutException e) {
       noCallWasForbidden(); // the likeliest cause, named
       throw e;
@@ -132,10 +147,16 @@ class ScenariosOnRealApiServerTest {
     second = XenvbdOperator.start(asOperator, replica("op-2"), nodes.clients());
   }
 
-  /** A replica as the Deployment runs it: leader election through a Lease in the release namespace. */
+  /**
+   * A replica as the Deployment runs it: leader election through a Lease in the release namespace.
+   */
   static OperatorConfig replica(String identity) {
-    return OperatorHarness.fastConfig().toBuilder().leaderElection(true).leaseNamespace(NAMESPACE).leaseName(LEASE)
-        .identity(identity).build();
+    return OperatorHarness.fastConfig().toBuilder()
+        .leaderElection(true)
+        .leaseNamespace(NAMESPACE)
+        .leaseName(LEASE)
+        .identity(identity)
+        .build();
   }
 
   /** After every scenario: a call the chart does not grant fails right where it was made. */
@@ -146,8 +167,12 @@ class ScenariosOnRealApiServerTest {
 
   static void noCallWasForbidden() {
     ApiServerAudit audit = kube.audit().since(started);
-    assertThat(audit.by(OPERATOR).forbidden()).as("operator calls the chart's RBAC refused (403)").isEmpty();
-    assertThat(audit.by(AGENT).forbidden()).as("agent calls the chart's RBAC refused (403)").isEmpty();
+    assertThat(audit.by(OPERATOR).forbidden())
+        .as("operator calls the chart's RBAC refused (403)")
+        .isEmpty();
+    assertThat(audit.by(AGENT).forbidden())
+        .as("agent calls the chart's RBAC refused (403)")
+        .isEmpty();
   }
 
   @AfterAll
@@ -167,19 +192,26 @@ class ScenariosOnRealApiServerTest {
     create("grow", Fixtures.spec(A, "32Mi", null, null, null));
     Path image = Path.of(awaitReady("grow").getStatus().path());
     patchSpec("grow", "{\"spec\":{\"size\":\"64Mi\"}}");
-    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).until(() -> {
-      VirtualDisk d = get("grow");
-      return Long.valueOf(64 * MI).equals(d.getStatus().capacityBytes()) && Conditions.isTrue(d.getStatus().conditions(), Conditions.READY);
-    });
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              VirtualDisk d = get("grow");
+              return Long.valueOf(64 * MI).equals(d.getStatus().capacityBytes())
+                  && Conditions.isTrue(d.getStatus().conditions(), Conditions.READY);
+            });
     assertThat(image).hasSize(64 * MI);
     assertThat(ext4Bytes(image)).as("the filesystem was grown with the file").isEqualTo(64 * MI);
     Host.assertFsckClean(image);
 
     assertThatThrownBy(() -> patchSpec("grow", "{\"spec\":{\"size\":\"16Mi\"}}"))
-        .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
-          assertThat(e.getCode()).isEqualTo(422);
-          assertThat(e.getMessage()).contains("spec.size may grow but never shrink");
-        });
+        .isInstanceOfSatisfying(
+            KubernetesClientException.class,
+            e -> {
+              assertThat(e.getCode()).isEqualTo(422);
+              assertThat(e.getMessage()).contains("spec.size may grow but never shrink");
+            });
     assertThat(get("grow").getSpec().size()).isEqualTo("64Mi");
     assertThat(image).hasSize(64 * MI);
   }
@@ -188,26 +220,43 @@ class ScenariosOnRealApiServerTest {
   @Order(2)
   void badInputIsRefusedAtApplyOrByTheOperatorWithAMessageThatSaysWhatToChange() {
     record Refused(String name, String specYaml, String message) {}
-    List<Refused> cases = List.of(
-        new Refused("bad-size", "size: 2GB", "spec.size"),
-        new Refused("bad-vdev", "size: 16Mi\nxen: {vdev: \"xvda1,w,target=/etc/shadow\"}", "spec.xen.vdev"),
-        new Refused("bad-hostname", "size: 16Mi\ntailor: {hostname: \"a\\nb\"}", "spec.tailor.hostname"),
-        new Refused("bad-xfs", "size: 16Mi\nfilesystem: xfs", "at least 300Mi for xfs"));
+    List<Refused> cases =
+        List.of(
+            new Refused("bad-size", "size: 2GB", "spec.size"),
+            new Refused(
+                "bad-vdev",
+                "size: 16Mi\nxen: {vdev: \"xvda1,w,target=/etc/shadow\"}",
+                "spec.xen.vdev"),
+            new Refused(
+                "bad-hostname",
+                "size: 16Mi\ntailor: {hostname: \"a\\nb\"}",
+                "spec.tailor.hostname"),
+            new Refused("bad-xfs", "size: 16Mi\nfilesystem: xfs", "at least 300Mi for xfs"));
     List<String> messages = new ArrayList<>();
     for (Refused c : cases) {
-      assertThatThrownBy(() -> admin.resource(Manifests.diskIn(NS, c.name(), c.specYaml())).create())
-          .as(c.name()).isInstanceOfSatisfying(KubernetesClientException.class, e -> {
-            assertThat(e.getCode()).as(c.name()).isEqualTo(422);
-            assertThat(e.getStatus().getMessage()).as(c.name()).contains(c.message());
-            messages.add(e.getStatus().getMessage());
-          });
+      assertThatThrownBy(
+              () -> admin.resource(Manifests.diskIn(NS, c.name(), c.specYaml())).create())
+          .as(c.name())
+          .isInstanceOfSatisfying(
+              KubernetesClientException.class,
+              e -> {
+                assertThat(e.getCode()).as(c.name()).isEqualTo(422);
+                assertThat(e.getStatus().getMessage()).as(c.name()).contains(c.message());
+                messages.add(e.getStatus().getMessage());
+              });
       assertThat(get(c.name())).as(c.name() + " was not stored").isNull();
     }
     System.out.println("[real apiserver] refused at apply:\n  " + String.join("\n  ", messages));
 
-    admin.resource(Manifests.diskIn(NS, "bad-dirs", "size: 16Mi\nnodeName: " + A
-        + "\npopulate: {createDirs: [\"/tmp/../../etc\"]}")).create();
-    VirtualDisk refused = awaitCondition("bad-dirs", Conditions.READY, Conditions.FALSE, Reasons.INVALID_SPEC);
+    admin
+        .resource(
+            Manifests.diskIn(
+                NS,
+                "bad-dirs",
+                "size: 16Mi\nnodeName: " + A + "\npopulate: {createDirs: [\"/tmp/../../etc\"]}"))
+        .create();
+    VirtualDisk refused =
+        awaitCondition("bad-dirs", Conditions.READY, Conditions.FALSE, Reasons.INVALID_SPEC);
     assertThat(condition(refused, Conditions.READY).getMessage()).contains("no . or .. parts");
     assertThat(nodes.images(A)).noneMatch(i -> i.contains("bad-dirs"));
     delete("bad-dirs");
@@ -220,7 +269,8 @@ class ScenariosOnRealApiServerTest {
     create("placed", Fixtures.spec(null, "16Mi", VirtualDiskSpec.Filesystem.none, null, null));
     create("pinned", Fixtures.spec(A, "16Mi", VirtualDiskSpec.Filesystem.none, null, null));
     assertThat(awaitReady("placed").getStatus().nodeName()).isEqualTo(B);
-    VirtualDisk waiting = awaitCondition("pinned", Conditions.SCHEDULED, Conditions.FALSE, Reasons.NODE_CORDONED);
+    VirtualDisk waiting =
+        awaitCondition("pinned", Conditions.SCHEDULED, Conditions.FALSE, Reasons.NODE_CORDONED);
     assertThat(waiting.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Pending);
     assertThat(condition(waiting, Conditions.SCHEDULED).getMessage()).contains(A);
     assertThat(nodes.images(A)).noneMatch(i -> i.contains("pinned"));
@@ -234,8 +284,22 @@ class ScenariosOnRealApiServerTest {
   @Test
   @Order(4)
   void deleteRemovesTheImageAndRetainKeepsIt() {
-    create("gone", Fixtures.spec(A, "16Mi", VirtualDiskSpec.Filesystem.none, null, VirtualDiskSpec.ReclaimPolicy.Delete));
-    create("kept", Fixtures.spec(A, "16Mi", VirtualDiskSpec.Filesystem.none, null, VirtualDiskSpec.ReclaimPolicy.Retain));
+    create(
+        "gone",
+        Fixtures.spec(
+            A,
+            "16Mi",
+            VirtualDiskSpec.Filesystem.none,
+            null,
+            VirtualDiskSpec.ReclaimPolicy.Delete));
+    create(
+        "kept",
+        Fixtures.spec(
+            A,
+            "16Mi",
+            VirtualDiskSpec.Filesystem.none,
+            null,
+            VirtualDiskSpec.ReclaimPolicy.Retain));
     Path gone = Path.of(awaitReady("gone").getStatus().path());
     Path kept = Path.of(awaitReady("kept").getStatus().path());
     delete("gone");
@@ -252,41 +316,82 @@ class ScenariosOnRealApiServerTest {
     String loop = Exec.ok("losetup", "-f", "--show", image.toString()).strip();
     try {
       admin.resources(VirtualDisk.class).inNamespace(NS).withName("inuse").delete();
-      VirtualDisk blocked = awaitCondition("inuse", Conditions.READY, Conditions.FALSE, Reasons.DELETION_BLOCKED);
+      VirtualDisk blocked =
+          awaitCondition("inuse", Conditions.READY, Conditions.FALSE, Reasons.DELETION_BLOCKED);
       assertThat(blocked.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Deleting);
       assertThat(condition(blocked, Conditions.READY).getMessage()).startsWith("ImageInUse:");
       assertThat(image).exists();
     } finally {
       Exec.ok("losetup", "-d", loop);
     }
-    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).until(() -> get("inuse") == null);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> get("inuse") == null);
     assertThat(image).doesNotExist();
   }
 
   @Test
   @Order(6)
-  void onlyTheLeaderActsAndWhenItIsKilledMidBuildTheStandbyFinishesThatBuildAndServesNewDisks() throws IOException {
+  void onlyTheLeaderActsAndWhenItIsKilledMidBuildTheStandbyFinishesThatBuildAndServesNewDisks()
+      throws IOException {
     assertThat(first.isLeader()).isTrue();
     assertThat(second.isLeader()).isFalse();
-    assertThat(second.metrics().count("xenvbd_operator_outcomes_total", "outcome=\"Done\"")).as("the standby acted").isZero();
-    assertThat(admin.leases().inNamespace(NAMESPACE).withName(LEASE).get().getSpec().getHolderIdentity()).isEqualTo("op-1");
+    assertThat(second.metrics().count("xenvbd_operator_outcomes_total", "outcome=\"Done\""))
+        .as("the standby acted")
+        .isZero();
+    assertThat(
+            admin
+                .leases()
+                .inNamespace(NAMESPACE)
+                .withName(LEASE)
+                .get()
+                .getSpec()
+                .getHolderIdentity())
+        .isEqualTo("op-1");
 
     writeSource(48);
     long buildsBefore = nodes.builds(B);
-    create("slow", Fixtures.spec(B, "128Mi", null, new Populate(List.of(new Populate.HostPath(nodes.sources().toString(), "/data")),
-        null, null, null, null), null));
+    create(
+        "slow",
+        Fixtures.spec(
+            B,
+            "128Mi",
+            null,
+            new Populate(
+                List.of(new Populate.HostPath(nodes.sources().toString(), "/data")),
+                null,
+                null,
+                null,
+                null),
+            null));
     awaitCondition("slow", Conditions.PROVISIONED, Conditions.FALSE, Reasons.PROVISIONING);
-    first.close(); // killed: the Lease is not released, so the standby waits about one lease duration
+    first.close(); // killed: the Lease is not released, so the standby waits about one lease
+    // duration
     await().atMost(Duration.ofSeconds(45)).until(second::isLeader);
-    assertThat(admin.leases().inNamespace(NAMESPACE).withName(LEASE).get().getSpec().getHolderIdentity()).isEqualTo("op-2");
+    assertThat(
+            admin
+                .leases()
+                .inNamespace(NAMESPACE)
+                .withName(LEASE)
+                .get()
+                .getSpec()
+                .getHolderIdentity())
+        .isEqualTo("op-2");
     awaitReady("slow");
-    assertThat(nodes.images(B)).filteredOn(i -> i.startsWith(NS + "/slow")).containsExactly(NS + "/slow.img");
-    assertThat(nodes.builds(B)).as("the build the first leader started was not run twice").isEqualTo(buildsBefore + 1);
+    assertThat(nodes.images(B))
+        .filteredOn(i -> i.startsWith(NS + "/slow"))
+        .containsExactly(NS + "/slow.img");
+    assertThat(nodes.builds(B))
+        .as("the build the first leader started was not run twice")
+        .isEqualTo(buildsBefore + 1);
     Host.assertFsckClean(nodes.root(B).resolve(NS + "/slow.img"));
 
-    create("after-failover", Fixtures.spec(null, "16Mi", VirtualDiskSpec.Filesystem.none, null, null));
+    create(
+        "after-failover", Fixtures.spec(null, "16Mi", VirtualDiskSpec.Filesystem.none, null, null));
     awaitReady("after-failover");
-    assertThat(second.metrics().count("xenvbd_operator_outcomes_total", "outcome=\"Done\"")).isPositive();
+    assertThat(second.metrics().count("xenvbd_operator_outcomes_total", "outcome=\"Done\""))
+        .isPositive();
     delete("slow");
     delete("after-failover");
   }
@@ -296,18 +401,33 @@ class ScenariosOnRealApiServerTest {
   void theChartsRbacGrantsEveryCallTheScenariosMadeAndNothingTheyDidNot() {
     noCallWasForbidden();
     ApiServerAudit audit = kube.audit().since(started);
-    List<PolicyRule> operatorRules = new ArrayList<>(rules(ClusterRole.class, "xv-xenvbd-operator"));
+    List<PolicyRule> operatorRules =
+        new ArrayList<>(rules(ClusterRole.class, "xv-xenvbd-operator"));
     operatorRules.addAll(rules(Role.class, "xv-xenvbd-operator-leader-election"));
-    RbacGrants.assertExact("operator", audit.by(OPERATOR).grantKeys(), operatorRules, OPERATOR_UNEXERCISED);
-    RbacGrants.assertExact("agent", audit.by(AGENT).grantKeys(), rules(ClusterRole.class, "xv-xenvbd-agent"), AGENT_UNEXERCISED);
+    RbacGrants.assertExact(
+        "operator", audit.by(OPERATOR).grantKeys(), operatorRules, OPERATOR_UNEXERCISED);
+    RbacGrants.assertExact(
+        "agent",
+        audit.by(AGENT).grantKeys(),
+        rules(ClusterRole.class, "xv-xenvbd-agent"),
+        AGENT_UNEXERCISED);
     // The leader-election Role is namespaced: every lease call stays in the release namespace.
-    assertThat(audit.by(OPERATOR).calls()).filteredOn(c -> c.resource().equals("leases"))
-        .isNotEmpty().allSatisfy(c -> assertThat(c.namespace()).as(c.toString()).isEqualTo(NAMESPACE));
+    assertThat(audit.by(OPERATOR).calls())
+        .filteredOn(c -> c.resource().equals("leases"))
+        .isNotEmpty()
+        .allSatisfy(c -> assertThat(c.namespace()).as(c.toString()).isEqualTo(NAMESPACE));
   }
 
   private static List<PolicyRule> rules(Class<? extends HasMetadata> kind, String name) {
-    HasMetadata o = rbac.stream().filter(kind::isInstance).filter(r -> r.getMetadata().getName().equals(name)).findFirst()
-        .orElseThrow(() -> new AssertionError("the chart renders no " + kind.getSimpleName() + " " + name));
+    HasMetadata o =
+        rbac.stream()
+            .filter(kind::isInstance)
+            .filter(r -> r.getMetadata().getName().equals(name))
+            .findFirst()
+            .orElseThrow(
+                () ->
+                    new AssertionError(
+                        "the chart renders no " + kind.getSimpleName() + " " + name));
     return o instanceof ClusterRole c ? c.getRules() : ((Role) o).getRules();
   }
 
@@ -321,27 +441,47 @@ class ScenariosOnRealApiServerTest {
 
   private static void delete(String name) {
     admin.resources(VirtualDisk.class).inNamespace(NS).withName(name).delete();
-    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).until(() -> get(name) == null);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> get(name) == null);
   }
 
   private static void patchSpec(String name, String mergePatch) {
-    admin.resources(VirtualDisk.class).inNamespace(NS).withName(name).patch(PatchContext.of(PatchType.JSON_MERGE), mergePatch);
+    admin
+        .resources(VirtualDisk.class)
+        .inNamespace(NS)
+        .withName(name)
+        .patch(PatchContext.of(PatchType.JSON_MERGE), mergePatch);
   }
 
   private static void cordon(String node, boolean unschedulable) {
-    admin.resources(Dom0Node.class).withName(node)
-        .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"unschedulable\":" + unschedulable + "}}");
+    admin
+        .resources(Dom0Node.class)
+        .withName(node)
+        .patch(
+            PatchContext.of(PatchType.JSON_MERGE),
+            "{\"spec\":{\"unschedulable\":" + unschedulable + "}}");
   }
 
   private static Condition condition(VirtualDisk d, String type) {
-    return d == null || d.getStatus() == null ? null : Conditions.find(d.getStatus().conditions(), type).orElse(null);
+    return d == null || d.getStatus() == null
+        ? null
+        : Conditions.find(d.getStatus().conditions(), type).orElse(null);
   }
 
-  private static VirtualDisk awaitCondition(String name, String type, String status, String reason) {
-    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).until(() -> {
-      Condition c = condition(get(name), type);
-      return c != null && status.equals(c.getStatus()) && (reason == null || reason.equals(c.getReason()));
-    });
+  private static VirtualDisk awaitCondition(
+      String name, String type, String status, String reason) {
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              Condition c = condition(get(name), type);
+              return c != null
+                  && status.equals(c.getStatus())
+                  && (reason == null || reason.equals(c.getReason()));
+            });
     return get(name);
   }
 

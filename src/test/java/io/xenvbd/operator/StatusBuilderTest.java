@@ -20,13 +20,41 @@ class StatusBuilderTest {
   final Dom0Node node = Fixtures.node("a", 10 * GI, 0, 8, 3, false, T0, 10);
 
   static DiskState ready(long capacity) {
-    return new DiskState("ns", "d", "u", DiskState.Phase.Ready, null, null, null, 100, capacity, 4096L * 300,
-        "0b1c-uuid", "/img/ns/d.img", "digest", null, null);
+    return new DiskState(
+        "ns",
+        "d",
+        "u",
+        DiskState.Phase.Ready,
+        null,
+        null,
+        null,
+        100,
+        capacity,
+        4096L * 300,
+        "0b1c-uuid",
+        "/img/ns/d.img",
+        "digest",
+        null,
+        null);
   }
 
   static DiskState building(String stage, int percent) {
-    return new DiskState("ns", "d", "u", DiskState.Phase.Building, stage, 10L, 100L, percent, GI, null, null,
-        "/img/ns/d.img", "digest", null, null);
+    return new DiskState(
+        "ns",
+        "d",
+        "u",
+        DiskState.Phase.Building,
+        stage,
+        10L,
+        100L,
+        percent,
+        GI,
+        null,
+        null,
+        "/img/ns/d.img",
+        "digest",
+        null,
+        null);
   }
 
   VirtualDiskStatus step(VirtualDisk d, Instant at, Outcome o) {
@@ -40,13 +68,29 @@ class StatusBuilderTest {
     VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
     d.getMetadata().setGeneration(1L);
     DiskState r = ready(GI);
-    DiskState cloned = new DiskState(r.namespace(), r.name(), r.uid(), r.phase(), null, null, null, 100,
-        r.capacityBytes(), r.allocatedBytes(), r.filesystemUUID(), r.path(), r.specDigest(), null,
-        new DiskState.Cloned("Reflink", 24L << 20));
+    DiskState cloned =
+        new DiskState(
+            r.namespace(),
+            r.name(),
+            r.uid(),
+            r.phase(),
+            null,
+            null,
+            null,
+            100,
+            r.capacityBytes(),
+            r.allocatedBytes(),
+            r.filesystemUUID(),
+            r.path(),
+            r.specDigest(),
+            null,
+            new DiskState.Cloned("Reflink", 24L << 20));
     VirtualDiskStatus s = step(d, T0, new Outcome.Done(cloned));
-    assertThat(s.cloned()).isEqualTo(new VirtualDiskStatus.Clone(VirtualDiskStatus.CloneMethod.Reflink, 24L << 20));
+    assertThat(s.cloned())
+        .isEqualTo(new VirtualDiskStatus.Clone(VirtualDiskStatus.CloneMethod.Reflink, 24L << 20));
     // a later poll of the same image (or an agent before protocol 3) does not erase it
-    assertThat(step(d, T0.plusSeconds(10), new Outcome.Done(ready(GI))).cloned()).isEqualTo(s.cloned());
+    assertThat(step(d, T0.plusSeconds(10), new Outcome.Done(ready(GI))).cloned())
+        .isEqualTo(s.cloned());
   }
 
   @Test
@@ -60,8 +104,19 @@ class StatusBuilderTest {
   void theXenLinesFollowTheCurrentSpecNotTheAgentsView() {
     // An agent that restarted reports the defaults (it does not keep spec.xen); a user may also
     // change vdev or access without rebuilding. The lines are the path plus the current spec.xen.
-    VirtualDisk d = Fixtures.disk("ns", "d", new io.xenvbd.api.VirtualDiskSpec(null, "1Gi", null, null, null,
-        new io.xenvbd.api.Xen("sda1", io.xenvbd.api.Xen.Access.ro, null), null, null));
+    VirtualDisk d =
+        Fixtures.disk(
+            "ns",
+            "d",
+            new io.xenvbd.api.VirtualDiskSpec(
+                null,
+                "1Gi",
+                null,
+                null,
+                null,
+                new io.xenvbd.api.Xen("sda1", io.xenvbd.api.Xen.Access.ro, null),
+                null,
+                null));
     d.getMetadata().setGeneration(1L);
     VirtualDiskStatus s = step(d, T0, new Outcome.Done(ready(GI)));
     assertThat(s.xen().disk()).isEqualTo("format=raw, vdev=sda1, access=ro, target=/img/ns/d.img");
@@ -76,7 +131,8 @@ class StatusBuilderTest {
     assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Provisioning);
     assertThat(s.progress()).isEqualTo(new VirtualDiskStatus.Progress("Format", 40, 10L, 100L));
     assertThat(s.capacityBytes()).as("no image yet").isNull();
-    assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getReason()).isEqualTo(Reasons.PROVISIONING);
+    assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getReason())
+        .isEqualTo(Reasons.PROVISIONING);
 
     s = step(d, T0.plusSeconds(5), new Outcome.Done(ready(GI)));
     assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
@@ -87,8 +143,10 @@ class StatusBuilderTest {
     assertThat(s.loopDevices().summary()).isEqualTo("3/8");
     assertThat(s.loopDevices().devices()).isNull();
     assertThat(s.conditions()).allMatch(c -> Conditions.TRUE.equals(c.getStatus()));
-    assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getLastTransitionTime()).isEqualTo("2026-01-01T12:00:05Z");
-    assertThat(Conditions.find(s.conditions(), Conditions.SCHEDULED).get().getLastTransitionTime()).isEqualTo("2026-01-01T12:00:00Z");
+    assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getLastTransitionTime())
+        .isEqualTo("2026-01-01T12:00:05Z");
+    assertThat(Conditions.find(s.conditions(), Conditions.SCHEDULED).get().getLastTransitionTime())
+        .isEqualTo("2026-01-01T12:00:00Z");
   }
 
   @Test
@@ -105,7 +163,9 @@ class StatusBuilderTest {
     VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
     d.getMetadata().setGeneration(1L);
     step(d, T0, new Outcome.Done(ready(GI)));
-    VirtualDiskStatus s = step(d, T0.plusSeconds(60), new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "agent gone"));
+    VirtualDiskStatus s =
+        step(
+            d, T0.plusSeconds(60), new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "agent gone"));
     assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
     assertThat(s.path()).isEqualTo("/img/ns/d.img");
     assertThat(s.filesystemUUID()).isEqualTo("0b1c-uuid");
@@ -121,16 +181,32 @@ class StatusBuilderTest {
     d.getMetadata().setGeneration(1L);
     step(d, T0, new Outcome.Done(ready(GI)));
     d.getMetadata().setGeneration(2L);
-    VirtualDiskStatus s = step(d, T0.plusSeconds(1), new Outcome.Invalid(Reasons.INVALID_SPEC, "never shrink"));
+    VirtualDiskStatus s =
+        step(d, T0.plusSeconds(1), new Outcome.Invalid(Reasons.INVALID_SPEC, "never shrink"));
     assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Failed);
     assertThat(s.observedGeneration()).isEqualTo(2L);
     assertThat(s.capacityBytes()).isEqualTo(GI);
-    assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getMessage()).isEqualTo("never shrink");
+    assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getMessage())
+        .isEqualTo("never shrink");
   }
 
   static DiskState resizing(long target) {
-    return new DiskState("ns", "d", "u", DiskState.Phase.Resizing, "Resize", null, null, 50, target, 4096L * 300,
-        "0b1c-uuid", "/img/ns/d.img", "digest", null, null);
+    return new DiskState(
+        "ns",
+        "d",
+        "u",
+        DiskState.Phase.Resizing,
+        "Resize",
+        null,
+        null,
+        50,
+        target,
+        4096L * 300,
+        "0b1c-uuid",
+        "/img/ns/d.img",
+        "digest",
+        null,
+        null);
   }
 
   @Test
@@ -138,22 +214,39 @@ class StatusBuilderTest {
     VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
     d.getMetadata().setGeneration(1L);
     VirtualDiskStatus built = step(d, T0, new Outcome.Done(ready(GI)));
-    assertThat(Conditions.find(built.conditions(), Conditions.RESIZED)).as("never grown: no Resized condition").isEmpty();
+    assertThat(Conditions.find(built.conditions(), Conditions.RESIZED))
+        .as("never grown: no Resized condition")
+        .isEmpty();
 
     d.getMetadata().setGeneration(2L);
-    VirtualDiskStatus s = step(d, T0.plusSeconds(5),
-        new Outcome.GrowRefused(ready(GI), Reasons.INSUFFICIENT_STORAGE, "growing the image from 1Gi to 10Ti is refused: ..."));
+    VirtualDiskStatus s =
+        step(
+            d,
+            T0.plusSeconds(5),
+            new Outcome.GrowRefused(
+                ready(GI),
+                Reasons.INSUFFICIENT_STORAGE,
+                "growing the image from 1Gi to 10Ti is refused: ..."));
     assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
     assertThat(s.capacityBytes()).isEqualTo(GI);
-    assertThat(s.conditions()).extracting(c -> c.getType() + "=" + c.getStatus() + "/" + c.getReason())
-        .containsExactly("Scheduled=True/NodeAssigned", "Provisioned=True/Provisioned", "Resized=False/InsufficientStorage",
-            "LoopDeviceAvailable=True/LoopDeviceFree", "Ready=True/Ready");
+    assertThat(s.conditions())
+        .extracting(c -> c.getType() + "=" + c.getStatus() + "/" + c.getReason())
+        .containsExactly(
+            "Scheduled=True/NodeAssigned",
+            "Provisioned=True/Provisioned",
+            "Resized=False/InsufficientStorage",
+            "LoopDeviceAvailable=True/LoopDeviceFree",
+            "Ready=True/Ready");
     var ready = Conditions.find(s.conditions(), Conditions.READY).get();
-    assertThat(ready.getMessage()).contains("image of 1Gi ready", "not grown to spec.size (see condition Resized)");
-    assertThat(ready.getLastTransitionTime()).as("Ready never flipped").isEqualTo("2026-01-01T12:00:00Z");
+    assertThat(ready.getMessage())
+        .contains("image of 1Gi ready", "not grown to spec.size (see condition Resized)");
+    assertThat(ready.getLastTransitionTime())
+        .as("Ready never flipped")
+        .isEqualTo("2026-01-01T12:00:00Z");
 
     s = step(d, T0.plusSeconds(10), new Outcome.Working(resizing(2 * GI)));
-    assertThat(Conditions.find(s.conditions(), Conditions.RESIZED).get().getReason()).isEqualTo(Reasons.RESIZING);
+    assertThat(Conditions.find(s.conditions(), Conditions.RESIZED).get().getReason())
+        .isEqualTo(Reasons.RESIZING);
     s = step(d, T0.plusSeconds(15), new Outcome.Done(ready(2 * GI)));
     var resized = Conditions.find(s.conditions(), Conditions.RESIZED).get();
     assertThat(resized.getStatus()).isEqualTo(Conditions.TRUE);
@@ -164,7 +257,9 @@ class StatusBuilderTest {
   void exhaustedLoopDevicesShowAsAFalseCondition() {
     Dom0Node full = Fixtures.node("a", 10 * GI, 0, 8, 8, false, T0, 10);
     VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
-    VirtualDiskStatus s = new StatusBuilder(Clock.fixed(T0, ZoneOffset.UTC)).build(d, "a", full, new Outcome.Done(ready(GI)));
+    VirtualDiskStatus s =
+        new StatusBuilder(Clock.fixed(T0, ZoneOffset.UTC))
+            .build(d, "a", full, new Outcome.Done(ready(GI)));
     var loop = Conditions.find(s.conditions(), Conditions.LOOP_DEVICE_AVAILABLE).get();
     assertThat(loop.getStatus()).isEqualTo(Conditions.FALSE);
     assertThat(loop.getReason()).isEqualTo(Reasons.LOOP_DEVICES_EXHAUSTED);

@@ -17,8 +17,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The status written to the API server (the mock, in CRUD mode), the writes it saves, and the status
- * the next reconcile builds on when the informer cache has not caught up yet.
+ * The status written to the API server (the mock, in CRUD mode), the writes it saves, and the
+ * status the next reconcile builds on when the informer cache has not caught up yet.
  */
 class StatusWriterTest {
   static final Instant NOW = Instant.parse("2026-01-01T12:00:00Z");
@@ -27,6 +27,7 @@ class StatusWriterTest {
   final StatusBuilder statuses = new StatusBuilder(Clock.fixed(NOW, ZoneOffset.UTC));
   final Dom0Node node = Fixtures.node("a", 100 * GI, 0, 8, 1, false, NOW, 10);
   final StatusWriter writer = new StatusWriter(api.client, false);
+
   /** The object as the informer cache first saw it: no status yet. */
   VirtualDisk cached;
 
@@ -63,12 +64,14 @@ class StatusWriterTest {
 
   @Test
   void theNextReconcileBuildsOnWhatWasWrittenWhileTheCacheStillShowsNoStatus() {
-    VirtualDiskStatus placed = after(null, new Outcome.Placed("a", "placed on dom0 node a as requested"));
+    VirtualDiskStatus placed =
+        after(null, new Outcome.Placed("a", "placed on dom0 node a as requested"));
     writer.write(cached, placed);
     assertThat(onServer()).isEqualTo(placed);
     assertThat(writer.current(cached).nodeName()).as("its node, above all").isEqualTo("a");
 
-    VirtualDiskStatus building = after(placed, new Outcome.Working(StatusBuilderTest.building("Format", 40)));
+    VirtualDiskStatus building =
+        after(placed, new Outcome.Working(StatusBuilderTest.building("Format", 40)));
     writer.write(cached, building);
     assertThat(onServer()).isEqualTo(building);
     assertThat(writer.current(cached)).isEqualTo(building);
@@ -86,7 +89,8 @@ class StatusWriterTest {
 
     StatusWriter restarted = new StatusWriter(api.client, false);
     restarted.write(fresh, rebuilt);
-    assertThat(api.server.getRequestCount()).as("after a restart, compared with the object's own status")
+    assertThat(api.server.getRequestCount())
+        .as("after a restart, compared with the object's own status")
         .isEqualTo(requests);
     restarted.write(fresh, after(ready, new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "gone")));
     assertThat(api.server.getRequestCount()).as("a change is written").isEqualTo(requests + 2);
@@ -94,7 +98,8 @@ class StatusWriterTest {
 
   @Test
   void theWholeStatusIsReplacedSoAFieldThatWentAwayIsGoneOnTheServer() {
-    VirtualDiskStatus building = after(null, new Outcome.Working(StatusBuilderTest.building("Format", 40)));
+    VirtualDiskStatus building =
+        after(null, new Outcome.Working(StatusBuilderTest.building("Format", 40)));
     writer.write(cached, building);
     assertThat(onServer().progress()).isNotNull();
     VirtualDiskStatus ready = after(building, new Outcome.Done(StatusBuilderTest.ready(GI)));
@@ -106,7 +111,8 @@ class StatusWriterTest {
 
   @Test
   void aForgottenDiskFallsBackToTheStatusItsObjectCarries() {
-    VirtualDiskStatus placed = after(null, new Outcome.Placed("a", "placed on dom0 node a as requested"));
+    VirtualDiskStatus placed =
+        after(null, new Outcome.Placed("a", "placed on dom0 node a as requested"));
     writer.write(cached, placed);
     writer.forget(cached.getMetadata().getUid());
     assertThat(writer.current(cached)).isNull();

@@ -6,7 +6,10 @@ import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
 
-/** A clock a test moves by hand, so that a delay or a heartbeat boundary is hit exactly, without sleeping. */
+/**
+ * A clock a test moves by hand, so that a delay or a heartbeat boundary is hit exactly, without
+ * sleeping.
+ */
 final class TestClock extends Clock {
   private volatile Instant now;
 

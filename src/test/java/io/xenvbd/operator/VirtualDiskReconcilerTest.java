@@ -23,8 +23,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The reconciler against the fabric8 mock API server (CRUD mode), with fake node agents (see
- * {@link FakeNode}): the operator's decisions, status, conditions and events.
+ * The reconciler against the fabric8 mock API server (CRUD mode), with fake node agents (see {@link
+ * FakeNode}): the operator's decisions, status, conditions and events.
  */
 class VirtualDiskReconcilerTest {
   static MockApi api;
@@ -73,14 +73,22 @@ class VirtualDiskReconcilerTest {
     assertThat(s.loopDevices().summary()).isEqualTo("1/8");
     assertThat(s.loopDevices().available()).isEqualTo(7);
     assertThat(s.loopDevices().devices()).isNull();
-    assertThat(s.conditions()).extracting(c -> c.getType() + "=" + c.getStatus() + "/" + c.getReason())
-        .containsExactly("Scheduled=True/NodeAssigned", "Provisioned=True/Provisioned",
-            "LoopDeviceAvailable=True/LoopDeviceFree", "Ready=True/Ready");
+    assertThat(s.conditions())
+        .extracting(c -> c.getType() + "=" + c.getStatus() + "/" + c.getReason())
+        .containsExactly(
+            "Scheduled=True/NodeAssigned",
+            "Provisioned=True/Provisioned",
+            "LoopDeviceAvailable=True/LoopDeviceFree",
+            "Ready=True/Ready");
     assertThat(s.conditions()).allSatisfy(c -> assertThat(c.getObservedGeneration()).isEqualTo(1L));
     assertThat(d.getMetadata().getFinalizers()).contains(VirtualDisk.FINALIZER);
     assertThat(h.fake("a").builds.get()).isEqualTo(1);
-    await().untilAsserted(() -> assertThat(h.eventReasons("ns1", "vm1disk"))
-        .contains("Scheduled", "ProvisioningStarted", "Provisioned").doesNotHaveDuplicates());
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(h.eventReasons("ns1", "vm1disk"))
+                    .contains("Scheduled", "ProvisioningStarted", "Provisioned")
+                    .doesNotHaveDuplicates());
   }
 
   @Test
@@ -101,12 +109,16 @@ class VirtualDiskReconcilerTest {
     h.putNode(Fixtures.node("a", 10 * GI, 9 * GI));
     h.create(Fixtures.disk("ns1", "big", "4Gi"));
 
-    VirtualDisk d = h.awaitCondition("ns1", "big", Conditions.SCHEDULED, Conditions.FALSE, Reasons.INSUFFICIENT_STORAGE);
+    VirtualDisk d =
+        h.awaitCondition(
+            "ns1", "big", Conditions.SCHEDULED, Conditions.FALSE, Reasons.INSUFFICIENT_STORAGE);
     assertThat(d.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Pending);
-    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("no dom0 node fits 4Gi", "a: 1Gi left to promise");
+    assertThat(h.condition(d, Conditions.READY).getMessage())
+        .contains("no dom0 node fits 4Gi", "a: 1Gi left to promise");
     assertThat(h.eventReasons("ns1", "big")).contains(Reasons.INSUFFICIENT_STORAGE);
 
-    h.putNode(Fixtures.node("a", 10 * GI, 1 * GI)); // an image was deleted: the next heartbeat says so
+    h.putNode(
+        Fixtures.node("a", 10 * GI, 1 * GI)); // an image was deleted: the next heartbeat says so
     assertThat(h.awaitReady("ns1", "big").getStatus().nodeName()).isEqualTo("a");
   }
 
@@ -115,8 +127,11 @@ class VirtualDiskReconcilerTest {
     h.fake("a");
     h.putNode(Fixtures.node("a", 10 * GI, 0, 8, 8, false, Instant.now(), 3600));
     h.create(Fixtures.disk("ns1", "d", "1Gi"));
-    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.SCHEDULED, Conditions.FALSE, Reasons.LOOP_DEVICES_EXHAUSTED);
-    assertThat(h.condition(d, Conditions.SCHEDULED).getMessage()).contains("no free loop device (8/8 in use)");
+    VirtualDisk d =
+        h.awaitCondition(
+            "ns1", "d", Conditions.SCHEDULED, Conditions.FALSE, Reasons.LOOP_DEVICES_EXHAUSTED);
+    assertThat(h.condition(d, Conditions.SCHEDULED).getMessage())
+        .contains("no free loop device (8/8 in use)");
   }
 
   @Test
@@ -125,11 +140,13 @@ class VirtualDiskReconcilerTest {
     h.putNode(Fixtures.node("a", 10 * GI, 0, 8, 0, true, Instant.now(), 3600));
     h.create(Fixtures.disk("ns1", "d", Fixtures.spec("a", "1Gi", null, null, null)));
 
-    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.SCHEDULED, Conditions.FALSE, Reasons.NODE_CORDONED);
+    VirtualDisk d =
+        h.awaitCondition("ns1", "d", Conditions.SCHEDULED, Conditions.FALSE, Reasons.NODE_CORDONED);
     assertThat(d.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Pending);
     assertThat(d.getStatus().nodeName()).isNull();
     assertThat(h.condition(d, Conditions.READY).getReason()).isEqualTo(Reasons.NODE_CORDONED);
-    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("Dom0Node a is cordoned", "uncordon it");
+    assertThat(h.condition(d, Conditions.READY).getMessage())
+        .contains("Dom0Node a is cordoned", "uncordon it");
     assertThat(h.eventReasons("ns1", "d")).contains(Reasons.NODE_CORDONED);
     assertThat(a.builds.get()).isZero();
 
@@ -144,8 +161,11 @@ class VirtualDiskReconcilerTest {
     node.setSpec(new Dom0NodeSpec(false, 1.0, List.of("ns2"), null));
     h.putNode(node);
     h.create(Fixtures.disk("ns1", "d", Fixtures.spec("a", "1Gi", null, null, null)));
-    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.SCHEDULED, Conditions.FALSE, Reasons.NAMESPACE_NOT_ALLOWED);
-    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("does not take disks from namespace ns1");
+    VirtualDisk d =
+        h.awaitCondition(
+            "ns1", "d", Conditions.SCHEDULED, Conditions.FALSE, Reasons.NAMESPACE_NOT_ALLOWED);
+    assertThat(h.condition(d, Conditions.READY).getMessage())
+        .contains("does not take disks from namespace ns1");
     assertThat(a.builds.get()).isZero();
   }
 
@@ -158,8 +178,13 @@ class VirtualDiskReconcilerTest {
     h.putNode(Fixtures.node("a", 10 * GI, 0, 8, 1, true, Instant.now(), 3600));
 
     edit("ns1", "d", "128Mi", null);
-    await().atMost(Duration.ofSeconds(10)).until(() -> Long.valueOf(128 * MI).equals(h.get("ns1", "d").getStatus().capacityBytes())
-        && Conditions.isTrue(h.get("ns1", "d").getStatus().conditions(), Conditions.READY));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                Long.valueOf(128 * MI).equals(h.get("ns1", "d").getStatus().capacityBytes())
+                    && Conditions.isTrue(
+                        h.get("ns1", "d").getStatus().conditions(), Conditions.READY));
     assertThat(h.get("ns1", "d").getStatus().nodeName()).isEqualTo("a");
     assertThat(a.builds.get()).as("built once, never rebuilt").isEqualTo(1);
     assertThat(a.capacity("ns1", "d")).isEqualTo(128 * MI);
@@ -173,15 +198,23 @@ class VirtualDiskReconcilerTest {
     h.awaitReady("ns1", "d");
 
     edit("ns1", "d", "10Ti", null);
-    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.RESIZED, Conditions.FALSE, Reasons.INSUFFICIENT_STORAGE);
+    VirtualDisk d =
+        h.awaitCondition(
+            "ns1", "d", Conditions.RESIZED, Conditions.FALSE, Reasons.INSUFFICIENT_STORAGE);
     assertThat(h.condition(d, Conditions.RESIZED).getMessage())
-        .contains("growing the image from 1Gi to 10Ti is refused", "stays usable at 1Gi", "free space on a");
+        .contains(
+            "growing the image from 1Gi to 10Ti is refused",
+            "stays usable at 1Gi",
+            "free space on a");
     assertThat(d.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
     assertThat(d.getStatus().capacityBytes()).isEqualTo(GI);
     assertThat(h.condition(d, Conditions.READY).getStatus()).isEqualTo(Conditions.TRUE);
     assertThat(a.capacity("ns1", "d")).as("the agent was never asked to grow").isEqualTo(GI);
-    await().untilAsserted(() -> assertThat(h.events("ns1", "d"))
-        .anyMatch(e -> e.startsWith("Warning InsufficientStorage: growing the image")));
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(h.events("ns1", "d"))
+                    .anyMatch(e -> e.startsWith("Warning InsufficientStorage: growing the image")));
 
     // the refused 10Ti promises nothing: a later disk on the node is placed
     h.create(Fixtures.disk("ns1", "later", Fixtures.spec("a", "200Gi", null, null, null)));
@@ -202,16 +235,38 @@ class VirtualDiskReconcilerTest {
     h.stopOperator();
     // placed at a size that fitted by an operator that stopped right after; spec.size grown since
     h.create(Fixtures.disk("ns1", "d", Fixtures.spec("a", "10Ti", null, null, null)));
-    api.client.resources(VirtualDisk.class).inNamespace("ns1").withName("d").editStatus(cur -> {
-      cur.setStatus(new VirtualDiskStatus(VirtualDiskStatus.Phase.Pending, 1L, "a", null, null, null, null, null, "ext4",
-          null, null, null, List.of()));
-      return cur;
-    });
+    api.client
+        .resources(VirtualDisk.class)
+        .inNamespace("ns1")
+        .withName("d")
+        .editStatus(
+            cur -> {
+              cur.setStatus(
+                  new VirtualDiskStatus(
+                      VirtualDiskStatus.Phase.Pending,
+                      1L,
+                      "a",
+                      null,
+                      null,
+                      null,
+                      null,
+                      null,
+                      "ext4",
+                      null,
+                      null,
+                      null,
+                      List.of()));
+              return cur;
+            });
     h.start(h.fakeAgents());
 
-    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.INSUFFICIENT_STORAGE);
-    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("building the image at spec.size 10Ti is refused",
-        "Dom0Node a has 10Gi left to promise");
+    VirtualDisk d =
+        h.awaitCondition(
+            "ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.INSUFFICIENT_STORAGE);
+    assertThat(h.condition(d, Conditions.READY).getMessage())
+        .contains(
+            "building the image at spec.size 10Ti is refused",
+            "Dom0Node a has 10Gi left to promise");
     assertThat(d.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Pending);
     assertThat(a.builds.get()).isZero();
     // it holds no room meanwhile
@@ -228,7 +283,9 @@ class VirtualDiskReconcilerTest {
     h.awaitCondition("ns1", "d", Conditions.PROVISIONED, Conditions.FALSE, Reasons.PROVISIONING);
 
     a.stop();
-    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.UNKNOWN, Reasons.NODE_UNREACHABLE);
+    VirtualDisk d =
+        h.awaitCondition(
+            "ns1", "d", Conditions.READY, Conditions.UNKNOWN, Reasons.NODE_UNREACHABLE);
     assertThat(h.condition(d, Conditions.READY).getMessage()).contains("unreachable");
     a.stagesPerBuild(2);
     a.resume();
@@ -245,7 +302,9 @@ class VirtualDiskReconcilerTest {
     h.awaitReady("ns1", "d");
     h.putNode(Fixtures.node("a", 10 * GI, 0, 8, 1, false, Instant.now().minusSeconds(100), 10));
     // a dead agent writes nothing: the Ready disk notices at its periodic look (1 s in these tests)
-    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.UNKNOWN, Reasons.NODE_UNREACHABLE);
+    VirtualDisk d =
+        h.awaitCondition(
+            "ns1", "d", Conditions.READY, Conditions.UNKNOWN, Reasons.NODE_UNREACHABLE);
     assertThat(h.condition(d, Conditions.READY).getMessage()).contains("missed its heartbeats");
     assertThat(d.getStatus().path()).as("image facts are kept while the node is away").isNotNull();
   }
@@ -258,14 +317,21 @@ class VirtualDiskReconcilerTest {
     h.awaitReady("ns1", "d");
 
     edit("ns1", "d", "128Mi", null);
-    await().atMost(Duration.ofSeconds(10)).until(() -> Long.valueOf(128 * MI).equals(h.get("ns1", "d").getStatus().capacityBytes())
-        && Conditions.isTrue(h.get("ns1", "d").getStatus().conditions(), Conditions.READY));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                Long.valueOf(128 * MI).equals(h.get("ns1", "d").getStatus().capacityBytes())
+                    && Conditions.isTrue(
+                        h.get("ns1", "d").getStatus().conditions(), Conditions.READY));
     assertThat(a.capacity("ns1", "d")).isEqualTo(128 * MI);
     await().untilAsserted(() -> assertThat(h.eventReasons("ns1", "d")).contains(Reasons.RESIZED));
 
     edit("ns1", "d", "32Mi", null);
-    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.INVALID_SPEC);
-    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("never shrink", "at least 128Mi");
+    VirtualDisk d =
+        h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.INVALID_SPEC);
+    assertThat(h.condition(d, Conditions.READY).getMessage())
+        .contains("never shrink", "at least 128Mi");
     assertThat(d.getStatus().observedGeneration()).isEqualTo(3L);
     assertThat(h.condition(d, Conditions.PROVISIONED).getStatus()).isEqualTo(Conditions.TRUE);
     assertThat(a.capacity("ns1", "d")).isEqualTo(128 * MI);
@@ -279,22 +345,30 @@ class VirtualDiskReconcilerTest {
     h.awaitReady("ns1", "d");
     assertThat(h.get("ns1", "d").getStatus().filesystem()).isEqualTo("ext4");
     edit("ns1", "d", "64Mi", VirtualDiskSpec.Filesystem.xfs);
-    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.INVALID_SPEC);
-    assertThat(h.condition(d, Conditions.READY).getMessage()).contains("spec.filesystem is immutable", "built with ext4");
+    VirtualDisk d =
+        h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.INVALID_SPEC);
+    assertThat(h.condition(d, Conditions.READY).getMessage())
+        .contains("spec.filesystem is immutable", "built with ext4");
   }
 
   @Test
   void agentErrorKeepsItsMessageAndIsRetried() {
     FakeNode a = h.fake("a");
-    a.failNextBuild(ErrorCodes.SOURCE_NOT_ALLOWED, "hostPath /srv/rootfs is not under an allowed source: add --allow-source");
+    a.failNextBuild(
+        ErrorCodes.SOURCE_NOT_ALLOWED,
+        "hostPath /srv/rootfs is not under an allowed source: add --allow-source");
     h.putNode(Fixtures.node("a", 10 * GI, 0));
     h.create(Fixtures.disk("ns1", "d", "64Mi"));
-    VirtualDisk failed = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.PROVISIONING_FAILED);
+    VirtualDisk failed =
+        h.awaitCondition(
+            "ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.PROVISIONING_FAILED);
     assertThat(failed.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Failed);
-    assertThat(h.condition(failed, Conditions.READY).getMessage()).contains("SourceNotAllowed", "add --allow-source");
+    assertThat(h.condition(failed, Conditions.READY).getMessage())
+        .contains("SourceNotAllowed", "add --allow-source");
     h.awaitReady("ns1", "d"); // the fake fails only once: the retry builds it
     assertThat(a.builds.get()).isEqualTo(2);
-    assertThat(h.events("ns1", "d")).anyMatch(e -> e.startsWith("Warning ProvisioningFailed: SourceNotAllowed"));
+    assertThat(h.events("ns1", "d"))
+        .anyMatch(e -> e.startsWith("Warning ProvisioningFailed: SourceNotAllowed"));
   }
 
   @Test
@@ -302,17 +376,24 @@ class VirtualDiskReconcilerTest {
     FakeNode a = h.fake("a");
     h.putNode(Fixtures.node("a", 10 * GI, 0));
     h.create(Fixtures.disk("ns1", "gone", "64Mi"));
-    h.create(Fixtures.disk("ns1", "kept", Fixtures.spec(null, "64Mi", null, null, VirtualDiskSpec.ReclaimPolicy.Retain)));
+    h.create(
+        Fixtures.disk(
+            "ns1",
+            "kept",
+            Fixtures.spec(null, "64Mi", null, null, VirtualDiskSpec.ReclaimPolicy.Retain)));
     h.awaitReady("ns1", "gone");
     h.awaitReady("ns1", "kept");
 
     api.client.resources(VirtualDisk.class).inNamespace("ns1").withName("gone").delete();
     api.client.resources(VirtualDisk.class).inNamespace("ns1").withName("kept").delete();
-    await().atMost(Duration.ofSeconds(10)).until(() -> h.get("ns1", "gone") == null && h.get("ns1", "kept") == null);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> h.get("ns1", "gone") == null && h.get("ns1", "kept") == null);
     assertThat(a.hasImage("ns1", "gone")).isFalse();
     assertThat(a.hasImage("ns1", "kept")).isTrue();
     assertThat(h.events("ns1", "gone")).anyMatch(e -> e.startsWith("Normal Deleted:"));
-    assertThat(h.events("ns1", "kept")).anyMatch(e -> e.startsWith("Normal Retained:") && e.contains("Retain"));
+    assertThat(h.events("ns1", "kept"))
+        .anyMatch(e -> e.startsWith("Normal Retained:") && e.contains("Retain"));
   }
 
   @Test
@@ -324,10 +405,14 @@ class VirtualDiskReconcilerTest {
     a.setInUse("ns1", "d", true);
 
     api.client.resources(VirtualDisk.class).inNamespace("ns1").withName("d").delete();
-    VirtualDisk d = h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.DELETION_BLOCKED);
+    VirtualDisk d =
+        h.awaitCondition("ns1", "d", Conditions.READY, Conditions.FALSE, Reasons.DELETION_BLOCKED);
     assertThat(d.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Deleting);
-    assertThat(h.condition(d, Conditions.READY).getMessage()).startsWith("ImageInUse:").contains("losetup -d");
-    assertThat(h.events("ns1", "d")).anyMatch(e -> e.startsWith("Warning DeletionBlocked: ImageInUse"));
+    assertThat(h.condition(d, Conditions.READY).getMessage())
+        .startsWith("ImageInUse:")
+        .contains("losetup -d");
+    assertThat(h.events("ns1", "d"))
+        .anyMatch(e -> e.startsWith("Warning DeletionBlocked: ImageInUse"));
     assertThat(a.hasImage("ns1", "d")).isTrue();
 
     a.setInUse("ns1", "d", false);
@@ -355,7 +440,9 @@ class VirtualDiskReconcilerTest {
     h.fake("b");
     h.putNode(Fixtures.node("a", 10 * GI, 5 * GI));
     h.putNode(Fixtures.node("b", 10 * GI, 0));
-    var clone = new io.xenvbd.api.Populate(null, null, new io.xenvbd.api.Populate.CloneFrom("base"), null, null);
+    var clone =
+        new io.xenvbd.api.Populate(
+            null, null, new io.xenvbd.api.Populate.CloneFrom("base"), null, null);
     h.create(Fixtures.disk("ns1", "copy", Fixtures.spec(null, "64Mi", null, clone, null)));
     h.awaitCondition("ns1", "copy", Conditions.READY, Conditions.FALSE, Reasons.WAITING_FOR_SOURCE);
     h.create(Fixtures.disk("ns1", "base", Fixtures.spec("a", "64Mi", null, null, null)));
@@ -371,27 +458,55 @@ class VirtualDiskReconcilerTest {
     var http = java.net.http.HttpClient.newHttpClient();
     String base = "http://127.0.0.1:" + h.operator.managementPort();
     for (String path : new String[] {"/healthz", "/readyz"}) {
-      var r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + path)).build(),
-          java.net.http.HttpResponse.BodyHandlers.ofString());
+      var r =
+          http.send(
+              java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + path)).build(),
+              java.net.http.HttpResponse.BodyHandlers.ofString());
       assertThat(r.statusCode()).as(path).isEqualTo(200);
     }
-    await().untilAsserted(() -> {
-      String metrics = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/metrics")).build(),
-          java.net.http.HttpResponse.BodyHandlers.ofString()).body();
-      assertThat(metrics).contains("# TYPE xenvbd_operator_reconciles_total counter",
-          "xenvbd_operator_outcomes_total{outcome=\"Done\"}", "xenvbd_operator_agent_calls_total{call=\"put\",result=\"ok\"} 1",
-          "xenvbd_operator_kube_events_total{type=\"Normal\",reason=\"Provisioned\"} 1", "xenvbd_operator_leader 1");
-      assertThat(metrics).containsPattern("xenvbd_operator_reconciles_total\\{result=\"success\"\\} [1-9]");
-    });
+    await()
+        .untilAsserted(
+            () -> {
+              String metrics =
+                  http.send(
+                          java.net.http.HttpRequest.newBuilder(
+                                  java.net.URI.create(base + "/metrics"))
+                              .build(),
+                          java.net.http.HttpResponse.BodyHandlers.ofString())
+                      .body();
+              assertThat(metrics)
+                  .contains(
+                      "# TYPE xenvbd_operator_reconciles_total counter",
+                      "xenvbd_operator_outcomes_total{outcome=\"Done\"}",
+                      "xenvbd_operator_agent_calls_total{call=\"put\",result=\"ok\"} 1",
+                      "xenvbd_operator_kube_events_total{type=\"Normal\",reason=\"Provisioned\"} 1",
+                      "xenvbd_operator_leader 1");
+              assertThat(metrics)
+                  .containsPattern(
+                      "xenvbd_operator_reconciles_total\\{result=\"success\"\\} [1-9]");
+            });
     h.stopOperator();
   }
 
   private void edit(String ns, String name, String size, VirtualDiskSpec.Filesystem fs) {
-    api.client.resources(VirtualDisk.class).inNamespace(ns).withName(name).edit(cur -> {
-      VirtualDiskSpec s = cur.getSpec();
-      cur.setSpec(new VirtualDiskSpec(s.nodeName(), size, fs == null ? s.filesystem() : fs, s.populate(), s.tailor(),
-          s.xen(), s.preallocate(), s.reclaimPolicy()));
-      return cur;
-    });
+    api.client
+        .resources(VirtualDisk.class)
+        .inNamespace(ns)
+        .withName(name)
+        .edit(
+            cur -> {
+              VirtualDiskSpec s = cur.getSpec();
+              cur.setSpec(
+                  new VirtualDiskSpec(
+                      s.nodeName(),
+                      size,
+                      fs == null ? s.filesystem() : fs,
+                      s.populate(),
+                      s.tailor(),
+                      s.xen(),
+                      s.preallocate(),
+                      s.reclaimPolicy()));
+              return cur;
+            });
   }
 }

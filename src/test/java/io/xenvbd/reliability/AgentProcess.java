@@ -14,9 +14,10 @@ import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
 
 /**
- * A node agent as its own JVM, {@code java -jar xenvbd-node.jar agent ...} (the jar its image runs),
- * so that a crash is a real SIGKILL: the JVM and every tool it started (mke2fs, cp, tar, e2fsck) die
- * at once, as when a container is killed, and whatever mounts and loop devices they held stay behind in the kernel.
+ * A node agent as its own JVM, {@code java -jar xenvbd-node.jar agent ...} (the jar its image
+ * runs), so that a crash is a real SIGKILL: the JVM and every tool it started (mke2fs, cp, tar,
+ * e2fsck) die at once, as when a container is killed, and whatever mounts and loop devices they
+ * held stay behind in the kernel.
  */
 final class AgentProcess implements AutoCloseable {
   final String node;
@@ -27,22 +28,54 @@ final class AgentProcess implements AutoCloseable {
   private Process process;
   private int starts;
 
-  AgentProcess(String node, Path root, List<Path> allowed, int port, Rig rig, Path log, List<String> extra) {
+  AgentProcess(
+      String node, Path root, List<Path> allowed, int port, Rig rig, Path log, List<String> extra) {
     this(node, root, allowed, port, port, rig, log, extra);
   }
 
   /** {@code advertisedPort} differs from {@code port} when a {@link TcpProxy} stands in front. */
-  AgentProcess(String node, Path root, List<Path> allowed, int port, int advertisedPort, Rig rig, Path log,
-               List<String> extra) {
+  AgentProcess(
+      String node,
+      Path root,
+      List<Path> allowed,
+      int port,
+      int advertisedPort,
+      Rig rig,
+      Path log,
+      List<String> extra) {
     this.node = node;
     this.root = root;
     this.port = port;
     this.log = log;
-    List<String> cmd = new ArrayList<>(List.of("java", "-Xmx192m", "-XX:TieredStopAtLevel=1", "-jar", nodeJar(), "agent",
-        "--node-name", node, "--images-root", root.toString(), "--listen", "127.0.0.1:" + port,
-        "--advertise", "https://127.0.0.1:" + advertisedPort, "--tls-cert", rig.tls.cert().toString(),
-        "--tls-key", rig.tls.key().toString(), "--token-file", rig.tokenFile.toString(),
-        "--kubeconfig", rig.kubeconfig.toString(), "--heartbeat", "1", "--loop-wait", "5"));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                "java",
+                "-Xmx192m",
+                "-XX:TieredStopAtLevel=1",
+                "-jar",
+                nodeJar(),
+                "agent",
+                "--node-name",
+                node,
+                "--images-root",
+                root.toString(),
+                "--listen",
+                "127.0.0.1:" + port,
+                "--advertise",
+                "https://127.0.0.1:" + advertisedPort,
+                "--tls-cert",
+                rig.tls.cert().toString(),
+                "--tls-key",
+                rig.tls.key().toString(),
+                "--token-file",
+                rig.tokenFile.toString(),
+                "--kubeconfig",
+                rig.kubeconfig.toString(),
+                "--heartbeat",
+                "1",
+                "--loop-wait",
+                "5"));
     for (Path a : allowed) cmd.addAll(List.of("--allow-source", a.toString()));
     cmd.addAll(extra);
     this.command = List.copyOf(cmd);
@@ -60,7 +93,8 @@ final class AgentProcess implements AutoCloseable {
 
   private static String built(String jar) {
     if (!Files.isRegularFile(Path.of(jar))) {
-      throw new AssertionError(jar + " does not exist: run these tests with `mvn verify` (failsafe), after package");
+      throw new AssertionError(
+          jar + " does not exist: run these tests with `mvn verify` (failsafe), after package");
     }
     return jar;
   }
@@ -69,21 +103,29 @@ final class AgentProcess implements AutoCloseable {
   AgentProcess start(SSLContext ssl) {
     try {
       Files.createDirectories(root);
-      ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+      ProcessBuilder pb =
+          new ProcessBuilder(command)
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
       pb.environment().remove("KUBECONFIG");
       process = pb.start();
       starts++;
     } catch (IOException e) {
       throw new AssertionError("cannot start the agent: " + e.getMessage(), e);
     }
-    HttpClient http = HttpClient.newBuilder().sslContext(ssl).connectTimeout(Duration.ofSeconds(2)).build();
+    HttpClient http =
+        HttpClient.newBuilder().sslContext(ssl).connectTimeout(Duration.ofSeconds(2)).build();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (System.nanoTime() < deadline) {
-      if (!process.isAlive()) throw new AssertionError("agent " + node + " exited at start:\n" + tail());
+      if (!process.isAlive())
+        throw new AssertionError("agent " + node + " exited at start:\n" + tail());
       try {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + port + "/healthz"))
-            .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r =
+            http.send(
+                HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + port + "/healthz"))
+                    .timeout(Duration.ofSeconds(2))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() == 200) return this;
       } catch (IOException e) {
         // not listening yet
@@ -115,12 +157,15 @@ final class AgentProcess implements AutoCloseable {
   }
 
   static List<String> names(List<ProcessHandle> handles) {
-    return handles.stream().map(h -> h.info().command().orElse("?")).map(c -> c.substring(c.lastIndexOf('/') + 1)).toList();
+    return handles.stream()
+        .map(h -> h.info().command().orElse("?"))
+        .map(c -> c.substring(c.lastIndexOf('/') + 1))
+        .toList();
   }
 
   /**
-   * SIGKILL to the JVM first (from that instant the agent decides and renames nothing more), then to
-   * every tool it had started, as when a container dies. Returns the tools' names.
+   * SIGKILL to the JVM first (from that instant the agent decides and renames nothing more), then
+   * to every tool it had started, as when a container dies. Returns the tools' names.
    */
   List<String> kill9() {
     if (process == null) return List.of();

@@ -19,7 +19,8 @@ final class Archives {
   }
 
   static Path make(Path file, Writer writer) {
-    try (OutputStream out = Files.newOutputStream(file); TarArchiveOutputStream tar = new TarArchiveOutputStream(out)) {
+    try (OutputStream out = Files.newOutputStream(file);
+        TarArchiveOutputStream tar = new TarArchiveOutputStream(out)) {
       tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
       writer.write(tar);
       tar.finish();
@@ -55,7 +56,8 @@ final class Archives {
     tar.closeArchiveEntry();
   }
 
-  static void charDevice(TarArchiveOutputStream tar, String name, int major, int minor) throws IOException {
+  static void charDevice(TarArchiveOutputStream tar, String name, int major, int minor)
+      throws IOException {
     TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_CHR, true);
     e.setDevMajor(major);
     e.setDevMinor(minor);

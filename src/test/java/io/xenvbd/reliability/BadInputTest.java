@@ -1,13 +1,13 @@
 package io.xenvbd.reliability;
 
-import io.xenvbd.testing.Manifests;
-import io.xenvbd.testing.Exec;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Condition;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.reliability.BadInputCases.Case;
+import io.xenvbd.testing.Exec;
+import io.xenvbd.testing.Manifests;
 import io.xenvbd.testing.RequiresRoot;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,9 +24,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Promise 3: every case of {@link BadInputCases} is refused with an error that names what to change,
- * and nothing is created: no VirtualDisk when the API refuses, no image, no temporary file, no loop
- * device or mount when the operator or agent refuses, and nothing written into dom0.
+ * Promise 3: every case of {@link BadInputCases} is refused with an error that names what to
+ * change, and nothing is created: no VirtualDisk when the API refuses, no image, no temporary file,
+ * no loop device or mount when the operator or agent refuses, and nothing written into dom0.
  */
 @RequiresRoot
 class BadInputTest {
@@ -71,20 +71,34 @@ class BadInputTest {
       fx.rig.apply(Manifests.diskIn(c.namespace(), name, spec));
       VirtualDisk d;
       try {
-        d = fx.rig.awaitConditionIn(c.namespace(), name, Conditions.READY, c.reason(), Duration.ofSeconds(60));
-        assertThat(Rig.condition(d, Conditions.READY).getReason()).as("%s: %s", c, Rig.describe(d)).isEqualTo(c.reason());
+        d =
+            fx.rig.awaitConditionIn(
+                c.namespace(), name, Conditions.READY, c.reason(), Duration.ofSeconds(60));
+        assertThat(Rig.condition(d, Conditions.READY).getReason())
+            .as("%s: %s", c, Rig.describe(d))
+            .isEqualTo(c.reason());
       } catch (org.awaitility.core.ConditionTimeoutException e) {
-        throw new AssertionError(c + ": never reached Ready reason " + c.reason() + "; status: "
-            + Rig.describe(fx.rig.get(c.namespace(), name)), e);
+        throw new AssertionError(
+            c
+                + ": never reached Ready reason "
+                + c.reason()
+                + "; status: "
+                + Rig.describe(fx.rig.get(c.namespace(), name)),
+            e);
       }
       Condition ready = Rig.condition(d, Conditions.READY);
       assertThat(ready.getStatus()).isEqualTo(Conditions.FALSE);
       assertThat(ready.getMessage()).as("message for %s", c).contains(c.expect());
       error = ready.getReason() + ": " + ready.getMessage();
     }
-    assertThat(error).as("a message a person can act on").doesNotContain(": null").doesNotContain("Exception");
+    assertThat(error)
+        .as("a message a person can act on")
+        .doesNotContain(": null")
+        .doesNotContain("Exception");
     fx.assertNothingCreated(c.namespace(), name);
-    assertThat(Files.readString(Path.of("/etc/hostname"))).as("dom0's /etc/hostname").isEqualTo(hostnameBefore);
+    assertThat(Files.readString(Path.of("/etc/hostname")))
+        .as("dom0's /etc/hostname")
+        .isEqualTo(hostnameBefore);
     assertThat(Path.of("/etc/cron.d/evil")).doesNotExist();
     assertThat(Path.of("/evil")).doesNotExist();
     if (c.via() == BadInputCases.Via.operator) fx.deleteAndWait(c.namespace(), name);

@@ -1,11 +1,11 @@
 package io.xenvbd.reliability;
 
-import io.xenvbd.testing.Manifests;
-import io.xenvbd.testing.Host;
-import io.xenvbd.testing.Exec;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.xenvbd.api.Dom0Node;
+import io.xenvbd.testing.Exec;
+import io.xenvbd.testing.Host;
+import io.xenvbd.testing.Manifests;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -29,65 +29,195 @@ final class BadUpdatesAndCalls {
     Path base = fx.rootB.resolve("default/base.img");
     String before = identity(base);
     String[][] changes = {
-        {"U01", "shrink 64Mi to 32Mi", "size: 32Mi\nnodeName: node-b", "never shrink"},
-        {"U02", "filesystem ext4 to ext2", "size: 64Mi\nnodeName: node-b\nfilesystem: ext2", "spec.filesystem is immutable"},
-        {"U03", "nodeName node-b to node-c", "size: 64Mi\nnodeName: node-c", "spec.nodeName is immutable once set"},
+      {"U01", "shrink 64Mi to 32Mi", "size: 32Mi\nnodeName: node-b", "never shrink"},
+      {
+        "U02",
+        "filesystem ext4 to ext2",
+        "size: 64Mi\nnodeName: node-b\nfilesystem: ext2",
+        "spec.filesystem is immutable"
+      },
+      {
+        "U03",
+        "nodeName node-b to node-c",
+        "size: 64Mi\nnodeName: node-c",
+        "spec.nodeName is immutable once set"
+      },
     };
     List<String> lines = new ArrayList<>();
     for (String[] c : changes) {
       Exec.Result r = fx.kubectl.apply(Manifests.diskIn("default", "base", c[2]));
       assertThat(r.exit()).as("%s %s accepted: %s", c[0], c[1], r.out()).isNotZero();
       assertThat(r.err()).as(c[1]).contains(c[3]);
-      assertThat(fx.kubectl.run("get", "vd", "base", "-o", "jsonpath={.spec.size} {.spec.filesystem} {.spec.nodeName} {.metadata.generation}").out())
+      assertThat(
+              fx.kubectl
+                  .run(
+                      "get",
+                      "vd",
+                      "base",
+                      "-o",
+                      "jsonpath={.spec.size} {.spec.filesystem} {.spec.nodeName} {.metadata.generation}")
+                  .out())
           .isEqualTo("64Mi ext4 node-b 1");
       assertThat(identity(base)).as("the image after %s", c[1]).isEqualTo(before);
       // kubectl first warns that base was created without apply; the table keeps the refusal
-      String refusal = r.err().lines().filter(l -> !l.startsWith("Warning:")).collect(java.util.stream.Collectors.joining(" "));
+      String refusal =
+          r.err()
+              .lines()
+              .filter(l -> !l.startsWith("Warning:"))
+              .collect(java.util.stream.Collectors.joining(" "));
       lines.add(c[0] + " | " + c[1] + " | kubectl | " + BadInputTest.oneLine(refusal));
     }
     return lines;
   }
 
   static List<String> agentCalls(BadFixture fx) throws Exception {
-    String endpoint = fx.rig.client.resources(Dom0Node.class).withName("node-b").get().getStatus().agent().endpoint();
-    HttpClient http = HttpClient.newBuilder().sslContext(fx.rig.clientSsl).connectTimeout(Duration.ofSeconds(5)).build();
+    String endpoint =
+        fx.rig
+            .client
+            .resources(Dom0Node.class)
+            .withName("node-b")
+            .get()
+            .getStatus()
+            .agent()
+            .endpoint();
+    HttpClient http =
+        HttpClient.newBuilder()
+            .sslContext(fx.rig.clientSsl)
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
     String uid = fx.rig.get("base").getMetadata().getUid();
     List<String> imagesBefore = Host.images(fx.rootB);
     String baseBefore = identity(fx.rootB.resolve("default/base.img"));
     String ok = "{\"uid\":\"x-1\",\"spec\":{\"size\":\"64Mi\"}}";
     Object[][] calls = {
-        {"A01", "name with ../ (encoded)", "PUT", "/v1/disks/default/..%2F..%2Fetc%2Fpasswd", ok, 400, "DNS-1123"},
-        {"A02", "namespace not a DNS label", "PUT", "/v1/disks/Default_NS/x", ok, 400, "DNS-1123"},
-        {"A03", "body not JSON", "PUT", "/v1/disks/default/x", "{not json", 400, ""},
-        {"A04", "uid missing", "PUT", "/v1/disks/default/x", "{\"spec\":{\"size\":\"64Mi\"}}", 400, "uid is required"},
-        {"A05", "size negative", "PUT", "/v1/disks/default/x", "{\"uid\":\"x-1\",\"spec\":{\"size\":\"-5Mi\"}}", 400, "size"},
-        {"A06", "body over the agent's limit", "PUT", "/v1/disks/default/x",
-            "{\"uid\":\"" + "a".repeat(io.xenvbd.protocol.PutDiskRequest.MAX_BODY_BYTES) + "\"}", 413, "larger than"},
-        {"A07", "delete without uid", "DELETE", "/v1/disks/default/base", null, 400, "uid"},
-        {"A08", "PUT over another owner's image", "PUT", "/v1/disks/default/base", ok, 409, "belongs to"},
-        {"A09", "delete another owner's image", "DELETE", "/v1/disks/default/base?uid=x-1", null, 409, "belongs to"},
-        {"A10", "unknown path", "GET", "/v1/../../etc/passwd", null, 404, ""},
-        // What the operator refuses, sent straight to the agent: the agent refuses it in the same words.
-        {"A11", "cloneFrom with archive", "PUT", "/v1/disks/default/x",
-            spec("{\"size\":\"64Mi\",\"populate\":{\"cloneFrom\":{\"name\":\"base\"},\"archive\":{\"source\":\"/srv/r.tar\"}}}"),
-            400, "cannot be combined with archive or hostPaths"},
-        {"A12", "tailor file mode an option", "PUT", "/v1/disks/default/x",
-            spec("{\"size\":\"64Mi\",\"tailor\":{\"files\":[{\"path\":\"/etc/motd\",\"content\":\"x\",\"mode\":\"--reference=/etc/shadow\"}]}}"),
-            400, "is not an octal file mode"},
-        {"A13", "createDirs escaping the image", "PUT", "/v1/disks/default/x",
-            spec("{\"size\":\"64Mi\",\"populate\":{\"createDirs\":[\"/../../../etc/x\"]}}"), 400, "no . or .. parts"},
-        {"A14", "vdev injecting an xl target", "PUT", "/v1/disks/default/x",
-            spec("{\"size\":\"64Mi\",\"xen\":{\"vdev\":\"xvda1, target=/etc/shadow\"}}"), 400, "is not a device xl accepts"},
-        {"A15", "archive URL that does not parse", "PUT", "/v1/disks/default/x",
-            spec("{\"size\":\"64Mi\",\"populate\":{\"archive\":{\"source\":\"http://[::1/\"}}}"), 400, "is not a URL the agent can fetch"},
-        {"A16", "xfs below its minimum", "PUT", "/v1/disks/default/x",
-            spec("{\"size\":\"64Mi\",\"filesystem\":\"xfs\"}"), 400, "at least 300Mi for xfs"},
+      {
+        "A01",
+        "name with ../ (encoded)",
+        "PUT",
+        "/v1/disks/default/..%2F..%2Fetc%2Fpasswd",
+        ok,
+        400,
+        "DNS-1123"
+      },
+      {"A02", "namespace not a DNS label", "PUT", "/v1/disks/Default_NS/x", ok, 400, "DNS-1123"},
+      {"A03", "body not JSON", "PUT", "/v1/disks/default/x", "{not json", 400, ""},
+      {
+        "A04",
+        "uid missing",
+        "PUT",
+        "/v1/disks/default/x",
+        "{\"spec\":{\"size\":\"64Mi\"}}",
+        400,
+        "uid is required"
+      },
+      {
+        "A05",
+        "size negative",
+        "PUT",
+        "/v1/disks/default/x",
+        "{\"uid\":\"x-1\",\"spec\":{\"size\":\"-5Mi\"}}",
+        400,
+        "size"
+      },
+      {
+        "A06",
+        "body over the agent's limit",
+        "PUT",
+        "/v1/disks/default/x",
+        "{\"uid\":\"" + "a".repeat(io.xenvbd.protocol.PutDiskRequest.MAX_BODY_BYTES) + "\"}",
+        413,
+        "larger than"
+      },
+      {"A07", "delete without uid", "DELETE", "/v1/disks/default/base", null, 400, "uid"},
+      {
+        "A08",
+        "PUT over another owner's image",
+        "PUT",
+        "/v1/disks/default/base",
+        ok,
+        409,
+        "belongs to"
+      },
+      {
+        "A09",
+        "delete another owner's image",
+        "DELETE",
+        "/v1/disks/default/base?uid=x-1",
+        null,
+        409,
+        "belongs to"
+      },
+      {"A10", "unknown path", "GET", "/v1/../../etc/passwd", null, 404, ""},
+      // What the operator refuses, sent straight to the agent: the agent refuses it in the same
+      // words.
+      {
+        "A11",
+        "cloneFrom with archive",
+        "PUT",
+        "/v1/disks/default/x",
+        spec(
+            "{\"size\":\"64Mi\",\"populate\":{\"cloneFrom\":{\"name\":\"base\"},\"archive\":{\"source\":\"/srv/r.tar\"}}}"),
+        400,
+        "cannot be combined with archive or hostPaths"
+      },
+      {
+        "A12",
+        "tailor file mode an option",
+        "PUT",
+        "/v1/disks/default/x",
+        spec(
+            "{\"size\":\"64Mi\",\"tailor\":{\"files\":[{\"path\":\"/etc/motd\",\"content\":\"x\",\"mode\":\"--reference=/etc/shadow\"}]}}"),
+        400,
+        "is not an octal file mode"
+      },
+      {
+        "A13",
+        "createDirs escaping the image",
+        "PUT",
+        "/v1/disks/default/x",
+        spec("{\"size\":\"64Mi\",\"populate\":{\"createDirs\":[\"/../../../etc/x\"]}}"),
+        400,
+        "no . or .. parts"
+      },
+      {
+        "A14",
+        "vdev injecting an xl target",
+        "PUT",
+        "/v1/disks/default/x",
+        spec("{\"size\":\"64Mi\",\"xen\":{\"vdev\":\"xvda1, target=/etc/shadow\"}}"),
+        400,
+        "is not a device xl accepts"
+      },
+      {
+        "A15",
+        "archive URL that does not parse",
+        "PUT",
+        "/v1/disks/default/x",
+        spec("{\"size\":\"64Mi\",\"populate\":{\"archive\":{\"source\":\"http://[::1/\"}}}"),
+        400,
+        "is not a URL the agent can fetch"
+      },
+      {
+        "A16",
+        "xfs below its minimum",
+        "PUT",
+        "/v1/disks/default/x",
+        spec("{\"size\":\"64Mi\",\"filesystem\":\"xfs\"}"),
+        400,
+        "at least 300Mi for xfs"
+      },
     };
     List<String> lines = new ArrayList<>();
     for (Object[] c : calls) {
-      HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(endpoint + c[3])).timeout(Duration.ofSeconds(30))
-          .header("Authorization", "Bearer " + fx.rig.token);
-      b.method((String) c[2], c[4] == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString((String) c[4]));
+      HttpRequest.Builder b =
+          HttpRequest.newBuilder(URI.create(endpoint + c[3]))
+              .timeout(Duration.ofSeconds(30))
+              .header("Authorization", "Bearer " + fx.rig.token);
+      b.method(
+          (String) c[2],
+          c[4] == null
+              ? HttpRequest.BodyPublishers.noBody()
+              : HttpRequest.BodyPublishers.ofString((String) c[4]));
       HttpResponse<String> r;
       try {
         r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
@@ -95,8 +225,19 @@ final class BadUpdatesAndCalls {
         throw new AssertionError(c[0] + " " + c[1] + ": no answer from the agent: " + e, e);
       }
       assertThat(r.statusCode()).as("%s %s: %s", c[0], c[1], r.body()).isEqualTo(c[5]);
-      assertThat(r.body()).as("%s", c[1]).contains((String) c[6]).doesNotContain("Exception").doesNotContain(fx.rig.token);
-      lines.add(c[0] + " | " + c[1] + " | agent | HTTP " + r.statusCode() + " " + BadInputTest.oneLine(r.body()));
+      assertThat(r.body())
+          .as("%s", c[1])
+          .contains((String) c[6])
+          .doesNotContain("Exception")
+          .doesNotContain(fx.rig.token);
+      lines.add(
+          c[0]
+              + " | "
+              + c[1]
+              + " | agent | HTTP "
+              + r.statusCode()
+              + " "
+              + BadInputTest.oneLine(r.body()));
     }
     assertThat(Host.images(fx.rootB)).isEqualTo(imagesBefore);
     assertThat(Host.leftovers(fx.rootB)).isEmpty();

@@ -20,9 +20,10 @@ import java.util.Objects;
 import org.junit.jupiter.api.Test;
 
 /**
- * Promise 4 (least privilege), checked statically: the embedded API server of local mode has no RBAC
- * (it is the fabric8 CRUD mock), so the rules the chart would install are rendered with real Helm and
- * read. The agent's ServiceAccount must not reach VirtualDisks or Secrets; nobody gets wildcards.
+ * Promise 4 (least privilege), checked statically: the embedded API server of local mode has no
+ * RBAC (it is the fabric8 CRUD mock), so the rules the chart would install are rendered with real
+ * Helm and read. The agent's ServiceAccount must not reach VirtualDisks or Secrets; nobody gets
+ * wildcards.
  */
 class ChartRbacTest {
   static final String AGENT_SA = "xv-xenvbd-agent";
@@ -30,13 +31,21 @@ class ChartRbacTest {
   record Grant(String role, String group, String resource, String verb) {}
 
   static List<HasMetadata> render() {
-    String yaml = new Helm(Path.of("helm/xenvbd")).template().withName("xv").withNamespace("xenvbd-system")
-        .withKubeVersion("v1.31.0").call();
-    List<HasMetadata> objects = Serialization.unmarshal(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)));
+    String yaml =
+        new Helm(Path.of("helm/xenvbd"))
+            .template()
+            .withName("xv")
+            .withNamespace("xenvbd-system")
+            .withKubeVersion("v1.31.0")
+            .call();
+    List<HasMetadata> objects =
+        Serialization.unmarshal(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)));
     return objects.stream().filter(Objects::nonNull).toList();
   }
 
-  /** Every (role, group, resource, verb) a ServiceAccount of the release gets through any binding. */
+  /**
+   * Every (role, group, resource, verb) a ServiceAccount of the release gets through any binding.
+   */
   static List<Grant> grantsOf(List<HasMetadata> objects, String serviceAccount) {
     List<Grant> grants = new ArrayList<>();
     for (HasMetadata o : objects) {
@@ -49,7 +58,8 @@ class ChartRbacTest {
         roleName = b.getRoleRef().getName();
         subjects = b.getSubjects();
       }
-      if (roleName == null || subjects.stream().noneMatch(s -> serviceAccount.equals(s.getName()))) continue;
+      if (roleName == null || subjects.stream().noneMatch(s -> serviceAccount.equals(s.getName())))
+        continue;
       for (PolicyRule rule : rules(objects, roleName)) {
         for (String g : rule.getApiGroups()) {
           for (String r : rule.getResources()) {
@@ -63,7 +73,8 @@ class ChartRbacTest {
 
   static List<PolicyRule> rules(List<HasMetadata> objects, String roleName) {
     for (HasMetadata o : objects) {
-      if (o instanceof ClusterRole r && r.getMetadata().getName().equals(roleName)) return r.getRules();
+      if (o instanceof ClusterRole r && r.getMetadata().getName().equals(roleName))
+        return r.getRules();
       if (o instanceof Role r && r.getMetadata().getName().equals(roleName)) return r.getRules();
     }
     throw new AssertionError("binding to a role the chart does not define: " + roleName);
@@ -75,8 +86,10 @@ class ChartRbacTest {
     assertThat(agent).as("the agent has some grants (binding found)").isNotEmpty();
     assertThat(agent).noneMatch(g -> g.resource().startsWith("virtualdisks"));
     assertThat(agent).noneMatch(g -> g.resource().equals("secrets") || g.resource().equals("*"));
-    assertThat(agent).allMatch(g -> g.group().equals("xenvbd.io") && g.resource().startsWith("dom0nodes"));
-    assertThat(agent).noneMatch(g -> g.verb().equals("delete") || g.verb().equals("deletecollection"));
+    assertThat(agent)
+        .allMatch(g -> g.group().equals("xenvbd.io") && g.resource().startsWith("dom0nodes"));
+    assertThat(agent)
+        .noneMatch(g -> g.verb().equals("delete") || g.verb().equals("deletecollection"));
     System.out.println("[reliability] agent RBAC: " + agent);
   }
 
@@ -85,11 +98,21 @@ class ChartRbacTest {
     List<HasMetadata> objects = render();
     List<Grant> operator = grantsOf(objects, "xv-xenvbd-operator");
     assertThat(operator).isNotEmpty();
-    assertThat(operator).noneMatch(g -> g.resource().equals("secrets") || g.resource().equals("*") || g.verb().equals("*"));
-    assertThat(operator).filteredOn(g -> g.resource().startsWith("dom0nodes"))
+    assertThat(operator)
+        .noneMatch(
+            g ->
+                g.resource().equals("secrets") || g.resource().equals("*") || g.verb().equals("*"));
+    assertThat(operator)
+        .filteredOn(g -> g.resource().startsWith("dom0nodes"))
         .allMatch(g -> List.of("get", "list", "watch").contains(g.verb()));
-    assertThat(operator).noneMatch(g -> g.verb().equals("delete") && g.resource().equals("virtualdisks"));
-    assertThat(operator).noneMatch(g -> g.verb().equals("escalate") || g.verb().equals("bind") || g.verb().equals("impersonate"));
+    assertThat(operator)
+        .noneMatch(g -> g.verb().equals("delete") && g.resource().equals("virtualdisks"));
+    assertThat(operator)
+        .noneMatch(
+            g ->
+                g.verb().equals("escalate")
+                    || g.verb().equals("bind")
+                    || g.verb().equals("impersonate"));
     System.out.println("[reliability] operator RBAC: " + operator);
   }
 }

@@ -1,13 +1,13 @@
 package io.xenvbd.reliability;
 
-import io.xenvbd.testing.Manifests;
-import io.xenvbd.testing.Exec;
-import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Condition;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.testing.Exec;
+import io.xenvbd.testing.Host;
+import io.xenvbd.testing.Manifests;
 import io.xenvbd.testing.RequiresRoot;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,8 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The images root runs out of space in the middle of a build (a 64 MiB ext4 filesystem mounted as
- * the root, most of it taken by a filler file): the disk says so in words, nothing half-built stays,
- * the disk already on the node is untouched, and the build succeeds once the admin frees space.
+ * the root, most of it taken by a filler file): the disk says so in words, nothing half-built
+ * stays, the disk already on the node is untouched, and the build succeeds once the admin frees
+ * space.
  */
 @RequiresRoot
 class ImagesRootFullTest {
@@ -35,23 +36,42 @@ class ImagesRootFullTest {
       try {
         rig.agent("node-f", root, List.of(source));
         rig.startOperator();
-        rig.apply(Manifests.disk("kept", "32Mi", "nodeName: node-f\nfilesystem: ext2\ntailor: {hostname: kept}"));
+        rig.apply(
+            Manifests.disk(
+                "kept", "32Mi", "nodeName: node-f\nfilesystem: ext2\ntailor: {hostname: kept}"));
         VirtualDisk kept = rig.awaitReady("kept", Duration.ofSeconds(60));
         Path keptImage = Path.of(kept.getStatus().path());
         String keptIdentity = identity(keptImage);
 
         Path filler = small.mountPoint.resolve("filler");
         Exec.run("fallocate", "-l", "40M", filler.toString()).ok();
-        // The admin overcommits this node, so placement admits the disk and the agent meets the full root.
-        rig.client.resources(io.xenvbd.api.Dom0Node.class).withName("node-f").patch(
-            io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
-            "{\"spec\":{\"overcommitRatio\":100}}");
-        rig.apply(Manifests.disk("big", "256Mi", "nodeName: node-f\npopulate: {hostPaths: [{path: %s, target: /srv}]}"
-            .formatted(source)));
-        VirtualDisk failed = rig.awaitCondition("big", Conditions.READY, Conditions.FALSE, "ProvisioningFailed",
-            Duration.ofSeconds(60));
+        // The admin overcommits this node, so placement admits the disk and the agent meets the
+        // full root.
+        rig.client
+            .resources(io.xenvbd.api.Dom0Node.class)
+            .withName("node-f")
+            .patch(
+                io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+                    io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+                "{\"spec\":{\"overcommitRatio\":100}}");
+        rig.apply(
+            Manifests.disk(
+                "big",
+                "256Mi",
+                "nodeName: node-f\npopulate: {hostPaths: [{path: %s, target: /srv}]}"
+                    .formatted(source)));
+        VirtualDisk failed =
+            rig.awaitCondition(
+                "big",
+                Conditions.READY,
+                Conditions.FALSE,
+                "ProvisioningFailed",
+                Duration.ofSeconds(60));
         Condition ready = Rig.condition(failed, Conditions.READY);
-        assertThat(ready.getMessage()).as("what the user reads").startsWith("NoSpace:").contains("space");
+        assertThat(ready.getMessage())
+            .as("what the user reads")
+            .startsWith("NoSpace:")
+            .contains("space");
         assertThat(failed.getStatus().phase().name()).isEqualTo("Failed");
         assertThat(Host.images(root)).as("nothing half-built").containsExactly("default/kept.img");
         assertThat(Host.leftovers(root)).isEmpty();
@@ -59,8 +79,10 @@ class ImagesRootFullTest {
         assertThat(Host.mountsUnder(root)).isEmpty();
         assertThat(identity(keptImage)).as("the other disk").isEqualTo(keptIdentity);
         Host.assertFsckClean(keptImage);
-        assertThat(Rig.condition(rig.get("kept"), Conditions.READY).getStatus()).isEqualTo(Conditions.TRUE);
-        System.out.println("[reliability] images root full: " + ready.getReason() + ": " + ready.getMessage());
+        assertThat(Rig.condition(rig.get("kept"), Conditions.READY).getStatus())
+            .isEqualTo(Conditions.TRUE);
+        System.out.println(
+            "[reliability] images root full: " + ready.getReason() + ": " + ready.getMessage());
 
         Files.delete(filler); // the admin frees space
         VirtualDisk big = rig.awaitReady("big", Duration.ofSeconds(90));

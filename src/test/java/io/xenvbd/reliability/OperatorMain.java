@@ -10,8 +10,8 @@ import java.nio.file.Path;
 
 /**
  * The operator in a JVM of its own, so that a test can SIGKILL it mid-reconcile (the {@code xenvbd
- * operator} subcommand is being finished on another branch; this starts the same XenvbdOperator with
- * the same wiring). Arguments: kubeconfig, token file, CA certificate.
+ * operator} subcommand is being finished on another branch; this starts the same XenvbdOperator
+ * with the same wiring). Arguments: kubeconfig, token file, CA certificate.
  */
 public final class OperatorMain {
   private OperatorMain() {}
@@ -27,9 +27,20 @@ public final class OperatorMain {
 
   /** Starts it as a child JVM on the test classpath, output appended to {@code log}. */
   static Process launch(Rig rig, Path log) throws java.io.IOException {
-    String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    return new ProcessBuilder("java", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", cp, OperatorMain.class.getName(),
-        rig.kubeconfig.toString(), rig.tokenFile.toString(), rig.tls.caCert().toString())
-        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    String cp =
+        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    return new ProcessBuilder(
+            "java",
+            "-Xmx256m",
+            "-XX:TieredStopAtLevel=1",
+            "-cp",
+            cp,
+            OperatorMain.class.getName(),
+            rig.kubeconfig.toString(),
+            rig.tokenFile.toString(),
+            rig.tls.caCert().toString())
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+        .start();
   }
 }

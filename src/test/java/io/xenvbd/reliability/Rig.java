@@ -55,8 +55,12 @@ final class Rig implements AutoCloseable {
     tls = wiring.tls();
     clientSsl = wiring.clientContext();
     api = EmbeddedApiServer.startWithProjectCrds(0);
-    // A shared 2-core host can stall the first admission (CEL compilation) past fabric8's 10 s default.
-    client = new KubernetesClientBuilder().withConfig(api.clientConfig().withRequestTimeout(60_000).build()).build();
+    // A shared 2-core host can stall the first admission (CEL compilation) past fabric8's 10 s
+    // default.
+    client =
+        new KubernetesClientBuilder()
+            .withConfig(api.clientConfig().withRequestTimeout(60_000).build())
+            .build();
     kubeconfig = dir.resolve("kubeconfig");
     api.writeKubeconfig(kubeconfig);
   }
@@ -64,9 +68,12 @@ final class Rig implements AutoCloseable {
   /** Backoffs short enough for tests, the same code paths as production. */
   static OperatorConfig fastOperator() {
     return OperatorConfig.builder()
-        .pollMin(Duration.ofMillis(100)).pollMax(Duration.ofSeconds(1))
-        .retryMin(Duration.ofMillis(200)).retryMax(Duration.ofSeconds(2))
-        .pendingRecheck(Duration.ofSeconds(2)).readyRecheck(Duration.ofSeconds(3))
+        .pollMin(Duration.ofMillis(100))
+        .pollMax(Duration.ofSeconds(1))
+        .retryMin(Duration.ofMillis(200))
+        .retryMax(Duration.ofSeconds(2))
+        .pendingRecheck(Duration.ofSeconds(2))
+        .readyRecheck(Duration.ofSeconds(3))
         .build();
   }
 
@@ -84,10 +91,21 @@ final class Rig implements AutoCloseable {
     operator = null;
   }
 
-  /** An agent in this JVM (HTTPS, heartbeat every second), registered with the API through {@code kube}. */
-  Agent agent(String node, Path root, List<Path> allowed, KubernetesClient kube, UnaryOperator<AgentConfig.Builder> tweak) {
-    AgentConfig.Builder config = wiring.agent(node, root, allowed)
-        .heartbeat(Duration.ofSeconds(1)).retryFailedAfter(Duration.ofSeconds(1));
+  /**
+   * An agent in this JVM (HTTPS, heartbeat every second), registered with the API through {@code
+   * kube}.
+   */
+  Agent agent(
+      String node,
+      Path root,
+      List<Path> allowed,
+      KubernetesClient kube,
+      UnaryOperator<AgentConfig.Builder> tweak) {
+    AgentConfig.Builder config =
+        wiring
+            .agent(node, root, allowed)
+            .heartbeat(Duration.ofSeconds(1))
+            .retryFailedAfter(Duration.ofSeconds(1));
     Agent agent = Agent.start(tweak.apply(config).build(), kube);
     agents.add(agent);
     return agent;
@@ -99,14 +117,18 @@ final class Rig implements AutoCloseable {
 
   /** An agent as its own JVM on a fixed port (so a restart keeps its endpoint). */
   AgentProcess agentProcess(String node, Path root, List<Path> allowed, String... extra) {
-    AgentProcess p = new AgentProcess(node, root, allowed, freePort(), this, dir.resolve(node + ".log"), List.of(extra));
+    AgentProcess p =
+        new AgentProcess(
+            node, root, allowed, freePort(), this, dir.resolve(node + ".log"), List.of(extra));
     agents.add(p);
     return p.start(clientSsl);
   }
 
   /** An agent JVM reached through {@code proxy} (which must relay to {@code port}). */
   AgentProcess agentProcessBehind(String node, Path root, int port, TcpProxy proxy) {
-    AgentProcess p = new AgentProcess(node, root, List.of(), port, proxy.port(), this, dir.resolve(node + ".log"), List.of());
+    AgentProcess p =
+        new AgentProcess(
+            node, root, List.of(), port, proxy.port(), this, dir.resolve(node + ".log"), List.of());
     agents.add(p);
     return p.start(clientSsl);
   }
@@ -127,7 +149,6 @@ final class Rig implements AutoCloseable {
     return client.resource(disk).create();
   }
 
-
   VirtualDisk get(String name) {
     return get("default", name);
   }
@@ -145,34 +166,63 @@ final class Rig implements AutoCloseable {
   static String describe(VirtualDisk d) {
     if (d == null) return "(gone)";
     if (d.getStatus() == null) return "(no status)";
-    return d.getStatus().phase() + " " + d.getStatus().conditions().stream()
-        .map(c -> c.getType() + "=" + c.getStatus() + "/" + c.getReason() + ": " + c.getMessage()).toList();
+    return d.getStatus().phase()
+        + " "
+        + d.getStatus().conditions().stream()
+            .map(
+                c ->
+                    c.getType() + "=" + c.getStatus() + "/" + c.getReason() + ": " + c.getMessage())
+            .toList();
   }
 
   VirtualDisk awaitReady(String name, Duration within) {
-    await().atMost(within).pollInterval(Duration.ofMillis(200)).until(() -> {
-      Condition c = condition(get(name), Conditions.READY);
-      return c != null && Conditions.TRUE.equals(c.getStatus())
-          && get(name).getStatus().observedGeneration().equals(get(name).getMetadata().getGeneration());
-    });
+    await()
+        .atMost(within)
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              Condition c = condition(get(name), Conditions.READY);
+              return c != null
+                  && Conditions.TRUE.equals(c.getStatus())
+                  && get(name)
+                      .getStatus()
+                      .observedGeneration()
+                      .equals(get(name).getMetadata().getGeneration());
+            });
     return get(name);
   }
 
-  VirtualDisk awaitCondition(String name, String type, String status, String reason, Duration within) {
-    await().atMost(within).pollInterval(Duration.ofMillis(200)).until(() -> {
-      Condition c = condition(get(name), type);
-      return c != null && status.equals(c.getStatus()) && (reason == null || reason.equals(c.getReason()));
-    });
+  VirtualDisk awaitCondition(
+      String name, String type, String status, String reason, Duration within) {
+    await()
+        .atMost(within)
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              Condition c = condition(get(name), type);
+              return c != null
+                  && status.equals(c.getStatus())
+                  && (reason == null || reason.equals(c.getReason()));
+            });
     return get(name);
   }
 
-  /** Waits until the condition has {@code reason} (whatever its status), or the disk turned Ready instead. */
-  VirtualDisk awaitConditionIn(String ns, String name, String type, String reason, Duration within) {
-    await().atMost(within).pollInterval(Duration.ofMillis(200)).until(() -> {
-      Condition c = condition(get(ns, name), type);
-      Condition ready = condition(get(ns, name), Conditions.READY);
-      return c != null && reason.equals(c.getReason()) || ready != null && Conditions.TRUE.equals(ready.getStatus());
-    });
+  /**
+   * Waits until the condition has {@code reason} (whatever its status), or the disk turned Ready
+   * instead.
+   */
+  VirtualDisk awaitConditionIn(
+      String ns, String name, String type, String reason, Duration within) {
+    await()
+        .atMost(within)
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              Condition c = condition(get(ns, name), type);
+              Condition ready = condition(get(ns, name), Conditions.READY);
+              return c != null && reason.equals(c.getReason())
+                  || ready != null && Conditions.TRUE.equals(ready.getStatus());
+            });
     return get(ns, name);
   }
 

@@ -15,7 +15,8 @@ final class SmallFilesystem implements AutoCloseable {
     mountPoint = Files.createDirectories(dir.resolve("small-root"));
     Exec.run("truncate", "-s", size, file.toString()).ok();
     Exec.run("mkfs.ext4", "-q", "-F", "-m", "0", file.toString()).ok();
-    Exec.run("mount", "-o", "loop", file.toString(), mountPoint.toString()).ok(); // autoclear: umount frees the loop
+    Exec.run("mount", "-o", "loop", file.toString(), mountPoint.toString())
+        .ok(); // autoclear: umount frees the loop
   }
 
   @Override

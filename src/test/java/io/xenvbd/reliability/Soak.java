@@ -1,13 +1,13 @@
 package io.xenvbd.reliability;
 
-import io.xenvbd.testing.Manifests;
-import io.xenvbd.testing.Host;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.testing.Host;
+import io.xenvbd.testing.Manifests;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,11 +21,13 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * N randomized create / grow / delete operations against three agent JVMs (each behind a relay that
- * can be cut) and an operator JVM, with faults among them: agent SIGKILL and restart, operator SIGKILL
- * and restart, an agent cut off for a few seconds. At the end the cluster must equal what was asked.
+ * can be cut) and an operator JVM, with faults among them: agent SIGKILL and restart, operator
+ * SIGKILL and restart, an agent cut off for a few seconds. At the end the cluster must equal what
+ * was asked.
  */
 final class Soak implements AutoCloseable {
-  record Figures(int operations, int creates, int grows, int deletes, int faults, int images, long seed) {}
+  record Figures(
+      int operations, int creates, int grows, int deletes, int faults, int images, long seed) {}
 
   static final List<String> NODES = List.of("soak-1", "soak-2", "soak-3");
   final Rig rig;
@@ -90,18 +92,44 @@ final class Soak implements AutoCloseable {
     String method = List.of("Auto", "LoopMount", "Offline").get(random.nextInt(3));
     int node = random.nextInt(4);
     String nodeLine = node == 3 ? "" : "nodeName: " + NODES.get(node) + "\n";
-    rig.apply(Manifests.disk(name, mib + "Mi", nodeLine + "filesystem: " + fs + "\npopulate: {method: " + method
-        + ", createDirs: [/tmp]}\ntailor: {hostname: " + name + "}"));
+    rig.apply(
+        Manifests.disk(
+            name,
+            mib + "Mi",
+            nodeLine
+                + "filesystem: "
+                + fs
+                + "\npopulate: {method: "
+                + method
+                + ", createDirs: [/tmp]}\ntailor: {hostname: "
+                + name
+                + "}"));
     desired.put(name, mib << 20);
-    journal.add("create " + name + " " + mib + "Mi " + fs + " " + method + " " + (node == 3 ? "any" : NODES.get(node)));
+    journal.add(
+        "create "
+            + name
+            + " "
+            + mib
+            + "Mi "
+            + fs
+            + " "
+            + method
+            + " "
+            + (node == 3 ? "any" : NODES.get(node)));
   }
 
   private void grow(String name) {
     long bytes = desired.get(name) + (32L << 20);
-    // as kubectl apply or patch does: a merge patch without resourceVersion, never a 409 from the operator's writes
-    rig.client.resources(VirtualDisk.class).inNamespace("default").withName(name).patch(
-        io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
-        "{\"spec\":{\"size\":\"" + (bytes >> 20) + "Mi\"}}");
+    // as kubectl apply or patch does: a merge patch without resourceVersion, never a 409 from the
+    // operator's writes
+    rig.client
+        .resources(VirtualDisk.class)
+        .inNamespace("default")
+        .withName(name)
+        .patch(
+            io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+                io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+            "{\"spec\":{\"size\":\"" + (bytes >> 20) + "Mi\"}}");
     desired.put(name, bytes);
     journal.add("grow " + name + " to " + (bytes >> 20) + "Mi");
   }
@@ -139,24 +167,37 @@ final class Soak implements AutoCloseable {
 
   private void heal() {
     proxies.values().forEach(TcpProxy::up);
-    agents.values().forEach(a -> {
-      if (!a.alive()) a.start(rig.clientSsl);
-    });
+    agents
+        .values()
+        .forEach(
+            a -> {
+              if (!a.alive()) a.start(rig.clientSsl);
+            });
   }
 
   /** Waits until the cluster equals what was asked, then checks every node as an admin would. */
   void converge() {
-    await().atMost(Duration.ofMinutes(10)).pollInterval(Duration.ofSeconds(1)).untilAsserted(() -> {
-      for (String name : deleted) assertThat(rig.get(name)).as("deleted disk %s", name).isNull();
-      for (var e : desired.entrySet()) {
-        VirtualDisk d = rig.get(e.getKey());
-        assertThat(d).isNotNull();
-        assertThat(Rig.condition(d, Conditions.READY)).as(Rig.describe(d)).isNotNull()
-            .matches(c -> Conditions.TRUE.equals(c.getStatus()), "Ready=True");
-        assertThat(d.getStatus().observedGeneration()).isEqualTo(d.getMetadata().getGeneration());
-        assertThat(d.getStatus().capacityBytes()).as("capacity of %s", e.getKey()).isEqualTo(e.getValue());
-      }
-    });
+    await()
+        .atMost(Duration.ofMinutes(10))
+        .pollInterval(Duration.ofSeconds(1))
+        .untilAsserted(
+            () -> {
+              for (String name : deleted)
+                assertThat(rig.get(name)).as("deleted disk %s", name).isNull();
+              for (var e : desired.entrySet()) {
+                VirtualDisk d = rig.get(e.getKey());
+                assertThat(d).isNotNull();
+                assertThat(Rig.condition(d, Conditions.READY))
+                    .as(Rig.describe(d))
+                    .isNotNull()
+                    .matches(c -> Conditions.TRUE.equals(c.getStatus()), "Ready=True");
+                assertThat(d.getStatus().observedGeneration())
+                    .isEqualTo(d.getMetadata().getGeneration());
+                assertThat(d.getStatus().capacityBytes())
+                    .as("capacity of %s", e.getKey())
+                    .isEqualTo(e.getValue());
+              }
+            });
     Map<String, List<String>> expected = new TreeMap<>();
     NODES.forEach(n -> expected.put(n, new ArrayList<>()));
     for (String name : desired.keySet()) {
@@ -168,17 +209,22 @@ final class Soak implements AutoCloseable {
     }
     for (String node : NODES) {
       Path root = roots.get(node);
-      assertThat(Host.images(root)).as("images on %s", node).containsExactlyInAnyOrderElementsOf(expected.get(node));
+      assertThat(Host.images(root))
+          .as("images on %s", node)
+          .containsExactlyInAnyOrderElementsOf(expected.get(node));
       assertThat(Host.leftovers(root)).as("temporary files on %s", node).isEmpty();
       assertThat(Host.loopsUnder(root)).as("loop devices on %s", node).isEmpty();
       assertThat(Host.mountsUnder(root)).as("mounts on %s", node).isEmpty();
     }
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
-      for (String node : NODES) {
-        Dom0Node n = rig.client.resources(Dom0Node.class).withName(node).get();
-        assertThat(n.getStatus().orphans()).as("orphans on %s", node).isNullOrEmpty();
-      }
-    });
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> {
+              for (String node : NODES) {
+                Dom0Node n = rig.client.resources(Dom0Node.class).withName(node).get();
+                assertThat(n.getStatus().orphans()).as("orphans on %s", node).isNullOrEmpty();
+              }
+            });
   }
 
   @Override

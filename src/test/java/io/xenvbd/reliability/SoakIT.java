@@ -8,8 +8,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The soak of issue 8. CI runs the bounded version (30 operations); the full one (200) is tagged
- * {@code soak}, which the build excludes by default:
- * {@code mvn -B verify -Dsurefire.excludedGroups= -Dit.test=SoakIT -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false}.
+ * {@code soak}, which the build excludes by default: {@code mvn -B verify
+ * -Dsurefire.excludedGroups= -Dit.test=SoakIT -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false}.
  * {@code -Dxenvbd.soak.seed=N} replays a run (the seed is printed).
  */
 @RequiresRoot

@@ -9,11 +9,17 @@ import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.Random;
 
-/** A dom0 directory to copy from (hostPaths) and tar archives to unpack, with content worth checking. */
+/**
+ * A dom0 directory to copy from (hostPaths) and tar archives to unpack, with content worth
+ * checking.
+ */
 final class SourceTree {
   private SourceTree() {}
 
-  /** {@code count} files of {@code size} pseudo-random bytes under data/, an etc/issue and a relative symlink. */
+  /**
+   * {@code count} files of {@code size} pseudo-random bytes under data/, an etc/issue and a
+   * relative symlink.
+   */
   static Path make(Path dir, int count, int size) {
     try {
       Files.createDirectories(dir.resolve("etc"));
@@ -40,7 +46,8 @@ final class SourceTree {
 
   static String sha256(Path file) {
     try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+      return HexFormat.of()
+          .formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }

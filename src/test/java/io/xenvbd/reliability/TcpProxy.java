@@ -12,8 +12,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A TCP relay in front of a server that a test can cut: while down it accepts and drops every
- * connection at once (the caller sees a reset, as with a dead pod behind a Service) and records when
- * each attempt came, so that a test can see the caller's backoff.
+ * connection at once (the caller sees a reset, as with a dead pod behind a Service) and records
+ * when each attempt came, so that a test can see the caller's backoff.
  */
 final class TcpProxy implements AutoCloseable {
   private final ServerSocket server;
@@ -80,22 +80,26 @@ final class TcpProxy implements AutoCloseable {
   }
 
   private void pipe(Socket from, Socket to) {
-    Thread t = new Thread(() -> {
-      byte[] buf = new byte[16384];
-      try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
-        for (int n; (n = in.read(buf)) >= 0; ) {
-          out.write(buf, 0, n);
-          out.flush();
-        }
-      } catch (IOException ignored) {
-        // one side closed
-      } finally {
-        closeQuietly(from);
-        closeQuietly(to);
-        open.remove(from);
-        open.remove(to);
-      }
-    }, "tcp-proxy-pipe");
+    Thread t =
+        new Thread(
+            () -> {
+              byte[] buf = new byte[16384];
+              try (InputStream in = from.getInputStream();
+                  OutputStream out = to.getOutputStream()) {
+                for (int n; (n = in.read(buf)) >= 0; ) {
+                  out.write(buf, 0, n);
+                  out.flush();
+                }
+              } catch (IOException ignored) {
+                // one side closed
+              } finally {
+                closeQuietly(from);
+                closeQuietly(to);
+                open.remove(from);
+                open.remove(to);
+              }
+            },
+            "tcp-proxy-pipe");
     t.setDaemon(true);
     t.start();
   }

@@ -15,19 +15,35 @@ import java.util.TreeMap;
 
 /**
  * The real kube-apiserver's audit log ({@link RealKubeApiServer#auditLog}), one {@link Call} per
- * completed request: who made it, the RBAC verb and resource the authorizer checked, and the code it
- * answered. Requests for non-resource URLs (discovery, /version) carry no resource and are kept with
- * an empty one, so that a 403 on them is seen too.
+ * completed request: who made it, the RBAC verb and resource the authorizer checked, and the code
+ * it answered. Requests for non-resource URLs (discovery, /version) carry no resource and are kept
+ * with an empty one, so that a 403 on them is seen too.
  */
 public record ApiServerAudit(List<Call> calls) {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Set<String> STAGES = Set.of("ResponseStarted", "ResponseComplete", "Panic");
 
-  public record Call(Instant at, String user, String userAgent, String verb, String apiGroup, String resource,
-      String subresource, String namespace, String name, String uri, int code) {
-    /** "group/resource[/subresource]:verb", the form {@link RbacGrants} uses (core group: empty). */
+  public record Call(
+      Instant at,
+      String user,
+      String userAgent,
+      String verb,
+      String apiGroup,
+      String resource,
+      String subresource,
+      String namespace,
+      String name,
+      String uri,
+      int code) {
+    /**
+     * "group/resource[/subresource]:verb", the form {@link RbacGrants} uses (core group: empty).
+     */
     public String grantKey() {
-      return apiGroup + "/" + (subresource.isEmpty() ? resource : resource + "/" + subresource) + ":" + verb;
+      return apiGroup
+          + "/"
+          + (subresource.isEmpty() ? resource : resource + "/" + subresource)
+          + ":"
+          + verb;
     }
 
     public boolean isResourceRequest() {
@@ -41,7 +57,8 @@ public record ApiServerAudit(List<Call> calls) {
   }
 
   static ApiServerAudit read(Path log) {
-    // A watch is logged when its response starts and again when it ends, which may be never within a
+    // A watch is logged when its response starts and again when it ends, which may be never within
+    // a
     // test: one call per audit ID, counted from the first of the two.
     Map<String, Call> calls = new LinkedHashMap<>();
     try {
@@ -51,13 +68,24 @@ public record ApiServerAudit(List<Call> calls) {
         JsonNode e = JSON.readTree(line);
         if (!STAGES.contains(e.path("stage").asText())) continue;
         JsonNode ref = e.path("objectRef");
-        calls.putIfAbsent(e.path("auditID").asText(), new Call(Instant.parse(e.path("requestReceivedTimestamp").asText()), e.path("user").path("username").asText(),
-            e.path("userAgent").asText(), e.path("verb").asText(), ref.path("apiGroup").asText(""),
-            ref.path("resource").asText(""), ref.path("subresource").asText(""), ref.path("namespace").asText(""),
-            ref.path("name").asText(""), e.path("requestURI").asText(), e.path("responseStatus").path("code").asInt()));
+        calls.putIfAbsent(
+            e.path("auditID").asText(),
+            new Call(
+                Instant.parse(e.path("requestReceivedTimestamp").asText()),
+                e.path("user").path("username").asText(),
+                e.path("userAgent").asText(),
+                e.path("verb").asText(),
+                ref.path("apiGroup").asText(""),
+                ref.path("resource").asText(""),
+                ref.path("subresource").asText(""),
+                ref.path("namespace").asText(""),
+                ref.path("name").asText(""),
+                e.path("requestURI").asText(),
+                e.path("responseStatus").path("code").asInt()));
       }
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot read the API server's audit log " + log + ": " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "cannot read the API server's audit log " + log + ": " + e.getMessage(), e);
     }
     return new ApiServerAudit(List.copyOf(calls.values()));
   }
@@ -80,7 +108,9 @@ public record ApiServerAudit(List<Call> calls) {
   /** Every grant key used by a resource request, with how often. */
   public Map<String, Integer> grantKeys() {
     Map<String, Integer> counts = new TreeMap<>();
-    calls.stream().filter(Call::isResourceRequest).forEach(c -> counts.merge(c.grantKey(), 1, Integer::sum));
+    calls.stream()
+        .filter(Call::isResourceRequest)
+        .forEach(c -> counts.merge(c.grantKey(), 1, Integer::sum));
     return counts;
   }
 }

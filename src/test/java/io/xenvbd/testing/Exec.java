@@ -80,7 +80,8 @@ public final class Exec {
     try {
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();
-        throw new AssertionError(String.join(" ", cmd) + " did not finish in " + timeout.toSeconds() + " s");
+        throw new AssertionError(
+            String.join(" ", cmd) + " did not finish in " + timeout.toSeconds() + " s");
       }
     } catch (InterruptedException e) {
       p.destroyForcibly();

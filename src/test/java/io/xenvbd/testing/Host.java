@@ -5,8 +5,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Random;
 import java.util.List;
+import java.util.Random;
 import java.util.stream.Stream;
 
 /**
@@ -38,18 +38,26 @@ public final class Host {
     String prefix = real(dir);
     try {
       return Files.readAllLines(Path.of("/proc/self/mountinfo")).stream()
-          .map(l -> l.split(" ")[4]).filter(m -> m.startsWith(prefix) && !m.equals(prefix)).toList();
+          .map(l -> l.split(" ")[4])
+          .filter(m -> m.startsWith(prefix) && !m.equals(prefix))
+          .toList();
     } catch (IOException e) {
       throw new AssertionError(e);
     }
   }
 
-  /** Temporary names the engine uses (".x.img.tmp-..", ".tmp-staging-..") anywhere under the root. */
+  /**
+   * Temporary names the engine uses (".x.img.tmp-..", ".tmp-staging-..") anywhere under the root.
+   */
   public static List<String> leftovers(Path root) {
     if (!Files.isDirectory(root)) return List.of();
     try (Stream<Path> walk = Files.walk(root)) {
-      return walk.filter(p -> !p.equals(root)).map(p -> root.relativize(p).toString())
-          .filter(rel -> Stream.of(rel.split("/")).anyMatch(part -> part.startsWith(".") && part.contains(".tmp")))
+      return walk.filter(p -> !p.equals(root))
+          .map(p -> root.relativize(p).toString())
+          .filter(
+              rel ->
+                  Stream.of(rel.split("/"))
+                      .anyMatch(part -> part.startsWith(".") && part.contains(".tmp")))
           .toList();
     } catch (IOException e) {
       throw new AssertionError(e);
@@ -60,8 +68,11 @@ public final class Host {
   public static List<String> images(Path root) {
     if (!Files.isDirectory(root)) return List.of();
     try (Stream<Path> walk = Files.walk(root)) {
-      return walk.filter(Files::isRegularFile).map(p -> root.relativize(p).toString())
-          .filter(rel -> rel.endsWith(".img") && !rel.contains("/.")).sorted().toList();
+      return walk.filter(Files::isRegularFile)
+          .map(p -> root.relativize(p).toString())
+          .filter(rel -> rel.endsWith(".img") && !rel.contains("/."))
+          .sorted()
+          .toList();
     } catch (IOException e) {
       throw new AssertionError(e);
     }
@@ -70,13 +81,18 @@ public final class Host {
   /** {@code e2fsck -fn}: read-only, forced; the output when it is not clean. */
   public static void assertFsckClean(Path image) {
     Exec.Result r = Exec.run("e2fsck", "-fn", image.toString());
-    if (r.exit() != 0) throw new AssertionError("e2fsck -fn " + image + " is not clean (" + r.exit() + "):\n" + r.all());
+    if (r.exit() != 0)
+      throw new AssertionError(
+          "e2fsck -fn " + image + " is not clean (" + r.exit() + "):\n" + r.all());
   }
 
-  /** A file's content inside an image, without mounting it (debugfs's banner on stderr is dropped). */
+  /**
+   * A file's content inside an image, without mounting it (debugfs's banner on stderr is dropped).
+   */
   public static String cat(Path image, String guestPath) {
     Exec.Result r = Exec.run("debugfs", "-R", "cat " + guestPath, image.toString());
-    if (r.exit() != 0) throw new AssertionError("debugfs cat " + guestPath + " failed on " + image + ": " + r.err());
+    if (r.exit() != 0)
+      throw new AssertionError("debugfs cat " + guestPath + " failed on " + image + ": " + r.err());
     return r.out();
   }
 
@@ -88,11 +104,11 @@ public final class Host {
     for (String l : loopsUnder(dir)) Exec.run("losetup", "-d", l.substring(0, l.indexOf(' ')));
   }
 
-
   /** Loop devices attached now, as {@code losetup} lists them: device and backing file. */
   public static List<String[]> attachedLoops() {
     List<String[]> loops = new ArrayList<>();
-    String listing = Exec.ok("losetup", "--list", "--noheadings", "--raw", "--output", "NAME,BACK-FILE");
+    String listing =
+        Exec.ok("losetup", "--list", "--noheadings", "--raw", "--output", "NAME,BACK-FILE");
     for (String line : listing.split("\n")) {
       if (line.isBlank()) continue;
       String[] parts = line.trim().split(" ", 2);
@@ -101,7 +117,9 @@ public final class Host {
     return loops;
   }
 
-  /** Writes {@code count} files of {@code size} random bytes (random, so they really occupy space). */
+  /**
+   * Writes {@code count} files of {@code size} random bytes (random, so they really occupy space).
+   */
   public static long writeTree(Path dir, int count, int size) throws IOException {
     Files.createDirectories(dir);
     byte[] data = new byte[size];

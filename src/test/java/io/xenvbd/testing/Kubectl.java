@@ -30,7 +30,9 @@ public final class Kubectl {
     return runWithInput(null, args);
   }
 
-  /** Runs kubectl with {@code stdin} on its standard input (for {@code -f -}), or none when null. */
+  /**
+   * Runs kubectl with {@code stdin} on its standard input (for {@code -f -}), or none when null.
+   */
   public Exec.Result runWithInput(String stdin, String... args) {
     return Exec.run(command(args), stdin, TIMEOUT);
   }
@@ -45,12 +47,16 @@ public final class Kubectl {
     return run("get", "vd", name, "-n", namespace).exit() == 0;
   }
 
-  /** Starts a kubectl that keeps running (get -w, wait), stdout and stderr merged for the caller. */
+  /**
+   * Starts a kubectl that keeps running (get -w, wait), stdout and stderr merged for the caller.
+   */
   public Process start(String... args) throws IOException {
     return new ProcessBuilder(command(args)).redirectErrorStream(true).start();
   }
 
-  /** Starts a kubectl that keeps running, stdout to {@code stdout} and stderr beside it (NAME.err). */
+  /**
+   * Starts a kubectl that keeps running, stdout to {@code stdout} and stderr beside it (NAME.err).
+   */
   public Process start(Path stdout, String... args) throws IOException {
     Path stderr = stdout.resolveSibling(stdout.getFileName() + ".err");
     return new ProcessBuilder(command(args))
@@ -60,7 +66,8 @@ public final class Kubectl {
   }
 
   private List<String> command(String... args) {
-    List<String> cmd = new ArrayList<>(List.of(binary.toString(), "--kubeconfig", kubeconfig.toString()));
+    List<String> cmd =
+        new ArrayList<>(List.of(binary.toString(), "--kubeconfig", kubeconfig.toString()));
     cmd.addAll(List.of(args));
     return cmd;
   }

@@ -1,13 +1,15 @@
 package io.xenvbd.testing;
 
 /**
- * The VirtualDisk manifests the tests and benchmarks apply, as a user writes them: the one source of
- * YAML fixtures (unit tests that need Java objects build them in their package's Fixtures).
+ * The VirtualDisk manifests the tests and benchmarks apply, as a user writes them: the one source
+ * of YAML fixtures (unit tests that need Java objects build them in their package's Fixtures).
  */
 public final class Manifests {
   private Manifests() {}
 
-  /** A VirtualDisk in namespace default; {@code specYaml} is more YAML under spec (may be empty). */
+  /**
+   * A VirtualDisk in namespace default; {@code specYaml} is more YAML under spec (may be empty).
+   */
   public static String disk(String name, String size, String specYaml) {
     return """
         apiVersion: xenvbd.io/v1alpha1
@@ -16,10 +18,13 @@ public final class Manifests {
         spec:
           size: %s
         %s
-        """.formatted(name, size, specYaml.indent(2));
+        """
+        .formatted(name, size, specYaml.indent(2));
   }
 
-  /** A VirtualDisk in {@code namespace} whose whole spec is {@code specYaml} (which may be invalid). */
+  /**
+   * A VirtualDisk in {@code namespace} whose whole spec is {@code specYaml} (which may be invalid).
+   */
   public static String diskIn(String namespace, String name, String specYaml) {
     return """
         apiVersion: xenvbd.io/v1alpha1
@@ -27,10 +32,14 @@ public final class Manifests {
         metadata: {name: %s, namespace: %s}
         spec:
         %s
-        """.formatted(name, namespace, specYaml.indent(2));
+        """
+        .formatted(name, namespace, specYaml.indent(2));
   }
 
-  /** The manual recipe as a VirtualDisk: the cp -ax copy of /etc and /usr, fstab, hostname, vdev sda1. */
+  /**
+   * The manual recipe as a VirtualDisk: the cp -ax copy of /etc and /usr, fstab, hostname, vdev
+   * sda1.
+   */
   public static String vm1disk(String name, String size, String filesystem) {
     return """
         apiVersion: xenvbd.io/v1alpha1
@@ -54,6 +63,7 @@ public final class Manifests {
           xen:
             vdev: sda1
             access: rw
-        """.formatted(name, size, filesystem);
+        """
+        .formatted(name, size, filesystem);
   }
 }

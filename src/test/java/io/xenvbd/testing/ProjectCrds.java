@@ -41,18 +41,49 @@ public final class ProjectCrds {
    * this) and waits until each is Established: the API server accepted its schema and serves it.
    */
   public static List<CustomResourceDefinition> install(KubernetesClient admin) {
-    List<CustomResourceDefinition> applied = files().stream().map(ProjectCrds::read)
-        .map(crd -> admin.apiextensions().v1().customResourceDefinitions().resource(crd)
-            .fieldManager("xenvbd-tests").forceConflicts().serverSideApply())
-        .toList();
+    List<CustomResourceDefinition> applied =
+        files().stream()
+            .map(ProjectCrds::read)
+            .map(
+                crd ->
+                    admin
+                        .apiextensions()
+                        .v1()
+                        .customResourceDefinitions()
+                        .resource(crd)
+                        .fieldManager("xenvbd-tests")
+                        .forceConflicts()
+                        .serverSideApply())
+            .toList();
     for (CustomResourceDefinition crd : applied) {
-      await().atMost(Duration.ofSeconds(30)).until(() -> condition(
-          admin.apiextensions().v1().customResourceDefinitions().withName(crd.getMetadata().getName()).get(),
-          "Established").equals("True"));
-      // Established comes before the resource's storage is ready (429 "storage is (re)initializing").
-      String apiVersion = crd.getSpec().getGroup() + "/" + crd.getSpec().getVersions().get(0).getName();
-      await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> admin
-          .genericKubernetesResources(apiVersion, crd.getSpec().getNames().getKind()).inAnyNamespace().list() != null);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  condition(
+                          admin
+                              .apiextensions()
+                              .v1()
+                              .customResourceDefinitions()
+                              .withName(crd.getMetadata().getName())
+                              .get(),
+                          "Established")
+                      .equals("True"));
+      // Established comes before the resource's storage is ready (429 "storage is
+      // (re)initializing").
+      String apiVersion =
+          crd.getSpec().getGroup() + "/" + crd.getSpec().getVersions().get(0).getName();
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .ignoreExceptions()
+          .until(
+              () ->
+                  admin
+                          .genericKubernetesResources(
+                              apiVersion, crd.getSpec().getNames().getKind())
+                          .inAnyNamespace()
+                          .list()
+                      != null);
     }
     return applied;
   }
@@ -60,7 +91,10 @@ public final class ProjectCrds {
   /** A condition's status, or "absent". */
   public static String condition(CustomResourceDefinition crd, String type) {
     if (crd == null || crd.getStatus() == null) return "absent";
-    return crd.getStatus().getConditions().stream().filter(c -> c.getType().equals(type))
-        .map(CustomResourceDefinitionCondition::getStatus).findFirst().orElse("absent");
+    return crd.getStatus().getConditions().stream()
+        .filter(c -> c.getType().equals(type))
+        .map(CustomResourceDefinitionCondition::getStatus)
+        .findFirst()
+        .orElse("absent");
   }
 }

@@ -28,23 +28,25 @@ import java.util.stream.Stream;
 
 /**
  * A real etcd and kube-apiserver on loopback, in a temporary directory, with RBAC on and three
- * identities known by bearer token (the API server's {@code --token-auth-file}): an admin in
- * {@code system:masters}, and the operator's and the agent's ServiceAccounts as the Helm chart
- * names them for release {@code xv} in {@code xenvbd-system}, so that RoleBindings rendered from
- * the chart apply to them exactly as on a cluster. No controller-manager runs: no garbage
- * collection and no namespace finalization.
+ * identities known by bearer token (the API server's {@code --token-auth-file}): an admin in {@code
+ * system:masters}, and the operator's and the agent's ServiceAccounts as the Helm chart names them
+ * for release {@code xv} in {@code xenvbd-system}, so that RoleBindings rendered from the chart
+ * apply to them exactly as on a cluster. No controller-manager runs: no garbage collection and no
+ * namespace finalization.
  *
- * <p>Every request is written to an audit log at Metadata level (who, verb, resource, response code),
- * which {@link #audit()} reads: what the product really called, as the authorizer judged it.
+ * <p>Every request is written to an audit log at Metadata level (who, verb, resource, response
+ * code), which {@link #audit()} reads: what the product really called, as the authorizer judged it.
  *
  * <p>Start it through {@link RequiresKubeApiServer}, which shares one per test JVM; {@link #close}
- * kills both processes and deletes the directory, and a shutdown hook does so if the JVM ends first.
+ * kills both processes and deletes the directory, and a shutdown hook does so if the JVM ends
+ * first.
  */
 public final class RealKubeApiServer implements AutoCloseable {
   /** Who calls the API server: its user name and groups, as the authorizer sees them. */
   public record Identity(String user, List<String> groups) {
     static Identity serviceAccount(String namespace, String name) {
-      return new Identity("system:serviceaccount:" + namespace + ":" + name,
+      return new Identity(
+          "system:serviceaccount:" + namespace + ":" + name,
           List.of("system:serviceaccounts", "system:serviceaccounts:" + namespace));
     }
   }
@@ -71,7 +73,8 @@ public final class RealKubeApiServer implements AutoCloseable {
   /** Starts etcd and kube-apiserver and waits until the API server reports ready. */
   public static RealKubeApiServer start(KubeBinaries binaries) {
     try {
-      RealKubeApiServer server = new RealKubeApiServer(binaries, Files.createTempDirectory("xenvbd-kube-"));
+      RealKubeApiServer server =
+          new RealKubeApiServer(binaries, Files.createTempDirectory("xenvbd-kube-"));
       Runtime.getRuntime().addShutdownHook(server.shutdownHook);
       try {
         server.startProcesses();
@@ -88,18 +91,30 @@ public final class RealKubeApiServer implements AutoCloseable {
   private void startProcesses() throws IOException {
     CertificateAuthority ca = CertificateAuthority.create(dir.resolve("ca"));
     caCert = ca.caCert();
-    CertificateAuthority.Issued serving = ca.issue(dir.resolve("serving"), List.of("127.0.0.1", "localhost"));
-    CertificateAuthority.Issued signing = ca.issue(dir.resolve("service-account"), List.of("service-accounts"));
+    CertificateAuthority.Issued serving =
+        ca.issue(dir.resolve("serving"), List.of("127.0.0.1", "localhost"));
+    CertificateAuthority.Issued signing =
+        ca.issue(dir.resolve("service-account"), List.of("service-accounts"));
     StringBuilder tokenFile = new StringBuilder();
     int uid = 0;
     for (Identity id : List.of(ADMIN, OPERATOR, AGENT)) {
       String token = randomToken();
       tokens.put(id, token);
-      tokenFile.append(token).append(',').append(id.user()).append(",uid-").append(++uid)
-          .append(",\"").append(String.join(",", id.groups())).append("\"\n");
+      tokenFile
+          .append(token)
+          .append(',')
+          .append(id.user())
+          .append(",uid-")
+          .append(++uid)
+          .append(",\"")
+          .append(String.join(",", id.groups()))
+          .append("\"\n");
     }
     Path tokenCsv = Files.writeString(dir.resolve("tokens.csv"), tokenFile);
-    Path auditPolicy = Files.writeString(dir.resolve("audit-policy.yaml"), """
+    Path auditPolicy =
+        Files.writeString(
+            dir.resolve("audit-policy.yaml"),
+            """
         apiVersion: audit.k8s.io/v1
         kind: Policy
         omitStages: ["RequestReceived"]
@@ -110,38 +125,63 @@ public final class RealKubeApiServer implements AutoCloseable {
     int etcdClient = freePort();
     int etcdPeer = freePort();
     int securePort = freePort();
-    start("etcd", List.of(binaries.etcd().toString(), "--name=default", "--data-dir=" + dir.resolve("etcd"),
-        "--listen-client-urls=http://127.0.0.1:" + etcdClient,
-        "--advertise-client-urls=http://127.0.0.1:" + etcdClient,
-        "--listen-peer-urls=http://127.0.0.1:" + etcdPeer,
-        "--initial-advertise-peer-urls=http://127.0.0.1:" + etcdPeer,
-        "--initial-cluster=default=http://127.0.0.1:" + etcdPeer,
-        "--unsafe-no-fsync=true", "--log-level=warn"));
-    start("kube-apiserver", List.of(binaries.kubeApiServer().toString(),
-        "--etcd-servers=http://127.0.0.1:" + etcdClient,
-        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port=" + securePort,
-        "--tls-cert-file=" + serving.cert(), "--tls-private-key-file=" + serving.key(),
-        "--cert-dir=" + dir.resolve("certs"),
-        "--authorization-mode=RBAC", "--token-auth-file=" + tokenCsv, "--anonymous-auth=false",
-        "--service-account-issuer=https://kubernetes.default.svc",
-        "--service-account-key-file=" + signing.cert(), "--service-account-signing-key-file=" + signing.key(),
-        "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
-        "--disable-admission-plugins=ServiceAccount",
-        "--audit-policy-file=" + auditPolicy, "--audit-log-path=" + auditLog(), "--audit-log-mode=blocking"));
+    start(
+        "etcd",
+        List.of(
+            binaries.etcd().toString(),
+            "--name=default",
+            "--data-dir=" + dir.resolve("etcd"),
+            "--listen-client-urls=http://127.0.0.1:" + etcdClient,
+            "--advertise-client-urls=http://127.0.0.1:" + etcdClient,
+            "--listen-peer-urls=http://127.0.0.1:" + etcdPeer,
+            "--initial-advertise-peer-urls=http://127.0.0.1:" + etcdPeer,
+            "--initial-cluster=default=http://127.0.0.1:" + etcdPeer,
+            "--unsafe-no-fsync=true",
+            "--log-level=warn"));
+    start(
+        "kube-apiserver",
+        List.of(
+            binaries.kubeApiServer().toString(),
+            "--etcd-servers=http://127.0.0.1:" + etcdClient,
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            "--secure-port=" + securePort,
+            "--tls-cert-file=" + serving.cert(),
+            "--tls-private-key-file=" + serving.key(),
+            "--cert-dir=" + dir.resolve("certs"),
+            "--authorization-mode=RBAC",
+            "--token-auth-file=" + tokenCsv,
+            "--anonymous-auth=false",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            "--service-account-key-file=" + signing.cert(),
+            "--service-account-signing-key-file=" + signing.key(),
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--allow-privileged=true",
+            "--disable-admission-plugins=ServiceAccount",
+            "--audit-policy-file=" + auditPolicy,
+            "--audit-log-path=" + auditLog(),
+            "--audit-log-mode=blocking"));
     url = "https://127.0.0.1:" + securePort;
     awaitReady();
   }
 
   private void start(String name, List<String> command) throws IOException {
     Path log = dir.resolve(name + ".log");
-    processes.add(new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start());
+    processes.add(
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start());
   }
 
   private void awaitReady() {
-    HttpClient http = HttpClient.newBuilder().sslContext(Tls.clientContext(caCert))
-        .connectTimeout(Duration.ofSeconds(2)).build();
-    HttpRequest readyz = HttpRequest.newBuilder(URI.create(url + "/readyz"))
-        .header("Authorization", "Bearer " + tokens.get(ADMIN)).timeout(Duration.ofSeconds(5)).build();
+    HttpClient http =
+        HttpClient.newBuilder()
+            .sslContext(Tls.clientContext(caCert))
+            .connectTimeout(Duration.ofSeconds(2))
+            .build();
+    HttpRequest readyz =
+        HttpRequest.newBuilder(URI.create(url + "/readyz"))
+            .header("Authorization", "Bearer " + tokens.get(ADMIN))
+            .timeout(Duration.ofSeconds(5))
+            .build();
     long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
     String last = "no answer yet";
     while (System.nanoTime() < deadline) {
@@ -160,7 +200,8 @@ public final class RealKubeApiServer implements AutoCloseable {
       }
       sleep(250);
     }
-    throw startFailure("not ready after " + START_TIMEOUT.toSeconds() + " s (last /readyz: " + last + ")");
+    throw startFailure(
+        "not ready after " + START_TIMEOUT.toSeconds() + " s (last /readyz: " + last + ")");
   }
 
   private IllegalStateException startFailure(String why) {
@@ -168,13 +209,16 @@ public final class RealKubeApiServer implements AutoCloseable {
     for (String name : List.of("etcd", "kube-apiserver")) {
       try {
         List<String> lines = Files.readAllLines(dir.resolve(name + ".log"));
-        logs.append("\n--- last lines of ").append(name).append(".log:\n")
+        logs.append("\n--- last lines of ")
+            .append(name)
+            .append(".log:\n")
             .append(String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size())));
       } catch (IOException ignored) {
         // that process never started
       }
     }
-    return new IllegalStateException("kube-apiserver " + binaries.version() + " did not start: " + why + logs);
+    return new IllegalStateException(
+        "kube-apiserver " + binaries.version() + " did not start: " + why + logs);
   }
 
   /** {@code https://127.0.0.1:<port>}. */
@@ -191,7 +235,10 @@ public final class RealKubeApiServer implements AutoCloseable {
     return dir.resolve("audit.log");
   }
 
-  /** The audit log read from the start; {@link ApiServerAudit#since} narrows it to a test's own span. */
+  /**
+   * The audit log read from the start; {@link ApiServerAudit#since} narrows it to a test's own
+   * span.
+   */
   public ApiServerAudit audit() {
     return ApiServerAudit.read(auditLog());
   }
@@ -207,8 +254,11 @@ public final class RealKubeApiServer implements AutoCloseable {
    * 429 while the storage of a just-established CRD initializes).
    */
   public ConfigBuilder clientConfig(Identity who) {
-    return new ConfigBuilder(Config.empty()).withMasterUrl(url).withOauthToken(token(who))
-        .withCaCertFile(caCert.toString()).withNamespace("default");
+    return new ConfigBuilder(Config.empty())
+        .withMasterUrl(url)
+        .withOauthToken(token(who))
+        .withCaCertFile(caCert.toString())
+        .withNamespace("default");
   }
 
   /** A new fabric8 client acting as this identity; the caller closes it. */
@@ -219,7 +269,8 @@ public final class RealKubeApiServer implements AutoCloseable {
   /** A kubeconfig file for this identity (in this server's directory, deleted with it). */
   public Path kubeconfig(Identity who) {
     Path file = dir.resolve("kubeconfig-" + who.user().replaceAll("[^A-Za-z0-9-]", "_"));
-    String yaml = """
+    String yaml =
+        """
         apiVersion: v1
         kind: Config
         clusters:
@@ -232,7 +283,8 @@ public final class RealKubeApiServer implements AutoCloseable {
         - name: real
           context: {cluster: real, user: user, namespace: default}
         current-context: real
-        """.formatted(url, caCert, token(who));
+        """
+            .formatted(url, caCert, token(who));
     try {
       return Files.writeString(file, yaml);
     } catch (IOException e) {

@@ -8,9 +8,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * An XFS filesystem with reflink, made on a sparse file and loop-mounted, to serve as an images root
- * where the machine's own filesystem cannot reflink (tests and the fleet benchmark). Closing it
- * unmounts it, which releases its loop device (mount -o loop attaches with autoclear).
+ * An XFS filesystem with reflink, made on a sparse file and loop-mounted, to serve as an images
+ * root where the machine's own filesystem cannot reflink (tests and the fleet benchmark). Closing
+ * it unmounts it, which releases its loop device (mount -o loop attaches with autoclear).
  */
 public final class XfsReflinkRoot implements AutoCloseable {
   public final Path mountPoint;
@@ -21,7 +21,10 @@ public final class XfsReflinkRoot implements AutoCloseable {
     this.mountPoint = mountPoint;
   }
 
-  /** A {@code bytes}-long sparse file in {@code dir} (XFS needs at least 300 MiB), formatted and mounted. */
+  /**
+   * A {@code bytes}-long sparse file in {@code dir} (XFS needs at least 300 MiB), formatted and
+   * mounted.
+   */
   public static XfsReflinkRoot create(Path dir, long bytes) throws IOException {
     Path file = dir.resolve("xfs-reflink.file");
     Path mnt = Files.createDirectories(dir.resolve("xfs-reflink"));
@@ -32,14 +35,16 @@ public final class XfsReflinkRoot implements AutoCloseable {
     while (true) {
       String err = exec("mount", "-o", "loop", file.toString(), mnt.toString());
       if (err == null) return new XfsReflinkRoot(file, mnt);
-      if (System.nanoTime() > deadline) throw new IOException("cannot mount the XFS images root: " + err);
+      if (System.nanoTime() > deadline)
+        throw new IOException("cannot mount the XFS images root: " + err);
       sleep();
     }
   }
 
   @Override
   public void close() throws IOException {
-    if (exec("umount", mountPoint.toString()) != null) run("umount", "--lazy", mountPoint.toString());
+    if (exec("umount", mountPoint.toString()) != null)
+      run("umount", "--lazy", mountPoint.toString());
     Files.deleteIfExists(file);
   }
 
@@ -50,8 +55,11 @@ public final class XfsReflinkRoot implements AutoCloseable {
 
   /** null when the command succeeded, else its stderr. */
   private static String exec(String... cmd) throws IOException {
-    Process p = new ProcessBuilder(List.of(cmd)).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    Process p =
+        new ProcessBuilder(List.of(cmd))
+            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .start();
     String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
     try {
       return p.waitFor() == 0 ? null : err.strip();
