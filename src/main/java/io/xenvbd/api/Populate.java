@@ -38,7 +38,7 @@ public record Populate(
         @Size(max = Validation.MAX_CREATE_DIRS)
         List<@Pattern(Validation.ABSOLUTE_PATH) @Size(max = Validation.MAX_PATH) String> createDirs,
     @JsonPropertyDescription(
-            "Auto (default): Offline for ext2/3/4, LoopMount otherwise. LoopMount: the manual recipe (mount -o loop, copy, umount); needs a free loop device. Offline: build the filesystem from a staging directory with mke2fs -d, no mount and no loop device (ext2/3/4 only).")
+            "Auto (default): for ext2/3/4 with a tree to copy, LoopMount while the node has more free loop devices than the agent's --loop-reserve, else Offline; Offline for ext2/3/4 with nothing to copy; LoopMount for xfs. LoopMount: the manual recipe (mount -o loop, copy, umount); needs a free loop device. Offline: build the filesystem from a staging directory with mke2fs -d, no mount and no loop device (ext2/3/4 only).")
         @Default("Auto")
         Method method,
     @JsonPropertyDescription(
