@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -128,7 +129,7 @@ public final class Agent implements AutoCloseable {
    * Releases every image whose owner uid is not in {@code liveUids} (local mode at start, whose API
    * forgot the VirtualDisks of its last run) and returns how many released images there are now.
    */
-  public int releaseAllBut(java.util.Set<String> liveUids) {
+  public int releaseAllBut(Set<String> liveUids) {
     return engine.releaseAllBut(liveUids);
   }
 

@@ -6,6 +6,7 @@ import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.DiskException;
 import io.xenvbd.disk.DiskRequest;
 import io.xenvbd.disk.ImageInfo;
+import io.xenvbd.disk.RemoteClone;
 import io.xenvbd.protocol.DiskState;
 import io.xenvbd.protocol.ErrorBody;
 import io.xenvbd.protocol.ErrorCodes;
@@ -234,7 +235,7 @@ final class DiskService implements AutoCloseable {
    * The clone's source on another node, ready to fetch; null when the clone (if any) is from this
    * node.
    */
-  private io.xenvbd.disk.RemoteClone remote(PutDiskRequest body) {
+  private RemoteClone remote(PutDiskRequest body) {
     var populate = body.spec() == null ? null : body.spec().populate();
     if (populate == null || populate.cloneFrom() == null || populate.cloneFrom().remote() == null)
       return null;

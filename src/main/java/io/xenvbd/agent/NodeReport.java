@@ -10,6 +10,9 @@ import io.xenvbd.disk.StorageInfo;
 import io.xenvbd.protocol.NodeInfo;
 import io.xenvbd.protocol.Protocol;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -52,10 +55,9 @@ record NodeReport(
     List<Dom0NodeStatus.Released> released =
         inventory.released().stream()
             .sorted(
-                java.util.Comparator.comparing(
+                Comparator.comparing(
                     (Inventory.Released r) -> r.former().at(),
-                    java.util.Comparator.nullsLast(
-                        java.util.Comparator.<java.time.Instant>reverseOrder())))
+                    Comparator.nullsLast(Comparator.<Instant>reverseOrder())))
             .limit(Dom0NodeStatus.MAX_RELEASED_LISTED)
             .map(
                 r ->
@@ -70,10 +72,7 @@ record NodeReport(
                         r.former().uid(),
                         r.former().at() == null
                             ? null
-                            : r.former()
-                                .at()
-                                .truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
-                                .toString()))
+                            : r.former().at().truncatedTo(ChronoUnit.SECONDS).toString()))
             .toList();
     return new NodeReport(
         nodeName,

@@ -3,10 +3,12 @@ package io.xenvbd.agent;
 import io.xenvbd.disk.DiskRequest;
 import io.xenvbd.disk.ImageInfo;
 import io.xenvbd.disk.ProgressListener;
+import io.xenvbd.disk.RemoteClone;
 import io.xenvbd.protocol.DiskState;
 import io.xenvbd.protocol.ErrorBody;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -35,7 +37,7 @@ final class Operation implements ProgressListener {
   final Path imagePath;
 
   /** A clone's source on another node; null for everything else. */
-  final io.xenvbd.disk.RemoteClone remote;
+  final RemoteClone remote;
 
   final CompletableFuture<Void> finished = new CompletableFuture<>();
   private final Object lock = new Object();
@@ -56,7 +58,7 @@ final class Operation implements ProgressListener {
     this(kind, request, imagePath, null);
   }
 
-  Operation(Kind kind, DiskRequest request, Path imagePath, io.xenvbd.disk.RemoteClone remote) {
+  Operation(Kind kind, DiskRequest request, Path imagePath, RemoteClone remote) {
     this.remote = remote;
     this.kind = kind;
     this.request = request;
@@ -196,7 +198,7 @@ final class Operation implements ProgressListener {
     return request.uid().equals(other.uid())
         && request.sizeBytes() == other.sizeBytes()
         && request.specDigest().equals(other.specDigest())
-        && java.util.Objects.equals(request.cloneSourceUid(), other.cloneSourceUid());
+        && Objects.equals(request.cloneSourceUid(), other.cloneSourceUid());
   }
 
   /**

@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -66,7 +67,7 @@ final class Transfers implements AutoCloseable {
   private final Map<String, Session> sessions = new ConcurrentHashMap<>();
 
   /** Every open session, streaming or waiting for its next window: each holds its image's lock. */
-  private final java.util.Set<Session> live = ConcurrentHashMap.newKeySet();
+  private final Set<Session> live = ConcurrentHashMap.newKeySet();
 
   private final Semaphore streaming = new Semaphore(MAX_STREAMING);
   private final ScheduledExecutorService sweeper =

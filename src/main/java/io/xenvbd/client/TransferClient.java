@@ -8,6 +8,7 @@ import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.Protocol;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -74,7 +75,7 @@ public final class TransferClient {
       throw new AgentUnreachableException(uri.toString(), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new java.io.InterruptedIOException("interrupted while fetching from " + uri);
+      throw new InterruptedIOException("interrupted while fetching from " + uri);
     }
     if (response.statusCode() == 200) return response.body();
     byte[] body;

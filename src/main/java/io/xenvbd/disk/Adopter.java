@@ -1,12 +1,14 @@
 package io.xenvbd.disk;
 
 import io.xenvbd.api.Populate;
+import io.xenvbd.api.Validation;
 import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -134,7 +136,7 @@ final class Adopter {
 
   /** The one released image with filesystem UUID {@code uuid}. */
   private String[] byUuid(String uuid) {
-    List<ImageMetadata> found = new java.util.ArrayList<>();
+    List<ImageMetadata> found = new ArrayList<>();
     for (Path p : housekeeping.list().images()) {
       String ns = p.getParent().getFileName().toString();
       String name = p.getFileName().toString().replaceFirst("\\.img$", "");
@@ -172,7 +174,7 @@ final class Adopter {
           "the agent of this node has no import directory: ask"
               + " the node's admin to start it with --import-dir DIR and put the file there, or adopt a released image");
     }
-    if (!file.matches(io.xenvbd.api.Validation.IMPORT_FILE)) {
+    if (!file.matches(Validation.IMPORT_FILE)) {
       throw DiskException.invalid(
           "spec.populate.adopt.importFile must be a plain file name, never a path");
     }

@@ -1,5 +1,6 @@
 package io.xenvbd.disk;
 
+import io.xenvbd.api.SpecRules;
 import io.xenvbd.api.Tailor;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -193,7 +194,7 @@ final class DebugfsWriter {
         "debugfs's listing of "
             + image
             + " was not what xenvbd asked for ("
-            + io.xenvbd.api.SpecRules.quote(what)
+            + SpecRules.quote(what)
             + "): nothing was written; see the agent log");
   }
 

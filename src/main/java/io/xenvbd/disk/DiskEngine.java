@@ -4,11 +4,13 @@ import io.xenvbd.api.Sizes;
 import java.io.IOException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -137,7 +139,7 @@ public final class DiskEngine implements AutoCloseable {
    */
   private ImageInfo adoptLocked(DiskRequest request, ProgressListener progress) {
     Path image = paths.image(request.namespace(), request.name());
-    if (Files.exists(image, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+    if (Files.exists(image, LinkOption.NOFOLLOW_LINKS)) {
       Optional<ImageMetadata> meta = metadata(request.namespace(), request.name());
       boolean mine = meta.isPresent() && meta.get().ownedBy(request.uid());
       boolean adoptingIt =
@@ -176,7 +178,7 @@ public final class DiskEngine implements AutoCloseable {
       try (var held = imageLock(namespace, name)) {
         Path image = paths.image(namespace, name);
         Optional<ImageMetadata> meta = metadata(namespace, name);
-        if (!Files.exists(image, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return;
+        if (!Files.exists(image, LinkOption.NOFOLLOW_LINKS)) return;
         if (meta.isPresent()
             && meta.get().released() != null
             && uid.equals(meta.get().released().uid())) return;
@@ -192,7 +194,7 @@ public final class DiskEngine implements AutoCloseable {
    * forgot the VirtualDisks of its last run. Returns how many images are released now (those
    * released before included).
    */
-  public int releaseAllBut(java.util.Set<String> liveUids) {
+  public int releaseAllBut(Set<String> liveUids) {
     for (ImageInfo i : inventory().images()) {
       if (!liveUids.contains(i.ownerUid())) release(i.namespace(), i.name(), i.ownerUid());
     }
@@ -289,7 +291,7 @@ public final class DiskEngine implements AutoCloseable {
     try {
       Path image = paths.image(namespace, name);
       Optional<ImageMetadata> meta = metadata(namespace, name);
-      if (!Files.isRegularFile(image, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+      if (!Files.isRegularFile(image, LinkOption.NOFOLLOW_LINKS)
           || meta.isEmpty()
           || !meta.get().ownedBy(uid)) {
         throw new DiskException(

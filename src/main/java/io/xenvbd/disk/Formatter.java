@@ -11,6 +11,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -203,13 +204,11 @@ public final class Formatter {
    * What blkid finds in an image (TYPE, UUID, ...; empty when it finds no filesystem), read with
    * the image bound read-only in the sandbox.
    */
-  public java.util.Map<String, String> probe(Path image) {
+  public Map<String, String> probe(Path image) {
     CommandRunner.Result r =
         sandbox.onImageReadOnly(
-            image,
-            List.of("blkid", "-p", "-o", "export", Sandbox.IMAGE),
-            java.time.Duration.ofMinutes(1));
-    java.util.Map<String, String> tags = new java.util.LinkedHashMap<>();
+            image, List.of("blkid", "-p", "-o", "export", Sandbox.IMAGE), Duration.ofMinutes(1));
+    Map<String, String> tags = new LinkedHashMap<>();
     if (r.exitCode() == 2) return tags; // nothing found
     if (!r.ok()) throw CommandRunner.failure(r);
     for (String line : r.stdout().split("\n")) {

@@ -1,8 +1,10 @@
 package io.xenvbd.disk;
 
 import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Map;
@@ -18,7 +20,7 @@ final class ImportFiles {
   static Map<String, Object> lstat(Path p, String file) {
     try {
       return Files.readAttributes(p, "unix:mode,nlink,dev,ino,uid,gid", LinkOption.NOFOLLOW_LINKS);
-    } catch (java.nio.file.NoSuchFileException e) {
+    } catch (NoSuchFileException e) {
       throw new DiskException(
           ErrorCode.NotFound,
           "the import directory has no file "
@@ -127,7 +129,7 @@ final class ImportFiles {
   static void move(Path from, Path to) {
     try {
       Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
-    } catch (java.nio.file.AtomicMoveNotSupportedException e) {
+    } catch (AtomicMoveNotSupportedException e) {
       throw new DiskException(
           ErrorCode.SourceNotAllowed,
           "the import file "

@@ -4,6 +4,7 @@ import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -166,7 +167,7 @@ public final class TransferReceiver {
   }
 
   private static void setLength(Path file, long size) throws IOException {
-    try (var raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+    try (var raf = new RandomAccessFile(file.toFile(), "rw")) {
       if (raf.length() < size) raf.setLength(size);
     }
   }

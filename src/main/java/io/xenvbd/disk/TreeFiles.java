@@ -1,5 +1,6 @@
 package io.xenvbd.disk;
 
+import io.xenvbd.api.SpecRules;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SeekableByteChannel;
@@ -44,7 +45,7 @@ final class TreeFiles {
         || guestPath.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
       throw DiskException.invalid(
           "path "
-              + io.xenvbd.api.SpecRules.quote(String.valueOf(guestPath))
+              + SpecRules.quote(String.valueOf(guestPath))
               + " must be an absolute path"
               + " inside the image without control characters, such as /etc/motd");
     }

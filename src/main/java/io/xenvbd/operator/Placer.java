@@ -3,6 +3,7 @@ package io.xenvbd.operator;
 import io.xenvbd.api.BuildPlan;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.Dom0NodeStatus;
+import io.xenvbd.api.Populate;
 import io.xenvbd.api.Reasons;
 import io.xenvbd.api.Sizes;
 import io.xenvbd.api.VirtualDisk;
@@ -212,7 +213,7 @@ final class Placer {
    * names.
    */
   private Optional<Map.Entry<String, Dom0NodeStatus.Released>> releasedOn(
-      String ns, io.xenvbd.api.Populate.Adopt adopt, String wanted) {
+      String ns, Populate.Adopt adopt, String wanted) {
     String formerNs = adopt.namespace() == null ? ns : adopt.namespace();
     for (Dom0Node node : cluster.nodes()) {
       String name = node.getMetadata().getName();

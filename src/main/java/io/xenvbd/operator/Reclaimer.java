@@ -8,6 +8,7 @@ import io.xenvbd.protocol.AgentClientFactory;
 import io.xenvbd.protocol.AgentException;
 import io.xenvbd.protocol.AgentUnreachableException;
 import io.xenvbd.protocol.ErrorCodes;
+import io.xenvbd.protocol.Protocol;
 import java.util.Optional;
 
 /**
@@ -120,7 +121,7 @@ final class Reclaimer {
               + " back, its agent still has the image; delete the file by hand when no longer needed)");
     }
     int version = AgentRequests.agentVersion(dom0.get());
-    if (version < io.xenvbd.protocol.Protocol.RELEASE_SINCE) {
+    if (version < Protocol.RELEASE_SINCE) {
       return done(
           EventRecorder.NORMAL,
           Reasons.RETAINED,
@@ -130,7 +131,7 @@ final class Reclaimer {
               + " speaks protocol "
               + version
               + ", before releases ("
-              + io.xenvbd.protocol.Protocol.RELEASE_SINCE
+              + Protocol.RELEASE_SINCE
               + "); upgrade it to see such images in status.released and adopt them (delete the file by hand when no"
               + " longer needed)");
     }

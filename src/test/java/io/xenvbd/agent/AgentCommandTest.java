@@ -3,12 +3,17 @@ package io.xenvbd.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.xenvbd.disk.UrlPolicy;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -98,7 +103,7 @@ class AgentCommandTest {
         && System.getenv("XENVBD_ALLOW_PRIVATE_HOSTS") == null) {
       AgentConfig none =
           parse("--node-name", "n", "--token-file", token.toString(), "--insecure-plain-http");
-      assertThat(none.urls()).isEqualTo(io.xenvbd.disk.UrlPolicy.none());
+      assertThat(none.urls()).isEqualTo(UrlPolicy.none());
     }
     assertThatThrownBy(
             () ->
@@ -236,7 +241,7 @@ class AgentCommandTest {
   @Test
   void environmentTwinsAreReadAndBadValuesExitWithTheReason() throws Exception {
     Path token = Files.writeString(dir.resolve("token"), "t");
-    var env = new java.util.HashMap<String, String>();
+    var env = new HashMap<String, String>();
     env.put("XENVBD_TOKEN_FILE", token.toString());
     env.put("XENVBD_INSECURE_PLAIN_HTTP", "true");
     env.put("XENVBD_WORKERS", "0");
@@ -267,7 +272,7 @@ class AgentCommandTest {
 
   private record Run(int exit, String out) {}
 
-  private static Run runAgent(java.util.Map<String, String> env) throws Exception {
+  private static Run runAgent(Map<String, String> env) throws Exception {
     ProcessBuilder pb =
         new ProcessBuilder(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -290,9 +295,8 @@ class AgentCommandTest {
     }
     pb.environment().putAll(env);
     Process p = pb.start();
-    String out =
-        new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
     return new Run(p.exitValue(), out);
   }
 }

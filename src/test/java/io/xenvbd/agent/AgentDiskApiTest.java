@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.sun.net.httpserver.HttpServer;
+import io.xenvbd.api.Validation;
 import io.xenvbd.disk.UrlPolicy;
 import io.xenvbd.protocol.DiskState;
 import io.xenvbd.testing.Exec;
@@ -17,12 +18,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -143,7 +146,7 @@ class AgentDiskApiTest {
   }
 
   private static long blockSize(String dumpe2fs) {
-    var m = java.util.regex.Pattern.compile("Block size:\\s+(\\d+)").matcher(dumpe2fs);
+    var m = Pattern.compile("Block size:\\s+(\\d+)").matcher(dumpe2fs);
     assertThat(m.find()).isTrue();
     return Long.parseLong(m.group(1));
   }
@@ -302,12 +305,8 @@ class AgentDiskApiTest {
     // its
     // content (here: the zero size), not refused for its length; beyond the limit, 413.
     String maxFile =
-        "{\"path\":\"/f\",\"content\":\""
-            + "\\u0001".repeat(io.xenvbd.api.Validation.MAX_FILE_CONTENT)
-            + "\"}";
-    String allFiles =
-        String.join(
-            ",", java.util.Collections.nCopies(io.xenvbd.api.Validation.MAX_FILES, maxFile));
+        "{\"path\":\"/f\",\"content\":\"" + "\\u0001".repeat(Validation.MAX_FILE_CONTENT) + "\"}";
+    String allFiles = String.join(",", Collections.nCopies(Validation.MAX_FILES, maxFile));
     HttpResponse<String> largest =
         h.call(
             "PUT",

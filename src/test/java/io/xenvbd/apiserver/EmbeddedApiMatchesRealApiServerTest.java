@@ -16,6 +16,7 @@ import io.xenvbd.testing.ProjectCrds;
 import io.xenvbd.testing.RealKubeApiServer;
 import io.xenvbd.testing.RequiresKubeApiServer;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -123,14 +124,14 @@ class EmbeddedApiMatchesRealApiServerTest {
           client.resource(VirtualDisks.of("exabyte", "size: 1Ei")).inNamespace(NS).create();
       // What the operator does first: add its finalizer. Every update runs the transition rules
       // (quantity(self.size) against quantity(oldSelf.size)) on 1Ei.
-      vd.getMetadata().setFinalizers(java.util.List.of("xenvbd.io/image"));
+      vd.getMetadata().setFinalizers(List.of("xenvbd.io/image"));
       GenericKubernetesResource updated = client.resource(vd).inNamespace(NS).update();
       assertThat(updated.getMetadata().getFinalizers()).containsExactly("xenvbd.io/image");
       @SuppressWarnings("unchecked")
       Map<String, Object> spec =
           (Map<String, Object>) updated.getAdditionalProperties().get("spec");
       assertThat(spec).containsEntry("size", "1Ei");
-      updated.getMetadata().setFinalizers(java.util.List.of());
+      updated.getMetadata().setFinalizers(List.of());
       client.resource(updated).inNamespace(NS).update();
     }
   }

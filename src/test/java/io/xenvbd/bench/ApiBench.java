@@ -1,6 +1,7 @@
 package io.xenvbd.bench;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.kube.EmbeddedApiServer;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,12 +36,7 @@ final class ApiBench {
       }
       long l0 = System.nanoTime();
       int listed =
-          client
-              .resources(io.xenvbd.api.VirtualDisk.class)
-              .inNamespace("default")
-              .list()
-              .getItems()
-              .size();
+          client.resources(VirtualDisk.class).inNamespace("default").list().getItems().size();
       double listMs = (System.nanoTime() - l0) / 1e6;
       StringBuilder md = new StringBuilder("### Profile: the embedded API server alone\n\n");
       md.append(

@@ -3,6 +3,7 @@ package io.xenvbd.bench;
 import io.xenvbd.testing.Exec;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -193,8 +194,8 @@ public final class BenchMain implements Callable<Integer> {
         .toList();
   }
 
-  private java.time.Duration pollMax() {
-    return pollMaxMs == null ? null : java.time.Duration.ofMillis(pollMaxMs);
+  private Duration pollMax() {
+    return pollMaxMs == null ? null : Duration.ofMillis(pollMaxMs);
   }
 
   static void run(String bench, Ctx ctx) throws Exception {

@@ -6,6 +6,7 @@ import io.xenvbd.testing.RequiresRoot;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -128,7 +129,7 @@ class BenchSmokeTest {
                         .toList()
                         .stream();
                   } catch (Exception e) {
-                    return java.util.stream.Stream.empty();
+                    return Stream.empty();
                   }
                 })
             .toList()) {

@@ -1,6 +1,10 @@
 package io.xenvbd.bench;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 
 /**
  * What every benchmark is given: a scratch directory, the report, the prepared source tree and the
@@ -20,7 +24,7 @@ record Ctx(
     String scaleSize,
     boolean scaleSeparateJvm,
     boolean warmup,
-    java.time.Duration pollMax,
+    Duration pollMax,
     Integer agentWorkers,
     String command,
     int fleetDisks) {
@@ -74,9 +78,9 @@ record Ctx(
   Path dir(String name) {
     Path d = work.resolve(name);
     try {
-      java.nio.file.Files.createDirectories(d);
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
+      Files.createDirectories(d);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
     return d;
   }

@@ -1,6 +1,7 @@
 package io.xenvbd.bench;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.xenvbd.api.VirtualDisk;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -119,12 +120,7 @@ final class LatencyBench {
       throws InterruptedException {
     for (int i = 0; i < n; i++) Disks.delete(client, name(prefix, i));
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
-    while (client
-        .resources(io.xenvbd.api.VirtualDisk.class)
-        .inNamespace("default")
-        .list()
-        .getItems()
-        .stream()
+    while (client.resources(VirtualDisk.class).inNamespace("default").list().getItems().stream()
         .anyMatch(d -> d.getMetadata().getName().startsWith(prefix + "-"))) {
       if (System.nanoTime() > deadline)
         throw new IllegalStateException("the warm-up disks were not reclaimed within 5 min");

@@ -7,6 +7,7 @@ import io.xenvbd.testing.Exec;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -14,6 +15,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -40,7 +42,7 @@ public final class OperatorProcess {
             XenvbdOperator.start(
                 client,
                 Rig.operatorConfig(
-                    args.length > 3 ? java.time.Duration.ofMillis(Long.parseLong(args[3])) : null),
+                    args.length > 3 ? Duration.ofMillis(Long.parseLong(args[3])) : null),
                 Wiring.agentClients(args[1], Path.of(args[2])))) {
       System.out.println("MANAGEMENT_PORT=" + op.managementPort());
       System.out.flush();
@@ -75,7 +77,7 @@ public final class OperatorProcess {
                 HttpResponse.BodyHandlers.ofString())
             .body();
       } catch (IOException e) {
-        throw new java.io.UncheckedIOException(e);
+        throw new UncheckedIOException(e);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new IllegalStateException(e);
@@ -136,7 +138,7 @@ public final class OperatorProcess {
     }
   }
 
-  static Handle spawn(Path dir, Path kubeconfig, String token, Path ca, java.time.Duration pollMax)
+  static Handle spawn(Path dir, Path kubeconfig, String token, Path ca, Duration pollMax)
       throws IOException {
     Path gcLog = dir.resolve("operator-gc.log");
     List<String> cmd =

@@ -9,7 +9,9 @@ import io.xenvbd.api.VirtualDiskStatus;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Watches VirtualDisks (an informer: list, then watch, as kubectl wait does) and records, per name,
@@ -95,10 +97,10 @@ final class ReadyWatch implements AutoCloseable {
   Seen awaitReady(String name, long timeoutSeconds) {
     try {
       return ready(name).get(timeoutSeconds, TimeUnit.SECONDS);
-    } catch (java.util.concurrent.TimeoutException e) {
+    } catch (TimeoutException e) {
       throw new IllegalStateException(
           "VirtualDisk " + name + " was not Ready within " + timeoutSeconds + " s", e);
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (ExecutionException e) {
       throw new IllegalStateException(e.getCause().getMessage(), e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

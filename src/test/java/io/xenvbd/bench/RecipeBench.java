@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.xenvbd.local.LocalConfig;
 import io.xenvbd.local.LocalMode;
 import io.xenvbd.testing.Exec;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -120,7 +121,7 @@ final class RecipeBench {
     } finally {
       try {
         Files.deleteIfExists(img);
-      } catch (java.io.IOException ignored) {
+      } catch (IOException ignored) {
         // scratch directory; removed with it
       }
     }

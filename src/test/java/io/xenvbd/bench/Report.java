@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 
 /**
  * The Markdown report. Each benchmark owns one section between markers and rewrites only that
@@ -49,7 +51,7 @@ final class Report {
       load = "?";
     }
     return "Measured "
-        + java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+        + Instant.now().truncatedTo(ChronoUnit.SECONDS)
         + " on "
         + Runtime.getRuntime().availableProcessors()
         + " CPUs, load average "

@@ -3,6 +3,7 @@ package io.xenvbd.bench;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * Medians, ranges and nearest-rank percentiles of a sample (no interpolation: every figure is a
@@ -46,7 +47,6 @@ record Stats(List<Double> sorted) {
 
   /** "1.23 s (1.10–1.40)" style: median and range with the given format. */
   String medianRange(String fmt) {
-    return String.format(
-        java.util.Locale.ROOT, fmt + " (" + fmt + "–" + fmt + ")", median(), min(), max());
+    return String.format(Locale.ROOT, fmt + " (" + fmt + "–" + fmt + ")", median(), min(), max());
   }
 }

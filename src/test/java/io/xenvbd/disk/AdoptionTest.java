@@ -10,12 +10,16 @@ import io.xenvbd.api.VirtualDiskSpec;
 import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import io.xenvbd.testing.RequiresRoot;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -264,7 +268,7 @@ class AdoptionTest {
       for (Future<ImageInfo> f : tries) {
         try {
           won.add(f.get());
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
           lost.add(e.getCause().getMessage());
         }
       }
@@ -342,9 +346,7 @@ class AdoptionTest {
     assertThat(adopted.capacityBytes()).isEqualTo(bytes);
     assertThat(sha256(adopted.path())).as("not a byte rewritten").isEqualTo(before);
     assertThat(cat(adopted.path(), "/etc/motd")).isEqualTo("made by hand\n");
-    assertThat(
-            java.nio.file.attribute.PosixFilePermissions.toString(
-                Files.getPosixFilePermissions(adopted.path())))
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(adopted.path())))
         .isEqualTo("rw-------");
     assertThat(engine.inspect("team-a", "vm1")).contains(adopted);
   }
@@ -421,8 +423,7 @@ class AdoptionTest {
     Path file = imports.resolve("busy");
     RUN.run("truncate", "-s", "16M", file.toString());
     DiskEngine engine = engine(root, imports);
-    try (var held =
-        java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ)) {
+    try (var held = FileChannel.open(file, StandardOpenOption.READ)) {
       assertThatThrownBy(
               () ->
                   engine.build(

@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,7 +28,7 @@ class AllocatedBytesTest {
     assertThat(f.allocated(image)).isLessThan(1L << 20);
 
     byte[] mib = new byte[1 << 20];
-    java.util.Arrays.fill(mib, (byte) 7);
+    Arrays.fill(mib, (byte) 7);
     try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
       raf.seek(8L << 20);
       raf.write(mib);
@@ -58,7 +60,7 @@ class AllocatedBytesTest {
 
     Path other = tmp.resolve("b.img");
     f.create(other, 64L << 20, true); // same size, fully allocated
-    Files.move(other, image, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    Files.move(other, image, StandardCopyOption.REPLACE_EXISTING);
     assertThat(f.allocated(image))
         .as("another file renamed into place")
         .isGreaterThanOrEqualTo(64L << 20);

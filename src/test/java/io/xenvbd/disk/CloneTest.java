@@ -18,6 +18,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentSkipListSet;
@@ -178,7 +179,7 @@ class CloneTest {
     assertThat(
             RUN.exec(
                     List.of("e2fsck", "-f", "-n", copy.path().toString()),
-                    java.time.Duration.ofMinutes(1),
+                    Duration.ofMinutes(1),
                     null)
                 .exitCode())
         .as("e2fsck -fn of the clone")

@@ -3,9 +3,11 @@ package io.xenvbd.disk;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import java.io.RandomAccessFile;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -55,7 +57,7 @@ class CommandRunnerTest {
   @Test
   void aToolsUsageTextNeverReachesTheMessage(@TempDir Path tmp) throws Exception {
     Path small = tmp.resolve("small.img");
-    try (var f = new java.io.RandomAccessFile(small.toFile(), "rw")) {
+    try (var f = new RandomAccessFile(small.toFile(), "rw")) {
       f.setLength(64L << 20);
     }
     DiskException e =
@@ -133,7 +135,7 @@ class CommandRunnerTest {
     assertThat(t.isAlive()).isFalse();
     assertThat(failure.get().code()).isEqualTo(ErrorCode.Interrupted);
     for (ProcessHandle p : before) {
-      p.onExit().get(10, java.util.concurrent.TimeUnit.SECONDS);
+      p.onExit().get(10, TimeUnit.SECONDS);
       assertThat(p.isAlive()).as("process " + p.pid()).isFalse();
     }
   }

@@ -10,6 +10,8 @@ import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import io.xenvbd.testing.RequiresRoot;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,8 +40,8 @@ class FailedGrowTest {
     assertThat(new Formatter(RUN).ext2Bytes(built.path())).isEqualTo(64L << 20);
     assertThat(
             RUN.exec(
-                    java.util.List.of("e2fsck", "-f", "-n", built.path().toString()),
-                    java.time.Duration.ofMinutes(1),
+                    List.of("e2fsck", "-f", "-n", built.path().toString()),
+                    Duration.ofMinutes(1),
                     null)
                 .exitCode())
         .isZero();

@@ -23,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -530,7 +531,7 @@ class HostileContentTest {
             DiskTestSupport.RUN
                 .exec(
                     List.of("e2fsck", "-f", "-n", img.path().toString()),
-                    java.time.Duration.ofMinutes(1),
+                    Duration.ofMinutes(1),
                     null)
                 .exitCode())
         .as("e2fsck -fn of the clone")

@@ -11,9 +11,13 @@ import io.xenvbd.testing.RequiresRoot;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -158,14 +162,13 @@ class InterruptionTest {
         request(
             "vm", spec("96Mi", Filesystem.ext4, populate(method), new Tailor("vm", null, null)));
     Thread building = Thread.currentThread();
-    java.util.concurrent.atomic.AtomicBoolean storm =
-        new java.util.concurrent.atomic.AtomicBoolean(true);
+    AtomicBoolean storm = new AtomicBoolean(true);
     Thread interrupter =
         new Thread(
             () -> {
               while (storm.get()) {
                 building.interrupt();
-                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+                LockSupport.parkNanos(1_000_000);
               }
             });
     ProgressListener startStorm =
@@ -197,9 +200,9 @@ class InterruptionTest {
 
   @Test
   void progressGoesThroughTheStagesInOrderWithBytesDuringTheCopy() {
-    List<String> stages = new java.util.concurrent.CopyOnWriteArrayList<>();
-    List<Integer> percents = new java.util.concurrent.CopyOnWriteArrayList<>();
-    List<Long> populateBytes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<String> stages = new CopyOnWriteArrayList<>();
+    List<Integer> percents = new CopyOnWriteArrayList<>();
+    List<Long> populateBytes = new CopyOnWriteArrayList<>();
     engine(tmp.resolve("progress"), allowed)
         .build(
             request(
@@ -253,7 +256,7 @@ class InterruptionTest {
       assertThat(engine.inventory().orphans()).containsExactly(kept);
       assertThat(engine.inventory().leftovers()).isEmpty();
     } finally {
-      RUN.exec(List.of("umount", mnt.toString()), java.time.Duration.ofMinutes(1), null);
+      RUN.exec(List.of("umount", mnt.toString()), Duration.ofMinutes(1), null);
     }
   }
 }

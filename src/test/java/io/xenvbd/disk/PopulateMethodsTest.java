@@ -14,9 +14,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -197,8 +200,8 @@ class PopulateMethodsTest {
   void ext3ThroughALoopMountIsBuiltWithoutAJournalAndPublishedWithOne() {
     Path root = tmp.resolve("journal");
     for (Populate.Method m : List.of(Populate.Method.LoopMount, Populate.Method.Auto)) {
-      String name = "j-" + m.name().toLowerCase(java.util.Locale.ROOT);
-      List<String> stages = new java.util.ArrayList<>();
+      String name = "j-" + m.name().toLowerCase(Locale.ROOT);
+      List<String> stages = new ArrayList<>();
       ImageInfo info =
           engine(root, allowed)
               .build(
@@ -226,13 +229,9 @@ class PopulateMethodsTest {
     Path root = tmp.resolve("reserve");
     DiskEngine engine =
         new DiskEngine(
-            new EngineConfig(
-                    root,
-                    List.of(allowed),
-                    java.time.Duration.ofSeconds(2),
-                    java.time.Duration.ofMinutes(5))
+            new EngineConfig(root, List.of(allowed), Duration.ofSeconds(2), Duration.ofMinutes(5))
                 .withLoopReserve(1000));
-    List<String> stages = new java.util.ArrayList<>();
+    List<String> stages = new ArrayList<>();
     ImageInfo info =
         engine.build(
             request(
@@ -248,7 +247,7 @@ class PopulateMethodsTest {
   }
 
   static Map<String, String> withoutFstab(Map<String, String> tree) {
-    Map<String, String> copy = new java.util.TreeMap<>(tree);
+    Map<String, String> copy = new TreeMap<>(tree);
     assertThat(copy.remove("/etc/fstab")).startsWith("file uid=0 gid=0 mode=644");
     return copy;
   }

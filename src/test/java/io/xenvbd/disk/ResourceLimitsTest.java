@@ -12,8 +12,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -138,9 +140,8 @@ class ResourceLimitsTest {
     Path allowed = Files.createDirectories(tmp.resolve("allowed3/etc"));
     Files.writeString(allowed.resolve("issue"), "hello\n");
     Populate.Method[] methods = {Populate.Method.LoopMount, Populate.Method.Offline};
-    List<String> held = java.util.Collections.synchronizedList(new ArrayList<>());
-    java.util.concurrent.atomic.AtomicBoolean holding =
-        new java.util.concurrent.atomic.AtomicBoolean(true);
+    List<String> held = Collections.synchronizedList(new ArrayList<>());
+    AtomicBoolean holding = new AtomicBoolean(true);
     // Other test runs share the devices and may free one at any moment: a holder keeps taking every
     // device that becomes free until the builds are done (a few seconds), then all are released.
     Thread holder =

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -159,8 +160,7 @@ class ReviewAttackTest {
     Path victim = Files.createDirectories(tmp.resolve("secret-dir"));
     Files.writeString(victim.resolve("token"), "DOM0-SECRET");
     DiskEngine engine = engine(tmp.resolve("images"), allowed);
-    java.util.concurrent.atomic.AtomicBoolean stop =
-        new java.util.concurrent.atomic.AtomicBoolean();
+    AtomicBoolean stop = new AtomicBoolean();
     Thread flipper =
         new Thread(
             () -> {

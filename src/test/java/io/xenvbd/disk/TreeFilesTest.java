@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -44,8 +45,7 @@ class TreeFilesTest {
         .isTrue();
     assertThat(tree.resolve("etc/hostname")).hasContent("guest");
     assertThat(Files.getPosixFilePermissions(tree.resolve("etc/motd")))
-        .containsExactlyInAnyOrderElementsOf(
-            java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        .containsExactlyInAnyOrderElementsOf(PosixFilePermissions.fromString("rw-------"));
     assertThat(tree.resolve("etc").toFile().list()).containsExactlyInAnyOrder("hostname", "motd");
   }
 
@@ -103,8 +103,7 @@ class TreeFilesTest {
     Path d = TreeFiles.directory(tree, "/var/lib/x");
     assertThat(d).isEqualTo(tree.resolve("var/lib/x"));
     assertThat(Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS)).isTrue();
-    assertThat(
-            java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(d)))
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(d)))
         .isEqualTo("rwxr-xr-x");
   }
 }

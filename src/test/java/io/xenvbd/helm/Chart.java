@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /** The chart under test, rendered by real Helm (helm-java bundles the Helm library). */
 final class Chart {
@@ -79,7 +80,7 @@ final class Chart {
                   new AssertionError("no " + type.getSimpleName() + " " + name + " in " + names()));
     }
 
-    <T extends HasMetadata> java.util.Optional<T> find(Class<T> type, String name) {
+    <T extends HasMetadata> Optional<T> find(Class<T> type, String name) {
       return objects.stream()
           .filter(type::isInstance)
           .map(type::cast)

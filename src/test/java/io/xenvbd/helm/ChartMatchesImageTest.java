@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import io.xenvbd.cli.Main;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -221,13 +222,8 @@ class ChartMatchesImageTest {
 
   static List<PodSpec> agentPods(Chart.Rendered r) {
     return r.objects().stream()
-        .filter(io.fabric8.kubernetes.api.model.apps.DaemonSet.class::isInstance)
-        .map(
-            d ->
-                ((io.fabric8.kubernetes.api.model.apps.DaemonSet) d)
-                    .getSpec()
-                    .getTemplate()
-                    .getSpec())
+        .filter(DaemonSet.class::isInstance)
+        .map(d -> ((DaemonSet) d).getSpec().getTemplate().getSpec())
         .toList();
   }
 

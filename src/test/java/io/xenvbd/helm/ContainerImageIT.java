@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.xenvbd.api.BuildInfo;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskStatus;
@@ -138,7 +139,7 @@ class ContainerImageIT {
         .startsWith("10001:10001|[\"java\",\"-jar\",\"/opt/xenvbd/xenvbd.jar\"]|")
         .contains("8080/tcp", "8443/tcp");
     assertThat(Podman.podman(120, "run", "--rm", "--network=none", image, "--version").ok().out())
-        .contains("xenvbd " + io.xenvbd.api.BuildInfo.version());
+        .contains("xenvbd " + BuildInfo.version());
 
     String tools =
         String.join(

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -70,8 +71,7 @@ class HelmChartFilesTest {
               chartFiles.stream().map(p -> p.getFileName().toString()).toList());
       for (Path chartFile : chartFiles) {
         Path source = TOP_LEVEL_CRDS.resolve(chartFile.getFileName());
-        if (update)
-          Files.copy(source, chartFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        if (update) Files.copy(source, chartFile, StandardCopyOption.REPLACE_EXISTING);
         assertThat(Files.readString(chartFile))
             .as(
                 "%s differs from %s; run the test with "
@@ -84,8 +84,7 @@ class HelmChartFilesTest {
         String crd = chartFile.getFileName().toString().replace(".yaml", "");
         Path source = GENERATED_CRDS.resolve(crd + "-v1.yml");
         assertThat(source).as("run mvn process-classes first").exists();
-        if (update)
-          Files.copy(source, chartFile, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        if (update) Files.copy(source, chartFile, StandardCopyOption.REPLACE_EXISTING);
         // Compared as data: the generator's header comment is no part of the contract.
         assertThat(yaml(Files.readString(chartFile)))
             .as(

@@ -7,6 +7,8 @@ import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
+import io.xenvbd.testing.RbacGrants;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -87,7 +89,7 @@ class HelmRbacTest {
 
   @Test
   void noRoleUsesWildcardsResourceNamesOrNonResourceUrls() {
-    List<PolicyRule> all = new java.util.ArrayList<>();
+    List<PolicyRule> all = new ArrayList<>();
     chart.objects().stream()
         .filter(ClusterRole.class::isInstance)
         .forEach(o -> all.addAll(((ClusterRole) o).getRules()));
@@ -107,7 +109,7 @@ class HelmRbacTest {
 
   /** "group/resource:verb" for every combination a rule grants. */
   static Set<String> grants(List<PolicyRule> rules) {
-    return io.xenvbd.testing.RbacGrants.of(rules);
+    return RbacGrants.of(rules);
   }
 
   static Set<String> expand(String... resourceThenVerbs) {

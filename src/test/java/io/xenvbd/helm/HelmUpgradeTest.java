@@ -8,9 +8,12 @@ import com.marcnuri.helm.Release;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import io.xenvbd.testing.RealKubeApiServer;
 import io.xenvbd.testing.RequiresKubeApiServer;
 import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -177,11 +180,10 @@ class HelmUpgradeTest {
     byte[] gzip = Base64.getDecoder().decode(once);
     try (var in = new GZIPInputStream(new ByteArrayInputStream(gzip))) {
       String json = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-      Map<?, ?> parsed =
-          io.fabric8.kubernetes.client.utils.Serialization.unmarshal(json, Map.class);
+      Map<?, ?> parsed = Serialization.unmarshal(json, Map.class);
       return (String) parsed.get("manifest");
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 }

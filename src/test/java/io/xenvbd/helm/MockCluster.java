@@ -12,6 +12,7 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -32,7 +33,7 @@ final class MockCluster {
           context("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors"));
 
   private final KubernetesClient client;
-  private final Map<String, ResourceDefinitionContext> contexts = new java.util.HashMap<>();
+  private final Map<String, ResourceDefinitionContext> contexts = new HashMap<>();
 
   MockCluster(KubernetesClient client) {
     this.client = client;

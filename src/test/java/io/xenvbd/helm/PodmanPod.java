@@ -12,6 +12,7 @@ import io.fabric8.kubernetes.api.model.VolumeMount;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -237,7 +238,7 @@ record PodmanPod(
    * one.
    */
   private static void copyReadable(Path from, Path to, Long fsGroup) throws IOException {
-    readable(Files.copy(from, to, java.nio.file.StandardCopyOption.REPLACE_EXISTING), fsGroup);
+    readable(Files.copy(from, to, StandardCopyOption.REPLACE_EXISTING), fsGroup);
   }
 
   private static void readable(Path file, Long fsGroup) throws IOException {

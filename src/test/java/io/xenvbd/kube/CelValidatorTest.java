@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.xenvbd.api.Validation;
 import io.xenvbd.testing.Manifests;
 import java.io.InputStream;
 import java.util.List;
@@ -139,19 +140,19 @@ class CelValidatorTest {
         .extracting(FieldError::detail)
         .singleElement()
         .asString()
-        .contains(io.xenvbd.api.Validation.XFS_TOO_SMALL);
+        .contains(Validation.XFS_TOO_SMALL);
     assertThat(cel.validate(schema, disk("300Mi", "xfs", null), null)).isEmpty();
     assertThat(cel.validate(schema, disk("1Mi", "ext3", null), null))
         .extracting(FieldError::detail)
         .singleElement()
         .asString()
-        .contains(io.xenvbd.api.Validation.EXT_JOURNAL_TOO_SMALL);
+        .contains(Validation.EXT_JOURNAL_TOO_SMALL);
     assertThat(cel.validate(schema, disk("2Mi", "ext4", null), null)).isEmpty();
     assertThat(cel.validate(schema, disk("64Ki", "ext2", null), null))
         .extracting(FieldError::detail)
         .singleElement()
         .asString()
-        .contains(io.xenvbd.api.Validation.EXT2_TOO_SMALL);
+        .contains(Validation.EXT2_TOO_SMALL);
     assertThat(cel.validate(schema, disk("1Ki", "none", null), null)).isEmpty();
     ObjectNode defaulted = disk("1Mi", "ext4", null);
     ((ObjectNode) defaulted.get("spec")).remove("filesystem");
@@ -159,7 +160,7 @@ class CelValidatorTest {
         .extracting(FieldError::detail)
         .singleElement()
         .asString()
-        .contains(io.xenvbd.api.Validation.EXT_JOURNAL_TOO_SMALL);
+        .contains(Validation.EXT_JOURNAL_TOO_SMALL);
     assertThat(cel.validate(schema, disk("lots", "xfs", null), null))
         .as("the pattern reports a non-quantity")
         .isEmpty();

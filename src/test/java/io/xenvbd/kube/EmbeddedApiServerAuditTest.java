@@ -14,6 +14,7 @@ import io.fabric8.kubernetes.client.WatcherException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -35,7 +36,7 @@ class EmbeddedApiServerAuditTest {
       maps.withName("a").get();
       maps.list();
       ConfigMap a = maps.withName("a").get();
-      a.setData(java.util.Map.of("k", "v"));
+      a.setData(Map.of("k", "v"));
       maps.resource(a).update();
       maps.withName("a").patch(PatchContext.of(PatchType.JSON_MERGE), "{\"data\":{\"k\":\"w\"}}");
       Watch w =

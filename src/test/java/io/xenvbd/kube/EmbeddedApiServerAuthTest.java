@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.CompletionException;
 import org.junit.jupiter.api.AfterAll;
@@ -98,7 +99,7 @@ class EmbeddedApiServerAuthTest {
             "Bearer " + token.substring(1),
             "Bearer  " + token,
             token,
-            "Basic " + java.util.Base64.getEncoder().encodeToString(("admin:" + token).getBytes()),
+            "Basic " + Base64.getEncoder().encodeToString(("admin:" + token).getBytes()),
             "Token " + token));
     for (String path : CLOSED) {
       for (String auth : wrong) {

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder;
 import io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -17,8 +18,14 @@ import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.xenvbd.testing.Manifests;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -80,9 +87,7 @@ class EmbeddedApiServerClientTest {
   @Test
   void createAppliesSchemaDefaultsAndAWatchSeesChangesAfterItsResourceVersion() {
     GenericKubernetesResource created = create("watched", "1Gi");
-    assertThat(
-            ((java.util.Map<?, ?>) created.getAdditionalProperties().get("spec"))
-                .get("reclaimPolicy"))
+    assertThat(((Map<?, ?>) created.getAdditionalProperties().get("spec")).get("reclaimPolicy"))
         .isEqualTo("Delete");
     List<String> seen = new CopyOnWriteArrayList<>();
     try (Watch w =
@@ -105,7 +110,7 @@ class EmbeddedApiServerClientTest {
           .withName("watched")
           .edit(
               r -> {
-                r.getMetadata().setLabels(java.util.Map.of("step", "1"));
+                r.getMetadata().setLabels(Map.of("step", "1"));
                 return r;
               });
       await().atMost(Duration.ofSeconds(10)).until(() -> !seen.isEmpty());
@@ -124,7 +129,7 @@ class EmbeddedApiServerClientTest {
             .v1()
             .selfSubjectRulesReview()
             .create(
-                new io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder()
+                new SelfSubjectRulesReviewBuilder()
                     .withNewSpec()
                     .withNamespace("default")
                     .endSpec()
@@ -144,15 +149,14 @@ class EmbeddedApiServerClientTest {
         Serialization.unmarshal(
             Manifests.vm1disk("pruned", "1Gi", "ext4"), GenericKubernetesResource.class);
     @SuppressWarnings("unchecked")
-    var spec = (java.util.Map<String, Object>) vd.getAdditionalProperties().get("spec");
+    var spec = (Map<String, Object>) vd.getAdditionalProperties().get("spec");
     spec.put("colour", "red");
-    vd.getMetadata().setLabels(java.util.Map.of("batch", "x"));
+    vd.getMetadata().setLabels(Map.of("batch", "x"));
     var vds = client.genericKubernetesResources(EmbeddedApiServerKubectlTest.VD);
     vds.resource(vd).create();
     @SuppressWarnings("unchecked")
     var stored =
-        (java.util.Map<String, Object>)
-            vds.withName("pruned").get().getAdditionalProperties().get("spec");
+        (Map<String, Object>) vds.withName("pruned").get().getAdditionalProperties().get("spec");
     assertThat(stored).doesNotContainKey("colour").containsEntry("size", "1Gi");
     vds.withLabel("batch", "x").delete();
     assertThat(vds.withName("pruned").get()).isNull();
@@ -176,10 +180,10 @@ class EmbeddedApiServerClientTest {
         .withName("stale")
         .edit(
             r -> {
-              r.getMetadata().setLabels(java.util.Map.of("a", "b"));
+              r.getMetadata().setLabels(Map.of("a", "b"));
               return r;
             });
-    vd.getMetadata().setLabels(java.util.Map.of("c", "d"));
+    vd.getMetadata().setLabels(Map.of("c", "d"));
     assertThatThrownBy(
             () ->
                 client
@@ -207,7 +211,7 @@ class EmbeddedApiServerClientTest {
             PatchContext.of(PatchType.JSON_MERGE),
             "{\"status\":{\"phase\":null,\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
     @SuppressWarnings("unchecked")
-    var status = (java.util.Map<String, Object>) vds.get().getAdditionalProperties().get("status");
+    var status = (Map<String, Object>) vds.get().getAdditionalProperties().get("status");
     assertThat(status).doesNotContainKey("phase");
     assertThat((List<?>) status.get("conditions")).hasSize(1);
     vds.patch(
@@ -240,9 +244,8 @@ class EmbeddedApiServerClientTest {
   void concurrentPatchesOfOneObjectAreAllApplied() throws Exception {
     create("contended", "1Gi");
     int threads = 6, each = 15;
-    java.util.concurrent.ExecutorService pool =
-        java.util.concurrent.Executors.newFixedThreadPool(threads);
-    List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    List<Future<?>> done = new ArrayList<>();
     for (int t = 0; t < threads; t++) {
       int thread = t;
       done.add(
@@ -259,7 +262,7 @@ class EmbeddedApiServerClientTest {
                 return null;
               }));
     }
-    for (var f : done) f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+    for (var f : done) f.get(60, TimeUnit.SECONDS);
     pool.shutdown();
     var annotations =
         client
@@ -291,7 +294,7 @@ class EmbeddedApiServerClientTest {
         .create();
     res.edit(
         cm -> {
-          cm.getMetadata().setLabels(java.util.Map.of("a", "b"));
+          cm.getMetadata().setLabels(Map.of("a", "b"));
           return cm;
         });
     assertThat(res.get().getMetadata().getLabels()).containsEntry("a", "b");

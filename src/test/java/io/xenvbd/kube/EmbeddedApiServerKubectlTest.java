@@ -3,8 +3,11 @@ package io.xenvbd.kube;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.xenvbd.testing.Exec;
 import io.xenvbd.testing.Kubectl;
@@ -14,6 +17,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -99,7 +103,7 @@ class EmbeddedApiServerKubectlTest {
         .v1()
         .events()
         .resource(
-            new io.fabric8.kubernetes.api.model.EventBuilder()
+            new EventBuilder()
                 .withNewMetadata()
                 .withName("cols.1")
                 .endMetadata()
@@ -171,8 +175,7 @@ class EmbeddedApiServerKubectlTest {
         .withName("dom0-a")
         .subresource("status")
         .patch(
-            io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
-                io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+            PatchContext.of(PatchType.JSON_MERGE),
             "{\"status\":{\"disks\":2,\"loopDevices\":{\"summary\":\"3/8\"},"
                 + "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
     Exec.Result get = kubectl.run("get", "dom0nodes");
@@ -255,7 +258,7 @@ class EmbeddedApiServerKubectlTest {
     Thread.sleep(700);
     assertThat(wait.isAlive()).as("wait must not end while Ready is False").isTrue();
     setReady("waiter", "True");
-    assertThat(wait.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    assertThat(wait.waitFor(20, TimeUnit.SECONDS)).isTrue();
     assertThat(wait.exitValue()).as(Files.readString(out)).isZero();
     assertThat(Files.readString(out)).contains("virtualdisk.xenvbd.io/waiter condition met");
   }

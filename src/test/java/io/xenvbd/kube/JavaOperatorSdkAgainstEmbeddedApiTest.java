@@ -3,6 +3,8 @@ package io.xenvbd.kube;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
@@ -42,7 +44,7 @@ class JavaOperatorSdkAgainstEmbeddedApiTest {
     public UpdateControl<VirtualDisk> reconcile(VirtualDisk vd, Context<VirtualDisk> context) {
       reconciles.incrementAndGet();
       long generation = vd.getMetadata().getGeneration();
-      List<io.fabric8.kubernetes.api.model.Condition> conditions =
+      List<Condition> conditions =
           Conditions.set(
               vd.getStatus() == null ? List.of() : vd.getStatus().conditions(),
               Conditions.READY,
@@ -53,7 +55,7 @@ class JavaOperatorSdkAgainstEmbeddedApiTest {
               Clock.systemUTC());
       VirtualDisk patch = new VirtualDisk();
       patch.setMetadata(
-          new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
+          new ObjectMetaBuilder()
               .withName(vd.getMetadata().getName())
               .withNamespace(vd.getMetadata().getNamespace())
               .build());

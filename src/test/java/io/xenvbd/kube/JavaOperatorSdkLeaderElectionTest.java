@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import io.xenvbd.api.VirtualDisk;
@@ -45,8 +46,7 @@ class JavaOperatorSdkLeaderElectionTest {
         client
             .resources(VirtualDisk.class)
             .resource(
-                io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
-                    Manifests.vm1disk("led", "1Gi", "ext4"), VirtualDisk.class))
+                Serialization.unmarshal(Manifests.vm1disk("led", "1Gi", "ext4"), VirtualDisk.class))
             .create();
         await()
             .atMost(Duration.ofSeconds(20))

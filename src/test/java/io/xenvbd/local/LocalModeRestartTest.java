@@ -3,6 +3,7 @@ package io.xenvbd.local;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.xenvbd.disk.RecipeImages;
 import io.xenvbd.testing.Kubectl;
 import io.xenvbd.testing.Manifests;
 import io.xenvbd.testing.RequiresRoot;
@@ -69,8 +70,7 @@ class LocalModeRestartTest {
                   .ok()
                   .out())
           .isEqualTo(uuid + " " + path);
-      assertThat(io.xenvbd.disk.RecipeImages.run("debugfs", "-R", "cat /etc/hostname", path))
-          .isEqualTo("kept\n");
+      assertThat(RecipeImages.run("debugfs", "-R", "cat /etc/hostname", path)).isEqualTo("kept\n");
       kubectl.run("delete", "vd", "web", "--wait=true", "--timeout=60s").ok();
       assertThat(Path.of(path)).doesNotExist();
     }

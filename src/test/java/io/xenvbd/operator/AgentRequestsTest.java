@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.xenvbd.api.Dom0Node;
+import io.xenvbd.api.Dom0NodeStatus;
 import io.xenvbd.api.Populate;
 import io.xenvbd.api.Tailor;
 import io.xenvbd.api.VirtualDiskSpec;
@@ -65,8 +66,8 @@ class AgentRequestsTest {
     assertThat(AgentRequests.agentVersion(node)).isEqualTo(Protocol.VERSION);
     var s = node.getStatus();
     node.setStatus(
-        new io.xenvbd.api.Dom0NodeStatus(
-            new io.xenvbd.api.Dom0NodeStatus.Agent(
+        new Dom0NodeStatus(
+            new Dom0NodeStatus.Agent(
                 s.agent().endpoint(), s.agent().version(), Instant.now().toString(), 10, null),
             s.loopDevices(),
             s.storage(),

@@ -50,6 +50,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -147,7 +148,7 @@ class CrossNodeCloneTest {
     TransferClient fetch =
         TransferClient.to(trust(), "node-a", endpoint("node-a"), Duration.ofSeconds(10));
     Path target = dir.resolve("received.img");
-    List<long[]> progress = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<long[]> progress = new CopyOnWriteArrayList<>();
     TransferReceiver.Received r =
         TransferReceiver.receive(
             fetch::open,

@@ -8,10 +8,13 @@ import io.xenvbd.protocol.DiskState;
 import io.xenvbd.protocol.ErrorBody;
 import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.NodeInfo;
+import io.xenvbd.protocol.Protocol;
 import io.xenvbd.protocol.PutDiskRequest;
 import java.net.ConnectException;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -87,14 +90,7 @@ final class FakeNode implements AgentClient {
   @Override
   public NodeInfo node() {
     reachable();
-    return new NodeInfo(
-        name,
-        "fake",
-        null,
-        null,
-        java.util.List.of(),
-        java.util.List.of(),
-        io.xenvbd.protocol.Protocol.VERSION);
+    return new NodeInfo(name, "fake", null, null, List.of(), List.of(), Protocol.VERSION);
   }
 
   @Override
@@ -175,7 +171,7 @@ final class FakeNode implements AgentClient {
   }
 
   /** Released images, by namespace/name: kept, no longer owned. */
-  final java.util.Set<String> released = ConcurrentHashMap.newKeySet();
+  final Set<String> released = ConcurrentHashMap.newKeySet();
 
   @Override
   public synchronized void releaseDisk(String ns, String disk, String uid) {

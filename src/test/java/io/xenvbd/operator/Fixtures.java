@@ -10,6 +10,7 @@ import io.xenvbd.api.Populate;
 import io.xenvbd.api.Sizes;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec;
+import io.xenvbd.protocol.Protocol;
 import java.time.Instant;
 import java.util.List;
 
@@ -36,11 +37,7 @@ final class Fixtures {
     n.setStatus(
         new Dom0NodeStatus(
             new Dom0NodeStatus.Agent(
-                "fake://" + name,
-                "test",
-                heartbeat.toString(),
-                heartbeatSeconds,
-                io.xenvbd.protocol.Protocol.VERSION),
+                "fake://" + name, "test", heartbeat.toString(), heartbeatSeconds, Protocol.VERSION),
             LoopDevices.of(loopMax, loopInUse, List.of()),
             new Dom0NodeStatus.Storage(
                 "/var/lib/xen/images-" + name,

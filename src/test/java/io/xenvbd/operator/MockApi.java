@@ -1,17 +1,22 @@
 package io.xenvbd.operator;
 
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.ServerRequest;
+import io.fabric8.mockwebserver.ServerResponse;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.Queue;
 
 /**
  * The fabric8 mock API server in CRUD mode, with the two CRDs created through the API from the YAML
@@ -26,16 +31,13 @@ final class MockApi implements AutoCloseable {
       // CRUD storage plus one canned answer: the SelfSubjectRulesReview the operator SDK posts
       // before
       // leader election, granting what a Lease lock needs (the plain CRUD mock answers it with 422)
-      var responses =
-          new HashMap<
-              io.fabric8.mockwebserver.ServerRequest,
-              java.util.Queue<io.fabric8.mockwebserver.ServerResponse>>();
+      var responses = new HashMap<ServerRequest, Queue<ServerResponse>>();
       server =
           new KubernetesMockServer(
               new Context(),
               new MockWebServer(),
               responses,
-              new io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher(responses),
+              new KubernetesMixedDispatcher(responses),
               false);
       server.init();
       server
@@ -44,7 +46,7 @@ final class MockApi implements AutoCloseable {
           .withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews")
           .andReturn(
               201,
-              new io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder()
+              new SelfSubjectRulesReviewBuilder()
                   .withNewStatus()
                   .withIncomplete(false)
                   .addNewResourceRule()

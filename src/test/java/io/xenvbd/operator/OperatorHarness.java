@@ -11,6 +11,7 @@ import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.protocol.AgentClientFactory;
 import io.xenvbd.protocol.Protocol;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
@@ -61,9 +62,7 @@ final class OperatorHarness implements AutoCloseable {
    * (RealNodes.clients(protocol)).
    */
   void start(AgentClientFactory agents, Protocol protocol) {
-    operator =
-        XenvbdOperator.start(
-            api.client, fastConfig(), agents, java.time.Clock.systemUTC(), protocol);
+    operator = XenvbdOperator.start(api.client, fastConfig(), agents, Clock.systemUTC(), protocol);
   }
 
   void stopOperator() {

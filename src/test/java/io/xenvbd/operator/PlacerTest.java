@@ -3,6 +3,7 @@ package io.xenvbd.operator;
 import static io.xenvbd.operator.Fixtures.GI;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Dom0Node;
@@ -87,7 +88,7 @@ class PlacerTest {
   @Test
   void overcommitRatioRaisesTheBound() {
     Dom0Node a = node("a", 10 * GI, 10 * GI);
-    a.setSpec(new io.xenvbd.api.Dom0NodeSpec(false, 2.0));
+    a.setSpec(new Dom0NodeSpec(false, 2.0));
     nodes.add(a);
     assertThat(placer.place(disk("d", "5Gi"), 5 * GI).nodeName()).isEqualTo("a");
   }
@@ -391,7 +392,7 @@ class PlacerTest {
 
   private static void markGrowRefused(VirtualDisk d, String reason) {
     VirtualDiskStatus s = d.getStatus();
-    List<io.fabric8.kubernetes.api.model.Condition> c = new ArrayList<>(s.conditions());
+    List<Condition> c = new ArrayList<>(s.conditions());
     c.add(
         new ConditionBuilder()
             .withType(Conditions.RESIZED)

@@ -13,6 +13,7 @@ import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec;
 import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import io.xenvbd.api.VirtualDiskSpec.ReclaimPolicy;
+import io.xenvbd.disk.RecipeImages;
 import io.xenvbd.testing.RequiresRoot;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -145,7 +146,7 @@ class RetainAndAdoptTest {
                       });
               assertThat(s.orphans()).isNullOrEmpty();
             });
-    String sum = io.xenvbd.disk.RecipeImages.run("sha256sum", path).split(" ")[0];
+    String sum = RecipeImages.run("sha256sum", path).split(" ")[0];
 
     // Another namespace may not have it, by name or by UUID; nothing is touched.
     h.create(
@@ -183,11 +184,10 @@ class RetainAndAdoptTest {
     assertThat(back.getStatus().capacityBytes()).isEqualTo(16L << 20);
     assertThat(back.getStatus().xen().disk()).endsWith("target=" + path);
     assertThat(back.getStatus().xen().legacyDisk()).startsWith("file:" + path + ",");
-    assertThat(io.xenvbd.disk.RecipeImages.run("sha256sum", path).split(" ")[0])
+    assertThat(RecipeImages.run("sha256sum", path).split(" ")[0])
         .as("no byte rewritten")
         .isEqualTo(sum);
-    assertThat(io.xenvbd.disk.RecipeImages.run("debugfs", "-R", "cat /etc/hostname", path))
-        .isEqualTo("web1\n");
+    assertThat(RecipeImages.run("debugfs", "-R", "cat /etc/hostname", path)).isEqualTo("web1\n");
     await().atMost(Duration.ofSeconds(20)).until(() -> node().getStatus().releasedCount() == 0);
   }
 
@@ -197,10 +197,9 @@ class RetainAndAdoptTest {
     Path tree = Files.createDirectories(dir.resolve("tree/etc"));
     Files.writeString(tree.resolve("hostname"), "vm1\n");
     Path img = imports.resolve("vm1disk");
-    io.xenvbd.disk.RecipeImages.make(img, tree.getParent());
+    RecipeImages.make(img, tree.getParent());
     String uuid =
-        io.xenvbd.disk.RecipeImages.run("blkid", "-p", "-o", "value", "-s", "UUID", img.toString())
-            .strip();
+        RecipeImages.run("blkid", "-p", "-o", "value", "-s", "UUID", img.toString()).strip();
 
     h.create(
         disk(
@@ -217,9 +216,7 @@ class RetainAndAdoptTest {
     assertThat(d.getStatus().capacityBytes()).isEqualTo((16L << 20) + 1024);
     assertThat(Path.of(d.getStatus().path())).exists();
     assertThat(img).doesNotExist();
-    assertThat(
-            io.xenvbd.disk.RecipeImages.run(
-                "debugfs", "-R", "cat /etc/hostname", d.getStatus().path()))
+    assertThat(RecipeImages.run("debugfs", "-R", "cat /etc/hostname", d.getStatus().path()))
         .isEqualTo("vm1\n");
     assertThat(nodes.images("node-a")).isEqualTo(List.of("ns1/vm1.img"));
   }

@@ -7,7 +7,9 @@ import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.Reasons;
 import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.api.VirtualDiskSpec;
 import io.xenvbd.api.VirtualDiskStatus;
+import io.xenvbd.api.Xen;
 import io.xenvbd.protocol.DiskState;
 import java.time.Clock;
 import java.time.Instant;
@@ -108,15 +110,8 @@ class StatusBuilderTest {
         Fixtures.disk(
             "ns",
             "d",
-            new io.xenvbd.api.VirtualDiskSpec(
-                null,
-                "1Gi",
-                null,
-                null,
-                null,
-                new io.xenvbd.api.Xen("sda1", io.xenvbd.api.Xen.Access.ro, null),
-                null,
-                null));
+            new VirtualDiskSpec(
+                null, "1Gi", null, null, null, new Xen("sda1", Xen.Access.ro, null), null, null));
     d.getMetadata().setGeneration(1L);
     VirtualDiskStatus s = step(d, T0, new Outcome.Done(ready(GI)));
     assertThat(s.xen().disk()).isEqualTo("format=raw, vdev=sda1, access=ro, target=/img/ns/d.img");

@@ -8,11 +8,16 @@ import static org.awaitility.Awaitility.await;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.Dom0NodeSpec;
+import io.xenvbd.api.Populate;
 import io.xenvbd.api.Reasons;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec;
 import io.xenvbd.api.VirtualDiskStatus;
 import io.xenvbd.protocol.ErrorCodes;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -440,9 +445,7 @@ class VirtualDiskReconcilerTest {
     h.fake("b");
     h.putNode(Fixtures.node("a", 10 * GI, 5 * GI));
     h.putNode(Fixtures.node("b", 10 * GI, 0));
-    var clone =
-        new io.xenvbd.api.Populate(
-            null, null, new io.xenvbd.api.Populate.CloneFrom("base"), null, null);
+    var clone = new Populate(null, null, new Populate.CloneFrom("base"), null, null);
     h.create(Fixtures.disk("ns1", "copy", Fixtures.spec(null, "64Mi", null, clone, null)));
     h.awaitCondition("ns1", "copy", Conditions.READY, Conditions.FALSE, Reasons.WAITING_FOR_SOURCE);
     h.create(Fixtures.disk("ns1", "base", Fixtures.spec("a", "64Mi", null, null, null)));
@@ -455,13 +458,13 @@ class VirtualDiskReconcilerTest {
     h.putNode(Fixtures.node("a", 10 * GI, 0));
     h.create(Fixtures.disk("ns1", "d", "64Mi"));
     h.awaitReady("ns1", "d");
-    var http = java.net.http.HttpClient.newHttpClient();
+    var http = HttpClient.newHttpClient();
     String base = "http://127.0.0.1:" + h.operator.managementPort();
     for (String path : new String[] {"/healthz", "/readyz"}) {
       var r =
           http.send(
-              java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + path)).build(),
-              java.net.http.HttpResponse.BodyHandlers.ofString());
+              HttpRequest.newBuilder(URI.create(base + path)).build(),
+              HttpResponse.BodyHandlers.ofString());
       assertThat(r.statusCode()).as(path).isEqualTo(200);
     }
     await()
@@ -469,10 +472,8 @@ class VirtualDiskReconcilerTest {
             () -> {
               String metrics =
                   http.send(
-                          java.net.http.HttpRequest.newBuilder(
-                                  java.net.URI.create(base + "/metrics"))
-                              .build(),
-                          java.net.http.HttpResponse.BodyHandlers.ofString())
+                          HttpRequest.newBuilder(URI.create(base + "/metrics")).build(),
+                          HttpResponse.BodyHandlers.ofString())
                       .body();
               assertThat(metrics)
                   .contains(

@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
@@ -80,7 +81,7 @@ class AgentKilledAtEachStageIT {
           ex.getResponseBody().write(body);
           ex.close();
         });
-    archiveServer.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
+    archiveServer.setExecutor(Executors.newCachedThreadPool());
     archiveServer.start();
     agent =
         rig.agentProcess(

@@ -3,6 +3,7 @@ package io.xenvbd.reliability;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
+import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.disk.UrlPolicy;
 import io.xenvbd.testing.Host;
 import io.xenvbd.testing.Kubectl;
@@ -136,11 +137,7 @@ final class BadFixture implements AutoCloseable {
   }
 
   void deleteAndWait(String namespace, String name) {
-    rig.client
-        .resources(io.xenvbd.api.VirtualDisk.class)
-        .inNamespace(namespace)
-        .withName(name)
-        .delete();
+    rig.client.resources(VirtualDisk.class).inNamespace(namespace).withName(name).delete();
     org.awaitility.Awaitility.await()
         .atMost(Duration.ofSeconds(60))
         .until(() -> rig.get(namespace, name) == null);

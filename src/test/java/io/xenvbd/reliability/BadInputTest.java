@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntFunction;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
@@ -128,7 +129,7 @@ class BadInputTest {
     return flat.length() > 300 ? flat.substring(0, 300) + "..." : flat;
   }
 
-  static String repeat(int n, java.util.function.IntFunction<String> item) {
+  static String repeat(int n, IntFunction<String> item) {
     return IntStream.range(0, n).mapToObj(item).collect(Collectors.joining(", "));
   }
 }

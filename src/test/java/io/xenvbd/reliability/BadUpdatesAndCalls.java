@@ -3,9 +3,11 @@ package io.xenvbd.reliability;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.xenvbd.api.Dom0Node;
+import io.xenvbd.protocol.PutDiskRequest;
 import io.xenvbd.testing.Exec;
 import io.xenvbd.testing.Host;
 import io.xenvbd.testing.Manifests;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -16,6 +18,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Collectors;
 
 /**
  * The rest of the bad-input table: changes to immutable fields of a Ready disk (kubectl apply), and
@@ -61,10 +64,7 @@ final class BadUpdatesAndCalls {
       assertThat(identity(base)).as("the image after %s", c[1]).isEqualTo(before);
       // kubectl first warns that base was created without apply; the table keeps the refusal
       String refusal =
-          r.err()
-              .lines()
-              .filter(l -> !l.startsWith("Warning:"))
-              .collect(java.util.stream.Collectors.joining(" "));
+          r.err().lines().filter(l -> !l.startsWith("Warning:")).collect(Collectors.joining(" "));
       lines.add(c[0] + " | " + c[1] + " | kubectl | " + BadInputTest.oneLine(refusal));
     }
     return lines;
@@ -124,7 +124,7 @@ final class BadUpdatesAndCalls {
         "body over the agent's limit",
         "PUT",
         "/v1/disks/default/x",
-        "{\"uid\":\"" + "a".repeat(io.xenvbd.protocol.PutDiskRequest.MAX_BODY_BYTES) + "\"}",
+        "{\"uid\":\"" + "a".repeat(PutDiskRequest.MAX_BODY_BYTES) + "\"}",
         413,
         "larger than"
       },
@@ -221,7 +221,7 @@ final class BadUpdatesAndCalls {
       HttpResponse<String> r;
       try {
         r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-      } catch (java.io.IOException e) {
+      } catch (IOException e) {
         throw new AssertionError(c[0] + " " + c[1] + ": no answer from the agent: " + e, e);
       }
       assertThat(r.statusCode()).as("%s %s: %s", c[0], c[1], r.body()).isEqualTo(c[5]);

@@ -3,7 +3,10 @@ package io.xenvbd.reliability;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.xenvbd.api.Conditions;
+import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.testing.Exec;
 import io.xenvbd.testing.Host;
@@ -48,12 +51,9 @@ class ImagesRootFullTest {
         // The admin overcommits this node, so placement admits the disk and the agent meets the
         // full root.
         rig.client
-            .resources(io.xenvbd.api.Dom0Node.class)
+            .resources(Dom0Node.class)
             .withName("node-f")
-            .patch(
-                io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
-                    io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
-                "{\"spec\":{\"overcommitRatio\":100}}");
+            .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"overcommitRatio\":100}}");
         rig.apply(
             Manifests.disk(
                 "big",

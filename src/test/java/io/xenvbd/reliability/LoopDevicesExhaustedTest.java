@@ -11,6 +11,7 @@ import io.xenvbd.testing.Exec;
 import io.xenvbd.testing.Host;
 import io.xenvbd.testing.Manifests;
 import io.xenvbd.testing.RequiresRoot;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -49,8 +50,7 @@ class LoopDevicesExhaustedTest {
       // limit.)
       int max =
           Integer.parseInt(
-              java.nio.file.Files.readString(Path.of("/sys/module/loop/parameters/max_loop"))
-                  .strip());
+              Files.readString(Path.of("/sys/module/loop/parameters/max_loop")).strip());
       for (int i = 0; i < 64 && (max == 0 || inUse() < max); i++) {
         Path hog = tmp.resolve("hog-" + i);
         Exec.run("truncate", "-s", "1M", hog.toString()).ok();

@@ -5,6 +5,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.xenvbd.local.Wiring;
 import io.xenvbd.operator.XenvbdOperator;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -26,7 +27,7 @@ public final class OperatorMain {
   }
 
   /** Starts it as a child JVM on the test classpath, output appended to {@code log}. */
-  static Process launch(Rig rig, Path log) throws java.io.IOException {
+  static Process launch(Rig rig, Path log) throws IOException {
     String cp =
         System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     return new ProcessBuilder(

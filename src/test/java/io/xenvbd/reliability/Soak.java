@@ -3,6 +3,8 @@ package io.xenvbd.reliability;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.VirtualDisk;
@@ -127,8 +129,7 @@ final class Soak implements AutoCloseable {
         .inNamespace("default")
         .withName(name)
         .patch(
-            io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
-                io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+            PatchContext.of(PatchType.JSON_MERGE),
             "{\"spec\":{\"size\":\"" + (bytes >> 20) + "Mi\"}}");
     desired.put(name, bytes);
     journal.add("grow " + name + " to " + (bytes >> 20) + "Mi");

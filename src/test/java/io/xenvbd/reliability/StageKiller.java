@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
 
 /**
  * Watches a build as closely as the host allows (the agent's reported stage, the tools its JVM
@@ -32,8 +33,7 @@ final class StageKiller {
   }
 
   /** What was seen at the kill, or null when the build finished before the stage was seen. */
-  String killWhenIn(String stage, String name, java.util.function.BooleanSupplier createReached)
-      throws Exception {
+  String killWhenIn(String stage, String name, BooleanSupplier createReached) throws Exception {
     HttpAgentClient client =
         new HttpAgentClient(
             URI.create("https://127.0.0.1:" + agent.port),

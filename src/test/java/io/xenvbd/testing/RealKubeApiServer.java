@@ -24,6 +24,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -313,7 +314,7 @@ public final class RealKubeApiServer implements AutoCloseable {
       Process p = processes.get(i);
       p.destroy();
       try {
-        if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) p.destroyForcibly().waitFor();
+        if (!p.waitFor(10, TimeUnit.SECONDS)) p.destroyForcibly().waitFor();
       } catch (InterruptedException e) {
         p.destroyForcibly();
         Thread.currentThread().interrupt();
