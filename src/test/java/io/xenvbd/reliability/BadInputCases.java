@@ -297,11 +297,11 @@ final class BadInputCases {
         "does not exist");
     o(
         c,
-        "cloneFrom a disk on another node",
+        "cloneFrom a disk on another node, to an agent without --peer-ca",
         "default",
         "size: 64Mi\nnodeName: node-b\npopulate: {cloneFrom: {name: on-c}}",
-        "InvalidSpec",
-        "is on node node-c");
+        "ProvisioningFailed",
+        "this agent cannot clone from another node: it was started without --peer-ca");
     o(
         c,
         "cloneFrom a disk in another namespace",
