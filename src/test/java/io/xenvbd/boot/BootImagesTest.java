@@ -10,11 +10,14 @@ import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import io.xenvbd.api.VirtualDiskStatus;
+import io.xenvbd.disk.UrlPolicy;
 import io.xenvbd.local.LocalConfig;
 import io.xenvbd.local.LocalMode;
 import io.xenvbd.testing.Exec;
 import io.xenvbd.testing.Manifests;
 import io.xenvbd.testing.RequiresRoot;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -78,7 +81,11 @@ class BootImagesTest {
     LoopMount,
     Archive,
     Clone,
-    Grown
+    Grown,
+    /**
+     * Made by the manual recipe's own commands, then adopted through the agent's import directory.
+     */
+    Adopted
   }
 
   record Case(Filesystem fs, Kind kind) {
@@ -121,7 +128,10 @@ class BootImagesTest {
     return Stream.of(Filesystem.values())
         .filter(fs -> fs != Filesystem.none)
         .flatMap(fs -> Stream.of(Kind.values()).map(k -> new Case(fs, k)))
-        .filter(c -> c.kind() != Kind.Offline || c.ext());
+        .filter(c -> c.kind() != Kind.Offline || c.ext())
+        // the recipe's filesystem: one adopted image proves adoption keeps a hand-made image
+        // bootable
+        .filter(c -> c.kind() != Kind.Adopted || c.fs() == Filesystem.ext3);
   }
 
   record Outcome(
@@ -158,7 +168,14 @@ class BootImagesTest {
     archive = GuestRoot.archive(tree, sources.resolve("guest-root.tar"));
     Files.createDirectories(tmp.resolve("boots"));
     local =
-        LocalMode.start(new LocalConfig(tmp.resolve("state"), List.of(sources), 0, "boot-node"));
+        LocalMode.start(
+            new LocalConfig(
+                tmp.resolve("state"),
+                List.of(sources),
+                0,
+                "boot-node",
+                UrlPolicy.none(),
+                Files.createDirectories(tmp.resolve("imports"))));
     kube =
         new KubernetesClientBuilder()
             .withConfig(Config.fromKubeconfig(Files.readString(local.config().kubeconfig())))
@@ -208,6 +225,11 @@ class BootImagesTest {
 
     if (c.kind() == Kind.Clone) {
       assertThat(uuid).as("a clone has its own filesystem UUID").isNotEqualTo(o.sourceUuid());
+    }
+    if (c.kind() == Kind.Adopted) {
+      assertThat(uuid)
+          .as("adoption keeps the image's own filesystem UUID")
+          .isEqualTo(o.sourceUuid());
     }
     if (c.kind() == Kind.Grown) {
       String[] size = o.line("XENVBD-GUEST root-size ").split(" ");
@@ -264,6 +286,7 @@ class BootImagesTest {
     String sourceUuid = null;
     if (c.kind() == Kind.Clone)
       sourceUuid = awaitReady(new Case(c.fs(), Kind.LoopMount).name(), 1).filesystemUUID();
+    if (c.kind() == Kind.Adopted) sourceUuid = recipeImage(c);
     kube.resource(
             kube.getKubernetesSerialization()
                 .unmarshal(Manifests.disk(c.name(), c.size(), spec(c)), VirtualDisk.class))
@@ -304,6 +327,43 @@ class BootImagesTest {
         ImageFiles.problems(copy, c.fs()));
   }
 
+  /**
+   * The Xen manual's recipe, as an admin types it: a sparse file, mkfs, mount -o loop, cp -a of the
+   * root tree, hand-written /etc/hostname and /etc/fstab (by UUID), umount; placed in the agent's
+   * import directory. Returns the UUID it was made with.
+   */
+  static String recipeImage(Case c) {
+    String uuid = UUID.randomUUID().toString();
+    Path image = tmp.resolve("imports").resolve(c.name() + ".img");
+    Path mnt = tmp.resolve("recipe-mnt-" + c.name());
+    Exec.run("truncate", "-s", c.size().replace("Mi", "M"), image.toString()).ok();
+    Exec.run("mkfs." + c.fs(), "-q", "-F", "-U", uuid, image.toString()).ok();
+    try {
+      Files.createDirectories(mnt);
+      Exec.run("mount", "-o", "loop", image.toString(), mnt.toString()).ok();
+      try {
+        Exec.run("cp", "-a", tree + "/.", mnt + "/").ok();
+        for (String d : List.of("dev", "proc", "sys", "tmp"))
+          Files.createDirectories(mnt.resolve(d));
+        Files.writeString(mnt.resolve("etc/hostname"), c.name() + "\n");
+        Files.writeString(
+            mnt.resolve("etc/fstab"),
+            "UUID="
+                + uuid
+                + " / "
+                + c.fs()
+                + " "
+                + c.rootOptions()
+                + " 0 1\nproc /proc proc defaults 0 0\n");
+      } finally {
+        Exec.run("umount", mnt.toString()).ok();
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return uuid;
+  }
+
   /** Two guests at a time: each takes a core under TCG. */
   static Qemu.Boot boot(Path copy, String kernelArgs, Path console) {
     TWO_GUESTS.acquireUninterruptibly();
@@ -326,7 +386,13 @@ class BootImagesTest {
           case Archive -> "archive: {source: " + archive + "}\n" + dirs();
           case Clone -> "cloneFrom: {name: " + new Case(c.fs(), Kind.LoopMount).name() + "}\n";
           case Grown -> "hostPaths: [{path: " + tree + ", target: /}]\n" + dirs();
+          case Adopted -> "adopt: {importFile: " + c.name() + ".img}\n";
         };
+    if (c.kind() == Kind.Adopted) {
+      // an adopted image is never rewritten: no tailor, its hostname and fstab are the admin's
+      return "filesystem: %s\nnodeName: boot-node\npopulate:\n%s\n"
+          .formatted(c.fs(), populate.indent(2).stripTrailing());
+    }
     return """
         filesystem: %s
         populate:
