@@ -4,7 +4,6 @@ import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -139,7 +138,7 @@ public final class TransferReceiver {
                           + " bytes received): nothing was published; the"
                           + " clone is retried, and if it fails again check the network between the two nodes");
                 }
-                setLength(file, size);
+                setLength(ch, size);
                 ch.force(true);
                 return new Received(size, received);
               }
@@ -166,10 +165,13 @@ public final class TransferReceiver {
     }
   }
 
-  private static void setLength(Path file, long size) throws IOException {
-    try (var raf = new RandomAccessFile(file.toFile(), "rw")) {
-      if (raf.length() < size) raf.setLength(size);
-    }
+  /**
+   * Extends the file to its apparent size through the descriptor it was created with (never by name
+   * again): a trailing hole ends in one written zero byte, as cp --sparse=always ends a sparse
+   * copy.
+   */
+  private static void setLength(FileChannel ch, long size) throws IOException {
+    if (size > 0 && ch.size() < size) ch.write(ByteBuffer.wrap(new byte[1]), size - 1);
   }
 
   private static DiskException bad(String what) {
