@@ -94,6 +94,14 @@ class OperatorCommandTest {
     return command;
   }
 
+  /** docs/helm.md, "Upgrading": a Deployment that still passes the removed flag must drop it. */
+  @Test
+  void theRemovedStatusPathFlagIsRefusedByName() {
+    assertThatThrownBy(() -> parse("--token-file", "/t", "--use-ssa-for-status", "true"))
+        .hasMessageContaining("Unknown option")
+        .hasMessageContaining("'--use-ssa-for-status'");
+  }
+
   @Test
   void missingTokenFileSaysWhichFlagToSet() {
     assertThatThrownBy(() -> parse())
