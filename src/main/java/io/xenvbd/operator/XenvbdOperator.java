@@ -51,7 +51,7 @@ public final class XenvbdOperator implements AutoCloseable {
             statuses,
             new DiskEvents(recorder),
             new Reclaimer(cluster, agents, metrics),
-            new StatusWriter(client, config.useSsaForStatus()),
+            new StatusWriter(client),
             recorder,
             backoffs,
             config,
@@ -62,10 +62,9 @@ public final class XenvbdOperator implements AutoCloseable {
               o.withKubernetesClient(client)
                   .withCloseClientOnStop(false)
                   .withMetrics(metrics)
-                  // see docs/operator.md, "Status patch path": JSON patches unless SSA is known to
-                  // work
-                  .withUseSSAToPatchPrimaryResource(config.useSsaForStatus())
-                  .withSSABasedCreateUpdateMatchForDependentResources(config.useSsaForStatus())
+                  // the finalizer by JSON patch, as the status (docs/operator.md, "Status write
+                  // path"); the SDK's default is server-side apply
+                  .withUseSSAToPatchPrimaryResource(false)
                   .checkingCRDAndValidateLocalModel(false);
               if (config.leaderElection())
                 o.withLeaderElectionConfiguration(leaderElection(config));
@@ -133,10 +132,9 @@ public final class XenvbdOperator implements AutoCloseable {
       throw e;
     }
     LOG.info(
-        "xenvbd operator started (namespaces: {}, leader election: {}, status patches: {})",
+        "xenvbd operator started (namespaces: {}, leader election: {})",
         config.namespaces().isEmpty() ? "all" : config.namespaces(),
-        config.leaderElection(),
-        config.useSsaForStatus() ? "server-side apply" : "JSON patch");
+        config.leaderElection());
     return running;
   }
 

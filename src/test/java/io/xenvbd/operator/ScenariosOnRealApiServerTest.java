@@ -60,9 +60,11 @@ import org.junit.jupiter.api.io.TempDir;
  * authenticated as its own ServiceAccount and authorized only by the chart's rendered RBAC: grow,
  * shrink and bad input refused by the CRD's own schema and CEL rules, cordon, Retain and Delete,
  * deletion blocked by a loop device, and two operators electing a leader through a real Lease (the
- * leader killed mid-build; the standby finishes that build and serves new disks). The last test
- * reads the API server's audit log for the whole class: no call by either ServiceAccount was
- * refused, every call was granted, and every grant was used (or is allow-listed with its reason).
+ * leader killed mid-build; the standby finishes that build and serves new disks), and the one
+ * operator left stopped mid-build and started afresh (it finishes the build, not a second one). The
+ * last test reads the API server's audit log for the whole class: no call by either ServiceAccount
+ * was refused, every call was granted, and every grant was used (or is allow-listed with its
+ * reason).
  *
  * <p>One operator pair and two agents serve every test, in order, so that the class adds seconds,
  * not minutes; each test keeps to its own disks.
@@ -98,6 +100,7 @@ class ScenariosOnRealApiServerTest {
   static RealNodes nodes;
   static XenvbdOperator first;
   static XenvbdOperator second;
+  static XenvbdOperator restarted;
   @TempDir static Path dir;
 
   @BeforeAll
@@ -177,7 +180,7 @@ class ScenariosOnRealApiServerTest {
 
   @AfterAll
   static void stop() {
-    for (XenvbdOperator o : new XenvbdOperator[] {first, second}) {
+    for (XenvbdOperator o : new XenvbdOperator[] {first, second, restarted}) {
       if (o != null) o.close();
     }
     if (nodes != null) nodes.close();
@@ -396,8 +399,64 @@ class ScenariosOnRealApiServerTest {
     delete("after-failover");
   }
 
+  /**
+   * Not a failover: the one running operator stops (a pod restarted, its in-memory state gone:
+   * placement claims, backoffs, the last status written) while an agent builds, and a fresh one
+   * starts under the same identity, so it takes its own Lease at once instead of waiting out a
+   * lease duration. It finds the build where the agent has it and finishes it: Ready, one image,
+   * one build, nothing left behind.
+   */
   @Test
   @Order(7)
+  void anOperatorStoppedMidBuildAndStartedAfreshFinishesThatBuildWithoutASecondOne()
+      throws IOException {
+    assertThat(second.isLeader()).isTrue();
+    writeSource(48);
+    long buildsBefore = nodes.builds(B);
+    create(
+        "restart",
+        Fixtures.spec(
+            B,
+            "128Mi",
+            null,
+            new Populate(
+                List.of(new Populate.HostPath(nodes.sources().toString(), "/data")),
+                null,
+                null,
+                null,
+                null),
+            null));
+    awaitCondition("restart", Conditions.PROVISIONED, Conditions.FALSE, Reasons.PROVISIONING);
+    second.close();
+    assertThat(get("restart").getStatus().phase())
+        .as("the build was still running when the operator stopped")
+        .isEqualTo(VirtualDiskStatus.Phase.Provisioning);
+
+    restarted = XenvbdOperator.start(asOperator, replica("op-2"), nodes.clients());
+    await().atMost(Duration.ofSeconds(15)).until(restarted::isLeader);
+    VirtualDisk ready = awaitReady("restart");
+
+    Path root = nodes.root(B);
+    assertThat(ready.getStatus().path()).isEqualTo(root.resolve(NS + "/restart.img").toString());
+    assertThat(nodes.images(B))
+        .filteredOn(i -> i.startsWith(NS + "/restart"))
+        .containsExactly(NS + "/restart.img");
+    assertThat(Host.leftovers(root)).as("temporary files of a build").isEmpty();
+    assertThat(Host.loopsUnder(root)).as("loop devices left attached").isEmpty();
+    assertThat(Host.mountsUnder(root)).as("mounts left").isEmpty();
+    assertThat(nodes.builds(B))
+        .as("the build the stopped operator started was not run again")
+        .isEqualTo(buildsBefore + 1);
+    Host.assertFsckClean(root.resolve(NS + "/restart.img"));
+    assertThat(restarted.metrics().count("xenvbd_operator_outcomes_total", "outcome=\"Done\""))
+        .as("the fresh operator saw it through")
+        .isPositive();
+    delete("restart");
+    assertThat(nodes.images(B)).filteredOn(i -> i.startsWith(NS + "/restart")).isEmpty();
+  }
+
+  @Test
+  @Order(8)
   void theChartsRbacGrantsEveryCallTheScenariosMadeAndNothingTheyDidNot() {
     noCallWasForbidden();
     ApiServerAudit audit = kube.audit().since(started);
