@@ -66,10 +66,14 @@ final class InformerClusterView implements ClusterView {
               .filter(d -> d.getStatus() != null && name.equals(d.getStatus().nodeName()))
               .map(ResourceID::fromResource)
               .collect(Collectors.toSet());
-      if (gone) return on;
-      on.addAll(waitingOn(node, disks, false));
+      if (!gone) on.addAll(waiting(node, disks));
       return on;
     }
+    return waiting(node, disks);
+  }
+
+  private static Set<ResourceID> waiting(Dom0Node node, List<VirtualDisk> disks) {
+    String name = node.getMetadata().getName();
     String loops = StatusBuilder.loopStatus(node);
     return disks.stream()
         .filter(
