@@ -73,10 +73,10 @@ final class NodeRegistrar implements AutoCloseable {
   }
 
   /**
-   * One heartbeat: create the Dom0Node if missing, then replace its status, Ready=True included
-   * (so it also replaces the operator's Unknown). The replace carries the resourceVersion it read:
-   * when the operator's Ready=Unknown landed in between (409), it reads again and replaces once
-   * more, so a heartbeat never loses to that write.
+   * One heartbeat: create the Dom0Node if missing, then replace its status, Ready=True included (so
+   * it also replaces the operator's Unknown). The replace carries the resourceVersion it read: when
+   * the operator's Ready=Unknown landed in between (409), it reads again and replaces once more, so
+   * a heartbeat never loses to that write.
    */
   void beat() {
     NodeReport report = NodeReport.read(nodeName, engine);

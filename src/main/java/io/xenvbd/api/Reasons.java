@@ -42,8 +42,8 @@ public final class Reasons {
   public static final String NODE_LOST = "NodeLost";
 
   /**
-   * The Dom0Node of a placed disk no longer exists: the disk stays bound to that node, and
-   * recovers by itself when its agent registers it again.
+   * The Dom0Node of a placed disk no longer exists: the disk stays bound to that node, and recovers
+   * by itself when its agent registers it again.
    */
   public static final String NODE_DELETED = "NodeDeleted";
 
@@ -80,6 +80,7 @@ public final class Reasons {
    * node, untouched.
    */
   public static final String IMAGE_ABANDONED = "ImageAbandoned";
+
   // Dom0Node
   public static final String HEARTBEAT = "AgentHeartbeat";
   public static final String HEARTBEAT_MISSED = "HeartbeatMissed";

@@ -34,8 +34,8 @@ import org.slf4j.LoggerFactory;
  * <p>It never fights the agent and never flaps a live node: the patch carries the resourceVersion
  * of the status it judged, so a heartbeat that landed meanwhile makes it fail with 409 (and the
  * next sweep sees the fresh heartbeat); and a node counts as lost only when both its lastHeartbeat
- * (by this process's clock) and the time this process last saw that value change are older than
- * the grace, so an agent whose clock runs behind but which heartbeats is never marked lost.
+ * (by this process's clock) and the time this process last saw that value change are older than the
+ * grace, so an agent whose clock runs behind but which heartbeats is never marked lost.
  */
 final class NodeWatch implements AutoCloseable {
   /** How often the informer cache is looked at: cheap (no request unless a node is lost). */
@@ -66,8 +66,7 @@ final class NodeWatch implements AutoCloseable {
   }
 
   void start() {
-    timer.scheduleWithFixedDelay(
-        this::sweepQuietly, 0, SWEEP.toMillis(), TimeUnit.MILLISECONDS);
+    timer.scheduleWithFixedDelay(this::sweepQuietly, 0, SWEEP.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   private void sweepQuietly() {
@@ -99,7 +98,8 @@ final class NodeWatch implements AutoCloseable {
     if (heartbeat == null) return; // never registered: nothing to judge, no Ready to turn
     Seen last =
         seen.compute(
-            name, (k, v) -> v != null && v.heartbeat().equals(heartbeat) ? v : new Seen(heartbeat, now));
+            name,
+            (k, v) -> v != null && v.heartbeat().equals(heartbeat) ? v : new Seen(heartbeat, now));
     Optional<Instant> since = NodeHealth.missedSince(node, clock);
     if (since.isEmpty()) return;
     // this process saw the value change within the grace: the agent heartbeats, its clock is behind

@@ -15,9 +15,9 @@ import java.util.Optional;
  * Decides what deleting a VirtualDisk does to its image. The finalizer is released only when the
  * image is gone, is kept on purpose (Retain), was never placed, belongs to someone else, or the
  * admin gave it up ({@link NodeLoss#ABANDON_ANNOTATION}: left on its node untouched, no agent
- * asked). Anything else blocks, with a reason; a node that is lost (its
- * Dom0Node gone, or its agent unreachable) blocks too, because the node may come back, and an image
- * whose VirtualDisk vanished meanwhile could then be neither deleted nor adopted.
+ * asked). Anything else blocks, with a reason; a node that is lost (its Dom0Node gone, or its agent
+ * unreachable) blocks too, because the node may come back, and an image whose VirtualDisk vanished
+ * meanwhile could then be neither deleted nor adopted.
  */
 final class Reclaimer {
   /** Deletion finished (event to write, or null) or is blocked by {@code blocked}. */

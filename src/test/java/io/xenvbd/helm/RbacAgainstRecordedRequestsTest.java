@@ -198,7 +198,11 @@ class RbacAgainstRecordedRequestsTest {
             .until(
                 () ->
                     Conditions.find(
-                            admin.resources(Dom0Node.class).withName(NODE).get().getStatus()
+                            admin
+                                .resources(Dom0Node.class)
+                                .withName(NODE)
+                                .get()
+                                .getStatus()
                                 .conditions(),
                             Conditions.READY)
                         .map(c -> c.getStatus().equals(Conditions.UNKNOWN))

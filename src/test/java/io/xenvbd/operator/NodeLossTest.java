@@ -105,7 +105,8 @@ class NodeLossTest {
     nodes.stop(x);
     kube.resources(Dom0Node.class).withName(x).delete();
     for (String name : List.of("placed", "pinned")) {
-      VirtualDisk d = awaitCondition(name, Conditions.READY, Conditions.UNKNOWN, Reasons.NODE_DELETED);
+      VirtualDisk d =
+          awaitCondition(name, Conditions.READY, Conditions.UNKNOWN, Reasons.NODE_DELETED);
       assertThat(condition(d, Conditions.READY).getMessage())
           .isEqualTo(
               "Dom0Node "
@@ -135,7 +136,11 @@ class NodeLossTest {
           .startsWith("NodeDeleted: Dom0Node " + x + " no longer exists, so no agent can delete")
           .contains(
               "deletion resumes by itself when the node's agent registers it again",
-              "kubectl annotate virtualdisk " + name + " -n " + NS + " xenvbd.io/abandon-image=true");
+              "kubectl annotate virtualdisk "
+                  + name
+                  + " -n "
+                  + NS
+                  + " xenvbd.io/abandon-image=true");
     }
 
     kube.resources(VirtualDisk.class)

@@ -61,10 +61,10 @@ import org.junit.jupiter.api.io.TempDir;
  * shrink and bad input refused by the CRD's own schema and CEL rules, cordon, Retain and Delete,
  * deletion blocked by a loop device, node loss (an agent stopped, its Dom0Node deleted: the leader
  * turns the node Unknown, its disks say so and stay bound, and recover when it returns), and two
- * operators electing a leader through a real Lease (the
- * leader killed mid-build; the standby finishes that build and serves new disks). The last test
- * reads the API server's audit log for the whole class: no call by either ServiceAccount was
- * refused, every call was granted, and every grant was used (or is allow-listed with its reason).
+ * operators electing a leader through a real Lease (the leader killed mid-build; the standby
+ * finishes that build and serves new disks). The last test reads the API server's audit log for the
+ * whole class: no call by either ServiceAccount was refused, every call was granted, and every
+ * grant was used (or is allow-listed with its reason).
  *
  * <p>One operator pair and two agents serve every test, in order, so that the class adds seconds,
  * not minutes; each test keeps to its own disks.
@@ -335,7 +335,8 @@ class ScenariosOnRealApiServerTest {
 
   @Test
   @Order(6)
-  void aStoppedAgentMakesItsNodeUnknownAndItsDisksLostAndADeletedDom0NodeKeepsThemBoundUntilItReturns() {
+  void
+      aStoppedAgentMakesItsNodeUnknownAndItsDisksLostAndADeletedDom0NodeKeepsThemBoundUntilItReturns() {
     create("survivor", Fixtures.spec(A, "16Mi", VirtualDiskSpec.Filesystem.none, null, null));
     create("doomed", Fixtures.spec(A, "16Mi", VirtualDiskSpec.Filesystem.none, null, null));
     Path survivor = Path.of(awaitReady("survivor").getStatus().path());
@@ -345,7 +346,8 @@ class ScenariosOnRealApiServerTest {
     Instant stopped = Instant.now();
     Condition nodeReady = awaitNodeReady(A, Conditions.UNKNOWN);
     assertThat(nodeReady.getReason()).isEqualTo(Reasons.HEARTBEAT_MISSED);
-    String last = admin.resources(Dom0Node.class).withName(A).get().getStatus().agent().lastHeartbeat();
+    String last =
+        admin.resources(Dom0Node.class).withName(A).get().getStatus().agent().lastHeartbeat();
     assertThat(nodeReady.getMessage())
         .startsWith("no heartbeat from the xenvbd agent of " + A + " since " + last);
     VirtualDisk lost =
