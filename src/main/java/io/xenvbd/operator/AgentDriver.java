@@ -64,17 +64,10 @@ final class AgentDriver {
   Step drive(VirtualDisk disk, String nodeName, long size) {
     String uid = disk.getMetadata().getUid();
     Optional<Dom0Node> node = cluster.node(nodeName);
-    if (node.isEmpty()) {
-      return new Step(
-          new Outcome.Unreachable(
-              Reasons.NODE_NOT_FOUND,
-              "Dom0Node "
-                  + nodeName
-                  + " no longer exists: the image stays unknown until the agent on "
-                  + nodeName
-                  + " registers again"),
-          backoffs.failed(uid));
-    }
+    // a lost node (no heartbeat, or no Dom0Node): the disk stays bound to it and says so; the
+    // node's next heartbeat or registration wakes it through the Dom0Node informer
+    Optional<Outcome.Unreachable> lost = NodeLoss.of(nodeName, node, clock);
+    if (lost.isPresent()) return new Step(lost.get(), backoffs.failed(uid));
     Optional<String> unhealthy = NodeHealth.problem(node.get(), clock);
     if (unhealthy.isPresent()) {
       // the next heartbeat wakes this disk through the Dom0Node informer; the recheck is a safety

@@ -26,6 +26,7 @@ public final class XenvbdOperator implements AutoCloseable {
   private final Operator operator;
   private final ManagementServer management;
   private final OperatorMetrics metrics;
+  private final NodeWatch nodeWatch;
   private final AtomicBoolean leader = new AtomicBoolean();
   private final AtomicBoolean stopped = new AtomicBoolean();
 
@@ -37,6 +38,7 @@ public final class XenvbdOperator implements AutoCloseable {
       Protocol protocol) {
     this.metrics = new OperatorMetrics();
     InformerClusterView cluster = new InformerClusterView();
+    this.nodeWatch = new NodeWatch(client, cluster, leader::get, clock);
     Backoffs backoffs = new Backoffs(config, clock);
     EventRecorder recorder = new EventRecorder(client, clock, metrics, config.identity());
     StatusBuilder statuses = new StatusBuilder(clock);
@@ -127,6 +129,7 @@ public final class XenvbdOperator implements AutoCloseable {
     XenvbdOperator running = new XenvbdOperator(client, config, agents, clock, protocol);
     try {
       running.operator.start();
+      running.nodeWatch.start();
     } catch (RuntimeException e) {
       running.close();
       throw e;
@@ -191,6 +194,7 @@ public final class XenvbdOperator implements AutoCloseable {
   @Override
   public void close() {
     if (!stopped.compareAndSet(false, true)) return;
+    nodeWatch.close();
     try {
       operator.stop();
     } catch (RuntimeException e) {
