@@ -4,7 +4,9 @@ import io.xenvbd.disk.LoopStatus;
 import io.xenvbd.disk.StorageInfo;
 import io.xenvbd.metrics.PrometheusText;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -64,9 +66,23 @@ final class Metrics {
     requests.computeIfAbsent(labels("method", m, "code", code), k -> new LongAdder()).increment();
   }
 
+  private volatile Supplier<List<String>> credentialProblems = List::of;
+
+  /** Where the credential files that were changed but are refused are told (see Rotating). */
+  void credentialProblems(Supplier<List<String>> value) {
+    credentialProblems = value;
+  }
+
   /** Gauges are read at scrape time so they never go stale. */
   String render(LoopStatus loops, StorageInfo storage, int running, int queued) {
     StringBuilder out = new StringBuilder();
+    header(
+        out,
+        "xenvbd_agent_credential_files_refused",
+        "gauge",
+        "Credential files (token, TLS certificate and key, peer CA) changed to content the agent refuses"
+            + " and so does not use; its log says which file to fix.");
+    line(out, "xenvbd_agent_credential_files_refused", "", credentialProblems.get().size());
     header(
         out,
         "xenvbd_agent_operations_total",

@@ -7,7 +7,7 @@ import io.xenvbd.client.NodeTokens;
 import io.xenvbd.command.Foreground;
 import io.xenvbd.command.KubeconfigOption;
 import io.xenvbd.protocol.AgentClientFactory;
-import io.xenvbd.protocol.TokenFile;
+import io.xenvbd.tls.Rotating;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -113,6 +114,16 @@ public final class OperatorCommand implements Callable<Integer> {
               + " (env XENVBD_USE_SSA_FOR_STATUS, default ${DEFAULT-VALUE}; see docs/operator.md).")
   boolean useSsaForStatus;
 
+  @Option(
+      names = "--rotation-overlap",
+      defaultValue =
+          "${env:XENVBD_ROTATION_OVERLAP_SECONDS:-" + Rotating.DEFAULT_OVERLAP_SECONDS + "}",
+      paramLabel = "SECONDS",
+      description =
+          "--token-file, the --agent-token-dir files and --agent-ca are re-read when their files change; the replaced one stays accepted this many seconds"
+              + " (env XENVBD_ROTATION_OVERLAP_SECONDS, default ${DEFAULT-VALUE}). See docs/security.md, \"Rotation\".")
+  long rotationOverlapSeconds;
+
   @CommandLine.Mixin KubeconfigOption kube = new KubeconfigOption();
 
   public static void main(String[] args) {
@@ -178,24 +189,18 @@ public final class OperatorCommand implements Callable<Integer> {
               + agentTokenDir
               + " is not a directory: give the directory holding one token file per node");
     }
-    String shared = readToken();
-    NodeTokens tokens =
-        agentTokenDir == null
-            ? NodeTokens.shared(shared)
-            : NodeTokens.perNode(agentTokenDir, shared);
-    return HttpAgentClient.factory(
-        tokens, agentCa == null ? null : AgentTrust.fromCa(agentCa, identity));
-  }
-
-  private String readToken() {
+    if (rotationOverlapSeconds < 0)
+      fail("--rotation-overlap must not be negative, got " + rotationOverlapSeconds + " seconds");
+    Duration overlap = Duration.ofSeconds(rotationOverlapSeconds);
+    NodeTokens tokens;
+    AgentTrust trust;
     try {
-      String token = TokenFile.read(tokenFile);
-      if (token.isEmpty())
-        fail("--token-file " + tokenFile + " is empty: put the agents' bearer token in it");
-      return token;
-    } catch (IOException e) {
-      throw fail("cannot read --token-file " + tokenFile + ": " + e.getMessage());
+      tokens = NodeTokens.fromFiles(tokenFile, agentTokenDir, overlap);
+      trust = agentCa == null ? null : AgentTrust.fromCa(agentCa, identity, overlap);
+    } catch (IllegalArgumentException e) {
+      throw fail(e.getMessage());
     }
+    return HttpAgentClient.factory(tokens, trust);
   }
 
   private CommandLine.ParameterException fail(String message) {
