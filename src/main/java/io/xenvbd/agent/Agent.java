@@ -152,8 +152,8 @@ public final class Agent implements AutoCloseable {
   }
 
   /**
-   * Why a credential file that changed is not in use (its token, certificate and key, or peer CA
-   * is kept until the file is fixed), one sentence each; empty when every file is in use.
+   * Why a credential file that changed is not in use (its token, certificate and key, or peer CA is
+   * kept until the file is fixed), one sentence each; empty when every file is in use.
    */
   public List<String> credentialProblems() {
     return problems(credentials);

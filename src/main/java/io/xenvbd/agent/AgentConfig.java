@@ -28,8 +28,8 @@ import java.util.Objects;
  *     none
  * @param tokenFile the file {@code token} was read from, watched for a rotated token; null: {@code
  *     token} is fixed
- * @param rotationOverlap how long a replaced token, certificate or peer CA stays accepted after
- *     its file changed ({@code --rotation-overlap})
+ * @param rotationOverlap how long a replaced token, certificate or peer CA stays accepted after its
+ *     file changed ({@code --rotation-overlap})
  */
 public record AgentConfig(
     String nodeName,

@@ -14,9 +14,10 @@ import javax.net.ssl.SSLContext;
 
 /**
  * The production {@link AgentClientFactory}: one client per node, replaced when the node's endpoint
- * changes or the trusted CAs do; tokens are looked up at every call. With {@link AgentTrust.Identity#NODE} every node gets its own HTTP client (its
- * own connection pool), because identity is checked at the handshake and a pooled connection proven
- * for one node must never carry another node's request.
+ * changes or the trusted CAs do; tokens are looked up at every call. With {@link
+ * AgentTrust.Identity#NODE} every node gets its own HTTP client (its own connection pool), because
+ * identity is checked at the handshake and a pooled connection proven for one node must never carry
+ * another node's request.
  */
 final class AgentClients implements AgentClientFactory {
   private record Entry(String endpoint, long trustEpoch, AgentClient client) {}
@@ -29,6 +30,7 @@ final class AgentClients implements AgentClientFactory {
 
   /** The client every node without an identity of its own shares, for one trust epoch. */
   private record Shared(long epoch, HttpClient http) {}
+
   private final Duration timeout;
   private final Protocol protocol;
   private final Map<String, Entry> clients = new ConcurrentHashMap<>();

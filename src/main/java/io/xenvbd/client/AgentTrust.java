@@ -70,8 +70,8 @@ public final class AgentTrust {
   }
 
   /**
-   * Trust rooted in the PEM CA certificates in {@code caPem}, read again when the file changes;
-   * the replaced CAs stay trusted for {@link Rotating#DEFAULT_OVERLAP}.
+   * Trust rooted in the PEM CA certificates in {@code caPem}, read again when the file changes; the
+   * replaced CAs stay trusted for {@link Rotating#DEFAULT_OVERLAP}.
    */
   public static AgentTrust fromCa(Path caPem, Identity identity) {
     return fromCa(caPem, identity, Rotating.DEFAULT_OVERLAP);
@@ -92,8 +92,8 @@ public final class AgentTrust {
   }
 
   /**
-   * Changes whenever the trusted CAs do (a new CA file, the end of an overlap): connections and
-   * TLS sessions made before are not reused after it.
+   * Changes whenever the trusted CAs do (a new CA file, the end of an overlap): connections and TLS
+   * sessions made before are not reused after it.
    */
   long epoch() {
     return cas.epoch();

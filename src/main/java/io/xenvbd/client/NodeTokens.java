@@ -16,9 +16,9 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The bearer tokens the operator sends to each node's agent: the file named after the node in a
  * directory of per-node tokens (the chart mounts one Secret per node there), or the shared token
- * when that directory has no file for the node. Every file is watched ({@link Rotating}): a
- * rotated token is sent from the next call on, and for an overlap after the change the replaced
- * one is tried when an agent that has not yet seen the change answers 401.
+ * when that directory has no file for the node. Every file is watched ({@link Rotating}): a rotated
+ * token is sent from the next call on, and for an overlap after the change the replaced one is
+ * tried when an agent that has not yet seen the change answers 401.
  */
 public final class NodeTokens {
   private final Rotating<String> shared;
@@ -45,7 +45,10 @@ public final class NodeTokens {
    */
   public static NodeTokens perNode(Path dir, String fallback) {
     return new NodeTokens(
-        fixed(fallback), Objects.requireNonNull(dir, "dir"), Rotating.DEFAULT_OVERLAP, Duration.ZERO);
+        fixed(fallback),
+        Objects.requireNonNull(dir, "dir"),
+        Rotating.DEFAULT_OVERLAP,
+        Duration.ZERO);
   }
 
   /**
@@ -104,7 +107,8 @@ public final class NodeTokens {
                   String token = TokenFile.parse(contents.get(0));
                   if (token.isEmpty())
                     throw new IllegalArgumentException(
-                        file + " is empty; put the node's token in it, or remove it to use the shared token");
+                        file
+                            + " is empty; put the node's token in it, or remove it to use the shared token");
                   return token;
                 },
                 overlap,

@@ -90,7 +90,8 @@ public final class Rotating<T> {
     this.overlap = Objects.requireNonNull(overlap, "overlap");
     this.poll = Objects.requireNonNull(poll, "poll");
     this.clock = clock;
-    if (overlap.isNegative()) throw new IllegalArgumentException("the overlap must not be negative");
+    if (overlap.isNegative())
+      throw new IllegalArgumentException("the overlap must not be negative");
     this.checked = clock.instant();
     if (fixed != null) {
       state = new State<>(new Version<>(1, fixed), new byte[0], null, null);
@@ -154,9 +155,7 @@ public final class Rotating<T> {
     return state.current();
   }
 
-  /**
-   * What is accepted now: the current value, then the one it replaced while the overlap lasts.
-   */
+  /** What is accepted now: the current value, then the one it replaced while the overlap lasts. */
   public List<T> accepted() {
     refreshIfDue();
     State<T> s = state;
@@ -249,9 +248,10 @@ public final class Rotating<T> {
   /** Logs a refusal once per distinct bad content (or read error). */
   private void refuse(String why, String key) {
     error =
-        "the new "
+        "the "
             + what
-            + " is not used, the one in use stays until this is fixed: "
+            + " changed, but the new content is refused and the old one stays in use until this is"
+            + " fixed: "
             + why;
     if (!key.equals(refusedKey)) {
       refusedKey = key;

@@ -9,9 +9,9 @@ import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedKeyManager;
 
 /**
- * The server side of a handshake with whatever pair is current: the alias it picks names the
- * pair's version, so that the certificate and the key of one handshake always come from the same
- * pair, even when the files change in the middle of it.
+ * The server side of a handshake with whatever pair is current: the alias it picks names the pair's
+ * version, so that the certificate and the key of one handshake always come from the same pair,
+ * even when the files change in the middle of it.
  */
 final class RotatingKeyManager extends X509ExtendedKeyManager {
   private static final String PREFIX = "xenvbd-";
@@ -31,7 +31,9 @@ final class RotatingKeyManager extends X509ExtendedKeyManager {
     return choose(keyType);
   }
 
-  /** The current pair's alias when its key suits {@code keyType} (RSA, EC, RSASSA-PSS, EC_EC...). */
+  /**
+   * The current pair's alias when its key suits {@code keyType} (RSA, EC, RSASSA-PSS, EC_EC...).
+   */
   private String choose(String keyType) {
     Rotating.Version<Tls.ServerKeys> v = keys.version();
     String algorithm = v.value().key().getAlgorithm().toUpperCase(Locale.ROOT);

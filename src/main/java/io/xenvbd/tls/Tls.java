@@ -48,8 +48,7 @@ public final class Tls {
    * The same read from {@code certPem} and {@code keyPem} again when they change (see {@link
    * Rotating}): each handshake presents the current pair.
    */
-  public static Rotating<ServerKeys> watchServerKeys(
-      Path certPem, Path keyPem, Duration overlap) {
+  public static Rotating<ServerKeys> watchServerKeys(Path certPem, Path keyPem, Duration overlap) {
     return Rotating.of(
         "TLS certificate and key",
         List.of(certPem, keyPem),
@@ -80,12 +79,7 @@ public final class Tls {
           keyPem);
     } catch (IOException e) {
       throw new IllegalArgumentException(
-          "cannot use TLS certificate "
-              + certPem
-              + " with key "
-              + keyPem
-              + ": "
-              + e.getMessage(),
+          "cannot use TLS certificate " + certPem + " with key " + keyPem + ": " + e.getMessage(),
           e);
     }
   }
