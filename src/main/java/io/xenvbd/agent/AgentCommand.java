@@ -205,7 +205,8 @@ public final class AgentCommand implements Callable<Integer> {
     }
     String token;
     try {
-      token = TokenFile.read(tokenFile);
+      // read as the agent reads it again after a rotation (see tls.Rotating)
+      token = TokenFile.parse(Rotating.readConfined(tokenFile, TokenFile.MAX_BYTES));
     } catch (IOException e) {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "cannot read --token-file " + tokenFile + ": " + e.getMessage());

@@ -102,7 +102,7 @@ public final class Rotating<T> {
     try {
       hash = read(contents);
     } catch (IOException e) {
-      throw new IllegalArgumentException(e.getMessage(), e);
+      throw new IllegalArgumentException("cannot read the " + what + ": " + e.getMessage(), e);
     }
     state = new State<>(new Version<>(1, parser.parse(Arrays.asList(contents))), hash, null, null);
   }
