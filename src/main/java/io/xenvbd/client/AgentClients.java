@@ -8,6 +8,8 @@ import io.xenvbd.protocol.Protocol;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import javax.net.ssl.SSLContext;
@@ -92,6 +94,13 @@ final class AgentClients implements AgentClientFactory {
                     ? old
                     : new Entry(endpoint, epoch, newClient(node, uri, epoch)))
         .client();
+  }
+
+  @Override
+  public List<String> credentialProblems() {
+    List<String> out = new ArrayList<>(tokens.problems());
+    if (trust != null && trust.error() != null) out.add(trust.error());
+    return out;
   }
 
   private AgentClient newClient(String node, URI endpoint, long epoch) {

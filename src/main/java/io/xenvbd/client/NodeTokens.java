@@ -8,6 +8,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -122,6 +123,20 @@ public final class NodeTokens {
       if (raced != null) tokens = raced;
     }
     return tokens.accepted();
+  }
+
+  /** Why token files that changed are not in use (the tokens in use stay), one sentence each. */
+  List<String> problems() {
+    List<String> out = new ArrayList<>();
+    if (shared.error() != null) out.add(shared.error());
+    perNode
+        .values()
+        .forEach(
+            r -> {
+              String e = r.error();
+              if (e != null) out.add(e);
+            });
+    return out;
   }
 
   /** The token to send {@code node} first. */

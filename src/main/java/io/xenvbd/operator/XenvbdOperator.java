@@ -10,6 +10,7 @@ import io.xenvbd.protocol.Protocol;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,6 +37,7 @@ public final class XenvbdOperator implements AutoCloseable {
       Clock clock,
       Protocol protocol) {
     this.metrics = new OperatorMetrics();
+    metrics.credentialProblems(() -> agents == null ? List.of() : agents.credentialProblems());
     InformerClusterView cluster = new InformerClusterView();
     Backoffs backoffs = new Backoffs(config, clock);
     EventRecorder recorder = new EventRecorder(client, clock, metrics, config.identity());

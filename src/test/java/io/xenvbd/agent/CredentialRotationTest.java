@@ -253,6 +253,14 @@ class CredentialRotationTest {
             () ->
                 trust.error() != null
                     && trust.error().contains(operatorCa.file("ca.crt").toString()));
+    await().atMost(NOTICE).until(() -> operator.credentialProblems().size() == 2);
+    assertThat(operator.credentialProblems())
+        .anySatisfy(p -> assertThat(p).contains("cannot use CA file " + operatorCa.file("ca.crt")))
+        .anySatisfy(
+            p ->
+                assertThat(p)
+                    .contains(
+                        "token file " + operatorToken.file("token") + " (--token-file) is empty"));
     int calls = poller.calls.get();
     await().atMost(NOTICE).until(() -> poller.calls.get() > calls + 10);
 
