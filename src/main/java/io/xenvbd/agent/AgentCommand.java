@@ -6,6 +6,7 @@ import io.xenvbd.command.KubeconfigOption;
 import io.xenvbd.disk.DiskException;
 import io.xenvbd.disk.EngineConfig;
 import io.xenvbd.protocol.TokenFile;
+import io.xenvbd.tls.ConfinedFile;
 import io.xenvbd.tls.Rotating;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -206,7 +207,7 @@ public final class AgentCommand implements Callable<Integer> {
     String token;
     try {
       // read as the agent reads it again after a rotation (see tls.Rotating)
-      token = TokenFile.parse(Rotating.readConfined(tokenFile, TokenFile.MAX_BYTES));
+      token = TokenFile.parse(ConfinedFile.read(tokenFile, TokenFile.MAX_BYTES));
     } catch (IOException e) {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "cannot read --token-file " + tokenFile + ": " + e.getMessage());

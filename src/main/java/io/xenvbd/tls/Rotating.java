@@ -1,12 +1,7 @@
 package io.xenvbd.tls;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
@@ -32,9 +27,7 @@ import org.slf4j.LoggerFactory;
  * refused: the value in use stays, and the refusal is logged once and kept in {@link #error} with
  * the file to fix.
  *
- * <p>Each file is read as hostile input: its real path (symbolic links resolved, as the kubelet's
- * {@code ..data} swaps need) must stay inside the directory the file was named in, it must be a
- * regular file with one link, and no more than {@code maxBytes} are read.
+ * <p>Each file is read as hostile input ({@link ConfinedFile}).
  */
 public final class Rotating<T> {
   private static final Logger LOG = LoggerFactory.getLogger(Rotating.class);
@@ -263,59 +256,11 @@ public final class Rotating<T> {
   private byte[] read(byte[][] contents) throws IOException {
     MessageDigest digest = sha256();
     for (int i = 0; i < files.size(); i++) {
-      contents[i] = readConfined(files.get(i), maxBytes);
+      contents[i] = ConfinedFile.read(files.get(i), maxBytes);
       digest.update(longBytes(contents[i].length));
       digest.update(contents[i]);
     }
     return digest.digest();
-  }
-
-  /**
-   * The bytes of {@code file}, which must resolve (links followed) to a regular file with one link
-   * inside the directory it is named in, of at most {@code maxBytes}.
-   */
-  public static byte[] readConfined(Path file, long maxBytes) throws IOException {
-    Path named = file.toAbsolutePath().normalize();
-    Path dir = named.getParent();
-    Path real;
-    Path realDir;
-    try {
-      realDir = dir.toRealPath();
-      real = named.toRealPath();
-    } catch (NoSuchFileException e) {
-      throw new IOException(named + " does not exist: put the file there", e);
-    }
-    if (!real.startsWith(realDir) || real.equals(realDir)) {
-      throw new IOException(
-          named
-              + " leads to "
-              + real
-              + ", outside its directory "
-              + realDir
-              + ": put the file itself (or a link within the directory, as a mounted Secret has) there");
-    }
-    BasicFileAttributes attrs =
-        Files.readAttributes(real, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-    if (!attrs.isRegularFile()) {
-      throw new IOException(
-          named + " is not a regular file (a directory, device or FIFO): put a plain file there");
-    }
-    Object links = Files.getAttribute(real, "unix:nlink", LinkOption.NOFOLLOW_LINKS);
-    if (links instanceof Integer n && n > 1) {
-      throw new IOException(
-          named + " has " + n + " hard links: give a file of its own, not a link to another");
-    }
-    if (attrs.size() > maxBytes) {
-      throw new IOException(
-          named + " is larger than " + maxBytes + " bytes: it must hold only its credential");
-    }
-    try (InputStream in = Files.newInputStream(real, LinkOption.NOFOLLOW_LINKS)) {
-      byte[] bytes = in.readNBytes((int) maxBytes + 1);
-      if (bytes.length > maxBytes)
-        throw new IOException(
-            named + " is larger than " + maxBytes + " bytes: it must hold only its credential");
-      return bytes;
-    }
   }
 
   private static MessageDigest sha256() {

@@ -73,9 +73,9 @@ public final class Tls {
   private static ServerKeys readServerKeys(Path certPem, Path keyPem) {
     try {
       return serverKeys(
-          Rotating.readConfined(certPem, MAX_PEM_BYTES),
+          ConfinedFile.read(certPem, MAX_PEM_BYTES),
           certPem,
-          Rotating.readConfined(keyPem, MAX_PEM_BYTES),
+          ConfinedFile.read(keyPem, MAX_PEM_BYTES),
           keyPem);
     } catch (IOException e) {
       throw new IllegalArgumentException(
@@ -146,7 +146,7 @@ public final class Tls {
   public static X509TrustManager caTrust(Path caPem) {
     byte[] content;
     try {
-      content = Rotating.readConfined(caPem, MAX_PEM_BYTES);
+      content = ConfinedFile.read(caPem, MAX_PEM_BYTES);
     } catch (IOException e) {
       throw new IllegalArgumentException("cannot use CA file " + caPem + ": " + e.getMessage(), e);
     }
