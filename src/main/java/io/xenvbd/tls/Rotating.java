@@ -226,6 +226,10 @@ public final class Rotating<T> {
     } catch (IllegalArgumentException e) {
       refuse(e.getMessage(), hex(hash));
       return;
+    } catch (RuntimeException e) {
+      // a parser's surprise must not reach the handshake or the request that looked
+      refuse(files + " cannot be used: " + e, hex(hash));
+      return;
     }
     long number = s.current().number() + 1;
     state = new State<>(new Version<>(number, value), hash, s.current(), now);
