@@ -5,6 +5,7 @@ import io.xenvbd.client.AgentTrust;
 import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.EngineConfig;
 import io.xenvbd.protocol.Protocol;
+import io.xenvbd.tls.Rotating;
 import io.xenvbd.tls.Tls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -17,6 +18,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,13 +35,16 @@ public final class Agent implements AutoCloseable {
   private final AgentServer server;
   private final NodeRegistrar registrar;
   private final URI endpoint;
+  private final List<Supplier<String>> credentials;
 
   private Agent(
       DiskEngine engine,
       DiskService disks,
       AgentServer server,
       NodeRegistrar registrar,
-      URI endpoint) {
+      URI endpoint,
+      List<Supplier<String>> credentials) {
+    this.credentials = credentials;
     this.engine = engine;
     this.disks = disks;
     this.server = server;
@@ -65,8 +70,14 @@ public final class Agent implements AutoCloseable {
       LOG.warn(
           "serving PLAIN HTTP: the bearer token and disk requests travel unencrypted; use TLS outside local tests");
     }
-    SSLContext ssl =
-        config.insecurePlainHttp() ? null : Tls.serverContext(config.tlsCert(), config.tlsKey());
+    List<Supplier<String>> credentials = new ArrayList<>();
+    SSLContext ssl = null;
+    if (!config.insecurePlainHttp()) {
+      Rotating<Tls.ServerKeys> keys =
+          Tls.watchServerKeys(config.tlsCert(), config.tlsKey(), config.rotationOverlap());
+      credentials.add(keys::error);
+      ssl = Tls.serverContext(keys);
+    }
     try {
       Files.createDirectories(config.imagesRoot());
     } catch (IOException e) {
@@ -99,8 +110,12 @@ public final class Agent implements AutoCloseable {
     Metrics metrics = new Metrics();
     DiskService disks =
         new DiskService(engine, config.workers(), config.retryFailedAfter(), metrics);
-    if (config.peerCa() != null)
-      disks.peers(new Peers(AgentTrust.fromCa(config.peerCa(), AgentTrust.Identity.NODE)));
+    if (config.peerCa() != null) {
+      AgentTrust peers =
+          AgentTrust.fromCa(config.peerCa(), AgentTrust.Identity.NODE, config.rotationOverlap());
+      credentials.add(peers::error);
+      disks.peers(new Peers(peers));
+    }
     Transfers transfers = protocol.version() >= 4 ? new Transfers(engine) : null;
     DiskApi api = new DiskApi(config.nodeName(), engine, disks, protocol, transfers);
     AgentServer server;
@@ -112,6 +127,8 @@ public final class Agent implements AutoCloseable {
       throw new UncheckedIOException(
           "cannot listen on " + config.listen() + ": " + e.getMessage() + " (change --listen)", e);
     }
+    credentials.add(server::tokenError);
+    metrics.credentialProblems(() -> problems(credentials));
     URI endpoint =
         config.advertise() != null ? config.advertise() : advertised(server.address(), ssl != null);
     NodeRegistrar registrar = null;
@@ -122,7 +139,24 @@ public final class Agent implements AutoCloseable {
       registrar.start();
     }
     LOG.info("agent for node {} serving at {} ({})", config.nodeName(), endpoint, config);
-    return new Agent(engine, disks, server, registrar, endpoint);
+    return new Agent(engine, disks, server, registrar, endpoint, credentials);
+  }
+
+  private static List<String> problems(List<Supplier<String>> credentials) {
+    List<String> out = new ArrayList<>();
+    for (Supplier<String> c : credentials) {
+      String problem = c.get();
+      if (problem != null) out.add(problem);
+    }
+    return out;
+  }
+
+  /**
+   * Why a credential file that changed is not in use (its token, certificate and key, or peer CA is
+   * kept until the file is fixed), one sentence each; empty when every file is in use.
+   */
+  public List<String> credentialProblems() {
+    return problems(credentials);
   }
 
   /**

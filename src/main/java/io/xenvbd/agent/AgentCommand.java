@@ -6,6 +6,8 @@ import io.xenvbd.command.KubeconfigOption;
 import io.xenvbd.disk.DiskException;
 import io.xenvbd.disk.EngineConfig;
 import io.xenvbd.protocol.TokenFile;
+import io.xenvbd.tls.ConfinedFile;
+import io.xenvbd.tls.Rotating;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -149,6 +151,16 @@ public final class AgentCommand implements Callable<Integer> {
       description = "/metrics needs the bearer token too (env XENVBD_METRICS_REQUIRE_TOKEN).")
   boolean metricsRequireToken;
 
+  @Option(
+      names = "--rotation-overlap",
+      defaultValue =
+          "${env:XENVBD_ROTATION_OVERLAP_SECONDS:-" + Rotating.DEFAULT_OVERLAP_SECONDS + "}",
+      paramLabel = "SECONDS",
+      description =
+          "The token file, the TLS certificate and key, and the --peer-ca are re-read when their files change; the replaced one stays accepted this many seconds"
+              + " (env XENVBD_ROTATION_OVERLAP_SECONDS, default ${DEFAULT-VALUE}). See docs/security.md, \"Rotation\".")
+  long rotationOverlapSeconds;
+
   @CommandLine.Mixin UrlOptions urls = new UrlOptions();
 
   @CommandLine.Mixin KubeconfigOption kube = new KubeconfigOption();
@@ -194,7 +206,8 @@ public final class AgentCommand implements Callable<Integer> {
     }
     String token;
     try {
-      token = TokenFile.read(tokenFile);
+      // read as the agent reads it again after a rotation (see tls.Rotating)
+      token = TokenFile.parse(ConfinedFile.read(tokenFile, TokenFile.MAX_BYTES));
     } catch (IOException e) {
       throw new CommandLine.ParameterException(
           new CommandLine(this), "cannot read --token-file " + tokenFile + ": " + e.getMessage());
@@ -229,10 +242,19 @@ public final class AgentCommand implements Callable<Integer> {
           .urls(urls.policy())
           .importDir(importDir)
           .peerCa(peerCa)
+          .tokenFile(tokenFile)
+          .rotationOverlap(overlap(rotationOverlapSeconds))
           .build();
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
     }
+  }
+
+  static Duration overlap(long seconds) {
+    if (seconds < 0)
+      throw new IllegalArgumentException(
+          "--rotation-overlap must not be negative, got " + seconds + " seconds");
+    return Duration.ofSeconds(seconds);
   }
 
   /** {@code host:port} or {@code [v6]:port}. */

@@ -2,6 +2,7 @@ package io.xenvbd.agent;
 
 import io.xenvbd.disk.EngineConfig;
 import io.xenvbd.disk.UrlPolicy;
+import io.xenvbd.tls.Rotating;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Path;
@@ -25,6 +26,10 @@ import java.util.Objects;
  *     --allow-private-host}); null: none
  * @param importDir the directory whose files a VirtualDisk may adopt ({@code --import-dir}); null:
  *     none
+ * @param tokenFile the file {@code token} was read from, watched for a rotated token; null: {@code
+ *     token} is fixed
+ * @param rotationOverlap how long a replaced token, certificate or peer CA stays accepted after its
+ *     file changed ({@code --rotation-overlap})
  */
 public record AgentConfig(
     String nodeName,
@@ -44,7 +49,9 @@ public record AgentConfig(
     UrlPolicy urls,
     Path importDir,
     int loopReserve,
-    Path peerCa) {
+    Path peerCa,
+    Path tokenFile,
+    Duration rotationOverlap) {
 
   public static final Duration DEFAULT_RETRY_FAILED_AFTER = Duration.ofSeconds(30);
 
@@ -80,6 +87,9 @@ public record AgentConfig(
     if (urls == null) urls = UrlPolicy.none();
     if (loopReserve < 0)
       throw new IllegalArgumentException("--loop-reserve must not be negative, got " + loopReserve);
+    if (rotationOverlap == null) rotationOverlap = Rotating.DEFAULT_OVERLAP;
+    if (rotationOverlap.isNegative())
+      throw new IllegalArgumentException("--rotation-overlap must not be negative");
   }
 
   /**
@@ -120,7 +130,9 @@ public record AgentConfig(
         .urls(urls)
         .importDir(importDir)
         .loopReserve(loopReserve)
-        .peerCa(peerCa);
+        .peerCa(peerCa)
+        .tokenFile(tokenFile)
+        .rotationOverlap(rotationOverlap);
   }
 
   /** Named settings with the defaults in one place; {@link #build} checks them. */
@@ -143,6 +155,8 @@ public record AgentConfig(
     private Path importDir;
     private int loopReserve = EngineConfig.DEFAULT_LOOP_RESERVE;
     private Path peerCa;
+    private Path tokenFile;
+    private Duration rotationOverlap = Rotating.DEFAULT_OVERLAP;
 
     private Builder(String nodeName, Path imagesRoot, String token) {
       this.nodeName = nodeName;
@@ -251,6 +265,24 @@ public record AgentConfig(
     }
 
     /**
+     * Watch this file (which holds the token given to {@link AgentConfig#builder}) and accept the
+     * token it holds after a change ({@code --token-file}). Default: none, the token is fixed.
+     */
+    public Builder tokenFile(Path value) {
+      tokenFile = value;
+      return this;
+    }
+
+    /**
+     * How long the replaced token, certificate or peer CA stays accepted after its file changed.
+     * Default: {@link Rotating#DEFAULT_OVERLAP}.
+     */
+    public Builder rotationOverlap(Duration value) {
+      rotationOverlap = value;
+      return this;
+    }
+
+    /**
      * @throws IllegalArgumentException with a message naming the flag to change
      */
     public AgentConfig build() {
@@ -272,7 +304,9 @@ public record AgentConfig(
           urls,
           importDir,
           loopReserve,
-          peerCa);
+          peerCa,
+          tokenFile,
+          rotationOverlap);
     }
   }
 
@@ -307,6 +341,8 @@ public record AgentConfig(
         + urls.allowedPrivateHosts()
         + ", importDir="
         + importDir
+        + ", rotationOverlap="
+        + rotationOverlap
         + "]";
   }
 }

@@ -9,6 +9,8 @@ import io.xenvbd.disk.DiskEngine;
 import io.xenvbd.disk.DiskException;
 import io.xenvbd.protocol.ErrorBody;
 import io.xenvbd.protocol.ErrorCodes;
+import io.xenvbd.protocol.TokenFile;
+import io.xenvbd.tls.Rotating;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.Objects;
@@ -55,7 +57,7 @@ final class AgentServer implements AutoCloseable {
   private final HttpServer server;
   private final ThreadPoolExecutor connectionThreads;
   private final ThreadPoolExecutor apiThreads;
-  private final byte[] tokenDigest;
+  private final Rotating<byte[]> tokenDigests;
   private final boolean metricsRequireToken;
   private final DiskApi api;
   private final Metrics metrics;
@@ -91,7 +93,7 @@ final class AgentServer implements AutoCloseable {
       Transfers transfers)
       throws IOException {
     this.transfers = transfers;
-    this.tokenDigest = Exchanges.sha256(config.token());
+    this.tokenDigests = tokens(config);
     this.metricsRequireToken = config.metricsRequireToken();
     this.api = api;
     this.metrics = metrics;
@@ -128,6 +130,33 @@ final class AgentServer implements AutoCloseable {
     server.start();
   }
 
+  /**
+   * The digest of the configured token, and of the token file's new content after a rotation (the
+   * replaced one accepted for the overlap); only digests are kept.
+   */
+  private static Rotating<byte[]> tokens(AgentConfig config) {
+    if (config.tokenFile() == null) return Rotating.fixed(Exchanges.sha256(config.token()));
+    return Rotating.of(
+        "agent token",
+        config.tokenFile(),
+        TokenFile.MAX_BYTES,
+        contents -> {
+          String token = TokenFile.parse(contents.get(0));
+          if (token.isEmpty())
+            throw new IllegalArgumentException(
+                "the --token-file "
+                    + config.tokenFile()
+                    + " is empty: put the operator's bearer token in it");
+          return Exchanges.sha256(token);
+        },
+        config.rotationOverlap());
+  }
+
+  /** Why the token file in place is not in use (what to fix), or null. */
+  String tokenError() {
+    return tokenDigests.error();
+  }
+
   InetSocketAddress address() {
     return server.getAddress();
   }
@@ -152,7 +181,7 @@ final class AgentServer implements AutoCloseable {
         path.equals("/healthz")
             || path.equals("/readyz")
             || path.equals("/metrics") && !metricsRequireToken;
-    if (!open && !Exchanges.hasToken(exchange, tokenDigest)) {
+    if (!open && !Exchanges.hasToken(exchange, tokenDigests.accepted())) {
       // Before any path check (no probing for paths), and answered before any of the body is read.
       exchange.getResponseHeaders().set("WWW-Authenticate", "Bearer");
       refuse(

@@ -18,6 +18,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.List;
 import java.util.stream.Collectors;
 
 /**
@@ -236,13 +237,17 @@ final class Exchanges {
    * Constant-time comparison of the bearer token. Both sides are hashed first so that even the
    * length of the expected token does not show in the timing.
    */
-  static boolean hasToken(HttpExchange exchange, byte[] expectedDigest) {
+  /** Whether the bearer token's digest is one of {@code acceptedDigests} (each compared fully). */
+  static boolean hasToken(HttpExchange exchange, List<byte[]> acceptedDigests) {
     String header = exchange.getRequestHeaders().getFirst("Authorization");
     String given =
         header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)
             ? header.substring(7).strip()
             : "";
-    return MessageDigest.isEqual(sha256(given), expectedDigest);
+    byte[] digest = sha256(given);
+    boolean ok = false;
+    for (byte[] accepted : acceptedDigests) ok |= MessageDigest.isEqual(digest, accepted);
+    return ok;
   }
 
   static byte[] sha256(String value) {

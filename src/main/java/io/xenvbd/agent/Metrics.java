@@ -4,6 +4,7 @@ import io.xenvbd.disk.LoopStatus;
 import io.xenvbd.disk.StorageInfo;
 import io.xenvbd.metrics.PrometheusText;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -11,6 +12,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.DoubleAdder;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
 
 /**
  * The agent's Prometheus metrics, written in the text exposition format (0.0.4) by hand: a handful
@@ -64,9 +66,23 @@ final class Metrics {
     requests.computeIfAbsent(labels("method", m, "code", code), k -> new LongAdder()).increment();
   }
 
+  private volatile Supplier<List<String>> credentialProblems = List::of;
+
+  /** Where the credential files that were changed but are refused are told (see Rotating). */
+  void credentialProblems(Supplier<List<String>> value) {
+    credentialProblems = value;
+  }
+
   /** Gauges are read at scrape time so they never go stale. */
   String render(LoopStatus loops, StorageInfo storage, int running, int queued) {
     StringBuilder out = new StringBuilder();
+    header(
+        out,
+        "xenvbd_agent_credential_files_refused",
+        "gauge",
+        "Credential files (token, TLS certificate and key, peer CA) changed to content the agent refuses"
+            + " and so does not use; its log says which file to fix.");
+    line(out, "xenvbd_agent_credential_files_refused", "", credentialProblems.get().size());
     header(
         out,
         "xenvbd_agent_operations_total",

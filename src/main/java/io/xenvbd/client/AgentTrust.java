@@ -1,5 +1,6 @@
 package io.xenvbd.client;
 
+import io.xenvbd.tls.Rotating;
 import io.xenvbd.tls.ServerTrust;
 import io.xenvbd.tls.Tls;
 import java.net.InetAddress;
@@ -8,6 +9,7 @@ import java.nio.file.Path;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -54,28 +56,58 @@ public final class AgentTrust {
 
   private static final Pattern IPV4 = Pattern.compile("^[0-9]{1,3}(\\.[0-9]{1,3}){3}$");
 
+  private final Rotating<X509TrustManager> cas;
   private final X509TrustManager chain;
   private final Identity identity;
-  private final SSLContext anyAgent;
+  private volatile AnyAgent anyAgent;
 
-  private AgentTrust(X509TrustManager chain, Identity identity) {
-    this.chain = chain;
+  private record AnyAgent(long epoch, SSLContext context) {}
+
+  private AgentTrust(Rotating<X509TrustManager> cas, Identity identity) {
+    this.cas = cas;
+    this.chain = Tls.watchCaTrust(cas);
     this.identity = identity;
-    this.anyAgent = ServerTrust.chainOnly(chain).context();
   }
 
-  /** Trust rooted in the PEM CA certificates in {@code caPem}. */
+  /**
+   * Trust rooted in the PEM CA certificates in {@code caPem}, read again when the file changes; the
+   * replaced CAs stay trusted for {@link Rotating#DEFAULT_OVERLAP}.
+   */
   public static AgentTrust fromCa(Path caPem, Identity identity) {
-    return new AgentTrust(Tls.caTrust(caPem), identity);
+    return fromCa(caPem, identity, Rotating.DEFAULT_OVERLAP);
+  }
+
+  /** The same, the replaced CAs trusted for {@code overlap} after a change. */
+  public static AgentTrust fromCa(Path caPem, Identity identity, Duration overlap) {
+    return new AgentTrust(Tls.watchCa(caPem, overlap), identity);
   }
 
   public Identity identity() {
     return identity;
   }
 
-  /** A context that checks the CA signature only ({@link Identity#CA}). */
+  /** Why the CA file in place is not in use (the trusted CAs stay until it is fixed), or null. */
+  public String error() {
+    return cas.error();
+  }
+
+  /**
+   * Changes whenever the trusted CAs do (a new CA file, the end of an overlap): connections and TLS
+   * sessions made before are not reused after it.
+   */
+  long epoch() {
+    return cas.epoch();
+  }
+
+  /** A context that checks the CA signature only ({@link Identity#CA}), new for each epoch. */
   SSLContext anyAgent() {
-    return anyAgent;
+    long epoch = cas.epoch();
+    AnyAgent a = anyAgent;
+    if (a == null || a.epoch() != epoch) {
+      a = new AnyAgent(epoch, ServerTrust.chainOnly(chain).context());
+      anyAgent = a;
+    }
+    return a.context();
   }
 
   /**
@@ -83,7 +115,7 @@ public final class AgentTrust {
    */
   SSLContext contextFor(String node, String host) {
     return identity == Identity.CA
-        ? anyAgent
+        ? anyAgent()
         : new ProvesNode(chain, node, unbracket(host)).context();
   }
 

@@ -25,8 +25,10 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -47,7 +49,7 @@ public final class HttpAgentClient implements AgentClient {
   private static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(15);
 
   private final URI endpoint;
-  private final String token;
+  private final Supplier<List<String>> tokens;
   private final HttpClient http;
   private final Duration timeout;
   private final Protocol protocol;
@@ -66,15 +68,23 @@ public final class HttpAgentClient implements AgentClient {
   }
 
   HttpAgentClient(URI endpoint, String token, HttpClient http, Duration timeout) {
-    this(endpoint, token, http, timeout, Protocol.CURRENT);
+    this(endpoint, () -> List.of(token), http, timeout, Protocol.CURRENT);
   }
 
+  /**
+   * {@code tokens}: asked at every call, the token to send first, then the one it replaced while a
+   * rotation's overlap lasts (tried only when the agent answers 401: it has not seen the change).
+   */
   HttpAgentClient(
-      URI endpoint, String token, HttpClient http, Duration timeout, Protocol protocol) {
+      URI endpoint,
+      Supplier<List<String>> tokens,
+      HttpClient http,
+      Duration timeout,
+      Protocol protocol) {
     this.protocol = protocol;
     String base = endpoint.toString();
     this.endpoint = URI.create(base.endsWith("/") ? base.substring(0, base.length() - 1) : base);
-    this.token = token;
+    this.tokens = tokens;
     this.http = http;
     this.timeout = timeout;
   }
@@ -230,7 +240,6 @@ public final class HttpAgentClient implements AgentClient {
   private HttpRequest.Builder request(String path) {
     return HttpRequest.newBuilder(URI.create(endpoint + path))
         .timeout(timeout)
-        .header("Authorization", "Bearer " + token)
         .header("Accept", "application/json")
         .header(Protocol.HEADER, protocol.header());
   }
@@ -242,9 +251,21 @@ public final class HttpAgentClient implements AgentClient {
   }
 
   private HttpResponse<byte[]> sendAllowing404(HttpRequest.Builder builder) {
-    HttpResponse<byte[]> response;
+    List<String> tried = tokens.get();
+    HttpResponse<byte[]> response = null;
+    for (int i = 0; i < tried.size(); i++) {
+      // Every call is idempotent (the protocol's promise), so repeating one refused 401 is safe.
+      response = sendWith(builder.copy().header("Authorization", "Bearer " + tried.get(i)));
+      if (response.statusCode() != 401) break;
+    }
+    int status = response.statusCode();
+    if (status == 404 || (status >= 200 && status < 300)) return response;
+    throw error(response);
+  }
+
+  private HttpResponse<byte[]> sendWith(HttpRequest.Builder builder) {
     try {
-      response = http.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray());
+      return http.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray());
     } catch (IOException e) {
       String refusal = AgentTrust.identityRefusal(e);
       if (refusal != null) throw AgentNotTrustedException.identityMismatch(refusal);
@@ -253,9 +274,6 @@ public final class HttpAgentClient implements AgentClient {
       Thread.currentThread().interrupt();
       throw new AgentUnreachableException(endpoint.toString(), e);
     }
-    int status = response.statusCode();
-    if (status == 404 || (status >= 200 && status < 300)) return response;
-    throw error(response);
   }
 
   private AgentException error(HttpResponse<byte[]> response) {

@@ -7,10 +7,10 @@ import io.xenvbd.client.NodeTokens;
 import io.xenvbd.command.Foreground;
 import io.xenvbd.command.KubeconfigOption;
 import io.xenvbd.protocol.AgentClientFactory;
-import io.xenvbd.protocol.TokenFile;
-import java.io.IOException;
+import io.xenvbd.tls.Rotating;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -104,6 +104,16 @@ public final class OperatorCommand implements Callable<Integer> {
       description = "This replica's name in the Lease (env POD_NAME, default: the hostname).")
   String identity;
 
+  @Option(
+      names = "--rotation-overlap",
+      defaultValue =
+          "${env:XENVBD_ROTATION_OVERLAP_SECONDS:-" + Rotating.DEFAULT_OVERLAP_SECONDS + "}",
+      paramLabel = "SECONDS",
+      description =
+          "--token-file, the --agent-token-dir files and --agent-ca are re-read when their files change; the replaced one stays accepted this many seconds"
+              + " (env XENVBD_ROTATION_OVERLAP_SECONDS, default ${DEFAULT-VALUE}). See docs/security.md, \"Rotation\".")
+  long rotationOverlapSeconds;
+
   @CommandLine.Mixin KubeconfigOption kube = new KubeconfigOption();
 
   public static void main(String[] args) {
@@ -168,24 +178,18 @@ public final class OperatorCommand implements Callable<Integer> {
               + agentTokenDir
               + " is not a directory: give the directory holding one token file per node");
     }
-    String shared = readToken();
-    NodeTokens tokens =
-        agentTokenDir == null
-            ? NodeTokens.shared(shared)
-            : NodeTokens.perNode(agentTokenDir, shared);
-    return HttpAgentClient.factory(
-        tokens, agentCa == null ? null : AgentTrust.fromCa(agentCa, identity));
-  }
-
-  private String readToken() {
+    if (rotationOverlapSeconds < 0)
+      fail("--rotation-overlap must not be negative, got " + rotationOverlapSeconds + " seconds");
+    Duration overlap = Duration.ofSeconds(rotationOverlapSeconds);
+    NodeTokens tokens;
+    AgentTrust trust;
     try {
-      String token = TokenFile.read(tokenFile);
-      if (token.isEmpty())
-        fail("--token-file " + tokenFile + " is empty: put the agents' bearer token in it");
-      return token;
-    } catch (IOException e) {
-      throw fail("cannot read --token-file " + tokenFile + ": " + e.getMessage());
+      tokens = NodeTokens.fromFiles(tokenFile, agentTokenDir, overlap);
+      trust = agentCa == null ? null : AgentTrust.fromCa(agentCa, identity, overlap);
+    } catch (IllegalArgumentException e) {
+      throw fail(e.getMessage());
     }
+    return HttpAgentClient.factory(tokens, trust);
   }
 
   private CommandLine.ParameterException fail(String message) {

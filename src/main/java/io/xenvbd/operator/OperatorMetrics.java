@@ -6,11 +6,13 @@ import io.javaoperatorsdk.operator.api.reconciler.RetryInfo;
 import io.javaoperatorsdk.operator.processing.event.Event;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.xenvbd.metrics.PrometheusText;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
 
 /**
  * The operator SDK's reconcile counters (through its Metrics hook) and ours, rendered as Prometheus
@@ -90,9 +92,24 @@ public final class OperatorMetrics implements Metrics {
     return a == null ? 0 : a.sum();
   }
 
+  private volatile Supplier<List<String>> credentialProblems = List::of;
+
+  /** Where the credential files that changed but are refused are told (see tls.Rotating). */
+  void credentialProblems(Supplier<List<String>> value) {
+    credentialProblems = value;
+  }
+
   /** Prometheus text exposition format 0.0.4. */
   public String render() {
     StringBuilder out = new StringBuilder();
+    PrometheusText.header(
+        out,
+        "xenvbd_operator_credential_files_refused",
+        "gauge",
+        "Credential files (--token-file, --agent-token-dir files, --agent-ca) changed to content the"
+            + " operator refuses and so does not use; its log says which file to fix.");
+    PrometheusText.sample(
+        out, "xenvbd_operator_credential_files_refused", "", credentialProblems.get().size());
     String lastName = "";
     for (var e : new TreeMap<>(counters).entrySet()) {
       String key = e.getKey();

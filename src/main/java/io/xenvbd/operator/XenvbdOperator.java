@@ -10,6 +10,7 @@ import io.xenvbd.protocol.Protocol;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,6 +38,7 @@ public final class XenvbdOperator implements AutoCloseable {
       Clock clock,
       Protocol protocol) {
     this.metrics = new OperatorMetrics();
+    metrics.credentialProblems(() -> agents == null ? List.of() : agents.credentialProblems());
     InformerClusterView cluster = new InformerClusterView();
     this.nodeWatch = new NodeWatch(client, cluster, leader::get, clock);
     Backoffs backoffs = new Backoffs(config, clock);

@@ -21,4 +21,12 @@ public final class TokenFile {
   public static String read(Path file) throws IOException {
     return Files.readString(file, StandardCharsets.UTF_8).strip();
   }
+
+  /** Largest token file read: a token is a few dozen bytes. */
+  public static final int MAX_BYTES = 4096;
+
+  /** The token in a file's content, as {@link #read} sees it. */
+  public static String parse(byte[] content) {
+    return new String(content, StandardCharsets.UTF_8).strip();
+  }
 }

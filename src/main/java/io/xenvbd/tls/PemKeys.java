@@ -46,7 +46,12 @@ final class PemKeys {
    * are passed over.
    */
   static PrivateKey read(Path pem) throws IOException, GeneralSecurityException {
-    List<String> lines = Files.readAllLines(pem, StandardCharsets.US_ASCII);
+    return read(Files.readAllBytes(pem), pem);
+  }
+
+  /** The same for the content of {@code pem}, already read (a reloaded file). */
+  static PrivateKey read(byte[] content, Path pem) throws GeneralSecurityException {
+    List<String> lines = new String(content, StandardCharsets.US_ASCII).lines().toList();
     for (int i = 0; i < lines.size(); i++) {
       String line = lines.get(i).strip();
       if (!line.startsWith("-----BEGIN ") || !line.endsWith("-----")) continue;

@@ -73,6 +73,51 @@ class AgentCommandTest {
   }
 
   @Test
+  void theTokenFileIsWatchedWithTheDocumentedOverlapAndALinkOutOfItsDirectoryIsRefused()
+      throws Exception {
+    Path token = Files.writeString(dir.resolve("token"), "t");
+    AgentConfig c =
+        parse("--node-name", "n", "--token-file", token.toString(), "--insecure-plain-http");
+    assertThat(c.tokenFile()).isEqualTo(token);
+    assertThat(c.rotationOverlap()).isEqualTo(Duration.ofSeconds(600));
+    assertThat(
+            parse(
+                    "--node-name",
+                    "n",
+                    "--token-file",
+                    token.toString(),
+                    "--insecure-plain-http",
+                    "--rotation-overlap",
+                    "30")
+                .rotationOverlap())
+        .isEqualTo(Duration.ofSeconds(30));
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "--node-name",
+                    "n",
+                    "--token-file",
+                    token.toString(),
+                    "--insecure-plain-http",
+                    "--rotation-overlap",
+                    "-1"))
+        .hasMessageContaining("--rotation-overlap must not be negative");
+    Path conf = Files.createDirectories(dir.resolve("conf"));
+    Files.createSymbolicLink(conf.resolve("token"), token);
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "--node-name",
+                    "n",
+                    "--token-file",
+                    conf.resolve("token").toString(),
+                    "--insecure-plain-http"))
+        .isInstanceOf(CommandLine.ParameterException.class)
+        .hasMessageContaining("cannot read --token-file")
+        .hasMessageContaining("outside its directory");
+  }
+
+  @Test
   void archiveUrlsAreAllowedOnlyByPrefixAndPrivateHostsOnlyByName() throws Exception {
     Path token = Files.writeString(dir.resolve("token"), "t");
     AgentConfig c =

@@ -176,16 +176,22 @@ class AgentIdentityTest {
     agents.forNode("node-a", a).getDisk("ns", "d");
     assertThat(seen).containsExactly("Bearer token-of-a", "Bearer shared-token", "Bearer rotated");
 
+    // an emptied file is a broken rotation: refused, and the token in use stays
     Files.writeString(tokens.resolve("node-a"), "\n");
-    assertThatThrownBy(() -> agents.forNode("node-a", a))
+    agents.forNode("node-a", a).getDisk("ns", "d");
+    assertThat(seen).last().isEqualTo("Bearer rotated");
+    // a node whose first file is empty has no token to keep: refused, never the shared token
+    Files.writeString(tokens.resolve("node-c"), "\n");
+    assertThatThrownBy(() -> agents.forNode("node-c", c))
         .isInstanceOf(AgentUnreachableException.class)
-        .hasMessageContaining("for node node-a is empty");
+        .hasMessageContaining("for node node-c cannot be used")
+        .hasMessageContaining("is empty; put the node's token in it");
     for (String name : List.of("..", "../tokens/node-a", "Node-A", "")) {
       assertThatThrownBy(() -> agents.forNode(name, a))
           .isInstanceOf(AgentUnreachableException.class)
           .hasMessageContaining("is not a Kubernetes node name");
     }
-    assertThat(seen).hasSize(3);
+    assertThat(seen).hasSize(4);
   }
 
   @Test

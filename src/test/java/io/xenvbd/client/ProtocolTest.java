@@ -154,7 +154,7 @@ class ProtocolTest {
       HttpAgentClient client =
           new HttpAgentClient(
               endpoint,
-              "t",
+              () -> List.of("t"),
               HttpAgentClient.newHttpClient(null, Duration.ofSeconds(5)),
               Duration.ofSeconds(5),
               Protocol.simulated(7, 1, Protocol.Field.TABLE));

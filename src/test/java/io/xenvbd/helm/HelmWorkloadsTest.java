@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
@@ -34,6 +35,7 @@ class HelmWorkloadsTest {
           "XENVBD_METRICS_REQUIRE_TOKEN",
           "XENVBD_ALLOW_URLS",
           "XENVBD_ALLOW_PRIVATE_HOSTS",
+          "XENVBD_ROTATION_OVERLAP_SECONDS",
           "KUBECONFIG");
 
   static final List<String> OPERATOR_CONTRACT =
@@ -48,6 +50,7 @@ class HelmWorkloadsTest {
           "XENVBD_LEASE_NAMESPACE",
           "XENVBD_LEASE_NAME",
           "POD_NAME",
+          "XENVBD_ROTATION_OVERLAP_SECONDS",
           "KUBECONFIG");
 
   static Chart.Rendered defaults;
@@ -197,7 +200,8 @@ class HelmWorkloadsTest {
             "XENVBD_LOOP_WAIT_SECONDS",
             "XENVBD_METRICS_REQUIRE_TOKEN",
             "XENVBD_ALLOW_URLS",
-            "XENVBD_ALLOW_PRIVATE_HOSTS");
+            "XENVBD_ALLOW_PRIVATE_HOSTS",
+            "XENVBD_ROTATION_OVERLAP_SECONDS");
     assertThat(names(all.operatorContainer()))
         .containsExactlyInAnyOrder(
             "XENVBD_NAMESPACES",
@@ -208,7 +212,8 @@ class HelmWorkloadsTest {
             "XENVBD_LEADER_ELECTION",
             "XENVBD_LEASE_NAMESPACE",
             "XENVBD_LEASE_NAME",
-            "POD_NAME");
+            "POD_NAME",
+            "XENVBD_ROTATION_OVERLAP_SECONDS");
     // HOST_IP is the chart's own helper for $(HOST_IP) in XENVBD_ADVERTISE, not a flag.
     assertThat(names(all.agentContainer()))
         .filteredOn(n -> !n.equals("HOST_IP"))
@@ -221,6 +226,35 @@ class HelmWorkloadsTest {
         .contains("XENVBD_AGENT_TOKEN_DIR")
         .isSubsetOf(OPERATOR_CONTRACT);
     assertThat(env(all.operatorContainer(), "XENVBD_NAMESPACES").getValue()).isEqualTo("a,b");
+  }
+
+  @Test
+  void credentialsAreMountedAsWholeSecretVolumesSoThatRotatedSecretsReachTheRunningPods() {
+    // The kubelet never updates a subPath mount: a rotated token or certificate would not arrive.
+    var perNode = Chart.render("agent: {nodes: [{name: dom0-a, ips: [10.0.0.5]}]}");
+    for (Container c :
+        List.of(
+            defaults.agentContainer(),
+            defaults.operatorContainer(),
+            perNode
+                .one(DaemonSet.class, Chart.FULLNAME + "-agent-dom0-a")
+                .getSpec()
+                .getTemplate()
+                .getSpec()
+                .getContainers()
+                .get(0),
+            perNode.operatorContainer())) {
+      assertThat(c.getVolumeMounts())
+          .as(c.getName() + "'s mounts")
+          .allSatisfy(m -> assertThat(m.getSubPath()).as(m.getName()).isNull());
+      assertThat(env(c, "XENVBD_ROTATION_OVERLAP_SECONDS").getValue()).isEqualTo("600");
+    }
+    assertThat(
+            env(
+                    Chart.render("rotationOverlapSeconds: 90").agentContainer(),
+                    "XENVBD_ROTATION_OVERLAP_SECONDS")
+                .getValue())
+        .isEqualTo("90");
   }
 
   @Test
