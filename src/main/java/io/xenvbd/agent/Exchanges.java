@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.introspect.Annotated;
 import com.fasterxml.jackson.databind.introspect.JacksonAnnotationIntrospector;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.sun.net.httpserver.HttpExchange;
+import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.PutDiskRequest;
 import java.io.IOException;
 import java.io.InputStream;
@@ -163,7 +164,7 @@ final class Exchanges {
   private static ApiError tooLarge() {
     return new ApiError(
         413,
-        "PayloadTooLarge",
+        ErrorCodes.PAYLOAD_TOO_LARGE,
         "the request body is larger than "
             + MAX_BODY_BYTES
             + " bytes, more than any VirtualDisk spec can need: send one disk's spec, within the CRD's limits");
