@@ -43,8 +43,8 @@ final class Exchanges {
 
   /**
    * A refused call's body (no token, or no API thread free) is read only when it declares at most
-   * this many bytes, and only after the answer has gone out; a longer or chunked one is not read
-   * at all.
+   * this many bytes, and only after the answer has gone out; a longer or chunked one is not read at
+   * all.
    */
   static final int REFUSED_DRAIN_BYTES = 64 * 1024;
 

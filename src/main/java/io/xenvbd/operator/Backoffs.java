@@ -75,8 +75,8 @@ final class Backoffs {
   }
 
   /**
-   * The outcome of the last failed attempt, while its retry is not due and the spec (generation)
-   * is the one it was made for; empty when the disk should be tried now.
+   * The outcome of the last failed attempt, while its retry is not due and the spec (generation) is
+   * the one it was made for; empty when the disk should be tried now.
    */
   Optional<Outcome> waiting(String uid, Long generation) {
     Held h = held.get(uid);

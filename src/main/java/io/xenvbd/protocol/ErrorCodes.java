@@ -28,6 +28,7 @@ public final class ErrorCodes {
 
   /** HTTP 413: a body over the agent's limit ({@link PutDiskRequest#MAX_BODY_BYTES}). */
   public static final String PAYLOAD_TOO_LARGE = "PayloadTooLarge";
+
   public static final String INTERNAL = "Internal";
   public static final String UNREACHABLE = "Unreachable";
   public static final String INTERRUPTED = "Interrupted";

@@ -30,8 +30,7 @@ class AgentDocsMatchCodeTest {
 
   @Test
   void theFlagTableListsEveryOptionWithTheVariableItReads() {
-    assertThat(
-            DocsMatchCodeTest.flagTableProblems(DOC, DocsMatchCodeTest.spec(new AgentCommand())))
+    assertThat(DocsMatchCodeTest.flagTableProblems(DOC, DocsMatchCodeTest.spec(new AgentCommand())))
         .isEmpty();
   }
 
@@ -81,7 +80,8 @@ class AgentDocsMatchCodeTest {
     Set<String> exported = Markdown.all(text, Pattern.compile("# TYPE (xenvbd_agent_\\w+)"));
     Set<String> documented =
         Markdown.all(
-            Markdown.read(DOC) + Markdown.read("README.md"), Pattern.compile("(xenvbd_agent_\\w+)"));
+            Markdown.read(DOC) + Markdown.read("README.md"),
+            Pattern.compile("(xenvbd_agent_\\w+)"));
     assertThat(exported).isNotEmpty();
     assertThat(documented).as("named in the docs").isSubsetOf(exported);
     assertThat(exported).as("exported by the agent").isSubsetOf(documented);
@@ -93,7 +93,8 @@ class AgentDocsMatchCodeTest {
     assertThat(Exchanges.MAX_BODY_BYTES % (1 << 20)).as("a whole number of MiB").isZero();
     assertThat(mib(doc, "\\| 413 \\| `PayloadTooLarge` \\| body over (\\d+) MiB"))
         .isEqualTo(Exchanges.MAX_BODY_BYTES >> 20);
-    assertThat(mib(doc, "Bodies are limited to (\\d+) MiB")).isEqualTo(Exchanges.MAX_BODY_BYTES >> 20);
+    assertThat(mib(doc, "Bodies are limited to (\\d+) MiB"))
+        .isEqualTo(Exchanges.MAX_BODY_BYTES >> 20);
     assertThat(mib(doc, "reads up to (\\d+) MiB more before answering"))
         .isEqualTo(Exchanges.OVERSIZE_DRAIN_BYTES >> 20);
     assertThat(mib(doc, "A body declared at most (\\d+) KiB long is read"))

@@ -42,8 +42,7 @@ class KubeconfigOptionTest {
   /** Names a context; another file defines it, its cluster and user. */
   Path selector() throws IOException {
     return Files.writeString(
-        dir.resolve("selector.yaml"),
-        "apiVersion: v1\nkind: Config\ncurrent-context: second\n");
+        dir.resolve("selector.yaml"), "apiVersion: v1\nkind: Config\ncurrent-context: second\n");
   }
 
   Path definitions() throws IOException {

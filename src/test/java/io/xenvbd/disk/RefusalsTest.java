@@ -110,7 +110,8 @@ class RefusalsTest {
     // Outside it, a missing file and an existing one read the same: no probing of dom0's files.
     DiskException missing =
         refused(() -> paths.allowedArchive(tmp.resolve("secret/missing.tar").toString()));
-    DiskException present = refused(() -> paths.allowedArchive(tmp.resolve("secret/key").toString()));
+    DiskException present =
+        refused(() -> paths.allowedArchive(tmp.resolve("secret/key").toString()));
     assertThat(missing.getMessage())
         .isEqualTo(present.getMessage().replace("key", "missing.tar"))
         .contains("is not under a source")

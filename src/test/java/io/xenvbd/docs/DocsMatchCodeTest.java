@@ -36,7 +36,9 @@ public class DocsMatchCodeTest {
   static final Pattern FLAG = Pattern.compile("(--[a-z][a-z0-9-]*)");
   static final Pattern ENV = Pattern.compile("[A-Z][A-Z0-9]*(_[A-Z0-9]+)+|KUBECONFIG");
   static final Pattern ENV_DEFAULT = Pattern.compile("\\$\\{env:([A-Z0-9_]+)");
-  static final Pattern REASON = Pattern.compile("[A-Z][a-z]+([A-Z][a-z]+)+|Ready|Resized|Resizing|Provisioned|Provisioning|Deleted|Retained");
+  static final Pattern REASON =
+      Pattern.compile(
+          "[A-Z][a-z]+([A-Z][a-z]+)+|Ready|Resized|Resizing|Provisioned|Provisioning|Deleted|Retained");
 
   static final Map<String, CommandSpec> ROLES =
       Map.of(
@@ -51,7 +53,6 @@ public class DocsMatchCodeTest {
     return c.getCommandSpec();
   }
 
-
   static List<String> roles(String cell) {
     return switch (cell) {
       case "both" -> List.of("agent", "operator");
@@ -61,15 +62,14 @@ public class DocsMatchCodeTest {
 
   /** The env twin of an option: the variable its default reads, or none. */
   static Set<String> envOf(OptionSpec o) {
-    return o.defaultValue() == null
-        ? Set.of()
-        : Markdown.all(o.defaultValue(), ENV_DEFAULT);
+    return o.defaultValue() == null ? Set.of() : Markdown.all(o.defaultValue(), ENV_DEFAULT);
   }
 
   @Test
   void everyFlagAndVariableInTheReadmesTableIsAnOptionOfItsRolesAndEveryOptionIsListed() {
     List<String> problems = new ArrayList<>();
-    Map<String, Set<String>> listed = Map.of("agent", new TreeSet<>(), "operator", new TreeSet<>(), "local", new TreeSet<>());
+    Map<String, Set<String>> listed =
+        Map.of("agent", new TreeSet<>(), "operator", new TreeSet<>(), "local", new TreeSet<>());
     for (List<String> row : Markdown.table("README.md", "role | flag (env) | default")) {
       Set<String> flags = Markdown.all(row.get(1), FLAG);
       Set<String> envs = Markdown.codeSpansOrParenthesised(row.get(1), ENV);
@@ -91,13 +91,22 @@ public class DocsMatchCodeTest {
         }
         for (String env : envs)
           if (!twins.contains(env))
-            problems.add(role + ": " + env + " is the twin of none of " + flags + " (its twins: " + twins + ")");
+            problems.add(
+                role
+                    + ": "
+                    + env
+                    + " is the twin of none of "
+                    + flags
+                    + " (its twins: "
+                    + twins
+                    + ")");
       }
     }
     ROLES.forEach(
         (role, spec) -> {
           for (OptionSpec o : spec.options())
-            // --use-ssa-for-status is on its way out (issue 19, "status"); the lead reconciles its lines
+            // --use-ssa-for-status is on its way out (issue 19, "status"); the lead reconciles its
+            // lines
             if (!o.hidden()
                 && !o.longestName().equals("--use-ssa-for-status")
                 && !o.usageHelp()
@@ -134,13 +143,11 @@ public class DocsMatchCodeTest {
         twins.addAll(envOf(o));
       }
       if (!new TreeSet<>(envs).equals(twins))
-        problems.add(file + ": " + flags + " documented with env " + envs + ", the code reads " + twins);
+        problems.add(
+            file + ": " + flags + " documented with env " + envs + ", the code reads " + twins);
     }
     for (OptionSpec o : spec.options())
-      if (!o.hidden()
-          && !o.usageHelp()
-          && !o.versionHelp()
-          && !listed.contains(o.longestName()))
+      if (!o.hidden() && !o.usageHelp() && !o.versionHelp() && !listed.contains(o.longestName()))
         problems.add(file + ": option " + o.longestName() + " is not in the table");
     return problems;
   }
@@ -149,7 +156,8 @@ public class DocsMatchCodeTest {
   void everyValueDocsHelmNamesExistsInValuesYaml() throws IOException {
     JsonNode values = new YAMLMapper().readTree(Path.of("helm/xenvbd/values.yaml").toFile());
     List<String> missing = new ArrayList<>();
-    List<List<String>> rows = Markdown.table("docs/helm.md", "value | default | why you would change it");
+    List<List<String>> rows =
+        Markdown.table("docs/helm.md", "value | default | why you would change it");
     for (List<String> row : rows)
       for (String value : Markdown.codeSpans(row.get(0), Pattern.compile("[a-z][A-Za-z0-9.]*"))) {
         JsonNode n = values;
@@ -157,7 +165,9 @@ public class DocsMatchCodeTest {
         if (n == null) missing.add(value);
       }
     assertThat(missing).as("named in docs/helm.md, absent from values.yaml").isEmpty();
-    assertThat(rows).as("the agent values this issue added are documented").anySatisfy(r -> assertThat(r.get(0)).contains("agent.importDir"));
+    assertThat(rows)
+        .as("the agent values this issue added are documented")
+        .anySatisfy(r -> assertThat(r.get(0)).contains("agent.importDir"));
     assertThat(rows).anySatisfy(r -> assertThat(r.get(0)).contains("agent.loopReserve"));
   }
 
@@ -196,10 +206,16 @@ public class DocsMatchCodeTest {
 
   @Test
   void theChartsKubeVersionIsTheKubernetesTheSuiteInstallsOnAndTheDocsSaySo() throws IOException {
-    Matcher go = Pattern.compile("k8s.io/kubernetes v(\\d+\\.\\d+\\.\\d+)").matcher(Files.readString(Path.of("tools/kube/go.mod")));
+    Matcher go =
+        Pattern.compile("k8s.io/kubernetes v(\\d+\\.\\d+\\.\\d+)")
+            .matcher(Files.readString(Path.of("tools/kube/go.mod")));
     assertThat(go.find()).as("tools/kube/go.mod names k8s.io/kubernetes").isTrue();
     String proven = go.group(1);
-    String chart = new YAMLMapper().readTree(Path.of("helm/xenvbd/Chart.yaml").toFile()).get("kubeVersion").asText();
+    String chart =
+        new YAMLMapper()
+            .readTree(Path.of("helm/xenvbd/Chart.yaml").toFile())
+            .get("kubeVersion")
+            .asText();
     assertThat(chart).isEqualTo(">=" + proven + "-0");
     assertThat(Markdown.read("docs/helm.md"))
         .contains("`kubeVersion: " + chart + "`")

@@ -24,7 +24,8 @@ final class Chart {
   static final String RELEASE = "xv";
   static final String NAMESPACE = "xenvbd-system";
   static final String FULLNAME = "xv-xenvbd";
-  // helm template assumes v1.20 without a cluster; the chart needs 1.34.4 or later (its kubeVersion).
+  // helm template assumes v1.20 without a cluster; the chart needs 1.34.4 or later (its
+  // kubeVersion).
   static final String KUBE_VERSION = "v1.34.4";
 
   private Chart() {}

@@ -93,7 +93,8 @@ class HelmDom0NodePolicyTest {
     // The chart's kubeVersion (the oldest Kubernetes its CRDs are proven on) refuses older
     // clusters before the policy's own 1.30 check could.
     for (String older : new String[] {"v1.29.4", "v1.34.3"}) {
-      assertThatThrownBy(() -> Chart.template("agent: {ownDom0NodePolicy: {enabled: false}}", older))
+      assertThatThrownBy(
+              () -> Chart.template("agent: {ownDom0NodePolicy: {enabled: false}}", older))
           .as(older)
           .hasMessageContaining("incompatible with Kubernetes " + older);
     }

@@ -265,7 +265,9 @@ class AgentDriverTest {
     assertThat(woken.outcome()).as("woken before the retry is due: held").isEqualTo(step.outcome());
     assertThat(woken.recheck()).isEqualTo(RETRY);
     clock.advance(RETRY);
-    assertThat(drive(GI).recheck()).as("retried when due, and failed again").isEqualTo(Duration.ofMillis(200));
+    assertThat(drive(GI).recheck())
+        .as("retried when due, and failed again")
+        .isEqualTo(Duration.ofMillis(200));
   }
 
   @Test
