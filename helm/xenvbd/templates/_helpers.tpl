@@ -109,3 +109,31 @@ a comma would silently become two, so it is refused at render time.
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+The node directory mounted for the images: the images root, or with agent.importDir its parent,
+which holds both, so that adoption's rename(2) from one to the other stays within one mount (across
+two mounts it fails with EXDEV, even on one filesystem).
+*/}}
+{{- define "xenvbd.imagesMount" -}}
+{{- if .Values.agent.importDir }}{{ dir (trimSuffix "/" .Values.agent.imagesRoot) }}{{ else }}{{ .Values.agent.imagesRoot }}{{ end }}
+{{- end }}
+
+{{- define "xenvbd.checkImportDir" -}}
+{{- with .Values.agent.importDir }}
+{{- $import := trimSuffix "/" . }}
+{{- $root := trimSuffix "/" $.Values.agent.imagesRoot }}
+{{- if not (hasPrefix "/" $import) }}
+{{- fail (printf "agent.importDir: %q is not an absolute path; give a node directory beside agent.imagesRoot, such as %s/import" . (dir $root)) }}
+{{- end }}
+{{- if ne (dir $import) (dir $root) }}
+{{- fail (printf "agent.importDir: %q must sit beside agent.imagesRoot %q (the same parent directory, e.g. %s/import): adoption moves a file with rename(2), which works only within the one mount the chart makes of their parent" . $root (dir $root)) }}
+{{- end }}
+{{- $parent := dir $root }}
+{{- range list "/" "/bin" "/sbin" "/lib" "/lib32" "/lib64" "/usr" "/etc" "/opt" "/proc" "/sys" "/dev" "/run" "/tmp" }}
+{{- if eq $parent . }}
+{{- fail (printf "agent.importDir: the parent %q of agent.imagesRoot and agent.importDir would be mounted over the agent container's own %s; put both one level deeper, e.g. /var/lib/xen/images and /var/lib/xen/import" $parent .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}

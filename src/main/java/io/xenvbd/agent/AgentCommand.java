@@ -49,7 +49,8 @@ public final class AgentCommand implements Callable<Integer> {
       split = ":",
       defaultValue = "${env:XENVBD_ALLOW_SOURCES}",
       description =
-          "Directory populate.hostPaths and archive paths may read from; repeatable"
+          "Directory populate.hostPaths may copy from and an archive at a node path may be read"
+              + " from; repeatable"
               + " (env XENVBD_ALLOW_SOURCES, colon-separated). Default: none.")
   List<Path> allowSources = new ArrayList<>();
 

@@ -173,6 +173,8 @@ final class DiskApi {
 
   static ApiError notAllowed(String method, String path, String allowed) {
     return new ApiError(
-        405, "MethodNotAllowed", method + " is not allowed on " + path + ": use " + allowed);
+        405,
+        ErrorCodes.METHOD_NOT_ALLOWED,
+        method + " is not allowed on " + path + ": use " + allowed);
   }
 }

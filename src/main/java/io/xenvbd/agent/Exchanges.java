@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.introspect.Annotated;
 import com.fasterxml.jackson.databind.introspect.JacksonAnnotationIntrospector;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.sun.net.httpserver.HttpExchange;
+import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.PutDiskRequest;
 import java.io.IOException;
 import java.io.InputStream;
@@ -28,10 +29,25 @@ import java.util.stream.Collectors;
 final class Exchanges {
   private Exchanges() {}
 
-  /** Only a caller with the token gets its body read; see {@link PutDiskRequest#MAX_BODY_BYTES}. */
+  /**
+   * The largest body read, 25 MiB, and only from a caller with the token; see {@link
+   * PutDiskRequest#MAX_BODY_BYTES}.
+   */
   static final int MAX_BODY_BYTES = PutDiskRequest.MAX_BODY_BYTES;
 
-  private static final long DRAIN_LIMIT = MAX_BODY_BYTES + (16L << 20);
+  /**
+   * Past {@link #MAX_BODY_BYTES}, how much more of an oversized body (from a caller with the token)
+   * is read and dropped before its 413, so that a client still sending a little more sees the
+   * answer, not a reset connection; a longer one has its connection closed.
+   */
+  static final int OVERSIZE_DRAIN_BYTES = 1 << 20;
+
+  /**
+   * A refused call's body (no token, or no API thread free) is read only when it declares at most
+   * this many bytes, and only after the answer has gone out; a longer or chunked one is not read at
+   * all.
+   */
+  static final int REFUSED_DRAIN_BYTES = 64 * 1024;
 
   /**
    * Strict, the requests' half of the protocol's unknown-field policy (see the protocol package): a
@@ -73,7 +89,7 @@ final class Exchanges {
       if (body.length > MAX_BODY_BYTES) {
         byte[] sink = new byte[64 * 1024];
         long drained = 0;
-        for (int n = in.read(sink); n != -1 && drained < DRAIN_LIMIT; n = in.read(sink))
+        for (int n = in.read(sink); n != -1 && drained < OVERSIZE_DRAIN_BYTES; n = in.read(sink))
           drained += n;
         // Not reused after a refused body (RFC 9110, 413): the client may still be sending.
         exchange.getResponseHeaders().set("Connection", "close");
@@ -136,7 +152,7 @@ final class Exchanges {
       long drained = 0;
       for (int n = in.read(sink); n != -1; n = in.read(sink)) {
         drained += n;
-        if (drained > DRAIN_LIMIT) {
+        if (drained > MAX_BODY_BYTES) {
           exchange.getResponseHeaders().set("Connection", "close");
           return;
         }
@@ -149,7 +165,7 @@ final class Exchanges {
   private static ApiError tooLarge() {
     return new ApiError(
         413,
-        "PayloadTooLarge",
+        ErrorCodes.PAYLOAD_TOO_LARGE,
         "the request body is larger than "
             + MAX_BODY_BYTES
             + " bytes, more than any VirtualDisk spec can need: send one disk's spec, within the CRD's limits");
@@ -173,12 +189,13 @@ final class Exchanges {
 
   /**
    * Answers a request refused before its body (no token, or no API thread free), then closes its
-   * connection. The answer goes out before any of the body is read. A body no longer than any the
-   * agent accepts is read and dropped after it: closing a socket with unread data resets it, and a
-   * client still sending would see the reset, not the 401 that says what is wrong (263 of 300
-   * wrong-token PUTs of 20 KiB did, when the agent closed at once). A longer body, or one of
-   * unknown length, is not read at all: the JDK closes the connection after the answer instead of
-   * draining it ({@link HttpLimits}).
+   * connection. The answer goes out before any of the body is read. A body declared at most {@link
+   * #REFUSED_DRAIN_BYTES} long is read and dropped after it: closing a socket with unread data
+   * resets it, and a client still sending would see the reset, not the 401 that says what is wrong
+   * (263 of 300 wrong-token PUTs of 20 KiB did, when the agent closed at once). A longer body, or
+   * one of unknown length, is not read at all: the JDK closes the connection after the answer
+   * instead of draining it ({@link HttpLimits}), so a caller without the token never costs the
+   * agent more than 64 KiB of reading.
    */
   static void sendUnread(HttpExchange exchange, int status, Object body) throws IOException {
     byte[] bytes = JSON.writeValueAsBytes(body);
@@ -188,7 +205,7 @@ final class Exchanges {
     OutputStream out = exchange.getResponseBody();
     out.write(bytes);
     out.flush();
-    if (declaredLength(exchange) <= MAX_BODY_BYTES) {
+    if (declaredLength(exchange) <= REFUSED_DRAIN_BYTES) {
       InputStream in = exchange.getRequestBody();
       byte[] sink = new byte[64 * 1024];
       while (in.read(sink) != -1) {

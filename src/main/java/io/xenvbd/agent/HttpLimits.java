@@ -15,8 +15,9 @@ final class HttpLimits {
 
   /**
    * From a connection's first byte to the last byte of its request body: the TLS handshake, the
-   * request head and a body of at most 1 MiB. A client that sends headers or body slowly
-   * (slowloris) is disconnected after this. The operator's calls take milliseconds.
+   * request head and a body of at most 25 MiB ({@link Exchanges#MAX_BODY_BYTES}). A client that
+   * sends headers or body slowly (slowloris) is disconnected after this. The operator's calls take
+   * milliseconds.
    */
   static final long REQUEST_SECONDS = 30;
 

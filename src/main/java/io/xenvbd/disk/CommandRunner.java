@@ -54,6 +54,12 @@ public final class CommandRunner {
     return exec(command, command, timeout, stdin);
   }
 
+  /** "30 min", "90 s": how a person reads a duration. */
+  static String human(Duration d) {
+    long s = d.toSeconds();
+    return s % 60 == 0 && s >= 60 ? s / 60 + " min" : s + " s";
+  }
+
   Duration defaultTimeout() {
     return defaultTimeout;
   }
@@ -78,8 +84,10 @@ public final class CommandRunner {
             "'"
                 + String.join(" ", shown)
                 + "' did not finish within "
-                + timeout
-                + ": the images root may be too slow or the content too large; stderr: "
+                + human(timeout)
+                + " (a fixed limit, no setting changes it) and was stopped: the images root may be"
+                + " too slow or the content too large; build from less content or onto faster"
+                + " storage; stderr: "
                 + err.text());
       }
       out.join();

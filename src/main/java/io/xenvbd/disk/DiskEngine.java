@@ -251,8 +251,8 @@ public final class DiskEngine implements AutoCloseable {
   }
 
   /**
-   * Delete image + metadata. Missing: success. Other uid: NotOwner. Attached or mounted:
-   * ImageInUse.
+   * Delete image + metadata. Missing: success. Other uid: NotOwner. Attached, mounted or held open
+   * by a process: ImageInUse.
    */
   public void delete(String namespace, String name, String uid) {
     synchronized (lock(namespace, name)) {

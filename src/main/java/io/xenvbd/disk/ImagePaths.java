@@ -140,6 +140,29 @@ public final class ImagePaths {
     return allowed(source, "archive");
   }
 
+  private boolean underAllowed(Path path) {
+    for (Path a : allowedSources) {
+      try {
+        if (path.startsWith(a.toRealPath())) return true;
+      } catch (IOException ignored) {
+        // An allowlist entry that does not exist allows nothing.
+      }
+    }
+    return false;
+  }
+
+  private DiskException notAllowed(String what, String source) {
+    return new DiskException(
+        ErrorCode.SourceNotAllowed,
+        what
+            + " '"
+            + source
+            + "' is not under a source the node's admin allows "
+            + allowedSources
+            + ": ask the admin to allow it (--allow-source; with the Helm chart agent.allowSources)"
+            + " or use an allowed directory");
+  }
+
   private Path allowed(String source, String what) {
     Path given = Path.of(source);
     if (!given.isAbsolute()) {
@@ -150,29 +173,23 @@ public final class ImagePaths {
     try {
       real = given.toRealPath();
     } catch (IOException e) {
-      throw new DiskException(
-          ErrorCode.SourceNotAllowed, what + " '" + source + "' does not exist on this node");
-    }
-    boolean allowed = false;
-    for (Path a : allowedSources) {
-      try {
-        allowed |= real.startsWith(a.toRealPath());
-      } catch (IOException ignored) {
-        // An allowlist entry that does not exist allows nothing.
-      }
-    }
-    // The resolved path is not echoed: it would map dom0's links for a tenant.
-    if (!allowed) {
+      // Outside the allowlist a missing path reads as any other refused one (no probing of what
+      // exists on dom0). Inside it, under Helm only the allowed directories are mounted into the
+      // agent, so the user learns what to set rather than that the file is missing.
+      if (!underAllowed(given.normalize())) throw notAllowed(what, source);
       throw new DiskException(
           ErrorCode.SourceNotAllowed,
           what
               + " '"
               + source
-              + "' is not under a source the node's"
-              + " admin allows "
+              + "' does not exist under the sources the node's admin allows "
               + allowedSources
-              + ": ask the admin to allow it (--allow-source) or use an allowed directory");
+              + " as the agent sees them: put it there, or ask the admin to allow its directory"
+              + " (--allow-source; with the Helm chart agent.allowSources, which also mounts it"
+              + " into the agent)");
     }
+    // The resolved path is not echoed: it would map dom0's links for a tenant.
+    if (!underAllowed(real)) throw notAllowed(what, source);
     for (Path kept : protectedPaths) {
       Path k = realOrSelf(kept);
       if (real.startsWith(k) || k.startsWith(real)) {

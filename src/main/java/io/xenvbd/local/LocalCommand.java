@@ -36,7 +36,8 @@ public final class LocalCommand implements Callable<Integer> {
       paramLabel = "PATH",
       defaultValue = "${env:XENVBD_ALLOW_SOURCES}",
       description =
-          "Directory that spec.populate.hostPaths may copy from; repeatable, or colon-separated"
+          "Directory that spec.populate.hostPaths may copy from and a spec.populate.archive"
+              + " given as a node path may be read from; repeatable, or colon-separated"
               + " (env XENVBD_ALLOW_SOURCES). Nothing is allowed by default.")
   List<Path> allowSources;
 
@@ -119,7 +120,7 @@ public final class LocalCommand implements Callable<Integer> {
         config.images(),
         config.log(),
         config.allowedSources().isEmpty()
-            ? "(none: --allow-source PATH to copy host directories)"
+            ? "(none: --allow-source PATH to copy host directories or read archives at node paths)"
             : config.allowedSources(),
         config.urls().allowedPrefixes().isEmpty()
             ? "(none: --allow-url PREFIX to download archives)"

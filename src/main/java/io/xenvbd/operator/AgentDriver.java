@@ -65,16 +65,35 @@ final class AgentDriver {
     String uid = disk.getMetadata().getUid();
     Optional<Dom0Node> node = cluster.node(nodeName);
     // a lost node (no heartbeat, or no Dom0Node): the disk stays bound to it and says so; the
-    // node's next heartbeat or registration wakes it through the Dom0Node informer
+    // node's next heartbeat or registration wakes it through the Dom0Node informer, and its return
+    // is tried at once
     Optional<Outcome.Unreachable> lost = NodeLoss.of(nodeName, node, clock);
-    if (lost.isPresent()) return new Step(lost.get(), backoffs.failed(uid));
+    if (lost.isPresent()) {
+      backoffs.release(uid);
+      return new Step(lost.get(), backoffs.failed(uid));
+    }
     Optional<String> unhealthy = NodeHealth.problem(node.get(), clock);
     if (unhealthy.isPresent()) {
-      // the next heartbeat wakes this disk through the Dom0Node informer; the recheck is a safety
-      // net
+      // the next heartbeat wakes this disk through the Dom0Node informer, and is tried at once; the
+      // recheck is a safety net
+      backoffs.release(uid);
       return new Step(
           new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, unhealthy.get()), backoffs.failed(uid));
     }
+    // Woken before its retry is due (a heartbeat wakes every disk on the node that is not Ready):
+    // the agent is not called again, so a fleet of failing disks costs one call per disk per
+    // backoff step, not one per heartbeat. A spec edit (a new generation) is tried at once.
+    Long generation = disk.getMetadata().getGeneration();
+    Optional<Outcome> waiting = backoffs.waiting(uid, generation);
+    if (waiting.isPresent()) return new Step(waiting.get(), backoffs.untilRetry(uid));
+    Step step = callAgent(disk, node.get(), nodeName, size);
+    backoffs.remember(uid, generation, step.outcome());
+    return step;
+  }
+
+  private Step callAgent(VirtualDisk disk, Dom0Node dom0, String nodeName, long size) {
+    String uid = disk.getMetadata().getUid();
+    Optional<Dom0Node> node = Optional.of(dom0);
     String ns = disk.getMetadata().getNamespace();
     String name = disk.getMetadata().getName();
     try {

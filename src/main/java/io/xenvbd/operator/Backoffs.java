@@ -4,6 +4,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -21,6 +23,11 @@ final class Backoffs {
   private final Clock clock;
   private final Map<String, Integer> polls = new ConcurrentHashMap<>();
   private final Map<String, Attempt> failures = new ConcurrentHashMap<>();
+
+  /** What a disk's last failed attempt found, for the generation it was made for. */
+  private record Held(Long generation, Outcome outcome) {}
+
+  private final Map<String, Held> held = new ConcurrentHashMap<>();
 
   Backoffs(OperatorConfig config, Clock clock) {
     this.pollMin = config.pollMin();
@@ -58,6 +65,31 @@ final class Backoffs {
     return Duration.between(Instant.now(clock), a.due());
   }
 
+  /**
+   * Keeps what an attempt found while the disk waits for its retry (the attempt recorded a failure
+   * whose retry is not due yet); forgets it otherwise.
+   */
+  void remember(String uid, Long generation, Outcome outcome) {
+    if (failures.containsKey(uid) && !retryDue(uid)) held.put(uid, new Held(generation, outcome));
+    else held.remove(uid);
+  }
+
+  /**
+   * The outcome of the last failed attempt, while its retry is not due and the spec (generation) is
+   * the one it was made for; empty when the disk should be tried now.
+   */
+  Optional<Outcome> waiting(String uid, Long generation) {
+    Held h = held.get(uid);
+    if (h == null || retryDue(uid) || !Objects.equals(h.generation(), generation))
+      return Optional.empty();
+    return Optional.of(h.outcome());
+  }
+
+  /** The next wake tries the agent whatever the backoff: the node itself changed. */
+  void release(String uid) {
+    held.remove(uid);
+  }
+
   /** Whether a failed disk may be retried now (true when it never failed). */
   boolean retryDue(String uid) {
     Attempt a = failures.get(uid);
@@ -76,6 +108,7 @@ final class Backoffs {
   void reset(String uid) {
     polls.remove(uid);
     failures.remove(uid);
+    held.remove(uid);
   }
 
   static Duration doubled(Duration min, Duration max, int exponent) {

@@ -24,8 +24,8 @@ public interface AgentClient {
 
   /**
    * {@code DELETE /v1/disks/{namespace}/{name}?uid=...}: idempotent, a disk already gone is
-   * success. An image attached to a loop device or mounted gives {@link AgentException} with code
-   * {@code ImageInUse} (HTTP 409) and nothing is deleted.
+   * success. An image attached to a loop device, mounted or held open by a process gives {@link
+   * AgentException} with code {@code ImageInUse} (HTTP 409) and nothing is deleted.
    */
   void deleteDisk(String namespace, String name, String uid);
 

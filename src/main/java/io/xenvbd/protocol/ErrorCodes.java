@@ -22,6 +22,13 @@ public final class ErrorCodes {
   public static final String TRANSFER_FAILED = "TransferFailed";
 
   public static final String UNAUTHORIZED = "Unauthorized";
+
+  /** HTTP 405: the path exists, the method does not. */
+  public static final String METHOD_NOT_ALLOWED = "MethodNotAllowed";
+
+  /** HTTP 413: a body over the agent's limit ({@link PutDiskRequest#MAX_BODY_BYTES}). */
+  public static final String PAYLOAD_TOO_LARGE = "PayloadTooLarge";
+
   public static final String INTERNAL = "Internal";
   public static final String UNREACHABLE = "Unreachable";
   public static final String INTERRUPTED = "Interrupted";

@@ -72,6 +72,35 @@ class AgentPortLimitsTest {
   }
 
   @Test
+  void aCallWithoutTheTokenHasNoneOfItsBodyReadBeyond64KiB() throws Exception {
+    // Each declares more than the 64 KiB a refused call may cost and sends none of it: the 401
+    // comes and the connection closes at once, not after the request time (6 s) the server would
+    // spend waiting for a body it read.
+    for (String body :
+        List.of(
+            "Content-Length: " + (Exchanges.REFUSED_DRAIN_BYTES + 1),
+            "Content-Length: " + (20 << 20),
+            "Content-Length: " + Exchanges.MAX_BODY_BYTES,
+            "Transfer-Encoding: chunked")) {
+      try (RawHttps c = RawHttps.connect(agent.clientSsl, agent.address, Duration.ofSeconds(3))) {
+        long start = System.nanoTime();
+        c.send(
+            "PUT /v1/disks/default/d1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n"
+                + "Content-Type: application/json\r\n"
+                + body
+                + "\r\n\r\n");
+        RawHttps.Response r = c.readResponse();
+        assertThat(r.status()).as(body).isEqualTo(401);
+        assertThat(c.closedByAgent()).as(body + ": closed without waiting for the body").isTrue();
+        assertThat(Duration.ofNanos(System.nanoTime() - start))
+            .as(body)
+            .isLessThan(Duration.ofSeconds(REQUEST_SECONDS - 1));
+      }
+    }
+    assertThat(healthz()).isEqualTo(200);
+  }
+
+  @Test
   void aWrongTokenPutWithAnOrdinaryBodyGetsItsAnswerNotAReset() throws Exception {
     // The operator with a stale token must read why it is refused.
     String body =

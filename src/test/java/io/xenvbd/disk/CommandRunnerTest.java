@@ -26,6 +26,18 @@ class CommandRunnerTest {
   }
 
   @Test
+  void aCommandPastItsLimitIsStoppedAndTheMessageOffersNoSettingThatDoesNotExist() {
+    DiskException e =
+        catchThrowableOfType(
+            () -> runner.exec(List.of("sleep", "30"), Duration.ofSeconds(1), null),
+            DiskException.class);
+    assertThat(e.code()).isEqualTo(ErrorCode.CommandFailed);
+    assertThat(e.getMessage())
+        .contains("'sleep 30' did not finish within 1 s", "no setting changes it")
+        .doesNotContain("PT1S", "--", "raise");
+  }
+
+  @Test
   void argumentsAreNeverInterpretedByAShell() {
     assertThat(runner.run("echo", "$(id -u); rm -rf /nothing").stdout())
         .isEqualTo("$(id -u); rm -rf /nothing\n");

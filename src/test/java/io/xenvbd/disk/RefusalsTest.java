@@ -96,6 +96,29 @@ class RefusalsTest {
   }
 
   @Test
+  void aMissingSourceSaysWhatToSetInsideTheAllowlistAndNothingOfDom0OutsideIt() {
+    ImagePaths paths = new ImagePaths(root, List.of(allowed));
+    // Under the allowlist (with Helm, where only allowed directories are mounted into the agent,
+    // also a file that is on the node but elsewhere): say what to set, not just "missing".
+    DiskException inside =
+        refused(() -> paths.allowedArchive(allowed.resolve("missing.tar").toString()));
+    assertThat(inside.code()).isEqualTo(ErrorCode.SourceNotAllowed);
+    assertThat(inside.getMessage())
+        .contains("does not exist under the sources")
+        .contains("--allow-source")
+        .contains("agent.allowSources");
+    // Outside it, a missing file and an existing one read the same: no probing of dom0's files.
+    DiskException missing =
+        refused(() -> paths.allowedArchive(tmp.resolve("secret/missing.tar").toString()));
+    DiskException present =
+        refused(() -> paths.allowedArchive(tmp.resolve("secret/key").toString()));
+    assertThat(missing.getMessage())
+        .isEqualTo(present.getMessage().replace("key", "missing.tar"))
+        .contains("is not under a source")
+        .contains("agent.allowSources");
+  }
+
+  @Test
   void aSourceThatHoldsOrLiesInTheImagesRootIsRefused() throws IOException {
     Path parent = tmp.resolve("parent");
     Path images = Files.createDirectories(parent.resolve("images"));

@@ -24,13 +24,14 @@ final class Chart {
   static final String RELEASE = "xv";
   static final String NAMESPACE = "xenvbd-system";
   static final String FULLNAME = "xv-xenvbd";
-  // helm template assumes v1.20 without a cluster; the chart needs 1.25 or later.
-  static final String KUBE_VERSION = "v1.31.0";
+  // helm template assumes v1.20 without a cluster; the chart needs 1.34.4 or later (its
+  // kubeVersion).
+  static final String KUBE_VERSION = "v1.34.4";
 
   private Chart() {}
 
   /**
-   * {@code helm template xv helm/xenvbd -n xenvbd-system --kube-version 1.31 -f values.yaml}, the
+   * {@code helm template xv helm/xenvbd -n xenvbd-system --kube-version 1.34.4 -f values.yaml}, the
    * values given as YAML (empty: the chart's defaults), as an admin would write them.
    */
   static String template(String valuesYaml) {

@@ -87,14 +87,18 @@ class HelmDom0NodePolicyTest {
   }
 
   @Test
-  void thePolicyCanBeSwitchedOffAndOlderClustersAreToldToDoSo() {
+  void thePolicyCanBeSwitchedOffAndClustersOlderThanTheChartsKubeVersionAreRefused() {
     assertThat(Chart.render("agent: {ownDom0NodePolicy: {enabled: false}}").names())
         .noneMatch(n -> n.startsWith("ValidatingAdmissionPolicy"));
-    assertThatThrownBy(() -> Chart.template("", "v1.29.4"))
-        .hasMessageContaining("agent.ownDom0NodePolicy needs Kubernetes 1.30 or later")
-        .hasMessageContaining("agent.ownDom0NodePolicy.enabled=false");
-    assertThat(Chart.template("agent: {ownDom0NodePolicy: {enabled: false}}", "v1.29.4"))
-        .contains("kind: DaemonSet");
+    // The chart's kubeVersion (the oldest Kubernetes its CRDs are proven on) refuses older
+    // clusters before the policy's own 1.30 check could.
+    for (String older : new String[] {"v1.29.4", "v1.34.3"}) {
+      assertThatThrownBy(
+              () -> Chart.template("agent: {ownDom0NodePolicy: {enabled: false}}", older))
+          .as(older)
+          .hasMessageContaining("incompatible with Kubernetes " + older);
+    }
+    assertThat(Chart.template("", "v1.34.4")).contains("kind: ValidatingAdmissionPolicy");
   }
 
   static Validation validation(ValidatingAdmissionPolicy policy) {

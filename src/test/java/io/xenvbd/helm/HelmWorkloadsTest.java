@@ -2,6 +2,7 @@ package io.xenvbd.helm;
 
 import static io.xenvbd.helm.Chart.env;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -32,6 +33,8 @@ class HelmWorkloadsTest {
           "XENVBD_WORKERS",
           "XENVBD_HEARTBEAT_SECONDS",
           "XENVBD_LOOP_WAIT_SECONDS",
+          "XENVBD_LOOP_RESERVE",
+          "XENVBD_IMPORT_DIR",
           "XENVBD_METRICS_REQUIRE_TOKEN",
           "XENVBD_ALLOW_URLS",
           "XENVBD_ALLOW_PRIVATE_HOSTS",
@@ -176,13 +179,37 @@ class HelmWorkloadsTest {
   }
 
   @Test
+  void theLoopReserveAndTheImportDirectoryAreHelmValuesAndTheImportSharesOneMountWithTheImages() {
+    Container c = defaults.agentContainer();
+    assertThat(env(c, "XENVBD_LOOP_RESERVE").getValue()).isEqualTo("2");
+    assertThat(names(c)).doesNotContain("XENVBD_IMPORT_DIR");
+
+    Chart.Rendered r = Chart.render("agent: {loopReserve: 5, importDir: /var/lib/xen/import}");
+    Container a = r.agentContainer();
+    PodSpec pod = r.agent().getSpec().getTemplate().getSpec();
+    assertThat(env(a, "XENVBD_LOOP_RESERVE").getValue()).isEqualTo("5");
+    assertThat(env(a, "XENVBD_IMPORT_DIR").getValue()).isEqualTo("/var/lib/xen/import");
+    assertThat(env(a, "XENVBD_IMAGES_ROOT").getValue()).isEqualTo("/var/lib/xen/images");
+    // one mount holds both, so that adoption's rename(2) does not cross mounts (EXDEV)
+    assertThat(volume(pod, "images").getHostPath().getPath()).isEqualTo("/var/lib/xen");
+    assertThat(mount(a, "images").getMountPath()).isEqualTo("/var/lib/xen");
+
+    assertThatThrownBy(() -> Chart.template("agent: {importDir: /srv/import}"))
+        .hasMessageContaining("must sit beside agent.imagesRoot");
+    assertThatThrownBy(() -> Chart.template("agent: {imagesRoot: /images, importDir: /import}"))
+        .hasMessageContaining("would be mounted over the agent container's own /");
+    assertThatThrownBy(() -> Chart.template("agent: {importDir: import}"))
+        .hasMessageContaining("is not an absolute path");
+  }
+
+  @Test
   void environmentVariablesAreExactlyTheContractsNames() {
     // Optional values switched on, so that every variable the chart can set is rendered.
     var all =
         Chart.render(
             """
         operator: {watchNamespaces: [a, b]}
-        agent: {allowSources: [/srv/rootfs], allowUrls: ["https://mirror.example/"], allowPrivateHosts: [mirror.internal]}
+        agent: {allowSources: [/srv/rootfs], allowUrls: ["https://mirror.example/"], allowPrivateHosts: [mirror.internal], importDir: /var/lib/xen/import}
         """);
     assertThat(names(all.agentContainer()))
         .containsExactlyInAnyOrder(
@@ -198,6 +225,8 @@ class HelmWorkloadsTest {
             "XENVBD_WORKERS",
             "XENVBD_HEARTBEAT_SECONDS",
             "XENVBD_LOOP_WAIT_SECONDS",
+            "XENVBD_LOOP_RESERVE",
+            "XENVBD_IMPORT_DIR",
             "XENVBD_METRICS_REQUIRE_TOKEN",
             "XENVBD_ALLOW_URLS",
             "XENVBD_ALLOW_PRIVATE_HOSTS",

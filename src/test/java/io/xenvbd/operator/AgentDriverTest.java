@@ -201,7 +201,7 @@ class AgentDriverTest {
     clock.advance(Duration.ofMillis(40));
     AgentDriver.Step early = drive(GI);
     assertThat(early.outcome())
-        .as("the agent's own report, read by GET")
+        .as("the failure's outcome, held until its retry is due")
         .isEqualTo(failed.outcome());
     assertThat(early.recheck())
         .as("the time left, not a new delay")
@@ -268,7 +268,71 @@ class AgentDriverTest {
                 Reasons.NODE_UNREACHABLE,
                 "dom0 node a: agent at fake://a is unreachable: Connection refused"));
     assertThat(step.recheck()).isEqualTo(RETRY);
+    AgentDriver.Step woken = drive(GI);
+    assertThat(woken.outcome()).as("woken before the retry is due: held").isEqualTo(step.outcome());
+    assertThat(woken.recheck()).isEqualTo(RETRY);
+    clock.advance(RETRY);
+    assertThat(drive(GI).recheck())
+        .as("retried when due, and failed again")
+        .isEqualTo(Duration.ofMillis(200));
+  }
+
+  @Test
+  void wakesBeforeTheRetryIsDueDoNotCallTheAgentButASpecEditOrARecoveredNodeDoes() {
+    int[] calls = {0};
+    AgentException refused =
+        new AgentException(ErrorCodes.UNAUTHORIZED, 401, "the bearer token is not this node's");
+    agent =
+        new AgentClient() {
+          @Override
+          public NodeInfo node() {
+            return fake.node();
+          }
+
+          @Override
+          public DiskState putDisk(String ns, String name, PutDiskRequest request) {
+            calls[0]++;
+            throw refused;
+          }
+
+          @Override
+          public Optional<DiskState> getDisk(String ns, String name) {
+            calls[0]++;
+            throw refused;
+          }
+
+          @Override
+          public void deleteDisk(String ns, String name, String uid) {}
+
+          @Override
+          public void releaseDisk(String ns, String name, String uid) {}
+        };
+    disk.getMetadata().setGeneration(1L);
+    AgentDriver.Step failed = drive(GI);
+    assertThat(calls[0]).isEqualTo(1);
+    // A heartbeat every 10 ms (the Dom0Node informer wakes every disk on the node that is not
+    // Ready): none reaches the agent before the 100 ms retry is due.
+    for (int i = 0; i < 9; i++) {
+      clock.advance(Duration.ofMillis(10));
+      AgentDriver.Step woken = drive(GI);
+      assertThat(woken.outcome()).isEqualTo(failed.outcome());
+      assertThat(woken.recheck()).isEqualTo(Duration.ofMillis(100 - 10 * (i + 1)));
+    }
+    assertThat(calls[0]).as("one call per backoff step, not one per wake").isEqualTo(1);
+    clock.advance(Duration.ofMillis(10));
     assertThat(drive(GI).recheck()).isEqualTo(Duration.ofMillis(200));
+    assertThat(calls[0]).as("retried when due").isEqualTo(2);
+
+    disk.getMetadata().setGeneration(2L);
+    drive(GI);
+    assertThat(calls[0]).as("a spec edit is tried at once").isEqualTo(3);
+
+    nodes.set(0, Fixtures.node("a", 100 * GI, 0, 8, 1, false, NOW.minusSeconds(31), 10));
+    drive(GI);
+    assertThat(calls[0]).as("a node that missed its heartbeats is not called").isEqualTo(3);
+    nodes.set(0, node(100 * GI));
+    drive(GI);
+    assertThat(calls[0]).as("its heartbeat back, the disk is tried at once").isEqualTo(4);
   }
 
   @Test
