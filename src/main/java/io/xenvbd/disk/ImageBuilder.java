@@ -81,6 +81,7 @@ final class ImageBuilder {
     List<Path> temps = new ArrayList<>(); // staging trees and downloads: removed whatever happens
     String uuid = fs == Filesystem.none ? null : UUID.randomUUID().toString();
     CloneMethod cloneMethod = null;
+    boolean journalLeftOut = false;
     try {
       progress.stage("Create", 0, 5);
       if (remote != null) cloneSource = fetch(remote, image, req, fs, temps, progress);
@@ -116,15 +117,14 @@ final class ImageBuilder {
         if (content) {
           formatter.formatJournalLater(temp, fs, req.sizeBytes(), uuid, spec.preallocate());
           writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
-          formatter.addJournal(temp, fs, req.sizeBytes());
+          journalLeftOut = true; // added with the check below, in the same sandbox run
         } else {
           formatter.format(temp, fs, req.sizeBytes(), uuid, null, spec.preallocate());
         }
       }
       Io.checkInterrupted("checking the filesystem");
       progress.stage("Check", 88, 95);
-      formatter.check(temp, fs);
-      String actualUuid = formatter.uuid(temp, fs);
+      String actualUuid = formatter.finishAndCheck(temp, fs, req.sizeBytes(), journalLeftOut);
       VirtualDiskStatus.Clone clone =
           cloneMethod == null
               ? null
