@@ -16,6 +16,7 @@ import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
@@ -136,6 +137,33 @@ final class DiskService implements AutoCloseable {
   /** How cross-node clones reach their source's agent; without it such a clone is refused. */
   void peers(Peers peers) {
     this.peers = peers;
+  }
+
+  /**
+   * The longest a GET waits for a running operation to end (see {@link #get(String, String,
+   * Duration)}).
+   */
+  static final Duration MAX_WAIT = Duration.ofSeconds(2);
+
+  /**
+   * {@link #get(String, String)}, after waiting up to {@code wait} (at most {@link #MAX_WAIT}) for
+   * the disk's operation to end when one runs on a worker now: so that the operator learns that a
+   * build is done when it is, not at its next poll. Queued work, and a disk with nothing running,
+   * answer at once.
+   */
+  Optional<DiskState> get(String namespace, String name, Duration wait) {
+    Operation current = operations.get(namespace + "/" + name);
+    if (current != null && current.running() && current.startedAt() != null && !wait.isZero()) {
+      long ms = Math.min(wait.toMillis(), MAX_WAIT.toMillis());
+      try {
+        current.finished.get(ms, TimeUnit.MILLISECONDS);
+      } catch (TimeoutException | ExecutionException e) {
+        // still running (or ended badly): the state says which
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    return get(namespace, name);
   }
 
   Optional<DiskState> get(String namespace, String name) {

@@ -230,4 +230,35 @@ class DiskServiceFairnessTest {
     assertThat(disks.queued()).isZero();
     assertThat(leftovers()).isEmpty();
   }
+
+  @Test
+  void aGetThatWaitsAnswersWhenTheRunningBuildEndsAndAQueuedOneAnswersAtOnce() throws Exception {
+    disks(1, DiskService.DEFAULT_DEADLINE);
+    putSlow("team-a", "first");
+    await().atMost(WAIT).until(() -> archives.requested.contains("first"));
+    putSlow("team-a", "second");
+
+    long t0 = System.nanoTime();
+    DiskState queued = disks.get("team-a", "second", Duration.ofSeconds(2)).orElseThrow();
+    assertThat(queued.queued()).isTrue();
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofMillis(1500));
+
+    t0 = System.nanoTime();
+    DiskState still = disks.get("team-a", "first", Duration.ofMillis(300)).orElseThrow();
+    assertThat(still.phase()).isEqualTo(DiskState.Phase.Building);
+    assertThat(Duration.ofNanos(System.nanoTime() - t0))
+        .isGreaterThanOrEqualTo(Duration.ofMillis(300));
+
+    var answer =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> disks.get("team-a", "first", Duration.ofSeconds(2)).orElseThrow());
+    Thread.sleep(200);
+    assertThat(answer).isNotDone();
+    archives.release("first");
+    DiskState ended = answer.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(ended.phase()).isEqualTo(DiskState.Phase.Ready);
+    assertThat(Path.of(ended.path())).isRegularFile();
+    archives.release("second");
+    awaitPhase("team-a", "second", DiskState.Phase.Ready);
+  }
 }
