@@ -8,8 +8,8 @@ import java.util.concurrent.ExecutionException;
  * The fsync of a freshly written image, started at once on its own thread so that the write-out of
  * its data to the images root overlaps what the build does next (add the journal, check the
  * filesystem, read its UUID: tools that read the image from the page cache meanwhile). The build
- * waits for it before it publishes, and {@link Publisher#publish} syncs again, so what is
- * published is on disk as before; only the waiting moved.
+ * waits for it before it publishes, and {@link Publisher#publish} syncs again, so what is published
+ * is on disk as before; only the waiting moved.
  */
 final class Flush {
   private final CompletableFuture<Void> done = new CompletableFuture<>();
@@ -50,7 +50,8 @@ final class Flush {
         } catch (ExecutionException e) {
           throw e.getCause() instanceof RuntimeException re
               ? re
-              : new DiskException(ErrorCode.CommandFailed, "syncing the image failed", e.getCause());
+              : new DiskException(
+                  ErrorCode.CommandFailed, "syncing the image failed", e.getCause());
         }
       }
     } finally {

@@ -126,11 +126,11 @@ public final class Formatter {
   /**
    * ext3 to be filled through a mount: made without a journal, so that the copy's metadata is
    * written once (not to the journal first) and the 4 MiB journal is not zeroed before the copy;
-   * {@link #finishAndCheck} adds it, as mke2fs would have made it, once the image is unmounted. A crash
-   * meanwhile is safe: the image is still under its temporary name and is removed, never published.
-   * ext4 keeps its journal from mke2fs: there it is lazily initialised (never zeroed), while
-   * tune2fs -j would zero all 64 MiB of it (measured: 66 MiB allocated instead of 1.2 MiB). Other
-   * filesystems: the same as {@link #format}.
+   * {@link #finishAndCheck} adds it, as mke2fs would have made it, once the image is unmounted. A
+   * crash meanwhile is safe: the image is still under its temporary name and is removed, never
+   * published. ext4 keeps its journal from mke2fs: there it is lazily initialised (never zeroed),
+   * while tune2fs -j would zero all 64 MiB of it (measured: 66 MiB allocated instead of 1.2 MiB).
+   * Other filesystems: the same as {@link #format}.
    */
   public void formatJournalLater(
       Path image, Filesystem fs, long size, String uuid, boolean preallocated) {

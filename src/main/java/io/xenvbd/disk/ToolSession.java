@@ -15,10 +15,10 @@ import java.util.regex.Pattern;
  * not ends the session, and the error names that tool, its exit code and its output, as if it had
  * run alone.
  *
- * <p>The commands are the engine's own (tools, options, UUIDs, sizes: never a tenant's text);
- * every argument is single-quoted all the same. The step that failed is told by the last line of
- * stderr, which the session's shell writes after the tool has ended, so nothing a tool prints
- * (about a crafted filesystem, say) can pass for it.
+ * <p>The commands are the engine's own (tools, options, UUIDs, sizes: never a tenant's text); every
+ * argument is single-quoted all the same. The step that failed is told by the last line of stderr,
+ * which the session's shell writes after the tool has ended, so nothing a tool prints (about a
+ * crafted filesystem, say) can pass for it.
  */
 final class ToolSession {
   /** One tool: its command (paths as the sandbox sees them), the highest exit code that is fine. */
@@ -29,7 +29,8 @@ final class ToolSession {
   }
 
   private static final String MARK = "xenvbd-session-step ";
-  private static final Pattern MARKER = Pattern.compile("(?s)(.*?)\\n?" + MARK + "(\\d+) (\\d+)\\n?$");
+  private static final Pattern MARKER =
+      Pattern.compile("(?s)(.*?)\\n?" + MARK + "(\\d+) (\\d+)\\n?$");
 
   private final Sandbox sandbox;
 
@@ -66,7 +67,8 @@ final class ToolSession {
     Matcher m = MARKER.matcher(r.stderr());
     if (!m.matches()) {
       throw CommandRunner.failure(
-          new CommandRunner.Result(shownOnHost(shown, image), r.exitCode(), r.stdout(), r.stderr()));
+          new CommandRunner.Result(
+              shownOnHost(shown, image), r.exitCode(), r.stdout(), r.stderr()));
     }
     Step failed = steps.get(Integer.parseInt(m.group(2)));
     int rc = Integer.parseInt(m.group(3));
@@ -81,8 +83,7 @@ final class ToolSession {
               + ") or choose a filesystem/method that does not need it");
     }
     throw CommandRunner.failure(
-        new CommandRunner.Result(
-            shownOnHost(failed.command(), image), rc, r.stdout(), m.group(1)));
+        new CommandRunner.Result(shownOnHost(failed.command(), image), rc, r.stdout(), m.group(1)));
   }
 
   private static List<String> shownOnHost(List<String> command, Path image) {

@@ -46,9 +46,7 @@ class ToolSessionTest {
             List.of(
                 ToolSession.Step.required("e2fsck", "-f", "-n", Sandbox.IMAGE),
                 new ToolSession.Step(
-                    List.of("blkid", "-p", "-o", "value", "-s", "UUID", Sandbox.IMAGE),
-                    0,
-                    true)),
+                    List.of("blkid", "-p", "-o", "value", "-s", "UUID", Sandbox.IMAGE), 0, true)),
             T);
     assertThat(out.strip()).isEqualTo(uuid);
   }
