@@ -19,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -154,17 +155,27 @@ final class DiskService implements AutoCloseable {
   Optional<DiskState> get(String namespace, String name, Duration wait) {
     Operation current = operations.get(namespace + "/" + name);
     if (current != null && current.running() && current.startedAt() != null && !wait.isZero()) {
-      long ms = Math.min(wait.toMillis(), MAX_WAIT.toMillis());
       try {
-        current.finished.get(ms, TimeUnit.MILLISECONDS);
+        // at most half the API threads wait, so the other calls always find one
+        if (waitingGets.incrementAndGet() <= MAX_WAITING_GETS) {
+          current.finished.get(
+              Math.min(wait.toMillis(), MAX_WAIT.toMillis()), TimeUnit.MILLISECONDS);
+        }
       } catch (TimeoutException | ExecutionException e) {
         // still running (or ended badly): the state says which
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
+      } finally {
+        waitingGets.decrementAndGet();
       }
     }
     return get(namespace, name);
   }
+
+  /** GETs that may wait at once; the others answer at once. */
+  static final int MAX_WAITING_GETS = AgentServer.API_THREADS / 2;
+
+  private final AtomicInteger waitingGets = new AtomicInteger();
 
   Optional<DiskState> get(String namespace, String name) {
     String key = namespace + "/" + name;

@@ -249,16 +249,32 @@ class DiskServiceFairnessTest {
     assertThat(Duration.ofNanos(System.nanoTime() - t0))
         .isGreaterThanOrEqualTo(Duration.ofMillis(300));
 
+    var callers = java.util.concurrent.Executors.newFixedThreadPool(DiskService.MAX_WAITING_GETS);
     var answer =
         java.util.concurrent.CompletableFuture.supplyAsync(
-            () -> disks.get("team-a", "first", Duration.ofSeconds(2)).orElseThrow());
+            () -> disks.get("team-a", "first", Duration.ofSeconds(2)).orElseThrow(), callers);
     Thread.sleep(200);
     assertThat(answer).isNotDone();
+    List<java.util.concurrent.CompletableFuture<DiskState>> held = new java.util.ArrayList<>();
+    for (int i = 1; i < DiskService.MAX_WAITING_GETS; i++)
+      held.add(
+          java.util.concurrent.CompletableFuture.supplyAsync(
+              () -> disks.get("team-a", "first", Duration.ofSeconds(2)).orElseThrow(), callers));
+    Thread.sleep(300); // the held GETs are waiting now
+    assertThat(held).noneMatch(java.util.concurrent.CompletableFuture::isDone);
+    t0 = System.nanoTime();
+    DiskState beyond = disks.get("team-a", "first", Duration.ofSeconds(2)).orElseThrow();
+    assertThat(beyond.phase()).isEqualTo(DiskState.Phase.Building);
+    assertThat(Duration.ofNanos(System.nanoTime() - t0))
+        .as("more waiting GETs than half the API threads: answered at once")
+        .isLessThan(Duration.ofMillis(1500));
+
     archives.release("first");
     DiskState ended = answer.get(30, java.util.concurrent.TimeUnit.SECONDS);
     assertThat(ended.phase()).isEqualTo(DiskState.Phase.Ready);
     assertThat(Path.of(ended.path())).isRegularFile();
     archives.release("second");
     awaitPhase("team-a", "second", DiskState.Phase.Ready);
+    callers.shutdown();
   }
 }
