@@ -11,6 +11,7 @@ import io.xenvbd.protocol.TransferTicket;
 import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 
 /**
  * The {@code /v1} routes: the node, and one disk's PUT, GET and DELETE. Callers are already
@@ -101,7 +102,7 @@ final class DiskApi {
               exchange,
               200,
               disks
-                  .get(namespace, name)
+                  .get(namespace, name, waitParameter(exchange))
                   .orElseThrow(
                       () ->
                           new ApiError(
@@ -157,6 +158,27 @@ final class DiskApi {
               + " is not a DNS-1123 subdomain"
               + " (lower-case letters, digits, '-' and '.', at most 253 characters)");
     }
+  }
+
+  /**
+   * {@code ?wait=MS} on a disk's GET: how long to wait for its running operation to end (0 to
+   * {@link DiskService#MAX_WAIT}; none: 0).
+   */
+  private static Duration waitParameter(HttpExchange exchange) {
+    String v = queryParameter(exchange, "wait");
+    if (v == null) return Duration.ZERO;
+    try {
+      long ms = Long.parseLong(v);
+      if (ms >= 0 && ms <= DiskService.MAX_WAIT.toMillis()) return Duration.ofMillis(ms);
+    } catch (NumberFormatException e) {
+      // refused below
+    }
+    throw ApiError.badRequest(
+        "query parameter wait must be a number of milliseconds from 0 to "
+            + DiskService.MAX_WAIT.toMillis()
+            + ", not '"
+            + v
+            + "'");
   }
 
   private static String queryParameter(HttpExchange exchange, String key) {

@@ -16,8 +16,10 @@ import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -137,6 +139,43 @@ final class DiskService implements AutoCloseable {
   void peers(Peers peers) {
     this.peers = peers;
   }
+
+  /**
+   * The longest a GET waits for a running operation to end (see {@link #get(String, String,
+   * Duration)}).
+   */
+  static final Duration MAX_WAIT = Duration.ofSeconds(2);
+
+  /**
+   * {@link #get(String, String)}, after waiting up to {@code wait} (at most {@link #MAX_WAIT}) for
+   * the disk's operation to end when one runs on a worker now: so that the operator learns that a
+   * build is done when it is, not at its next poll. Queued work, and a disk with nothing running,
+   * answer at once.
+   */
+  Optional<DiskState> get(String namespace, String name, Duration wait) {
+    Operation current = operations.get(namespace + "/" + name);
+    if (current != null && current.running() && current.startedAt() != null && !wait.isZero()) {
+      try {
+        // at most half the API threads wait, so the other calls always find one
+        if (waitingGets.incrementAndGet() <= MAX_WAITING_GETS) {
+          current.finished.get(
+              Math.min(wait.toMillis(), MAX_WAIT.toMillis()), TimeUnit.MILLISECONDS);
+        }
+      } catch (TimeoutException | ExecutionException e) {
+        // still running (or ended badly): the state says which
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } finally {
+        waitingGets.decrementAndGet();
+      }
+    }
+    return get(namespace, name);
+  }
+
+  /** GETs that may wait at once; the others answer at once. */
+  static final int MAX_WAITING_GETS = AgentServer.API_THREADS / 2;
+
+  private final AtomicInteger waitingGets = new AtomicInteger();
 
   Optional<DiskState> get(String namespace, String name) {
     String key = namespace + "/" + name;

@@ -20,11 +20,15 @@ import org.slf4j.LoggerFactory;
  * The workers that run disk operations, and the rules that keep any one tenant from blocking them:
  *
  * <ul>
- *   <li><b>A namespace never holds every worker.</b> With N workers, at most max(1, N-1) operations
- *       of one namespace run at once, so (from two workers up) another namespace always finds a
- *       worker.
+ *   <li><b>Another namespace always finds a worker at once.</b> With N workers, a namespace runs at
+ *       most max(1, N-1) operations while an operation of another namespace waits. A namespace that
+ *       is alone (nothing of any other namespace queued) may use all N, so a fleet of one tenant is
+ *       not built one at a time; if another namespace's operation arrives while that one holds all
+ *       N, it starts at once on one reserve worker (from two workers up), and the busy namespace
+ *       starts nothing more until it is back under its cap. So at most N operations run, N+1 only
+ *       in that case, and never two namespaces wait behind one.
  *   <li><b>Queued work is taken fairly.</b> A free worker starts the oldest queued operation whose
- *       namespace is under that cap and whose disk has no operation running; everything else keeps
+ *       namespace is under its cap and whose disk has no operation running; everything else keeps
  *       its place. A worker so never waits for a disk's lock: such work waits in the queue, where a
  *       delete removes it.
  *   <li><b>Every operation has a deadline</b>, counted from its start. Past it the operation is
@@ -41,6 +45,7 @@ final class WorkerPool implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(WorkerPool.class);
   private static final Duration STUCK_WARNING = Duration.ofSeconds(30);
 
+  private final int workers;
   private final int perNamespace;
   private final Duration deadline;
   private final Consumer<Operation> work;
@@ -59,6 +64,7 @@ final class WorkerPool implements AutoCloseable {
       throw new IllegalArgumentException("at least one worker is needed, not " + workers);
     if (deadline.isNegative() || deadline.isZero())
       throw new IllegalArgumentException("the deadline must be positive, not " + deadline);
+    this.workers = workers;
     this.perNamespace = Math.max(1, workers - 1);
     this.deadline = deadline;
     this.work = work;
@@ -71,7 +77,8 @@ final class WorkerPool implements AutoCloseable {
             });
     long tick = Math.max(10, Math.min(1000, deadline.toMillis() / 4));
     sweeper.scheduleWithFixedDelay(this::sweep, tick, tick, TimeUnit.MILLISECONDS);
-    for (int i = 1; i <= workers; i++) {
+    int threadsToStart = workers == 1 ? 1 : workers + 1; // the reserve worker, see take()
+    for (int i = 1; i <= threadsToStart; i++) {
       Thread t = new Thread(this::workLoop, "xenvbd-worker-" + i);
       t.setDaemon(true);
       threads.add(t);
@@ -79,7 +86,7 @@ final class WorkerPool implements AutoCloseable {
     threads.forEach(Thread::start);
   }
 
-  /** How many operations of one namespace may run at once. */
+  /** How many operations of one namespace may run at once while another namespace waits. */
   int perNamespace() {
     return perNamespace;
   }
@@ -141,8 +148,7 @@ final class WorkerPool implements AutoCloseable {
   private synchronized Operation take() {
     while (!closed) {
       for (Operation op : waiting) {
-        if (runningPerNamespace.getOrDefault(op.namespace(), 0) < perNamespace
-            && !busyDisks.contains(op.disk())) {
+        if (mayStart(op)) {
           waiting.remove(op);
           running.add(op);
           runningPerNamespace.merge(op.namespace(), 1, Integer::sum);
@@ -157,6 +163,29 @@ final class WorkerPool implements AutoCloseable {
       }
     }
     return null;
+  }
+
+  /**
+   * Under N running: while another namespace has work that could start, the cap; alone, all N. At N
+   * running: only the reserve, for a namespace with nothing running while one namespace holds all N
+   * (it took them alone). Guarded by this.
+   */
+  private boolean mayStart(Operation op) {
+    if (busyDisks.contains(op.disk())) return false;
+    int mine = runningPerNamespace.getOrDefault(op.namespace(), 0);
+    if (running.size() < workers)
+      return mine < (othersWaiting(op.namespace()) ? perNamespace : workers);
+    return workers > 1
+        && running.size() == workers
+        && mine == 0
+        && runningPerNamespace.containsValue(workers);
+  }
+
+  /** Whether an operation of another namespace is queued and its disk free. Guarded by this. */
+  private boolean othersWaiting(String namespace) {
+    for (Operation other : waiting)
+      if (!other.namespace().equals(namespace) && !busyDisks.contains(other.disk())) return true;
+    return false;
   }
 
   private synchronized void done(Operation op) {

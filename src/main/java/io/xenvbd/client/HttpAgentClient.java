@@ -203,7 +203,16 @@ public final class HttpAgentClient implements AgentClient {
 
   @Override
   public Optional<DiskState> getDisk(String namespace, String name) {
-    HttpResponse<byte[]> response = sendAllowing404(request(diskPath(namespace, name)).GET());
+    return getDisk(namespace, name, Duration.ZERO);
+  }
+
+  @Override
+  public Optional<DiskState> getDisk(String namespace, String name, Duration wait) {
+    String query = wait.isZero() ? "" : "?wait=" + wait.toMillis();
+    // the agent may hold the answer for the wait: the timeout counts from its end
+    HttpResponse<byte[]> response =
+        sendAllowing404(
+            request(diskPath(namespace, name) + query).timeout(timeout.plus(wait)).GET());
     return response.statusCode() == 404
         ? Optional.empty()
         : Optional.of(read(response, DiskState.class));

@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one way the engine runs an external tool: an argument list (never a shell string), a timeout,
@@ -20,6 +22,9 @@ import java.util.regex.Pattern;
  * served.
  */
 public final class CommandRunner {
+  /** At debug: each command's wall time, to see where a build's time goes. */
+  private static final Logger LOG = LoggerFactory.getLogger(CommandRunner.class);
+
   /** Kept per stream: enough for an error message, bounded against a tool that floods. */
   private static final int KEEP_BYTES = 64 * 1024;
 
@@ -73,6 +78,7 @@ public final class CommandRunner {
     pb.environment().put("LC_ALL", "C"); // stable messages: NoSpace detection reads stderr
     if (stdin != null) pb.redirectInput(stdin.toFile());
     else pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    long started = System.nanoTime();
     Process p = start(pb, command);
     Drain out = new Drain(p.getInputStream());
     Drain err = new Drain(p.getErrorStream());
@@ -92,6 +98,12 @@ public final class CommandRunner {
       }
       out.join();
       err.join();
+      if (LOG.isDebugEnabled())
+        LOG.debug(
+            "{} ms: {}{}",
+            (System.nanoTime() - started) / 1_000_000,
+            shown.get(0),
+            command.get(0).equals(shown.get(0)) ? "" : " (in " + command.get(0) + ")");
       return new Result(List.copyOf(shown), p.exitValue(), out.text(), err.text());
     } catch (InterruptedException e) {
       destroyTree(p);

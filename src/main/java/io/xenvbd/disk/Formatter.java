@@ -31,10 +31,12 @@ public final class Formatter {
 
   private final CommandRunner runner;
   private final Sandbox sandbox;
+  private final ToolSession session;
 
   public Formatter(CommandRunner runner) {
     this.runner = runner;
     this.sandbox = new Sandbox(runner);
+    this.session = new ToolSession(sandbox);
   }
 
   /**
@@ -124,11 +126,11 @@ public final class Formatter {
   /**
    * ext3 to be filled through a mount: made without a journal, so that the copy's metadata is
    * written once (not to the journal first) and the 4 MiB journal is not zeroed before the copy;
-   * {@link #addJournal} adds it, as mke2fs would have made it, once the image is unmounted. A crash
-   * meanwhile is safe: the image is still under its temporary name and is removed, never published.
-   * ext4 keeps its journal from mke2fs: there it is lazily initialised (never zeroed), while
-   * tune2fs -j would zero all 64 MiB of it (measured: 66 MiB allocated instead of 1.2 MiB). Other
-   * filesystems: the same as {@link #format}.
+   * {@link #finishAndCheck} adds it, as mke2fs would have made it, once the image is unmounted. A
+   * crash meanwhile is safe: the image is still under its temporary name and is removed, never
+   * published. ext4 keeps its journal from mke2fs: there it is lazily initialised (never zeroed),
+   * while tune2fs -j would zero all 64 MiB of it (measured: 66 MiB allocated instead of 1.2 MiB).
+   * Other filesystems: the same as {@link #format}.
    */
   public void formatJournalLater(
       Path image, Filesystem fs, long size, String uuid, boolean preallocated) {
@@ -137,17 +139,6 @@ public final class Formatter {
       return;
     }
     tool(image, null, mke2fs(Path.of(Sandbox.IMAGE), fs, size, uuid, null, preallocated, true));
-  }
-
-  /**
-   * The journal {@link #formatJournalLater} left out: tune2fs -j with mke2fs' size for this disk.
-   */
-  public void addJournal(Path image, Filesystem fs, long size) {
-    if (!journalLater(fs)) return;
-    List<String> cmd = new ArrayList<>(List.of("tune2fs", "-j"));
-    cmd.addAll(journalSize(fs, size));
-    cmd.add(Sandbox.IMAGE);
-    tool(image, null, cmd);
   }
 
   static boolean journalLater(Filesystem fs) {
@@ -189,6 +180,31 @@ public final class Formatter {
     if (staging != null) cmd.addAll(List.of("-d", staging.toString()));
     cmd.add(image.toString());
     return cmd;
+  }
+
+  /**
+   * The end of a build in one sandbox run: the journal {@link #formatJournalLater} left out (when
+   * {@code addJournal}), the read-only check ({@link #check}: it must pass) and the UUID as blkid
+   * reads it ({@link #uuid}); returns that UUID, null for a raw image or where blkid finds none.
+   */
+  public String finishAndCheck(Path image, Filesystem fs, long size, boolean addJournal) {
+    if (fs == Filesystem.none) return null;
+    List<ToolSession.Step> steps = new ArrayList<>();
+    if (addJournal && journalLater(fs)) {
+      List<String> cmd = new ArrayList<>(List.of("tune2fs", "-j"));
+      cmd.addAll(journalSize(fs, size));
+      cmd.add(Sandbox.IMAGE);
+      steps.add(new ToolSession.Step(cmd, 0, false));
+    }
+    steps.add(
+        fs == Filesystem.xfs
+            ? ToolSession.Step.required("xfs_repair", "-n", Sandbox.IMAGE)
+            : ToolSession.Step.required("e2fsck", "-f", "-n", Sandbox.IMAGE));
+    steps.add(
+        new ToolSession.Step(
+            List.of("blkid", "-p", "-o", "value", "-s", "UUID", Sandbox.IMAGE), 255, true));
+    String v = session.run(image, steps, runner.defaultTimeout()).strip();
+    return v.isEmpty() || v.contains("\n") ? null : v;
   }
 
   /** Read-only check: e2fsck -fn / xfs_repair -n. Throws CommandFailed with the tool's report. */
@@ -251,10 +267,17 @@ public final class Formatter {
     switch (fs) {
       case none -> {}
       case xfs -> tool(image, null, List.of("xfs_admin", "-U", uuid, Sandbox.IMAGE));
-      default -> {
-        preen(image); // tune2fs -U wants a freshly checked filesystem
-        tool(image, null, List.of("tune2fs", "-U", uuid, Sandbox.IMAGE));
-      }
+      default ->
+          // tune2fs -U wants a freshly checked filesystem: e2fsck -f -p first (0 or 1, fixed, is
+          // fine), in the same sandbox run
+          session.run(
+              image,
+              List.of(
+                  new ToolSession.Step(List.of("e2fsck", "-f", "-p", Sandbox.IMAGE), 1, false),
+                  ToolSession.Step.required("tune2fs", "-U", uuid, Sandbox.IMAGE)),
+              Duration.ofMinutes(30).compareTo(runner.defaultTimeout()) > 0
+                  ? Duration.ofMinutes(30)
+                  : runner.defaultTimeout());
     }
   }
 

@@ -28,7 +28,8 @@ final class Guards {
               + (devs.isEmpty() ? "mounted" : "attached to " + String.join(", ", devs))
               + "; stop the guest using it (or umount / losetup -d it) and retry");
     }
-    List<String> holders = Holders.of(image);
+    // a clone's source may be copied by another clone meanwhile: reading it twice is fine
+    List<String> holders = Holders.of(image, what.equals("clone"));
     if (!holders.isEmpty()) {
       throw new DiskException(
           ErrorCode.ImageInUse,

@@ -81,6 +81,8 @@ final class ImageBuilder {
     List<Path> temps = new ArrayList<>(); // staging trees and downloads: removed whatever happens
     String uuid = fs == Filesystem.none ? null : UUID.randomUUID().toString();
     CloneMethod cloneMethod = null;
+    boolean journalLeftOut = false;
+    Flush flush = null; // the write-out of a mounted build, running while it is checked
     try {
       progress.stage("Create", 0, 5);
       if (remote != null) cloneSource = fetch(remote, image, req, fs, temps, progress);
@@ -101,6 +103,7 @@ final class ImageBuilder {
               temp, pop.createDirs(), TreeWriter.tailoredFiles(spec.tailor(), uuid), temps::add);
         } else if (content) {
           writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
+          flush = Flush.start(temp);
         }
       } else if (offline && content) {
         formatter.create(temp, req.sizeBytes(), spec.preallocate());
@@ -110,27 +113,29 @@ final class ImageBuilder {
         writeTree(tree, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
         progress.stage("Format", 80, 88);
         formatter.format(temp, fs, req.sizeBytes(), uuid, tree, spec.preallocate());
+        flush = Flush.start(temp);
       } else {
         formatter.create(temp, req.sizeBytes(), spec.preallocate());
         progress.stage("Format", 5, 10);
         if (content) {
           formatter.formatJournalLater(temp, fs, req.sizeBytes(), uuid, spec.preallocate());
           writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
-          formatter.addJournal(temp, fs, req.sizeBytes());
+          flush = Flush.start(temp);
+          journalLeftOut = true; // added with the check below, in the same sandbox run
         } else {
           formatter.format(temp, fs, req.sizeBytes(), uuid, null, spec.preallocate());
         }
       }
       Io.checkInterrupted("checking the filesystem");
       progress.stage("Check", 88, 95);
-      formatter.check(temp, fs);
-      String actualUuid = formatter.uuid(temp, fs);
+      String actualUuid = formatter.finishAndCheck(temp, fs, req.sizeBytes(), journalLeftOut);
       VirtualDiskStatus.Clone clone =
           cloneMethod == null
               ? null
               : new VirtualDiskStatus.Clone(
                   cloneMethod,
                   cloneMethod == CloneMethod.Reflink ? cloner.sharedBytes(temp) : Long.valueOf(0));
+      if (flush != null) flush.await();
       progress.stage("Publish", 95, 100);
       Instant now = Instant.now();
       ImageMetadata meta =
@@ -151,6 +156,7 @@ final class ImageBuilder {
       progress.done();
       return meta;
     } catch (RuntimeException e) {
+      if (flush != null) flush.awaitQuietly();
       cleanup(List.of(temp));
       if (e instanceof DiskException de && de.code() == ErrorCode.Interrupted)
         Thread.currentThread().interrupt();
@@ -195,7 +201,9 @@ final class ImageBuilder {
       String uuid,
       Progress progress) {
     mounter.withMounted(
-        image, mnt -> writeTree(mnt, pop, sources, archive, spec, sizeBytes, uuid, progress));
+        image,
+        false,
+        mnt -> writeTree(mnt, pop, sources, archive, spec, sizeBytes, uuid, progress));
   }
 
   private void writeTree(

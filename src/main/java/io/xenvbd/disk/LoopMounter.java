@@ -39,6 +39,16 @@ final class LoopMounter {
 
   /** Mounts {@code image} read-write and passes the mount point to {@code work}. */
   void withMounted(Path image, Consumer<Path> work) {
+    withMounted(image, true, work);
+  }
+
+  /**
+   * As {@link #withMounted(Path, Consumer)}; {@code directIo} false: the loop device writes the
+   * image through dom0's page cache, so that the unmount ends once the data is there and its
+   * write-out to the images root can run while the next steps do (a build fsyncs the image before
+   * it publishes it).
+   */
+  void withMounted(Path image, boolean directIo, Consumer<Path> work) {
     Path mnt = paths.tempUnderRoot("mnt");
     try {
       Files.createDirectory(
@@ -47,7 +57,7 @@ final class LoopMounter {
       throw Io.wrap(e, "creating mount point " + mnt);
     }
     try {
-      String dev = attach(image);
+      String dev = attach(image, directIo);
       // A tenant's or guest's filesystem: its device nodes, setuid files and programs stay dead on
       // dom0.
       runner.run("mount", "-o", MOUNT_OPTIONS, dev, mnt.toString());
@@ -117,6 +127,10 @@ final class LoopMounter {
 
   /** losetup --find --show, retried while every device is taken, until loopWait has passed. */
   String attach(Path image) {
+    return attach(image, true);
+  }
+
+  private String attach(Path image, boolean directIo) {
     long deadline = System.nanoTime() + loopWait.toNanos();
     String lastError = "";
     while (true) {
@@ -127,7 +141,12 @@ final class LoopMounter {
         // where the images root cannot do direct I/O).
         CommandRunner.Result r =
             runner.exec(
-                List.of("losetup", "--find", "--show", "--direct-io=on", image.toString()),
+                List.of(
+                    "losetup",
+                    "--find",
+                    "--show",
+                    "--direct-io=" + (directIo ? "on" : "off"),
+                    image.toString()),
                 Duration.ofMinutes(1),
                 null);
         if (r.ok()) return r.stdout().strip();

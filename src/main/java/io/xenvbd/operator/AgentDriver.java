@@ -3,6 +3,7 @@ package io.xenvbd.operator;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.Reasons;
 import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.api.VirtualDiskStatus;
 import io.xenvbd.protocol.AgentClient;
 import io.xenvbd.protocol.AgentClientFactory;
 import io.xenvbd.protocol.AgentException;
@@ -16,6 +17,7 @@ import io.xenvbd.protocol.TransferTicket;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.Semaphore;
 
 /**
  * Moves a placed disk one step towards its spec through the node's agent: GET what the agent knows,
@@ -98,9 +100,27 @@ final class AgentDriver {
     String name = disk.getMetadata().getName();
     try {
       AgentClient agent = agents.forNode(nodeName, node.get().getStatus().agent().endpoint());
-      DiskState state = agent.getDisk(ns, name).filter(s -> uid.equals(s.uid())).orElse(null);
+      boolean waits = building(disk) && waiting.tryAcquire();
+      long asked = System.nanoTime();
+      DiskState state;
+      try {
+        state =
+            agent
+                .getDisk(ns, name, waits ? WAIT_FOR_END : Duration.ZERO)
+                .filter(s -> uid.equals(s.uid()))
+                .orElse(null);
+      } finally {
+        if (waits) waiting.release();
+      }
       metrics.agentCall("get", "ok");
-      if (state != null && isBusy(state)) return working(uid, state);
+      if (state != null && isBusy(state)) {
+        boolean waitedItOut = waits && System.nanoTime() - asked >= WAIT_FOR_END.toNanos() * 9 / 10;
+        // the agent held the answer until the wait was over: ask again at once, it answers when
+        // the build ends; else (queued, or an agent that does not wait) poll as before
+        return waitedItOut && !state.queued()
+            ? new Step(new Outcome.Working(state), Duration.ofMillis(1))
+            : working(uid, state);
+      }
       if (state != null && state.phase() == DiskState.Phase.Ready && capacity(state) >= size) {
         backoffs.reset(uid);
         return new Step(new Outcome.Done(state), readyRecheck);
@@ -332,6 +352,22 @@ final class AgentDriver {
     String message =
         state.error() == null ? "the agent reports the build failed" : state.error().message();
     return new Outcome.Failed(code, message);
+  }
+
+  /**
+   * While a disk is being built, the GET of its state waits up to this long for the agent's worker
+   * to end it, so Ready follows the end of the build at once instead of at the next poll (up to
+   * pollMin later). At most {@link #MAX_WAITING} reconciles wait so at a time; the others poll.
+   */
+  static final Duration WAIT_FOR_END = Duration.ofSeconds(1);
+
+  static final int MAX_WAITING = 8;
+
+  private final Semaphore waiting = new Semaphore(MAX_WAITING);
+
+  private static boolean building(VirtualDisk disk) {
+    return disk.getStatus() != null
+        && disk.getStatus().phase() == VirtualDiskStatus.Phase.Provisioning;
   }
 
   private static boolean isBusy(DiskState state) {

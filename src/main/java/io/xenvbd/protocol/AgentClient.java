@@ -1,5 +1,6 @@
 package io.xenvbd.protocol;
 
+import java.time.Duration;
 import java.util.Optional;
 
 /**
@@ -21,6 +22,15 @@ public interface AgentClient {
 
   /** {@code GET /v1/disks/{namespace}/{name}}; empty when the agent knows no such disk. */
   Optional<DiskState> getDisk(String namespace, String name);
+
+  /**
+   * {@code GET /v1/disks/{namespace}/{name}?wait=MS}: as {@link #getDisk(String, String)}, but an
+   * agent whose worker runs the disk's operation answers when it ends, or after {@code wait} (at
+   * most 2 s). An agent from before this answers at once, as does one whose disk is queued or idle.
+   */
+  default Optional<DiskState> getDisk(String namespace, String name, Duration wait) {
+    return getDisk(namespace, name);
+  }
 
   /**
    * {@code DELETE /v1/disks/{namespace}/{name}?uid=...}: idempotent, a disk already gone is

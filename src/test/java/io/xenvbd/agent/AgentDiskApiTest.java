@@ -301,6 +301,12 @@ class AgentDiskApiTest {
     assertThat(json(noUid).get("message").asText()).contains("uid");
     HttpResponse<String> empty = h.call("PUT", "/v1/disks/default/x", "");
     assertThat(empty.statusCode()).isEqualTo(400);
+    for (String wait : List.of("soon", "-1", "2001")) {
+      HttpResponse<String> badWait = h.call("GET", "/v1/disks/default/x?wait=" + wait, null);
+      assertThat(badWait.statusCode()).as(wait).isEqualTo(400);
+      assertThat(json(badWait).get("message").asText()).contains("wait", "0 to 2000");
+    }
+    assertThat(h.call("GET", "/v1/disks/default/x?wait=0", null).statusCode()).isEqualTo(404);
     // The largest spec the CRD admits (64 files of 64 Ki characters, escaped) is read and judged on
     // its
     // content (here: the zero size), not refused for its length; beyond the limit, 413.

@@ -122,39 +122,39 @@ class DiskServiceFairnessTest {
   }
 
   @Test
-  void aSecondNamespaceBuildsWhileTheFirstHasTenQueuedAndTheFirstNeverTakesTheLastWorker()
+  void aLoneNamespaceBuildsOnEveryWorkerAndASecondStartsAtOnceWhileTheFirstHasNineQueued()
       throws Exception {
     disks(3, DiskService.DEFAULT_DEADLINE);
     for (int i = 0; i < 12; i++) assertThat(putSlow("team-a", "a-" + i).started()).isTrue();
-    await().atMost(WAIT).until(() -> archives.requested.size() == 2);
-    assertThat(disks.running()).isEqualTo(2);
-    assertThat(disks.queued()).isEqualTo(10);
-    assertThat(startedIn("team-a", 12, "a-")).isEqualTo(2);
-    assertThat(archives.requested).containsExactlyInAnyOrder("a-0", "a-1");
+    await().atMost(WAIT).until(() -> archives.requested.size() == 3);
+    assertThat(disks.running()).isEqualTo(3);
+    assertThat(disks.queued()).isEqualTo(9);
+    assertThat(startedIn("team-a", 12, "a-")).isEqualTo(3);
+    assertThat(archives.requested).containsExactlyInAnyOrder("a-0", "a-1", "a-2");
 
     putSlow("team-b", "b-0");
     await().atMost(WAIT).until(() -> archives.requested.contains("b-0"));
     assertThat(state("team-b", "b-0").queued()).isFalse();
-    assertThat(disks.running()).isEqualTo(3);
-    assertThat(disks.queued()).isEqualTo(10);
+    assertThat(disks.running()).isEqualTo(4);
+    assertThat(disks.queued()).isEqualTo(9);
 
     archives.release("b-0");
     DiskState ready = awaitPhase("team-b", "b-0", DiskState.Phase.Ready);
     assertThat(Path.of(ready.path())).isRegularFile();
-    await().atMost(WAIT).until(() -> disks.running() == 2);
+    await().atMost(WAIT).until(() -> disks.running() == 3);
     Thread.sleep(
-        1000); // a build of team-a wrongly given the free worker would have asked for its archive
-    // by now
-    assertThat(archives.requested).containsExactlyInAnyOrder("a-0", "a-1", "b-0");
-    assertThat(disks.queued()).isEqualTo(10);
+        1000); // a build of team-a wrongly given the reserve worker would have asked for its
+    // archive by now
+    assertThat(archives.requested).containsExactlyInAnyOrder("a-0", "a-1", "a-2", "b-0");
+    assertThat(disks.queued()).isEqualTo(9);
 
     archives.release("a-0");
     awaitPhase("team-a", "a-0", DiskState.Phase.Ready);
-    await().atMost(WAIT).until(() -> archives.requested.contains("a-2"));
-    assertThat(archives.requested).doesNotContain("a-3");
-    assertThat(startedIn("team-a", 12, "a-")).as("a-0 done, a-1 and a-2 running").isEqualTo(3);
-    assertThat(disks.running()).isEqualTo(2);
-    assertThat(disks.queued()).isEqualTo(9);
+    await().atMost(WAIT).until(() -> archives.requested.contains("a-3"));
+    assertThat(archives.requested).doesNotContain("a-4");
+    assertThat(startedIn("team-a", 12, "a-")).as("a-0 done, a-1 to a-3 running").isEqualTo(4);
+    assertThat(disks.running()).isEqualTo(3);
+    assertThat(disks.queued()).isEqualTo(8);
   }
 
   @Test
@@ -207,24 +207,74 @@ class DiskServiceFairnessTest {
   void aDeleteRemovesABuildQueuedBehindItsNamespaceCapSoItNeverStarts() throws Exception {
     disks(2, DiskService.DEFAULT_DEADLINE);
     putSlow("team-a", "first");
-    await().atMost(WAIT).until(() -> archives.requested.contains("first"));
     putSlow("team-a", "second");
-    assertThat(state("team-a", "second").queued()).isTrue();
-    assertThat(disks.running()).as("one worker stays free for other namespaces").isEqualTo(1);
+    await().atMost(WAIT).until(() -> archives.requested.size() == 2);
+    putSlow("team-a", "third");
+    assertThat(state("team-a", "third").queued()).isTrue();
+    assertThat(disks.running()).as("alone, the namespace has both workers, no more").isEqualTo(2);
     assertThat(disks.queued()).isEqualTo(1);
 
-    disks.delete("team-a", "second", "uid-second");
-    assertThat(disks.get("team-a", "second")).isEmpty();
+    disks.delete("team-a", "third", "uid-third");
+    assertThat(disks.get("team-a", "third")).isEmpty();
     assertThat(disks.queued()).isZero();
 
     archives.release("first");
+    archives.release("second");
     awaitPhase("team-a", "first", DiskState.Phase.Ready);
+    awaitPhase("team-a", "second", DiskState.Phase.Ready);
     await().atMost(WAIT).until(() -> disks.running() == 0);
     Thread.sleep(
         1000); // a deleted build wrongly left in the queue would have asked for its archive by now
-    assertThat(archives.requested).containsExactly("first");
-    assertThat(engine.inspect("team-a", "second")).isEmpty();
+    assertThat(archives.requested).containsExactlyInAnyOrder("first", "second");
+    assertThat(engine.inspect("team-a", "third")).isEmpty();
     assertThat(disks.queued()).isZero();
     assertThat(leftovers()).isEmpty();
+  }
+
+  @Test
+  void aGetThatWaitsAnswersWhenTheRunningBuildEndsAndAQueuedOneAnswersAtOnce() throws Exception {
+    disks(1, DiskService.DEFAULT_DEADLINE);
+    putSlow("team-a", "first");
+    await().atMost(WAIT).until(() -> archives.requested.contains("first"));
+    putSlow("team-a", "second");
+
+    long t0 = System.nanoTime();
+    DiskState queued = disks.get("team-a", "second", Duration.ofSeconds(2)).orElseThrow();
+    assertThat(queued.queued()).isTrue();
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofMillis(1500));
+
+    t0 = System.nanoTime();
+    DiskState still = disks.get("team-a", "first", Duration.ofMillis(300)).orElseThrow();
+    assertThat(still.phase()).isEqualTo(DiskState.Phase.Building);
+    assertThat(Duration.ofNanos(System.nanoTime() - t0))
+        .isGreaterThanOrEqualTo(Duration.ofMillis(300));
+
+    var callers = java.util.concurrent.Executors.newFixedThreadPool(DiskService.MAX_WAITING_GETS);
+    var answer =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> disks.get("team-a", "first", Duration.ofSeconds(2)).orElseThrow(), callers);
+    Thread.sleep(200);
+    assertThat(answer).isNotDone();
+    List<java.util.concurrent.CompletableFuture<DiskState>> held = new java.util.ArrayList<>();
+    for (int i = 1; i < DiskService.MAX_WAITING_GETS; i++)
+      held.add(
+          java.util.concurrent.CompletableFuture.supplyAsync(
+              () -> disks.get("team-a", "first", Duration.ofSeconds(2)).orElseThrow(), callers));
+    Thread.sleep(300); // the held GETs are waiting now
+    assertThat(held).noneMatch(java.util.concurrent.CompletableFuture::isDone);
+    t0 = System.nanoTime();
+    DiskState beyond = disks.get("team-a", "first", Duration.ofSeconds(2)).orElseThrow();
+    assertThat(beyond.phase()).isEqualTo(DiskState.Phase.Building);
+    assertThat(Duration.ofNanos(System.nanoTime() - t0))
+        .as("more waiting GETs than half the API threads: answered at once")
+        .isLessThan(Duration.ofMillis(1500));
+
+    archives.release("first");
+    DiskState ended = answer.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(ended.phase()).isEqualTo(DiskState.Phase.Ready);
+    assertThat(Path.of(ended.path())).isRegularFile();
+    archives.release("second");
+    awaitPhase("team-a", "second", DiskState.Phase.Ready);
+    callers.shutdown();
   }
 }

@@ -75,36 +75,64 @@ class WorkerPoolTest {
   }
 
   @Test
-  void oneNamespaceNeverHoldsEveryWorkerAndTheNextStartIsTheOldestUnderItsCap() {
+  void aLoneNamespaceUsesEveryWorkerAnotherStartsAtOnceAndTheNextStartIsTheOldestUnderItsCap() {
     pool = new WorkerPool(3, Duration.ofHours(1), this::hold);
     assertThat(pool.perNamespace()).isEqualTo(2);
     for (int i = 0; i < 12; i++) submit("a", "a-" + i);
-    await().atMost(Duration.ofSeconds(10)).until(() -> started.size() == 2);
-    assertThat(pool.running()).isEqualTo(2);
-    assertThat(pool.queued()).isEqualTo(10);
+    await().atMost(Duration.ofSeconds(10)).until(() -> started.size() == 3);
+    assertThat(pool.running()).as("alone, a fleet is not built one at a time").isEqualTo(3);
+    assertThat(pool.queued()).isEqualTo(9);
 
     submit("b", "b-0");
     await().atMost(Duration.ofSeconds(10)).until(() -> started.contains("b/b-0"));
-    assertThat(pool.running()).isEqualTo(3);
-    assertThat(pool.queued()).as("namespace a still has ten queued").isEqualTo(10);
+    assertThat(pool.running()).as("the reserve worker: b does not wait behind a").isEqualTo(4);
     submit("b", "b-1");
-    assertThat(pool.queued()).isEqualTo(11);
+    assertThat(pool.queued()).isEqualTo(10);
 
-    finish("b/b-0"); // namespace a is at its cap: b-1 starts although a-2 is older
-    await().atMost(Duration.ofSeconds(10)).until(() -> started.size() == 4);
-    assertThat(started.get(3)).isEqualTo("b/b-1");
-    finish("a/a-0"); // now a is under its cap, and a-2 is the oldest
+    finish("a/a-0"); // three run (a two, b one): nothing more starts, a is at its cap
+    await().atMost(Duration.ofSeconds(10)).until(() -> pool.running() == 3);
+    assertThat(started).hasSize(4);
+    finish("b/b-0"); // a is at its cap while b waits: b-1 starts although a-3 is older
     await().atMost(Duration.ofSeconds(10)).until(() -> started.size() == 5);
-    assertThat(started.get(4)).isEqualTo("a/a-2");
+    assertThat(started.get(4)).isEqualTo("b/b-1");
+    finish("a/a-1"); // nothing of another namespace waits: a may fill the third worker again
+    await().atMost(Duration.ofSeconds(10)).until(() -> started.size() == 6);
+    assertThat(started.get(5)).isEqualTo("a/a-3");
     assertThat(pool.running()).isEqualTo(3);
-    assertThat(pool.queued()).isEqualTo(9);
+    assertThat(pool.queued()).isEqualTo(8);
 
-    for (int i = 1; i < 12; i++) finish("a/a-" + i);
+    for (int i = 2; i < 12; i++) finish("a/a-" + i);
     finish("b/b-1");
     await().atMost(Duration.ofSeconds(10)).until(() -> pool.running() == 0);
     assertThat(started).hasSize(14);
     assertThat(pool.queued()).isZero();
-    assertThat(mostAtOnce).containsEntry("a", 2).containsEntry("b", 1);
+    assertThat(mostAtOnce).containsEntry("a", 3).containsEntry("b", 1);
+  }
+
+  @Test
+  void onceTwoNamespacesRunNoMoreThanTheWorkersDoAndQueuedWorkStartsOldestFirstUnderItsCap() {
+    pool = new WorkerPool(2, Duration.ofHours(1), this::hold);
+    for (int i = 0; i < 4; i++) submit("a", "a-" + i);
+    await().atMost(Duration.ofSeconds(10)).until(() -> started.size() == 2);
+    submit("b", "b-0");
+    submit("b", "b-1");
+    await().atMost(Duration.ofSeconds(10)).until(() -> started.contains("b/b-0"));
+    submit("c", "c-0");
+    assertThat(pool.running()).isEqualTo(3);
+    finish("a/a-0"); // a one, b one: two run, as many as the workers; everything else waits
+    await().atMost(Duration.ofSeconds(10)).until(() -> pool.running() == 2);
+    assertThat(started).hasSize(3);
+    finish("a/a-1");
+    await().atMost(Duration.ofSeconds(10)).until(() -> started.size() == 4);
+    finish("b/b-0");
+    await().atMost(Duration.ofSeconds(10)).until(() -> started.size() == 5);
+    finish("a/a-2");
+    await().atMost(Duration.ofSeconds(10)).until(() -> started.size() == 6);
+    finish("b/b-1");
+    await().atMost(Duration.ofSeconds(10)).until(() -> started.size() == 7);
+    assertThat(pool.running()).isEqualTo(2);
+    assertThat(started)
+        .containsExactly("a/a-0", "a/a-1", "b/b-0", "a/a-2", "b/b-1", "a/a-3", "c/c-0");
   }
 
   @Test

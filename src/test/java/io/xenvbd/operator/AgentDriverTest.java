@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.Reasons;
 import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.api.VirtualDiskStatus;
 import io.xenvbd.protocol.AgentClient;
 import io.xenvbd.protocol.AgentException;
 import io.xenvbd.protocol.DiskState;
@@ -416,5 +417,74 @@ class AgentDriverTest {
         .startsWith("building the image at spec.size 10Gi is refused: Dom0Node a has 2Gi left");
     assertThat(step.recheck()).isEqualTo(READY_RECHECK);
     assertThat(fake.builds).hasValue(0);
+  }
+
+  @Test
+  void whileADiskBuildsItsStateIsAskedWithAWaitAndAnAnswerHeldToItsEndIsAskedForAgainAtOnce() {
+    List<Duration> waits = new ArrayList<>();
+    agent =
+        new AgentClient() {
+          @Override
+          public NodeInfo node() {
+            return fake.node();
+          }
+
+          @Override
+          public DiskState putDisk(String ns, String name, PutDiskRequest request) {
+            return fake.putDisk(ns, name, request);
+          }
+
+          @Override
+          public Optional<DiskState> getDisk(String ns, String name) {
+            return getDisk(ns, name, Duration.ZERO);
+          }
+
+          @Override
+          public Optional<DiskState> getDisk(String ns, String name, Duration wait) {
+            waits.add(wait);
+            try {
+              Thread.sleep(wait.toMillis()); // an agent whose build outlasts the wait
+            } catch (InterruptedException e) {
+              throw new AssertionError(e);
+            }
+            return fake.getDisk(ns, name);
+          }
+
+          @Override
+          public void deleteDisk(String ns, String name, String uid) {
+            fake.deleteDisk(ns, name, uid);
+          }
+
+          @Override
+          public void releaseDisk(String ns, String name, String uid) {
+            fake.releaseDisk(ns, name, uid);
+          }
+        };
+    AgentDriver.Step first = drive(GI);
+    assertThat(first.outcome()).isInstanceOf(Outcome.Working.class);
+    assertThat(waits)
+        .as("a disk not yet Provisioning is asked without a wait")
+        .containsOnly(Duration.ZERO);
+
+    disk.setStatus(
+        new VirtualDiskStatus(
+            VirtualDiskStatus.Phase.Provisioning,
+            1L,
+            "a",
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            List.of()));
+    waits.clear();
+    AgentDriver.Step held = drive(GI);
+    assertThat(waits).containsExactly(AgentDriver.WAIT_FOR_END);
+    assertThat(held.outcome()).isInstanceOf(Outcome.Working.class);
+    assertThat(held.recheck()).as("asked again at once").isLessThan(POLL);
   }
 }
