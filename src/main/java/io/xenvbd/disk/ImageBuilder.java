@@ -195,7 +195,9 @@ final class ImageBuilder {
       String uuid,
       Progress progress) {
     mounter.withMounted(
-        image, mnt -> writeTree(mnt, pop, sources, archive, spec, sizeBytes, uuid, progress));
+        image,
+        spec.filesystem(),
+        mnt -> writeTree(mnt, pop, sources, archive, spec, sizeBytes, uuid, progress));
   }
 
   private void writeTree(

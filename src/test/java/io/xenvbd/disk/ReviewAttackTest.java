@@ -217,4 +217,34 @@ class ReviewAttackTest {
         .as("builds whose disk holds the file of a directory outside every allowed source")
         .isZero();
   }
+
+  /**
+   * A guest owns its xfs disk's bytes and rewrites them as another filesystem (here ext4; any type
+   * the kernel has would do: btrfs, squashfs, erofs). Growing the disk loop-mounts it for
+   * xfs_growfs: a mount without -t lets blkid pick the driver from the guest's bytes, so dom0's
+   * kernel parses a filesystem of the guest's choosing. The canary is the guest's own ext4
+   * superblock: its mount count says whether dom0's kernel mounted it.
+   */
+  @Test
+  void aGrowMountsAGuestsDiskOnlyAsTheFilesystemItsSpecNames() throws Exception {
+    DiskEngine engine = engine(tmp.resolve("images"));
+    try {
+      ImageInfo info =
+          engine.build(request("g", spec("320Mi", Filesystem.xfs)), ProgressListener.NONE);
+      // what the guest writes through its block device: a filesystem of another type
+      DiskTestSupport.RUN.run("mkfs.ext4", "-q", "-F", info.path().toString());
+      Throwable grow =
+          catchThrowable(
+              () ->
+                  engine.grow(request("g", spec("352Mi", Filesystem.xfs)), ProgressListener.NONE));
+      String header = DiskTestSupport.RUN.run("dumpe2fs", "-h", info.path().toString()).stdout();
+      assertThat(header)
+          .as("the guest's ext4 superblock after dom0 grew its 'xfs' disk")
+          .containsPattern("(?m)^Mount count:\\s+0$");
+      assertThat(grow).isInstanceOf(DiskException.class);
+      DiskTestSupport.assertNothingAttachedUnder(tmp.resolve("images"));
+    } finally {
+      engine.close();
+    }
+  }
 }
