@@ -247,4 +247,80 @@ class ReviewAttackTest {
       engine.close();
     }
   }
+
+  /**
+   * A clone streamed from another node arrives in a temporary file beside the new image; the build
+   * then copied that file into the image's temporary, so for a moment the node held the source's
+   * data twice: a tenant's cross-node clones cost the node twice what its ledger reserved for them.
+   * The canary is the images root's allocated bytes, looked at on every progress call of the build.
+   */
+  @Test
+  void aCrossNodeCloneHoldsItsDataOnceWhileItIsBuilt() throws Exception {
+    Path allowed = Files.createDirectories(tmp.resolve("allowed/tree"));
+    byte[] data = new byte[40 << 20];
+    new java.util.Random(7).nextBytes(data);
+    Files.write(allowed.resolve("big"), data);
+    DiskEngine a = engine(tmp.resolve("a"), tmp.resolve("allowed"));
+    Path rootB = tmp.resolve("b");
+    DiskEngine b = engine(rootB);
+    try {
+      a.build(
+          request(
+              "base",
+              spec(
+                  "64Mi",
+                  Filesystem.ext4,
+                  new Populate(
+                      List.of(new Populate.HostPath(allowed.toString(), "/data")),
+                      null,
+                      null,
+                      null,
+                      null),
+                  null)),
+          ProgressListener.NONE);
+      try (TransferSource source = a.openTransfer("default", "base", "uid-base")) {
+        TransferReceiver.Windows windows =
+            credential -> {
+              java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+              source.writeWindow(
+                  out,
+                  TransferFormat.WINDOW_BYTES,
+                  java.time.Instant.now().plusSeconds(20),
+                  () -> "B".repeat(43));
+              return new java.io.ByteArrayInputStream(out.toByteArray());
+            };
+        long[] peak = {0};
+        ProgressListener watch =
+            (stage, done, total, percent) -> peak[0] = Math.max(peak[0], allocatedUnder(rootB));
+        ImageInfo copy =
+            b.build(
+                request(
+                    "copy",
+                    spec(
+                        "64Mi",
+                        Filesystem.ext4,
+                        new Populate(null, null, new Populate.CloneFrom("base"), null, null),
+                        new io.xenvbd.api.Tailor("copy", null, null))),
+                watch,
+                new RemoteClone("node-a", windows, "A".repeat(43)));
+        long once = DiskTestSupport.allocated(copy.path());
+        assertThat(peak[0])
+            .as("bytes the images root held during the clone, against the clone's own")
+            .isLessThan(once + (8L << 20));
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
+  }
+
+  private static long allocatedUnder(Path root) {
+    try (var walk = Files.walk(root)) {
+      return walk.filter(p -> Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS))
+          .mapToLong(DiskTestSupport::allocated)
+          .sum();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
 }
