@@ -5,6 +5,7 @@ import io.xenvbd.client.TransferClient;
 import io.xenvbd.disk.DiskException;
 import io.xenvbd.disk.ErrorCode;
 import io.xenvbd.disk.RemoteClone;
+import io.xenvbd.disk.TransferReceiver;
 import io.xenvbd.protocol.AgentException;
 import io.xenvbd.protocol.AgentUnreachableException;
 import io.xenvbd.protocol.DiskSpec;
@@ -86,7 +87,8 @@ final class Peers {
                     : ErrorCodes.NOT_FOUND.equals(e.code())
                         ? ErrorCode.NotFound
                         : ErrorCode.TransferFailed;
-            throw new DiskException(code, "node " + remote.node() + ": " + e.getMessage(), e);
+            throw new DiskException(
+                code, "node " + remote.node() + ": " + TransferReceiver.shown(e.getMessage()), e);
           }
         },
         remote.ticket());

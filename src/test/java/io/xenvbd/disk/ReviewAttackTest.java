@@ -323,4 +323,39 @@ class ReviewAttackTest {
       throw new java.io.UncheckedIOException(e);
     }
   }
+
+  /**
+   * A peer with the source node's certificate ends the stream with a refusal whose text it chose:
+   * 60000 characters with newlines that imitate the agent's own lines. That text goes into the
+   * tenant's VirtualDisk status on another node; it must arrive as one bounded, printable line.
+   */
+  @Test
+  void aPeersRefusalTextReachesTheStatusAsOneBoundedLine() throws Exception {
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    java.io.DataOutputStream d = new java.io.DataOutputStream(bytes);
+    d.writeByte('H');
+    d.writeLong(1 << 20);
+    d.writeLong(0);
+    d.writeByte(4);
+    d.writeBytes("ext4");
+    String forged = "ok\nphase=Ready\u001b[2J".repeat(3000);
+    byte[] message = forged.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    d.writeByte('X');
+    d.writeShort(message.length);
+    d.write(message);
+    Path file = tmp.resolve("received.img");
+    Throwable t =
+        catchThrowable(
+            () ->
+                TransferReceiver.receive(
+                    credential -> new java.io.ByteArrayInputStream(bytes.toByteArray()),
+                    "A".repeat(43),
+                    file,
+                    1 << 20,
+                    "ext4",
+                    ProgressListener.NONE));
+    assertThat(t).isInstanceOf(DiskException.class);
+    assertThat(t.getMessage()).doesNotContain("\n").doesNotContain("\u001b");
+    assertThat(t.getMessage().length()).isLessThan(600);
+  }
 }
