@@ -5,6 +5,7 @@ import io.xenvbd.api.VirtualDiskStatus.CloneMethod;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,12 +35,19 @@ final class Cloner {
   }
 
   /**
-   * Copies {@code source} to {@code temp}, grows it to the request's size, gives it {@code uuid};
-   * returns how it copied.
+   * Copies {@code source} to {@code temp} (or, {@code take}: renames it, a file of this build's own
+   * such as a source streamed from another node, which a copy would hold on the node twice), grows
+   * it to the request's size, gives it {@code uuid}; returns how it copied.
    */
   CloneMethod clone(
-      Path source, Path temp, DiskRequest req, Filesystem fs, String uuid, Progress progress) {
-    CloneMethod method = copy(source, temp);
+      Path source,
+      Path temp,
+      DiskRequest req,
+      Filesystem fs,
+      String uuid,
+      Progress progress,
+      boolean take) {
+    CloneMethod method = take ? take(source, temp) : copy(source, temp);
     long size;
     try {
       Formatter.privateFile(temp);
@@ -56,6 +64,16 @@ final class Cloner {
     }
     formatter.setUuid(temp, fs, uuid);
     return method;
+  }
+
+  /** The streamed file itself, holes kept as they arrived. */
+  private static CloneMethod take(Path source, Path temp) {
+    try {
+      Files.move(source, temp, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw Io.wrap(e, "moving " + source + " to " + temp);
+    }
+    return CloneMethod.SparseCopy;
   }
 
   /**

@@ -94,7 +94,7 @@ final class ImageBuilder {
           archive != null || !sources.isEmpty() || !pop.createDirs().isEmpty() || hasTailor(spec);
       if (fs == Filesystem.none) content = false;
       if (cloneSource != null) {
-        cloneMethod = cloner.clone(cloneSource, temp, req, fs, uuid, progress);
+        cloneMethod = cloner.clone(cloneSource, temp, req, fs, uuid, progress, remote != null);
         if (content && offline && archive == null && sources.isEmpty()) {
           // ext2/3/4 with nothing to copy in: debugfs writes the new identity into the image file
           // itself.
@@ -202,6 +202,7 @@ final class ImageBuilder {
       Progress progress) {
     mounter.withMounted(
         image,
+        spec.filesystem(),
         false,
         mnt -> writeTree(mnt, pop, sources, archive, spec, sizeBytes, uuid, progress));
   }

@@ -1,5 +1,6 @@
 package io.xenvbd.disk;
 
+import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,18 +38,22 @@ final class LoopMounter {
     this.loopWait = loopWait;
   }
 
-  /** Mounts {@code image} read-write and passes the mount point to {@code work}. */
-  void withMounted(Path image, Consumer<Path> work) {
-    withMounted(image, true, work);
+  /**
+   * Mounts {@code image} read-write as {@code fs} and passes the mount point to {@code work}. The
+   * type is always given: a guest writes its disk's bytes, and without {@code -t} blkid would let
+   * those bytes choose which of dom0's filesystem drivers parses them.
+   */
+  void withMounted(Path image, Filesystem fs, Consumer<Path> work) {
+    withMounted(image, fs, true, work);
   }
 
   /**
-   * As {@link #withMounted(Path, Consumer)}; {@code directIo} false: the loop device writes the
-   * image through dom0's page cache, so that the unmount ends once the data is there and its
-   * write-out to the images root can run while the next steps do (a build fsyncs the image before
-   * it publishes it).
+   * As {@link #withMounted(Path, Filesystem, Consumer)}; {@code directIo} false: the loop device
+   * writes the image through dom0's page cache, so that the unmount ends once the data is there and
+   * its write-out to the images root can run while the next steps do (a build fsyncs the image
+   * before it publishes it).
    */
-  void withMounted(Path image, boolean directIo, Consumer<Path> work) {
+  void withMounted(Path image, Filesystem fs, boolean directIo, Consumer<Path> work) {
     Path mnt = paths.tempUnderRoot("mnt");
     try {
       Files.createDirectory(
@@ -60,7 +65,7 @@ final class LoopMounter {
       String dev = attach(image, directIo);
       // A tenant's or guest's filesystem: its device nodes, setuid files and programs stay dead on
       // dom0.
-      runner.run("mount", "-o", MOUNT_OPTIONS, dev, mnt.toString());
+      runner.run("mount", "-t", mountType(fs), "-o", MOUNT_OPTIONS, dev, mnt.toString());
       work.accept(mnt);
       runner.run("sync", "-f", mnt.toString());
     } catch (DiskException e) {
@@ -68,6 +73,19 @@ final class LoopMounter {
     } finally {
       release(image, mnt);
     }
+  }
+
+  /**
+   * The kernel's type for {@code fs}: ext2 and ext3 through the ext4 driver, which mounts them on
+   * every kernel (an ext3 made without its journal, for a journal added after the copy, is no
+   * "ext3" to some).
+   */
+  static String mountType(Filesystem fs) {
+    return switch (fs) {
+      case ext2, ext3, ext4 -> "ext4";
+      case xfs -> "xfs";
+      case none -> throw new IllegalArgumentException("a raw disk has no filesystem to mount");
+    };
   }
 
   /**

@@ -28,7 +28,7 @@ final class Resizer {
     if (preallocate) formatter.preallocate(image, oldSize, newSize - oldSize);
     switch (fs) {
       case none -> {}
-      case xfs -> mounter.withMounted(image, mnt -> runner.run("xfs_growfs", mnt.toString()));
+      case xfs -> mounter.withMounted(image, fs, mnt -> runner.run("xfs_growfs", mnt.toString()));
       default ->
           Uninterruptible.run(
               "resize",

@@ -146,7 +146,7 @@ public final class TransferReceiver {
                 String message =
                     new String(in.readNBytes(in.readUnsignedShort()), StandardCharsets.UTF_8);
                 throw new DiskException(
-                    ErrorCode.ImageInUse, "the source node refused to go on: " + message);
+                    ErrorCode.ImageInUse, "the source node refused to go on: " + shown(message));
               }
               default -> throw bad("it has an unknown record type " + type);
             }
@@ -173,6 +173,17 @@ public final class TransferReceiver {
   private static void setLength(FileChannel ch, long size) throws IOException {
     if (size > 0 && ch.size() < size) ch.write(ByteBuffer.wrap(new byte[1]), size - 1);
   }
+
+  /**
+   * The source's own words, as they go into the tenant's status: one line of printable text, at
+   * most {@link #MAX_SHOWN} characters (the peer chose them, up to 64 KiB).
+   */
+  public static String shown(String peerText) {
+    String line = peerText.replaceAll("[^\\x20-\\x7e]", "?");
+    return line.length() > MAX_SHOWN ? line.substring(0, MAX_SHOWN) + "..." : line;
+  }
+
+  static final int MAX_SHOWN = 400;
 
   private static DiskException bad(String what) {
     return new DiskException(

@@ -217,4 +217,145 @@ class ReviewAttackTest {
         .as("builds whose disk holds the file of a directory outside every allowed source")
         .isZero();
   }
+
+  /**
+   * A guest owns its xfs disk's bytes and rewrites them as another filesystem (here ext4; any type
+   * the kernel has would do: btrfs, squashfs, erofs). Growing the disk loop-mounts it for
+   * xfs_growfs: a mount without -t lets blkid pick the driver from the guest's bytes, so dom0's
+   * kernel parses a filesystem of the guest's choosing. The canary is the guest's own ext4
+   * superblock: its mount count says whether dom0's kernel mounted it.
+   */
+  @Test
+  void aGrowMountsAGuestsDiskOnlyAsTheFilesystemItsSpecNames() throws Exception {
+    DiskEngine engine = engine(tmp.resolve("images"));
+    try {
+      ImageInfo info =
+          engine.build(request("g", spec("320Mi", Filesystem.xfs)), ProgressListener.NONE);
+      // what the guest writes through its block device: a filesystem of another type
+      DiskTestSupport.RUN.run("mkfs.ext4", "-q", "-F", info.path().toString());
+      Throwable grow =
+          catchThrowable(
+              () ->
+                  engine.grow(request("g", spec("352Mi", Filesystem.xfs)), ProgressListener.NONE));
+      String header = DiskTestSupport.RUN.run("dumpe2fs", "-h", info.path().toString()).stdout();
+      assertThat(header)
+          .as("the guest's ext4 superblock after dom0 grew its 'xfs' disk")
+          .containsPattern("(?m)^Mount count:\\s+0$");
+      assertThat(grow).isInstanceOf(DiskException.class);
+      DiskTestSupport.assertNothingAttachedUnder(tmp.resolve("images"));
+    } finally {
+      engine.close();
+    }
+  }
+
+  /**
+   * A clone streamed from another node arrives in a temporary file beside the new image; the build
+   * then copied that file into the image's temporary, so for a moment the node held the source's
+   * data twice: a tenant's cross-node clones cost the node twice what its ledger reserved for them.
+   * The canary is the images root's allocated bytes, looked at on every progress call of the build.
+   */
+  @Test
+  void aCrossNodeCloneHoldsItsDataOnceWhileItIsBuilt() throws Exception {
+    Path allowed = Files.createDirectories(tmp.resolve("allowed/tree"));
+    byte[] data = new byte[40 << 20];
+    new java.util.Random(7).nextBytes(data);
+    Files.write(allowed.resolve("big"), data);
+    DiskEngine a = engine(tmp.resolve("a"), tmp.resolve("allowed"));
+    Path rootB = tmp.resolve("b");
+    DiskEngine b = engine(rootB);
+    try {
+      a.build(
+          request(
+              "base",
+              spec(
+                  "64Mi",
+                  Filesystem.ext4,
+                  new Populate(
+                      List.of(new Populate.HostPath(allowed.toString(), "/data")),
+                      null,
+                      null,
+                      null,
+                      null),
+                  null)),
+          ProgressListener.NONE);
+      try (TransferSource source = a.openTransfer("default", "base", "uid-base")) {
+        TransferReceiver.Windows windows =
+            credential -> {
+              java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+              source.writeWindow(
+                  out,
+                  TransferFormat.WINDOW_BYTES,
+                  java.time.Instant.now().plusSeconds(20),
+                  () -> "B".repeat(43));
+              return new java.io.ByteArrayInputStream(out.toByteArray());
+            };
+        long[] peak = {0};
+        ProgressListener watch =
+            (stage, done, total, percent) -> peak[0] = Math.max(peak[0], allocatedUnder(rootB));
+        ImageInfo copy =
+            b.build(
+                request(
+                    "copy",
+                    spec(
+                        "64Mi",
+                        Filesystem.ext4,
+                        new Populate(null, null, new Populate.CloneFrom("base"), null, null),
+                        new io.xenvbd.api.Tailor("copy", null, null))),
+                watch,
+                new RemoteClone("node-a", windows, "A".repeat(43)));
+        long once = DiskTestSupport.allocated(copy.path());
+        assertThat(peak[0])
+            .as("bytes the images root held during the clone, against the clone's own")
+            .isLessThan(once + (8L << 20));
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
+  }
+
+  private static long allocatedUnder(Path root) {
+    try (var walk = Files.walk(root)) {
+      return walk.filter(p -> Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS))
+          .mapToLong(DiskTestSupport::allocated)
+          .sum();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * A peer with the source node's certificate ends the stream with a refusal whose text it chose:
+   * 60000 characters with newlines that imitate the agent's own lines. That text goes into the
+   * tenant's VirtualDisk status on another node; it must arrive as one bounded, printable line.
+   */
+  @Test
+  void aPeersRefusalTextReachesTheStatusAsOneBoundedLine() throws Exception {
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    java.io.DataOutputStream d = new java.io.DataOutputStream(bytes);
+    d.writeByte('H');
+    d.writeLong(1 << 20);
+    d.writeLong(0);
+    d.writeByte(4);
+    d.writeBytes("ext4");
+    String forged = "ok\nphase=Ready\u001b[2J".repeat(3000);
+    byte[] message = forged.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    d.writeByte('X');
+    d.writeShort(message.length);
+    d.write(message);
+    Path file = tmp.resolve("received.img");
+    Throwable t =
+        catchThrowable(
+            () ->
+                TransferReceiver.receive(
+                    credential -> new java.io.ByteArrayInputStream(bytes.toByteArray()),
+                    "A".repeat(43),
+                    file,
+                    1 << 20,
+                    "ext4",
+                    ProgressListener.NONE));
+    assertThat(t).isInstanceOf(DiskException.class);
+    assertThat(t.getMessage()).doesNotContain("\n").doesNotContain("\u001b");
+    assertThat(t.getMessage().length()).isLessThan(600);
+  }
 }

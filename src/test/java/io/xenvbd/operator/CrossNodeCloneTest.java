@@ -198,6 +198,90 @@ class CrossNodeCloneTest {
     assertThat(leftovers("node-b")).isEmpty();
   }
 
+  /**
+   * A peer holding node-a's certificate (node-a's agent taken over, or an attacker with its key)
+   * answers the window with a header and one record, then sends nothing and keeps the connection
+   * open. The request's timeout covers only the headers: without an idle limit the target's worker
+   * waits for the build's deadline (2 h). The clone must fail, with nothing left behind.
+   */
+  @Test
+  void aPeerThatStallsMidWindowFailsTheCloneInsteadOfHoldingAWorker() throws Exception {
+    CertificateAuthority.Issued cert =
+        nodes.ca.issue(dir.resolve("stall-" + UUID.randomUUID()), List.of("node-a", "127.0.0.1"));
+    // a raw TLS socket, so that nothing of a server library closes the stalled response for it
+    javax.net.ssl.SSLServerSocket listener =
+        (javax.net.ssl.SSLServerSocket)
+            Tls.serverContext(cert.cert(), cert.key())
+                .getServerSocketFactory()
+                .createServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress());
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    AtomicBoolean served = new AtomicBoolean();
+    Thread peer =
+        new Thread(
+            () -> {
+              try (java.net.Socket s = listener.accept()) {
+                java.io.BufferedReader request =
+                    new java.io.BufferedReader(
+                        new java.io.InputStreamReader(
+                            s.getInputStream(), java.nio.charset.StandardCharsets.US_ASCII));
+                for (String l = request.readLine(); l != null && !l.isEmpty(); )
+                  l = request.readLine();
+                java.io.DataOutputStream d = new java.io.DataOutputStream(s.getOutputStream());
+                d.writeBytes(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                        + "Transfer-Encoding: chunked\r\n\r\n");
+                java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
+                java.io.DataOutputStream r = new java.io.DataOutputStream(body);
+                r.writeByte('H');
+                r.writeLong(64 * MI);
+                r.writeLong(2 * MI);
+                r.writeByte(4);
+                r.writeBytes("ext4");
+                r.writeByte('D');
+                r.writeLong(0);
+                r.writeInt(4096);
+                r.write(new byte[4096]);
+                d.writeBytes(Integer.toHexString(body.size()) + "\r\n");
+                d.write(body.toByteArray());
+                d.writeBytes("\r\n");
+                d.flush();
+                served.set(true);
+                release.await(); // then nothing, with the connection open
+              } catch (IOException | InterruptedException closed) {
+                // the test is over
+              }
+            },
+            "stalling-peer");
+    peer.setDaemon(true);
+    peer.start();
+    try {
+      AgentClient b = agent("node-b");
+      b.putDisk(
+          NS,
+          "stalled",
+          new PutDiskRequest(
+              "uid-stalled",
+              wireClone("node-a", "https://127.0.0.1:" + listener.getLocalPort(), "A".repeat(43))));
+      DiskState failed =
+          await()
+              .atMost(Duration.ofSeconds(150))
+              .pollInterval(Duration.ofSeconds(1))
+              .until(
+                  () -> b.getDisk(NS, "stalled").orElseThrow(),
+                  s -> s.phase() == DiskState.Phase.Failed);
+      assertThat(served.get()).isTrue();
+      assertThat(failed.error().code())
+          .as(failed.error().message())
+          .isEqualTo(ErrorCodes.TRANSFER_FAILED);
+    } finally {
+      release.countDown();
+      listener.close();
+      peer.join(10_000);
+    }
+    assertThat(nodes.images("node-b")).isEmpty();
+    assertThat(leftovers("node-b")).isEmpty();
+  }
+
   @Test
   void aUsedOrUnknownTicketAndAWrongTokenAreRefused() throws Exception {
     VirtualDisk base = ready(h.create(disk("base", "node-a", null, "base")));
