@@ -71,7 +71,7 @@ final class Adopter {
   private ImageMetadata adoptReleased(DiskRequest req, Populate.Adopt a) {
     String[] source =
         a.uuid() != null
-            ? byUuid(a.uuid())
+            ? byUuid(a.uuid(), req.namespace())
             : new String[] {a.namespace() == null ? req.namespace() : a.namespace(), a.name()};
     String ns = source[0];
     String name = source[1];
@@ -134,8 +134,12 @@ final class Adopter {
     }
   }
 
-  /** The one released image with filesystem UUID {@code uuid}. */
-  private String[] byUuid(String uuid) {
+  /**
+   * The one image released from {@code namespace} with filesystem UUID {@code uuid}. Images
+   * released from other namespaces are not looked at: a UUID names no image, so an answer about
+   * them would tell a tenant which namespace has an image of that UUID, and its name.
+   */
+  private String[] byUuid(String uuid, String namespace) {
     List<ImageMetadata> found = new ArrayList<>();
     for (Path p : housekeeping.list().images()) {
       String ns = p.getParent().getFileName().toString();
@@ -148,12 +152,15 @@ final class Adopter {
       }
       if (m.isPresent()
           && m.get().released() != null
+          && namespace.equals(m.get().released().namespace())
           && uuid.equalsIgnoreCase(m.get().filesystemUuid())) found.add(m.get());
     }
     if (found.isEmpty()) {
       throw new DiskException(
           ErrorCode.NotFound,
-          "no released image on this node has filesystem UUID "
+          "no image released from namespace "
+              + namespace
+              + " on this node has filesystem UUID "
               + uuid
               + ": the Dom0Node's status.released lists the released images and their UUIDs");
     }

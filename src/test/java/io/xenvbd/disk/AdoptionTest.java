@@ -194,7 +194,7 @@ class AdoptionTest {
             DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NotOwner))
         .hasMessageContaining("released from namespace team-a")
         .hasMessageContaining("create this VirtualDisk in namespace team-a");
-    // By UUID, the same answer.
+    // By UUID, another namespace's images are not looked at: the answer names neither it nor them.
     assertThatThrownBy(
             () ->
                 engine.build(
@@ -207,7 +207,11 @@ class AdoptionTest {
                             Filesystem.ext4,
                             new Populate.Adopt(null, null, built.filesystemUuid(), null))),
                     ProgressListener.NONE))
-        .hasMessageContaining("released from namespace team-a");
+        .isInstanceOfSatisfying(
+            DiskException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NotFound))
+        .hasMessageContaining("no image released from namespace team-b")
+        .hasMessageNotContaining("team-a")
+        .hasMessageNotContaining("web");
     assertThat(sha256(built.path())).isEqualTo(before);
     assertThat(engine.inventory().released()).hasSize(1);
     assertThat(tmp.resolve("other-ns/team-b"))
