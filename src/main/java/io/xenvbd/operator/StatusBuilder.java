@@ -53,7 +53,29 @@ final class StatusBuilder {
     Cond resized = resized(outcome, old, image);
     if (resized != null) c = set(c, Conditions.RESIZED, resized, gen);
     c = set(c, Conditions.LOOP_DEVICE_AVAILABLE, loop(node), gen);
-    c = set(c, Conditions.READY, ready(outcome, nodeName, image), gen);
+    // Ready=True at generation G says G's spec is realised; status.observedGeneration is Ready's.
+    Cond ready = ready(outcome, nodeName, image);
+    Long readyGen = gen;
+    if (outcome instanceof Outcome.GrowRefused refused) {
+      Long realised = realisedGeneration(old);
+      if (realised != null) {
+        readyGen = realised;
+      } else {
+        ready =
+            new Cond(
+                Conditions.FALSE,
+                refused.reason(),
+                "image of "
+                    + human(image.capacityBytes())
+                    + " usable on dom0 node "
+                    + nodeName
+                    + " at "
+                    + image.path()
+                    + ", not grown to spec.size: "
+                    + refused.message());
+      }
+    }
+    c = set(c, Conditions.READY, ready, readyGen);
     LoopDevices loops =
         node == null || node.getStatus() == null || node.getStatus().loopDevices() == null
             ? old.loopDevices()
@@ -66,7 +88,7 @@ final class StatusBuilder {
                 XenEntries.legacy(image.path(), disk.getSpec().xen()));
     return new VirtualDiskStatus(
         phase(outcome, old),
-        gen,
+        readyGen,
         nodeName,
         image.path(),
         image.capacityBytes(),
@@ -79,6 +101,18 @@ final class StatusBuilder {
         loops,
         c,
         cloned);
+  }
+
+  /**
+   * The newest generation the image is known to realise: that of a Ready=True condition, which only
+   * a finished build or grow of that generation's spec sets (a refused grow keeps it). Null when
+   * the last status did not say so (never Ready, or Ready went Unknown or False since).
+   */
+  private static Long realisedGeneration(VirtualDiskStatus old) {
+    return Conditions.find(old.conditions(), Conditions.READY)
+        .filter(r -> Conditions.TRUE.equals(r.getStatus()))
+        .map(Condition::getObservedGeneration)
+        .orElse(null);
   }
 
   /**
