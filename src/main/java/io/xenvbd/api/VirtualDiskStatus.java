@@ -13,7 +13,8 @@ import java.util.List;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VirtualDiskStatus(
     @JsonPropertyDescription("Pending, Provisioning, Ready, Failed or Deleting.") Phase phase,
-    @JsonPropertyDescription("The metadata.generation this status describes.")
+    @JsonPropertyDescription(
+            "The metadata.generation the Ready condition speaks for (as its own observedGeneration). With Ready=True the image realises that generation's spec; a newer spec it does not realise yet (a refused grow) leaves it behind, and the Resized condition says why.")
         Long observedGeneration,
     @JsonPropertyDescription("The dom0 node that holds (or will hold) the image.") String nodeName,
     @JsonPropertyDescription("Absolute path of the image file on the node.") String path,
