@@ -72,12 +72,26 @@ final class NodeRegistrar implements AutoCloseable {
     }
   }
 
-  /** One heartbeat: create the Dom0Node if missing, then replace its status. */
+  /**
+   * One heartbeat: create the Dom0Node if missing, then replace its status, Ready=True included (so
+   * it also replaces the operator's Unknown). The replace carries the resourceVersion it read: when
+   * the operator's Ready=Unknown landed in between (409), it reads again and replaces once more, so
+   * a heartbeat never loses to that write.
+   */
   void beat() {
+    NodeReport report = NodeReport.read(nodeName, engine);
+    try {
+      replaceStatus(report);
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 409) throw e;
+      replaceStatus(report);
+    }
+  }
+
+  private void replaceStatus(NodeReport report) {
     var resource = client.resources(Dom0Node.class).withName(nodeName);
     Dom0Node node = resource.get();
     if (node == null) node = create();
-    NodeReport report = NodeReport.read(nodeName, engine);
     Dom0NodeStatus old = node.getStatus();
     String now = Instant.now(clock).truncatedTo(ChronoUnit.SECONDS).toString();
     Dom0NodeStatus status =

@@ -6,7 +6,10 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.kubernetes.api.model.Condition;
 import java.util.List;
 
-/** Written by the node's agent at registration and on every heartbeat. */
+/**
+ * Written by the node's agent at registration and on every heartbeat; the operator writes only the
+ * Ready condition, Unknown, when heartbeats stop.
+ */
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Dom0NodeStatus(
@@ -19,7 +22,8 @@ public record Dom0NodeStatus(
     @JsonPropertyDescription(
             "Image files under the root that no VirtualDisk owns (reported, never deleted automatically).")
         List<String> orphans,
-    @JsonPropertyDescription("Ready: the agent heartbeats; Unknown when heartbeats stop.")
+    @JsonPropertyDescription(
+            "Ready: True, written by the agent on every heartbeat (reason AgentHeartbeat); Unknown, written by the operator (reason HeartbeatMissed, with the time of the last heartbeat) once the agent missed three heartbeats in a row; True again at its next heartbeat.")
         List<Condition> conditions,
     @JsonPropertyDescription(
             "Released images: kept on the node after their VirtualDisk was deleted with reclaimPolicy Retain (in local mode also those whose VirtualDisk a restart forgot), each with its size, filesystem, UUID and former owner. A new VirtualDisk of the former namespace takes one back with spec.populate.adopt. At most 100 are listed; releasedCount says how many there are.")

@@ -35,6 +35,18 @@ public final class Reasons {
   public static final String INVALID_SPEC = "InvalidSpec";
   public static final String NODE_UNREACHABLE = "NodeUnreachable";
 
+  /**
+   * The disk's node stopped heartbeating (its Dom0Node's Ready is Unknown): the disk stays on it,
+   * and turns Ready by itself when heartbeats resume.
+   */
+  public static final String NODE_LOST = "NodeLost";
+
+  /**
+   * The Dom0Node of a placed disk no longer exists: the disk stays bound to that node, and recovers
+   * by itself when its agent registers it again.
+   */
+  public static final String NODE_DELETED = "NodeDeleted";
+
   /** The agent's certificate does not name the node (and endpoint host) it answers for. */
   public static final String AGENT_IDENTITY_MISMATCH = "AgentIdentityMismatch";
 
@@ -70,6 +82,13 @@ public final class Reasons {
   public static final String IMAGE_IN_USE = "ImageInUse";
   public static final String DELETED = "Deleted";
   public static final String RETAINED = "Retained";
+
+  /**
+   * The disk was deleted with the xenvbd.io/abandon-image annotation: its image was left on the
+   * node, untouched.
+   */
+  public static final String IMAGE_ABANDONED = "ImageAbandoned";
+
   // Dom0Node
   public static final String HEARTBEAT = "AgentHeartbeat";
   public static final String HEARTBEAT_MISSED = "HeartbeatMissed";

@@ -33,7 +33,7 @@ public record VirtualDiskStatus(
             "Loop devices on the node: each running guest's file-backed disk holds one.")
         LoopDevices loopDevices,
     @JsonPropertyDescription(
-            "Scheduled, Provisioned, Resized (from the first grow on), LoopDeviceAvailable and Ready (the summary).")
+            "Scheduled, Provisioned, Resized (from the first grow on), LoopDeviceAvailable and Ready (the summary). Ready is Unknown with reason NodeLost when the disk's node stopped heartbeating and NodeDeleted when its Dom0Node is gone: the disk stays bound to that node and turns Ready by itself when it returns.")
         List<Condition> conditions,
     @JsonPropertyDescription(
             "For a disk made from populate.cloneFrom: how its image was copied and how much it shares with other images.")

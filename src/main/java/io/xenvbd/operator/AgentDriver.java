@@ -64,17 +64,10 @@ final class AgentDriver {
   Step drive(VirtualDisk disk, String nodeName, long size) {
     String uid = disk.getMetadata().getUid();
     Optional<Dom0Node> node = cluster.node(nodeName);
-    if (node.isEmpty()) {
-      return new Step(
-          new Outcome.Unreachable(
-              Reasons.NODE_NOT_FOUND,
-              "Dom0Node "
-                  + nodeName
-                  + " no longer exists: the image stays unknown until the agent on "
-                  + nodeName
-                  + " registers again"),
-          backoffs.failed(uid));
-    }
+    // a lost node (no heartbeat, or no Dom0Node): the disk stays bound to it and says so; the
+    // node's next heartbeat or registration wakes it through the Dom0Node informer
+    Optional<Outcome.Unreachable> lost = NodeLoss.of(nodeName, node, clock);
+    if (lost.isPresent()) return new Step(lost.get(), backoffs.failed(uid));
     Optional<String> unhealthy = NodeHealth.problem(node.get(), clock);
     if (unhealthy.isPresent()) {
       // the next heartbeat wakes this disk through the Dom0Node informer; the recheck is a safety
@@ -94,7 +87,7 @@ final class AgentDriver {
         return new Step(new Outcome.Done(state), readyRecheck);
       }
       if (state != null && state.phase() == DiskState.Phase.Failed && !backoffs.retryDue(uid)) {
-        return new Step(failed(state), backoffs.untilRetry(uid));
+        return new Step(failedOrGrowRefused(state), backoffs.untilRetry(uid));
       }
       // a grow, or a first build whose spec.size grew after placement: held to the node's room like
       // a
@@ -133,7 +126,7 @@ final class AgentDriver {
       return switch (state.phase()) {
         case Building, Resizing -> working(uid, state);
         case Ready -> capacity(state) >= size ? done(uid, state) : working(uid, state);
-        case Failed -> new Step(failed(state), backoffs.failed(uid));
+        case Failed -> new Step(failedOrGrowRefused(state), backoffs.failed(uid));
       };
     } catch (AgentUnreachableException e) {
       metrics.agentCall("any", "unreachable");
@@ -300,6 +293,19 @@ final class AgentDriver {
   private Step done(String uid, DiskState state) {
     backoffs.reset(uid);
     return new Step(new Outcome.Done(state), readyRecheck);
+  }
+
+  /**
+   * A failed grow (a guest holds the image, the node ran out of room...) leaves the image usable at
+   * its old size: the disk stays Ready and Resized says why it was not grown. Only an operation
+   * that left no image is a failed disk. The agent reports the image's figures with a failure only
+   * when a published image exists.
+   */
+  private static Outcome failedOrGrowRefused(DiskState state) {
+    Outcome.Failed f = failed(state);
+    return state.allocatedBytes() != null && state.capacityBytes() != null
+        ? new Outcome.GrowRefused(state, f.code(), f.message())
+        : f;
   }
 
   private static Outcome.Failed failed(DiskState state) {

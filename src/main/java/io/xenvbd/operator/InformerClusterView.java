@@ -30,7 +30,7 @@ final class InformerClusterView implements ClusterView {
     var config =
         InformerEventSourceConfiguration.from(Dom0Node.class, VirtualDisk.class)
             .withName("dom0nodes")
-            .withSecondaryToPrimaryMapper(node -> waitingOn(node, disks()))
+            .withSecondaryToPrimaryMapper(node -> waitingOn(node, disks(), gone(node)))
             .build();
     InformerEventSource<Dom0Node, VirtualDisk> source = new InformerEventSource<>(config, context);
     this.nodes = source;
@@ -44,6 +44,35 @@ final class InformerClusterView implements ClusterView {
    * looked at every readyRecheck, and a heartbeat changes every node.
    */
   static Set<ResourceID> waitingOn(Dom0Node node, List<VirtualDisk> disks) {
+    return waitingOn(node, disks, false);
+  }
+
+  /**
+   * As {@link #waitingOn(Dom0Node, List)}, and also every disk on a node that is lost: its Dom0Node
+   * just deleted ({@code gone}) or its Ready no longer True (the operator's HeartbeatMissed), so
+   * that a Ready disk there says so at once, not at its next readyRecheck.
+   */
+  static Set<ResourceID> waitingOn(Dom0Node node, List<VirtualDisk> disks, boolean gone) {
+    String name = node.getMetadata().getName();
+    boolean lost =
+        gone
+            || node.getStatus() != null
+                && Conditions.find(node.getStatus().conditions(), Conditions.READY)
+                    .map(c -> !Conditions.TRUE.equals(c.getStatus()))
+                    .orElse(false);
+    if (lost) {
+      Set<ResourceID> on =
+          disks.stream()
+              .filter(d -> d.getStatus() != null && name.equals(d.getStatus().nodeName()))
+              .map(ResourceID::fromResource)
+              .collect(Collectors.toSet());
+      if (!gone) on.addAll(waiting(node, disks));
+      return on;
+    }
+    return waiting(node, disks);
+  }
+
+  private static Set<ResourceID> waiting(Dom0Node node, List<VirtualDisk> disks) {
     String name = node.getMetadata().getName();
     String loops = StatusBuilder.loopStatus(node);
     return disks.stream()
@@ -61,6 +90,15 @@ final class InformerClusterView implements ClusterView {
                     || name.equals(d.getStatus().nodeName()) && Ledger.sizeRefused(d.getStatus()))
         .map(ResourceID::fromResource)
         .collect(Collectors.toSet());
+  }
+
+  /**
+   * Whether the cache no longer has {@code node}: the informer removes a deleted object before it
+   * tells its handlers, so a mapping of a delete event sees it gone.
+   */
+  private boolean gone(Dom0Node node) {
+    Cache<Dom0Node> c = nodes;
+    return c != null && c.get(ResourceID.fromResource(node)).isEmpty();
   }
 
   @Override

@@ -42,12 +42,8 @@ final class NodeHealth {
               + status.agent().lastHeartbeat()
               + "'");
     }
-    int seconds =
-        status.agent().heartbeatSeconds() == null || status.agent().heartbeatSeconds() <= 0
-            ? DEFAULT_HEARTBEAT_SECONDS
-            : status.agent().heartbeatSeconds();
-    Duration age = Duration.between(last, Instant.now(clock));
-    if (age.compareTo(Duration.ofSeconds((long) seconds * MISSED_HEARTBEATS)) > 0) {
+    int seconds = heartbeatSeconds(node);
+    if (stale(last, seconds, clock)) {
       // no timestamp in the message: it (and so the status) must stay the same between reconciles
       return Optional.of(
           "the agent of dom0 node "
@@ -60,6 +56,42 @@ final class NodeHealth {
               + name);
     }
     return Optional.empty();
+  }
+
+  /**
+   * The time of the node's last heartbeat when the agent has missed {@value #MISSED_HEARTBEATS} in
+   * a row by {@code clock}; empty while it heartbeats, and for a node that never registered or
+   * whose lastHeartbeat is unreadable (those are {@link #problem}s of their own).
+   */
+  static Optional<Instant> missedSince(Dom0Node node, Clock clock) {
+    Dom0NodeStatus status = node.getStatus();
+    if (status == null || status.agent() == null || status.agent().lastHeartbeat() == null)
+      return Optional.empty();
+    try {
+      Instant last = Instant.parse(status.agent().lastHeartbeat());
+      return stale(last, heartbeatSeconds(node), clock) ? Optional.of(last) : Optional.empty();
+    } catch (DateTimeParseException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** The interval the node's agent announces, or the default when it announces none. */
+  static int heartbeatSeconds(Dom0Node node) {
+    Integer s =
+        node.getStatus() == null || node.getStatus().agent() == null
+            ? null
+            : node.getStatus().agent().heartbeatSeconds();
+    return s == null || s <= 0 ? DEFAULT_HEARTBEAT_SECONDS : s;
+  }
+
+  /** How long without a heartbeat makes a node lost. */
+  static Duration grace(Dom0Node node) {
+    return Duration.ofSeconds((long) heartbeatSeconds(node) * MISSED_HEARTBEATS);
+  }
+
+  private static boolean stale(Instant last, int seconds, Clock clock) {
+    Duration age = Duration.between(last, Instant.now(clock));
+    return age.compareTo(Duration.ofSeconds((long) seconds * MISSED_HEARTBEATS)) > 0;
   }
 
   static boolean healthy(Dom0Node node, Clock clock) {

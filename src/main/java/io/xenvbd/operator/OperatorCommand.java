@@ -104,15 +104,6 @@ public final class OperatorCommand implements Callable<Integer> {
       description = "This replica's name in the Lease (env POD_NAME, default: the hostname).")
   String identity;
 
-  @Option(
-      names = "--use-ssa-for-status",
-      defaultValue = "${env:XENVBD_USE_SSA_FOR_STATUS:-false}",
-      arity = "1",
-      description =
-          "Write finalizers and status with server-side apply instead of JSON patches"
-              + " (env XENVBD_USE_SSA_FOR_STATUS, default ${DEFAULT-VALUE}; see docs/operator.md).")
-  boolean useSsaForStatus;
-
   @CommandLine.Mixin KubeconfigOption kube = new KubeconfigOption();
 
   public static void main(String[] args) {
@@ -157,7 +148,6 @@ public final class OperatorCommand implements Callable<Integer> {
         .leaseName(leaseName)
         .identity(identity)
         .exitOnLostLease(true)
-        .useSsaForStatus(useSsaForStatus)
         .build();
   }
 

@@ -19,8 +19,6 @@ import java.util.Set;
  * @param leaderElection take a Lease before reconciling, so that only one of several replicas acts
  * @param exitOnLostLease exit the JVM when leadership is lost (production: the pod restarts as a
  *     clean standby and no in-memory placement claim outlives the lease); false for in-process use
- * @param useSsaForStatus patch the primary (finalizer, status) with server-side apply; false uses
- *     JSON patches, which every API server we run on (real and embedded) accepts
  * @param pollMin first delay between polls of a building disk; doubles up to pollMax
  * @param retryMin first delay after an agent error; doubles up to retryMax
  * @param pendingRecheck how often an unplaceable disk is re-examined even when no Dom0Node changed
@@ -37,7 +35,6 @@ public record OperatorConfig(
     String leaseName,
     String identity,
     boolean exitOnLostLease,
-    boolean useSsaForStatus,
     Duration pollMin,
     Duration pollMax,
     Duration retryMin,
@@ -77,7 +74,6 @@ public record OperatorConfig(
         .leaseName(leaseName)
         .identity(identity)
         .exitOnLostLease(exitOnLostLease)
-        .useSsaForStatus(useSsaForStatus)
         .pollMin(pollMin)
         .pollMax(pollMax)
         .retryMin(retryMin)
@@ -100,7 +96,6 @@ public record OperatorConfig(
     private String leaseName = "xenvbd-operator";
     private String identity;
     private boolean exitOnLostLease = false;
-    private boolean useSsaForStatus = false;
     private Duration pollMin = Duration.ofMillis(200);
     private Duration pollMax = Duration.ofSeconds(5);
     private Duration retryMin = Duration.ofSeconds(1);
@@ -156,11 +151,6 @@ public record OperatorConfig(
       return this;
     }
 
-    public Builder useSsaForStatus(boolean value) {
-      useSsaForStatus = value;
-      return this;
-    }
-
     public Builder pollMin(Duration value) {
       pollMin = value;
       return this;
@@ -202,7 +192,6 @@ public record OperatorConfig(
           leaseName,
           identity,
           exitOnLostLease,
-          useSsaForStatus,
           pollMin,
           pollMax,
           retryMin,

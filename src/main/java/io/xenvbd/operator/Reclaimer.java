@@ -13,10 +13,11 @@ import java.util.Optional;
 
 /**
  * Decides what deleting a VirtualDisk does to its image. The finalizer is released only when the
- * image is gone, is kept on purpose (Retain), was never placed, belongs to someone else, or its
- * node's Dom0Node no longer exists (no agent can ever answer for it; if the node returns, the agent
- * reports the file as an orphan, and nothing deletes it by itself). Anything else blocks, with a
- * reason.
+ * image is gone, is kept on purpose (Retain), was never placed, belongs to someone else, or the
+ * admin gave it up ({@link NodeLoss#ABANDON_ANNOTATION}: left on its node untouched, no agent
+ * asked). Anything else blocks, with a reason; a node that is lost (its Dom0Node gone, or its agent
+ * unreachable) blocks too, because the node may come back, and an image whose VirtualDisk vanished
+ * meanwhile could then be neither deleted nor adopted.
  */
 final class Reclaimer {
   /** Deletion finished (event to write, or null) or is blocked by {@code blocked}. */
@@ -42,20 +43,34 @@ final class Reclaimer {
       return done(null, null, null); // never placed: no agent was ever asked to build it
     String where =
         disk.getStatus().path() == null ? "its image" : "image " + disk.getStatus().path();
-    Optional<Dom0Node> dom0 = cluster.node(node);
-    if (disk.getSpec().reclaimPolicy() == VirtualDiskSpec.ReclaimPolicy.Retain)
-      return retain(disk, node, where, dom0);
-    if (dom0.isEmpty()) {
+    if (NodeLoss.abandoned(disk)) {
       return done(
           EventRecorder.WARNING,
-          Reasons.DELETED,
+          Reasons.IMAGE_ABANDONED,
+          where
+              + " was given up ("
+              + NodeLoss.ABANDON_ANNOTATION
+              + ") and left on dom0 node "
+              + node
+              + " untouched (no agent was asked; the file keeps the deleted disk as its owner):"
+              + " delete it there by hand when no longer needed");
+    }
+    Optional<Dom0Node> dom0 = cluster.node(node);
+    if (dom0.isEmpty()) {
+      return blocked(
+          Reasons.NODE_DELETED,
           "Dom0Node "
               + node
-              + " no longer exists, so no agent can"
-              + " delete "
+              + " no longer exists, so no agent can "
+              + (disk.getSpec().reclaimPolicy() == VirtualDiskSpec.ReclaimPolicy.Retain
+                  ? "release "
+                  : "delete ")
               + where
-              + "; if the node comes back, its agent reports the file as an orphan");
+              + "; deletion resumes by itself when the node's agent registers it again; "
+              + NodeLoss.forceHint(disk));
     }
+    if (disk.getSpec().reclaimPolicy() == VirtualDiskSpec.ReclaimPolicy.Retain)
+      return retain(disk, node, where, dom0);
     if (dom0.get().getStatus() == null
         || dom0.get().getStatus().agent() == null
         || dom0.get().getStatus().agent().endpoint() == null) {
@@ -79,7 +94,8 @@ final class Reclaimer {
               + node
               + ": "
               + e.getMessage()
-              + "; deletion resumes when the agent is back");
+              + "; deletion resumes when the agent is back; "
+              + NodeLoss.forceHint(disk));
     } catch (AgentException e) {
       metrics.agentCall("delete", e.code());
       if (ErrorCodes.NOT_OWNER.equals(e.code())) {
@@ -112,14 +128,6 @@ final class Reclaimer {
     String ns = disk.getMetadata().getNamespace();
     String name = disk.getMetadata().getName();
     String kept = "reclaimPolicy is Retain: " + where + " stays on dom0 node " + node;
-    if (dom0.isEmpty()) {
-      return done(
-          EventRecorder.NORMAL,
-          Reasons.RETAINED,
-          kept
-              + " (its Dom0Node no longer exists; if the node comes"
-              + " back, its agent still has the image; delete the file by hand when no longer needed)");
-    }
     int version = AgentRequests.agentVersion(dom0.get());
     if (version < Protocol.RELEASE_SINCE) {
       return done(
@@ -169,7 +177,8 @@ final class Reclaimer {
               + node
               + ": "
               + e.getMessage()
-              + "; releasing the retained image resumes when the agent is back");
+              + "; releasing the retained image resumes when the agent is back; "
+              + NodeLoss.forceHint(disk));
     } catch (AgentException e) {
       metrics.agentCall("release", e.code());
       if (ErrorCodes.NOT_OWNER.equals(e.code())) {

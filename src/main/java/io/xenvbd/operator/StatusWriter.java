@@ -11,13 +11,16 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The one way the operator writes a VirtualDisk's status, in reconcile and in cleanup alike.
+ * The one way the operator writes a VirtualDisk's status, in reconcile and in cleanup alike: a JSON
+ * Patch that sets the whole {@code /status} on the status subresource. There is no other path
+ * (docs/operator.md, "Status write path", says why not server-side apply).
  *
- * <p>Without server-side apply it sends a JSON Patch that sets the whole {@code /status}. The SDK's
- * own non-SSA status patch diffs against the cached object, and when that copy is a step behind the
- * server the diff's {@code replace} operations fail (measured against the CRUD mock under load: 50
- * disks). Setting the whole status is correct because the operator is its only writer (one leader).
- * With {@code useSsa} it applies the status with server-side apply instead.
+ * <p>Setting the whole status is correct because the operator is its only writer (one leader), and
+ * it is exact: what was written is what the object carries, whatever wrote the status before (an
+ * older operator by either path, a person with {@code kubectl patch --subresource=status}). A
+ * server-side apply removes a dropped field only where this manager is its sole owner, and the
+ * SDK's own non-SSA status patch diffs against the cached object, whose {@code replace} operations
+ * fail when that copy is a step behind the server (measured against the CRUD mock: 50 disks).
  *
  * <p>It also remembers the last status it wrote per disk: the informer cache may not show it yet,
  * and the next reconcile must build on what was really written (its node, above all).
@@ -36,12 +39,10 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class StatusWriter {
   private final KubernetesClient client;
-  private final boolean useSsa;
   private final Map<String, VirtualDiskStatus> written = new ConcurrentHashMap<>();
 
-  StatusWriter(KubernetesClient client, boolean useSsa) {
+  StatusWriter(KubernetesClient client) {
     this.client = client;
-    this.useSsa = useSsa;
   }
 
   /** The newest status of this disk: what this process last wrote, else what the object carries. */
@@ -51,32 +52,13 @@ final class StatusWriter {
 
   void write(VirtualDisk disk, VirtualDiskStatus status) {
     if (status.equals(current(disk))) return;
-    if (useSsa) {
-      VirtualDisk apply = new VirtualDisk();
-      apply.setMetadata(
-          new ObjectMetaBuilder()
-              .withName(disk.getMetadata().getName())
-              .withNamespace(disk.getMetadata().getNamespace())
-              .build());
-      apply.setStatus(status);
-      client
-          .resource(apply)
-          .subresource("status")
-          .patch(
-              new PatchContext.Builder()
-                  .withForce(true)
-                  .withFieldManager(XenvbdOperator.FIELD_MANAGER)
-                  .withPatchType(PatchType.SERVER_SIDE_APPLY)
-                  .build());
-    } else {
-      String json = client.getKubernetesSerialization().asJson(status);
-      client
-          .resource(reference(disk))
-          .subresource("status")
-          .patch(
-              PatchContext.of(PatchType.JSON),
-              "[{\"op\":\"add\",\"path\":\"/status\",\"value\":" + json + "}]");
-    }
+    String json = client.getKubernetesSerialization().asJson(status);
+    client
+        .resource(reference(disk))
+        .subresource("status")
+        .patch(
+            PatchContext.of(PatchType.JSON),
+            "[{\"op\":\"add\",\"path\":\"/status\",\"value\":" + json + "}]");
     written.put(disk.getMetadata().getUid(), status);
   }
 

@@ -26,6 +26,7 @@ public final class XenvbdOperator implements AutoCloseable {
   private final Operator operator;
   private final ManagementServer management;
   private final OperatorMetrics metrics;
+  private final NodeWatch nodeWatch;
   private final AtomicBoolean leader = new AtomicBoolean();
   private final AtomicBoolean stopped = new AtomicBoolean();
 
@@ -37,6 +38,7 @@ public final class XenvbdOperator implements AutoCloseable {
       Protocol protocol) {
     this.metrics = new OperatorMetrics();
     InformerClusterView cluster = new InformerClusterView();
+    this.nodeWatch = new NodeWatch(client, cluster, leader::get, clock);
     Backoffs backoffs = new Backoffs(config, clock);
     EventRecorder recorder = new EventRecorder(client, clock, metrics, config.identity());
     StatusBuilder statuses = new StatusBuilder(clock);
@@ -51,7 +53,7 @@ public final class XenvbdOperator implements AutoCloseable {
             statuses,
             new DiskEvents(recorder),
             new Reclaimer(cluster, agents, metrics),
-            new StatusWriter(client, config.useSsaForStatus()),
+            new StatusWriter(client),
             recorder,
             backoffs,
             config,
@@ -62,10 +64,9 @@ public final class XenvbdOperator implements AutoCloseable {
               o.withKubernetesClient(client)
                   .withCloseClientOnStop(false)
                   .withMetrics(metrics)
-                  // see docs/operator.md, "Status patch path": JSON patches unless SSA is known to
-                  // work
-                  .withUseSSAToPatchPrimaryResource(config.useSsaForStatus())
-                  .withSSABasedCreateUpdateMatchForDependentResources(config.useSsaForStatus())
+                  // the finalizer by JSON patch, as the status (docs/operator.md, "Status write
+                  // path"); the SDK's default is server-side apply
+                  .withUseSSAToPatchPrimaryResource(false)
                   .checkingCRDAndValidateLocalModel(false);
               if (config.leaderElection())
                 o.withLeaderElectionConfiguration(leaderElection(config));
@@ -128,15 +129,15 @@ public final class XenvbdOperator implements AutoCloseable {
     XenvbdOperator running = new XenvbdOperator(client, config, agents, clock, protocol);
     try {
       running.operator.start();
+      running.nodeWatch.start();
     } catch (RuntimeException e) {
       running.close();
       throw e;
     }
     LOG.info(
-        "xenvbd operator started (namespaces: {}, leader election: {}, status patches: {})",
+        "xenvbd operator started (namespaces: {}, leader election: {})",
         config.namespaces().isEmpty() ? "all" : config.namespaces(),
-        config.leaderElection(),
-        config.useSsaForStatus() ? "server-side apply" : "JSON patch");
+        config.leaderElection());
     return running;
   }
 
@@ -193,6 +194,7 @@ public final class XenvbdOperator implements AutoCloseable {
   @Override
   public void close() {
     if (!stopped.compareAndSet(false, true)) return;
+    nodeWatch.close();
     try {
       operator.stop();
     } catch (RuntimeException e) {

@@ -39,13 +39,19 @@ final class Chart {
 
   /** The same against another Kubernetes version ({@code --kube-version}). */
   static String template(String valuesYaml, String kubeVersion) {
+    return template(DIR, RELEASE, NAMESPACE, valuesYaml, kubeVersion);
+  }
+
+  /** {@code helm template RELEASE CHART -n NAMESPACE --kube-version V -f values.yaml}. */
+  static String template(
+      Path chart, String release, String namespace, String valuesYaml, String kubeVersion) {
     Path file = null;
     try {
       TemplateCommand cmd =
-          new Helm(DIR)
+          new Helm(chart)
               .template()
-              .withName(RELEASE)
-              .withNamespace(NAMESPACE)
+              .withName(release)
+              .withNamespace(namespace)
               .withKubeVersion(kubeVersion);
       if (!valuesYaml.isBlank()) {
         file = Files.createTempFile("xenvbd-values", ".yaml");

@@ -19,8 +19,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The ValidatingAdmissionPolicy that keeps each agent to its own Dom0Node: rendered by default, its
  * match rules what the agent's role grants, and its CEL evaluated (cel-java, the engine the
- * embedded API server uses) against requests shaped as kube-apiserver builds them. A real API
- * server test comes with the apiserver test layer.
+ * embedded API server uses) against requests shaped as kube-apiserver builds them. On the real API
+ * server with pod-bound tokens: Dom0NodePolicyOnRealApiServerTest.
  */
 class HelmDom0NodePolicyTest {
   static final String NAME = Chart.FULLNAME + "-agent-own-dom0node";

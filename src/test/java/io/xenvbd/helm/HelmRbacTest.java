@@ -38,6 +38,7 @@ class HelmRbacTest {
                 "xenvbd.io/virtualdisks", "get list watch patch",
                 "xenvbd.io/virtualdisks/status", "patch",
                 "xenvbd.io/dom0nodes", "list watch",
+                "xenvbd.io/dom0nodes/status", "patch",
                 "/events", "create"));
   }
 

@@ -108,7 +108,8 @@ class RbacAgainstRecordedRequestsTest {
   }
 
   /**
-   * Everything the operator and the agent can call: create, grow, cordon, delete both ways, stop.
+   * Everything the operator and the agent can call: create, grow, cordon, delete both ways, the
+   * agent stopped (its node turned Unknown by the operator).
    */
   private List<AuditEvent> runScenario() throws Exception {
     Path images = Files.createDirectories(dir.resolve("images"));
@@ -124,6 +125,7 @@ class RbacAgainstRecordedRequestsTest {
               wiring.agent(NODE, images, List.of(sources)).heartbeat(Duration.ofSeconds(1)).build(),
               agentKube);
       XenvbdOperator operator = null;
+      boolean agentStopped = false;
       try {
         operator =
             XenvbdOperator.start(
@@ -187,9 +189,27 @@ class RbacAgainstRecordedRequestsTest {
         await().atMost(Duration.ofSeconds(60)).until(() -> disks.list().getItems().isEmpty());
         assertThat(images.resolve(NS + "/raw.img")).as("Retain keeps the image").exists();
         assertThat(images.resolve(NS + "/fs.img")).as("Delete removes the image").doesNotExist();
+
+        // the agent stops: the leader turns its Dom0Node's Ready Unknown (a patch of its status)
+        agent.close();
+        agentStopped = true;
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(
+                () ->
+                    Conditions.find(
+                            admin
+                                .resources(Dom0Node.class)
+                                .withName(NODE)
+                                .get()
+                                .getStatus()
+                                .conditions(),
+                            Conditions.READY)
+                        .map(c -> c.getStatus().equals(Conditions.UNKNOWN))
+                        .orElse(false));
       } finally {
         if (operator != null) operator.close();
-        agent.close();
+        if (!agentStopped) agent.close();
       }
       return api.audit();
     }

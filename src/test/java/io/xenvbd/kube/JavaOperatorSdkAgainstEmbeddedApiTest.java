@@ -29,7 +29,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * java-operator-sdk 5.2.3 with its DEFAULT configuration (server-side apply for the finalizer and
- * the status) against the embedded API server: the path production takes on a real cluster.
+ * the status) against the embedded API server: what an operator built on the SDK's defaults does on
+ * a real cluster. Ours writes both by JSON patch instead (docs/operator.md, "Status write path");
+ * this keeps the embedded API honest for the SDK's default path.
  */
 class JavaOperatorSdkAgainstEmbeddedApiTest {
   @TempDir static Path dir;

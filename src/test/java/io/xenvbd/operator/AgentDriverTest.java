@@ -225,29 +225,36 @@ class AgentDriverTest {
   }
 
   @Test
-  void aDeletedDom0NodeLeavesTheImageUnknownAndRetriesWithoutCallingAnyAgent() {
+  void aDeletedDom0NodeLeavesTheDiskOnItSayingSoAndRetriesWithoutCallingAnyAgent() {
     nodes.clear();
     agent = MUST_NOT_BE_CALLED;
     AgentDriver.Step step = drive(GI);
     assertThat(step.outcome())
         .isEqualTo(
             new Outcome.Unreachable(
-                Reasons.NODE_NOT_FOUND,
-                "Dom0Node a no longer exists: the image stays unknown until the agent on a registers again"));
+                Reasons.NODE_DELETED,
+                "Dom0Node a no longer exists: the image stays on a and this disk is not moved to"
+                    + " another node. If the agent there still runs, it registers the node again"
+                    + " within a heartbeat and the disk turns Ready by itself; start it if it does"
+                    + " not"));
     assertThat(step.recheck()).isEqualTo(RETRY);
     assertThat(drive(GI).recheck()).isEqualTo(Duration.ofMillis(200));
   }
 
   @Test
-  void aNodeWhoseHeartbeatStoppedIsNotCalledAndTheDiskSaysWhy() {
+  void aNodeWhoseHeartbeatStoppedIsNotCalledAndTheDiskSaysItIsLostSinceWhen() {
     nodes.set(0, Fixtures.node("a", 100 * GI, 0, 8, 1, false, NOW.minusSeconds(31), 10));
     agent = MUST_NOT_BE_CALLED;
     AgentDriver.Step step = drive(GI);
     assertThat(step.outcome())
         .isEqualTo(
             new Outcome.Unreachable(
-                Reasons.NODE_UNREACHABLE, NodeHealth.problem(nodes.get(0), clock).orElseThrow()));
-    assertThat(((Outcome.Unreachable) step.outcome()).message()).contains("missed its heartbeats");
+                Reasons.NODE_LOST,
+                "dom0 node a is lost: no heartbeat from its agent since "
+                    + NOW.minusSeconds(31)
+                    + " (it heartbeats every 10s); the image stays on a and this disk is not"
+                    + " moved to another node. Check that the xenvbd agent runs on a and reaches"
+                    + " the API server; the disk turns Ready by itself when it heartbeats again"));
     assertThat(step.recheck()).isEqualTo(RETRY);
   }
 

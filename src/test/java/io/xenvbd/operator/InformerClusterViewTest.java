@@ -4,7 +4,9 @@ import static io.xenvbd.operator.Fixtures.GI;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Dom0Node;
+import io.xenvbd.api.Dom0NodeStatus;
 import io.xenvbd.api.Reasons;
 import io.xenvbd.api.VirtualDisk;
 import java.time.Clock;
@@ -116,5 +118,40 @@ class InformerClusterViewTest {
     assertThat(view.nodes()).isEmpty();
     assertThat(view.disks()).isEmpty();
     assertThat(view.node("a")).isEmpty();
+  }
+
+  @Test
+  void aNodeTurnedUnknownOrDeletedWakesEveryDiskOnItAndNoOther() {
+    disk("new", null);
+    disk("ready-on-a", A_WITH_LOOPS, ready(GI));
+    disk("ready-on-b", B, ready(GI));
+    assertThat(wokenBy(A_WITH_LOOPS)).containsExactlyInAnyOrder("new");
+
+    Dom0Node unknown = node("a", 1);
+    Dom0NodeStatus s = unknown.getStatus();
+    unknown.setStatus(
+        new Dom0NodeStatus(
+            s.agent(),
+            s.loopDevices(),
+            s.storage(),
+            s.disks(),
+            s.orphans(),
+            Conditions.set(
+                s.conditions(),
+                Conditions.READY,
+                Conditions.UNKNOWN,
+                Reasons.HEARTBEAT_MISSED,
+                "no heartbeat",
+                1L,
+                CLOCK)));
+    assertThat(wokenBy(unknown))
+        .as("the Ready disk on the lost node, and those waiting for any node")
+        .containsExactlyInAnyOrder("ready-on-a", "new");
+    assertThat(
+            InformerClusterView.waitingOn(A_WITH_LOOPS, disks, true).stream()
+                .map(ResourceID::getName)
+                .collect(Collectors.toSet()))
+        .as("a deleted node: only the disks bound to it")
+        .containsExactly("ready-on-a");
   }
 }

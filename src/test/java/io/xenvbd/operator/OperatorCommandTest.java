@@ -40,9 +40,7 @@ class OperatorCommandTest {
             "--lease-name",
             "op",
             "--identity",
-            "op-0",
-            "--use-ssa-for-status",
-            "true");
+            "op-0");
     assertThat(c.tokenFile()).isEqualTo(Path.of("/etc/xenvbd/token"));
     assertThat(c.agentCa()).isEqualTo(Path.of("/etc/xenvbd/ca.crt"));
     assertThat(c.namespaces()).isEqualTo(Set.of("vms", "infra"));
@@ -51,7 +49,6 @@ class OperatorCommandTest {
     assertThat(c.leaseNamespace()).isEqualTo("xenvbd");
     assertThat(c.leaseName()).isEqualTo("op");
     assertThat(c.identity()).isEqualTo("op-0");
-    assertThat(c.useSsaForStatus()).isTrue();
     assertThat(c.exitOnLostLease()).as("a Deployment replica restarts as a clean standby").isTrue();
   }
 
@@ -62,7 +59,6 @@ class OperatorCommandTest {
     assertThat(c.managementPort()).isEqualTo(8080);
     assertThat(c.leaderElection()).isTrue();
     assertThat(c.leaseName()).isEqualTo("xenvbd-operator");
-    assertThat(c.useSsaForStatus()).isFalse();
     assertThat(c.identity()).isNotBlank();
   }
 
@@ -96,6 +92,14 @@ class OperatorCommandTest {
     OperatorCommand command = new OperatorCommand();
     new CommandLine(command).parseArgs(args);
     return command;
+  }
+
+  /** docs/helm.md, "Upgrading": a Deployment that still passes the removed flag must drop it. */
+  @Test
+  void theRemovedStatusPathFlagIsRefusedByName() {
+    assertThatThrownBy(() -> parse("--token-file", "/t", "--use-ssa-for-status", "true"))
+        .hasMessageContaining("Unknown option")
+        .hasMessageContaining("'--use-ssa-for-status'");
   }
 
   @Test

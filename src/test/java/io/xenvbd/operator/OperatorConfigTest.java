@@ -22,7 +22,6 @@ class OperatorConfigTest {
             .leaseName("lease")
             .identity("op-1")
             .exitOnLostLease(true)
-            .useSsaForStatus(true)
             .pollMin(Duration.ofMillis(1))
             .pollMax(Duration.ofMillis(2))
             .retryMin(Duration.ofMillis(3))
@@ -46,7 +45,6 @@ class OperatorConfigTest {
     assertThat(c.managementPort()).isZero();
     assertThat(c.leaderElection()).isFalse();
     assertThat(c.exitOnLostLease()).isFalse();
-    assertThat(c.useSsaForStatus()).isFalse();
     assertThat(c.leaseNamespace()).isEqualTo("default");
     assertThat(c.leaseName()).isEqualTo("xenvbd-operator");
     assertThat(c.identity()).isNotBlank();

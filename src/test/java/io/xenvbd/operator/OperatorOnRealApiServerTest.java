@@ -32,18 +32,16 @@ import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The operator and a real agent against a real kube-apiserver, each authenticated as its own
  * ServiceAccount and authorized only by the ServiceAccounts, ClusterRoles, Roles and bindings the
  * Helm chart renders (release xv in xenvbd-system), so the real RBAC authorizer enforces them: a
  * call the chart does not grant is refused with 403 and the disk never gets Ready. Leader election
- * is on, through a real Lease in the release namespace, as in the Deployment; status is written
- * both ways the operator offers (JSON patch, the default, and server-side apply with
- * --use-ssa-for-status).
+ * is on, through a real Lease in the release namespace, as in the Deployment; status goes the
+ * operator's one way (a JSON patch of the whole status, StatusWritePathTest).
  */
 @RequiresRoot
 @RequiresKubeApiServer
@@ -84,11 +82,8 @@ class OperatorOnRealApiServerTest {
             });
   }
 
-  /**
-   * The operator as the Deployment runs it: leader election on; status by JSON patch or by
-   * server-side apply.
-   */
-  static void startOperator(boolean ssaForStatus) {
+  /** The operator as the Deployment runs it: leader election on. */
+  static void startOperator() {
     operator =
         XenvbdOperator.start(
             asOperator,
@@ -96,7 +91,6 @@ class OperatorOnRealApiServerTest {
                 .leaderElection(true)
                 .leaseNamespace(NAMESPACE)
                 .identity("operator-0")
-                .useSsaForStatus(ssaForStatus)
                 .build(),
             nodes.clients());
   }
@@ -132,11 +126,9 @@ class OperatorOnRealApiServerTest {
         .toList();
   }
 
-  @ParameterizedTest(name = "server-side apply for status: {0}")
-  @ValueSource(booleans = {false, true})
-  void aDiskCreatedByAUserIsBuiltAndReadyThenDeletedWithItsImageUnderTheChartsRbac(
-      boolean ssaForStatus) {
-    startOperator(ssaForStatus);
+  @Test
+  void aDiskCreatedByAUserIsBuiltAndReadyThenDeletedWithItsImageUnderTheChartsRbac() {
+    startOperator();
     admin.resource(Fixtures.disk(NS, "vm1disk", "64Mi")).create();
     await()
         .atMost(Duration.ofSeconds(60))

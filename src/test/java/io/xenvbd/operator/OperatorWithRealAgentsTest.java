@@ -218,6 +218,35 @@ class OperatorWithRealAgentsTest {
   }
 
   @Test
+  void growingAnAttachedImageWaitsForTheGuestAndTheDiskStaysReadyAtItsSize() throws Exception {
+    h.create(Fixtures.disk("ns1", "d", Fixtures.spec("node-a", "16Mi", null, null, null)));
+    Path image = Path.of(h.awaitReady("ns1", "d").getStatus().path());
+    String loop = Exec.ok("losetup", "-f", "--show", image.toString()).strip();
+    try {
+      edit("d", "32Mi");
+      VirtualDisk d =
+          h.awaitCondition("ns1", "d", Conditions.RESIZED, Conditions.FALSE, Reasons.IMAGE_IN_USE);
+      // a running guest's disk is as usable as before the edit: not Failed, still Ready
+      assertThat(d.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
+      assertThat(h.condition(d, Conditions.READY).getStatus()).isEqualTo(Conditions.TRUE);
+      assertThat(h.condition(d, Conditions.RESIZED).getMessage()).contains(loop);
+      assertThat(d.getStatus().capacityBytes()).isEqualTo(16 * MI);
+      assertThat(Files.size(image)).as("the file was not grown").isEqualTo(16 * MI);
+    } finally {
+      Exec.ok("losetup", "-d", loop);
+    }
+    // the guest stopped: the grow goes ahead by itself
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                Long.valueOf(32 * MI).equals(h.get("ns1", "d").getStatus().capacityBytes())
+                    && Conditions.isTrue(
+                        h.get("ns1", "d").getStatus().conditions(), Conditions.RESIZED));
+    assertThat(ext4Bytes(image)).isEqualTo(32 * MI);
+  }
+
+  @Test
   void placementCannotBeSteppedAroundByNodeNameOrByAGrow() throws Exception {
     cordon("node-b", true, 1.0);
     h.create(Fixtures.disk("ns1", "pinned", Fixtures.spec("node-b", "16Mi", null, null, null)));

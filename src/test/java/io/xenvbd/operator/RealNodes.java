@@ -41,8 +41,15 @@ final class RealNodes implements AutoCloseable {
   final SSLContext clientSsl;
   final KubernetesClient kube;
   final Map<String, Agent> agents = new ConcurrentHashMap<>();
+  final Duration heartbeat;
 
   RealNodes(Path dir, KubernetesClient kube) {
+    this(dir, kube, Duration.ofSeconds(2));
+  }
+
+  /** Agents that heartbeat every {@code heartbeat} (at least a second). */
+  RealNodes(Path dir, KubernetesClient kube, Duration heartbeat) {
+    this.heartbeat = heartbeat;
     this.dir = dir;
     this.kube = kube;
     this.ca = CertificateAuthority.create(dir.resolve("ca"));
@@ -95,7 +102,7 @@ final class RealNodes implements AutoCloseable {
 
   /**
    * Starts (or restarts, on the same images root and identity) the agent of {@code node};
-   * heartbeats every 2 seconds.
+   * heartbeats every {@link #heartbeat} (2 seconds unless the constructor was given another).
    */
   Agent start(String node) {
     return start(node, Protocol.CURRENT);
@@ -136,7 +143,7 @@ final class RealNodes implements AutoCloseable {
       AgentConfig config =
           Wiring.agent(
                   node, Files.createDirectories(root(node)), List.of(sources()), token(node), tls)
-              .heartbeat(Duration.ofSeconds(2))
+              .heartbeat(heartbeat)
               .workers(3)
               .importDir(imports(node))
               .peerCa(ca.caCert())

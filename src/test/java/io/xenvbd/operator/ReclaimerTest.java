@@ -19,6 +19,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
@@ -30,6 +31,10 @@ class ReclaimerTest {
   static final Instant NOW = Instant.parse("2026-01-01T12:00:00Z");
   static final Clock CLOCK = Clock.fixed(NOW, ZoneOffset.UTC);
   static final String IMAGE = "/var/lib/xen/images-a/ns/d.img";
+  static final String FORCE =
+      "if the node does not come back, give the image up with kubectl annotate virtualdisk d -n"
+          + " ns xenvbd.io/abandon-image=true (deletion then finishes and the image is left on the"
+          + " node, untouched)";
 
   final List<Dom0Node> nodes =
       new ArrayList<>(List.of(Fixtures.node("a", 100 * GI, 0, 8, 1, false, NOW, 10)));
@@ -171,36 +176,55 @@ class ReclaimerTest {
   }
 
   @Test
-  void retainWithItsNodeGoneFinishesWithoutAskingAnyAgent() {
+  void retainWithItsNodeGoneWaitsForTheNodeWithoutAskingAnyAgent() {
     VirtualDisk d = built(ReclaimPolicy.Retain);
     agent = deleteFailsWith(new AgentException(ErrorCodes.INTERNAL, 500, "must not be called"));
     nodes.clear();
     assertThat(reclaimer.reclaim(d))
         .isEqualTo(
-            done(
-                EventRecorder.NORMAL,
-                Reasons.RETAINED,
-                "reclaimPolicy is Retain: image "
+            blocked(
+                Reasons.NODE_DELETED,
+                "Dom0Node a no longer exists, so no agent can release image "
                     + IMAGE
-                    + " stays on dom0 node a (its Dom0Node no longer exists; if the node comes back, its agent still has the"
-                    + " image; delete the file by hand when no longer needed)"));
+                    + "; deletion resumes by itself when the node's agent registers it again; "
+                    + FORCE));
     assertThat(fake.hasImage("ns", "d")).isTrue();
   }
 
   @Test
-  void aDom0NodeThatNoLongerExistsReleasesTheDiskWithAWarning() {
+  void aDom0NodeThatNoLongerExistsBlocksDeletionSayingHowToGiveTheImageUp() {
     VirtualDisk d = built(ReclaimPolicy.Delete);
     nodes.clear();
     assertThat(reclaimer.reclaim(d))
         .isEqualTo(
-            done(
-                EventRecorder.WARNING,
-                Reasons.DELETED,
-                "Dom0Node a no longer"
-                    + " exists, so no agent can delete image "
+            blocked(
+                Reasons.NODE_DELETED,
+                "Dom0Node a no longer exists, so no agent can delete image "
                     + IMAGE
-                    + "; if the node comes back, its agent reports the file as an orphan"));
+                    + "; deletion resumes by itself when the node's agent registers it again; "
+                    + FORCE));
     assertThat(fake.hasImage("ns", "d")).as("nothing deleted").isTrue();
+  }
+
+  @Test
+  void anAbandonedImageIsLeftUntouchedWhetherItsNodeIsGoneOrAnswers() {
+    VirtualDisk d = built(ReclaimPolicy.Delete);
+    d.getMetadata().setAnnotations(Map.of(NodeLoss.ABANDON_ANNOTATION, "true"));
+    String left =
+        "image "
+            + IMAGE
+            + " was given up (xenvbd.io/abandon-image) and left on dom0 node a untouched (no agent"
+            + " was asked; the file keeps the deleted disk as its owner): delete it there by hand"
+            + " when no longer needed";
+    assertThat(reclaimer.reclaim(d))
+        .isEqualTo(done(EventRecorder.WARNING, Reasons.IMAGE_ABANDONED, left));
+    assertThat(fake.hasImage("ns", "d")).as("an answering agent is not asked either").isTrue();
+    nodes.clear();
+    assertThat(reclaimer.reclaim(d))
+        .isEqualTo(done(EventRecorder.WARNING, Reasons.IMAGE_ABANDONED, left));
+    assertThat(fake.hasImage("ns", "d")).isTrue();
+    d.getMetadata().setAnnotations(Map.of(NodeLoss.ABANDON_ANNOTATION, "false"));
+    assertThat(reclaimer.reclaim(d).done()).as("only \"true\" gives it up").isFalse();
   }
 
   @Test
@@ -232,7 +256,9 @@ class ReclaimerTest {
         .isEqualTo(
             blocked(
                 Reasons.NODE_UNREACHABLE,
-                "dom0 node a: agent at fake://a is unreachable: Connection refused; deletion resumes when the agent is back"));
+                "dom0 node a: agent at fake://a is unreachable: Connection refused; deletion"
+                    + " resumes when the agent is back; "
+                    + FORCE));
     fake.resume();
     assertThat(reclaimer.reclaim(d).done()).isTrue();
     assertThat(fake.hasImage("ns", "d")).isFalse();

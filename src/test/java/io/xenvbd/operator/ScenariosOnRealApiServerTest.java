@@ -59,10 +59,13 @@ import org.junit.jupiter.api.io.TempDir;
  * The operator's end-to-end scenarios on a real kube-apiserver, with real agents, each process
  * authenticated as its own ServiceAccount and authorized only by the chart's rendered RBAC: grow,
  * shrink and bad input refused by the CRD's own schema and CEL rules, cordon, Retain and Delete,
- * deletion blocked by a loop device, and two operators electing a leader through a real Lease (the
- * leader killed mid-build; the standby finishes that build and serves new disks). The last test
- * reads the API server's audit log for the whole class: no call by either ServiceAccount was
- * refused, every call was granted, and every grant was used (or is allow-listed with its reason).
+ * deletion blocked by a loop device, node loss (an agent stopped, its Dom0Node deleted: the leader
+ * turns the node Unknown, its disks say so and stay bound, and recover when it returns), two
+ * operators electing a leader through a real Lease (the leader killed mid-build; the standby
+ * finishes that build and serves new disks), and the one operator left stopped mid-build and
+ * started afresh (it finishes the build, not a second one). The last test reads the API server's
+ * audit log for the whole class: no call by either ServiceAccount was refused, every call was
+ * granted, and every grant was used (or is allow-listed with its reason).
  *
  * <p>One operator pair and two agents serve every test, in order, so that the class adds seconds,
  * not minutes; each test keeps to its own disks.
@@ -98,6 +101,7 @@ class ScenariosOnRealApiServerTest {
   static RealNodes nodes;
   static XenvbdOperator first;
   static XenvbdOperator second;
+  static XenvbdOperator restarted;
   @TempDir static Path dir;
 
   @BeforeAll
@@ -177,7 +181,7 @@ class ScenariosOnRealApiServerTest {
 
   @AfterAll
   static void stop() {
-    for (XenvbdOperator o : new XenvbdOperator[] {first, second}) {
+    for (XenvbdOperator o : new XenvbdOperator[] {first, second, restarted}) {
       if (o != null) o.close();
     }
     if (nodes != null) nodes.close();
@@ -333,6 +337,77 @@ class ScenariosOnRealApiServerTest {
 
   @Test
   @Order(6)
+  void
+      aStoppedAgentMakesItsNodeUnknownAndItsDisksLostAndADeletedDom0NodeKeepsThemBoundUntilItReturns() {
+    create("survivor", Fixtures.spec(A, "16Mi", VirtualDiskSpec.Filesystem.none, null, null));
+    create("doomed", Fixtures.spec(A, "16Mi", VirtualDiskSpec.Filesystem.none, null, null));
+    Path survivor = Path.of(awaitReady("survivor").getStatus().path());
+    Path doomed = Path.of(awaitReady("doomed").getStatus().path());
+
+    nodes.stop(A);
+    Instant stopped = Instant.now();
+    Condition nodeReady = awaitNodeReady(A, Conditions.UNKNOWN);
+    assertThat(nodeReady.getReason()).isEqualTo(Reasons.HEARTBEAT_MISSED);
+    String last =
+        admin.resources(Dom0Node.class).withName(A).get().getStatus().agent().lastHeartbeat();
+    assertThat(nodeReady.getMessage())
+        .startsWith("no heartbeat from the xenvbd agent of " + A + " since " + last);
+    VirtualDisk lost =
+        awaitCondition("survivor", Conditions.READY, Conditions.UNKNOWN, Reasons.NODE_LOST);
+    System.out.println(
+        "[real apiserver] NodeLost "
+            + Duration.between(stopped, Instant.now()).toMillis()
+            + " ms after the agent stopped: "
+            + condition(lost, Conditions.READY).getMessage());
+    assertThat(condition(lost, Conditions.READY).getMessage())
+        .contains("no heartbeat from its agent since " + last);
+
+    admin.resources(Dom0Node.class).withName(A).delete();
+    VirtualDisk bound =
+        awaitCondition("survivor", Conditions.READY, Conditions.UNKNOWN, Reasons.NODE_DELETED);
+    assertThat(bound.getStatus().nodeName()).as("never rebound").isEqualTo(A);
+    admin.resources(VirtualDisk.class).inNamespace(NS).withName("doomed").delete();
+    VirtualDisk waiting =
+        awaitCondition("doomed", Conditions.READY, Conditions.FALSE, Reasons.DELETION_BLOCKED);
+    assertThat(condition(waiting, Conditions.READY).getMessage())
+        .startsWith("NodeDeleted: Dom0Node " + A + " no longer exists")
+        .contains("xenvbd.io/abandon-image=true");
+    assertThat(survivor).exists();
+    assertThat(doomed).as("nothing deleted while the node is gone").exists();
+    assertThat(nodes.images(B)).noneMatch(i -> i.contains("survivor") || i.contains("doomed"));
+
+    nodes.start(A); // registers its Dom0Node again
+    assertThat(awaitNodeReady(A, Conditions.TRUE).getReason()).isEqualTo(Reasons.HEARTBEAT);
+    assertThat(awaitReady("survivor").getStatus().nodeName()).isEqualTo(A);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> get("doomed") == null);
+    assertThat(doomed).as("the waiting deletion finished once the node was back").doesNotExist();
+    delete("survivor");
+  }
+
+  private static Condition awaitNodeReady(String node, String status) {
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              Dom0Node n = admin.resources(Dom0Node.class).withName(node).get();
+              return n != null
+                  && n.getStatus() != null
+                  && Conditions.find(n.getStatus().conditions(), Conditions.READY)
+                      .map(c -> status.equals(c.getStatus()))
+                      .orElse(false);
+            });
+    return Conditions.find(
+            admin.resources(Dom0Node.class).withName(node).get().getStatus().conditions(),
+            Conditions.READY)
+        .orElseThrow();
+  }
+
+  @Test
+  @Order(7)
   void onlyTheLeaderActsAndWhenItIsKilledMidBuildTheStandbyFinishesThatBuildAndServesNewDisks()
       throws IOException {
     assertThat(first.isLeader()).isTrue();
@@ -396,8 +471,64 @@ class ScenariosOnRealApiServerTest {
     delete("after-failover");
   }
 
+  /**
+   * Not a failover: the one running operator stops (a pod restarted, its in-memory state gone:
+   * placement claims, backoffs, the last status written) while an agent builds, and a fresh one
+   * starts under the same identity, so it takes its own Lease at once instead of waiting out a
+   * lease duration. It finds the build where the agent has it and finishes it: Ready, one image,
+   * one build, nothing left behind.
+   */
   @Test
-  @Order(7)
+  @Order(8)
+  void anOperatorStoppedMidBuildAndStartedAfreshFinishesThatBuildWithoutASecondOne()
+      throws IOException {
+    assertThat(second.isLeader()).isTrue();
+    writeSource(48);
+    long buildsBefore = nodes.builds(B);
+    create(
+        "restart",
+        Fixtures.spec(
+            B,
+            "128Mi",
+            null,
+            new Populate(
+                List.of(new Populate.HostPath(nodes.sources().toString(), "/data")),
+                null,
+                null,
+                null,
+                null),
+            null));
+    awaitCondition("restart", Conditions.PROVISIONED, Conditions.FALSE, Reasons.PROVISIONING);
+    second.close();
+    assertThat(get("restart").getStatus().phase())
+        .as("the build was still running when the operator stopped")
+        .isEqualTo(VirtualDiskStatus.Phase.Provisioning);
+
+    restarted = XenvbdOperator.start(asOperator, replica("op-2"), nodes.clients());
+    await().atMost(Duration.ofSeconds(15)).until(restarted::isLeader);
+    VirtualDisk ready = awaitReady("restart");
+
+    Path root = nodes.root(B);
+    assertThat(ready.getStatus().path()).isEqualTo(root.resolve(NS + "/restart.img").toString());
+    assertThat(nodes.images(B))
+        .filteredOn(i -> i.startsWith(NS + "/restart"))
+        .containsExactly(NS + "/restart.img");
+    assertThat(Host.leftovers(root)).as("temporary files of a build").isEmpty();
+    assertThat(Host.loopsUnder(root)).as("loop devices left attached").isEmpty();
+    assertThat(Host.mountsUnder(root)).as("mounts left").isEmpty();
+    assertThat(nodes.builds(B))
+        .as("the build the stopped operator started was not run again")
+        .isEqualTo(buildsBefore + 1);
+    Host.assertFsckClean(root.resolve(NS + "/restart.img"));
+    assertThat(restarted.metrics().count("xenvbd_operator_outcomes_total", "outcome=\"Done\""))
+        .as("the fresh operator saw it through")
+        .isPositive();
+    delete("restart");
+    assertThat(nodes.images(B)).filteredOn(i -> i.startsWith(NS + "/restart")).isEmpty();
+  }
+
+  @Test
+  @Order(9)
   void theChartsRbacGrantsEveryCallTheScenariosMadeAndNothingTheyDidNot() {
     noCallWasForbidden();
     ApiServerAudit audit = kube.audit().since(started);

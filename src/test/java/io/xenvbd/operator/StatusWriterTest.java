@@ -26,7 +26,7 @@ class StatusWriterTest {
   OperatorHarness h;
   final StatusBuilder statuses = new StatusBuilder(Clock.fixed(NOW, ZoneOffset.UTC));
   final Dom0Node node = Fixtures.node("a", 100 * GI, 0, 8, 1, false, NOW, 10);
-  final StatusWriter writer = new StatusWriter(api.client, false);
+  final StatusWriter writer = new StatusWriter(api.client);
 
   /** The object as the informer cache first saw it: no status yet. */
   VirtualDisk cached;
@@ -87,7 +87,7 @@ class StatusWriterTest {
     writer.write(cached, rebuilt);
     assertThat(api.server.getRequestCount()).isEqualTo(requests);
 
-    StatusWriter restarted = new StatusWriter(api.client, false);
+    StatusWriter restarted = new StatusWriter(api.client);
     restarted.write(fresh, rebuilt);
     assertThat(api.server.getRequestCount())
         .as("after a restart, compared with the object's own status")

@@ -102,9 +102,14 @@ class ChartRbacTest {
         .noneMatch(
             g ->
                 g.resource().equals("secrets") || g.resource().equals("*") || g.verb().equals("*"));
+    // it reads the nodes, and writes only their status (Ready=Unknown when heartbeats stop), with
+    // a patch: never their spec (the admin's), never a create or delete
     assertThat(operator)
-        .filteredOn(g -> g.resource().startsWith("dom0nodes"))
+        .filteredOn(g -> g.resource().equals("dom0nodes"))
         .allMatch(g -> List.of("get", "list", "watch").contains(g.verb()));
+    assertThat(operator)
+        .filteredOn(g -> g.resource().equals("dom0nodes/status"))
+        .allMatch(g -> g.verb().equals("patch"));
     assertThat(operator)
         .noneMatch(g -> g.verb().equals("delete") && g.resource().equals("virtualdisks"));
     assertThat(operator)
