@@ -14,7 +14,7 @@ import java.util.List;
 public record VirtualDiskStatus(
     @JsonPropertyDescription("Pending, Provisioning, Ready, Failed or Deleting.") Phase phase,
     @JsonPropertyDescription(
-            "The metadata.generation the Ready condition speaks for (as its own observedGeneration). With Ready=True the image realises that generation's spec; a newer spec it does not realise yet (a refused grow) leaves it behind, and the Resized condition says why.")
+            "The newest metadata.generation whose spec the image realises (absent until the first build is done). A newer spec that is being applied or cannot be applied (a refused grow, an invalid edit) leaves it behind; the conditions, each with its own observedGeneration, say why.")
         Long observedGeneration,
     @JsonPropertyDescription("The dom0 node that holds (or will hold) the image.") String nodeName,
     @JsonPropertyDescription("Absolute path of the image file on the node.") String path,

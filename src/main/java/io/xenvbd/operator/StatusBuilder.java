@@ -53,11 +53,13 @@ final class StatusBuilder {
     Cond resized = resized(outcome, old, image);
     if (resized != null) c = set(c, Conditions.RESIZED, resized, gen);
     c = set(c, Conditions.LOOP_DEVICE_AVAILABLE, loop(node), gen);
-    // Ready=True at generation G says G's spec is realised; status.observedGeneration is Ready's.
+    // status.observedGeneration is the newest generation the image realises: only a finished build
+    // or grow of this generation's spec advances it. Ready=True carries it; Ready=False and Unknown
+    // carry the generation they judged.
+    Long realised = outcome instanceof Outcome.Done ? gen : old.observedGeneration();
     Cond ready = ready(outcome, nodeName, image);
     Long readyGen = gen;
     if (outcome instanceof Outcome.GrowRefused refused) {
-      Long realised = realisedGeneration(old);
       if (realised != null) {
         readyGen = realised;
       } else {
@@ -88,7 +90,7 @@ final class StatusBuilder {
                 XenEntries.legacy(image.path(), disk.getSpec().xen()));
     return new VirtualDiskStatus(
         phase(outcome, old),
-        readyGen,
+        realised,
         nodeName,
         image.path(),
         image.capacityBytes(),
@@ -101,18 +103,6 @@ final class StatusBuilder {
         loops,
         c,
         cloned);
-  }
-
-  /**
-   * The newest generation the image is known to realise: that of a Ready=True condition, which only
-   * a finished build or grow of that generation's spec sets (a refused grow keeps it). Null when
-   * the last status did not say so (never Ready, or Ready went Unknown or False since).
-   */
-  private static Long realisedGeneration(VirtualDiskStatus old) {
-    return Conditions.find(old.conditions(), Conditions.READY)
-        .filter(r -> Conditions.TRUE.equals(r.getStatus()))
-        .map(Condition::getObservedGeneration)
-        .orElse(null);
   }
 
   /**

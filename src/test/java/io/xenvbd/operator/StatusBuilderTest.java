@@ -179,7 +179,9 @@ class StatusBuilderTest {
     VirtualDiskStatus s =
         step(d, T0.plusSeconds(1), new Outcome.Invalid(Reasons.INVALID_SPEC, "never shrink"));
     assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Failed);
-    assertThat(s.observedGeneration()).isEqualTo(2L);
+    assertThat(s.observedGeneration()).as("generation 2 is not realised").isEqualTo(1L);
+    assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getObservedGeneration())
+        .isEqualTo(2L);
     assertThat(s.capacityBytes()).isEqualTo(GI);
     assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getMessage())
         .isEqualTo("never shrink");
@@ -253,8 +255,9 @@ class StatusBuilderTest {
     assertThat(s.observedGeneration()).isEqualTo(1L);
 
     s = step(d, T0.plusSeconds(10), new Outcome.Working(resizing(2 * GI)));
-    assertThat(s.observedGeneration())
-        .as("Ready=False speaks for the generation it saw")
+    assertThat(s.observedGeneration()).as("the grow is not done yet").isEqualTo(1L);
+    assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getObservedGeneration())
+        .as("Ready=False speaks for the generation it judged")
         .isEqualTo(3L);
     assertThat(Conditions.find(s.conditions(), Conditions.RESIZED).get().getReason())
         .isEqualTo(Reasons.RESIZING);
@@ -268,13 +271,29 @@ class StatusBuilderTest {
   }
 
   @Test
-  void aRefusedGrowWithNoKnownRealisedGenerationIsNotReady() {
+  void aGrowThatFailsAfterItStartedOrAfterTheNodeWasAwayStaysReadyAtTheRealisedGeneration() {
     VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
     d.getMetadata().setGeneration(1L);
     step(d, T0, new Outcome.Done(ready(GI)));
     d.getMetadata().setGeneration(2L);
-    // the node was unreachable after the edit: Ready went Unknown at generation 2
-    step(d, T0.plusSeconds(5), new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "unreachable"));
+    step(d, T0.plusSeconds(5), new Outcome.Working(resizing(2 * GI)));
+    step(d, T0.plusSeconds(6), new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "unreachable"));
+    VirtualDiskStatus s =
+        step(
+            d,
+            T0.plusSeconds(10),
+            new Outcome.GrowRefused(ready(GI), "ImageInUse", "loop0 holds the image"));
+    var r = Conditions.find(s.conditions(), Conditions.READY).get();
+    assertThat(r.getStatus()).isEqualTo(Conditions.TRUE);
+    assertThat(r.getObservedGeneration()).isEqualTo(1L);
+    assertThat(s.observedGeneration()).isEqualTo(1L);
+  }
+
+  @Test
+  void aRefusedGrowWithNoKnownRealisedGenerationIsNotReady() {
+    VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
+    d.getMetadata().setGeneration(2L);
+    // an image with no status yet (written by nobody): no generation is known to be realised
     VirtualDiskStatus s =
         step(
             d,
@@ -288,7 +307,7 @@ class StatusBuilderTest {
             "image of 1Gi usable on dom0 node a at /img/ns/d.img, not grown to spec.size: quota of"
                 + " 1Gi reached");
     assertThat(ready.getObservedGeneration()).isEqualTo(2L);
-    assertThat(s.observedGeneration()).isEqualTo(2L);
+    assertThat(s.observedGeneration()).isNull();
     assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
   }
 
