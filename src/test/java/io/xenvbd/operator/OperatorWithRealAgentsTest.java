@@ -229,6 +229,9 @@ class OperatorWithRealAgentsTest {
       // a running guest's disk is as usable as before the edit: not Failed, still Ready
       assertThat(d.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
       assertThat(h.condition(d, Conditions.READY).getStatus()).isEqualTo(Conditions.TRUE);
+      // ... at the generation it realises: the grow (generation 2) is not done
+      assertThat(h.condition(d, Conditions.READY).getObservedGeneration()).isEqualTo(1L);
+      assertThat(d.getStatus().observedGeneration()).isEqualTo(1L);
       assertThat(h.condition(d, Conditions.RESIZED).getMessage()).contains(loop);
       assertThat(d.getStatus().capacityBytes()).isEqualTo(16 * MI);
       assertThat(Files.size(image)).as("the file was not grown").isEqualTo(16 * MI);
@@ -244,6 +247,7 @@ class OperatorWithRealAgentsTest {
                     && Conditions.isTrue(
                         h.get("ns1", "d").getStatus().conditions(), Conditions.RESIZED));
     assertThat(ext4Bytes(image)).isEqualTo(32 * MI);
+    assertThat(h.get("ns1", "d").getStatus().observedGeneration()).isEqualTo(2L);
   }
 
   @Test
