@@ -68,6 +68,14 @@ public final class Reasons {
   public static final String WAITING_FOR_SOURCE = "WaitingForSource";
 
   public static final String READY = "Ready";
+
+  // Events only
+  /** A build of a new image started (event). */
+  public static final String PROVISIONING_STARTED = "ProvisioningStarted";
+
+  /** A grow of an existing image to a larger spec.size started (event). */
+  public static final String RESIZE_STARTED = "ResizeStarted";
+
   public static final String LOOP_DEVICE_FREE = "LoopDeviceFree";
   // Deletion
   public static final String DELETION_BLOCKED = "DeletionBlocked";

@@ -111,6 +111,24 @@ public final class Validation {
           + EXT2_MIN_SIZE
           + " for ext2 (mke2fs makes no smaller filesystem): raise spec.size";
 
+  /**
+   * The spec fields that only shape the image when it is built. The operator cannot apply a change
+   * of them to an image that exists (it would have to rebuild it, losing what the guest wrote), so
+   * the CRD refuses every change, addition or removal once the VirtualDisk exists.
+   */
+  public static final String BUILD_TIME_FIELDS =
+      "spec.filesystem, spec.populate, spec.tailor and spec.preallocate";
+
+  /** What follows the field's name in the CRD's refusal of a change of a build-time field. */
+  private static final String BUILD_TIME_ONLY =
+      " cannot be changed, added or removed once the VirtualDisk exists: "
+          + BUILD_TIME_FIELDS
+          + " are build-time only; create a new VirtualDisk to build an image from other values";
+
+  public static final String POPULATE_BUILD_TIME = "spec.populate" + BUILD_TIME_ONLY;
+  public static final String TAILOR_BUILD_TIME = "spec.tailor" + BUILD_TIME_ONLY;
+  public static final String PREALLOCATE_BUILD_TIME = "spec.preallocate" + BUILD_TIME_ONLY;
+
   /** A namespace: a DNS-1123 label. */
   public static final String NAMESPACE = DNS1123_LABEL;
 

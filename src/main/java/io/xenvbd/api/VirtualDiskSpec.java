@@ -22,6 +22,20 @@ import io.fabric8.generator.annotation.ValidationRule;
 @ValidationRule(
     value = "!has(oldSelf.filesystem) || self.filesystem == oldSelf.filesystem",
     message = "spec.filesystem is immutable: create a new VirtualDisk to change the filesystem")
+// Build-time only (Validation.BUILD_TIME_FIELDS): whole values compared, so the rule stays cheap
+// for the API server's cost estimate; has() on both sides makes adding or removing one a change.
+@ValidationRule(
+    value =
+        "has(self.populate) == has(oldSelf.populate) && (!has(self.populate) || self.populate == oldSelf.populate)",
+    message = Validation.POPULATE_BUILD_TIME)
+@ValidationRule(
+    value =
+        "has(self.tailor) == has(oldSelf.tailor) && (!has(self.tailor) || self.tailor == oldSelf.tailor)",
+    message = Validation.TAILOR_BUILD_TIME)
+@ValidationRule(
+    value =
+        "has(self.preallocate) == has(oldSelf.preallocate) && (!has(self.preallocate) || self.preallocate == oldSelf.preallocate)",
+    message = Validation.PREALLOCATE_BUILD_TIME)
 @ValidationRule(
     value =
         "!has(oldSelf.nodeName) || oldSelf.nodeName == '' || (has(self.nodeName) && self.nodeName == oldSelf.nodeName)",
@@ -65,15 +79,15 @@ public record VirtualDiskSpec(
         @Default("ext4")
         Filesystem filesystem,
     @JsonPropertyDescription(
-            "What to copy into the new filesystem, and how. Ignored for filesystem none except cloneFrom.")
+            "What to copy into the new filesystem, and how. Ignored for filesystem none except cloneFrom. Build-time only: cannot change once the VirtualDisk exists.")
         Populate populate,
     @JsonPropertyDescription(
-            "Files the manual recipe edits by hand, written into the image (never into dom0): hostname, fstab and any extra files.")
+            "Files the manual recipe edits by hand, written into the image (never into dom0): hostname, fstab and any extra files. Build-time only: cannot change once the VirtualDisk exists.")
         Tailor tailor,
     @JsonPropertyDescription("How the guest sees the disk: the fields of its xl disk= entry.")
         Xen xen,
     @JsonPropertyDescription(
-            "false (default): the image is sparse and costs only what is written. true: every block is allocated up front with fallocate, for admins who refuse to overcommit storage.")
+            "false (default): the image is sparse and costs only what is written. true: every block is allocated up front with fallocate, for admins who refuse to overcommit storage. Build-time only: cannot change once the VirtualDisk exists.")
         @Default("false")
         Boolean preallocate,
     @JsonPropertyDescription(

@@ -13,7 +13,8 @@ import java.util.List;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VirtualDiskStatus(
     @JsonPropertyDescription("Pending, Provisioning, Ready, Failed or Deleting.") Phase phase,
-    @JsonPropertyDescription("The metadata.generation this status describes.")
+    @JsonPropertyDescription(
+            "The newest metadata.generation whose spec the image realises (absent until the first build is done). A newer spec that is being applied or cannot be applied (a refused grow, an invalid edit) leaves it behind; the conditions, each with its own observedGeneration, say why.")
         Long observedGeneration,
     @JsonPropertyDescription("The dom0 node that holds (or will hold) the image.") String nodeName,
     @JsonPropertyDescription("Absolute path of the image file on the node.") String path,

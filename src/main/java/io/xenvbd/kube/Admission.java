@@ -57,11 +57,24 @@ final class Admission {
               "Required value: name or generateName is required"));
     }
     errors.addAll(schemas.validate(crd, object));
-    errors.addAll(cel.validate(schema, object, old));
+    errors.addAll(cel.validate(schema, object, defaulted(schema, old)));
     if (!errors.isEmpty()) {
       throw ApiException.invalid(kind, rp, name, errors);
     }
     return new Result(object, "Ignore".equalsIgnoreCase(fieldValidation) ? List.of() : unknown);
+  }
+
+  /**
+   * The stored object as kube-apiserver hands it to transition rules: with the schema's defaults
+   * applied, as it defaults whatever it reads from storage. Without this, a default added to the
+   * CRD after an object was stored would make oldSelf lack a field that self has, and a rule such
+   * as {@code has(self.preallocate) == has(oldSelf.preallocate)} would refuse every update.
+   */
+  private static JsonNode defaulted(JsonNode schema, JsonNode old) {
+    if (old == null || !old.isObject()) return old;
+    JsonNode copy = old.deepCopy();
+    SchemaDefaults.applyDefaults(schema, copy);
+    return copy;
   }
 
   /** Builds the schema validators and CEL programs of every CRD ahead of the first write. */

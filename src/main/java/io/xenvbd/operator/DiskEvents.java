@@ -35,10 +35,26 @@ final class DiskEvents {
     }
     if (now.phase() == VirtualDiskStatus.Phase.Provisioning
         && before.phase() != VirtualDiskStatus.Phase.Provisioning) {
+      boolean grow =
+          Conditions.find(now.conditions(), Conditions.READY)
+              .map(r -> Reasons.RESIZING.equals(r.getReason()))
+              .orElse(false);
+      String stage = message(now, Conditions.READY);
       recorder.normal(
           disk,
-          "ProvisioningStarted",
-          "agent on " + now.nodeName() + ": " + message(now, Conditions.READY));
+          grow ? Reasons.RESIZE_STARTED : Reasons.PROVISIONING_STARTED,
+          "agent on "
+              + now.nodeName()
+              + ": "
+              + (grow && before.capacityBytes() != null
+                  ? "growing the image from "
+                      + Sizes.human(before.capacityBytes())
+                      + " to "
+                      + disk.getSpec().size()
+                      + " ("
+                      + stage
+                      + ")"
+                  : stage));
     }
     if (!Conditions.isTrue(before.conditions(), Conditions.PROVISIONED)
         && Conditions.isTrue(now.conditions(), Conditions.PROVISIONED)) {

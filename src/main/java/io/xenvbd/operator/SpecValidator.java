@@ -112,7 +112,8 @@ final class SpecValidator {
               + source
               + ", which does not exist in namespace "
               + disk.getMetadata().getNamespace()
-              + ": create it or fix the name");
+              + ": create it, or delete this VirtualDisk and create it again naming another"
+              + " source (spec.populate cannot change)");
     }
     VirtualDiskStatus st = found.get().getStatus();
     if (st == null || !Conditions.isTrue(st.conditions(), Conditions.READY)) {

@@ -53,7 +53,31 @@ final class StatusBuilder {
     Cond resized = resized(outcome, old, image);
     if (resized != null) c = set(c, Conditions.RESIZED, resized, gen);
     c = set(c, Conditions.LOOP_DEVICE_AVAILABLE, loop(node), gen);
-    c = set(c, Conditions.READY, ready(outcome, nodeName, image), gen);
+    // status.observedGeneration is the newest generation the image realises: only a finished build
+    // or grow of this generation's spec advances it. Ready=True carries it; Ready=False and Unknown
+    // carry the generation they judged.
+    Long realised = outcome instanceof Outcome.Done ? gen : old.observedGeneration();
+    Cond ready = ready(outcome, nodeName, image);
+    Long readyGen = gen;
+    if (outcome instanceof Outcome.GrowRefused refused) {
+      if (realised != null) {
+        readyGen = realised;
+      } else {
+        ready =
+            new Cond(
+                Conditions.FALSE,
+                refused.reason(),
+                "image of "
+                    + human(image.capacityBytes())
+                    + " usable on dom0 node "
+                    + nodeName
+                    + " at "
+                    + image.path()
+                    + ", not grown to spec.size: "
+                    + refused.message());
+      }
+    }
+    c = set(c, Conditions.READY, ready, readyGen);
     LoopDevices loops =
         node == null || node.getStatus() == null || node.getStatus().loopDevices() == null
             ? old.loopDevices()
@@ -66,7 +90,7 @@ final class StatusBuilder {
                 XenEntries.legacy(image.path(), disk.getSpec().xen()));
     return new VirtualDiskStatus(
         phase(outcome, old),
-        gen,
+        realised,
         nodeName,
         image.path(),
         image.capacityBytes(),

@@ -16,6 +16,7 @@ import io.xenvbd.testing.ProjectCrds;
 import io.xenvbd.testing.RealKubeApiServer;
 import io.xenvbd.testing.RequiresKubeApiServer;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -115,6 +116,158 @@ class EmbeddedApiMatchesRealApiServerTest {
       assertThat(e.getStatus().getMessage())
           .contains("spec: Invalid value: \"object\": spec.size may grow but never shrink");
     }
+  }
+
+  /** A disk with every build-time field set, as a user applies it. */
+  static final String BUILT =
+      "size: 64Mi\npopulate: {createDirs: [/proc]}\ntailor: {hostname: vm1}\npreallocate: true";
+
+  /**
+   * Each build-time field changed, added or removed, with kubectl patch (merge and JSON) or kubectl
+   * apply: {case, the disk as created, the edit, the message}. A kubectl argument list starting
+   * with "apply" gets the edited manifest on stdin.
+   */
+  static Stream<Arguments> buildTimeEdits() {
+    return Stream.of(
+        Arguments.of(
+            "populate-changed",
+            BUILT,
+            List.of(
+                "patch",
+                "--type=merge",
+                "-p",
+                "{\"spec\":{\"populate\":{\"createDirs\":[\"/tmp\"]}}}"),
+            Validation.POPULATE_BUILD_TIME),
+        Arguments.of(
+            "populate-removed",
+            BUILT,
+            List.of(
+                "patch", "--type=json", "-p", "[{\"op\":\"remove\",\"path\":\"/spec/populate\"}]"),
+            Validation.POPULATE_BUILD_TIME),
+        Arguments.of(
+            "populate-added",
+            "size: 64Mi",
+            List.of(
+                "patch",
+                "--type=merge",
+                "-p",
+                "{\"spec\":{\"populate\":{\"createDirs\":[\"/tmp\"]}}}"),
+            Validation.POPULATE_BUILD_TIME),
+        Arguments.of(
+            "populate-applied",
+            BUILT,
+            List.of("apply", BUILT.replace("[/proc]", "[/proc, /sys]")),
+            Validation.POPULATE_BUILD_TIME),
+        Arguments.of(
+            "tailor-changed",
+            BUILT,
+            List.of(
+                "patch", "--type=merge", "-p", "{\"spec\":{\"tailor\":{\"hostname\":\"vm2\"}}}"),
+            Validation.TAILOR_BUILD_TIME),
+        Arguments.of(
+            "tailor-removed",
+            BUILT,
+            List.of("patch", "--type=merge", "-p", "{\"spec\":{\"tailor\":null}}"),
+            Validation.TAILOR_BUILD_TIME),
+        Arguments.of(
+            "tailor-added",
+            "size: 64Mi",
+            List.of(
+                "patch", "--type=merge", "-p", "{\"spec\":{\"tailor\":{\"hostname\":\"vm2\"}}}"),
+            Validation.TAILOR_BUILD_TIME),
+        Arguments.of(
+            "tailor-applied",
+            BUILT,
+            List.of("apply", BUILT.replace("hostname: vm1", "hostname: vm2")),
+            Validation.TAILOR_BUILD_TIME),
+        Arguments.of(
+            "preallocate-changed",
+            BUILT,
+            List.of("patch", "--type=merge", "-p", "{\"spec\":{\"preallocate\":false}}"),
+            Validation.PREALLOCATE_BUILD_TIME),
+        Arguments.of(
+            // removed, the schema's default (false) comes back: a change from true
+            "preallocate-removed",
+            BUILT,
+            List.of("apply", BUILT.replace("\npreallocate: true", "")),
+            Validation.PREALLOCATE_BUILD_TIME));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("buildTimeEdits")
+  void aBuildTimeFieldEditIsRefusedByBothWithTheSameMessage(
+      String name, String created, List<String> edit, String message) {
+    String expected =
+        "The VirtualDisk \"" + name + "\" is invalid: spec: Invalid value: \"object\": " + message;
+    String specBefore = null;
+    for (Kubectl kubectl : kubectls()) {
+      Exec.Result create = apply(kubectl, name, created);
+      assertThat(create.exit()).as(create.all()).isZero();
+      String before = spec(kubectl, name);
+      Exec.Result refused = edit(kubectl, name, edit);
+      assertThat(refused.exit()).as(refused.all()).isNotZero();
+      assertThat(refused.err()).as(refused.all()).contains(expected);
+      assertThat(spec(kubectl, name)).as("the stored spec").isEqualTo(before);
+      if (specBefore != null)
+        assertThat(before).as("both stored the same spec").isEqualTo(specBefore);
+      specBefore = before;
+    }
+  }
+
+  @Test
+  void growXenAndReclaimPolicyEditsAreAdmittedByBoth() {
+    for (Kubectl kubectl : kubectls()) {
+      assertThat(apply(kubectl, "editable", BUILT).exit()).isZero();
+      Exec.Result patched =
+          edit(
+              kubectl,
+              "editable",
+              List.of(
+                  "patch",
+                  "--type=merge",
+                  "-p",
+                  "{\"spec\":{\"size\":\"128Mi\",\"xen\":{\"vdev\":\"xvdb\",\"access\":\"ro\"},\"reclaimPolicy\":\"Retain\"}}"));
+      assertThat(patched.exit()).as(patched.all()).isZero();
+      assertThat(
+              kubectl
+                  .run(
+                      "get",
+                      "vd",
+                      "editable",
+                      "-n",
+                      NS,
+                      "-o",
+                      "jsonpath={.spec.size} {.spec.xen.vdev} {.spec.xen.access} {.spec.reclaimPolicy} {.metadata.generation}")
+                  .out())
+          .isEqualTo("128Mi xvdb ro Retain 2");
+    }
+  }
+
+  private static List<Kubectl> kubectls() {
+    Path embeddedKubeconfig = dir.resolve("embedded.kubeconfig");
+    embeddedServer.writeKubeconfig(embeddedKubeconfig);
+    return List.of(
+        new Kubectl(kube.binaries().kubectl(), kube.kubeconfig(ADMIN)),
+        new Kubectl(kube.binaries().kubectl(), embeddedKubeconfig));
+  }
+
+  private static Exec.Result edit(Kubectl kubectl, String name, List<String> edit) {
+    if (edit.get(0).equals("apply")) {
+      return apply(kubectl, name, edit.get(1));
+    }
+    List<String> args = new ArrayList<>(List.of(edit.get(0), "vd", name, "-n", NS));
+    args.addAll(edit.subList(1, edit.size()));
+    return kubectl.run(args.toArray(String[]::new));
+  }
+
+  private static Exec.Result apply(Kubectl kubectl, String name, String spec) {
+    return kubectl.runWithInput(VirtualDisks.yaml(name, spec), "apply", "-n", NS, "-f", "-");
+  }
+
+  private static String spec(Kubectl kubectl, String name) {
+    Exec.Result r = kubectl.run("get", "vd", name, "-n", NS, "-o", "jsonpath={.spec}");
+    assertThat(r.exit()).as(r.all()).isZero();
+    return r.out();
   }
 
   @Test

@@ -121,6 +121,63 @@ class CelValidatorTest {
     assertThat(cel.validate(schema, disk("1Gi", "ext4", "b"), disk("1Gi", "ext4", ""))).isEmpty();
   }
 
+  /** {@code vm1disk} with {@code key} of its spec set to {@code yaml}, or removed for null. */
+  static ObjectNode edited(String key, String yaml) {
+    ObjectNode vd = disk("1Gi", "ext4", null);
+    ObjectNode spec = (ObjectNode) vd.get("spec");
+    if (yaml == null) spec.remove(key);
+    else spec.set(key, Json.parseYaml(yaml));
+    return vd;
+  }
+
+  @Test
+  void populateTailorAndPreallocateCannotBeChangedAddedOrRemoved() {
+    ObjectNode built = disk("1Gi", "ext4", null);
+    ((ObjectNode) built.get("spec")).put("preallocate", false);
+    record Edit(String key, String yaml, String message) {}
+    for (Edit edit :
+        List.of(
+            new Edit("populate", "{createDirs: [/proc]}", Validation.POPULATE_BUILD_TIME),
+            new Edit("populate", null, Validation.POPULATE_BUILD_TIME),
+            new Edit("tailor", "{hostname: vm2}", Validation.TAILOR_BUILD_TIME),
+            new Edit("tailor", null, Validation.TAILOR_BUILD_TIME),
+            new Edit("preallocate", "true", Validation.PREALLOCATE_BUILD_TIME),
+            new Edit("preallocate", null, Validation.PREALLOCATE_BUILD_TIME))) {
+      ObjectNode vd = edited(edit.key(), edit.yaml());
+      if (!edit.key().equals("preallocate"))
+        ((ObjectNode) vd.get("spec")).put("preallocate", false);
+      assertThat(cel.validate(schema, vd, built))
+          .as(edit.key() + " -> " + edit.yaml())
+          .singleElement()
+          .satisfies(
+              e ->
+                  assertThat(e.message())
+                      .isEqualTo("spec: Invalid value: \"object\": " + edit.message()));
+    }
+    ObjectNode bare = edited("populate", null);
+    ((ObjectNode) bare.get("spec")).remove("tailor");
+    ObjectNode added = edited("populate", "{createDirs: [/tmp]}");
+    ((ObjectNode) added.get("spec")).remove("tailor");
+    assertThat(cel.validate(schema, added, bare))
+        .extracting(FieldError::detail)
+        .singleElement()
+        .asString()
+        .contains(Validation.POPULATE_BUILD_TIME);
+    assertThat(Validation.POPULATE_BUILD_TIME)
+        .contains(
+            "spec.filesystem, spec.populate, spec.tailor and spec.preallocate are build-time only",
+            "create a new VirtualDisk");
+  }
+
+  @Test
+  void sizeXenAndReclaimPolicyMayChangeAndAnUnchangedSpecPasses() {
+    ObjectNode built = disk("1Gi", "ext4", null);
+    assertThat(cel.validate(schema, disk("1Gi", "ext4", null), built)).isEmpty();
+    assertThat(cel.validate(schema, disk("2Gi", "ext4", null), built)).isEmpty();
+    assertThat(cel.validate(schema, edited("xen", "{vdev: xvdb, access: ro}"), built)).isEmpty();
+    assertThat(cel.validate(schema, edited("reclaimPolicy", "Retain"), built)).isEmpty();
+  }
+
   @Test
   void cloneFromCannotBeCombinedWithHostPaths() {
     ObjectNode vd = disk("1Gi", "ext4", null);

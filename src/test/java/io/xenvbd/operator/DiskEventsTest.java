@@ -87,6 +87,8 @@ class DiskEventsTest {
     step("a", new Outcome.Done(StatusBuilderTest.ready(GI)));
     String noRoom =
         "growing the image from 1Gi to 2Gi is refused: Dom0Node a has 512Mi left to promise";
+    disk.setSpec(Fixtures.disk("ns", "d", "2Gi").getSpec());
+    disk.getMetadata().setGeneration(2L);
     step(
         "a",
         new Outcome.GrowRefused(StatusBuilderTest.ready(GI), Reasons.INSUFFICIENT_STORAGE, noRoom));
@@ -107,8 +109,8 @@ class DiskEventsTest {
             "Warning NodeUnreachable: " + refused,
             "Warning NodeUnreachable: " + missed,
             "Warning InsufficientStorage: " + noRoom,
-            // a grow runs in phase Provisioning, so it starts with the same event as a build
-            "Normal ProvisioningStarted: agent on a: Resize 50%",
+            // a grow has its own start event, apart from a build's
+            "Normal ResizeStarted: agent on a: growing the image from 1Gi to 2Gi (Resize 50%)",
             "Normal Resized: image grown from 1Gi to 2Gi");
   }
 

@@ -198,6 +198,16 @@ class OperatorWithRealAgentsTest {
     assertThat(Files.size(image)).isEqualTo(128 * MI);
     assertThat(ext4Bytes(image)).isEqualTo(128 * MI);
     await().untilAsserted(() -> assertThat(h.eventReasons("ns1", "d")).contains(Reasons.RESIZED));
+    // the grow starts with its own event; the build's start event was the only one
+    assertThat(h.events("ns1", "d"))
+        .filteredOn(e -> e.startsWith("Normal " + Reasons.RESIZE_STARTED + ":"))
+        .singleElement()
+        .asString()
+        .contains("agent on node-a: growing the image from 64Mi to 128Mi");
+    assertThat(h.eventReasons("ns1", "d"))
+        .filteredOn(Reasons.PROVISIONING_STARTED::equals)
+        .hasSize(1);
+    assertThat(h.get("ns1", "d").getStatus().observedGeneration()).isEqualTo(2L);
 
     edit("d", "32Mi");
     VirtualDisk refused =
@@ -219,6 +229,9 @@ class OperatorWithRealAgentsTest {
       // a running guest's disk is as usable as before the edit: not Failed, still Ready
       assertThat(d.getStatus().phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
       assertThat(h.condition(d, Conditions.READY).getStatus()).isEqualTo(Conditions.TRUE);
+      // ... at the generation it realises: the grow (generation 2) is not done
+      assertThat(h.condition(d, Conditions.READY).getObservedGeneration()).isEqualTo(1L);
+      assertThat(d.getStatus().observedGeneration()).isEqualTo(1L);
       assertThat(h.condition(d, Conditions.RESIZED).getMessage()).contains(loop);
       assertThat(d.getStatus().capacityBytes()).isEqualTo(16 * MI);
       assertThat(Files.size(image)).as("the file was not grown").isEqualTo(16 * MI);
@@ -234,6 +247,7 @@ class OperatorWithRealAgentsTest {
                     && Conditions.isTrue(
                         h.get("ns1", "d").getStatus().conditions(), Conditions.RESIZED));
     assertThat(ext4Bytes(image)).isEqualTo(32 * MI);
+    assertThat(h.get("ns1", "d").getStatus().observedGeneration()).isEqualTo(2L);
   }
 
   @Test
@@ -252,6 +266,11 @@ class OperatorWithRealAgentsTest {
         h.awaitCondition(
             "ns1", "d", Conditions.RESIZED, Conditions.FALSE, Reasons.INSUFFICIENT_STORAGE);
     assertThat(h.condition(d, Conditions.READY).getStatus()).isEqualTo(Conditions.TRUE);
+    // usable at 16Mi, but generation 2 (1Pi) is not realised: nothing says it is
+    assertThat(d.getMetadata().getGeneration()).isEqualTo(2L);
+    assertThat(h.condition(d, Conditions.READY).getObservedGeneration()).isEqualTo(1L);
+    assertThat(d.getStatus().observedGeneration()).isEqualTo(1L);
+    assertThat(h.condition(d, Conditions.RESIZED).getObservedGeneration()).isEqualTo(2L);
     assertThat(d.getStatus().capacityBytes()).isEqualTo(16 * MI);
     assertThat(Files.size(image)).as("the file was not grown").isEqualTo(16 * MI);
     assertThat(ext4Bytes(image)).isEqualTo(16 * MI);

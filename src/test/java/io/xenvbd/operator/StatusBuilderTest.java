@@ -179,7 +179,9 @@ class StatusBuilderTest {
     VirtualDiskStatus s =
         step(d, T0.plusSeconds(1), new Outcome.Invalid(Reasons.INVALID_SPEC, "never shrink"));
     assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Failed);
-    assertThat(s.observedGeneration()).isEqualTo(2L);
+    assertThat(s.observedGeneration()).as("generation 2 is not realised").isEqualTo(1L);
+    assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getObservedGeneration())
+        .isEqualTo(2L);
     assertThat(s.capacityBytes()).isEqualTo(GI);
     assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getMessage())
         .isEqualTo("never shrink");
@@ -238,14 +240,75 @@ class StatusBuilderTest {
     assertThat(ready.getLastTransitionTime())
         .as("Ready never flipped")
         .isEqualTo("2026-01-01T12:00:00Z");
+    // generation 2 asks 10Ti, which is not realised: Ready and the status speak for generation 1,
+    // Resized=False for generation 2
+    assertThat(ready.getObservedGeneration()).isEqualTo(1L);
+    assertThat(s.observedGeneration()).isEqualTo(1L);
+    assertThat(Conditions.find(s.conditions(), Conditions.RESIZED).get().getObservedGeneration())
+        .isEqualTo(2L);
+    d.getMetadata().setGeneration(3L); // an xen edit while the grow waits: still not realised
+    s =
+        step(
+            d,
+            T0.plusSeconds(7),
+            new Outcome.GrowRefused(ready(GI), Reasons.INSUFFICIENT_STORAGE, "refused: ..."));
+    assertThat(s.observedGeneration()).isEqualTo(1L);
 
     s = step(d, T0.plusSeconds(10), new Outcome.Working(resizing(2 * GI)));
+    assertThat(s.observedGeneration()).as("the grow is not done yet").isEqualTo(1L);
+    assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getObservedGeneration())
+        .as("Ready=False speaks for the generation it judged")
+        .isEqualTo(3L);
     assertThat(Conditions.find(s.conditions(), Conditions.RESIZED).get().getReason())
         .isEqualTo(Reasons.RESIZING);
     s = step(d, T0.plusSeconds(15), new Outcome.Done(ready(2 * GI)));
     var resized = Conditions.find(s.conditions(), Conditions.RESIZED).get();
     assertThat(resized.getStatus()).isEqualTo(Conditions.TRUE);
     assertThat(resized.getMessage()).contains("2Gi");
+    assertThat(s.observedGeneration()).isEqualTo(3L);
+    assertThat(Conditions.find(s.conditions(), Conditions.READY).get().getObservedGeneration())
+        .isEqualTo(3L);
+  }
+
+  @Test
+  void aGrowThatFailsAfterItStartedOrAfterTheNodeWasAwayStaysReadyAtTheRealisedGeneration() {
+    VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
+    d.getMetadata().setGeneration(1L);
+    step(d, T0, new Outcome.Done(ready(GI)));
+    d.getMetadata().setGeneration(2L);
+    step(d, T0.plusSeconds(5), new Outcome.Working(resizing(2 * GI)));
+    step(d, T0.plusSeconds(6), new Outcome.Unreachable(Reasons.NODE_UNREACHABLE, "unreachable"));
+    VirtualDiskStatus s =
+        step(
+            d,
+            T0.plusSeconds(10),
+            new Outcome.GrowRefused(ready(GI), "ImageInUse", "loop0 holds the image"));
+    var r = Conditions.find(s.conditions(), Conditions.READY).get();
+    assertThat(r.getStatus()).isEqualTo(Conditions.TRUE);
+    assertThat(r.getObservedGeneration()).isEqualTo(1L);
+    assertThat(s.observedGeneration()).isEqualTo(1L);
+  }
+
+  @Test
+  void aRefusedGrowWithNoKnownRealisedGenerationIsNotReady() {
+    VirtualDisk d = Fixtures.disk("ns", "d", "1Gi");
+    d.getMetadata().setGeneration(2L);
+    // an image with no status yet (written by nobody): no generation is known to be realised
+    VirtualDiskStatus s =
+        step(
+            d,
+            T0.plusSeconds(10),
+            new Outcome.GrowRefused(ready(GI), Reasons.QUOTA_EXCEEDED, "quota of 1Gi reached"));
+    var ready = Conditions.find(s.conditions(), Conditions.READY).get();
+    assertThat(ready.getStatus()).isEqualTo(Conditions.FALSE);
+    assertThat(ready.getReason()).isEqualTo(Reasons.QUOTA_EXCEEDED);
+    assertThat(ready.getMessage())
+        .isEqualTo(
+            "image of 1Gi usable on dom0 node a at /img/ns/d.img, not grown to spec.size: quota of"
+                + " 1Gi reached");
+    assertThat(ready.getObservedGeneration()).isEqualTo(2L);
+    assertThat(s.observedGeneration()).isNull();
+    assertThat(s.phase()).isEqualTo(VirtualDiskStatus.Phase.Ready);
   }
 
   @Test

@@ -3,6 +3,7 @@ package io.xenvbd.reliability;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.xenvbd.api.Dom0Node;
+import io.xenvbd.api.Validation;
 import io.xenvbd.protocol.PutDiskRequest;
 import io.xenvbd.testing.Exec;
 import io.xenvbd.testing.Host;
@@ -45,6 +46,24 @@ final class BadUpdatesAndCalls {
         "size: 64Mi\nnodeName: node-c",
         "spec.nodeName is immutable once set"
       },
+      {
+        "U04",
+        "populate added to a built disk",
+        "size: 64Mi\nnodeName: node-b\npopulate: {createDirs: [/tmp]}",
+        Validation.POPULATE_BUILD_TIME
+      },
+      {
+        "U05",
+        "tailor added to a built disk",
+        "size: 64Mi\nnodeName: node-b\ntailor: {hostname: other}",
+        Validation.TAILOR_BUILD_TIME
+      },
+      {
+        "U06",
+        "preallocate false to true",
+        "size: 64Mi\nnodeName: node-b\npreallocate: true",
+        Validation.PREALLOCATE_BUILD_TIME
+      },
     };
     List<String> lines = new ArrayList<>();
     for (String[] c : changes) {
@@ -58,9 +77,10 @@ final class BadUpdatesAndCalls {
                       "vd",
                       "base",
                       "-o",
-                      "jsonpath={.spec.size} {.spec.filesystem} {.spec.nodeName} {.metadata.generation}")
+                      "jsonpath={.spec.size} {.spec.filesystem} {.spec.nodeName} {.metadata.generation}"
+                          + " {.spec.preallocate} populate={.spec.populate} tailor={.spec.tailor}")
                   .out())
-          .isEqualTo("64Mi ext4 node-b 1");
+          .isEqualTo("64Mi ext4 node-b 1 false populate= tailor=");
       assertThat(identity(base)).as("the image after %s", c[1]).isEqualTo(before);
       // kubectl first warns that base was created without apply; the table keeps the refusal
       String refusal =
