@@ -36,7 +36,65 @@ public record VirtualDiskStatus(
         List<Condition> conditions,
     @JsonPropertyDescription(
             "For a disk made from populate.cloneFrom: how its image was copied and how much it shares with other images.")
-        Clone cloned) {
+        Clone cloned,
+    @JsonPropertyDescription(
+            "A move off a draining Dom0Node under way: the node it leaves, the node it goes to, and how far it is. Absent when no move is under way.")
+        Move move) {
+
+  /** A status without a move under way. */
+  public VirtualDiskStatus(
+      Phase phase,
+      Long observedGeneration,
+      String nodeName,
+      String path,
+      Long capacityBytes,
+      Long allocatedBytes,
+      String allocated,
+      String filesystemUUID,
+      String filesystem,
+      Progress progress,
+      XenStatus xen,
+      LoopDevices loopDevices,
+      List<Condition> conditions,
+      Clone cloned) {
+    this(
+        phase,
+        observedGeneration,
+        nodeName,
+        path,
+        capacityBytes,
+        allocatedBytes,
+        allocated,
+        filesystemUUID,
+        filesystem,
+        progress,
+        xen,
+        loopDevices,
+        conditions,
+        cloned,
+        null);
+  }
+
+  /** The same status with {@code move}, {@code phase}, {@code progress} and conditions replaced. */
+  public VirtualDiskStatus moving(
+      Move move, Phase phase, Progress progress, List<Condition> conditions) {
+    return new VirtualDiskStatus(
+        phase,
+        observedGeneration,
+        nodeName,
+        path,
+        capacityBytes,
+        allocatedBytes,
+        allocated,
+        filesystemUUID,
+        filesystem,
+        progress,
+        xen,
+        loopDevices,
+        conditions,
+        cloned,
+        move);
+  }
 
   /** A status of a disk that is no clone (or whose clone facts are not known). */
   public VirtualDiskStatus(
@@ -75,7 +133,9 @@ public record VirtualDiskStatus(
     Provisioning,
     Ready,
     Failed,
-    Deleting
+    Deleting,
+    /** Ready on its node while its image is copied to another (a drain); then Ready there. */
+    Moving
   }
 
   /** What a disk has before any status was written: nothing known, no condition. */
@@ -112,6 +172,30 @@ public record VirtualDiskStatus(
       @JsonPropertyDescription(
               "Bytes of the image that shared blocks with another image (its source or another clone) when it was made; 0 for SparseCopy; absent when the images root cannot tell. The guest's writes unshare blocks.")
           Long sharedBytes) {}
+
+  /**
+   * A move off a draining node. {@code stage} Copying: the image is streamed to {@code to} while
+   * the disk stays where status.nodeName says ({@code from}); Switched: status.nodeName is {@code
+   * to} and the old image on {@code from} is being deleted.
+   */
+  @JsonIgnoreProperties(ignoreUnknown = true)
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Move(
+      @JsonPropertyDescription("The draining node the disk leaves.") String from,
+      @JsonPropertyDescription("The node the disk goes to.") String to,
+      @JsonPropertyDescription(
+              "Copying (the image is streamed to the new node; the disk is still on the old one) or Switched (the disk is on the new node; its old image is being deleted).")
+          MoveStage stage,
+      @JsonPropertyDescription("When the move started (RFC 3339).") String startedAt) {
+    public Move withStage(MoveStage s) {
+      return new Move(from, to, s, startedAt);
+    }
+  }
+
+  public enum MoveStage {
+    Copying,
+    Switched
+  }
 
   public enum CloneMethod {
     Reflink,
