@@ -19,7 +19,8 @@ public record Dom0NodeStatus(
     @JsonPropertyDescription(
             "Image files under the root that no VirtualDisk owns (reported, never deleted automatically).")
         List<String> orphans,
-    @JsonPropertyDescription("Ready: the agent heartbeats; Unknown when heartbeats stop.")
+    @JsonPropertyDescription(
+            "Ready: the agent heartbeats; Unknown when heartbeats stop. Drained (while spec.drain is true, written by the operator): False with how many disks are left and why, True once none is left.")
         List<Condition> conditions,
     @JsonPropertyDescription(
             "Released images: kept on the node after their VirtualDisk was deleted with reclaimPolicy Retain (in local mode also those whose VirtualDisk a restart forgot), each with its size, filesystem, UUID and former owner. A new VirtualDisk of the former namespace takes one back with spec.populate.adopt. At most 100 are listed; releasedCount says how many there are.")

@@ -32,7 +32,7 @@ public record VirtualDiskStatus(
             "Loop devices on the node: each running guest's file-backed disk holds one.")
         LoopDevices loopDevices,
     @JsonPropertyDescription(
-            "Scheduled, Provisioned, Resized (from the first grow on), LoopDeviceAvailable and Ready (the summary).")
+            "Scheduled, Provisioned, Resized (from the first grow on), LoopDeviceAvailable, Ready (the summary), and Moved on a draining Dom0Node (False with why it waits: Moving, ImageInUse, PinnedToNode, MoveFailed, ...; True once moved).")
         List<Condition> conditions,
     @JsonPropertyDescription(
             "For a disk made from populate.cloneFrom: how its image was copied and how much it shares with other images.")

@@ -102,9 +102,13 @@ class ChartRbacTest {
         .noneMatch(
             g ->
                 g.resource().equals("secrets") || g.resource().equals("*") || g.verb().equals("*"));
+    // Dom0Nodes are read; only their status is patched (a draining node's Drained condition)
     assertThat(operator)
-        .filteredOn(g -> g.resource().startsWith("dom0nodes"))
+        .filteredOn(g -> g.resource().equals("dom0nodes"))
         .allMatch(g -> List.of("get", "list", "watch").contains(g.verb()));
+    assertThat(operator)
+        .filteredOn(g -> g.resource().equals("dom0nodes/status"))
+        .allMatch(g -> g.verb().equals("patch"));
     assertThat(operator)
         .noneMatch(g -> g.verb().equals("delete") && g.resource().equals("virtualdisks"));
     assertThat(operator)
