@@ -12,7 +12,9 @@ import java.util.List;
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VirtualDiskStatus(
-    @JsonPropertyDescription("Pending, Provisioning, Ready, Failed or Deleting.") Phase phase,
+    @JsonPropertyDescription(
+            "Pending, Provisioning, Ready, Failed, Deleting, or Moving (Ready on its node while its image is copied to another, see status.move).")
+        Phase phase,
     @JsonPropertyDescription("The metadata.generation this status describes.")
         Long observedGeneration,
     @JsonPropertyDescription("The dom0 node that holds (or will hold) the image.") String nodeName,

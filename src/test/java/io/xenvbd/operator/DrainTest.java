@@ -14,6 +14,7 @@ import io.xenvbd.api.Tailor;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskSpec;
 import io.xenvbd.api.VirtualDiskStatus;
+import io.xenvbd.protocol.Protocol;
 import io.xenvbd.testing.Exec;
 import io.xenvbd.testing.Host;
 import io.xenvbd.testing.RequiresRoot;
@@ -226,6 +227,22 @@ class DrainTest {
     }
     assertThat(h.get(NS, "keep").getStatus().nodeName()).isEqualTo("node-a");
     assertThat(sha256(source)).isEqualTo(before);
+  }
+
+  @Test
+  void aMoveToAnAgentBeforeProtocolSixIsAgentTooOldAndNothingIsCopied() throws Exception {
+    onNodeA("old");
+    nodes.start("node-c", Protocol.simulated(5, Protocol.MIN_SUPPORTED, Protocol.Field.TABLE));
+    awaitNodes(3);
+    cordon("node-b", true);
+    drain("node-a", true);
+    VirtualDisk d =
+        h.awaitCondition(NS, "old", Conditions.MOVED, Conditions.FALSE, Reasons.AGENT_TOO_OLD);
+    assertThat(h.condition(d, Conditions.MOVED).getMessage())
+        .contains("spec.populate.moveFrom", "protocol 6", "node-c speaks protocol 5");
+    assertThat(d.getStatus().nodeName()).isEqualTo("node-a");
+    assertThat(nodes.images("node-c")).isEmpty();
+    assertThat(nodes.images("node-a")).containsExactly(NS + "/old.img");
   }
 
   // --- helpers ---
