@@ -125,13 +125,18 @@ final class DiskService implements AutoCloseable {
         return new PutReply(
             true, start(key, new Operation(Operation.Kind.resize, request, published.path())));
       }
-      if (holdFailure(current, request)) return new PutReply(false, current.state(null));
-      return new PutReply(
-          true,
-          start(
-              key,
-              new Operation(
-                  Operation.Kind.build, request, engine.imagePath(namespace, name), remote(body))));
+      RemoteClone moveFrom = moveFrom(body);
+      // a move's PUT carries a fresh ticket each time and the operator paces its retries: never
+      // held
+      if (moveFrom == null && holdFailure(current, request))
+        return new PutReply(false, current.state(null));
+      Operation op =
+          moveFrom != null
+              ? new Operation(
+                  Operation.Kind.move, request, engine.imagePath(namespace, name), moveFrom)
+              : new Operation(
+                  Operation.Kind.build, request, engine.imagePath(namespace, name), remote(body));
+      return new PutReply(true, start(key, op));
     }
   }
 
@@ -287,6 +292,35 @@ final class DiskService implements AutoCloseable {
     return p.remote(populate.cloneFrom().remote());
   }
 
+  /**
+   * The old node of a disk moving here (protocol 6), ready to fetch; null when this is no move. A
+   * move carries nothing else to build from: a populate that also names a source is refused.
+   */
+  private RemoteClone moveFrom(PutDiskRequest body) {
+    var populate = body.spec() == null ? null : body.spec().populate();
+    if (populate == null || populate.moveFrom() == null) return null;
+    boolean more =
+        populate.hostPaths() != null
+            || populate.archive() != null
+            || populate.cloneFrom() != null
+            || populate.createDirs() != null
+            || populate.adopt() != null
+            || body.spec().tailor() != null;
+    if (more) {
+      throw ApiError.badRequest(
+          "spec.populate.moveFrom brings the disk's own image from its old node: send it without"
+              + " hostPaths, archive, cloneFrom, createDirs, adopt or tailor");
+    }
+    Peers p = peers;
+    if (p == null) {
+      throw ApiError.badRequest(
+          "this agent cannot take a disk moved from another node: it was started without --peer-ca"
+              + " (the agents' CA, to check the old node's agent certificate); give it one, or drain"
+              + " to another node");
+    }
+    return p.remote(populate.moveFrom(), "spec.populate.moveFrom");
+  }
+
   private boolean holdFailure(Operation current, DiskRequest request) {
     return current != null
         && current.isFailed()
@@ -306,8 +340,11 @@ final class DiskService implements AutoCloseable {
     String key = op.disk();
     try {
       LOG.info("{} of {} started", op.kind, key);
-      if (op.kind == Operation.Kind.build) engine.build(op.request, op, op.remote);
-      else engine.grow(op.request, op);
+      switch (op.kind) {
+        case build -> engine.build(op.request, op, op.remote);
+        case move -> engine.receive(op.request, op, op.remote);
+        case resize -> engine.grow(op.request, op);
+      }
       metrics.populated(op.populatedBytes());
       metrics.operation(op.kind.name(), "success", Duration.between(start, Instant.now()));
       op.succeeded();
@@ -347,7 +384,7 @@ final class DiskService implements AutoCloseable {
                   what
                       + " ran longer than its deadline of "
                       + WorkerPool.human(pool.deadline())
-                      + (op.kind == Operation.Kind.build
+                      + (op.kind != Operation.Kind.resize
                           ? " and was stopped, nothing published: the agent's log says which step it was in; make that step quicker"
                               + " (a nearer or smaller archive, fewer or smaller hostPaths)"
                           : " and was stopped once any filesystem rewrite under way had finished: the agent's log says which step it was"

@@ -21,7 +21,9 @@ import java.util.concurrent.CompletableFuture;
 final class Operation implements ProgressListener {
   enum Kind {
     build,
-    resize
+    resize,
+    /** A build whose image is the disk's own, streamed from the node it is moving off. */
+    move
   }
 
   /** Why an operation was told to stop, if it was. */
@@ -36,7 +38,7 @@ final class Operation implements ProgressListener {
   final DiskRequest request;
   final Path imagePath;
 
-  /** A clone's source on another node; null for everything else. */
+  /** A clone's source on another node, or a move's old node; null for everything else. */
   final RemoteClone remote;
 
   final CompletableFuture<Void> finished = new CompletableFuture<>();

@@ -50,15 +50,20 @@ final class Peers {
   }
 
   RemoteClone remote(DiskSpec.Remote remote) {
+    return remote(remote, "spec.populate.cloneFrom.remote");
+  }
+
+  /** {@code field} names the request field in refusals (cloneFrom.remote, or moveFrom). */
+  RemoteClone remote(DiskSpec.Remote remote, String field) {
     if (remote.node() == null || remote.endpoint() == null || remote.ticket() == null) {
       throw ApiError.badRequest(
-          "spec.populate.cloneFrom.remote needs node, endpoint and ticket (the operator fills them in)");
+          field + " needs node, endpoint and ticket (the operator fills them in)");
     }
     TransferClient client;
     try {
       client = TransferClient.to(trust, remote.node(), remote.endpoint(), TIMEOUT);
     } catch (AgentUnreachableException e) {
-      throw ApiError.badRequest("spec.populate.cloneFrom.remote: " + e.getMessage());
+      throw ApiError.badRequest(field + ": " + e.getMessage());
     }
     return new RemoteClone(
         remote.node(),
@@ -75,10 +80,7 @@ final class Peers {
             }
             throw new DiskException(
                 ErrorCode.TransferFailed,
-                "cannot fetch the clone's source from node "
-                    + remote.node()
-                    + ": "
-                    + e.getMessage(),
+                "cannot fetch the image from node " + remote.node() + ": " + e.getMessage(),
                 e);
           } catch (AgentException e) {
             ErrorCode code =

@@ -28,6 +28,17 @@ public final class Conditions {
   public static final String READY = "Ready";
 
   /**
+   * A disk on a draining node: False while it is moved or waits to be (the reason says why), True
+   * once it was moved.
+   */
+  public static final String MOVED = "Moved";
+
+  /**
+   * A draining Dom0Node: False while disks are left on it, True once none is (pinned ones aside).
+   */
+  public static final String DRAINED = "Drained";
+
+  /**
    * Returns {@code conditions} with {@code type} set to the given values. The condition keeps its
    * lastTransitionTime when its status did not change, so a status rebuilt on every reconcile is
    * equal to the previous one unless something really changed.

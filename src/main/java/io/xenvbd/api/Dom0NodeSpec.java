@@ -34,7 +34,11 @@ public record Dom0NodeSpec(
     @JsonPropertyDescription(
             "Most bytes one namespace may promise on this node, as a quantity (e.g. 500Gi): the spec.size of all its VirtualDisks here together, a new one or a grow included, may not exceed it. Absent: no ceiling beyond the node's own.")
         @Pattern(Validation.POSITIVE_QUANTITY)
-        String maxBytesPerNamespace) {
+        String maxBytesPerNamespace,
+    @JsonPropertyDescription(
+            "true drains the node: it is cordoned (no new disks, as with unschedulable) and the operator moves every disk on it to another node, data and all: copied over the agents' TLS with its checksum checked, switched there (status.nodeName, path, xen) and only then deleted here. A disk waits while a guest, a loop device, a mount or a process holds its image (its Moved condition names the holder to stop), and a disk whose spec.nodeName names this node is not moved (pinned). Condition Drained says how many disks are left and why. false (default) stops moving; disks already moved stay where they are.")
+        @Default("false")
+        Boolean drain) {
 
   /** A namespace name: an RFC 1123 label. */
   public static final String NAMESPACE_NAME = Validation.DNS1123_LABEL;
@@ -43,6 +47,7 @@ public record Dom0NodeSpec(
 
   public Dom0NodeSpec {
     if (unschedulable == null) unschedulable = Boolean.FALSE;
+    if (drain == null) drain = Boolean.FALSE;
     if (overcommitRatio == null) overcommitRatio = 1.0;
     allowedNamespaces =
         allowedNamespaces == null || allowedNamespaces.isEmpty()
@@ -52,7 +57,21 @@ public record Dom0NodeSpec(
 
   /** Cordon and overcommit only, every namespace allowed, no per-namespace ceiling. */
   public Dom0NodeSpec(Boolean unschedulable, Double overcommitRatio) {
-    this(unschedulable, overcommitRatio, null, null);
+    this(unschedulable, overcommitRatio, null, null, null);
+  }
+
+  /** A node that is not draining. */
+  public Dom0NodeSpec(
+      Boolean unschedulable,
+      Double overcommitRatio,
+      List<String> allowedNamespaces,
+      String maxBytesPerNamespace) {
+    this(unschedulable, overcommitRatio, allowedNamespaces, maxBytesPerNamespace, null);
+  }
+
+  /** Whether the admin drains the node (which cordons it too). */
+  public boolean draining() {
+    return Boolean.TRUE.equals(drain);
   }
 
   /** Whether disks of this namespace may be placed here. */

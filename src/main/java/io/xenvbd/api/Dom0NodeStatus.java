@@ -23,7 +23,7 @@ public record Dom0NodeStatus(
             "Image files under the root that no VirtualDisk owns (reported, never deleted automatically).")
         List<String> orphans,
     @JsonPropertyDescription(
-            "Ready: True, written by the agent on every heartbeat (reason AgentHeartbeat); Unknown, written by the operator (reason HeartbeatMissed, with the time of the last heartbeat) once the agent missed three heartbeats in a row; True again at its next heartbeat.")
+            "Ready: True, written by the agent on every heartbeat (reason AgentHeartbeat); Unknown, written by the operator (reason HeartbeatMissed, with the time of the last heartbeat) once the agent missed three heartbeats in a row; True again at its next heartbeat. Drained (while spec.drain is true, written by the operator): False with how many disks are left and why, True once none is left.")
         List<Condition> conditions,
     @JsonPropertyDescription(
             "Released images: kept on the node after their VirtualDisk was deleted with reclaimPolicy Retain (in local mode also those whose VirtualDisk a restart forgot), each with its size, filesystem, UUID and former owner. A new VirtualDisk of the former namespace takes one back with spec.populate.adopt. At most 100 are listed; releasedCount says how many there are.")

@@ -92,4 +92,26 @@ public final class Reasons {
   // Dom0Node
   public static final String HEARTBEAT = "AgentHeartbeat";
   public static final String HEARTBEAT_MISSED = "HeartbeatMissed";
+
+  // Moves off a draining node (VirtualDisk condition Moved, Dom0Node condition Drained)
+  /** The image is being copied to the target node (or the old one is being deleted). */
+  public static final String MOVING = "Moving";
+
+  /** The disk was moved to another node. */
+  public static final String MOVED = "Moved";
+
+  /** spec.nodeName names the draining node: the drain leaves the disk where it is. */
+  public static final String PINNED = "PinnedToNode";
+
+  /** The disk is not Ready on the draining node yet (building, failed, node unreachable). */
+  public static final String WAITING_FOR_READY = "WaitingForReady";
+
+  /** The copy failed; the image on the draining node is intact and still the disk's. */
+  public static final String MOVE_FAILED = "MoveFailed";
+
+  /** The Dom0Node still has disks to move. */
+  public static final String DRAINING = "Draining";
+
+  /** No disk that a drain moves is left on the Dom0Node. */
+  public static final String DRAINED = "Drained";
 }

@@ -12,7 +12,9 @@ import java.util.List;
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VirtualDiskStatus(
-    @JsonPropertyDescription("Pending, Provisioning, Ready, Failed or Deleting.") Phase phase,
+    @JsonPropertyDescription(
+            "Pending, Provisioning, Ready, Failed, Deleting, or Moving (Ready on its node while its image is copied to another, see status.move).")
+        Phase phase,
     @JsonPropertyDescription(
             "The newest metadata.generation whose spec the image realises (absent until the first build is done). A newer spec that is being applied or cannot be applied (a refused grow, an invalid edit) leaves it behind; the conditions, each with its own observedGeneration, say why.")
         Long observedGeneration,
@@ -33,11 +35,69 @@ public record VirtualDiskStatus(
             "Loop devices on the node: each running guest's file-backed disk holds one.")
         LoopDevices loopDevices,
     @JsonPropertyDescription(
-            "Scheduled, Provisioned, Resized (from the first grow on), LoopDeviceAvailable and Ready (the summary). Ready is Unknown with reason NodeLost when the disk's node stopped heartbeating and NodeDeleted when its Dom0Node is gone: the disk stays bound to that node and turns Ready by itself when it returns.")
+            "Scheduled, Provisioned, Resized (from the first grow on), LoopDeviceAvailable, Ready (the summary), and Moved on a draining Dom0Node (False with why it waits: Moving, ImageInUse, PinnedToNode, MoveFailed, ...; True once moved). Ready is Unknown with reason NodeLost when the disk's node stopped heartbeating and NodeDeleted when its Dom0Node is gone: the disk stays bound to that node and turns Ready by itself when it returns.")
         List<Condition> conditions,
     @JsonPropertyDescription(
             "For a disk made from populate.cloneFrom: how its image was copied and how much it shares with other images.")
-        Clone cloned) {
+        Clone cloned,
+    @JsonPropertyDescription(
+            "A move off a draining Dom0Node under way: the node it leaves, the node it goes to, and how far it is. Absent when no move is under way.")
+        Move move) {
+
+  /** A status without a move under way. */
+  public VirtualDiskStatus(
+      Phase phase,
+      Long observedGeneration,
+      String nodeName,
+      String path,
+      Long capacityBytes,
+      Long allocatedBytes,
+      String allocated,
+      String filesystemUUID,
+      String filesystem,
+      Progress progress,
+      XenStatus xen,
+      LoopDevices loopDevices,
+      List<Condition> conditions,
+      Clone cloned) {
+    this(
+        phase,
+        observedGeneration,
+        nodeName,
+        path,
+        capacityBytes,
+        allocatedBytes,
+        allocated,
+        filesystemUUID,
+        filesystem,
+        progress,
+        xen,
+        loopDevices,
+        conditions,
+        cloned,
+        null);
+  }
+
+  /** The same status with {@code move}, {@code phase}, {@code progress} and conditions replaced. */
+  public VirtualDiskStatus moving(
+      Move move, Phase phase, Progress progress, List<Condition> conditions) {
+    return new VirtualDiskStatus(
+        phase,
+        observedGeneration,
+        nodeName,
+        path,
+        capacityBytes,
+        allocatedBytes,
+        allocated,
+        filesystemUUID,
+        filesystem,
+        progress,
+        xen,
+        loopDevices,
+        conditions,
+        cloned,
+        move);
+  }
 
   /** A status of a disk that is no clone (or whose clone facts are not known). */
   public VirtualDiskStatus(
@@ -76,7 +136,9 @@ public record VirtualDiskStatus(
     Provisioning,
     Ready,
     Failed,
-    Deleting
+    Deleting,
+    /** Ready on its node while its image is copied to another (a drain); then Ready there. */
+    Moving
   }
 
   /** What a disk has before any status was written: nothing known, no condition. */
@@ -113,6 +175,30 @@ public record VirtualDiskStatus(
       @JsonPropertyDescription(
               "Bytes of the image that shared blocks with another image (its source or another clone) when it was made; 0 for SparseCopy; absent when the images root cannot tell. The guest's writes unshare blocks.")
           Long sharedBytes) {}
+
+  /**
+   * A move off a draining node. {@code stage} Copying: the image is streamed to {@code to} while
+   * the disk stays where status.nodeName says ({@code from}); Switched: status.nodeName is {@code
+   * to} and the old image on {@code from} is being deleted.
+   */
+  @JsonIgnoreProperties(ignoreUnknown = true)
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Move(
+      @JsonPropertyDescription("The draining node the disk leaves.") String from,
+      @JsonPropertyDescription("The node the disk goes to.") String to,
+      @JsonPropertyDescription(
+              "Copying (the image is streamed to the new node; the disk is still on the old one) or Switched (the disk is on the new node; its old image is being deleted).")
+          MoveStage stage,
+      @JsonPropertyDescription("When the move started (RFC 3339).") String startedAt) {
+    public Move withStage(MoveStage s) {
+      return new Move(from, to, s, startedAt);
+    }
+  }
+
+  public enum MoveStage {
+    Copying,
+    Switched
+  }
 
   public enum CloneMethod {
     Reflink,

@@ -29,6 +29,7 @@ public final class DiskEngine implements AutoCloseable {
   private final Resizer resizer;
   private final Housekeeping housekeeping;
   private final Adopter adopter;
+  private final MoveReceiver arrivals;
   private final ConcurrentHashMap<String, Object> locks = new ConcurrentHashMap<>();
   private final FileLocks fileLocks;
   private volatile FileLocks.Held rootLock;
@@ -59,6 +60,7 @@ public final class DiskEngine implements AutoCloseable {
     this.housekeeping = new Housekeeping(paths, runner, mounter, importDir);
     this.adopter =
         new Adopter(paths, formatter, loops, mounts, publisher, fileLocks, housekeeping, importDir);
+    this.arrivals = new MoveReceiver(formatter, paths, publisher, builder);
   }
 
   /** The import directory as the kernel names it, apart from the images root; null: none. */
@@ -124,6 +126,21 @@ public final class DiskEngine implements AutoCloseable {
         if (existing.isPresent()) return existing.get();
         ImageMetadata meta = builder.build(request, new Progress(progress), remote);
         return info(meta);
+      }
+    }
+  }
+
+  /**
+   * A move onto this node: the disk's own image streamed byte for byte from {@code from} (the
+   * draining node), checked and published under the same owner. The same owner's image here already
+   * is returned as is (a repeated request); another owner's is NotOwner.
+   */
+  public ImageInfo receive(DiskRequest request, ProgressListener progress, RemoteClone from) {
+    synchronized (lock(request)) {
+      try (var held = imageLock(request.namespace(), request.name())) {
+        Optional<ImageInfo> existing = owned(request.namespace(), request.name(), request.uid());
+        if (existing.isPresent()) return existing.get();
+        return info(arrivals.receive(request, new Progress(progress), from));
       }
     }
   }

@@ -40,8 +40,9 @@ final class InformerClusterView implements ClusterView {
   /**
    * Disks a change of this node may move: those not Ready that could be placed on it or are on it,
    * those on it whose LoopDeviceAvailable condition the node's loop devices now contradict, and
-   * those on it whose grow was refused (the node may have room now). A Ready disk is otherwise only
-   * looked at every readyRecheck, and a heartbeat changes every node.
+   * those on it whose grow was refused (the node may have room now), and those a drain moves or
+   * moved off it or onto it ({@link Mover#concerns}). A Ready disk is otherwise only looked at
+   * every readyRecheck, and a heartbeat changes every node.
    */
   static Set<ResourceID> waitingOn(Dom0Node node, List<VirtualDisk> disks) {
     return waitingOn(node, disks, false);
@@ -87,7 +88,8 @@ final class InformerClusterView implements ClusterView {
                                     d.getStatus().conditions(), Conditions.LOOP_DEVICE_AVAILABLE)
                                 .map(c -> c.getStatus())
                                 .orElse(null))
-                    || name.equals(d.getStatus().nodeName()) && Ledger.sizeRefused(d.getStatus()))
+                    || name.equals(d.getStatus().nodeName()) && Ledger.sizeRefused(d.getStatus())
+                    || Mover.concerns(node, d))
         .map(ResourceID::fromResource)
         .collect(Collectors.toSet());
   }

@@ -33,6 +33,12 @@ final class NodeFit {
     Optional<String> unhealthy = NodeHealth.problem(node, clock);
     if (unhealthy.isPresent()) return refuse(Reasons.NODE_NOT_READY, "not Ready", unhealthy.get());
     Dom0NodeSpec spec = spec(node);
+    if (spec.draining()) {
+      return refuse(
+          Reasons.NODE_CORDONED,
+          "draining (spec.drain)",
+          "Dom0Node " + name + " is draining (spec.drain: true), which cordons it");
+    }
     if (Boolean.TRUE.equals(spec.unschedulable())) {
       return refuse(
           Reasons.NODE_CORDONED,

@@ -1,11 +1,7 @@
 package io.xenvbd.operator;
 
 import io.fabric8.kubernetes.api.model.Condition;
-import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.dsl.base.PatchContext;
-import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.xenvbd.api.Conditions;
 import io.xenvbd.api.Dom0Node;
 import io.xenvbd.api.Reasons;
@@ -122,34 +118,14 @@ final class NodeWatch implements AutoCloseable {
     write(node, conditions);
   }
 
-  /**
-   * A merge patch of status.conditions alone (what else the agent wrote stays as it is), with the
-   * resourceVersion it was judged at as a precondition.
-   */
+  /** Through {@link NodeConditions}: a heartbeat (or a deletion) that got there first wins. */
   private void write(Dom0Node node, List<Condition> conditions) {
     String name = node.getMetadata().getName();
-    var json = client.getKubernetesSerialization();
-    String patch =
-        "{\"metadata\":{\"resourceVersion\":"
-            + json.asJson(node.getMetadata().getResourceVersion())
-            + "},\"status\":{\"conditions\":"
-            + json.asJson(conditions)
-            + "}}";
-    Dom0Node ref = new Dom0Node();
-    ref.setMetadata(new ObjectMetaBuilder().withName(name).build());
-    try {
-      client
-          .resource(ref)
-          .subresource("status")
-          .patch(PatchContext.of(PatchType.JSON_MERGE), patch);
+    if (NodeConditions.write(client, node, conditions)) {
       LOG.warn("Dom0Node {}: {}", name, message(node, NodeHealth.lastHeartbeat(node)));
-    } catch (KubernetesClientException e) {
-      if (e.getCode() == 409 || e.getCode() == 404) {
-        // a heartbeat (or a deletion) got there first: the next sweep judges the new state
-        LOG.debug("Dom0Node {} changed before Ready=Unknown could be written", name);
-        return;
-      }
-      throw e;
+    } else {
+      // the next sweep judges the new state
+      LOG.debug("Dom0Node {} changed before Ready=Unknown could be written", name);
     }
   }
 

@@ -124,11 +124,39 @@ final class Placer {
           elsewhere);
     }
     // a node the operator chooses must also have a loop device for the guest that will use the disk
-    Need need = new Need(ns, size, size, true);
+    return choose(
+        disk,
+        new Need(ns, size, size, true),
+        ledger,
+        null,
+        "the disk stays Pending and is placed as soon as a node has room");
+  }
+
+  /**
+   * A new node for a disk moving off {@code from} (a drain): the rules of a placement the operator
+   * chooses (health, cordon, namespace, capacity, the namespace's ceiling, a loop device), over
+   * every node but {@code from}, whatever spec.populate once named. The disk then counts on the new
+   * node (and, through its status, on the old one until it has moved).
+   */
+  synchronized Placement placeMove(VirtualDisk disk, long size, String from) {
+    String uid = disk.getMetadata().getUid();
+    Ledger ledger = Ledger.of(cluster, uid, claims, admitted);
+    return choose(
+        disk,
+        new Need(disk.getMetadata().getNamespace(), size, size, true),
+        ledger,
+        from,
+        "the disk stays on " + from + ", Ready, and moves as soon as a node has room");
+  }
+
+  private Placement choose(
+      VirtualDisk disk, Need need, Ledger ledger, String except, String meanwhile) {
+    long size = need.size();
     List<String> problems = new ArrayList<>();
     Set<String> shortages = new TreeSet<>();
     List<Dom0Node> fitting = new ArrayList<>();
     for (Dom0Node node : cluster.nodes()) {
+      if (node.getMetadata().getName().equals(except)) continue;
       Optional<Refusal> refusal =
           NodeFit.schedulable(node, need, clock).or(() -> NodeFit.room(node, need, ledger));
       if (refusal.isEmpty()) {
@@ -163,11 +191,7 @@ final class Placer {
     return new Placement(
         null,
         reason,
-        "no dom0 node fits "
-            + disk.getSpec().size()
-            + " now ("
-            + detail
-            + "); the disk stays Pending and is placed as soon as a node has room");
+        "no dom0 node fits " + disk.getSpec().size() + " now (" + detail + "); " + meanwhile);
   }
 
   /**

@@ -25,6 +25,7 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
   private final SpecValidator validator;
   private final Placer placer;
   private final AgentDriver driver;
+  private final Mover mover;
   private final StatusBuilder statuses;
   private final DiskEvents events;
   private final Reclaimer reclaimer;
@@ -39,6 +40,7 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
       SpecValidator validator,
       Placer placer,
       AgentDriver driver,
+      Mover mover,
       StatusBuilder statuses,
       DiskEvents events,
       Reclaimer reclaimer,
@@ -51,6 +53,7 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
     this.validator = validator;
     this.placer = placer;
     this.driver = driver;
+    this.mover = mover;
     this.statuses = statuses;
     this.events = events;
     this.reclaimer = reclaimer;
@@ -72,40 +75,67 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
     VirtualDiskStatus old = statusWriter.current(disk);
     disk.setStatus(old);
     String node = old == null ? null : old.nodeName();
-    AgentDriver.Step step = step(disk, node);
+    Mover.Plan plan = step(disk, node);
+    AgentDriver.Step step = plan.step();
     if (step.outcome() instanceof Outcome.Placed placed) node = placed.nodeName();
+    if (plan.nodeName() != null) node = plan.nodeName();
     metrics.outcome(step.outcome().getClass().getSimpleName());
     VirtualDiskStatus now =
-        statuses.build(disk, node, cluster.node(node).orElse(null), step.outcome());
+        plan.decorate()
+            .apply(statuses.build(disk, node, cluster.node(node).orElse(null), step.outcome()));
     events.transition(disk, old, now);
     statusWriter.write(disk, now);
     UpdateControl<VirtualDisk> control = UpdateControl.noUpdate();
     return step.recheck() == null ? control : control.rescheduleAfter(step.recheck());
   }
 
-  private AgentDriver.Step step(VirtualDisk disk, String node) {
+  /** The step, and on a draining node (or mid-move) the move's part in it ({@link Mover}). */
+  private Mover.Plan step(VirtualDisk disk, String node) {
     var invalid = validator.validate(disk);
     if (invalid.isPresent()) {
       // an invalid spec waits for the user's edit (which is an event); a missing clone source is
       // polled
       boolean waits = !invalid.get().reason().equals(Reasons.INVALID_SPEC);
-      return new AgentDriver.Step(
-          invalid.get(), waits ? config.pendingRecheck().dividedBy(10) : null);
+      return plain(
+          new AgentDriver.Step(
+              invalid.get(), waits ? config.pendingRecheck().dividedBy(10) : null));
     }
     long size = Sizes.bytes(disk.getSpec().size());
-    if (node != null) return driver.drive(disk, node, size);
+    if (node != null) {
+      Mover.Plan plan = mover.plan(disk, node, size);
+      return plan.step() != null
+          ? plan
+          : new Mover.Plan(driver.drive(disk, node, size), null, plan.decorate());
+    }
     Placer.Placement p = placer.place(disk, size);
-    return p.placed()
-        ? new AgentDriver.Step(new Outcome.Placed(p.nodeName(), p.message()), AFTER_PLACEMENT)
-        : new AgentDriver.Step(
-            new Outcome.Unschedulable(p.reason(), p.message()), config.pendingRecheck());
+    return plain(
+        p.placed()
+            ? new AgentDriver.Step(new Outcome.Placed(p.nodeName(), p.message()), AFTER_PLACEMENT)
+            : new AgentDriver.Step(
+                new Outcome.Unschedulable(p.reason(), p.message()), config.pendingRecheck()));
+  }
+
+  private static Mover.Plan plain(AgentDriver.Step step) {
+    return new Mover.Plan(step, null, Mover.Plan.NONE.decorate());
   }
 
   @Override
   public DeleteControl cleanup(VirtualDisk disk, Context<VirtualDisk> context) {
     disk.setStatus(statusWriter.current(disk));
-    Reclaimer.Result result = reclaimer.reclaim(disk);
     String uid = disk.getMetadata().getUid();
+    var otherCopy = mover.deleteOtherCopy(disk);
+    if (otherCopy.isPresent()) {
+      String node = disk.getStatus().nodeName();
+      VirtualDiskStatus st = disk.getStatus();
+      VirtualDiskStatus now =
+          statuses.build(disk, node, cluster.node(node).orElse(null), otherCopy.get());
+      // the move stays recorded, so the next try knows which copy is left
+      now = now.moving(st.move(), now.phase(), now.progress(), now.conditions());
+      events.transition(disk, st, now);
+      statusWriter.write(disk, now);
+      return DeleteControl.noFinalizerRemoval().rescheduleAfter(backoffs.failed(uid));
+    }
+    Reclaimer.Result result = reclaimer.reclaim(disk);
     if (result.done()) {
       if (result.reason() != null)
         recorder.record(disk, result.eventType(), result.reason(), result.message());

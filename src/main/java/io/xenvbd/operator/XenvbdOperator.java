@@ -11,6 +11,9 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,6 +34,15 @@ public final class XenvbdOperator implements AutoCloseable {
   private final AtomicBoolean leader = new AtomicBoolean();
   private final AtomicBoolean stopped = new AtomicBoolean();
 
+  /** Writes each draining Dom0Node's Drained condition, on the leader only. */
+  private final ScheduledExecutorService drains =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "xenvbd-drain-report");
+            t.setDaemon(true);
+            return t;
+          });
+
   private XenvbdOperator(
       KubernetesClient client,
       OperatorConfig config,
@@ -45,13 +57,29 @@ public final class XenvbdOperator implements AutoCloseable {
     EventRecorder recorder = new EventRecorder(client, clock, metrics, config.identity());
     StatusBuilder statuses = new StatusBuilder(clock);
     Placer placer = new Placer(cluster, clock);
+    AgentDriver driver =
+        new AgentDriver(
+            agents, cluster, placer, backoffs, clock, metrics, config.readyRecheck(), protocol);
+    DrainReport drainReport = new DrainReport(client, cluster, clock);
+    drains.scheduleWithFixedDelay(
+        () -> {
+          try {
+            if (leader.get() && !stopped.get()) drainReport.run();
+          } catch (RuntimeException e) {
+            // a scheduled task that throws is never run again
+            LOG.error("writing the Drained conditions of draining Dom0Nodes", e);
+          }
+        },
+        2,
+        2,
+        TimeUnit.SECONDS);
     VirtualDiskReconciler reconciler =
         new VirtualDiskReconciler(
             cluster,
             new SpecValidator(cluster),
             placer,
-            new AgentDriver(
-                agents, cluster, placer, backoffs, clock, metrics, config.readyRecheck(), protocol),
+            driver,
+            new Mover(cluster, agents, driver, placer, backoffs, clock, protocol),
             statuses,
             new DiskEvents(recorder),
             new Reclaimer(cluster, agents, metrics),
@@ -197,6 +225,7 @@ public final class XenvbdOperator implements AutoCloseable {
   public void close() {
     if (!stopped.compareAndSet(false, true)) return;
     nodeWatch.close();
+    drains.shutdownNow();
     try {
       operator.stop();
     } catch (RuntimeException e) {

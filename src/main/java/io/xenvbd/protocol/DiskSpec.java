@@ -47,7 +47,27 @@ public record DiskSpec(
       CloneFrom cloneFrom,
       List<String> createDirs,
       Method method,
-      Adopt adopt) {
+      Adopt adopt,
+      Remote moveFrom) {
+    /** The populate of protocol versions before 6, without a move. */
+    public Populate(
+        List<HostPath> hostPaths,
+        Archive archive,
+        CloneFrom cloneFrom,
+        List<String> createDirs,
+        Method method,
+        Adopt adopt) {
+      this(hostPaths, archive, cloneFrom, createDirs, method, adopt, null);
+    }
+
+    /**
+     * A move (protocol 6): the image is this very disk's image on node {@code from.node()},
+     * streamed byte for byte, and nothing else of the populate applies.
+     */
+    public static Populate move(Remote from) {
+      return new Populate(null, null, null, null, null, null, from);
+    }
+
     /** The populate of protocol versions before 4, without adoption. */
     public Populate(
         List<HostPath> hostPaths,
@@ -109,7 +129,10 @@ public record DiskSpec(
     }
   }
 
-  /** Written into the image, never into dom0. */
+  /**
+   * Written into the image, never into dom0. (A move, {@link Populate#moveFrom()}, reuses {@link
+   * Remote}: the source node, its agent's endpoint and a ticket for the disk's own image there.)
+   */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Tailor(String hostname, List<FstabEntry> fstab, List<File> files) {}
 

@@ -25,9 +25,13 @@ public final class Protocol {
    * without the xl lines (the operator writes them); 4: {@link DiskSpec.Adopt} and {@code POST
    * /v1/disks/{namespace}/{name}/release} ({@link #RELEASE_SINCE}); 5: {@link
    * DiskSpec.CloneFrom#remote()}, a clone streamed from another node's agent, and that agent's
-   * {@code /v1/transfers} routes.
+   * {@code /v1/transfers} routes; 6: {@link DiskSpec.Populate#moveFrom()}, a disk moved off a
+   * draining node (its own image streamed from the old node's agent, byte for byte).
    */
-  public static final int VERSION = 5;
+  public static final int VERSION = 6;
+
+  /** The version whose agents serve {@code /v1/transfers}: a move's source needs at least it. */
+  public static final int TRANSFERS_SINCE = 5;
 
   /**
    * The version that brought {@code POST .../release}, which marks a Retain disk's image released.
@@ -66,7 +70,10 @@ public final class Protocol {
             // fail, or
             // worse clone a same-named local image; it must never be sent to an agent that does not
             // know it
-            new Field("spec.populate.cloneFrom.remote", 5, Field::hasRemote, null));
+            new Field("spec.populate.cloneFrom.remote", 5, Field::hasRemote, null),
+            // required: an agent that ignored it would build an empty disk where the data was to
+            // arrive
+            new Field("spec.populate.moveFrom", 6, Field::hasMove, null));
 
     public boolean required() {
       return without == null;
@@ -84,6 +91,10 @@ public final class Protocol {
           && s.populate().cloneFrom().remote() != null;
     }
 
+    private static boolean hasMove(DiskSpec s) {
+      return s.populate() != null && s.populate().moveFrom() != null;
+    }
+
     private static boolean hasAdopt(DiskSpec s) {
       return s.populate() != null && s.populate().adopt() != null;
     }
@@ -97,7 +108,8 @@ public final class Protocol {
               new DiskSpec.CloneFrom(p.cloneFrom().name(), null, p.cloneFrom().remote()),
               p.createDirs(),
               p.method(),
-              p.adopt());
+              p.adopt(),
+              p.moveFrom());
       return new DiskSpec(
           s.nodeName(),
           s.size(),

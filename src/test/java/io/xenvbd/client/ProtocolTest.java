@@ -47,6 +47,32 @@ class ProtocolTest {
   }
 
   @Test
+  void aMoveIsNeverSentToAnAgentBeforeVersionSixAndRoundTripsWithItsTicketHiddenInLogs()
+      throws Exception {
+    DiskSpec move =
+        new DiskSpec(
+            null,
+            "8Mi",
+            DiskSpec.Filesystem.ext4,
+            DiskSpec.Populate.move(new DiskSpec.Remote("node-a", "https://a:8443", "secret")),
+            null,
+            null,
+            null,
+            null);
+    Protocol.Tailored old = Protocol.CURRENT.forPeer(move, 5);
+    assertThat(old.spec()).isNull();
+    assertThat(old.lacking().name()).isEqualTo("spec.populate.moveFrom");
+    assertThat(old.lacking().since()).isEqualTo(6);
+    assertThat(Protocol.CURRENT.forPeer(move, 6).spec()).isEqualTo(move);
+    assertThat(Protocol.simulated(5, 1, Protocol.Field.TABLE).unknownIn(move))
+        .map(Protocol.Field::name)
+        .contains("spec.populate.moveFrom");
+    String json = HttpAgentClient.JSON.writeValueAsString(move);
+    assertThat(HttpAgentClient.JSON.readValue(json, DiskSpec.class)).isEqualTo(move);
+    assertThat(move.toString()).doesNotContain("secret");
+  }
+
+  @Test
   void noHeaderIsTheUnversionedWireAndANonNumberIsRefused() {
     assertThat(Protocol.announced(null)).isEqualTo(1);
     assertThat(Protocol.announced(" ")).isEqualTo(1);

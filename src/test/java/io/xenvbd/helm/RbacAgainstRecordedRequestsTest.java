@@ -185,6 +185,23 @@ class RbacAgainstRecordedRequestsTest {
         cordon(admin, false);
         awaitDisk(admin, "waits", d -> isReady(d));
 
+        // a drain with nowhere to go: the operator writes the node's Drained condition
+        drain(admin, true);
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .until(
+                () ->
+                    Conditions.find(
+                            admin
+                                .resources(Dom0Node.class)
+                                .withName(NODE)
+                                .get()
+                                .getStatus()
+                                .conditions(),
+                            Conditions.DRAINED)
+                        .isPresent());
+        drain(admin, false);
+
         for (String name : List.of("fs", "raw", "waits")) disks.withName(name).delete();
         await().atMost(Duration.ofSeconds(60)).until(() -> disks.list().getItems().isEmpty());
         assertThat(images.resolve(NS + "/raw.img")).as("Retain keeps the image").exists();
@@ -213,6 +230,13 @@ class RbacAgainstRecordedRequestsTest {
       }
       return api.audit();
     }
+  }
+
+  private static void drain(KubernetesClient admin, boolean on) {
+    admin
+        .resources(Dom0Node.class)
+        .withName(NODE)
+        .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"drain\":" + on + "}}");
   }
 
   private static KubernetesClient client(EmbeddedApiServer api, String userAgent) {

@@ -102,8 +102,9 @@ class ChartRbacTest {
         .noneMatch(
             g ->
                 g.resource().equals("secrets") || g.resource().equals("*") || g.verb().equals("*"));
-    // it reads the nodes, and writes only their status (Ready=Unknown when heartbeats stop), with
-    // a patch: never their spec (the admin's), never a create or delete
+    // it reads the nodes, and writes only their status (Ready=Unknown when heartbeats stop, a
+    // draining node's Drained condition), with a patch: never their spec (the admin's), never a
+    // create or delete
     assertThat(operator)
         .filteredOn(g -> g.resource().equals("dom0nodes"))
         .allMatch(g -> List.of("get", "list", "watch").contains(g.verb()));
