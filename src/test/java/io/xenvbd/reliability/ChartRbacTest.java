@@ -36,7 +36,7 @@ class ChartRbacTest {
             .template()
             .withName("xv")
             .withNamespace("xenvbd-system")
-            .withKubeVersion("v1.31.0")
+            .withKubeVersion("v1.34.4") // the chart's kubeVersion floor, as helm.Chart.KUBE_VERSION
             .call();
     List<HasMetadata> objects =
         Serialization.unmarshal(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)));
