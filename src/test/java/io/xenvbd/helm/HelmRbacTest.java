@@ -37,7 +37,7 @@ class HelmRbacTest {
             expand(
                 "xenvbd.io/virtualdisks", "get list watch patch",
                 "xenvbd.io/virtualdisks/status", "patch",
-                "xenvbd.io/dom0nodes", "get list watch",
+                "xenvbd.io/dom0nodes", "list watch",
                 "xenvbd.io/dom0nodes/status", "patch",
                 "/events", "create"));
   }
