@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 
 /**
  * Boots a whole-disk filesystem image (no partition table, as Xen's {@code vdev=xvda1} style uses)
@@ -18,8 +19,13 @@ import java.util.concurrent.TimeUnit;
  * -no-reboot} with {@code panic=-1}: a guest whose init dies ends QEMU instead of rebooting. {@code
  * no_timer_check}: on a loaded host, TCG delivers the timer too late for the kernel's IO-APIC timer
  * check, which then panics ("IO-APIC + timer doesn't work!"); virtual machines skip that check.
+ * {@code loglevel=4}: only the kernel's warnings and errors share the console with the lines the
+ * guest writes, so that fewer of its messages land inside one of them.
  */
 final class Qemu {
+  /** A kernel log line's start: its timestamp in brackets. */
+  static final Pattern KERNEL_MESSAGE = Pattern.compile("\\[\\s*\\d+\\.\\d+\\].*$");
+
   private Qemu() {}
 
   record Boot(String console, boolean finished, int exitCode, Duration took) {
@@ -29,7 +35,9 @@ final class Qemu {
           .lines()
           .map(l -> l.replace("\r", ""))
           .filter(l -> l.startsWith(prefix))
-          .map(l -> l.substring(prefix.length()))
+          // the kernel's own messages share the serial console and may land in the middle of a
+          // line the guest writes ("... at /dev/vda[    2.125929] tsc: ..."): cut them off
+          .map(l -> KERNEL_MESSAGE.matcher(l.substring(prefix.length())).replaceFirst(""))
           .toList();
     }
 
@@ -68,7 +76,7 @@ final class Qemu {
             "-initrd",
             kernel.initramfs().toString(),
             "-append",
-            "console=ttyS0 panic=-1 no_timer_check " + kernelArgs,
+            "console=ttyS0 panic=-1 no_timer_check loglevel=4 " + kernelArgs,
             "-drive",
             "file=" + image + ",format=raw,if=virtio");
     long start = System.nanoTime();
