@@ -29,15 +29,21 @@ final class Qemu {
   private Qemu() {}
 
   record Boot(String console, boolean finished, int exitCode, Duration took) {
-    /** The console lines that start with {@code prefix}, prefix removed. */
+    /** What follows {@code prefix} on each console line that holds it. */
     List<String> lines(String prefix) {
       return console
           .lines()
           .map(l -> l.replace("\r", ""))
-          .filter(l -> l.startsWith(prefix))
-          // the kernel's own messages share the serial console and may land in the middle of a
-          // line the guest writes ("... at /dev/vda[    2.125929] tsc: ..."): cut them off
-          .map(l -> KERNEL_MESSAGE.matcher(l.substring(prefix.length())).replaceFirst(""))
+          // the firmware's and the kernel's own output share the serial console: a line the guest
+          // writes may follow theirs on one line ("Probing EDD ... XENVBD-INITRAMFS found ...") or
+          // have a kernel message appended ("... at /dev/vda[    2.125929] tsc: ..."): take what
+          // follows the prefix, and cut off a kernel message
+          .filter(l -> l.contains(prefix))
+          .map(
+              l ->
+                  KERNEL_MESSAGE
+                      .matcher(l.substring(l.indexOf(prefix) + prefix.length()))
+                      .replaceFirst(""))
           .toList();
     }
 
