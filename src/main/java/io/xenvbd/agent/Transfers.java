@@ -3,7 +3,6 @@ package io.xenvbd.agent;
 import com.sun.net.httpserver.HttpExchange;
 import io.xenvbd.client.TransferClient;
 import io.xenvbd.disk.DiskEngine;
-import io.xenvbd.disk.TransferFormat;
 import io.xenvbd.disk.TransferSource;
 import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.TransferTicket;
@@ -28,7 +27,7 @@ import java.util.concurrent.TimeUnit;
  * and its owner uid, expires {@link #TICKET_TTL} after it was issued, and is used once: the first
  * window consumes it and opens a session; each window ends with a fresh single-use credential for
  * the next. A session idle for {@link #IDLE} or older than {@link #DEADLINE} is closed, and with it
- * the image's lock.
+ * the image's lock. Each window is one response of the length the source planned for it.
  */
 final class Transfers implements AutoCloseable {
   /**
@@ -144,14 +143,13 @@ final class Transfers implements AutoCloseable {
     try {
       exchange.getResponseHeaders().set("Content-Type", "application/octet-stream");
       exchange.getResponseHeaders().set("Cache-Control", "no-store");
-      exchange.sendResponseHeaders(200, 0);
-      Instant until = Instant.now().plusSeconds(TransferFormat.WINDOW_SECONDS);
-      if (until.isAfter(session.deadline)) until = session.deadline;
+      // a fixed length: the server then passes each record on whole (chunked, it cuts 4 KiB chunks)
+      TransferSource.Window window = session.source.nextWindow();
+      exchange.sendResponseHeaders(200, window.length());
       try (OutputStream out = exchange.getResponseBody()) {
         session.source.writeWindow(
             out,
-            TransferFormat.WINDOW_BYTES,
-            until,
+            window,
             () -> {
               String next = credential();
               sessions.put(next, session);

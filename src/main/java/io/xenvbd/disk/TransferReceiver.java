@@ -11,14 +11,16 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
+import java.util.Arrays;
 
 /**
  * Receives a {@link TransferFormat} stream into a new file and checks it. Everything is bounded by
  * what the receiver was told before the first byte: the image may be at most {@code maxSize} bytes
  * and must have the expected filesystem; no record writes past the size the header declared,
- * offsets only grow, and every window must carry data. Only the D records are written (the rest
- * stays holes). Whatever went wrong the caller removes the file: it is never published unless the
- * digest matched.
+ * offsets only grow, every window must carry data, and hold exactly the bytes its W record declares
+ * (no record past it, nothing after its trailer). Only the D records are written (the rest stays
+ * holes). Whatever went wrong the caller removes the file: it is never published unless the digest
+ * matched.
  */
 public final class TransferReceiver {
   /** Opens the next window of the stream with a ticket or a continuation credential. */
@@ -56,11 +58,24 @@ public final class TransferReceiver {
             LinkOption.NOFOLLOW_LINKS)) {
       Formatter.privateFile(file);
       byte[] chunk = new byte[TransferFormat.CHUNK_BYTES];
+      byte[] record = new byte[TransferFormat.RECORD_HEADER_BYTES];
+      ByteBuffer fields = ByteBuffer.wrap(record);
       while (true) {
         Io.checkInterrupted("fetching the next window of the clone's source");
         boolean data = false;
         try (DataInputStream in = new DataInputStream(windows.open(credential))) {
           credential = null;
+          int w = in.readUnsignedByte();
+          if (w != TransferFormat.WINDOW) {
+            throw bad(
+                w == TransferFormat.HEADER
+                    ? "it is the format of an older agent: upgrade the source node's agent"
+                    : "a window does not start with its length");
+          }
+          long length = in.readLong();
+          if (length < TransferFormat.TRAILER_BYTES || length > TransferFormat.MAX_WINDOW_LENGTH)
+            throw bad("a window declares " + length + " bytes");
+          long room = length - TransferFormat.TRAILER_BYTES; // for the records before the trailer
           while (credential == null) {
             int type = in.readUnsignedByte();
             if (size < 0 && type != TransferFormat.HEADER)
@@ -68,10 +83,12 @@ public final class TransferReceiver {
             switch (type) {
               case TransferFormat.HEADER -> {
                 if (size >= 0) throw bad("it has a second header");
+                room = fits(room, 18);
                 size = in.readLong();
                 total = in.readLong();
-                String fs =
-                    new String(in.readNBytes(in.readUnsignedByte()), StandardCharsets.US_ASCII);
+                int fsLength = in.readUnsignedByte();
+                room = fits(room, fsLength);
+                String fs = new String(in.readNBytes(fsLength), StandardCharsets.US_ASCII);
                 if (size <= 0 || size > maxSize) {
                   throw DiskException.invalid(
                       "the clone's source is "
@@ -94,59 +111,61 @@ public final class TransferReceiver {
                 progress.onProgress("Transfer", 0, total, 0);
               }
               case TransferFormat.DATA -> {
-                long offset = in.readLong();
-                int length = in.readInt();
-                if (length <= 0
-                    || length > TransferFormat.CHUNK_BYTES
+                room = fits(room, TransferFormat.RECORD_HEADER_BYTES);
+                in.readFully(record, 1, TransferFormat.RECORD_HEADER_BYTES - 1);
+                long offset = fields.getLong(1);
+                int count = fields.getInt(9);
+                if (count <= 0
+                    || count > TransferFormat.CHUNK_BYTES
                     || offset < next
-                    || offset > size - length) {
+                    || offset > size - count) {
                   throw bad(
                       "a record of "
-                          + length
+                          + count
                           + " bytes at offset "
                           + offset
                           + " lies outside the declared "
                           + size
                           + " bytes or overlaps the one before");
                 }
-                in.readFully(chunk, 0, length);
-                TransferFormat.digestRecord(digest, offset, length);
-                digest.update(chunk, 0, length);
-                ByteBuffer b = ByteBuffer.wrap(chunk, 0, length);
+                room = fits(room, count);
+                in.readFully(chunk, 0, count);
+                // the digest takes the record as sent, less its type byte
+                digest.update(record, 1, TransferFormat.RECORD_HEADER_BYTES - 1);
+                digest.update(chunk, 0, count);
+                ByteBuffer b = ByteBuffer.wrap(chunk, 0, count);
                 while (b.hasRemaining()) ch.write(b, offset + b.position());
-                next = offset + length;
-                received += length;
+                next = offset + count;
+                received += count;
                 data = true;
                 progress.onProgress("Transfer", received, Math.max(total, received), 0);
               }
-              case TransferFormat.NEXT -> {
-                String c =
-                    new String(in.readNBytes(in.readUnsignedByte()), StandardCharsets.US_ASCII);
-                if (!TransferFormat.CREDENTIAL.matcher(c).matches())
-                  throw bad("its continuation credential is malformed");
-                if (!data) throw bad("a window carried no data");
-                credential = c;
-              }
-              case TransferFormat.END -> {
-                byte[] sent = in.readNBytes(32);
-                if (sent.length != 32 || !MessageDigest.isEqual(sent, digest.digest())) {
+              case TransferFormat.NEXT, TransferFormat.END, TransferFormat.REFUSED -> {
+                byte[] payload = trailer(in, room);
+                if (type == TransferFormat.NEXT) {
+                  String c = new String(payload, StandardCharsets.US_ASCII);
+                  if (!TransferFormat.CREDENTIAL.matcher(c).matches())
+                    throw bad("its continuation credential is malformed");
+                  if (!data) throw bad("a window carried no data");
+                  credential = c;
+                } else if (type == TransferFormat.END) {
+                  if (payload.length != 32 || !MessageDigest.isEqual(payload, digest.digest())) {
+                    throw new DiskException(
+                        ErrorCode.TransferFailed,
+                        "the clone's source arrived with a checksum that"
+                            + " does not match its content ("
+                            + received
+                            + " bytes received): nothing was published; the"
+                            + " clone is retried, and if it fails again check the network between the two nodes");
+                  }
+                  setLength(ch, size);
+                  ch.force(true);
+                  return new Received(size, received);
+                } else {
+                  String message = new String(payload, StandardCharsets.US_ASCII);
                   throw new DiskException(
-                      ErrorCode.TransferFailed,
-                      "the clone's source arrived with a checksum that"
-                          + " does not match its content ("
-                          + received
-                          + " bytes received): nothing was published; the"
-                          + " clone is retried, and if it fails again check the network between the two nodes");
+                      ErrorCode.ImageInUse, "the source node refused to go on: " + shown(message));
                 }
-                setLength(ch, size);
-                ch.force(true);
-                return new Received(size, received);
-              }
-              case TransferFormat.REFUSED -> {
-                String message =
-                    new String(in.readNBytes(in.readUnsignedShort()), StandardCharsets.UTF_8);
-                throw new DiskException(
-                    ErrorCode.ImageInUse, "the source node refused to go on: " + shown(message));
               }
               default -> throw bad("it has an unknown record type " + type);
             }
@@ -163,6 +182,29 @@ public final class TransferReceiver {
     } catch (IOException e) {
       throw Io.wrap(e, "fetching the clone's source");
     }
+  }
+
+  /** What is left of a window's room after a record's next {@code bytes}; refused past its end. */
+  private static long fits(long room, long bytes) {
+    if (bytes > room) throw bad("a record runs past the end of its window");
+    return room - bytes;
+  }
+
+  /**
+   * The payload of the trailer whose type byte was just read: it must be where the window's length
+   * puts it, its padding zeros, and the window must end with it.
+   */
+  private static byte[] trailer(InputStream in, long room) throws IOException {
+    if (room != 0) throw bad("its window ends " + room + " bytes before the length it declared");
+    byte[] t = new byte[TransferFormat.TRAILER_BYTES - 1];
+    new DataInputStream(in).readFully(t);
+    int n = ((t[0] & 0xff) << 8) | (t[1] & 0xff);
+    if (n > t.length - 2) throw bad("its window's last record is malformed");
+    for (int i = 2 + n; i < t.length; i++) {
+      if (t[i] != 0) throw bad("its window's last record is malformed");
+    }
+    if (in.read() != -1) throw bad("a window runs past the length it declared");
+    return Arrays.copyOfRange(t, 2, 2 + n);
   }
 
   /**

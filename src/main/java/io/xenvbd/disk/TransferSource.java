@@ -1,6 +1,5 @@
 package io.xenvbd.disk;
 
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -14,6 +13,7 @@ import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -50,6 +50,10 @@ public final class TransferSource implements AutoCloseable {
   private long position;
   private boolean headerSent;
   private boolean over;
+  private boolean torn;
+  private long budget = TransferFormat.FIRST_WINDOW_BYTES;
+  private Window planned;
+  private byte[] buffer;
 
   TransferSource(
       Path image,
@@ -86,69 +90,123 @@ public final class TransferSource implements AutoCloseable {
   }
 
   /**
-   * Writes the next window: the header first, then D records until {@code maxBytes} of data were
-   * sent or {@code until} passed, then N with {@code next.get()}, E with the digest, or X when the
-   * image changed or is held.
+   * A window as planned before its first byte: its length on the wire (the HTTP response's) and the
+   * data bytes it carries.
    */
-  public void writeWindow(OutputStream raw, long maxBytes, Instant until, Supplier<String> next)
+  public record Window(long length, long dataBytes) {}
+
+  /**
+   * Plans the next window: its data are the next extents' records up to this source's budget (from
+   * the rate of the window before, {@link TransferFormat#WINDOW_SECONDS} of it, at most {@link
+   * TransferFormat#WINDOW_BYTES}). Pass it to {@link #writeWindow} next.
+   */
+  public Window nextWindow() {
+    long data = 0;
+    long records = 0;
+    int x = extent;
+    long p = position;
+    while (x < extents.size() && data < budget) {
+      Extent e = extents.get(x);
+      int length = (int) Math.min(TransferFormat.CHUNK_BYTES, e.end() - p);
+      data += length;
+      records++;
+      p += length;
+      if (p >= e.end()) {
+        x++;
+        if (x < extents.size()) p = extents.get(x).start();
+      }
+    }
+    long length =
+        9
+            + (headerSent ? 0 : 18 + filesystem.length())
+            + records * TransferFormat.RECORD_HEADER_BYTES
+            + data
+            + TransferFormat.TRAILER_BYTES;
+    planned = new Window(length, data);
+    return planned;
+  }
+
+  /**
+   * Writes the window {@link #nextWindow} planned, exactly its length: a W record, the header first
+   * of all, the planned D records, then N with {@code next.get()}, E with the digest, or X when the
+   * image changed, shrank or is held. Each D record leaves in one write of its header and bytes,
+   * read straight into the buffer it is sent from.
+   */
+  public void writeWindow(OutputStream out, Window window, Supplier<String> next)
       throws IOException {
-    DataOutputStream out = new DataOutputStream(raw);
+    if (window != planned) throw new IllegalStateException("a window not planned by nextWindow()");
+    planned = null;
+    long started = System.nanoTime();
+    ByteBuffer first = ByteBuffer.allocate(9 + 18 + 255);
+    first.put(TransferFormat.WINDOW).putLong(window.length() - 9);
     if (!headerSent) {
       byte[] fs = filesystem.getBytes(StandardCharsets.US_ASCII);
-      out.writeByte(TransferFormat.HEADER);
-      out.writeLong(size);
-      out.writeLong(dataBytes);
-      out.writeByte(fs.length);
-      out.write(fs);
+      first.put(TransferFormat.HEADER).putLong(size).putLong(dataBytes).put((byte) fs.length);
+      first.put(fs);
       headerSent = true;
     }
+    out.write(first.array(), 0, first.position());
+    if (buffer == null)
+      buffer = new byte[TransferFormat.RECORD_HEADER_BYTES + TransferFormat.CHUNK_BYTES];
     long sent = 0;
-    ByteBuffer buffer = ByteBuffer.allocate(TransferFormat.CHUNK_BYTES);
     try (FileChannel ch =
         FileChannel.open(image, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-      while (extent < extents.size() && sent < maxBytes && Instant.now().isBefore(until)) {
+      while (sent < window.dataBytes()) {
         Extent e = extents.get(extent);
         int length = (int) Math.min(TransferFormat.CHUNK_BYTES, e.end() - position);
-        buffer.clear().limit(length);
-        while (buffer.hasRemaining()) {
-          if (ch.read(buffer, position + buffer.position()) < 0)
-            break; // shorter than stamped: caught below
+        ByteBuffer data = ByteBuffer.wrap(buffer, TransferFormat.RECORD_HEADER_BYTES, length);
+        while (data.hasRemaining()) {
+          long at = position + data.position() - TransferFormat.RECORD_HEADER_BYTES;
+          if (ch.read(data, at) < 0) {
+            // shorter than stamped: the planned length is sent, in zeros, and the window refused
+            torn = true;
+            Arrays.fill(buffer, data.position(), data.limit(), (byte) 0);
+            break;
+          }
         }
-        int got = buffer.position();
-        if (got > 0) {
-          out.writeByte(TransferFormat.DATA);
-          out.writeLong(position);
-          out.writeInt(got);
-          out.write(buffer.array(), 0, got);
-          TransferFormat.digestRecord(digest, position, got);
-          digest.update(buffer.array(), 0, got);
-        }
-        sent += got;
+        ByteBuffer.wrap(buffer, 0, TransferFormat.RECORD_HEADER_BYTES)
+            .put(TransferFormat.DATA)
+            .putLong(position)
+            .putInt(length);
+        out.write(buffer, 0, TransferFormat.RECORD_HEADER_BYTES + length);
+        // the digest takes the record as sent, less its type byte
+        digest.update(buffer, 1, TransferFormat.RECORD_HEADER_BYTES - 1 + length);
+        sent += length;
         position += length;
-        if (got < length || position >= e.end()) {
+        if (position >= e.end()) {
           extent++;
           if (extent < extents.size()) position = extents.get(extent).start();
         }
       }
     }
+    ByteBuffer trailer = ByteBuffer.allocate(TransferFormat.TRAILER_BYTES);
     String changed = changed();
+    if (changed == null && torn) {
+      changed = "the source image " + image.getFileName() + " shrank during the copy";
+    }
     if (changed != null) {
-      byte[] message = changed.getBytes(StandardCharsets.UTF_8);
-      out.writeByte(TransferFormat.REFUSED);
-      out.writeShort(message.length);
-      out.write(message);
+      byte[] message =
+          changed.replaceAll("[^\\x20-\\x7e]", "?").getBytes(StandardCharsets.US_ASCII);
+      int n = Math.min(message.length, TransferFormat.TRAILER_BYTES - 3);
+      trailer.put(TransferFormat.REFUSED).putShort((short) n).put(message, 0, n);
       over = true;
     } else if (extent < extents.size()) {
       byte[] credential = next.get().getBytes(StandardCharsets.US_ASCII);
-      out.writeByte(TransferFormat.NEXT);
-      out.writeByte(credential.length);
-      out.write(credential);
+      trailer.put(TransferFormat.NEXT).putShort((short) credential.length).put(credential);
     } else {
-      out.writeByte(TransferFormat.END);
-      out.write(digest.digest());
+      byte[] sha = digest.digest();
+      trailer.put(TransferFormat.END).putShort((short) sha.length).put(sha);
       over = true;
     }
+    out.write(trailer.array());
     out.flush();
+    double seconds = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
+    budget =
+        Math.max(
+            TransferFormat.MIN_WINDOW_BYTES,
+            Math.min(
+                TransferFormat.WINDOW_BYTES,
+                (long) (sent / seconds * TransferFormat.WINDOW_SECONDS)));
   }
 
   /** Why the copy must not be trusted, or null. */
@@ -226,7 +284,7 @@ public final class TransferSource implements AutoCloseable {
       if (f[0].equals("DATA")) {
         dataStart = at;
       } else if (dataStart >= 0) {
-        list.add(new Extent(dataStart, Math.min(at, size)));
+        if (Math.min(at, size) > dataStart) list.add(new Extent(dataStart, Math.min(at, size)));
         dataStart = -1;
       }
     }

@@ -279,14 +279,13 @@ class ReviewAttackTest {
                   null)),
           ProgressListener.NONE);
       try (TransferSource source = a.openTransfer("default", "base", "uid-base")) {
+        List<Long> windowLengths = new java.util.ArrayList<>();
         TransferReceiver.Windows windows =
             credential -> {
               java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-              source.writeWindow(
-                  out,
-                  TransferFormat.WINDOW_BYTES,
-                  java.time.Instant.now().plusSeconds(20),
-                  () -> "B".repeat(43));
+              TransferSource.Window w = source.nextWindow();
+              source.writeWindow(out, w, () -> "B".repeat(43));
+              windowLengths.add(out.size() - w.length()); // 0: exactly its Content-Length
               return new java.io.ByteArrayInputStream(out.toByteArray());
             };
         long[] peak = {0};
@@ -307,6 +306,8 @@ class ReviewAttackTest {
         assertThat(peak[0])
             .as("bytes the images root held during the clone, against the clone's own")
             .isLessThan(once + (8L << 20));
+        // 40 MiB of data came in several windows, each of exactly the length planned for it
+        assertThat(windowLengths).hasSizeGreaterThan(1).containsOnly(0L);
       }
     } finally {
       a.close();
@@ -333,16 +334,19 @@ class ReviewAttackTest {
   void aPeersRefusalTextReachesTheStatusAsOneBoundedLine() throws Exception {
     java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
     java.io.DataOutputStream d = new java.io.DataOutputStream(bytes);
+    String forged = "ok\nphase=Ready\u001b[2J".repeat(3000);
+    byte[] message = forged.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    int n = TransferFormat.TRAILER_BYTES - 3; // as much of it as a trailer holds
+    d.writeByte('W');
+    d.writeLong(18 + 4 + TransferFormat.TRAILER_BYTES);
     d.writeByte('H');
     d.writeLong(1 << 20);
     d.writeLong(0);
     d.writeByte(4);
     d.writeBytes("ext4");
-    String forged = "ok\nphase=Ready\u001b[2J".repeat(3000);
-    byte[] message = forged.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     d.writeByte('X');
-    d.writeShort(message.length);
-    d.write(message);
+    d.writeShort(n);
+    d.write(message, 0, n);
     Path file = tmp.resolve("received.img");
     Throwable t =
         catchThrowable(

@@ -227,11 +227,11 @@ class CrossNodeCloneTest {
                 for (String l = request.readLine(); l != null && !l.isEmpty(); )
                   l = request.readLine();
                 java.io.DataOutputStream d = new java.io.DataOutputStream(s.getOutputStream());
-                d.writeBytes(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                        + "Transfer-Encoding: chunked\r\n\r\n");
+
                 java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
                 java.io.DataOutputStream r = new java.io.DataOutputStream(body);
+                r.writeByte('W'); // a window promising a second record that never comes
+                r.writeLong(18 + 4 + 2 * (13 + 4096) + 512);
                 r.writeByte('H');
                 r.writeLong(64 * MI);
                 r.writeLong(2 * MI);
@@ -241,9 +241,12 @@ class CrossNodeCloneTest {
                 r.writeLong(0);
                 r.writeInt(4096);
                 r.write(new byte[4096]);
-                d.writeBytes(Integer.toHexString(body.size()) + "\r\n");
+                d.writeBytes(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                        + "Content-Length: "
+                        + (9 + 18 + 4 + 2 * (13 + 4096) + 512)
+                        + "\r\n\r\n");
                 d.write(body.toByteArray());
-                d.writeBytes("\r\n");
                 d.flush();
                 served.set(true);
                 release.await(); // then nothing, with the connection open
@@ -536,12 +539,15 @@ class CrossNodeCloneTest {
                           .GET()
                           .build(),
                       HttpResponse.BodyHandlers.ofInputStream());
-              exchange.sendResponseHeaders(r.statusCode(), 0);
-              try (InputStream in = r.body();
-                  OutputStream out = exchange.getResponseBody()) {
-                byte[] all = in.readAllBytes();
-                if (all.length > 200 && all[0] == 'H' && flipped.compareAndSet(false, true))
-                  all[200] ^= 1;
+              byte[] all;
+              try (InputStream in = r.body()) {
+                all = in.readAllBytes();
+              }
+              if (all.length > 200 && all[0] == 'W' && flipped.compareAndSet(false, true))
+                all[200] ^= 1;
+              // a window has a fixed length (the target refuses one without)
+              exchange.sendResponseHeaders(r.statusCode(), all.length == 0 ? -1 : all.length);
+              try (OutputStream out = exchange.getResponseBody()) {
                 out.write(all);
               }
             } catch (InterruptedException e) {
