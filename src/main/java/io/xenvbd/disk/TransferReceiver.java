@@ -4,6 +4,7 @@ import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -12,6 +13,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.Arrays;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Receives a {@link TransferFormat} stream into a new file and checks it. Everything is bounded by
@@ -57,120 +63,126 @@ public final class TransferReceiver {
             StandardOpenOption.WRITE,
             LinkOption.NOFOLLOW_LINKS)) {
       Formatter.privateFile(file);
-      byte[] chunk = new byte[TransferFormat.CHUNK_BYTES];
-      byte[] record = new byte[TransferFormat.RECORD_HEADER_BYTES];
-      ByteBuffer fields = ByteBuffer.wrap(record);
-      while (true) {
-        Io.checkInterrupted("fetching the next window of the clone's source");
-        boolean data = false;
-        try (DataInputStream in = new DataInputStream(windows.open(credential))) {
-          credential = null;
-          int w = in.readUnsignedByte();
-          if (w != TransferFormat.WINDOW) {
-            throw bad(
-                w == TransferFormat.HEADER
-                    ? "it is the format of an older agent: upgrade the source node's agent"
-                    : "a window does not start with its length");
-          }
-          long length = in.readLong();
-          if (length < TransferFormat.TRAILER_BYTES || length > TransferFormat.MAX_WINDOW_LENGTH)
-            throw bad("a window declares " + length + " bytes");
-          long room = length - TransferFormat.TRAILER_BYTES; // for the records before the trailer
-          while (credential == null) {
-            int type = in.readUnsignedByte();
-            if (size < 0 && type != TransferFormat.HEADER)
-              throw bad("it does not start with a header");
-            switch (type) {
-              case TransferFormat.HEADER -> {
-                if (size >= 0) throw bad("it has a second header");
-                room = fits(room, 18);
-                size = in.readLong();
-                total = in.readLong();
-                int fsLength = in.readUnsignedByte();
-                room = fits(room, fsLength);
-                String fs = new String(in.readNBytes(fsLength), StandardCharsets.US_ASCII);
-                if (size <= 0 || size > maxSize) {
-                  throw DiskException.invalid(
-                      "the clone's source is "
-                          + size
-                          + " bytes, more than this disk's "
-                          + maxSize
-                          + ": set spec.size to at least the source's size");
-                }
-                if (!fs.equals(filesystem)) {
-                  throw DiskException.invalid(
-                      "the clone's source has filesystem "
-                          + fs
-                          + " but this disk asks for "
-                          + filesystem
-                          + ": set spec.filesystem to "
-                          + fs);
-                }
-                ch.truncate(0);
-                digest = TransferFormat.digest(size);
-                progress.onProgress("Transfer", 0, total, 0);
-              }
-              case TransferFormat.DATA -> {
-                room = fits(room, TransferFormat.RECORD_HEADER_BYTES);
-                in.readFully(record, 1, TransferFormat.RECORD_HEADER_BYTES - 1);
-                long offset = fields.getLong(1);
-                int count = fields.getInt(9);
-                if (count <= 0
-                    || count > TransferFormat.CHUNK_BYTES
-                    || offset < next
-                    || offset > size - count) {
-                  throw bad(
-                      "a record of "
-                          + count
-                          + " bytes at offset "
-                          + offset
-                          + " lies outside the declared "
-                          + size
-                          + " bytes or overlaps the one before");
-                }
-                room = fits(room, count);
-                in.readFully(chunk, 0, count);
-                // the digest takes the record as sent, less its type byte
-                digest.update(record, 1, TransferFormat.RECORD_HEADER_BYTES - 1);
-                digest.update(chunk, 0, count);
-                ByteBuffer b = ByteBuffer.wrap(chunk, 0, count);
-                while (b.hasRemaining()) ch.write(b, offset + b.position());
-                next = offset + count;
-                received += count;
-                data = true;
-                progress.onProgress("Transfer", received, Math.max(total, received), 0);
-              }
-              case TransferFormat.NEXT, TransferFormat.END, TransferFormat.REFUSED -> {
-                byte[] payload = trailer(in, room);
-                if (type == TransferFormat.NEXT) {
-                  String c = new String(payload, StandardCharsets.US_ASCII);
-                  if (!TransferFormat.CREDENTIAL.matcher(c).matches())
-                    throw bad("its continuation credential is malformed");
-                  if (!data) throw bad("a window carried no data");
-                  credential = c;
-                } else if (type == TransferFormat.END) {
-                  if (payload.length != 32 || !MessageDigest.isEqual(payload, digest.digest())) {
-                    throw new DiskException(
-                        ErrorCode.TransferFailed,
-                        "the clone's source arrived with a checksum that"
-                            + " does not match its content ("
-                            + received
-                            + " bytes received): nothing was published; the"
-                            + " clone is retried, and if it fails again check the network between the two nodes");
+      Writer writer = new Writer(ch);
+      try {
+        byte[] record = new byte[TransferFormat.RECORD_HEADER_BYTES];
+        ByteBuffer fields = ByteBuffer.wrap(record);
+        while (true) {
+          Io.checkInterrupted("fetching the next window of the clone's source");
+          boolean data = false;
+          try (DataInputStream in = new DataInputStream(windows.open(credential))) {
+            credential = null;
+            int w = in.readUnsignedByte();
+            if (w != TransferFormat.WINDOW) {
+              throw bad(
+                  w == TransferFormat.HEADER
+                      ? "it is the format of an older agent: upgrade the source node's agent"
+                      : "a window does not start with its length");
+            }
+            long length = in.readLong();
+            if (length < TransferFormat.TRAILER_BYTES || length > TransferFormat.MAX_WINDOW_LENGTH)
+              throw bad("a window declares " + length + " bytes");
+            long room = length - TransferFormat.TRAILER_BYTES; // for the records before the trailer
+            while (credential == null) {
+              int type = in.readUnsignedByte();
+              if (size < 0 && type != TransferFormat.HEADER)
+                throw bad("it does not start with a header");
+              switch (type) {
+                case TransferFormat.HEADER -> {
+                  if (size >= 0) throw bad("it has a second header");
+                  room = fits(room, 18);
+                  size = in.readLong();
+                  total = in.readLong();
+                  int fsLength = in.readUnsignedByte();
+                  room = fits(room, fsLength);
+                  String fs = new String(in.readNBytes(fsLength), StandardCharsets.US_ASCII);
+                  if (size <= 0 || size > maxSize) {
+                    throw DiskException.invalid(
+                        "the clone's source is "
+                            + size
+                            + " bytes, more than this disk's "
+                            + maxSize
+                            + ": set spec.size to at least the source's size");
                   }
-                  setLength(ch, size);
-                  ch.force(true);
-                  return new Received(size, received);
-                } else {
-                  String message = new String(payload, StandardCharsets.US_ASCII);
-                  throw new DiskException(
-                      ErrorCode.ImageInUse, "the source node refused to go on: " + shown(message));
+                  if (!fs.equals(filesystem)) {
+                    throw DiskException.invalid(
+                        "the clone's source has filesystem "
+                            + fs
+                            + " but this disk asks for "
+                            + filesystem
+                            + ": set spec.filesystem to "
+                            + fs);
+                  }
+                  ch.truncate(0);
+                  digest = TransferFormat.digest(size);
+                  writer.begin(digest);
+                  progress.onProgress("Transfer", 0, total, 0);
                 }
+                case TransferFormat.DATA -> {
+                  room = fits(room, TransferFormat.RECORD_HEADER_BYTES);
+                  in.readFully(record, 1, TransferFormat.RECORD_HEADER_BYTES - 1);
+                  long offset = fields.getLong(1);
+                  int count = fields.getInt(9);
+                  if (count <= 0
+                      || count > TransferFormat.CHUNK_BYTES
+                      || offset < next
+                      || offset > size - count) {
+                    throw bad(
+                        "a record of "
+                            + count
+                            + " bytes at offset "
+                            + offset
+                            + " lies outside the declared "
+                            + size
+                            + " bytes or overlaps the one before");
+                  }
+                  room = fits(room, count);
+                  byte[] buffer = writer.buffer();
+                  // the digest takes the record as sent, less its type byte
+                  System.arraycopy(record, 1, buffer, 0, Writer.FIELDS);
+                  in.readFully(buffer, Writer.FIELDS, count);
+                  writer.submit(buffer, offset, count);
+                  next = offset + count;
+                  received += count;
+                  data = true;
+                  progress.onProgress("Transfer", received, Math.max(total, received), 0);
+                }
+                case TransferFormat.NEXT, TransferFormat.END, TransferFormat.REFUSED -> {
+                  byte[] payload = trailer(in, room);
+                  if (type == TransferFormat.NEXT) {
+                    String c = new String(payload, StandardCharsets.US_ASCII);
+                    if (!TransferFormat.CREDENTIAL.matcher(c).matches())
+                      throw bad("its continuation credential is malformed");
+                    if (!data) throw bad("a window carried no data");
+                    credential = c;
+                  } else if (type == TransferFormat.END) {
+                    byte[] sum = writer.finish(); // every record hashed and written
+                    if (payload.length != 32 || !MessageDigest.isEqual(payload, sum)) {
+                      throw new DiskException(
+                          ErrorCode.TransferFailed,
+                          "the clone's source arrived with a checksum that"
+                              + " does not match its content ("
+                              + received
+                              + " bytes received): nothing was published; the"
+                              + " clone is retried, and if it fails again check the network between the two nodes");
+                    }
+                    setLength(ch, size);
+                    ch.force(true);
+                    return new Received(size, received);
+                  } else {
+                    String message = new String(payload, StandardCharsets.US_ASCII);
+                    throw new DiskException(
+                        ErrorCode.ImageInUse,
+                        "the source node refused to go on: " + shown(message));
+                  }
+                }
+                default -> throw bad("it has an unknown record type " + type);
               }
-              default -> throw bad("it has an unknown record type " + type);
             }
           }
         }
+      } finally {
+        writer.close();
       }
     } catch (EOFException e) {
       throw new DiskException(
@@ -181,6 +193,100 @@ public final class TransferReceiver {
           e);
     } catch (IOException e) {
       throw Io.wrap(e, "fetching the clone's source");
+    }
+  }
+
+  /**
+   * Hashes and writes the D records, in order, in a thread of its own while the next one arrives:
+   * at most {@link #IN_FLIGHT} records are held at once. The digest is read only after every record
+   * was hashed and written ({@link #finish}); a failed write fails the next call.
+   */
+  private static final class Writer implements AutoCloseable {
+    static final int IN_FLIGHT = 3;
+
+    /** A buffer's first bytes: the record's offset and length, as the digest takes them. */
+    static final int FIELDS = TransferFormat.RECORD_HEADER_BYTES - 1;
+
+    private final FileChannel ch;
+    private final BlockingQueue<byte[]> free = new ArrayBlockingQueue<>(IN_FLIGHT);
+    private final ExecutorService thread =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "xenvbd-transfer-write");
+              t.setDaemon(true);
+              return t;
+            });
+    private MessageDigest digest;
+    private volatile IOException failed;
+
+    Writer(FileChannel ch) {
+      this.ch = ch;
+      for (int i = 0; i < IN_FLIGHT; i++) free.add(new byte[FIELDS + TransferFormat.CHUNK_BYTES]);
+    }
+
+    /** Before the first record: the digest the records go into. */
+    void begin(MessageDigest d) {
+      digest = d;
+    }
+
+    /** A buffer for the next record, once one of those in flight was written. */
+    byte[] buffer() throws IOException {
+      check();
+      try {
+        return free.take();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while writing the clone's source");
+      }
+    }
+
+    /** {@code buffer}: the record's offset and length ({@link #FIELDS}), then its bytes. */
+    void submit(byte[] buffer, long offset, int count) {
+      MessageDigest d = digest;
+      thread.execute(
+          () -> {
+            try {
+              if (failed == null) {
+                d.update(buffer, 0, FIELDS + count);
+                ByteBuffer b = ByteBuffer.wrap(buffer, FIELDS, count);
+                while (b.hasRemaining()) ch.write(b, offset + b.position() - FIELDS);
+              }
+            } catch (IOException e) {
+              failed = e;
+            } finally {
+              free.add(buffer);
+            }
+          });
+    }
+
+    /** Waits until every record was hashed and written: the digest. */
+    byte[] finish() throws IOException {
+      thread.shutdown();
+      try {
+        while (!thread.awaitTermination(1, TimeUnit.SECONDS)) {
+          // a write still going on
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while writing the clone's source");
+      }
+      check();
+      return digest.digest();
+    }
+
+    private void check() throws IOException {
+      if (failed != null) throw failed;
+    }
+
+    /** Stops the thread (after its current write) before the file is closed. */
+    @Override
+    public void close() {
+      thread.shutdownNow();
+      try {
+        thread.awaitTermination(1, TimeUnit.MINUTES);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 
