@@ -39,11 +39,6 @@ final class AgentDriver {
   private final Placer placer;
   private final Protocol protocol;
 
-  /**
-   * The protocol version that brought cross-node clones (the source agent's {@code /v1/transfers}).
-   */
-  static final int STREAMING_SINCE = 4;
-
   AgentDriver(
       AgentClientFactory agents,
       ClusterView cluster,
@@ -237,7 +232,7 @@ final class AgentDriver {
               backoffs.failed(uid)));
     }
     int sourceVersion = AgentRequests.agentVersion(node.get());
-    if (sourceVersion < STREAMING_SINCE) {
+    if (sourceVersion < Protocol.STREAM_SINCE) {
       backoffs.reset(uid);
       return new CrossNode(
           null,
@@ -252,7 +247,7 @@ final class AgentDriver {
                       + sourceVersion
                       + "; streaming a"
                       + " clone to another node needs protocol "
-                      + STREAMING_SINCE
+                      + Protocol.STREAM_SINCE
                       + ": upgrade the agent on "
                       + sourceNode
                       + ", or leave spec.nodeName empty to clone on "
@@ -260,10 +255,27 @@ final class AgentDriver {
               readyRecheck));
     }
     String endpoint = node.get().getStatus().agent().endpoint();
-    if (targetVersion < STREAMING_SINCE) {
-      // the target cannot take it: no ticket is asked for; the protocol table turns this into
-      // AgentTooOld
-      return new CrossNode(withRemote(wire, new DiskSpec.Remote(sourceNode, endpoint, null)), null);
+    if (targetVersion < Protocol.STREAM_SINCE) {
+      // the target cannot read this build's stream: no ticket is asked for
+      backoffs.reset(uid);
+      return new CrossNode(
+          null,
+          new Step(
+              new Outcome.Incompatible(
+                  Reasons.AGENT_TOO_OLD,
+                  "the agent on node "
+                      + nodeName
+                      + " speaks protocol "
+                      + targetVersion
+                      + "; receiving a clone streamed from node "
+                      + sourceNode
+                      + " needs protocol "
+                      + Protocol.STREAM_SINCE
+                      + ": upgrade the agent on "
+                      + nodeName
+                      + ", or leave spec.nodeName empty to clone on "
+                      + sourceNode),
+              readyRecheck));
     }
     TransferTicket ticket;
     try {

@@ -215,16 +215,21 @@ final class Mover {
   private DiskState start(VirtualDisk disk, Move move, AgentClient target, int targetVersion) {
     Dom0Node from = healthyNode(move.from(), "the draining node");
     int fromVersion = AgentRequests.agentVersion(from);
-    if (fromVersion < Protocol.TRANSFERS_SINCE) {
+    if (fromVersion < Protocol.STREAM_SINCE || targetVersion < Protocol.STREAM_SINCE) {
+      boolean source = fromVersion < Protocol.STREAM_SINCE;
       throw new Refused(
           Reasons.AGENT_TOO_OLD,
           "the agent on node "
-              + move.from()
+              + (source ? move.from() : move.to())
               + " speaks protocol "
-              + fromVersion
-              + "; streaming an image to another node needs protocol "
-              + Protocol.TRANSFERS_SINCE
-              + ": upgrade it, or stop the drain (spec.drain false)");
+              + (source ? fromVersion : targetVersion)
+              + "; streaming an image from node "
+              + move.from()
+              + " to node "
+              + move.to()
+              + " needs protocol "
+              + Protocol.STREAM_SINCE
+              + " on both: upgrade it, or stop the drain (spec.drain false)");
     }
     String endpoint = from.getStatus().agent().endpoint();
     String ns = disk.getMetadata().getNamespace();

@@ -26,12 +26,17 @@ public final class Protocol {
    * /v1/disks/{namespace}/{name}/release} ({@link #RELEASE_SINCE}); 5: {@link
    * DiskSpec.CloneFrom#remote()}, a clone streamed from another node's agent, and that agent's
    * {@code /v1/transfers} routes; 6: {@link DiskSpec.Populate#moveFrom()}, a disk moved off a
-   * draining node (its own image streamed from the old node's agent, byte for byte).
+   * draining node (its own image streamed from the old node's agent, byte for byte); 7: the
+   * stream's fixed-length windows ({@code disk.TransferFormat}), which neither end of an older
+   * stream reads.
    */
-  public static final int VERSION = 6;
+  public static final int VERSION = 7;
 
-  /** The version whose agents serve {@code /v1/transfers}: a move's source needs at least it. */
-  public static final int TRANSFERS_SINCE = 5;
+  /**
+   * The version of the stream format this build sends and reads (a clone streamed from another
+   * node, a move off a draining node): the source's agent and the target's both need at least it.
+   */
+  public static final int STREAM_SINCE = 7;
 
   /**
    * The version that brought {@code POST .../release}, which marks a Retain disk's image released.

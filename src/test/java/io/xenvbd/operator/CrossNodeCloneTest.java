@@ -393,8 +393,9 @@ class CrossNodeCloneTest {
   }
 
   @Test
-  void aCloneForANodeWhoseAgentPredatesStreamingIsAgentTooOldAndNothingIsSent() {
-    nodes.start("node-c", Protocol.simulated(4, Protocol.MIN_SUPPORTED, Protocol.Field.TABLE));
+  void aCloneForANodeWhoseAgentReadsAnOlderStreamIsAgentTooOldAndNothingIsSent() {
+    // 6 knows spec.populate.cloneFrom.remote but not the stream format of 7
+    nodes.start("node-c", Protocol.simulated(6, Protocol.MIN_SUPPORTED, Protocol.Field.TABLE));
     await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> api.client.resources(Dom0Node.class).withName("node-c").get() != null);
@@ -408,7 +409,7 @@ class CrossNodeCloneTest {
               return c != null && Reasons.AGENT_TOO_OLD.equals(c.getReason());
             });
     assertThat(h.condition(h.get(NS, "old"), Conditions.READY).getMessage())
-        .contains("spec.populate.cloneFrom.remote", "protocol 5", "node-c speaks protocol 4");
+        .contains("node-c speaks protocol 6", "needs protocol " + Protocol.STREAM_SINCE);
     assertThat(nodes.images("node-c")).isEmpty();
   }
 

@@ -230,16 +230,16 @@ class DrainTest {
   }
 
   @Test
-  void aMoveToAnAgentBeforeProtocolSixIsAgentTooOldAndNothingIsCopied() throws Exception {
+  void aMoveToAnAgentThatReadsAnOlderStreamIsAgentTooOldAndNothingIsCopied() throws Exception {
     onNodeA("old");
-    nodes.start("node-c", Protocol.simulated(5, Protocol.MIN_SUPPORTED, Protocol.Field.TABLE));
+    nodes.start("node-c", Protocol.simulated(6, Protocol.MIN_SUPPORTED, Protocol.Field.TABLE));
     awaitNodes(3);
     cordon("node-b", true);
     drain("node-a", true);
     VirtualDisk d =
         h.awaitCondition(NS, "old", Conditions.MOVED, Conditions.FALSE, Reasons.AGENT_TOO_OLD);
     assertThat(h.condition(d, Conditions.MOVED).getMessage())
-        .contains("spec.populate.moveFrom", "protocol 6", "node-c speaks protocol 5");
+        .contains("node-c speaks protocol 6", "needs protocol " + Protocol.STREAM_SINCE);
     assertThat(d.getStatus().nodeName()).isEqualTo("node-a");
     assertThat(nodes.images("node-c")).isEmpty();
     assertThat(nodes.images("node-a")).containsExactly(NS + "/old.img");
