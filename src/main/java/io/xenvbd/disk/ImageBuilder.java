@@ -82,7 +82,10 @@ final class ImageBuilder {
     String uuid = fs == Filesystem.none ? null : UUID.randomUUID().toString();
     CloneMethod cloneMethod = null;
     boolean journalLeftOut = false;
-    Flush flush = null; // the write-out of a mounted build, running while it is checked
+    // The write-out of an Offline build, running while it is checked. A mounted build's is done
+    // when
+    // its mount ends: the final sync -f flushes the loop device, which fsyncs the image file.
+    Flush flush = null;
     try {
       progress.stage("Create", 0, 5);
       if (remote != null) cloneSource = fetch(remote, image, req, fs, temps, progress);
@@ -103,7 +106,6 @@ final class ImageBuilder {
               temp, pop.createDirs(), TreeWriter.tailoredFiles(spec.tailor(), uuid), temps::add);
         } else if (content) {
           writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
-          flush = Flush.start(temp);
         }
       } else if (offline && content) {
         formatter.create(temp, req.sizeBytes(), spec.preallocate());
@@ -120,7 +122,6 @@ final class ImageBuilder {
         if (content) {
           formatter.formatJournalLater(temp, fs, req.sizeBytes(), uuid, spec.preallocate());
           writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
-          flush = Flush.start(temp);
           journalLeftOut = true; // added with the check below, in the same sandbox run
         } else {
           formatter.format(temp, fs, req.sizeBytes(), uuid, null, spec.preallocate());
@@ -200,10 +201,9 @@ final class ImageBuilder {
       long sizeBytes,
       String uuid,
       Progress progress) {
-    mounter.withMounted(
+    mounter.populate(
         image,
         spec.filesystem(),
-        false,
         mnt -> writeTree(mnt, pop, sources, archive, spec, sizeBytes, uuid, progress));
   }
 
