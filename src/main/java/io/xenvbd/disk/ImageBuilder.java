@@ -217,8 +217,7 @@ final class ImageBuilder {
       String uuid,
       Progress progress) {
     progress.stage("Populate", 10, 75);
-    long total = trees.estimate(sources, archive);
-    trees.populate(pop, sources, archive, tree, progress, total, sizeBytes);
+    trees.populate(pop, sources, archive, tree, progress, sizeBytes);
     progress.stage("Tailor", 75, 80);
     trees.tailor(spec.tailor(), uuid, tree);
   }
