@@ -82,9 +82,8 @@ final class ImageBuilder {
     String uuid = fs == Filesystem.none ? null : UUID.randomUUID().toString();
     CloneMethod cloneMethod = null;
     boolean journalLeftOut = false;
-    // The write-out of an Offline build, running while it is checked. A mounted build's is done
-    // when
-    // its mount ends: the final sync -f flushes the loop device, which fsyncs the image file.
+    // The write-out of an Offline build or a clone, running while it is checked. A fresh LoopMount
+    // build's is done when its mount ends: the final sync -f flushes the loop device (an fsync).
     Flush flush = null;
     try {
       progress.stage("Create", 0, 5);
@@ -106,6 +105,7 @@ final class ImageBuilder {
               temp, pop.createDirs(), TreeWriter.tailoredFiles(spec.tailor(), uuid), temps::add);
         } else if (content) {
           writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
+          flush = Flush.start(temp);
         }
       } else if (offline && content) {
         formatter.create(temp, req.sizeBytes(), spec.preallocate());
