@@ -82,7 +82,9 @@ final class ImageBuilder {
     String uuid = fs == Filesystem.none ? null : UUID.randomUUID().toString();
     CloneMethod cloneMethod = null;
     boolean journalLeftOut = false;
-    Flush flush = null; // the write-out of a mounted build, running while it is checked
+    // The write-out of an Offline build or a clone, running while it is checked. A fresh LoopMount
+    // build's is done when its mount ends: the final sync -f flushes the loop device (an fsync).
+    Flush flush = null;
     try {
       progress.stage("Create", 0, 5);
       if (remote != null) cloneSource = fetch(remote, image, req, fs, temps, progress);
@@ -120,7 +122,6 @@ final class ImageBuilder {
         if (content) {
           formatter.formatJournalLater(temp, fs, req.sizeBytes(), uuid, spec.preallocate());
           writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
-          flush = Flush.start(temp);
           journalLeftOut = true; // added with the check below, in the same sandbox run
         } else {
           formatter.format(temp, fs, req.sizeBytes(), uuid, null, spec.preallocate());
@@ -200,10 +201,9 @@ final class ImageBuilder {
       long sizeBytes,
       String uuid,
       Progress progress) {
-    mounter.withMounted(
+    mounter.populate(
         image,
         spec.filesystem(),
-        false,
         mnt -> writeTree(mnt, pop, sources, archive, spec, sizeBytes, uuid, progress));
   }
 
@@ -217,8 +217,7 @@ final class ImageBuilder {
       String uuid,
       Progress progress) {
     progress.stage("Populate", 10, 75);
-    long total = trees.estimate(sources, archive);
-    trees.populate(pop, sources, archive, tree, progress, total, sizeBytes);
+    trees.populate(pop, sources, archive, tree, progress, sizeBytes);
     progress.stage("Tailor", 75, 80);
     trees.tailor(spec.tailor(), uuid, tree);
   }

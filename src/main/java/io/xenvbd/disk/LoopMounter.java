@@ -44,16 +44,24 @@ final class LoopMounter {
    * those bytes choose which of dom0's filesystem drivers parses them.
    */
   void withMounted(Path image, Filesystem fs, Consumer<Path> work) {
-    withMounted(image, fs, true, work);
+    mounted(image, fs, false, work);
   }
 
   /**
-   * As {@link #withMounted(Path, Filesystem, Consumer)}; {@code directIo} false: the loop device
-   * writes the image through dom0's page cache, so that the unmount ends once the data is there and
-   * its write-out to the images root can run while the next steps do (a build fsyncs the image
-   * before it publishes it).
+   * As {@link #withMounted(Path, Filesystem, Consumer)}, for a build that fills the image: a {@link
+   * WriteBack} writes the image out while {@code work} runs, so that the final {@code sync -f}
+   * finds little left to write. The loop device keeps direct I/O: no second copy of the image in
+   * dom0's page cache (with the write-out, measured as fast as buffered or a little faster: the
+   * copy gains what the check loses reading the metadata back from disk). The final {@code sync -f}
+   * flushes the loop device, which fsyncs the image file: once it returns, what was written through
+   * the mount is on disk, and a write error through the loop device shows there (or in the
+   * write-out) and fails the build.
    */
-  void withMounted(Path image, Filesystem fs, boolean directIo, Consumer<Path> work) {
+  void populate(Path image, Filesystem fs, Consumer<Path> work) {
+    mounted(image, fs, true, work);
+  }
+
+  private void mounted(Path image, Filesystem fs, boolean writeBack, Consumer<Path> work) {
     Path mnt = paths.tempUnderRoot("mnt");
     try {
       Files.createDirectory(
@@ -62,11 +70,15 @@ final class LoopMounter {
       throw Io.wrap(e, "creating mount point " + mnt);
     }
     try {
-      String dev = attach(image, directIo);
+      String dev = attach(image);
       // A tenant's or guest's filesystem: its device nodes, setuid files and programs stay dead on
       // dom0.
       runner.run("mount", "-t", mountType(fs), "-o", MOUNT_OPTIONS, dev, mnt.toString());
-      work.accept(mnt);
+      // Stopped and joined before the sync below and the umount (a running sync keeps the mount
+      // busy), also when work fails: its error then stays the one thrown.
+      try (WriteBack w = writeBack ? WriteBack.start(runner, mnt) : null) {
+        work.accept(mnt);
+      }
       runner.run("sync", "-f", mnt.toString());
     } catch (DiskException e) {
       throw e.code() == ErrorCode.CommandFailed && backingFull(image) ? noSpace(image, e) : e;
@@ -145,26 +157,16 @@ final class LoopMounter {
 
   /** losetup --find --show, retried while every device is taken, until loopWait has passed. */
   String attach(Path image) {
-    return attach(image, true);
-  }
-
-  private String attach(Path image, boolean directIo) {
     long deadline = System.nanoTime() + loopWait.toNanos();
     String lastError = "";
     while (true) {
       if (loops.status().hasFree()) {
         // Direct I/O: the loop device writes the image file without a second copy in dom0's page
         // cache, so the filesystem's writeback is the image's (the kernel falls back to buffered
-        // I/O
-        // where the images root cannot do direct I/O).
+        // I/O where the images root cannot do direct I/O).
         CommandRunner.Result r =
             runner.exec(
-                List.of(
-                    "losetup",
-                    "--find",
-                    "--show",
-                    "--direct-io=" + (directIo ? "on" : "off"),
-                    image.toString()),
+                List.of("losetup", "--find", "--show", "--direct-io=on", image.toString()),
                 Duration.ofMinutes(1),
                 null);
         if (r.ok()) return r.stdout().strip();
@@ -197,7 +199,8 @@ final class LoopMounter {
             + (s.max() <= 0 ? "unlimited" : s.max())
             + ")"
             + (lastError.isEmpty() ? "" : "; losetup: " + lastError)
-            + ": stop a guest or detach an unused image, raise max_loop, or use populate.method Offline (ext2/3/4)");
+            + ": stop a guest or detach an unused image, raise max_loop, or use populate.method"
+            + " Offline (ext2/3/4)");
   }
 
   /**

@@ -113,7 +113,8 @@ final class TreeFiles {
             + shown
             + "' in the image is not a directory, so '"
             + guestPath
-            + "' cannot be written: remove it from the archive, source or cloned disk, or write elsewhere");
+            + "' cannot be written: remove it from the archive, source or cloned disk, or write"
+            + " elsewhere");
   }
 
   /** The refusal of a file to write where the image has a directory. */
@@ -139,8 +140,7 @@ final class TreeFiles {
    * Replaces whatever entry is at {@code guestPath} with a regular file of {@code content} and
    * octal {@code mode}.
    */
-  static void replaceFile(
-      Path tree, String guestPath, String content, String mode, CommandRunner runner) {
+  static void replaceFile(Path tree, String guestPath, String content, String mode) {
     checkMode(mode, guestPath);
     List<String> parts = components(guestPath);
     if (parts.isEmpty())
@@ -162,8 +162,9 @@ final class TreeFiles {
         ByteBuffer b = ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8));
         while (b.hasRemaining()) ch.write(b);
       }
-      // The fresh file is ours (O_EXCL), so chmod by name reaches it and nothing else.
-      runner.run("chmod", mode, temp.toString());
+      // The fresh file is ours (O_EXCL); opened O_NOFOLLOW and fchmod'ed (setuid/setgid/sticky
+      // bits too), with no chmod process per file.
+      Files.setAttribute(temp, "unix:mode", Integer.parseInt(mode, 8), LinkOption.NOFOLLOW_LINKS);
       Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (FileAlreadyExistsException e) {
       throw new DiskException(

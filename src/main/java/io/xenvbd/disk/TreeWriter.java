@@ -36,33 +36,28 @@ final class TreeWriter {
     return sources;
   }
 
-  /** Apparent bytes the sources hold, for progress (du on one filesystem, as cp -x copies). */
-  long estimate(List<Path> sources, Path archive) {
-    long total = 0;
-    for (Path s : sources) total += apparentSize(s);
-    if (archive != null) total += archive.toFile().length();
-    return Math.max(total, 1);
-  }
-
+  /**
+   * Archive, hostPaths, createDirs into {@code tree}, reporting bytes against the apparent size of
+   * the sources (one du per source, on one filesystem as cp -x copies) and the archive's length.
+   */
   void populate(
-      Populate p,
-      List<Path> sources,
-      Path archive,
-      Path tree,
-      Progress progress,
-      long total,
-      long maxBytes) {
+      Populate p, List<Path> sources, Path archive, Path tree, Progress progress, long maxBytes) {
+    long[] sizes = new long[sources.size()];
+    long total = archive != null ? archive.toFile().length() : 0;
+    for (int i = 0; i < sizes.length; i++) total += sizes[i] = apparentSize(sources.get(i));
+    total = Math.max(total, 1);
     long done = 0;
     if (archive != null) {
       archives.extract(archive, tree, maxBytes);
       done += archive.toFile().length();
-      progress.bytes(done, total);
+      progress.bytes(Math.min(done, total), total);
     }
     for (int i = 0; i < sources.size(); i++) {
       Io.checkInterrupted("copying " + sources.get(i));
       String target = p.hostPaths().get(i).effectiveTarget();
       long before = done;
-      long size = apparentSize(sources.get(i));
+      long size = sizes[i];
+      long all = total;
       Path dst = destination(tree, sources.get(i), target);
       long already = CopyProgress.measure(dst);
       // cp says nothing while it copies: a poller measures what has landed, so a long copy shows
@@ -72,8 +67,7 @@ final class TreeWriter {
               dst,
               bytes ->
                   progress.bytes(
-                      Math.min(before + Math.max(0, Math.min(bytes - already, size)), total),
-                      total))) {
+                      Math.min(before + Math.max(0, Math.min(bytes - already, size)), all), all))) {
         copy(tree, sources.get(i), dst);
       }
       done += size;
@@ -151,9 +145,8 @@ final class TreeWriter {
           ErrorCode.SourceNotAllowed,
           "hostPaths path "
               + source
-              + " was replaced while the"
-              + " disk was built (a link put in its place?): nothing was copied; make sure no one else writes the"
-              + " allowed directory, and retry");
+              + " was replaced while the disk was built (a link put in its place?): nothing was"
+              + " copied; make sure no one else writes the allowed directory, and retry");
     }
     if (!r.ok()) throw CommandRunner.failure(r);
   }
@@ -170,7 +163,7 @@ final class TreeWriter {
    */
   void tailor(Tailor t, String uuid, Path tree) {
     for (Tailor.File f : tailoredFiles(t, uuid))
-      TreeFiles.replaceFile(tree, f.path(), f.content(), f.mode(), runner);
+      TreeFiles.replaceFile(tree, f.path(), f.content(), f.mode());
   }
 
   /** The files tailoring writes, in order: /etc/hostname, /etc/fstab, then spec.tailor.files. */

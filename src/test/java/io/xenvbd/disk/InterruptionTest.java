@@ -145,6 +145,7 @@ class InterruptionTest {
     assertThat(engine.inspect("default", "vm")).isEmpty();
     assertThat(nonImageEntries(root)).isEmpty();
     assertNothingAttachedUnder(root);
+    assertThat(WriteBackTest.writeBackThreads()).as("the write-out during the copy").isEmpty();
   }
 
   /**

@@ -37,8 +37,8 @@ class TreeFilesTest {
     Files.createSymbolicLink(tree.resolve("etc/hostname"), victim);
     Files.createSymbolicLink(tree.resolve("etc/motd"), Path.of("../../victim"));
 
-    TreeFiles.replaceFile(tree, "/etc/hostname", "guest\n", "0644", RUN);
-    TreeFiles.replaceFile(tree, "/etc/motd", "hello\n", "0600", RUN);
+    TreeFiles.replaceFile(tree, "/etc/hostname", "guest\n", "0644");
+    TreeFiles.replaceFile(tree, "/etc/motd", "hello\n", "0600");
 
     assertThat(victim).hasContent("dom0's file");
     assertThat(Files.isRegularFile(tree.resolve("etc/hostname"), LinkOption.NOFOLLOW_LINKS))
@@ -55,7 +55,7 @@ class TreeFilesTest {
     Path tree = tree();
     RUN.run("mkfifo", tree.resolve("etc/hostname").toString());
 
-    TreeFiles.replaceFile(tree, "/etc/hostname", "guest\n", "0644", RUN);
+    TreeFiles.replaceFile(tree, "/etc/hostname", "guest\n", "0644");
 
     assertThat(Files.isRegularFile(tree.resolve("etc/hostname"), LinkOption.NOFOLLOW_LINKS))
         .isTrue();
@@ -69,7 +69,7 @@ class TreeFilesTest {
     Files.createSymbolicLink(tree.resolve("etc"), victimDir);
     Files.createSymbolicLink(tree.resolve("home"), Path.of("../victimdir"));
 
-    assertThatThrownBy(() -> TreeFiles.replaceFile(tree, "/etc/hostname", "x\n", "0644", RUN))
+    assertThatThrownBy(() -> TreeFiles.replaceFile(tree, "/etc/hostname", "x\n", "0644"))
         .isInstanceOf(DiskException.class)
         .hasMessageContaining("'/etc' in the image is a symbolic link");
     assertThatThrownBy(() -> TreeFiles.directory(tree, "/home/user/.ssh"))
@@ -81,17 +81,16 @@ class TreeFilesTest {
   @Test
   void pathsThatClimbOrModesThatAreNotOctalAreRefused() throws IOException {
     Path tree = tree();
-    assertThatThrownBy(() -> TreeFiles.replaceFile(tree, "/../../etc/x", "x", "0644", RUN))
+    assertThatThrownBy(() -> TreeFiles.replaceFile(tree, "/../../etc/x", "x", "0644"))
         .isInstanceOf(DiskException.class)
         .hasMessageContaining("'..'");
-    assertThatThrownBy(() -> TreeFiles.replaceFile(tree, "etc/x", "x", "0644", RUN))
+    assertThatThrownBy(() -> TreeFiles.replaceFile(tree, "etc/x", "x", "0644"))
         .isInstanceOf(DiskException.class)
         .hasMessageContaining("absolute");
-    assertThatThrownBy(
-            () -> TreeFiles.replaceFile(tree, "/etc/x", "x", "--reference=/etc/shadow", RUN))
+    assertThatThrownBy(() -> TreeFiles.replaceFile(tree, "/etc/x", "x", "--reference=/etc/shadow"))
         .isInstanceOf(DiskException.class)
         .hasMessageContaining("not an octal mode");
-    assertThatThrownBy(() -> TreeFiles.replaceFile(tree, "/etc", "x", "0644", RUN))
+    assertThatThrownBy(() -> TreeFiles.replaceFile(tree, "/etc", "x", "0644"))
         .isInstanceOf(DiskException.class)
         .hasMessageContaining("is a directory");
     assertThat(tree.resolve("etc").toFile().list()).isEmpty();

@@ -36,7 +36,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class AgentKilledAtEachStageIT {
   static final int FILES = 40;
   static final int TAILOR_FILES =
-      48; // one chmod each: the Tailor stage lasts long enough to be hit
+      48; // with the final sync and the umount the Tailor stage lasts long enough to be hit
   @TempDir static Path tmp;
   static Rig rig;
   static AgentProcess agent;
@@ -138,8 +138,8 @@ class AgentKilledAtEachStageIT {
     String archivePart =
         stage.equals("Create")
             ? """
-          archive: {source: "http://127.0.0.1:%d/rootfs.tar", sha256: %s}
-        """
+              archive: {source: "http://127.0.0.1:%d/rootfs.tar", sha256: %s}
+            """
                 .formatted(archiveServer.getAddress().getPort(), SourceTree.sha256(archive))
             : "";
     return Manifests.disk(

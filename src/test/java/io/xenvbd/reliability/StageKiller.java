@@ -67,7 +67,8 @@ final class StageKiller {
               case "Publish" ->
                   seen.equals("Publish") || Files.exists(nsDir.resolve(name + ".img.json"));
               case "Check" -> seen.equals("Check") || agent.runningTools().contains("e2fsck");
-              case "Tailor" -> seen.equals("Tailor") || agent.runningTools().contains("chmod");
+              // the umount ends the Tailor stage of a LoopMount build (tailoring runs no tool)
+              case "Tailor" -> seen.equals("Tailor") || agent.runningTools().contains("umount");
               case "Format" ->
                   seen.equals("Format")
                       || agent.runningTools().stream()
