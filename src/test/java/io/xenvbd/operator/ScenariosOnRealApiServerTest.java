@@ -483,13 +483,15 @@ class ScenariosOnRealApiServerTest {
   void anOperatorStoppedMidBuildAndStartedAfreshFinishesThatBuildWithoutASecondOne()
       throws IOException {
     assertThat(second.isLeader()).isTrue();
-    writeSource(48);
+    // large enough that the build is still copying when the operator stops right after the agent
+    // took it (48 MiB was done by then once the image's write-out ran during the copy)
+    writeSource(384);
     long buildsBefore = nodes.builds(B);
     create(
         "restart",
         Fixtures.spec(
             B,
-            "128Mi",
+            "1Gi",
             null,
             new Populate(
                 List.of(new Populate.HostPath(nodes.sources().toString(), "/data")),
