@@ -27,6 +27,7 @@ final class Cloner {
   private final CommandRunner runner;
   private final Formatter formatter;
   private final LoopMounter mounter;
+  private final CloneCopies copies = new CloneCopies();
 
   Cloner(CommandRunner runner, Formatter formatter, LoopMounter mounter) {
     this.runner = runner;
@@ -86,19 +87,12 @@ final class Cloner {
       CloneMethod m = reflink(source, temp);
       if (m != null) return m;
     }
-    List<String> cp = new ArrayList<>(List.of("cp"));
-    cp.addAll(SPARSE_COPY);
+    List<String> cp = new ArrayList<>(List.of("cp", "--sparse=always", "--reflink=never"));
     cp.addAll(List.of(source.toString(), temp.toString()));
-    runner.run(cp);
+    CommandRunner.Result r =
+        copies.copy(source, started -> runner.execTold(cp, runner.defaultTimeout(), started));
+    if (!r.ok()) throw CommandRunner.failure(r);
     return CloneMethod.SparseCopy;
-  }
-
-  private static final List<String> REFLINK = List.of("--reflink=always");
-  private static final List<String> SPARSE_COPY = List.of("--sparse=always", "--reflink=never");
-
-  /** The options of this class's own copies (see {@link Holders#of(Path, boolean)}). */
-  static boolean isCopyOptions(List<String> options) {
-    return options.equals(REFLINK) || options.equals(SPARSE_COPY);
   }
 
   /**
@@ -110,11 +104,9 @@ final class Cloner {
 
   /** A reflink, or null (nothing left at {@code temp}) when the images root refused it. */
   private CloneMethod reflink(Path source, Path temp) {
+    List<String> cp = List.of("cp", "--reflink=always", source.toString(), temp.toString());
     CommandRunner.Result r =
-        runner.exec(
-            List.of("cp", REFLINK.get(0), source.toString(), temp.toString()),
-            runner.defaultTimeout(),
-            null);
+        copies.copy(source, started -> runner.execTold(cp, runner.defaultTimeout(), started));
     if (r.ok()) return CloneMethod.Reflink;
     try {
       Files.deleteIfExists(temp); // a refused clone may leave an empty file; the copy makes it anew

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -74,12 +75,30 @@ public final class CommandRunner {
    * messages and in the result (a sandboxed tool is named, not its sandbox's whole command line).
    */
   Result exec(List<String> command, List<String> shown, Duration timeout, Path stdin) {
+    return exec(command, shown, timeout, stdin, null);
+  }
+
+  /**
+   * As {@link #exec(List, Duration, Path)}; {@code onStart} (when not null) is told the process on
+   * the calling thread as soon as it exists, before it is waited for (see {@link CloneCopies}).
+   */
+  Result execTold(List<String> command, Duration timeout, Consumer<Process> onStart) {
+    return exec(command, command, timeout, null, onStart);
+  }
+
+  private Result exec(
+      List<String> command,
+      List<String> shown,
+      Duration timeout,
+      Path stdin,
+      Consumer<Process> onStart) {
     ProcessBuilder pb = new ProcessBuilder(command);
     pb.environment().put("LC_ALL", "C"); // stable messages: NoSpace detection reads stderr
     if (stdin != null) pb.redirectInput(stdin.toFile());
     else pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     long started = System.nanoTime();
     Process p = start(pb, command);
+    if (onStart != null) onStart.accept(p);
     Drain out = new Drain(p.getInputStream());
     Drain err = new Drain(p.getErrorStream());
     try {

@@ -16,6 +16,26 @@ final class Guards {
    * on the qdisk or tap backend holds no loop device): a guest (or a person) is using it.
    */
   static void refuseInUse(LoopDeviceTable loops, MountTable mounts, Path image, String what) {
+    refuseAttached(loops, mounts, image, what);
+    List<String> holders = Holders.of(image);
+    if (!holders.isEmpty()) {
+      throw new DiskException(
+          ErrorCode.ImageInUse,
+          "cannot "
+              + what
+              + " "
+              + image
+              + ": process "
+              + String.join(", ", holders)
+              + " has it open; stop the guest using it and retry");
+    }
+  }
+
+  /**
+   * ImageInUse when a loop device holds the image or it is mounted (a clone's source: the processes
+   * that hold it are checked right before its copy, {@link CloneCopies}).
+   */
+  static void refuseAttached(LoopDeviceTable loops, MountTable mounts, Path image, String what) {
     List<String> devs = loops.devicesBackedBy(image);
     if (!devs.isEmpty() || mounts.isSourceMounted(image)) {
       throw new DiskException(
@@ -27,19 +47,6 @@ final class Guards {
               + ": it is "
               + (devs.isEmpty() ? "mounted" : "attached to " + String.join(", ", devs))
               + "; stop the guest using it (or umount / losetup -d it) and retry");
-    }
-    // a clone's source may be copied by another clone meanwhile: reading it twice is fine
-    List<String> holders = Holders.of(image, what.equals("clone"));
-    if (!holders.isEmpty()) {
-      throw new DiskException(
-          ErrorCode.ImageInUse,
-          "cannot "
-              + what
-              + " "
-              + image
-              + ": process "
-              + String.join(", ", holders)
-              + " has it open; stop the guest using it and retry");
     }
   }
 

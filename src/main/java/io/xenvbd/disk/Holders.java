@@ -2,12 +2,12 @@ package io.xenvbd.disk;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The processes that hold a file open or mapped, read from /proc/PID/fd and /proc/PID/maps. A guest
@@ -21,22 +21,20 @@ final class Holders {
 
   /** "PID (command)" of every process with {@code file} open; empty when none. */
   static List<String> of(Path file) {
-    return of(file, false);
+    return of(file, Set.of());
   }
 
   /**
-   * As {@link #of(Path)}; with {@code butOwnCloneCopies}, leaving out this agent's own copies of
-   * {@code file} into a clone ({@link Cloner}'s {@code cp ... file TEMP}, children of this
-   * process): they only read it, so two clones of one template may copy it at once, while a guest,
-   * a grow or anything else that has it open still counts.
+   * As {@link #of(Path)}, leaving out the processes {@code but} (this agent's own copies of a clone
+   * source, see {@link CloneCopies}).
    */
-  static List<String> of(Path file, boolean butOwnCloneCopies) {
+  static List<String> of(Path file, Set<Long> but) {
     Path target = file.toAbsolutePath().normalize();
     List<String> holders = new ArrayList<>();
     try (DirectoryStream<Path> procs =
         Files.newDirectoryStream(PROC, p -> p.getFileName().toString().matches("\\d+"))) {
       for (Path proc : procs) {
-        if (holds(proc, target) && !(butOwnCloneCopies && ownCloneCopy(proc, target)))
+        if (!but.contains(Long.parseLong(proc.getFileName().toString())) && holds(proc, target))
           holders.add(proc.getFileName() + " (" + command(proc) + ")");
       }
     } catch (IOException e) {
@@ -72,30 +70,6 @@ final class Holders {
       // the process ended, or is a kernel thread
     }
     return false;
-  }
-
-  /**
-   * A child of this process whose command line is Cloner's cp with {@code source} as its source.
-   */
-  private static boolean ownCloneCopy(Path proc, Path source) {
-    long pid = Long.parseLong(proc.getFileName().toString());
-    boolean child =
-        ProcessHandle.of(pid)
-            .flatMap(ProcessHandle::parent)
-            .map(p -> p.pid() == ProcessHandle.current().pid())
-            .orElse(false);
-    if (!child) return false;
-    try {
-      String[] args =
-          new String(Files.readAllBytes(proc.resolve("cmdline")), StandardCharsets.UTF_8)
-              .split("\0");
-      return args.length >= 4
-          && args[0].equals("cp")
-          && args[args.length - 2].equals(source.toString())
-          && Cloner.isCopyOptions(List.of(args).subList(1, args.length - 2));
-    } catch (IOException e) {
-      return false; // it ended meanwhile
-    }
   }
 
   private static String command(Path proc) {

@@ -71,7 +71,7 @@ final class ImageBuilder {
             ? null
             : Methods.cloneSource(paths, publisher, req, pop);
     if (cloneSource != null)
-      Guards.refuseInUse(mounter.loops(), mounter.mounts(), cloneSource, "clone");
+      Guards.refuseAttached(mounter.loops(), mounter.mounts(), cloneSource, "clone");
     List<Path> sources = fs == Filesystem.none ? List.of() : trees.checkSources(pop);
     trees.checkFits(sources, req.sizeBytes());
 

@@ -1,0 +1,143 @@
+package io.xenvbd.disk;
+
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiFunction;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * This agent's own copies of each clone source while they run, and the check before each copy that
+ * no other process holds the source (a guest on the qdisk or tap backend holds no loop device, only
+ * the open file). Two clones of one template may copy it at once: the agent's own copies only read
+ * it.
+ *
+ * <p>Which holder is the agent's own is told by its pid, recorded when the copy starts, never by
+ * what /proc shows of it: a copy that is exiting has no command line left (its memory is gone, its
+ * descriptors not yet), and a process just started may not have become cp yet. The record is
+ * race-free because a copy is started and recorded under the same lock that a scan takes to read
+ * the records: a scan sees every copy that can hold the source then. A pid leaves the record only
+ * once its process has been reaped (it holds nothing any more).
+ *
+ * <p>One scan of /proc serves every clone of that source that was waiting when it began (a scan
+ * that begins after a clone asked is as good for it as its own): 50 clones of one template at once
+ * scan a few times, not 50.
+ */
+final class CloneCopies {
+  /** What is known of one source. */
+  private static final class Source {
+    final Set<Long> copies = new HashSet<>();
+    int users; // threads inside copy() for this source
+    boolean scanning;
+    long scansBegun;
+    long scansDone;
+    List<String> holders = List.of(); // what the last finished scan found
+  }
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  private final Map<Path, Source> sources = new HashMap<>();
+  private final BiFunction<Path, Set<Long>, List<String>> scan;
+
+  CloneCopies() {
+    this(Holders::of);
+  }
+
+  /** {@code scan}: the holders of a file but the given pids (tests count its calls). */
+  CloneCopies(BiFunction<Path, Set<Long>, List<String>> scan) {
+    this.scan = scan;
+  }
+
+  /**
+   * Runs {@code copy} (which must start its one process through the {@code Consumer<Process>} it is
+   * given, on this thread, and wait for it: {@link CommandRunner#execTold}) once no process but
+   * this agent's copies holds {@code source}; else ImageInUse naming the holders.
+   */
+  <T> T copy(Path source, Function<Consumer<Process>, T> copy) {
+    Path key = source.toAbsolutePath().normalize();
+    Long pid = null;
+    Source s;
+    lock.lock();
+    try {
+      s = sources.computeIfAbsent(key, k -> new Source());
+      s.users++;
+      try {
+        List<String> holders = scanned(key, s);
+        if (!holders.isEmpty()) throw inUse(key, holders);
+        // The lock is held until the process exists and is recorded: no scan can look meanwhile.
+        Long[] started = new Long[1];
+        try {
+          return copy.apply(
+              p -> {
+                started[0] = p.pid();
+                s.copies.add(p.pid());
+                lock.unlock();
+              });
+        } finally {
+          pid = started[0];
+          if (!lock.isHeldByCurrentThread()) lock.lock();
+        }
+      } finally {
+        if (pid != null) s.copies.remove(pid); // copy() returned: the process has been reaped
+        s.users--;
+        if (s.users == 0 && s.copies.isEmpty() && !s.scanning) sources.remove(key);
+        changed.signalAll();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * The holders found by a scan that began after this call and while no copy was starting (the lock
+   * is held when this returns, and no scan runs).
+   */
+  private List<String> scanned(Path key, Source s) {
+    long need = s.scansBegun + 1;
+    while (s.scansDone < need || s.scanning) {
+      if (s.scanning) {
+        try {
+          changed.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new DiskException(
+              ErrorCode.Interrupted, "interrupted while checking who holds " + key, e);
+        }
+        continue;
+      }
+      s.scanning = true;
+      long index = ++s.scansBegun;
+      Set<Long> own = Set.copyOf(s.copies);
+      List<String> found = null;
+      lock.unlock();
+      try {
+        found = scan.apply(key, own);
+      } finally {
+        lock.lock();
+        s.scanning = false;
+        if (found != null) {
+          s.holders = List.copyOf(found);
+          s.scansDone = index;
+        }
+        changed.signalAll();
+      }
+    }
+    return s.holders;
+  }
+
+  private static DiskException inUse(Path source, List<String> holders) {
+    return new DiskException(
+        ErrorCode.ImageInUse,
+        "cannot clone "
+            + source
+            + ": process "
+            + String.join(", ", holders)
+            + " has it open; stop the guest using it and retry");
+  }
+}

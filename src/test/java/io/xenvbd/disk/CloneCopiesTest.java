@@ -1,0 +1,162 @@
+package io.xenvbd.disk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import io.xenvbd.testing.RequiresRoot;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Fleet clones of one template: the agent's own copies of it do not make it "in use" for the next
+ * clone, whatever /proc shows of them at that moment, while any other process that holds it does.
+ */
+@RequiresRoot
+class CloneCopiesTest {
+  @TempDir Path tmp;
+
+  /**
+   * An own copy that holds the source while its /proc entry does not look like cp's any more: what
+   * an exiting cp looks like (no command line, its descriptors still open), which made one clone of
+   * a fleet fail with "process 2295 (?) has it open". Here the copy is a shell that opened the
+   * source and became sleep, held open until the second clone has been checked: no timing luck.
+   */
+  @Test
+  void anOwnCopyIsNotAHolderWhateverItsProcessLooksLike() throws Exception {
+    Path source = Files.writeString(tmp.resolve("template.img"), "template");
+    CloneCopies copies = new CloneCopies();
+    CountDownLatch holding = new CountDownLatch(1);
+    CompletableFuture<Process> first = new CompletableFuture<>();
+    Thread copying =
+        new Thread(
+            () -> {
+              try {
+                copies.copy(
+                    source,
+                    started -> {
+                      Process p = start(started, holderCommand(source));
+                      first.complete(p);
+                      awaitOpen(p);
+                      holding.countDown();
+                      return waitFor(p);
+                    });
+              } catch (RuntimeException e) {
+                first.completeExceptionally(e);
+              }
+            });
+    copying.start();
+    Process own = first.get(30, TimeUnit.SECONDS);
+    try {
+      assertThat(holding.await(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(Holders.of(source)).anyMatch(h -> h.startsWith(own.pid() + " (sleep)"));
+
+      int exit = copies.<Integer>copy(source, started -> waitFor(start(started, "true")));
+      assertThat(exit).isZero(); // the second copy ran: the first one's hold did not refuse it
+    } finally {
+      own.destroyForcibly();
+      copying.join(30_000);
+    }
+  }
+
+  /** A process the agent did not start as a copy refuses the clone, also beside its own copies. */
+  @Test
+  void aForeignHolderStillRefusesTheClone() throws Exception {
+    Path source = Files.writeString(tmp.resolve("guest.img"), "a guest's disk");
+    CloneCopies copies = new CloneCopies();
+    CountDownLatch holding = new CountDownLatch(1);
+    CompletableFuture<Process> first = new CompletableFuture<>();
+    Thread copying =
+        new Thread(
+            () ->
+                copies.copy(
+                    source,
+                    started -> {
+                      Process p = start(started, holderCommand(source));
+                      first.complete(p);
+                      awaitOpen(p);
+                      holding.countDown();
+                      return waitFor(p);
+                    }));
+    copying.start();
+    Process own = first.get(30, TimeUnit.SECONDS);
+    Process guest = InUseTest.holder(source); // e.g. QEMU's qdisk backend: no loop device
+    try {
+      assertThat(holding.await(30, TimeUnit.SECONDS)).isTrue();
+      boolean[] ran = {false};
+      DiskException e =
+          catchThrowableOfType(
+              () ->
+                  copies.copy(
+                      source,
+                      started -> {
+                        ran[0] = true;
+                        return waitFor(start(started, "true"));
+                      }),
+              DiskException.class);
+      assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse);
+      assertThat(e.getMessage())
+          .contains("cannot clone " + source, "process " + guest.pid() + " (sleep) has it open")
+          .doesNotContain(Long.toString(own.pid()));
+      assertThat(ran[0]).isFalse();
+    } finally {
+      guest.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      own.destroyForcibly();
+      copying.join(30_000);
+    }
+    // Once the guest is gone, the clone copies.
+    assertThat(copies.<Integer>copy(source, started -> waitFor(start(started, "true")))).isZero();
+  }
+
+  /** A copy that has ended is forgotten: its pid is nobody's exemption afterwards. */
+  @Test
+  void aCopyThatEndedIsForgotten() throws Exception {
+    Path source = Files.writeString(tmp.resolve("t.img"), "t");
+    CloneCopies copies =
+        new CloneCopies(
+            (file, but) ->
+                but.isEmpty() ? java.util.List.of() : java.util.List.of("exempted " + but));
+    assertThat(copies.<Integer>copy(source, started -> waitFor(start(started, "true")))).isZero();
+    assertThat(copies.<Integer>copy(source, started -> waitFor(start(started, "true")))).isZero();
+  }
+
+  /** Opens {@code source} for reading, says "open", then sleeps as a process named sleep. */
+  private static String[] holderCommand(Path source) {
+    return new String[] {
+      "bash", "-c", "exec 3<\"$0\"; echo open; exec sleep 120", source.toString()
+    };
+  }
+
+  private static Process start(Consumer<Process> started, String... command) {
+    try {
+      Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+      started.accept(p);
+      return p;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void awaitOpen(Process p) {
+    try {
+      p.getInputStream().read(new byte[5]);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static int waitFor(Process p) {
+    try {
+      return p.waitFor();
+    } catch (InterruptedException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
