@@ -232,31 +232,11 @@ final class AgentDriver {
               backoffs.failed(uid)));
     }
     int sourceVersion = AgentRequests.agentVersion(node.get());
-    if (sourceVersion < Protocol.STREAM_SINCE) {
-      backoffs.reset(uid);
-      return new CrossNode(
-          null,
-          new Step(
-              new Outcome.Incompatible(
-                  Reasons.AGENT_TOO_OLD,
-                  "the clone's source "
-                      + sourceName
-                      + " is on node "
-                      + sourceNode
-                      + ", whose agent speaks protocol "
-                      + sourceVersion
-                      + "; streaming a"
-                      + " clone to another node needs protocol "
-                      + Protocol.STREAM_SINCE
-                      + ": upgrade the agent on "
-                      + sourceNode
-                      + ", or leave spec.nodeName empty to clone on "
-                      + sourceNode),
-              readyRecheck));
-    }
     String endpoint = node.get().getStatus().agent().endpoint();
-    if (targetVersion < Protocol.STREAM_SINCE) {
-      // the target cannot read this build's stream: no ticket is asked for
+    if (sourceVersion < Protocol.STREAM_SINCE || targetVersion < Protocol.STREAM_SINCE) {
+      // one end cannot speak this build's stream: no ticket is asked for, nothing is sent
+      boolean sourceOld = sourceVersion < Protocol.STREAM_SINCE;
+      String old = sourceOld ? sourceNode : nodeName;
       backoffs.reset(uid);
       return new CrossNode(
           null,
@@ -264,15 +244,19 @@ final class AgentDriver {
               new Outcome.Incompatible(
                   Reasons.AGENT_TOO_OLD,
                   "the agent on node "
-                      + nodeName
+                      + old
                       + " speaks protocol "
-                      + targetVersion
-                      + "; receiving a clone streamed from node "
+                      + (sourceOld ? sourceVersion : targetVersion)
+                      + "; streaming the clone's source "
+                      + sourceName
+                      + " from node "
                       + sourceNode
+                      + " to node "
+                      + nodeName
                       + " needs protocol "
                       + Protocol.STREAM_SINCE
-                      + ": upgrade the agent on "
-                      + nodeName
+                      + " on both: upgrade the agent on "
+                      + old
                       + ", or leave spec.nodeName empty to clone on "
                       + sourceNode),
               readyRecheck));
