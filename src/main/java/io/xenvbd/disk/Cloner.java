@@ -16,8 +16,9 @@ import java.util.regex.Pattern;
  * The copy of a clone: its source's blocks shared where the images root can (a reflink, FICLONE, on
  * XFS with reflink or btrfs: milliseconds, whatever the size), else only the source's allocated
  * extents copied (cp finds them with SEEK_DATA/SEEK_HOLE and keeps the holes); then grown to the
- * requested size and given its own filesystem UUID, so that the clone's {@code UUID=} never mounts
- * its source. The source is the agent's own published image file, in the root-only images root.
+ * requested size; the caller gives it its own filesystem UUID ({@link Formatter#newUuidSteps}, in
+ * the sandbox run that tailors or checks it), so that the clone's {@code UUID=} never mounts its
+ * source. The source is the agent's own published image file, in the root-only images root.
  */
 final class Cloner {
   /** One extent of {@code filefrag -v -b1}: its length in bytes and its flags. */
@@ -38,16 +39,10 @@ final class Cloner {
   /**
    * Copies {@code source} to {@code temp} (or, {@code take}: renames it, a file of this build's own
    * such as a source streamed from another node, which a copy would hold on the node twice), grows
-   * it to the request's size, gives it {@code uuid}; returns how it copied.
+   * it to the request's size; returns how it copied.
    */
   CloneMethod clone(
-      Path source,
-      Path temp,
-      DiskRequest req,
-      Filesystem fs,
-      String uuid,
-      Progress progress,
-      boolean take) {
+      Path source, Path temp, DiskRequest req, Filesystem fs, Progress progress, boolean take) {
     CloneMethod method = take ? take(source, temp) : copy(source, temp);
     long size;
     try {
@@ -63,7 +58,6 @@ final class Cloner {
     } else if (req.spec().preallocate()) {
       formatter.preallocate(temp, 0, size);
     }
-    formatter.setUuid(temp, fs, uuid);
     return method;
   }
 

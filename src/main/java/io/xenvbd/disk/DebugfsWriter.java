@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -44,12 +45,12 @@ final class DebugfsWriter {
   private static final String BANNER = "debugfs ";
 
   private final CommandRunner runner;
-  private final Sandbox sandbox;
+  private final ToolSession session;
   private final ImagePaths paths;
 
   DebugfsWriter(CommandRunner runner, Sandbox sandbox, ImagePaths paths) {
     this.runner = runner;
-    this.sandbox = sandbox;
+    this.session = new ToolSession(sandbox);
     this.paths = paths;
   }
 
@@ -59,6 +60,21 @@ final class DebugfsWriter {
    * temps}.
    */
   void write(Path image, List<String> dirs, List<Tailor.File> files, Consumer<Path> temps) {
+    write(image, dirs, files, temps, List.of(), List.of());
+  }
+
+  /**
+   * As {@link #write}, with {@code before} run ahead of the read-only look in its sandbox run and
+   * {@code after} behind the write in its own (a clone's new UUID before, its check after: two
+   * sandbox runs in all); returns the outcomes of {@code after}.
+   */
+  List<ToolSession.Outcome> write(
+      Path image,
+      List<String> dirs,
+      List<Tailor.File> files,
+      Consumer<Path> temps,
+      List<ToolSession.Step> before,
+      List<ToolSession.Step> after) {
     Set<String> lookups = new LinkedHashSet<>();
     for (String d : dirs) lookups.addAll(prefixes(TreeFiles.components(d), 0));
     for (Tailor.File f : files) {
@@ -70,19 +86,29 @@ final class DebugfsWriter {
       lookups.addAll(prefixes(parts, 1));
       lookups.add(join(parts));
     }
-    if (lookups.isEmpty()) return;
+    if (lookups.isEmpty()) {
+      List<ToolSession.Step> steps = new ArrayList<>(before);
+      steps.addAll(after);
+      List<ToolSession.Outcome> all = session.runEach(image, null, steps, timeout());
+      return all.subList(before.size(), all.size());
+    }
     Path staging = paths.tempUnderRoot("staging");
     temps.accept(staging);
     try {
       Files.createDirectory(
           staging,
           PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-      Map<String, Integer> modes = modes(image, staging, List.copyOf(lookups));
+      Map<String, Integer> modes = modes(image, staging, List.copyOf(lookups), before);
       List<String> script = new ArrayList<>();
       for (String d : dirs) directory(TreeFiles.components(d), d, modes, script);
       for (int i = 0; i < files.size(); i++) file(files.get(i), i, staging, modes, script);
       Files.write(staging.resolve("write"), script, StandardCharsets.UTF_8);
-      debugfs(image, staging, "-w", "write", line -> false);
+      List<ToolSession.Step> steps = new ArrayList<>();
+      steps.add(debugfsStep("-w", "write"));
+      steps.addAll(after);
+      List<ToolSession.Outcome> all = session.runEach(image, staging, steps, timeout());
+      complaints(image, all.get(0), line -> false);
+      return all.subList(1, all.size());
     } catch (IOException e) {
       throw Io.wrap(e, "staging the tailored files in " + staging);
     }
@@ -127,19 +153,24 @@ final class DebugfsWriter {
     modes.put(path, S_IFREG);
   }
 
-  /** The mode of each path's inode (null: nothing there), from one read-only debugfs run. */
-  private Map<String, Integer> modes(Path image, Path staging, List<String> lookups)
+  /**
+   * The mode of each path's inode (null: nothing there), from one read-only debugfs run, behind
+   * {@code before} in the same sandbox run.
+   */
+  private Map<String, Integer> modes(
+      Path image, Path staging, List<String> lookups, List<ToolSession.Step> before)
       throws IOException {
     List<String> commands = lookups.stream().map(p -> "inode_dump " + quote(p)).toList();
     Files.write(staging.resolve("look"), commands, StandardCharsets.UTF_8);
+    List<ToolSession.Step> steps = new ArrayList<>(before);
+    steps.add(debugfsStep(null, "look"));
+    List<ToolSession.Outcome> all = session.runEach(image, staging, steps, timeout());
     // Nothing at a path (or a non-directory on the way) is an answer too: "<path>: File not found
     // by ext2_lookup".
     String out =
-        debugfs(
+        complaints(
             image,
-            staging,
-            null,
-            "look",
+            all.get(all.size() - 1),
             line -> lookups.stream().anyMatch(p -> line.startsWith(p + ": ")));
     Map<String, Integer> modes = new LinkedHashMap<>();
     int next = 0;
@@ -160,32 +191,41 @@ final class DebugfsWriter {
     return modes;
   }
 
-  /**
-   * Runs debugfs ({@code -w} or read-only) on the image with the staged script. It exits 0 whatever
-   * its commands did and says what failed on stderr: any line there but its banner and the {@code
-   * expected} ones fails the build.
-   */
-  private String debugfs(
-      Path image, Path staging, String writable, String script, Predicate<String> expected) {
+  /** debugfs ({@code -w} or read-only) on the image with the staged script; its stdout kept. */
+  private static ToolSession.Step debugfsStep(String writable, String script) {
     List<String> cmd = new ArrayList<>(List.of("debugfs"));
     if (writable != null) cmd.add(writable);
     cmd.addAll(List.of("-f", Sandbox.STAGING + "/" + script, Sandbox.IMAGE));
-    CommandRunner.Result r = sandbox.onImage(image, staging, cmd, runner.defaultTimeout());
+    return new ToolSession.Step(cmd, 0, true);
+  }
+
+  /**
+   * debugfs exits 0 whatever its commands did and says what failed on stderr: any line there but
+   * its banner and the {@code expected} ones fails the build. Returns its stdout.
+   */
+  private static String complaints(Path image, ToolSession.Outcome o, Predicate<String> expected) {
     List<String> complaints =
-        r.stderr()
+        o.stderr()
             .lines()
             .filter(l -> !l.isBlank() && !l.startsWith(BANNER))
             .filter(expected.negate())
             .toList();
-    if (!r.ok() || !complaints.isEmpty()) {
+    if (!complaints.isEmpty()) {
       throw CommandRunner.failure(
           new CommandRunner.Result(
-              r.command(),
-              r.ok() ? 1 : r.exitCode(),
+              o.step().command().stream()
+                  .map(a -> a.equals(Sandbox.IMAGE) ? image.toString() : a)
+                  .toList(),
+              1,
               "",
-              String.join("\n", complaints.isEmpty() ? List.of(r.stderr()) : complaints)));
+              String.join("\n", complaints)));
     }
-    return r.stdout();
+    return o.stdout();
+  }
+
+  private Duration timeout() {
+    Duration floor = Duration.ofMinutes(30);
+    return floor.compareTo(runner.defaultTimeout()) > 0 ? floor : runner.defaultTimeout();
   }
 
   private static DiskException unreadable(Path image, String what) {

@@ -188,7 +188,23 @@ public final class Formatter {
    * reads it ({@link #uuid}); returns that UUID, null for a raw image or where blkid finds none.
    */
   public String finishAndCheck(Path image, Filesystem fs, long size, boolean addJournal) {
+    return finishAndCheck(image, fs, size, addJournal, List.of());
+  }
+
+  /** As {@link #finishAndCheck}, with {@code before} run first in the same sandbox run. */
+  String finishAndCheck(
+      Path image, Filesystem fs, long size, boolean addJournal, List<ToolSession.Step> before) {
     if (fs == Filesystem.none) return null;
+    List<ToolSession.Step> steps = new ArrayList<>(before);
+    steps.addAll(checkSteps(fs, size, addJournal));
+    return uuidOf(session.runEach(image, null, steps, longTimeout()));
+  }
+
+  /**
+   * The steps of {@link #finishAndCheck}: the journal left out, the check, and last blkid's UUID
+   * (read by {@link #uuidOf}).
+   */
+  List<ToolSession.Step> checkSteps(Filesystem fs, long size, boolean addJournal) {
     List<ToolSession.Step> steps = new ArrayList<>();
     if (addJournal && journalLater(fs)) {
       List<String> cmd = new ArrayList<>(List.of("tune2fs", "-j"));
@@ -203,7 +219,12 @@ public final class Formatter {
     steps.add(
         new ToolSession.Step(
             List.of("blkid", "-p", "-o", "value", "-s", "UUID", Sandbox.IMAGE), 255, true));
-    String v = session.run(image, steps, runner.defaultTimeout()).strip();
+    return steps;
+  }
+
+  /** The UUID blkid printed, the last of {@link #checkSteps}; null where it found none. */
+  static String uuidOf(List<ToolSession.Outcome> outcomes) {
+    String v = outcomes.get(outcomes.size() - 1).stdout().strip();
     return v.isEmpty() || v.contains("\n") ? null : v;
   }
 
@@ -264,21 +285,36 @@ public final class Formatter {
    * Gives a cloned filesystem its own UUID, so fstab's UUID= of the clone cannot mount the source.
    */
   public void setUuid(Path image, Filesystem fs, String uuid) {
-    switch (fs) {
-      case none -> {}
-      case xfs -> tool(image, null, List.of("xfs_admin", "-U", uuid, Sandbox.IMAGE));
+    session.runEach(image, null, newUuidSteps(fs, uuid), longTimeout());
+  }
+
+  /**
+   * The steps of {@link #setUuid}, to run in a sandbox run of their own or ahead of others.
+   * ext2/3/4: e2fsck -p first, as a boot would run it: a filesystem its superblock calls clean is
+   * left as it is (no pass over it), one a guest left unclean is checked and given the safe fixes;
+   * tune2fs -U, which for a filesystem with metadata checksums mounted since its last check wants a
+   * fresh e2fsck -f, is given one only then. A clean ext3 clone so skips the whole-filesystem pass
+   * the engine ran before every new UUID.
+   */
+  List<ToolSession.Step> newUuidSteps(Filesystem fs, String uuid) {
+    return switch (fs) {
+      case none -> List.of();
+      case xfs -> List.of(ToolSession.Step.required("xfs_admin", "-U", uuid, Sandbox.IMAGE));
       default ->
-          // tune2fs -U wants a freshly checked filesystem: e2fsck -f -p first (0 or 1, fixed, is
-          // fine), in the same sandbox run
-          session.run(
-              image,
-              List.of(
-                  new ToolSession.Step(List.of("e2fsck", "-f", "-p", Sandbox.IMAGE), 1, false),
-                  ToolSession.Step.required("tune2fs", "-U", uuid, Sandbox.IMAGE)),
-              Duration.ofMinutes(30).compareTo(runner.defaultTimeout()) > 0
-                  ? Duration.ofMinutes(30)
-                  : runner.defaultTimeout());
-    }
+          List.of(
+              new ToolSession.Step(List.of("e2fsck", "-p", Sandbox.IMAGE), 1, false),
+              ToolSession.Step.required("tune2fs", "-U", uuid, Sandbox.IMAGE)
+                  .recoveredBy(
+                      new ToolSession.Step(
+                          List.of("e2fsck", "-f", "-p", Sandbox.IMAGE), 1, false)));
+    };
+  }
+
+  /** For the tools whose run can take a whole-filesystem pass: at least 30 minutes. */
+  Duration longTimeout() {
+    return Duration.ofMinutes(30).compareTo(runner.defaultTimeout()) > 0
+        ? Duration.ofMinutes(30)
+        : runner.defaultTimeout();
   }
 
   /**

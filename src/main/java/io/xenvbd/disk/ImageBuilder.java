@@ -82,6 +82,7 @@ final class ImageBuilder {
     String uuid = fs == Filesystem.none ? null : UUID.randomUUID().toString();
     CloneMethod cloneMethod = null;
     boolean journalLeftOut = false;
+    boolean checked = false;
     // The write-out of an Offline build or a clone, running while it is checked. A fresh LoopMount
     // build's is done when its mount ends: the final sync -f flushes the loop device (an fsync).
     Flush flush = null;
@@ -95,17 +96,35 @@ final class ImageBuilder {
       boolean content =
           archive != null || !sources.isEmpty() || !pop.createDirs().isEmpty() || hasTailor(spec);
       if (fs == Filesystem.none) content = false;
+      String actualUuid = null; // set where the check ran with the tailoring, in one sandbox run
       if (cloneSource != null) {
-        cloneMethod = cloner.clone(cloneSource, temp, req, fs, uuid, progress, remote != null);
+        cloneMethod = cloner.clone(cloneSource, temp, req, fs, progress, remote != null);
+        List<ToolSession.Step> identity = formatter.newUuidSteps(fs, uuid);
         if (content && offline && archive == null && sources.isEmpty()) {
           // ext2/3/4 with nothing to copy in: debugfs writes the new identity into the image file
-          // itself.
+          // itself, in two sandbox runs: the UUID and a look at the paths, then the writes and the
+          // check. The copy's write-out runs meanwhile.
+          flush = Flush.start(temp);
           progress.stage("Tailor", 75, 80);
-          debugfs.write(
-              temp, pop.createDirs(), TreeWriter.tailoredFiles(spec.tailor(), uuid), temps::add);
+          actualUuid =
+              Formatter.uuidOf(
+                  debugfs.write(
+                      temp,
+                      pop.createDirs(),
+                      TreeWriter.tailoredFiles(spec.tailor(), uuid),
+                      temps::add,
+                      identity,
+                      formatter.checkSteps(fs, req.sizeBytes(), false)));
+          checked = true;
         } else if (content) {
+          formatter.setUuid(temp, fs, uuid);
           writeMounted(temp, pop, sources, archive, spec, req.sizeBytes(), uuid, progress);
           flush = Flush.start(temp);
+        } else {
+          flush = Flush.start(temp);
+          progress.stage("Check", 88, 95);
+          actualUuid = formatter.finishAndCheck(temp, fs, req.sizeBytes(), false, identity);
+          checked = true;
         }
       } else if (offline && content) {
         formatter.create(temp, req.sizeBytes(), spec.preallocate());
@@ -127,9 +146,11 @@ final class ImageBuilder {
           formatter.format(temp, fs, req.sizeBytes(), uuid, null, spec.preallocate());
         }
       }
-      Io.checkInterrupted("checking the filesystem");
-      progress.stage("Check", 88, 95);
-      String actualUuid = formatter.finishAndCheck(temp, fs, req.sizeBytes(), journalLeftOut);
+      if (!checked) {
+        Io.checkInterrupted("checking the filesystem");
+        progress.stage("Check", 88, 95);
+        actualUuid = formatter.finishAndCheck(temp, fs, req.sizeBytes(), journalLeftOut);
+      }
       VirtualDiskStatus.Clone clone =
           cloneMethod == null
               ? null

@@ -1,36 +1,66 @@
 package io.xenvbd.disk;
 
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * Several filesystem tools run one after another on one image in a single {@link Sandbox} (the same
- * sandbox, with the image and nothing else of dom0 in reach, as each tool alone gets): one
- * bubblewrap start instead of one per tool, which costs 40–140 ms each on a loaded node (measured,
- * 2 Dec 2026). Each step must end with an exit code up to its {@code maxOk}; the first that does
- * not ends the session, and the error names that tool, its exit code and its output, as if it had
- * run alone.
+ * sandbox, with the image, a read-only staging directory when given, and nothing else of dom0 in
+ * reach, as each tool alone gets): one bubblewrap start instead of one per tool, which costs 40–140
+ * ms each on a loaded node (measured, 2 Dec 2026). Each step must end with an exit code up to its
+ * {@code maxOk}; the first that does not ends the session, and the error names that tool, its exit
+ * code and its output, as if it had run alone. A step may name recovery steps: when it fails, they
+ * run (each must pass) and the step runs once more (tune2fs -U after the e2fsck -f it asks for).
  *
  * <p>The commands are the engine's own (tools, options, UUIDs, sizes: never a tenant's text); every
- * argument is single-quoted all the same. The step that failed is told by the last line of stderr,
- * which the session's shell writes after the tool has ended, so nothing a tool prints (about a
- * crafted filesystem, say) can pass for it.
+ * argument is single-quoted all the same. What each step printed is told apart by lines the
+ * session's shell writes before and after it, carrying a random token made for this run: the token
+ * is nowhere in the image or the sandbox (there is no /proc to read the script from), so nothing a
+ * tool prints about a crafted filesystem can pass for the session's own lines.
  */
 final class ToolSession {
-  /** One tool: its command (paths as the sandbox sees them), the highest exit code that is fine. */
-  record Step(List<String> command, int maxOk, boolean keepStdout) {
+  /**
+   * One tool: its command (paths as the sandbox sees them), the highest exit code that is fine,
+   * whether its stdout is kept apart (else it goes with its stderr), and what to run before trying
+   * it once more when it fails.
+   */
+  record Step(List<String> command, int maxOk, boolean keepStdout, List<Step> recovery) {
+    Step {
+      command = List.copyOf(command);
+      recovery = List.copyOf(recovery);
+      for (Step r : recovery)
+        if (!r.recovery().isEmpty()) throw new IllegalArgumentException("nested recovery");
+    }
+
+    Step(List<String> command, int maxOk, boolean keepStdout) {
+      this(command, maxOk, keepStdout, List.of());
+    }
+
     static Step required(String... command) {
       return new Step(List.of(command), 0, false);
     }
+
+    /** This step; when it fails, {@code steps} run and then this step once more. */
+    Step recoveredBy(Step... steps) {
+      return new Step(command, maxOk, keepStdout, List.of(steps));
+    }
   }
 
-  private static final String MARK = "xenvbd-session-step ";
-  private static final Pattern MARKER =
-      Pattern.compile("(?s)(.*?)\\n?" + MARK + "(\\d+) (\\d+)\\n?$");
+  /**
+   * What a step's last run ended with: its exit code, its stdout (empty unless kept) and its stderr
+   * (with its stdout when that is not kept).
+   */
+  record Outcome(Step step, int exitCode, String stdout, String stderr) {}
+
+  private static final SecureRandom RANDOM = new SecureRandom();
 
   private final Sandbox sandbox;
 
@@ -39,41 +69,137 @@ final class ToolSession {
   }
 
   /**
-   * Runs {@code steps} on {@code image}; returns the session's stdout (only the steps that keep
-   * theirs; the others' goes to stderr). Throws the failing step's error.
+   * Runs {@code steps} on {@code image}; returns the kept stdout of the steps that keep theirs, in
+   * order. Throws the failing step's error.
    */
   String run(Path image, List<Step> steps, Duration timeout) {
+    StringBuilder out = new StringBuilder();
+    for (Outcome o : runEach(image, null, steps, timeout)) out.append(o.stdout());
+    return out.toString();
+  }
+
+  /**
+   * Runs {@code steps} on {@code image} with {@code staging} (when not null) read-only at {@link
+   * Sandbox#STAGING}; returns each step's outcome, in order. Throws the failing step's error.
+   */
+  List<Outcome> runEach(Path image, Path staging, List<Step> steps, Duration timeout) {
+    if (steps.isEmpty()) return List.of();
+    String token = HexFormat.of().formatHex(bytes());
+    List<Run> runs = new ArrayList<>();
     StringBuilder script = new StringBuilder();
     for (int i = 0; i < steps.size(); i++) {
       Step s = steps.get(i);
-      for (String a : s.command()) script.append(quote(a)).append(' ');
-      if (!s.keepStdout()) script.append(">&2 ");
-      script
-          .append("; rc=$?; if [ $rc -gt ")
-          .append(s.maxOk())
-          .append(" ]; then echo '")
-          .append(MARK)
-          .append(i)
-          .append(" '$rc >&2; exit 1; fi\n");
+      emit(script, token, runs, s, i, false);
+      if (!s.recovery().isEmpty()) {
+        script.append("if [ $rc -gt ").append(s.maxOk()).append(" ]; then\n");
+        for (Step r : s.recovery()) {
+          emit(script, token, runs, r, i, true);
+          script.append("if [ $rc -gt ").append(r.maxOk()).append(" ]; then exit 1; fi\n");
+        }
+        emit(script, token, runs, s, i, false);
+        script.append("fi\n");
+      }
+      script.append("if [ $rc -gt ").append(s.maxOk()).append(" ]; then exit 1; fi\n");
     }
-    List<String> shown = new ArrayList<>();
-    for (Step s : steps) {
-      if (!shown.isEmpty()) shown.add("&&");
-      shown.addAll(s.command());
-    }
+    script.append("exit 0\n");
     CommandRunner.Result r =
-        sandbox.onImage(image, null, List.of("sh", "-c", script.toString(), "sh"), timeout);
-    if (r.ok()) return r.stdout();
-    Matcher m = MARKER.matcher(r.stderr());
-    if (!m.matches()) {
+        sandbox.onImage(image, staging, List.of("sh", "-c", script.toString(), "sh"), timeout);
+    Map<Integer, String> outs = segments(r.stdout(), token, null);
+    Map<Integer, Integer> codes = new LinkedHashMap<>();
+    Map<Integer, String> errs = segments(r.stderr(), token, codes);
+    Outcome[] last = new Outcome[steps.size()];
+    Run lastRun = null;
+    Outcome lastOutcome = null;
+    for (Map.Entry<Integer, Integer> e : codes.entrySet()) {
+      Run run = runs.get(e.getKey());
+      lastRun = run;
+      lastOutcome =
+          new Outcome(
+              run.step(),
+              e.getValue(),
+              run.step().keepStdout() ? outs.getOrDefault(e.getKey(), "") : "",
+              errs.getOrDefault(e.getKey(), ""));
+      if (!run.recovery()) last[run.top()] = lastOutcome;
+    }
+    // The script exits right after a run over its limit: that run is the one that failed.
+    if (!r.ok() && lastRun != null && lastOutcome.exitCode() > lastRun.step().maxOk())
+      fail(lastRun, lastOutcome, image, staging);
+    boolean complete = true;
+    for (Outcome o : last) complete &= o != null && o.exitCode() <= o.step().maxOk();
+    if (!r.ok() || !complete) {
+      // The session ended without its own account of every step (killed at its time limit, or an
+      // output beyond what is kept): what it printed is the report.
+      List<String> shown = new ArrayList<>();
+      for (Step s : steps) {
+        if (!shown.isEmpty()) shown.add("&&");
+        shown.addAll(s.command());
+      }
       throw CommandRunner.failure(
           new CommandRunner.Result(
-              shownOnHost(shown, image), r.exitCode(), r.stdout(), r.stderr()));
+              shownOnHost(shown, image, staging),
+              r.ok() ? 1 : r.exitCode(),
+              strip(r.stdout(), token),
+              strip(r.stderr(), token)));
     }
-    Step failed = steps.get(Integer.parseInt(m.group(2)));
-    int rc = Integer.parseInt(m.group(3));
-    String tool = failed.command().get(0);
-    if (rc == 127) {
+    return List.of(last);
+  }
+
+  /** One run of a step in the script: which step, and whether as another's recovery. */
+  private record Run(Step step, int top, boolean recovery) {}
+
+  private static void emit(
+      StringBuilder script, String token, List<Run> runs, Step s, int top, boolean recovery) {
+    int id = runs.size();
+    runs.add(new Run(s, top, recovery));
+    String begin = "printf '\\n" + token + " b " + id + "\\n'";
+    script.append(begin).append("; ").append(begin).append(" >&2\n");
+    for (String a : s.command()) script.append(quote(a)).append(' ');
+    if (!s.keepStdout()) script.append(">&2 ");
+    script.append("; rc=$?\n");
+    script
+        .append("printf '\\n")
+        .append(token)
+        .append(" e ")
+        .append(id)
+        .append(" %s\\n' $rc; printf '\\n")
+        .append(token)
+        .append(" e ")
+        .append(id)
+        .append(" %s\\n' $rc >&2\n");
+  }
+
+  /**
+   * The text between each run's begin and end lines in {@code stream}, by run; {@code codes} (when
+   * not null) is given each ended run's exit code, in the order the runs ended.
+   */
+  private static Map<Integer, String> segments(
+      String stream, String token, Map<Integer, Integer> codes) {
+    Pattern line = Pattern.compile("\\n" + token + " ([be]) (\\d+)(?: (\\d+))?\\n");
+    Matcher m = line.matcher(stream);
+    Map<Integer, String> out = new LinkedHashMap<>();
+    int open = -1;
+    int from = 0;
+    while (m.find()) {
+      int id = Integer.parseInt(m.group(2));
+      if (m.group(1).equals("b")) {
+        open = id;
+        from = m.end();
+      } else if (id == open) {
+        out.put(id, stream.substring(from, m.start()));
+        if (codes != null) codes.put(id, Integer.parseInt(m.group(3)));
+        open = -1;
+      }
+    }
+    return out;
+  }
+
+  private static String strip(String stream, String token) {
+    return stream.replaceAll("\\n" + token + " [be] \\d+(?: \\d+)?\\n", "\n");
+  }
+
+  private static void fail(Run failed, Outcome o, Path image, Path staging) {
+    String tool = failed.step().command().get(0);
+    if (o.exitCode() == 127) {
       throw new DiskException(
           ErrorCode.ToolMissing,
           "the tool '"
@@ -83,11 +209,29 @@ final class ToolSession {
               + ") or choose a filesystem/method that does not need it");
     }
     throw CommandRunner.failure(
-        new CommandRunner.Result(shownOnHost(failed.command(), image), rc, r.stdout(), m.group(1)));
+        new CommandRunner.Result(
+            shownOnHost(failed.step().command(), image, staging),
+            o.exitCode(),
+            o.stdout(),
+            o.stderr()));
   }
 
-  private static List<String> shownOnHost(List<String> command, Path image) {
-    return command.stream().map(a -> a.equals(Sandbox.IMAGE) ? image.toString() : a).toList();
+  private static byte[] bytes() {
+    byte[] b = new byte[16];
+    RANDOM.nextBytes(b);
+    return b;
+  }
+
+  private static List<String> shownOnHost(List<String> command, Path image, Path staging) {
+    return command.stream()
+        .map(
+            a ->
+                a.equals(Sandbox.IMAGE)
+                    ? image.toString()
+                    : staging != null && a.startsWith(Sandbox.STAGING + "/")
+                        ? staging + a.substring(Sandbox.STAGING.length())
+                        : a)
+        .toList();
   }
 
   static String quote(String arg) {

@@ -60,15 +60,19 @@ class CloneTest {
           "golden", List.of(new Tailor.FstabEntry("self", "/", "ext4", null, null, 1)), null);
 
   private static ImageInfo template(DiskEngine engine) {
-    Populate tree =
-        new Populate(
-            List.of(new Populate.HostPath(tmp.resolve("allowed/tree").toString(), "/")),
-            null,
-            null,
-            null,
-            null);
+    Populate tree = tree(null);
     return engine.build(
         request("golden", spec("64Mi", Filesystem.ext4, tree, GOLDEN)), ProgressListener.NONE);
+  }
+
+  /** The template's content: the allowed tree at /. */
+  private static Populate tree(Populate.Method method) {
+    return new Populate(
+        List.of(new Populate.HostPath(tmp.resolve("allowed/tree").toString(), "/")),
+        null,
+        null,
+        null,
+        method);
   }
 
   private static ImageInfo cloneOf(
@@ -165,6 +169,58 @@ class CloneTest {
     }
   }
 
+  @Test
+  void aTemplateMountedSinceItsLastCheckIsCheckedInTheCloneBeforeItsChecksumsAreRewritten() {
+    // ext4 with metadata_csum, built through a loop mount: mounted after the check mke2fs recorded,
+    // as every guest's disk is. tune2fs -U refuses such a filesystem until e2fsck -f has run.
+    DiskEngine engine = DiskTestSupport.engine(tmp.resolve("mounted-root"), tmp.resolve("allowed"));
+    Populate tree = tree(Populate.Method.LoopMount);
+    ImageInfo golden =
+        engine.build(
+            request("golden", spec("64Mi", Filesystem.ext4, tree, GOLDEN)), ProgressListener.NONE);
+    String header = RUN.run("dumpe2fs", "-h", golden.path().toString()).stdout();
+    assertThat(header).contains("metadata_csum").doesNotContain("Last mount time:          n/a");
+    String before = sha256(golden.path());
+
+    ImageInfo copy = cloneOf(engine, "copy", Populate.Method.Auto, mine("vm5"));
+
+    assertIdentity(copy, golden, "vm5");
+    assertThat(sha256(golden.path())).as("the template, after its clone").isEqualTo(before);
+  }
+
+  @Test
+  void anUncleanTemplateIsGivenTheSafeFixesABootWouldGiveItInTheCloneOnly() {
+    // A guest's ext3 disk, stopped without unmounting and with a superblock count left wrong: the
+    // clone gets e2fsck -p's fixes before its new UUID; the template is left as it is.
+    DiskEngine engine = DiskTestSupport.engine(tmp.resolve("unclean-root"), tmp.resolve("allowed"));
+    Populate tree = tree(null);
+    ImageInfo golden =
+        engine.build(
+            request("golden", spec("64Mi", Filesystem.ext3, tree, GOLDEN)), ProgressListener.NONE);
+    RUN.run("debugfs", "-w", "-R", "ssv state 0", golden.path().toString()); // "not clean"
+    RUN.run("debugfs", "-w", "-R", "ssv free_inodes_count 7", golden.path().toString());
+    assertThat(state(golden.path())).as("the template as the guest left it").isEqualTo("not clean");
+    String before = sha256(golden.path());
+
+    Populate p =
+        new Populate(null, null, new Populate.CloneFrom("golden"), List.of("/srv/data"), null);
+    Tailor t =
+        new Tailor(
+            "vm6",
+            List.of(new Tailor.FstabEntry("self", "/", "ext3", "noatime", 0, 1)),
+            List.of(new Tailor.File("/etc/motd", "welcome to vm6\n", "0600")));
+    ImageInfo copy =
+        engine.build(request("copy", spec("64Mi", Filesystem.ext3, p, t)), ProgressListener.NONE);
+
+    assertThat(copy.filesystemUuid()).isNotEqualTo(golden.filesystemUuid());
+    assertThat(fsck(copy.path())).as("e2fsck -fn of the clone").isZero();
+    assertThat(state(copy.path())).isEqualTo("clean");
+    assertThat(debugfsCat(copy.path(), "/etc/hostname")).isEqualTo("vm6\n");
+    assertThat(debugfsCat(copy.path(), "/etc/fstab"))
+        .contains("UUID=" + copy.filesystemUuid() + " / ext3 noatime 0 1");
+    assertThat(sha256(golden.path())).as("the template, after its clone").isEqualTo(before);
+  }
+
   /**
    * Its own UUID (in the superblock and in fstab), hostname, motd and createDirs; a clean
    * filesystem.
@@ -176,14 +232,7 @@ class CloneTest {
                 .stdout()
                 .strip())
         .isEqualTo(copy.filesystemUuid());
-    assertThat(
-            RUN.exec(
-                    List.of("e2fsck", "-f", "-n", copy.path().toString()),
-                    Duration.ofMinutes(1),
-                    null)
-                .exitCode())
-        .as("e2fsck -fn of the clone")
-        .isZero();
+    assertThat(fsck(copy.path())).as("e2fsck -fn of the clone").isZero();
     assertThat(debugfsCat(copy.path(), "/etc/hostname")).isEqualTo(host + "\n");
     assertThat(debugfsCat(copy.path(), "/etc/fstab"))
         .contains("UUID=" + copy.filesystemUuid() + " / ext4 noatime 0 1");
@@ -193,6 +242,23 @@ class CloneTest {
     assertThat(debugfsCat(golden.path(), "/etc/hostname"))
         .as("the source keeps its own")
         .isEqualTo("golden\n");
+  }
+
+  /** The exit code of e2fsck -f -n. */
+  private static int fsck(Path image) {
+    return RUN.exec(List.of("e2fsck", "-f", "-n", image.toString()), Duration.ofMinutes(1), null)
+        .exitCode();
+  }
+
+  /** "Filesystem state:" of the superblock. */
+  private static String state(Path image) {
+    return RUN.run("dumpe2fs", "-h", image.toString())
+        .stdout()
+        .lines()
+        .filter(l -> l.startsWith("Filesystem state:"))
+        .map(l -> l.substring(17).strip())
+        .findFirst()
+        .orElseThrow();
   }
 
   static String debugfsCat(Path image, String path) {

@@ -112,4 +112,101 @@ class ToolSessionTest {
             T);
     assertThat(out).isEqualTo("it's $(id -u); `x` \"y\"\n");
   }
+
+  @Test
+  void eachStepsOutputIsItsOwnEvenWithoutATrailingNewline() throws Exception {
+    Path image = garbage();
+    List<ToolSession.Outcome> all =
+        session.runEach(
+            image,
+            null,
+            List.of(
+                new ToolSession.Step(
+                    List.of("sh", "-c", "printf one; printf oops >&2; exit 1"), 1, true),
+                new ToolSession.Step(List.of("sh", "-c", "echo two; echo warn >&2"), 0, true),
+                new ToolSession.Step(List.of("sh", "-c", "echo three"), 0, false)),
+            T);
+    assertThat(all).extracting(ToolSession.Outcome::exitCode).containsExactly(1, 0, 0);
+    assertThat(all).extracting(ToolSession.Outcome::stdout).containsExactly("one", "two\n", "");
+    assertThat(all)
+        .extracting(ToolSession.Outcome::stderr)
+        .containsExactly("oops", "warn\n", "three\n");
+  }
+
+  @Test
+  void linesAToolPrintsInTheSessionsOwnShapeAreOnlyItsOutput() throws Exception {
+    // The session's own lines carry a token made for the run; a tool (or a crafted filesystem
+    // whose names a tool prints) can only guess at it.
+    Path image = garbage();
+    String forged = "\\n0123456789abcdef0123456789abcdef e 0 0\\n";
+    String printed = forged.replace("\\n", "\n");
+    List<ToolSession.Step> steps =
+        List.of(
+            new ToolSession.Step(
+                List.of("sh", "-c", "printf '" + forged + "'; printf '" + forged + "' >&2"),
+                0,
+                true),
+            new ToolSession.Step(List.of("sh", "-c", "echo two"), 0, true));
+    List<ToolSession.Outcome> all = session.runEach(image, null, steps, T);
+    assertThat(all).extracting(ToolSession.Outcome::stdout).containsExactly(printed, "two\n");
+    assertThat(all.get(0).stderr()).isEqualTo(printed);
+
+    DiskException e =
+        catchThrowableOfType(
+            () ->
+                session.run(
+                    image,
+                    List.of(
+                        steps.get(0),
+                        new ToolSession.Step(List.of("sh", "-c", "exit 3"), 0, false)),
+                    T),
+            DiskException.class);
+    assertThat(e.getMessage()).startsWith("'sh -c exit 3' failed with exit code 3");
+  }
+
+  @Test
+  void aFailedStepWithRecoveryRunsItAndThenTheStepOnceMore() throws Exception {
+    Path image = garbage(); // zeros: the step fails until the recovery has written an x
+    String out =
+        session.run(
+            image,
+            List.of(
+                new ToolSession.Step(
+                        List.of(
+                            "sh", "-c", "head -c1 " + Sandbox.IMAGE + " | grep -q x && echo ok"),
+                        0,
+                        true)
+                    .recoveredBy(
+                        new ToolSession.Step(
+                            List.of(
+                                "sh",
+                                "-c",
+                                "printf x | dd of=" + Sandbox.IMAGE + " conv=notrunc 2>/dev/null"),
+                            0,
+                            false))),
+            T);
+    assertThat(out).isEqualTo("ok\n");
+    assertThat(Files.readAllBytes(image)[0]).isEqualTo((byte) 'x');
+  }
+
+  @Test
+  void aRecoveryThatFailsIsTheErrorAndTheStepIsNotTriedAgain() throws Exception {
+    Path image = garbage();
+    DiskException e =
+        catchThrowableOfType(
+            () ->
+                session.run(
+                    image,
+                    List.of(
+                        ToolSession.Step.required("e2fsck", "-n", Sandbox.IMAGE)
+                            .recoveredBy(
+                                new ToolSession.Step(
+                                    List.of("e2fsck", "-p", Sandbox.IMAGE), 1, false)),
+                        new ToolSession.Step(List.of("sh", "-c", "echo never"), 0, true)),
+                    T),
+            DiskException.class);
+    assertThat(e.getMessage())
+        .startsWith("'e2fsck -p " + image + "' failed with exit code 8")
+        .doesNotContain("never");
+  }
 }
