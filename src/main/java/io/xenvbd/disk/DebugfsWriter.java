@@ -104,10 +104,13 @@ final class DebugfsWriter {
       for (int i = 0; i < files.size(); i++) file(files.get(i), i, staging, modes, script);
       Files.write(staging.resolve("write"), script, StandardCharsets.UTF_8);
       List<ToolSession.Step> steps = new ArrayList<>();
-      steps.add(debugfsStep("-w", "write"));
+      steps.add(debugfsStep("-w", "write").quiet()); // its stdout echoes the script
       steps.addAll(after);
-      List<ToolSession.Outcome> all = session.runEach(image, staging, steps, timeout());
-      complaints(image, all.get(0), line -> false);
+      ToolSession.Ran ran = session.attempt(image, staging, steps, timeout());
+      // debugfs's own complaint first (no space for a file, say), even when a later step failed
+      if (ran.outcomes().get(0) != null)
+        complaints(image, staging, ran.outcomes().get(0), l -> false);
+      List<ToolSession.Outcome> all = ran.orThrow();
       return all.subList(1, all.size());
     } catch (IOException e) {
       throw Io.wrap(e, "staging the tailored files in " + staging);
@@ -170,6 +173,7 @@ final class DebugfsWriter {
     String out =
         complaints(
             image,
+            staging,
             all.get(all.size() - 1),
             line -> lookups.stream().anyMatch(p -> line.startsWith(p + ": ")));
     Map<String, Integer> modes = new LinkedHashMap<>();
@@ -203,7 +207,8 @@ final class DebugfsWriter {
    * debugfs exits 0 whatever its commands did and says what failed on stderr: any line there but
    * its banner and the {@code expected} ones fails the build. Returns its stdout.
    */
-  private static String complaints(Path image, ToolSession.Outcome o, Predicate<String> expected) {
+  private static String complaints(
+      Path image, Path staging, ToolSession.Outcome o, Predicate<String> expected) {
     List<String> complaints =
         o.stderr()
             .lines()
@@ -213,9 +218,7 @@ final class DebugfsWriter {
     if (!complaints.isEmpty()) {
       throw CommandRunner.failure(
           new CommandRunner.Result(
-              o.step().command().stream()
-                  .map(a -> a.equals(Sandbox.IMAGE) ? image.toString() : a)
-                  .toList(),
+              ToolSession.shownOnHost(o.step().command(), image, staging),
               1,
               "",
               String.join("\n", complaints)));

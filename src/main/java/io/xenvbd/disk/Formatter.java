@@ -188,23 +188,30 @@ public final class Formatter {
    * reads it ({@link #uuid}); returns that UUID, null for a raw image or where blkid finds none.
    */
   public String finishAndCheck(Path image, Filesystem fs, long size, boolean addJournal) {
-    return finishAndCheck(image, fs, size, addJournal, List.of());
+    if (fs == Filesystem.none) return null;
+    return uuidOf(
+        session.runEach(image, null, checkSteps(fs, size, addJournal, false), longTimeout()));
   }
 
-  /** As {@link #finishAndCheck}, with {@code before} run first in the same sandbox run. */
-  String finishAndCheck(
-      Path image, Filesystem fs, long size, boolean addJournal, List<ToolSession.Step> before) {
+  /**
+   * The end of a clone's build with nothing to write into it: {@code identity} (its new UUID,
+   * {@link #newUuidSteps}) and the check with {@code repair}, in one sandbox run; returns the UUID.
+   */
+  String checkClone(Path image, Filesystem fs, long size, List<ToolSession.Step> identity) {
     if (fs == Filesystem.none) return null;
-    List<ToolSession.Step> steps = new ArrayList<>(before);
-    steps.addAll(checkSteps(fs, size, addJournal));
+    List<ToolSession.Step> steps = new ArrayList<>(identity);
+    steps.addAll(checkSteps(fs, size, false, true));
     return uuidOf(session.runEach(image, null, steps, longTimeout()));
   }
 
   /**
    * The steps of {@link #finishAndCheck}: the journal left out, the check, and last blkid's UUID
-   * (read by {@link #uuidOf}).
+   * (read by {@link #uuidOf}). {@code repair} (a clone whose source a guest wrote, checked for the
+   * first time): an ext2/3/4 check that fails is followed by e2fsck -f -p's safe fixes and the
+   * check once more, as the whole check before a new UUID always did; a build's own filesystem that
+   * fails its check fails the build.
    */
-  List<ToolSession.Step> checkSteps(Filesystem fs, long size, boolean addJournal) {
+  List<ToolSession.Step> checkSteps(Filesystem fs, long size, boolean addJournal, boolean repair) {
     List<ToolSession.Step> steps = new ArrayList<>();
     if (addJournal && journalLater(fs)) {
       List<String> cmd = new ArrayList<>(List.of("tune2fs", "-j"));
@@ -212,10 +219,16 @@ public final class Formatter {
       cmd.add(Sandbox.IMAGE);
       steps.add(new ToolSession.Step(cmd, 0, false));
     }
+    ToolSession.Step check = ToolSession.Step.required("e2fsck", "-f", "-n", Sandbox.IMAGE);
     steps.add(
         fs == Filesystem.xfs
             ? ToolSession.Step.required("xfs_repair", "-n", Sandbox.IMAGE)
-            : ToolSession.Step.required("e2fsck", "-f", "-n", Sandbox.IMAGE));
+            : repair ? check.recoveredBy(preenStep()) : check);
+    // The check passed: its time goes in the superblock, as e2fsck -f -p would have written it,
+    // so that tune2fs -U of a clone of this image (metadata_csum, mounted while it was built) asks
+    // for no second whole check.
+    if (fs != Filesystem.xfs)
+      steps.add(ToolSession.Step.required("tune2fs", "-T", "now", Sandbox.IMAGE));
     steps.add(
         new ToolSession.Step(
             List.of("blkid", "-p", "-o", "value", "-s", "UUID", Sandbox.IMAGE), 255, true));
@@ -285,29 +298,39 @@ public final class Formatter {
    * Gives a cloned filesystem its own UUID, so fstab's UUID= of the clone cannot mount the source.
    */
   public void setUuid(Path image, Filesystem fs, String uuid) {
-    session.runEach(image, null, newUuidSteps(fs, uuid), longTimeout());
+    session.runEach(image, null, newUuidSteps(fs, uuid, true), longTimeout());
   }
 
   /**
    * The steps of {@link #setUuid}, to run in a sandbox run of their own or ahead of others.
-   * ext2/3/4: e2fsck -p first, as a boot would run it: a filesystem its superblock calls clean is
-   * left as it is (no pass over it), one a guest left unclean is checked and given the safe fixes;
-   * tune2fs -U, which for a filesystem with metadata checksums mounted since its last check wants a
-   * fresh e2fsck -f, is given one only then. A clean ext3 clone so skips the whole-filesystem pass
-   * the engine ran before every new UUID.
+   * ext2/3/4 that dom0's kernel mounts next ({@code beforeMount}): e2fsck -f -p, a whole check with
+   * the safe fixes, as before every mount of a filesystem a guest wrote. Otherwise e2fsck -p, as a
+   * boot runs it: a filesystem its superblock calls clean is left as it is (no pass over it), one a
+   * guest left unclean is checked and fixed, a journal it left is replayed; tune2fs -U, which for a
+   * filesystem with metadata checksums mounted since its last check wants a fresh e2fsck -f, is
+   * given one only then; and the check that ends the build ({@link #checkSteps} with {@code
+   * repair}) looks at every block of metadata before the image is published.
    */
-  List<ToolSession.Step> newUuidSteps(Filesystem fs, String uuid) {
+  List<ToolSession.Step> newUuidSteps(Filesystem fs, String uuid, boolean beforeMount) {
     return switch (fs) {
       case none -> List.of();
       case xfs -> List.of(ToolSession.Step.required("xfs_admin", "-U", uuid, Sandbox.IMAGE));
       default ->
           List.of(
-              new ToolSession.Step(List.of("e2fsck", "-p", Sandbox.IMAGE), 1, false),
+              new ToolSession.Step(
+                  beforeMount
+                      ? List.of("e2fsck", "-f", "-p", Sandbox.IMAGE)
+                      : List.of("e2fsck", "-p", Sandbox.IMAGE),
+                  1,
+                  false),
               ToolSession.Step.required("tune2fs", "-U", uuid, Sandbox.IMAGE)
-                  .recoveredBy(
-                      new ToolSession.Step(
-                          List.of("e2fsck", "-f", "-p", Sandbox.IMAGE), 1, false)));
+                  .recoveredBy(preenStep()));
     };
+  }
+
+  /** e2fsck -f -p: exit 0 or 1 (fixed) is fine. */
+  private static ToolSession.Step preenStep() {
+    return new ToolSession.Step(List.of("e2fsck", "-f", "-p", Sandbox.IMAGE), 1, false);
   }
 
   /** For the tools whose run can take a whole-filesystem pass: at least 30 minutes. */

@@ -99,13 +99,13 @@ final class ImageBuilder {
       String actualUuid = null; // set where the check ran with the tailoring, in one sandbox run
       if (cloneSource != null) {
         cloneMethod = cloner.clone(cloneSource, temp, req, fs, progress, remote != null);
-        List<ToolSession.Step> identity = formatter.newUuidSteps(fs, uuid);
         if (content && offline && archive == null && sources.isEmpty()) {
           // ext2/3/4 with nothing to copy in: debugfs writes the new identity into the image file
           // itself, in two sandbox runs: the UUID and a look at the paths, then the writes and the
           // check. The copy's write-out runs meanwhile.
           flush = Flush.start(temp);
           progress.stage("Tailor", 75, 80);
+          Io.checkInterrupted("tailoring the clone");
           actualUuid =
               Formatter.uuidOf(
                   debugfs.write(
@@ -113,8 +113,8 @@ final class ImageBuilder {
                       pop.createDirs(),
                       TreeWriter.tailoredFiles(spec.tailor(), uuid),
                       temps::add,
-                      identity,
-                      formatter.checkSteps(fs, req.sizeBytes(), false)));
+                      formatter.newUuidSteps(fs, uuid, false),
+                      formatter.checkSteps(fs, req.sizeBytes(), false, true)));
           checked = true;
         } else if (content) {
           formatter.setUuid(temp, fs, uuid);
@@ -123,7 +123,10 @@ final class ImageBuilder {
         } else {
           flush = Flush.start(temp);
           progress.stage("Check", 88, 95);
-          actualUuid = formatter.finishAndCheck(temp, fs, req.sizeBytes(), false, identity);
+          Io.checkInterrupted("checking the filesystem");
+          actualUuid =
+              formatter.checkClone(
+                  temp, fs, req.sizeBytes(), formatter.newUuidSteps(fs, uuid, false));
           checked = true;
         }
       } else if (offline && content) {

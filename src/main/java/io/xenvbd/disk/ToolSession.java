@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,12 +28,18 @@ import java.util.regex.Pattern;
  * tool prints about a crafted filesystem can pass for the session's own lines.
  */
 final class ToolSession {
+  /** Where a step's stdout goes: kept apart for the caller, with its stderr, or nowhere. */
+  enum Stdout {
+    KEEP,
+    WITH_STDERR,
+    DISCARD
+  }
+
   /**
    * One tool: its command (paths as the sandbox sees them), the highest exit code that is fine,
-   * whether its stdout is kept apart (else it goes with its stderr), and what to run before trying
-   * it once more when it fails.
+   * where its stdout goes, and what to run before trying it once more when it fails.
    */
-  record Step(List<String> command, int maxOk, boolean keepStdout, List<Step> recovery) {
+  record Step(List<String> command, int maxOk, Stdout stdout, List<Step> recovery) {
     Step {
       command = List.copyOf(command);
       recovery = List.copyOf(recovery);
@@ -41,7 +48,7 @@ final class ToolSession {
     }
 
     Step(List<String> command, int maxOk, boolean keepStdout) {
-      this(command, maxOk, keepStdout, List.of());
+      this(command, maxOk, keepStdout ? Stdout.KEEP : Stdout.WITH_STDERR, List.of());
     }
 
     static Step required(String... command) {
@@ -50,15 +57,32 @@ final class ToolSession {
 
     /** This step; when it fails, {@code steps} run and then this step once more. */
     Step recoveredBy(Step... steps) {
-      return new Step(command, maxOk, keepStdout, List.of(steps));
+      return new Step(command, maxOk, stdout, List.of(steps));
+    }
+
+    /** This step with its stdout thrown away (a tool that echoes its commands, say). */
+    Step quiet() {
+      return new Step(command, maxOk, Stdout.DISCARD, recovery);
     }
   }
 
   /**
    * What a step's last run ended with: its exit code, its stdout (empty unless kept) and its stderr
-   * (with its stdout when that is not kept).
+   * (with its stdout when that goes there).
    */
   record Outcome(Step step, int exitCode, String stdout, String stderr) {}
+
+  /**
+   * What a session did: the outcome of each step, in order (null for a step that did not end), and
+   * the failure, if there was one.
+   */
+  record Ran(List<Outcome> outcomes, DiskException failure) {
+    /** The outcomes; the failure thrown if there was one. */
+    List<Outcome> orThrow() {
+      if (failure != null) throw failure;
+      return outcomes;
+    }
+  }
 
   private static final SecureRandom RANDOM = new SecureRandom();
 
@@ -83,20 +107,25 @@ final class ToolSession {
    * Sandbox#STAGING}; returns each step's outcome, in order. Throws the failing step's error.
    */
   List<Outcome> runEach(Path image, Path staging, List<Step> steps, Duration timeout) {
-    if (steps.isEmpty()) return List.of();
+    return attempt(image, staging, steps, timeout).orThrow();
+  }
+
+  /** As {@link #runEach}, with a failure returned beside the outcomes of the steps that ended. */
+  Ran attempt(Path image, Path staging, List<Step> steps, Duration timeout) {
+    if (steps.isEmpty()) return new Ran(List.of(), null);
     String token = HexFormat.of().formatHex(bytes());
     List<Run> runs = new ArrayList<>();
     StringBuilder script = new StringBuilder();
     for (int i = 0; i < steps.size(); i++) {
       Step s = steps.get(i);
-      emit(script, token, runs, s, i, false);
+      emit(script, token, runs, s, i, false, !s.recovery().isEmpty());
       if (!s.recovery().isEmpty()) {
         script.append("if [ $rc -gt ").append(s.maxOk()).append(" ]; then\n");
         for (Step r : s.recovery()) {
-          emit(script, token, runs, r, i, true);
+          emit(script, token, runs, r, i, true, false);
           script.append("if [ $rc -gt ").append(r.maxOk()).append(" ]; then exit 1; fi\n");
         }
-        emit(script, token, runs, s, i, false);
+        emit(script, token, runs, s, i, false, false);
         script.append("fi\n");
       }
       script.append("if [ $rc -gt ").append(s.maxOk()).append(" ]; then exit 1; fi\n");
@@ -104,27 +133,38 @@ final class ToolSession {
     script.append("exit 0\n");
     CommandRunner.Result r =
         sandbox.onImage(image, staging, List.of("sh", "-c", script.toString(), "sh"), timeout);
-    Map<Integer, String> outs = segments(r.stdout(), token, null);
+    // Exit codes from stdout, which carries only what kept steps print: a tool that fills stderr
+    // beyond what is kept (e2fsck -p's fixes of a guest's filesystem) costs its own message only.
     Map<Integer, Integer> codes = new LinkedHashMap<>();
-    Map<Integer, String> errs = segments(r.stderr(), token, codes);
+    Map<Integer, String> outs = segments(r.stdout(), token, codes);
+    Map<Integer, String> errs = segments(r.stderr(), token, null);
     Outcome[] last = new Outcome[steps.size()];
     Run lastRun = null;
     Outcome lastOutcome = null;
+    boolean complete = true;
     for (Map.Entry<Integer, Integer> e : codes.entrySet()) {
       Run run = runs.get(e.getKey());
+      boolean kept = run.step().stdout() == Stdout.KEEP;
+      // a kept stdout whose end line is missing was cut (beyond what is kept): not an empty one
+      if (kept && !outs.containsKey(e.getKey())) complete = false;
       lastRun = run;
       lastOutcome =
           new Outcome(
               run.step(),
               e.getValue(),
-              run.step().keepStdout() ? outs.getOrDefault(e.getKey(), "") : "",
+              kept ? outs.getOrDefault(e.getKey(), "") : "",
               errs.getOrDefault(e.getKey(), ""));
       if (!run.recovery()) last[run.top()] = lastOutcome;
     }
-    // The script exits right after a run over its limit: that run is the one that failed.
-    if (!r.ok() && lastRun != null && lastOutcome.exitCode() > lastRun.step().maxOk())
-      fail(lastRun, lastOutcome, image, staging);
-    boolean complete = true;
+    List<Outcome> outcomes = Arrays.asList(last);
+    // The script exits right after a run over its limit (never after the first try of a step
+    // that has a recovery: the recovery runs next): that run is the one that failed.
+    if (!r.ok()
+        && complete
+        && lastRun != null
+        && !lastRun.firstTry()
+        && lastOutcome.exitCode() > lastRun.step().maxOk())
+      return new Ran(outcomes, failure(lastRun, lastOutcome, image, staging));
     for (Outcome o : last) complete &= o != null && o.exitCode() <= o.step().maxOk();
     if (!r.ok() || !complete) {
       // The session ended without its own account of every step (killed at its time limit, or an
@@ -134,27 +174,39 @@ final class ToolSession {
         if (!shown.isEmpty()) shown.add("&&");
         shown.addAll(s.command());
       }
-      throw CommandRunner.failure(
-          new CommandRunner.Result(
-              shownOnHost(shown, image, staging),
-              r.ok() ? 1 : r.exitCode(),
-              strip(r.stdout(), token),
-              strip(r.stderr(), token)));
+      return new Ran(
+          outcomes,
+          CommandRunner.failure(
+              new CommandRunner.Result(
+                  shownOnHost(shown, image, staging),
+                  r.ok() ? 1 : r.exitCode(),
+                  strip(r.stdout(), token),
+                  strip(r.stderr(), token))));
     }
-    return List.of(last);
+    return new Ran(List.copyOf(outcomes), null);
   }
 
-  /** One run of a step in the script: which step, and whether as another's recovery. */
-  private record Run(Step step, int top, boolean recovery) {}
+  /**
+   * One run of a step in the script: which step, whether as another's recovery, and whether it is
+   * the first try of a step that has a recovery.
+   */
+  private record Run(Step step, int top, boolean recovery, boolean firstTry) {}
 
   private static void emit(
-      StringBuilder script, String token, List<Run> runs, Step s, int top, boolean recovery) {
+      StringBuilder script,
+      String token,
+      List<Run> runs,
+      Step s,
+      int top,
+      boolean recovery,
+      boolean firstTry) {
     int id = runs.size();
-    runs.add(new Run(s, top, recovery));
+    runs.add(new Run(s, top, recovery, firstTry));
     String begin = "printf '\\n" + token + " b " + id + "\\n'";
     script.append(begin).append("; ").append(begin).append(" >&2\n");
     for (String a : s.command()) script.append(quote(a)).append(' ');
-    if (!s.keepStdout()) script.append(">&2 ");
+    if (s.stdout() == Stdout.WITH_STDERR) script.append(">&2 ");
+    if (s.stdout() == Stdout.DISCARD) script.append(">/dev/null ");
     script.append("; rc=$?\n");
     script
         .append("printf '\\n")
@@ -197,10 +249,10 @@ final class ToolSession {
     return stream.replaceAll("\\n" + token + " [be] \\d+(?: \\d+)?\\n", "\n");
   }
 
-  private static void fail(Run failed, Outcome o, Path image, Path staging) {
+  private static DiskException failure(Run failed, Outcome o, Path image, Path staging) {
     String tool = failed.step().command().get(0);
     if (o.exitCode() == 127) {
-      throw new DiskException(
+      return new DiskException(
           ErrorCode.ToolMissing,
           "the tool '"
               + tool
@@ -208,7 +260,7 @@ final class ToolSession {
               + CommandRunner.packageHint(tool)
               + ") or choose a filesystem/method that does not need it");
     }
-    throw CommandRunner.failure(
+    return CommandRunner.failure(
         new CommandRunner.Result(
             shownOnHost(failed.step().command(), image, staging),
             o.exitCode(),
@@ -222,7 +274,8 @@ final class ToolSession {
     return b;
   }
 
-  private static List<String> shownOnHost(List<String> command, Path image, Path staging) {
+  /** {@code command} as it reads on the host: the image's and the staging directory's paths. */
+  static List<String> shownOnHost(List<String> command, Path image, Path staging) {
     return command.stream()
         .map(
             a ->

@@ -171,8 +171,9 @@ class CloneTest {
 
   @Test
   void aTemplateMountedSinceItsLastCheckIsCheckedInTheCloneBeforeItsChecksumsAreRewritten() {
-    // ext4 with metadata_csum, built through a loop mount: mounted after the check mke2fs recorded,
-    // as every guest's disk is. tune2fs -U refuses such a filesystem until e2fsck -f has run.
+    // ext4 with metadata_csum, built through a loop mount. Its build's check is recorded in its
+    // superblock, so tune2fs -U of a copy asks for no e2fsck -f; once a guest has mounted it (its
+    // mount time set later, as a guest's clock would), tune2fs refuses until e2fsck -f has run.
     DiskEngine engine = DiskTestSupport.engine(tmp.resolve("mounted-root"), tmp.resolve("allowed"));
     Populate tree = tree(Populate.Method.LoopMount);
     ImageInfo golden =
@@ -180,12 +181,32 @@ class CloneTest {
             request("golden", spec("64Mi", Filesystem.ext4, tree, GOLDEN)), ProgressListener.NONE);
     String header = RUN.run("dumpe2fs", "-h", golden.path().toString()).stdout();
     assertThat(header).contains("metadata_csum").doesNotContain("Last mount time:          n/a");
+    assertThat(newUuidOfACopy(golden.path(), "built"))
+        .as("tune2fs -U of a copy of the image as built")
+        .isZero();
+    RUN.run("debugfs", "-w", "-R", "ssv mtime 20300101000000", golden.path().toString());
+    assertThat(newUuidOfACopy(golden.path(), "guest"))
+        .as("tune2fs -U of a copy once a guest mounted it")
+        .isEqualTo(1);
     String before = sha256(golden.path());
 
     ImageInfo copy = cloneOf(engine, "copy", Populate.Method.Auto, mine("vm5"));
 
     assertIdentity(copy, golden, "vm5");
     assertThat(sha256(golden.path())).as("the template, after its clone").isEqualTo(before);
+  }
+
+  /** The exit code of tune2fs -U random on a copy of {@code image}. */
+  private static int newUuidOfACopy(Path image, String name) {
+    Path copy = tmp.resolve("copy-" + name + ".img");
+    RUN.run("cp", "--sparse=always", image.toString(), copy.toString());
+    try {
+      return RUN.exec(
+              List.of("tune2fs", "-U", "random", copy.toString()), Duration.ofMinutes(1), null)
+          .exitCode();
+    } finally {
+      RUN.run("rm", "-f", copy.toString());
+    }
   }
 
   @Test
@@ -219,6 +240,30 @@ class CloneTest {
     assertThat(debugfsCat(copy.path(), "/etc/fstab"))
         .contains("UUID=" + copy.filesystemUuid() + " / ext3 noatime 0 1");
     assertThat(sha256(golden.path())).as("the template, after its clone").isEqualTo(before);
+  }
+
+  @Test
+  void aTemplateThatSaysCleanButIsNotIsRepairedInTheCloneAndCheckedBeforeAnyMount() {
+    // A guest's ext4 that says clean, with its root's link count wrong: e2fsck -p alone would pass
+    // it by. Tailored by debugfs, the clone's check finds it and e2fsck -f -p fixes it; tailored
+    // through a loop mount, the whole check runs before dom0's kernel mounts it.
+    DiskEngine engine = DiskTestSupport.engine(tmp.resolve("lying-root"), tmp.resolve("allowed"));
+    ImageInfo golden =
+        engine.build(
+            request("golden", spec("64Mi", Filesystem.ext4, tree(Populate.Method.Offline), GOLDEN)),
+            ProgressListener.NONE);
+    // made by mke2fs -d and never mounted: checked as of its making, so tune2fs -U asks for no
+    // e2fsck -f either
+    RUN.run("debugfs", "-w", "-R", "sif / links_count 9", golden.path().toString());
+    assertThat(state(golden.path())).isEqualTo("clean");
+    assertThat(fsck(golden.path())).as("e2fsck -fn of the template").isNotZero();
+    String before = sha256(golden.path());
+
+    ImageInfo offline = cloneOf(engine, "offline", Populate.Method.Offline, mine("vm7"));
+    assertIdentity(offline, golden, "vm7");
+    ImageInfo mounted = cloneOf(engine, "mounted", Populate.Method.LoopMount, mine("vm8"));
+    assertIdentity(mounted, golden, "vm8");
+    assertThat(sha256(golden.path())).as("the template, after its clones").isEqualTo(before);
   }
 
   /**

@@ -209,4 +209,91 @@ class ToolSessionTest {
         .startsWith("'e2fsck -p " + image + "' failed with exit code 8")
         .doesNotContain("never");
   }
+
+  @Test
+  void aKeptStdoutCutByTheOutputLimitFailsTheRunInsteadOfReadingAsEmpty() throws Exception {
+    Path image = garbage();
+    DiskException e =
+        catchThrowableOfType(
+            () ->
+                session.run(
+                    image,
+                    List.of(
+                        new ToolSession.Step(
+                            List.of("sh", "-c", "head -c 100000 /dev/zero | tr '\\0' a"), 0, true),
+                        new ToolSession.Step(List.of("echo", "the-uuid"), 0, true)),
+                    T),
+            DiskException.class);
+    assertThat(e).as("a run whose blkid answer was cut").isNotNull();
+  }
+
+  @Test
+  void aFailedFirstTryIsNeverNamedAsWhatEndedTheRun() throws Exception {
+    // The recovery's kept output goes beyond what is kept, so its end line is lost: the last end
+    // line left is the first try's, which the script does not exit on.
+    Path image = garbage();
+    DiskException e =
+        catchThrowableOfType(
+            () ->
+                session.run(
+                    image,
+                    List.of(
+                        new ToolSession.Step(List.of("true"), 0, false),
+                        new ToolSession.Step(
+                                List.of("sh", "-c", "echo first try failed >&2; exit 1"), 0, false)
+                            .recoveredBy(
+                                new ToolSession.Step(
+                                    List.of(
+                                        "sh",
+                                        "-c",
+                                        "head -c 100000 /dev/zero | tr '\\0' b; exit 8"),
+                                    0,
+                                    true))),
+                    T),
+            DiskException.class);
+    assertThat(e.getMessage())
+        .as("the session's own report, which names every step")
+        .startsWith("'true && sh -c echo first try failed");
+  }
+
+  @Test
+  void aStepThatFillsStderrBeyondWhatIsKeptCostsOnlyItsOwnMessage() throws Exception {
+    Path image = garbage();
+    String noisy = "head -c 100000 /dev/zero | tr '\\0' c >&2";
+    String out =
+        session.run(
+            image,
+            List.of(
+                new ToolSession.Step(List.of("sh", "-c", noisy), 0, false),
+                new ToolSession.Step(List.of("echo", "the-uuid"), 0, true)),
+            T);
+    assertThat(out).isEqualTo("the-uuid\n");
+    DiskException e =
+        catchThrowableOfType(
+            () ->
+                session.run(
+                    image,
+                    List.of(
+                        new ToolSession.Step(List.of("true"), 0, false),
+                        new ToolSession.Step(List.of("sh", "-c", noisy + "; exit 4"), 0, false)),
+                    T),
+            DiskException.class);
+    assertThat(e.getMessage()).startsWith("'sh -c " + noisy + "; exit 4' failed with exit code 4");
+  }
+
+  @Test
+  void aQuietStepsStdoutIsNeitherKeptNorMixedIntoItsStderr() throws Exception {
+    Path image = garbage();
+    List<ToolSession.Outcome> all =
+        session.runEach(
+            image,
+            null,
+            List.of(
+                new ToolSession.Step(
+                        List.of("sh", "-c", "echo chatter; echo problem >&2"), 0, false)
+                    .quiet()),
+            T);
+    assertThat(all.get(0).stdout()).isEmpty();
+    assertThat(all.get(0).stderr()).isEqualTo("problem\n");
+  }
 }
