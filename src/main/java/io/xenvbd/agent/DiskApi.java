@@ -57,6 +57,29 @@ final class DiskApi {
           transfers.issue(Exchanges.readJson(exchange, TransferTicket.Request.class)));
       return;
     }
+    if (path.equals("/v1/ends") && protocol.version() >= Protocol.ENDS_SINCE) {
+      if (!method.equals("GET")) throw notAllowed(method, path, "GET");
+      String epoch = queryParameter(exchange, "epoch");
+      long after =
+          number(exchange, "after", 0, Long.MAX_VALUE, "0 or more (the seq of the last answer)");
+      long wait =
+          number(
+              exchange,
+              "wait",
+              0,
+              EndLog.MAX_WAIT.toMillis(),
+              "of milliseconds from 0 to " + EndLog.MAX_WAIT.toMillis());
+      try {
+        Exchanges.sendJson(
+            exchange,
+            200,
+            disks.ends().after(epoch == null ? "" : epoch, after, Duration.ofMillis(wait)));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new ApiError(503, ErrorCodes.BUSY, "the agent is stopping: ask again");
+      }
+      return;
+    }
     String[] parts = path.split("/", -1);
     if (parts.length == 6 && parts[2].equals("disks") && parts[5].equals("release")) {
       // protocol 4: the VirtualDisk went with reclaimPolicy Retain
@@ -72,7 +95,8 @@ final class DiskApi {
           ErrorCodes.NOT_FOUND,
           "no such path "
               + path
-              + ": the agent serves /v1/node, /v1/disks/{namespace}/{name} and /v1/disks/{namespace}/{name}/release");
+              + ": the agent serves /v1/node, /v1/ends, /v1/disks/{namespace}/{name} and"
+              + " /v1/disks/{namespace}/{name}/release");
     }
     String namespace = parts[3];
     String name = parts[4];
@@ -179,6 +203,25 @@ final class DiskApi {
             + ", not '"
             + v
             + "'");
+  }
+
+  /** A whole-number query parameter from {@code min} to {@code max} ({@code range}); absent: 0. */
+  private static long number(HttpExchange exchange, String key, long min, long max, String range) {
+    String v = queryParameter(exchange, key);
+    if (v == null) return 0;
+    try {
+      long n = Long.parseLong(v);
+      if (n >= min && n <= max) return n;
+    } catch (NumberFormatException e) {
+      // refused below
+    }
+    throw ApiError.badRequest(
+        "query parameter "
+            + key
+            + " must be a whole number "
+            + range
+            + ", not "
+            + SpecRules.quote(v));
   }
 
   private static String queryParameter(HttpExchange exchange, String key) {

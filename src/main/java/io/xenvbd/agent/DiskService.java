@@ -56,6 +56,7 @@ final class DiskService implements AutoCloseable {
   private final Metrics metrics;
   private final WorkerPool pool;
   private final Map<String, Operation> operations = new ConcurrentHashMap<>();
+  private final EndLog ends = new EndLog();
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
   private volatile Peers peers;
 
@@ -175,6 +176,11 @@ final class DiskService implements AutoCloseable {
       }
     }
     return get(namespace, name);
+  }
+
+  /** The operations that ended: {@code GET /v1/ends}. */
+  EndLog ends() {
+    return ends;
   }
 
   /** GETs that may wait at once; the others answer at once. */
@@ -330,6 +336,9 @@ final class DiskService implements AutoCloseable {
 
   private DiskState start(String key, Operation op) {
     operations.put(key, op);
+    // its state says how it ended before the end is told (GET /v1/ends)
+    op.finished.whenComplete(
+        (v, e) -> ends.record(op.request.namespace(), op.request.name(), op.request.uid()));
     pool.submit(op);
     return op.state(null);
   }

@@ -13,6 +13,7 @@ import io.xenvbd.protocol.DiskState;
 import io.xenvbd.protocol.ErrorBody;
 import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.NodeInfo;
+import io.xenvbd.protocol.OperationEnds;
 import io.xenvbd.protocol.Protocol;
 import io.xenvbd.protocol.PutDiskRequest;
 import io.xenvbd.protocol.TransferTicket;
@@ -216,6 +217,20 @@ public final class HttpAgentClient implements AgentClient {
     return response.statusCode() == 404
         ? Optional.empty()
         : Optional.of(read(response, DiskState.class));
+  }
+
+  @Override
+  public OperationEnds ends(String epoch, long after, Duration wait) {
+    String query =
+        "?epoch="
+            + URLEncoder.encode(epoch == null ? "" : epoch, StandardCharsets.UTF_8)
+            + "&after="
+            + after
+            + "&wait="
+            + wait.toMillis();
+    // the agent may hold the answer for the wait: the timeout counts from its end
+    return read(
+        send(request("/v1/ends" + query).timeout(timeout.plus(wait)).GET()), OperationEnds.class);
   }
 
   @Override

@@ -7,6 +7,7 @@ import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.inbound.SimpleInboundEventSource;
 import io.xenvbd.api.Reasons;
 import io.xenvbd.api.Sizes;
 import io.xenvbd.api.VirtualDisk;
@@ -35,6 +36,9 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
   private final OperatorConfig config;
   private final OperatorMetrics metrics;
 
+  /** Wakes a disk whose operation ended on its agent ({@link EndWatcher}). */
+  private final SimpleInboundEventSource<VirtualDisk> ends;
+
   VirtualDiskReconciler(
       InformerClusterView cluster,
       SpecValidator validator,
@@ -48,7 +52,9 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
       EventRecorder recorder,
       Backoffs backoffs,
       OperatorConfig config,
-      OperatorMetrics metrics) {
+      OperatorMetrics metrics,
+      SimpleInboundEventSource<VirtualDisk> ends) {
+    this.ends = ends;
     this.cluster = cluster;
     this.validator = validator;
     this.placer = placer;
@@ -67,7 +73,7 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
   @Override
   public List<EventSource<?, VirtualDisk>> prepareEventSources(
       EventSourceContext<VirtualDisk> context) {
-    return List.of(cluster.connect(context));
+    return List.of(cluster.connect(context), ends);
   }
 
   @Override

@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.javaoperatorsdk.operator.processing.event.source.inbound.SimpleInboundEventSource;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.protocol.AgentClientFactory;
 import io.xenvbd.protocol.Protocol;
@@ -31,6 +32,7 @@ public final class XenvbdOperator implements AutoCloseable {
   private final ManagementServer management;
   private final OperatorMetrics metrics;
   private final NodeWatch nodeWatch;
+  private final EndWatcher endWatcher;
   private final AtomicBoolean leader = new AtomicBoolean();
   private final AtomicBoolean stopped = new AtomicBoolean();
 
@@ -73,6 +75,9 @@ public final class XenvbdOperator implements AutoCloseable {
         2,
         2,
         TimeUnit.SECONDS);
+    SimpleInboundEventSource<VirtualDisk> ends = new SimpleInboundEventSource<>("agent-ends");
+    this.endWatcher =
+        new EndWatcher(cluster, agents, ends::propagateEvent, () -> leader.get() && !stopped.get());
     VirtualDiskReconciler reconciler =
         new VirtualDiskReconciler(
             cluster,
@@ -87,7 +92,8 @@ public final class XenvbdOperator implements AutoCloseable {
             recorder,
             backoffs,
             config,
-            metrics);
+            metrics,
+            ends);
     this.operator =
         new Operator(
             o -> {
@@ -160,6 +166,7 @@ public final class XenvbdOperator implements AutoCloseable {
     try {
       running.operator.start();
       running.nodeWatch.start();
+      running.endWatcher.start();
     } catch (RuntimeException e) {
       running.close();
       throw e;
@@ -225,6 +232,7 @@ public final class XenvbdOperator implements AutoCloseable {
   public void close() {
     if (!stopped.compareAndSet(false, true)) return;
     nodeWatch.close();
+    endWatcher.close();
     drains.shutdownNow();
     try {
       operator.stop();

@@ -33,6 +33,15 @@ public interface AgentClient {
   }
 
   /**
+   * {@code GET /v1/ends?epoch=E&after=N&wait=MS} (protocol 8): the operations that ended after the
+   * caller's {@code after} in the agent's run {@code epoch}; the agent answers when one has, or
+   * after {@code wait} (at most 10 s). Null from a client that cannot ask (the tests' fakes).
+   */
+  default OperationEnds ends(String epoch, long after, Duration wait) {
+    return null;
+  }
+
+  /**
    * {@code DELETE /v1/disks/{namespace}/{name}?uid=...}: idempotent, a disk already gone is
    * success. An image attached to a loop device, mounted or held open by a process gives {@link
    * AgentException} with code {@code ImageInUse} (HTTP 409) and nothing is deleted.

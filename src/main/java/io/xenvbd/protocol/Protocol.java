@@ -28,9 +28,15 @@ public final class Protocol {
    * {@code /v1/transfers} routes; 6: {@link DiskSpec.Populate#moveFrom()}, a disk moved off a
    * draining node (its own image streamed from the old node's agent, byte for byte); 7: the
    * stream's fixed-length windows ({@code disk.TransferFormat}), which neither end of an older
-   * stream reads.
+   * stream reads; 8: {@code GET /v1/ends} ({@link #ENDS_SINCE}).
    */
-  public static final int VERSION = 7;
+  public static final int VERSION = 8;
+
+  /**
+   * The version that brought {@code GET /v1/ends}, the operations that ended, which the operator
+   * long-polls per node to look at a disk when its build ends; an older agent's disks are polled.
+   */
+  public static final int ENDS_SINCE = 8;
 
   /**
    * The version of the stream format this build sends and reads (a clone streamed from another

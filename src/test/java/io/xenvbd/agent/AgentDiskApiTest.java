@@ -9,6 +9,7 @@ import com.sun.net.httpserver.HttpServer;
 import io.xenvbd.api.Validation;
 import io.xenvbd.disk.UrlPolicy;
 import io.xenvbd.protocol.DiskState;
+import io.xenvbd.protocol.OperationEnds;
 import io.xenvbd.testing.Exec;
 import io.xenvbd.testing.Host;
 import io.xenvbd.testing.RequiresRoot;
@@ -20,10 +21,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -540,5 +543,32 @@ class AgentDiskApiTest {
           .as("nothing left under the root")
           .isEmpty();
     }
+  }
+
+  @Test
+  void getEndsWaitsForTheNextEndAndNamesTheDiskWhoseBuildEnded() throws Exception {
+    OperationEnds before = h.client.ends("", 0, Duration.ZERO);
+    assertThat(before.complete()).as("a first call, of no run yet").isFalse();
+    CompletableFuture<OperationEnds> next =
+        CompletableFuture.supplyAsync(
+            () -> h.client.ends(before.epoch(), before.seq(), Duration.ofSeconds(8)));
+    assertThat(
+            h.call("PUT", "/v1/disks/default/ended", putBody("uid-e", "{\"size\":\"16Mi\"}"))
+                .statusCode())
+        .isEqualTo(202);
+    OperationEnds ends = next.get(30, TimeUnit.SECONDS);
+    assertThat(ends.complete()).isTrue();
+    assertThat(ends.ended()).containsExactly(new OperationEnds.Ended("default", "ended", "uid-e"));
+    assertThat(h.client.getDisk("default", "ended").orElseThrow().phase())
+        .as("the state once its end is told")
+        .isEqualTo(DiskState.Phase.Ready);
+
+    HttpResponse<String> bad = h.call("GET", "/v1/ends?after=-1", null);
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(json(bad).get("message").asText())
+        .isEqualTo(
+            "query parameter after must be a whole number 0 or more (the seq of the last answer),"
+                + " not '-1'");
+    assertThat(h.call("GET", "/v1/ends?wait=60000", null).statusCode()).isEqualTo(400);
   }
 }

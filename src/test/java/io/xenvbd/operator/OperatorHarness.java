@@ -54,7 +54,11 @@ final class OperatorHarness implements AutoCloseable {
   }
 
   void start(AgentClientFactory agents) {
-    operator = XenvbdOperator.start(api.client, fastConfig(), agents);
+    start(agents, fastConfig());
+  }
+
+  void start(AgentClientFactory agents, OperatorConfig config) {
+    operator = XenvbdOperator.start(api.client, config, agents);
   }
 
   /**
