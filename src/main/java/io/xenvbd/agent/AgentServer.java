@@ -41,10 +41,22 @@ final class AgentServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AgentServer.class);
 
   /**
-   * Authenticated calls handled at the same time; they take milliseconds (disk work is queued
-   * elsewhere).
+   * API threads kept for the calls that answer at once (PUT, DELETE, a GET without a wait): the
+   * ones that wait or stream never take these.
    */
-  static final int API_THREADS = 8;
+  static final int FREE_API_THREADS = 4;
+
+  /**
+   * Authenticated calls handled at the same time: those that answer in milliseconds (disk work is
+   * queued elsewhere), and at most {@link Transfers#MAX_STREAMING} stream windows, {@link
+   * DiskService#MAX_WAITING_GETS} GETs waiting for a build's end and {@link EndLog#MAX_WAITING}
+   * GETs of /v1/ends, with {@link #FREE_API_THREADS} left over for the rest whatever those do.
+   */
+  static final int API_THREADS =
+      Transfers.MAX_STREAMING
+          + DiskService.MAX_WAITING_GETS
+          + EndLog.MAX_WAITING
+          + FREE_API_THREADS;
 
   /** Authenticated calls that may wait for an API thread; the next one is answered 503 at once. */
   static final int API_QUEUE = 64;

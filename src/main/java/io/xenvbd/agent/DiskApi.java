@@ -227,11 +227,16 @@ final class DiskApi {
   private static String queryParameter(HttpExchange exchange, String key) {
     String query = exchange.getRequestURI().getRawQuery();
     if (query == null) return null;
-    for (String pair : query.split("&")) {
-      int eq = pair.indexOf('=');
-      String k = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
-      if (k.equals(key))
-        return eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+    try {
+      for (String pair : query.split("&")) {
+        int eq = pair.indexOf('=');
+        String k = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+        if (k.equals(key))
+          return eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+      }
+    } catch (IllegalArgumentException e) {
+      throw ApiError.badRequest(
+          "the query string is not valid percent-encoding (" + e.getMessage() + "): encode it");
     }
     return null;
   }

@@ -162,7 +162,7 @@ final class DiskService implements AutoCloseable {
     Operation current = operations.get(namespace + "/" + name);
     if (current != null && current.running() && current.startedAt() != null && !wait.isZero()) {
       try {
-        // at most half the API threads wait, so the other calls always find one
+        // at most MAX_WAITING_GETS wait, so the other calls always find an API thread
         if (waitingGets.incrementAndGet() <= MAX_WAITING_GETS) {
           current.finished.get(
               Math.min(wait.toMillis(), MAX_WAIT.toMillis()), TimeUnit.MILLISECONDS);
@@ -183,8 +183,8 @@ final class DiskService implements AutoCloseable {
     return ends;
   }
 
-  /** GETs that may wait at once; the others answer at once. */
-  static final int MAX_WAITING_GETS = AgentServer.API_THREADS / 2;
+  /** GETs that may wait at once; the others answer at once (see AgentServer.API_THREADS). */
+  static final int MAX_WAITING_GETS = 4;
 
   private final AtomicInteger waitingGets = new AtomicInteger();
 

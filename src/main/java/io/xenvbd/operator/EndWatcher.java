@@ -78,7 +78,8 @@ final class EndWatcher implements AutoCloseable {
                           n -> n.getMetadata().getName(), EndWatcher::endpoint, (a, b) -> a));
       watches.forEach(
           (node, w) -> {
-            if (!w.endpoint().equals(want.get(node))) {
+            // another endpoint, no longer wanted, or a loop that ended (an Error): started anew
+            if (!w.endpoint().equals(want.get(node)) || w.task().isDone()) {
               w.task().cancel(true);
               watches.remove(node, w);
             }
@@ -133,7 +134,13 @@ final class EndWatcher implements AutoCloseable {
         return;
       } catch (RuntimeException e) {
         pause = Math.min(Math.max(pause * 2, 500), 10_000);
-        LOG.debug("asking the agent of {} for its ends: {}", node, e.toString());
+        // once per run of failures at warn: an agent whose Dom0Node claims a protocol it does not
+        // serve, say; its disks are polled meanwhile
+        if (pause == 500) LOG.warn("asking the agent of {} for its ends: {}", node, e.toString());
+        else LOG.debug("asking the agent of {} for its ends: {}", node, e.toString());
+      } catch (Error e) {
+        LOG.error("the watch of the ends of {} stopped; it starts anew within a second", node, e);
+        throw e;
       }
     }
   }

@@ -570,5 +570,13 @@ class AgentDiskApiTest {
             "query parameter after must be a whole number 0 or more (the seq of the last answer),"
                 + " not '-1'");
     assertThat(h.call("GET", "/v1/ends?wait=60000", null).statusCode()).isEqualTo(400);
+    try (RawHttps c = RawHttps.connect(h.clientSsl, h.agent.address(), Duration.ofSeconds(5))) {
+      // what java.net.URI would not send: a malformed escape
+      c.send(
+          "GET /v1/ends?epoch=%zz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+              + h.token
+              + "\r\n\r\n");
+      assertThat(c.readResponse().status()).isEqualTo(400);
+    }
   }
 }

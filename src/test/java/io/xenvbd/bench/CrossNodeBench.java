@@ -195,7 +195,7 @@ final class CrossNodeBench {
       Stats cp,
       Stats clone) {
     double mib = data / 1048576.0;
-    StringBuilder md = new StringBuilder("## 6. Cross-node clone (issue 16, 4(c))\n\n");
+    StringBuilder md = new StringBuilder("## 7. Cross-node clone (issue 16, 4(c))\n\n");
     md.append(
         String.format(
             Locale.ROOT,
