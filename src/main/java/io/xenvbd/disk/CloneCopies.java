@@ -33,6 +33,7 @@ final class CloneCopies {
   /** What is known of one source. */
   private static final class Source {
     final Set<Long> copies = new HashSet<>();
+    int streams; // this agent's streams of the source to another node (TransferSource), open now
     int users; // threads inside copy() for this source
     boolean scanning;
     long scansBegun;
@@ -86,7 +87,8 @@ final class CloneCopies {
       } finally {
         if (pid != null) s.copies.remove(pid); // copy() returned: the process has been reaped
         s.users--;
-        if (s.users == 0 && s.copies.isEmpty() && !s.scanning) sources.remove(key);
+        if (s.users == 0 && s.copies.isEmpty() && !s.scanning && s.streams == 0)
+          sources.remove(key);
         changed.signalAll();
       }
     } finally {
@@ -113,7 +115,7 @@ final class CloneCopies {
       }
       s.scanning = true;
       long index = ++s.scansBegun;
-      Set<Long> own = Set.copyOf(s.copies);
+      Set<Long> own = own(s);
       List<String> found = null;
       lock.unlock();
       try {
@@ -129,6 +131,66 @@ final class CloneCopies {
       }
     }
     return s.holders;
+  }
+
+  /**
+   * The processes that hold {@code source} as this agent's own readers: its copies, and the agent
+   * itself while it streams the source to another node (the stream reads it in this JVM).
+   */
+  private static Set<Long> own(Source s) {
+    Set<Long> own = new HashSet<>(s.copies);
+    if (s.streams > 0) own.add(SELF);
+    return Set.copyOf(own);
+  }
+
+  private static final long SELF = ProcessHandle.current().pid();
+
+  /**
+   * This agent streams {@code source} to another node until the returned handle is closed: the
+   * agent's own process is then no holder for a clone's check, and the stream's own checks leave
+   * out the copies (both only read the source). Opened before the stream first reads the source.
+   */
+  AutoCloseable streaming(Path source) {
+    Path key = source.toAbsolutePath().normalize();
+    lock.lock();
+    try {
+      sources.computeIfAbsent(key, k -> new Source()).streams++;
+    } finally {
+      lock.unlock();
+    }
+    return () -> {
+      lock.lock();
+      try {
+        Source s = sources.get(key);
+        if (s != null && --s.streams == 0 && s.users == 0 && s.copies.isEmpty() && !s.scanning)
+          sources.remove(key);
+      } finally {
+        lock.unlock();
+      }
+    };
+  }
+
+  /**
+   * The holders of {@code source} but this agent's own readers of it now (for a stream's check: a
+   * copy that starts right after is seen as a holder, which refuses the stream, never the reverse).
+   */
+  List<String> othersHolding(Path source) {
+    Path key = source.toAbsolutePath().normalize();
+    Set<Long> own;
+    lock.lock();
+    try {
+      Source s = sources.get(key);
+      own = s == null ? Set.of(SELF) : union(own(s), SELF);
+    } finally {
+      lock.unlock();
+    }
+    return scan.apply(key, own);
+  }
+
+  private static Set<Long> union(Set<Long> a, long b) {
+    Set<Long> u = new HashSet<>(a);
+    u.add(b);
+    return Set.copyOf(u);
   }
 
   private static DiskException inUse(Path source, List<String> holders) {

@@ -28,9 +28,10 @@ final class Cloner {
   private final CommandRunner runner;
   private final Formatter formatter;
   private final LoopMounter mounter;
-  private final CloneCopies copies = new CloneCopies();
+  private final CloneCopies copies;
 
-  Cloner(CommandRunner runner, Formatter formatter, LoopMounter mounter) {
+  Cloner(CommandRunner runner, Formatter formatter, LoopMounter mounter, CloneCopies copies) {
+    this.copies = copies;
     this.runner = runner;
     this.formatter = formatter;
     this.mounter = mounter;

@@ -32,6 +32,10 @@ public final class DiskEngine implements AutoCloseable {
   private final MoveReceiver arrivals;
   private final ConcurrentHashMap<String, Object> locks = new ConcurrentHashMap<>();
   private final FileLocks fileLocks;
+
+  /** This agent's own readers of clone sources: its copies and its streams to other nodes. */
+  private final CloneCopies cloneCopies = new CloneCopies();
+
   private volatile FileLocks.Held rootLock;
 
   public DiskEngine(EngineConfig config) {
@@ -54,7 +58,8 @@ public final class DiskEngine implements AutoCloseable {
             mounter,
             publisher,
             new DebugfsWriter(runner, sandbox, paths),
-            config.loopReserve());
+            config.loopReserve(),
+            cloneCopies);
     this.resizer = new Resizer(runner, formatter, mounter);
     Path importDir = importDir(config.importDir(), paths.root());
     this.housekeeping = new Housekeeping(paths, runner, mounter, importDir);
@@ -321,7 +326,8 @@ public final class DiskEngine implements AutoCloseable {
                 + uid
                 + ": clone a disk that is Ready");
       }
-      return new TransferSource(image, meta.get().filesystem(), held, loops, mounts, runner);
+      return new TransferSource(
+          image, meta.get().filesystem(), held, loops, mounts, runner, cloneCopies);
     } catch (RuntimeException e) {
       held.close();
       throw e;

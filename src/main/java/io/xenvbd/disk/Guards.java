@@ -16,8 +16,13 @@ final class Guards {
    * on the qdisk or tap backend holds no loop device): a guest (or a person) is using it.
    */
   static void refuseInUse(LoopDeviceTable loops, MountTable mounts, Path image, String what) {
+    refuseInUse(loops, mounts, image, what, Holders.of(image));
+  }
+
+  /** As {@link #refuseInUse(LoopDeviceTable, MountTable, Path, String)}, with the holders found. */
+  static void refuseInUse(
+      LoopDeviceTable loops, MountTable mounts, Path image, String what, List<String> holders) {
     refuseAttached(loops, mounts, image, what);
-    List<String> holders = Holders.of(image);
     if (!holders.isEmpty()) {
       throw new DiskException(
           ErrorCode.ImageInUse,

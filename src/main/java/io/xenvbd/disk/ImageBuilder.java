@@ -38,7 +38,8 @@ final class ImageBuilder {
       LoopMounter mounter,
       Publisher publisher,
       DebugfsWriter debugfs,
-      int loopReserve) {
+      int loopReserve,
+      CloneCopies copies) {
     this.runner = runner;
     this.paths = paths;
     this.formatter = formatter;
@@ -46,7 +47,7 @@ final class ImageBuilder {
     this.archives = archives;
     this.mounter = mounter;
     this.publisher = publisher;
-    this.cloner = new Cloner(runner, formatter, mounter);
+    this.cloner = new Cloner(runner, formatter, mounter, copies);
     this.debugfs = debugfs;
     this.loopReserve = loopReserve;
   }

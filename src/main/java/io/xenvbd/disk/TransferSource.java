@@ -44,6 +44,8 @@ public final class TransferSource implements AutoCloseable {
   private final FileLocks.Held lock;
   private final LoopDeviceTable loops;
   private final MountTable mounts;
+  private final CloneCopies copies;
+  private final AutoCloseable streaming;
   private final Stamp stamp;
   private final MessageDigest digest;
   private int extent;
@@ -61,19 +63,36 @@ public final class TransferSource implements AutoCloseable {
       FileLocks.Held lock,
       LoopDeviceTable loops,
       MountTable mounts,
-      CommandRunner runner) {
+      CommandRunner runner,
+      CloneCopies copies) {
     this.image = image;
     this.filesystem = filesystem;
     this.lock = lock;
     this.loops = loops;
     this.mounts = mounts;
-    Guards.refuseInUse(loops, mounts, image, "stream");
-    this.stamp = settled(image);
-    this.size = stamp.size();
-    this.extents = extents(runner, image, size);
+    this.copies = copies;
+    // Local clones of the source may copy it meanwhile: they and this stream only read it.
+    this.streaming = copies.streaming(image);
+    try {
+      Guards.refuseInUse(loops, mounts, image, "stream", copies.othersHolding(image));
+      this.stamp = settled(image);
+      this.size = stamp.size();
+      this.extents = extents(runner, image, size);
+    } catch (RuntimeException e) {
+      closeQuietly(streaming);
+      throw e;
+    }
     this.dataBytes = extents.stream().mapToLong(e -> e.end() - e.start()).sum();
     this.digest = TransferFormat.digest(size);
     this.position = extents.isEmpty() ? 0 : extents.get(0).start();
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    try {
+      c.close();
+    } catch (Exception ignored) {
+      // the registry's handle does not fail
+    }
   }
 
   public long sizeBytes() {
@@ -212,7 +231,7 @@ public final class TransferSource implements AutoCloseable {
   /** Why the copy must not be trusted, or null. */
   private String changed() {
     try {
-      Guards.refuseInUse(loops, mounts, image, "stream");
+      Guards.refuseInUse(loops, mounts, image, "stream", copies.othersHolding(image));
     } catch (DiskException e) {
       return "the source image came into use during the copy ("
           + e.getMessage()
@@ -294,6 +313,7 @@ public final class TransferSource implements AutoCloseable {
 
   @Override
   public void close() {
+    closeQuietly(streaming);
     lock.close();
   }
 }

@@ -6,8 +6,10 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import io.xenvbd.testing.RequiresRoot;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -128,6 +130,63 @@ class CloneCopiesTest {
   }
 
   /** Opens {@code source} for reading, says "open", then sleeps as a process named sleep. */
+  /**
+   * A stream of the source to another node and a local copy of it, at once: each is left out of the
+   * other's check (both only read), while a third process holding it is still seen by both.
+   */
+  @Test
+  void aStreamAndTheAgentsOwnCopiesOfOneSourceDoNotRefuseEachOther() throws Exception {
+    Path source = Files.writeString(tmp.resolve("template.img"), "template");
+    CloneCopies copies = new CloneCopies();
+    CountDownLatch holding = new CountDownLatch(1);
+    CompletableFuture<Process> first = new CompletableFuture<>();
+    try (AutoCloseable stream = copies.streaming(source);
+        FileChannel window = FileChannel.open(source, StandardOpenOption.READ)) {
+      Thread copying =
+          new Thread(
+              () -> {
+                try {
+                  copies.copy(
+                      source,
+                      started -> {
+                        Process p = start(started, holderCommand(source));
+                        first.complete(p);
+                        awaitOpen(p);
+                        holding.countDown();
+                        return waitFor(p);
+                      });
+                } catch (RuntimeException e) {
+                  first.completeExceptionally(e);
+                }
+              });
+      copying.start();
+      Process own = first.get(30, TimeUnit.SECONDS);
+      try {
+        assertThat(holding.await(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(Holders.of(source))
+            .as("what /proc shows: the copy and this process")
+            .anyMatch(h -> h.startsWith(own.pid() + " "))
+            .anyMatch(h -> h.startsWith(ProcessHandle.current().pid() + " "));
+        assertThat(copies.othersHolding(source)).as("the stream's check").isEmpty();
+        Process guest = start(p -> {}, holderCommand(source));
+        try {
+          awaitOpen(guest);
+          assertThat(copies.othersHolding(source))
+              .as("the stream's check, with another process holding the source")
+              .singleElement()
+              .asString()
+              .startsWith(guest.pid() + " ");
+        } finally {
+          guest.destroyForcibly();
+          guest.waitFor();
+        }
+      } finally {
+        own.destroyForcibly();
+        copying.join(30_000);
+      }
+    }
+  }
+
   private static String[] holderCommand(Path source) {
     return new String[] {
       "bash", "-c", "exec 3<\"$0\"; echo open; exec sleep 120", source.toString()

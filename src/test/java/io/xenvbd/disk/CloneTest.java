@@ -7,6 +7,7 @@ import static io.xenvbd.disk.DiskTestSupport.request;
 import static io.xenvbd.disk.DiskTestSupport.sha256;
 import static io.xenvbd.disk.DiskTestSupport.spec;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import io.xenvbd.api.Populate;
 import io.xenvbd.api.Tailor;
@@ -15,8 +16,10 @@ import io.xenvbd.api.VirtualDiskStatus.CloneMethod;
 import io.xenvbd.testing.RequiresRoot;
 import io.xenvbd.testing.XfsReflinkRoot;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.List;
@@ -194,6 +197,31 @@ class CloneTest {
 
     assertIdentity(copy, golden, "vm5");
     assertThat(sha256(golden.path())).as("the template, after its clone").isEqualTo(before);
+  }
+
+  @Test
+  void aTemplateStreamedToAnotherNodeIsClonedHereMeanwhileAndAnyOtherHolderStillRefuses()
+      throws Exception {
+    // A fleet across nodes: the template's agent streams it to one node (it reads it in its own
+    // process, a window at a time) while a clone on its own node copies it. Both only read it.
+    DiskEngine engine = DiskTestSupport.engine(tmp.resolve("stream-root"), tmp.resolve("allowed"));
+    ImageInfo golden = template(engine);
+    try (TransferSource stream = engine.openTransfer("default", "golden", golden.ownerUid());
+        FileChannel window = FileChannel.open(golden.path(), StandardOpenOption.READ)) {
+      ImageInfo copy = cloneOf(engine, "while-streamed", null, mine("vm9"));
+      assertIdentity(copy, golden, "vm9");
+      assertThat(stream.sizeBytes()).isEqualTo(golden.capacityBytes());
+    }
+    // Without a stream, the same open file in this process is what a guest's backend holding the
+    // image looks like: the clone is refused.
+    try (FileChannel held = FileChannel.open(golden.path(), StandardOpenOption.READ)) {
+      DiskException e =
+          catchThrowableOfType(
+              () -> cloneOf(engine, "while-held", null, mine("vm10")), DiskException.class);
+      assertThat(e).isNotNull();
+      assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse);
+      assertThat(e.getMessage()).contains(ProcessHandle.current().pid() + " (");
+    }
   }
 
   /** The exit code of tune2fs -U random on a copy of {@code image}. */
