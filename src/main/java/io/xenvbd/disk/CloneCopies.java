@@ -147,8 +147,9 @@ final class CloneCopies {
 
   /**
    * This agent streams {@code source} to another node until the returned handle is closed: the
-   * agent's own process is then no holder for a clone's check, and the stream's own checks leave
-   * out the copies (both only read the source). Opened before the stream first reads the source.
+   * agent's own process, which reads it a window at a time, is then no holder for a clone's check
+   * (both only read the source; the stream's checks leave out the copies, {@link #othersHolding}).
+   * Opened before the stream first reads the source.
    */
   AutoCloseable streaming(Path source) {
     Path key = source.toAbsolutePath().normalize();
@@ -171,8 +172,10 @@ final class CloneCopies {
   }
 
   /**
-   * The holders of {@code source} but this agent's own readers of it now (for a stream's check: a
-   * copy that starts right after is seen as a holder, which refuses the stream, never the reverse).
+   * The holders of {@code source} but this agent's copies of it now: a stream's check, which runs
+   * between its windows, when the stream itself has the source closed (so the agent's own process
+   * still counts: nothing else of it reads a published image). A copy that starts right after is
+   * seen as a holder, which refuses the stream, never the reverse.
    */
   List<String> othersHolding(Path source) {
     Path key = source.toAbsolutePath().normalize();
@@ -180,17 +183,11 @@ final class CloneCopies {
     lock.lock();
     try {
       Source s = sources.get(key);
-      own = s == null ? Set.of(SELF) : union(own(s), SELF);
+      own = s == null ? Set.of() : Set.copyOf(s.copies);
     } finally {
       lock.unlock();
     }
     return scan.apply(key, own);
-  }
-
-  private static Set<Long> union(Set<Long> a, long b) {
-    Set<Long> u = new HashSet<>(a);
-    u.add(b);
-    return Set.copyOf(u);
   }
 
   private static DiskException inUse(Path source, List<String> holders) {

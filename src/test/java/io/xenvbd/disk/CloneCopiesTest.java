@@ -140,8 +140,9 @@ class CloneCopiesTest {
     CloneCopies copies = new CloneCopies();
     CountDownLatch holding = new CountDownLatch(1);
     CompletableFuture<Process> first = new CompletableFuture<>();
-    try (AutoCloseable stream = copies.streaming(source);
-        FileChannel window = FileChannel.open(source, StandardOpenOption.READ)) {
+    try (AutoCloseable stream = copies.streaming(source)) {
+      // a window of the stream is being read when the copy's check runs
+      FileChannel window = FileChannel.open(source, StandardOpenOption.READ);
       Thread copying =
           new Thread(
               () -> {
@@ -164,9 +165,10 @@ class CloneCopiesTest {
       try {
         assertThat(holding.await(30, TimeUnit.SECONDS)).isTrue();
         assertThat(Holders.of(source))
-            .as("what /proc shows: the copy and this process")
+            .as("what /proc showed when the copy was checked: this process too")
             .anyMatch(h -> h.startsWith(own.pid() + " "))
             .anyMatch(h -> h.startsWith(ProcessHandle.current().pid() + " "));
+        window.close(); // the stream checks between its windows
         assertThat(copies.othersHolding(source)).as("the stream's check").isEmpty();
         Process guest = start(p -> {}, holderCommand(source));
         try {
@@ -181,6 +183,7 @@ class CloneCopiesTest {
           guest.waitFor();
         }
       } finally {
+        window.close();
         own.destroyForcibly();
         copying.join(30_000);
       }
