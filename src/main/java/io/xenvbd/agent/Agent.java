@@ -186,6 +186,7 @@ public final class Agent implements AutoCloseable {
   @Override
   public void close() {
     if (registrar != null) registrar.close();
+    disks.stopWaiting(); // waiting calls get their answers before the server closes
     server.close();
     disks.close();
     engine.close();

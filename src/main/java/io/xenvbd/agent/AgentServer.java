@@ -340,7 +340,9 @@ final class AgentServer implements AutoCloseable {
   @Override
   public void close() {
     if (transfers != null) transfers.close();
-    server.stop(0);
+    // up to a second for calls in flight to be answered (waiting ones were released): a caller
+    // whose connection is closed under it waits for its own timeout instead of failing at once
+    server.stop(1);
     apiThreads.shutdownNow();
     connectionThreads.shutdownNow();
   }

@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -163,9 +164,9 @@ final class DiskService implements AutoCloseable {
     if (current != null && current.running() && current.startedAt() != null && !wait.isZero()) {
       try {
         // at most MAX_WAITING_GETS wait, so the other calls always find an API thread
-        if (waitingGets.incrementAndGet() <= MAX_WAITING_GETS) {
-          current.finished.get(
-              Math.min(wait.toMillis(), MAX_WAIT.toMillis()), TimeUnit.MILLISECONDS);
+        if (waitingGets.incrementAndGet() <= MAX_WAITING_GETS && !stopping.isDone()) {
+          CompletableFuture.anyOf(current.finished, stopping)
+              .get(Math.min(wait.toMillis(), MAX_WAIT.toMillis()), TimeUnit.MILLISECONDS);
         }
       } catch (TimeoutException | ExecutionException e) {
         // still running (or ended badly): the state says which
@@ -176,6 +177,18 @@ final class DiskService implements AutoCloseable {
       }
     }
     return get(namespace, name);
+  }
+
+  /** Completed when the agent stops: no GET waits any more (see {@link #stopWaiting}). */
+  private final CompletableFuture<Void> stopping = new CompletableFuture<>();
+
+  /**
+   * The agent is stopping: GETs waiting for an operation's end, and callers of {@code GET
+   * /v1/ends}, are answered now, before the server closes their connections.
+   */
+  void stopWaiting() {
+    stopping.complete(null);
+    ends.close();
   }
 
   /** The operations that ended: {@code GET /v1/ends}. */

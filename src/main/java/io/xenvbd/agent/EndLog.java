@@ -27,11 +27,21 @@ final class EndLog {
   private final ArrayDeque<Entry> kept = new ArrayDeque<>();
   private long seq; // guarded by this
   private int waiting; // guarded by this
+  private boolean closed; // guarded by this: the agent is stopping, nobody waits
 
   EndLog() {
     byte[] b = new byte[8];
     new SecureRandom().nextBytes(b);
     this.epoch = HexFormat.of().formatHex(b);
+  }
+
+  /**
+   * The agent is stopping: every waiting caller is answered now and none waits any more, so that
+   * each gets its answer before the server closes its connection (not a hang until its timeout).
+   */
+  synchronized void close() {
+    closed = true;
+    notifyAll();
   }
 
   /** Callers waiting now. */
@@ -52,12 +62,12 @@ final class EndLog {
   synchronized OperationEnds after(String epoch, long after, Duration wait)
       throws InterruptedException {
     boolean same = this.epoch.equals(epoch) && after >= 0 && after <= seq;
-    if (same && after == seq && !wait.isZero() && waiting < MAX_WAITING) {
+    if (same && after == seq && !wait.isZero() && waiting < MAX_WAITING && !closed) {
       waiting++;
       try {
         long deadline = System.nanoTime() + Math.min(wait.toNanos(), MAX_WAIT.toNanos());
         for (long left = deadline - System.nanoTime();
-            seq == after && left > 0;
+            seq == after && left > 0 && !closed;
             left = deadline - System.nanoTime()) {
           TimeUnit.NANOSECONDS.timedWait(this, left);
         }
