@@ -37,24 +37,7 @@ class CloneCopiesTest {
     CloneCopies copies = new CloneCopies();
     CountDownLatch holding = new CountDownLatch(1);
     CompletableFuture<Process> first = new CompletableFuture<>();
-    Thread copying =
-        new Thread(
-            () -> {
-              try {
-                copies.copy(
-                    source,
-                    started -> {
-                      Process p = start(started, holderCommand(source));
-                      first.complete(p);
-                      awaitOpen(p);
-                      holding.countDown();
-                      return waitFor(p);
-                    });
-              } catch (RuntimeException e) {
-                first.completeExceptionally(e);
-              }
-            });
-    copying.start();
+    Thread copying = copyHoldingIt(copies, source, first, holding);
     Process own = first.get(30, TimeUnit.SECONDS);
     try {
       assertThat(holding.await(30, TimeUnit.SECONDS)).isTrue();
@@ -143,24 +126,7 @@ class CloneCopiesTest {
     try (AutoCloseable stream = copies.streaming(source)) {
       // a window of the stream is being read when the copy's check runs
       FileChannel window = FileChannel.open(source, StandardOpenOption.READ);
-      Thread copying =
-          new Thread(
-              () -> {
-                try {
-                  copies.copy(
-                      source,
-                      started -> {
-                        Process p = start(started, holderCommand(source));
-                        first.complete(p);
-                        awaitOpen(p);
-                        holding.countDown();
-                        return waitFor(p);
-                      });
-                } catch (RuntimeException e) {
-                  first.completeExceptionally(e);
-                }
-              });
-      copying.start();
+      Thread copying = copyHoldingIt(copies, source, first, holding);
       Process own = first.get(30, TimeUnit.SECONDS);
       try {
         assertThat(holding.await(30, TimeUnit.SECONDS)).isTrue();
@@ -188,6 +154,34 @@ class CloneCopiesTest {
         copying.join(30_000);
       }
     }
+  }
+
+  /**
+   * An own copy of {@code source}, started on a thread of its own, that holds the source open until
+   * destroyed: {@code first} gets its process, {@code holding} counts down once it has the source
+   * open.
+   */
+  private static Thread copyHoldingIt(
+      CloneCopies copies, Path source, CompletableFuture<Process> first, CountDownLatch holding) {
+    Thread copying =
+        new Thread(
+            () -> {
+              try {
+                copies.copy(
+                    source,
+                    started -> {
+                      Process p = start(started, holderCommand(source));
+                      first.complete(p);
+                      awaitOpen(p);
+                      holding.countDown();
+                      return waitFor(p);
+                    });
+              } catch (RuntimeException e) {
+                first.completeExceptionally(e);
+              }
+            });
+    copying.start();
+    return copying;
   }
 
   private static String[] holderCommand(Path source) {
