@@ -35,10 +35,17 @@ final class CloneCopies {
     final Set<Long> copies = new HashSet<>();
     int streams; // this agent's streams of the source to another node (TransferSource), open now
     int users; // threads inside copy() for this source
+    String changing; // what this agent does to the source now ("grown", "deleted"), or null
     boolean scanning;
     long scansBegun;
     long scansDone;
     List<String> holders = List.of(); // what the last finished scan found
+  }
+
+  /** A registration (a stream, a change in place) that lasts until closed. */
+  interface Held extends AutoCloseable {
+    @Override
+    void close();
   }
 
   private final ReentrantLock lock = new ReentrantLock();
@@ -67,6 +74,14 @@ final class CloneCopies {
     lock.lock();
     try {
       s = sources.computeIfAbsent(key, k -> new Source());
+      if (s.changing != null)
+        throw new DiskException(
+            ErrorCode.ImageInUse,
+            "cannot clone "
+                + key
+                + " now: it is being "
+                + s.changing
+                + "; the clone is retried once that is done");
       s.users++;
       try {
         List<String> holders = scanned(key, s);
@@ -87,8 +102,7 @@ final class CloneCopies {
       } finally {
         if (pid != null) s.copies.remove(pid); // copy() returned: the process has been reaped
         s.users--;
-        if (s.users == 0 && s.copies.isEmpty() && !s.scanning && s.streams == 0)
-          sources.remove(key);
+        forgetIfIdle(key, s);
         changed.signalAll();
       }
     } finally {
@@ -151,7 +165,7 @@ final class CloneCopies {
    * (both only read the source; the stream's checks leave out the copies, {@link #othersHolding}).
    * Opened before the stream first reads the source.
    */
-  AutoCloseable streaming(Path source) {
+  Held streaming(Path source) {
     Path key = source.toAbsolutePath().normalize();
     lock.lock();
     try {
@@ -163,8 +177,7 @@ final class CloneCopies {
       lock.lock();
       try {
         Source s = sources.get(key);
-        if (s != null && --s.streams == 0 && s.users == 0 && s.copies.isEmpty() && !s.scanning)
-          sources.remove(key);
+        if (s != null && --s.streams == 0) forgetIfIdle(key, s);
       } finally {
         lock.unlock();
       }
@@ -188,6 +201,59 @@ final class CloneCopies {
       lock.unlock();
     }
     return scan.apply(key, own);
+  }
+
+  /**
+   * This agent changes {@code image} in place ({@code what}: "grow", or "delete" with {@code done}
+   * "deleted") until the returned handle is closed: refused (ImageInUse) while any copy of it for a
+   * clone runs or waits for its check, and, while held, every new copy of it is refused. A grow of
+   * a template thus never overlaps a clone's copy of it, which would copy a filesystem half grown:
+   * the holder scans alone leave a window between a scan and the process it clears opening the
+   * file.
+   */
+  Held changing(Path image, String what, String done) {
+    Path key = image.toAbsolutePath().normalize();
+    lock.lock();
+    try {
+      Source s = sources.computeIfAbsent(key, k -> new Source());
+      if (s.users > 0 || !s.copies.isEmpty()) {
+        throw new DiskException(
+            ErrorCode.ImageInUse,
+            "cannot "
+                + what
+                + " "
+                + key
+                + " now: this agent is copying it for "
+                + Math.max(s.users, s.copies.size())
+                + " clone(s); it is retried once they are done");
+      }
+      if (s.changing != null) {
+        throw new DiskException(
+            ErrorCode.ImageInUse,
+            "cannot " + what + " " + key + " now: it is being " + s.changing + "; retry then");
+      }
+      s.changing = done;
+    } finally {
+      lock.unlock();
+    }
+    return () -> {
+      lock.lock();
+      try {
+        Source s = sources.get(key);
+        if (s != null) {
+          s.changing = null;
+          forgetIfIdle(key, s);
+        }
+      } finally {
+        lock.unlock();
+      }
+    };
+  }
+
+  /** Drops the record of a source nothing of this agent reads or changes (lock held). */
+  private void forgetIfIdle(Path key, Source s) {
+    if (s.users == 0 && s.copies.isEmpty() && !s.scanning && s.streams == 0 && s.changing == null)
+      sources.remove(key);
   }
 
   private static DiskException inUse(Path source, List<String> holders) {

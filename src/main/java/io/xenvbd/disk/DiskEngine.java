@@ -254,22 +254,26 @@ public final class DiskEngine implements AutoCloseable {
               + Sizes.human(meta.capacityBytes()));
     }
     if (request.sizeBytes() == meta.capacityBytes()) return current;
-    Guards.refuseInUse(loops, mounts, current.path(), "grow");
-    Progress p = new Progress(progress);
-    p.stage("Resize", 0, 95);
-    resizer.grow(
-        current.path(),
-        request.spec().filesystem(),
-        meta.capacityBytes(),
-        request.sizeBytes(),
-        request.spec().preallocate());
-    ImageMetadata grown = meta.resized(request.sizeBytes(), Instant.now());
-    // The filesystem is grown: recording it must not be cut short by a deadline or a delete.
-    Uninterruptible.run(
-        "grown",
-        () -> publisher.writeMetadata(paths.metadata(request.namespace(), request.name()), grown));
-    p.done();
-    return info(grown);
+    // First no new clone of it may start, then nothing else may hold it.
+    try (var changing = cloneCopies.changing(current.path(), "grow", "grown")) {
+      Guards.refuseInUse(loops, mounts, current.path(), "grow");
+      Progress p = new Progress(progress);
+      p.stage("Resize", 0, 95);
+      resizer.grow(
+          current.path(),
+          request.spec().filesystem(),
+          meta.capacityBytes(),
+          request.sizeBytes(),
+          request.spec().preallocate());
+      ImageMetadata grown = meta.resized(request.sizeBytes(), Instant.now());
+      // The filesystem is grown: recording it must not be cut short by a deadline or a delete.
+      Uninterruptible.run(
+          "grown",
+          () ->
+              publisher.writeMetadata(paths.metadata(request.namespace(), request.name()), grown));
+      p.done();
+      return info(grown);
+    }
   }
 
   /**
@@ -294,12 +298,13 @@ public final class DiskEngine implements AutoCloseable {
     }
     if (meta.isEmpty() || !meta.get().ownedBy(uid))
       throw Guards.notOwner(namespace, name, meta, image);
-    Guards.refuseInUse(loops, mounts, image, "delete");
-    deleteFile(
-        image); // image first: a crash in between leaves metadata alone, a leftover recover()
-    // removes
-    deleteFile(metaPath);
-    Publisher.fsyncDir(image.getParent());
+    try (var changing = cloneCopies.changing(image, "delete", "deleted")) {
+      Guards.refuseInUse(loops, mounts, image, "delete");
+      // The image first: a crash in between leaves the metadata alone, which recover() removes.
+      deleteFile(image);
+      deleteFile(metaPath);
+      Publisher.fsyncDir(image.getParent());
+    }
   }
 
   /**

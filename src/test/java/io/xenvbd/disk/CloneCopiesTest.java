@@ -157,6 +157,64 @@ class CloneCopiesTest {
   }
 
   /**
+   * A grow (or delete) of a template and a clone's copy of it never overlap: the change is refused
+   * while a copy runs, and a copy is refused while the change runs, without starting its process.
+   * The holder scans alone left a window (a scan clears the file, then the other side opens it).
+   */
+  @Test
+  void aGrowAndACloneOfOneTemplateRefuseEachOther() throws Exception {
+    Path source = Files.writeString(tmp.resolve("template.img"), "template");
+    CloneCopies copies = new CloneCopies();
+    CountDownLatch holding = new CountDownLatch(1);
+    CompletableFuture<Process> first = new CompletableFuture<>();
+    Thread copying = copyHoldingIt(copies, source, first, holding);
+    Process own = first.get(30, TimeUnit.SECONDS);
+    try {
+      assertThat(holding.await(30, TimeUnit.SECONDS)).isTrue();
+      DiskException grow =
+          catchThrowableOfType(() -> copies.changing(source, "grow", "grown"), DiskException.class);
+      assertThat(grow.code()).isEqualTo(ErrorCode.ImageInUse);
+      assertThat(grow.getMessage())
+          .isEqualTo(
+              "cannot grow "
+                  + source
+                  + " now: this agent is copying it for 1 clone(s); it is retried once they are"
+                  + " done");
+    } finally {
+      own.destroyForcibly();
+      copying.join(30_000);
+    }
+    try (CloneCopies.Held growing = copies.changing(source, "grow", "grown")) {
+      boolean[] ran = {false};
+      DiskException clone =
+          catchThrowableOfType(
+              () ->
+                  copies.copy(
+                      source,
+                      started -> {
+                        ran[0] = true;
+                        return waitFor(start(started, "true"));
+                      }),
+              DiskException.class);
+      assertThat(clone.code()).isEqualTo(ErrorCode.ImageInUse);
+      assertThat(clone.getMessage())
+          .isEqualTo(
+              "cannot clone "
+                  + source
+                  + " now: it is being grown; the clone is retried once that is done");
+      assertThat(ran[0]).as("the copy's process was started").isFalse();
+      assertThat(
+              catchThrowableOfType(
+                      () -> copies.changing(source, "delete", "deleted"), DiskException.class)
+                  .getMessage())
+          .as("a second change while the first runs")
+          .isEqualTo("cannot delete " + source + " now: it is being grown; retry then");
+    }
+    // Once the grow is over, clones copy again.
+    assertThat(copies.<Integer>copy(source, started -> waitFor(start(started, "true")))).isZero();
+  }
+
+  /**
    * An own copy of {@code source}, started on a thread of its own, that holds the source open until
    * destroyed: {@code first} gets its process, {@code holding} counts down once it has the source
    * open.
