@@ -5,11 +5,13 @@ import java.io.IOException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -366,16 +368,19 @@ public final class DiskEngine implements AutoCloseable {
         orphans.add(p);
       } else if (meta.get().released() != null) {
         ImageMetadata m = meta.get();
+        OptionalLong allocated = allocatedIfThere(p);
+        if (allocated.isEmpty()) continue; // deleted since the listing
         released.add(
             new Inventory.Released(
                 p,
                 m.capacityBytes(),
-                formatter.allocated(p),
+                allocated.getAsLong(),
                 m.filesystem(),
                 m.filesystemUuid(),
                 m.released()));
       } else {
-        images.add(info(meta.get()));
+        OptionalLong allocated = allocatedIfThere(p);
+        if (allocated.isPresent()) images.add(info(meta.get(), allocated.getAsLong()));
       }
     }
     return new Inventory(images, released, orphans, l.leftovers());
@@ -392,8 +397,16 @@ public final class DiskEngine implements AutoCloseable {
       long allocated = 0;
       long promised = 0;
       for (Path p : housekeeping.list().images()) {
-        allocated += formatter.allocated(p);
-        promised += Files.size(p);
+        long size;
+        try {
+          size = Files.size(p);
+        } catch (NoSuchFileException e) {
+          continue; // deleted since the listing
+        }
+        OptionalLong a = allocatedIfThere(p);
+        if (a.isEmpty()) continue;
+        allocated += a.getAsLong();
+        promised += size;
       }
       return new StorageInfo(
           paths.root(), store.getTotalSpace(), store.getUsableSpace(), allocated, promised);
@@ -426,6 +439,10 @@ public final class DiskEngine implements AutoCloseable {
    * (and taken for done) at the new size.
    */
   private ImageInfo info(ImageMetadata m) {
+    return info(m, formatter.allocated(paths.image(m.namespace(), m.name())));
+  }
+
+  private ImageInfo info(ImageMetadata m, long allocated) {
     Path image = paths.image(m.namespace(), m.name());
     return new ImageInfo(
         m.namespace(),
@@ -433,10 +450,25 @@ public final class DiskEngine implements AutoCloseable {
         m.ownerUid(),
         image,
         m.capacityBytes(),
-        formatter.allocated(image),
+        allocated,
         m.filesystemUuid(),
         m.specDigest(),
         m.cloned());
+  }
+
+  /**
+   * The allocated bytes of an image listed a moment ago; empty when it has been deleted since (a
+   * heartbeat lists the images while deletes run: one of them must not fail the whole report).
+   */
+  private OptionalLong allocatedIfThere(Path image) {
+    try {
+      return OptionalLong.of(formatter.allocated(image));
+    } catch (DiskException e) {
+      // stat found no file: the one listed is gone, even if another of that name is there by now
+      if (!Files.exists(image, LinkOption.NOFOLLOW_LINKS)
+          || e.getMessage().contains("No such file or directory")) return OptionalLong.empty();
+      throw e;
+    }
   }
 
   private static void deleteFile(Path p) {

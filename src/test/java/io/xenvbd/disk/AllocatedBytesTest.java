@@ -2,13 +2,16 @@ package io.xenvbd.disk;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -64,5 +67,43 @@ class AllocatedBytesTest {
     assertThat(f.allocated(image))
         .as("another file renamed into place")
         .isGreaterThanOrEqualTo(64L << 20);
+  }
+
+  /**
+   * A heartbeat lists the images and then measures each: an image deleted in between is left out of
+   * the report, instead of failing the whole heartbeat (which, during the deletes of a fleet, kept
+   * the node's freed room from the operator until a later beat).
+   */
+  @Test
+  void imagesDeletedWhileTheNodeIsReportedAreLeftOut() throws Exception {
+    Path root = tmp.resolve("root");
+    DiskEngine engine = DiskTestSupport.engine(root);
+    Files.createDirectories(root.resolve("default"));
+    AtomicBoolean stop = new AtomicBoolean();
+    Thread churn =
+        new Thread(
+            () -> {
+              for (int i = 0; !stop.get(); i++) {
+                Path p = root.resolve("default/churn-" + (i % 8) + ".img");
+                try {
+                  Files.write(p, new byte[4096]);
+                  Files.deleteIfExists(p);
+                } catch (IOException e) {
+                  throw new UncheckedIOException(e);
+                }
+              }
+            });
+    churn.start();
+    try {
+      for (int i = 0; i < 200; i++) {
+        StorageInfo s = engine.storage(); // stat is run for each fresh file: a wide window
+        assertThat(s.promisedBytes()).isBetween(0L, 8L * 4096);
+        engine.inventory();
+      }
+    } finally {
+      stop.set(true);
+      churn.join(10_000);
+      engine.close();
+    }
   }
 }
