@@ -137,6 +137,7 @@ public final class Agent implements AutoCloseable {
           new NodeRegistrar(
               client, config.nodeName(), endpoint, config.heartbeat(), engine, protocol.version());
       registrar.start();
+      disks.onFreed(registrar::soon);
     }
     LOG.info("agent for node {} serving at {} ({})", config.nodeName(), endpoint, config);
     return new Agent(engine, disks, server, registrar, endpoint, credentials);

@@ -60,6 +60,7 @@ final class DiskService implements AutoCloseable {
   private final EndLog ends = new EndLog();
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
   private volatile Peers peers;
+  private volatile Runnable freed = () -> {};
 
   DiskService(DiskEngine engine, int workers, Duration retryFailedAfter, Metrics metrics) {
     this(engine, workers, retryFailedAfter, metrics, DEFAULT_DEADLINE);
@@ -211,6 +212,11 @@ final class DiskService implements AutoCloseable {
     return image.map(Operation::ready);
   }
 
+  /** Told after each delete: the node has room again (the heartbeat says so at once). */
+  void onFreed(Runnable r) {
+    freed = r;
+  }
+
   /**
    * Idempotent. The disk's operation (same owner) is stopped first: a queued one leaves the queue
    * and never starts, a running one is interrupted and the engine removes its leftovers.
@@ -226,6 +232,7 @@ final class DiskService implements AutoCloseable {
       try {
         engine.delete(namespace, name, uid);
         metrics.operation("delete", "success", Duration.between(start, Instant.now()));
+        freed.run();
       } catch (DiskException e) {
         metrics.operation(
             "delete", ApiError.wireCode(e.code()), Duration.between(start, Instant.now()));

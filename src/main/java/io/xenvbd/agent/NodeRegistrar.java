@@ -16,8 +16,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,6 +62,31 @@ final class NodeRegistrar implements AutoCloseable {
 
   void start() {
     timer.scheduleWithFixedDelay(this::beatQuietly, 0, every.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** How soon after a freeing change {@link #soon} beats: the deletes of a fleet share one beat. */
+  static final Duration SOON = Duration.ofMillis(500);
+
+  private final AtomicBoolean soonPending = new AtomicBoolean();
+
+  /**
+   * An extra heartbeat within {@link #SOON}, coalesced with any already due: after an image is
+   * deleted, so that disks waiting for room on this node (InsufficientStorage) see it freed now,
+   * not up to a whole heartbeat later. The node's status is what the operator's placement reads.
+   */
+  void soon() {
+    if (!soonPending.compareAndSet(false, true)) return;
+    try {
+      timer.schedule(
+          () -> {
+            soonPending.set(false); // a delete during this beat asks for another one
+            beatQuietly();
+          },
+          SOON.toMillis(),
+          TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      // closed: no more beats
+    }
   }
 
   private void beatQuietly() {

@@ -157,4 +157,38 @@ class AgentNodeTest {
       Host.releaseAll(dir);
     }
   }
+
+  /**
+   * A delete frees room at once in the node's status, not at the next heartbeat: disks refused for
+   * room (InsufficientStorage) wait on that status, and after a fleet was deleted a new one sat
+   * Pending for up to a whole heartbeat (10 s by default). Here the heartbeats are a minute apart.
+   */
+  @Test
+  void aDeleteShowsTheFreedRoomWithoutWaitingForTheHeartbeat() throws Exception {
+    try (AgentHarness h = AgentHarness.start(dir, kube, c -> c.heartbeat(Duration.ofSeconds(60)))) {
+      await() // the beat at start
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> node() != null && node().getStatus() != null);
+      for (String d : List.of("d1", "d2")) {
+        h.call(
+            "PUT",
+            "/v1/disks/default/" + d,
+            AgentHarness.putBody("uid-" + d, "{\"size\":\"64Mi\"}"));
+        h.awaitReady("default", d, Duration.ofSeconds(60));
+      }
+      assertThat(node().getStatus().disks()).as("no beat since the start").isZero();
+
+      h.call("DELETE", "/v1/disks/default/d1?uid=uid-d1", null);
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .untilAsserted(
+              () -> {
+                Dom0NodeStatus s = node().getStatus();
+                assertThat(s.disks()).isEqualTo(1);
+                assertThat(s.storage().promisedBytes()).isEqualTo(64L << 20);
+              });
+    } finally {
+      Host.releaseAll(dir);
+    }
+  }
 }
