@@ -72,8 +72,16 @@ class BenchSmokeTest {
     Ctx ctx = ctx("fleet");
     FleetBench.run(ctx);
     assertThat(report(ctx))
-        .contains("| ext4 |", "| xfs-reflink |", "{SparseCopy=2}", "{Reflink=2}")
-        .containsPattern("\\| \\*\\*[0-9.]+\\*\\* \\| [0-9.]+ / [0-9.]+ s \\|");
+        .contains(
+            "| ext4, fleet 1 (cold) |",
+            "| ext4, fleet 2 |",
+            "| xfs-reflink, fleet 1 (cold) |",
+            "| xfs-reflink, fleet 2 |",
+            "{SparseCopy=2}",
+            "{Reflink=2}")
+        .containsPattern(
+            "\\| xfs-reflink, fleet 2 \\| [0-9.]+ s \\| \\*\\*[0-9.]+\\*\\* \\| [0-9.]+ s \\|"
+                + " [0-9.]+ \\| [0-9.]+ / [0-9.]+ s \\|");
     assertNoLoopDeviceOn(ctx.work());
   }
 
