@@ -6,6 +6,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiFunction;
@@ -173,15 +174,7 @@ final class CloneCopies {
     } finally {
       lock.unlock();
     }
-    return () -> {
-      lock.lock();
-      try {
-        Source s = sources.get(key);
-        if (s != null && --s.streams == 0) forgetIfIdle(key, s);
-      } finally {
-        lock.unlock();
-      }
-    };
+    return undoing(key, s -> s.streams--);
   }
 
   /**
@@ -236,12 +229,22 @@ final class CloneCopies {
     } finally {
       lock.unlock();
     }
+    return undoing(key, s -> s.changing = null);
+  }
+
+  /**
+   * A handle whose first close applies {@code undo} to the source's record (under the lock) and
+   * drops the record once nothing uses it; later closes do nothing.
+   */
+  private Held undoing(Path key, Consumer<Source> undo) {
+    AtomicBoolean closed = new AtomicBoolean();
     return () -> {
+      if (closed.getAndSet(true)) return;
       lock.lock();
       try {
         Source s = sources.get(key);
         if (s != null) {
-          s.changing = null;
+          undo.accept(s);
           forgetIfIdle(key, s);
         }
       } finally {

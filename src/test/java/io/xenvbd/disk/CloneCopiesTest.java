@@ -75,22 +75,10 @@ class CloneCopiesTest {
     Process guest = InUseTest.holder(source); // e.g. QEMU's qdisk backend: no loop device
     try {
       assertThat(holding.await(30, TimeUnit.SECONDS)).isTrue();
-      boolean[] ran = {false};
-      DiskException e =
-          catchThrowableOfType(
-              () ->
-                  copies.copy(
-                      source,
-                      started -> {
-                        ran[0] = true;
-                        return waitFor(start(started, "true"));
-                      }),
-              DiskException.class);
-      assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse);
+      DiskException e = refusedCopy(copies, source);
       assertThat(e.getMessage())
           .contains("cannot clone " + source, "process " + guest.pid() + " (sleep) has it open")
           .doesNotContain(Long.toString(own.pid()));
-      assertThat(ran[0]).isFalse();
     } finally {
       guest.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       own.destroyForcibly();
@@ -185,30 +173,19 @@ class CloneCopiesTest {
       copying.join(30_000);
     }
     try (CloneCopies.Held growing = copies.changing(source, "grow", "grown")) {
-      boolean[] ran = {false};
-      DiskException clone =
-          catchThrowableOfType(
-              () ->
-                  copies.copy(
-                      source,
-                      started -> {
-                        ran[0] = true;
-                        return waitFor(start(started, "true"));
-                      }),
-              DiskException.class);
-      assertThat(clone.code()).isEqualTo(ErrorCode.ImageInUse);
-      assertThat(clone.getMessage())
+      assertThat(refusedCopy(copies, source).getMessage())
           .isEqualTo(
               "cannot clone "
                   + source
                   + " now: it is being grown; the clone is retried once that is done");
-      assertThat(ran[0]).as("the copy's process was started").isFalse();
       assertThat(
               catchThrowableOfType(
                       () -> copies.changing(source, "delete", "deleted"), DiskException.class)
                   .getMessage())
           .as("a second change while the first runs")
           .isEqualTo("cannot delete " + source + " now: it is being grown; retry then");
+      growing.close();
+      growing.close(); // a later close (this one, the try's) undoes nothing more
     }
     // Once the grow is over, clones copy again.
     assertThat(copies.<Integer>copy(source, started -> waitFor(start(started, "true")))).isZero();
@@ -240,6 +217,25 @@ class CloneCopiesTest {
             });
     copying.start();
     return copying;
+  }
+
+  /** A copy of {@code source} refused with ImageInUse before its process was started. */
+  private static DiskException refusedCopy(CloneCopies copies, Path source) {
+    boolean[] ran = {false};
+    DiskException e =
+        catchThrowableOfType(
+            () ->
+                copies.copy(
+                    source,
+                    started -> {
+                      ran[0] = true;
+                      return waitFor(start(started, "true"));
+                    }),
+            DiskException.class);
+    assertThat(e).as("the copy was refused").isNotNull();
+    assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse);
+    assertThat(ran[0]).as("the copy's process was started").isFalse();
+    return e;
   }
 
   private static String[] holderCommand(Path source) {
