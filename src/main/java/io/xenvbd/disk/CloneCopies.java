@@ -24,7 +24,8 @@ import java.util.function.Function;
  * descriptors not yet), and a process just started may not have become cp yet. The record is
  * race-free because a copy is started and recorded under the same lock that a scan takes to read
  * the records: a scan sees every copy that can hold the source then. A pid leaves the record only
- * once its process has been reaped (it holds nothing any more).
+ * once its process has been reaped (it holds nothing any more), also when the wait for it was cut
+ * short and it outlived its kill.
  *
  * <p>One scan of /proc serves every clone of that source that was waiting when it began (a scan
  * that begins after a clone asked is as good for it as its own): 50 clones of one template at once
@@ -70,7 +71,7 @@ final class CloneCopies {
    */
   <T> T copy(Path source, Function<Consumer<Process>, T> copy) {
     Path key = source.toAbsolutePath().normalize();
-    Long pid = null;
+    Process process = null;
     Source s;
     lock.lock();
     try {
@@ -82,30 +83,52 @@ final class CloneCopies {
                 + key
                 + " now: it is being "
                 + s.changing
-                + "; the clone is retried once that is done");
+                + (s.changing.equals("deleted")
+                    ? "; clone a VirtualDisk that is kept (this clone is retried and fails once"
+                        + " the image is gone)"
+                    : "; the clone is retried once that is done"));
       s.users++;
       try {
         List<String> holders = scanned(key, s);
         if (!holders.isEmpty()) throw inUse(key, holders);
         // The lock is held until the process exists and is recorded: no scan can look meanwhile.
-        Long[] started = new Long[1];
+        Process[] started = new Process[1];
         try {
           return copy.apply(
               p -> {
-                started[0] = p.pid();
+                started[0] = p;
                 s.copies.add(p.pid());
                 lock.unlock();
               });
         } finally {
-          pid = started[0];
+          process = started[0];
           if (!lock.isHeldByCurrentThread()) lock.lock();
         }
       } finally {
-        if (pid != null) s.copies.remove(pid); // copy() returned: the process has been reaped
+        if (process != null) {
+          // Mostly reaped by now. Not when the wait for it was cut short (a timeout or an interrupt
+          // kills it, but a process in uninterruptible sleep outlives the kill): it still reads
+          // the source, so it stays recorded, and a grow or delete refused, until it is gone.
+          long pid = process.pid();
+          if (process.isAlive()) process.onExit().thenRun(() -> reaped(key, s, pid));
+          else s.copies.remove(pid);
+        }
         s.users--;
         forgetIfIdle(key, s);
         changed.signalAll();
       }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** A copy's process outlived its wait and has now been reaped: it holds the source no more. */
+  private void reaped(Path key, Source s, long pid) {
+    lock.lock();
+    try {
+      s.copies.remove(pid);
+      forgetIfIdle(key, s);
+      changed.signalAll();
     } finally {
       lock.unlock();
     }
@@ -223,7 +246,15 @@ final class CloneCopies {
       if (s.changing != null) {
         throw new DiskException(
             ErrorCode.ImageInUse,
-            "cannot " + what + " " + key + " now: it is being " + s.changing + "; retry then");
+            "cannot "
+                + what
+                + " "
+                + key
+                + " now: it is being "
+                + s.changing
+                + "; the "
+                + what
+                + " is retried once that is done");
       }
       s.changing = done;
     } finally {

@@ -52,6 +52,19 @@ final class Cloner {
     } catch (IOException e) {
       throw Io.wrap(e, "reading the size of " + temp);
     }
+    if (size > req.sizeBytes()) {
+      // The source was checked against spec.size before the copy, but a grow of it may have ended
+      // in between (a grow and a copy only exclude each other while one of them runs): the copy
+      // is of the grown source, larger than the disk asked for.
+      throw DiskException.invalid(
+          "cloneFrom '"
+              + req.spec().populate().cloneFrom().name()
+              + "' grew to "
+              + size
+              + " bytes while it was copied; spec.size ("
+              + req.sizeBytes()
+              + " bytes) must be at least that");
+    }
     if (req.sizeBytes() > size) {
       progress.stage("Resize", 5, 10);
       new Resizer(runner, formatter, mounter)

@@ -36,11 +36,19 @@ public final class DiskEngine implements AutoCloseable {
   private final FileLocks fileLocks;
 
   /** This agent's own readers of clone sources: its copies and its streams to other nodes. */
-  private final CloneCopies cloneCopies = new CloneCopies();
+  private final CloneCopies cloneCopies;
 
   private volatile FileLocks.Held rootLock;
 
   public DiskEngine(EngineConfig config) {
+    this(config, new CloneCopies());
+  }
+
+  /**
+   * {@code cloneCopies}: the record of own copies (tests give one whose holder scan they watch).
+   */
+  DiskEngine(EngineConfig config, CloneCopies cloneCopies) {
+    this.cloneCopies = cloneCopies;
     this.paths =
         new ImagePaths(config.imagesRoot(), config.allowedSources(), config.protectedPaths());
     this.fileLocks = new FileLocks(paths.root());
@@ -365,7 +373,8 @@ public final class DiskEngine implements AutoCloseable {
         // a file whose name is no valid namespace/name: not ours
       }
       if (meta.isEmpty()) {
-        orphans.add(p);
+        // no metadata: an orphan, unless image and metadata were both deleted since the listing
+        if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) orphans.add(p);
       } else if (meta.get().released() != null) {
         ImageMetadata m = meta.get();
         OptionalLong allocated = allocatedIfThere(p);

@@ -100,7 +100,6 @@ class CloneCopiesTest {
     assertThat(copies.<Integer>copy(source, started -> waitFor(start(started, "true")))).isZero();
   }
 
-  /** Opens {@code source} for reading, says "open", then sleeps as a process named sleep. */
   /**
    * A stream of the source to another node and a local copy of it, at once: each is left out of the
    * other's check (both only read), while a third process holding it is still seen by both.
@@ -183,12 +182,79 @@ class CloneCopiesTest {
                       () -> copies.changing(source, "delete", "deleted"), DiskException.class)
                   .getMessage())
           .as("a second change while the first runs")
-          .isEqualTo("cannot delete " + source + " now: it is being grown; retry then");
+          .isEqualTo(
+              "cannot delete "
+                  + source
+                  + " now: it is being grown; the delete is retried once that is done");
       growing.close();
       growing.close(); // a later close (this one, the try's) undoes nothing more
     }
     // Once the grow is over, clones copy again.
     assertThat(copies.<Integer>copy(source, started -> waitFor(start(started, "true")))).isZero();
+  }
+
+  /** A clone of a template being deleted is told that waiting will not help. */
+  @Test
+  void aCloneOfATemplateBeingDeletedIsToldToCloneAnother() throws Exception {
+    Path source = Files.writeString(tmp.resolve("template.img"), "template");
+    CloneCopies copies = new CloneCopies();
+    try (CloneCopies.Held deleting = copies.changing(source, "delete", "deleted")) {
+      assertThat(refusedCopy(copies, source).getMessage())
+          .isEqualTo(
+              "cannot clone "
+                  + source
+                  + " now: it is being deleted; clone a VirtualDisk that is kept (this clone is"
+                  + " retried and fails once the image is gone)");
+    }
+  }
+
+  /**
+   * A copy whose wait was cut short (a timeout or an interrupt, then a kill that a process in
+   * uninterruptible sleep outlives) still reads the template: a grow stays refused until its
+   * process is really gone, and is allowed once it is.
+   */
+  @Test
+  void aCopyThatOutlivesItsWaitStillRefusesAGrowUntilItIsGone() throws Exception {
+    Path source = Files.writeString(tmp.resolve("template.img"), "template");
+    CloneCopies copies = new CloneCopies();
+    Process[] copy = new Process[1];
+    DiskException cut =
+        catchThrowableOfType(
+            () ->
+                copies.copy(
+                    source,
+                    started -> {
+                      copy[0] = start(started, holderCommand(source));
+                      awaitOpen(copy[0]);
+                      throw new DiskException(ErrorCode.Interrupted, "interrupted while copying");
+                    }),
+            DiskException.class);
+    assertThat(cut.code()).isEqualTo(ErrorCode.Interrupted);
+    try {
+      assertThat(copy[0].isAlive()).isTrue();
+      assertThat(
+              catchThrowableOfType(
+                      () -> copies.changing(source, "grow", "grown"), DiskException.class)
+                  .getMessage())
+          .isEqualTo(
+              "cannot grow "
+                  + source
+                  + " now: this agent is copying it for 1 clone(s); it is retried once they are"
+                  + " done");
+    } finally {
+      copy[0].destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    CloneCopies.Held growing = null;
+    while (growing == null) {
+      try {
+        growing = copies.changing(source, "grow", "grown");
+      } catch (DiskException e) {
+        if (System.nanoTime() > deadline) throw e; // the reaped copy was never forgotten
+        Thread.sleep(20);
+      }
+    }
+    growing.close();
   }
 
   /**

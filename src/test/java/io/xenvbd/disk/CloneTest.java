@@ -25,6 +25,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -169,6 +170,54 @@ class CloneTest {
     try (AttachWatcher watcher = new AttachWatcher(root)) {
       cloneOf(engine, "mounted", Populate.Method.LoopMount, mine("vm4"));
       assertThat(watcher.seen).as("what the watcher saw of a LoopMount clone").isNotEmpty();
+    }
+  }
+
+  /**
+   * The template's size is checked against spec.size before its copy, and a grow of it that ends in
+   * between (it is refused only while the copy runs) is copied grown: the clone fails with what to
+   * change instead of being published larger than its spec, with a size its metadata does not say.
+   */
+  @Test
+  void aTemplateGrownAfterItsSizeCheckFailsTheCloneInsteadOfMakingItLarger() throws Exception {
+    Path root = tmp.resolve("grown-before-copy");
+    AtomicReference<Path> growBeforeCopy = new AtomicReference<>();
+    CloneCopies copies =
+        new CloneCopies(
+            (file, own) -> {
+              Path template = growBeforeCopy.getAndSet(null);
+              if (template != null) { // what a grow that ends right before the copy leaves
+                RUN.run("truncate", "-s", "96M", template.toString());
+                RUN.run("resize2fs", template.toString());
+              }
+              return Holders.of(file, own);
+            });
+    DiskEngine engine =
+        new DiskEngine(
+            new EngineConfig(
+                root,
+                List.of(tmp.resolve("allowed")),
+                Duration.ofSeconds(2),
+                Duration.ofMinutes(5)),
+            copies);
+    try {
+      ImageInfo golden = template(engine);
+      growBeforeCopy.set(golden.path());
+
+      DiskException e =
+          catchThrowableOfType(
+              () -> cloneOf(engine, "copy", null, mine("vm9")), DiskException.class);
+      assertThat(e.code()).isEqualTo(ErrorCode.InvalidRequest);
+      assertThat(e.getMessage())
+          .isEqualTo(
+              "cloneFrom 'golden' grew to 100663296 bytes while it was copied; spec.size"
+                  + " (67108864 bytes) must be at least that");
+      assertThat(growBeforeCopy.get()).as("the grow ran before the copy").isNull();
+      assertThat(engine.inspect("default", "copy")).isEmpty();
+      assertThat(engine.inventory().leftovers()).isEmpty();
+      assertThat(engine.inventory().images()).extracting(ImageInfo::name).containsExactly("golden");
+    } finally {
+      engine.close();
     }
   }
 
