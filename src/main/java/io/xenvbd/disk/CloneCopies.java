@@ -1,6 +1,7 @@
 package io.xenvbd.disk;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -34,7 +35,8 @@ import java.util.function.Function;
 final class CloneCopies {
   /** What is known of one source. */
   private static final class Source {
-    final Set<Long> copies = new HashSet<>();
+    // a list, not a set: a pid reused by a new copy while the old one's exit is still to be told
+    final List<Long> copies = new ArrayList<>();
     int streams; // this agent's streams of the source to another node (TransferSource), open now
     int users; // threads inside copy() for this source
     String changing; // what this agent does to the source now ("grown", "deleted"), or null
@@ -84,8 +86,8 @@ final class CloneCopies {
                 + " now: it is being "
                 + s.changing
                 + (s.changing.equals("deleted")
-                    ? "; clone a VirtualDisk that is kept (this clone is retried and fails once"
-                        + " the image is gone)"
+                    ? "; clone a VirtualDisk that is kept (this clone is retried, and fails if"
+                        + " the delete goes through)"
                     : "; the clone is retried once that is done"));
       s.users++;
       try {
@@ -111,7 +113,7 @@ final class CloneCopies {
           // the source, so it stays recorded, and a grow or delete refused, until it is gone.
           long pid = process.pid();
           if (process.isAlive()) process.onExit().thenRun(() -> reaped(key, s, pid));
-          else s.copies.remove(pid);
+          else s.copies.remove(Long.valueOf(pid));
         }
         s.users--;
         forgetIfIdle(key, s);
@@ -126,7 +128,7 @@ final class CloneCopies {
   private void reaped(Path key, Source s, long pid) {
     lock.lock();
     try {
-      s.copies.remove(pid);
+      s.copies.remove(Long.valueOf(pid));
       forgetIfIdle(key, s);
       changed.signalAll();
     } finally {
@@ -287,7 +289,7 @@ final class CloneCopies {
   /** Drops the record of a source nothing of this agent reads or changes (lock held). */
   private void forgetIfIdle(Path key, Source s) {
     if (s.users == 0 && s.copies.isEmpty() && !s.scanning && s.streams == 0 && s.changing == null)
-      sources.remove(key);
+      sources.remove(key, s);
   }
 
   private static DiskException inUse(Path source, List<String> holders) {

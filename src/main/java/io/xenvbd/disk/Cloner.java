@@ -53,15 +53,16 @@ final class Cloner {
       throw Io.wrap(e, "reading the size of " + temp);
     }
     if (size > req.sizeBytes()) {
-      // The source was checked against spec.size before the copy, but a grow of it may have ended
-      // in between (a grow and a copy only exclude each other while one of them runs): the copy
-      // is of the grown source, larger than the disk asked for.
+      // The source was checked against spec.size before the copy; a grow of it may have ended in
+      // between (a grow and a copy exclude each other only while one of them runs), or one that
+      // failed half-way left the file longer than its metadata says until its retry: the copy is
+      // never published larger than the disk asked for, nor of a filesystem half grown.
       throw DiskException.invalid(
           "cloneFrom '"
               + req.spec().populate().cloneFrom().name()
-              + "' grew to "
+              + "' is "
               + size
-              + " bytes while it was copied; spec.size ("
+              + " bytes now (grown, or its grow unfinished, since it was checked); spec.size ("
               + req.sizeBytes()
               + " bytes) must be at least that");
     }

@@ -204,7 +204,7 @@ class CloneCopiesTest {
               "cannot clone "
                   + source
                   + " now: it is being deleted; clone a VirtualDisk that is kept (this clone is"
-                  + " retried and fails once the image is gone)");
+                  + " retried, and fails if the delete goes through)");
     }
   }
 

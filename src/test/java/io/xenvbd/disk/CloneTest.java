@@ -210,8 +210,8 @@ class CloneTest {
       assertThat(e.code()).isEqualTo(ErrorCode.InvalidRequest);
       assertThat(e.getMessage())
           .isEqualTo(
-              "cloneFrom 'golden' grew to 100663296 bytes while it was copied; spec.size"
-                  + " (67108864 bytes) must be at least that");
+              "cloneFrom 'golden' is 100663296 bytes now (grown, or its grow unfinished, since it"
+                  + " was checked); spec.size (67108864 bytes) must be at least that");
       assertThat(growBeforeCopy.get()).as("the grow ran before the copy").isNull();
       assertThat(engine.inspect("default", "copy")).isEmpty();
       assertThat(engine.inventory().leftovers()).isEmpty();
