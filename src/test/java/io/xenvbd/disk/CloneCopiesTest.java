@@ -158,15 +158,7 @@ class CloneCopiesTest {
     Process own = first.get(30, TimeUnit.SECONDS);
     try {
       assertThat(holding.await(30, TimeUnit.SECONDS)).isTrue();
-      DiskException grow =
-          catchThrowableOfType(() -> copies.changing(source, "grow", "grown"), DiskException.class);
-      assertThat(grow.code()).isEqualTo(ErrorCode.ImageInUse);
-      assertThat(grow.getMessage())
-          .isEqualTo(
-              "cannot grow "
-                  + source
-                  + " now: this agent is copying it for 1 clone(s); it is retried once they are"
-                  + " done");
+      assertGrowRefusedForOneCopy(copies, source);
     } finally {
       own.destroyForcibly();
       copying.join(30_000);
@@ -232,15 +224,7 @@ class CloneCopiesTest {
     assertThat(cut.code()).isEqualTo(ErrorCode.Interrupted);
     try {
       assertThat(copy[0].isAlive()).isTrue();
-      assertThat(
-              catchThrowableOfType(
-                      () -> copies.changing(source, "grow", "grown"), DiskException.class)
-                  .getMessage())
-          .isEqualTo(
-              "cannot grow "
-                  + source
-                  + " now: this agent is copying it for 1 clone(s); it is retried once they are"
-                  + " done");
+      assertGrowRefusedForOneCopy(copies, source);
     } finally {
       copy[0].destroyForcibly().waitFor(30, TimeUnit.SECONDS);
     }
@@ -283,6 +267,20 @@ class CloneCopiesTest {
             });
     copying.start();
     return copying;
+  }
+
+  /** A grow of {@code source} refused with ImageInUse because one copy of it is this agent's. */
+  private static void assertGrowRefusedForOneCopy(CloneCopies copies, Path source) {
+    DiskException grow =
+        catchThrowableOfType(() -> copies.changing(source, "grow", "grown"), DiskException.class);
+    assertThat(grow).as("the grow was refused").isNotNull();
+    assertThat(grow.code()).isEqualTo(ErrorCode.ImageInUse);
+    assertThat(grow.getMessage())
+        .isEqualTo(
+            "cannot grow "
+                + source
+                + " now: this agent is copying it for 1 clone(s); it is retried once they are"
+                + " done");
   }
 
   /** A copy of {@code source} refused with ImageInUse before its process was started. */
