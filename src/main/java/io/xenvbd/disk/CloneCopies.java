@@ -39,11 +39,31 @@ final class CloneCopies {
     final List<Long> copies = new ArrayList<>();
     int streams; // this agent's streams of the source to another node (TransferSource), open now
     int users; // threads inside copy() for this source
-    String changing; // what this agent does to the source now ("grown", "deleted"), or null
+    Change changing; // what this agent does to the source now, or null
     boolean scanning;
     long scansBegun;
     long scansDone;
     List<String> holders = List.of(); // what the last finished scan found
+  }
+
+  /** A change in place of a source, and what a clone refused meanwhile is told. */
+  enum Change {
+    GROW("grow", "grown", "the clone is retried once that is done"),
+    DELETE(
+        "delete",
+        "deleted",
+        "clone a VirtualDisk that is kept (this clone is retried, and fails if the delete goes"
+            + " through)");
+
+    final String verb;
+    final String participle;
+    final String toClone;
+
+    Change(String verb, String participle, String toClone) {
+      this.verb = verb;
+      this.participle = participle;
+      this.toClone = toClone;
+    }
   }
 
   /** A registration (a stream, a change in place) that lasts until closed. */
@@ -84,11 +104,9 @@ final class CloneCopies {
             "cannot clone "
                 + key
                 + " now: it is being "
-                + s.changing
-                + (s.changing.equals("deleted")
-                    ? "; clone a VirtualDisk that is kept (this clone is retried, and fails if"
-                        + " the delete goes through)"
-                    : "; the clone is retried once that is done"));
+                + s.changing.participle
+                + "; "
+                + s.changing.toClone);
       s.users++;
       try {
         List<String> holders = scanned(key, s);
@@ -222,14 +240,13 @@ final class CloneCopies {
   }
 
   /**
-   * This agent changes {@code image} in place ({@code what}: "grow", or "delete" with {@code done}
-   * "deleted") until the returned handle is closed: refused (ImageInUse) while any copy of it for a
-   * clone runs or waits for its check, and, while held, every new copy of it is refused. A grow of
-   * a template thus never overlaps a clone's copy of it, which would copy a filesystem half grown:
-   * the holder scans alone leave a window between a scan and the process it clears opening the
-   * file.
+   * This agent changes {@code image} in place ({@code change}: a grow or a delete) until the
+   * returned handle is closed: refused (ImageInUse) while any copy of it for a clone runs or waits
+   * for its check, and, while held, every new copy of it is refused. A grow of a template thus
+   * never overlaps a clone's copy of it, which would copy a filesystem half grown: the holder scans
+   * alone leave a window between a scan and the process it clears opening the file.
    */
-  Held changing(Path image, String what, String done) {
+  Held changing(Path image, Change change) {
     Path key = image.toAbsolutePath().normalize();
     lock.lock();
     try {
@@ -238,7 +255,7 @@ final class CloneCopies {
         throw new DiskException(
             ErrorCode.ImageInUse,
             "cannot "
-                + what
+                + change.verb
                 + " "
                 + key
                 + " now: this agent is copying it for "
@@ -249,16 +266,16 @@ final class CloneCopies {
         throw new DiskException(
             ErrorCode.ImageInUse,
             "cannot "
-                + what
+                + change.verb
                 + " "
                 + key
                 + " now: it is being "
-                + s.changing
+                + s.changing.participle
                 + "; the "
-                + what
+                + change.verb
                 + " is retried once that is done");
       }
-      s.changing = done;
+      s.changing = change;
     } finally {
       lock.unlock();
     }

@@ -265,7 +265,7 @@ public final class DiskEngine implements AutoCloseable {
     }
     if (request.sizeBytes() == meta.capacityBytes()) return current;
     // First no new clone of it may start, then nothing else may hold it.
-    try (var changing = cloneCopies.changing(current.path(), "grow", "grown")) {
+    try (var changing = cloneCopies.changing(current.path(), CloneCopies.Change.GROW)) {
       Guards.refuseInUse(loops, mounts, current.path(), "grow");
       Progress p = new Progress(progress);
       p.stage("Resize", 0, 95);
@@ -308,7 +308,7 @@ public final class DiskEngine implements AutoCloseable {
     }
     if (meta.isEmpty() || !meta.get().ownedBy(uid))
       throw Guards.notOwner(namespace, name, meta, image);
-    try (var changing = cloneCopies.changing(image, "delete", "deleted")) {
+    try (var changing = cloneCopies.changing(image, CloneCopies.Change.DELETE)) {
       Guards.refuseInUse(loops, mounts, image, "delete");
       // The image first: a crash in between leaves the metadata alone, which recover() removes.
       deleteFile(image);

@@ -163,7 +163,7 @@ class CloneCopiesTest {
       own.destroyForcibly();
       copying.join(30_000);
     }
-    try (CloneCopies.Held growing = copies.changing(source, "grow", "grown")) {
+    try (CloneCopies.Held growing = copies.changing(source, CloneCopies.Change.GROW)) {
       assertThat(refusedCopy(copies, source).getMessage())
           .isEqualTo(
               "cannot clone "
@@ -171,7 +171,7 @@ class CloneCopiesTest {
                   + " now: it is being grown; the clone is retried once that is done");
       assertThat(
               catchThrowableOfType(
-                      () -> copies.changing(source, "delete", "deleted"), DiskException.class)
+                      () -> copies.changing(source, CloneCopies.Change.DELETE), DiskException.class)
                   .getMessage())
           .as("a second change while the first runs")
           .isEqualTo(
@@ -190,7 +190,7 @@ class CloneCopiesTest {
   void aCloneOfATemplateBeingDeletedIsToldToCloneAnother() throws Exception {
     Path source = Files.writeString(tmp.resolve("template.img"), "template");
     CloneCopies copies = new CloneCopies();
-    try (CloneCopies.Held deleting = copies.changing(source, "delete", "deleted")) {
+    try (CloneCopies.Held deleting = copies.changing(source, CloneCopies.Change.DELETE)) {
       assertThat(refusedCopy(copies, source).getMessage())
           .isEqualTo(
               "cannot clone "
@@ -232,7 +232,7 @@ class CloneCopiesTest {
     CloneCopies.Held growing = null;
     while (growing == null) {
       try {
-        growing = copies.changing(source, "grow", "grown");
+        growing = copies.changing(source, CloneCopies.Change.GROW);
       } catch (DiskException e) {
         if (System.nanoTime() > deadline) throw e; // the reaped copy was never forgotten
         Thread.sleep(20);
@@ -272,7 +272,8 @@ class CloneCopiesTest {
   /** A grow of {@code source} refused with ImageInUse because one copy of it is this agent's. */
   private static void assertGrowRefusedForOneCopy(CloneCopies copies, Path source) {
     DiskException grow =
-        catchThrowableOfType(() -> copies.changing(source, "grow", "grown"), DiskException.class);
+        catchThrowableOfType(
+            () -> copies.changing(source, CloneCopies.Change.GROW), DiskException.class);
     assertThat(grow).as("the grow was refused").isNotNull();
     assertThat(grow.code()).isEqualTo(ErrorCode.ImageInUse);
     assertThat(grow.getMessage())
