@@ -12,7 +12,6 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -32,14 +31,12 @@ public final class TransferSource implements AutoCloseable {
    */
   private static final long SETTLE_MILLIS = 50;
 
-  private record Extent(long start, long end) {}
-
   private record Stamp(Object inode, long size, FileTime mtime, FileTime ctime) {}
 
   private final Path image;
   private final long size;
   private final String filesystem;
-  private final List<Extent> extents;
+  private final List<Extents.Extent> extents;
   private final long dataBytes;
   private final FileLocks.Held lock;
   private final LoopDeviceTable loops;
@@ -77,7 +74,7 @@ public final class TransferSource implements AutoCloseable {
       Guards.refuseInUse(loops, mounts, image, "stream", copies.othersHolding(image));
       this.stamp = settled(image);
       this.size = stamp.size();
-      this.extents = extents(runner, image, size);
+      this.extents = Extents.of(runner, image, size);
     } catch (RuntimeException e) {
       closeQuietly(streaming);
       throw e;
@@ -125,7 +122,7 @@ public final class TransferSource implements AutoCloseable {
     int x = extent;
     long p = position;
     while (x < extents.size() && data < budget) {
-      Extent e = extents.get(x);
+      Extents.Extent e = extents.get(x);
       int length = (int) Math.min(TransferFormat.CHUNK_BYTES, e.end() - p);
       data += length;
       records++;
@@ -171,7 +168,7 @@ public final class TransferSource implements AutoCloseable {
     try (FileChannel ch =
         FileChannel.open(image, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
       while (sent < window.dataBytes()) {
-        Extent e = extents.get(extent);
+        Extents.Extent e = extents.get(extent);
         int length = (int) Math.min(TransferFormat.CHUNK_BYTES, e.end() - position);
         ByteBuffer data = ByteBuffer.wrap(buffer, TransferFormat.RECORD_HEADER_BYTES, length);
         while (data.hasRemaining()) {
@@ -286,29 +283,6 @@ public final class TransferSource implements AutoCloseable {
     } catch (IOException e) {
       throw Io.wrap(e, "reading the attributes of " + image);
     }
-  }
-
-  /**
-   * The allocated extents, from SEEK_DATA/SEEK_HOLE as xfs_io's seek command reports them (any
-   * filesystem).
-   */
-  private static List<Extent> extents(CommandRunner runner, Path image, long size) {
-    String out = runner.run("xfs_io", "-r", "-c", "seek -a -r 0", image.toString()).stdout();
-    List<Extent> list = new ArrayList<>();
-    long dataStart = -1;
-    for (String line : out.split("\n")) {
-      String[] f = line.strip().split("\\s+");
-      if (f.length != 2 || !(f[0].equals("DATA") || f[0].equals("HOLE"))) continue;
-      long at = Long.parseLong(f[1]);
-      if (f[0].equals("DATA")) {
-        dataStart = at;
-      } else if (dataStart >= 0) {
-        if (Math.min(at, size) > dataStart) list.add(new Extent(dataStart, Math.min(at, size)));
-        dataStart = -1;
-      }
-    }
-    if (dataStart >= 0 && dataStart < size) list.add(new Extent(dataStart, size));
-    return list;
   }
 
   @Override
