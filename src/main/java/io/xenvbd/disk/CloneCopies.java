@@ -13,6 +13,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * This agent's own copies of each clone source while they run, and the check before each copy that
@@ -38,6 +39,7 @@ final class CloneCopies {
     // a list, not a set: a pid reused by a new copy while the old one's exit is still to be told
     final List<Long> copies = new ArrayList<>();
     int streams; // this agent's streams of the source to another node (TransferSource), open now
+    int inAgent; // copies that this agent's own process makes now (ExtentCopy)
     int users; // threads inside copy() for this source
     Change changing; // what this agent does to the source now, or null
     boolean scanning;
@@ -93,24 +95,11 @@ final class CloneCopies {
    */
   <T> T copy(Path source, Function<Consumer<Process>, T> copy) {
     Path key = source.toAbsolutePath().normalize();
-    Process process = null;
-    Source s;
     lock.lock();
     try {
-      s = sources.computeIfAbsent(key, k -> new Source());
-      if (s.changing != null)
-        throw new DiskException(
-            ErrorCode.ImageInUse,
-            "cannot clone "
-                + key
-                + " now: it is being "
-                + s.changing.participle
-                + "; "
-                + s.changing.toClone);
-      s.users++;
+      Source s = admitted(key);
+      Process process = null;
       try {
-        List<String> holders = scanned(key, s);
-        if (!holders.isEmpty()) throw inUse(key, holders);
         // The lock is held until the process exists and is recorded: no scan can look meanwhile.
         Process[] started = new Process[1];
         try {
@@ -133,13 +122,65 @@ final class CloneCopies {
           if (process.isAlive()) process.onExit().thenRun(() -> reaped(key, s, pid));
           else s.copies.remove(Long.valueOf(pid));
         }
-        s.users--;
-        forgetIfIdle(key, s);
-        changed.signalAll();
+        left(key, s);
       }
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * Runs {@code copy}, a copy that this agent's own process makes of {@code source} (reading it in
+   * this JVM: {@link ExtentCopy}), once no other process holds it; else ImageInUse naming the
+   * holders. While it runs, the agent's own process is no holder for the checks of other clones and
+   * streams of that source, and a grow or delete of it is refused, as for a copy's process.
+   */
+  <T> T copyInAgent(Path source, Supplier<T> copy) {
+    Path key = source.toAbsolutePath().normalize();
+    Source s;
+    lock.lock();
+    try {
+      s = admitted(key);
+      s.inAgent++; // under the lock of the scan: a scan that begins later leaves this agent out
+    } finally {
+      lock.unlock();
+    }
+    try {
+      return copy.get();
+    } finally {
+      lock.lock();
+      try {
+        s.inAgent--;
+        left(key, s);
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+
+  /**
+   * The source's record, with this thread counted among its users, once a scan that began after
+   * this call found no holder but this agent's own copies (lock held); else ImageInUse.
+   */
+  private Source admitted(Path key) {
+    Source s = sources.computeIfAbsent(key, k -> new Source());
+    if (s.changing != null) throw changingNow(key, s);
+    s.users++;
+    try {
+      List<String> holders = scanned(key, s);
+      if (!holders.isEmpty()) throw inUse(key, holders);
+      return s;
+    } catch (RuntimeException e) {
+      left(key, s);
+      throw e;
+    }
+  }
+
+  /** A thread that was inside a copy of the source has left it (lock held). */
+  private void left(Path key, Source s) {
+    s.users--;
+    forgetIfIdle(key, s);
+    changed.signalAll();
   }
 
   /** A copy's process outlived its wait and has now been reaped: it holds the source no more. */
@@ -193,11 +234,12 @@ final class CloneCopies {
 
   /**
    * The processes that hold {@code source} as this agent's own readers: its copies, and the agent
-   * itself while it streams the source to another node (the stream reads it in this JVM).
+   * itself while it streams the source to another node or copies it for a clone (both read it in
+   * this JVM).
    */
   private static Set<Long> own(Source s) {
     Set<Long> own = new HashSet<>(s.copies);
-    if (s.streams > 0) own.add(SELF);
+    if (s.streams > 0 || s.inAgent > 0) own.add(SELF);
     return Set.copyOf(own);
   }
 
@@ -221,10 +263,11 @@ final class CloneCopies {
   }
 
   /**
-   * The holders of {@code source} but this agent's copies of it now: a stream's check, which runs
-   * between its windows, when the stream itself has the source closed (so the agent's own process
-   * still counts: nothing else of it reads a published image). A copy that starts right after is
-   * seen as a holder, which refuses the stream, never the reverse.
+   * The holders of {@code source} but this agent's copies of it now (their processes, and this
+   * agent's own while it copies the source in this JVM): a stream's check, which runs between its
+   * windows, when the stream itself has the source closed (so the agent's own process still counts:
+   * nothing else of it reads a published image). A copy that starts right after is seen as a
+   * holder, which refuses the stream, never the reverse.
    */
   List<String> othersHolding(Path source) {
     Path key = source.toAbsolutePath().normalize();
@@ -232,7 +275,13 @@ final class CloneCopies {
     lock.lock();
     try {
       Source s = sources.get(key);
-      own = s == null ? Set.of() : Set.copyOf(s.copies);
+      if (s == null) {
+        own = Set.of();
+      } else {
+        Set<Long> o = new HashSet<>(s.copies);
+        if (s.inAgent > 0) o.add(SELF); // a clone's copy in this JVM reads it too
+        own = Set.copyOf(o);
+      }
     } finally {
       lock.unlock();
     }
@@ -305,8 +354,23 @@ final class CloneCopies {
 
   /** Drops the record of a source nothing of this agent reads or changes (lock held). */
   private void forgetIfIdle(Path key, Source s) {
-    if (s.users == 0 && s.copies.isEmpty() && !s.scanning && s.streams == 0 && s.changing == null)
-      sources.remove(key, s);
+    if (s.users == 0
+        && s.copies.isEmpty()
+        && !s.scanning
+        && s.streams == 0
+        && s.inAgent == 0
+        && s.changing == null) sources.remove(key, s);
+  }
+
+  private static DiskException changingNow(Path key, Source s) {
+    return new DiskException(
+        ErrorCode.ImageInUse,
+        "cannot clone "
+            + key
+            + " now: it is being "
+            + s.changing.participle
+            + "; "
+            + s.changing.toClone);
   }
 
   private static DiskException inUse(Path source, List<String> holders) {

@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -15,9 +14,9 @@ import java.util.regex.Pattern;
 /**
  * The copy of a clone: its source's blocks shared where the images root can (a reflink, FICLONE, on
  * XFS with reflink or btrfs: milliseconds, whatever the size), else only the source's allocated
- * extents copied (cp finds them with SEEK_DATA/SEEK_HOLE and keeps the holes); then grown to the
- * requested size; the caller gives it its own filesystem UUID ({@link Formatter#newUuidSteps}, in
- * the sandbox run that tailors or checks it), so that the clone's {@code UUID=} never mounts its
+ * extents copied (found with SEEK_DATA/SEEK_HOLE, holes kept: {@link ExtentCopy}); then grown to
+ * the requested size; the caller gives it its own filesystem UUID ({@link Formatter#newUuidSteps},
+ * in the sandbox run that tailors or checks it), so that the clone's {@code UUID=} never mounts its
  * source. The source is the agent's own published image file, in the root-only images root.
  */
 final class Cloner {
@@ -87,20 +86,15 @@ final class Cloner {
   }
 
   /**
-   * A reflink where the images root's filesystem has them; else a copy of the allocated extents.
-   * (coreutils 9.1's cp reads and writes each data extent it finds with SEEK_DATA/SEEK_HOLE; it
-   * uses copy_file_range only when it need not keep holes, which an image must.)
+   * A reflink where the images root's filesystem has them; else a copy of the allocated extents,
+   * written straight to the disk ({@link ExtentCopy}).
    */
   private CloneMethod copy(Path source, Path temp) {
     if (!reflinkRefused) {
       CloneMethod m = reflink(source, temp);
       if (m != null) return m;
     }
-    List<String> cp = new ArrayList<>(List.of("cp", "--sparse=always", "--reflink=never"));
-    cp.addAll(List.of(source.toString(), temp.toString()));
-    CommandRunner.Result r =
-        copies.copy(source, started -> runner.execTold(cp, runner.defaultTimeout(), started));
-    if (!r.ok()) throw CommandRunner.failure(r);
+    copies.copyInAgent(source, () -> ExtentCopy.copy(runner, source, temp));
     return CloneMethod.SparseCopy;
   }
 

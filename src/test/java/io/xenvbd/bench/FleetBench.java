@@ -29,11 +29,14 @@ final class FleetBench {
   /**
    * Fleets measured one after another on each root: the first cold, the others warm. Experiments
    * only: {@code -Dbench.fleetRounds=N} (default 2), {@code -Dbench.fleetXfsOnly=true} (the reflink
-   * root alone); the report's command line does not show them.
+   * root alone), {@code -Dbench.fleetExt4Only=true} (the ext4 root alone); the report's command
+   * line does not show them.
    */
   private static final int ROUNDS = Integer.getInteger("bench.fleetRounds", 2);
 
   private static final boolean EXT4 = !Boolean.getBoolean("bench.fleetXfsOnly");
+
+  private static final boolean XFS = !Boolean.getBoolean("bench.fleetExt4Only");
 
   private FleetBench() {}
 
@@ -57,14 +60,16 @@ final class FleetBench {
     recipe.add(recipe(ctx, 1));
     List<Fleet> ext4 = EXT4 ? fleet(ctx, "ext4", ctx.dir("fleet/ext4"), disks, null) : List.of();
     recipe.add(recipe(ctx, 2));
-    List<Fleet> xfs;
-    try (XfsReflinkRoot root =
-        XfsReflinkRoot.create(ctx.dir("fleet"), (long) (disks + 4) * (2L << 30))) {
-      // Room for one fleet and a little: the second is placed as the first one's deletes free it.
-      // Without the margin the last clone can wait for a heartbeat: placement counts a disk made in
-      // the second before a heartbeat twice (in the beat and as not yet in it), on purpose.
-      xfs = fleet(ctx, "xfs-reflink", root.mountPoint.resolve("local"), disks, root.mountPoint);
-    }
+    List<Fleet> xfs = List.of();
+    if (XFS)
+      try (XfsReflinkRoot root =
+          XfsReflinkRoot.create(ctx.dir("fleet"), (long) (disks + 4) * (2L << 30))) {
+        // Room for one fleet and a little: the second is placed as the first one's deletes free it.
+        // Without the margin the last clone can wait for a heartbeat: placement counts a disk made
+        // in
+        // the second before a heartbeat twice (in the beat and as not yet in it), on purpose.
+        xfs = fleet(ctx, "xfs-reflink", root.mountPoint.resolve("local"), disks, root.mountPoint);
+      }
     recipe.add(recipe(ctx, 3));
     List<Fleet> all = new ArrayList<>(ext4);
     all.addAll(xfs);

@@ -185,6 +185,66 @@ class CloneCopiesTest {
     assertThat(copies.<Integer>copy(source, started -> waitFor(start(started, "true")))).isZero();
   }
 
+  /**
+   * A copy made in this process (ExtentCopy) holds the source through this JVM: while it runs, this
+   * process is no holder for another clone's check or a stream's, a grow is refused, and another
+   * process holding the source still refuses a clone. Once it ended, the same file held open in
+   * this process (not by a copy) refuses a clone again.
+   */
+  @Test
+  void aCopyInTheAgentsOwnProcessIsNoHolderWhileItRunsAndRefusesAGrow() throws Exception {
+    Path source = Files.writeString(tmp.resolve("template.img"), "template");
+    CloneCopies copies = new CloneCopies();
+    CountDownLatch holding = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    String self = ProcessHandle.current().pid() + " (";
+    CompletableFuture<Void> inAgent =
+        CompletableFuture.runAsync(
+            () ->
+                copies.copyInAgent(
+                    source,
+                    () -> {
+                      try (FileChannel read = FileChannel.open(source, StandardOpenOption.READ)) {
+                        holding.countDown();
+                        return release.await(60, TimeUnit.SECONDS);
+                      } catch (IOException | InterruptedException e) {
+                        throw new IllegalStateException(e);
+                      }
+                    }));
+    try {
+      assertThat(holding.await(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(Holders.of(source)).anyMatch(h -> h.startsWith(self));
+      assertThat(copies.<Integer>copy(source, started -> waitFor(start(started, "true"))))
+          .as("another clone's copy, by a process")
+          .isZero();
+      assertThat(copies.copyInAgent(source, () -> "copied")).isEqualTo("copied");
+      assertThat(copies.othersHolding(source)).as("a stream's check").isEmpty();
+      assertGrowRefusedForOneCopy(copies, source);
+      Process guest = InUseTest.holder(source);
+      try {
+        assertThat(refusedCopy(copies, source).getMessage())
+            .contains("process " + guest.pid() + " (sleep) has it open")
+            .doesNotContain(self);
+      } finally {
+        guest.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    } finally {
+      release.countDown();
+      inAgent.get(30, TimeUnit.SECONDS);
+    }
+    try (FileChannel held = FileChannel.open(source, StandardOpenOption.READ)) {
+      DiskException e =
+          catchThrowableOfType(
+              () -> copies.copyInAgent(source, () -> "copied"), DiskException.class);
+      assertThat(e).isNotNull();
+      assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse);
+      assertThat(e.getMessage()).contains("process " + self);
+    }
+    try (CloneCopies.Held grown = copies.changing(source, CloneCopies.Change.GROW)) {
+      assertThat(grown).as("a grow once no copy runs").isNotNull();
+    }
+  }
+
   /** A clone of a template being deleted is told that waiting will not help. */
   @Test
   void aCloneOfATemplateBeingDeletedIsToldToCloneAnother() throws Exception {

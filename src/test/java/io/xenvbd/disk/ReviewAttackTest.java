@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.xenvbd.api.Populate;
+import io.xenvbd.api.VirtualDiskSpec;
 import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import io.xenvbd.testing.RequiresRoot;
 import java.nio.file.Files;
@@ -245,6 +246,61 @@ class ReviewAttackTest {
       DiskTestSupport.assertNothingAttachedUnder(tmp.resolve("images"));
     } finally {
       engine.close();
+    }
+  }
+
+  /**
+   * A guest that wrote to its disk every few blocks (a used filesystem looks like this; a hostile
+   * tenant makes it on purpose) gives its file tens of thousands of extents. The extent report was
+   * read as a tool's kept output, cut at 64 KiB (about 1 900 extents): a clone of it, local or
+   * streamed to another node, silently lacked everything after the cut. Both are the source byte
+   * for byte now.
+   */
+  @Test
+  void aTemplateAGuestWroteToEveryFewBlocksIsClonedAndStreamedWhole() throws Exception {
+    DiskEngine a = engine(tmp.resolve("frag-a"));
+    DiskEngine b = engine(tmp.resolve("frag-b"));
+    try {
+      ImageInfo base =
+          a.build(request("base", spec("256Mi", Filesystem.none)), ProgressListener.NONE);
+      int blocks = 20_000;
+      try (java.nio.channels.FileChannel guest =
+          java.nio.channels.FileChannel.open(base.path(), java.nio.file.StandardOpenOption.WRITE)) {
+        java.nio.ByteBuffer block = java.nio.ByteBuffer.allocate(4096);
+        for (int i = 0; i < blocks; i++) {
+          block.clear();
+          block.putInt(0, i + 1);
+          guest.write(block, i * 12288L);
+        }
+      }
+      VirtualDiskSpec cloneSpec =
+          spec(
+              "256Mi",
+              Filesystem.none,
+              new Populate(null, null, new Populate.CloneFrom("base"), null, null),
+              null);
+      ImageInfo local = a.build(request("local", cloneSpec), ProgressListener.NONE);
+      assertThat(Files.mismatch(base.path(), local.path())).as("the local clone").isEqualTo(-1L);
+
+      try (TransferSource source = a.openTransfer("default", "base", base.ownerUid())) {
+        TransferReceiver.Windows windows =
+            credential -> {
+              java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+              source.writeWindow(out, source.nextWindow(), () -> "B".repeat(43));
+              return new java.io.ByteArrayInputStream(out.toByteArray());
+            };
+        ImageInfo streamed =
+            b.build(
+                request("streamed", cloneSpec),
+                ProgressListener.NONE,
+                new RemoteClone("node-a", windows, "A".repeat(43)));
+        assertThat(Files.mismatch(base.path(), streamed.path()))
+            .as("the clone streamed to another node")
+            .isEqualTo(-1L);
+      }
+    } finally {
+      a.close();
+      b.close();
     }
   }
 
