@@ -53,12 +53,19 @@ final class FleetBench {
       Map<String, Long> methods,
       long sharedBytes) {}
 
+  /** Clones made one at a time with nothing beside them, after the fleets (warm). */
+  record Alone(String root, List<Double> createToReady, List<Double> buildSeconds) {}
+
+  private static final int ALONE = 5;
+
   static void run(Ctx ctx) throws Exception {
     int disks = ctx.fleetDisks();
     List<Double> recipe = new ArrayList<>();
     recipe(ctx, 0); // warm-up: page cache of the source, JIT of nothing
     recipe.add(recipe(ctx, 1));
-    List<Fleet> ext4 = EXT4 ? fleet(ctx, "ext4", ctx.dir("fleet/ext4"), disks, null) : List.of();
+    List<Alone> alone = new ArrayList<>();
+    List<Fleet> ext4 =
+        EXT4 ? fleet(ctx, "ext4", ctx.dir("fleet/ext4"), disks, null, alone) : List.of();
     recipe.add(recipe(ctx, 2));
     List<Fleet> xfs = List.of();
     if (XFS)
@@ -68,12 +75,19 @@ final class FleetBench {
         // Without the margin the last clone can wait for a heartbeat: placement counts a disk made
         // in
         // the second before a heartbeat twice (in the beat and as not yet in it), on purpose.
-        xfs = fleet(ctx, "xfs-reflink", root.mountPoint.resolve("local"), disks, root.mountPoint);
+        xfs =
+            fleet(
+                ctx,
+                "xfs-reflink",
+                root.mountPoint.resolve("local"),
+                disks,
+                root.mountPoint,
+                alone);
       }
     recipe.add(recipe(ctx, 3));
     List<Fleet> all = new ArrayList<>(ext4);
     all.addAll(xfs);
-    ctx.report().section("fleet", render(ctx, disks, recipe, all));
+    ctx.report().section("fleet", render(ctx, disks, recipe, all, alone));
     Rig.removeTree(ctx.work().resolve("fleet"));
   }
 
@@ -98,7 +112,8 @@ final class FleetBench {
    * started (its JVM compiles the clone path while it runs), the second in a warm JVM, as an
    * operator and an agent that have been running for a while would see it.
    */
-  private static List<Fleet> fleet(Ctx ctx, String rootName, Path localDir, int n, Path xfsMount)
+  private static List<Fleet> fleet(
+      Ctx ctx, String rootName, Path localDir, int n, Path xfsMount, List<Alone> alone)
       throws Exception {
     LocalConfig config = new LocalConfig(localDir, List.of(ctx.source()), 0, "fleet-" + rootName);
     try (LocalMode local = LocalMode.start(config);
@@ -110,6 +125,7 @@ final class FleetBench {
       for (int round = 1; round <= ROUNDS; round++) {
         rounds.add(round(ctx, local, client, watch, rootName, round, n, xfsMount, template));
       }
+      alone.add(alone(ctx, client, watch, rootName));
       Disks.delete(client, "template");
       watch.awaitGone("template", 600);
       return rounds;
@@ -132,7 +148,7 @@ final class FleetBench {
     Map<String, Long> createdAt = new LinkedHashMap<>();
     long t0 = System.nanoTime();
     for (int i = 0; i < n; i++) {
-      String name = (round == 1 ? "vm-" : "vm" + round + "-") + i;
+      String name = prefix(rootName) + (round == 1 ? "vm-" : "vm" + round + "-") + i;
       createdAt.put(name, System.nanoTime());
       Disks.create(client, clone(name));
     }
@@ -185,6 +201,35 @@ final class FleetBench {
         shared);
   }
 
+  /** {@link #ALONE} clones, each created once the one before is Ready and deleted. */
+  private static Alone alone(Ctx ctx, KubernetesClient client, ReadyWatch watch, String rootName)
+      throws Exception {
+    List<Double> ready = new ArrayList<>();
+    Map<String, String> diskOfRun = new LinkedHashMap<>();
+    for (int i = 0; i < ALONE; i++) {
+      String name = prefix(rootName) + "solo-" + i;
+      Exec.run("sync").ok();
+      long t0 = System.nanoTime();
+      Disks.create(client, clone(name));
+      ready.add((watch.awaitReady(name, 600).nanos() - t0) / 1e9);
+      diskOfRun.put(name, rootName);
+      Disks.delete(client, name);
+      watch.awaitGone(name, 600);
+    }
+    List<Double> builds =
+        RecipeBench.agentBuildTimes(ctx.work().resolve("xenvbd.log"), diskOfRun)
+            .getOrDefault(rootName, List.of());
+    return new Alone(rootName, ready, builds);
+  }
+
+  /**
+   * Each root's disks have names of their own: the agent's build times are read from the log of the
+   * whole run, where the same name on two roots would mix their figures.
+   */
+  private static String prefix(String rootName) {
+    return rootName.startsWith("xfs") ? "x" : "e";
+  }
+
   static String template(Ctx ctx) {
     return Manifests.disk(
         "template",
@@ -223,7 +268,8 @@ final class FleetBench {
     return store.getTotalSpace() - store.getUnallocatedSpace();
   }
 
-  private static String render(Ctx ctx, int n, List<Double> recipe, List<Fleet> fleets) {
+  private static String render(
+      Ctx ctx, int n, List<Double> recipe, List<Fleet> fleets, List<Alone> alone) {
     long[] tree = Measure.treeSize(ctx.source());
     double a = Stats.of(recipe).median();
     StringBuilder md = new StringBuilder("## 6. A fleet from one template\n\n");
@@ -248,21 +294,24 @@ final class FleetBench {
             RecipeBench.fmt(recipe),
             a));
     md.append(
-        "| images root | first create → last Ready | ÷ recipe | with a `sync` after | ÷ recipe | create → Ready P50 / P95 | agent build P50 / P95 | build / recipe (P50, P95)"
+        "| images root | first create → last Ready | ÷ recipe | with a `sync` after | ÷ recipe | ÷ %d, ÷ recipe (a clone's share of the fleet) | create → Ready P50 / P95 | agent build P50 / P95 | build / recipe (P50, P95)"
+                .formatted(n)
             + " | bytes allocated by the fleet | ÷ template's allocation | clone method | shared when made (sum) |\n");
-    md.append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (Fleet f : fleets) {
       Stats r = Stats.of(f.createToReady());
       Stats b = f.buildSeconds().isEmpty() ? null : Stats.of(f.buildSeconds());
       md.append(
           String.format(
               Locale.ROOT,
-              "| %s | %.2f s | **%.2f** | %.2f s | %.2f | %.2f / %.2f s | %s | %s | %s | **%.2f** | %s | %s |\n",
+              "| %s | %.2f s | **%.2f** | %.2f s | %.2f | %.2f s, **%.2f** | %.2f / %.2f s | %s | %s | %s | **%.2f** | %s | %s |\n",
               f.root(),
               f.readySeconds(),
               f.readySeconds() / a,
               f.totalSeconds(),
               f.totalSeconds() / a,
+              f.readySeconds() / n,
+              f.readySeconds() / n / a,
               r.percentile(50),
               r.percentile(95),
               b == null
@@ -287,7 +336,30 @@ final class FleetBench {
                     .append(f.bytesHow())
                     .append(
                         String.format(Locale.ROOT, "; template %s. ", mib(f.templateAllocated()))));
-    md.append("\n\nReproduce: `")
+    md.append(
+        "\n\nA clone with nothing beside it: after the fleets, %d clones of the same template made one at a time (each created once the one before is Ready, deleted and synced):\n\n"
+            .formatted(ALONE));
+    md.append(
+        "| images root | create → Ready P50 (min–max) | ÷ recipe | agent build P50 (min–max) | ÷ recipe |\n");
+    md.append("|---|---|---|---|---|\n");
+    for (Alone o : alone) {
+      Stats r = Stats.of(o.createToReady());
+      Stats b = o.buildSeconds().isEmpty() ? null : Stats.of(o.buildSeconds());
+      md.append(
+          String.format(
+              Locale.ROOT,
+              "| %s | %.2f (%.2f–%.2f) s | **%.2f** | %s | %s |\n",
+              o.root(),
+              r.median(),
+              r.min(),
+              r.max(),
+              r.median() / a,
+              b == null
+                  ? "–"
+                  : String.format(Locale.ROOT, "%.2f (%.2f–%.2f) s", b.median(), b.min(), b.max()),
+              b == null ? "–" : String.format(Locale.ROOT, "**%.2f**", b.median() / a)));
+    }
+    md.append("\nReproduce: `")
         .append(ctx.command())
         .append("`\n\n")
         .append(Report.environment())
