@@ -13,7 +13,6 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
-import java.util.function.Supplier;
 
 /**
  * This agent's own copies of each clone source while they run, and the check before each copy that
@@ -94,10 +93,27 @@ final class CloneCopies {
    * this agent's copies holds {@code source}; else ImageInUse naming the holders.
    */
   <T> T copy(Path source, Function<Consumer<Process>, T> copy) {
+    return copy(source, false, copy);
+  }
+
+  /**
+   * As {@link #copy(Path, Function)}, for a copy that this agent's own process makes (it reads the
+   * source in this JVM, {@link ExtentCopy}) with the help of one process (its extent report): while
+   * it runs, the agent's own process is no holder either for the checks of other clones and streams
+   * of the source. Until that process is told, the lock of the scans is held: the copy starts it
+   * first.
+   */
+  <T> T copyInAgent(Path source, Function<Consumer<Process>, T> copy) {
+    return copy(source, true, copy);
+  }
+
+  private <T> T copy(Path source, boolean inAgent, Function<Consumer<Process>, T> copy) {
     Path key = source.toAbsolutePath().normalize();
     lock.lock();
     try {
       Source s = admitted(key);
+      if (inAgent)
+        s.inAgent++; // under the lock of the scan: a scan begun later leaves the agent out
       Process process = null;
       try {
         // The lock is held until the process exists and is recorded: no scan can look meanwhile.
@@ -122,39 +138,11 @@ final class CloneCopies {
           if (process.isAlive()) process.onExit().thenRun(() -> reaped(key, s, pid));
           else s.copies.remove(Long.valueOf(pid));
         }
+        if (inAgent) s.inAgent--;
         left(key, s);
       }
     } finally {
       lock.unlock();
-    }
-  }
-
-  /**
-   * Runs {@code copy}, a copy that this agent's own process makes of {@code source} (reading it in
-   * this JVM: {@link ExtentCopy}), once no other process holds it; else ImageInUse naming the
-   * holders. While it runs, the agent's own process is no holder for the checks of other clones and
-   * streams of that source, and a grow or delete of it is refused, as for a copy's process.
-   */
-  <T> T copyInAgent(Path source, Supplier<T> copy) {
-    Path key = source.toAbsolutePath().normalize();
-    Source s;
-    lock.lock();
-    try {
-      s = admitted(key);
-      s.inAgent++; // under the lock of the scan: a scan that begins later leaves this agent out
-    } finally {
-      lock.unlock();
-    }
-    try {
-      return copy.get();
-    } finally {
-      lock.lock();
-      try {
-        s.inAgent--;
-        left(key, s);
-      } finally {
-        lock.unlock();
-      }
     }
   }
 

@@ -94,7 +94,7 @@ final class Cloner {
       CloneMethod m = reflink(source, temp);
       if (m != null) return m;
     }
-    copies.copyInAgent(source, () -> ExtentCopy.copy(runner, source, temp));
+    copies.copyInAgent(source, started -> ExtentCopy.copy(runner, source, temp, started));
     return CloneMethod.SparseCopy;
   }
 

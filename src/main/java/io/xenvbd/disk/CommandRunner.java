@@ -136,9 +136,19 @@ public final class CommandRunner {
    * a tar lister). The process is destroyed once the reader returns or fails.
    */
   public <T> T stream(List<String> command, Path stdin, StreamReader<T> reader) {
+    return stream(command, stdin, null, reader);
+  }
+
+  /**
+   * As {@link #stream(List, Path, StreamReader)}; {@code onStart} (when not null) is told the
+   * process on the calling thread as soon as it exists (see {@link CloneCopies}).
+   */
+  <T> T stream(
+      List<String> command, Path stdin, Consumer<Process> onStart, StreamReader<T> reader) {
     ProcessBuilder pb = new ProcessBuilder(command).redirectInput(stdin.toFile());
     pb.environment().put("LC_ALL", "C");
     Process p = start(pb, command);
+    if (onStart != null) onStart.accept(p);
     Drain err = new Drain(p.getErrorStream());
     try (InputStream in = p.getInputStream()) {
       T value = reader.read(in);

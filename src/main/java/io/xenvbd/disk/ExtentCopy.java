@@ -13,6 +13,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.Consumer;
 
 /**
  * A clone's copy where the images root cannot share blocks (ext4): only the source's data extents
@@ -48,12 +49,21 @@ final class ExtentCopy {
   record Copied(long dataBytes, boolean direct) {}
 
   /** Copies {@code source} to {@code target}, which must not exist; same size, same content. */
-  static Copied copy(CommandRunner runner, Path source, Path target) {
-    return copy(runner, source, target, true);
+  static Copied copy(CommandRunner runner, Path source, Path target, Consumer<Process> started) {
+    return copy(runner, source, target, started, true);
   }
 
-  /** {@code tryDirect} false: through the page cache (what a root without O_DIRECT gets). */
-  static Copied copy(CommandRunner runner, Path source, Path target, boolean tryDirect) {
+  /**
+   * {@code started} is told the one process this copy starts (its extent report, which holds the
+   * source open), before anything else it does takes long; {@code tryDirect} false: through the
+   * page cache (what a root without O_DIRECT gets).
+   */
+  static Copied copy(
+      CommandRunner runner,
+      Path source,
+      Path target,
+      Consumer<Process> started,
+      boolean tryDirect) {
     long size;
     try {
       BasicFileAttributes a =
@@ -79,6 +89,7 @@ final class ExtentCopy {
           runner,
           source,
           size,
+          started,
           e -> {
             try {
               written[0] += copy(in, out.channel, buf, e);

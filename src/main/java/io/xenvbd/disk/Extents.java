@@ -30,12 +30,19 @@ final class Extents {
 
   /**
    * Tells {@code each} every extent of {@code image}'s first {@code size} bytes, in order, while
-   * xfs_io reports them: as many as the file has, in constant memory.
+   * xfs_io reports them: as many as the file has, in constant memory. {@code started} is told the
+   * xfs_io process as soon as it exists (it holds the image open: {@link CloneCopies#copy}).
    */
-  static void forEach(CommandRunner runner, Path image, long size, Consumer<Extent> each) {
+  static void forEach(
+      CommandRunner runner,
+      Path image,
+      long size,
+      Consumer<Process> started,
+      Consumer<Extent> each) {
     runner.stream(
         List.of("xfs_io", "-r", "-c", "seek -a -r 0", image.toString()),
         Path.of("/dev/null"),
+        started,
         in -> {
           parse(in, size, each);
           return null;
@@ -47,8 +54,8 @@ final class Extents {
    * a length that doubles until they fit are counted as data (they read as zeros), so what is read
    * is still all the data, and memory stays bounded whatever a guest made of the file.
    */
-  static List<Extent> of(CommandRunner runner, Path image, long size) {
-    return listed(each -> forEach(runner, image, size, each));
+  static List<Extent> of(CommandRunner runner, Path image, long size, Consumer<Process> started) {
+    return listed(each -> forEach(runner, image, size, started, each));
   }
 
   /** The list of the extents that {@code report} tells, joined to at most {@link #MAX_LISTED}. */

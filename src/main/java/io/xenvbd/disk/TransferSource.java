@@ -74,7 +74,11 @@ public final class TransferSource implements AutoCloseable {
       Guards.refuseInUse(loops, mounts, image, "stream", copies.othersHolding(image));
       this.stamp = settled(image);
       this.size = stamp.size();
-      this.extents = Extents.of(runner, image, size);
+      // The report's xfs_io holds the image open for a moment: recorded as this agent's own
+      // reader (under the lock of the clones' holder scans), so a clone copying it meanwhile is
+      // not refused for it.
+      this.extents =
+          copies.copy(image, started -> Extents.of(runner, image, stamp.size(), started));
     } catch (RuntimeException e) {
       closeQuietly(streaming);
       throw e;

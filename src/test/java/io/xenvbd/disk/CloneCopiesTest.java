@@ -186,10 +186,11 @@ class CloneCopiesTest {
   }
 
   /**
-   * A copy made in this process (ExtentCopy) holds the source through this JVM: while it runs, this
-   * process is no holder for another clone's check or a stream's, a grow is refused, and another
-   * process holding the source still refuses a clone. Once it ended, the same file held open in
-   * this process (not by a copy) refuses a clone again.
+   * A copy made in this process (ExtentCopy) holds the source through this JVM and through its
+   * extent report's process: while it runs, neither is a holder for another clone's check or a
+   * stream's (a fleet's clones were refused for "process 4762 (xfs_io)"), a grow is refused, and
+   * another process holding the source still refuses a clone. Once it ended, the same file held
+   * open in this process (not by a copy) refuses a clone again.
    */
   @Test
   void aCopyInTheAgentsOwnProcessIsNoHolderWhileItRunsAndRefusesAGrow() throws Exception {
@@ -203,12 +204,18 @@ class CloneCopiesTest {
             () ->
                 copies.copyInAgent(
                     source,
-                    () -> {
+                    started -> {
+                      // its extent report (xfs_io), which holds the source while the copy reads it
+                      Process report = start(started, holderCommand(source));
+                      awaitOpen(report);
                       try (FileChannel read = FileChannel.open(source, StandardOpenOption.READ)) {
                         holding.countDown();
                         return release.await(60, TimeUnit.SECONDS);
                       } catch (IOException | InterruptedException e) {
                         throw new IllegalStateException(e);
+                      } finally {
+                        report.destroyForcibly();
+                        waitFor(report);
                       }
                     }));
     try {
@@ -217,7 +224,7 @@ class CloneCopiesTest {
       assertThat(copies.<Integer>copy(source, started -> waitFor(start(started, "true"))))
           .as("another clone's copy, by a process")
           .isZero();
-      assertThat(copies.copyInAgent(source, () -> "copied")).isEqualTo("copied");
+      assertThat(copies.copyInAgent(source, CloneCopiesTest::copiedInAgent)).isEqualTo("copied");
       assertThat(copies.othersHolding(source)).as("a stream's check").isEmpty();
       assertGrowRefusedForOneCopy(copies, source);
       Process guest = InUseTest.holder(source);
@@ -235,7 +242,8 @@ class CloneCopiesTest {
     try (FileChannel held = FileChannel.open(source, StandardOpenOption.READ)) {
       DiskException e =
           catchThrowableOfType(
-              () -> copies.copyInAgent(source, () -> "copied"), DiskException.class);
+              () -> copies.copyInAgent(source, CloneCopiesTest::copiedInAgent),
+              DiskException.class);
       assertThat(e).isNotNull();
       assertThat(e.code()).isEqualTo(ErrorCode.ImageInUse);
       assertThat(e.getMessage()).contains("process " + self);
@@ -385,6 +393,12 @@ class CloneCopiesTest {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** An in-agent copy that only runs its one process. */
+  private static String copiedInAgent(Consumer<Process> started) {
+    waitFor(start(started, "true"));
+    return "copied";
   }
 
   private static int waitFor(Process p) {

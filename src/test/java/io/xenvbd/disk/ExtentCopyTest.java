@@ -66,7 +66,7 @@ class ExtentCopyTest {
       Path src = source("src-" + direct + "-" + endsInData + ".img", size, endsInData);
       Path dst = tmp.resolve("dst-" + direct + "-" + endsInData + ".img");
 
-      ExtentCopy.Copied c = ExtentCopy.copy(RUN, src, dst, direct);
+      ExtentCopy.Copied c = ExtentCopy.copy(RUN, src, dst, p -> {}, direct);
 
       assertThat(c.direct()).as("written straight to the disk").isEqualTo(direct);
       assertThat(Files.size(dst)).isEqualTo(size);
@@ -103,7 +103,7 @@ class ExtentCopyTest {
     }
     Path dst = tmp.resolve("fragmented-copy.img");
 
-    ExtentCopy.Copied c = ExtentCopy.copy(RUN, src, dst);
+    ExtentCopy.Copied c = ExtentCopy.copy(RUN, src, dst, p -> {});
 
     assertThat(Files.mismatch(src, dst)).as("first differing byte").isEqualTo(-1L);
     assertThat(c.dataBytes()).isEqualTo(extents * 4096L);
@@ -117,7 +117,7 @@ class ExtentCopyTest {
     Files.createSymbolicLink(link, victim);
 
     DiskException e =
-        catchThrowableOfType(() -> ExtentCopy.copy(RUN, src, link), DiskException.class);
+        catchThrowableOfType(() -> ExtentCopy.copy(RUN, src, link, p -> {}), DiskException.class);
 
     assertThat(e).isNotNull();
     assertThat(e.getMessage()).contains("creating " + link);
@@ -131,7 +131,7 @@ class ExtentCopyTest {
     RUN.run("truncate", "-s", "64M", src.toString());
     Path dst = tmp.resolve("hole-copy.img");
 
-    ExtentCopy.Copied c = ExtentCopy.copy(RUN, src, dst);
+    ExtentCopy.Copied c = ExtentCopy.copy(RUN, src, dst, p -> {});
 
     assertThat(c.dataBytes()).isZero();
     assertThat(Files.size(dst)).isEqualTo(64 * MIB);
