@@ -10,6 +10,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -250,6 +251,48 @@ class CloneCopiesTest {
     }
     try (CloneCopies.Held grown = copies.changing(source, CloneCopies.Change.GROW)) {
       assertThat(grown).as("a grow once no copy runs").isNotNull();
+    }
+  }
+
+  /**
+   * A process this JVM is starting holds what the JVM holds until it executes its program (Java
+   * opens files without O_CLOEXEC): where the JVM itself is left out (it copies or streams the
+   * file), so is such a child, running the JVM's own binary here; a child running any other
+   * program, and any process once the JVM is not left out, still counts.
+   */
+  @Test
+  void aProcessThisJvmIsStartingIsLeftOutWithTheJvmAndNothingElse() throws Exception {
+    Path file = Files.writeString(tmp.resolve("template.img"), "template");
+    Path sleeper =
+        Files.writeString(
+            tmp.resolve("Sleep.java"),
+            "class Sleep { public static void main(String[] a) throws Exception {"
+                + " System.out.println(\"open\"); Thread.sleep(120_000); } }");
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process jvmChild =
+        new ProcessBuilder(
+                "bash",
+                "-c",
+                "exec 3<\"$0\"; exec \"$1\" \"$2\"",
+                file.toString(),
+                java,
+                sleeper.toString())
+            .redirectErrorStream(true)
+            .start();
+    Process other = InUseTest.holder(file);
+    try {
+      awaitOpen(jvmChild);
+      String starting = jvmChild.pid() + " (";
+      String sleeping = other.pid() + " (sleep)";
+      assertThat(Holders.of(file))
+          .anyMatch(h -> h.startsWith(starting))
+          .anyMatch(h -> h.startsWith(sleeping));
+      assertThat(Holders.of(file, Set.of(ProcessHandle.current().pid())))
+          .noneMatch(h -> h.startsWith(starting))
+          .anyMatch(h -> h.startsWith(sleeping));
+    } finally {
+      jvmChild.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      other.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
     }
   }
 
