@@ -2,11 +2,13 @@ package io.xenvbd.disk;
 
 import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import io.xenvbd.api.VirtualDiskStatus.CloneMethod;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.time.Duration;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -126,16 +128,30 @@ final class Cloner {
    * null when the images root cannot say (a report of the build, never a reason to fail it).
    */
   Long sharedBytes(Path image) {
-    CommandRunner.Result r =
-        runner.exec(
-            List.of("filefrag", "-v", "-b1", image.toString()), Duration.ofMinutes(1), null);
-    if (!r.ok()) return null;
-    long shared = 0;
-    for (String line : r.stdout().split("\n")) {
-      Matcher m = EXTENT.matcher(line);
-      if (m.matches() && line.substring(line.lastIndexOf(':') + 1).contains("shared"))
-        shared += Long.parseLong(m.group(1));
+    try {
+      // read as it comes: a tool's kept output is cut at 64 KiB (~700 extents of this report)
+      return runner.stream(
+          List.of("filefrag", "-v", "-b1", image.toString()),
+          Path.of("/dev/null"),
+          null,
+          in -> {
+            long shared = 0;
+            boolean whole = false;
+            BufferedReader r =
+                new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+            for (String line = r.readLine(); line != null; line = r.readLine()) {
+              Matcher m = EXTENT.matcher(line);
+              if (m.matches() && line.substring(line.lastIndexOf(':') + 1).contains("shared"))
+                shared += Long.parseLong(m.group(1));
+              whole |= line.endsWith(" extents found") || line.endsWith(" extent found");
+            }
+            return whole ? Long.valueOf(shared) : null;
+          });
+    } catch (DiskException e) {
+      if (e.code() == ErrorCode.Interrupted) throw e; // a delete or a deadline: the build stops
+      return null;
+    } catch (NumberFormatException e) {
+      return null;
     }
-    return shared;
   }
 }

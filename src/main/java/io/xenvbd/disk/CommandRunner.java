@@ -145,6 +145,20 @@ public final class CommandRunner {
    */
   <T> T stream(
       List<String> command, Path stdin, Consumer<Process> onStart, StreamReader<T> reader) {
+    return stream(command, stdin, onStart, reader, false);
+  }
+
+  /**
+   * As {@link #stream(List, Path, Consumer, StreamReader)}; {@code quiet}: anything the command
+   * prints on stderr fails it, also with exit code 0 (xfs_io reports a failed lseek there, stops
+   * and exits 0: its report would look whole).
+   */
+  <T> T stream(
+      List<String> command,
+      Path stdin,
+      Consumer<Process> onStart,
+      StreamReader<T> reader,
+      boolean quiet) {
     ProcessBuilder pb = new ProcessBuilder(command).redirectInput(stdin.toFile());
     pb.environment().put("LC_ALL", "C");
     Process p = start(pb, command);
@@ -154,7 +168,8 @@ public final class CommandRunner {
       T value = reader.read(in);
       if (!p.waitFor(defaultTimeout.toMillis(), TimeUnit.MILLISECONDS)) destroyTree(p);
       err.join();
-      if (p.exitValue() != 0) throw failure(new Result(command, p.exitValue(), "", err.text()));
+      if (p.exitValue() != 0 || (quiet && !err.text().isBlank()))
+        throw failure(new Result(command, p.exitValue() != 0 ? p.exitValue() : 1, "", err.text()));
       return value;
     } catch (IOException e) {
       throw new DiskException(
@@ -268,8 +283,9 @@ public final class CommandRunner {
 
   static String packageHint(String tool) {
     return switch (Path.of(tool).getFileName().toString()) {
-      case "mkfs.xfs", "xfs_repair", "xfs_growfs", "xfs_admin" -> "Debian package xfsprogs";
-      case "mke2fs", "e2fsck", "resize2fs", "tune2fs", "dumpe2fs", "debugfs" ->
+      case "mkfs.xfs", "xfs_repair", "xfs_growfs", "xfs_admin", "xfs_io" ->
+          "Debian package xfsprogs";
+      case "mke2fs", "e2fsck", "resize2fs", "tune2fs", "dumpe2fs", "debugfs", "filefrag" ->
           "Debian package e2fsprogs";
       case "zstd" -> "Debian package zstd";
       case "xz" -> "Debian package xz-utils";

@@ -209,6 +209,16 @@ final class DebugfsWriter {
    */
   private static String complaints(
       Path image, Path staging, ToolSession.Outcome o, Predicate<String> expected) {
+    if (!o.stderrWhole()) {
+      // what the tools before it said filled the kept stderr (e2fsck -p clearing thousands of a
+      // guest's orphan inodes): debugfs's own complaints would be lost, so nothing is written
+      throw new DiskException(
+          ErrorCode.CommandFailed,
+          "the filesystem tools' messages about "
+              + image
+              + " were more than the agent keeps, so debugfs's could not be read; check the"
+              + " source filesystem (e2fsck -f) and retry");
+    }
     List<String> complaints =
         o.stderr()
             .lines()

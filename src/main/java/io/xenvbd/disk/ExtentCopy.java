@@ -6,12 +6,10 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Consumer;
 
@@ -48,6 +46,9 @@ final class ExtentCopy {
   /** What a copy wrote: the bytes of data, and whether they went straight to the disk. */
   record Copied(long dataBytes, boolean direct) {}
 
+  /** Runs of data shorter than this are written through the page cache, longer ones directly. */
+  static final int DIRECT_RUN = 1 << 20;
+
   /** Copies {@code source} to {@code target}, which must not exist; same size, same content. */
   static Copied copy(CommandRunner runner, Path source, Path target, Consumer<Process> started) {
     return copy(runner, source, target, started, true);
@@ -79,12 +80,13 @@ final class ExtentCopy {
     }
     ByteBuffer buf = buffer();
     long[] written = {0};
-    boolean direct;
-    try (FileChannel in =
+    // The file was made just above (O_EXCL) in the root-only images root: opened again at once,
+    // buffered for short runs and its size; the direct channel beside it takes the long runs.
+    try (RandomAccessFile file = new RandomAccessFile(target.toFile(), "rw");
+        FileChannel in =
             FileChannel.open(source, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
-        Target out = Target.open(target, tryDirect)) {
-      direct = out.direct;
-      // each extent copied as xfs_io reports it: no list, however many the source has
+        FileChannel direct = tryDirect ? direct(target) : null) {
+      FileChannel buffered = file.getChannel();
       Extents.forEach(
           runner,
           source,
@@ -92,61 +94,42 @@ final class ExtentCopy {
           started,
           e -> {
             try {
-              written[0] += copy(in, out.channel, buf, e);
+              written[0] += copy(in, direct != null ? direct : buffered, buffered, buf, e);
             } catch (IOException x) {
               throw Io.wrap(x, "copying " + source + " to " + target);
             }
           });
+      // The last block may have been written whole past the end; a trailing hole has no write.
+      file.setLength(size);
+      return new Copied(written[0], direct != null);
     } catch (IOException e) {
       throw Io.wrap(e, "copying " + source + " to " + target);
     } finally {
       BUFFERS.offer(buf);
     }
-    // The last block may have been written whole past the end; and a trailing hole has no write.
-    // The file is this copy's own, made above in the root-only images root.
-    try (RandomAccessFile f = new RandomAccessFile(target.toFile(), "rw")) {
-      f.setLength(size);
-    } catch (IOException e) {
-      throw Io.wrap(e, "setting the size of " + target);
-    }
-    return new Copied(written[0], direct);
   }
 
-  /** The target, opened for direct writes where its filesystem takes them, else buffered. */
-  private static final class Target implements AutoCloseable {
-    final FileChannel channel;
-    final boolean direct;
-
-    private Target(FileChannel channel, boolean direct) {
-      this.channel = channel;
-      this.direct = direct;
-    }
-
-    static Target open(Path target, boolean tryDirect) throws IOException {
-      Set<OpenOption> write = Set.of(StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
-      if (tryDirect) {
-        try {
-          Set<OpenOption> direct =
-              Set.of(
-                  StandardOpenOption.WRITE,
-                  LinkOption.NOFOLLOW_LINKS,
-                  com.sun.nio.file.ExtendedOpenOption.DIRECT);
-          return new Target(FileChannel.open(target, direct), true);
-        } catch (IOException | UnsupportedOperationException e) {
-          // the filesystem refuses O_DIRECT (EINVAL): through the page cache
-        }
-      }
-      return new Target(FileChannel.open(target, write), false);
-    }
-
-    @Override
-    public void close() throws IOException {
-      channel.close();
+  /** The target opened for direct writes, or null where its filesystem refuses them (EINVAL). */
+  private static FileChannel direct(Path target) {
+    try {
+      return FileChannel.open(
+          target,
+          StandardOpenOption.WRITE,
+          LinkOption.NOFOLLOW_LINKS,
+          com.sun.nio.file.ExtendedOpenOption.DIRECT);
+    } catch (IOException | UnsupportedOperationException e) {
+      return null;
     }
   }
 
-  /** One extent, a chunk at a time, whole blocks (its ends rounded out); returns bytes written. */
-  private static long copy(FileChannel in, FileChannel out, ByteBuffer buf, Extents.Extent e)
+  /**
+   * One extent, a chunk at a time, whole blocks (its ends rounded out); returns bytes written. Runs
+   * of non-zero blocks of at least {@link #DIRECT_RUN} go to {@code out}, shorter ones (a template
+   * a guest wrote to every few blocks has hundreds of thousands) through {@code small}: one
+   * synchronous direct write per 4 KiB block made such a copy 2.6× slower than through the cache.
+   */
+  private static long copy(
+      FileChannel in, FileChannel out, FileChannel small, ByteBuffer buf, Extents.Extent e)
       throws IOException {
     long written = 0;
     long end = (e.end() + BLOCK - 1) / BLOCK * BLOCK;
@@ -162,8 +145,9 @@ final class ExtentCopy {
         boolean zero = b == n || buf.slice(b, BLOCK).mismatch(ZEROS) < 0;
         if (!zero && run < 0) run = b;
         if (zero && run >= 0) {
+          FileChannel to = b - run >= DIRECT_RUN ? out : small;
           buf.limit(b).position(run);
-          while (buf.hasRemaining()) out.write(buf, pos + buf.position());
+          while (buf.hasRemaining()) to.write(buf, pos + buf.position());
           written += b - run;
           buf.limit(n);
           run = -1;

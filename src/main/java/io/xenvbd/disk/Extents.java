@@ -46,7 +46,8 @@ final class Extents {
         in -> {
           parse(in, size, each);
           return null;
-        });
+        },
+        true);
   }
 
   /**
@@ -92,9 +93,10 @@ final class Extents {
   }
 
   /**
-   * xfs_io's report: a header, then DATA and HOLE lines at increasing offsets, a DATA line only
-   * after a HOLE line or first. Anything else is an error, never skipped: an extent misread is data
-   * a clone would lack.
+   * xfs_io's report: a header, then at least one DATA or HOLE line, at increasing offsets, a DATA
+   * line only after a HOLE line or first (a report that stops early says so on stderr, which fails
+   * the run: {@link CommandRunner#stream}). Anything else is an error, never skipped: an extent
+   * misread is data a clone would lack.
    */
   static void parse(InputStream in, long size, Consumer<Extent> each) throws IOException {
     BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.US_ASCII));
@@ -124,6 +126,10 @@ final class Extents {
         dataStart = -1;
       }
     }
+    if (previous < 0)
+      throw new DiskException(
+          ErrorCode.CommandFailed,
+          "xfs_io reported no extent of an image, not even a hole; no copy of it is made");
     if (dataStart >= 0 && dataStart < size) each.accept(new Extent(dataStart, size));
   }
 

@@ -70,7 +70,11 @@ final class ToolSession {
    * What a step's last run ended with: its exit code, its stdout (empty unless kept) and its stderr
    * (with its stdout when that goes there).
    */
-  record Outcome(Step step, int exitCode, String stdout, String stderr) {}
+  /**
+   * How one step ended; {@code stderrWhole} false when its stderr was cut (the session's stderr
+   * went beyond what is kept before this step's end): {@code stderr} is then not all it said.
+   */
+  record Outcome(Step step, int exitCode, String stdout, String stderr, boolean stderrWhole) {}
 
   /**
    * What a session did: the outcome of each step, in order (null for a step that did not end), and
@@ -153,7 +157,8 @@ final class ToolSession {
               run.step(),
               e.getValue(),
               kept ? outs.getOrDefault(e.getKey(), "") : "",
-              errs.getOrDefault(e.getKey(), ""));
+              errs.getOrDefault(e.getKey(), ""),
+              errs.containsKey(e.getKey()));
       if (!run.recovery()) last[run.top()] = lastOutcome;
     }
     List<Outcome> outcomes = Arrays.asList(last);

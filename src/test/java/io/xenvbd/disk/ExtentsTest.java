@@ -48,6 +48,44 @@ class ExtentsTest {
   }
 
   @Test
+  void aReportWithNoLineIsAnError() {
+    DiskException e =
+        catchThrowableOfType(() -> parse("Whence\tResult\n", 1 << 20), DiskException.class);
+    assertThat(e).isNotNull();
+    assertThat(e.getMessage()).contains("reported no extent");
+  }
+
+  /**
+   * xfs_io says that its report stopped early (a failed lseek) on stderr alone, and exits 0: the
+   * run that reads it fails on any stderr.
+   */
+  @Test
+  void aReportWhoseToolSpokeOnStderrFailsThoughItExitedZero() {
+    CommandRunner runner = new CommandRunner(java.time.Duration.ofMinutes(1));
+    DiskException e =
+        catchThrowableOfType(
+            () ->
+                runner.stream(
+                    List.of(
+                        "sh", "-c", "printf 'Whence\\tResult\\nHOLE\\t0\\n'; echo bad_result >&2"),
+                    java.nio.file.Path.of("/dev/null"),
+                    null,
+                    in -> in.readAllBytes().length,
+                    true),
+            DiskException.class);
+    assertThat(e).isNotNull();
+    assertThat(e.getMessage()).contains("bad_result");
+    int read =
+        runner.stream(
+            List.of("sh", "-c", "echo ok"),
+            java.nio.file.Path.of("/dev/null"),
+            null,
+            in -> in.readAllBytes().length,
+            true);
+    assertThat(read).as("bytes read from a quiet tool").isEqualTo(3);
+  }
+
+  @Test
   void aListOfMoreExtentsThanItsBoundStillCoversAllTheData() {
     int n = 3 * Extents.MAX_LISTED + 17;
     List<Extents.Extent> told = new ArrayList<>();

@@ -89,6 +89,36 @@ class ToolSessionTest {
     assertThat(e.getMessage()).startsWith("'e2fsck -f -n " + image + "' failed with exit code 8");
   }
 
+  /**
+   * A step that fills the kept stderr (e2fsck -p clearing a guest's thousands of orphan inodes)
+   * leaves the steps after it without their stderr: each says so, so that no tool's complaints are
+   * taken for silence (debugfs's are the only account of what it failed to do).
+   */
+  @Test
+  void aStepsStderrCutByAnEarlierFloodIsMarkedNotWhole() throws Exception {
+    Path image = ext4("5a0e7c1d-2b3f-4e6a-8c9d-0f1e2d3c4b5a");
+    List<ToolSession.Outcome> all =
+        session.runEach(
+            image,
+            null,
+            List.of(
+                new ToolSession.Step(
+                    List.of("sh", "-c", "head -c 70000 /dev/zero | tr '\\0' x >&2"), 0, false),
+                new ToolSession.Step(List.of("sh", "-c", "echo a complaint >&2"), 0, false)),
+            T);
+    assertThat(all.get(1).stderrWhole()).isFalse();
+    assertThat(all.get(1).stderr()).doesNotContain("a complaint");
+
+    List<ToolSession.Outcome> quiet =
+        session.runEach(
+            image,
+            null,
+            List.of(new ToolSession.Step(List.of("sh", "-c", "echo a complaint >&2"), 0, false)),
+            T);
+    assertThat(quiet.get(0).stderrWhole()).isTrue();
+    assertThat(quiet.get(0).stderr()).contains("a complaint");
+  }
+
   @Test
   void aMissingToolIsToolMissing() throws Exception {
     Path image = garbage();
