@@ -187,7 +187,9 @@ public final class CommandRunner {
           "interrupted while running '" + String.join(" ", command) + "'",
           e);
     } finally {
-      destroyTree(p);
+      // a process that ended has nothing left to kill; the walk of every process that finding
+      // its descendants takes is not paid on every clone's filefrag
+      if (p.isAlive()) destroyTree(p);
     }
   }
 
