@@ -31,9 +31,9 @@ import java.util.function.Predicate;
  * regular file is written in its place. debugfs on its own would resolve a symbolic link on the way
  * inside the image ({@code rm}, {@code mkdir}) or refuse it ({@code write}), so every path is
  * looked at first: one read-only run dumps the inode of each path ({@code inode_dump}, hex only, so
- * nothing a guest wrote can pass for debugfs's output), then one run writes. Nothing else has the
- * image meanwhile (it is this build's temporary file), so what the first run saw is what the second
- * changes.
+ * nothing a guest wrote can pass for debugfs's output; more runs, in batches that the kept output
+ * holds, where the paths are many), then one run writes. Nothing else has the image meanwhile (it
+ * is this build's temporary file), so what the looks saw is what the write changes.
  */
 final class DebugfsWriter {
   private static final int S_IFMT = 0170000;
@@ -157,16 +157,52 @@ final class DebugfsWriter {
   }
 
   /**
-   * The mode of each path's inode (null: nothing there), from one read-only debugfs run, behind
-   * {@code before} in the same sandbox run.
+   * The mode of each path's inode (null: nothing there), from read-only debugfs runs, the first
+   * behind {@code before} in the same sandbox run (one run unless the paths are many).
    */
   private Map<String, Integer> modes(
       Path image, Path staging, List<String> lookups, List<ToolSession.Step> before)
       throws IOException {
+    Map<String, Integer> modes = new LinkedHashMap<>();
+    List<ToolSession.Step> first = before;
+    int from = 0;
+    for (int batch = 0; from < lookups.size(); batch++) {
+      // As many looks as a session's kept output holds whatever the inodes hold: a dump of a
+      // 256-byte inode is ~1.2 KB, and each look's command comes back with its path.
+      int to = from;
+      long bytes = 0;
+      while (to < lookups.size() && (to == from || bytes + lookCost(lookups.get(to)) <= LOOK_BYTES))
+        bytes += lookCost(lookups.get(to++));
+      look(image, staging, lookups.subList(from, to), first, "look-" + batch, modes);
+      first = List.of();
+      from = to;
+    }
+    return modes;
+  }
+
+  /**
+   * What one session's looks may print at most: the kept output, less room for the steps before.
+   */
+  private static final long LOOK_BYTES = 48 * 1024;
+
+  /** The most one look can print: its command echoed, a dump of a large inode, its complaint. */
+  private static long lookCost(String path) {
+    return 2 * path.length() + 1600;
+  }
+
+  /** One read-only debugfs run of {@code lookups}, behind {@code before}; adds to {@code modes}. */
+  private void look(
+      Path image,
+      Path staging,
+      List<String> lookups,
+      List<ToolSession.Step> before,
+      String script,
+      Map<String, Integer> modes)
+      throws IOException {
     List<String> commands = lookups.stream().map(p -> "inode_dump " + quote(p)).toList();
-    Files.write(staging.resolve("look"), commands, StandardCharsets.UTF_8);
+    Files.write(staging.resolve(script), commands, StandardCharsets.UTF_8);
     List<ToolSession.Step> steps = new ArrayList<>(before);
-    steps.add(debugfsStep(null, "look"));
+    steps.add(debugfsStep(null, script));
     List<ToolSession.Outcome> all = session.runEach(image, staging, steps, timeout());
     // Nothing at a path (or a non-directory on the way) is an answer too: "<path>: File not found
     // by ext2_lookup".
@@ -176,7 +212,6 @@ final class DebugfsWriter {
             staging,
             all.get(all.size() - 1),
             line -> lookups.stream().anyMatch(p -> line.startsWith(p + ": ")));
-    Map<String, Integer> modes = new LinkedHashMap<>();
     int next = 0;
     String current = null;
     for (String line : out.split("\n")) {
@@ -192,7 +227,6 @@ final class DebugfsWriter {
     }
     if (next != commands.size())
       throw unreadable(image, "(" + next + " of " + commands.size() + " answers)");
-    return modes;
   }
 
   /** debugfs ({@code -w} or read-only) on the image with the staged script; its stdout kept. */
