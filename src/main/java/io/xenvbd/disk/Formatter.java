@@ -382,12 +382,27 @@ public final class Formatter {
    * Allocation of files by path, so that every status poll and heartbeat does not start a stat
    * process per image (benchmark 3: 7 per disk). A value is reused only while the file's inode,
    * size, mtime and ctime are unchanged, and for at most {@link #REMEASURE_AFTER_NANOS}. A file
-   * changed in the last two seconds is measured every time: a write within the same timestamp tick
-   * as the measurement would leave mtime and ctime as they were.
+   * measured within one timestamp tick of its last change is measured again every time: a write
+   * within that tick would leave mtime and ctime as they were ({@link #sameTick}).
    */
   private static final Map<Path, Measured> ALLOCATED = new ConcurrentHashMap<>();
 
   private static final long REMEASURE_AFTER_NANOS = TimeUnit.SECONDS.toNanos(30);
+
+  /**
+   * How long after a file's last change a measurement must begin to be reused: any later write then
+   * stamps a later time. Filesystems with nanosecond timestamps (ext4 with 256-byte inodes, XFS,
+   * btrfs) stamp the kernel's coarse clock, a tick of at most 10 ms behind the wall clock: 50 ms.
+   * Where both times are whole seconds the filesystem may keep only seconds (ext3's 128-byte
+   * inodes) or two (FAT): 2 s. A just-published image was measured again by every heartbeat and
+   * status poll for its first two seconds: about three stat processes per clone of a fleet.
+   */
+  private static long sameTick(long mtimeNanos, long ctimeNanos) {
+    long second = TimeUnit.SECONDS.toNanos(1);
+    return mtimeNanos % second == 0 && ctimeNanos % second == 0
+        ? TimeUnit.SECONDS.toNanos(2)
+        : TimeUnit.MILLISECONDS.toNanos(50);
+  }
 
   /** Bytes the file really occupies on disk (st_blocks × 512). */
   public long allocated(Path file) {
@@ -413,9 +428,9 @@ public final class Formatter {
         && now - m.atNanos() < REMEASURE_AFTER_NANOS) {
       return m.allocated();
     }
+    long measuredFrom = System.currentTimeMillis() * 1_000_000L;
     long allocated = stat(file);
-    long wall = System.currentTimeMillis() * 1_000_000L;
-    if (wall - Math.max(mtime, ctime) < TimeUnit.SECONDS.toNanos(2)) {
+    if (measuredFrom - Math.max(mtime, ctime) < sameTick(mtime, ctime)) {
       ALLOCATED.remove(key);
       return allocated;
     }

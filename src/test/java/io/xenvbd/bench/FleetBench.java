@@ -70,11 +70,12 @@ final class FleetBench {
     List<Fleet> xfs = List.of();
     if (XFS)
       try (XfsReflinkRoot root =
-          XfsReflinkRoot.create(ctx.dir("fleet"), (long) (disks + 4) * (2L << 30))) {
-        // Room for one fleet and a little: the second is placed as the first one's deletes free it.
-        // Without the margin the last clone can wait for a heartbeat: placement counts a disk made
-        // in
-        // the second before a heartbeat twice (in the beat and as not yet in it), on purpose.
+          XfsReflinkRoot.create(ctx.dir("fleet"), (long) (disks + 12) * (2L << 30))) {
+        // Room for one fleet and some: the second is placed as the first one's deletes free it.
+        // Placement counts a disk made in the second before a heartbeat twice (in the beat and as
+        // not yet in it), on purpose; with room for only four more disks, one fleet in three had
+        // its last clone wait ~6 s for a beat (InsufficientStorage), which measured placement's
+        // margin, not the clones.
         xfs =
             fleet(
                 ctx,

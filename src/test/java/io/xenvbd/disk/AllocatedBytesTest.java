@@ -70,6 +70,34 @@ class AllocatedBytesTest {
   }
 
   /**
+   * A measurement is reused once it began more than a timestamp tick after the file's last change
+   * (50 ms on a filesystem with nanosecond timestamps, as this one): a write right after it, in the
+   * same millisecond, still stamps a later mtime, and is seen at once.
+   */
+  @Test
+  void aWriteRightAfterARememberedMeasurementIsSeen() throws Exception {
+    Formatter f = new Formatter(RUN);
+    Path image = tmp.resolve("fresh.img");
+    f.create(image, 64L << 20, false);
+    Thread.sleep(100);
+    assertThat(f.allocated(image)).isLessThan(1L << 20); // remembered from here on
+    byte[] mib = new byte[1 << 20];
+    Arrays.fill(mib, (byte) 7);
+    for (int round = 0; round < 3; round++) {
+      try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
+        raf.seek((8L + 4 * round) << 20);
+        raf.write(mib);
+        raf.getFD().sync();
+      }
+      assertThat(f.allocated(image))
+          .as("after writing MiB number " + (round + 1))
+          .isGreaterThanOrEqualTo((round + 1L) << 20);
+      Thread.sleep(60);
+      f.allocated(image); // measured again, now remembered
+    }
+  }
+
+  /**
    * A heartbeat lists the images and then measures each: an image deleted in between is left out of
    * the report, instead of failing the whole heartbeat (which, during the deletes of a fleet, kept
    * the node's freed room from the operator until a later beat).
