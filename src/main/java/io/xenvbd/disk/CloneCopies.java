@@ -226,8 +226,16 @@ final class CloneCopies {
    * this JVM).
    */
   private static Set<Long> own(Source s) {
+    return own(s, true);
+  }
+
+  /**
+   * This agent's copies of the source, and this agent itself while it copies the source in this JVM
+   * or, with {@code streamsToo}, streams it.
+   */
+  private static Set<Long> own(Source s, boolean streamsToo) {
     Set<Long> own = new HashSet<>(s.copies);
-    if (s.streams > 0 || s.inAgent > 0) own.add(SELF);
+    if (s.inAgent > 0 || (streamsToo && s.streams > 0)) own.add(SELF);
     return Set.copyOf(own);
   }
 
@@ -263,13 +271,9 @@ final class CloneCopies {
     lock.lock();
     try {
       Source s = sources.get(key);
-      if (s == null) {
-        own = Set.of();
-      } else {
-        Set<Long> o = new HashSet<>(s.copies);
-        if (s.inAgent > 0) o.add(SELF); // a clone's copy in this JVM reads it too
-        own = Set.copyOf(o);
-      }
+      // the stream itself has the source closed now: this agent counts unless a clone's copy in
+      // this JVM reads it
+      own = s == null ? Set.of() : own(s, false);
     } finally {
       lock.unlock();
     }

@@ -315,13 +315,19 @@ final class FleetBench {
               f.readySeconds() / n / a,
               r.percentile(50),
               r.percentile(95),
-              b == null
-                  ? "–"
-                  : String.format(Locale.ROOT, "%.2f / %.2f s", b.percentile(50), b.percentile(95)),
-              b == null
-                  ? "–"
-                  : String.format(
-                      Locale.ROOT, "**%.2f**, %.2f", b.percentile(50) / a, b.percentile(95) / a),
+              orDash(
+                  b,
+                  x ->
+                      String.format(
+                          Locale.ROOT, "%.2f / %.2f s", x.percentile(50), x.percentile(95))),
+              orDash(
+                  b,
+                  x ->
+                      String.format(
+                          Locale.ROOT,
+                          "**%.2f**, %.2f",
+                          x.percentile(50) / a,
+                          x.percentile(95) / a)),
               mib(f.fleetBytes()),
               (double) f.fleetBytes() / f.templateAllocated(),
               f.methods(),
@@ -355,10 +361,12 @@ final class FleetBench {
               r.min(),
               r.max(),
               r.median() / a,
-              b == null
-                  ? "–"
-                  : String.format(Locale.ROOT, "%.2f (%.2f–%.2f) s", b.median(), b.min(), b.max()),
-              b == null ? "–" : String.format(Locale.ROOT, "**%.2f**", b.median() / a)));
+              orDash(
+                  b,
+                  x ->
+                      String.format(
+                          Locale.ROOT, "%.2f (%.2f–%.2f) s", x.median(), x.min(), x.max())),
+              orDash(b, x -> String.format(Locale.ROOT, "**%.2f**", x.median() / a))));
     }
     md.append("\nReproduce: `")
         .append(ctx.command())
@@ -366,6 +374,11 @@ final class FleetBench {
         .append(Report.environment())
         .append('\n');
     return md.toString();
+  }
+
+  /** A figure of the agent's build times, or a dash where the log had none. */
+  private static String orDash(Stats b, java.util.function.Function<Stats, String> figure) {
+    return b == null ? "–" : figure.apply(b);
   }
 
   private static String mib(long bytes) {
