@@ -125,6 +125,36 @@ class ExtentCopyTest {
     assertThat(Files.isSymbolicLink(link)).isTrue();
   }
 
+  /**
+   * A FIFO where the source or the target should be (what a link or special file planted in the
+   * images root would be): neither is opened, so nothing blocks on it, and the copy fails at once.
+   */
+  @Test
+  void aFifoAtTheSourceOrTheTargetIsNeverOpened() throws Exception {
+    Path fifoSource = tmp.resolve("fifo-source.img");
+    Path fifoTarget = tmp.resolve("fifo-target.img");
+    RUN.run("mkfifo", fifoSource.toString(), fifoTarget.toString());
+    Path src = source("plain.img", 8 * MIB, true);
+    org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+        Duration.ofSeconds(20),
+        () -> {
+          DiskException fromFifo =
+              catchThrowableOfType(
+                  () -> ExtentCopy.copy(RUN, fifoSource, tmp.resolve("out.img"), p -> {}),
+                  DiskException.class);
+          assertThat(fromFifo).isNotNull();
+          assertThat(fromFifo.getMessage()).contains("is not a regular file");
+          assertThat(tmp.resolve("out.img")).doesNotExist();
+
+          DiskException toFifo =
+              catchThrowableOfType(
+                  () -> ExtentCopy.copy(RUN, src, fifoTarget, p -> {}), DiskException.class);
+          assertThat(toFifo).isNotNull();
+          assertThat(toFifo.getMessage()).contains("creating " + fifoTarget);
+        });
+    assertThat(Files.isRegularFile(fifoTarget, java.nio.file.LinkOption.NOFOLLOW_LINKS)).isFalse();
+  }
+
   @Test
   void anEmptySourceGivesAnEmptyCopyOfItsSize() throws IOException {
     Path src = tmp.resolve("hole.img");
