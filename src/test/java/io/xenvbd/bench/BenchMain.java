@@ -93,6 +93,13 @@ public final class BenchMain implements Callable<Integer> {
   int fleetDisks = 50;
 
   @Option(
+      names = "--fleet-long-run",
+      description =
+          "The fleet benchmark's last fleet on the reflink root is this one, the ones between the"
+              + " second and it unreported: an agent that has been running (default ${DEFAULT-VALUE}; 0: none).")
+  int fleetLongRun = 10;
+
+  @Option(
       names = "--what-if-poll-max-ms",
       description =
           "What-if: cap the operator's poll of a building disk at this"
@@ -168,7 +175,8 @@ public final class BenchMain implements Callable<Integer> {
               pollMax(),
               agentWorkers,
               command,
-              fleetDisks));
+              fleetDisks,
+              fleetLongRun));
     }
     return scaleDisks.stream()
         .map(
@@ -190,7 +198,8 @@ public final class BenchMain implements Callable<Integer> {
                     pollMax(),
                     agentWorkers,
                     command,
-                    fleetDisks))
+                    fleetDisks,
+                    fleetLongRun))
         .toList();
   }
 

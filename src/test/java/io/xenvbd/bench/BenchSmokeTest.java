@@ -48,7 +48,8 @@ class BenchSmokeTest {
         null,
         null,
         "bench/run.sh " + name + " (smoke)",
-        2);
+        2,
+        4);
   }
 
   private static String report(Ctx ctx) throws Exception {
@@ -77,6 +78,7 @@ class BenchSmokeTest {
             "| ext4, fleet 2 |",
             "| xfs-reflink, fleet 1 (cold) |",
             "| xfs-reflink, fleet 2 |",
+            "| xfs-reflink, fleet 4 (long-running: after 6 clones) |",
             "{SparseCopy=2}",
             "{Reflink=2}")
         .containsPattern(

@@ -27,7 +27,8 @@ record Ctx(
     Duration pollMax,
     Integer agentWorkers,
     String command,
-    int fleetDisks) {
+    int fleetDisks,
+    int fleetLongRun) {
 
   /**
    * Index of the first measured round: round 0 is a warm-up (JIT, page cache) unless warm-up is
