@@ -18,6 +18,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Semaphore;
+import java.util.function.Predicate;
 
 /**
  * Moves a placed disk one step towards its spec through the node's agent: GET what the agent knows,
@@ -39,6 +40,9 @@ final class AgentDriver {
   private final Placer placer;
   private final Protocol protocol;
 
+  /** Whether the ends of a node's builds reach the operator ({@link EndWatcher#live}). */
+  private final Predicate<String> endsLive;
+
   AgentDriver(
       AgentClientFactory agents,
       ClusterView cluster,
@@ -47,7 +51,9 @@ final class AgentDriver {
       Clock clock,
       OperatorMetrics metrics,
       Duration readyRecheck,
-      Protocol protocol) {
+      Protocol protocol,
+      Predicate<String> endsLive) {
+    this.endsLive = endsLive;
     this.protocol = protocol;
     this.readyRecheck = readyRecheck;
     this.placer = placer;
@@ -95,7 +101,9 @@ final class AgentDriver {
     String name = disk.getMetadata().getName();
     try {
       AgentClient agent = agents.forNode(nodeName, node.get().getStatus().agent().endpoint());
-      boolean waits = building(disk) && waiting.tryAcquire();
+      // where the node tells of each end, nothing waits for it here: the end wakes the disk
+      boolean live = endsLive.test(nodeName);
+      boolean waits = !live && building(disk) && waiting.tryAcquire();
       long asked = System.nanoTime();
       DiskState state;
       try {
@@ -114,7 +122,7 @@ final class AgentDriver {
         // the build ends; else (queued, or an agent that does not wait) poll as before
         return waitedItOut && !state.queued()
             ? new Step(new Outcome.Working(state), Duration.ofMillis(1))
-            : working(uid, state);
+            : working(uid, state, live);
       }
       if (state != null && state.phase() == DiskState.Phase.Ready && capacity(state) >= size) {
         backoffs.reset(uid);
@@ -158,8 +166,8 @@ final class AgentDriver {
       state = agent.putDisk(ns, name, new PutDiskRequest(uid, sent.spec()));
       metrics.agentCall("put", "ok");
       return switch (state.phase()) {
-        case Building, Resizing -> working(uid, state);
-        case Ready -> capacity(state) >= size ? done(uid, state) : working(uid, state);
+        case Building, Resizing -> working(uid, state, live);
+        case Ready -> capacity(state) >= size ? done(uid, state) : working(uid, state, live);
         case Failed -> new Step(failedOrGrowRefused(state), backoffs.failed(uid));
       };
     } catch (AgentUnreachableException e) {
@@ -321,8 +329,8 @@ final class AgentDriver {
         .orElse(null);
   }
 
-  private Step working(String uid, DiskState state) {
-    return new Step(new Outcome.Working(state), backoffs.nextPoll(uid, state.queued()));
+  private Step working(String uid, DiskState state, boolean endsLive) {
+    return new Step(new Outcome.Working(state), backoffs.nextPoll(uid, state.queued(), endsLive));
   }
 
   private Step done(String uid, DiskState state) {

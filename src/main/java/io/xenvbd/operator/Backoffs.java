@@ -38,12 +38,27 @@ final class Backoffs {
   }
 
   /**
-   * Delay before the next poll of a disk that is building. While the agent works on it (a stage
-   * other than Queued) the build ends within seconds and nothing else tells the operator when, so
-   * it looks again after pollMin; a queued disk waits for other builds, so its polls back off up to
-   * pollMax.
+   * How often a running build's progress is refreshed when its end is told to the operator anyway
+   * (its node's ends are live): once a second, not slower than pollMax.
    */
-  Duration nextPoll(String uid, boolean queued) {
+  static final Duration PROGRESS_POLL = Duration.ofSeconds(1);
+
+  /**
+   * Delay before the next poll of a disk that is building. Where the node's agent tells the
+   * operator of each end ({@code endsLive}, see {@link EndWatcher}) a poll only refreshes what the
+   * status shows: a running build's progress every {@link #PROGRESS_POLL} (within pollMin and
+   * pollMax), a queued one's stage every pollMax. Elsewhere nothing but the poll tells the operator
+   * of the end: while the agent works on the disk (a stage other than Queued) the build ends within
+   * seconds, so it looks again after pollMin; a queued disk waits for other builds, so its polls
+   * back off up to pollMax.
+   */
+  Duration nextPoll(String uid, boolean queued, boolean endsLive) {
+    if (endsLive) {
+      polls.remove(uid);
+      if (queued) return pollMax;
+      Duration d = PROGRESS_POLL.compareTo(pollMin) < 0 ? pollMin : PROGRESS_POLL;
+      return d.compareTo(pollMax) > 0 ? pollMax : d;
+    }
     if (!queued) {
       polls.remove(uid);
       return pollMin;

@@ -29,6 +29,11 @@ import org.slf4j.LoggerFactory;
  * An answer that is not complete (the agent restarted, or more ended than it keeps) wakes every
  * disk waiting on the node, as a heartbeat does. Runs on the leader only; polls and heartbeats stay
  * as the safety net.
+ *
+ * <p>While a node's long-poll answers ({@link #live}), the operator relies on it for the ends of
+ * that node's builds: their polls only refresh progress, and no reconcile waits on the agent for an
+ * end ({@link AgentDriver}). A node whose long-poll fails, or has not answered within {@link #WAIT}
+ * and a grace, is not live and its disks are polled as fast as before.
  */
 final class EndWatcher implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(EndWatcher.class);
@@ -36,11 +41,18 @@ final class EndWatcher implements AutoCloseable {
   /** How long each call may wait on the agent for an end. */
   static final Duration WAIT = Duration.ofSeconds(8);
 
+  /** Beyond {@link #WAIT}, how long an answer may be late before the node is no longer live. */
+  static final Duration LATE = Duration.ofSeconds(2);
+
   private final ClusterView cluster;
   private final AgentClientFactory agents;
   private final Consumer<ResourceID> wake;
   private final BooleanSupplier leader;
   private final Map<String, Watch> watches = new ConcurrentHashMap<>();
+
+  /** Per node, when its long-poll last answered (System.nanoTime); absent after a failure. */
+  private final Map<String, Long> answered = new ConcurrentHashMap<>();
+
   private final ScheduledExecutorService sync =
       Executors.newSingleThreadScheduledExecutor(daemon("xenvbd-ends"));
   private final ExecutorService loops = Executors.newCachedThreadPool(daemon("xenvbd-ends-node"));
@@ -99,7 +111,24 @@ final class EndWatcher implements AutoCloseable {
         : n.getStatus().agent().endpoint();
   }
 
+  /**
+   * Whether the ends of this node's operations reach the operator now: its long-poll answered (not
+   * failed) within the last {@link #WAIT} and {@link #LATE}, and still runs.
+   */
+  boolean live(String node) {
+    Long at = answered.get(node);
+    return at != null && System.nanoTime() - at < WAIT.plus(LATE).toNanos();
+  }
+
   private void loop(String node, String endpoint) {
+    try {
+      ask(node, endpoint);
+    } finally {
+      answered.remove(node);
+    }
+  }
+
+  private void ask(String node, String endpoint) {
     String epoch = "";
     long after = 0;
     long pause = 0;
@@ -114,6 +143,8 @@ final class EndWatcher implements AutoCloseable {
           Thread.sleep(Long.MAX_VALUE);
           return;
         }
+        // before the wakes: a disk woken now must not see the node as not live and wait on it
+        answered.put(node, System.nanoTime());
         if (ends.complete()) {
           for (OperationEnds.Ended e : ends.ended())
             wake.accept(new ResourceID(e.name(), e.namespace()));
@@ -133,6 +164,7 @@ final class EndWatcher implements AutoCloseable {
       } catch (InterruptedException e) {
         return;
       } catch (RuntimeException e) {
+        answered.remove(node);
         pause = Math.min(Math.max(pause * 2, 500), 10_000);
         // once per run of failures at warn: an agent whose Dom0Node claims a protocol it does not
         // serve, say; its disks are polled meanwhile

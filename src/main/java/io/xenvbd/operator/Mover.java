@@ -402,7 +402,8 @@ final class Mover {
             + "; the disk stays usable on "
             + move.from()
             + " until the copy is checked, but a guest started from it now stops the move";
-    Duration poll = backoffs.nextPoll(key, there.queued());
+    // polled as a build without ends: the move also watches its source, whose use no end tells
+    Duration poll = backoffs.nextPoll(key, there.queued(), false);
     return new Plan(
         new AgentDriver.Step(here.outcome(), min(poll, here.recheck())),
         move.from(),

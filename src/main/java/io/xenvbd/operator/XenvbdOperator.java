@@ -59,9 +59,20 @@ public final class XenvbdOperator implements AutoCloseable {
     EventRecorder recorder = new EventRecorder(client, clock, metrics, config.identity());
     StatusBuilder statuses = new StatusBuilder(clock);
     Placer placer = new Placer(cluster, clock);
+    SimpleInboundEventSource<VirtualDisk> ends = new SimpleInboundEventSource<>("agent-ends");
+    this.endWatcher =
+        new EndWatcher(cluster, agents, ends::propagateEvent, () -> leader.get() && !stopped.get());
     AgentDriver driver =
         new AgentDriver(
-            agents, cluster, placer, backoffs, clock, metrics, config.readyRecheck(), protocol);
+            agents,
+            cluster,
+            placer,
+            backoffs,
+            clock,
+            metrics,
+            config.readyRecheck(),
+            protocol,
+            endWatcher::live);
     DrainReport drainReport = new DrainReport(client, cluster, clock);
     drains.scheduleWithFixedDelay(
         () -> {
@@ -75,9 +86,6 @@ public final class XenvbdOperator implements AutoCloseable {
         2,
         2,
         TimeUnit.SECONDS);
-    SimpleInboundEventSource<VirtualDisk> ends = new SimpleInboundEventSource<>("agent-ends");
-    this.endWatcher =
-        new EndWatcher(cluster, agents, ends::propagateEvent, () -> leader.get() && !stopped.get());
     VirtualDiskReconciler reconciler =
         new VirtualDiskReconciler(
             cluster,

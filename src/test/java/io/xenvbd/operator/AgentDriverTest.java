@@ -40,16 +40,25 @@ class AgentDriverTest {
   final FakeNode fake = new FakeNode("a");
   AgentClient agent = fake;
   final OperatorConfig config = OperatorHarness.fastConfig();
-  final AgentDriver driver =
-      new AgentDriver(
-          (node, endpoint) -> agent,
-          cluster,
-          new Placer(cluster, clock),
-          new Backoffs(config, clock),
-          clock,
-          new OperatorMetrics(),
-          config.readyRecheck(),
-          Protocol.CURRENT);
+
+  /** Whether node a's ends reach the operator (EndWatcher.live); most tests: they do not. */
+  boolean endsLive;
+
+  final AgentDriver driver = driver(config);
+
+  AgentDriver driver(OperatorConfig config) {
+    return new AgentDriver(
+        (node, endpoint) -> agent,
+        cluster,
+        new Placer(cluster, clock),
+        new Backoffs(config, clock),
+        clock,
+        new OperatorMetrics(),
+        config.readyRecheck(),
+        Protocol.CURRENT,
+        node -> endsLive);
+  }
+
   final VirtualDisk disk = Fixtures.disk("ns", "d", "1Gi");
 
   @BeforeEach
@@ -107,30 +116,15 @@ class AgentDriverTest {
 
   /** The fake node, except that GET answers with this error. */
   AgentClient answeringGetWith(AgentException error) {
-    return new AgentClient() {
-      @Override
-      public NodeInfo node() {
-        return fake.node();
-      }
-
-      @Override
-      public DiskState putDisk(String ns, String name, PutDiskRequest request) {
-        return fake.putDisk(ns, name, request);
-      }
-
+    return new ForwardingAgent(fake) {
       @Override
       public Optional<DiskState> getDisk(String ns, String name) {
         throw error;
       }
 
       @Override
-      public void deleteDisk(String ns, String name, String uid) {
-        fake.deleteDisk(ns, name, uid);
-      }
-
-      @Override
-      public void releaseDisk(String ns, String name, String uid) {
-        fake.releaseDisk(ns, name, uid);
+      public Optional<DiskState> getDisk(String ns, String name, Duration wait) {
+        throw error;
       }
     };
   }
@@ -422,50 +416,49 @@ class AgentDriverTest {
   @Test
   void whileADiskBuildsItsStateIsAskedWithAWaitAndAnAnswerHeldToItsEndIsAskedForAgainAtOnce() {
     List<Duration> waits = new ArrayList<>();
-    agent =
-        new AgentClient() {
-          @Override
-          public NodeInfo node() {
-            return fake.node();
-          }
-
-          @Override
-          public DiskState putDisk(String ns, String name, PutDiskRequest request) {
-            return fake.putDisk(ns, name, request);
-          }
-
-          @Override
-          public Optional<DiskState> getDisk(String ns, String name) {
-            return getDisk(ns, name, Duration.ZERO);
-          }
-
-          @Override
-          public Optional<DiskState> getDisk(String ns, String name, Duration wait) {
-            waits.add(wait);
-            try {
-              Thread.sleep(wait.toMillis()); // an agent whose build outlasts the wait
-            } catch (InterruptedException e) {
-              throw new AssertionError(e);
-            }
-            return fake.getDisk(ns, name);
-          }
-
-          @Override
-          public void deleteDisk(String ns, String name, String uid) {
-            fake.deleteDisk(ns, name, uid);
-          }
-
-          @Override
-          public void releaseDisk(String ns, String name, String uid) {
-            fake.releaseDisk(ns, name, uid);
-          }
-        };
+    agent = recordingWaits(waits);
     AgentDriver.Step first = drive(GI);
     assertThat(first.outcome()).isInstanceOf(Outcome.Working.class);
     assertThat(waits)
         .as("a disk not yet Provisioning is asked without a wait")
         .containsOnly(Duration.ZERO);
 
+    provisioning();
+    waits.clear();
+    AgentDriver.Step held = drive(GI);
+    assertThat(waits).containsExactly(AgentDriver.WAIT_FOR_END);
+    assertThat(held.outcome()).isInstanceOf(Outcome.Working.class);
+    assertThat(held.recheck()).as("asked again at once").isLessThan(POLL);
+  }
+
+  @Test
+  void whereTheNodeTellsOfEachEndABuildIsAskedWithoutAWaitAndPolledOnlyForItsProgress() {
+    endsLive = true;
+    AgentDriver shipped = driver(OperatorConfig.inProcess());
+    List<Duration> waits = new ArrayList<>();
+    agent = recordingWaits(waits);
+    AgentDriver.Step first = shipped.drive(disk, "a", GI);
+    assertThat(first.outcome()).isInstanceOf(Outcome.Working.class);
+    provisioning();
+    long asked = System.nanoTime();
+    AgentDriver.Step polled = shipped.drive(disk, "a", GI);
+    assertThat(waits)
+        .as("no reconcile waits on the agent: the end wakes the disk")
+        .containsOnly(Duration.ZERO);
+    assertThat(Duration.ofNanos(System.nanoTime() - asked)).isLessThan(AgentDriver.WAIT_FOR_END);
+    assertThat(polled.outcome()).isInstanceOf(Outcome.Working.class);
+    assertThat(polled.recheck()).as("its progress, once a second").isEqualTo(Duration.ofSeconds(1));
+
+    endsLive = false;
+    waits.clear();
+    shipped.drive(disk, "a", GI);
+    assertThat(waits)
+        .as("the node's ends lost: waited on again")
+        .containsExactly(AgentDriver.WAIT_FOR_END);
+  }
+
+  /** The disk as its status says once its build was asked for: Provisioning on node a. */
+  void provisioning() {
     disk.setStatus(
         new VirtualDiskStatus(
             VirtualDiskStatus.Phase.Provisioning,
@@ -481,10 +474,26 @@ class AgentDriverTest {
             null,
             null,
             List.of()));
-    waits.clear();
-    AgentDriver.Step held = drive(GI);
-    assertThat(waits).containsExactly(AgentDriver.WAIT_FOR_END);
-    assertThat(held.outcome()).isInstanceOf(Outcome.Working.class);
-    assertThat(held.recheck()).as("asked again at once").isLessThan(POLL);
+  }
+
+  /** The fake node, except that each GET records its wait and lasts it (a build outlasting it). */
+  AgentClient recordingWaits(List<Duration> waits) {
+    return new ForwardingAgent(fake) {
+      @Override
+      public Optional<DiskState> getDisk(String ns, String name) {
+        return getDisk(ns, name, Duration.ZERO);
+      }
+
+      @Override
+      public Optional<DiskState> getDisk(String ns, String name, Duration wait) {
+        waits.add(wait);
+        try {
+          Thread.sleep(wait.toMillis()); // an agent whose build outlasts the wait
+        } catch (InterruptedException e) {
+          throw new AssertionError(e);
+        }
+        return fake.getDisk(ns, name);
+      }
+    };
   }
 }

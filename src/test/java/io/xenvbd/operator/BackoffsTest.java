@@ -71,29 +71,49 @@ class BackoffsTest {
   void aBuildTheAgentWorksOnIsPolledAtPollMinEveryTime() {
     assertThat(
             List.of(
-                backoffs.nextPoll("u", false),
-                backoffs.nextPoll("u", false),
-                backoffs.nextPoll("u", false)))
+                backoffs.nextPoll("u", false, false),
+                backoffs.nextPoll("u", false, false),
+                backoffs.nextPoll("u", false, false)))
         .containsOnly(ms(50));
   }
 
   @Test
   void aQueuedBuildIsPolledLessAndLessOftenUpToPollMaxUntilTheAgentStartsIt() {
     List<Duration> queued = new ArrayList<>();
-    for (int i = 0; i < 5; i++) queued.add(backoffs.nextPoll("u", true));
+    for (int i = 0; i < 5; i++) queued.add(backoffs.nextPoll("u", true, false));
     assertThat(queued).containsExactly(ms(50), ms(100), ms(200), ms(200), ms(200));
-    assertThat(backoffs.nextPoll("u", false)).as("started").isEqualTo(ms(50));
-    assertThat(backoffs.nextPoll("u", true)).as("queued again: from the start").isEqualTo(ms(50));
+    assertThat(backoffs.nextPoll("u", false, false)).as("started").isEqualTo(ms(50));
+    assertThat(backoffs.nextPoll("u", true, false))
+        .as("queued again: from the start")
+        .isEqualTo(ms(50));
+  }
+
+  @Test
+  void whereTheNodeTellsOfEachEndAPollOnlyRefreshesProgressARunningBuildsEverySecond() {
+    Backoffs shipped = new Backoffs(OperatorConfig.inProcess(), clock);
+    assertThat(shipped.nextPoll("u", false, true))
+        .as("running: its progress once a second")
+        .isEqualTo(Backoffs.PROGRESS_POLL)
+        .isEqualTo(Duration.ofSeconds(1));
+    assertThat(List.of(shipped.nextPoll("q", true, true), shipped.nextPoll("q", true, true)))
+        .as("queued: its stage every pollMax")
+        .containsOnly(OperatorConfig.inProcess().pollMax());
+    assertThat(shipped.nextPoll("q", true, false))
+        .as("the node's ends lost: polled from pollMin again")
+        .isEqualTo(OperatorConfig.inProcess().pollMin());
+    assertThat(backoffs.nextPoll("u", false, true))
+        .as("never slower than pollMax (the fast test config's 200 ms)")
+        .isEqualTo(ms(200));
   }
 
   @Test
   void pollsAndRetriesAreCountedPerDisk() {
     backoffs.failed("a");
     backoffs.failed("a");
-    backoffs.nextPoll("a", true);
-    backoffs.nextPoll("a", true);
+    backoffs.nextPoll("a", true, false);
+    backoffs.nextPoll("a", true, false);
     assertThat(backoffs.failed("b")).isEqualTo(ms(100));
-    assertThat(backoffs.nextPoll("b", true)).isEqualTo(ms(50));
+    assertThat(backoffs.nextPoll("b", true, false)).isEqualTo(ms(50));
     assertThat(backoffs.retryDue("b")).isFalse();
     backoffs.reset("b");
     assertThat(backoffs.retryDue("a")).as("resetting b leaves a waiting").isFalse();
