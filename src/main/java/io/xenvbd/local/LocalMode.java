@@ -2,6 +2,7 @@ package io.xenvbd.local;
 
 import io.xenvbd.agent.Agent;
 import io.xenvbd.api.VirtualDisk;
+import io.xenvbd.kube.AuditEvent;
 import io.xenvbd.kube.BearerToken;
 import io.xenvbd.kube.EmbeddedApiServer;
 import io.xenvbd.kube.ServerTls;
@@ -11,6 +12,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -111,6 +113,16 @@ public final class LocalMode implements AutoCloseable {
 
   public String apiUrl() {
     return api.url();
+  }
+
+  /** The operator's counters, as its /metrics renders them. */
+  public String operatorMetrics() {
+    return operator.metrics().render();
+  }
+
+  /** The requests the embedded API server has served (see {@link EmbeddedApiServer#audit()}). */
+  public List<AuditEvent> audit() {
+    return api.audit();
   }
 
   /**

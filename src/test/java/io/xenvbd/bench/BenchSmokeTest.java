@@ -84,6 +84,10 @@ class BenchSmokeTest {
         .containsPattern(
             "\\| xfs-reflink, fleet 2 \\| [0-9.]+ s \\| \\*\\*[0-9.]+\\*\\* \\| [0-9.]+ s \\|"
                 + " [0-9.]+ \\| [0-9.]+ s, \\*\\*[0-9.]+\\*\\* \\| [0-9.]+ / [0-9.]+ s \\|")
+        // what each disk cost the control plane: at least its create, its status and a reconcile
+        .containsPattern(
+            "xfs-reflink, fleet 2: [1-9][0-9.]* API writes, [0-9.]+ API reads, [1-9][0-9.]*"
+                + " reconciles, [1-9][0-9.]* agent calls")
         // one clone at a time (the agent's build times are not in this test's log)
         .containsPattern("\\| ext4 \\| [0-9.]+ \\([0-9.]+–[0-9.]+\\) s \\| \\*\\*[0-9.]+\\*\\* \\|")
         .containsPattern(
