@@ -32,7 +32,14 @@ class InUseTest {
             .redirectErrorStream(true)
             .start();
     p.getInputStream().read(new byte[5]); // "open": the descriptor exists before the test goes on
-    return p;
+    // and its name is sleep before it does: a message names the holder by it
+    Path comm = Path.of("/proc", Long.toString(p.pid()), "comm");
+    for (long end = System.nanoTime() + 10_000_000_000L; System.nanoTime() < end; ) {
+      if (Files.readString(comm).strip().equals("sleep")) return p;
+      Thread.onSpinWait();
+    }
+    p.destroyForcibly();
+    throw new IllegalStateException("the holder did not become sleep within 10 s");
   }
 
   @Test
