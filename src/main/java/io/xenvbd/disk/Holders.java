@@ -31,7 +31,11 @@ final class Holders {
    * the processes it is starting are left out too: until one has executed its program it is this
    * JVM's child running the JVM's own binary or the JDK's jspawnhelper, holding a copy of the JVM's
    * descriptors that it closes before the exec (Java opens files without O_CLOEXEC). A fleet's
-   * clone was refused for "process 10643 (jspawnhelper)" before this.
+   * clone was refused for "process 10643 (jspawnhelper)" before this, and, once the scan was
+   * faster, for "process 32405 (stat)": seen holding as jspawnhelper, named once it was stat. So a
+   * child of this JVM is asked again once its program is known, and one that is ending (its memory
+   * gone, its inherited descriptors next) is left out too, as is any process that has ended by the
+   * time it would be named.
    */
   static List<String> of(Path file, Set<Long> but) {
     Path target = file.toAbsolutePath().normalize();
@@ -42,8 +46,15 @@ final class Holders {
       for (Path proc : procs) {
         long pid = Long.parseLong(proc.getFileName().toString());
         if (but.contains(pid) || !holds(proc, target, mapped)) continue;
-        if (selfLeftOut && startingFromThisJvm(proc, pid)) continue;
-        holders.add(proc.getFileName() + " (" + command(proc) + ")");
+        // A child of this JVM may have closed the JVM's descriptors and executed its program since
+        // it was seen holding the file: once its program is known not to be the JVM's, it is asked
+        // again (a program never becomes the JVM's again; one that holds the file now is a holder).
+        if (selfLeftOut
+            && childOfThisJvm(pid)
+            && (startingOrEnding(proc) || !holds(proc, target, mapped))) continue;
+        String command = command(proc);
+        if (command == null) continue; // it has ended since: it holds nothing now
+        holders.add(proc.getFileName() + " (" + command + ")");
       }
     } catch (IOException e) {
       throw Io.wrap(e, "listing the processes that hold " + file);
@@ -72,17 +83,22 @@ final class Holders {
     return Set.copyOf(exes);
   }
 
-  private static boolean startingFromThisJvm(Path proc, long pid) {
-    boolean child =
-        ProcessHandle.of(pid)
-            .flatMap(ProcessHandle::parent)
-            .map(p -> p.pid() == SELF)
-            .orElse(false);
-    if (!child) return false;
+  private static boolean childOfThisJvm(long pid) {
+    return ProcessHandle.of(pid)
+        .flatMap(ProcessHandle::parent)
+        .map(p -> p.pid() == SELF)
+        .orElse(false);
+  }
+
+  /**
+   * A child of this JVM that holds only what it inherited: still starting (the JVM's binary or
+   * jspawnhelper) or ending (no program left: its memory is gone, its descriptors are next).
+   */
+  private static boolean startingOrEnding(Path proc) {
     try {
       return STARTING.contains(Files.readSymbolicLink(proc.resolve("exe")));
     } catch (IOException e) {
-      return false; // ended meanwhile, or not readable: counted as the holder it was
+      return true; // this JVM's own child, root reads its exe until its memory is gone
     }
   }
 
@@ -147,11 +163,12 @@ final class Holders {
     return false;
   }
 
+  /** The process's command name; null once it has ended (a zombie still has one). */
   private static String command(Path proc) {
     try {
       return Files.readString(proc.resolve("comm")).strip();
     } catch (IOException e) {
-      return "?";
+      return null;
     }
   }
 }
