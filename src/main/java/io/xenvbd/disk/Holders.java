@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -97,8 +98,10 @@ final class Holders {
   private static boolean startingOrEnding(Path proc) {
     try {
       return STARTING.contains(Files.readSymbolicLink(proc.resolve("exe")));
+    } catch (NoSuchFileException e) {
+      return true; // this JVM's own child: its exe is gone with its memory
     } catch (IOException e) {
-      return true; // this JVM's own child, root reads its exe until its memory is gone
+      return false; // not readable: counted as the holder it was
     }
   }
 
@@ -151,7 +154,8 @@ final class Holders {
           if (Files.readSymbolicLink(fd).equals(target)) return true;
         } catch (AccessDeniedException e) {
           // Refused for one descriptor, refused for all: the permission is the process's (a
-          // container's init seen from inside). Its maps are still read.
+          // container's init seen from inside), and its maps are refused alike. Such a process
+          // is not seen at all: the agent runs with CAP_SYS_PTRACE, so on a dom0 none is.
           return false;
         } catch (IOException ignored) {
           // closed meanwhile
@@ -163,12 +167,17 @@ final class Holders {
     return false;
   }
 
-  /** The process's command name; null once it has ended (a zombie still has one). */
+  /**
+   * The process's command name (any bytes: a process names itself, and a cut may split a
+   * character); null once it has ended (a zombie still has one).
+   */
   private static String command(Path proc) {
     try {
-      return Files.readString(proc.resolve("comm")).strip();
-    } catch (IOException e) {
+      return new String(Files.readAllBytes(proc.resolve("comm")), StandardCharsets.UTF_8).strip();
+    } catch (NoSuchFileException e) {
       return null;
+    } catch (IOException e) {
+      return "?";
     }
   }
 }
