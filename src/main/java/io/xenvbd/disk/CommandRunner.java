@@ -99,10 +99,23 @@ public final class CommandRunner {
     long started = System.nanoTime();
     Process p = start(pb, command);
     if (onStart != null) onStart.accept(p);
-    Drain out = new Drain(p.getInputStream());
-    Drain err = new Drain(p.getErrorStream());
+    Drain out = new Drain(p.getInputStream(), null);
+    Drain err = new Drain(p.getErrorStream(), null);
+    return awaitEnd(p, out, err, command, shown, started + timeout.toNanos(), timeout, started);
+  }
+
+  /** Waits for {@code p} until {@code deadline} (System.nanoTime) and returns what it did. */
+  private static Result awaitEnd(
+      Process p,
+      Drain out,
+      Drain err,
+      List<String> command,
+      List<String> shown,
+      long deadline,
+      Duration timeout,
+      long started) {
     try {
-      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      if (!p.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
         destroyTree(p);
         throw new DiskException(
             ErrorCode.CommandFailed,
@@ -128,6 +141,113 @@ public final class CommandRunner {
       destroyTree(p);
       throw new DiskException(
           ErrorCode.Interrupted, "interrupted while running '" + String.join(" ", shown) + "'", e);
+    }
+  }
+
+  /**
+   * A command whose stdin this agent writes as it goes (a shell reading its script), with one
+   * deadline for the whole of it: {@link Conversation#say}, {@link Conversation#awaitMarks} for the
+   * lines that end a part of its work, {@link Conversation#end} for its result. {@code mark}: the
+   * line prefix that counts (on stdout and stderr alike, wherever the kept output was cut).
+   */
+  Conversation converse(List<String> command, List<String> shown, Duration timeout, String mark) {
+    ProcessBuilder pb = new ProcessBuilder(command);
+    pb.environment().put("LC_ALL", "C");
+    long started = System.nanoTime();
+    Process p = start(pb, command);
+    byte[] m = mark.getBytes(StandardCharsets.UTF_8);
+    return new Conversation(
+        p,
+        new Drain(p.getInputStream(), m),
+        new Drain(p.getErrorStream(), m),
+        command,
+        shown,
+        timeout,
+        started);
+  }
+
+  /** See {@link #converse}. Not for use by more than one thread. */
+  static final class Conversation implements AutoCloseable {
+    private final Process p;
+    private final Drain out;
+    private final Drain err;
+    private final List<String> command;
+    private final List<String> shown;
+    private final Duration timeout;
+    private final long started;
+    private final long deadline;
+    private Result result;
+
+    private Conversation(
+        Process p,
+        Drain out,
+        Drain err,
+        List<String> command,
+        List<String> shown,
+        Duration timeout,
+        long started) {
+      this.p = p;
+      this.out = out;
+      this.err = err;
+      this.command = command;
+      this.shown = shown;
+      this.timeout = timeout;
+      this.started = started;
+      this.deadline = started + timeout.toNanos();
+    }
+
+    /** Writes {@code text} to the command's stdin; false when it no longer reads (it ended). */
+    boolean say(String text) {
+      try {
+        p.getOutputStream().write(text.getBytes(StandardCharsets.UTF_8));
+        p.getOutputStream().flush();
+        return true;
+      } catch (IOException e) {
+        return false;
+      }
+    }
+
+    /**
+     * Whether both stdout and stderr have carried {@code n} mark lines, waiting until they have,
+     * the command has ended, or the deadline (then false).
+     */
+    boolean awaitMarks(int n) {
+      try {
+        return out.awaitMarks(n, deadline) && err.awaitMarks(n, deadline);
+      } catch (InterruptedException e) {
+        destroyTree(p);
+        throw new DiskException(
+            ErrorCode.Interrupted,
+            "interrupted while running '" + String.join(" ", shown) + "'",
+            e);
+      }
+    }
+
+    /**
+     * What was kept of stdout and of stderr since the last take, each then kept anew (up to the
+     * same bound): a part of the work read as it ends leaves the next part all of the room.
+     */
+    String[] take() {
+      return new String[] {out.take(), err.take()};
+    }
+
+    /** Closes stdin and waits for the command (within what is left of its time): its result. */
+    Result end() {
+      if (result == null) {
+        try {
+          p.getOutputStream().close();
+        } catch (IOException ignored) {
+          // it ended already
+        }
+        result = awaitEnd(p, out, err, command, shown, deadline, timeout, started);
+      }
+      return result;
+    }
+
+    /** Ends the command at once if {@link #end} was not reached (an error in between). */
+    @Override
+    public void close() {
+      if (result == null && p.isAlive()) destroyTree(p);
     }
   }
 
@@ -163,7 +283,7 @@ public final class CommandRunner {
     pb.environment().put("LC_ALL", "C");
     Process p = start(pb, command);
     if (onStart != null) onStart.accept(p);
-    Drain err = new Drain(p.getErrorStream());
+    Drain err = new Drain(p.getErrorStream(), null);
     try (InputStream in = p.getInputStream()) {
       T value = reader.read(in);
       if (!p.waitFor(defaultTimeout.toMillis(), TimeUnit.MILLISECONDS)) destroyTree(p);
@@ -309,13 +429,24 @@ public final class CommandRunner {
     }
   }
 
-  /** Reads a stream on a daemon thread, keeping at most {@link #KEEP_BYTES}. */
+  /**
+   * Reads a stream on a daemon thread, keeping at most {@link #KEEP_BYTES}; counts the lines that
+   * begin with {@code mark} (when not null) in all of it, kept or not.
+   */
   private static final class Drain extends Thread {
     private final InputStream in;
     private final ByteArrayOutputStream kept = new ByteArrayOutputStream();
+    private final byte[] mark; // "\n" + prefix: a line that begins with the prefix
+    private int matched; // bytes of mark matched at the end of what was read
+    private int marks;
+    private boolean ended;
 
-    Drain(InputStream in) {
+    Drain(InputStream in, byte[] mark) {
       this.in = in;
+      this.mark =
+          mark == null
+              ? null
+              : ("\n" + new String(mark, StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8);
       setDaemon(true);
       setName("cmd-drain");
       start();
@@ -329,16 +460,58 @@ public final class CommandRunner {
         while ((n = in.read(buf)) > 0) {
           synchronized (kept) {
             if (kept.size() < KEEP_BYTES) kept.write(buf, 0, Math.min(n, KEEP_BYTES - kept.size()));
+            if (mark != null && count(buf, n) > 0) kept.notifyAll();
           }
         }
       } catch (IOException ignored) {
         // The process was destroyed: what was read so far is what we keep.
+      } finally {
+        synchronized (kept) {
+          ended = true;
+          kept.notifyAll();
+        }
+      }
+    }
+
+    /** Marks completed in {@code buf[0..n)}, carrying a partial match over from the last read. */
+    private int count(byte[] buf, int n) {
+      int found = 0;
+      for (int i = 0; i < n; i++) {
+        // the mark begins with its only newline, so a mismatch restarts at 0 or 1
+        if (buf[i] == mark[matched]) matched++;
+        else matched = buf[i] == mark[0] ? 1 : 0;
+        if (matched == mark.length) {
+          found++;
+          marks++;
+          matched = 0;
+        }
+      }
+      return found;
+    }
+
+    /** Whether {@code n} marks were read before the stream ended or {@code deadline} passed. */
+    boolean awaitMarks(int n, long deadline) throws InterruptedException {
+      synchronized (kept) {
+        while (marks < n && !ended) {
+          long left = deadline - System.nanoTime();
+          if (left <= 0) return false;
+          TimeUnit.NANOSECONDS.timedWait(kept, left);
+        }
+        return marks >= n;
       }
     }
 
     String text() {
       synchronized (kept) {
         return kept.toString(StandardCharsets.UTF_8);
+      }
+    }
+
+    String take() {
+      synchronized (kept) {
+        String t = kept.toString(StandardCharsets.UTF_8);
+        kept.reset();
+        return t;
       }
     }
   }

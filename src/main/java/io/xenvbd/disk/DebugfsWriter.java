@@ -30,10 +30,12 @@ import java.util.function.Predicate;
  * ({@code rm} unlinks that one name and frees the inode only when no name is left) and a new
  * regular file is written in its place. debugfs on its own would resolve a symbolic link on the way
  * inside the image ({@code rm}, {@code mkdir}) or refuse it ({@code write}), so every path is
- * looked at first: one read-only run dumps the inode of each path ({@code inode_dump}, hex only, so
- * nothing a guest wrote can pass for debugfs's output; more runs, in batches that the kept output
- * holds, where the paths are many), then one run writes. Nothing else has the image meanwhile (it
- * is this build's temporary file), so what the looks saw is what the write changes.
+ * looked at first: a read-only debugfs dumps the inode of each path ({@code inode_dump}, hex only,
+ * so nothing a guest wrote can pass for debugfs's output; more of them, in batches that the kept
+ * output holds, where the paths are many), then, from what they saw, one debugfs writes; all in one
+ * sandbox run that reads its next round from the agent ({@link ToolSession#converse}). Nothing else
+ * has the image meanwhile (it is this build's temporary file), so what the looks saw is what the
+ * write changes.
  */
 final class DebugfsWriter {
   private static final int S_IFMT = 0170000;
@@ -64,9 +66,10 @@ final class DebugfsWriter {
   }
 
   /**
-   * As {@link #write}, with {@code before} run ahead of the read-only look in its sandbox run and
-   * {@code after} behind the write in its own (a clone's new UUID before, its check after: two
-   * sandbox runs in all); returns the outcomes of {@code after}.
+   * As {@link #write}, with {@code before} run ahead of the read-only looks and {@code after}
+   * behind the write, in the same sandbox run (a clone's new UUID before, its check after: one
+   * sandbox run in all, as measured in docs/benchmarks.md 6i); returns the outcomes of {@code
+   * after}.
    */
   List<ToolSession.Outcome> write(
       Path image,
@@ -98,23 +101,53 @@ final class DebugfsWriter {
       Files.createDirectory(
           staging,
           PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-      Map<String, Integer> modes = modes(image, staging, List.copyOf(lookups), before);
+    } catch (IOException e) {
+      throw Io.wrap(e, "staging the tailored files in " + staging);
+    }
+    // One sandbox run, in rounds: the looks (the first behind the steps before), then, chosen from
+    // what they saw, the writes and the steps after. The staging directory is bound when the run
+    // starts; what is staged in it later is there for the later rounds.
+    List<List<String>> batches = batches(List.copyOf(lookups));
+    Map<String, Integer> modes = new LinkedHashMap<>();
+    int[] looked = {0};
+    List<ToolSession.Step> first = new ArrayList<>(before);
+    first.add(lookStep(staging, batches.get(0), 0));
+    ToolSession.Ran ran =
+        session.converse(
+            image,
+            staging,
+            first,
+            done -> {
+              if (looked[0] == batches.size()) return List.of(); // the writes ran: the end
+              parseLook(image, staging, done.get(done.size() - 1), batches.get(looked[0]), modes);
+              if (++looked[0] < batches.size())
+                return List.of(lookStep(staging, batches.get(looked[0]), looked[0]));
+              List<ToolSession.Step> steps = new ArrayList<>();
+              steps.add(writeStep(staging, dirs, files, modes).quiet()); // it echoes the script
+              steps.addAll(after);
+              return steps;
+            },
+            timeout());
+    int write = before.size() + batches.size();
+    // debugfs's own complaint first (no space for a file, say), even when a later step failed
+    if (ran.outcomes().size() > write && ran.outcomes().get(write) != null)
+      complaints(image, staging, ran.outcomes().get(write), l -> false);
+    List<ToolSession.Outcome> all = ran.orThrow();
+    return all.subList(write + 1, all.size());
+  }
+
+  /** The write script for what the looks saw, staged with the files' content: its debugfs step. */
+  private static ToolSession.Step writeStep(
+      Path staging, List<String> dirs, List<Tailor.File> files, Map<String, Integer> modes) {
+    try {
       List<String> script = new ArrayList<>();
       for (String d : dirs) directory(TreeFiles.components(d), d, modes, script);
       for (int i = 0; i < files.size(); i++) file(files.get(i), i, staging, modes, script);
       Files.write(staging.resolve("write"), script, StandardCharsets.UTF_8);
-      List<ToolSession.Step> steps = new ArrayList<>();
-      steps.add(debugfsStep("-w", "write").quiet()); // its stdout echoes the script
-      steps.addAll(after);
-      ToolSession.Ran ran = session.attempt(image, staging, steps, timeout());
-      // debugfs's own complaint first (no space for a file, say), even when a later step failed
-      if (ran.outcomes().get(0) != null)
-        complaints(image, staging, ran.outcomes().get(0), l -> false);
-      List<ToolSession.Outcome> all = ran.orThrow();
-      return all.subList(1, all.size());
     } catch (IOException e) {
       throw Io.wrap(e, "staging the tailored files in " + staging);
     }
+    return debugfsStep("-w", "write");
   }
 
   /** The directories on the way, checked from the top; missing ones made. */
@@ -157,32 +190,24 @@ final class DebugfsWriter {
   }
 
   /**
-   * The mode of each path's inode (null: nothing there), from read-only debugfs runs, the first
-   * behind {@code before} in the same sandbox run (one run unless the paths are many).
+   * The paths in batches of looks, each as many as a round's kept output holds whatever the inodes
+   * hold: a dump of a 256-byte inode is ~1.2 KB, and each look's command comes back with its path.
    */
-  private Map<String, Integer> modes(
-      Path image, Path staging, List<String> lookups, List<ToolSession.Step> before)
-      throws IOException {
-    Map<String, Integer> modes = new LinkedHashMap<>();
-    List<ToolSession.Step> first = before;
+  private static List<List<String>> batches(List<String> lookups) {
+    List<List<String>> batches = new ArrayList<>();
     int from = 0;
-    for (int batch = 0; from < lookups.size(); batch++) {
-      // As many looks as a session's kept output holds whatever the inodes hold: a dump of a
-      // 256-byte inode is ~1.2 KB, and each look's command comes back with its path.
+    while (from < lookups.size()) {
       int to = from;
       long bytes = 0;
       while (to < lookups.size() && (to == from || bytes + lookCost(lookups.get(to)) <= LOOK_BYTES))
         bytes += lookCost(lookups.get(to++));
-      look(image, staging, lookups.subList(from, to), first, "look-" + batch, modes);
-      first = List.of();
+      batches.add(lookups.subList(from, to));
       from = to;
     }
-    return modes;
+    return batches;
   }
 
-  /**
-   * What one session's looks may print at most: the kept output, less room for the steps before.
-   */
+  /** What one round's looks may print at most: the kept output, less room for the steps before. */
   private static final long LOOK_BYTES = 48 * 1024;
 
   /** The most one look can print: its command echoed, a dump of a large inode, its complaint. */
@@ -190,27 +215,35 @@ final class DebugfsWriter {
     return 2 * path.length() + 1600;
   }
 
-  /** One read-only debugfs run of {@code lookups}, behind {@code before}; adds to {@code modes}. */
-  private void look(
+  /** A read-only debugfs run of {@code lookups}, its script staged as look-{@code batch}. */
+  private static ToolSession.Step lookStep(Path staging, List<String> lookups, int batch) {
+    try {
+      Files.write(staging.resolve("look-" + batch), lookCommands(lookups), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw Io.wrap(e, "staging the looks in " + staging);
+    }
+    return debugfsStep(null, "look-" + batch);
+  }
+
+  private static List<String> lookCommands(List<String> lookups) {
+    return lookups.stream().map(p -> "inode_dump " + quote(p)).toList();
+  }
+
+  /** The mode of each path's inode (null: nothing there) from its look, added to {@code modes}. */
+  private static void parseLook(
       Path image,
       Path staging,
+      ToolSession.Outcome look,
       List<String> lookups,
-      List<ToolSession.Step> before,
-      String script,
-      Map<String, Integer> modes)
-      throws IOException {
-    List<String> commands = lookups.stream().map(p -> "inode_dump " + quote(p)).toList();
-    Files.write(staging.resolve(script), commands, StandardCharsets.UTF_8);
-    List<ToolSession.Step> steps = new ArrayList<>(before);
-    steps.add(debugfsStep(null, script));
-    List<ToolSession.Outcome> all = session.runEach(image, staging, steps, timeout());
+      Map<String, Integer> modes) {
+    List<String> commands = lookCommands(lookups);
     // Nothing at a path (or a non-directory on the way) is an answer too: "<path>: File not found
     // by ext2_lookup".
     String out =
         complaints(
             image,
             staging,
-            all.get(all.size() - 1),
+            look,
             line -> lookups.stream().anyMatch(p -> line.startsWith(p + ": ")));
     int next = 0;
     String current = null;

@@ -100,6 +100,32 @@ final class Sandbox {
 
   private CommandRunner.Result onImage(
       Path image, Path staging, List<String> command, Duration timeout, boolean readOnly) {
+    CommandRunner.Result r =
+        checked(
+            runner.exec(
+                onImageCommand(image, staging, command, readOnly),
+                shownOnHost(image, staging, command),
+                timeout,
+                null));
+    return new CommandRunner.Result(
+        r.command(), r.exitCode(), r.stdout(), r.stderr().replace(IMAGE + ":", image + ":"));
+  }
+
+  /**
+   * {@code command} started as {@link #onImage} starts it (the image read-write), for a
+   * conversation: its stdin is this agent's to write (see {@link ToolSession#converse}).
+   */
+  CommandRunner.Conversation converseOnImage(
+      Path image, Path staging, List<String> command, Duration timeout, String mark) {
+    return runner.converse(
+        onImageCommand(image, staging, command, false),
+        shownOnHost(image, staging, command),
+        timeout,
+        mark);
+  }
+
+  private static List<String> onImageCommand(
+      Path image, Path staging, List<String> command, boolean readOnly) {
     List<String> cmd =
         new ArrayList<>(List.of(readOnly ? "--ro-bind" : "--bind", image.toString(), IMAGE));
     if (staging != null) cmd.addAll(List.of("--ro-bind", staging.toString(), STAGING));
@@ -108,19 +134,18 @@ final class Sandbox {
     // one.
     if (Files.isDirectory(EXT4_FEATURES))
       cmd.addAll(List.of("--ro-bind", EXT4_FEATURES.toString(), EXT4_FEATURES.toString()));
-    List<String> shown =
-        command.stream()
-            .map(
-                a ->
-                    a.equals(IMAGE)
-                        ? image.toString()
-                        : a.equals(STAGING) && staging != null ? staging.toString() : a)
-            .toList();
     List<String> caps = staging == null ? List.of() : List.of("CAP_DAC_READ_SEARCH");
-    CommandRunner.Result r =
-        checked(runner.exec(wrap(null, List.of(), cmd, command, caps), shown, timeout, null));
-    return new CommandRunner.Result(
-        r.command(), r.exitCode(), r.stdout(), r.stderr().replace(IMAGE + ":", image + ":"));
+    return wrap(null, List.of(), cmd, command, caps);
+  }
+
+  private static List<String> shownOnHost(Path image, Path staging, List<String> command) {
+    return command.stream()
+        .map(
+            a ->
+                a.equals(IMAGE)
+                    ? image.toString()
+                    : a.equals(STAGING) && staging != null ? staging.toString() : a)
+        .toList();
   }
 
   /** Exit code of {@link #guarded} when the bound source is not the one that was checked. */

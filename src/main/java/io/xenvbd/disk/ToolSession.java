@@ -9,6 +9,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -120,8 +121,84 @@ final class ToolSession {
     String token = HexFormat.of().formatHex(bytes());
     List<Run> runs = new ArrayList<>();
     StringBuilder script = new StringBuilder();
-    for (int i = 0; i < steps.size(); i++) {
-      Step s = steps.get(i);
+    emitSteps(script, token, runs, steps, 0);
+    script.append("exit 0\n");
+    CommandRunner.Result r =
+        sandbox.onImage(image, staging, List.of("sh", "-c", script.toString(), "sh"), timeout);
+    return account(image, staging, steps, runs, token, r.stdout(), r.stderr(), r);
+  }
+
+  /**
+   * As {@link #attempt}, in rounds within one sandbox run: {@code first} runs, then the steps that
+   * {@code next} chooses from the outcomes of the round before (that round's steps', in order),
+   * until it chooses none. A step that fails ends the session there (as in {@link #attempt}: no
+   * later round runs); so does an error thrown by {@code next}, which the caller gets. The
+   * session's shell reads its script from this agent as it goes, every tool's stdin is /dev/null
+   * (no tool reads the script), and a round's end is a line with this run's token, as a step's is.
+   * Each round has the whole of the kept output to itself.
+   */
+  Ran converse(
+      Path image,
+      Path staging,
+      List<Step> first,
+      Function<List<Outcome>, List<Step>> next,
+      Duration timeout) {
+    if (first.isEmpty()) return new Ran(List.of(), null);
+    String token = HexFormat.of().formatHex(bytes());
+    String mark = token + " r ";
+    List<Run> runs = new ArrayList<>();
+    List<Step> all = new ArrayList<>();
+    StringBuilder out = new StringBuilder();
+    StringBuilder err = new StringBuilder();
+    try (CommandRunner.Conversation c =
+        sandbox.converseOnImage(image, staging, List.of("sh", "-s"), timeout, mark)) {
+      List<Step> round = first;
+      int rounds = 0;
+      boolean ended = false;
+      while (!ended && !round.isEmpty()) {
+        int from = all.size();
+        StringBuilder script = new StringBuilder();
+        emitSteps(script, token, runs, round, from);
+        String end = "printf '\\n" + mark + rounds + "\\n'";
+        script.append(end).append("; ").append(end).append(" >&2\n");
+        all.addAll(round);
+        rounds++;
+        // false: the shell ended (a step failed) or the time is up; the account below says which
+        ended = !c.say(script.toString()) || !c.awaitMarks(rounds);
+        String[] taken = c.take();
+        out.append(taken[0]);
+        err.append(taken[1]);
+        if (ended) break;
+        List<Map.Entry<Run, Outcome>> ends = new ArrayList<>();
+        Outcome[] now = outcomes(all, runs, token, taken[0], taken[1], ends);
+        List<Outcome> done = Arrays.asList(now).subList(from, all.size());
+        // cut beyond what is kept: the account below says
+        if (done.contains(null) || ends.stream().anyMatch(e -> e.getValue() == null)) break;
+        round = next.apply(List.copyOf(done));
+      }
+      c.say("exit 0\n");
+      CommandRunner.Result r = c.end();
+      String[] rest = c.take();
+      out.append(rest[0]);
+      err.append(rest[1]);
+      return account(
+          image,
+          staging,
+          all,
+          runs,
+          token,
+          out.toString(),
+          err.toString().replace(Sandbox.IMAGE + ":", image + ":"),
+          r);
+    }
+  }
+
+  /** The script of {@code steps} (the session's steps {@code from} on), each with its recovery. */
+  private static void emitSteps(
+      StringBuilder script, String token, List<Run> runs, List<Step> steps, int from) {
+    for (int j = 0; j < steps.size(); j++) {
+      Step s = steps.get(j);
+      int i = from + j;
       emit(script, token, runs, s, i, false, !s.recovery().isEmpty());
       if (!s.recovery().isEmpty()) {
         script.append("if [ $rc -gt ").append(s.maxOk()).append(" ]; then\n");
@@ -134,42 +211,66 @@ final class ToolSession {
       }
       script.append("if [ $rc -gt ").append(s.maxOk()).append(" ]; then exit 1; fi\n");
     }
-    script.append("exit 0\n");
-    CommandRunner.Result r =
-        sandbox.onImage(image, staging, List.of("sh", "-c", script.toString(), "sh"), timeout);
+  }
+
+  /**
+   * Each step's last outcome in {@code stdout} and {@code stderr} (null for a step that did not
+   * end); {@code ends} (when not null) gets the runs in the order they ended, with theirs.
+   */
+  private static Outcome[] outcomes(
+      List<Step> steps,
+      List<Run> runs,
+      String token,
+      String stdout,
+      String stderr,
+      List<Map.Entry<Run, Outcome>> ends) {
     // Exit codes from stdout, which carries only what kept steps print: a tool that fills stderr
     // beyond what is kept (e2fsck -p's fixes of a guest's filesystem) costs its own message only.
     Map<Integer, Integer> codes = new LinkedHashMap<>();
-    Map<Integer, String> outs = segments(r.stdout(), token, codes);
-    Map<Integer, String> errs = segments(r.stderr(), token, null);
+    Map<Integer, String> outs = segments(stdout, token, codes);
+    Map<Integer, String> errs = segments(stderr, token, null);
     Outcome[] last = new Outcome[steps.size()];
-    Run lastRun = null;
-    Outcome lastOutcome = null;
-    boolean complete = true;
     for (Map.Entry<Integer, Integer> e : codes.entrySet()) {
       Run run = runs.get(e.getKey());
       boolean kept = run.step().stdout() == Stdout.KEEP;
-      // a kept stdout whose end line is missing was cut (beyond what is kept): not an empty one
-      if (kept && !outs.containsKey(e.getKey())) complete = false;
-      lastRun = run;
-      lastOutcome =
+      Outcome o =
           new Outcome(
               run.step(),
               e.getValue(),
               kept ? outs.getOrDefault(e.getKey(), "") : "",
               errs.getOrDefault(e.getKey(), ""),
               errs.containsKey(e.getKey()));
-      if (!run.recovery()) last[run.top()] = lastOutcome;
+      // a kept stdout whose end line is missing was cut (beyond what is kept): not an empty one
+      if (kept && !outs.containsKey(e.getKey())) o = null;
+      if (ends != null) ends.add(new java.util.AbstractMap.SimpleEntry<>(run, o));
+      if (!run.recovery() && o != null) last[run.top()] = o;
     }
+    return last;
+  }
+
+  /** What a session's output says of its steps: their outcomes, and its failure if any. */
+  private static Ran account(
+      Path image,
+      Path staging,
+      List<Step> steps,
+      List<Run> runs,
+      String token,
+      String stdout,
+      String stderr,
+      CommandRunner.Result r) {
+    List<Map.Entry<Run, Outcome>> ends = new ArrayList<>();
+    Outcome[] last = outcomes(steps, runs, token, stdout, stderr, ends);
+    boolean complete = ends.stream().allMatch(e -> e.getValue() != null);
+    Map.Entry<Run, Outcome> lastEnd = ends.isEmpty() ? null : ends.get(ends.size() - 1);
     List<Outcome> outcomes = Arrays.asList(last);
     // The script exits right after a run over its limit (never after the first try of a step
     // that has a recovery: the recovery runs next): that run is the one that failed.
     if (!r.ok()
         && complete
-        && lastRun != null
-        && !lastRun.firstTry()
-        && lastOutcome.exitCode() > lastRun.step().maxOk())
-      return new Ran(outcomes, failure(lastRun, lastOutcome, image, staging));
+        && lastEnd != null
+        && !lastEnd.getKey().firstTry()
+        && lastEnd.getValue().exitCode() > lastEnd.getKey().step().maxOk())
+      return new Ran(outcomes, failure(lastEnd.getKey(), lastEnd.getValue(), image, staging));
     for (Outcome o : last) complete &= o != null && o.exitCode() <= o.step().maxOk();
     if (!r.ok() || !complete) {
       // The session ended without its own account of every step (killed at its time limit, or an
@@ -185,8 +286,8 @@ final class ToolSession {
               new CommandRunner.Result(
                   shownOnHost(shown, image, staging),
                   r.ok() ? 1 : r.exitCode(),
-                  strip(r.stdout(), token),
-                  strip(r.stderr(), token))));
+                  strip(stdout, token),
+                  strip(stderr, token))));
     }
     return new Ran(List.copyOf(outcomes), null);
   }
@@ -210,6 +311,7 @@ final class ToolSession {
     String begin = "printf '\\n" + token + " b " + id + "\\n'";
     script.append(begin).append("; ").append(begin).append(" >&2\n");
     for (String a : s.command()) script.append(quote(a)).append(' ');
+    script.append("</dev/null "); // in a conversation the shell's stdin is its script
     if (s.stdout() == Stdout.WITH_STDERR) script.append(">&2 ");
     if (s.stdout() == Stdout.DISCARD) script.append(">/dev/null ");
     script.append("; rc=$?\n");

@@ -8,7 +8,10 @@ import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -325,5 +328,136 @@ class ToolSessionTest {
             T);
     assertThat(all.get(0).stdout()).isEmpty();
     assertThat(all.get(0).stderr()).isEqualTo("problem\n");
+  }
+
+  // Rounds in one sandbox run (ToolSession.converse): what DebugfsWriter's looks and writes use.
+
+  static ToolSession.Step kept(String... command) {
+    return new ToolSession.Step(List.of(command), 0, true);
+  }
+
+  @Test
+  void theRoundsRunInOneSandboxAndEachIsChosenFromTheOneBefore() throws Exception {
+    Path image = garbage();
+    List<List<ToolSession.Outcome>> told = new ArrayList<>();
+    List<ToolSession.Outcome> all =
+        session
+            .converse(
+                image,
+                null,
+                // a process of the first round's, in the sandbox's own PID namespace
+                List.of(kept("sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!")),
+                done -> {
+                  told.add(done);
+                  if (told.size() == 2) return List.of();
+                  String pid = done.get(0).stdout().strip();
+                  return List.of(kept("sh", "-c", "kill -0 " + pid + " && echo there " + pid));
+                },
+                T)
+            .orThrow();
+    assertThat(told).hasSize(2);
+    String pid = all.get(0).stdout().strip();
+    assertThat(pid).matches("\\d+");
+    // another sandbox would have a PID namespace of its own, without that process
+    assertThat(all.get(1).stdout().strip()).isEqualTo("there " + pid);
+    assertThat(told.get(1)).containsExactly(all.get(1));
+  }
+
+  @Test
+  void aToolThatReadsItsStdinCannotReadTheSessionsScript() throws Exception {
+    Path image = garbage();
+    List<ToolSession.Outcome> all =
+        session
+            .converse(
+                image,
+                null,
+                List.of(kept("cat")),
+                done ->
+                    done.get(0).step().command().get(0).equals("cat")
+                        ? List.of(kept("echo", "the next round ran"))
+                        : List.of(),
+                T)
+            .orThrow();
+    assertThat(all.get(0).stdout()).isEmpty();
+    assertThat(all.get(1).stdout().strip()).isEqualTo("the next round ran");
+  }
+
+  @Test
+  void aStepThatFailsEndsTheSessionBeforeTheNextRoundIsChosen() throws Exception {
+    Path image = garbage();
+    AtomicInteger asked = new AtomicInteger();
+    DiskException e =
+        catchThrowableOfType(
+            () ->
+                session
+                    .converse(
+                        image,
+                        null,
+                        List.of(ToolSession.Step.required("e2fsck", "-f", "-n", Sandbox.IMAGE)),
+                        done -> {
+                          asked.incrementAndGet();
+                          return List.of(kept("echo", "never"));
+                        },
+                        T)
+                    .orThrow(),
+            DiskException.class);
+    assertThat(asked).hasValue(0);
+    assertThat(e.getMessage()).startsWith("'e2fsck -f -n " + image + "' failed with exit code 8");
+  }
+
+  @Test
+  void anErrorChoosingTheNextRoundEndsTheSandboxAndReachesTheCaller() throws Exception {
+    Path image = garbage();
+    DiskException refused = DiskException.invalid("the look saw a link on the way");
+    List<ProcessHandle> alive = new ArrayList<>();
+    DiskException e =
+        refusedConversation(
+            image,
+            "looked",
+            done -> {
+              alive.addAll(sandboxesOf(image)); // the sandbox waits for its next round meanwhile
+              throw refused;
+            },
+            T);
+    assertThat(e).isSameAs(refused);
+    assertThat(alive).hasSize(1);
+    // destroyed, not left waiting for a round that will not come
+    for (long end = System.nanoTime() + 10_000_000_000L;
+        !sandboxesOf(image).isEmpty() && System.nanoTime() < end; ) Thread.sleep(20);
+    assertThat(sandboxesOf(image)).isEmpty();
+  }
+
+  @Test
+  void aRoundThatOutlivesTheSessionsTimeIsStopped() throws Exception {
+    Path image = garbage();
+    DiskException e =
+        refusedConversation(
+            image,
+            "first",
+            done ->
+                done.get(0).stdout().startsWith("first") ? List.of(kept("sleep", "30")) : List.of(),
+            Duration.ofSeconds(2));
+    assertThat(e.getMessage()).contains("did not finish within 2 s");
+    assertThat(sandboxesOf(image)).isEmpty();
+  }
+
+  /** What a conversation that begins with {@code echo first} and goes on as told throws. */
+  DiskException refusedConversation(
+      Path image,
+      String first,
+      Function<List<ToolSession.Outcome>, List<ToolSession.Step>> next,
+      Duration timeout) {
+    return catchThrowableOfType(
+        () -> session.converse(image, null, List.of(kept("echo", first)), next, timeout),
+        DiskException.class);
+  }
+
+  /** This JVM's bubblewrap children on {@code image} (other tests' have other images). */
+  static List<ProcessHandle> sandboxesOf(Path image) {
+    return ProcessHandle.current()
+        .children()
+        .filter(p -> p.info().command().orElse("").endsWith("bwrap"))
+        .filter(p -> List.of(p.info().arguments().orElse(new String[0])).contains(image.toString()))
+        .toList();
   }
 }
