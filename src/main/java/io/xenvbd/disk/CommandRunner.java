@@ -145,10 +145,11 @@ public final class CommandRunner {
   }
 
   /**
-   * A command whose stdin this agent writes as it goes (a shell reading its script), with one
-   * deadline for the whole of it: {@link Conversation#say}, {@link Conversation#awaitMarks} for the
-   * lines that end a part of its work, {@link Conversation#end} for its result. {@code mark}: the
-   * line prefix that counts (on stdout and stderr alike, wherever the kept output was cut).
+   * A command whose stdin this agent writes as it goes (a shell reading its script), each part of
+   * its work with {@code timeout} from when it was said: {@link Conversation#say}, {@link
+   * Conversation#awaitMarks} for the lines that end a part, {@link Conversation#end} for its
+   * result. {@code mark}: the line prefix that counts (on stdout and stderr alike, wherever the
+   * kept output was cut).
    */
   Conversation converse(List<String> command, List<String> shown, Duration timeout, String mark) {
     ProcessBuilder pb = new ProcessBuilder(command);
@@ -175,7 +176,7 @@ public final class CommandRunner {
     private final List<String> shown;
     private final Duration timeout;
     private final long started;
-    private final long deadline;
+    private long deadline; // of the part said last
     private Result result;
 
     private Conversation(
@@ -196,8 +197,13 @@ public final class CommandRunner {
       this.deadline = started + timeout.toNanos();
     }
 
-    /** Writes {@code text} to the command's stdin; false when it no longer reads (it ended). */
+    /**
+     * Writes {@code text} (a part of the work, as short as a script's lines: the pipe holds 64 KiB)
+     * to the command's stdin, which has {@code timeout} from now for it; false when it no longer
+     * reads (it ended).
+     */
     boolean say(String text) {
+      deadline = System.nanoTime() + timeout.toNanos();
       try {
         p.getOutputStream().write(text.getBytes(StandardCharsets.UTF_8));
         p.getOutputStream().flush();

@@ -111,8 +111,8 @@ final class ImageBuilder {
         cloneMethod = cloner.clone(cloneSource, temp, req, fs, progress, remote != null);
         if (content && offline && archive == null && sources.isEmpty()) {
           // ext2/3/4 with nothing to copy in: debugfs writes the new identity into the image file
-          // itself, in two sandbox runs: the UUID and a look at the paths, then the writes and the
-          // check. The copy's write-out runs meanwhile.
+          // itself, in one sandbox run of two rounds: the UUID and a look at the paths, then the
+          // writes and the check. The copy's write-out runs meanwhile.
           flush = Flush.start(temp);
           progress.stage("Tailor", 75, 80);
           Io.checkInterrupted("tailoring the clone");

@@ -164,11 +164,13 @@ final class ToolSession {
         all.addAll(round);
         rounds++;
         // false: the shell ended (a step failed) or the time is up; the account below says which
+        // (what the round printed is kept for it: a timeout's message quotes its stderr)
         ended = !c.say(script.toString()) || !c.awaitMarks(rounds);
+        if (ended) break;
         String[] taken = c.take();
+        taken[1] = taken[1].replace(Sandbox.IMAGE + ":", image + ":");
         out.append(taken[0]);
         err.append(taken[1]);
-        if (ended) break;
         List<Map.Entry<Run, Outcome>> ends = new ArrayList<>();
         Outcome[] now = outcomes(all, runs, token, taken[0], taken[1], ends);
         List<Outcome> done = Arrays.asList(now).subList(from, all.size());
@@ -180,16 +182,8 @@ final class ToolSession {
       CommandRunner.Result r = c.end();
       String[] rest = c.take();
       out.append(rest[0]);
-      err.append(rest[1]);
-      return account(
-          image,
-          staging,
-          all,
-          runs,
-          token,
-          out.toString(),
-          err.toString().replace(Sandbox.IMAGE + ":", image + ":"),
-          r);
+      err.append(rest[1].replace(Sandbox.IMAGE + ":", image + ":"));
+      return account(image, staging, all, runs, token, out.toString(), err.toString(), r);
     }
   }
 
@@ -314,7 +308,9 @@ final class ToolSession {
     script.append("</dev/null "); // in a conversation the shell's stdin is its script
     if (s.stdout() == Stdout.WITH_STDERR) script.append(">&2 ");
     if (s.stdout() == Stdout.DISCARD) script.append(">/dev/null ");
-    script.append("; rc=$?\n");
+    // nothing a tool left running (one a crafted filesystem took over, say) lives into the next
+    // step or round: in the sandbox's PID namespace this spares only its init and this shell
+    script.append("; rc=$?; kill -s KILL -- -1 2>/dev/null\n");
     script
         .append("printf '\\n")
         .append(token)
@@ -353,7 +349,7 @@ final class ToolSession {
   }
 
   private static String strip(String stream, String token) {
-    return stream.replaceAll("\\n" + token + " [be] \\d+(?: \\d+)?\\n", "\n");
+    return stream.replaceAll("\\n" + token + " [ber] \\d+(?: \\d+)?\\n", "\n");
   }
 
   private static DiskException failure(Run failed, Outcome o, Path image, Path staging) {

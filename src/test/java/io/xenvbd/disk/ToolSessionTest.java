@@ -340,27 +340,55 @@ class ToolSessionTest {
   void theRoundsRunInOneSandboxAndEachIsChosenFromTheOneBefore() throws Exception {
     Path image = garbage();
     List<List<ToolSession.Outcome>> told = new ArrayList<>();
+    List<ProcessHandle> sandboxes = new ArrayList<>();
     List<ToolSession.Outcome> all =
         session
             .converse(
                 image,
                 null,
-                // a process of the first round's, in the sandbox's own PID namespace
-                List.of(kept("sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!")),
+                List.of(kept("echo", "one")),
                 done -> {
                   told.add(done);
+                  sandboxes.addAll(sandboxesOf(image));
                   if (told.size() == 2) return List.of();
-                  String pid = done.get(0).stdout().strip();
-                  return List.of(kept("sh", "-c", "kill -0 " + pid + " && echo there " + pid));
+                  return List.of(kept("echo", done.get(0).stdout().strip() + " and two"));
                 },
                 T)
             .orThrow();
     assertThat(told).hasSize(2);
-    String pid = all.get(0).stdout().strip();
-    assertThat(pid).matches("\\d+");
-    // another sandbox would have a PID namespace of its own, without that process
-    assertThat(all.get(1).stdout().strip()).isEqualTo("there " + pid);
+    assertThat(all.get(1).stdout().strip()).isEqualTo("one and two");
     assertThat(told.get(1)).containsExactly(all.get(1));
+    // the same bubblewrap, waiting for its next round, both times
+    assertThat(sandboxes).hasSize(2);
+    assertThat(sandboxes.get(0).pid()).isEqualTo(sandboxes.get(1).pid());
+  }
+
+  @Test
+  void nothingAToolLeavesRunningLivesIntoTheNextStepOrRound() throws Exception {
+    Path image = garbage();
+    // what a tool that a crafted filesystem took over could leave: a process that goes on working
+    // on the image (between a look and the writes, or after the check)
+    ToolSession.Step leaves =
+        kept(
+            "sh",
+            "-c",
+            "(sleep 0.3; echo changed >" + Sandbox.IMAGE + ") >/dev/null 2>&1 & echo left");
+    ToolSession.Step looksLater = kept("sh", "-c", "sleep 0.8; head -c 7 " + Sandbox.IMAGE);
+    List<ToolSession.Outcome> all =
+        session
+            .converse(
+                image,
+                null,
+                List.of(leaves),
+                done -> done.get(0).step().equals(leaves) ? List.of(looksLater) : List.of(),
+                T)
+            .orThrow();
+    assertThat(all.get(0).stdout().strip()).isEqualTo("left");
+    assertThat(all.get(1).stdout()).hasSize(7).doesNotContain("changed");
+    // and between the steps of one run
+    assertThat(session.run(image, List.of(leaves, looksLater), T)).doesNotContain("changed");
+    Thread.sleep(500);
+    assertThat(Files.readAllBytes(image)).isEqualTo(new byte[1 << 20]);
   }
 
   @Test
@@ -435,9 +463,11 @@ class ToolSessionTest {
             image,
             "first",
             done ->
-                done.get(0).stdout().startsWith("first") ? List.of(kept("sleep", "30")) : List.of(),
+                done.get(0).stdout().startsWith("first")
+                    ? List.of(kept("sh", "-c", "echo the tool says why >&2; sleep 30"))
+                    : List.of(),
             Duration.ofSeconds(2));
-    assertThat(e.getMessage()).contains("did not finish within 2 s");
+    assertThat(e.getMessage()).contains("did not finish within 2 s", "the tool says why");
     assertThat(sandboxesOf(image)).isEmpty();
   }
 
