@@ -178,7 +178,8 @@ final class ToolSession {
         if (done.contains(null) || ends.stream().anyMatch(e -> e.getValue() == null)) break;
         round = next.apply(List.copyOf(done));
       }
-      c.say("exit 0\n");
+      // (not after an end: a round out of time is stopped at once, not given the time again)
+      if (!ended) c.say("exit 0\n");
       CommandRunner.Result r = c.end();
       String[] rest = c.take();
       out.append(rest[0]);

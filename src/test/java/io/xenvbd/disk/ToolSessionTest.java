@@ -458,6 +458,7 @@ class ToolSessionTest {
   @Test
   void aRoundThatOutlivesTheSessionsTimeIsStopped() throws Exception {
     Path image = garbage();
+    long t0 = System.nanoTime();
     DiskException e =
         refusedConversation(
             image,
@@ -468,6 +469,8 @@ class ToolSessionTest {
                     : List.of(),
             Duration.ofSeconds(2));
     assertThat(e.getMessage()).contains("did not finish within 2 s", "the tool says why");
+    // stopped at its limit, not given the time once more to end
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofMillis(3900));
     assertThat(sandboxesOf(image)).isEmpty();
   }
 
