@@ -108,7 +108,12 @@ final class Sandbox {
                 timeout,
                 null));
     return new CommandRunner.Result(
-        r.command(), r.exitCode(), r.stdout(), r.stderr().replace(IMAGE + ":", image + ":"));
+        r.command(), r.exitCode(), r.stdout(), onHost(r.stderr(), image));
+  }
+
+  /** A tool's stderr as it reads on the host: "/image:" names the image file. */
+  static String onHost(String stderr, Path image) {
+    return stderr.replace(IMAGE + ":", image + ":");
   }
 
   /**

@@ -168,14 +168,15 @@ final class ToolSession {
         ended = !c.say(script.toString()) || !c.awaitMarks(rounds);
         if (ended) break;
         String[] taken = c.take();
-        taken[1] = taken[1].replace(Sandbox.IMAGE + ":", image + ":");
+        taken[1] = Sandbox.onHost(taken[1], image);
         out.append(taken[0]);
         err.append(taken[1]);
-        List<Map.Entry<Run, Outcome>> ends = new ArrayList<>();
-        Outcome[] now = outcomes(all, runs, token, taken[0], taken[1], ends);
-        List<Outcome> done = Arrays.asList(now).subList(from, all.size());
-        // cut beyond what is kept: the account below says
-        if (done.contains(null) || ends.stream().anyMatch(e -> e.getValue() == null)) break;
+        List<Outcome> done =
+            Arrays.asList(ended(all, runs, token, taken[0], taken[1]).last())
+                .subList(from, all.size());
+        // The round's end line came, so each of its steps ended within its limit; one that did
+        // not, as far as the kept output tells, was cut from it: the account below says.
+        if (done.stream().anyMatch(o -> o == null || o.exitCode() > o.step().maxOk())) break;
         round = next.apply(List.copyOf(done));
       }
       // (not after an end: a round out of time is stopped at once, not given the time again)
@@ -183,7 +184,7 @@ final class ToolSession {
       CommandRunner.Result r = c.end();
       String[] rest = c.take();
       out.append(rest[0]);
-      err.append(rest[1].replace(Sandbox.IMAGE + ":", image + ":"));
+      err.append(Sandbox.onHost(rest[1], image));
       return account(image, staging, all, runs, token, out.toString(), err.toString(), r);
     }
   }
@@ -209,38 +210,34 @@ final class ToolSession {
   }
 
   /**
-   * Each step's last outcome in {@code stdout} and {@code stderr} (null for a step that did not
-   * end); {@code ends} (when not null) gets the runs in the order they ended, with theirs.
+   * What a session's output tells of its runs: each step's last outcome (null for a step that did
+   * not end, or whose end was cut from the kept output), and the run that ended last, with its.
    */
-  private static Outcome[] outcomes(
-      List<Step> steps,
-      List<Run> runs,
-      String token,
-      String stdout,
-      String stderr,
-      List<Map.Entry<Run, Outcome>> ends) {
+  private record Ended(Outcome[] last, Run lastRun, Outcome lastOutcome) {}
+
+  private static Ended ended(
+      List<Step> steps, List<Run> runs, String token, String stdout, String stderr) {
     // Exit codes from stdout, which carries only what kept steps print: a tool that fills stderr
     // beyond what is kept (e2fsck -p's fixes of a guest's filesystem) costs its own message only.
+    // A step's exit code and its kept stdout come from the same end line: one cut is both cut.
     Map<Integer, Integer> codes = new LinkedHashMap<>();
     Map<Integer, String> outs = segments(stdout, token, codes);
     Map<Integer, String> errs = segments(stderr, token, null);
     Outcome[] last = new Outcome[steps.size()];
+    Run lastRun = null;
+    Outcome lastOutcome = null;
     for (Map.Entry<Integer, Integer> e : codes.entrySet()) {
-      Run run = runs.get(e.getKey());
-      boolean kept = run.step().stdout() == Stdout.KEEP;
-      Outcome o =
+      lastRun = runs.get(e.getKey());
+      lastOutcome =
           new Outcome(
-              run.step(),
+              lastRun.step(),
               e.getValue(),
-              kept ? outs.getOrDefault(e.getKey(), "") : "",
+              lastRun.step().stdout() == Stdout.KEEP ? outs.get(e.getKey()) : "",
               errs.getOrDefault(e.getKey(), ""),
               errs.containsKey(e.getKey()));
-      // a kept stdout whose end line is missing was cut (beyond what is kept): not an empty one
-      if (kept && !outs.containsKey(e.getKey())) o = null;
-      if (ends != null) ends.add(new java.util.AbstractMap.SimpleEntry<>(run, o));
-      if (!run.recovery() && o != null) last[run.top()] = o;
+      if (!lastRun.recovery()) last[lastRun.top()] = lastOutcome;
     }
-    return last;
+    return new Ended(last, lastRun, lastOutcome);
   }
 
   /** What a session's output says of its steps: their outcomes, and its failure if any. */
@@ -253,20 +250,17 @@ final class ToolSession {
       String stdout,
       String stderr,
       CommandRunner.Result r) {
-    List<Map.Entry<Run, Outcome>> ends = new ArrayList<>();
-    Outcome[] last = outcomes(steps, runs, token, stdout, stderr, ends);
-    boolean complete = ends.stream().allMatch(e -> e.getValue() != null);
-    Map.Entry<Run, Outcome> lastEnd = ends.isEmpty() ? null : ends.get(ends.size() - 1);
-    List<Outcome> outcomes = Arrays.asList(last);
+    Ended ended = ended(steps, runs, token, stdout, stderr);
+    List<Outcome> outcomes = Arrays.asList(ended.last());
     // The script exits right after a run over its limit (never after the first try of a step
     // that has a recovery: the recovery runs next): that run is the one that failed.
     if (!r.ok()
-        && complete
-        && lastEnd != null
-        && !lastEnd.getKey().firstTry()
-        && lastEnd.getValue().exitCode() > lastEnd.getKey().step().maxOk())
-      return new Ran(outcomes, failure(lastEnd.getKey(), lastEnd.getValue(), image, staging));
-    for (Outcome o : last) complete &= o != null && o.exitCode() <= o.step().maxOk();
+        && ended.lastRun() != null
+        && !ended.lastRun().firstTry()
+        && ended.lastOutcome().exitCode() > ended.lastRun().step().maxOk())
+      return new Ran(outcomes, failure(ended.lastRun(), ended.lastOutcome(), image, staging));
+    boolean complete = true;
+    for (Outcome o : ended.last()) complete &= o != null && o.exitCode() <= o.step().maxOk();
     if (!r.ok() || !complete) {
       // The session ended without its own account of every step (killed at its time limit, or an
       // output beyond what is kept): what it printed is the report.

@@ -411,6 +411,35 @@ class ToolSessionTest {
   }
 
   @Test
+  void aRoundWhoseRetriedStepsOutputWasCutChoosesNoNextRound() throws Exception {
+    Path image = garbage();
+    // fails first; its recovery marks the image; the second try passes but prints beyond what is
+    // kept, so the only outcome the kept output shows is the first try's failure
+    ToolSession.Step step =
+        new ToolSession.Step(
+                List.of(
+                    "sh",
+                    "-c",
+                    "[ \"$(head -c 1 /image)\" = x ] || exit 3; head -c 70000 /dev/zero | tr '\\0' a"),
+                0,
+                true)
+            .recoveredBy(ToolSession.Step.required("sh", "-c", "printf x >/image"));
+    AtomicInteger asked = new AtomicInteger();
+    ToolSession.Ran ran =
+        session.converse(
+            image,
+            null,
+            List.of(step),
+            done -> {
+              asked.incrementAndGet();
+              return List.of();
+            },
+            T);
+    assertThat(asked).hasValue(0);
+    assertThat(ran.failure()).isNotNull();
+  }
+
+  @Test
   void aStepThatFailsEndsTheSessionBeforeTheNextRoundIsChosen() throws Exception {
     Path image = garbage();
     AtomicInteger asked = new AtomicInteger();
