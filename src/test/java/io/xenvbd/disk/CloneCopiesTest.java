@@ -285,7 +285,7 @@ class CloneCopiesTest {
             .start();
     Process other = InUseTest.holder(file);
     try {
-      awaitOpen(jvmChild);
+      readOpen(jvmChild); // the JVM it became says it
       String starting = jvmChild.pid() + " (";
       String sleeping = other.pid() + " (sleep)";
       assertThat(Holders.of(file))
@@ -475,7 +475,14 @@ class CloneCopiesTest {
     }
   }
 
+  /** A {@link #holderCommand} has the source open and has become sleep. */
   private static void awaitOpen(Process p) {
+    readOpen(p);
+    InUseTest.awaitCommand(p, "sleep");
+  }
+
+  /** The process has said "open". */
+  private static void readOpen(Process p) {
     try {
       p.getInputStream().read(new byte[5]);
     } catch (IOException e) {

@@ -32,14 +32,26 @@ class InUseTest {
             .redirectErrorStream(true)
             .start();
     p.getInputStream().read(new byte[5]); // "open": the descriptor exists before the test goes on
-    // and its name is sleep before it does: a message names the holder by it
+    awaitCommand(p, "sleep");
+    return p;
+  }
+
+  /**
+   * Returns once {@code p} runs {@code name}: a message names a holder by its command, and a shell
+   * that has said "open" may not have executed its next program yet (a fast scan sees it between).
+   */
+  static void awaitCommand(Process p, String name) {
     Path comm = Path.of("/proc", Long.toString(p.pid()), "comm");
     for (long end = System.nanoTime() + 10_000_000_000L; System.nanoTime() < end; ) {
-      if (Files.readString(comm).strip().equals("sleep")) return p;
+      try {
+        if (Files.readString(comm).strip().equals(name)) return;
+      } catch (IOException e) {
+        break; // it ended
+      }
       Thread.onSpinWait();
     }
     p.destroyForcibly();
-    throw new IllegalStateException("the holder did not become sleep within 10 s");
+    throw new IllegalStateException("process " + p.pid() + " did not become " + name);
   }
 
   @Test
