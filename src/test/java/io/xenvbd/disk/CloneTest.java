@@ -301,6 +301,10 @@ class CloneTest {
 
     assertIdentity(copy, golden, "vm5");
     assertThat(sha256(golden.path())).as("the template, after its clone").isEqualTo(before);
+    // the clone is a template too: a copy of it takes a new UUID with no whole check first
+    assertThat(newUuidOfACopy(copy.path(), "clone"))
+        .as("tune2fs -U of a copy of the clone")
+        .isZero();
   }
 
   @Test
