@@ -95,9 +95,10 @@ public final class BenchMain implements Callable<Integer> {
   @Option(
       names = "--fleet-long-run",
       description =
-          "The fleet benchmark's last fleet on the reflink root is this one, the ones between the"
-              + " second and it unreported: an agent that has been running (default ${DEFAULT-VALUE}; 0: none).")
-  int fleetLongRun = 10;
+          "Fleets on the reflink root in all, one after another in one JVM: the tenth and the last are"
+              + " reported besides the first two, every one's time in a line: an agent that has been"
+              + " running (default ${DEFAULT-VALUE}; 0: two only).")
+  int fleetLongRun = 50;
 
   @Option(
       names = "--what-if-poll-max-ms",

@@ -91,8 +91,26 @@ class BenchSmokeTest {
         // one clone at a time (the agent's build times are not in this test's log)
         .containsPattern("\\| ext4 \\| [0-9.]+ \\([0-9.]+–[0-9.]+\\) s \\| \\*\\*[0-9.]+\\*\\* \\|")
         .containsPattern(
-            "\\| xfs-reflink \\| [0-9.]+ \\([0-9.]+–[0-9.]+\\) s \\| \\*\\*[0-9.]+\\*\\* \\|");
+            "\\| xfs-reflink \\| [0-9.]+ \\([0-9.]+–[0-9.]+\\) s \\| \\*\\*[0-9.]+\\*\\* \\|")
+        // every reflink fleet's time, in order
+        .containsPattern(
+            "Every fleet on the reflink root, in order \\(first create → last Ready, s\\):"
+                + " [0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\\. ");
     assertNoLoopDeviceOn(ctx.work());
+  }
+
+  @Test
+  void theFleetsSequenceSaysFromWhichFleetOnEveryOneWasBelowFiveRecipeRuns() {
+    // 5 × 0.42 s = 2.10 s: the fourth (2.10) is not below, so only the fifth counts, not the third
+    assertThat(FleetBench.sequenceLine(List.of(3.0, 2.4, 1.9, 2.1, 1.8), 0.42))
+        .contains("3.00, 2.40, 1.90, 2.10, 1.80. ")
+        .contains("Below 5 recipe runs (2.10 s): every fleet from the 5th on (1 of 5).");
+    assertThat(FleetBench.sequenceLine(List.of(3.0, 2.2), 0.42))
+        .contains("The last is not below 5 recipe runs (2.10 s).");
+    assertThat(
+            FleetBench.sequenceLine(
+                List.of(2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0), 0.42))
+        .contains("every fleet from the 1st on (12 of 12)");
   }
 
   @Test
