@@ -100,17 +100,19 @@ class BenchSmokeTest {
   }
 
   @Test
-  void theFleetsSequenceSaysFromWhichFleetOnEveryOneWasBelowFiveRecipeRuns() {
-    // 5 × 0.42 s = 2.10 s: the fourth (2.10) is not below, so only the fifth counts, not the third
+  void theFleetsSequenceSaysHowManyFleetsWereBelowFiveRecipeRunsAndWhereTheLastTenSettled() {
+    // 5 × 0.42 s = 2.10 s: 2.10 itself is not below
     assertThat(FleetBench.sequenceLine(List.of(3.0, 2.4, 1.9, 2.1, 1.8), 0.42))
         .contains("3.00, 2.40, 1.90, 2.10, 1.80. ")
-        .contains("Below 5 recipe runs (2.10 s): every fleet from the 5th on (1 of 5).");
+        .contains("Below 5 recipe runs (2.10 s): 2 of 5, the first the 3rd;")
+        .contains("the last 5 fleets' median **2.10 s = 5.00** recipe runs.");
     assertThat(FleetBench.sequenceLine(List.of(3.0, 2.2), 0.42))
-        .contains("The last is not below 5 recipe runs (2.10 s).");
-    assertThat(
-            FleetBench.sequenceLine(
-                List.of(2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0), 0.42))
-        .contains("every fleet from the 1st on (12 of 12)");
+        .contains("Below 5 recipe runs (2.10 s): none;");
+    List<Double> twelve = new java.util.ArrayList<>(java.util.Collections.nCopies(11, 2.0));
+    twelve.add(0, 9.0);
+    assertThat(FleetBench.sequenceLine(twelve, 0.42))
+        .contains("11 of 12, the first the 2nd;")
+        .contains("the last 10 fleets' median **2.00 s = 4.76** recipe runs.");
   }
 
   @Test

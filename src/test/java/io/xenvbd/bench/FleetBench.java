@@ -480,28 +480,43 @@ final class FleetBench {
   }
 
   /**
-   * Every reflink fleet's first create → last Ready, in order, and from which fleet on every one
-   * took less than five recipe runs (issue 16's target), if any did.
+   * Every reflink fleet's first create → last Ready, in order; how many took less than five recipe
+   * runs (issue 16's target) and the first that did; and the median of the last ten (where a
+   * long-running agent settles, one slow fleet aside).
    */
   static String sequenceLine(List<Double> seconds, double recipe) {
-    int from = seconds.size(); // the first fleet (0-based) after the last one at 5 runs or more
-    for (int i = seconds.size() - 1; i >= 0 && seconds.get(i) < 5 * recipe; i--) from = i;
+    double target = 5 * recipe;
+    int below = 0;
+    int first = -1;
     StringBuilder line =
         new StringBuilder(
             "\nEvery fleet on the reflink root, in order (first create → last Ready, s): ");
-    for (int i = 0; i < seconds.size(); i++)
+    for (int i = 0; i < seconds.size(); i++) {
       line.append(i == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.2f", seconds.get(i)));
+      if (seconds.get(i) < target) {
+        below++;
+        if (first < 0) first = i;
+      }
+    }
+    line.append(String.format(Locale.ROOT, ". Below 5 recipe runs (%.2f s): ", target));
     line.append(
-        from == seconds.size()
-            ? String.format(
-                Locale.ROOT, ". The last is not below 5 recipe runs (%.2f s).\n", 5 * recipe)
+        below == 0
+            ? "none"
             : String.format(
                 Locale.ROOT,
-                ". Below 5 recipe runs (%.2f s): every fleet from the %s on (%d of %d).\n",
-                5 * recipe,
-                ordinal(from + 1),
-                seconds.size() - from,
-                seconds.size()));
+                "%d of %d, the first the %s",
+                below,
+                seconds.size(),
+                ordinal(first + 1)));
+    List<Double> last = seconds.subList(Math.max(0, seconds.size() - 10), seconds.size());
+    double median = Stats.of(last).median();
+    line.append(
+        String.format(
+            Locale.ROOT,
+            "; the last %d fleets' median **%.2f s = %.2f** recipe runs.\n",
+            last.size(),
+            median,
+            median / recipe));
     return line.toString();
   }
 
