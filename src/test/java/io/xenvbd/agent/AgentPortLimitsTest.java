@@ -2,6 +2,7 @@ package io.xenvbd.agent;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.xenvbd.testing.RequiresRoot;
 import java.io.IOException;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
@@ -9,6 +10,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -172,6 +174,83 @@ class AgentPortLimitsTest {
     assertThat(answerWithHeaders(many.toString())).as("too many").isEqualTo(-1);
     assertThat(healthz()).isEqualTo(200);
   }
+
+  /**
+   * Each answer leaves as it is written: the agent's end of a connection has TCP_NODELAY. Without
+   * it the JDK server's answer body waited for the client's delayed ACK of the head (40 ms and more
+   * per call, docs/benchmarks.md 1d). The socket is read from the agent's process as root reads any
+   * process's (pidfd_getfd), beside an agent started with nodelay turned off, which must read as
+   * off: the probe can tell the two apart.
+   */
+  @Test
+  @RequiresRoot(tools = {"python3:python3"})
+  void theAgentsEndOfAConnectionSendsEachAnswerAtOnce() throws Exception {
+    assertThat(nodelayOfTheAgentsEnd(agent))
+        .as("TCP_NODELAY of the agent's end")
+        .containsExactly(1);
+    Path nagle = java.nio.file.Files.createDirectories(dir.resolve("nagle"));
+    try (ForkedAgent off =
+        ForkedAgent.start(nagle, List.of("-Dsun.net.httpserver.nodelay=false"))) {
+      assertThat(nodelayOfTheAgentsEnd(off)).as("with nodelay turned off").containsExactly(0);
+    }
+  }
+
+  /** TCP_NODELAY of the agent's end of a connection that has just had an answer. */
+  private static List<Integer> nodelayOfTheAgentsEnd(ForkedAgent a) throws Exception {
+    try (RawHttps c = RawHttps.connect(a.clientSsl, a.address, Duration.ofSeconds(10))) {
+      c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+      assertThat(c.readResponse().status()).isEqualTo(200);
+      Process p =
+          new ProcessBuilder(
+                  "python3",
+                  "-c",
+                  NODELAY_PROBE,
+                  String.valueOf(a.pid()),
+                  String.valueOf(a.address.getPort()),
+                  String.valueOf(c.localPort()))
+              .redirectErrorStream(true)
+              .start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+      assertThat(p.waitFor()).as(out).isZero();
+      return out.isEmpty()
+          ? List.of()
+          : java.util.Arrays.stream(out.split(",")).map(Integer::valueOf).toList();
+    }
+  }
+
+  /**
+   * Prints TCP_NODELAY (0 or 1, comma-separated) of each socket of process argv[1] whose local port
+   * is argv[2] and peer port argv[3]: found by inode in its /proc net tables, duplicated with
+   * pidfd_getfd (syscall 438 on x86-64).
+   */
+  private static final String NODELAY_PROBE =
+      """
+      import ctypes, os, socket, sys
+      pid, port, peer = (int(a) for a in sys.argv[1:4])
+      inodes = set()
+      for table in ("tcp", "tcp6"):
+          with open("/proc/%d/net/%s" % (pid, table)) as f:
+              for line in f.read().splitlines()[1:]:
+                  c = line.split()
+                  if int(c[1].rsplit(":", 1)[1], 16) == port and int(c[2].rsplit(":", 1)[1], 16) == peer:
+                      inodes.add(c[9])
+      libc = ctypes.CDLL(None, use_errno=True)
+      pidfd = os.pidfd_open(pid)
+      found = []
+      for name in os.listdir("/proc/%d/fd" % pid):
+          try:
+              link = os.readlink("/proc/%d/fd/%s" % (pid, name))
+          except OSError:
+              continue
+          if link.startswith("socket:[") and link[8:-1] in inodes:
+              fd = libc.syscall(438, pidfd, int(name), 0)
+              if fd < 0:
+                  raise OSError(ctypes.get_errno(), "pidfd_getfd")
+              s = socket.socket(fileno=fd)
+              found.append(1 if s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) else 0)
+              s.close()
+      print(",".join(str(v) for v in found))
+      """;
 
   /**
    * The status of GET /healthz sent with these extra headers, or -1 when the connection was closed

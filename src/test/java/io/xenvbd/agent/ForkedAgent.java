@@ -30,6 +30,11 @@ final class ForkedAgent implements AutoCloseable {
   private final Process process;
   private final List<String> output;
 
+  /** The agent's process id. */
+  long pid() {
+    return process.pid();
+  }
+
   /** What the agent printed, for failure messages. */
   String output() {
     synchronized (output) {

@@ -41,6 +41,11 @@ final class RawHttps implements AutoCloseable {
     return new RawHttps(s);
   }
 
+  /** This end's port: the agent's end of the connection is the one with it as its peer. */
+  int localPort() {
+    return socket.getLocalPort();
+  }
+
   void send(String text) throws IOException {
     out.write(text.getBytes(StandardCharsets.ISO_8859_1));
     out.flush();
