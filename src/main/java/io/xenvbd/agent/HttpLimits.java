@@ -36,18 +36,15 @@ final class HttpLimits {
 
   static final int HEADER_COUNT = 64;
 
-  /*
-   * nodelay: each answer leaves as it is written (TCP_NODELAY on every accepted connection). The
-   * JDK's server writes an answer's head and body apart, and with Nagle's algorithm (its default)
-   * the body waited for the client's delayed ACK of the head: 40 ms and more on a call the agent
-   * answered in 2 (a build's end to Ready 70–75 ms, 25–34 ms with it; docs/benchmarks.md 1d).
-   */
-
   /**
-   * A body the agent did not read (a request refused before its body, e.g. without the token) is
-   * not drained after the answer (the JDK would read up to 64 KiB, blocking a thread on a client
-   * that never sends it): its connection is closed instead. Bodies the agent accepts are read
-   * whole.
+   * The limits above, and two more. A body the agent did not read (a request refused before its
+   * body, e.g. without the token) is not drained after the answer (the JDK would read up to 64 KiB,
+   * blocking a thread on a client that never sends it): its connection is closed instead. Bodies
+   * the agent accepts are read whole. And each answer leaves as it is written (nodelay: TCP_NODELAY
+   * on every accepted connection): the JDK's server writes an answer's head and body apart, and
+   * with Nagle's algorithm, its default, the body waited for the client's delayed ACK of the head,
+   * 40 ms and more on a call the agent answered in 2 (a build's end to Ready 70–75 ms, 25–34 ms
+   * with it; docs/benchmarks.md 1d).
    */
   static final Map<String, String> PROPERTIES =
       Map.of(
