@@ -425,13 +425,15 @@ class ScenariosOnRealApiServerTest {
                 .getHolderIdentity())
         .isEqualTo("op-1");
 
-    writeSource(48);
+    // large enough that the build is still copying when the leader is killed (48 MiB was built
+    // and Ready between two polls once the agent's answers stopped waiting for delayed ACKs)
+    writeSource(384);
     long buildsBefore = nodes.builds(B);
     create(
         "slow",
         Fixtures.spec(
             B,
-            "128Mi",
+            "1Gi",
             null,
             new Populate(
                 List.of(new Populate.HostPath(nodes.sources().toString(), "/data")),
@@ -440,7 +442,7 @@ class ScenariosOnRealApiServerTest {
                 null,
                 null),
             null));
-    awaitCondition("slow", Conditions.PROVISIONED, Conditions.FALSE, Reasons.PROVISIONING);
+    awaitBuilding("slow");
     first.close(); // killed: the Lease is not released, so the standby waits about one lease
     // duration
     await().atMost(Duration.ofSeconds(45)).until(second::isLeader);
@@ -500,7 +502,7 @@ class ScenariosOnRealApiServerTest {
                 null,
                 null),
             null));
-    awaitCondition("restart", Conditions.PROVISIONED, Conditions.FALSE, Reasons.PROVISIONING);
+    awaitBuilding("restart");
     second.close();
     assertThat(get("restart").getStatus().phase())
         .as("the build was still running when the operator stopped")
@@ -601,6 +603,23 @@ class ScenariosOnRealApiServerTest {
     return d == null || d.getStatus() == null
         ? null
         : Conditions.find(d.getStatus().conditions(), type).orElse(null);
+  }
+
+  /**
+   * Provisioned=False/Provisioning: a state that lasts as long as the build, so it is looked for
+   * every 20 ms (a poll every 200 ms could miss a build that ends in between).
+   */
+  private static void awaitBuilding(String name) {
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(20))
+        .until(
+            () -> {
+              Condition c = condition(get(name), Conditions.PROVISIONED);
+              return c != null
+                  && Conditions.FALSE.equals(c.getStatus())
+                  && Reasons.PROVISIONING.equals(c.getReason());
+            });
   }
 
   private static VirtualDisk awaitCondition(
