@@ -119,7 +119,8 @@ final class FleetBench {
    * The template, then two fleets of {@code n} clones, each created at once and timed from the
    * first create to the last Ready (and a sync), then deleted: the first right after local mode
    * started (its JVM compiles the clone path while it runs), the second in a warm JVM, as an
-   * operator and an agent that have been running for a while would see it.
+   * operator and an agent that have been running for a while would see it; on the reflink root
+   * more, up to {@link Ctx#fleetLongRun}, each fleet's time added to {@code sequence}.
    */
   private static List<Fleet> fleet(
       Ctx ctx,
