@@ -610,23 +610,24 @@ class ScenariosOnRealApiServerTest {
    * every 20 ms (a poll every 200 ms could miss a build that ends in between).
    */
   private static void awaitBuilding(String name) {
-    await()
-        .atMost(Duration.ofSeconds(30))
-        .pollInterval(Duration.ofMillis(20))
-        .until(
-            () -> {
-              Condition c = condition(get(name), Conditions.PROVISIONED);
-              return c != null
-                  && Conditions.FALSE.equals(c.getStatus())
-                  && Reasons.PROVISIONING.equals(c.getReason());
-            });
+    awaitCondition(
+        name,
+        Conditions.PROVISIONED,
+        Conditions.FALSE,
+        Reasons.PROVISIONING,
+        Duration.ofMillis(20));
   }
 
   private static VirtualDisk awaitCondition(
       String name, String type, String status, String reason) {
+    return awaitCondition(name, type, status, reason, Duration.ofMillis(200));
+  }
+
+  private static VirtualDisk awaitCondition(
+      String name, String type, String status, String reason, Duration poll) {
     await()
         .atMost(Duration.ofSeconds(30))
-        .pollInterval(Duration.ofMillis(200))
+        .pollInterval(poll)
         .until(
             () -> {
               Condition c = condition(get(name), type);
