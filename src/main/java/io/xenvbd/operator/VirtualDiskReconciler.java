@@ -12,16 +12,10 @@ import io.xenvbd.api.Reasons;
 import io.xenvbd.api.Sizes;
 import io.xenvbd.api.VirtualDisk;
 import io.xenvbd.api.VirtualDiskStatus;
-import java.time.Duration;
 import java.util.List;
 
 /** validate → place → drive the node's agent → build status; deletion through {@link Reclaimer}. */
 public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cleaner<VirtualDisk> {
-  /**
-   * A just-placed disk is looked at again right away: its status (with nodeName) is written first.
-   */
-  private static final Duration AFTER_PLACEMENT = Duration.ofMillis(10);
-
   private final InformerClusterView cluster;
   private final SpecValidator validator;
   private final Placer placer;
@@ -78,6 +72,18 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
 
   @Override
   public UpdateControl<VirtualDisk> reconcile(VirtualDisk disk, Context<VirtualDisk> context) {
+    AgentDriver.Step step = advance(disk);
+    // Placed, and the placement written (its event and status): the node's agent is asked now,
+    // in this reconcile, instead of in one scheduled for it (measured: ~20 ms of every disk's
+    // create → build, and one reconcile in four). A write that failed threw above, so a disk
+    // is never driven on a node its status does not name.
+    if (step.outcome() instanceof Outcome.Placed) step = advance(disk);
+    UpdateControl<VirtualDisk> control = UpdateControl.noUpdate();
+    return step.recheck() == null ? control : control.rescheduleAfter(step.recheck());
+  }
+
+  /** One step of the disk from the status last written: its event and its status written. */
+  private AgentDriver.Step advance(VirtualDisk disk) {
     VirtualDiskStatus old = statusWriter.current(disk);
     disk.setStatus(old);
     String node = old == null ? null : old.nodeName();
@@ -91,8 +97,7 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
             .apply(statuses.build(disk, node, cluster.node(node).orElse(null), step.outcome()));
     events.transition(disk, old, now);
     statusWriter.write(disk, now);
-    UpdateControl<VirtualDisk> control = UpdateControl.noUpdate();
-    return step.recheck() == null ? control : control.rescheduleAfter(step.recheck());
+    return step;
   }
 
   /** The step, and on a draining node (or mid-move) the move's part in it ({@link Mover}). */
@@ -116,7 +121,8 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
     Placer.Placement p = placer.place(disk, size);
     return plain(
         p.placed()
-            ? new AgentDriver.Step(new Outcome.Placed(p.nodeName(), p.message()), AFTER_PLACEMENT)
+            ? new AgentDriver.Step(
+                new Outcome.Placed(p.nodeName(), p.message()), null) // driven next
             : new AgentDriver.Step(
                 new Outcome.Unschedulable(p.reason(), p.message()), config.pendingRecheck()));
   }

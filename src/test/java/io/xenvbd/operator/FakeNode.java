@@ -48,6 +48,7 @@ final class FakeNode implements AgentClient {
   private volatile boolean stopped;
   private volatile ErrorBody failNextBuild;
   private volatile int stagesPerBuild = 3;
+  private volatile Runnable onBuild = () -> {};
 
   FakeNode(String name) {
     this.name = name;
@@ -64,6 +65,11 @@ final class FakeNode implements AgentClient {
 
   void failNextBuild(String code, String message) {
     failNextBuild = new ErrorBody(code, message);
+  }
+
+  /** Runs on the calling (operator's) thread as each new build is asked for, before it answers. */
+  void onBuild(Runnable r) {
+    onBuild = r;
   }
 
   void stagesPerBuild(int n) {
@@ -108,6 +114,7 @@ final class FakeNode implements AgentClient {
     }
     if (i == null || (i.phase == DiskState.Phase.Failed && i.capacity == 0)) {
       builds.incrementAndGet();
+      onBuild.run();
       ErrorBody fail = failNextBuild;
       failNextBuild = null;
       i =

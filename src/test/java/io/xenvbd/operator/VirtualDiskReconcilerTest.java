@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -95,6 +96,30 @@ class VirtualDiskReconcilerTest {
                 assertThat(h.eventReasons("ns1", "vm1disk"))
                     .contains("Scheduled", "ProvisioningStarted", "Provisioned")
                     .doesNotHaveDuplicates());
+  }
+
+  @Test
+  void theReconcileThatPlacesADiskAsksItsAgentOnceThePlacementIsWritten() {
+    FakeNode a = h.fake("a");
+    List<String> atBuild = new CopyOnWriteArrayList<>();
+    a.onBuild(
+        () -> {
+          // what the API server holds, and how many reconciles had started, when the agent is asked
+          VirtualDisk d = h.get("ns1", "placed");
+          atBuild.add(d.getStatus() == null ? "no status" : "nodeName=" + d.getStatus().nodeName());
+          atBuild.add(
+              "reconciles="
+                  + h.operator.metrics().count("xenvbd_operator_reconciles_started_total", ""));
+        });
+    h.putNode(Fixtures.node("a", 100 * GI, 0));
+    h.create(Fixtures.disk("ns1", "placed", "2Gi"));
+
+    h.awaitReady("ns1", "placed");
+    // The placement is on the API server before the agent hears of the disk, and the build is
+    // asked for by the reconcile that placed it, not by one scheduled after it: the first
+    // reconcile is the operator SDK's own (it adds the finalizer, calling no reconciler), the
+    // second places and asks (3 before the two were one reconcile).
+    assertThat(atBuild).containsExactly("nodeName=a", "reconciles=2");
   }
 
   @Test
