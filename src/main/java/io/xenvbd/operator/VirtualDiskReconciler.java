@@ -74,9 +74,9 @@ public final class VirtualDiskReconciler implements Reconciler<VirtualDisk>, Cle
   public UpdateControl<VirtualDisk> reconcile(VirtualDisk disk, Context<VirtualDisk> context) {
     AgentDriver.Step step = advance(disk);
     // Placed, and the placement written (its event and status): the node's agent is asked now,
-    // in this reconcile, instead of in one scheduled for it (measured: ~20 ms of every disk's
-    // create → build, and one reconcile in four). A write that failed threw above, so a disk
-    // is never driven on a node its status does not name.
+    // in this reconcile, instead of in one scheduled 10 ms later (measured: placed → build
+    // started 16 → 7-9 ms, one reconcile in four fewer). A write that failed threw above, so a
+    // disk is never driven on a node its status does not name.
     if (step.outcome() instanceof Outcome.Placed) step = advance(disk);
     UpdateControl<VirtualDisk> control = UpdateControl.noUpdate();
     return step.recheck() == null ? control : control.rescheduleAfter(step.recheck());
