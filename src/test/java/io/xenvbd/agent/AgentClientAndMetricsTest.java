@@ -2,6 +2,7 @@ package io.xenvbd.agent;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import io.xenvbd.ca.CertificateAuthority;
 import io.xenvbd.client.HttpAgentClient;
@@ -107,19 +108,41 @@ class AgentClientAndMetricsTest {
       h.call("PUT", "/v1/disks/default/m", "{broken", h.token);
       h.client.deleteDisk("default", "m", "uid-m");
 
-      PrometheusText m1 = PrometheusText.parse(h.call("GET", "/metrics", null, null).body());
-      assertThat(m1.value("xenvbd_agent_operations_total", "kind", "build", "result", "success"))
-          .isEqualTo(
-              m0.value("xenvbd_agent_operations_total", "kind", "build", "result", "success") + 1);
-      assertThat(m1.value("xenvbd_agent_operations_total", "kind", "delete", "result", "success"))
-          .isEqualTo(1);
-      assertThat(m1.value("xenvbd_agent_operation_duration_seconds_count", "kind", "build"))
-          .isEqualTo(1);
-      assertThat(m1.value("xenvbd_agent_operation_duration_seconds_sum", "kind", "build"))
-          .isPositive();
-      assertThat(m1.value("xenvbd_agent_http_requests_total", "method", "PUT", "code", "400"))
-          .isEqualTo(1);
-      assertThat(m1.value("xenvbd_agent_images_root_bytes", "kind", "promised")).isZero();
+      // A request is counted once its answer is sent: the last ones may be counted a moment after
+      // the client has their answers.
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .pollInterval(Duration.ofMillis(20))
+          .untilAsserted(
+              () -> {
+                PrometheusText m1 =
+                    PrometheusText.parse(h.call("GET", "/metrics", null, null).body());
+                assertThat(
+                        m1.value(
+                            "xenvbd_agent_operations_total", "kind", "build", "result", "success"))
+                    .isEqualTo(
+                        m0.value(
+                                "xenvbd_agent_operations_total",
+                                "kind",
+                                "build",
+                                "result",
+                                "success")
+                            + 1);
+                assertThat(
+                        m1.value(
+                            "xenvbd_agent_operations_total", "kind", "delete", "result", "success"))
+                    .isEqualTo(1);
+                assertThat(
+                        m1.value("xenvbd_agent_operation_duration_seconds_count", "kind", "build"))
+                    .isEqualTo(1);
+                assertThat(m1.value("xenvbd_agent_operation_duration_seconds_sum", "kind", "build"))
+                    .isPositive();
+                assertThat(
+                        m1.value(
+                            "xenvbd_agent_http_requests_total", "method", "PUT", "code", "400"))
+                    .isEqualTo(1);
+                assertThat(m1.value("xenvbd_agent_images_root_bytes", "kind", "promised")).isZero();
+              });
     } finally {
       Host.releaseAll(dir);
     }
