@@ -104,11 +104,9 @@ final class TarSafety {
     String name = e.getName();
     checkName(name, name, true);
     Path p = relative(name, "entry");
-    for (Path parent = p.getParent(); parent != null; parent = parent.getParent()) {
-      if (symlinks.contains(parent.toString())) {
-        throw refused(
-            name, "is placed under the symbolic link '" + parent + "' of the same archive");
-      }
+    Path under = symlinkAbove(p, symlinks);
+    if (under != null) {
+      throw refused(name, "is placed under the symbolic link '" + under + "' of the same archive");
     }
     if (symlinks.contains(p.toString())) {
       throw refused(name, "replaces a symbolic link of the same archive");
@@ -125,8 +123,29 @@ final class TarSafety {
       symlinks.add(p.toString());
     } else if (e.isLink()) {
       checkName(name, e.getLinkName(), false);
-      relative(e.getLinkName(), "hard link target of '" + shown(name) + "'");
+      Path target = relative(e.getLinkName(), "hard link target of '" + shown(name) + "'");
+      Path through = symlinkAbove(target, symlinks);
+      if (through != null) {
+        throw refused(
+            name,
+            "is a hard link to '"
+                + shown(e.getLinkName())
+                + "', which lies under the symbolic link '"
+                + through
+                + "' of the same archive");
+      }
+      // link(2) does not follow a symbolic link: a hard link to one is a second symbolic link, and
+      // what the archive places under it goes where that link points.
+      if (symlinks.contains(target.toString())) symlinks.add(p.toString());
     }
+  }
+
+  /** The nearest directory above {@code p} that the archive made a symbolic link, or null. */
+  private static Path symlinkAbove(Path p, Set<String> symlinks) {
+    for (Path parent = p.getParent(); parent != null; parent = parent.getParent()) {
+      if (symlinks.contains(parent.toString())) return parent;
+    }
+    return null;
   }
 
   /** NUL ends a name for GNU tar but not for commons; Linux refuses longer paths and components. */

@@ -97,6 +97,41 @@ class TarSafetyTest {
     assertThat(refusal(new RawTar().raw(RawTar.checksummed(h)).end())).contains("'..'");
   }
 
+  /**
+   * link(2) does not follow a symbolic link: a hard link to one is a second symbolic link (found in
+   * review: {@code h/hostname} passed below {@code h}, a hard link to {@code s -> /etc}).
+   */
+  @Test
+  void aHardLinkToASymbolicLinkIsOneAndAHardLinkMayNotReachThroughOne() throws IOException {
+    assertThat(
+            refusal(
+                tar(
+                    link("s", "/etc", TarArchiveEntry.LF_SYMLINK),
+                    link("h", "s", TarArchiveEntry.LF_LINK),
+                    new TarArchiveEntry("h/hostname"))))
+        .isEqualTo(
+            "archive entry 'h/hostname' is placed under the symbolic link 'h' of the same archive:"
+                + " refused so that nothing is written outside the image; repack the archive with"
+                + " relative paths inside it");
+    assertThat(
+            refusal(
+                tar(
+                    link("s", "/etc", TarArchiveEntry.LF_SYMLINK),
+                    link("h", "./s", TarArchiveEntry.LF_LINK),
+                    link("h2", "h", TarArchiveEntry.LF_LINK),
+                    new TarArchiveEntry("h2/"))))
+        .startsWith("archive entry 'h2/' replaces a symbolic link of the same archive");
+    assertThat(
+            refusal(
+                tar(
+                    link("s", "/etc", TarArchiveEntry.LF_SYMLINK),
+                    link("h", "s/shadow", TarArchiveEntry.LF_LINK))))
+        .isEqualTo(
+            "archive entry 'h' is a hard link to 's/shadow', which lies under the symbolic link 's'"
+                + " of the same archive: refused so that nothing is written outside the image;"
+                + " repack the archive with relative paths inside it");
+  }
+
   @Test
   void mountinfoEscapesAreDecoded() {
     assertThat(MountTable.unescape("/tmp/with\\040space")).isEqualTo("/tmp/with space");
