@@ -5,7 +5,8 @@ import java.net.InetAddress;
 /**
  * The addresses an archive download never goes to: dom0's own loopback, its link-local and private
  * networks, shared (CGNAT) and reserved space, multicast, broadcast and the unspecified address,
- * also when written as IPv4 inside IPv6 (mapped, compatible, NAT64, 6to4).
+ * also when written as IPv4 inside IPv6 (mapped, compatible, NAT64, 6to4), and the prefixes of
+ * translators and tunnels that lead into IPv4 networks dom0 may be on (local-use NAT64, Teredo).
  */
 final class NonPublicAddress {
   private NonPublicAddress() {}
@@ -32,6 +33,7 @@ final class NonPublicAddress {
           : "reserved (240.0.0.0/4)";
     if (o0 == 192 && o1 == 0 && o2 == 0) return "reserved (192.0.0.0/24)";
     if (o0 == 198 && (o1 & 0xfe) == 18) return "reserved (198.18.0.0/15)";
+    if (o0 == 192 && o1 == 88 && o2 == 99) return "6to4 relay anycast (192.88.99.0/24)";
     return null;
   }
 
@@ -50,7 +52,18 @@ final class NonPublicAddress {
         && zero(b, 4, 12)) {
       return embedded("NAT64", b, 12);
     }
+    // Where a translator of dom0's own network puts the IPv4 address in it is its choice (RFC
+    // 8215 allows /48 to /96), so none is read: the whole prefix is dom0's network.
+    if (b[0] == 0
+        && b[1] == 0x64
+        && (b[2] & 0xff) == 0xff
+        && (b[3] & 0xff) == 0x9b
+        && b[4] == 0
+        && b[5] == 1) return "local-use NAT64 (64:ff9b:1::/48)";
     if (b[0] == 0x20 && b[1] == 0x02) return embedded("6to4", b, 2);
+    // Teredo tunnels to an IPv4 server and client through a relay, which may be dom0's own.
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) return "Teredo (2001::/32)";
+    if (b[0] == 1 && zero(b, 1, 8)) return "discard-only (100::/64)";
     int b0 = b[0] & 0xff;
     int b1 = b[1] & 0xff;
     if ((b0 & 0xfe) == 0xfc) return "private (fc00::/7)";

@@ -115,6 +115,11 @@ class UrlPolicyTest {
     "::ffff:10.0.0.1, private",
     "64:ff9b::a9fe:a9fe, NAT64 link-local",
     "2002:7f00:1::, 6to4 loopback",
+    "64:ff9b:1::a00:5, local-use NAT64",
+    "64:ff9b:1:ffff::1, local-use NAT64",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2, Teredo",
+    "100::1, discard-only",
+    "192.88.99.1, 6to4 relay anycast",
     "::7f00:1, IPv4-compatible"
   })
   void nonPublicAddressesAreNamed(String address, String kind) throws UnknownHostException {
@@ -129,6 +134,8 @@ class UrlPolicyTest {
         "100.128.0.1",
         "192.169.0.1",
         "2001:4860:4860::8888",
+        "2001:db8:1::1",
+        "64:ff9b:2::1",
         "::ffff:1.1.1.1"
       })
   void publicAddressesAreNot(String address) throws UnknownHostException {
