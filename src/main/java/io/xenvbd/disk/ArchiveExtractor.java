@@ -10,6 +10,7 @@ import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.function.Consumer;
@@ -20,8 +21,6 @@ import java.util.function.Consumer;
  * the {@link Sandbox}, keeping owners, modes, links, device nodes and extended attributes.
  */
 public final class ArchiveExtractor {
-  private static final String ARCHIVE = "/archive";
-
   private final CommandRunner runner;
   private final ImagePaths paths;
   private final Sandbox sandbox;
@@ -144,45 +143,68 @@ public final class ArchiveExtractor {
   /**
    * Lists and checks every entry (at most {@code maxBytes} unpacked), then extracts into {@code
    * tree}. Returns the archive's uncompressed size.
+   *
+   * <p>GNU tar reads exactly the stream the check read: the archive comes on its stdin and is
+   * decompressed, if at all, by the same program with the same limits as for the check. Given a
+   * file, GNU tar would look at it itself and might read another archive than the one checked: a
+   * gzip file whose first block is also a tar header as a plain tar, or a file that is a harmless
+   * plain tar to the check and compress (or lzip, lzma, lzop) data to tar, which it would unpack,
+   * unchecked (86 KB that wrote 1 GiB for a 16 MiB disk, found in review). On a pipe or stdin GNU
+   * tar never decompresses unasked: data it takes for compressed is refused.
    */
   public long extract(Path archive, Path tree, long maxBytes) {
-    Compression c = Compression.detect(archive);
+    return extract(archive, Compression.detect(archive), tree, maxBytes);
+  }
+
+  /** As {@link #extract(Path, Path, long)}, with the compression {@code c} found already. */
+  long extract(Path archive, Compression c, Path tree, long maxBytes) {
     // The decompressor parses hostile bytes: it runs in the sandbox too, with no tree and no
     // network.
     long bytes =
-        c.decompressor().isEmpty()
+        c == Compression.NONE
             ? readEntries(archive, maxBytes)
-            : runner.stream(
-                Sandbox.wrap(null, List.of(), c.decompressor()),
-                archive,
-                in -> TarSafety.check(in, maxBytes));
-    List<String> cmd =
-        new ArrayList<>(
-            List.of(
-                "tar",
-                "--extract",
-                "--file",
-                ARCHIVE,
-                "--directory",
-                Sandbox.TREE,
-                "--same-owner",
-                "--numeric-owner",
-                "--same-permissions",
-                "--xattrs",
-                "--xattrs-include=*",
-                "--no-overwrite-dir"));
-    // GNU tar must decompress exactly as the check did: on its own it reads a gzip/xz/bzip2 file
-    // whose
-    // first block is also a valid tar header as a plain tar, an archive nobody checked.
-    switch (c) {
-      case GZIP -> cmd.add(1, "--gzip");
-      case XZ -> cmd.add(1, "--xz");
-      case BZIP2 -> cmd.add(1, "--bzip2");
-      case ZSTD -> cmd.add(1, "--zstd");
-      case NONE -> {}
-    }
-    sandbox.run(tree, List.of(new Sandbox.ReadOnly(archive, ARCHIVE)), cmd);
+            : checkCompressed(archive, c, maxBytes);
+    List<String> cmd = new ArrayList<>(List.of("tar", "--extract", "--file", "-"));
+    if (c != Compression.NONE) cmd.add("--use-compress-program=" + String.join(" ", c.program()));
+    cmd.addAll(
+        List.of(
+            "--directory",
+            Sandbox.TREE,
+            "--same-owner",
+            "--numeric-owner",
+            "--same-permissions",
+            "--xattrs",
+            "--xattrs-include=*",
+            "--no-overwrite-dir"));
+    sandbox.run(tree, List.of(), cmd, archive);
     return bytes;
+  }
+
+  /** The entries of a compressed archive, as its decompressor (in the sandbox) gives them. */
+  private long checkCompressed(Path archive, Compression c, long maxBytes) {
+    try {
+      return runner.stream(
+          Sandbox.wrap(null, List.of(), c.decompressor()),
+          archive,
+          in -> TarSafety.check(in, maxBytes));
+    } catch (DiskException e) {
+      if (e.code() != ErrorCode.CommandFailed) throw e;
+      if (c.memoryRefusal(e.getMessage())) {
+        throw DiskException.invalid(
+            "archive needs more than "
+                + Compression.MEMORY_MIB
+                + " MiB of memory to decompress (its "
+                + c.tool
+                + " dictionary or window is that large): recompress it with a smaller one, such as"
+                + " xz -6 or zstd without --long");
+      }
+      throw DiskException.invalid(
+          "archive is not a valid "
+              + c.tool
+              + " stream ("
+              + c.complaint(e.getMessage())
+              + "): give a tar archive, plain or compressed with gzip, xz, zstd or bzip2");
+    }
   }
 
   private static long readEntries(Path archive, long maxBytes) {
@@ -194,45 +216,101 @@ public final class ArchiveExtractor {
   }
 
   enum Compression {
-    NONE(List.of()),
-    GZIP(List.of("gzip", "-dc")),
-    XZ(List.of("xz", "-dc")),
-    ZSTD(List.of("zstd", "-dc")),
-    BZIP2(List.of("bzip2", "-dc"));
+    NONE(null, List.of()),
+    GZIP("gzip", List.of("gzip")),
+    XZ("xz", List.of("xz", "--memlimit-decompress=" + Compression.MEMORY_MIB + "MiB")),
+    // zstd's own default, said here so that it is a choice of ours, not of a zstd version
+    ZSTD("zstd", List.of("zstd", "--memory=" + Compression.MEMORY_MIB + "MiB")),
+    BZIP2("bzip2", List.of("bzip2"));
 
-    private final List<String> decompressor;
+    /**
+     * What one decompressor may use. xz -9 needs 65 MiB and zstd's largest levels 128 MiB; a header
+     * may ask for gigabytes (an xz dictionary of 3 GiB in 156 KB, found in review), on dom0's
+     * memory, once per worker. gzip and bzip2 need a few MiB whatever the header says.
+     */
+    static final int MEMORY_MIB = 128;
 
-    Compression(List<String> decompressor) {
-      this.decompressor = decompressor;
+    final String tool;
+    private final List<String> program;
+
+    Compression(String tool, List<String> program) {
+      this.tool = tool;
+      this.program = program;
     }
 
+    /** The program, with its limits, that GNU tar runs with {@code -d}. */
+    List<String> program() {
+      return program;
+    }
+
+    /** The same program decompressing stdin to stdout, for the check. */
     List<String> decompressor() {
-      return decompressor;
+      if (program.isEmpty()) return List.of();
+      List<String> d = new ArrayList<>(program);
+      d.add("-dc");
+      return List.copyOf(d);
+    }
+
+    /** Whether a failure of this decompressor says that it would need more than its limit. */
+    boolean memoryRefusal(String message) {
+      return switch (this) {
+        case XZ -> message.contains("Memory usage limit reached");
+        case ZSTD -> message.contains("Frame requires too much memory");
+        default -> false;
+      };
+    }
+
+    /** The tool's first line of complaint in a failure's message, without the sandbox around it. */
+    String complaint(String message) {
+      int at = message.indexOf(tool + ": ");
+      String line = at < 0 ? "unreadable" : message.substring(at);
+      int end = line.indexOf('\n');
+      return TarSafety.shown(end < 0 ? line : line.substring(0, end)).strip();
     }
 
     /** By magic number, never by file name: a URL rarely names its compression reliably. */
     static Compression detect(Path file) {
-      byte[] m = new byte[6];
+      byte[] m = new byte[512];
+      int n;
       try (InputStream in = Files.newInputStream(file)) {
-        int n = in.readNBytes(m, 0, m.length);
-        if (n >= 2 && (m[0] & 0xff) == 0x1f && (m[1] & 0xff) == 0x8b) return GZIP;
-        if (n >= 6
-            && (m[0] & 0xff) == 0xfd
-            && m[1] == '7'
-            && m[2] == 'z'
-            && m[3] == 'X'
-            && m[4] == 'Z'
-            && m[5] == 0) return XZ;
-        if (n >= 4
-            && (m[0] & 0xff) == 0x28
-            && (m[1] & 0xff) == 0xb5
-            && (m[2] & 0xff) == 0x2f
-            && (m[3] & 0xff) == 0xfd) return ZSTD;
-        if (n >= 3 && m[0] == 'B' && m[1] == 'Z' && m[2] == 'h') return BZIP2;
-        return NONE;
+        n = in.readNBytes(m, 0, m.length);
       } catch (IOException e) {
         throw Io.wrap(e, "reading archive " + file);
       }
+      if (starts(m, n, 0x1f, 0x8b)) return GZIP;
+      if (starts(m, n, 0xfd, '7', 'z', 'X', 'Z', 0)) return XZ;
+      if (starts(m, n, 0x28, 0xb5, 0x2f, 0xfd)) return ZSTD;
+      if (starts(m, n, 'B', 'Z', 'h')) return BZIP2;
+      // GNU tar takes a first block without the ustar magic that starts with one of these for
+      // compressed data (and refuses it on its stdin): say so at once, in a sentence of ours.
+      boolean ustar =
+          n == 512 && starts(Arrays.copyOfRange(m, 257, 262), 5, 'u', 's', 't', 'a', 'r');
+      String other =
+          ustar
+              ? null
+              : starts(m, n, 0x1f, 0x9d)
+                  ? "compress (.Z)"
+                  : starts(m, n, 'L', 'Z', 'I', 'P')
+                      ? "lzip"
+                      : starts(m, n, 0xff, 'L', 'Z', 'M', 'A') || starts(m, n, 0x5d, 0, 0)
+                          ? "lzma"
+                          : starts(m, n, 0x89, 'L', 'Z', 'O') ? "lzop" : null;
+      if (other != null) {
+        throw DiskException.invalid(
+            "archive is compressed with "
+                + other
+                + ", which xenvbd does not unpack: give a tar archive, plain or compressed with"
+                + " gzip, xz, zstd or bzip2");
+      }
+      return NONE;
+    }
+
+    private static boolean starts(byte[] b, int n, int... magic) {
+      if (n < magic.length) return false;
+      for (int i = 0; i < magic.length; i++) {
+        if ((b[i] & 0xff) != magic[i]) return false;
+      }
+      return true;
     }
   }
 }

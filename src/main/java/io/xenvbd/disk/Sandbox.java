@@ -63,8 +63,14 @@ final class Sandbox {
    * tree when null); exit 0 required.
    */
   CommandRunner.Result run(Path tree, List<ReadOnly> readOnly, List<String> command) {
+    return run(tree, readOnly, command, null);
+  }
+
+  /** As {@link #run(Path, List, List)}, with {@code stdin} (a file of the agent's) as its stdin. */
+  CommandRunner.Result run(Path tree, List<ReadOnly> readOnly, List<String> command, Path stdin) {
     CommandRunner.Result r =
-        checked(runner.exec(wrap(tree, readOnly, command), command, runner.defaultTimeout(), null));
+        checked(
+            runner.exec(wrap(tree, readOnly, command), command, runner.defaultTimeout(), stdin));
     if (!r.ok()) throw CommandRunner.failure(r);
     return r;
   }

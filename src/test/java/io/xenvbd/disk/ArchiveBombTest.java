@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.zip.CRC32;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -242,6 +243,61 @@ class ArchiveBombTest {
         assertRefusedLeavingNothing(o, root, message);
       }
     }
+  }
+
+  /**
+   * An xz header may declare a dictionary of gigabytes for data that needs 1 MiB: found in review,
+   * 156 KB that made the decompressor hold 1 GiB of dom0's memory, once in the check and once in
+   * tar. The decompressor's limit refuses it before it allocates.
+   */
+  @Test
+  void anXzArchiveThatAsksForAHugeDictionaryIsRefusedBeforeItGetsTheMemory() throws Exception {
+    Path tar =
+        Files.write(
+            tmp.resolve("work/small.tar"), new RawTar().file("etc/hostname", "guest\n").end());
+    byte[] xz = compress(List.of("xz", "--lzma2=preset=0,dict=1MiB", "-c"), tar);
+    Path archive = Files.write(allowed.resolve("huge-dictionary.tar.xz"), withDictionary(xz, 39));
+    String summary =
+        RUN.run("xz", "--robot", "-lvv", archive.toString())
+            .stdout()
+            .lines()
+            .filter(l -> l.startsWith("summary\t"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(Long.parseLong(summary.split("\t")[1]))
+        .as("the memory xz says it needs")
+        .isGreaterThanOrEqualTo(3L << 30);
+    Path root = scratch.resolve("xz");
+    for (Populate.Method method : List.of(Populate.Method.Offline, Populate.Method.LoopMount)) {
+      Outcome o = build(root, "xz-" + method.name().toLowerCase(), archive, method);
+      assertRefusedLeavingNothing(
+          o,
+          root,
+          "archive needs more than 128 MiB of memory to decompress (its xz dictionary or window is"
+              + " that large): recompress it with a smaller one, such as xz -6 or zstd without"
+              + " --long");
+    }
+  }
+
+  /** {@code xz} with its first block's LZMA2 dictionary set to {@code code} (39: 3 GiB). */
+  static byte[] withDictionary(byte[] xz, int code) {
+    byte[] b = xz.clone();
+    int at = 12; // after the stream header
+    int size = ((b[at] & 0xff) + 1) * 4;
+    int flags = b[at + 1] & 0xff;
+    int pos = at + 2;
+    for (int sizes = flags & 0xc0; sizes != 0; sizes &= sizes - 1) {
+      while ((b[pos] & 0x80) != 0) pos++; // a size as a varint
+      pos++;
+    }
+    assertThat(b[pos]).as("the filter is LZMA2").isEqualTo((byte) 0x21);
+    assertThat(b[pos + 1]).as("its properties' size").isEqualTo((byte) 1);
+    b[pos + 2] = (byte) code;
+    CRC32 crc = new CRC32();
+    crc.update(b, at, size - 4);
+    long c = crc.getValue();
+    for (int i = 0; i < 4; i++) b[at + size - 4 + i] = (byte) (c >>> (8 * i));
+    return b;
   }
 
   @Test

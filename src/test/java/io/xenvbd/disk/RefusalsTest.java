@@ -289,6 +289,35 @@ class RefusalsTest {
   }
 
   @Test
+  void aDamagedCompressedArchiveIsRefusedInOneSentenceOfWhatToChange() throws IOException {
+    Path good = tar("damaged", file("etc/motd"));
+    Path gz = tmp.resolve("damaged.tar.gz");
+    RUN.run("sh", "-c", "gzip -c < \"$0\" > \"$1\"", good.toString(), gz.toString());
+    byte[] b = Files.readAllBytes(gz);
+    b[2] = 9; // a compression method gzip does not know
+    Files.write(gz, b);
+    DiskException e = buildArchive(gz, null);
+    assertThat(e.code()).isEqualTo(ErrorCode.InvalidRequest);
+    assertThat(e.getMessage())
+        .isEqualTo(
+            "archive is not a valid gzip stream (gzip: stdin: unknown method 9 -- not supported):"
+                + " give a tar archive, plain or compressed with gzip, xz, zstd or bzip2");
+  }
+
+  @Test
+  void anArchiveCompressedWithAToolXenvbdDoesNotRunIsRefusedAsSuch() throws IOException {
+    Path good = tar("lzma", file("etc/motd"));
+    Path lzma = tmp.resolve("old.tar.lzma");
+    RUN.run("sh", "-c", "xz --format=lzma -c < \"$0\" > \"$1\"", good.toString(), lzma.toString());
+    DiskException e = buildArchive(lzma, null);
+    assertThat(e.code()).isEqualTo(ErrorCode.InvalidRequest);
+    assertThat(e.getMessage())
+        .isEqualTo(
+            "archive is compressed with lzma, which xenvbd does not unpack: give a tar archive,"
+                + " plain or compressed with gzip, xz, zstd or bzip2");
+  }
+
+  @Test
   void aChecksumMismatchIsRefused() throws IOException {
     Path good = tar("good", file("etc/motd"));
     DiskException e = buildArchive(good, "0".repeat(64));
