@@ -183,16 +183,35 @@ final class AgentServer implements AutoCloseable {
                 && exchange.getRequestMethod().equals("GET")
             ? ticket(exchange)
             : null;
-    if (ticket != null) {
-      // a ticket opens this one route and nothing else; Transfers checks it (401 when it is not
-      // valid)
-      execute(exchange, () -> transfers.serve(exchange, ticket));
-      return;
-    }
     boolean open =
         path.equals("/healthz")
             || path.equals("/readyz")
             || path.equals("/metrics") && !metricsRequireToken;
+    // What answers without the token takes no body: none is ever read from a caller that has not
+    // proven itself (a declared body that never came held an API thread for 30 s: found in review).
+    if ((ticket != null || open) && Exchanges.declaresBody(exchange)) {
+      refuse(
+          exchange,
+          400,
+          new ErrorBody(
+              ErrorCodes.INVALID_REQUEST,
+              exchange.getRequestMethod()
+                  + " "
+                  + path
+                  + " takes no request body: send it without one"));
+      return;
+    }
+    if (ticket != null) {
+      // A ticket opens this one route and nothing else. One that this agent never issued (or that
+      // was used) is refused here, on the connection thread: a caller without a credential never
+      // gets an API thread. Transfers checks a known one again as it takes it.
+      if (!transfers.known(ticket)) {
+        refuse(exchange, 401, Transfers.unauthorized().body());
+        return;
+      }
+      execute(exchange, () -> transfers.serve(exchange, ticket));
+      return;
+    }
     if (!open && !Exchanges.hasToken(exchange, tokenDigests.accepted())) {
       // Before any path check (no probing for paths), and answered before any of the body is read.
       exchange.getResponseHeaders().set("WWW-Authenticate", "Bearer");

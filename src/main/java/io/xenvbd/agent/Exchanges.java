@@ -215,6 +215,11 @@ final class Exchanges {
     out.close();
   }
 
+  /** Whether the request says a body follows (a length above 0, or chunked). */
+  static boolean declaresBody(HttpExchange exchange) {
+    return declaredLength(exchange) > 0;
+  }
+
   /**
    * Content-Length, 0 without one, {@code Long.MAX_VALUE} for a chunked body (the JDK refuses a
    * malformed length).

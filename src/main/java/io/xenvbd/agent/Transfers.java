@@ -187,7 +187,15 @@ final class Transfers implements AutoCloseable {
     return opened;
   }
 
-  private static ApiError unauthorized() {
+  /**
+   * Whether {@code credential} is a ticket or a session's next credential that is outstanding now
+   * (a look-up; {@link #take} decides). Credentials are 256 random bits: a miss tells nothing.
+   */
+  boolean known(String credential) {
+    return sessions.containsKey(credential) || tickets.containsKey(credential);
+  }
+
+  static ApiError unauthorized() {
     return new ApiError(
         401,
         ErrorCodes.UNAUTHORIZED,

@@ -79,6 +79,58 @@ class AgentPortHardeningTest {
         .until(() -> get("/v1/node", h.token).statusCode() == 200);
   }
 
+  /**
+   * Found in review: a GET of the ticket route with any {@code Authorization: Ticket} and a body
+   * declared but never sent went to an API thread, whose 401 first waited for that body (30 s); 80
+   * such connections, with no credential at all, kept every operator call at 503. The probes read
+   * such a body too, on the connection threads.
+   */
+  @Test
+  void callersWithoutTheTokenCannotHoldAThreadWithABodyTheyNeverSend() throws Exception {
+    InetSocketAddress agent = h.agent.address();
+    List<RawHttps> callers = new ArrayList<>();
+    try {
+      for (int i = 0; i < AgentServer.API_THREADS + AgentServer.API_QUEUE + 16; i++) {
+        RawHttps c = RawHttps.connect(h.clientSsl, agent, Duration.ofSeconds(5));
+        String path = i % 4 == 0 ? "/healthz" : i % 4 == 1 ? "/metrics" : "/v1/transfer";
+        c.send(
+            "GET "
+                + path
+                + " HTTP/1.1\r\nHost: x\r\nAuthorization: Ticket AAAA"
+                + i
+                + "\r\nContent-Length: 20000000\r\n\r\n");
+        callers.add(c);
+      }
+      for (RawHttps c : callers) {
+        RawHttps.Response r = c.readResponse();
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.body()).contains("takes no request body");
+      }
+      HttpResponse<String> node = get("/v1/node", h.token);
+      assertThat(node.statusCode()).as(node.body()).isEqualTo(200);
+    } finally {
+      callers.forEach(RawHttps::close);
+    }
+    // Without a body, a ticket this agent never issued is refused at once, before any API thread.
+    List<RawHttps> unknown = new ArrayList<>();
+    try {
+      for (int i = 0; i < AgentServer.API_THREADS + AgentServer.API_QUEUE + 16; i++) {
+        RawHttps c = RawHttps.connect(h.clientSsl, agent, Duration.ofSeconds(5));
+        c.send(
+            "GET /v1/transfer HTTP/1.1\r\nHost: x\r\nAuthorization: Ticket BBBB" + i + "\r\n\r\n");
+        unknown.add(c);
+      }
+      for (RawHttps c : unknown) {
+        RawHttps.Response r = c.readResponse();
+        assertThat(r.status()).isEqualTo(401);
+        assertThat(r.body()).contains("ticket is unknown, expired or already used");
+      }
+    } finally {
+      unknown.forEach(RawHttps::close);
+    }
+    assertThat(get("/v1/node", h.token).statusCode()).isEqualTo(200);
+  }
+
   @Test
   void inventedMethodsAndStatusesAddOneOtherSeriesNotOneEach() throws Exception {
     assertThat(h.call("GET", "/v1/node", null).statusCode()).isEqualTo(200);
