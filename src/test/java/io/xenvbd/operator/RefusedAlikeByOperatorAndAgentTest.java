@@ -2,6 +2,7 @@ package io.xenvbd.operator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.awaitility.Awaitility.await;
 
 import io.xenvbd.api.Populate;
 import io.xenvbd.api.Reasons;
@@ -13,10 +14,12 @@ import io.xenvbd.api.VirtualDiskSpec.Filesystem;
 import io.xenvbd.api.Xen;
 import io.xenvbd.protocol.AgentClient;
 import io.xenvbd.protocol.AgentException;
+import io.xenvbd.protocol.DiskState;
 import io.xenvbd.protocol.ErrorCodes;
 import io.xenvbd.protocol.PutDiskRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -24,6 +27,7 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -435,7 +439,38 @@ class RefusedAlikeByOperatorAndAgentTest {
   @MethodSource("cases")
   void theOperatorAndTheAgentRefuseWithTheSameMessage(
       String what, String names, VirtualDiskSpec spec) throws Exception {
-    VirtualDisk disk = Fixtures.disk("ns", "d", spec);
+    refusedAlike(what, names, "d", spec);
+  }
+
+  /**
+   * Found in review: a name of 229 to 253 characters (Kubernetes allows them) was accepted by both
+   * and failed at the end of a whole build, writing its metadata's temporary file.
+   */
+  @Test
+  void aNameTooLongForTheImagesFilesIsRefusedByBothAndTheLongestThatFitsBuilds() throws Exception {
+    VirtualDiskSpec spec = spec("16Mi", Filesystem.ext4, null, null, null, null);
+    assertThat(SpecRules.MAX_NAME).isEqualTo(228);
+    refusedAlike("name of 229", "metadata.name is 229 characters long", "a".repeat(229), spec);
+    String longest = "b".repeat(SpecRules.MAX_NAME);
+    assertThat(validator.validate(Fixtures.disk("ns", longest, spec))).isEmpty();
+    agent.putDisk("ns", longest, new PutDiskRequest("uid-2", AgentRequests.toWire(spec, null)));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                agent
+                    .getDisk("ns", longest)
+                    .map(d -> d.phase() == DiskState.Phase.Ready)
+                    .orElse(false));
+    agent.deleteDisk("ns", longest, "uid-2");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> !Files.exists(nodes.root("node-a").resolve("ns/" + longest + ".img")));
+  }
+
+  private void refusedAlike(String what, String names, String name, VirtualDiskSpec spec)
+      throws Exception {
+    VirtualDisk disk = Fixtures.disk("ns", name, spec);
     Outcome.Invalid invalid =
         validator
             .validate(disk)
@@ -451,7 +486,7 @@ class RefusedAlikeByOperatorAndAgentTest {
         catchThrowableOfType(
             () ->
                 agent.putDisk(
-                    "ns", "d", new PutDiskRequest("uid-1", AgentRequests.toWire(spec, null))),
+                    "ns", name, new PutDiskRequest("uid-1", AgentRequests.toWire(spec, null))),
             AgentException.class);
     assertThat(refused).as(what + ": the agent accepted it").isNotNull();
     assertThat(refused.httpStatus()).isEqualTo(400);
