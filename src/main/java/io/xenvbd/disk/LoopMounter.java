@@ -73,7 +73,7 @@ final class LoopMounter {
       String dev = attach(image);
       // A tenant's or guest's filesystem: its device nodes, setuid files and programs stay dead on
       // dom0.
-      runner.run("mount", "-t", mountType(fs), "-o", MOUNT_OPTIONS, dev, mnt.toString());
+      runner.run("mount", "-t", mountType(fs), "-o", mountOptions(fs), dev, mnt.toString());
       // Stopped and joined before the sync below and the umount (a running sync keeps the mount
       // busy), also when work fails: its error then stays the one thrown.
       try (WriteBack w = writeBack ? WriteBack.start(runner, mnt) : null) {
@@ -85,6 +85,17 @@ final class LoopMounter {
     } finally {
       release(image, mnt);
     }
+  }
+
+  /**
+   * The options of a mount of an image: {@link #MOUNT_OPTIONS}, and for ext* the reaction to an
+   * error named, which ext4 otherwise takes from the superblock: a guest's {@code errors=panic}
+   * (tune2fs -e, or its mount_opts string) would have an error during the agent's copy, such as a
+   * full images root, panic dom0 and every guest on it (found in review). Named options override
+   * the superblock's.
+   */
+  static String mountOptions(Filesystem fs) {
+    return mountType(fs).equals("ext4") ? MOUNT_OPTIONS + ",errors=remount-ro" : MOUNT_OPTIONS;
   }
 
   /**

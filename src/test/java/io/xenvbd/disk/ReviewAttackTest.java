@@ -28,6 +28,51 @@ class ReviewAttackTest {
   @TempDir Path tmp;
 
   /**
+   * ext4 takes its reaction to an error from the superblock unless the mount names one: a guest's
+   * {@code errors=panic} (tune2fs -e, or the mount_opts string) governed the agent's mount of its
+   * filesystem (a LoopMount clone, content copied onto a clone), and a full images root during the
+   * copy is an error that would then panic dom0 and every guest on it (found in review).
+   */
+  @Test
+  void aGuestsErrorsPanicDoesNotGovernTheAgentsMountOfItsFilesystem() throws Exception {
+    Path root = Files.createDirectories(tmp.resolve("errors"));
+    Path image = root.resolve("guest.img");
+    DiskTestSupport.RUN.run("truncate", "-s", "16M", image.toString());
+    DiskTestSupport.RUN.run("mkfs.ext4", "-q", "-F", image.toString());
+    // what a guest writes into its own superblock
+    DiskTestSupport.RUN.run(
+        "tune2fs", "-e", "panic", "-E", "mount_opts=errors=panic", image.toString());
+    LoopMounter mounter =
+        new LoopMounter(
+            DiskTestSupport.RUN,
+            new ImagePaths(root, List.of()),
+            new LoopDeviceTable(),
+            new MountTable(),
+            Duration.ofSeconds(30));
+    String[] options = new String[1];
+    mounter.populate(image, Filesystem.ext4, mnt -> options[0] = ext4Options(mnt));
+    assertThat(options[0]).contains("errors=remount-ro").doesNotContain("errors=panic");
+    DiskTestSupport.assertNothingAttachedUnder(root);
+  }
+
+  /** The options ext4 applies to the filesystem mounted at {@code mnt} (not all are in mounts). */
+  private static String ext4Options(Path mnt) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+        String[] f = line.split(" ");
+        if (!MountTable.unescape(f[4]).equals(mnt.toString())) continue;
+        String source = f[java.util.Arrays.asList(f).indexOf("-") + 2];
+        Path dev = Path.of(source).getFileName();
+        return Files.readString(
+            Path.of("/proc/fs/ext4").resolve(dev.toString()).resolve("options"));
+      }
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    throw new AssertionError(mnt + " is not mounted");
+  }
+
+  /**
    * The filesystem tools' sandbox (Sandbox.onImage) mounts a /proc whose /proc/sys is writable by
    * the sandbox's root: a tool that a crafted filesystem takes over can set kernel.core_pattern to
    * "|/any/host program", which the kernel then runs as root in dom0's namespaces on the next
