@@ -107,12 +107,13 @@ final class Sandbox {
   private CommandRunner.Result onImage(
       Path image, Path staging, List<String> command, Duration timeout, boolean readOnly) {
     CommandRunner.Result r =
-        checked(
-            runner.exec(
-                onImageCommand(image, staging, command, readOnly),
-                shownOnHost(image, staging, command),
-                timeout,
-                null));
+        withinMemory(
+            checked(
+                runner.exec(
+                    onImageCommand(image, staging, command, readOnly),
+                    shownOnHost(image, staging, command),
+                    timeout,
+                    null)));
     return new CommandRunner.Result(
         r.command(), r.exitCode(), r.stdout(), onHost(r.stderr(), image));
   }
@@ -146,8 +147,29 @@ final class Sandbox {
     if (Files.isDirectory(EXT4_FEATURES))
       cmd.addAll(List.of("--ro-bind", EXT4_FEATURES.toString(), EXT4_FEATURES.toString()));
     List<String> caps = staging == null ? List.of() : List.of("CAP_DAC_READ_SEARCH");
-    return wrap(null, List.of(), cmd, command, caps);
+    List<String> limited = new ArrayList<>(List.of("prlimit", "--data=" + toolMemory(image), "--"));
+    limited.addAll(wrap(null, List.of(), cmd, command, caps));
+    return limited;
   }
+
+  /**
+   * The memory (RLIMIT_DATA, inherited by everything in the sandbox) a filesystem tool may take for
+   * {@code image}: 512 MiB and 1/256 of the image's size (a legitimate e2fsck of a 2 TiB filesystem
+   * needs about 2 GiB). A guest can craft metadata whose check never ends: one file whose
+   * triple-indirect block names itself made e2fsck grow by 80 MB/s on a 64 MiB filesystem, to 24 GB
+   * before dom0's OOM killer stopped it (found in review).
+   */
+  static long toolMemory(Path image) {
+    long size;
+    try {
+      size = Files.size(image);
+    } catch (IOException e) {
+      size = 0;
+    }
+    return TOOL_MEMORY_FLOOR + size / 256;
+  }
+
+  static final long TOOL_MEMORY_FLOOR = 512L << 20;
 
   private static List<String> shownOnHost(Path image, Path staging, List<String> command) {
     return command.stream()
@@ -195,8 +217,37 @@ final class Sandbox {
     }
   }
 
+  /** A tool out of the memory it may use ({@link #toolMemory}) fails in one sentence. */
+  private static CommandRunner.Result withinMemory(CommandRunner.Result r) {
+    if (!r.ok() && outOfMemory(r.stderr())) throw outOfMemory(r.command());
+    return r;
+  }
+
+  static DiskException outOfMemory(List<String> shown) {
+    return new DiskException(
+        ErrorCode.CommandFailed,
+        "'"
+            + String.join(" ", shown)
+            + "' ran out of the memory a filesystem tool may use for an image of this size"
+            + " (metadata a guest crafted can make it so): check or repair the source disk from"
+            + " inside its guest, or use another one");
+  }
+
+  private static boolean outOfMemory(String stderr) {
+    return stderr.contains("Memory allocation failed")
+        || stderr.contains("Cannot allocate memory")
+        || stderr.contains("memory exhausted");
+  }
+
   /** A tool missing inside the sandbox is ToolMissing, as it is outside. */
   private static CommandRunner.Result checked(CommandRunner.Result r) {
+    if (!r.ok() && r.stderr().startsWith("prlimit: failed to execute bwrap")) {
+      throw new DiskException(
+          ErrorCode.ToolMissing,
+          "the sandbox 'bwrap' is not installed on this node: install it ("
+              + CommandRunner.packageHint("bwrap")
+              + ")");
+    }
     if (!r.ok() && r.stderr().startsWith("bwrap: execvp ")) {
       String tool = r.command().get(0);
       throw new DiskException(

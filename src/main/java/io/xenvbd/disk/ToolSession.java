@@ -358,6 +358,10 @@ final class ToolSession {
               + CommandRunner.packageHint(tool)
               + ") or choose a filesystem/method that does not need it");
     }
+    // e2fsck says nothing when malloc fails under the sandbox's limit (Sandbox.toolMemory): an
+    // operational error (8) with nothing said is that limit, reached on crafted metadata
+    if (tool.equals("e2fsck") && (o.exitCode() & 8) != 0 && o.stderr().isBlank())
+      return Sandbox.outOfMemory(shownOnHost(failed.step().command(), image, staging));
     return CommandRunner.failure(
         new CommandRunner.Result(
             shownOnHost(failed.step().command(), image, staging),

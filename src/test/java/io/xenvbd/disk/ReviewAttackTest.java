@@ -55,6 +55,69 @@ class ReviewAttackTest {
     DiskTestSupport.assertNothingAttachedUnder(root);
   }
 
+  /**
+   * What a guest can write into its own ext4 (found in review): a file without extents whose
+   * triple-indirect pointer names a block whose first 800 entries name that block again: 800^3
+   * block visits, each of which e2fsck records, so its memory grew by 80 MB/s without end (24 GB on
+   * this machine before the OOM killer stopped it). A clone of it checks the template's copy: that
+   * check now stops at the tools' memory limit, and the clone fails instead of taking dom0's
+   * memory.
+   */
+  @Test
+  void aTemplateWhoseMetadataMakesItsCheckGrowForeverFailsTheCloneAtTheToolsMemoryLimit()
+      throws Exception {
+    Path root = tmp.resolve("images");
+    DiskEngine engine = engine(root);
+    ImageInfo golden =
+        // 1 GiB for 4 KiB blocks (a smaller one gets 1 KiB blocks, 256 pointers a block)
+        engine.build(request("golden", spec("1Gi", Filesystem.ext4)), ProgressListener.NONE);
+    Path image = golden.path();
+    byte[] data = new byte[4096];
+    new java.util.Random(7).nextBytes(data); // zeros would be written as a hole, with no block
+    Path staged = Files.write(tmp.resolve("r4k"), data);
+    DiskTestSupport.RUN.run("debugfs", "-w", "-R", "write " + staged + " blk", image.toString());
+    long b =
+        Long.parseLong(
+            DiskTestSupport.RUN
+                .run("debugfs", "-R", "blocks blk", image.toString())
+                .stdout()
+                .strip()
+                .split(" ")[0]);
+    java.nio.ByteBuffer pointers =
+        java.nio.ByteBuffer.allocate(4096).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < 800; i++) pointers.putInt((int) b);
+    try (var ch =
+        java.nio.channels.FileChannel.open(image, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(pointers.rewind(), b * 4096); // the whole block: the rest of it zeros
+    }
+    StringBuilder script = new StringBuilder("write /dev/null f1\nsif f1 flags 0\n");
+    for (int i = 0; i < 15; i++) script.append("sif f1 block[").append(i).append("] 0\n");
+    script.append("sif f1 block[TIND] ").append(b).append("\nsif f1 size 0x1F400000000\n");
+    Path cmds = Files.writeString(tmp.resolve("cmds"), script.toString());
+    DiskTestSupport.RUN.run("debugfs", "-w", "-f", cmds.toString(), image.toString());
+
+    Populate clone = new Populate(null, null, new Populate.CloneFrom("golden"), null, null);
+    Throwable t =
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+            Duration.ofMinutes(2),
+            () ->
+                catchThrowable(
+                    () ->
+                        engine.build(
+                            request(
+                                "clone",
+                                spec(
+                                    "1Gi",
+                                    Filesystem.ext4,
+                                    clone,
+                                    new io.xenvbd.api.Tailor("clone", null, null))),
+                            ProgressListener.NONE)));
+    assertThat(t).isInstanceOf(DiskException.class);
+    assertThat(t.getMessage()).containsAnyOf("Memory allocation failed", "ran out of the memory");
+    assertThat(Files.exists(root.resolve("default/clone.img"))).isFalse();
+    DiskTestSupport.assertNothingAttachedUnder(tmp);
+  }
+
   /** The options ext4 applies to the filesystem mounted at {@code mnt} (not all are in mounts). */
   private static String ext4Options(Path mnt) {
     try {
